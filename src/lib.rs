@@ -1,0 +1,45 @@
+//! # gpugate
+//!
+//! Decides whether a GPU machine may go live. It runs its own CUDA kernels (PTX embedded in the
+//! binary, loaded through `cudarc`), checks that every result is right, compares the
+//! measurements with the machine's profile and writes a verdict with reports and an exit code.
+//!
+//! ## Data flow
+//!
+//! ```text
+//! probe ──► plan ──► measure ──► verify ──► gate ──► report
+//! (what is   (profile +   (timed       (is the      (verdict   (run.json first;
+//!  here)      level →      trials,      result       per check, everything else
+//!             workloads)   telemetry)   right?)      exit code) rendered from it)
+//! ```
+//!
+//! One [`model::RunReport`] is the single source of every output. Measuring never prints;
+//! reporting never measures; only [`cuda`] touches cudarc.
+//!
+//! ## Units
+//!
+//! Throughput is decimal: GB/s = 1e9 B/s, TFLOPS = 1e12 FLOP/s. Times are seconds (f64).
+//! Sizes of memory in the inventory are bytes.
+//!
+//! ## Glossary
+//!
+//! - *workload*: a closed description of work ([`workload::WorkloadSpec`]) with its bytes and FLOPs.
+//! - *trial*: one workload prepared on one device ([`workload::Trial`]).
+//! - *measurement*: timed samples of a trial with their statistics ([`model::Measurement`]).
+//! - *verification*: the correctness verdict on a trial's output ([`model::Verification`]).
+//! - *profile*: what a machine must have and reach ([`gate::Profile`]); *check*: one decision.
+//! - *peer*: a vendor library (cuBLAS) run beside gpugate's kernel for comparison; never gated.
+
+pub mod cuda;
+pub mod error;
+pub mod gate;
+pub mod host;
+pub mod kernels;
+pub mod measure;
+pub mod model;
+pub mod plan;
+pub mod probe;
+pub mod report;
+pub mod run;
+pub mod verify;
+pub mod workload;

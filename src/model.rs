@@ -1,0 +1,377 @@
+//! The data model shared by every stage: what was measured, verified and decided.
+//!
+//! [`RunReport`] is the single source of every output (run.json, report.md, the console table).
+//! Everything here is plain data (serde); nothing here measures or prints.
+
+use serde::{Deserialize, Serialize};
+
+use crate::workload::WorkloadSpec;
+
+/// Version of the run.json schema. Bump on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// How much work a run does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// A few seconds: one GEMM size per precision, stream and transfers at modest sizes.
+    Quick,
+    /// The acceptance default: larger GEMMs, full stream set, transfers.
+    Standard,
+    /// Everything standard does, with the largest sizes that fit and longer sampling.
+    Full,
+}
+
+impl std::fmt::Display for Level {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Level::Quick => "quick",
+            Level::Standard => "standard",
+            Level::Full => "full",
+        })
+    }
+}
+
+/// Which backend ran a workload. Host results never count as GPU results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    Cuda,
+    Host,
+}
+
+impl std::fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            BackendKind::Cuda => "cuda",
+            BackendKind::Host => "host",
+        })
+    }
+}
+
+/// The outcome of one check, and of the whole run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Skipped,
+    Inconclusive,
+    Fail,
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+            Verdict::Inconclusive => "INCONCLUSIVE",
+            Verdict::Skipped => "SKIPPED",
+        })
+    }
+}
+
+/// Bytes moved and floating-point operations done by one iteration of a workload.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Work {
+    /// Minimum bytes that must cross the memory interface (or the bus) per iteration.
+    pub bytes: f64,
+    /// Floating-point operations per iteration (an FMA counts as 2).
+    pub flops: f64,
+}
+
+/// Inventory of one GPU, as the driver reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct DeviceInfo {
+    /// CUDA ordinal.
+    pub index: u32,
+    pub name: String,
+    pub uuid: String,
+    /// PCI bus id, `domain:bus:device.function`.
+    pub pci_bus_id: String,
+    pub compute_capability: (u32, u32),
+    pub sm_count: u32,
+    /// Maximum SM clock, kHz.
+    pub sm_clock_khz: u32,
+    /// Memory clock, kHz.
+    pub memory_clock_khz: u32,
+    pub memory_bus_width_bits: u32,
+    pub total_memory_bytes: u64,
+    pub free_memory_bytes: u64,
+    pub l2_cache_bytes: u64,
+    /// Driver version as CUDA reports it, e.g. 12040 for 12.4.
+    pub driver_cuda_version: u32,
+    /// Highest PTX ISA the driver's JIT accepts, e.g. "8.4".
+    pub max_ptx_isa: String,
+    pub pcie_link_gen: Option<u32>,
+    pub pcie_link_width: Option<u32>,
+}
+
+/// Inventory of the host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct HostInfo {
+    pub hostname: String,
+    pub os: String,
+    pub kernel: String,
+    pub cpu_model: String,
+    pub logical_cpus: u32,
+    pub memory_bytes: u64,
+    /// Total size of local block devices (not partitions, loop or RAM disks).
+    pub local_disk_bytes: u64,
+}
+
+/// One kernel module loaded onto one device, and what loading cost (JIT included).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModuleLoad {
+    pub device: u32,
+    pub module: String,
+    /// PTX target the module was built for, e.g. "compute_52".
+    pub target: String,
+    pub seconds: f64,
+}
+
+/// Summary statistics of a set of samples (seconds per iteration).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub n: usize,
+    pub median: f64,
+    pub mean: f64,
+    pub min: f64,
+    pub max: f64,
+    pub stddev: f64,
+    /// stddev / mean.
+    pub rel_stddev: f64,
+}
+
+/// Why sampling stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// Relative noise fell below the target after the minimum samples and time.
+    Converged,
+    /// The time budget ran out before the noise target was met.
+    Timeout,
+    /// The sample cap was reached.
+    MaxSamples,
+}
+
+/// Throughput derived from the samples.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Throughput {
+    /// "TFLOPS" (1e12 FLOP/s) or "GB/s" (1e9 B/s).
+    pub unit: String,
+    /// From the median time.
+    pub median: f64,
+    /// From the fastest sample.
+    pub best: f64,
+    /// From the slowest sample.
+    pub worst: f64,
+}
+
+/// A timed measurement of one prepared workload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Measurement {
+    /// Seconds per iteration, one entry per sample, in the order taken.
+    pub samples: Vec<f64>,
+    /// Iterations batched into each sample.
+    pub iters_per_sample: u64,
+    pub summary: Summary,
+    pub throughput: Throughput,
+    pub warmup_seconds: f64,
+    pub total_seconds: f64,
+    pub stop_reason: StopReason,
+    pub warnings: Vec<String>,
+}
+
+/// Outcome of a correctness check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerifyStatus {
+    Passed,
+    Failed,
+    NotChecked,
+}
+
+/// One element that did not match its reference.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mismatch {
+    /// Where, e.g. "C[12,7]" or "a[1023]" or "byte 4096".
+    pub at: String,
+    pub expected: f64,
+    pub got: f64,
+}
+
+/// The correctness verdict on a workload's output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verification {
+    pub status: VerifyStatus,
+    /// How it was checked, e.g. "Freivalds (3 vectors, f64) + 64 sampled elements in f64".
+    pub method: String,
+    /// Largest error seen, relative to the tolerance's scale.
+    pub max_error: f64,
+    /// The tolerance that max_error is compared with.
+    pub tolerance: f64,
+    /// Elements or bytes checked.
+    pub checked: u64,
+    /// The first mismatches (at most 10).
+    pub mismatches: Vec<Mismatch>,
+}
+
+impl Verification {
+    pub fn not_checked(method: impl Into<String>) -> Self {
+        Verification {
+            status: VerifyStatus::NotChecked,
+            method: method.into(),
+            max_error: 0.0,
+            tolerance: 0.0,
+            checked: 0,
+            mismatches: Vec::new(),
+        }
+    }
+    pub fn passed(&self) -> bool {
+        self.status == VerifyStatus::Passed
+    }
+}
+
+/// Whether a result is gpugate's own kernel or a vendor library run beside it for comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Primary,
+    Peer,
+}
+
+/// One workload run on one device: what ran, how fast, whether it was right.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkloadResult {
+    /// Stable test name, e.g. "gpu0.sgemm.4096x4096x4096" or "host.stream.triad.f64".
+    pub id: String,
+    pub backend: BackendKind,
+    /// GPU ordinal for CUDA results; None for host results.
+    pub device: Option<u32>,
+    pub device_name: String,
+    pub role: Role,
+    pub spec: WorkloadSpec,
+    /// What produced the number: kernel entry, or library call.
+    pub implementation: String,
+    /// Math mode for GEMMs (e.g. "FP32 FMA", "cuBLAS pedantic FP32"); None otherwise.
+    pub math_mode: Option<String>,
+    pub work: Work,
+    pub measurement: Option<Measurement>,
+    pub verification: Verification,
+    /// Set when the workload could not be prepared or run.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckKind {
+    Performance,
+    Correctness,
+    Inventory,
+}
+
+/// One gate decision: observed against required, with what to do about it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    /// Stable name, e.g. "gpu0.fp32_gemm" or "machine.gpu_count".
+    pub id: String,
+    pub kind: CheckKind,
+    pub device: Option<u32>,
+    /// Human title, e.g. "FP32 GEMM throughput".
+    pub title: String,
+    pub verdict: Verdict,
+    pub observed: Option<f64>,
+    /// The pass line (spec × pass fraction for performance checks).
+    pub required: Option<f64>,
+    /// The nominal (spec sheet) value the pass line derives from.
+    pub spec: Option<f64>,
+    /// observed / spec × 100.
+    pub percent_of_spec: Option<f64>,
+    pub unit: String,
+    /// Where the target came from.
+    pub source: Option<String>,
+    /// Why the verdict is what it is.
+    pub reason: String,
+    /// What to do next.
+    pub hint: String,
+    /// Workload result ids this check was decided from.
+    pub evidence: Vec<String>,
+}
+
+/// The profile a run was gated against, as recorded in the report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProfileRef {
+    pub name: String,
+    /// "builtin", "auto", or the file path it was read from.
+    pub origin: String,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolInfo {
+    pub name: String,
+    pub version: String,
+    pub git_commit: Option<String>,
+}
+
+/// A whole acceptance run: the single source of every report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    pub schema_version: u32,
+    pub tool: ToolInfo,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    /// False while the run is in progress (run.json is rewritten after each workload).
+    pub complete: bool,
+    pub command_line: Vec<String>,
+    pub seed: u64,
+    pub level: Level,
+    /// The backend asked for: "auto", "cuda" or "host".
+    pub backend_requested: String,
+    pub profile: ProfileRef,
+    pub host: HostInfo,
+    pub gpus: Vec<DeviceInfo>,
+    /// Why no GPU could be used, when none could.
+    pub gpu_unavailable: Option<String>,
+    pub module_loads: Vec<ModuleLoad>,
+    pub results: Vec<WorkloadResult>,
+    pub checks: Vec<Check>,
+    pub verdict: Verdict,
+    pub exit_code: i32,
+}
+
+impl RunReport {
+    /// The overall verdict of a set of checks: any Fail fails, else any Inconclusive, else Pass.
+    pub fn overall(checks: &[Check]) -> Verdict {
+        let mut v = Verdict::Pass;
+        for c in checks {
+            match c.verdict {
+                Verdict::Fail => return Verdict::Fail,
+                Verdict::Inconclusive => v = Verdict::Inconclusive,
+                _ => {}
+            }
+        }
+        v
+    }
+}
+
+/// Exit codes (a contract, documented in the README).
+pub mod exit {
+    /// Every check passed.
+    pub const PASS: i32 = 0;
+    /// A check failed (performance, correctness or inventory).
+    pub const FAIL: i32 = 1;
+    /// The tool could not run (bad arguments, unreadable profile, I/O).
+    pub const USAGE: i32 = 2;
+    /// Nothing failed but something was inconclusive.
+    pub const INCONCLUSIVE: i32 = 3;
+
+    pub fn for_verdict(v: super::Verdict) -> i32 {
+        match v {
+            super::Verdict::Pass | super::Verdict::Skipped => PASS,
+            super::Verdict::Fail => FAIL,
+            super::Verdict::Inconclusive => INCONCLUSIVE,
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! The minimal device interface the GPU workloads are written against.
+//!
+//! `crate::cuda::CudaDevice` implements it with cudarc; the test-only emulator crate (`emu/`)
+//! implements it by running the same `.cu` sources compiled for the host. Buffers are untyped
+//! bytes; kernel arguments are passed by value in declaration order, exactly as
+//! `cuLaunchKernel` takes them.
+
+/// A failure reported by a device (driver error, out of memory, missing kernel, …).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct DeviceError(pub String);
+
+/// A device allocation, identified by the device that made it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DevBuf {
+    pub id: u64,
+    pub bytes: usize,
+}
+
+/// A page-locked host allocation made through the device (for transfers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PinnedBuf {
+    pub id: u64,
+    pub bytes: usize,
+}
+
+/// A kernel entry point in one of the embedded modules (see `crate::kernels`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KernelRef {
+    pub module: &'static str,
+    pub entry: &'static str,
+}
+
+/// One kernel argument, by value. `Buf` passes the buffer's device address.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum KArg {
+    Buf(DevBuf),
+    I32(i32),
+    I64(i64),
+    F32(f32),
+    F64(f64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LaunchConfig {
+    pub grid: (u32, u32, u32),
+    pub block: (u32, u32, u32),
+    pub shared_bytes: u32,
+}
+
+/// What the workloads need to know about a device to size and launch work.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DeviceProps {
+    pub name: String,
+    pub sm_count: u32,
+    pub l2_bytes: u64,
+    pub total_memory: u64,
+    pub free_memory: u64,
+    pub compute_capability: (u32, u32),
+}
+
+/// A device that can hold buffers, run the embedded kernels and time them.
+///
+/// All methods take `&self`; implementations serialise internally. Launches and copies are
+/// issued on one stream in order; `timer_start`/`timer_stop` bracket a region of that stream
+/// and return the device time between them.
+pub trait KernelDevice {
+    fn props(&self) -> DeviceProps;
+    fn alloc(&self, bytes: usize) -> Result<DevBuf, DeviceError>;
+    fn free(&self, buf: DevBuf);
+    fn upload(&self, dst: DevBuf, src: &[u8]) -> Result<(), DeviceError>;
+    fn download(&self, src: DevBuf, dst: &mut [u8]) -> Result<(), DeviceError>;
+    fn launch(&self, kernel: KernelRef, cfg: LaunchConfig, args: &[KArg]) -> Result<(), DeviceError>;
+    fn alloc_pinned(&self, bytes: usize) -> Result<PinnedBuf, DeviceError>;
+    fn free_pinned(&self, buf: PinnedBuf);
+    fn write_pinned(&self, dst: PinnedBuf, src: &[u8]) -> Result<(), DeviceError>;
+    fn read_pinned(&self, src: PinnedBuf, dst: &mut [u8]) -> Result<(), DeviceError>;
+    /// Asynchronous copy on the device's stream (timed by the events around it).
+    fn copy_h2d(&self, src: PinnedBuf, dst: DevBuf) -> Result<(), DeviceError>;
+    fn copy_d2h(&self, src: DevBuf, dst: PinnedBuf) -> Result<(), DeviceError>;
+    fn synchronize(&self) -> Result<(), DeviceError>;
+    /// Records the start event of a timed region.
+    fn timer_start(&self) -> Result<(), DeviceError>;
+    /// Records the stop event, waits for it, and returns seconds since `timer_start`.
+    fn timer_stop(&self) -> Result<f64, DeviceError>;
+}
+
+/// Helpers to move typed slices through the byte interface.
+pub fn as_bytes<T: bytemuck_lite::Pod>(v: &[T]) -> &[u8] {
+    // SAFETY: T is plain old data (f32/f64/u8), so every byte is initialised.
+    unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, std::mem::size_of_val(v)) }
+}
+
+pub fn as_bytes_mut<T: bytemuck_lite::Pod>(v: &mut [T]) -> &mut [u8] {
+    // SAFETY: T is plain old data; any byte pattern is a valid value.
+    unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut u8, std::mem::size_of_val(v)) }
+}
+
+/// A tiny, closed marker for the element types we move as bytes.
+pub mod bytemuck_lite {
+    /// Types for which every byte pattern is valid and there is no padding.
+    ///
+    /// # Safety
+    /// Implement only for primitive numeric types.
+    pub unsafe trait Pod: Copy + 'static {}
+    unsafe impl Pod for f32 {}
+    unsafe impl Pod for f64 {}
+    unsafe impl Pod for u8 {}
+    unsafe impl Pod for u32 {}
+}

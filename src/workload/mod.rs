@@ -1,0 +1,210 @@
+//! What can be run: a closed set of workloads, each knowing its bytes and FLOPs, and the
+//! `Trial` interface that every backend's prepared workload implements.
+//!
+//! The GPU trials here are written once against [`device::KernelDevice`], so the same code
+//! (allocation, launch configuration, argument order, read-back, verification) drives the CUDA
+//! backend and, in tests, the CPU emulation of the CUDA execution model.
+
+pub mod device;
+pub mod gemm;
+pub mod stream;
+pub mod transfer;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Verification, Work};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    F32,
+    F64,
+}
+
+impl Precision {
+    pub fn bytes(self) -> usize {
+        match self {
+            Precision::F32 => 4,
+            Precision::F64 => 8,
+        }
+    }
+    pub fn epsilon(self) -> f64 {
+        match self {
+            Precision::F32 => f32::EPSILON as f64,
+            Precision::F64 => f64::EPSILON,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::F64 => "f64",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StreamOp {
+    Copy,
+    Scale,
+    Add,
+    Triad,
+    Dot,
+}
+
+impl StreamOp {
+    pub const ALL: [StreamOp; 5] = [
+        StreamOp::Copy,
+        StreamOp::Scale,
+        StreamOp::Add,
+        StreamOp::Triad,
+        StreamOp::Dot,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamOp::Copy => "copy",
+            StreamOp::Scale => "scale",
+            StreamOp::Add => "add",
+            StreamOp::Triad => "triad",
+            StreamOp::Dot => "dot",
+        }
+    }
+    /// Arrays read and written per element.
+    pub fn arrays_touched(self) -> usize {
+        match self {
+            StreamOp::Copy | StreamOp::Scale | StreamOp::Dot => 2,
+            StreamOp::Add | StreamOp::Triad => 3,
+        }
+    }
+    /// FLOPs per element.
+    pub fn flops_per_element(self) -> usize {
+        match self {
+            StreamOp::Copy => 0,
+            StreamOp::Scale | StreamOp::Add => 1,
+            StreamOp::Triad | StreamOp::Dot => 2,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    HostToDevice,
+    DeviceToHost,
+}
+
+impl Direction {
+    pub fn short(self) -> &'static str {
+        match self {
+            Direction::HostToDevice => "h2d",
+            Direction::DeviceToHost => "d2h",
+        }
+    }
+}
+
+/// Everything gpugate can run. Row-major GEMM: C[M×N] = A[M×K] · B[K×N].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum WorkloadSpec {
+    Gemm {
+        precision: Precision,
+        m: usize,
+        n: usize,
+        k: usize,
+    },
+    Stream {
+        op: StreamOp,
+        precision: Precision,
+        /// Elements per array.
+        n: usize,
+    },
+    Transfer {
+        direction: Direction,
+        bytes: usize,
+        pinned: bool,
+    },
+}
+
+impl WorkloadSpec {
+    /// Bytes and FLOPs of one iteration.
+    pub fn work(&self) -> Work {
+        match *self {
+            WorkloadSpec::Gemm { precision, m, n, k } => Work {
+                flops: 2.0 * m as f64 * n as f64 * k as f64,
+                bytes: (m * k + k * n + m * n) as f64 * precision.bytes() as f64,
+            },
+            WorkloadSpec::Stream { op, precision, n } => Work {
+                flops: (op.flops_per_element() * n) as f64,
+                bytes: (op.arrays_touched() * n * precision.bytes()) as f64,
+            },
+            WorkloadSpec::Transfer { bytes, .. } => Work {
+                flops: 0.0,
+                bytes: bytes as f64,
+            },
+        }
+    }
+
+    /// "TFLOPS" for GEMMs, "GB/s" for the rest.
+    pub fn throughput_unit(&self) -> &'static str {
+        match self {
+            WorkloadSpec::Gemm { .. } => "TFLOPS",
+            _ => "GB/s",
+        }
+    }
+
+    /// Throughput in [`Self::throughput_unit`] for one iteration taking `seconds`.
+    pub fn throughput(&self, seconds: f64) -> f64 {
+        let w = self.work();
+        match self {
+            WorkloadSpec::Gemm { .. } => w.flops / seconds / 1e12,
+            _ => w.bytes / seconds / 1e9,
+        }
+    }
+
+    /// Stable short name, e.g. "sgemm.4096x4096x4096", "stream.triad.f64", "transfer.h2d.pinned".
+    pub fn name(&self) -> String {
+        match *self {
+            WorkloadSpec::Gemm { precision, m, n, k } => {
+                let p = if precision == Precision::F32 { "sgemm" } else { "dgemm" };
+                format!("{p}.{m}x{n}x{k}")
+            }
+            WorkloadSpec::Stream { op, precision, .. } => {
+                format!("stream.{}.{}", op.as_str(), precision.as_str())
+            }
+            WorkloadSpec::Transfer {
+                direction, pinned, ..
+            } => format!(
+                "transfer.{}.{}",
+                direction.short(),
+                if pinned { "pinned" } else { "pageable" }
+            ),
+        }
+    }
+}
+
+/// What a prepared trial says about itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrialInfo {
+    /// Kernel entry or library call that does the work.
+    pub implementation: String,
+    pub math_mode: Option<String>,
+}
+
+/// Errors while preparing, running or verifying a workload.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkloadError {
+    #[error("device error: {0}")]
+    Device(#[from] device::DeviceError),
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// One prepared workload on one device.
+pub trait Trial {
+    fn info(&self) -> TrialInfo;
+    /// Runs `iters` iterations back to back; returns their total time in seconds (device time
+    /// from events on a GPU, wall time on the host). Blocks until done.
+    fn run(&mut self, iters: u64) -> Result<f64, WorkloadError>;
+    /// Checks the output of the last run against references.
+    fn verify(&mut self) -> Result<Verification, WorkloadError>;
+}
