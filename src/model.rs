@@ -337,6 +337,9 @@ pub struct RunReport {
     pub module_loads: Vec<ModuleLoad>,
     pub results: Vec<WorkloadResult>,
     pub checks: Vec<Check>,
+    /// Run-level notes: an optional peer that was not found, a GPU that could not be opened, …
+    #[serde(default)]
+    pub notes: Vec<String>,
     pub verdict: Verdict,
     pub exit_code: i32,
 }

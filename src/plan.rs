@@ -1,0 +1,191 @@
+//! Plan: from the run level and what a device offers, the list of workloads to run.
+//!
+//! Sizes scale with the level; the largest GEMM and the stream arrays must fit in the device's
+//! free memory with margin, and stream arrays are at least 4 × L2 so that bandwidth is DRAM
+//! bandwidth, not cache bandwidth.
+
+use crate::model::{BackendKind, Level};
+use crate::workload::device::DeviceProps;
+use crate::workload::gemm::gemm_device_bytes;
+use crate::workload::stream::stream_device_bytes;
+use crate::workload::{Direction, Precision, StreamOp, WorkloadSpec};
+
+/// Fraction of free device memory one workload may use.
+pub const MEMORY_MARGIN: f64 = 0.5;
+
+const MIB: usize = 1 << 20;
+
+/// Square GEMM sizes per level and precision on a GPU.
+pub fn gpu_gemm_sizes(level: Level, p: Precision) -> &'static [usize] {
+    match (level, p) {
+        (Level::Quick, Precision::F32) => &[4096],
+        (Level::Quick, Precision::F64) => &[2048],
+        (Level::Standard, Precision::F32) => &[1024, 4096, 8192],
+        (Level::Standard, Precision::F64) => &[1024, 4096],
+        (Level::Full, Precision::F32) => &[1024, 2048, 4096, 8192, 16384],
+        (Level::Full, Precision::F64) => &[1024, 2048, 4096, 8192],
+    }
+}
+
+/// Square GEMM sizes per level on the host (kept small: the host is not what is gated).
+pub fn host_gemm_sizes(level: Level) -> &'static [usize] {
+    match level {
+        Level::Quick => &[384],
+        Level::Standard => &[1024],
+        Level::Full => &[2048],
+    }
+}
+
+/// Bytes per stream array before the 4 × L2 rule.
+fn stream_array_bytes(level: Level, backend: BackendKind) -> usize {
+    match level {
+        // Host caches are at most tens of MiB; quick on the host stays small to stay quick.
+        Level::Quick if backend == BackendKind::Host => 32 * MIB,
+        Level::Quick => 64 * MIB,
+        Level::Standard => 256 * MIB,
+        Level::Full => 512 * MIB,
+    }
+}
+
+fn transfer_bytes(level: Level, backend: BackendKind) -> usize {
+    match level {
+        Level::Quick if backend == BackendKind::Host => 32 * MIB,
+        Level::Quick => 64 * MIB,
+        Level::Standard | Level::Full => 256 * MIB,
+    }
+}
+
+/// The largest square size ≤ `want` (a multiple of 256) whose GEMM fits in `budget` bytes.
+pub fn fit_gemm(p: Precision, want: usize, budget: u64) -> Option<usize> {
+    let mut s = want;
+    while s > 0 {
+        if gemm_device_bytes(p, s, s, s) <= budget {
+            return Some(s);
+        }
+        s = if s > 256 { (s - 256) / 256 * 256 } else { 0 };
+    }
+    None
+}
+
+/// Workloads for one device. `props` is None for the host.
+pub fn plan(level: Level, backend: BackendKind, props: Option<&DeviceProps>) -> Vec<WorkloadSpec> {
+    let mut out = Vec::new();
+    let budget = props
+        .map(|p| (p.free_memory.min(p.total_memory) as f64 * MEMORY_MARGIN) as u64)
+        .unwrap_or(u64::MAX);
+    for p in [Precision::F32, Precision::F64] {
+        let sizes: &[usize] = match backend {
+            BackendKind::Cuda => gpu_gemm_sizes(level, p),
+            BackendKind::Host => host_gemm_sizes(level),
+        };
+        let mut seen = Vec::new();
+        for &s in sizes {
+            if let Some(s) = fit_gemm(p, s, budget) {
+                if !seen.contains(&s) {
+                    seen.push(s);
+                    out.push(WorkloadSpec::Gemm {
+                        precision: p,
+                        m: s,
+                        n: s,
+                        k: s,
+                    });
+                }
+            }
+        }
+    }
+    let l2 = props.map(|p| p.l2_bytes as usize).unwrap_or(0);
+    for p in [Precision::F32, Precision::F64] {
+        let mut bytes = stream_array_bytes(level, backend).max(4 * l2);
+        let mut n = bytes / p.bytes();
+        while n > 0 && stream_device_bytes(p, n) > budget {
+            bytes /= 2;
+            n = bytes / p.bytes();
+        }
+        if n == 0 {
+            continue;
+        }
+        for op in StreamOp::ALL {
+            out.push(WorkloadSpec::Stream { op, precision: p, n });
+        }
+    }
+    let mut tb = transfer_bytes(level, backend);
+    while tb as u64 > budget && tb > MIB {
+        tb /= 2;
+    }
+    for direction in [Direction::HostToDevice, Direction::DeviceToHost] {
+        out.push(WorkloadSpec::Transfer {
+            direction,
+            bytes: tb,
+            pinned: true,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn props(total_gib: u64, l2_mib: u64) -> DeviceProps {
+        DeviceProps {
+            name: "test".into(),
+            sm_count: 24,
+            l2_bytes: l2_mib << 20,
+            total_memory: total_gib << 30,
+            free_memory: (total_gib << 30) - (300 << 20),
+            compute_capability: (5, 2),
+        }
+    }
+
+    #[test]
+    fn m40_standard_plan_fits_and_has_everything() {
+        let p = props(24, 3);
+        let plan = plan(Level::Standard, BackendKind::Cuda, Some(&p));
+        assert!(plan.contains(&WorkloadSpec::Gemm { precision: Precision::F32, m: 8192, n: 8192, k: 8192 }));
+        assert_eq!(plan.iter().filter(|s| matches!(s, WorkloadSpec::Stream { .. })).count(), 10);
+        assert_eq!(plan.iter().filter(|s| matches!(s, WorkloadSpec::Transfer { .. })).count(), 2);
+    }
+
+    #[test]
+    fn small_memory_shrinks_the_largest_gemm() {
+        let p = props(1, 1);
+        let plan = plan(Level::Full, BackendKind::Cuda, Some(&p));
+        for s in &plan {
+            if let WorkloadSpec::Gemm { precision, m, n, k } = *s {
+                assert!(gemm_device_bytes(precision, m, n, k) as f64 <= p.free_memory as f64 * MEMORY_MARGIN);
+            }
+            if let WorkloadSpec::Stream { precision, n, .. } = *s {
+                assert!(stream_device_bytes(precision, n) as f64 <= p.free_memory as f64 * MEMORY_MARGIN);
+            }
+        }
+        // 16384² does not fit in 362 MiB: it shrinks to the largest multiple of 256 that does.
+        let largest = plan
+            .iter()
+            .filter_map(|s| match *s {
+                WorkloadSpec::Gemm { precision: Precision::F32, m, .. } => Some(m),
+                _ => None,
+            })
+            .max()
+            .unwrap();
+        assert_eq!(largest, fit_gemm(Precision::F32, 16384, (p.free_memory as f64 * MEMORY_MARGIN) as u64).unwrap());
+        assert!(largest < 16384 && largest % 256 == 0 && largest > 4096);
+    }
+
+    #[test]
+    fn stream_arrays_are_at_least_four_l2() {
+        let p = props(80, 50); // H100: 50 MB L2
+        for s in plan(Level::Quick, BackendKind::Cuda, Some(&p)) {
+            if let WorkloadSpec::Stream { precision, n, .. } = s {
+                assert!(n * precision.bytes() >= 4 * (50 << 20));
+            }
+        }
+    }
+
+    #[test]
+    fn fit_gemm_steps_down_in_multiples_of_256() {
+        assert_eq!(fit_gemm(Precision::F32, 4096, u64::MAX), Some(4096));
+        let b = gemm_device_bytes(Precision::F32, 1000, 1000, 1000);
+        assert_eq!(fit_gemm(Precision::F32, 4096, b), Some(768));
+        assert_eq!(fit_gemm(Precision::F32, 4096, 10), None);
+    }
+}

@@ -1,0 +1,691 @@
+//! The acceptance run: probe → plan → measure → verify → gate, producing one [`RunReport`].
+//!
+//! Nothing here prints: progress goes to a callback, and run.json is rewritten after every
+//! workload so that a crash keeps what finished.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::cuda::{self, CudaDevice};
+use crate::error::Error;
+use crate::gate::{self, Profile};
+use crate::host::HostBackend;
+use crate::measure::{self, SampleProgress, StoppingCriterion};
+use crate::model::{
+    exit, BackendKind, DeviceInfo, HostInfo, Level, ModuleLoad, ProfileRef, Role, RunReport, ToolInfo, Verdict,
+    Verification, WorkloadResult, SCHEMA_VERSION,
+};
+use crate::plan::plan;
+use crate::probe;
+use crate::report;
+use crate::workload::backend::{Backend, DeviceBackend};
+use crate::workload::device::DeviceProps;
+use crate::workload::{Direction, Precision, StreamOp, Trial, WorkloadSpec};
+
+/// Which backend to run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendChoice {
+    /// CUDA where a GPU can be used; otherwise the host, and the GPU checks fail with the reason.
+    Auto,
+    /// CUDA only.
+    Cuda,
+    /// The host CPU only (its results never count as GPU results).
+    Host,
+}
+
+impl BackendChoice {
+    fn as_str(self) -> &'static str {
+        match self {
+            BackendChoice::Auto => "auto",
+            BackendChoice::Cuda => "cuda",
+            BackendChoice::Host => "host",
+        }
+    }
+}
+
+/// What `gpugate run` was asked to do.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Built-in profile name or TOML path; None = auto (from the GPU catalogue).
+    pub profile: Option<String>,
+    pub level: Level,
+    /// GPU ordinals to test; None = all.
+    pub gpus: Option<Vec<u32>>,
+    pub backend: BackendChoice,
+    pub out: PathBuf,
+    /// None = a fresh seed (recorded in the report).
+    pub seed: Option<u64>,
+    pub command_line: Vec<String>,
+}
+
+/// Progress of a run, for a progress line.
+#[derive(Debug)]
+pub enum Progress<'a> {
+    Probed {
+        host: &'a HostInfo,
+        gpus: &'a [DeviceInfo],
+        unavailable: Option<&'a str>,
+    },
+    ModulesLoaded {
+        device: u32,
+        loads: &'a [ModuleLoad],
+    },
+    WorkloadStarted {
+        index: usize,
+        total: usize,
+        id: &'a str,
+    },
+    Sample {
+        index: usize,
+        total: usize,
+        id: &'a str,
+        progress: SampleProgress,
+    },
+    WorkloadFinished {
+        index: usize,
+        total: usize,
+        result: &'a WorkloadResult,
+    },
+    Note(&'a str),
+}
+
+/// A fresh seed from the clock and the process id.
+pub fn fresh_seed() -> u64 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    splitmix(t ^ ((std::process::id() as u64) << 32))
+}
+
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// The seed of one workload: derived from the run's seed and the workload's stable id.
+pub fn workload_seed(run_seed: u64, id: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.bytes() {
+        h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
+    }
+    splitmix(run_seed ^ h)
+}
+
+/// RFC 3339 UTC timestamp of now.
+pub fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    rfc3339(secs)
+}
+
+/// Formats seconds since the Unix epoch as `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn rfc3339(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil from days (Howard Hinnant's algorithm, public domain description).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
+}
+
+pub fn tool_info() -> ToolInfo {
+    ToolInfo {
+        name: "gpugate".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        git_commit: option_env!("GPUGATE_GIT_COMMIT").map(str::to_string),
+    }
+}
+
+/// Makes sure `dir` exists and is writable, before any measuring starts.
+pub fn prepare_out_dir(dir: &Path) -> Result<(), Error> {
+    let fail = |source| Error::Output {
+        path: dir.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let probe = dir.join(".gpugate-write-test");
+    std::fs::write(&probe, b"ok").map_err(fail)?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+fn props_of(d: &DeviceInfo) -> DeviceProps {
+    DeviceProps {
+        name: d.name.clone(),
+        sm_count: d.sm_count,
+        l2_bytes: d.l2_cache_bytes,
+        total_memory: d.total_memory_bytes,
+        free_memory: d.free_memory_bytes,
+        compute_capability: d.compute_capability,
+    }
+}
+
+/// Stable id of a workload result.
+pub fn result_id(device: Option<u32>, role: Role, spec: &WorkloadSpec) -> String {
+    let dev = match device {
+        Some(i) => format!("gpu{i}"),
+        None => "host".into(),
+    };
+    match role {
+        Role::Primary => format!("{dev}.{}", spec.name()),
+        Role::Peer => format!("{dev}.peer.{}", spec.name()),
+    }
+}
+
+/// Prepares, measures and verifies one trial. Never fails: errors land in the result.
+#[allow(clippy::too_many_arguments)]
+fn run_trial(
+    prepared: Result<Box<dyn Trial + '_>, String>,
+    spec: &WorkloadSpec,
+    id: String,
+    backend: BackendKind,
+    device: Option<u32>,
+    device_name: String,
+    role: Role,
+    crit: &StoppingCriterion,
+    on_sample: &mut dyn FnMut(SampleProgress),
+) -> WorkloadResult {
+    let mut result = WorkloadResult {
+        id,
+        backend,
+        device,
+        device_name,
+        role,
+        spec: *spec,
+        implementation: String::new(),
+        math_mode: None,
+        work: spec.work(),
+        measurement: None,
+        verification: Verification::not_checked("not run"),
+        error: None,
+    };
+    let mut trial = match prepared {
+        Ok(t) => t,
+        Err(e) => {
+            result.error = Some(format!("could not prepare: {e}"));
+            return result;
+        }
+    };
+    let info = trial.info();
+    result.implementation = info.implementation;
+    result.math_mode = info.math_mode;
+    match measure::measure(trial.as_mut(), spec, crit, on_sample) {
+        Ok(m) => result.measurement = Some(m),
+        Err(e) => {
+            result.error = Some(format!("failed while running: {e}"));
+            // Still verify: a run that failed part-way may have left wrong output behind.
+        }
+    }
+    match trial.verify() {
+        Ok(v) => result.verification = v,
+        Err(e) => {
+            result.error.get_or_insert(format!("could not read the result back: {e}"));
+        }
+    }
+    result
+}
+
+/// Runs the acceptance run and writes run.json (after every workload) and every report.
+/// Returns the final report; its `exit_code` is the process's.
+pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunReport, Error> {
+    // Everything that can make the tool unable to run is checked before measuring.
+    let resolved: Option<(Profile, String)> = match &opts.profile {
+        Some(p) => Some(gate::load_profile(p)?),
+        None => None,
+    };
+    prepare_out_dir(&opts.out)?;
+
+    let host = probe::host();
+    let inv = probe::gpus();
+    progress(Progress::Probed {
+        host: &host,
+        gpus: &inv.devices,
+        unavailable: inv.unavailable.as_deref(),
+    });
+    let selected: Vec<u32> = match &opts.gpus {
+        None => inv.devices.iter().map(|d| d.index).collect(),
+        Some(list) => {
+            for g in list {
+                if !inv.devices.iter().any(|d| d.index == *g) {
+                    let have: Vec<String> = inv.devices.iter().map(|d| d.index.to_string()).collect();
+                    return Err(Error::Usage(format!(
+                        "--gpus names GPU {g}, but {}. Run `gpugate info` to list the GPUs.",
+                        if have.is_empty() {
+                            format!(
+                                "no GPU can be used here ({})",
+                                inv.unavailable.as_deref().unwrap_or("none found")
+                            )
+                        } else {
+                            format!("this machine has GPU {}", have.join(", "))
+                        }
+                    )));
+                }
+            }
+            list.clone()
+        }
+    };
+
+    let (profile, origin) = match resolved {
+        Some(p) => p,
+        None => (gate::auto_profile(&inv.devices), "auto".to_string()),
+    };
+    let seed = opts.seed.unwrap_or_else(fresh_seed);
+    let mut report = RunReport {
+        schema_version: SCHEMA_VERSION,
+        tool: tool_info(),
+        started_at: now_rfc3339(),
+        finished_at: None,
+        complete: false,
+        command_line: opts.command_line.clone(),
+        seed,
+        level: opts.level,
+        backend_requested: opts.backend.as_str().into(),
+        profile: ProfileRef {
+            name: profile.name.clone(),
+            origin,
+            description: profile.description.clone(),
+        },
+        host: host.clone(),
+        gpus: inv
+            .devices
+            .iter()
+            .filter(|d| selected.contains(&d.index))
+            .cloned()
+            .collect(),
+        gpu_unavailable: inv.unavailable.clone(),
+        module_loads: Vec::new(),
+        results: Vec::new(),
+        checks: Vec::new(),
+        notes: Vec::new(),
+        verdict: Verdict::Inconclusive,
+        exit_code: exit::INCONCLUSIVE,
+    };
+    let save = |r: &RunReport| -> Result<(), Error> {
+        report::write_json_atomic(r, &opts.out)
+            .map(|_| ())
+            .map_err(|source| Error::Output {
+                path: opts.out.join("run.json"),
+                source,
+            })
+    };
+    save(&report)?;
+
+    let crit = StoppingCriterion::for_level(opts.level);
+    let use_cuda = opts.backend != BackendChoice::Host && !selected.is_empty();
+    let use_host = opts.backend == BackendChoice::Host || (opts.backend == BackendChoice::Auto && selected.is_empty());
+    if use_host && opts.backend == BackendChoice::Auto {
+        let why = "no GPU can be used (see gpu_unavailable): running the workloads on the host CPU instead; \
+                   host results never count as GPU results"
+            .to_string();
+        progress(Progress::Note(&why));
+        report.notes.push(why);
+    }
+
+    // The whole plan up front, so progress can say "n of total".
+    let mut jobs: Vec<(Option<u32>, WorkloadSpec)> = Vec::new();
+    if use_cuda {
+        for d in report.gpus.clone() {
+            for spec in plan(opts.level, BackendKind::Cuda, Some(&props_of(&d))) {
+                jobs.push((Some(d.index), spec));
+            }
+        }
+    }
+    if use_host {
+        for spec in plan(opts.level, BackendKind::Host, None) {
+            jobs.push((None, spec));
+        }
+    }
+    let cublas = if use_cuda { Some(cuda::cublas_status()) } else { None };
+    if let Some(Err(why)) = &cublas {
+        let note = format!("cuBLAS peer not run: {why}");
+        progress(Progress::Note(&note));
+        report.notes.push(note);
+    }
+    let peers_wanted = matches!(cublas, Some(Ok(())));
+    let total = jobs.len()
+        + if peers_wanted {
+            jobs.iter()
+                .filter(|(d, s)| d.is_some() && matches!(s, WorkloadSpec::Gemm { .. }))
+                .count()
+        } else {
+            0
+        };
+    let mut index = 0usize;
+
+    // GPUs, one at a time.
+    for gpu in report.gpus.clone() {
+        let specs: Vec<WorkloadSpec> = jobs
+            .iter()
+            .filter(|(d, _)| *d == Some(gpu.index))
+            .map(|(_, s)| *s)
+            .collect();
+        if specs.is_empty() {
+            continue;
+        }
+        let opened = CudaDevice::open(gpu.index);
+        let (dev, loads) = match opened {
+            Ok((dev, loads)) => (Arc::new(dev), loads),
+            Err(why) => {
+                let note = format!("GPU {} ({}) could not be used: {why}", gpu.index, gpu.name);
+                progress(Progress::Note(&note));
+                report.notes.push(note);
+                for spec in specs {
+                    index += 1;
+                    let id = result_id(Some(gpu.index), Role::Primary, &spec);
+                    let r = run_trial(
+                        Err(why.clone()),
+                        &spec,
+                        id,
+                        BackendKind::Cuda,
+                        Some(gpu.index),
+                        gpu.name.clone(),
+                        Role::Primary,
+                        &crit,
+                        &mut |_| {},
+                    );
+                    report.results.push(r);
+                }
+                save(&report)?;
+                continue;
+            }
+        };
+        progress(Progress::ModulesLoaded {
+            device: gpu.index,
+            loads: &loads,
+        });
+        report.module_loads.extend(loads);
+        let backend = DeviceBackend {
+            device: dev.clone(),
+            index: Some(gpu.index),
+            kind: BackendKind::Cuda,
+        };
+        for spec in specs {
+            index += 1;
+            let id = result_id(Some(gpu.index), Role::Primary, &spec);
+            let s = workload_seed(seed, &id);
+            progress(Progress::WorkloadStarted { index, total, id: &id });
+            let prepared = backend.prepare(&spec, s).map_err(|e| e.to_string());
+            let r = run_trial(
+                prepared,
+                &spec,
+                id.clone(),
+                BackendKind::Cuda,
+                Some(gpu.index),
+                gpu.name.clone(),
+                Role::Primary,
+                &crit,
+                &mut |p| {
+                    progress(Progress::Sample {
+                        index,
+                        total,
+                        id: &id,
+                        progress: p,
+                    })
+                },
+            );
+            progress(Progress::WorkloadFinished {
+                index,
+                total,
+                result: &r,
+            });
+            report.results.push(r);
+            save(&report)?;
+
+            if let (true, WorkloadSpec::Gemm { precision, m, n, k }) = (peers_wanted, spec) {
+                index += 1;
+                let id = result_id(Some(gpu.index), Role::Peer, &spec);
+                progress(Progress::WorkloadStarted { index, total, id: &id });
+                let prepared = dev.cublas_gemm_trial(precision, m, n, k, workload_seed(seed, &id));
+                let r = run_trial(
+                    prepared,
+                    &spec,
+                    id.clone(),
+                    BackendKind::Cuda,
+                    Some(gpu.index),
+                    gpu.name.clone(),
+                    Role::Peer,
+                    &crit,
+                    &mut |p| {
+                        progress(Progress::Sample {
+                            index,
+                            total,
+                            id: &id,
+                            progress: p,
+                        })
+                    },
+                );
+                progress(Progress::WorkloadFinished {
+                    index,
+                    total,
+                    result: &r,
+                });
+                report.results.push(r);
+                save(&report)?;
+            }
+        }
+    }
+
+    if use_host {
+        let backend = HostBackend::new(host.cpu_model.clone());
+        let specs: Vec<WorkloadSpec> = jobs.iter().filter(|(d, _)| d.is_none()).map(|(_, s)| *s).collect();
+        for spec in specs {
+            index += 1;
+            let id = result_id(None, Role::Primary, &spec);
+            progress(Progress::WorkloadStarted { index, total, id: &id });
+            let prepared = backend.prepare(&spec, workload_seed(seed, &id)).map_err(|e| e.to_string());
+            let r = run_trial(
+                prepared,
+                &spec,
+                id.clone(),
+                BackendKind::Host,
+                None,
+                backend.device_name(),
+                Role::Primary,
+                &crit,
+                &mut |p| {
+                    progress(Progress::Sample {
+                        index,
+                        total,
+                        id: &id,
+                        progress: p,
+                    })
+                },
+            );
+            progress(Progress::WorkloadFinished {
+                index,
+                total,
+                result: &r,
+            });
+            report.results.push(r);
+            save(&report)?;
+        }
+    }
+
+    report.checks = gate::evaluate(&profile, &report);
+    report.verdict = RunReport::overall(&report.checks);
+    report.exit_code = exit::for_verdict(report.verdict);
+    report.finished_at = Some(now_rfc3339());
+    report.complete = true;
+    report::write_all(&report, &opts.out).map_err(|source| Error::Output {
+        path: opts.out.clone(),
+        source,
+    })?;
+    Ok(report)
+}
+
+/// One self-test case: a workload at a size chosen to catch index and tiling bugs.
+pub fn selftest_cases(include_large: bool) -> Vec<WorkloadSpec> {
+    let mut v = Vec::new();
+    let mut shapes = vec![
+        (1, 1, 1),
+        (31, 31, 31),
+        (257, 257, 257),
+        (1000, 999, 17),
+        (33, 65, 129),
+        (1, 300, 7),
+        (300, 1, 7),
+        (129, 130, 1),
+    ];
+    if include_large {
+        shapes.push((2048, 2048, 2048));
+        shapes.push((4097, 1025, 515));
+    }
+    for p in [Precision::F32, Precision::F64] {
+        for &(m, n, k) in &shapes {
+            v.push(WorkloadSpec::Gemm { precision: p, m, n, k });
+        }
+        let mut ns = vec![1usize, 31, 257, 1000, 100_003];
+        if include_large {
+            ns.push((1 << 26) + 3);
+        }
+        for op in StreamOp::ALL {
+            for &n in &ns {
+                v.push(WorkloadSpec::Stream { op, precision: p, n });
+            }
+        }
+    }
+    let mut bytes = vec![1usize, 4097];
+    if include_large {
+        bytes.push(64 << 20);
+    }
+    for direction in [Direction::HostToDevice, Direction::DeviceToHost] {
+        for &b in &bytes {
+            v.push(WorkloadSpec::Transfer {
+                direction,
+                bytes: b,
+                pinned: true,
+            });
+        }
+    }
+    v
+}
+
+/// Outcome of one self-test case.
+#[derive(Debug, Clone)]
+pub struct SelftestCase {
+    pub device: u32,
+    pub spec: WorkloadSpec,
+    pub verification: Verification,
+    pub error: Option<String>,
+}
+
+impl SelftestCase {
+    pub fn passed(&self) -> bool {
+        self.error.is_none() && self.verification.passed()
+    }
+}
+
+/// Runs every case once (nothing timed) on `backend` and verifies it.
+pub fn selftest_on(backend: &dyn Backend, cases: &[WorkloadSpec], seed: u64, each: &mut dyn FnMut(&SelftestCase)) -> Vec<SelftestCase> {
+    let mut out = Vec::new();
+    for spec in cases {
+        let mut case = SelftestCase {
+            device: backend.device_index().unwrap_or(0),
+            spec: *spec,
+            verification: Verification::not_checked("not run"),
+            error: None,
+        };
+        match backend.prepare(spec, workload_seed(seed, &spec.name())) {
+            Err(e) => case.error = Some(e.to_string()),
+            Ok(mut t) => {
+                if let Err(e) = t.run(1) {
+                    case.error = Some(e.to_string());
+                }
+                match t.verify() {
+                    Ok(v) => case.verification = v,
+                    Err(e) => {
+                        case.error.get_or_insert(e.to_string());
+                    }
+                }
+            }
+        }
+        each(&case);
+        out.push(case);
+    }
+    out
+}
+
+/// `gpugate selftest`: every kernel at small, odd and large sizes on every usable GPU.
+/// Err(reason) when no GPU can be used.
+pub fn selftest(seed: u64, each: &mut dyn FnMut(&SelftestCase)) -> Result<Vec<SelftestCase>, String> {
+    let inv = probe::gpus();
+    if inv.devices.is_empty() {
+        return Err(inv.unavailable.unwrap_or_else(|| "no GPU found".into()));
+    }
+    let mut all = Vec::new();
+    for d in &inv.devices {
+        let dev = match CudaDevice::open(d.index) {
+            Ok((dev, _)) => Arc::new(dev),
+            Err(why) => {
+                let case = SelftestCase {
+                    device: d.index,
+                    spec: WorkloadSpec::Transfer {
+                        direction: Direction::HostToDevice,
+                        bytes: 1,
+                        pinned: true,
+                    },
+                    verification: Verification::not_checked("device could not be opened"),
+                    error: Some(format!("GPU {} could not be opened: {why}", d.index)),
+                };
+                each(&case);
+                all.push(case);
+                continue;
+            }
+        };
+        let backend = DeviceBackend {
+            device: dev,
+            index: Some(d.index),
+            kind: BackendKind::Cuda,
+        };
+        all.extend(selftest_on(&backend, &selftest_cases(true), seed, each));
+    }
+    Ok(all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_known_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_804_245), "2026-11-27T18:30:45Z");
+    }
+
+    #[test]
+    fn workload_seeds_differ_by_id_and_run() {
+        assert_ne!(workload_seed(1, "gpu0.sgemm"), workload_seed(1, "gpu0.dgemm"));
+        assert_ne!(workload_seed(1, "gpu0.sgemm"), workload_seed(2, "gpu0.sgemm"));
+        assert_eq!(workload_seed(7, "x"), workload_seed(7, "x"));
+    }
+
+    #[test]
+    fn host_selftest_passes_every_case() {
+        let host = HostBackend::new("test");
+        let cases = selftest_cases(false);
+        let res = selftest_on(&host, &cases, 5, &mut |_| {});
+        assert_eq!(res.len(), cases.len());
+        for c in res {
+            assert!(c.passed(), "{:?}", c);
+        }
+    }
+}

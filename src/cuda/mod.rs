@@ -1,1 +1,453 @@
-//! (in progress)
+//! The CUDA backend: the only module that touches `cudarc`.
+//!
+//! - [`driver_status`]: is there a usable driver, which CUDA version, how many devices. Never
+//!   panics: the driver library is probed before any call (cudarc panics when `libcuda.so` is
+//!   missing) and every driver call runs under `catch_unwind` as a backstop.
+//! - [`max_ptx_isa`] / [`ptx_supported`]: what the driver's PTX JIT accepts.
+//! - [`list_devices`]: the inventory of every GPU, from device attributes.
+//! - [`CudaDevice`]: one context and one stream on one GPU, with every embedded kernel module
+//!   loaded once (JIT timed separately), implementing
+//!   [`KernelDevice`](crate::workload::device::KernelDevice).
+//! - [`cublas_status`] and [`CudaDevice::cublas_gemm_trial`]: the optional cuBLAS peer.
+//!
+//! Nothing here prints; every failure comes back as a `String` that says what to do.
+
+mod blas;
+mod device;
+
+pub use blas::{cublas_status, CublasGemmTrial};
+pub use device::CudaDevice;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use cudarc::driver::{result, sys, CudaContext, DriverError};
+
+use crate::model::DeviceInfo;
+
+/// What the driver says about itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DriverStatus {
+    /// CUDA version the driver supports, as `cuDriverGetVersion` reports it (12040 = 12.4).
+    pub driver_cuda_version: u32,
+    pub device_count: u32,
+}
+
+/// PTX ISA versions and the first CUDA release (driver) whose JIT accepts them, newest first.
+///
+/// From the PTX ISA release history (PTX ISA manual, "Release Notes"). CUDA 12.6 kept ISA 8.5;
+/// ISA 8.6 came with 12.7, which shipped no driver. The third column is the first driver branch
+/// of that CUDA release, for messages.
+const PTX_ISA_TABLE: &[(u32, &str, &str)] = &[
+    (13010, "9.1", "R590"),
+    (13000, "9.0", "R580"),
+    (12090, "8.8", "R575"),
+    (12080, "8.7", "R570"),
+    (12070, "8.6", "R565"),
+    (12050, "8.5", "R555"),
+    (12040, "8.4", "R550"),
+    (12030, "8.3", "R545"),
+    (12020, "8.2", "R535"),
+    (12010, "8.1", "R530"),
+    (12000, "8.0", "R525"),
+    (11080, "7.8", "R520"),
+    (11070, "7.7", "R515"),
+    (11060, "7.6", "R510"),
+    (11050, "7.5", "R495"),
+    (11040, "7.4", "R470"),
+    (11030, "7.3", "R465"),
+    (11020, "7.2", "R460"),
+    (11010, "7.1", "R455"),
+    (11000, "7.0", "R450"),
+    (10020, "6.5", "R440"),
+    (10010, "6.4", "R418"),
+    (10000, "6.3", "R410"),
+    (9020, "6.2", "R396"),
+    (9010, "6.1", "R390"),
+    (9000, "6.0", "R384"),
+];
+
+/// The highest PTX ISA the JIT of a driver for CUDA `driver_cuda_version` accepts, e.g. "8.4"
+/// for 12040. A driver newer than the table gets the newest ISA the table knows (it accepts at
+/// least that); one older than CUDA 9.0 gets "unknown", which [`ptx_supported`] rejects.
+pub fn max_ptx_isa(driver_cuda_version: u32) -> String {
+    PTX_ISA_TABLE
+        .iter()
+        .find(|(first, _, _)| driver_cuda_version >= *first)
+        .map(|(_, isa, _)| isa.to_string())
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// Whether a driver for CUDA `driver_cuda_version` can JIT PTX that declares `.version isa`.
+pub fn ptx_supported(driver_cuda_version: u32, isa: &str) -> bool {
+    match (parse_isa(&max_ptx_isa(driver_cuda_version)), parse_isa(isa)) {
+        (Some(max), Some(want)) => want <= max,
+        _ => false,
+    }
+}
+
+/// The oldest CUDA release (as `cuDriverGetVersion` numbers it) and driver branch that accept
+/// PTX ISA `isa`, when the table knows it.
+pub fn min_driver_for_isa(isa: &str) -> Option<(u32, &'static str)> {
+    let want = parse_isa(isa)?;
+    PTX_ISA_TABLE
+        .iter()
+        .rev()
+        .find(|(_, i, _)| parse_isa(i).is_some_and(|have| have >= want))
+        .map(|(v, _, branch)| (*v, *branch))
+}
+
+/// "12.4" for 12040.
+pub fn cuda_version_string(v: u32) -> String {
+    format!("{}.{}", v / 1000, (v % 1000) / 10)
+}
+
+fn parse_isa(s: &str) -> Option<(u32, u32)> {
+    let (major, minor) = s.trim().split_once('.')?;
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
+
+/// Runs `f`, turning a panic inside cudarc (missing library or symbol) into an error.
+pub(crate) fn guarded<T>(what: &str, f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".to_string());
+            Err(format!(
+                "{what} failed inside the CUDA bindings: {msg}. The NVIDIA driver (libcuda.so) may \
+                 be incomplete or older than this build expects; check `nvidia-smi` and reinstall \
+                 or upgrade the driver."
+            ))
+        }
+    }
+}
+
+/// A driver error as "CUDA_ERROR_NAME (description)".
+pub(crate) fn drv(e: DriverError) -> String {
+    let name = e
+        .error_name()
+        .ok()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| format!("{:?}", e.0));
+    match e.error_string() {
+        Ok(s) => format!("{name} ({})", s.to_string_lossy()),
+        Err(_) => name,
+    }
+}
+
+const NO_DRIVER: &str = "no NVIDIA driver found: libcuda.so is not on the library path \
+    (looked for libcuda.so and libcuda.so.1 through LD_LIBRARY_PATH, the executable's RUNPATH and \
+    the ld.so cache). Install the NVIDIA driver (check with `nvidia-smi`), or add the directory \
+    that holds libcuda.so.1 to LD_LIBRARY_PATH; inside a container, run it with the GPU exposed \
+    (e.g. `--gpus all`).";
+
+/// Is the driver library loadable? Does not call into it.
+pub(crate) fn driver_library_present() -> bool {
+    // SAFETY: only tries to dlopen the library by name; no symbol is called.
+    catch_unwind(|| unsafe { sys::is_culib_present() }).unwrap_or(false)
+}
+
+/// Loads the driver, initialises it and counts devices. Never panics.
+///
+/// Errors (each says what to do): no `libcuda.so`; `cuInit` failed (with the driver's own
+/// reason, e.g. a kernel-module/library version mismatch); no CUDA device.
+pub fn driver_status() -> Result<DriverStatus, String> {
+    if !driver_library_present() {
+        return Err(NO_DRIVER.to_string());
+    }
+    guarded("querying the CUDA driver", || {
+        let mut version: std::ffi::c_int = 0;
+        // SAFETY: plain out-parameter call; valid before cuInit.
+        let ver = unsafe { sys::cuDriverGetVersion(&mut version) }.result();
+        let version = match ver {
+            Ok(()) => version.max(0) as u32,
+            Err(e) => {
+                return Err(format!(
+                    "the NVIDIA driver library loaded but cuDriverGetVersion failed: {}. \
+                     Reinstall the driver (check with `nvidia-smi`).",
+                    drv(e)
+                ))
+            }
+        };
+        if let Err(e) = result::init() {
+            return Err(init_error_message(e, version));
+        }
+        let count = result::device::get_count().map_err(|e| {
+            format!(
+                "the NVIDIA driver (CUDA {}) could not count devices: {}",
+                cuda_version_string(version),
+                drv(e)
+            )
+        })?;
+        if count <= 0 {
+            return Err(format!(
+                "the NVIDIA driver (CUDA {}) is loaded but reports no CUDA device. Check \
+                 `nvidia-smi`, CUDA_VISIBLE_DEVICES and the container's GPU access.",
+                cuda_version_string(version)
+            ));
+        }
+        Ok(DriverStatus {
+            driver_cuda_version: version,
+            device_count: count as u32,
+        })
+    })
+}
+
+fn init_error_message(e: DriverError, version: u32) -> String {
+    let ver = cuda_version_string(version);
+    match e.0 {
+        sys::CUresult::CUDA_ERROR_NO_DEVICE => format!(
+            "the NVIDIA driver (CUDA {ver}) is loaded but finds no CUDA device (cuInit: {}). \
+             Check `nvidia-smi`, CUDA_VISIBLE_DEVICES and the container's GPU access.",
+            drv(e)
+        ),
+        sys::CUresult::CUDA_ERROR_COMPAT_NOT_SUPPORTED_ON_DEVICE
+        | sys::CUresult::CUDA_ERROR_SYSTEM_DRIVER_MISMATCH => format!(
+            "cuInit failed: {}. The user-space driver library (libcuda.so, CUDA {ver}) does not \
+             match the kernel module; remove any forward-compatibility libcuda from \
+             LD_LIBRARY_PATH or reboot after a driver upgrade.",
+            drv(e)
+        ),
+        _ => format!(
+            "cuInit failed: {} (driver for CUDA {ver}). Check `nvidia-smi` and `dmesg` for \
+             driver errors; a reboot after a driver upgrade is often needed.",
+            drv(e)
+        ),
+    }
+}
+
+fn attr(ctx: &CudaContext, a: sys::CUdevice_attribute) -> Result<i32, String> {
+    ctx.attribute(a)
+        .map_err(|e| format!("reading device attribute {a:?}: {}", drv(e)))
+}
+
+/// Attribute that may legitimately be unavailable on some drivers: 0 when unknown.
+fn attr_or_zero(ctx: &CudaContext, a: sys::CUdevice_attribute) -> u32 {
+    ctx.attribute(a).map(|v| v.max(0) as u32).unwrap_or(0)
+}
+
+/// "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", as nvidia-smi prints it.
+pub fn format_uuid(bytes: &[u8; 16]) -> String {
+    let h: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "GPU-{}-{}-{}-{}-{}",
+        h[0..4].concat(),
+        h[4..6].concat(),
+        h[6..8].concat(),
+        h[8..10].concat(),
+        h[10..16].concat()
+    )
+}
+
+/// "00000000:65:00.0", as nvidia-smi and NVML print it (domain:bus:device.function; the driver
+/// API does not report the function, which is 0 for every GPU).
+pub fn format_pci_bus_id(domain: u32, bus: u32, device: u32) -> String {
+    format!("{domain:08x}:{bus:02x}:{device:02x}.0")
+}
+
+pub(crate) fn device_info(
+    ctx: &CudaContext,
+    index: u32,
+    driver_cuda_version: u32,
+) -> Result<DeviceInfo, String> {
+    use sys::CUdevice_attribute as A;
+    let name = ctx
+        .name()
+        .map_err(|e| format!("reading the device name: {}", drv(e)))?;
+    let uuid = ctx
+        .uuid()
+        .map(|u| format_uuid(&u.bytes.map(|b| b as u8)))
+        .unwrap_or_default();
+    let (major, minor) = ctx
+        .compute_capability()
+        .map_err(|e| format!("reading the compute capability: {}", drv(e)))?;
+    let (free, total) = ctx
+        .mem_get_info()
+        .map_err(|e| format!("reading device memory: {}", drv(e)))?;
+    Ok(DeviceInfo {
+        index,
+        name,
+        uuid,
+        pci_bus_id: format_pci_bus_id(
+            attr_or_zero(ctx, A::CU_DEVICE_ATTRIBUTE_PCI_DOMAIN_ID),
+            attr_or_zero(ctx, A::CU_DEVICE_ATTRIBUTE_PCI_BUS_ID),
+            attr_or_zero(ctx, A::CU_DEVICE_ATTRIBUTE_PCI_DEVICE_ID),
+        ),
+        compute_capability: (major.max(0) as u32, minor.max(0) as u32),
+        sm_count: attr(ctx, A::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)?.max(0) as u32,
+        sm_clock_khz: attr_or_zero(ctx, A::CU_DEVICE_ATTRIBUTE_CLOCK_RATE),
+        memory_clock_khz: attr_or_zero(ctx, A::CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE),
+        memory_bus_width_bits: attr_or_zero(ctx, A::CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH),
+        total_memory_bytes: total as u64,
+        free_memory_bytes: free as u64,
+        l2_cache_bytes: attr_or_zero(ctx, A::CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE) as u64,
+        driver_cuda_version,
+        max_ptx_isa: max_ptx_isa(driver_cuda_version),
+        // Not available from the driver API; NVML fills these in.
+        pcie_link_gen: None,
+        pcie_link_width: None,
+    })
+}
+
+/// The inventory of every CUDA device, in ordinal order. Creates (and releases) each device's
+/// primary context to read its free memory. Never panics.
+pub fn list_devices() -> Result<Vec<DeviceInfo>, String> {
+    let status = driver_status()?;
+    guarded("listing CUDA devices", || {
+        (0..status.device_count)
+            .map(|i| {
+                let ctx = CudaContext::new(i as usize)
+                    .map_err(|e| format!("GPU {i}: creating a context: {}", drv(e)))?;
+                device_info(&ctx, i, status.driver_cuda_version)
+                    .map_err(|e| format!("GPU {i}: {e}"))
+            })
+            .collect()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ptx_isa_table_matches_cuda_releases() {
+        let cases = [
+            (12000, "8.0"),
+            (12010, "8.1"),
+            (12020, "8.2"),
+            (12030, "8.3"),
+            (12040, "8.4"),
+            (12050, "8.5"),
+            (12060, "8.5"),
+            (12080, "8.7"),
+            (12090, "8.8"),
+            (13000, "9.0"),
+            (13010, "9.1"),
+            (11000, "7.0"),
+            (11020, "7.2"),
+            (11040, "7.4"),
+            (11080, "7.8"),
+            (10020, "6.5"),
+            (9000, "6.0"),
+        ];
+        for (v, isa) in cases {
+            assert_eq!(max_ptx_isa(v), isa, "driver {v}");
+        }
+        // Newer than the table: the newest known ISA (the driver accepts at least that).
+        assert_eq!(max_ptx_isa(13040), "9.1");
+        assert_eq!(max_ptx_isa(99990), "9.1");
+        // Older than the table.
+        assert_eq!(max_ptx_isa(8000), "unknown");
+        assert_eq!(max_ptx_isa(0), "unknown");
+    }
+
+    #[test]
+    fn ptx_support_compares_versions_numerically() {
+        assert!(ptx_supported(12000, "8.0"));
+        assert!(ptx_supported(12040, "8.0"));
+        assert!(ptx_supported(13000, "8.0"));
+        assert!(ptx_supported(12040, "7.8"));
+        assert!(!ptx_supported(11080, "8.0"));
+        assert!(!ptx_supported(12000, "8.1"));
+        assert!(!ptx_supported(12060, "8.6"));
+        assert!(ptx_supported(12090, "8.8"));
+        assert!(!ptx_supported(12090, "9.0"));
+        // "8.10" would be newer than "8.9", not older.
+        assert!(!ptx_supported(12090, "8.10"));
+        // Garbage and unknown drivers are never supported.
+        assert!(!ptx_supported(12040, "eight"));
+        assert!(!ptx_supported(12040, ""));
+        assert!(!ptx_supported(0, "6.0"));
+    }
+
+    #[test]
+    fn every_embedded_module_runs_on_an_r525_driver() {
+        for m in crate::kernels::MODULES {
+            assert!(
+                ptx_supported(12000, m.ptx_isa),
+                "{} needs ISA {}",
+                m.name,
+                m.ptx_isa
+            );
+        }
+    }
+
+    #[test]
+    fn min_driver_for_isa_names_the_release() {
+        assert_eq!(min_driver_for_isa("8.0"), Some((12000, "R525")));
+        assert_eq!(min_driver_for_isa("8.5"), Some((12050, "R555")));
+        assert_eq!(min_driver_for_isa("8.7"), Some((12080, "R570")));
+        assert_eq!(min_driver_for_isa("7.0"), Some((11000, "R450")));
+        assert_eq!(min_driver_for_isa("99.0"), None);
+        assert_eq!(min_driver_for_isa("x"), None);
+        assert_eq!(cuda_version_string(12040), "12.4");
+        assert_eq!(cuda_version_string(13000), "13.0");
+    }
+
+    #[test]
+    fn uuid_and_pci_ids_format_like_nvidia_smi() {
+        let mut b = [0u8; 16];
+        for (i, v) in b.iter_mut().enumerate() {
+            *v = (i as u8) * 17;
+        }
+        assert_eq!(format_uuid(&b), "GPU-00112233-4455-6677-8899-aabbccddeeff");
+        assert_eq!(format_pci_bus_id(0, 0x65, 0), "00000000:65:00.0");
+        assert_eq!(format_pci_bus_id(1, 3, 0x1f), "00000001:03:1f.0");
+    }
+
+    #[test]
+    fn guarded_turns_a_panic_into_an_error() {
+        let r: Result<(), String> = guarded("testing", || panic!("boom"));
+        let e = r.unwrap_err();
+        assert!(e.contains("testing") && e.contains("boom"), "{e}");
+        assert_eq!(guarded("ok", || Ok::<_, String>(3)), Ok(3));
+    }
+
+    /// On a machine without the driver this must be a clean error that names libcuda; on a GPU
+    /// machine it must succeed. Either way: no panic.
+    #[test]
+    fn driver_status_never_panics() {
+        match driver_status() {
+            Ok(s) => {
+                assert!(s.device_count > 0);
+                assert!(s.driver_cuda_version >= 9000);
+            }
+            Err(e) => {
+                if !driver_library_present() {
+                    assert!(e.contains("libcuda.so"), "{e}");
+                    assert!(e.contains("no NVIDIA driver"), "{e}");
+                }
+            }
+        }
+        // list_devices agrees.
+        match list_devices() {
+            Ok(d) => assert!(!d.is_empty()),
+            Err(e) => assert!(!e.is_empty()),
+        }
+    }
+
+    #[test]
+    #[ignore = "needs an NVIDIA GPU and driver"]
+    fn gpu_inventory_is_filled_in() {
+        let devices = list_devices().expect("devices");
+        assert!(!devices.is_empty());
+        for d in &devices {
+            assert!(!d.name.is_empty());
+            assert!(
+                d.uuid.starts_with("GPU-") && d.uuid.len() == 40,
+                "{}",
+                d.uuid
+            );
+            assert_eq!(d.pci_bus_id.len(), 16, "{}", d.pci_bus_id);
+            assert!(d.compute_capability >= (5, 0));
+            assert!(d.sm_count > 0);
+            assert!(d.total_memory_bytes > 0 && d.free_memory_bytes <= d.total_memory_bytes);
+            assert!(d.memory_bus_width_bits > 0);
+            assert!(d.l2_cache_bytes > 0);
+            assert_ne!(d.max_ptx_isa, "unknown");
+        }
+    }
+}

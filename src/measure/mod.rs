@@ -1,1 +1,288 @@
-//! (in progress)
+//! The sampler: warm-up, batching of short kernels, adaptive stopping on measured noise with a
+//! timeout, and warnings for noise, drift and outliers. It never prints: progress goes to a
+//! callback.
+
+pub mod stats;
+
+use std::time::Instant;
+
+use crate::model::{Level, Measurement, StopReason, Throughput};
+use crate::workload::{Trial, WorkloadError, WorkloadSpec};
+
+/// When to stop sampling.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoppingCriterion {
+    pub min_samples: usize,
+    pub max_samples: usize,
+    /// Minimum wall time spent sampling, seconds.
+    pub min_time: f64,
+    /// Hard limit on wall time spent sampling (the timeout), seconds.
+    pub max_time: f64,
+    /// Stop once stddev/mean falls below this (after min_samples and min_time).
+    pub target_rel_noise: f64,
+    /// Batch iterations so each sample lasts at least this long (device time), seconds.
+    pub min_sample_time: f64,
+    /// Wall time spent warming up before sampling, seconds.
+    pub warmup_time: f64,
+}
+
+impl StoppingCriterion {
+    /// The criterion of a run level: at least 10 samples and 0.5 s, 0.5 % noise target, and a
+    /// timeout that grows with the level.
+    pub fn for_level(level: Level) -> Self {
+        let max_time = match level {
+            Level::Quick => 1.0,
+            Level::Standard => 5.0,
+            Level::Full => 15.0,
+        };
+        StoppingCriterion {
+            min_samples: 10,
+            max_samples: 10_000,
+            min_time: 0.5,
+            max_time,
+            target_rel_noise: 0.005,
+            // Kernels shorter than ~50 µs are batched; 1 ms samples keep event resolution
+            // (~0.5 µs) and launch overhead far below the noise target.
+            min_sample_time: 1e-3,
+            warmup_time: 0.1,
+        }
+    }
+}
+
+/// Progress of one measurement, for a progress line.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SampleProgress {
+    pub samples: usize,
+    pub elapsed: f64,
+    pub rel_noise: f64,
+}
+
+/// Warnings worth a reader's attention.
+pub const NOISY_REL_STDDEV: f64 = 0.05;
+pub const DRIFT_WARNING: f64 = 0.05;
+pub const SPREAD_WARNING: f64 = 1.5;
+
+/// Runs `trial` until the criterion is met and returns the measurement.
+pub fn measure(
+    trial: &mut dyn Trial,
+    spec: &WorkloadSpec,
+    crit: &StoppingCriterion,
+    progress: &mut dyn FnMut(SampleProgress),
+) -> Result<Measurement, WorkloadError> {
+    let start = Instant::now();
+    // Warm-up: the first launch, then until warmup_time has passed; calibrate the batch size.
+    let mut per_iter = trial.run(1)?.max(1e-9);
+    while start.elapsed().as_secs_f64() < crit.warmup_time {
+        let iters = batch_size(per_iter, crit.min_sample_time);
+        per_iter = (trial.run(iters)? / iters as f64).max(1e-9);
+    }
+    let iters = batch_size(per_iter, crit.min_sample_time);
+    let warmup_seconds = start.elapsed().as_secs_f64();
+
+    let sampling = Instant::now();
+    let mut samples = Vec::new();
+    let stop_reason = loop {
+        let t = trial.run(iters)? / iters as f64;
+        samples.push(t);
+        let elapsed = sampling.elapsed().as_secs_f64();
+        let s = stats::summarize(&samples);
+        progress(SampleProgress {
+            samples: samples.len(),
+            elapsed,
+            rel_noise: s.rel_stddev,
+        });
+        if samples.len() >= crit.min_samples && elapsed >= crit.min_time && s.rel_stddev < crit.target_rel_noise {
+            break StopReason::Converged;
+        }
+        if samples.len() >= crit.max_samples {
+            break StopReason::MaxSamples;
+        }
+        // The timeout may cut below min_samples only for very slow workloads (keep >= 3).
+        if elapsed >= crit.max_time && samples.len() >= crit.min_samples.min(3) {
+            break StopReason::Timeout;
+        }
+    };
+    let summary = stats::summarize(&samples);
+    let mut warnings = Vec::new();
+    if stop_reason == StopReason::Timeout {
+        warnings.push(format!(
+            "did not reach {:.1}% noise within {:.1} s (rel. stddev {:.2}% over {} samples)",
+            crit.target_rel_noise * 100.0,
+            crit.max_time,
+            summary.rel_stddev * 100.0,
+            summary.n
+        ));
+    }
+    if summary.rel_stddev > NOISY_REL_STDDEV {
+        warnings.push(format!(
+            "noisy: rel. stddev {:.1}% (> {:.0}%): another process, clock changes or throttling",
+            summary.rel_stddev * 100.0,
+            NOISY_REL_STDDEV * 100.0
+        ));
+    }
+    if let Some(d) = stats::drift(&samples) {
+        if d > DRIFT_WARNING {
+            warnings.push(format!(
+                "slowed down by {:.1}% during the measurement (thermal or power throttling?)",
+                d * 100.0
+            ));
+        }
+    }
+    if summary.max / summary.min > SPREAD_WARNING {
+        warnings.push(format!(
+            "slowest sample took {:.2}× the fastest",
+            summary.max / summary.min
+        ));
+    }
+    let throughput = Throughput {
+        unit: spec.throughput_unit().to_string(),
+        median: spec.throughput(summary.median),
+        best: spec.throughput(summary.min),
+        worst: spec.throughput(summary.max),
+    };
+    Ok(Measurement {
+        samples,
+        iters_per_sample: iters,
+        summary,
+        throughput,
+        warmup_seconds,
+        total_seconds: start.elapsed().as_secs_f64(),
+        stop_reason,
+        warnings,
+    })
+}
+
+/// Iterations per sample so that one sample lasts at least `min_sample_time`.
+pub fn batch_size(per_iter: f64, min_sample_time: f64) -> u64 {
+    if per_iter >= min_sample_time {
+        1
+    } else {
+        ((min_sample_time / per_iter).ceil() as u64).clamp(1, 1_000_000)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Verification;
+    use crate::workload::{Precision, TrialInfo};
+
+    /// A trial whose "device time" is scripted, so the sampler is tested without noise.
+    struct Scripted {
+        per_iter: Box<dyn FnMut(usize) -> f64>,
+        calls: usize,
+        sleep: f64,
+    }
+
+    impl Trial for Scripted {
+        fn info(&self) -> TrialInfo {
+            TrialInfo {
+                implementation: "scripted".into(),
+                math_mode: None,
+            }
+        }
+        fn run(&mut self, iters: u64) -> Result<f64, WorkloadError> {
+            self.calls += 1;
+            std::thread::sleep(std::time::Duration::from_secs_f64(self.sleep));
+            Ok((self.per_iter)(self.calls) * iters as f64)
+        }
+        fn verify(&mut self) -> Result<Verification, WorkloadError> {
+            Ok(Verification::not_checked("scripted"))
+        }
+    }
+
+    fn fast_crit() -> StoppingCriterion {
+        StoppingCriterion {
+            min_samples: 10,
+            max_samples: 500,
+            min_time: 0.01,
+            max_time: 0.2,
+            target_rel_noise: 0.005,
+            min_sample_time: 1e-3,
+            warmup_time: 0.0,
+        }
+    }
+
+    const SPEC: WorkloadSpec = WorkloadSpec::Gemm {
+        precision: Precision::F32,
+        m: 1000,
+        n: 1000,
+        k: 1000,
+    };
+
+    #[test]
+    fn steady_trial_converges_with_exact_throughput() {
+        let mut t = Scripted {
+            per_iter: Box::new(|_| 2e-3),
+            calls: 0,
+            sleep: 0.001,
+        };
+        let m = measure(&mut t, &SPEC, &fast_crit(), &mut |_| {}).unwrap();
+        assert_eq!(m.stop_reason, StopReason::Converged);
+        assert!(m.samples.len() >= 10);
+        assert_eq!(m.iters_per_sample, 1);
+        // 2e9 FLOP in 2 ms = 1 TFLOPS
+        assert!((m.throughput.median - 1.0).abs() < 1e-12);
+        assert!(m.warnings.is_empty(), "{:?}", m.warnings);
+    }
+
+    #[test]
+    fn short_kernels_are_batched() {
+        let mut t = Scripted {
+            per_iter: Box::new(|_| 10e-6),
+            calls: 0,
+            sleep: 0.0,
+        };
+        let m = measure(&mut t, &SPEC, &fast_crit(), &mut |_| {}).unwrap();
+        assert_eq!(m.iters_per_sample, 100);
+        assert!((m.summary.median - 10e-6).abs() < 1e-15);
+    }
+
+    #[test]
+    fn noisy_trial_times_out_and_says_so() {
+        let mut t = Scripted {
+            per_iter: Box::new(|c| if c % 2 == 0 { 2e-3 } else { 3e-3 }),
+            calls: 0,
+            sleep: 0.001,
+        };
+        let m = measure(&mut t, &SPEC, &fast_crit(), &mut |_| {}).unwrap();
+        assert_eq!(m.stop_reason, StopReason::Timeout);
+        assert!(m.warnings.iter().any(|w| w.contains("did not reach")));
+        assert!(m.warnings.iter().any(|w| w.contains("noisy")));
+    }
+
+    #[test]
+    fn a_slowdown_is_reported() {
+        let mut t = Scripted {
+            per_iter: Box::new(|c| if c < 20 { 2e-3 } else { 2.4e-3 }),
+            calls: 0,
+            sleep: 0.001,
+        };
+        let mut crit = fast_crit();
+        crit.max_samples = 40;
+        crit.max_time = 10.0;
+        crit.target_rel_noise = 0.0; // never converge: run to max_samples
+        let m = measure(&mut t, &SPEC, &crit, &mut |_| {}).unwrap();
+        assert_eq!(m.stop_reason, StopReason::MaxSamples);
+        assert!(m.warnings.iter().any(|w| w.contains("slowed down")), "{:?}", m.warnings);
+    }
+
+    #[test]
+    fn progress_is_reported_per_sample() {
+        let mut t = Scripted {
+            per_iter: Box::new(|_| 2e-3),
+            calls: 0,
+            sleep: 0.0,
+        };
+        let mut seen = 0;
+        let m = measure(&mut t, &SPEC, &fast_crit(), &mut |p| seen = p.samples).unwrap();
+        assert_eq!(seen, m.samples.len());
+    }
+
+    #[test]
+    fn batch_sizes() {
+        assert_eq!(batch_size(1.0, 1e-3), 1);
+        assert_eq!(batch_size(1e-4, 1e-3), 10);
+        assert_eq!(batch_size(1e-12, 1e-3), 1_000_000);
+    }
+}

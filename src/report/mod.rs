@@ -1,1 +1,261 @@
-//! (in progress)
+//! Reports: every output is rendered from one [`RunReport`]; reporting never measures.
+//!
+//! - [`json`]: run.json, the source of truth (pretty serde JSON with `schema_version`).
+//! - [`markdown`]: report.md, for people and for publishing.
+//! - [`console`]: the compact summary printed at the end of a run.
+//! - [`info`]: the inventory text of `gpugate info`.
+//!
+//! run.json is written atomically (a temporary file renamed over the old one), so a crash
+//! mid-write keeps the previous complete file. [`load_run`] reads it back, on any machine, with
+//! errors that say what is wrong with the file.
+
+pub mod console;
+pub mod info;
+pub mod json;
+pub mod markdown;
+
+#[cfg(test)]
+mod tests;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::model::{RunReport, SCHEMA_VERSION};
+
+pub use console::Console;
+pub use json::Json;
+pub use markdown::Markdown;
+
+/// Renders a run into one output format.
+pub trait Reporter {
+    /// The file name the output is written under, e.g. "report.md".
+    fn file_name(&self) -> &'static str;
+    /// The whole output.
+    fn render(&self, r: &RunReport) -> String;
+}
+
+/// Why a saved run could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("cannot read {}: {source}. Check the path (it names a run.json written by `gpugate run`)", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{}: the file is truncated or not JSON: {message} at line {line} column {column}. \
+         A run that was killed mid-write keeps its previous run.json; re-run if none is complete",
+        path.display()
+    )]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{} is not a gpugate run.json ({detail}). Pass the run.json that `gpugate run` wrote", path.display())]
+    Foreign { path: PathBuf, detail: String },
+    #[error(
+        "{} was written by a newer gpugate (schema {found}); this one reads schema {SCHEMA_VERSION}. \
+         Render it with a gpugate at least as new as the one that wrote it",
+        path.display()
+    )]
+    NewerSchema { path: PathBuf, found: u64 },
+}
+
+/// Reads a run.json written by `gpugate run`.
+pub fn load_run(path: &Path) -> Result<RunReport, ReportError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ReportError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| ReportError::Invalid {
+            path: path.to_path_buf(),
+            line: e.line(),
+            column: e.column(),
+            message: strip_position(&e.to_string()),
+        })?;
+    let foreign = |detail: String| ReportError::Foreign {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let obj = value
+        .as_object()
+        .ok_or_else(|| foreign("its top level is not an object".into()))?;
+    let version = match obj.get("schema_version") {
+        None => return Err(foreign("it has no schema_version".into())),
+        Some(v) => v
+            .as_u64()
+            .ok_or_else(|| foreign(format!("schema_version is {v}, not a number")))?,
+    };
+    if version > SCHEMA_VERSION as u64 {
+        return Err(ReportError::NewerSchema {
+            path: path.to_path_buf(),
+            found: version,
+        });
+    }
+    if version == 0 {
+        return Err(foreign("schema_version 0 was never written".into()));
+    }
+    match serde_json::from_str::<RunReport>(&text) {
+        Ok(r) => Ok(r),
+        Err(e) => restore_non_finite(value).ok_or_else(|| {
+            foreign(format!(
+                "wrong shape: {} at line {} column {}",
+                strip_position(&e.to_string()),
+                e.line(),
+                e.column()
+            ))
+        }),
+    }
+}
+
+/// serde_json writes a NaN or infinite f64 as `null`, which it then cannot read back into an
+/// f64. NaN legitimately occurs in a failed verification (a NaN result and its error) and a
+/// degenerate sample can make a throughput infinite, so these places read `null` as NaN.
+fn restore_non_finite(mut value: serde_json::Value) -> Option<RunReport> {
+    use serde_json::Value;
+    type Spot = (usize, &'static str, Option<usize>, &'static str);
+    const VERIFICATION: &[&str] = &["max_error", "tolerance"];
+    const MISMATCH: &[&str] = &["expected", "got"];
+    const SUMMARY: &[&str] = &["median", "mean", "min", "max", "stddev", "rel_stddev"];
+    const THROUGHPUT: &[&str] = &["median", "best", "worst"];
+    let zero = || Value::from(0.0);
+    let mut spots: Vec<Spot> = Vec::new();
+    let mut fix = |obj: Option<&mut Value>, keys: &[&'static str], i, part, j: Option<usize>| {
+        let Some(Value::Object(o)) = obj else { return };
+        for k in keys {
+            if let Some(v) = o.get_mut(*k) {
+                if v.is_null() {
+                    *v = zero();
+                    spots.push((i, part, j, *k));
+                }
+            }
+        }
+    };
+    let results = value.get_mut("results")?.as_array_mut()?;
+    for (i, r) in results.iter_mut().enumerate() {
+        if let Some(ver) = r.get_mut("verification") {
+            fix(Some(ver), VERIFICATION, i, "verification", None);
+            if let Some(Value::Array(ms)) = ver.get_mut("mismatches") {
+                for (j, m) in ms.iter_mut().enumerate() {
+                    fix(Some(m), MISMATCH, i, "mismatch", Some(j));
+                }
+            }
+        }
+        if let Some(m) = r.get_mut("measurement") {
+            fix(m.get_mut("summary"), SUMMARY, i, "summary", None);
+            fix(m.get_mut("throughput"), THROUGHPUT, i, "throughput", None);
+        }
+    }
+    if spots.is_empty() {
+        return None;
+    }
+    let mut report: RunReport = serde_json::from_value(value).ok()?;
+    for (i, part, j, key) in spots {
+        let w = &mut report.results[i];
+        let slot: Option<&mut f64> = match (part, key) {
+            ("verification", "max_error") => Some(&mut w.verification.max_error),
+            ("verification", "tolerance") => Some(&mut w.verification.tolerance),
+            ("mismatch", k) => w.verification.mismatches.get_mut(j?).map(|m| {
+                if k == "expected" {
+                    &mut m.expected
+                } else {
+                    &mut m.got
+                }
+            }),
+            ("summary", k) => w.measurement.as_mut().map(|m| {
+                let s = &mut m.summary;
+                match k {
+                    "median" => &mut s.median,
+                    "mean" => &mut s.mean,
+                    "min" => &mut s.min,
+                    "max" => &mut s.max,
+                    "stddev" => &mut s.stddev,
+                    _ => &mut s.rel_stddev,
+                }
+            }),
+            ("throughput", k) => w.measurement.as_mut().map(|m| {
+                let t = &mut m.throughput;
+                match k {
+                    "median" => &mut t.median,
+                    "best" => &mut t.best,
+                    _ => &mut t.worst,
+                }
+            }),
+            _ => None,
+        };
+        if let Some(x) = slot {
+            *x = f64::NAN;
+        }
+    }
+    Some(report)
+}
+
+/// serde_json appends " at line L column C" to its messages; we say it our own way.
+fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+/// Writes `text` to `dir/name` through `dir/name.tmp` and a rename, so readers (and a crash)
+/// see either the old complete file or the new one, never a torn one.
+fn write_atomic(dir: &Path, name: &str, text: &str) -> Result<PathBuf, std::io::Error> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(name);
+    let tmp = dir.join(format!("{name}.tmp"));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, &path)?;
+    Ok(path)
+}
+
+/// Writes `dir/run.json` atomically (run.json.tmp, then rename). Returns its path.
+pub fn write_json_atomic(r: &RunReport, dir: &Path) -> Result<PathBuf, std::io::Error> {
+    write_atomic(dir, Json.file_name(), &Json.render(r))
+}
+
+/// Writes run.json and report.md into `dir`. Returns their paths.
+pub fn write_all(r: &RunReport, dir: &Path) -> Result<Vec<PathBuf>, std::io::Error> {
+    let mut written = vec![write_json_atomic(r, dir)?];
+    let md: &dyn Reporter = &Markdown;
+    written.push(write_atomic(dir, md.file_name(), &md.render(r))?);
+    Ok(written)
+}
+
+// ---------------------------------------------------------------- formatting shared by renderers
+
+/// A number in its unit's precision: TFLOPS 2 decimals, GB/s and GB 1 decimal, whole numbers
+/// without decimals, anything else 2 decimals.
+pub fn fmt_value(v: f64, unit: &str) -> String {
+    if !v.is_finite() {
+        return format!("{v}");
+    }
+    match unit {
+        "TFLOPS" => format!("{v:.2}"),
+        "GB/s" | "GB" => format!("{v:.1}"),
+        _ if v.fract() == 0.0 && v.abs() < 1e15 => format!("{v:.0}"),
+        _ => format!("{v:.2}"),
+    }
+}
+
+/// An optional number, "—" when absent.
+pub fn fmt_opt(v: Option<f64>, unit: &str) -> String {
+    v.map_or_else(|| "—".to_string(), |v| fmt_value(v, unit))
+}
+
+/// A percentage with one decimal, "—" when absent.
+pub fn fmt_pct(v: Option<f64>) -> String {
+    v.map_or_else(|| "—".to_string(), |v| format!("{v:.1}%"))
+}
+
+/// Bytes as decimal GB with one decimal.
+pub fn fmt_gb(bytes: u64) -> String {
+    format!("{:.1}", bytes as f64 / 1e9)
+}

@@ -5,6 +5,7 @@
 //! (allocation, launch configuration, argument order, read-back, verification) drives the CUDA
 //! backend and, in tests, the CPU emulation of the CUDA execution model.
 
+pub mod backend;
 pub mod device;
 pub mod gemm;
 pub mod stream;

@@ -1,0 +1,86 @@
+//! GPU benches: gpugate's kernels (and cuBLAS where found), timed with CUDA events through
+//! `Trial::run` in `iter_custom`. With no usable GPU they print why and skip.
+//!
+//! Throughput: GEMM groups count FLOPs as "elements" (criterion prints Gelem/s = GFLOP/s);
+//! stream and transfer groups count bytes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use gpugate::cuda::CudaDevice;
+use gpugate::workload::backend::{Backend, DeviceBackend};
+use gpugate::workload::{Direction, Precision, StreamOp, Trial, WorkloadSpec};
+
+fn device() -> Option<Arc<CudaDevice>> {
+    let inv = gpugate::probe::gpus();
+    if inv.devices.is_empty() {
+        eprintln!(
+            "gpu benches skipped: no GPU can be used ({})",
+            inv.unavailable.unwrap_or_else(|| "none found".into())
+        );
+        return None;
+    }
+    match CudaDevice::open(0) {
+        Ok((d, _)) => Some(Arc::new(d)),
+        Err(e) => {
+            eprintln!("gpu benches skipped: GPU 0 could not be opened: {e}");
+            None
+        }
+    }
+}
+
+fn timed(trial: &mut dyn Trial, iters: u64) -> Duration {
+    Duration::from_secs_f64(trial.run(iters).expect("trial run failed"))
+}
+
+fn benches(c: &mut Criterion) {
+    let Some(dev) = device() else { return };
+    let backend = DeviceBackend {
+        device: dev.clone(),
+        index: Some(0),
+        kind: gpugate::model::BackendKind::Cuda,
+    };
+    let cublas = gpugate::cuda::cublas_status();
+    if let Err(e) = &cublas {
+        eprintln!("cuBLAS peer benches skipped: {e}");
+    }
+    for p in [Precision::F32, Precision::F64] {
+        let mut g = c.benchmark_group(format!("gemm_{}_flops", p.as_str()));
+        g.sample_size(10).measurement_time(Duration::from_secs(3));
+        for s in [1024usize, 4096, 8192] {
+            let spec = WorkloadSpec::Gemm { precision: p, m: s, n: s, k: s };
+            g.throughput(Throughput::Elements(spec.work().flops as u64));
+            let mut t = backend.prepare(&spec, 1).expect("prepare gemm");
+            assert!(t.verify().is_ok());
+            g.bench_function(BenchmarkId::new("gpugate", s), |b| b.iter_custom(|n| timed(t.as_mut(), n)));
+            if cublas.is_ok() {
+                let mut peer = dev.cublas_gemm_trial(p, s, s, s, 1).expect("prepare cuBLAS");
+                g.bench_function(BenchmarkId::new("cublas", s), |b| b.iter_custom(|n| timed(peer.as_mut(), n)));
+            }
+        }
+        g.finish();
+    }
+    let n = 1usize << 26;
+    for p in [Precision::F32, Precision::F64] {
+        let mut g = c.benchmark_group(format!("stream_{}_bytes", p.as_str()));
+        for op in StreamOp::ALL {
+            let spec = WorkloadSpec::Stream { op, precision: p, n };
+            g.throughput(Throughput::Bytes(spec.work().bytes as u64));
+            let mut t = backend.prepare(&spec, 1).expect("prepare stream");
+            g.bench_function(op.as_str(), |b| b.iter_custom(|n| timed(t.as_mut(), n)));
+        }
+        g.finish();
+    }
+    let mut g = c.benchmark_group("transfer_bytes");
+    for direction in [Direction::HostToDevice, Direction::DeviceToHost] {
+        let spec = WorkloadSpec::Transfer { direction, bytes: 256 << 20, pinned: true };
+        g.throughput(Throughput::Bytes(spec.work().bytes as u64));
+        let mut t = backend.prepare(&spec, 1).expect("prepare transfer");
+        g.bench_function(direction.short(), |b| b.iter_custom(|n| timed(t.as_mut(), n)));
+    }
+    g.finish();
+}
+
+criterion_group!(gpu, benches);
+criterion_main!(gpu);

@@ -1,0 +1,353 @@
+//! gpugate's real GPU workloads (src/workload: gemm, stream, transfer), driven unchanged through
+//! the emulator: allocation, launch geometry, argument order, read-back and verification. Then
+//! the same workloads on a deliberately faulty device, to show that verification catches wrong
+//! results instead of passing them.
+
+use std::sync::Arc;
+
+use gpugate::model::{BackendKind, Verification, VerifyStatus};
+use gpugate::workload::backend::{Backend, DeviceBackend};
+use gpugate::workload::device::{
+    DevBuf, DeviceError, DeviceProps, KArg, KernelDevice, KernelRef, LaunchConfig, PinnedBuf,
+};
+use gpugate::workload::gemm::prepare_gemm;
+use gpugate::workload::stream::prepare_stream;
+use gpugate::workload::transfer::prepare_transfer;
+use gpugate::workload::{Direction, Precision, StreamOp, Trial, WorkloadSpec};
+use gpugate_emu::EmuDevice;
+
+const GEMM_SHAPES: &[(usize, usize, usize)] = &[
+    (1, 1, 1),
+    (31, 31, 31),
+    (257, 257, 257),
+    (1000, 999, 17),
+    (33, 65, 129),
+    (1, 200, 129),
+    (200, 1, 129),
+    (130, 200, 1),
+];
+const STREAM_SIZES: &[usize] = &[1, 31, 257, 1000, 100_003];
+const SEED: u64 = 0x5eed_0001;
+
+fn run_once(trial: &mut dyn Trial) -> Verification {
+    let secs = trial.run(1).expect("run");
+    assert!(secs >= 0.0);
+    trial.verify().expect("verify")
+}
+
+#[test]
+fn gemm_workloads_verify_on_the_emulator() {
+    let dev = Arc::new(EmuDevice::new());
+    for p in [Precision::F32, Precision::F64] {
+        for &(m, n, k) in GEMM_SHAPES {
+            let mut trial = prepare_gemm(dev.clone(), p, m, n, k, SEED).unwrap();
+            let v = run_once(trial.as_mut());
+            assert!(v.passed(), "{p:?} {m}x{n}x{k}: {v:?}");
+            assert!(v.checked > 0);
+        }
+    }
+    assert_eq!(dev.live_buffers(), 0, "a GEMM trial leaked device memory");
+}
+
+#[test]
+fn stream_workloads_verify_on_the_emulator() {
+    let dev = Arc::new(EmuDevice::new());
+    for p in [Precision::F32, Precision::F64] {
+        for op in StreamOp::ALL {
+            for &n in STREAM_SIZES {
+                let mut trial = prepare_stream(dev.clone(), op, p, n, SEED).unwrap();
+                let v = run_once(trial.as_mut());
+                assert!(v.passed(), "{} {p:?} n={n}: {v:?}", op.as_str());
+            }
+        }
+    }
+    assert_eq!(dev.live_buffers(), 0, "a stream trial leaked device memory");
+}
+
+#[test]
+fn transfer_workloads_verify_on_the_emulator() {
+    let dev = Arc::new(EmuDevice::new());
+    for direction in [Direction::HostToDevice, Direction::DeviceToHost] {
+        for bytes in [1, 31, 257, 1000, 100_003, 1 << 20] {
+            let mut trial = prepare_transfer(dev.clone(), direction, bytes, SEED).unwrap();
+            let v = run_once(trial.as_mut());
+            assert!(v.passed(), "{direction:?} {bytes} B: {v:?}");
+        }
+    }
+    assert_eq!((dev.live_buffers(), dev.live_pinned()), (0, 0));
+}
+
+#[test]
+fn the_device_backend_runs_every_kind_of_spec_on_the_emulator() {
+    let backend = DeviceBackend {
+        device: Arc::new(EmuDevice::new()),
+        index: None,
+        kind: BackendKind::Cuda,
+    };
+    assert_eq!(backend.device_name(), "CPU emulator");
+    let specs = [
+        WorkloadSpec::Gemm {
+            precision: Precision::F32,
+            m: 65,
+            n: 63,
+            k: 33,
+        },
+        WorkloadSpec::Gemm {
+            precision: Precision::F64,
+            m: 65,
+            n: 63,
+            k: 33,
+        },
+        WorkloadSpec::Stream {
+            op: StreamOp::Triad,
+            precision: Precision::F64,
+            n: 4097,
+        },
+        WorkloadSpec::Stream {
+            op: StreamOp::Dot,
+            precision: Precision::F32,
+            n: 4097,
+        },
+        WorkloadSpec::Transfer {
+            direction: Direction::HostToDevice,
+            bytes: 4097,
+            pinned: true,
+        },
+    ];
+    for spec in specs {
+        let mut trial = backend.prepare(&spec, SEED).unwrap();
+        let v = run_once(trial.as_mut());
+        assert!(v.passed(), "{}: {v:?}", spec.name());
+        // A second run gives the same, verified, answer.
+        let v = run_once(trial.as_mut());
+        assert!(v.passed(), "{} (second run): {v:?}", spec.name());
+    }
+}
+
+// ------------------------------------------------------------------ a device that gets it wrong
+
+/// What the faulty device does wrong.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Fault {
+    /// GEMM launched with K - 1 (a truncated reduction).
+    GemmShortK,
+    /// GEMM launched with the last column of blocks missing (part of C never written).
+    GemmMissingBlocks,
+    /// GEMM launched with M and N swapped (an argument-order bug).
+    GemmSwappedMN,
+    /// Stream launched with n - 1 (the last element never written).
+    StreamShortN,
+    /// Stream scale/triad launched with a perturbed scalar.
+    StreamWrongScalar,
+    /// Dot whose last block's partial sum is lost (left zero).
+    DotLostPartial,
+    /// One bit of the output flipped after every launch or copy (silent corruption).
+    FlipBit,
+}
+
+/// Flips the top exponent bit of an element near the middle of an f32 or f64 array (byte 7 of
+/// an 8-byte-aligned group is the most significant byte of an f64 and of an odd f32): a single
+/// upset bit that changes the value by orders of magnitude, as a real one in the exponent would.
+fn flip_exponent_bit(bytes: &mut [u8]) {
+    let i = ((bytes.len() / 2) & !7) + 7;
+    let i = if i < bytes.len() { i } else { bytes.len() - 1 };
+    bytes[i] ^= 0x40;
+}
+
+struct Faulty {
+    inner: EmuDevice,
+    fault: Fault,
+}
+
+impl Faulty {
+    fn new(fault: Fault) -> Arc<Self> {
+        Arc::new(Faulty {
+            inner: EmuDevice::new(),
+            fault,
+        })
+    }
+
+    fn flip_bit(&self, buf: DevBuf) -> Result<(), DeviceError> {
+        let mut bytes = vec![0u8; buf.bytes];
+        self.inner.download(buf, &mut bytes)?;
+        flip_exponent_bit(&mut bytes);
+        self.inner.upload(buf, &bytes)
+    }
+}
+
+impl KernelDevice for Faulty {
+    fn props(&self) -> DeviceProps {
+        self.inner.props()
+    }
+    fn alloc(&self, bytes: usize) -> Result<DevBuf, DeviceError> {
+        self.inner.alloc(bytes)
+    }
+    fn free(&self, buf: DevBuf) {
+        self.inner.free(buf)
+    }
+    fn upload(&self, dst: DevBuf, src: &[u8]) -> Result<(), DeviceError> {
+        self.inner.upload(dst, src)
+    }
+    fn download(&self, src: DevBuf, dst: &mut [u8]) -> Result<(), DeviceError> {
+        self.inner.download(src, dst)
+    }
+    fn launch(
+        &self,
+        kernel: KernelRef,
+        cfg: LaunchConfig,
+        args: &[KArg],
+    ) -> Result<(), DeviceError> {
+        let mut cfg = cfg;
+        let mut args = args.to_vec();
+        let gemm = kernel.module == "gemm";
+        let dot = kernel.entry.starts_with("stream_dot");
+        match self.fault {
+            Fault::GemmShortK if gemm => {
+                if let KArg::I32(k) = args[2] {
+                    args[2] = KArg::I32(k - 1);
+                }
+            }
+            Fault::GemmMissingBlocks if gemm => cfg.grid.0 -= 1,
+            Fault::GemmSwappedMN if gemm => args.swap(0, 1),
+            Fault::StreamShortN if !gemm => {
+                if let Some(KArg::I64(n)) = args.last_mut() {
+                    *n -= 1;
+                }
+            }
+            Fault::StreamWrongScalar => {
+                for a in args.iter_mut() {
+                    match a {
+                        KArg::F32(s) => *s *= 1.001,
+                        KArg::F64(s) => *s *= 1.000_001,
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+        self.inner.launch(kernel, cfg, &args)?;
+        if self.fault == Fault::DotLostPartial && dot {
+            if let KArg::Buf(partial) = args[2] {
+                let elem = if kernel.entry.ends_with("f32") { 4 } else { 8 };
+                let mut bytes = vec![0u8; partial.bytes];
+                self.inner.download(partial, &mut bytes)?;
+                let last = bytes.len() - elem;
+                bytes[last..].fill(0);
+                self.inner.upload(partial, &bytes)?;
+            }
+        }
+        if self.fault == Fault::FlipBit {
+            // The output is the last buffer argument (C, c, b, a or partial).
+            let out = match kernel.entry {
+                e if e.starts_with("stream_triad") => args[2],
+                e if e.starts_with("stream_scale") => args[1],
+                _ => *args
+                    .iter()
+                    .rev()
+                    .find(|a| matches!(a, KArg::Buf(_)))
+                    .unwrap(),
+            };
+            if let KArg::Buf(b) = out {
+                self.flip_bit(b)?;
+            }
+        }
+        Ok(())
+    }
+    fn alloc_pinned(&self, bytes: usize) -> Result<PinnedBuf, DeviceError> {
+        self.inner.alloc_pinned(bytes)
+    }
+    fn free_pinned(&self, buf: PinnedBuf) {
+        self.inner.free_pinned(buf)
+    }
+    fn write_pinned(&self, dst: PinnedBuf, src: &[u8]) -> Result<(), DeviceError> {
+        self.inner.write_pinned(dst, src)
+    }
+    fn read_pinned(&self, src: PinnedBuf, dst: &mut [u8]) -> Result<(), DeviceError> {
+        self.inner.read_pinned(src, dst)
+    }
+    fn copy_h2d(&self, src: PinnedBuf, dst: DevBuf) -> Result<(), DeviceError> {
+        self.inner.copy_h2d(src, dst)?;
+        if self.fault == Fault::FlipBit {
+            self.flip_bit(dst)?;
+        }
+        Ok(())
+    }
+    fn copy_d2h(&self, src: DevBuf, dst: PinnedBuf) -> Result<(), DeviceError> {
+        self.inner.copy_d2h(src, dst)?;
+        if self.fault == Fault::FlipBit {
+            let mut bytes = vec![0u8; dst.bytes];
+            self.inner.read_pinned(dst, &mut bytes)?;
+            flip_exponent_bit(&mut bytes);
+            self.inner.write_pinned(dst, &bytes)?;
+        }
+        Ok(())
+    }
+    fn synchronize(&self) -> Result<(), DeviceError> {
+        self.inner.synchronize()
+    }
+    fn timer_start(&self) -> Result<(), DeviceError> {
+        self.inner.timer_start()
+    }
+    fn timer_stop(&self) -> Result<f64, DeviceError> {
+        self.inner.timer_stop()
+    }
+}
+
+fn assert_fails(what: &str, v: Verification) {
+    assert_eq!(
+        v.status,
+        VerifyStatus::Failed,
+        "{what}: a wrong result passed: {v:?}"
+    );
+}
+
+#[test]
+fn gemm_verification_fails_on_wrong_results() {
+    for fault in [
+        Fault::GemmShortK,
+        Fault::GemmMissingBlocks,
+        Fault::GemmSwappedMN,
+        Fault::FlipBit,
+    ] {
+        for p in [Precision::F32, Precision::F64] {
+            let dev = Faulty::new(fault);
+            // Shapes with more than one column of blocks and M != N, so every fault shows.
+            let (m, n, k) = (70, 200, 33);
+            let mut trial = prepare_gemm(dev, p, m, n, k, SEED).unwrap();
+            let v = run_once(trial.as_mut());
+            assert_fails(&format!("{fault:?} {p:?}"), v);
+        }
+    }
+}
+
+#[test]
+fn stream_verification_fails_on_wrong_results() {
+    let n = 100_003;
+    for p in [Precision::F32, Precision::F64] {
+        for op in StreamOp::ALL {
+            let mut faults = vec![Fault::FlipBit];
+            match op {
+                StreamOp::Dot => faults.push(Fault::DotLostPartial),
+                StreamOp::Scale | StreamOp::Triad => {
+                    faults.extend([Fault::StreamShortN, Fault::StreamWrongScalar])
+                }
+                _ => faults.push(Fault::StreamShortN),
+            }
+            for fault in faults {
+                let mut trial = prepare_stream(Faulty::new(fault), op, p, n, SEED).unwrap();
+                let v = run_once(trial.as_mut());
+                assert_fails(&format!("{} {p:?} {fault:?}", op.as_str()), v);
+            }
+        }
+    }
+}
+
+#[test]
+fn transfer_verification_fails_on_corrupted_copies() {
+    for direction in [Direction::HostToDevice, Direction::DeviceToHost] {
+        let mut trial =
+            prepare_transfer(Faulty::new(Fault::FlipBit), direction, 4097, SEED).unwrap();
+        let v = run_once(trial.as_mut());
+        assert_fails(&format!("{direction:?}"), v);
+    }
+}

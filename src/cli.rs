@@ -1,0 +1,79 @@
+//! Command-line interface (clap derive). No device access here.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use gpugate::model::Level;
+use gpugate::run::BackendChoice;
+
+/// Decides whether a GPU machine may go live: runs gpugate's own CUDA kernels, verifies every
+/// result, compares the measurements with the machine's profile and exits with the verdict.
+///
+/// Exit codes: 0 every check passed · 1 a check failed · 2 the tool could not run ·
+/// 3 nothing failed but something was inconclusive.
+#[derive(Debug, Parser)]
+#[command(name = "gpugate", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Inventory: GPUs (name, PCI id, compute capability, SMs, clocks, memory, bus width, driver,
+    /// PTX ISA accepted) and the host (CPU, cores, memory, disk).
+    Info {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The acceptance run: measure, verify, gate against a profile, write reports.
+    Run {
+        /// Built-in profile name (see `gpugate profiles`) or a TOML file. Default: auto, from the
+        /// GPU models catalogue.
+        #[arg(long, value_name = "NAME|FILE")]
+        profile: Option<String>,
+        /// How much work to do.
+        #[arg(long, value_enum, default_value_t = Level::Standard)]
+        level: Level,
+        /// GPU ordinals to test, comma-separated (default: all).
+        #[arg(long, value_name = "LIST", value_delimiter = ',')]
+        gpus: Option<Vec<u32>>,
+        /// Which backend runs the workloads.
+        #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+        backend: BackendChoice,
+        /// Directory for run.json and the reports (created if missing).
+        #[arg(long, value_name = "DIR", default_value = "gpugate-out")]
+        out: PathBuf,
+        /// Seed of the random inputs (default: fresh, recorded in run.json).
+        #[arg(long, value_name = "N")]
+        seed: Option<u64>,
+    },
+    /// Re-render every report from a saved run.json (no GPU needed).
+    Report {
+        /// A run.json written by `gpugate run`.
+        run_json: PathBuf,
+        /// Directory to write the reports to (default: beside run.json).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// List the built-in profiles, or show one with its targets.
+    Profiles {
+        #[command(subcommand)]
+        action: Option<ProfilesAction>,
+    },
+    /// Every kernel at small, odd and large sizes against the references; nothing timed.
+    /// Exit 1 on any mismatch or when no GPU can be used.
+    Selftest {
+        /// Seed of the random inputs (default: fresh).
+        #[arg(long, value_name = "N")]
+        seed: Option<u64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfilesAction {
+    /// Show one profile (built-in name or TOML file) with its targets and their sources.
+    Show { name: String },
+}

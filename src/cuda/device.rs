@@ -1,0 +1,887 @@
+//! [`CudaDevice`]: one GPU behind the [`KernelDevice`] interface.
+//!
+//! One primary context, one non-blocking stream, every embedded module loaded once at
+//! [`CudaDevice::open`] (each load timed: that is the driver's PTX JIT), and a pair of timing
+//! events. cudarc's per-buffer event tracking is switched off before anything is allocated: all
+//! work is issued in order on the one stream, so it is not needed, and it would add event
+//! records inside timed loops.
+
+use std::collections::HashMap;
+use std::ffi::{c_void, CString};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use cudarc::driver::{sys, CudaContext, CudaEvent, CudaSlice, CudaStream, PinnedHostSlice};
+
+use super::{cuda_version_string, drv, guarded, min_driver_for_isa, ptx_supported};
+use crate::kernels::{module_for, KernelModule, MODULES};
+use crate::model::{DeviceInfo, ModuleLoad};
+use crate::workload::device::{
+    DevBuf, DeviceError, DeviceProps, KArg, KernelDevice, KernelRef, LaunchConfig, PinnedBuf,
+};
+
+/// `cuEventElapsedTime` and `cuEventElapsedTime_v2` share this signature.
+type ElapsedFn = unsafe extern "C" fn(*mut f32, sys::CUevent, sys::CUevent) -> sys::CUresult;
+
+/// The first driver (CUDA 12.8, branch R570) that exports `cuEventElapsedTime_v2`.
+pub const ELAPSED_V2_MIN_DRIVER: u32 = 12080;
+
+/// Which elapsed-time symbols to try, in order, for a driver version. A build for CUDA 13 calls
+/// `_v2`, which drivers before R570 lack; those get the original symbol.
+pub fn elapsed_symbols(driver_cuda_version: u32) -> [&'static str; 2] {
+    if driver_cuda_version >= ELAPSED_V2_MIN_DRIVER {
+        ["cuEventElapsedTime_v2", "cuEventElapsedTime"]
+    } else {
+        ["cuEventElapsedTime", "cuEventElapsedTime_v2"]
+    }
+}
+
+/// Encodes kernel arguments as 8-byte slots, each holding the value's native bytes at its start:
+/// `cuLaunchKernel` reads `sizeof(param)` bytes from each pointer it is given.
+pub(crate) fn encode_args(
+    args: &[KArg],
+    mut device_ptr: impl FnMut(DevBuf) -> Result<u64, DeviceError>,
+) -> Result<Vec<u64>, DeviceError> {
+    fn slot(bytes: &[u8]) -> u64 {
+        let mut b = [0u8; 8];
+        b[..bytes.len()].copy_from_slice(bytes);
+        u64::from_ne_bytes(b)
+    }
+    args.iter()
+        .map(|a| {
+            Ok(match *a {
+                KArg::Buf(buf) => device_ptr(buf)?,
+                KArg::I32(v) => slot(&v.to_ne_bytes()),
+                KArg::I64(v) => slot(&v.to_ne_bytes()),
+                KArg::F32(v) => slot(&v.to_ne_bytes()),
+                KArg::F64(v) => slot(&v.to_ne_bytes()),
+            })
+        })
+        .collect()
+}
+
+/// Checks a launch configuration before it reaches the driver.
+pub(crate) fn check_launch_config(cfg: &LaunchConfig) -> Result<(), DeviceError> {
+    let (gx, gy, gz) = cfg.grid;
+    let (bx, by, bz) = cfg.block;
+    if gx == 0 || gy == 0 || gz == 0 || bx == 0 || by == 0 || bz == 0 {
+        return Err(DeviceError(format!(
+            "invalid launch configuration: grid {:?}, block {:?} (every dimension must be >= 1)",
+            cfg.grid, cfg.block
+        )));
+    }
+    if (bx as u64) * (by as u64) * (bz as u64) > 1024 {
+        return Err(DeviceError(format!(
+            "invalid launch configuration: block {:?} has more than 1024 threads",
+            cfg.block
+        )));
+    }
+    Ok(())
+}
+
+/// Raw driver handles owned by one [`CudaDevice`] (valid while its context lives).
+struct Handles {
+    modules: Vec<sys::CUmodule>,
+    functions: HashMap<(&'static str, &'static str), sys::CUfunction>,
+}
+
+// SAFETY: CUmodule and CUfunction are opaque driver handles; the driver API is thread safe
+// and every use binds the owning context to the calling thread first.
+unsafe impl Send for Handles {}
+unsafe impl Sync for Handles {}
+
+struct DeviceAlloc {
+    slice: CudaSlice<u8>,
+    /// Requested size (the allocation is at least one byte).
+    bytes: usize,
+}
+
+struct PinnedAlloc {
+    slice: PinnedHostSlice<u8>,
+    bytes: usize,
+}
+
+/// One GPU: a context, a stream, the embedded modules and a timer.
+///
+/// `Send + Sync`; every method takes `&self` and serialises through internal locks. Launches,
+/// copies and timer events go in order onto the one stream.
+pub struct CudaDevice {
+    ordinal: u32,
+    info: DeviceInfo,
+    handles: Handles,
+    buffers: Mutex<HashMap<u64, DeviceAlloc>>,
+    pinned: Mutex<HashMap<u64, PinnedAlloc>>,
+    next_id: AtomicU64,
+    timer_started: Mutex<bool>,
+    elapsed: ElapsedFn,
+    start: CudaEvent,
+    stop: CudaEvent,
+    pub(super) stream: Arc<CudaStream>,
+    pub(super) ctx: Arc<CudaContext>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn derr(what: &str, e: cudarc::driver::DriverError) -> DeviceError {
+    DeviceError(format!("{what}: {}", drv(e)))
+}
+
+impl CudaDevice {
+    /// Opens GPU `ordinal`: creates its context and stream, and loads every embedded module the
+    /// device supports, once, timing each load (the PTX JIT happens here, never in a sample).
+    ///
+    /// Refuses, with what to do, when the driver's JIT is too old for a module's PTX ISA or the
+    /// device is older than every build of a module family.
+    pub fn open(ordinal: u32) -> Result<(CudaDevice, Vec<ModuleLoad>), String> {
+        let status = super::driver_status()?;
+        if ordinal >= status.device_count {
+            return Err(format!(
+                "GPU {ordinal} does not exist: the driver reports {} device(s)",
+                status.device_count
+            ));
+        }
+        guarded(&format!("opening GPU {ordinal}"), || {
+            Self::open_inner(ordinal, status.driver_cuda_version)
+        })
+    }
+
+    fn open_inner(ordinal: u32, driver: u32) -> Result<(CudaDevice, Vec<ModuleLoad>), String> {
+        let ctx = CudaContext::new(ordinal as usize)
+            .map_err(|e| format!("GPU {ordinal}: creating a context: {}", drv(e)))?;
+        // SAFETY: everything this device does runs in order on one stream; buffers are only
+        // freed from the host after synchronising (see `free`).
+        unsafe { ctx.disable_event_tracking() };
+        let stream = ctx
+            .new_stream()
+            .map_err(|e| format!("GPU {ordinal}: creating a stream: {}", drv(e)))?;
+        let info =
+            super::device_info(&ctx, ordinal, driver).map_err(|e| format!("GPU {ordinal}: {e}"))?;
+        let cc = info.compute_capability;
+
+        let elapsed = resolve_elapsed(driver)?;
+        let timing = Some(sys::CUevent_flags::CU_EVENT_DEFAULT);
+        let start = ctx
+            .new_event(timing)
+            .map_err(|e| format!("GPU {ordinal}: creating a timing event: {}", drv(e)))?;
+        let stop = ctx
+            .new_event(timing)
+            .map_err(|e| format!("GPU {ordinal}: creating a timing event: {}", drv(e)))?;
+
+        let mut handles = Handles {
+            modules: Vec::new(),
+            functions: HashMap::new(),
+        };
+        let mut loads = Vec::new();
+        let modules = modules_to_load(cc, driver)
+            .map_err(|e| format!("GPU {ordinal} ({}): {e}", info.name))?;
+        for m in modules {
+            match load_module(&ctx, m) {
+                Ok((module, seconds)) => {
+                    handles.modules.push(module);
+                    loads.push(ModuleLoad {
+                        device: ordinal,
+                        module: m.name.to_string(),
+                        target: m.target.to_string(),
+                        seconds,
+                    });
+                    for entry in m.entries {
+                        match entry_point(module, m, entry) {
+                            Ok(f) => {
+                                handles.functions.insert((m.name, *entry), f);
+                            }
+                            Err(e) => {
+                                unload_all(&ctx, &mut handles);
+                                return Err(format!("GPU {ordinal}: {e}"));
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    unload_all(&ctx, &mut handles);
+                    return Err(format!("GPU {ordinal} ({}): {e}", info.name));
+                }
+            }
+        }
+
+        Ok((
+            CudaDevice {
+                ordinal,
+                info,
+                handles,
+                buffers: Mutex::new(HashMap::new()),
+                pinned: Mutex::new(HashMap::new()),
+                next_id: AtomicU64::new(1),
+                timer_started: Mutex::new(false),
+                elapsed,
+                start,
+                stop,
+                stream,
+                ctx,
+            },
+            loads,
+        ))
+    }
+
+    /// CUDA ordinal.
+    pub fn ordinal(&self) -> u32 {
+        self.ordinal
+    }
+
+    /// The inventory of this device, as read when it was opened.
+    pub fn info(&self) -> &DeviceInfo {
+        &self.info
+    }
+
+    pub(super) fn bind(&self) -> Result<(), DeviceError> {
+        self.ctx
+            .bind_to_thread()
+            .map_err(|e| derr("binding the CUDA context", e))
+    }
+
+    fn elapsed_seconds(&self) -> Result<f64, DeviceError> {
+        self.bind()?;
+        let mut ms = 0.0f32;
+        // SAFETY: both events belong to this context and have completed (`stop` was
+        // synchronised, `start` was recorded before it on the same stream).
+        unsafe { (self.elapsed)(&mut ms, self.start.cu_event(), self.stop.cu_event()) }
+            .result()
+            .map_err(|e| derr("reading the event timer", e))?;
+        Ok(ms as f64 * 1e-3)
+    }
+}
+
+/// Looks up the elapsed-time entry point this driver has (see [`elapsed_symbols`]).
+fn resolve_elapsed(driver: u32) -> Result<ElapsedFn, String> {
+    for name in elapsed_symbols(driver) {
+        // SAFETY: the library is loaded (driver_status succeeded); the symbol, when present,
+        // has the documented signature `CUresult (float*, CUevent, CUevent)`.
+        let f = unsafe {
+            sys::culib()
+                .get::<ElapsedFn>(name.as_bytes())
+                .ok()
+                .map(|s| *s)
+        };
+        if let Some(f) = f {
+            return Ok(f);
+        }
+    }
+    Err(format!(
+        "the NVIDIA driver (CUDA {}) exports neither cuEventElapsedTime nor \
+         cuEventElapsedTime_v2; reinstall the driver.",
+        cuda_version_string(driver)
+    ))
+}
+
+/// Loads one PTX module into the current context, timing the load (JIT included). On failure
+/// the error carries the JIT's own log.
+fn load_module(ctx: &CudaContext, m: &KernelModule) -> Result<(sys::CUmodule, f64), String> {
+    ctx.bind_to_thread()
+        .map_err(|e| format!("binding the context: {}", drv(e)))?;
+    let image =
+        CString::new(m.ptx).map_err(|_| format!("module '{}' contains a NUL byte", m.name))?;
+    let mut log = vec![0u8; 8192];
+    let mut options = [
+        sys::CUjit_option::CU_JIT_ERROR_LOG_BUFFER,
+        sys::CUjit_option::CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES,
+    ];
+    let mut values: [*mut c_void; 2] = [log.as_mut_ptr() as *mut c_void, log.len() as *mut c_void];
+    let mut module: sys::CUmodule = std::ptr::null_mut();
+    let t0 = Instant::now();
+    // SAFETY: `image` is NUL-terminated PTX; the option arrays have equal length and the log
+    // buffer outlives the call.
+    let r = unsafe {
+        sys::cuModuleLoadDataEx(
+            &mut module,
+            image.as_ptr() as *const c_void,
+            options.len() as u32,
+            options.as_mut_ptr(),
+            values.as_mut_ptr(),
+        )
+    };
+    let seconds = t0.elapsed().as_secs_f64();
+    match r.result() {
+        Ok(()) => Ok((module, seconds)),
+        Err(e) => {
+            let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+            let log = String::from_utf8_lossy(&log[..end]).trim().to_string();
+            Err(format!(
+                "loading kernel module '{}' ({}, PTX ISA {}) failed: {}{}",
+                m.name,
+                m.target,
+                m.ptx_isa,
+                drv(e),
+                if log.is_empty() {
+                    String::new()
+                } else {
+                    format!("; JIT log: {log}")
+                }
+            ))
+        }
+    }
+}
+
+/// The module of every kernel family that a device of compute capability `cc` loads (the
+/// highest build whose `min_cc` it meets), or why it cannot: the device is older than every
+/// build of a family, or the driver's JIT is too old for a module's PTX ISA.
+pub(crate) fn modules_to_load(
+    cc: (u32, u32),
+    driver: u32,
+) -> Result<Vec<&'static KernelModule>, String> {
+    let mut families: Vec<&'static str> = MODULES.iter().map(|m| m.name).collect();
+    families.sort_unstable();
+    families.dedup();
+    let mut out = Vec::new();
+    for family in families {
+        let Some(m) = module_for(family, cc) else {
+            let lowest = MODULES
+                .iter()
+                .filter(|m| m.name == family)
+                .map(|m| m.min_cc)
+                .min()
+                .unwrap_or((0, 0));
+            return Err(format!(
+                "compute capability {}.{} is below every build of kernel module '{family}' \
+                 (lowest: compute_{}{}); gpugate cannot test this GPU.",
+                cc.0, cc.1, lowest.0, lowest.1
+            ));
+        };
+        if !ptx_supported(driver, m.ptx_isa) {
+            let need = match min_driver_for_isa(m.ptx_isa) {
+                Some((v, branch)) => format!(
+                    "a driver for CUDA {} or newer ({branch}+)",
+                    cuda_version_string(v)
+                ),
+                None => "a newer driver".to_string(),
+            };
+            return Err(format!(
+                "the NVIDIA driver (CUDA {}, PTX JIT up to ISA {}) is too old for kernel \
+                 module '{}' ({}, PTX ISA {}): install {need}.",
+                cuda_version_string(driver),
+                super::max_ptx_isa(driver),
+                m.name,
+                m.target,
+                m.ptx_isa
+            ));
+        }
+        out.push(m);
+    }
+    Ok(out)
+}
+
+/// Looks up one kernel entry point of a module loaded in the current context.
+fn entry_point(
+    module: sys::CUmodule,
+    m: &KernelModule,
+    entry: &str,
+) -> Result<sys::CUfunction, String> {
+    let name = CString::new(entry).map_err(|_| format!("bad kernel name {entry:?}"))?;
+    // SAFETY: `module` is loaded in the current context and not yet unloaded.
+    unsafe { cudarc::driver::result::module::get_function(module, name) }.map_err(|e| {
+        format!(
+            "kernel '{entry}' missing from module '{}' ({}): {}",
+            m.name,
+            m.target,
+            drv(e)
+        )
+    })
+}
+
+fn unload_all(ctx: &CudaContext, handles: &mut Handles) {
+    let _ = ctx.bind_to_thread();
+    handles.functions.clear();
+    for m in handles.modules.drain(..) {
+        // SAFETY: each module was loaded once in this context and is unloaded once.
+        let _ = unsafe { cudarc::driver::result::module::unload(m) };
+    }
+}
+
+impl Drop for CudaDevice {
+    fn drop(&mut self) {
+        let _ = self.stream.synchronize();
+        lock(&self.buffers).clear();
+        lock(&self.pinned).clear();
+        unload_all(&self.ctx, &mut self.handles);
+    }
+}
+
+impl KernelDevice for CudaDevice {
+    fn props(&self) -> DeviceProps {
+        let free = self
+            .ctx
+            .mem_get_info()
+            .map(|(free, _)| free as u64)
+            .unwrap_or(self.info.free_memory_bytes);
+        DeviceProps {
+            name: self.info.name.clone(),
+            sm_count: self.info.sm_count,
+            l2_bytes: self.info.l2_cache_bytes,
+            total_memory: self.info.total_memory_bytes,
+            free_memory: free,
+            compute_capability: self.info.compute_capability,
+        }
+    }
+
+    fn alloc(&self, bytes: usize) -> Result<DevBuf, DeviceError> {
+        // SAFETY: the memory is uninitialised until written; callers upload or launch first.
+        let slice = unsafe { self.stream.alloc::<u8>(bytes.max(1)) }.map_err(|e| {
+            derr(
+                &format!("allocating {bytes} bytes on GPU {}", self.ordinal),
+                e,
+            )
+        })?;
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        lock(&self.buffers).insert(id, DeviceAlloc { slice, bytes });
+        Ok(DevBuf { id, bytes })
+    }
+
+    fn free(&self, buf: DevBuf) {
+        // Work on the stream may still use it: wait before the allocation goes back.
+        let _ = self.stream.synchronize();
+        lock(&self.buffers).remove(&buf.id);
+    }
+
+    fn upload(&self, dst: DevBuf, src: &[u8]) -> Result<(), DeviceError> {
+        if src.is_empty() {
+            return Ok(());
+        }
+        let mut bufs = lock(&self.buffers);
+        let a = bufs
+            .get_mut(&dst.id)
+            .ok_or_else(|| DeviceError(format!("upload: unknown device buffer {}", dst.id)))?;
+        if src.len() > a.bytes {
+            return Err(DeviceError(format!(
+                "upload: {} bytes do not fit in a {}-byte buffer",
+                src.len(),
+                a.bytes
+            )));
+        }
+        let mut view = a
+            .slice
+            .try_slice_mut(0..src.len())
+            .ok_or_else(|| DeviceError("upload: buffer view out of range".into()))?;
+        self.stream
+            .memcpy_htod(src, &mut view)
+            .map_err(|e| derr("copying host to device", e))?;
+        // The source is pageable and borrowed: finish before returning.
+        self.stream
+            .synchronize()
+            .map_err(|e| derr("copying host to device", e))
+    }
+
+    fn download(&self, src: DevBuf, dst: &mut [u8]) -> Result<(), DeviceError> {
+        if dst.is_empty() {
+            return Ok(());
+        }
+        let bufs = lock(&self.buffers);
+        let a = bufs
+            .get(&src.id)
+            .ok_or_else(|| DeviceError(format!("download: unknown device buffer {}", src.id)))?;
+        if dst.len() > a.bytes {
+            return Err(DeviceError(format!(
+                "download: asked for {} bytes from a {}-byte buffer",
+                dst.len(),
+                a.bytes
+            )));
+        }
+        let view = a
+            .slice
+            .try_slice(0..dst.len())
+            .ok_or_else(|| DeviceError("download: buffer view out of range".into()))?;
+        self.stream
+            .memcpy_dtoh(&view, dst)
+            .map_err(|e| derr("copying device to host", e))?;
+        self.stream
+            .synchronize()
+            .map_err(|e| derr("copying device to host", e))
+    }
+
+    fn launch(
+        &self,
+        kernel: KernelRef,
+        cfg: LaunchConfig,
+        args: &[KArg],
+    ) -> Result<(), DeviceError> {
+        check_launch_config(&cfg)?;
+        let f = *self
+            .handles
+            .functions
+            .get(&(kernel.module, kernel.entry))
+            .ok_or_else(|| {
+                DeviceError(format!(
+                    "kernel {}::{} is not loaded on GPU {}",
+                    kernel.module, kernel.entry, self.ordinal
+                ))
+            })?;
+        let bufs = lock(&self.buffers);
+        let mut slots = encode_args(args, |b| {
+            bufs.get(&b.id)
+                .map(|a| {
+                    // SAFETY: only the address is read; the allocation outlives the launch
+                    // because `free` synchronises the stream first.
+                    unsafe { raw_device_ptr(&a.slice) }
+                })
+                .ok_or_else(|| DeviceError(format!("launch: unknown device buffer {}", b.id)))
+        })?;
+        let mut params: Vec<*mut c_void> = slots
+            .iter_mut()
+            .map(|s| s as *mut u64 as *mut c_void)
+            .collect();
+        self.bind()?;
+        // SAFETY: `f` belongs to this context; `params` has one pointer per kernel parameter
+        // in declaration order (the kernel table documents each signature), each pointing at
+        // a slot that holds the value's bytes and lives until the call returns.
+        unsafe {
+            cudarc::driver::result::launch_kernel(
+                f,
+                cfg.grid,
+                cfg.block,
+                cfg.shared_bytes,
+                self.stream.cu_stream(),
+                &mut params,
+            )
+        }
+        .map_err(|e| derr(&format!("launching {}", kernel.entry), e))
+    }
+
+    fn alloc_pinned(&self, bytes: usize) -> Result<PinnedBuf, DeviceError> {
+        // Plain page-locked memory (flags 0), not write-combined: it is read back on the host.
+        // SAFETY: uninitialised until written; `write_pinned` or a copy fills it.
+        let slice = unsafe { self.ctx.alloc_pinned_with_flags::<u8>(bytes.max(1), 0) }
+            .map_err(|e| derr(&format!("allocating {bytes} pinned host bytes"), e))?;
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        lock(&self.pinned).insert(id, PinnedAlloc { slice, bytes });
+        Ok(PinnedBuf { id, bytes })
+    }
+
+    fn free_pinned(&self, buf: PinnedBuf) {
+        let _ = self.stream.synchronize();
+        lock(&self.pinned).remove(&buf.id);
+    }
+
+    fn write_pinned(&self, dst: PinnedBuf, src: &[u8]) -> Result<(), DeviceError> {
+        let mut pinned = lock(&self.pinned);
+        let p = pinned.get_mut(&dst.id).ok_or_else(|| {
+            DeviceError(format!("write_pinned: unknown pinned buffer {}", dst.id))
+        })?;
+        if src.len() > p.bytes {
+            return Err(DeviceError(format!(
+                "write_pinned: {} bytes do not fit in a {}-byte buffer",
+                src.len(),
+                p.bytes
+            )));
+        }
+        let host = p
+            .slice
+            .as_mut_slice()
+            .map_err(|e| derr("waiting for the pinned buffer", e))?;
+        host[..src.len()].copy_from_slice(src);
+        Ok(())
+    }
+
+    fn read_pinned(&self, src: PinnedBuf, dst: &mut [u8]) -> Result<(), DeviceError> {
+        let pinned = lock(&self.pinned);
+        let p = pinned
+            .get(&src.id)
+            .ok_or_else(|| DeviceError(format!("read_pinned: unknown pinned buffer {}", src.id)))?;
+        if dst.len() > p.bytes {
+            return Err(DeviceError(format!(
+                "read_pinned: asked for {} bytes from a {}-byte buffer",
+                dst.len(),
+                p.bytes
+            )));
+        }
+        let host = p
+            .slice
+            .as_slice()
+            .map_err(|e| derr("waiting for the pinned buffer", e))?;
+        dst.copy_from_slice(&host[..dst.len()]);
+        Ok(())
+    }
+
+    fn copy_h2d(&self, src: PinnedBuf, dst: DevBuf) -> Result<(), DeviceError> {
+        let mut bufs = lock(&self.buffers);
+        let pinned = lock(&self.pinned);
+        let p = pinned
+            .get(&src.id)
+            .ok_or_else(|| DeviceError(format!("copy_h2d: unknown pinned buffer {}", src.id)))?;
+        let d = bufs
+            .get_mut(&dst.id)
+            .ok_or_else(|| DeviceError(format!("copy_h2d: unknown device buffer {}", dst.id)))?;
+        if p.bytes == 0 {
+            return Ok(());
+        }
+        if p.bytes > d.bytes {
+            return Err(DeviceError(format!(
+                "copy_h2d: {} pinned bytes do not fit in a {}-byte device buffer",
+                p.bytes, d.bytes
+            )));
+        }
+        let mut view = d
+            .slice
+            .try_slice_mut(0..p.slice.len())
+            .ok_or_else(|| DeviceError("copy_h2d: buffer view out of range".into()))?;
+        self.stream
+            .memcpy_htod(&p.slice, &mut view)
+            .map_err(|e| derr("copying pinned host to device", e))
+    }
+
+    fn copy_d2h(&self, src: DevBuf, dst: PinnedBuf) -> Result<(), DeviceError> {
+        let bufs = lock(&self.buffers);
+        let mut pinned = lock(&self.pinned);
+        let d = bufs
+            .get(&src.id)
+            .ok_or_else(|| DeviceError(format!("copy_d2h: unknown device buffer {}", src.id)))?;
+        let p = pinned
+            .get_mut(&dst.id)
+            .ok_or_else(|| DeviceError(format!("copy_d2h: unknown pinned buffer {}", dst.id)))?;
+        if d.bytes == 0 {
+            return Ok(());
+        }
+        if d.bytes > p.bytes {
+            return Err(DeviceError(format!(
+                "copy_d2h: {} device bytes do not fit in a {}-byte pinned buffer",
+                d.bytes, p.bytes
+            )));
+        }
+        let view = d
+            .slice
+            .try_slice(0..d.bytes)
+            .ok_or_else(|| DeviceError("copy_d2h: buffer view out of range".into()))?;
+        self.stream
+            .memcpy_dtoh(&view, &mut p.slice)
+            .map_err(|e| derr("copying device to pinned host", e))
+    }
+
+    fn synchronize(&self) -> Result<(), DeviceError> {
+        self.stream
+            .synchronize()
+            .map_err(|e| derr(&format!("synchronising GPU {}", self.ordinal), e))
+    }
+
+    fn timer_start(&self) -> Result<(), DeviceError> {
+        let mut started = lock(&self.timer_started);
+        self.start
+            .record(&self.stream)
+            .map_err(|e| derr("recording the start event", e))?;
+        *started = true;
+        Ok(())
+    }
+
+    fn timer_stop(&self) -> Result<f64, DeviceError> {
+        let mut started = lock(&self.timer_started);
+        if !*started {
+            return Err(DeviceError("timer_stop called without timer_start".into()));
+        }
+        self.stop
+            .record(&self.stream)
+            .map_err(|e| derr("recording the stop event", e))?;
+        self.stop
+            .synchronize()
+            .map_err(|e| derr("waiting for the timed work", e))?;
+        *started = false;
+        self.elapsed_seconds()
+    }
+}
+
+/// The raw address of a device allocation.
+///
+/// # Safety
+/// The caller must keep the allocation alive while the address is in use.
+unsafe fn raw_device_ptr(slice: &CudaSlice<u8>) -> u64 {
+    use cudarc::driver::DevicePtr;
+    // Event tracking is off, so the returned guard records nothing when dropped.
+    let (ptr, _guard) = slice.device_ptr(slice.stream());
+    ptr
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workload::device::{as_bytes, as_bytes_mut};
+
+    #[test]
+    fn module_selection_refuses_old_gpus_and_old_drivers() {
+        let families: std::collections::BTreeSet<_> = MODULES.iter().map(|m| m.name).collect();
+        // The M40 on an R525 driver loads one compute_52 build of every family.
+        let ok = modules_to_load((5, 2), 12000).unwrap();
+        assert_eq!(ok.len(), families.len());
+        assert!(ok.iter().all(|m| m.min_cc <= (5, 2)));
+        // An H100 gets the highest build of each family it supports.
+        for m in modules_to_load((9, 0), 12040).unwrap() {
+            assert_eq!(Some(m.target), module_for(m.name, (9, 0)).map(|x| x.target));
+        }
+        // A Kepler GPU is below every build.
+        let e = modules_to_load((3, 7), 12040).unwrap_err();
+        assert!(
+            e.contains("compute capability 3.7") && e.contains("compute_52"),
+            "{e}"
+        );
+        // A CUDA 11.8 driver cannot JIT PTX ISA 8.0: say which driver to install.
+        let e = modules_to_load((5, 2), 11080).unwrap_err();
+        assert!(e.contains("too old") && e.contains("CUDA 11.8"), "{e}");
+        assert!(e.contains("CUDA 12.0 or newer (R525+)"), "{e}");
+    }
+
+    #[test]
+    fn cuda_device_can_be_shared_across_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<CudaDevice>();
+    }
+
+    #[test]
+    fn elapsed_symbol_follows_the_driver_version() {
+        assert_eq!(elapsed_symbols(12040)[0], "cuEventElapsedTime");
+        assert_eq!(elapsed_symbols(12060)[0], "cuEventElapsedTime");
+        assert_eq!(elapsed_symbols(12080)[0], "cuEventElapsedTime_v2");
+        assert_eq!(elapsed_symbols(13000)[0], "cuEventElapsedTime_v2");
+        // The other one is always the fallback.
+        for v in [12000, 12080, 13000] {
+            let s = elapsed_symbols(v);
+            assert_ne!(s[0], s[1]);
+        }
+    }
+
+    #[test]
+    fn arguments_are_encoded_as_native_bytes_in_order() {
+        let buf = DevBuf { id: 7, bytes: 64 };
+        let args = [
+            KArg::Buf(buf),
+            KArg::I32(-2),
+            KArg::I64(1 << 40),
+            KArg::F32(1.5),
+            KArg::F64(-0.25),
+        ];
+        let slots = encode_args(&args, |b| {
+            assert_eq!(b, buf);
+            Ok(0xdead_beef_0000_1000)
+        })
+        .unwrap();
+        assert_eq!(slots.len(), 5);
+        assert_eq!(slots[0], 0xdead_beef_0000_1000);
+        let bytes = |s: &u64| s.to_ne_bytes();
+        assert_eq!(
+            i32::from_ne_bytes(bytes(&slots[1])[..4].try_into().unwrap()),
+            -2
+        );
+        assert_eq!(i64::from_ne_bytes(bytes(&slots[2])), 1 << 40);
+        assert_eq!(
+            f32::from_ne_bytes(bytes(&slots[3])[..4].try_into().unwrap()),
+            1.5
+        );
+        assert_eq!(f64::from_ne_bytes(bytes(&slots[4])), -0.25);
+        // An unknown buffer is an error, not a launch with a bad pointer.
+        let e = encode_args(&args, |_| Err(DeviceError("unknown".into()))).unwrap_err();
+        assert_eq!(e.0, "unknown");
+    }
+
+    #[test]
+    fn launch_configurations_are_checked() {
+        let ok = LaunchConfig {
+            grid: (4, 1, 1),
+            block: (256, 1, 1),
+            shared_bytes: 0,
+        };
+        assert!(check_launch_config(&ok).is_ok());
+        let zero = LaunchConfig {
+            grid: (0, 1, 1),
+            ..ok
+        };
+        assert!(check_launch_config(&zero).is_err());
+        let big = LaunchConfig {
+            block: (64, 32, 1),
+            ..ok
+        };
+        assert!(check_launch_config(&big).is_err());
+    }
+
+    #[test]
+    fn open_without_a_driver_is_a_clean_error() {
+        if super::super::driver_library_present() {
+            return; // covered by the GPU tests
+        }
+        let e = CudaDevice::open(0).err().expect("no driver here");
+        assert!(e.contains("libcuda.so"), "{e}");
+    }
+
+    fn open0() -> CudaDevice {
+        let (dev, loads) = CudaDevice::open(0).expect("open GPU 0");
+        let families: std::collections::BTreeSet<_> = MODULES.iter().map(|m| m.name).collect();
+        assert_eq!(
+            loads.len(),
+            families.len(),
+            "one load per family: {loads:?}"
+        );
+        for l in &loads {
+            assert_eq!(l.device, 0);
+            assert!(l.seconds > 0.0 && l.seconds < 60.0, "{l:?}");
+        }
+        dev
+    }
+
+    #[test]
+    #[ignore = "needs an NVIDIA GPU and driver"]
+    fn gpu_stream_copy_kernel_moves_the_bytes() {
+        let dev = open0();
+        let p = dev.props();
+        assert!(p.sm_count > 0 && p.total_memory > 0);
+        let n = 1000usize;
+        let a: Vec<f32> = (0..n).map(|i| i as f32 * 0.5 - 3.0).collect();
+        let da = dev.alloc(n * 4).unwrap();
+        let dc = dev.alloc(n * 4).unwrap();
+        dev.upload(da, as_bytes(&a)).unwrap();
+        let k = crate::kernels::stream_kernel(
+            crate::workload::StreamOp::Copy,
+            crate::workload::Precision::F32,
+        );
+        let cfg = LaunchConfig {
+            grid: (4, 1, 1),
+            block: (crate::kernels::STREAM_BLOCK, 1, 1),
+            shared_bytes: 0,
+        };
+        dev.launch(k, cfg, &[KArg::Buf(da), KArg::Buf(dc), KArg::I64(n as i64)])
+            .unwrap();
+        dev.synchronize().unwrap();
+        let mut c = vec![0f32; n];
+        dev.download(dc, as_bytes_mut(&mut c)).unwrap();
+        assert_eq!(a, c);
+        // Unknown kernels and buffers are errors.
+        let bad = KernelRef {
+            module: "stream",
+            entry: "no_such_kernel",
+        };
+        assert!(dev.launch(bad, cfg, &[]).is_err());
+        dev.free(da);
+        assert!(dev.upload(da, &[1, 2, 3]).is_err());
+        dev.free(dc);
+    }
+
+    #[test]
+    #[ignore = "needs an NVIDIA GPU and driver"]
+    fn gpu_event_timer_and_pinned_copies() {
+        let dev = open0();
+        let bytes = 64 << 20;
+        let h = dev.alloc_pinned(bytes).unwrap();
+        let d = dev.alloc(bytes).unwrap();
+        let back = dev.alloc_pinned(bytes).unwrap();
+        let src: Vec<u8> = (0..bytes).map(|i| (i * 7 + 3) as u8).collect();
+        dev.write_pinned(h, &src).unwrap();
+        assert!(dev.timer_stop().is_err(), "stop without start");
+        dev.timer_start().unwrap();
+        dev.copy_h2d(h, d).unwrap();
+        let t = dev.timer_stop().unwrap();
+        assert!(t > 0.0 && t < 10.0, "{t}");
+        dev.timer_start().unwrap();
+        dev.copy_d2h(d, back).unwrap();
+        let t2 = dev.timer_stop().unwrap();
+        assert!(t2 > 0.0 && t2 < 10.0, "{t2}");
+        let mut out = vec![0u8; bytes];
+        dev.read_pinned(back, &mut out).unwrap();
+        assert!(out == src, "pinned round trip changed the bytes");
+        dev.free_pinned(h);
+        dev.free_pinned(back);
+        dev.free(d);
+    }
+}

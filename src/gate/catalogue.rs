@@ -1,0 +1,166 @@
+//! The GPU models catalogue (`profiles/gpus.toml`): reference numbers per GPU model, and the
+//! matcher that maps a CUDA device name onto an entry.
+
+use serde::{Deserialize, Serialize};
+
+/// The catalogue as embedded in the binary.
+pub const CATALOGUE_TOML: &str = include_str!("../../profiles/gpus.toml");
+
+/// Reference numbers of one GPU model. All throughputs are datasheet peaks (boost clock),
+/// vector units only (FP32 is not TF32, FP64 is not DMMA).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GpuModel {
+    /// Display name, e.g. "Tesla M40 24GB".
+    pub name: String,
+    /// Substrings of the CUDA device name that identify the model (case-insensitive, whole
+    /// words; the longest matching pattern in the catalogue wins).
+    #[serde(rename = "match")]
+    pub patterns: Vec<String>,
+    pub architecture: String,
+    /// "major.minor", e.g. "5.2".
+    pub compute_capability: String,
+    pub fp32_tflops: f64,
+    pub fp64_tflops: f64,
+    pub memory_gbps: f64,
+    pub memory_gb: f64,
+    pub pcie_gen: u32,
+    pub source: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogueFile {
+    gpu: Vec<GpuModel>,
+}
+
+/// Every model in the embedded catalogue, in file order.
+pub fn catalogue() -> Vec<GpuModel> {
+    // The file is part of the binary and covered by tests; a parse failure is a build defect.
+    toml::from_str::<CatalogueFile>(CATALOGUE_TOML)
+        .expect("profiles/gpus.toml is embedded and must parse")
+        .gpu
+}
+
+/// The catalogue entry for a CUDA device name, if any (the longest matching pattern wins).
+pub fn lookup_gpu(name: &str) -> Option<GpuModel> {
+    let mut best: Option<(usize, GpuModel)> = None;
+    for model in catalogue() {
+        let longest = model
+            .patterns
+            .iter()
+            .filter(|p| name_matches(name, p))
+            .map(|p| p.len())
+            .max();
+        if let Some(len) = longest {
+            if best.as_ref().is_none_or(|(l, _)| len > *l) {
+                best = Some((len, model));
+            }
+        }
+    }
+    best.map(|(_, m)| m)
+}
+
+/// Whether `pattern` occurs in `name`, case-insensitively, on word boundaries: the characters
+/// just before and after the occurrence (if any) are not ASCII letters or digits. So "A10"
+/// matches "NVIDIA A10" but not "NVIDIA A100-SXM4-40GB" or "NVIDIA A10G". An empty pattern
+/// matches every name.
+pub fn name_matches(name: &str, pattern: &str) -> bool {
+    let hay = name.to_ascii_lowercase();
+    let needle = pattern.trim().to_ascii_lowercase();
+    if needle.is_empty() {
+        return true;
+    }
+    let bytes = hay.as_bytes();
+    let mut from = 0;
+    while let Some(pos) = hay[from..].find(&needle) {
+        let start = from + pos;
+        let end = start + needle.len();
+        let before_ok = start == 0 || !bytes[start - 1].is_ascii_alphanumeric();
+        let after_ok = end == bytes.len() || !bytes[end].is_ascii_alphanumeric();
+        if before_ok && after_ok {
+            return true;
+        }
+        from = start + 1;
+        while !hay.is_char_boundary(from) {
+            from += 1;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalogue_parses_and_has_the_required_models() {
+        let cat = catalogue();
+        for want in [
+            "Tesla M40 24GB",
+            "Tesla P40",
+            "Tesla P100 PCIe 16GB",
+            "Tesla V100 SXM2 16GB",
+            "Tesla V100 PCIe 16GB",
+            "Tesla T4",
+            "NVIDIA A10",
+            "NVIDIA A100 SXM4 40GB",
+            "NVIDIA A100 SXM4 80GB",
+            "NVIDIA L4",
+            "NVIDIA L40S",
+            "NVIDIA H100 SXM5 80GB",
+            "NVIDIA H100 PCIe",
+            "NVIDIA H200 SXM",
+        ] {
+            assert!(cat.iter().any(|m| m.name == want), "missing {want}");
+        }
+        for m in &cat {
+            assert!(m.fp32_tflops > 0.0 && m.fp64_tflops > 0.0, "{}", m.name);
+            assert!(m.fp64_tflops <= m.fp32_tflops, "{}", m.name);
+            assert!(m.memory_gbps > 0.0 && m.memory_gb > 0.0, "{}", m.name);
+            assert!((3..=6).contains(&m.pcie_gen), "{}", m.name);
+            assert!(!m.source.is_empty() && !m.patterns.is_empty(), "{}", m.name);
+        }
+    }
+
+    #[test]
+    fn cuda_device_names_map_to_the_right_model() {
+        let cases = [
+            ("Tesla M40 24GB", Some("Tesla M40 24GB")),
+            ("Tesla M40", Some("Tesla M40")),
+            ("Tesla P40", Some("Tesla P40")),
+            ("Tesla P100-PCIE-16GB", Some("Tesla P100 PCIe 16GB")),
+            ("Tesla P100-SXM2-16GB", Some("Tesla P100 SXM2")),
+            ("Tesla V100-SXM2-32GB", Some("Tesla V100 SXM2 32GB")),
+            ("Tesla V100-PCIE-16GB", Some("Tesla V100 PCIe 16GB")),
+            ("Tesla T4", Some("Tesla T4")),
+            ("NVIDIA A10", Some("NVIDIA A10")),
+            ("NVIDIA A10G", None),
+            ("NVIDIA A100-SXM4-40GB", Some("NVIDIA A100 SXM4 40GB")),
+            ("NVIDIA A100-SXM4-80GB", Some("NVIDIA A100 SXM4 80GB")),
+            ("NVIDIA A100 80GB PCIe", Some("NVIDIA A100 PCIe 80GB")),
+            ("NVIDIA L4", Some("NVIDIA L4")),
+            ("NVIDIA L40S", Some("NVIDIA L40S")),
+            ("NVIDIA L40", Some("NVIDIA L40")),
+            ("NVIDIA H100 80GB HBM3", Some("NVIDIA H100 SXM5 80GB")),
+            ("NVIDIA H100 PCIe", Some("NVIDIA H100 PCIe")),
+            ("NVIDIA H100 NVL", Some("NVIDIA H100 NVL")),
+            ("NVIDIA H200", Some("NVIDIA H200 SXM")),
+            ("NVIDIA H200 NVL", Some("NVIDIA H200 NVL")),
+            ("NVIDIA GH200 480GB", None),
+            ("NVIDIA GeForce RTX 4090", None),
+        ];
+        for (device, want) in cases {
+            let got = lookup_gpu(device).map(|m| m.name);
+            assert_eq!(got.as_deref(), want, "device name {device:?}");
+        }
+    }
+
+    #[test]
+    fn matching_is_case_insensitive_and_word_bounded() {
+        assert!(name_matches("tesla m40 24gb", "Tesla M40 24GB"));
+        assert!(name_matches("Tesla M40 24GB", ""));
+        assert!(!name_matches("Tesla M400", "Tesla M40"));
+        assert!(!name_matches("XTesla M40", "Tesla M40"));
+    }
+}

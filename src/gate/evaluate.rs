@@ -1,0 +1,786 @@
+//! The gate: turns a profile and a run's inventory and results into checks with verdicts.
+//!
+//! Rules (see the crate README for the operator-facing version):
+//! - Inventory: GPU count (exact), model, memory per GPU, PCIe link per GPU, host vCPUs, host
+//!   memory and local disk (the last two pass at >= 95 % of nominal).
+//! - Performance: per GPU and target, the best (highest median) of the primary CUDA results of
+//!   the matching workload; a machine-scope target sums the per-GPU bests.
+//! - Any matching result that is not verified as right FAILS the target, whatever its speed.
+//! - Noise: the pass line is compared with an interval, not a point (see [`noise_interval`]).
+//! - Host results never count as GPU results; they are reported, never gated.
+
+use crate::model::{
+    BackendKind, Check, CheckKind, DeviceInfo, Measurement, Role, RunReport, Verdict, VerifyStatus,
+    WorkloadResult,
+};
+use crate::workload::{Direction, Precision, StreamOp, WorkloadSpec};
+
+use super::catalogue::name_matches;
+use super::profile::{pcie_gbps_per_lane, Metric, Profile, Scope, Target, HOST_SIZE_TOLERANCE};
+
+/// Evaluates every rule of `profile` against `report`; the order is inventory, correctness,
+/// per-GPU performance, machine performance.
+pub fn evaluate(profile: &Profile, report: &RunReport) -> Vec<Check> {
+    let mut checks = Vec::new();
+    inventory(profile, report, &mut checks);
+    correctness(report, &mut checks);
+    per_gpu(profile, report, &mut checks);
+    machine(profile, report, &mut checks);
+    checks
+}
+
+fn check(id: String, kind: CheckKind, device: Option<u32>, title: &str, unit: &str) -> Check {
+    Check {
+        id,
+        kind,
+        device,
+        title: title.to_string(),
+        verdict: Verdict::Pass,
+        observed: None,
+        required: None,
+        spec: None,
+        percent_of_spec: None,
+        unit: unit.to_string(),
+        source: None,
+        reason: String::new(),
+        hint: String::new(),
+        evidence: Vec::new(),
+    }
+}
+
+fn plural(n: usize, one: &str) -> String {
+    if n == 1 {
+        format!("{n} {one}")
+    } else {
+        format!("{n} {one}s")
+    }
+}
+
+// ---------------------------------------------------------------- inventory
+
+fn inventory(p: &Profile, r: &RunReport, out: &mut Vec<Check>) {
+    let m = &p.machine;
+    let want = m.gpu_count as usize;
+    let have = r.gpus.len();
+
+    let mut c = check(
+        "machine.gpu_count".into(),
+        CheckKind::Inventory,
+        None,
+        "GPU count",
+        "GPUs",
+    );
+    c.observed = Some(have as f64);
+    c.required = Some(want as f64);
+    c.source = Some(format!("profile {}", p.name));
+    match (&r.gpu_unavailable, want) {
+        (Some(why), w) if w > 0 => {
+            c.verdict = Verdict::Fail;
+            c.reason = format!("no GPU could be used: {why}");
+            c.hint = format!(
+                "the profile {} wants {}: install or repair the NVIDIA driver (nvidia-smi must \
+                 list the GPUs), check that the driver is new enough for the PTX (R525 or later), \
+                 and look for fallen-off-the-bus devices (dmesg | grep -i xid, Xid 79)",
+                p.name,
+                plural(w, "GPU")
+            );
+        }
+        _ if have < want => {
+            c.verdict = Verdict::Fail;
+            c.reason = format!(
+                "{} usable, the profile {} wants {}",
+                plural(have, "GPU"),
+                p.name,
+                want
+            );
+            c.hint = format!(
+                "this machine has {}, the profile {} wants {want}: check nvidia-smi; a missing GPU \
+                 often means a device fallen off the bus (dmesg | grep -i xid, Xid 79), a GPU \
+                 hidden by CUDA_VISIBLE_DEVICES, or one the driver failed to initialise; reseat or \
+                 replace it before going live",
+                plural(have, "GPU"),
+                p.name
+            );
+        }
+        _ if have > want => {
+            c.verdict = Verdict::Fail;
+            c.reason = format!(
+                "{} usable, the profile {} wants exactly {want}",
+                plural(have, "GPU"),
+                p.name
+            );
+            c.hint = "more GPUs than the profile names: this is a different machine type; run \
+                      with the profile for this machine (or --profile auto)"
+                .into();
+        }
+        _ => {
+            c.reason = format!("{} usable, as the profile wants", plural(have, "GPU"));
+        }
+    }
+    out.push(c);
+
+    for g in &r.gpus {
+        if !m.gpu_model.trim().is_empty() {
+            let mut c = check(
+                format!("gpu{}.model", g.index),
+                CheckKind::Inventory,
+                Some(g.index),
+                "GPU model",
+                "",
+            );
+            c.source = Some(format!("profile {}", p.name));
+            if name_matches(&g.name, &m.gpu_model) {
+                c.reason = format!("{:?} matches {:?}", g.name, m.gpu_model);
+            } else {
+                c.verdict = Verdict::Fail;
+                c.reason = format!("{:?} does not match {:?}", g.name, m.gpu_model);
+                c.hint = format!(
+                    "the profile {} is for {}; this is a different GPU: use the profile for this \
+                     machine (or --profile auto)",
+                    p.name, m.gpu_model
+                );
+            }
+            out.push(c);
+        }
+        if let Some(min_gb) = m.min_gpu_memory_gb {
+            let gb = g.total_memory_bytes as f64 / 1e9;
+            let mut c = check(
+                format!("gpu{}.memory", g.index),
+                CheckKind::Inventory,
+                Some(g.index),
+                "GPU memory",
+                "GB",
+            );
+            c.observed = Some(gb);
+            c.required = Some(min_gb);
+            c.source = Some(format!("profile {}", p.name));
+            if gb >= min_gb {
+                c.reason = format!("{gb:.1} GB >= {min_gb:.1} GB");
+            } else {
+                c.verdict = Verdict::Fail;
+                c.reason = format!("{gb:.1} GB < {min_gb:.1} GB");
+                c.hint = "less memory than the model has: a different SKU, or pages retired \
+                          after ECC errors; check nvidia-smi -q -d MEMORY,ECC,PAGE_RETIREMENT"
+                    .into();
+            }
+            out.push(c);
+        }
+        pcie_check(
+            p,
+            r,
+            g,
+            "pcie_gen",
+            "PCIe link generation",
+            "gen",
+            m.pcie_gen,
+            g.pcie_link_gen,
+            out,
+        );
+        pcie_check(
+            p,
+            r,
+            g,
+            "pcie_width",
+            "PCIe link width",
+            "lanes",
+            m.pcie_width,
+            g.pcie_link_width,
+            out,
+        );
+    }
+
+    if let Some(want) = m.host_vcpus {
+        let mut c = check(
+            "host.vcpus".into(),
+            CheckKind::Inventory,
+            None,
+            "Host logical CPUs",
+            "vCPUs",
+        );
+        c.required = Some(want as f64);
+        c.source = Some(format!("profile {}", p.name));
+        let have = r.host.logical_cpus;
+        if have == 0 {
+            c.verdict = Verdict::Inconclusive;
+            c.reason = "the host's CPU count was not reported".into();
+            c.hint = "the host inventory could not be read; re-run, or check /proc/cpuinfo".into();
+        } else {
+            c.observed = Some(have as f64);
+            if have >= want {
+                c.reason = format!("{have} >= {want}");
+            } else {
+                c.verdict = Verdict::Fail;
+                c.reason = format!("{have} < {want}");
+                c.hint = "fewer vCPUs than the instance type: check the instance size, CPU \
+                          hotplug and the cgroup/cpuset the tool runs in (nproc)"
+                    .into();
+            }
+        }
+        out.push(c);
+    }
+    host_size_check(
+        p,
+        "host.memory",
+        "Host memory",
+        m.host_memory_gb,
+        r.host.memory_bytes,
+        "less host memory than the instance type: check free -g and dmesg for failed DIMMs \
+         or a reduced memory map",
+        out,
+    );
+    host_size_check(
+        p,
+        "host.local_disk",
+        "Local disk",
+        m.local_disk_gb,
+        r.host.local_disk_bytes,
+        "less local disk than the instance type: check lsblk for a missing or failed device",
+        out,
+    );
+}
+
+#[allow(clippy::too_many_arguments)]
+fn pcie_check(
+    p: &Profile,
+    r: &RunReport,
+    g: &DeviceInfo,
+    key: &str,
+    title: &str,
+    unit: &str,
+    required: Option<u32>,
+    observed: Option<u32>,
+    out: &mut Vec<Check>,
+) {
+    let Some(want) = required else { return };
+    let mut c = check(
+        format!("gpu{}.{key}", g.index),
+        CheckKind::Inventory,
+        Some(g.index),
+        title,
+        unit,
+    );
+    c.required = Some(want as f64);
+    c.source = Some(format!("profile {}", p.name));
+    let Some(have) = observed else {
+        c.verdict = Verdict::Skipped;
+        c.reason = "the driver did not report the PCIe link".into();
+        c.hint = "see the host-to-device bandwidth check instead".into();
+        out.push(c);
+        return;
+    };
+    c.observed = Some(have as f64);
+    if have >= want {
+        c.reason = format!("{have} >= {want}");
+        out.push(c);
+        return;
+    }
+    // A link reads lower than it is while the GPU idles (PCIe power saving trains it down), so
+    // a low reading is judged by what the transfers reached.
+    let h2d_line = p
+        .targets
+        .iter()
+        .find(|t| t.metric == Metric::H2d && t.applies_to(g.index))
+        .map(Target::required)
+        .or_else(|| {
+            let gen = p.machine.pcie_gen.unwrap_or(3);
+            let width = p.machine.pcie_width.unwrap_or(16);
+            pcie_gbps_per_lane(gen)
+                .map(|l| l * width as f64 * super::profile::DEFAULT_PASS_FRACTION_TRANSFER)
+        });
+    let a = assess(r, g.index, Metric::H2d);
+    match (a.best_value(), h2d_line) {
+        (Some((v, _, _)), Some(line)) if a.clean() && v >= line => {
+            c.reason = format!(
+                "reported {have} (< {want}), but host-to-device copies reach {v:.1} GB/s \
+                 (>= {line:.1}): the link trains down while idle"
+            );
+            c.evidence = a.ids();
+        }
+        (Some((v, _, _)), Some(line)) => {
+            c.verdict = Verdict::Fail;
+            c.reason = format!(
+                "reported {have} (< {want}) and host-to-device copies reach only {v:.1} GB/s \
+                 (< {line:.1})"
+            );
+            c.hint = "the GPU's link trained below its slot: reseat the GPU or riser, check the \
+                      slot, BIOS PCIe settings and nvidia-smi -q -d PCIE under load"
+                .into();
+            c.evidence = a.ids();
+        }
+        _ => {
+            c.verdict = Verdict::Inconclusive;
+            c.reason = format!(
+                "reported {have} (< {want}); no host-to-device measurement to tell an idle \
+                 link from a degraded one"
+            );
+            c.hint = "check nvidia-smi -q -d PCIE while the GPU is busy, or re-run with \
+                      transfers (--level standard or full)"
+                .into();
+        }
+    }
+    out.push(c);
+}
+
+fn host_size_check(
+    p: &Profile,
+    id: &str,
+    title: &str,
+    nominal_gb: Option<f64>,
+    bytes: u64,
+    hint: &str,
+    out: &mut Vec<Check>,
+) {
+    let Some(nominal) = nominal_gb else { return };
+    let line = nominal * HOST_SIZE_TOLERANCE;
+    let mut c = check(id.into(), CheckKind::Inventory, None, title, "GB");
+    c.required = Some(line);
+    c.spec = Some(nominal);
+    c.source = Some(format!(
+        "profile {} ({nominal:.0} GB nominal; passes at >= {:.0} %)",
+        p.name,
+        HOST_SIZE_TOLERANCE * 100.0
+    ));
+    if bytes == 0 {
+        c.verdict = Verdict::Inconclusive;
+        c.reason = "not reported by the host inventory".into();
+        c.hint = "the host inventory could not be read; re-run as a user who can read \
+                  /proc/meminfo and /sys/block"
+            .into();
+    } else {
+        let gb = bytes as f64 / 1e9;
+        c.observed = Some(gb);
+        c.percent_of_spec = Some(gb / nominal * 100.0);
+        if gb >= line {
+            c.reason = format!("{gb:.1} GB >= {line:.1} GB");
+        } else {
+            c.verdict = Verdict::Fail;
+            c.reason = format!("{gb:.1} GB < {line:.1} GB");
+            c.hint = hint.into();
+        }
+    }
+    out.push(c);
+}
+
+// ---------------------------------------------------------------- correctness
+
+fn first_mismatches(r: &WorkloadResult, n: usize) -> String {
+    let v = &r.verification;
+    let mut s = format!(
+        "{}: verification failed ({}; max error {:.3e}, tolerance {:.3e})",
+        r.id, v.method, v.max_error, v.tolerance
+    );
+    if !v.mismatches.is_empty() {
+        let firsts: Vec<String> = v
+            .mismatches
+            .iter()
+            .take(n)
+            .map(|m| format!("{} expected {} got {}", m.at, m.expected, m.got))
+            .collect();
+        s.push_str("; first mismatches: ");
+        s.push_str(&firsts.join(", "));
+    }
+    s
+}
+
+const CORRECTNESS_HINT: &str = "wrong results make a machine unfit whatever its speed: look for \
+    Xid and ECC errors (dmesg | grep -i xid; nvidia-smi -q -d ECC), re-run, and take the GPU out \
+    of service if it repeats";
+
+/// One Correctness check per CUDA result (gpugate's kernel or a peer library) whose output was
+/// checked and found wrong. Host results are the tool's own references: never gated.
+fn correctness(r: &RunReport, out: &mut Vec<Check>) {
+    for w in &r.results {
+        if w.backend != BackendKind::Cuda || w.verification.status != VerifyStatus::Failed {
+            continue;
+        }
+        let mut c = check(
+            format!("{}.verify", w.id),
+            CheckKind::Correctness,
+            w.device,
+            &format!("Correctness of {}", w.spec.name()),
+            "",
+        );
+        c.verdict = Verdict::Fail;
+        c.reason = first_mismatches(w, 3);
+        c.hint = CORRECTNESS_HINT.into();
+        c.source = Some(w.verification.method.clone());
+        c.evidence = vec![w.id.clone()];
+        out.push(c);
+    }
+}
+
+// ---------------------------------------------------------------- performance
+
+/// Whether a workload is what a metric measures. Stream triad at either precision (the choice
+/// between them is made in [`assess`]); transfers only from/to pinned memory.
+pub fn workload_matches(spec: &WorkloadSpec, metric: Metric) -> bool {
+    match (metric, spec) {
+        (Metric::Fp32Gemm, WorkloadSpec::Gemm { precision, .. }) => *precision == Precision::F32,
+        (Metric::Fp64Gemm, WorkloadSpec::Gemm { precision, .. }) => *precision == Precision::F64,
+        (Metric::StreamTriad, WorkloadSpec::Stream { op, .. }) => *op == StreamOp::Triad,
+        (
+            Metric::H2d,
+            WorkloadSpec::Transfer {
+                direction, pinned, ..
+            },
+        ) => *pinned && *direction == Direction::HostToDevice,
+        (
+            Metric::D2h,
+            WorkloadSpec::Transfer {
+                direction, pinned, ..
+            },
+        ) => *pinned && *direction == Direction::DeviceToHost,
+        _ => false,
+    }
+}
+
+/// The noise interval of a measurement's throughput, (lo, hi): the throughput of the slowest
+/// and the fastest sample of the middle 80 % of samples (10 % trimmed at each end, so one
+/// outlier does not decide). With fewer than 3 samples it is median × (1 ± 2 · rel_stddev).
+pub fn noise_interval(m: &Measurement) -> (f64, f64) {
+    let med = m.throughput.median;
+    let t_med = m.summary.median;
+    let mut s: Vec<f64> = m
+        .samples
+        .iter()
+        .copied()
+        .filter(|t| t.is_finite() && *t > 0.0)
+        .collect();
+    let (lo, hi) = if s.len() >= 3 && t_med > 0.0 {
+        s.sort_by(f64::total_cmp);
+        let k = s.len() / 10;
+        let fastest = s[k];
+        let slowest = s[s.len() - 1 - k];
+        (med * t_med / slowest, med * t_med / fastest)
+    } else {
+        let rel = if m.summary.rel_stddev.is_finite() {
+            m.summary.rel_stddev.abs()
+        } else {
+            0.0
+        };
+        (med * (1.0 - 2.0 * rel).max(0.0), med * (1.0 + 2.0 * rel))
+    };
+    (lo.min(med), hi.max(med))
+}
+
+/// What the results of one GPU say about one metric.
+struct Assessment<'a> {
+    /// Every matching primary CUDA result of the GPU.
+    candidates: Vec<&'a WorkloadResult>,
+    /// The best (highest median) measured and verified result, with its (median, lo, hi).
+    best: Option<(&'a WorkloadResult, f64, f64, f64)>,
+}
+
+impl Assessment<'_> {
+    fn ids(&self) -> Vec<String> {
+        self.candidates.iter().map(|r| r.id.clone()).collect()
+    }
+    fn bad(&self) -> Vec<&WorkloadResult> {
+        self.candidates
+            .iter()
+            .copied()
+            .filter(|r| r.verification.status != VerifyStatus::Passed || r.error.is_some())
+            .collect()
+    }
+    /// Every matching result ran and was verified right.
+    fn clean(&self) -> bool {
+        self.bad().is_empty()
+    }
+    /// The highest median of any measured candidate, verified or not (shown, never gated).
+    fn fastest_any(&self) -> Option<f64> {
+        self.candidates
+            .iter()
+            .filter_map(|w| w.measurement.as_ref().map(|m| m.throughput.median))
+            .max_by(f64::total_cmp)
+    }
+    fn best_value(&self) -> Option<(f64, f64, f64)> {
+        self.best.map(|(_, v, lo, hi)| (v, lo, hi))
+    }
+    /// Why this GPU has no verdict-worthy value: None when it is clean and measured.
+    fn problem(&self, metric: Metric) -> Option<String> {
+        let bad = self.bad();
+        if let Some(w) = bad.first() {
+            let more = if bad.len() > 1 {
+                format!(" (and {} more)", bad.len() - 1)
+            } else {
+                String::new()
+            };
+            let why = if let Some(e) = &w.error {
+                format!("{} did not run: {e}", w.id)
+            } else {
+                match w.verification.status {
+                    VerifyStatus::Failed => format!(
+                        "{} gave wrong results (see check {}.verify), so its speed cannot count",
+                        w.id, w.id
+                    ),
+                    _ => format!(
+                        "{}: the result was not verified ({}), so its speed cannot count",
+                        w.id, w.verification.method
+                    ),
+                }
+            };
+            return Some(format!("{why}{more}"));
+        }
+        if self.best.is_none() {
+            return Some(if self.candidates.is_empty() {
+                format!("no {metric} result from this GPU (the plan ran none, or the run stopped early)")
+            } else {
+                format!("no {metric} result of this GPU has a measurement")
+            });
+        }
+        None
+    }
+}
+
+fn assess(r: &RunReport, device: u32, metric: Metric) -> Assessment<'_> {
+    let candidates: Vec<&WorkloadResult> = r
+        .results
+        .iter()
+        .filter(|w| {
+            w.backend == BackendKind::Cuda
+                && w.role == Role::Primary
+                && w.device == Some(device)
+                && workload_matches(&w.spec, metric)
+        })
+        .collect();
+    let good = |w: &&WorkloadResult| {
+        w.error.is_none()
+            && w.verification.status == VerifyStatus::Passed
+            && w.measurement.is_some()
+    };
+    let mut usable: Vec<&WorkloadResult> = candidates.iter().copied().filter(good).collect();
+    // Stream triad: f64 when there is one (the BabelStream convention), else f32. For arrays far
+    // larger than the caches the bandwidth does not depend on the element type.
+    if metric == Metric::StreamTriad {
+        let is_f64 = |w: &&WorkloadResult| {
+            matches!(
+                w.spec,
+                WorkloadSpec::Stream {
+                    precision: Precision::F64,
+                    ..
+                }
+            )
+        };
+        if usable.iter().any(is_f64) {
+            usable.retain(is_f64);
+        }
+    }
+    let best = usable
+        .into_iter()
+        .filter_map(|w| {
+            let m = w.measurement.as_ref()?;
+            let (lo, hi) = noise_interval(m);
+            Some((w, m.throughput.median, lo, hi))
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1));
+    Assessment { candidates, best }
+}
+
+fn fmt_value(v: f64, unit: &str) -> String {
+    if unit == "TFLOPS" {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+fn perf_hint(metric: Metric) -> &'static str {
+    match metric {
+        Metric::Fp32Gemm | Metric::Fp64Gemm => {
+            "check clocks and throttle reasons (nvidia-smi -q -d PERFORMANCE,CLOCK), temperature \
+             and power cap, and other processes on the GPU; compare with the cuBLAS peer result"
+        }
+        Metric::StreamTriad => {
+            "check the memory clock, ECC and throttle reasons (nvidia-smi -q -d CLOCK,ECC,PERFORMANCE) \
+             and other processes on the GPU"
+        }
+        Metric::H2d | Metric::D2h => {
+            "check the PCIe link under load (nvidia-smi -q -d PCIE: generation and width), the \
+             slot or riser, and NUMA placement (run on the GPU's NUMA node)"
+        }
+    }
+}
+
+const INCONCLUSIVE_HINT: &str = "the noise interval straddles the pass line: re-run with \
+    --level full, and check for noisy neighbours, throttling or other processes on the GPU";
+
+/// Fills verdict, reason and hint from a value with its noise interval.
+fn decide(c: &mut Check, t: &Target, value: f64, lo: f64, hi: f64) {
+    let unit = t.unit();
+    let spec = t.spec();
+    let line = t.required();
+    c.observed = Some(value);
+    c.percent_of_spec = Some(value / spec * 100.0);
+    let interval = format!(
+        "{} {unit} (noise interval {}–{})",
+        fmt_value(value, unit),
+        fmt_value(lo, unit),
+        fmt_value(hi, unit)
+    );
+    let line_s = format!(
+        "the pass line {} {unit} ({:.0} % of the {} spec)",
+        fmt_value(line, unit),
+        t.pass_fraction * 100.0,
+        fmt_value(spec, unit)
+    );
+    if hi < line {
+        c.verdict = Verdict::Fail;
+        c.reason = format!("{interval} is below {line_s}");
+        c.hint = perf_hint(t.metric).into();
+    } else if lo >= line {
+        c.verdict = Verdict::Pass;
+        c.reason = format!("{interval} reaches {line_s}");
+    } else {
+        c.verdict = Verdict::Inconclusive;
+        c.reason = format!("{interval} straddles {line_s}");
+        c.hint = INCONCLUSIVE_HINT.into();
+    }
+}
+
+fn perf_check(id: String, device: Option<u32>, title: String, t: &Target) -> Check {
+    let mut c = check(id, CheckKind::Performance, device, &title, t.unit());
+    c.required = Some(t.required());
+    c.spec = Some(t.spec());
+    c.source = Some(t.source.clone());
+    c
+}
+
+fn per_gpu(p: &Profile, r: &RunReport, out: &mut Vec<Check>) {
+    for g in &r.gpus {
+        for metric in Metric::ALL {
+            let a = assess(r, g.index, metric);
+            let targets: Vec<&Target> = p
+                .targets
+                .iter()
+                .filter(|t| t.metric == metric && t.applies_to(g.index))
+                .collect();
+            if targets.is_empty() {
+                if a.candidates.is_empty() {
+                    continue;
+                }
+                // Reported, not gated (correctness failures still fail through their own check).
+                let mut c = check(
+                    format!("gpu{}.{metric}", g.index),
+                    CheckKind::Performance,
+                    Some(g.index),
+                    metric.title(),
+                    metric.unit(),
+                );
+                c.verdict = Verdict::Skipped;
+                c.observed = a.best_value().map(|(v, _, _)| v);
+                c.reason = format!("the profile {} has no {metric} target", p.name);
+                c.evidence = a.ids();
+                out.push(c);
+                continue;
+            }
+            for (i, t) in targets.into_iter().enumerate() {
+                let suffix = if i == 0 {
+                    String::new()
+                } else {
+                    format!("#{}", i + 1)
+                };
+                let mut c = perf_check(
+                    format!("gpu{}.{metric}{suffix}", g.index),
+                    Some(g.index),
+                    metric.title().to_string(),
+                    t,
+                );
+                c.evidence = a.ids();
+                match (a.problem(metric), a.best_value()) {
+                    (None, Some((v, lo, hi))) => decide(&mut c, t, v, lo, hi),
+                    (problem, _) => {
+                        c.verdict = Verdict::Fail;
+                        // Shown for information: an unverified speed never passes.
+                        c.observed = a.fastest_any();
+                        c.percent_of_spec = c.observed.map(|v| v / t.spec() * 100.0);
+                        c.reason = problem.unwrap_or_default();
+                        c.hint = if a.bad().iter().any(|w| {
+                            w.error.is_none() && w.verification.status == VerifyStatus::Failed
+                        }) {
+                            CORRECTNESS_HINT.into()
+                        } else {
+                            "re-run; if it repeats, read the error above and the run log \
+                             (a workload that cannot run on a GPU is a failure, never a skip)"
+                                .into()
+                        };
+                    }
+                }
+                out.push(c);
+            }
+        }
+    }
+}
+
+fn machine(p: &Profile, r: &RunReport, out: &mut Vec<Check>) {
+    for (i, t) in p
+        .targets
+        .iter()
+        .filter(|t| t.scope == Scope::Machine)
+        .enumerate()
+    {
+        let metric = t.metric;
+        let dup = p.targets[..]
+            .iter()
+            .filter(|o| o.scope == Scope::Machine && o.metric == metric)
+            .count()
+            > 1;
+        let suffix = if dup {
+            format!("#{}", i + 1)
+        } else {
+            String::new()
+        };
+        let mut c = perf_check(
+            format!("machine.{metric}{suffix}"),
+            None,
+            format!(
+                "{} (machine: sum over {})",
+                metric.title(),
+                plural(r.gpus.len(), "GPU")
+            ),
+            t,
+        );
+        if r.gpus.is_empty() {
+            c.verdict = Verdict::Fail;
+            c.reason = match &r.gpu_unavailable {
+                Some(why) => format!("no GPU could be used: {why}"),
+                None => "no GPU detected".into(),
+            };
+            c.hint = "see the GPU count check".into();
+            out.push(c);
+            continue;
+        }
+        let (mut sum, mut lo, mut hi) = (0.0, 0.0, 0.0);
+        let mut problems = Vec::new();
+        for g in &r.gpus {
+            let a = assess(r, g.index, metric);
+            c.evidence.extend(a.ids());
+            match (a.problem(metric), a.best_value()) {
+                (None, Some((v, l, h))) => {
+                    sum += v;
+                    lo += l;
+                    hi += h;
+                }
+                (problem, _) => {
+                    problems.push(format!("gpu{}: {}", g.index, problem.unwrap_or_default()))
+                }
+            }
+        }
+        if problems.is_empty() {
+            decide(&mut c, t, sum, lo, hi);
+            if r.gpus.len() < p.machine.gpu_count as usize && c.verdict == Verdict::Fail {
+                c.hint = format!(
+                    "{} of the {} GPUs the profile wants are usable; see the GPU count check",
+                    r.gpus.len(),
+                    p.machine.gpu_count
+                );
+            }
+        } else {
+            c.verdict = Verdict::Fail;
+            c.reason = problems.join("; ");
+            c.hint = "a GPU without a valid result makes the machine's total unknown: see that \
+                      GPU's checks"
+                .into();
+        }
+        out.push(c);
+    }
+}

@@ -1,0 +1,890 @@
+//! Machine profiles: what a machine must have (inventory) and reach (targets), read from TOML.
+//!
+//! Built-in profiles are embedded from `profiles/*.toml`; a file path overrides them. `auto`
+//! builds a profile from the detected GPUs and the GPU models catalogue.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::catalogue::{lookup_gpu, GpuModel};
+use crate::model::DeviceInfo;
+
+/// Embedded built-in profiles: (name, TOML text).
+const BUILTIN: &[(&str, &str)] = &[
+    ("g2.large", include_str!("../../profiles/g2.large.toml")),
+    ("g2.2xlarge", include_str!("../../profiles/g2.2xlarge.toml")),
+];
+
+/// Host memory and local disk pass at this fraction of the profile's nominal size: the OS sees
+/// a little less memory than was sold (firmware and kernel reservations), and disks are sold in
+/// rounded sizes.
+pub const HOST_SIZE_TOLERANCE: f64 = 0.95;
+
+/// Default pass fractions, used by `auto` (the same as the built-in G2 profiles; see there).
+pub const DEFAULT_PASS_FRACTION_FP32_GEMM: f64 = 0.60;
+pub const DEFAULT_PASS_FRACTION_FP64_GEMM: f64 = 0.75;
+pub const DEFAULT_PASS_FRACTION_STREAM_TRIAD: f64 = 0.70;
+pub const DEFAULT_PASS_FRACTION_TRANSFER: f64 = 0.65;
+
+/// What a target measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// FP32 GEMM (gpugate's own kernel, FP32 FMA, never TF32), TFLOPS.
+    Fp32Gemm,
+    /// FP64 GEMM (vector FP64, never DMMA), TFLOPS.
+    Fp64Gemm,
+    /// STREAM triad bandwidth, GB/s.
+    StreamTriad,
+    /// Host-to-device copies from pinned memory, GB/s.
+    H2d,
+    /// Device-to-host copies into pinned memory, GB/s.
+    D2h,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 5] = [
+        Metric::Fp32Gemm,
+        Metric::Fp64Gemm,
+        Metric::StreamTriad,
+        Metric::H2d,
+        Metric::D2h,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Metric::Fp32Gemm => "fp32_gemm",
+            Metric::Fp64Gemm => "fp64_gemm",
+            Metric::StreamTriad => "stream_triad",
+            Metric::H2d => "h2d",
+            Metric::D2h => "d2h",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Metric> {
+        Metric::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+
+    /// "TFLOPS" or "GB/s".
+    pub fn unit(self) -> &'static str {
+        match self {
+            Metric::Fp32Gemm | Metric::Fp64Gemm => "TFLOPS",
+            _ => "GB/s",
+        }
+    }
+
+    /// The profile key that carries this metric's spec value.
+    pub fn spec_key(self) -> &'static str {
+        match self {
+            Metric::Fp32Gemm | Metric::Fp64Gemm => "spec_tflops",
+            _ => "spec_gbps",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Metric::Fp32Gemm => "FP32 GEMM throughput",
+            Metric::Fp64Gemm => "FP64 GEMM throughput",
+            Metric::StreamTriad => "Memory bandwidth (stream triad)",
+            Metric::H2d => "Host-to-device bandwidth (pinned)",
+            Metric::D2h => "Device-to-host bandwidth (pinned)",
+        }
+    }
+}
+
+impl std::fmt::Display for Metric {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether a target applies to each GPU or to the sum over the machine's GPUs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    Gpu,
+    Machine,
+}
+
+/// What the machine must have. Sizes are decimal GB (1e9 bytes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Machine {
+    /// Match string for every GPU's CUDA device name (case-insensitive, whole words); empty
+    /// accepts any model.
+    #[serde(default)]
+    pub gpu_model: String,
+    /// Exactly this many GPUs must be usable.
+    pub gpu_count: u32,
+    /// Each GPU must report at least this much memory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_gpu_memory_gb: Option<f64>,
+    /// At least this many logical CPUs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_vcpus: Option<u32>,
+    /// Nominal host memory; passes at >= [`HOST_SIZE_TOLERANCE`] of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_memory_gb: Option<f64>,
+    /// Nominal local disk; passes at >= [`HOST_SIZE_TOLERANCE`] of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_disk_gb: Option<f64>,
+    /// Minimum PCIe link generation of each GPU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pcie_gen: Option<u32>,
+    /// Minimum PCIe link width (lanes) of each GPU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pcie_width: Option<u32>,
+}
+
+/// One performance target: the pass line is spec × pass_fraction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    pub metric: Metric,
+    pub scope: Scope,
+    /// Only for this GPU ordinal (scope gpu); absent = every GPU. `auto` uses it on machines
+    /// with mixed GPU models.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<u32>,
+    /// Spec value for fp32_gemm / fp64_gemm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec_tflops: Option<f64>,
+    /// Spec value for stream_triad / h2d / d2h.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec_gbps: Option<f64>,
+    /// Fraction of the spec a healthy machine must reach, in (0, 1].
+    pub pass_fraction: f64,
+    /// Where the spec value comes from (datasheet, instance type spec, derived).
+    pub source: String,
+}
+
+impl Target {
+    /// The nominal value, in [`Metric::unit`].
+    pub fn spec(&self) -> f64 {
+        self.spec_tflops.or(self.spec_gbps).unwrap_or(0.0)
+    }
+    /// The pass line: spec × pass_fraction.
+    pub fn required(&self) -> f64 {
+        self.spec() * self.pass_fraction
+    }
+    pub fn unit(&self) -> &'static str {
+        self.metric.unit()
+    }
+    /// Whether this target applies to GPU `index` (scope gpu only).
+    pub fn applies_to(&self, index: u32) -> bool {
+        self.scope == Scope::Gpu && self.gpu.is_none_or(|g| g == index)
+    }
+}
+
+/// A machine profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub name: String,
+    pub description: String,
+    pub machine: Machine,
+    #[serde(rename = "target", default)]
+    pub targets: Vec<Target>,
+}
+
+/// Why a profile could not be used. Every message says what was wrong and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error(
+        "unknown profile {name:?}: the built-in profiles are {builtin} (or `auto`, from the \
+         detected GPUs); to use your own, pass a path to a TOML file, e.g. --profile ./my.toml"
+    )]
+    UnknownName { name: String, builtin: String },
+    #[error(
+        "cannot read profile {}: {source}. Check the path, or name a built-in profile ({builtin})",
+        path.display()
+    )]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+        builtin: String,
+    },
+    #[error(
+        "{origin}:{line}:{column}: malformed profile: {message}. Fix the TOML there; the built-in \
+         profiles in profiles/ show the schema"
+    )]
+    Malformed {
+        origin: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error(
+        "{origin}:{line}:{column}: target #{index} has unknown metric {metric:?}; the known \
+         metrics are {known}"
+    )]
+    UnknownMetric {
+        origin: String,
+        line: usize,
+        column: usize,
+        index: usize,
+        metric: String,
+        known: String,
+    },
+    #[error(
+        "{origin}: target #{index} ({metric}) {problem}: every number carries its unit in its \
+         key; write `{expected} = …` for {metric}"
+    )]
+    MissingUnit {
+        origin: String,
+        index: usize,
+        metric: String,
+        problem: String,
+        expected: &'static str,
+    },
+    #[error("{origin}: {message}")]
+    Invalid { origin: String, message: String },
+}
+
+fn builtin_names() -> String {
+    BUILTIN
+        .iter()
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn known_metrics() -> String {
+    Metric::ALL
+        .iter()
+        .map(|m| m.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+fn malformed(text: &str, origin: &str, e: &toml::de::Error) -> ProfileError {
+    let (line, column) = e.span().map_or((1, 1), |s| line_col(text, s.start));
+    ProfileError::Malformed {
+        origin: origin.to_string(),
+        line,
+        column,
+        message: e.message().trim().to_string(),
+    }
+}
+
+/// Parses and validates a profile. `origin` names it in error messages (a path or "builtin:NAME").
+pub fn parse_profile(text: &str, origin: &str) -> Result<Profile, ProfileError> {
+    // 1. Syntax.
+    let table: toml::Table = toml::from_str(text).map_err(|e| malformed(text, origin, &e))?;
+
+    // 2. Metrics and units, before the schema, for messages that say what to do.
+    #[derive(Deserialize)]
+    struct ProbeTarget {
+        metric: Option<toml::Spanned<String>>,
+    }
+    #[derive(Deserialize)]
+    struct ProbeFile {
+        #[serde(default)]
+        target: Vec<ProbeTarget>,
+    }
+    if let Ok(probe) = toml::from_str::<ProbeFile>(text) {
+        for (i, t) in probe.target.iter().enumerate() {
+            if let Some(m) = &t.metric {
+                if Metric::parse(m.get_ref()).is_none() {
+                    let (line, column) = line_col(text, m.span().start);
+                    return Err(ProfileError::UnknownMetric {
+                        origin: origin.to_string(),
+                        line,
+                        column,
+                        index: i + 1,
+                        metric: m.get_ref().clone(),
+                        known: known_metrics(),
+                    });
+                }
+            }
+        }
+    }
+    if let Some(toml::Value::Array(targets)) = table.get("target") {
+        for (i, t) in targets.iter().enumerate() {
+            let Some(t) = t.as_table() else { continue };
+            let Some(metric) = t
+                .get("metric")
+                .and_then(|m| m.as_str())
+                .and_then(Metric::parse)
+            else {
+                continue;
+            };
+            let unitless = t.keys().find(|k| {
+                (k.starts_with("spec") || k.starts_with("min"))
+                    && !matches!(k.as_str(), "spec_tflops" | "spec_gbps")
+            });
+            let problem = if let Some(k) = unitless {
+                Some(format!("has key `{k}`, whose name carries no known unit"))
+            } else if !t.contains_key("spec_tflops") && !t.contains_key("spec_gbps") {
+                Some("gives no spec value".to_string())
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                return Err(ProfileError::MissingUnit {
+                    origin: origin.to_string(),
+                    index: i + 1,
+                    metric: metric.as_str().to_string(),
+                    problem,
+                    expected: metric.spec_key(),
+                });
+            }
+        }
+    }
+
+    // 3. Schema.
+    let profile: Profile = toml::from_str(text).map_err(|e| malformed(text, origin, &e))?;
+
+    // 4. Meaning.
+    validate(&profile, origin)?;
+    Ok(profile)
+}
+
+fn validate(p: &Profile, origin: &str) -> Result<(), ProfileError> {
+    let invalid = |message: String| ProfileError::Invalid {
+        origin: origin.to_string(),
+        message,
+    };
+    if p.name.trim().is_empty() {
+        return Err(invalid("`name` is empty: give the profile a name".into()));
+    }
+    let m = &p.machine;
+    for (key, v) in [
+        ("min_gpu_memory_gb", m.min_gpu_memory_gb),
+        ("host_memory_gb", m.host_memory_gb),
+        ("local_disk_gb", m.local_disk_gb),
+    ] {
+        if let Some(v) = v {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(invalid(format!(
+                    "[machine] {key} = {v} is not a size: give a non-negative number of GB"
+                )));
+            }
+        }
+    }
+    for (i, t) in p.targets.iter().enumerate() {
+        let n = i + 1;
+        let metric = t.metric;
+        match (t.spec_tflops, t.spec_gbps) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(format!(
+                    "target #{n} ({metric}) gives both spec_tflops and spec_gbps: keep only {}",
+                    metric.spec_key()
+                )))
+            }
+            (Some(_), None) if metric.spec_key() != "spec_tflops" => {
+                return Err(invalid(format!(
+                    "target #{n} ({metric}) is measured in {}: write spec_gbps, not spec_tflops",
+                    metric.unit()
+                )))
+            }
+            (None, Some(_)) if metric.spec_key() != "spec_gbps" => {
+                return Err(invalid(format!(
+                    "target #{n} ({metric}) is measured in {}: write spec_tflops, not spec_gbps",
+                    metric.unit()
+                )))
+            }
+            (None, None) => {
+                return Err(ProfileError::MissingUnit {
+                    origin: origin.to_string(),
+                    index: n,
+                    metric: metric.as_str().to_string(),
+                    problem: "gives no spec value".into(),
+                    expected: metric.spec_key(),
+                })
+            }
+            _ => {}
+        }
+        let spec = t.spec();
+        if !(spec.is_finite() && spec > 0.0) {
+            return Err(invalid(format!(
+                "target #{n} ({metric}): {} = {spec} must be a positive number",
+                metric.spec_key()
+            )));
+        }
+        if !(t.pass_fraction > 0.0 && t.pass_fraction <= 1.0) {
+            return Err(invalid(format!(
+                "target #{n} ({metric}): pass_fraction = {} must be in (0, 1], e.g. 0.6 for 60 % of spec",
+                t.pass_fraction
+            )));
+        }
+        if t.source.trim().is_empty() {
+            return Err(invalid(format!(
+                "target #{n} ({metric}): `source` is empty: say where the number comes from \
+                 (datasheet, instance type spec, derived)"
+            )));
+        }
+        if t.scope == Scope::Machine && t.gpu.is_some() {
+            return Err(invalid(format!(
+                "target #{n} ({metric}): `gpu` only applies to scope = \"gpu\""
+            )));
+        }
+        if m.gpu_count == 0 {
+            return Err(invalid(format!(
+                "target #{n} ({metric}) needs GPUs but [machine] gpu_count = 0"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The built-in profiles, embedded from `profiles/*.toml`.
+pub fn builtin_profiles() -> Vec<Profile> {
+    BUILTIN
+        .iter()
+        .map(|(name, text)| {
+            parse_profile(text, &format!("builtin:{name}"))
+                .unwrap_or_else(|e| panic!("built-in profile {name} is broken: {e}"))
+        })
+        .collect()
+}
+
+/// Loads a profile by built-in name or from a file. A value containing '/' (or '\\'), ending in
+/// `.toml`, or naming an existing file is a path. Returns the profile and its origin: "builtin"
+/// or the path. (`auto` is not handled here: build it with [`auto_profile`].)
+pub fn load_profile(name_or_path: &str) -> Result<(Profile, String), ProfileError> {
+    let is_path = name_or_path.contains('/')
+        || name_or_path.contains('\\')
+        || name_or_path.ends_with(".toml")
+        || Path::new(name_or_path).is_file();
+    if name_or_path.eq_ignore_ascii_case("auto") {
+        return Err(ProfileError::Invalid {
+            origin: "auto".into(),
+            message: "`auto` is built from the GPUs detected at run time, not loaded: leave \
+                      --profile out (auto is the default) or name a built-in profile or a file"
+                .into(),
+        });
+    }
+    if is_path {
+        let path = PathBuf::from(name_or_path);
+        let text = std::fs::read_to_string(&path).map_err(|source| ProfileError::Io {
+            path: path.clone(),
+            source,
+            builtin: builtin_names(),
+        })?;
+        let profile = parse_profile(&text, name_or_path)?;
+        return Ok((profile, name_or_path.to_string()));
+    }
+    BUILTIN
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name_or_path))
+        .map(|(n, text)| {
+            let p = parse_profile(text, &format!("builtin:{n}"))?;
+            Ok((p, "builtin".to_string()))
+        })
+        .unwrap_or_else(|| {
+            Err(ProfileError::UnknownName {
+                name: name_or_path.to_string(),
+                builtin: builtin_names(),
+            })
+        })
+}
+
+/// Theoretical x16-normalised PCIe bandwidth per lane, GB/s, by generation (after line coding).
+pub fn pcie_gbps_per_lane(gen: u32) -> Option<f64> {
+    match gen {
+        1 => Some(0.25),
+        2 => Some(0.5),
+        3 => Some(15.75 / 16.0),
+        4 => Some(31.5 / 16.0),
+        5 => Some(63.0 / 16.0),
+        6 => Some(121.0 / 16.0),
+        _ => None,
+    }
+}
+
+/// FP32 lanes (CUDA cores) per SM by compute capability.
+pub fn fp32_lanes_per_sm(cc: (u32, u32)) -> u32 {
+    match cc {
+        (3, _) => 192,
+        (5, _) => 128,
+        (6, 0) => 64,
+        (6, _) => 128,
+        (7, _) => 64,
+        (8, 0) => 64,
+        (8, _) => 128,
+        _ => 128,
+    }
+}
+
+/// FP64 : FP32 throughput ratio by compute capability, as (numerator, denominator).
+pub fn fp64_ratio(cc: (u32, u32)) -> (u32, u32) {
+    match cc {
+        (3, 5) | (3, 7) => (1, 3),
+        (3, _) => (1, 24),
+        (5, _) => (1, 32),
+        (6, 0) => (1, 2),
+        (6, _) => (1, 32),
+        (7, 0) => (1, 2),
+        (7, _) => (1, 32),
+        (8, 0) => (1, 2),
+        (8, _) => (1, 64),
+        (9, 0) => (1, 2),
+        (10, _) => (1, 2),
+        _ => (1, 64),
+    }
+}
+
+fn target(metric: Metric, spec: f64, pass_fraction: f64, source: String) -> Target {
+    let (spec_tflops, spec_gbps) = if metric.unit() == "TFLOPS" {
+        (Some(spec), None)
+    } else {
+        (None, Some(spec))
+    };
+    Target {
+        metric,
+        scope: Scope::Gpu,
+        gpu: None,
+        spec_tflops,
+        spec_gbps,
+        pass_fraction,
+        source,
+    }
+}
+
+fn transfer_targets(gen: u32, width: u32, source: String) -> Vec<Target> {
+    let Some(per_lane) = pcie_gbps_per_lane(gen) else {
+        return Vec::new();
+    };
+    let spec = (per_lane * width as f64 * 100.0).round() / 100.0;
+    [Metric::H2d, Metric::D2h]
+        .into_iter()
+        .map(|m| target(m, spec, DEFAULT_PASS_FRACTION_TRANSFER, source.clone()))
+        .collect()
+}
+
+fn catalogue_targets(m: &GpuModel) -> Vec<Target> {
+    let src = |what: &str| format!("catalogue: {} ({what}; {})", m.name, m.source);
+    let mut t = vec![
+        target(
+            Metric::Fp32Gemm,
+            m.fp32_tflops,
+            DEFAULT_PASS_FRACTION_FP32_GEMM,
+            src("FP32"),
+        ),
+        target(
+            Metric::Fp64Gemm,
+            m.fp64_tflops,
+            DEFAULT_PASS_FRACTION_FP64_GEMM,
+            src("FP64"),
+        ),
+        target(
+            Metric::StreamTriad,
+            m.memory_gbps,
+            DEFAULT_PASS_FRACTION_STREAM_TRIAD,
+            src("memory bandwidth"),
+        ),
+    ];
+    t.extend(transfer_targets(
+        m.pcie_gen,
+        16,
+        format!(
+            "derived: PCIe {}.0 x16 theoretical (catalogue: {})",
+            m.pcie_gen, m.name
+        ),
+    ));
+    t
+}
+
+fn derived_targets(d: &DeviceInfo) -> Vec<Target> {
+    let mut t = Vec::new();
+    let (major, minor) = d.compute_capability;
+    let lanes = fp32_lanes_per_sm(d.compute_capability);
+    let mhz = d.sm_clock_khz as f64 / 1e3;
+    if d.sm_count > 0 && d.sm_clock_khz > 0 {
+        let fp32 = d.sm_count as f64 * lanes as f64 * 2.0 * mhz * 1e6 / 1e12;
+        let fp32 = (fp32 * 1000.0).round() / 1000.0;
+        t.push(target(
+            Metric::Fp32Gemm,
+            fp32,
+            DEFAULT_PASS_FRACTION_FP32_GEMM,
+            format!(
+                "derived from device attributes ({} SMs × {lanes} FP32 lanes (sm_{major}{minor}) × 2 × {mhz:.0} MHz)",
+                d.sm_count
+            ),
+        ));
+        let (num, den) = fp64_ratio(d.compute_capability);
+        let fp64 = (fp32 * num as f64 / den as f64 * 1000.0).round() / 1000.0;
+        t.push(target(
+            Metric::Fp64Gemm,
+            fp64,
+            DEFAULT_PASS_FRACTION_FP64_GEMM,
+            format!(
+                "derived from device attributes (FP32 peak × {num}/{den} FP64 ratio of sm_{major}{minor})"
+            ),
+        ));
+    }
+    if d.memory_bus_width_bits > 0 && d.memory_clock_khz > 0 {
+        let mem_mhz = d.memory_clock_khz as f64 / 1e3;
+        let gbps = d.memory_bus_width_bits as f64 / 8.0 * mem_mhz * 1e6 * 2.0 / 1e9;
+        t.push(target(
+            Metric::StreamTriad,
+            (gbps * 10.0).round() / 10.0,
+            DEFAULT_PASS_FRACTION_STREAM_TRIAD,
+            format!(
+                "derived from device attributes ({}-bit bus / 8 × {mem_mhz:.0} MHz × 2 (DDR))",
+                d.memory_bus_width_bits
+            ),
+        ));
+    }
+    if let (Some(gen), Some(width)) = (d.pcie_link_gen, d.pcie_link_width) {
+        t.extend(transfer_targets(
+            gen,
+            width,
+            format!("derived from the reported PCIe link (gen {gen} x{width}, theoretical)"),
+        ));
+    }
+    t
+}
+
+/// The targets `auto` sets for one GPU, and whether they came from the catalogue.
+pub fn targets_for_device(d: &DeviceInfo) -> (Vec<Target>, Option<GpuModel>) {
+    match lookup_gpu(&d.name) {
+        Some(m) => (catalogue_targets(&m), Some(m)),
+        None => (derived_targets(d), None),
+    }
+}
+
+/// A profile built from the detected GPUs: targets from the GPU models catalogue per detected
+/// model, or derived from the device attributes for an unknown model. It wants at least one GPU
+/// (all detected ones) and sets no host inventory requirements.
+pub fn auto_profile(gpus: &[DeviceInfo]) -> Profile {
+    let per_gpu: Vec<(Vec<Target>, Option<GpuModel>)> =
+        gpus.iter().map(targets_for_device).collect();
+    let uniform = per_gpu.windows(2).all(|w| w[0].0 == w[1].0);
+    let targets: Vec<Target> = if uniform {
+        per_gpu.first().map(|(t, _)| t.clone()).unwrap_or_default()
+    } else {
+        gpus.iter()
+            .zip(&per_gpu)
+            .flat_map(|(d, (ts, _))| {
+                ts.iter().cloned().map(move |mut t| {
+                    t.gpu = Some(d.index);
+                    t
+                })
+            })
+            .collect()
+    };
+    let described: Vec<String> = gpus
+        .iter()
+        .zip(&per_gpu)
+        .map(|(d, (_, m))| match m {
+            Some(m) => format!("gpu{}: {} (catalogue: {})", d.index, d.name, m.name),
+            None => format!(
+                "gpu{}: {} (not in the catalogue: targets derived from device attributes)",
+                d.index, d.name
+            ),
+        })
+        .collect();
+    let description = if gpus.is_empty() {
+        "auto: no GPU detected; wants at least one".to_string()
+    } else {
+        format!(
+            "auto: targets for the detected GPUs; {}",
+            described.join("; ")
+        )
+    };
+    Profile {
+        name: "auto".into(),
+        description,
+        machine: Machine {
+            gpu_model: String::new(),
+            gpu_count: gpus.len().max(1) as u32,
+            min_gpu_memory_gb: None,
+            host_vcpus: None,
+            host_memory_gb: None,
+            local_disk_gb: None,
+            pcie_gen: None,
+            pcie_width: None,
+        },
+        targets,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m40() -> DeviceInfo {
+        DeviceInfo {
+            index: 0,
+            name: "Tesla M40 24GB".into(),
+            compute_capability: (5, 2),
+            sm_count: 24,
+            sm_clock_khz: 1_114_000,
+            memory_clock_khz: 3_004_000,
+            memory_bus_width_bits: 384,
+            total_memory_bytes: 24_062_000_000,
+            pcie_link_gen: Some(3),
+            pcie_link_width: Some(16),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn builtin_profiles_parse_with_the_g2_numbers() {
+        let all = builtin_profiles();
+        assert_eq!(all.len(), 2);
+        let large = &all[0];
+        assert_eq!(large.name, "g2.large");
+        assert_eq!(large.machine.gpu_count, 1);
+        assert_eq!(large.machine.host_vcpus, Some(28));
+        let fp32 = large
+            .targets
+            .iter()
+            .find(|t| t.metric == Metric::Fp32Gemm)
+            .unwrap();
+        assert_eq!(fp32.spec_tflops, Some(7.0));
+        assert!((fp32.required() - 4.2).abs() < 1e-9);
+        let big = &all[1];
+        assert_eq!(big.machine.gpu_count, 2);
+        let machine: Vec<_> = big
+            .targets
+            .iter()
+            .filter(|t| t.scope == Scope::Machine)
+            .map(|t| (t.metric, t.spec()))
+            .collect();
+        assert_eq!(
+            machine,
+            vec![(Metric::Fp32Gemm, 14.0), (Metric::Fp64Gemm, 0.4)]
+        );
+    }
+
+    #[test]
+    fn load_by_name_and_by_path() {
+        let (p, origin) = load_profile("g2.2xlarge").unwrap();
+        assert_eq!(
+            (p.name.as_str(), origin.as_str()),
+            ("g2.2xlarge", "builtin")
+        );
+        let (p, _) = load_profile("G2.Large").unwrap();
+        assert_eq!(p.name, "g2.large");
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mine.toml");
+        let text = include_str!("../../profiles/g2.large.toml").replace("g2.large", "mine");
+        std::fs::write(&path, text).unwrap();
+        let (p, origin) = load_profile(path.to_str().unwrap()).unwrap();
+        assert_eq!(p.name, "mine");
+        assert_eq!(origin, path.to_str().unwrap());
+    }
+
+    #[test]
+    fn profile_errors_say_what_and_where() {
+        let e = load_profile("auto").unwrap_err().to_string();
+        assert!(e.contains("leave --profile out"), "{e}");
+        let e = load_profile("g3.huge").unwrap_err().to_string();
+        assert!(e.contains("g2.large, g2.2xlarge"), "{e}");
+
+        let e = load_profile("/nonexistent/p.toml").unwrap_err().to_string();
+        assert!(e.contains("/nonexistent/p.toml"), "{e}");
+
+        let base = include_str!("../../profiles/g2.large.toml");
+        let count_line = base.lines().position(|l| l == "gpu_count = 1").unwrap() + 1;
+        let at_count = format!("x.toml:{count_line}:");
+        let after_count = format!("x.toml:{}:", count_line + 1);
+        let cases: &[(&str, String, &str)] = &[
+            (
+                "syntax",
+                base.replace("gpu_count = 1", "gpu_count = = 1"),
+                &at_count,
+            ),
+            (
+                "unknown field",
+                base.replace("gpu_count = 1", "gpu_count = 1\ngpu_kount = 1"),
+                &after_count,
+            ),
+            (
+                "unknown metric",
+                base.replace("metric = \"fp64_gemm\"", "metric = \"fp16_gemm\""),
+                "unknown metric \"fp16_gemm\"",
+            ),
+            (
+                "unitless key",
+                base.replace("spec_tflops = 7.0", "spec = 7.0"),
+                "write `spec_tflops = …`",
+            ),
+            (
+                "wrong unit",
+                base.replace("spec_tflops = 7.0", "spec_gbps = 7.0"),
+                "write spec_tflops, not spec_gbps",
+            ),
+            (
+                "fraction",
+                base.replace("pass_fraction = 0.60", "pass_fraction = 60"),
+                "must be in (0, 1]",
+            ),
+        ];
+        for (what, text, want) in cases {
+            let e = parse_profile(text, "x.toml").unwrap_err().to_string();
+            assert!(e.contains(want), "{what}: {e}");
+        }
+        // The unknown metric is located.
+        let text = base.replace("metric = \"fp64_gemm\"", "metric = \"fp16_gemm\"");
+        let line = text.lines().position(|l| l.contains("fp16_gemm")).unwrap() + 1;
+        let e = parse_profile(&text, "x.toml").unwrap_err().to_string();
+        assert!(e.starts_with(&format!("x.toml:{line}:")), "{e}");
+    }
+
+    #[test]
+    fn auto_from_catalogue_and_derived() {
+        let p = auto_profile(&[m40()]);
+        assert_eq!(p.machine.gpu_count, 1);
+        assert_eq!(p.machine.host_vcpus, None);
+        let fp32 = p
+            .targets
+            .iter()
+            .find(|t| t.metric == Metric::Fp32Gemm)
+            .unwrap();
+        assert_eq!(fp32.spec(), 7.0);
+        assert!(fp32.source.contains("Tesla M40 24GB"));
+        assert!(fp32.gpu.is_none());
+
+        let mut unknown = m40();
+        unknown.name = "Mystery GPU".into();
+        let p = auto_profile(&[unknown]);
+        let spec = |m: Metric| p.targets.iter().find(|t| t.metric == m).unwrap().spec();
+        assert!((spec(Metric::Fp32Gemm) - 6.844).abs() < 1e-3);
+        assert!((spec(Metric::Fp64Gemm) - 0.214).abs() < 1e-3);
+        assert!((spec(Metric::StreamTriad) - 288.4).abs() < 0.05);
+        assert!((spec(Metric::H2d) - 15.75).abs() < 1e-9);
+        assert!(p.targets[0]
+            .source
+            .starts_with("derived from device attributes"));
+
+        // Mixed models: per-GPU targets.
+        let mut h100 = m40();
+        h100.index = 1;
+        h100.name = "NVIDIA H100 80GB HBM3".into();
+        let p = auto_profile(&[m40(), h100]);
+        assert_eq!(p.machine.gpu_count, 2);
+        assert!(p.targets.iter().all(|t| t.gpu.is_some()));
+        assert!(p
+            .targets
+            .iter()
+            .any(|t| t.gpu == Some(1) && t.metric == Metric::Fp32Gemm && t.spec() == 67.0));
+
+        // No GPU: still wants one.
+        let p = auto_profile(&[]);
+        assert_eq!(p.machine.gpu_count, 1);
+        assert!(p.targets.is_empty());
+    }
+
+    #[test]
+    fn profiles_round_trip_through_toml() {
+        for p in builtin_profiles() {
+            let text = toml::to_string(&p).unwrap();
+            assert_eq!(parse_profile(&text, "rt").unwrap(), p);
+        }
+    }
+}

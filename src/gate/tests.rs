@@ -1,0 +1,657 @@
+//! Table-driven tests of the gate rules.
+
+use super::*;
+use crate::model::*;
+use crate::workload::{Direction, Precision, StreamOp, WorkloadSpec};
+
+fn m40(index: u32) -> DeviceInfo {
+    DeviceInfo {
+        index,
+        name: "Tesla M40 24GB".into(),
+        uuid: format!("GPU-{index}"),
+        pci_bus_id: format!("0000:0{index}:00.0"),
+        compute_capability: (5, 2),
+        sm_count: 24,
+        sm_clock_khz: 1_114_000,
+        memory_clock_khz: 3_004_000,
+        memory_bus_width_bits: 384,
+        total_memory_bytes: 24_062_000_000,
+        free_memory_bytes: 23_900_000_000,
+        l2_cache_bytes: 3 << 20,
+        driver_cuda_version: 12040,
+        max_ptx_isa: "8.4".into(),
+        pcie_link_gen: Some(3),
+        pcie_link_width: Some(16),
+    }
+}
+
+fn sgemm() -> WorkloadSpec {
+    WorkloadSpec::Gemm {
+        precision: Precision::F32,
+        m: 4096,
+        n: 4096,
+        k: 4096,
+    }
+}
+fn dgemm() -> WorkloadSpec {
+    WorkloadSpec::Gemm {
+        precision: Precision::F64,
+        m: 2048,
+        n: 2048,
+        k: 2048,
+    }
+}
+fn triad(precision: Precision) -> WorkloadSpec {
+    WorkloadSpec::Stream {
+        op: StreamOp::Triad,
+        precision,
+        n: 1 << 26,
+    }
+}
+fn xfer(direction: Direction) -> WorkloadSpec {
+    WorkloadSpec::Transfer {
+        direction,
+        bytes: 1 << 28,
+        pinned: true,
+    }
+}
+
+/// A measurement whose median throughput is `v` and whose 10 samples spread ±`spread` (relative).
+fn measurement(unit: &str, v: f64, spread: f64) -> Measurement {
+    let t_med = 0.01;
+    let samples: Vec<f64> = (0..10)
+        .map(|i| {
+            let thr = v * (1.0 - spread + 2.0 * spread * i as f64 / 9.0);
+            v * t_med / thr
+        })
+        .collect();
+    Measurement {
+        samples,
+        iters_per_sample: 1,
+        summary: Summary {
+            n: 10,
+            median: t_med,
+            mean: t_med,
+            min: t_med * (1.0 - spread),
+            max: t_med * (1.0 + spread),
+            stddev: t_med * spread / 2.0,
+            rel_stddev: spread / 2.0,
+        },
+        throughput: Throughput {
+            unit: unit.into(),
+            median: v,
+            best: v * (1.0 + spread),
+            worst: v * (1.0 - spread),
+        },
+        warmup_seconds: 0.1,
+        total_seconds: 1.0,
+        stop_reason: StopReason::Converged,
+        warnings: vec![],
+    }
+}
+
+fn passed() -> Verification {
+    Verification {
+        status: VerifyStatus::Passed,
+        method: "test".into(),
+        max_error: 0.01,
+        tolerance: 1.0,
+        checked: 100,
+        mismatches: vec![],
+    }
+}
+
+fn result(device: u32, spec: WorkloadSpec, v: f64) -> WorkloadResult {
+    WorkloadResult {
+        id: format!("gpu{device}.{}", spec.name()),
+        backend: BackendKind::Cuda,
+        device: Some(device),
+        device_name: "Tesla M40 24GB".into(),
+        role: Role::Primary,
+        spec,
+        implementation: "kernel".into(),
+        math_mode: None,
+        work: spec.work(),
+        measurement: Some(measurement(spec.throughput_unit(), v, 0.005)),
+        verification: passed(),
+        error: None,
+    }
+}
+
+/// Healthy numbers for one M40 (all above the g2 pass lines, clear of the noise).
+fn healthy(device: u32) -> Vec<WorkloadResult> {
+    vec![
+        result(device, sgemm(), 5.0),
+        result(device, dgemm(), 0.19),
+        result(device, triad(Precision::F64), 230.0),
+        result(device, xfer(Direction::HostToDevice), 12.5),
+        result(device, xfer(Direction::DeviceToHost), 12.8),
+    ]
+}
+
+fn report(gpus: usize) -> RunReport {
+    let mut results = Vec::new();
+    for i in 0..gpus as u32 {
+        results.extend(healthy(i));
+    }
+    RunReport {
+        schema_version: SCHEMA_VERSION,
+        tool: ToolInfo {
+            name: "gpugate".into(),
+            version: "0.1.0".into(),
+            git_commit: None,
+        },
+        started_at: "2025-01-01T00:00:00Z".into(),
+        finished_at: None,
+        complete: true,
+        command_line: vec![],
+        seed: 1,
+        level: Level::Standard,
+        backend_requested: "auto".into(),
+        profile: ProfileRef {
+            name: "x".into(),
+            origin: "builtin".into(),
+            description: String::new(),
+        },
+        host: HostInfo {
+            hostname: "h".into(),
+            os: "linux".into(),
+            kernel: "6".into(),
+            cpu_model: "Xeon".into(),
+            logical_cpus: 28 * gpus.max(1) as u32,
+            memory_bytes: 61_000_000_000 * gpus.max(1) as u64,
+            local_disk_bytes: 1_650_000_000_000 * gpus.max(1) as u64,
+        },
+        gpus: (0..gpus as u32).map(m40).collect(),
+        gpu_unavailable: None,
+        module_loads: vec![],
+        results,
+        checks: vec![],
+        notes: vec![],
+        verdict: Verdict::Pass,
+        exit_code: 0,
+    }
+}
+
+fn profile(name: &str) -> Profile {
+    load_profile(name).unwrap().0
+}
+
+fn set(r: &mut RunReport, id: &str, f: impl Fn(&mut WorkloadResult)) {
+    let w = r
+        .results
+        .iter_mut()
+        .find(|w| w.id == id)
+        .unwrap_or_else(|| panic!("no result {id}"));
+    f(w);
+}
+
+fn set_speed(r: &mut RunReport, id: &str, v: f64, spread: f64) {
+    set(r, id, |w| {
+        w.measurement = Some(measurement(w.spec.throughput_unit(), v, spread))
+    });
+}
+
+type Case = (
+    &'static str,
+    &'static str,
+    usize,
+    fn(&mut RunReport, &mut Profile),
+    &'static [(&'static str, Verdict)],
+    Verdict,
+);
+
+const SGEMM0: &str = "gpu0.sgemm.4096x4096x4096";
+const SGEMM1: &str = "gpu1.sgemm.4096x4096x4096";
+
+fn cases() -> Vec<Case> {
+    use Verdict::*;
+    vec![
+        (
+            "healthy g2.large passes every check",
+            "g2.large",
+            1,
+            |_, _| {},
+            &[
+                ("machine.gpu_count", Pass),
+                ("gpu0.model", Pass),
+                ("gpu0.memory", Pass),
+                ("gpu0.pcie_gen", Pass),
+                ("gpu0.pcie_width", Pass),
+                ("host.vcpus", Pass),
+                ("host.memory", Pass),
+                ("host.local_disk", Pass),
+                ("gpu0.fp32_gemm", Pass),
+                ("gpu0.fp64_gemm", Pass),
+                ("gpu0.stream_triad", Pass),
+                ("gpu0.h2d", Pass),
+                ("gpu0.d2h", Pass),
+            ],
+            Pass,
+        ),
+        (
+            "slow FP32 fails",
+            "g2.large",
+            1,
+            |r, _| set_speed(r, SGEMM0, 3.0, 0.005),
+            &[("gpu0.fp32_gemm", Fail), ("gpu0.fp64_gemm", Pass)],
+            Fail,
+        ),
+        (
+            "noise straddling the pass line is inconclusive",
+            "g2.large",
+            1,
+            |r, _| set_speed(r, SGEMM0, 4.2, 0.05),
+            &[("gpu0.fp32_gemm", Inconclusive)],
+            Inconclusive,
+        ),
+        (
+            "median below the line but fast samples above it: inconclusive, not fail",
+            "g2.large",
+            1,
+            |r, _| set_speed(r, SGEMM0, 4.1, 0.08),
+            &[("gpu0.fp32_gemm", Inconclusive)],
+            Inconclusive,
+        ),
+        (
+            "a metric without target is skipped (reported only)",
+            "g2.large",
+            1,
+            |_, p| p.targets.retain(|t| t.metric != Metric::Fp64Gemm),
+            &[("gpu0.fp64_gemm", Skipped), ("gpu0.fp32_gemm", Pass)],
+            Pass,
+        ),
+        (
+            "GPU unavailable fails with the reason",
+            "g2.large",
+            0,
+            |r, _| {
+                r.gpu_unavailable = Some("libcuda.so not found (no NVIDIA driver)".into());
+                r.host.logical_cpus = 28;
+            },
+            &[("machine.gpu_count", Fail), ("host.vcpus", Pass)],
+            Fail,
+        ),
+        (
+            "GPU unavailable also fails machine targets",
+            "g2.2xlarge",
+            0,
+            |r, _| r.gpu_unavailable = Some("no CUDA device".into()),
+            &[
+                ("machine.gpu_count", Fail),
+                ("machine.fp32_gemm", Fail),
+                ("machine.fp64_gemm", Fail),
+            ],
+            Fail,
+        ),
+        (
+            "wrong GPU model fails",
+            "g2.large",
+            1,
+            |r, _| r.gpus[0].name = "Tesla P40".into(),
+            &[("gpu0.model", Fail), ("gpu0.fp32_gemm", Pass)],
+            Fail,
+        ),
+        (
+            "a 12 GB M40 fails the memory and model checks",
+            "g2.large",
+            1,
+            |r, _| {
+                r.gpus[0].name = "Tesla M40".into();
+                r.gpus[0].total_memory_bytes = 12_000_000_000;
+            },
+            &[("gpu0.model", Fail), ("gpu0.memory", Fail)],
+            Fail,
+        ),
+        (
+            "too few GPUs fails count and machine aggregate",
+            "g2.2xlarge",
+            1,
+            |r, _| {
+                r.host.logical_cpus = 56;
+                r.host.memory_bytes = 122_000_000_000;
+                r.host.local_disk_bytes = 3_300_000_000_000;
+            },
+            &[
+                ("machine.gpu_count", Fail),
+                ("gpu0.fp32_gemm", Pass),
+                ("machine.fp32_gemm", Fail),
+            ],
+            Fail,
+        ),
+        (
+            "more GPUs than the profile fails the count",
+            "g2.large",
+            2,
+            |_, _| {},
+            &[("machine.gpu_count", Fail), ("gpu1.fp32_gemm", Pass)],
+            Fail,
+        ),
+        (
+            "correctness failure beats speed",
+            "g2.large",
+            1,
+            |r, _| {
+                set_speed(r, SGEMM0, 6.5, 0.001);
+                set(r, SGEMM0, |w| {
+                    w.verification.status = VerifyStatus::Failed;
+                    w.verification.mismatches = vec![Mismatch {
+                        at: "C[12,7]".into(),
+                        expected: 1.5,
+                        got: 2.5,
+                    }];
+                });
+            },
+            &[
+                ("gpu0.sgemm.4096x4096x4096.verify", Fail),
+                ("gpu0.fp32_gemm", Fail),
+            ],
+            Fail,
+        ),
+        (
+            "an unverified result does not count",
+            "g2.large",
+            1,
+            |r, _| {
+                set(r, SGEMM0, |w| {
+                    w.verification = Verification::not_checked("none")
+                })
+            },
+            &[("gpu0.fp32_gemm", Fail)],
+            Fail,
+        ),
+        (
+            "a workload that could not run fails its target",
+            "g2.large",
+            1,
+            |r, _| {
+                set(r, SGEMM0, |w| {
+                    w.measurement = None;
+                    w.verification = Verification::not_checked("not run");
+                    w.error = Some("CUDA_ERROR_OUT_OF_MEMORY".into());
+                })
+            },
+            &[("gpu0.fp32_gemm", Fail)],
+            Fail,
+        ),
+        (
+            "a GPU that produced no result for a target fails",
+            "g2.large",
+            1,
+            |r, _| r.results.retain(|w| w.id != SGEMM0),
+            &[("gpu0.fp32_gemm", Fail)],
+            Fail,
+        ),
+        (
+            "host results never count as GPU results",
+            "g2.large",
+            1,
+            |r, _| {
+                r.results.retain(|w| w.id != SGEMM0);
+                let mut h = result(0, sgemm(), 50.0);
+                h.id = "host.sgemm.4096x4096x4096".into();
+                h.backend = BackendKind::Host;
+                h.device = None;
+                r.results.push(h.clone());
+                // Even a host result wrongly tagged with a device does not count.
+                h.id = "host.sgemm.tagged".into();
+                h.device = Some(0);
+                h.verification.status = VerifyStatus::Failed;
+                r.results.push(h);
+            },
+            &[("gpu0.fp32_gemm", Fail)],
+            Fail,
+        ),
+        (
+            "peer (cuBLAS) results are not gated",
+            "g2.large",
+            1,
+            |r, _| {
+                set_speed(r, SGEMM0, 3.0, 0.001);
+                let mut peer = result(0, sgemm(), 6.0);
+                peer.id = "gpu0.cublas.sgemm.4096x4096x4096".into();
+                peer.role = Role::Peer;
+                r.results.push(peer);
+            },
+            &[("gpu0.fp32_gemm", Fail)],
+            Fail,
+        ),
+        (
+            "the best of several sizes counts",
+            "g2.large",
+            1,
+            |r, _| {
+                set_speed(r, SGEMM0, 3.0, 0.001);
+                let spec = WorkloadSpec::Gemm {
+                    precision: Precision::F32,
+                    m: 8192,
+                    n: 8192,
+                    k: 8192,
+                };
+                r.results.push(result(0, spec, 5.2));
+            },
+            &[("gpu0.fp32_gemm", Pass)],
+            Pass,
+        ),
+        (
+            "stream triad uses f64 when present",
+            "g2.large",
+            1,
+            |r, _| {
+                set_speed(r, "gpu0.stream.triad.f64", 150.0, 0.001);
+                r.results.push(result(0, triad(Precision::F32), 240.0));
+            },
+            &[("gpu0.stream_triad", Fail)],
+            Fail,
+        ),
+        (
+            "stream triad falls back to f32",
+            "g2.large",
+            1,
+            |r, _| {
+                r.results.retain(|w| w.id != "gpu0.stream.triad.f64");
+                r.results.push(result(0, triad(Precision::F32), 240.0));
+            },
+            &[("gpu0.stream_triad", Pass)],
+            Pass,
+        ),
+        (
+            "machine aggregate for 2 GPUs passes",
+            "g2.2xlarge",
+            2,
+            |_, _| {},
+            &[
+                ("machine.gpu_count", Pass),
+                ("gpu0.fp32_gemm", Pass),
+                ("gpu1.fp32_gemm", Pass),
+                ("machine.fp32_gemm", Pass),
+                ("machine.fp64_gemm", Pass),
+            ],
+            Pass,
+        ),
+        (
+            "one slow GPU fails on its own even when the sum passes",
+            "g2.2xlarge",
+            2,
+            |r, _| {
+                set_speed(r, SGEMM0, 5.6, 0.001);
+                set_speed(r, SGEMM1, 4.0, 0.001);
+            },
+            &[
+                ("gpu0.fp32_gemm", Pass),
+                ("gpu1.fp32_gemm", Fail),
+                ("machine.fp32_gemm", Pass),
+            ],
+            Fail,
+        ),
+        (
+            "a broken GPU fails the machine aggregate",
+            "g2.2xlarge",
+            2,
+            |r, _| r.results.retain(|w| w.id != SGEMM1),
+            &[("gpu1.fp32_gemm", Fail), ("machine.fp32_gemm", Fail)],
+            Fail,
+        ),
+        (
+            "an idle-downshifted PCIe link passes when transfers are fast",
+            "g2.large",
+            1,
+            |r, _| r.gpus[0].pcie_link_gen = Some(1),
+            &[("gpu0.pcie_gen", Pass)],
+            Pass,
+        ),
+        (
+            "a degraded PCIe link fails",
+            "g2.large",
+            1,
+            |r, _| {
+                r.gpus[0].pcie_link_width = Some(8);
+                set_speed(r, "gpu0.transfer.h2d.pinned", 6.1, 0.001);
+            },
+            &[("gpu0.pcie_width", Fail), ("gpu0.h2d", Fail)],
+            Fail,
+        ),
+        (
+            "host memory passes at 95 % of nominal and fails below",
+            "g2.large",
+            1,
+            |r, _| r.host.memory_bytes = 57_500_000_000,
+            &[("host.memory", Pass)],
+            Pass,
+        ),
+        (
+            "host memory well below nominal fails",
+            "g2.large",
+            1,
+            |r, _| r.host.memory_bytes = 50_000_000_000,
+            &[("host.memory", Fail)],
+            Fail,
+        ),
+        (
+            "too few vCPUs fails",
+            "g2.large",
+            1,
+            |r, _| r.host.logical_cpus = 16,
+            &[("host.vcpus", Fail)],
+            Fail,
+        ),
+    ]
+}
+
+#[test]
+fn gate_rules() {
+    let mut failures = Vec::new();
+    for (name, prof, gpus, tweak, want, overall) in cases() {
+        let mut p = profile(prof);
+        let mut r = report(gpus);
+        tweak(&mut r, &mut p);
+        let checks = evaluate(&p, &r);
+        for (id, verdict) in want {
+            match checks.iter().find(|c| c.id == *id) {
+                Some(c) if c.verdict == *verdict => {}
+                Some(c) => failures.push(format!(
+                    "{name}: {id} is {} (want {verdict}): {} / {}",
+                    c.verdict, c.reason, c.hint
+                )),
+                None => failures.push(format!("{name}: no check {id}")),
+            }
+        }
+        let got = RunReport::overall(&checks);
+        if got != overall {
+            let summary: Vec<String> = checks
+                .iter()
+                .filter(|c| c.verdict != Verdict::Pass)
+                .map(|c| format!("{}={} ({})", c.id, c.verdict, c.reason))
+                .collect();
+            failures.push(format!(
+                "{name}: overall {got} (want {overall}); {}",
+                summary.join("; ")
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+#[test]
+fn reasons_and_hints_say_what_to_do() {
+    // GPU unavailable: the reason is carried through.
+    let mut r = report(0);
+    r.gpu_unavailable = Some("libcuda.so not found".into());
+    let c = evaluate(&profile("g2.large"), &r);
+    let count = c.iter().find(|c| c.id == "machine.gpu_count").unwrap();
+    assert!(
+        count.reason.contains("libcuda.so not found"),
+        "{}",
+        count.reason
+    );
+    assert!(!count.hint.is_empty());
+
+    // Too few GPUs: the hint names both numbers and what to look for.
+    let r = report(1);
+    let c = evaluate(&profile("g2.2xlarge"), &r);
+    let count = c.iter().find(|c| c.id == "machine.gpu_count").unwrap();
+    assert!(
+        count.hint.contains("1 GPU, the profile g2.2xlarge wants 2"),
+        "{}",
+        count.hint
+    );
+    assert!(count.hint.contains("Xid 79"), "{}", count.hint);
+
+    // Performance: % of spec, required line, evidence.
+    let r = report(1);
+    let c = evaluate(&profile("g2.large"), &r);
+    let fp32 = c.iter().find(|c| c.id == "gpu0.fp32_gemm").unwrap();
+    assert_eq!(fp32.unit, "TFLOPS");
+    assert!((fp32.required.unwrap() - 4.2).abs() < 1e-9);
+    assert!((fp32.percent_of_spec.unwrap() - 5.0 / 7.0 * 100.0).abs() < 1e-9);
+    assert_eq!(fp32.evidence, vec![SGEMM0.to_string()]);
+    assert!(fp32.source.as_deref().unwrap().contains("datasheet"));
+
+    // Correctness: the first mismatch is in the reason.
+    let mut r = report(1);
+    set(&mut r, SGEMM0, |w| {
+        w.verification.status = VerifyStatus::Failed;
+        w.verification.mismatches = vec![Mismatch {
+            at: "C[3,4]".into(),
+            expected: 1.0,
+            got: f64::NAN,
+        }];
+    });
+    let c = evaluate(&profile("g2.large"), &r);
+    let v = c.iter().find(|c| c.kind == CheckKind::Correctness).unwrap();
+    assert!(
+        v.reason.contains("C[3,4] expected 1 got NaN"),
+        "{}",
+        v.reason
+    );
+
+    // Machine aggregate sums the per-GPU medians.
+    let r = report(2);
+    let c = evaluate(&profile("g2.2xlarge"), &r);
+    let m = c.iter().find(|c| c.id == "machine.fp32_gemm").unwrap();
+    assert!((m.observed.unwrap() - 10.0).abs() < 1e-9);
+    assert_eq!(m.evidence.len(), 2);
+}
+
+#[test]
+fn auto_profile_gates_a_healthy_m40() {
+    let r = report(1);
+    let p = auto_profile(&r.gpus);
+    let checks = evaluate(&p, &r);
+    assert_eq!(RunReport::overall(&checks), Verdict::Pass, "{checks:#?}");
+    assert!(!checks.iter().any(|c| c.id.starts_with("host.")));
+}
+
+#[test]
+fn noise_interval_trims_outliers() {
+    let mut m = measurement("TFLOPS", 5.0, 0.01);
+    // One very slow outlier among 10 samples is trimmed.
+    m.samples[0] = 1.0;
+    let (lo, hi) = noise_interval(&m);
+    assert!(lo > 4.9 && hi < 5.1, "{lo} {hi}");
+    // Without samples: median ± 2 rel_stddev.
+    m.samples.clear();
+    m.summary.rel_stddev = 0.02;
+    let (lo, hi) = noise_interval(&m);
+    assert!((lo - 4.8).abs() < 1e-9 && (hi - 5.2).abs() < 1e-9);
+}

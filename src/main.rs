@@ -1,0 +1,223 @@
+//! gpugate binary: parse → run → render → exit code. All the work is in the library.
+
+mod cli;
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command, ProfilesAction};
+use gpugate::model::exit;
+use gpugate::report::{self, Reporter};
+use gpugate::run::{self, Progress, RunOptions};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("gpugate: error: {e:#}");
+            exit::USAGE
+        }
+    };
+    ExitCode::from(code as u8)
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Info { json } => Ok(info(json)),
+        Command::Run {
+            profile,
+            level,
+            gpus,
+            backend,
+            out,
+            seed,
+        } => {
+            let opts = RunOptions {
+                profile,
+                level,
+                gpus,
+                backend,
+                out,
+                seed,
+                command_line: std::env::args().collect(),
+            };
+            let mut line = ProgressLine::new();
+            let report = run::run(&opts, &mut |p| line.show(&p))?;
+            line.finish();
+            print!("{}", report::console::Console.render(&report));
+            println!("reports written to {}", opts.out.display());
+            Ok(report.exit_code)
+        }
+        Command::Report { run_json, out } => {
+            let report = report::load_run(&run_json)?;
+            let dir = out.unwrap_or_else(|| {
+                run_json
+                    .parent()
+                    .map(|p| p.to_path_buf())
+                    .unwrap_or_else(|| ".".into())
+            });
+            run::prepare_out_dir(&dir)?;
+            let written = report::write_all(&report, &dir).map_err(|e| {
+                anyhow::anyhow!("cannot write reports to {}: {e}. Pass --out with a directory you can write to.", dir.display())
+            })?;
+            print!("{}", report::console::Console.render(&report));
+            for p in written {
+                println!("wrote {}", p.display());
+            }
+            Ok(report.exit_code)
+        }
+        Command::Profiles { action: None } => {
+            for p in gpugate::gate::builtin_profiles() {
+                println!("{:<14} {}", p.name, p.description);
+            }
+            println!("\n`gpugate profiles show NAME` lists a profile's targets; `--profile FILE.toml` uses your own.");
+            Ok(exit::PASS)
+        }
+        Command::Profiles {
+            action: Some(ProfilesAction::Show { name }),
+        } => {
+            let (p, origin) = gpugate::gate::load_profile(&name)?;
+            print!("{}", report::info::render_profile(&p, &origin));
+            Ok(exit::PASS)
+        }
+        Command::Selftest { seed } => {
+            let seed = seed.unwrap_or_else(run::fresh_seed);
+            eprintln!("selftest: seed {seed}");
+            let mut failed = 0usize;
+            let mut total = 0usize;
+            let res = run::selftest(seed, &mut |c| {
+                total += 1;
+                let status = if c.passed() { "ok  " } else { "FAIL" };
+                if !c.passed() {
+                    failed += 1;
+                }
+                println!("{status} gpu{} {}", c.device, describe_spec(&c.spec));
+                if let Some(e) = &c.error {
+                    println!("     error: {e}");
+                }
+                for m in c.verification.mismatches.iter().take(3) {
+                    println!("     {}: expected {} got {}", m.at, m.expected, m.got);
+                }
+            });
+            match res {
+                Err(why) => {
+                    println!("FAIL no GPU can be used: {why}");
+                    Ok(exit::FAIL)
+                }
+                Ok(_) => {
+                    println!("{} passed, {} failed", total - failed, failed);
+                    Ok(if failed == 0 { exit::PASS } else { exit::FAIL })
+                }
+            }
+        }
+    }
+}
+
+fn describe_spec(spec: &gpugate::workload::WorkloadSpec) -> String {
+    use gpugate::workload::WorkloadSpec::*;
+    match *spec {
+        Gemm { .. } => spec.name(),
+        Stream { n, .. } => format!("{} n={n}", spec.name()),
+        Transfer { bytes, .. } => format!("{} bytes={bytes}", spec.name()),
+    }
+}
+
+fn info(json: bool) -> i32 {
+    let host = gpugate::probe::host();
+    let inv = gpugate::probe::gpus();
+    if json {
+        let v = serde_json::json!({ "host": host, "gpus": inv.devices, "gpu_unavailable": inv.unavailable });
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    } else {
+        print!("{}", report::info::render_inventory(&host, &inv.devices, inv.unavailable.as_deref()));
+    }
+    exit::PASS
+}
+
+/// One progress line on stderr: rewritten in place on a terminal, a line per workload otherwise.
+struct ProgressLine {
+    tty: bool,
+    dirty: bool,
+}
+
+impl ProgressLine {
+    fn new() -> Self {
+        ProgressLine {
+            tty: std::io::stderr().is_terminal(),
+            dirty: false,
+        }
+    }
+
+    fn show(&mut self, p: &Progress) {
+        let mut err = std::io::stderr().lock();
+        match p {
+            Progress::Probed { gpus, unavailable, .. } => {
+                let _ = match unavailable {
+                    Some(why) if gpus.is_empty() => writeln!(err, "no GPU can be used: {why}"),
+                    _ => writeln!(
+                        err,
+                        "found {} GPU(s): {}",
+                        gpus.len(),
+                        gpus.iter().map(|g| g.name.as_str()).collect::<Vec<_>>().join(", ")
+                    ),
+                };
+            }
+            Progress::ModulesLoaded { device, loads } => {
+                let total: f64 = loads.iter().map(|l| l.seconds).sum();
+                let _ = writeln!(err, "gpu{device}: loaded {} kernel modules in {:.3} s (JIT included)", loads.len(), total);
+            }
+            Progress::Note(n) => {
+                self.clear(&mut err);
+                let _ = writeln!(err, "note: {n}");
+            }
+            Progress::WorkloadStarted { index, total, id } => {
+                if self.tty {
+                    let _ = write!(err, "\r\x1b[K[{index}/{total}] {id} …");
+                    self.dirty = true;
+                }
+            }
+            Progress::Sample { index, total, id, progress } => {
+                if self.tty {
+                    let _ = write!(
+                        err,
+                        "\r\x1b[K[{index}/{total}] {id}  {} samples  {:.1} s  noise {:.2}%",
+                        progress.samples,
+                        progress.elapsed,
+                        progress.rel_noise * 100.0
+                    );
+                    self.dirty = true;
+                }
+            }
+            Progress::WorkloadFinished { index, total, result } => {
+                self.clear(&mut err);
+                let speed = result
+                    .measurement
+                    .as_ref()
+                    .map(|m| format!("{:.3} {}", m.throughput.median, m.throughput.unit))
+                    .unwrap_or_else(|| "-".into());
+                let verdict = match (&result.error, result.verification.status) {
+                    (Some(e), _) => format!("ERROR {e}"),
+                    (None, gpugate::model::VerifyStatus::Passed) => "verified".into(),
+                    (None, s) => format!("verification {s:?}"),
+                };
+                let _ = writeln!(err, "[{index}/{total}] {}  {speed}  {verdict}", result.id);
+            }
+        }
+        let _ = err.flush();
+    }
+
+    fn clear(&mut self, err: &mut impl Write) {
+        if self.dirty {
+            let _ = write!(err, "\r\x1b[K");
+            self.dirty = false;
+        }
+    }
+
+    fn finish(&mut self) {
+        let mut err = std::io::stderr().lock();
+        self.clear(&mut err);
+    }
+}

@@ -1,0 +1,113 @@
+//! The console summary: an aligned table of the checks, what to do about the ones that did not
+//! pass, and one closing line `verdict: PASS|FAIL|INCONCLUSIVE (exit N)`. No colours.
+
+use std::fmt::Write;
+
+use super::{fmt_opt, fmt_pct, Reporter};
+use crate::model::{RunReport, Verdict};
+
+/// The console reporter (also written as summary.txt when asked).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Console;
+
+/// Aligns columns two spaces apart; `right[i]` right-aligns column i (numbers).
+fn aligned(rows: &[Vec<String>], right: &[bool]) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|i| {
+            rows.iter()
+                .filter_map(|r| r.get(i))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for r in rows {
+        let mut line = String::new();
+        for (i, s) in r.iter().enumerate() {
+            if i > 0 {
+                line.push_str("  ");
+            }
+            let pad = widths[i].saturating_sub(s.chars().count());
+            if !right.get(i).copied().unwrap_or(false) {
+                line.push_str(s);
+                line.extend(std::iter::repeat_n(' ', pad));
+            } else {
+                line.extend(std::iter::repeat_n(' ', pad));
+                line.push_str(s);
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+impl Reporter for Console {
+    fn file_name(&self) -> &'static str {
+        "summary.txt"
+    }
+
+    fn render(&self, r: &RunReport) -> String {
+        let mut o = String::new();
+        let _ = writeln!(
+            o,
+            "gpugate {} · profile {} ({}) · level {} · seed {}",
+            r.tool.version, r.profile.name, r.profile.origin, r.level, r.seed
+        );
+        if let Some(why) = &r.gpu_unavailable {
+            let _ = writeln!(o, "GPU unavailable: {why}");
+        }
+        if !r.complete {
+            let _ = writeln!(o, "incomplete run: results and checks may be missing");
+        }
+        o.push('\n');
+
+        if r.checks.is_empty() {
+            let _ = writeln!(o, "no checks were evaluated");
+        } else {
+            let mut rows = vec![vec![
+                "CHECK".to_string(),
+                "VERDICT".to_string(),
+                "OBSERVED".to_string(),
+                "REQUIRED".to_string(),
+                "% SPEC".to_string(),
+                "UNIT".to_string(),
+            ]];
+            for c in &r.checks {
+                rows.push(vec![
+                    c.id.clone(),
+                    c.verdict.to_string(),
+                    fmt_opt(c.observed, &c.unit),
+                    fmt_opt(c.required, &c.unit),
+                    fmt_pct(c.percent_of_spec),
+                    c.unit.clone(),
+                ]);
+            }
+            let table = aligned(&rows, &[false, false, true, true, true, false]);
+            o.push_str(&table);
+
+            let attention: Vec<_> = r
+                .checks
+                .iter()
+                .filter(|c| matches!(c.verdict, Verdict::Fail | Verdict::Inconclusive))
+                .collect();
+            if !attention.is_empty() {
+                o.push('\n');
+                for c in attention {
+                    let _ = writeln!(o, "{} {}: {}", c.verdict, c.id, c.reason);
+                    if !c.hint.is_empty() {
+                        let _ = writeln!(o, "  hint: {}", c.hint);
+                    }
+                }
+            }
+        }
+        for n in &r.notes {
+            let _ = writeln!(o, "note: {n}");
+        }
+        o.push('\n');
+        let _ = writeln!(o, "verdict: {} (exit {})", r.verdict, r.exit_code);
+        o
+    }
+}

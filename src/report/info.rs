@@ -1,0 +1,142 @@
+//! The inventory text of `gpugate info`: host and GPUs, as the probe saw them.
+
+use std::fmt::Write;
+
+use super::fmt_gb;
+use crate::gate::profile::{Profile, Scope};
+use crate::model::{DeviceInfo, HostInfo};
+
+/// Host and GPU inventory as plain text; `unavailable` is why no GPU could be used, if so.
+pub fn render_inventory(host: &HostInfo, gpus: &[DeviceInfo], unavailable: Option<&str>) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "host      {}", host.hostname);
+    let _ = writeln!(o, "os        {} (kernel {})", host.os, host.kernel);
+    let _ = writeln!(o, "cpu       {} × {}", host.logical_cpus, host.cpu_model);
+    let _ = writeln!(o, "memory    {} GB", fmt_gb(host.memory_bytes));
+    let _ = writeln!(o, "disk      {} GB local", fmt_gb(host.local_disk_bytes));
+    if let Some(why) = unavailable {
+        let _ = writeln!(o, "GPU unavailable: {why}");
+    }
+    if gpus.is_empty() && unavailable.is_none() {
+        let _ = writeln!(o, "no GPU found");
+    }
+    for g in gpus {
+        let pcie = match (g.pcie_link_gen, g.pcie_link_width) {
+            (Some(gen), Some(w)) => format!(", PCIe gen {gen} x{w}"),
+            _ => String::new(),
+        };
+        let model = match crate::gate::lookup_gpu(&g.name) {
+            Some(m) => format!("catalogue: {}", m.name),
+            None => "not in the catalogue: targets derived from attributes".into(),
+        };
+        let _ = writeln!(
+            o,
+            "gpu{}      {} (sm_{}{}, {} SMs, {} MHz, {} GB, {}-bit bus at {} MHz{pcie}) [{}] {}",
+            g.index,
+            g.name,
+            g.compute_capability.0,
+            g.compute_capability.1,
+            g.sm_count,
+            g.sm_clock_khz / 1000,
+            fmt_gb(g.total_memory_bytes),
+            g.memory_bus_width_bits,
+            g.memory_clock_khz / 1000,
+            g.pci_bus_id,
+            model
+        );
+        let _ = writeln!(
+            o,
+            "          driver CUDA {}.{}, PTX ISA up to {}",
+            g.driver_cuda_version / 1000,
+            (g.driver_cuda_version % 1000) / 10,
+            g.max_ptx_isa
+        );
+    }
+    o
+}
+
+/// A profile as text for `gpugate profiles show`: what the machine must have, and each target
+/// with its spec, pass fraction, pass line and source.
+pub fn render_profile(p: &Profile, origin: &str) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "profile   {} ({origin})", p.name);
+    let _ = writeln!(o, "          {}", p.description);
+    let m = &p.machine;
+    let model = if m.gpu_model.trim().is_empty() {
+        "any model".to_string()
+    } else {
+        format!("\"{}\"", m.gpu_model)
+    };
+    let _ = writeln!(o, "gpus      {} × {model}", m.gpu_count);
+    if let Some(v) = m.min_gpu_memory_gb {
+        let _ = writeln!(o, "          at least {v:.1} GB memory each");
+    }
+    match (m.pcie_gen, m.pcie_width) {
+        (Some(g), Some(w)) => {
+            let _ = writeln!(o, "          PCIe gen {g} x{w} or better");
+        }
+        (Some(g), None) => {
+            let _ = writeln!(o, "          PCIe gen {g} or better");
+        }
+        (None, Some(w)) => {
+            let _ = writeln!(o, "          PCIe x{w} or wider");
+        }
+        (None, None) => {}
+    }
+    let tol = crate::gate::profile::HOST_SIZE_TOLERANCE * 100.0;
+    if let Some(v) = m.host_vcpus {
+        let _ = writeln!(o, "host      at least {v} vCPUs");
+    }
+    if let Some(v) = m.host_memory_gb {
+        let _ = writeln!(o, "          {v:.0} GB memory (passes at >= {tol:.0} %)");
+    }
+    if let Some(v) = m.local_disk_gb {
+        let _ = writeln!(
+            o,
+            "          {v:.0} GB local disk (passes at >= {tol:.0} %)"
+        );
+    }
+    if p.targets.is_empty() {
+        let _ = writeln!(o, "targets   none");
+        return o;
+    }
+    let _ = writeln!(o, "targets");
+    let mut rows = vec![[
+        "metric".to_string(),
+        "scope".to_string(),
+        "spec".to_string(),
+        "pass".to_string(),
+        "pass line".to_string(),
+        "source".to_string(),
+    ]];
+    for t in &p.targets {
+        let unit = t.unit();
+        let scope = match (t.scope, t.gpu) {
+            (Scope::Machine, _) => "machine".to_string(),
+            (Scope::Gpu, Some(g)) => format!("gpu{g}"),
+            (Scope::Gpu, None) => "each gpu".to_string(),
+        };
+        rows.push([
+            t.metric.to_string(),
+            scope,
+            format!("{} {unit}", super::fmt_value(t.spec(), unit)),
+            format!("{:.0} %", t.pass_fraction * 100.0),
+            format!("{} {unit}", super::fmt_value(t.required(), unit)),
+            t.source.clone(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..6)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    for r in &rows {
+        let mut line = String::from("  ");
+        for (i, s) in r.iter().enumerate() {
+            line.push_str(s);
+            if i + 1 < r.len() {
+                line.extend(std::iter::repeat_n(' ', widths[i] - s.chars().count() + 2));
+            }
+        }
+        let _ = writeln!(o, "{}", line.trim_end());
+    }
+    o
+}

@@ -1,0 +1,502 @@
+//! Snapshot tests of the renderers and tests of reading run.json back.
+//!
+//! Snapshots live in src/report/snapshots/. After an intended change of the output, regenerate
+//! them with `UPDATE_SNAPSHOTS=1 cargo test -p gpugate --lib report` and review the diff.
+
+use std::path::{Path, PathBuf};
+
+use super::*;
+use crate::gate;
+use crate::model::*;
+use crate::workload::{Direction, Precision, StreamOp, WorkloadSpec};
+
+fn snapshot_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src/report/snapshots")
+}
+
+fn check_snapshot(name: &str, actual: &str) {
+    let path = snapshot_dir().join(name);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some_and(|v| v == "1") {
+        std::fs::create_dir_all(snapshot_dir()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "cannot read snapshot {}: {e}; create it with UPDATE_SNAPSHOTS=1",
+            path.display()
+        )
+    });
+    if expected != actual {
+        let first = expected
+            .lines()
+            .zip(actual.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or_else(|| expected.lines().count().min(actual.lines().count()));
+        panic!(
+            "{name} differs from the snapshot at line {}:\n  expected: {:?}\n  actual:   {:?}\n\
+             If the change is intended, run with UPDATE_SNAPSHOTS=1 and review the diff.",
+            first + 1,
+            expected.lines().nth(first).unwrap_or("<end>"),
+            actual.lines().nth(first).unwrap_or("<end>")
+        );
+    }
+}
+
+fn m40(index: u32) -> DeviceInfo {
+    DeviceInfo {
+        index,
+        name: "Tesla M40 24GB".into(),
+        uuid: format!("GPU-0000000{index}-m40"),
+        pci_bus_id: format!("0000:0{}:00.0", index + 4),
+        compute_capability: (5, 2),
+        sm_count: 24,
+        sm_clock_khz: 1_114_000,
+        memory_clock_khz: 3_004_000,
+        memory_bus_width_bits: 384,
+        total_memory_bytes: 24_062_000_000,
+        free_memory_bytes: 23_900_000_000,
+        l2_cache_bytes: 3 << 20,
+        driver_cuda_version: 12040,
+        max_ptx_isa: "8.4".into(),
+        pcie_link_gen: Some(3),
+        pcie_link_width: Some(16),
+    }
+}
+
+/// Deterministic samples around `v` (throughput) with a relative spread.
+fn measurement(unit: &str, v: f64, spread: f64, iters: u64) -> Measurement {
+    let t_med = 0.02;
+    let wiggle = [
+        0.0, 0.4, -0.3, 0.9, -1.0, 0.1, -0.2, 0.6, -0.5, 0.3, 1.0, -0.8,
+    ];
+    let samples: Vec<f64> = wiggle.iter().map(|w| t_med / (1.0 + spread * w)).collect();
+    Measurement {
+        samples,
+        iters_per_sample: iters,
+        summary: Summary {
+            n: 12,
+            median: t_med,
+            mean: t_med,
+            min: t_med / (1.0 + spread),
+            max: t_med / (1.0 - spread),
+            stddev: t_med * spread * 0.6,
+            rel_stddev: spread * 0.6,
+        },
+        throughput: Throughput {
+            unit: unit.into(),
+            median: v,
+            best: v * (1.0 + spread),
+            worst: v * (1.0 - spread),
+        },
+        warmup_seconds: 0.2,
+        total_seconds: 0.6,
+        stop_reason: StopReason::Converged,
+        warnings: vec![],
+    }
+}
+
+fn verified(method: &str) -> Verification {
+    Verification {
+        status: VerifyStatus::Passed,
+        method: method.into(),
+        max_error: 0.0123,
+        tolerance: 1.0,
+        checked: 4096,
+        mismatches: vec![],
+    }
+}
+
+fn result(
+    id: &str,
+    device: Option<u32>,
+    spec: WorkloadSpec,
+    implementation: &str,
+    v: f64,
+) -> WorkloadResult {
+    let (backend, device_name) = match device {
+        Some(_) => (BackendKind::Cuda, "Tesla M40 24GB"),
+        None => (BackendKind::Host, "Intel Xeon E5-2670 v2"),
+    };
+    WorkloadResult {
+        id: id.into(),
+        backend,
+        device,
+        device_name: device_name.into(),
+        role: Role::Primary,
+        spec,
+        implementation: implementation.into(),
+        math_mode: match spec {
+            WorkloadSpec::Gemm { .. } => Some("FP32 FMA".into()),
+            _ => None,
+        },
+        work: spec.work(),
+        measurement: Some(measurement(spec.throughput_unit(), v, 0.004, 1)),
+        verification: verified("gold values"),
+        error: None,
+    }
+}
+
+/// A G2.large run with something of everything: a peer, a failed verification, a host result,
+/// a warning, a timeout, module loads and notes.
+pub(crate) fn sample_report() -> RunReport {
+    let sgemm = WorkloadSpec::Gemm {
+        precision: Precision::F32,
+        m: 4096,
+        n: 4096,
+        k: 4096,
+    };
+    let dgemm = WorkloadSpec::Gemm {
+        precision: Precision::F64,
+        m: 2048,
+        n: 2048,
+        k: 2048,
+    };
+    let triad = WorkloadSpec::Stream {
+        op: StreamOp::Triad,
+        precision: Precision::F64,
+        n: 1 << 26,
+    };
+    let h2d = WorkloadSpec::Transfer {
+        direction: Direction::HostToDevice,
+        bytes: 1 << 28,
+        pinned: true,
+    };
+    let d2h = WorkloadSpec::Transfer {
+        direction: Direction::DeviceToHost,
+        bytes: 1 << 28,
+        pinned: true,
+    };
+    let mut results = vec![
+        result(
+            "gpu0.sgemm.4096x4096x4096",
+            Some(0),
+            sgemm,
+            "sgemm_f32_tiled_128x64",
+            4.87,
+        ),
+        result(
+            "gpu0.cublas.sgemm.4096x4096x4096",
+            Some(0),
+            sgemm,
+            "cublasSgemm",
+            4.93,
+        ),
+        result(
+            "gpu0.dgemm.2048x2048x2048",
+            Some(0),
+            dgemm,
+            "dgemm_f64_tiled_64x64",
+            0.195,
+        ),
+        result(
+            "gpu0.stream.triad.f64",
+            Some(0),
+            triad,
+            "stream_triad_f64",
+            229.4,
+        ),
+        result(
+            "gpu0.transfer.h2d.pinned",
+            Some(0),
+            h2d,
+            "cuMemcpyHtoDAsync",
+            10.3,
+        ),
+        result(
+            "gpu0.transfer.d2h.pinned",
+            Some(0),
+            d2h,
+            "cuMemcpyDtoHAsync",
+            12.6,
+        ),
+        result(
+            "host.sgemm.1024x1024x1024",
+            None,
+            WorkloadSpec::Gemm {
+                precision: Precision::F32,
+                m: 1024,
+                n: 1024,
+                k: 1024,
+            },
+            "matrixmultiply::sgemm",
+            0.61,
+        ),
+    ];
+    results[1].role = Role::Peer;
+    results[1].math_mode = Some("cuBLAS pedantic FP32".into());
+    results[0].verification = verified("Freivalds (3 vectors, f64) + 64 sampled elements in f64");
+    results[2].math_mode = Some("FP64 FMA".into());
+    results[2].verification = Verification {
+        status: VerifyStatus::Failed,
+        method: "Freivalds (3 vectors, f64) + 64 sampled elements in f64".into(),
+        max_error: 3.5e-2,
+        tolerance: 1.0e-9,
+        checked: 2048 * 3 + 64,
+        mismatches: vec![
+            Mismatch {
+                at: "C[12,7]".into(),
+                expected: 511.25,
+                got: 511.75,
+            },
+            Mismatch {
+                at: "C[12,8]".into(),
+                expected: -3.0,
+                got: f64::NAN,
+            },
+        ],
+    };
+    // The h2d link is noisy: the pass line (10.24 GB/s) sits inside its interval.
+    results[4].measurement = Some(measurement("GB/s", 10.3, 0.03, 4));
+    results[4].measurement.as_mut().unwrap().stop_reason = StopReason::Timeout;
+    results[3]
+        .measurement
+        .as_mut()
+        .unwrap()
+        .warnings
+        .push("SM clock fell to 949 MHz during sampling (thermal slowdown)".into());
+
+    let mut r = RunReport {
+        schema_version: SCHEMA_VERSION,
+        tool: ToolInfo {
+            name: "gpugate".into(),
+            version: "0.1.0".into(),
+            git_commit: Some("7e9971d".into()),
+        },
+        started_at: "2026-01-02T03:04:05Z".into(),
+        finished_at: Some("2026-01-02T03:05:10Z".into()),
+        complete: true,
+        command_line: vec![
+            "gpugate".into(),
+            "run".into(),
+            "--profile".into(),
+            "g2.large".into(),
+        ],
+        seed: 1234567,
+        level: Level::Standard,
+        backend_requested: "auto".into(),
+        profile: ProfileRef {
+            name: "g2.large".into(),
+            origin: "builtin".into(),
+            description: "G2.large: 1 × Tesla M40 24GB".into(),
+        },
+        host: HostInfo {
+            hostname: "g2-large-0042".into(),
+            os: "Ubuntu 22.04.4 LTS".into(),
+            kernel: "5.15.0-105-generic".into(),
+            cpu_model: "Intel(R) Xeon(R) CPU E5-2670 v2 @ 2.50GHz".into(),
+            logical_cpus: 28,
+            memory_bytes: 60_500_000_000,
+            local_disk_bytes: 1_650_000_000_000,
+        },
+        gpus: vec![m40(0)],
+        gpu_unavailable: None,
+        module_loads: vec![
+            ModuleLoad {
+                device: 0,
+                module: "gemm".into(),
+                target: "compute_52".into(),
+                seconds: 0.412,
+            },
+            ModuleLoad {
+                device: 0,
+                module: "stream".into(),
+                target: "compute_52".into(),
+                seconds: 0.0315,
+            },
+        ],
+        results,
+        checks: vec![],
+        notes: vec!["cuBLAS found at libcublas.so.12 (peer results are not gated)".into()],
+        verdict: Verdict::Pass,
+        exit_code: 0,
+    };
+    let (profile, _) = gate::load_profile("g2.large").unwrap();
+    r.checks = gate::evaluate(&profile, &r);
+    r.verdict = RunReport::overall(&r.checks);
+    r.exit_code = exit::for_verdict(r.verdict);
+    r
+}
+
+fn unavailable_report() -> RunReport {
+    let mut r = sample_report();
+    r.gpus.clear();
+    r.results.retain(|w| w.backend == BackendKind::Host);
+    r.module_loads.clear();
+    r.notes.clear();
+    r.gpu_unavailable =
+        Some("the NVIDIA driver library libcuda.so.1 was not found (no driver installed?)".into());
+    let (profile, _) = gate::load_profile("g2.large").unwrap();
+    r.checks = gate::evaluate(&profile, &r);
+    r.verdict = RunReport::overall(&r.checks);
+    r.exit_code = exit::for_verdict(r.verdict);
+    r
+}
+
+#[test]
+fn sample_report_has_the_expected_verdicts() {
+    let r = sample_report();
+    let v = |id: &str| r.checks.iter().find(|c| c.id == id).map(|c| c.verdict);
+    assert_eq!(v("gpu0.fp32_gemm"), Some(Verdict::Pass));
+    assert_eq!(v("gpu0.fp64_gemm"), Some(Verdict::Fail));
+    assert_eq!(v("gpu0.dgemm.2048x2048x2048.verify"), Some(Verdict::Fail));
+    assert_eq!(v("gpu0.h2d"), Some(Verdict::Inconclusive));
+    assert_eq!(r.verdict, Verdict::Fail);
+    assert_eq!(r.exit_code, 1);
+}
+
+#[test]
+fn markdown_snapshot() {
+    check_snapshot("sample.md", &Markdown.render(&sample_report()));
+}
+
+#[test]
+fn console_snapshot() {
+    check_snapshot("sample.console.txt", &Console.render(&sample_report()));
+}
+
+#[test]
+fn gpu_unavailable_snapshots() {
+    let r = unavailable_report();
+    let md = Markdown.render(&r);
+    assert!(md.contains("**GPU unavailable: the NVIDIA driver library"));
+    check_snapshot("unavailable.md", &md);
+    let console = Console.render(&r);
+    assert!(console.ends_with("verdict: FAIL (exit 1)\n"), "{console}");
+    check_snapshot("unavailable.console.txt", &console);
+}
+
+#[test]
+fn console_ends_with_the_verdict_line() {
+    let mut r = sample_report();
+    for (verdict, code) in [
+        (Verdict::Pass, 0),
+        (Verdict::Fail, 1),
+        (Verdict::Inconclusive, 3),
+    ] {
+        r.verdict = verdict;
+        r.exit_code = code;
+        let out = Console.render(&r);
+        let last = out.lines().last().unwrap();
+        assert_eq!(last, format!("verdict: {verdict} (exit {code})"));
+    }
+}
+
+#[test]
+fn profile_and_inventory_text() {
+    let (p, origin) = gate::load_profile("g2.2xlarge").unwrap();
+    let text = info::render_profile(&p, &origin);
+    assert!(text.contains("2 × \"Tesla M40 24GB\""), "{text}");
+    assert!(text.contains("fp32_gemm"), "{text}");
+    assert!(text.contains("8.40 TFLOPS"), "{text}");
+    let r = sample_report();
+    let text = info::render_inventory(&r.host, &r.gpus, None);
+    assert!(text.contains("Tesla M40 24GB") && text.contains("catalogue: Tesla M40 24GB"));
+    let text = info::render_inventory(&r.host, &[], Some("no driver"));
+    assert!(text.contains("GPU unavailable: no driver"));
+}
+
+#[test]
+fn json_round_trips_through_disk_with_nan() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = sample_report();
+    let path = write_json_atomic(&r, dir.path()).unwrap();
+    assert_eq!(path, dir.path().join("run.json"));
+    assert!(!dir.path().join("run.json.tmp").exists());
+    let back = load_run(&path).unwrap();
+    // NaN (written as null) reads back as NaN.
+    assert!(back.results[2].verification.mismatches[1].got.is_nan());
+    // serde_json's default float parsing may differ in the last bit, so compare what the
+    // reports show, and the structure.
+    assert_eq!(Markdown.render(&back), Markdown.render(&r));
+    assert_eq!(Console.render(&back), Console.render(&r));
+    let key = |c: &Check| (c.id.clone(), c.verdict, c.reason.clone(), c.hint.clone());
+    assert_eq!(
+        back.checks.iter().map(key).collect::<Vec<_>>(),
+        r.checks.iter().map(key).collect::<Vec<_>>()
+    );
+    assert_eq!(back.results.len(), r.results.len());
+}
+
+#[test]
+fn write_all_writes_json_and_markdown_atomically() {
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("out");
+    // A stale temporary file from a crashed run does not matter.
+    std::fs::create_dir_all(&sub).unwrap();
+    std::fs::write(sub.join("run.json.tmp"), "{ torn").unwrap();
+    let r = sample_report();
+    let written = write_all(&r, &sub).unwrap();
+    assert_eq!(written, vec![sub.join("run.json"), sub.join("report.md")]);
+    assert_eq!(
+        std::fs::read_to_string(sub.join("report.md")).unwrap(),
+        Markdown.render(&r)
+    );
+    assert!(load_run(&sub.join("run.json")).is_ok());
+    let leftovers: Vec<_> = std::fs::read_dir(&sub)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty());
+}
+
+#[test]
+fn load_run_errors_say_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = Json.render(&sample_report());
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let newer = full.replacen("\"schema_version\": 1", "\"schema_version\": 7", 1);
+    let shape = full.replacen("\"seed\":", "\"sead\":", 1);
+    let cases: Vec<(PathBuf, &str)> = vec![
+        (
+            write("truncated.json", &full[..full.len() / 2]),
+            "the file is truncated or not JSON",
+        ),
+        (write("empty.json", ""), "the file is truncated or not JSON"),
+        (
+            write("text.json", "hello world"),
+            "the file is truncated or not JSON",
+        ),
+        (
+            write("foreign.json", r#"{"name": "other tool", "results": []}"#),
+            "is not a gpugate run.json (it has no schema_version)",
+        ),
+        (
+            write("array.json", "[1, 2, 3]"),
+            "is not a gpugate run.json",
+        ),
+        (
+            write("shape.json", &shape),
+            "is not a gpugate run.json (wrong shape",
+        ),
+        (
+            write("newer.json", &newer),
+            "written by a newer gpugate (schema 7); this one reads schema 1",
+        ),
+        (dir.path().join("missing.json"), "cannot read"),
+    ];
+    for (path, want) in cases {
+        let e = load_run(&path).unwrap_err().to_string();
+        assert!(e.contains(want), "{}: {e}", path.display());
+        assert!(e.contains(&path.display().to_string()), "{e}");
+    }
+    // Truncation names a line and column.
+    let e = load_run(&dir.path().join("truncated.json"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains(" at line ") && e.contains(" column "), "{e}");
+}
+
+#[test]
+fn numbers_are_formatted_by_unit() {
+    assert_eq!(fmt_value(4.8712, "TFLOPS"), "4.87");
+    assert_eq!(fmt_value(229.44, "GB/s"), "229.4");
+    assert_eq!(fmt_value(28.0, "vCPUs"), "28");
+    assert_eq!(fmt_pct(Some(69.57)), "69.6%");
+    assert_eq!(fmt_opt(None, "GB"), "—");
+}

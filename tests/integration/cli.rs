@@ -1,0 +1,168 @@
+//! The command line: exit codes, messages for bad input, and a whole run without a GPU.
+
+use super::*;
+use gpugate::model::{BackendKind, CheckKind, RunReport, Verdict, VerifyStatus};
+
+#[test]
+fn host_run_writes_a_full_report_and_fails_the_gpu_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = gpugate(&[
+        "run",
+        "--level",
+        "quick",
+        "--backend",
+        "host",
+        "--seed",
+        "7",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    // auto wants at least one GPU; host results never count as GPU results.
+    assert_eq!(o.status.code(), Some(1), "stdout:\n{}\nstderr:\n{}", stdout(&o), stderr(&o));
+    let r: RunReport = serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    assert!(r.complete);
+    assert_eq!(r.seed, 7);
+    assert_eq!(r.exit_code, 1);
+    assert_eq!(r.verdict, Verdict::Fail);
+    assert!(!r.results.is_empty());
+    for res in &r.results {
+        assert_eq!(res.backend, BackendKind::Host);
+        assert_eq!(res.verification.status, VerifyStatus::Passed, "{}: {:?}", res.id, res.verification);
+        assert!(res.measurement.as_ref().unwrap().summary.n >= 3);
+    }
+    // every GEMM row names its implementation and math mode
+    for res in r.results.iter().filter(|x| x.id.contains("gemm")) {
+        assert!(!res.implementation.is_empty() && res.math_mode.is_some());
+    }
+    assert!(r
+        .checks
+        .iter()
+        .any(|c| c.verdict == Verdict::Fail && c.kind == CheckKind::Inventory));
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("FAIL"));
+    let console = stdout(&o);
+    assert!(console.contains("exit 1"), "{console}");
+    // progress went to stderr, one line per workload when not a terminal
+    assert!(stderr(&o).contains(&format!("[{}/{}]", r.results.len(), r.results.len())), "{}", stderr(&o));
+}
+
+#[test]
+fn report_rerenders_a_saved_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = gpugate(&[
+        "report",
+        fixture("no-gpu-host-quick.run.json").to_str().unwrap(),
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    let saved: RunReport =
+        serde_json::from_str(&std::fs::read_to_string(fixture("no-gpu-host-quick.run.json")).unwrap()).unwrap();
+    assert_eq!(o.status.code(), Some(saved.exit_code), "{}", stderr(&o));
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(md.contains(&saved.profile.name));
+    let again: RunReport = serde_json::from_str(&std::fs::read_to_string(dir.path().join("run.json")).unwrap()).unwrap();
+    assert_eq!(again, saved, "re-rendering must not change the run");
+}
+
+fn assert_usage_error(o: &Output, needle: &str) {
+    assert_eq!(o.status.code(), Some(2), "stdout:\n{}\nstderr:\n{}", stdout(o), stderr(o));
+    let e = stderr(o);
+    assert!(e.contains(needle), "stderr does not mention {needle:?}:\n{e}");
+    assert!(!e.contains("panicked"), "{e}");
+}
+
+#[test]
+fn unknown_profile_is_exit_2_and_lists_the_builtin_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = gpugate(&["run", "--profile", "g9.huge", "--out", dir.path().to_str().unwrap()]);
+    assert_usage_error(&o, "g9.huge");
+    assert!(stderr(&o).contains("g2.large"));
+}
+
+#[test]
+fn malformed_profile_is_exit_2_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.toml");
+    std::fs::write(&p, "name = \"bad\"\ndescription = \"x\"\n[machine\ngpu_count = 1\n").unwrap();
+    let o = gpugate(&["run", "--profile", p.to_str().unwrap(), "--out", dir.path().to_str().unwrap()]);
+    assert_usage_error(&o, "line 3");
+}
+
+#[test]
+fn a_gpu_that_is_not_there_is_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = gpugate(&["run", "--gpus", "97", "--out", dir.path().to_str().unwrap()]);
+    assert_usage_error(&o, "GPU 97");
+}
+
+#[test]
+fn an_unwritable_out_is_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let o = gpugate(&["run", "--backend", "host", "--out", file.join("sub").to_str().unwrap()]);
+    assert_usage_error(&o, "--out");
+}
+
+#[test]
+fn report_refuses_truncated_foreign_and_missing_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = std::fs::read_to_string(fixture("no-gpu-host-quick.run.json")).unwrap();
+    let truncated = dir.path().join("truncated.json");
+    std::fs::write(&truncated, &full[..full.len() / 2]).unwrap();
+    assert_usage_error(&gpugate(&["report", truncated.to_str().unwrap()]), "truncated");
+    let foreign = dir.path().join("foreign.json");
+    std::fs::write(&foreign, r#"{"name": "not a run", "values": [1, 2, 3]}"#).unwrap();
+    assert_usage_error(&gpugate(&["report", foreign.to_str().unwrap()]), "not a gpugate run.json");
+    let missing = dir.path().join("missing.json");
+    assert_usage_error(&gpugate(&["report", missing.to_str().unwrap()]), "missing.json");
+}
+
+#[test]
+fn bad_arguments_are_exit_2() {
+    assert_eq!(gpugate(&["run", "--level", "extreme"]).status.code(), Some(2));
+    assert_eq!(gpugate(&["frobnicate"]).status.code(), Some(2));
+}
+
+#[test]
+fn profiles_lists_and_shows_targets_with_sources() {
+    let o = gpugate(&["profiles"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("g2.large") && stdout(&o).contains("g2.2xlarge"));
+    let o = gpugate(&["profiles", "show", "g2.2xlarge"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s = stdout(&o);
+    assert!(s.contains("fp32_gemm") && s.contains("14"), "{s}");
+    assert!(s.to_lowercase().contains("source"), "{s}");
+}
+
+#[test]
+fn info_runs_without_a_gpu() {
+    let o = gpugate(&["info"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("logical cpus"));
+    if no_gpu_here() {
+        assert!(stdout(&o).contains("none can be used"));
+    }
+    let o = gpugate(&["info", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["host"]["logical_cpus"].as_u64().unwrap() >= 1);
+}
+
+#[test]
+fn selftest_without_a_gpu_fails_with_the_reason() {
+    if !no_gpu_here() {
+        return; // on a GPU machine, the ignored GPU tests cover selftest
+    }
+    let o = gpugate(&["selftest"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("no GPU can be used"));
+}
+
+#[test]
+#[ignore = "needs a GPU"]
+fn selftest_on_the_gpu_passes() {
+    let o = gpugate(&["selftest"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+}

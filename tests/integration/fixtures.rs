@@ -1,0 +1,41 @@
+//! Real run.json files from real machines: they must load, gate the same way again, and render.
+
+use super::*;
+use gpugate::model::RunReport;
+
+fn load(name: &str) -> RunReport {
+    gpugate::report::load_run(&fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+#[test]
+fn every_fixture_loads_and_regates_to_the_same_verdict() {
+    let dir = std::fs::read_dir(fixture("")).unwrap();
+    let mut n = 0;
+    for e in dir {
+        let p = e.unwrap().path();
+        if p.extension().and_then(|x| x.to_str()) != Some("json") {
+            continue;
+        }
+        n += 1;
+        let name = p.file_name().unwrap().to_str().unwrap().to_string();
+        let r = load(&name);
+        assert!(r.complete, "{name}");
+        let (profile, _) = if r.profile.origin == "auto" {
+            (gpugate::gate::auto_profile(&r.gpus), String::new())
+        } else {
+            gpugate::gate::load_profile(&r.profile.name).unwrap()
+        };
+        let checks = gpugate::gate::evaluate(&profile, &r);
+        assert_eq!(RunReport::overall(&checks), r.verdict, "{name}: re-gating changed the verdict");
+    }
+    assert!(n >= 1, "no fixtures found");
+}
+
+#[test]
+fn the_no_gpu_fixture_says_why_the_gpu_checks_failed() {
+    let r = load("no-gpu-host-quick.run.json");
+    let reason = r.gpu_unavailable.clone().expect("the no-GPU run records why");
+    let failing: Vec<_> = r.checks.iter().filter(|c| c.verdict == gpugate::model::Verdict::Fail).collect();
+    assert!(!failing.is_empty());
+    assert!(failing.iter().any(|c| c.reason.contains(&reason) || c.reason.to_lowercase().contains("gpu")));
+}
