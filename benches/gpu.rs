@@ -49,14 +49,25 @@ fn benches(c: &mut Criterion) {
         let mut g = c.benchmark_group(format!("gemm_{}_flops", p.as_str()));
         g.sample_size(10).measurement_time(Duration::from_secs(3));
         for s in [1024usize, 4096, 8192] {
-            let spec = WorkloadSpec::Gemm { precision: p, m: s, n: s, k: s };
+            let spec = WorkloadSpec::Gemm {
+                precision: p,
+                m: s,
+                n: s,
+                k: s,
+            };
             g.throughput(Throughput::Elements(spec.work().flops as u64));
             let mut t = backend.prepare(&spec, 1).expect("prepare gemm");
             assert!(t.verify().is_ok());
-            g.bench_function(BenchmarkId::new("gpugate", s), |b| b.iter_custom(|n| timed(t.as_mut(), n)));
+            g.bench_function(BenchmarkId::new("gpugate", s), |b| {
+                b.iter_custom(|n| timed(t.as_mut(), n))
+            });
             if cublas.is_ok() {
-                let mut peer = dev.cublas_gemm_trial(p, s, s, s, 1).expect("prepare cuBLAS");
-                g.bench_function(BenchmarkId::new("cublas", s), |b| b.iter_custom(|n| timed(peer.as_mut(), n)));
+                let mut peer = dev
+                    .cublas_gemm_trial(p, s, s, s, 1)
+                    .expect("prepare cuBLAS");
+                g.bench_function(BenchmarkId::new("cublas", s), |b| {
+                    b.iter_custom(|n| timed(peer.as_mut(), n))
+                });
             }
         }
         g.finish();
@@ -65,7 +76,11 @@ fn benches(c: &mut Criterion) {
     for p in [Precision::F32, Precision::F64] {
         let mut g = c.benchmark_group(format!("stream_{}_bytes", p.as_str()));
         for op in StreamOp::ALL {
-            let spec = WorkloadSpec::Stream { op, precision: p, n };
+            let spec = WorkloadSpec::Stream {
+                op,
+                precision: p,
+                n,
+            };
             g.throughput(Throughput::Bytes(spec.work().bytes as u64));
             let mut t = backend.prepare(&spec, 1).expect("prepare stream");
             g.bench_function(op.as_str(), |b| b.iter_custom(|n| timed(t.as_mut(), n)));
@@ -74,10 +89,16 @@ fn benches(c: &mut Criterion) {
     }
     let mut g = c.benchmark_group("transfer_bytes");
     for direction in [Direction::HostToDevice, Direction::DeviceToHost] {
-        let spec = WorkloadSpec::Transfer { direction, bytes: 256 << 20, pinned: true };
+        let spec = WorkloadSpec::Transfer {
+            direction,
+            bytes: 256 << 20,
+            pinned: true,
+        };
         g.throughput(Throughput::Bytes(spec.work().bytes as u64));
         let mut t = backend.prepare(&spec, 1).expect("prepare transfer");
-        g.bench_function(direction.short(), |b| b.iter_custom(|n| timed(t.as_mut(), n)));
+        g.bench_function(direction.short(), |b| {
+            b.iter_custom(|n| timed(t.as_mut(), n))
+        });
     }
     g.finish();
 }

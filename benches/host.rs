@@ -13,7 +13,12 @@ fn benches(c: &mut Criterion) {
         let mut g = c.benchmark_group(format!("host_gemm_{}_flops", p.as_str()));
         g.sample_size(10).measurement_time(Duration::from_secs(2));
         for s in [256usize, 1024] {
-            let spec = WorkloadSpec::Gemm { precision: p, m: s, n: s, k: s };
+            let spec = WorkloadSpec::Gemm {
+                precision: p,
+                m: s,
+                n: s,
+                k: s,
+            };
             g.throughput(Throughput::Elements(spec.work().flops as u64));
             let mut t = host.prepare(&spec, 1).expect("prepare");
             g.bench_function(BenchmarkId::from_parameter(s), |b| {
@@ -25,10 +30,16 @@ fn benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("host_stream_f64_bytes");
     g.sample_size(10);
     for op in StreamOp::ALL {
-        let spec = WorkloadSpec::Stream { op, precision: Precision::F64, n: 1 << 23 };
+        let spec = WorkloadSpec::Stream {
+            op,
+            precision: Precision::F64,
+            n: 1 << 23,
+        };
         g.throughput(Throughput::Bytes(spec.work().bytes as u64));
         let mut t = host.prepare(&spec, 1).expect("prepare");
-        g.bench_function(op.as_str(), |b| b.iter_custom(|n| Duration::from_secs_f64(t.run(n).expect("run"))));
+        g.bench_function(op.as_str(), |b| {
+            b.iter_custom(|n| Duration::from_secs_f64(t.run(n).expect("run")))
+        });
     }
     g.finish();
 }

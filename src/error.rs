@@ -4,15 +4,12 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{0}")]
+    #[error(transparent)]
     Profile(#[from] crate::gate::ProfileError),
-    #[error("{0}")]
+    #[error(transparent)]
     Report(#[from] crate::report::ReportError),
-    #[error("cannot write {path}: {source}. Pass --out with a directory you can write to.")]
-    Output {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("cannot write {path}: {err}. Pass --out with a directory you can write to.")]
+    Output { path: PathBuf, err: std::io::Error },
     #[error("{0}")]
     Usage(String),
 }

@@ -155,7 +155,12 @@ mod tests {
         }
         for r in refs {
             let m = module_for(r.module, (5, 2)).expect("module for sm_52");
-            assert!(m.entries.contains(&r.entry), "{} not listed in {}", r.entry, m.name);
+            assert!(
+                m.entries.contains(&r.entry),
+                "{} not listed in {}",
+                r.entry,
+                m.name
+            );
             assert!(
                 m.ptx.contains(&format!(".entry {}(", r.entry)),
                 "{} missing from the PTX of {}",

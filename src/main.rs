@@ -132,7 +132,10 @@ fn info(json: bool) -> i32 {
         let v = serde_json::json!({ "host": host, "gpus": inv.devices, "gpu_unavailable": inv.unavailable });
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     } else {
-        print!("{}", report::info::render_inventory(&host, &inv.devices, inv.unavailable.as_deref()));
+        print!(
+            "{}",
+            report::info::render_inventory(&host, &inv.devices, inv.unavailable.as_deref())
+        );
     }
     exit::PASS
 }
@@ -154,20 +157,30 @@ impl ProgressLine {
     fn show(&mut self, p: &Progress) {
         let mut err = std::io::stderr().lock();
         match p {
-            Progress::Probed { gpus, unavailable, .. } => {
+            Progress::Probed {
+                gpus, unavailable, ..
+            } => {
                 let _ = match unavailable {
                     Some(why) if gpus.is_empty() => writeln!(err, "no GPU can be used: {why}"),
                     _ => writeln!(
                         err,
                         "found {} GPU(s): {}",
                         gpus.len(),
-                        gpus.iter().map(|g| g.name.as_str()).collect::<Vec<_>>().join(", ")
+                        gpus.iter()
+                            .map(|g| g.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 };
             }
             Progress::ModulesLoaded { device, loads } => {
                 let total: f64 = loads.iter().map(|l| l.seconds).sum();
-                let _ = writeln!(err, "gpu{device}: loaded {} kernel modules in {:.3} s (JIT included)", loads.len(), total);
+                let _ = writeln!(
+                    err,
+                    "gpu{device}: loaded {} kernel modules in {:.3} s (JIT included)",
+                    loads.len(),
+                    total
+                );
             }
             Progress::Note(n) => {
                 self.clear(&mut err);
@@ -179,7 +192,12 @@ impl ProgressLine {
                     self.dirty = true;
                 }
             }
-            Progress::Sample { index, total, id, progress } => {
+            Progress::Sample {
+                index,
+                total,
+                id,
+                progress,
+            } => {
                 if self.tty {
                     let _ = write!(
                         err,
@@ -191,7 +209,11 @@ impl ProgressLine {
                     self.dirty = true;
                 }
             }
-            Progress::WorkloadFinished { index, total, result } => {
+            Progress::WorkloadFinished {
+                index,
+                total,
+                result,
+            } => {
                 self.clear(&mut err);
                 let speed = result
                     .measurement

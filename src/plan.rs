@@ -105,7 +105,11 @@ pub fn plan(level: Level, backend: BackendKind, props: Option<&DeviceProps>) -> 
             continue;
         }
         for op in StreamOp::ALL {
-            out.push(WorkloadSpec::Stream { op, precision: p, n });
+            out.push(WorkloadSpec::Stream {
+                op,
+                precision: p,
+                n,
+            });
         }
     }
     let mut tb = transfer_bytes(level, backend);
@@ -141,9 +145,24 @@ mod tests {
     fn m40_standard_plan_fits_and_has_everything() {
         let p = props(24, 3);
         let plan = plan(Level::Standard, BackendKind::Cuda, Some(&p));
-        assert!(plan.contains(&WorkloadSpec::Gemm { precision: Precision::F32, m: 8192, n: 8192, k: 8192 }));
-        assert_eq!(plan.iter().filter(|s| matches!(s, WorkloadSpec::Stream { .. })).count(), 10);
-        assert_eq!(plan.iter().filter(|s| matches!(s, WorkloadSpec::Transfer { .. })).count(), 2);
+        assert!(plan.contains(&WorkloadSpec::Gemm {
+            precision: Precision::F32,
+            m: 8192,
+            n: 8192,
+            k: 8192
+        }));
+        assert_eq!(
+            plan.iter()
+                .filter(|s| matches!(s, WorkloadSpec::Stream { .. }))
+                .count(),
+            10
+        );
+        assert_eq!(
+            plan.iter()
+                .filter(|s| matches!(s, WorkloadSpec::Transfer { .. }))
+                .count(),
+            2
+        );
     }
 
     #[test]
@@ -152,22 +171,40 @@ mod tests {
         let plan = plan(Level::Full, BackendKind::Cuda, Some(&p));
         for s in &plan {
             if let WorkloadSpec::Gemm { precision, m, n, k } = *s {
-                assert!(gemm_device_bytes(precision, m, n, k) as f64 <= p.free_memory as f64 * MEMORY_MARGIN);
+                assert!(
+                    gemm_device_bytes(precision, m, n, k) as f64
+                        <= p.free_memory as f64 * MEMORY_MARGIN
+                );
             }
             if let WorkloadSpec::Stream { precision, n, .. } = *s {
-                assert!(stream_device_bytes(precision, n) as f64 <= p.free_memory as f64 * MEMORY_MARGIN);
+                assert!(
+                    stream_device_bytes(precision, n) as f64
+                        <= p.free_memory as f64 * MEMORY_MARGIN
+                );
             }
         }
         // 16384² does not fit in 362 MiB: it shrinks to the largest multiple of 256 that does.
         let largest = plan
             .iter()
             .filter_map(|s| match *s {
-                WorkloadSpec::Gemm { precision: Precision::F32, m, .. } => Some(m),
+                WorkloadSpec::Gemm {
+                    precision: Precision::F32,
+                    m,
+                    ..
+                } => Some(m),
                 _ => None,
             })
             .max()
             .unwrap();
-        assert_eq!(largest, fit_gemm(Precision::F32, 16384, (p.free_memory as f64 * MEMORY_MARGIN) as u64).unwrap());
+        assert_eq!(
+            largest,
+            fit_gemm(
+                Precision::F32,
+                16384,
+                (p.free_memory as f64 * MEMORY_MARGIN) as u64
+            )
+            .unwrap()
+        );
         assert!(largest < 16384 && largest % 256 == 0 && largest > 4096);
     }
 

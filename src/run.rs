@@ -12,8 +12,8 @@ use crate::gate::{self, Profile};
 use crate::host::HostBackend;
 use crate::measure::{self, SampleProgress, StoppingCriterion};
 use crate::model::{
-    exit, BackendKind, DeviceInfo, HostInfo, Level, ModuleLoad, ProfileRef, Role, RunReport, ToolInfo, Verdict,
-    Verification, WorkloadResult, SCHEMA_VERSION,
+    exit, BackendKind, DeviceInfo, HostInfo, Level, ModuleLoad, ProfileRef, Role, RunReport,
+    ToolInfo, Verdict, Verification, WorkloadResult, SCHEMA_VERSION,
 };
 use crate::plan::plan;
 use crate::probe;
@@ -156,9 +156,9 @@ pub fn tool_info() -> ToolInfo {
 
 /// Makes sure `dir` exists and is writable, before any measuring starts.
 pub fn prepare_out_dir(dir: &Path) -> Result<(), Error> {
-    let fail = |source| Error::Output {
+    let fail = |err| Error::Output {
         path: dir.to_path_buf(),
-        source,
+        err,
     };
     std::fs::create_dir_all(dir).map_err(fail)?;
     let probe = dir.join(".gpugate-write-test");
@@ -237,7 +237,9 @@ fn run_trial(
     match trial.verify() {
         Ok(v) => result.verification = v,
         Err(e) => {
-            result.error.get_or_insert(format!("could not read the result back: {e}"));
+            result
+                .error
+                .get_or_insert(format!("could not read the result back: {e}"));
         }
     }
     result
@@ -247,9 +249,9 @@ fn run_trial(
 /// Returns the final report; its `exit_code` is the process's.
 pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunReport, Error> {
     // Everything that can make the tool unable to run is checked before measuring.
-    let resolved: Option<(Profile, String)> = match &opts.profile {
+    let resolved: Option<(Profile, String)> = match opts.profile.as_deref() {
+        Some("auto") | None => None,
         Some(p) => Some(gate::load_profile(p)?),
-        None => None,
     };
     prepare_out_dir(&opts.out)?;
 
@@ -265,7 +267,8 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunR
         Some(list) => {
             for g in list {
                 if !inv.devices.iter().any(|d| d.index == *g) {
-                    let have: Vec<String> = inv.devices.iter().map(|d| d.index.to_string()).collect();
+                    let have: Vec<String> =
+                        inv.devices.iter().map(|d| d.index.to_string()).collect();
                     return Err(Error::Usage(format!(
                         "--gpus names GPU {g}, but {}. Run `gpugate info` to list the GPUs.",
                         if have.is_empty() {
@@ -321,16 +324,17 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunR
     let save = |r: &RunReport| -> Result<(), Error> {
         report::write_json_atomic(r, &opts.out)
             .map(|_| ())
-            .map_err(|source| Error::Output {
+            .map_err(|err| Error::Output {
                 path: opts.out.join("run.json"),
-                source,
+                err,
             })
     };
     save(&report)?;
 
     let crit = StoppingCriterion::for_level(opts.level);
     let use_cuda = opts.backend != BackendChoice::Host && !selected.is_empty();
-    let use_host = opts.backend == BackendChoice::Host || (opts.backend == BackendChoice::Auto && selected.is_empty());
+    let use_host = opts.backend == BackendChoice::Host
+        || (opts.backend == BackendChoice::Auto && selected.is_empty());
     if use_host && opts.backend == BackendChoice::Auto {
         let why = "no GPU can be used (see gpu_unavailable): running the workloads on the host CPU instead; \
                    host results never count as GPU results"
@@ -353,7 +357,11 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunR
             jobs.push((None, spec));
         }
     }
-    let cublas = if use_cuda { Some(cuda::cublas_status()) } else { None };
+    let cublas = if use_cuda {
+        Some(cuda::cublas_status())
+    } else {
+        None
+    };
     if let Some(Err(why)) = &cublas {
         let note = format!("cuBLAS peer not run: {why}");
         progress(Progress::Note(&note));
@@ -421,7 +429,11 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunR
             index += 1;
             let id = result_id(Some(gpu.index), Role::Primary, &spec);
             let s = workload_seed(seed, &id);
-            progress(Progress::WorkloadStarted { index, total, id: &id });
+            progress(Progress::WorkloadStarted {
+                index,
+                total,
+                id: &id,
+            });
             let prepared = backend.prepare(&spec, s).map_err(|e| e.to_string());
             let r = run_trial(
                 prepared,
@@ -452,7 +464,11 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunR
             if let (true, WorkloadSpec::Gemm { precision, m, n, k }) = (peers_wanted, spec) {
                 index += 1;
                 let id = result_id(Some(gpu.index), Role::Peer, &spec);
-                progress(Progress::WorkloadStarted { index, total, id: &id });
+                progress(Progress::WorkloadStarted {
+                    index,
+                    total,
+                    id: &id,
+                });
                 let prepared = dev.cublas_gemm_trial(precision, m, n, k, workload_seed(seed, &id));
                 let r = run_trial(
                     prepared,
@@ -485,12 +501,22 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunR
 
     if use_host {
         let backend = HostBackend::new(host.cpu_model.clone());
-        let specs: Vec<WorkloadSpec> = jobs.iter().filter(|(d, _)| d.is_none()).map(|(_, s)| *s).collect();
+        let specs: Vec<WorkloadSpec> = jobs
+            .iter()
+            .filter(|(d, _)| d.is_none())
+            .map(|(_, s)| *s)
+            .collect();
         for spec in specs {
             index += 1;
             let id = result_id(None, Role::Primary, &spec);
-            progress(Progress::WorkloadStarted { index, total, id: &id });
-            let prepared = backend.prepare(&spec, workload_seed(seed, &id)).map_err(|e| e.to_string());
+            progress(Progress::WorkloadStarted {
+                index,
+                total,
+                id: &id,
+            });
+            let prepared = backend
+                .prepare(&spec, workload_seed(seed, &id))
+                .map_err(|e| e.to_string());
             let r = run_trial(
                 prepared,
                 &spec,
@@ -524,9 +550,9 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunR
     report.exit_code = exit::for_verdict(report.verdict);
     report.finished_at = Some(now_rfc3339());
     report.complete = true;
-    report::write_all(&report, &opts.out).map_err(|source| Error::Output {
+    report::write_all(&report, &opts.out).map_err(|err| Error::Output {
         path: opts.out.clone(),
-        source,
+        err,
     })?;
     Ok(report)
 }
@@ -550,7 +576,12 @@ pub fn selftest_cases(include_large: bool) -> Vec<WorkloadSpec> {
     }
     for p in [Precision::F32, Precision::F64] {
         for &(m, n, k) in &shapes {
-            v.push(WorkloadSpec::Gemm { precision: p, m, n, k });
+            v.push(WorkloadSpec::Gemm {
+                precision: p,
+                m,
+                n,
+                k,
+            });
         }
         let mut ns = vec![1usize, 31, 257, 1000, 100_003];
         if include_large {
@@ -558,7 +589,11 @@ pub fn selftest_cases(include_large: bool) -> Vec<WorkloadSpec> {
         }
         for op in StreamOp::ALL {
             for &n in &ns {
-                v.push(WorkloadSpec::Stream { op, precision: p, n });
+                v.push(WorkloadSpec::Stream {
+                    op,
+                    precision: p,
+                    n,
+                });
             }
         }
     }
@@ -594,7 +629,12 @@ impl SelftestCase {
 }
 
 /// Runs every case once (nothing timed) on `backend` and verifies it.
-pub fn selftest_on(backend: &dyn Backend, cases: &[WorkloadSpec], seed: u64, each: &mut dyn FnMut(&SelftestCase)) -> Vec<SelftestCase> {
+pub fn selftest_on(
+    backend: &dyn Backend,
+    cases: &[WorkloadSpec],
+    seed: u64,
+    each: &mut dyn FnMut(&SelftestCase),
+) -> Vec<SelftestCase> {
     let mut out = Vec::new();
     for spec in cases {
         let mut case = SelftestCase {
@@ -625,7 +665,10 @@ pub fn selftest_on(backend: &dyn Backend, cases: &[WorkloadSpec], seed: u64, eac
 
 /// `gpugate selftest`: every kernel at small, odd and large sizes on every usable GPU.
 /// Err(reason) when no GPU can be used.
-pub fn selftest(seed: u64, each: &mut dyn FnMut(&SelftestCase)) -> Result<Vec<SelftestCase>, String> {
+pub fn selftest(
+    seed: u64,
+    each: &mut dyn FnMut(&SelftestCase),
+) -> Result<Vec<SelftestCase>, String> {
     let inv = probe::gpus();
     if inv.devices.is_empty() {
         return Err(inv.unavailable.unwrap_or_else(|| "no GPU found".into()));
@@ -673,8 +716,14 @@ mod tests {
 
     #[test]
     fn workload_seeds_differ_by_id_and_run() {
-        assert_ne!(workload_seed(1, "gpu0.sgemm"), workload_seed(1, "gpu0.dgemm"));
-        assert_ne!(workload_seed(1, "gpu0.sgemm"), workload_seed(2, "gpu0.sgemm"));
+        assert_ne!(
+            workload_seed(1, "gpu0.sgemm"),
+            workload_seed(1, "gpu0.dgemm")
+        );
+        assert_ne!(
+            workload_seed(1, "gpu0.sgemm"),
+            workload_seed(2, "gpu0.sgemm")
+        );
         assert_eq!(workload_seed(7, "x"), workload_seed(7, "x"));
     }
 

@@ -25,7 +25,9 @@ impl HostBackend {
     pub fn new(cpu_model: impl Into<String>) -> Self {
         HostBackend {
             cpu_model: cpu_model.into(),
-            threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            threads: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
         }
     }
 }
@@ -67,8 +69,20 @@ impl HostGemmElem for f32 {
         // SAFETY: the slices have the lengths the strides describe (checked by the caller).
         unsafe {
             matrixmultiply::sgemm(
-                m, k, n, 1.0, a.as_ptr(), k as isize, 1, b.as_ptr(), n as isize, 1, 0.0,
-                c.as_mut_ptr(), n as isize, 1,
+                m,
+                k,
+                n,
+                1.0,
+                a.as_ptr(),
+                k as isize,
+                1,
+                b.as_ptr(),
+                n as isize,
+                1,
+                0.0,
+                c.as_mut_ptr(),
+                n as isize,
+                1,
             )
         }
     }
@@ -80,8 +94,20 @@ impl HostGemmElem for f64 {
         // SAFETY: as above.
         unsafe {
             matrixmultiply::dgemm(
-                m, k, n, 1.0, a.as_ptr(), k as isize, 1, b.as_ptr(), n as isize, 1, 0.0,
-                c.as_mut_ptr(), n as isize, 1,
+                m,
+                k,
+                n,
+                1.0,
+                a.as_ptr(),
+                k as isize,
+                1,
+                b.as_ptr(),
+                n as isize,
+                1,
+                0.0,
+                c.as_mut_ptr(),
+                n as isize,
+                1,
             )
         }
     }
@@ -128,7 +154,9 @@ impl<T: HostGemmElem> Trial for HostGemm<T> {
         Ok(t.elapsed().as_secs_f64())
     }
     fn verify(&mut self) -> Result<Verification, WorkloadError> {
-        Ok(check_gemm(self.m, self.n, self.k, &self.a, &self.b, &self.c, self.seed))
+        Ok(check_gemm(
+            self.m, self.n, self.k, &self.a, &self.b, &self.c, self.seed,
+        ))
     }
 }
 
@@ -185,7 +213,11 @@ impl<T: Elem + Default> HostStream<T> {
                 }
             }),
             StreamOp::Add => std::thread::scope(|sc| {
-                for ((c, a), b) in x.c.chunks_mut(chunk).zip(x.a.chunks(chunk)).zip(x.b.chunks(chunk)) {
+                for ((c, a), b) in
+                    x.c.chunks_mut(chunk)
+                        .zip(x.a.chunks(chunk))
+                        .zip(x.b.chunks(chunk))
+                {
                     sc.spawn(move || {
                         for ((c, a), b) in c.iter_mut().zip(a).zip(b) {
                             *c = T::from_f64(a.to_f64() + b.to_f64());
@@ -194,7 +226,11 @@ impl<T: Elem + Default> HostStream<T> {
                 }
             }),
             StreamOp::Triad => std::thread::scope(|sc| {
-                for ((a, b), c) in x.a.chunks_mut(chunk).zip(x.b.chunks(chunk)).zip(x.c.chunks(chunk)) {
+                for ((a, b), c) in
+                    x.a.chunks_mut(chunk)
+                        .zip(x.b.chunks(chunk))
+                        .zip(x.c.chunks(chunk))
+                {
                     sc.spawn(move || {
                         for ((a, b), c) in a.iter_mut().zip(b).zip(c) {
                             *a = T::from_f64(b.to_f64() + s * c.to_f64());
@@ -216,17 +252,23 @@ impl<T: Elem + Default> HostStream<T> {
                                 let mut cb = b.chunks_exact(DOT_LANES);
                                 for (xa, xb) in (&mut ca).zip(&mut cb) {
                                     for l in 0..DOT_LANES {
-                                        acc[l] = T::from_f64(acc[l].to_f64() + xa[l].to_f64() * xb[l].to_f64());
+                                        acc[l] = T::from_f64(
+                                            acc[l].to_f64() + xa[l].to_f64() * xb[l].to_f64(),
+                                        );
                                     }
                                 }
-                                for (l, (x, y)) in ca.remainder().iter().zip(cb.remainder()).enumerate() {
+                                for (l, (x, y)) in
+                                    ca.remainder().iter().zip(cb.remainder()).enumerate()
+                                {
                                     acc[l] = T::from_f64(acc[l].to_f64() + x.to_f64() * y.to_f64());
                                 }
                                 acc.iter().map(|v| v.to_f64()).sum::<f64>()
                             })
                         })
                         .collect();
-                    hs.into_iter().map(|h| h.join().unwrap_or(f64::NAN)).sum::<f64>()
+                    hs.into_iter()
+                        .map(|h| h.join().unwrap_or(f64::NAN))
+                        .sum::<f64>()
                 });
                 self.dot = total;
             }
@@ -305,11 +347,20 @@ mod tests {
         let mut specs = vec![];
         for p in [Precision::F32, Precision::F64] {
             for &(m, n, k) in &[(1, 1, 1), (31, 31, 31), (100, 99, 17)] {
-                specs.push(WorkloadSpec::Gemm { precision: p, m, n, k });
+                specs.push(WorkloadSpec::Gemm {
+                    precision: p,
+                    m,
+                    n,
+                    k,
+                });
             }
             for op in StreamOp::ALL {
                 for n in [1, 31, 1000] {
-                    specs.push(WorkloadSpec::Stream { op, precision: p, n });
+                    specs.push(WorkloadSpec::Stream {
+                        op,
+                        precision: p,
+                        n,
+                    });
                 }
             }
         }
@@ -320,8 +371,17 @@ mod tests {
         });
         for spec in specs {
             let mut t = host.prepare(&spec, 42).unwrap();
-            assert!(t.verify().unwrap().status == VerifyStatus::Failed || matches!(spec, WorkloadSpec::Stream { op: StreamOp::Dot, .. }),
-                "{spec:?} verified before it ran: the NaN fill is not working");
+            assert!(
+                t.verify().unwrap().status == VerifyStatus::Failed
+                    || matches!(
+                        spec,
+                        WorkloadSpec::Stream {
+                            op: StreamOp::Dot,
+                            ..
+                        }
+                    ),
+                "{spec:?} verified before it ran: the NaN fill is not working"
+            );
             t.run(2).unwrap();
             let v = t.verify().unwrap();
             assert!(v.passed(), "{spec:?}: {v:?}");

@@ -91,7 +91,10 @@ pub fn measure(
             elapsed,
             rel_noise: s.rel_stddev,
         });
-        if samples.len() >= crit.min_samples && elapsed >= crit.min_time && s.rel_stddev < crit.target_rel_noise {
+        if samples.len() >= crit.min_samples
+            && elapsed >= crit.min_time
+            && s.rel_stddev < crit.target_rel_noise
+        {
             break StopReason::Converged;
         }
         if samples.len() >= crit.max_samples {
@@ -264,7 +267,11 @@ mod tests {
         crit.target_rel_noise = 0.0; // never converge: run to max_samples
         let m = measure(&mut t, &SPEC, &crit, &mut |_| {}).unwrap();
         assert_eq!(m.stop_reason, StopReason::MaxSamples);
-        assert!(m.warnings.iter().any(|w| w.contains("slowed down")), "{:?}", m.warnings);
+        assert!(
+            m.warnings.iter().any(|w| w.contains("slowed down")),
+            "{:?}",
+            m.warnings
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::{fmt_gb, fmt_opt, fmt_pct, Reporter};
-use crate::model::{BackendKind, Role, RunReport, StopReason, VerifyStatus, WorkloadResult};
+use crate::model::{BackendKind, Role, RunReport, VerifyStatus, WorkloadResult};
 
 /// The Markdown reporter (report.md).
 #[derive(Debug, Clone, Copy, Default)]
@@ -379,15 +379,6 @@ impl Reporter for Markdown {
             if let Some(m) = &w.measurement {
                 for msg in &m.warnings {
                     warnings.push(format!("`{}`: {}", w.id, cell(msg)));
-                }
-                if m.stop_reason == StopReason::Timeout {
-                    warnings.push(format!(
-                        "`{}`: sampling hit its time limit before the noise target \
-                         ({} samples, rel. stddev {:.2}%)",
-                        w.id,
-                        m.summary.n,
-                        m.summary.rel_stddev * 100.0
-                    ));
                 }
             }
             if let Some(e) = &w.error {

@@ -120,7 +120,13 @@ pub fn check_gemm<T: Elem>(
     // Sampled elements: corners, tile edges, random.
     let mut points: Vec<(usize, usize)> = Vec::new();
     if m > 0 && n > 0 {
-        for &(i, j) in &[(0, 0), (0, n - 1), (m - 1, 0), (m - 1, n - 1), (m / 2, n / 2)] {
+        for &(i, j) in &[
+            (0, 0),
+            (0, n - 1),
+            (m - 1, 0),
+            (m - 1, n - 1),
+            (m / 2, n / 2),
+        ] {
             points.push((i, j));
         }
         for t in [7usize, 8, 31, 32, 63, 64, 127, 128] {
@@ -228,7 +234,11 @@ mod tests {
             let c = naive_f32(m, n, k, &a, &b);
             let v = check_gemm(m, n, k, &a, &b, &c, 1);
             assert!(v.passed(), "{m}x{n}x{k}: {v:?}");
-            assert!(v.max_error < 0.5, "{m}x{n}x{k}: margin too thin: {}", v.max_error);
+            assert!(
+                v.max_error < 0.5,
+                "{m}x{n}x{k}: margin too thin: {}",
+                v.max_error
+            );
         }
     }
 
@@ -263,7 +273,10 @@ mod tests {
             }
         }
         let c = naive_f32(m, n, k, &a_short, &b);
-        assert_eq!(check_gemm(m, n, k, &a, &b, &c, 5).status, VerifyStatus::Failed);
+        assert_eq!(
+            check_gemm(m, n, k, &a, &b, &c, 5).status,
+            VerifyStatus::Failed
+        );
     }
 
     #[test]
@@ -277,7 +290,10 @@ mod tests {
                 ct[j * m + i] = c[i * n + j];
             }
         }
-        assert_eq!(check_gemm(m, n, k, &a, &b, &ct, 6).status, VerifyStatus::Failed);
+        assert_eq!(
+            check_gemm(m, n, k, &a, &b, &ct, 6).status,
+            VerifyStatus::Failed
+        );
     }
 
     #[test]
@@ -294,6 +310,9 @@ mod tests {
     fn zeros_output_fails() {
         let (a, b) = gemm_inputs_f32(8, 8, 8, 1);
         let c = vec![0f32; 64];
-        assert_eq!(check_gemm(8, 8, 8, &a, &b, &c, 1).status, VerifyStatus::Failed);
+        assert_eq!(
+            check_gemm(8, 8, 8, &a, &b, &c, 1).status,
+            VerifyStatus::Failed
+        );
     }
 }

@@ -35,8 +35,12 @@ impl<D: KernelDevice + ?Sized + 'static> Backend for DeviceBackend<D> {
     fn prepare(&self, spec: &WorkloadSpec, seed: u64) -> Result<Box<dyn Trial>, WorkloadError> {
         let dev = self.device.clone();
         match *spec {
-            WorkloadSpec::Gemm { precision, m, n, k } => gemm::prepare_gemm(dev, precision, m, n, k, seed),
-            WorkloadSpec::Stream { op, precision, n } => stream::prepare_stream(dev, op, precision, n, seed),
+            WorkloadSpec::Gemm { precision, m, n, k } => {
+                gemm::prepare_gemm(dev, precision, m, n, k, seed)
+            }
+            WorkloadSpec::Stream { op, precision, n } => {
+                stream::prepare_stream(dev, op, precision, n, seed)
+            }
             WorkloadSpec::Transfer {
                 direction,
                 bytes,

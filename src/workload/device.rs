@@ -70,7 +70,12 @@ pub trait KernelDevice {
     fn free(&self, buf: DevBuf);
     fn upload(&self, dst: DevBuf, src: &[u8]) -> Result<(), DeviceError>;
     fn download(&self, src: DevBuf, dst: &mut [u8]) -> Result<(), DeviceError>;
-    fn launch(&self, kernel: KernelRef, cfg: LaunchConfig, args: &[KArg]) -> Result<(), DeviceError>;
+    fn launch(
+        &self,
+        kernel: KernelRef,
+        cfg: LaunchConfig,
+        args: &[KArg],
+    ) -> Result<(), DeviceError>;
     fn alloc_pinned(&self, bytes: usize) -> Result<PinnedBuf, DeviceError>;
     fn free_pinned(&self, buf: PinnedBuf);
     fn write_pinned(&self, dst: PinnedBuf, src: &[u8]) -> Result<(), DeviceError>;

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::device::{as_bytes, as_bytes_mut, bytemuck_lite::Pod, DevBuf, KArg, KernelDevice, LaunchConfig};
+use super::device::{
+    as_bytes, as_bytes_mut, bytemuck_lite::Pod, DevBuf, KArg, KernelDevice, LaunchConfig,
+};
 use super::{Precision, Trial, TrialInfo, WorkloadError};
 use crate::kernels::{gemm_kernel, GemmKernel};
 use crate::model::Verification;
@@ -76,7 +78,13 @@ pub fn prepare_gemm<D: KernelDevice + ?Sized + 'static>(
     k: usize,
     seed: u64,
 ) -> Result<Box<dyn Trial>, WorkloadError> {
-    if m == 0 || n == 0 || k == 0 || m > i32::MAX as usize || n > i32::MAX as usize || k > i32::MAX as usize {
+    if m == 0
+        || n == 0
+        || k == 0
+        || m > i32::MAX as usize
+        || n > i32::MAX as usize
+        || k > i32::MAX as usize
+    {
         return Err(WorkloadError::Unsupported(format!(
             "GEMM shape {m}x{n}x{k} is out of range (each dimension 1..2^31)"
         )));
@@ -173,7 +181,9 @@ impl<T: Elem + Pod, D: KernelDevice + ?Sized> Trial for GemmTrial<T, D> {
     fn verify(&mut self) -> Result<Verification, WorkloadError> {
         let mut c = vec![T::from_f64(0.0); self.m * self.n];
         self.dev.download(self.bufs[2], as_bytes_mut(&mut c))?;
-        Ok(check_gemm(self.m, self.n, self.k, &self.a, &self.b, &c, self.seed))
+        Ok(check_gemm(
+            self.m, self.n, self.k, &self.a, &self.b, &c, self.seed,
+        ))
     }
 }
 

@@ -166,7 +166,11 @@ impl WorkloadSpec {
     pub fn name(&self) -> String {
         match *self {
             WorkloadSpec::Gemm { precision, m, n, k } => {
-                let p = if precision == Precision::F32 { "sgemm" } else { "dgemm" };
+                let p = if precision == Precision::F32 {
+                    "sgemm"
+                } else {
+                    "dgemm"
+                };
                 format!("{p}.{m}x{n}x{k}")
             }
             WorkloadSpec::Stream { op, precision, .. } => {

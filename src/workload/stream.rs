@@ -5,7 +5,9 @@ use std::sync::Arc;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::device::{as_bytes, as_bytes_mut, bytemuck_lite::Pod, DevBuf, KArg, KernelDevice, LaunchConfig};
+use super::device::{
+    as_bytes, as_bytes_mut, bytemuck_lite::Pod, DevBuf, KArg, KernelDevice, LaunchConfig,
+};
 use super::{Precision, StreamOp, Trial, TrialInfo, WorkloadError};
 use crate::kernels::{stream_kernel, STREAM_BLOCK};
 use crate::model::Verification;
@@ -16,7 +18,11 @@ use crate::verify::Elem;
 /// a dropped block in dot shows.
 pub fn stream_inputs<T: Elem>(n: usize, seed: u64) -> StreamArrays<T> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut gen = |len: usize| -> Vec<T> { (0..len).map(|_| T::from_f64(rng.gen_range(0.5..1.5))).collect() };
+    let mut gen = |len: usize| -> Vec<T> {
+        (0..len)
+            .map(|_| T::from_f64(rng.gen_range(0.5..1.5)))
+            .collect()
+    };
     let a = gen(n);
     let b = gen(n);
     let c = gen(n);
@@ -64,7 +70,9 @@ pub fn prepare_stream<D: KernelDevice + ?Sized + 'static>(
     seed: u64,
 ) -> Result<Box<dyn Trial>, WorkloadError> {
     if n == 0 {
-        return Err(WorkloadError::Unsupported("stream arrays must have at least one element".into()));
+        return Err(WorkloadError::Unsupported(
+            "stream arrays must have at least one element".into(),
+        ));
     }
     match precision {
         Precision::F32 => prepare_typed::<f32, D>(dev, op, n, seed),
@@ -100,7 +108,9 @@ fn prepare_typed<T: Elem + Pod, D: KernelDevice + ?Sized + 'static>(
     let nan = vec![0xFFu8; n * sz];
     if op == StreamOp::Dot {
         // A block that never writes its partial sum must not pass as zero.
-        trial.dev.upload(trial.bufs[3], &nan[..grid as usize * sz])?;
+        trial
+            .dev
+            .upload(trial.bufs[3], &nan[..grid as usize * sz])?;
     }
     let (a, b, c) = (trial.bufs[0], trial.bufs[1], trial.bufs[2]);
     let out = trial.output_buf();
@@ -133,7 +143,11 @@ impl<T: Elem + Pod, D: KernelDevice + ?Sized> StreamTrial<T, D> {
     }
 
     fn launch(&self) -> Result<(), WorkloadError> {
-        let (a, b, c) = (KArg::Buf(self.bufs[0]), KArg::Buf(self.bufs[1]), KArg::Buf(self.bufs[2]));
+        let (a, b, c) = (
+            KArg::Buf(self.bufs[0]),
+            KArg::Buf(self.bufs[1]),
+            KArg::Buf(self.bufs[2]),
+        );
         let n = KArg::I64(self.n as i64);
         let s = self.scalar_arg();
         let args: Vec<KArg> = match self.op {
@@ -186,10 +200,16 @@ impl<T: Elem + Pod, D: KernelDevice + ?Sized> Trial for StreamTrial<T, D> {
         let zero = T::from_f64(0.0);
         if self.op == StreamOp::Dot {
             let mut partial = vec![zero; self.grid as usize];
-            self.dev.download(self.bufs[3], as_bytes_mut(&mut partial))?;
+            self.dev
+                .download(self.bufs[3], as_bytes_mut(&mut partial))?;
             let got: f64 = partial.iter().map(|v| v.to_f64()).sum();
             let threads = self.grid as usize * STREAM_BLOCK as usize;
-            return Ok(check_dot(&self.x.a, &self.x.b, got, self.n.div_ceil(threads)));
+            return Ok(check_dot(
+                &self.x.a,
+                &self.x.b,
+                got,
+                self.n.div_ceil(threads),
+            ));
         }
         let mut out = vec![zero; self.n];
         let buf = self.output_buf().expect("elementwise op has an output");

@@ -34,7 +34,9 @@ pub fn prepare_transfer<D: KernelDevice + ?Sized + 'static>(
     seed: u64,
 ) -> Result<Box<dyn Trial>, WorkloadError> {
     if bytes == 0 {
-        return Err(WorkloadError::Unsupported("a transfer needs at least one byte".into()));
+        return Err(WorkloadError::Unsupported(
+            "a transfer needs at least one byte".into(),
+        ));
     }
     let data = transfer_data(bytes, seed);
     let host = dev.alloc_pinned(bytes)?;

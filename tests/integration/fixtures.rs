@@ -26,7 +26,11 @@ fn every_fixture_loads_and_regates_to_the_same_verdict() {
             gpugate::gate::load_profile(&r.profile.name).unwrap()
         };
         let checks = gpugate::gate::evaluate(&profile, &r);
-        assert_eq!(RunReport::overall(&checks), r.verdict, "{name}: re-gating changed the verdict");
+        assert_eq!(
+            RunReport::overall(&checks),
+            r.verdict,
+            "{name}: re-gating changed the verdict"
+        );
     }
     assert!(n >= 1, "no fixtures found");
 }
@@ -34,8 +38,17 @@ fn every_fixture_loads_and_regates_to_the_same_verdict() {
 #[test]
 fn the_no_gpu_fixture_says_why_the_gpu_checks_failed() {
     let r = load("no-gpu-host-quick.run.json");
-    let reason = r.gpu_unavailable.clone().expect("the no-GPU run records why");
-    let failing: Vec<_> = r.checks.iter().filter(|c| c.verdict == gpugate::model::Verdict::Fail).collect();
+    let reason = r
+        .gpu_unavailable
+        .clone()
+        .expect("the no-GPU run records why");
+    let failing: Vec<_> = r
+        .checks
+        .iter()
+        .filter(|c| c.verdict == gpugate::model::Verdict::Fail)
+        .collect();
     assert!(!failing.is_empty());
-    assert!(failing.iter().any(|c| c.reason.contains(&reason) || c.reason.to_lowercase().contains("gpu")));
+    assert!(failing
+        .iter()
+        .any(|c| c.reason.contains(&reason) || c.reason.to_lowercase().contains("gpu")));
 }

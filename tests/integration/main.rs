@@ -23,7 +23,9 @@ pub fn stderr(o: &Output) -> String {
 
 /// Fixtures are read relative to the package root (tests run there, here and on the device).
 pub fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 pub fn no_gpu_here() -> bool {
