@@ -68,8 +68,7 @@ struct GemmTrial<T: Elem + Pod, D: KernelDevice + ?Sized> {
     bufs: [DevBuf; 3],
 }
 
-/// Prepares a GEMM on `dev`: generates inputs from `seed`, uploads them, and fills C with NaN so
-/// that an element the kernel never writes fails verification.
+/// Prepares a GEMM on `dev` with the default kernel of `precision` (see [`prepare_gemm_with`]).
 pub fn prepare_gemm<D: KernelDevice + ?Sized + 'static>(
     dev: Arc<D>,
     precision: Precision,
@@ -78,36 +77,39 @@ pub fn prepare_gemm<D: KernelDevice + ?Sized + 'static>(
     k: usize,
     seed: u64,
 ) -> Result<Box<dyn Trial>, WorkloadError> {
-    if m == 0
-        || n == 0
-        || k == 0
-        || m > i32::MAX as usize
-        || n > i32::MAX as usize
-        || k > i32::MAX as usize
-    {
-        return Err(WorkloadError::Unsupported(format!(
-            "GEMM shape {m}x{n}x{k} is out of range (each dimension 1..2^31)"
-        )));
-    }
-    match precision {
-        Precision::F32 => prepare_typed::<f32, D>(dev, m, n, k, seed),
-        Precision::F64 => prepare_typed::<f64, D>(dev, m, n, k, seed),
-    }
+    prepare_gemm_with(dev, gemm_kernel(precision), m, n, k, seed)
 }
 
-fn prepare_typed<T: Elem + Pod, D: KernelDevice + ?Sized + 'static>(
+/// Prepares a GEMM on `dev` with a given kernel variant: generates inputs from `seed`, uploads
+/// them, and fills C with NaN so that an element the kernel never writes fails verification.
+pub fn prepare_gemm_with<D: KernelDevice + ?Sized + 'static>(
     dev: Arc<D>,
+    kernel: GemmKernel,
     m: usize,
     n: usize,
     k: usize,
     seed: u64,
 ) -> Result<Box<dyn Trial>, WorkloadError> {
-    let precision = if T::EPS == f32::EPSILON as f64 {
-        Precision::F32
-    } else {
-        Precision::F64
-    };
-    let kernel = gemm_kernel(precision);
+    let max = i32::MAX as usize;
+    if m == 0 || n == 0 || k == 0 || m > max || n > max || k > max {
+        return Err(WorkloadError::Unsupported(format!(
+            "GEMM shape {m}x{n}x{k} is out of range (each dimension 1..2^31)"
+        )));
+    }
+    match kernel.precision {
+        Precision::F32 => prepare_typed::<f32, D>(dev, kernel, m, n, k, seed),
+        Precision::F64 => prepare_typed::<f64, D>(dev, kernel, m, n, k, seed),
+    }
+}
+
+fn prepare_typed<T: Elem + Pod, D: KernelDevice + ?Sized + 'static>(
+    dev: Arc<D>,
+    kernel: GemmKernel,
+    m: usize,
+    n: usize,
+    k: usize,
+    seed: u64,
+) -> Result<Box<dyn Trial>, WorkloadError> {
     let (a, b) = gemm_inputs::<T>(m, n, k, seed);
     let sz = std::mem::size_of::<T>();
     let da = dev.alloc(m * k * sz)?;
