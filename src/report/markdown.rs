@@ -312,6 +312,49 @@ impl Reporter for Markdown {
             );
         }
 
+        // GEMM: kernel against peak and peer.
+        let gemm = super::gemm::gemm_rows(r);
+        if !gemm.is_empty() {
+            let _ = writeln!(
+                o,
+                "## GEMM: gpugate kernel vs peak and cuBLAS
+"
+            );
+            let rows: Vec<Vec<String>> = gemm
+                .iter()
+                .map(|g| {
+                    vec![
+                        format!("`{}`", g.id),
+                        format!("{}×{}×{}", g.shape.0, g.shape.1, g.shape.2),
+                        cell(&format!("{} ({})", g.implementation, g.math_mode)),
+                        fmt_opt(g.tflops, "TFLOPS"),
+                        g.percent_of_peak()
+                            .map_or("—".into(), |p| format!("{p:.1}%")),
+                        fmt_opt(g.peak, "TFLOPS"),
+                        cell(g.peer_implementation.as_deref().unwrap_or("not run")),
+                        fmt_opt(g.peer_tflops, "TFLOPS"),
+                        g.ratio_to_peer()
+                            .map_or("—".into(), |x| format!("{:.1}%", x * 100.0)),
+                    ]
+                })
+                .collect();
+            table(
+                &mut o,
+                &[
+                    "ID",
+                    "M×N×K",
+                    "Kernel (math mode)",
+                    "TFLOPS",
+                    "% of peak",
+                    "Peak TFLOPS",
+                    "Peer",
+                    "Peer TFLOPS",
+                    "Kernel / peer",
+                ],
+                &rows,
+            );
+        }
+
         // First mismatches.
         let failed: Vec<&WorkloadResult> = r
             .results

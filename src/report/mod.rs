@@ -10,6 +10,7 @@
 //! errors that say what is wrong with the file.
 
 pub mod console;
+pub mod gemm;
 pub mod info;
 pub mod json;
 pub mod markdown;

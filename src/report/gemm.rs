@@ -1,0 +1,143 @@
+//! The GEMM comparison: gpugate's kernel against the GPU's peak and the cuBLAS peer, per size.
+
+use crate::gate::profile::{targets_for_device, Metric, Scope};
+use crate::model::{BackendKind, Role, RunReport, WorkloadResult};
+use crate::workload::{Precision, WorkloadSpec};
+
+/// One row: a primary CUDA GEMM result with its peer (same device and shape) and the peak.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GemmRow {
+    pub id: String,
+    pub device: u32,
+    pub precision: Precision,
+    pub shape: (usize, usize, usize),
+    pub implementation: String,
+    pub math_mode: String,
+    pub tflops: Option<f64>,
+    /// The GPU's nominal peak for this precision (catalogue or derived), TFLOPS.
+    pub peak: Option<f64>,
+    pub peer_implementation: Option<String>,
+    pub peer_tflops: Option<f64>,
+}
+
+impl GemmRow {
+    pub fn percent_of_peak(&self) -> Option<f64> {
+        Some(self.tflops? / self.peak? * 100.0)
+    }
+    /// Kernel TFLOPS / peer TFLOPS.
+    pub fn ratio_to_peer(&self) -> Option<f64> {
+        Some(self.tflops? / self.peer_tflops?)
+    }
+}
+
+fn median(w: &WorkloadResult) -> Option<f64> {
+    w.measurement.as_ref().map(|m| m.throughput.median)
+}
+
+/// Rows for every primary CUDA GEMM in the run, in run order.
+pub fn gemm_rows(r: &RunReport) -> Vec<GemmRow> {
+    let mut rows = Vec::new();
+    for w in &r.results {
+        let (
+            WorkloadSpec::Gemm { precision, m, n, k },
+            Some(dev),
+            Role::Primary,
+            BackendKind::Cuda,
+        ) = (w.spec, w.device, w.role, w.backend)
+        else {
+            continue;
+        };
+        let peer = r
+            .results
+            .iter()
+            .find(|p| p.role == Role::Peer && p.device == Some(dev) && p.spec == w.spec);
+        let metric = match precision {
+            Precision::F32 => Metric::Fp32Gemm,
+            Precision::F64 => Metric::Fp64Gemm,
+        };
+        let peak = r.gpus.iter().find(|g| g.index == dev).and_then(|g| {
+            targets_for_device(g)
+                .0
+                .iter()
+                .find(|t| t.metric == metric && t.scope == Scope::Gpu)
+                .map(|t| t.spec())
+        });
+        rows.push(GemmRow {
+            id: w.id.clone(),
+            device: dev,
+            precision,
+            shape: (m, n, k),
+            implementation: w.implementation.clone(),
+            math_mode: w.math_mode.clone().unwrap_or_default(),
+            tflops: if w.verification.passed() {
+                median(w)
+            } else {
+                None
+            },
+            peak,
+            peer_implementation: peer.map(|p| {
+                format!(
+                    "{} ({})",
+                    p.implementation,
+                    p.math_mode.as_deref().unwrap_or("?")
+                )
+            }),
+            peer_tflops: peer.filter(|p| p.verification.passed()).and_then(median),
+        });
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::DeviceInfo;
+
+    fn load(name: &str) -> RunReport {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name);
+        crate::report::load_run(&p).unwrap()
+    }
+
+    #[test]
+    fn kernel_peer_and_peak_are_paired_by_device_and_shape() {
+        let mut r = load("no-gpu-host-quick.run.json");
+        assert!(
+            gemm_rows(&r).is_empty(),
+            "host results are not GPU GEMM rows"
+        );
+        // Turn the host GEMM into a CUDA result on an M40, and add a peer twice as fast.
+        r.gpus = vec![DeviceInfo {
+            index: 0,
+            name: "Tesla M40 24GB".into(),
+            ..Default::default()
+        }];
+        let mut w = r
+            .results
+            .iter()
+            .find(|w| w.id.contains("sgemm"))
+            .unwrap()
+            .clone();
+        w.backend = BackendKind::Cuda;
+        w.device = Some(0);
+        let mut peer = w.clone();
+        peer.role = Role::Peer;
+        peer.implementation = "cuBLAS sgemm".into();
+        let m = peer.measurement.as_mut().unwrap();
+        m.throughput.median *= 2.0;
+        r.results = vec![w.clone(), peer];
+        let rows = gemm_rows(&r);
+        assert_eq!(rows.len(), 1);
+        let row = &rows[0];
+        assert_eq!(row.peak, Some(7.0));
+        assert!((row.ratio_to_peer().unwrap() - 0.5).abs() < 1e-12);
+        let t = w.measurement.unwrap().throughput.median;
+        assert!((row.percent_of_peak().unwrap() - t / 7.0 * 100.0).abs() < 1e-9);
+        assert!(row
+            .peer_implementation
+            .as_deref()
+            .unwrap()
+            .starts_with("cuBLAS sgemm"));
+    }
+}
