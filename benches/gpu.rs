@@ -36,11 +36,7 @@ fn timed(trial: &mut dyn Trial, iters: u64) -> Duration {
 
 fn benches(c: &mut Criterion) {
     let Some(dev) = device() else { return };
-    let backend = DeviceBackend {
-        device: dev.clone(),
-        index: Some(0),
-        kind: gpugate::model::BackendKind::Cuda,
-    };
+    let backend = DeviceBackend::new(dev.clone(), Some(0), gpugate::model::BackendKind::Cuda);
     let cublas = gpugate::cuda::cublas_status();
     if let Err(e) = &cublas {
         eprintln!("cuBLAS peer benches skipped: {e}");

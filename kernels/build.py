@@ -5,7 +5,10 @@
     python3 kernels/build.py --check   fail if the committed PTX is stale; assemble every module
                                        with ptxas for sm_52 and sm_90, print registers / shared
                                        memory / spills per entry, and fail on any spill or on an
-                                       entry that src/kernels.rs names but the PTX lacks
+                                       entry that src/kernels.rs names but the PTX lacks; check
+                                       every GEMM variant of src/kernels.rs against its PTX and
+                                       ptxas report (name = tile, launch bounds, register cap,
+                                       shared memory)
 
 Toolchain: NVRTC and ptxas of CUDA 12.0.140, from PyPI (nvidia-cuda-nvrtc-cu12,
 nvidia-cuda-nvcc-cu12, pinned). They are installed into <repo>/.toolchain on first use, or taken
@@ -53,6 +56,15 @@ NVRTC_OPTIONS = ["-std=c++17", "--fmad=true"]
 
 # Real architectures ptxas assembles every module for in --check.
 PTXAS_ARCHS = ["sm_52", "sm_90"]
+
+# Per-SM limits of the smallest target, GM200 (Tesla M40, sm_52): 64 K 32-bit registers, 96 KB of
+# shared memory (48 KB per block), 2048 threads.
+SM_REGISTERS = 65536
+SM_SHARED = 96 * 1024
+BLOCK_SHARED = 48 * 1024
+SM_THREADS = 2048
+# Padding of the transposed A tile's rows in gemm.cu (GEMM_A_PAD in src/kernels.rs).
+GEMM_A_PAD = 4
 
 
 def fail(msg):
@@ -196,6 +208,114 @@ def table_entries():
     return modules, referenced
 
 
+GEMM_VARIANT_RE = re.compile(
+    r'variant\(\s*"(\w+)"\s*,\s*Precision::(F32|F64)\s*,\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*,'
+    r'\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*,?\s*\)')
+GEMM_NAME_RE = re.compile(r"^([sd])gemm_(f32|f64)_(\d+)x(\d+)x(\d+)_t(\d+)x(\d+)$")
+
+
+def gemm_variants():
+    """The GEMM variants of src/kernels.rs: {entry: dict(precision, bm, bn, bk, tm, tn, minb)}."""
+    with open(TABLE, encoding="utf-8") as f:
+        text = f.read()
+    out = {}
+    for m in GEMM_VARIANT_RE.finditer(text):
+        bm, bn, bk, tm, tn, minb = (int(g) for g in m.groups()[2:])
+        out[m.group(1)] = {"precision": m.group(2), "bm": bm, "bn": bn, "bk": bk, "tm": tm,
+                           "tn": tn, "minb": minb, "threads": (bm // tm) * (bn // tn),
+                           "elem": 4 if m.group(2) == "F32" else 8}
+    return out
+
+
+def register_cap(threads, min_blocks):
+    """Registers per thread that let min_blocks blocks of `threads` share an SM (sm_52)."""
+    warps = (threads + 31) // 32
+    return min(255, SM_REGISTERS // (warps * 32 * min_blocks) // 8 * 8)
+
+
+def regs_allocated(regs):
+    """Registers per thread as allocated (sm_52: per warp in units of 256, i.e. 8 per thread)."""
+    return (regs + 7) // 8 * 8
+
+
+def ptx_launch_bounds(ptx, entry):
+    """(.maxntid x, .minnctapersm) declared for an entry (None where absent)."""
+    m = re.search(r"\.entry\s+" + re.escape(entry) + r"\((.*?)\{", ptx, re.S)
+    if not m:
+        return None, None
+    head = m.group(1)
+    nt = re.search(r"\.maxntid\s+(\d+)", head)
+    mb = re.search(r"\.minnctapersm\s+(\d+)", head)
+    return (int(nt.group(1)) if nt else None), (int(mb.group(1)) if mb else None)
+
+
+def check_gemm_variants(ptx, stats_by_arch, problems):
+    """Checks every GEMM variant of src/kernels.rs against the PTX and ptxas; returns table rows."""
+    variants = gemm_variants()
+    if not variants:
+        problems.append("src/kernels.rs: no GEMM variant(...) rows found")
+    for e in ptx_entries(ptx):
+        if GEMM_NAME_RE.match(e) and e not in variants:
+            problems.append("GEMM entry %s has no variant(...) row in src/kernels.rs" % e)
+    rows = []
+    for e, v in sorted(variants.items()):
+        m = GEMM_NAME_RE.match(e)
+        want = (("s", "f32") if v["precision"] == "F32" else ("d", "f64")) + tuple(
+            str(v[k]) for k in ("bm", "bn", "bk", "tm", "tn"))
+        if not m or m.groups() != want:
+            problems.append("GEMM variant %s: the name does not match its row %s" % (e, want))
+        if v["bm"] % v["tm"] or v["bn"] % v["tn"]:
+            problems.append("GEMM variant %s: tile is not a multiple of the thread tile" % e)
+        if e not in ptx_entries(ptx):
+            problems.append("GEMM variant %s is not in the PTX" % e)
+            continue
+        nt, mb = ptx_launch_bounds(ptx, e)
+        if nt != v["threads"]:
+            problems.append("GEMM variant %s: PTX .maxntid %s, the table says %d threads"
+                            % (e, nt, v["threads"]))
+        if (mb or 1) != v["minb"]:
+            problems.append("GEMM variant %s: PTX .minnctapersm %s, the table says %d blocks/SM"
+                            % (e, mb, v["minb"]))
+        shared = 2 * v["bk"] * (v["bm"] + GEMM_A_PAD + v["bn"]) * v["elem"]
+        cap = register_cap(v["threads"], v["minb"])
+        if shared > BLOCK_SHARED:
+            problems.append("GEMM variant %s: %d B of shared memory > 48 KB" % (e, shared))
+        if v["minb"] * shared > SM_SHARED or v["minb"] * v["threads"] > SM_THREADS:
+            problems.append("GEMM variant %s: %d blocks per SM do not fit an sm_52 SM"
+                            % (e, v["minb"]))
+        regs = {}
+        for arch, stats in stats_by_arch.items():
+            s = stats.get(e)
+            if s is None or s["regs"] is None:
+                continue
+            regs[arch] = s["regs"]
+            if s["smem"] != shared:
+                problems.append("GEMM variant %s on %s: ptxas reports %d B of shared memory, "
+                                "src/kernels.rs computes %d B" % (e, arch, s["smem"], shared))
+            if s["regs"] > cap:
+                problems.append("GEMM variant %s on %s: %d registers > %d, the cap for %d blocks "
+                                "of %d threads per SM" % (e, arch, s["regs"], cap, v["minb"],
+                                                          v["threads"]))
+        r52 = regs.get("sm_52")
+        by_regs = (SM_REGISTERS // (regs_allocated(r52) * v["threads"])) if r52 else 0
+        by_smem = SM_SHARED // shared
+        by_threads = SM_THREADS // v["threads"]
+        rows.append((e, str(v["threads"]), str(v["minb"]), str(cap),
+                     "/".join(str(regs.get(a, "?")) for a in PTXAS_ARCHS), str(shared),
+                     str(min(by_regs, 32)), str(by_smem), str(by_threads)))
+    return rows
+
+
+def print_table(header, rows, left=2):
+    table = [header] + rows
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    for i, r in enumerate(table):
+        print("  ".join(c.ljust(widths[j]) if j < left else c.rjust(widths[j])
+                        for j, c in enumerate(r)))
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+
+
 def run_ptxas(ptxas, ptx_path, arch, tmp):
     out = os.path.join(tmp, os.path.basename(ptx_path) + "." + arch + ".cubin")
     proc = subprocess.run([ptxas, "-arch=" + arch, "-v", "--warn-on-spills", "-O3", "-o", out,
@@ -283,11 +403,14 @@ def check(nvrtc, ptxas):
 
         # 3. ptxas: every entry assembles for every real architecture, without spills.
         rows = []
+        gemm_rows = []
         for name in sorted(fresh):
             path = os.path.join(tmp, name)
             entries = ptx_entries(fresh[name])
+            stats_by_arch = {}
             for arch in PTXAS_ARCHS:
                 stats = run_ptxas(ptxas, path, arch, tmp)
+                stats_by_arch[arch] = stats
                 for e in entries:
                     s = stats.get(e)
                     if s is None or s["regs"] is None:
@@ -298,21 +421,26 @@ def check(nvrtc, ptxas):
                         problems.append("%s on %s spills (%d B stores, %d B loads)"
                                         % (e, arch, s["spill_st"], s["spill_ld"]))
 
-    header = ("entry", "arch", "registers", "shared B", "stack B", "spill st B", "spill ld B")
-    table = [header] + [(e, a, str(s["regs"]), str(s["smem"]), str(s["stack"]), str(s["spill_st"]),
-                         str(s["spill_ld"])) for e, a, s in rows]
-    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
-    for i, r in enumerate(table):
-        print("  ".join(c.ljust(widths[j]) if j < 2 else c.rjust(widths[j])
-                        for j, c in enumerate(r)))
-        if i == 0:
-            print("  ".join("-" * w for w in widths))
+            # 4. GEMM variants: name = tile, launch bounds, register cap, shared memory.
+            if name.split(".")[0] == "gemm":
+                gemm_rows += check_gemm_variants(fresh[name], stats_by_arch, problems)
+
+    print_table(("entry", "arch", "registers", "shared B", "stack B", "spill st B", "spill ld B"),
+                [(e, a, str(s["regs"]), str(s["smem"]), str(s["stack"]), str(s["spill_st"]),
+                  str(s["spill_ld"])) for e, a, s in rows])
+    if gemm_rows:
+        print()
+        print("GEMM variants (src/kernels.rs); blocks/SM on sm_52 (GM200: 64 K registers, 96 KB "
+              "shared, 2048 threads) by registers / shared memory / threads:")
+        print_table(("variant", "threads", "min blocks", "reg cap", "regs sm_52/sm_90",
+                     "shared B", "by regs", "by shared", "by threads"), gemm_rows, left=1)
     if problems:
         for p in problems:
             print("error: " + p, file=sys.stderr)
         sys.exit(1)
-    print("ok: kernels/ptx is fresh; %d entries assemble for %s without spills"
-          % (len(rows) // len(PTXAS_ARCHS), " and ".join(PTXAS_ARCHS)))
+    print("ok: kernels/ptx is fresh; %d entries assemble for %s without spills; %d GEMM variants "
+          "within their register caps and shared memory"
+          % (len(rows) // len(PTXAS_ARCHS), " and ".join(PTXAS_ARCHS), len(gemm_rows)))
 
 
 def main():

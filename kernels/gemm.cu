@@ -1,174 +1,274 @@
 // gemm.cu - gpugate's own GEMM kernels (row-major, C = A*B), CUDA C for NVRTC.
 //
-// Entry points (see src/kernels.rs, which must agree with the constants here):
-//   sgemm_f32_128x128x8(int M, int N, int K, const float*  A, const float*  B, float*  C)
-//   dgemm_f64_64x64x8  (int M, int N, int K, const double* A, const double* B, double* C)
-// Launch: grid = (ceil(N / BN), ceil(M / BM)), block = (256, 1, 1), no dynamic shared memory.
+// One templated implementation, gg_gemm<T, BM, BN, BK, TM, TN, KU>, instantiated as a family of
+// explicit entry points per precision. Every entry has the same signature
+//   (int M, int N, int K, const T* A, const T* B, T* C)      T = float (sgemm) or double (dgemm)
+// and its name encodes the tile: <s|d>gemm_<f32|f64>_<BM>x<BN>x<BK>_t<TM>x<TN>.
+// Launch: grid = (ceil(N / BN), ceil(M / BM)), block = ((BM/TM) * (BN/TN), 1, 1), no dynamic
+// shared memory. src/kernels.rs (SGEMM_VARIANTS / DGEMM_VARIANTS) must agree with the list at
+// the end of this file, including the second argument of __launch_bounds__ (min_blocks_per_sm);
+// kernels/build.py --check verifies both.
 //
-// Both kernels are correct for any M, N, K >= 0 (tiles that overhang the matrices are filled with
-// zeros on load and masked on store) and use vector loads/stores only where a row is aligned and
-// the whole vector is in range. Scheme (both precisions):
-//   * the block owns a BM x BN tile of C; each of the 256 threads owns a TM x TN sub-block kept in
-//     registers, split in two halves per dimension (rows ty*TM/2 + [0, TM/2) and BM/2 + ty*TM/2 + ...)
-//     so that the shared-memory fragment reads of a warp are broadcasts or contiguous;
-//   * per k-step of BK, the A tile is stored transposed (k-major, As[k][m], rows padded so the
-//     transposing stores are free of bank conflicts) and the B tile as is (Bs[k][n]);
+// Every variant is correct for any M, N, K >= 0 (tiles that overhang the matrices are filled
+// with zeros on load and masked on store; K = 0 writes zeros) and uses vector loads/stores only
+// where a row is aligned and the whole vector is in range. Scheme:
+//   * the block owns a BM x BN tile of C; its (BM/TM) x (BN/TN) threads each own a TM x TN
+//     sub-block kept in registers, split into TM/VA row chunks of VA rows and TN/VB column chunks
+//     of VB columns (VA, VB = up to 16 bytes of T), the chunks of one thread spaced a whole
+//     thread-row apart, so that a warp's shared-memory fragment reads are broadcasts (A) or
+//     contiguous 16-byte vectors (B);
+//   * per k-step of BK, the A tile is stored transposed (k-major, As[k][m]) with its rows padded
+//     to BM + 4 elements ((BM + 4) % 8 == 4), and the B tile as is (Bs[k][n]). The global loader
+//     gives each 32-byte sector of an A row to adjacent lanes and the next sector's chunks to the
+//     next warp, so a warp's transposing stores fall into disjoint banks (float and double, any
+//     loader width) while each warp still reads whole sectors;
 //   * double buffering: the next k-tile is fetched from global memory into registers while the
 //     current one is consumed from shared memory, then written into the other shared buffer, so
 //     there is one __syncthreads() per k-tile.
 // Arithmetic is plain FP32 / FP64 multiply-add (contracted to FMA by the compiler); no tensor
 // cores, no TF32.
 //
-// Static shared memory only, no atomics, no inline PTX: the same source runs on the CPU in the
-// test-only emulator (emu/).
-
-#define SG_BM 128
-#define SG_BN 128
-#define SG_BK 8
-#define SG_TM 8
-#define SG_TN 8
-#define SG_APAD 4   // As row = 132 floats: the two k-halves of a warp's transposing store hit disjoint banks
-
-#define DG_BM 64
-#define DG_BN 64
-#define DG_BK 8
-#define DG_TM 4
-#define DG_TN 4
-#define DG_APAD 4   // As row = 68 doubles (544 B, 16-byte aligned)
-
-#define GEMM_THREADS 256
+// Static shared memory only (2 * BK * (BM + 4 + BN) * sizeof(T) bytes), no atomics, no inline
+// PTX: the same source runs on the CPU in the test-only emulator (emu/), which calls the
+// extern "C" wrappers below.
 
 typedef unsigned long long gg_uptr;
 
 // ----------------------------------------------------------------------------------------------
-// SGEMM 128x128x8
+// Vector access of 1, 2 or 4 consecutive elements (at most 16 bytes, naturally aligned).
 // ----------------------------------------------------------------------------------------------
 
-// Loads 4 consecutive elements A[row][k .. k+3] (k is the global column of r[0]).
-__device__ __forceinline__ void sg_load_a(float (&r)[4], const float* __restrict__ p, bool row_ok,
-                                          int k, int K, bool vec)
-{
-    if (row_ok && vec && k + 3 < K) {
+template <typename T, int V>
+struct GgVec;
+
+template <>
+struct GgVec<float, 1> {
+    static __device__ __forceinline__ void load(float* r, const float* p) { r[0] = *p; }
+    static __device__ __forceinline__ void store(float* p, const float* r) { *p = r[0]; }
+};
+template <>
+struct GgVec<float, 2> {
+    static __device__ __forceinline__ void load(float* r, const float* p)
+    {
+        const float2 v = *reinterpret_cast<const float2*>(p);
+        r[0] = v.x; r[1] = v.y;
+    }
+    static __device__ __forceinline__ void store(float* p, const float* r)
+    {
+        *reinterpret_cast<float2*>(p) = make_float2(r[0], r[1]);
+    }
+};
+template <>
+struct GgVec<float, 4> {
+    static __device__ __forceinline__ void load(float* r, const float* p)
+    {
         const float4 v = *reinterpret_cast<const float4*>(p);
         r[0] = v.x; r[1] = v.y; r[2] = v.z; r[3] = v.w;
-    } else {
-#pragma unroll
-        for (int i = 0; i < 4; ++i)
-            r[i] = (row_ok && k + i < K) ? p[i] : 0.0f;
     }
-}
-
-// Loads 4 consecutive elements B[k][col .. col+3].
-__device__ __forceinline__ void sg_load_b(float (&r)[4], const float* __restrict__ p, bool k_ok,
-                                          int col, int N, bool vec)
-{
-    if (k_ok && vec && col + 3 < N) {
-        const float4 v = *reinterpret_cast<const float4*>(p);
-        r[0] = v.x; r[1] = v.y; r[2] = v.z; r[3] = v.w;
-    } else {
-#pragma unroll
-        for (int i = 0; i < 4; ++i)
-            r[i] = (k_ok && col + i < N) ? p[i] : 0.0f;
+    static __device__ __forceinline__ void store(float* p, const float* r)
+    {
+        *reinterpret_cast<float4*>(p) = make_float4(r[0], r[1], r[2], r[3]);
     }
-}
+};
+template <>
+struct GgVec<double, 1> {
+    static __device__ __forceinline__ void load(double* r, const double* p) { r[0] = *p; }
+    static __device__ __forceinline__ void store(double* p, const double* r) { *p = r[0]; }
+};
+template <>
+struct GgVec<double, 2> {
+    static __device__ __forceinline__ void load(double* r, const double* p)
+    {
+        const double2 v = *reinterpret_cast<const double2*>(p);
+        r[0] = v.x; r[1] = v.y;
+    }
+    static __device__ __forceinline__ void store(double* p, const double* r)
+    {
+        *reinterpret_cast<double2*>(p) = make_double2(r[0], r[1]);
+    }
+};
 
-extern "C" __global__ void __launch_bounds__(GEMM_THREADS, 2)
-sgemm_f32_128x128x8(int M, int N, int K, const float* __restrict__ A, const float* __restrict__ B,
-                    float* __restrict__ C)
+__device__ __forceinline__ constexpr int gg_min(int a, int b) { return a < b ? a : b; }
+
+// ----------------------------------------------------------------------------------------------
+// The implementation
+// ----------------------------------------------------------------------------------------------
+
+// T: float or double. BM x BN: block tile of C. BK: k-step. TM x TN: thread tile.
+// KU: unroll factor of the k-loop over one tile. Every variant below unrolls fully (KU = BK): with
+// the shift/mask index arithmetic of this file that fits every register cap without spills, and
+// it is what ptxas schedules best. A partial unroll is the knob to turn if a new variant spills
+// (e.g. 128x128x8_t8x8 at KU = 2 needs 114 / 122 registers on sm_52 / sm_90).
+template <typename T, int BM, int BN, int BK, int TM, int TN, int KU>
+__device__ __forceinline__ void gg_gemm(int M, int N, int K, const T* __restrict__ A,
+                                        const T* __restrict__ B, T* __restrict__ C)
 {
-    __shared__ __align__(16) float As[2][SG_BK][SG_BM + SG_APAD];
-    __shared__ __align__(16) float Bs[2][SG_BK][SG_BN];
+    constexpr int VMAX = 16 / (int)sizeof(T);   // elements in a 16-byte vector
+    constexpr int TX = BN / TN;                 // threads along N
+    constexpr int TY = BM / TM;                 // threads along M
+    constexpr int NT = TX * TY;                 // threads per block
 
-    const int tid = threadIdx.x;
-    const int tx = tid & 15;          // column group: columns tx*4 + [0,4) and 64 + tx*4 + [0,4)
-    const int ty = tid >> 4;          // row group:    rows    ty*4 + [0,4) and 64 + ty*4 + [0,4)
-    const int bm = blockIdx.y * SG_BM;
-    const int bn = blockIdx.x * SG_BN;
+    // Fragments: TM rows as CM chunks of VA consecutive rows, TN columns as CN chunks of VB.
+    constexpr int VA = gg_min(TM, VMAX);
+    constexpr int VB = gg_min(TN, VMAX);
+    constexpr int CM = TM / VA;
+    constexpr int CN = TN / VB;
 
-    // Global -> register loaders: A as 128 rows x (2 x 4) k, B as 8 k-rows x (32 x 4) columns.
-    const int a_row = tid >> 1;
-    const int a_k = (tid & 1) << 2;
-    const int b_k = tid >> 5;
-    const int b_col = (tid & 31) << 2;
+    // A loader: each thread loads PA vectors of LA consecutive k of one row per tile.
+    constexpr int EA = BM * BK / NT;
+    constexpr int LA = gg_min(gg_min(EA, VMAX), BK);
+    constexpr int PA = EA / LA;
+    constexpr int SA = gg_min(BK / LA, 32 / (LA * (int)sizeof(T)));  // chunks per 32-byte sector
+    // B loader: each thread loads PB vectors of LB consecutive columns of one k-row per tile.
+    constexpr int EB = BK * BN / NT;
+    constexpr int LB = gg_min(EB, VMAX);
+    constexpr int PB = EB / LB;
+    constexpr int CB = BN / LB;                 // vectors per B row
 
-    const bool a_row_ok = bm + a_row < M;
-    const bool a_vec = ((K & 3) == 0) && ((reinterpret_cast<gg_uptr>(A) & 15) == 0);
-    const bool b_vec = ((N & 3) == 0) && ((reinterpret_cast<gg_uptr>(B) & 15) == 0);
-    const int a_grow = a_row_ok ? bm + a_row : 0;   // row of A this thread loads
-    const int b_gcol = bn + b_col;                   // first column of B this thread loads
+    constexpr int APAD = 4;                     // (BM + APAD) % 8 == 4: conflict-free transposes
+    constexpr int AS = BM + APAD;
 
-    float acc[SG_TM][SG_TN];
+    static_assert(BM % TM == 0 && BN % TN == 0, "tile must be a multiple of the thread tile");
+    static_assert(NT % 32 == 0 && NT <= 1024, "threads per block: whole warps, at most 1024");
+    static_assert(TM % VA == 0 && TN % VB == 0, "thread tile must be whole vectors");
+    static_assert(EA * NT == BM * BK && PA * LA == EA && BK % LA == 0, "A tile loader shape");
+    static_assert(EB * NT == BK * BN && PB * LB == EB && BN % LB == 0, "B tile loader shape");
+    static_assert((BK / LA) % SA == 0 && BM % (32 / SA) == 0, "A loader: whole sectors per warp");
+    static_assert(AS % 8 == 4, "A row padding");
+    static_assert((AS * sizeof(T)) % 16 == 0 && (BN * sizeof(T)) % 16 == 0, "16-byte rows");
+    static_assert(2 * BK * (AS + BN) * sizeof(T) <= 48 * 1024, "static shared memory > 48 KB");
+    static_assert(BK % KU == 0, "KU must divide BK");
+
+    __shared__ __align__(16) T As[2][BK][AS];
+    __shared__ __align__(16) T Bs[2][BK][BN];
+
+    const unsigned tid = threadIdx.x;   // unsigned: the divisions below are shifts and masks
+    const int tx = (int)(tid % TX);
+    const int ty = (int)(tid / TX);
+    const int bm = blockIdx.y * BM;
+    const int bn = blockIdx.x * BN;
+
+    // Loader coordinates. A: flat index f = tid + p * NT -> (chunk c, row); adjacent lanes take
+    // the SA chunks of one sector of a row, then the next row; the next sector is another warp's.
+    int a_row[PA], a_k[PA];
+    bool a_ok[PA];
+    long long a_off[PA];
 #pragma unroll
-    for (int i = 0; i < SG_TM; ++i)
+    for (int p = 0; p < PA; ++p) {
+        const unsigned f = tid + p * NT;
+        const unsigned rest = f / SA;
+        a_row[p] = (int)(rest % BM);
+        a_k[p] = (int)(((rest / BM) * SA + f % SA) * LA);
+        a_ok[p] = bm + a_row[p] < M;
+        a_off[p] = (long long)(a_ok[p] ? bm + a_row[p] : 0) * K;
+    }
+    int b_k[PB], b_col[PB];
 #pragma unroll
-        for (int j = 0; j < SG_TN; ++j)
-            acc[i][j] = 0.0f;
+    for (int p = 0; p < PB; ++p) {
+        const unsigned f = tid + p * NT;
+        b_k[p] = (int)(f / CB);
+        b_col[p] = (int)((f % CB) * LB);
+    }
+    const bool a_vec = (K % LA == 0) && (reinterpret_cast<gg_uptr>(A) % (LA * sizeof(T)) == 0);
+    const bool b_vec = (N % LB == 0) && (reinterpret_cast<gg_uptr>(B) % (LB * sizeof(T)) == 0);
 
-    float ra[4], rb[4];
-    const int ntiles = (K + SG_BK - 1) / SG_BK;
+    T ra[PA][LA], rb[PB][LB];
 
-    sg_load_a(ra, A + (long long)a_grow * K + a_k, a_row_ok, a_k, K, a_vec);
-    sg_load_b(rb, B + (long long)b_k * N + b_gcol, b_k < K, b_gcol, N, b_vec);
+    // Fetches k-tile starting at k0 into ra / rb (zeros outside the matrices).
+    auto fetch = [&](int k0) {
 #pragma unroll
-    for (int i = 0; i < 4; ++i)
-        As[0][a_k + i][a_row] = ra[i];
-    *reinterpret_cast<float4*>(&Bs[0][b_k][b_col]) = make_float4(rb[0], rb[1], rb[2], rb[3]);
+        for (int p = 0; p < PA; ++p) {
+            const int k = k0 + a_k[p];
+            const T* src = A + (a_off[p] + k);
+            if (a_ok[p] && a_vec && k + LA <= K) {
+                GgVec<T, LA>::load(ra[p], src);
+            } else {
+#pragma unroll
+                for (int i = 0; i < LA; ++i)
+                    ra[p][i] = (a_ok[p] && k + i < K) ? src[i] : T(0);
+            }
+        }
+#pragma unroll
+        for (int p = 0; p < PB; ++p) {
+            const int k = k0 + b_k[p];
+            const int col = bn + b_col[p];
+            const T* src = B + ((long long)k * N + col);
+            if (k < K && b_vec && col + LB <= N) {
+                GgVec<T, LB>::load(rb[p], src);
+            } else {
+#pragma unroll
+                for (int i = 0; i < LB; ++i)
+                    rb[p][i] = (k < K && col + i < N) ? src[i] : T(0);
+            }
+        }
+    };
+    // Stores the fetched tile into shared buffer `buf` (A transposed).
+    auto stash = [&](int buf) {
+#pragma unroll
+        for (int p = 0; p < PA; ++p)
+#pragma unroll
+            for (int i = 0; i < LA; ++i)
+                As[buf][a_k[p] + i][a_row[p]] = ra[p][i];
+#pragma unroll
+        for (int p = 0; p < PB; ++p)
+            GgVec<T, LB>::store(&Bs[buf][b_k[p]][b_col[p]], rb[p]);
+    };
+
+    T acc[TM][TN];
+#pragma unroll
+    for (int i = 0; i < TM; ++i)
+#pragma unroll
+        for (int j = 0; j < TN; ++j)
+            acc[i][j] = T(0);
+
+    const int ntiles = (K + BK - 1) / BK;
+    fetch(0);
+    stash(0);
     __syncthreads();
 
     for (int t = 0; t < ntiles; ++t) {
         const int cur = t & 1;
         const bool more = t + 1 < ntiles;
-        if (more) {
-            // Prefetch k-tile t+1 into registers; it lands in shared memory after the math.
-            const int k0 = (t + 1) * SG_BK;
-            sg_load_a(ra, A + ((long long)a_grow * K + (k0 + a_k)), a_row_ok, k0 + a_k, K, a_vec);
-            sg_load_b(rb, B + ((long long)(k0 + b_k) * N + b_gcol), k0 + b_k < K, b_gcol, N, b_vec);
-        }
+        if (more)
+            fetch((t + 1) * BK);   // lands in shared memory after the math
 
-        // Unrolled by 4, not 8: full unrolling lets ptxas for sm_90 hoist too many fragment loads
-        // and spill under the 128-register cap of __launch_bounds__(256, 2).
-#pragma unroll 4
-        for (int kk = 0; kk < SG_BK; ++kk) {
-            const float4 a0 = *reinterpret_cast<const float4*>(&As[cur][kk][ty * 4]);
-            const float4 a1 = *reinterpret_cast<const float4*>(&As[cur][kk][SG_BM / 2 + ty * 4]);
-            const float4 b0 = *reinterpret_cast<const float4*>(&Bs[cur][kk][tx * 4]);
-            const float4 b1 = *reinterpret_cast<const float4*>(&Bs[cur][kk][SG_BN / 2 + tx * 4]);
-            const float a[SG_TM] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
-            const float b[SG_TN] = {b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w};
+#pragma unroll KU
+        for (int kk = 0; kk < BK; ++kk) {
+            T a[TM], b[TN];
 #pragma unroll
-            for (int i = 0; i < SG_TM; ++i)
+            for (int c = 0; c < CM; ++c)
+                GgVec<T, VA>::load(&a[c * VA], &As[cur][kk][c * (TY * VA) + ty * VA]);
 #pragma unroll
-                for (int j = 0; j < SG_TN; ++j)
+            for (int c = 0; c < CN; ++c)
+                GgVec<T, VB>::load(&b[c * VB], &Bs[cur][kk][c * (TX * VB) + tx * VB]);
+#pragma unroll
+            for (int i = 0; i < TM; ++i)
+#pragma unroll
+                for (int j = 0; j < TN; ++j)
                     acc[i][j] += a[i] * b[j];
         }
 
-        if (more) {
-            const int nxt = cur ^ 1;
-#pragma unroll
-            for (int i = 0; i < 4; ++i)
-                As[nxt][a_k + i][a_row] = ra[i];
-            *reinterpret_cast<float4*>(&Bs[nxt][b_k][b_col]) = make_float4(rb[0], rb[1], rb[2], rb[3]);
-        }
+        if (more)
+            stash(cur ^ 1);
         __syncthreads();
     }
 
-    const bool c_vec = ((N & 3) == 0) && ((reinterpret_cast<gg_uptr>(C) & 15) == 0);
+    const bool c_vec = (N % VB == 0) && (reinterpret_cast<gg_uptr>(C) % (VB * sizeof(T)) == 0);
 #pragma unroll
-    for (int i = 0; i < SG_TM; ++i) {
-        const int row = bm + (i < 4 ? ty * 4 + i : SG_BM / 2 + ty * 4 + (i - 4));
+    for (int i = 0; i < TM; ++i) {
+        const int row = bm + (i / VA) * (TY * VA) + ty * VA + i % VA;
         if (row < M) {
-            float* crow = C + (long long)row * N;
+            T* crow = C + (long long)row * N;
 #pragma unroll
-            for (int h = 0; h < 2; ++h) {
-                const int col = bn + h * (SG_BN / 2) + tx * 4;
-                if (c_vec && col + 3 < N) {
-                    *reinterpret_cast<float4*>(crow + col) =
-                        make_float4(acc[i][h * 4 + 0], acc[i][h * 4 + 1], acc[i][h * 4 + 2], acc[i][h * 4 + 3]);
+            for (int c = 0; c < CN; ++c) {
+                const int col = bn + c * (TX * VB) + tx * VB;
+                if (c_vec && col + VB <= N) {
+                    GgVec<T, VB>::store(crow + col, &acc[i][c * VB]);
                 } else {
 #pragma unroll
-                    for (int j = 0; j < 4; ++j)
+                    for (int j = 0; j < VB; ++j)
                         if (col + j < N)
-                            crow[col + j] = acc[i][h * 4 + j];
+                            crow[col + j] = acc[i][c * VB + j];
                 }
             }
         }
@@ -176,132 +276,75 @@ sgemm_f32_128x128x8(int M, int N, int K, const float* __restrict__ A, const floa
 }
 
 // ----------------------------------------------------------------------------------------------
-// DGEMM 64x64x8
+// The variants (entry points). Keep in step with SGEMM_VARIANTS / DGEMM_VARIANTS in
+// src/kernels.rs: __launch_bounds__(threads, min_blocks_per_sm).
 // ----------------------------------------------------------------------------------------------
 
-// Loads A[row][k], A[row][k+1].
-__device__ __forceinline__ void dg_load_a(double (&r)[2], const double* __restrict__ p, bool row_ok,
-                                          int k, int K, bool vec)
+// SGEMM, large tile (the default before tuning): 256 threads, 8x8 per thread, two blocks per SM
+// on sm_52 (<= 128 registers).
+extern "C" __global__ void __launch_bounds__(256, 2)
+sgemm_f32_128x128x8_t8x8(int M, int N, int K, const float* __restrict__ A,
+                         const float* __restrict__ B, float* __restrict__ C)
 {
-    if (row_ok && vec && k + 1 < K) {
-        const double2 v = *reinterpret_cast<const double2*>(p);
-        r[0] = v.x; r[1] = v.y;
-    } else {
-#pragma unroll
-        for (int i = 0; i < 2; ++i)
-            r[i] = (row_ok && k + i < K) ? p[i] : 0.0;
-    }
+    gg_gemm<float, 128, 128, 8, 8, 8, 8>(M, N, K, A, B, C);
 }
 
-// Loads B[k][col], B[k][col+1].
-__device__ __forceinline__ void dg_load_b(double (&r)[2], const double* __restrict__ p, bool k_ok,
-                                          int col, int N, bool vec)
+// SGEMM 128x64: half the columns per block (twice the blocks of 128x128), 8x4 per thread.
+extern "C" __global__ void __launch_bounds__(256, 2)
+sgemm_f32_128x64x8_t8x4(int M, int N, int K, const float* __restrict__ A,
+                        const float* __restrict__ B, float* __restrict__ C)
 {
-    if (k_ok && vec && col + 1 < N) {
-        const double2 v = *reinterpret_cast<const double2*>(p);
-        r[0] = v.x; r[1] = v.y;
-    } else {
-#pragma unroll
-        for (int i = 0; i < 2; ++i)
-            r[i] = (k_ok && col + i < N) ? p[i] : 0.0;
-    }
+    gg_gemm<float, 128, 64, 8, 8, 4, 8>(M, N, K, A, B, C);
 }
 
-extern "C" __global__ void __launch_bounds__(GEMM_THREADS)
-dgemm_f64_64x64x8(int M, int N, int K, const double* __restrict__ A, const double* __restrict__ B,
-                  double* __restrict__ C)
+// SGEMM 64x64, k-step 8: small tiles for small or skinny shapes and GPUs with many SMs; four
+// blocks per SM on sm_52 (<= 64 registers).
+extern "C" __global__ void __launch_bounds__(256, 4)
+sgemm_f32_64x64x8_t4x4(int M, int N, int K, const float* __restrict__ A,
+                       const float* __restrict__ B, float* __restrict__ C)
 {
-    __shared__ __align__(16) double As[2][DG_BK][DG_BM + DG_APAD];
-    __shared__ __align__(16) double Bs[2][DG_BK][DG_BN];
+    gg_gemm<float, 64, 64, 8, 4, 4, 8>(M, N, K, A, B, C);
+}
 
-    const int tid = threadIdx.x;
-    const int tx = tid & 15;          // columns tx*2 + [0,2) and 32 + tx*2 + [0,2)
-    const int ty = tid >> 4;          // rows    ty*2 + [0,2) and 32 + ty*2 + [0,2)
-    const int bm = blockIdx.y * DG_BM;
-    const int bn = blockIdx.x * DG_BN;
+// SGEMM 64x64, k-step 16: half the __syncthreads() per k of the k-step-8 variant; four blocks
+// per SM.
+extern "C" __global__ void __launch_bounds__(256, 4)
+sgemm_f32_64x64x16_t4x4(int M, int N, int K, const float* __restrict__ A,
+                        const float* __restrict__ B, float* __restrict__ C)
+{
+    gg_gemm<float, 64, 64, 16, 4, 4, 16>(M, N, K, A, B, C);
+}
 
-    // Loaders: A as 64 rows x (4 x 2) k, B as 8 k-rows x (32 x 2) columns.
-    const int a_row = tid >> 2;
-    const int a_k = (tid & 3) << 1;
-    const int b_k = tid >> 5;
-    const int b_col = (tid & 31) << 1;
+// DGEMM 64x64 (the default before tuning): 256 threads, 4x4 doubles per thread, two blocks per
+// SM.
+extern "C" __global__ void __launch_bounds__(256, 2)
+dgemm_f64_64x64x8_t4x4(int M, int N, int K, const double* __restrict__ A,
+                       const double* __restrict__ B, double* __restrict__ C)
+{
+    gg_gemm<double, 64, 64, 8, 4, 4, 8>(M, N, K, A, B, C);
+}
 
-    const bool a_row_ok = bm + a_row < M;
-    const bool a_vec = ((K & 1) == 0) && ((reinterpret_cast<gg_uptr>(A) & 15) == 0);
-    const bool b_vec = ((N & 1) == 0) && ((reinterpret_cast<gg_uptr>(B) & 15) == 0);
-    const double* a_ptr = A + (long long)(a_row_ok ? bm + a_row : 0) * K + a_k;
-    const double* b_ptr = B + (long long)b_k * N + (bn + b_col);
+// DGEMM 128x64: 8x4 doubles per thread (more reuse per shared-memory load), two blocks per SM.
+extern "C" __global__ void __launch_bounds__(256, 2)
+dgemm_f64_128x64x8_t8x4(int M, int N, int K, const double* __restrict__ A,
+                        const double* __restrict__ B, double* __restrict__ C)
+{
+    gg_gemm<double, 128, 64, 8, 8, 4, 8>(M, N, K, A, B, C);
+}
 
-    double acc[DG_TM][DG_TN];
-#pragma unroll
-    for (int i = 0; i < DG_TM; ++i)
-#pragma unroll
-        for (int j = 0; j < DG_TN; ++j)
-            acc[i][j] = 0.0;
+// DGEMM 32x32: 2x2 doubles per thread, for small and skinny shapes; four blocks per SM.
+extern "C" __global__ void __launch_bounds__(256, 4)
+dgemm_f64_32x32x8_t2x2(int M, int N, int K, const double* __restrict__ A,
+                       const double* __restrict__ B, double* __restrict__ C)
+{
+    gg_gemm<double, 32, 32, 8, 2, 2, 8>(M, N, K, A, B, C);
+}
 
-    double ra[2], rb[2];
-    const int ntiles = (K + DG_BK - 1) / DG_BK;
-
-    dg_load_a(ra, a_ptr, a_row_ok, a_k, K, a_vec);
-    dg_load_b(rb, b_ptr, b_k < K, bn + b_col, N, b_vec);
-    As[0][a_k + 0][a_row] = ra[0];
-    As[0][a_k + 1][a_row] = ra[1];
-    *reinterpret_cast<double2*>(&Bs[0][b_k][b_col]) = make_double2(rb[0], rb[1]);
-    __syncthreads();
-
-    for (int t = 0; t < ntiles; ++t) {
-        const int cur = t & 1;
-        const bool more = t + 1 < ntiles;
-        if (more) {
-            const int k0 = (t + 1) * DG_BK;
-            a_ptr += DG_BK;
-            b_ptr += (long long)DG_BK * N;
-            dg_load_a(ra, a_ptr, a_row_ok, k0 + a_k, K, a_vec);
-            dg_load_b(rb, b_ptr, k0 + b_k < K, bn + b_col, N, b_vec);
-        }
-
-#pragma unroll
-        for (int kk = 0; kk < DG_BK; ++kk) {
-            const double2 a0 = *reinterpret_cast<const double2*>(&As[cur][kk][ty * 2]);
-            const double2 a1 = *reinterpret_cast<const double2*>(&As[cur][kk][DG_BM / 2 + ty * 2]);
-            const double2 b0 = *reinterpret_cast<const double2*>(&Bs[cur][kk][tx * 2]);
-            const double2 b1 = *reinterpret_cast<const double2*>(&Bs[cur][kk][DG_BN / 2 + tx * 2]);
-            const double a[DG_TM] = {a0.x, a0.y, a1.x, a1.y};
-            const double b[DG_TN] = {b0.x, b0.y, b1.x, b1.y};
-#pragma unroll
-            for (int i = 0; i < DG_TM; ++i)
-#pragma unroll
-                for (int j = 0; j < DG_TN; ++j)
-                    acc[i][j] += a[i] * b[j];
-        }
-
-        if (more) {
-            const int nxt = cur ^ 1;
-            As[nxt][a_k + 0][a_row] = ra[0];
-            As[nxt][a_k + 1][a_row] = ra[1];
-            *reinterpret_cast<double2*>(&Bs[nxt][b_k][b_col]) = make_double2(rb[0], rb[1]);
-        }
-        __syncthreads();
-    }
-
-    const bool c_vec = ((N & 1) == 0) && ((reinterpret_cast<gg_uptr>(C) & 15) == 0);
-#pragma unroll
-    for (int i = 0; i < DG_TM; ++i) {
-        const int row = bm + (i < 2 ? ty * 2 + i : DG_BM / 2 + ty * 2 + (i - 2));
-        if (row < M) {
-            double* crow = C + (long long)row * N;
-#pragma unroll
-            for (int h = 0; h < 2; ++h) {
-                const int col = bn + h * (DG_BN / 2) + tx * 2;
-                if (c_vec && col + 1 < N) {
-                    *reinterpret_cast<double2*>(crow + col) = make_double2(acc[i][h * 2], acc[i][h * 2 + 1]);
-                } else {
-#pragma unroll
-                    for (int j = 0; j < 2; ++j)
-                        if (col + j < N)
-                            crow[col + j] = acc[i][h * 2 + j];
-                }
-            }
-        }
-    }
+// DGEMM 64x64, k-step 16: half the __syncthreads() per k; 33 KB of shared memory per block, so
+// two blocks per SM on sm_52 by registers and by shared memory alike.
+extern "C" __global__ void __launch_bounds__(256, 2)
+dgemm_f64_64x64x16_t4x4(int M, int N, int K, const double* __restrict__ A,
+                        const double* __restrict__ B, double* __restrict__ C)
+{
+    gg_gemm<double, 64, 64, 16, 4, 4, 16>(M, N, K, A, B, C);
 }

@@ -49,6 +49,10 @@ pub enum Command {
         /// Seed of the random inputs (default: fresh, recorded in run.json).
         #[arg(long, value_name = "N")]
         seed: Option<u64>,
+        /// Time the GEMM kernel variants again instead of using the tuning cache
+        /// ($GPUGATE_CACHE_DIR, else ~/.cache/gpugate/tuning.json).
+        #[arg(long)]
+        retune: bool,
     },
     /// Re-render every report from a saved run.json (no GPU needed).
     Report {

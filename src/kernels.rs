@@ -29,7 +29,17 @@ pub const MODULES: &[KernelModule] = &[
         min_cc: (5, 2),
         ptx_isa: "8.0",
         ptx: include_str!("../kernels/ptx/gemm.compute_52.ptx"),
-        entries: &["sgemm_f32_128x128x8", "dgemm_f64_64x64x8"],
+        // Every entry of SGEMM_VARIANTS and DGEMM_VARIANTS (checked by the tests below).
+        entries: &[
+            "sgemm_f32_128x128x8_t8x8",
+            "sgemm_f32_128x64x8_t8x4",
+            "sgemm_f32_64x64x8_t4x4",
+            "sgemm_f32_64x64x16_t4x4",
+            "dgemm_f64_64x64x8_t4x4",
+            "dgemm_f64_128x64x8_t8x4",
+            "dgemm_f64_32x32x8_t2x2",
+            "dgemm_f64_64x64x16_t4x4",
+        ],
     },
     KernelModule {
         name: "stream",
@@ -60,54 +70,151 @@ pub fn module_for(family: &str, cc: (u32, u32)) -> Option<&'static KernelModule>
         .max_by_key(|m| m.min_cc)
 }
 
-/// A GEMM kernel and the launch geometry it was written for.
+/// A GEMM kernel and the launch geometry it was written for: one variant of the family that
+/// `kernels/gemm.cu` instantiates from one template.
 ///
 /// Signature of every GEMM entry (row-major, C = A·B):
 /// `(int M, int N, int K, const T* A, const T* B, T* C)`;
 /// grid = (ceil(N / bn), ceil(M / bm)), block = (threads, 1, 1), static shared memory only.
+/// Every variant is correct for any M, N, K ≥ 0; they differ only in speed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GemmKernel {
     pub kernel: KernelRef,
     pub precision: Precision,
+    /// Block tile of C: `bm` rows × `bn` columns.
     pub bm: u32,
     pub bn: u32,
+    /// k-step: columns of A / rows of B staged in shared memory per iteration.
     pub bk: u32,
+    /// Thread tile: each thread accumulates `tm` × `tn` elements of C in registers.
+    pub tm: u32,
+    pub tn: u32,
+    /// Threads per block, `bm·bn / (tm·tn)`.
     pub threads: u32,
+    /// Blocks per SM the kernel is compiled for: the second argument of its
+    /// `__launch_bounds__`, which caps its registers at `65536 / (threads · min_blocks_per_sm)`
+    /// on sm_52 (`kernels/build.py --check` holds it to that).
+    pub min_blocks_per_sm: u32,
     /// Honest label of the arithmetic, e.g. "FP32 FMA (no tensor cores)".
     pub math_mode: &'static str,
 }
 
-pub const SGEMM: GemmKernel = GemmKernel {
-    kernel: KernelRef {
-        module: "gemm",
-        entry: "sgemm_f32_128x128x8",
-    },
-    precision: Precision::F32,
-    bm: 128,
-    bn: 128,
-    bk: 8,
-    threads: 256,
-    math_mode: "FP32 FMA (CUDA cores, no TF32)",
-};
+/// Padding of each k-row of the transposed A tile in shared memory, in elements (gemm.cu).
+pub const GEMM_A_PAD: u32 = 4;
 
-pub const DGEMM: GemmKernel = GemmKernel {
-    kernel: KernelRef {
-        module: "gemm",
-        entry: "dgemm_f64_64x64x8",
-    },
-    precision: Precision::F64,
-    bm: 64,
-    bn: 64,
-    bk: 8,
-    threads: 256,
-    math_mode: "FP64 FMA (CUDA cores, no tensor cores)",
-};
+const SGEMM_MATH: &str = "FP32 FMA (CUDA cores, no TF32)";
+const DGEMM_MATH: &str = "FP64 FMA (CUDA cores, no tensor cores)";
 
+/// One table row. The arguments mirror the variant's name, `<s|d>gemm_<f32|f64>_<bm>x<bn>x<bk>_t<tm>x<tn>`,
+/// and its `__launch_bounds__(threads, min_blocks_per_sm)` in `kernels/gemm.cu`
+/// (`kernels/build.py --check` parses these calls and checks both).
+#[allow(clippy::too_many_arguments)]
+const fn variant(
+    entry: &'static str,
+    precision: Precision,
+    bm: u32,
+    bn: u32,
+    bk: u32,
+    tm: u32,
+    tn: u32,
+    min_blocks_per_sm: u32,
+) -> GemmKernel {
+    GemmKernel {
+        kernel: KernelRef {
+            module: "gemm",
+            entry,
+        },
+        precision,
+        bm,
+        bn,
+        bk,
+        tm,
+        tn,
+        threads: (bm / tm) * (bn / tn),
+        min_blocks_per_sm,
+        math_mode: match precision {
+            Precision::F32 => SGEMM_MATH,
+            Precision::F64 => DGEMM_MATH,
+        },
+    }
+}
+
+impl GemmKernel {
+    /// Bytes of one element.
+    pub const fn elem_bytes(&self) -> u32 {
+        match self.precision {
+            Precision::F32 => 4,
+            Precision::F64 => 8,
+        }
+    }
+
+    /// Static shared memory per block: two buffers of the transposed A tile (`bk` rows of
+    /// `bm + GEMM_A_PAD`) and of the B tile (`bk` rows of `bn`).
+    pub const fn shared_bytes(&self) -> u32 {
+        2 * self.bk * (self.bm + GEMM_A_PAD + self.bn) * self.elem_bytes()
+    }
+
+    /// Register cap per thread implied by `min_blocks_per_sm` on sm_52 (64 K registers per SM,
+    /// allocated per thread in multiples of 8), at most 255.
+    pub const fn max_registers(&self) -> u32 {
+        let warps = self.threads.div_ceil(32);
+        let cap = 65536 / (warps * 32 * self.min_blocks_per_sm) / 8 * 8;
+        if cap > 255 {
+            255
+        } else {
+            cap
+        }
+    }
+}
+
+/// The SGEMM family, default (large tile, used before any tuning) first.
+#[rustfmt::skip]
+pub const SGEMM_VARIANTS: &[GemmKernel] = &[
+    //       entry                       precision       bm   bn  bk  tm tn  min blocks/SM
+    variant("sgemm_f32_128x128x8_t8x8", Precision::F32, 128, 128, 8,  8, 8, 2),
+    variant("sgemm_f32_128x64x8_t8x4",  Precision::F32, 128, 64,  8,  8, 4, 2),
+    variant("sgemm_f32_64x64x8_t4x4",   Precision::F32, 64,  64,  8,  4, 4, 4),
+    variant("sgemm_f32_64x64x16_t4x4",  Precision::F32, 64,  64,  16, 4, 4, 4),
+];
+
+/// The DGEMM family, default first.
+#[rustfmt::skip]
+pub const DGEMM_VARIANTS: &[GemmKernel] = &[
+    variant("dgemm_f64_64x64x8_t4x4",   Precision::F64, 64,  64,  8,  4, 4, 2),
+    variant("dgemm_f64_128x64x8_t8x4",  Precision::F64, 128, 64,  8,  8, 4, 2),
+    variant("dgemm_f64_32x32x8_t2x2",   Precision::F64, 32,  32,  8,  2, 2, 4),
+    variant("dgemm_f64_64x64x16_t4x4",  Precision::F64, 64,  64,  16, 4, 4, 2),
+];
+
+/// The default SGEMM (before any tuning): 128×128×8, 8×8 per thread.
+pub const SGEMM: GemmKernel = SGEMM_VARIANTS[0];
+
+/// The default DGEMM (before any tuning): 64×64×8, 4×4 per thread.
+pub const DGEMM: GemmKernel = DGEMM_VARIANTS[0];
+
+/// The default GEMM kernel of a precision (what runs before any tuning).
 pub fn gemm_kernel(p: Precision) -> GemmKernel {
     match p {
         Precision::F32 => SGEMM,
         Precision::F64 => DGEMM,
     }
+}
+
+/// Every GEMM variant of a precision, default first.
+pub fn gemm_variants(p: Precision) -> &'static [GemmKernel] {
+    match p {
+        Precision::F32 => SGEMM_VARIANTS,
+        Precision::F64 => DGEMM_VARIANTS,
+    }
+}
+
+/// The GEMM variant with this entry name, of either precision.
+pub fn gemm_variant(entry: &str) -> Option<GemmKernel> {
+    SGEMM_VARIANTS
+        .iter()
+        .chain(DGEMM_VARIANTS)
+        .find(|k| k.kernel.entry == entry)
+        .copied()
 }
 
 /// Threads per block of every stream kernel.
@@ -147,7 +254,11 @@ mod tests {
 
     #[test]
     fn every_referenced_entry_is_in_its_module_and_its_ptx() {
-        let mut refs = vec![SGEMM.kernel, DGEMM.kernel];
+        let mut refs: Vec<KernelRef> = SGEMM_VARIANTS
+            .iter()
+            .chain(DGEMM_VARIANTS)
+            .map(|k| k.kernel)
+            .collect();
         for op in StreamOp::ALL {
             for p in [Precision::F32, Precision::F64] {
                 refs.push(stream_kernel(op, p));
@@ -181,5 +292,101 @@ mod tests {
             );
             assert!(m.ptx.contains(&format!(".target sm_{}", &m.target[8..])));
         }
+    }
+
+    #[test]
+    fn gemm_defaults_are_the_first_variants() {
+        assert_eq!(gemm_kernel(Precision::F32), SGEMM);
+        assert_eq!(gemm_kernel(Precision::F64), DGEMM);
+        assert_eq!(gemm_variants(Precision::F32)[0], SGEMM);
+        assert_eq!(gemm_variants(Precision::F64)[0], DGEMM);
+        assert_eq!(SGEMM.kernel.entry, "sgemm_f32_128x128x8_t8x8");
+        assert_eq!(DGEMM.kernel.entry, "dgemm_f64_64x64x8_t4x4");
+        for p in [Precision::F32, Precision::F64] {
+            for k in gemm_variants(p) {
+                assert_eq!(k.precision, p, "{}", k.kernel.entry);
+                assert_eq!(gemm_variant(k.kernel.entry), Some(*k));
+            }
+        }
+        assert_eq!(gemm_variant("sgemm_f32_128x128x8"), None);
+        assert_eq!(gemm_variant("stream_copy_f32"), None);
+    }
+
+    #[test]
+    fn gemm_variants_are_consistent_and_fit_sm_52() {
+        let gemm = module_for("gemm", (5, 2)).expect("gemm module");
+        let all: Vec<&GemmKernel> = SGEMM_VARIANTS.iter().chain(DGEMM_VARIANTS).collect();
+        // The module lists exactly the variants, each once.
+        assert_eq!(gemm.entries.len(), all.len());
+        for k in &all {
+            let name = k.kernel.entry;
+            assert_eq!(k.kernel.module, "gemm");
+            assert_eq!(
+                gemm.entries.iter().filter(|e| **e == name).count(),
+                1,
+                "{name}"
+            );
+            assert_eq!(all.iter().filter(|o| o.kernel.entry == name).count(), 1);
+            // The name encodes the tile.
+            let (prefix, math) = match k.precision {
+                Precision::F32 => ("sgemm_f32", SGEMM_MATH),
+                Precision::F64 => ("dgemm_f64", DGEMM_MATH),
+            };
+            assert_eq!(
+                name,
+                format!("{prefix}_{}x{}x{}_t{}x{}", k.bm, k.bn, k.bk, k.tm, k.tn)
+            );
+            assert_eq!(k.math_mode, math);
+            // Geometry: whole thread tiles, whole warps, at most 1024 threads.
+            assert!(k.bm % k.tm == 0 && k.bn % k.tn == 0, "{name}");
+            assert_eq!(k.threads, k.bm * k.bn / (k.tm * k.tn), "{name}");
+            assert!(k.threads % 32 == 0 && k.threads <= 1024, "{name}");
+            // The loaders: every thread loads the same number of elements of each tile.
+            assert_eq!(k.bm * k.bk % k.threads, 0, "{name}");
+            assert_eq!(k.bk * k.bn % k.threads, 0, "{name}");
+            // The PTX declares the launch bounds the table says.
+            let head = ptx_entry_header(gemm.ptx, name);
+            assert!(
+                head.contains(&format!(".maxntid {}, 1, 1", k.threads)),
+                "{name}: {head}"
+            );
+            assert!(
+                head.contains(&format!(".minnctapersm {}", k.min_blocks_per_sm)),
+                "{name}: {head}"
+            );
+            // Static shared memory fits a block (48 KB), and min_blocks_per_sm blocks fit a
+            // GM200 SM (96 KB).
+            assert!(
+                k.shared_bytes() <= 48 * 1024,
+                "{name}: {} B",
+                k.shared_bytes()
+            );
+            assert!(k.min_blocks_per_sm >= 1);
+            assert!(
+                k.min_blocks_per_sm * k.shared_bytes() <= 96 * 1024,
+                "{name}: {} blocks of {} B",
+                k.min_blocks_per_sm,
+                k.shared_bytes()
+            );
+            assert!(k.min_blocks_per_sm * k.threads <= 2048, "{name}");
+        }
+        assert_eq!(SGEMM.shared_bytes(), 16640);
+        assert_eq!(DGEMM.shared_bytes(), 16896);
+        assert_eq!(SGEMM.max_registers(), 128);
+        assert_eq!(
+            gemm_variant("sgemm_f32_64x64x8_t4x4")
+                .unwrap()
+                .max_registers(),
+            64
+        );
+    }
+
+    /// The `.entry NAME(...)` header of one entry, up to its body's `{`.
+    fn ptx_entry_header<'a>(ptx: &'a str, entry: &str) -> &'a str {
+        let start = ptx
+            .find(&format!(".entry {entry}("))
+            .unwrap_or_else(|| panic!("{entry} missing from the PTX"));
+        let len = ptx[start..].find('{').expect("entry body");
+        &ptx[start..start + len]
     }
 }

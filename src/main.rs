@@ -34,6 +34,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             backend,
             out,
             seed,
+            retune,
         } => {
             let opts = RunOptions {
                 profile,
@@ -42,6 +43,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 backend,
                 out,
                 seed,
+                retune,
                 command_line: std::env::args().collect(),
             };
             let mut line = ProgressLine::new();
@@ -180,6 +182,18 @@ impl ProgressLine {
                     "gpu{device}: loaded {} kernel modules in {:.3} s (JIT included)",
                     loads.len(),
                     total
+                );
+            }
+            Progress::Tuning {
+                device,
+                precision,
+                class,
+            } => {
+                self.clear(&mut err);
+                let _ = writeln!(
+                    err,
+                    "gpu{device}: tuning {} GEMM variants for {class:?} sizes (cached for the next runs)",
+                    precision.as_str()
                 );
             }
             Progress::Note(n) => {

@@ -335,6 +335,9 @@ pub struct RunReport {
     /// Why no GPU could be used, when none could.
     pub gpu_unavailable: Option<String>,
     pub module_loads: Vec<ModuleLoad>,
+    /// GEMM variant choice per GPU (autotuned on the device, or from the tuning cache).
+    #[serde(default)]
+    pub tuning: Vec<crate::measure::tune::TuningTable>,
     pub results: Vec<WorkloadResult>,
     pub checks: Vec<Check>,
     /// Run-level notes: an optional peer that was not found, a GPU that could not be opened, …

@@ -15,15 +15,19 @@ pub const MEMORY_MARGIN: f64 = 0.5;
 
 const MIB: usize = 1 << 20;
 
-/// Square GEMM sizes per level and precision on a GPU.
+/// Square GEMM sizes per level and precision on a GPU. Standard and full sweep from 256 up,
+/// including sizes that are not multiples of any tile (1000, 3000), so the reports can draw
+/// TFLOPS against size for kernel, peer and peak.
 pub fn gpu_gemm_sizes(level: Level, p: Precision) -> &'static [usize] {
     match (level, p) {
         (Level::Quick, Precision::F32) => &[4096],
         (Level::Quick, Precision::F64) => &[2048],
-        (Level::Standard, Precision::F32) => &[1024, 4096, 8192],
-        (Level::Standard, Precision::F64) => &[1024, 4096],
-        (Level::Full, Precision::F32) => &[1024, 2048, 4096, 8192, 16384],
-        (Level::Full, Precision::F64) => &[1024, 2048, 4096, 8192],
+        (Level::Standard, Precision::F32) => &[256, 1000, 1024, 2048, 3000, 4096, 8192],
+        (Level::Standard, Precision::F64) => &[256, 1000, 1024, 2048, 4096],
+        (Level::Full, Precision::F32) => {
+            &[256, 512, 1000, 1024, 2048, 3000, 4096, 6000, 8192, 16384]
+        }
+        (Level::Full, Precision::F64) => &[256, 512, 1000, 1024, 2048, 3000, 4096, 8192],
     }
 }
 

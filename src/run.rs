@@ -10,6 +10,7 @@ use crate::cuda::{self, CudaDevice};
 use crate::error::Error;
 use crate::gate::{self, Profile};
 use crate::host::HostBackend;
+use crate::measure::tune::{self, SizeClass, TuneBudget, TuningCache, TuningKey};
 use crate::measure::{self, SampleProgress, StoppingCriterion};
 use crate::model::{
     exit, BackendKind, DeviceInfo, HostInfo, Level, ModuleLoad, ProfileRef, Role, RunReport,
@@ -55,6 +56,8 @@ pub struct RunOptions {
     pub out: PathBuf,
     /// None = a fresh seed (recorded in the report).
     pub seed: Option<u64>,
+    /// Time the GEMM variants again instead of using the tuning cache.
+    pub retune: bool,
     pub command_line: Vec<String>,
 }
 
@@ -69,6 +72,12 @@ pub enum Progress<'a> {
     ModulesLoaded {
         device: u32,
         loads: &'a [ModuleLoad],
+    },
+    /// Timing the GEMM variants of one size class (autotuning).
+    Tuning {
+        device: u32,
+        precision: Precision,
+        class: SizeClass,
     },
     WorkloadStarted {
         index: usize,
@@ -315,6 +324,7 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunR
             .collect(),
         gpu_unavailable: inv.unavailable.clone(),
         module_loads: Vec::new(),
+        tuning: Vec::new(),
         results: Vec::new(),
         checks: Vec::new(),
         notes: Vec::new(),
@@ -420,11 +430,65 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunR
             loads: &loads,
         });
         report.module_loads.extend(loads);
-        let backend = DeviceBackend {
-            device: dev.clone(),
-            index: Some(gpu.index),
-            kind: BackendKind::Cuda,
-        };
+        let mut backend = DeviceBackend::new(dev.clone(), Some(gpu.index), BackendKind::Cuda);
+
+        // GEMM variants: from the tuning cache, or timed now for the size classes this run needs.
+        let cache_file = tune::cache_path();
+        let mut cache = cache_file
+            .as_deref()
+            .map(TuningCache::load)
+            .unwrap_or_default();
+        let key = TuningKey::for_device(&gpu);
+        let mut table = tune::cached_or_empty(&cache, gpu.index, &key, opts.retune);
+        let mut tuned_now = false;
+        for spec in &specs {
+            let WorkloadSpec::Gemm { precision, m, n, k } = *spec else {
+                continue;
+            };
+            let class = SizeClass::of(m, n, k);
+            if table.entry(precision, class).is_some() {
+                continue;
+            }
+            progress(Progress::Tuning {
+                device: gpu.index,
+                precision,
+                class,
+            });
+            let tune_seed = workload_seed(seed, &format!("gpu{}.tune", gpu.index));
+            match tune::tune_class(&dev, precision, class, TuneBudget::default(), tune_seed) {
+                Ok(entry) => {
+                    table.entries.push(entry);
+                    tuned_now = true;
+                }
+                Err(why) => {
+                    let note = format!(
+                        "GPU {}: tuning {} GEMM ({:?} sizes) failed, using the default variant: {why}",
+                        gpu.index,
+                        precision.as_str(),
+                        class
+                    );
+                    progress(Progress::Note(&note));
+                    report.notes.push(note);
+                }
+            }
+        }
+        if tuned_now {
+            cache.put(&table);
+            let stored = match &cache_file {
+                Some(path) => cache
+                    .store(path)
+                    .map_err(|e| format!("{}: {e}", path.display())),
+                None => Err("no cache directory (set GPUGATE_CACHE_DIR or HOME)".to_string()),
+            };
+            if let Err(why) = stored {
+                let note = format!("tuning cache not saved ({why}); the next run tunes again");
+                progress(Progress::Note(&note));
+                report.notes.push(note);
+            }
+        }
+        report.tuning.push(table.clone());
+        backend.tuning = Some(table);
+        save(&report)?;
         for spec in specs {
             index += 1;
             let id = result_id(Some(gpu.index), Role::Primary, &spec);
@@ -693,11 +757,7 @@ pub fn selftest(
                 continue;
             }
         };
-        let backend = DeviceBackend {
-            device: dev,
-            index: Some(d.index),
-            kind: BackendKind::Cuda,
-        };
+        let backend = DeviceBackend::new(dev, Some(d.index), BackendKind::Cuda);
         all.extend(selftest_on(&backend, &selftest_cases(true), seed, each));
     }
     Ok(all)

@@ -142,6 +142,115 @@ impl EmuDevice {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Launches like [`KernelDevice::launch`], but passes buffer argument `i` as a pointer
+    /// `offsets[i]` bytes past the start of its allocation (missing offsets are 0): how the
+    /// tests hand a kernel operands that are not 16-byte aligned, as an offset pointer into a
+    /// larger allocation would be on the GPU.
+    pub fn launch_at(
+        &self,
+        kernel: KernelRef,
+        cfg: LaunchConfig,
+        args: &[KArg],
+        offsets: &[usize],
+    ) -> Result<(), DeviceError> {
+        let signature = self.entries.get(kernel.entry).ok_or_else(|| {
+            DeviceError(format!(
+                "emulator: no kernel entry {} (module {})",
+                kernel.entry, kernel.module
+            ))
+        })?;
+        let (gx, gy, gz) = cfg.grid;
+        let (bx, by, bz) = cfg.block;
+        let threads = bx as u64 * by as u64 * bz as u64;
+        if bx == 0 || by == 0 || bz == 0 || threads > 1024 || bz > 64 {
+            return Err(DeviceError(format!(
+                "{}: invalid block {bx}x{by}x{bz} (at most 1024 threads)",
+                kernel.entry
+            )));
+        }
+        if gx == 0 || gy == 0 || gz == 0 || gy > 65535 || gz > 65535 {
+            return Err(DeviceError(format!(
+                "{}: invalid grid {gx}x{gy}x{gz}",
+                kernel.entry
+            )));
+        }
+        if cfg.shared_bytes > MAX_SHARED_BYTES {
+            return Err(DeviceError(format!(
+                "{}: {} bytes of dynamic shared memory requested (max {MAX_SHARED_BYTES})",
+                kernel.entry, cfg.shared_bytes
+            )));
+        }
+        if signature.len() != args.len() {
+            return Err(DeviceError(format!(
+                "{}: takes {} arguments ({signature}), {} given",
+                kernel.entry,
+                signature.len(),
+                args.len()
+            )));
+        }
+
+        // Hold the buffer table for the whole launch: no buffer can be freed under the kernel.
+        let mut st = self.lock();
+        let mut values = vec![[0u8; 8]; args.len()];
+        for (i, (arg, kind)) in args.iter().zip(signature.chars()).enumerate() {
+            let bytes: [u8; 8] = match (arg, kind) {
+                (KArg::Buf(b), 'p') => {
+                    let s = st
+                        .device
+                        .get_mut(&b.id)
+                        .ok_or_else(|| missing("device", b.id))?;
+                    let offset = offsets.get(i).copied().unwrap_or(0);
+                    if offset > s.bytes {
+                        return Err(DeviceError(format!(
+                            "{}: argument {i} is offset {offset} bytes into a {}-byte buffer",
+                            kernel.entry, s.bytes
+                        )));
+                    }
+                    (s.addr() + offset as u64).to_ne_bytes()
+                }
+                (KArg::I32(v), 'i' | 'u') => pad(&v.to_ne_bytes()),
+                (KArg::I64(v), 'l' | 'L') => v.to_ne_bytes(),
+                (KArg::F32(v), 'f') => pad(&v.to_ne_bytes()),
+                (KArg::F64(v), 'd') => v.to_ne_bytes(),
+                (arg, kind) => {
+                    return Err(DeviceError(format!(
+                        "{}: argument {i} is {arg:?} but the kernel expects {}",
+                        kernel.entry,
+                        kind_name(kind)
+                    )))
+                }
+            };
+            values[i] = bytes;
+        }
+        let mut params: Vec<*mut c_void> = values
+            .iter_mut()
+            .map(|v| v.as_mut_ptr() as *mut c_void)
+            .collect();
+        let name = CString::new(kernel.entry).map_err(|_| DeviceError("bad entry name".into()))?;
+        // SAFETY: `params` points at one 8-byte value per declared parameter, of the declared
+        // kind (checked above); pointer arguments are live allocations, kept alive by `st`.
+        let rc =
+            unsafe { ffi::emu_launch(name.as_ptr(), gx, gy, gz, bx, by, bz, params.as_mut_ptr()) };
+        drop(st);
+        match rc {
+            0 => Ok(()),
+            1 => Err(DeviceError(format!(
+                "emulator: no kernel entry {}",
+                kernel.entry
+            ))),
+            2 => Err(DeviceError(format!("{}: invalid block", kernel.entry))),
+            3 => Err(DeviceError(format!("{}: invalid grid", kernel.entry))),
+            5 => Err(DeviceError(format!(
+                "{}: the host could not start {threads} threads for a block",
+                kernel.entry
+            ))),
+            other => Err(DeviceError(format!(
+                "{}: emulated launch failed ({other})",
+                kernel.entry
+            ))),
+        }
+    }
+
     /// Number of live device allocations (for leak checks in tests).
     pub fn live_buffers(&self) -> usize {
         self.lock().device.len()
@@ -239,95 +348,7 @@ impl KernelDevice for EmuDevice {
         cfg: LaunchConfig,
         args: &[KArg],
     ) -> Result<(), DeviceError> {
-        let signature = self.entries.get(kernel.entry).ok_or_else(|| {
-            DeviceError(format!(
-                "emulator: no kernel entry {} (module {})",
-                kernel.entry, kernel.module
-            ))
-        })?;
-        let (gx, gy, gz) = cfg.grid;
-        let (bx, by, bz) = cfg.block;
-        let threads = bx as u64 * by as u64 * bz as u64;
-        if bx == 0 || by == 0 || bz == 0 || threads > 1024 || bz > 64 {
-            return Err(DeviceError(format!(
-                "{}: invalid block {bx}x{by}x{bz} (at most 1024 threads)",
-                kernel.entry
-            )));
-        }
-        if gx == 0 || gy == 0 || gz == 0 || gy > 65535 || gz > 65535 {
-            return Err(DeviceError(format!(
-                "{}: invalid grid {gx}x{gy}x{gz}",
-                kernel.entry
-            )));
-        }
-        if cfg.shared_bytes > MAX_SHARED_BYTES {
-            return Err(DeviceError(format!(
-                "{}: {} bytes of dynamic shared memory requested (max {MAX_SHARED_BYTES})",
-                kernel.entry, cfg.shared_bytes
-            )));
-        }
-        if signature.len() != args.len() {
-            return Err(DeviceError(format!(
-                "{}: takes {} arguments ({signature}), {} given",
-                kernel.entry,
-                signature.len(),
-                args.len()
-            )));
-        }
-
-        // Hold the buffer table for the whole launch: no buffer can be freed under the kernel.
-        let mut st = self.lock();
-        let mut values = vec![[0u8; 8]; args.len()];
-        for (i, (arg, kind)) in args.iter().zip(signature.chars()).enumerate() {
-            let bytes: [u8; 8] = match (arg, kind) {
-                (KArg::Buf(b), 'p') => {
-                    let s = st
-                        .device
-                        .get_mut(&b.id)
-                        .ok_or_else(|| missing("device", b.id))?;
-                    s.addr().to_ne_bytes()
-                }
-                (KArg::I32(v), 'i' | 'u') => pad(&v.to_ne_bytes()),
-                (KArg::I64(v), 'l' | 'L') => v.to_ne_bytes(),
-                (KArg::F32(v), 'f') => pad(&v.to_ne_bytes()),
-                (KArg::F64(v), 'd') => v.to_ne_bytes(),
-                (arg, kind) => {
-                    return Err(DeviceError(format!(
-                        "{}: argument {i} is {arg:?} but the kernel expects {}",
-                        kernel.entry,
-                        kind_name(kind)
-                    )))
-                }
-            };
-            values[i] = bytes;
-        }
-        let mut params: Vec<*mut c_void> = values
-            .iter_mut()
-            .map(|v| v.as_mut_ptr() as *mut c_void)
-            .collect();
-        let name = CString::new(kernel.entry).map_err(|_| DeviceError("bad entry name".into()))?;
-        // SAFETY: `params` points at one 8-byte value per declared parameter, of the declared
-        // kind (checked above); pointer arguments are live allocations, kept alive by `st`.
-        let rc =
-            unsafe { ffi::emu_launch(name.as_ptr(), gx, gy, gz, bx, by, bz, params.as_mut_ptr()) };
-        drop(st);
-        match rc {
-            0 => Ok(()),
-            1 => Err(DeviceError(format!(
-                "emulator: no kernel entry {}",
-                kernel.entry
-            ))),
-            2 => Err(DeviceError(format!("{}: invalid block", kernel.entry))),
-            3 => Err(DeviceError(format!("{}: invalid grid", kernel.entry))),
-            5 => Err(DeviceError(format!(
-                "{}: the host could not start {threads} threads for a block",
-                kernel.entry
-            ))),
-            other => Err(DeviceError(format!(
-                "{}: emulated launch failed ({other})",
-                kernel.entry
-            ))),
-        }
+        self.launch_at(kernel, cfg, args, &[])
     }
 
     fn alloc_pinned(&self, bytes: usize) -> Result<PinnedBuf, DeviceError> {

@@ -1,7 +1,10 @@
 //! Every kernel of kernels/*.cu, run directly through the emulator against plain CPU references
 //! at small and odd sizes (the shapes where index and tiling bugs live).
 
-use gpugate::kernels::{stream_kernel, GemmKernel, DGEMM, MODULES, SGEMM, STREAM_BLOCK};
+use gpugate::kernels::{
+    gemm_variants, stream_kernel, GemmKernel, DGEMM, DGEMM_VARIANTS, MODULES, SGEMM,
+    SGEMM_VARIANTS, STREAM_BLOCK,
+};
 use gpugate::workload::device::{
     as_bytes, as_bytes_mut, bytemuck_lite::Pod, DevBuf, KArg, KernelDevice, KernelRef, LaunchConfig,
 };
@@ -78,24 +81,62 @@ fn download<T: Real>(dev: &EmuDevice, b: DevBuf, n: usize) -> Vec<T> {
 
 // ------------------------------------------------------------------------------------ GEMM
 
-/// The shapes every GEMM kernel is run at: degenerate, odd, non-multiples of the tiles,
-/// exact tiles, and shapes that take the vectorised paths with partial tiles.
+/// The shapes every GEMM variant is run at: degenerate, odd, skinny (a single row or column),
+/// non-multiples of every tile, and shapes that take the vectorised paths with partial tiles.
 const GEMM_SHAPES: &[(usize, usize, usize)] = &[
     (1, 1, 1),
     (31, 31, 31),
-    (257, 257, 257),
-    (1000, 999, 17),
     (33, 65, 129),
+    (1000, 999, 17),
+    (130, 1, 7),
+    (1, 130, 7),
+    (5, 7, 2),
+    (1, 1, 300),
+    (257, 300, 1),
+];
+
+/// Shapes derived from a variant's own tile: exactly one tile, a multiple of the tile in every
+/// dimension (vector paths everywhere, no partial tile), and one element past / short of it.
+fn tile_shapes(kernel: &GemmKernel) -> Vec<(usize, usize, usize)> {
+    let (bm, bn, bk) = (kernel.bm as usize, kernel.bn as usize, kernel.bk as usize);
+    vec![
+        (bm, bn, bk),
+        (2 * bm, 3 * bn, 5 * bk),
+        (bm + 1, bn - 1, bk + 1),
+        (bm - 1, bn + 1, 3 * bk - 1),
+    ]
+}
+
+/// Extra shapes for the default kernels (the ones that run before any tuning).
+const DEFAULT_SHAPES: &[(usize, usize, usize)] = &[
+    (257, 257, 257),
     (1, 300, 257),
     (300, 1, 257),
-    (257, 300, 1),
-    (1, 1, 300),
-    (128, 128, 8),
-    (129, 127, 9),
     (64, 256, 96),
     (260, 132, 36),
-    (5, 7, 2),
 ];
+
+/// Every shape a variant is checked at with exact (integer) inputs.
+fn shapes_for(kernel: &GemmKernel) -> Vec<(usize, usize, usize)> {
+    let mut shapes = GEMM_SHAPES.to_vec();
+    shapes.extend(tile_shapes(kernel));
+    if *kernel == SGEMM || *kernel == DGEMM {
+        shapes.extend_from_slice(DEFAULT_SHAPES);
+    }
+    shapes
+}
+
+/// The shapes a variant is checked at with random real inputs (rounding, not indexing, is what
+/// this adds: a few shapes with partial and whole tiles and a long K suffice, and keep the
+/// emulator suite short).
+fn random_shapes_for(kernel: &GemmKernel) -> Vec<(usize, usize, usize)> {
+    let mut shapes = vec![(31, 31, 31), (33, 65, 129)];
+    shapes.extend(tile_shapes(kernel).into_iter().take(3));
+    if *kernel == SGEMM || *kernel == DGEMM {
+        shapes.push((257, 257, 257));
+    }
+    shapes
+}
 
 /// Runs `kernel` on A (m×k), B (k×n); returns C (m×n). C starts as NaN so an element that is
 /// never written shows.
@@ -156,7 +197,7 @@ fn gemm_reference<T: Real>(m: usize, n: usize, k: usize, a: &[T], b: &[T]) -> (V
 /// Integer-valued inputs: every partial sum is exact, so the result must equal the reference
 /// bit for bit, whatever the order of the additions.
 fn check_gemm_exact<T: Real>(kernel: &GemmKernel) {
-    for &(m, n, k) in GEMM_SHAPES {
+    for (m, n, k) in shapes_for(kernel) {
         let mut rng = Rng::new((m * 1_000_003 + n * 1009 + k) as u64);
         let a: Vec<T> = (0..m * k).map(|_| T::from_f64(rng.small_int())).collect();
         let b: Vec<T> = (0..k * n).map(|_| T::from_f64(rng.small_int())).collect();
@@ -177,7 +218,7 @@ fn check_gemm_exact<T: Real>(kernel: &GemmKernel) {
 
 /// Random real inputs, compared with an f64 reference within a K-scaled bound.
 fn check_gemm_random<T: Real>(kernel: &GemmKernel) {
-    for &(m, n, k) in GEMM_SHAPES {
+    for (m, n, k) in random_shapes_for(kernel) {
         let mut rng = Rng::new((m * 7919 + n * 104_729 + k) as u64);
         let a: Vec<T> = (0..m * k)
             .map(|_| T::from_f64(rng.uniform(-1.0, 1.0)))
@@ -202,42 +243,128 @@ fn check_gemm_random<T: Real>(kernel: &GemmKernel) {
     }
 }
 
-#[test]
-fn sgemm_is_exact_on_integer_inputs() {
-    check_gemm_exact::<f32>(&SGEMM);
+/// Runs `check` on every variant of a precision, timing each (shown with --nocapture).
+fn for_each_variant(p: Precision, check: impl Fn(&GemmKernel)) {
+    let variants = gemm_variants(p);
+    assert!(!variants.is_empty());
+    for kernel in variants {
+        assert_eq!(kernel.precision, p);
+        let t0 = std::time::Instant::now();
+        check(kernel);
+        eprintln!(
+            "{}: {:.2} s",
+            kernel.kernel.entry,
+            t0.elapsed().as_secs_f64()
+        );
+    }
 }
 
 #[test]
-fn dgemm_is_exact_on_integer_inputs() {
-    check_gemm_exact::<f64>(&DGEMM);
+fn every_sgemm_variant_is_exact_on_integer_inputs() {
+    for_each_variant(Precision::F32, check_gemm_exact::<f32>);
 }
 
 #[test]
-fn sgemm_matches_f64_reference_on_random_inputs() {
-    check_gemm_random::<f32>(&SGEMM);
+fn every_dgemm_variant_is_exact_on_integer_inputs() {
+    for_each_variant(Precision::F64, check_gemm_exact::<f64>);
 }
 
 #[test]
-fn dgemm_matches_f64_reference_on_random_inputs() {
-    check_gemm_random::<f64>(&DGEMM);
+fn every_sgemm_variant_matches_f64_reference_on_random_inputs() {
+    for_each_variant(Precision::F32, check_gemm_random::<f32>);
 }
 
 #[test]
-fn gemm_with_k_zero_writes_zeros() {
-    for kernel in [&SGEMM, &DGEMM] {
-        let c = if kernel.precision == Precision::F32 {
-            run_gemm::<f32>(kernel, 5, 7, 0, &[], &[])
-                .iter()
-                .map(|v| *v as f64)
-                .collect()
-        } else {
-            run_gemm::<f64>(kernel, 5, 7, 0, &[], &[])
+fn every_dgemm_variant_matches_f64_reference_on_random_inputs() {
+    for_each_variant(Precision::F64, check_gemm_random::<f64>);
+}
+
+#[test]
+fn every_gemm_variant_with_k_zero_writes_zeros() {
+    for kernel in SGEMM_VARIANTS.iter().chain(DGEMM_VARIANTS) {
+        for (m, n) in [(5, 7), (kernel.bm as usize + 3, 2 * kernel.bn as usize)] {
+            let c: Vec<f64> = if kernel.precision == Precision::F32 {
+                run_gemm::<f32>(kernel, m, n, 0, &[], &[])
+                    .iter()
+                    .map(|v| *v as f64)
+                    .collect()
+            } else {
+                run_gemm::<f64>(kernel, m, n, 0, &[], &[])
+            };
+            assert!(
+                c.iter().all(|v| *v == 0.0),
+                "{} {m}x{n}x0: {c:?}",
+                kernel.kernel.entry
+            );
+        }
+    }
+}
+
+/// Operands at addresses that are not 16-byte aligned (offset by one element inside a larger
+/// allocation): every variant must take its scalar paths and still be exact.
+#[test]
+fn every_gemm_variant_is_exact_on_misaligned_operands() {
+    fn check<T: Real>(kernel: &GemmKernel) {
+        let (m, n, k) = (
+            kernel.bm as usize + 5,
+            kernel.bn as usize + 4,
+            2 * kernel.bk as usize,
+        );
+        let mut rng = Rng::new(0xa11_9e5 + m as u64);
+        let a: Vec<T> = (0..m * k).map(|_| T::from_f64(rng.small_int())).collect();
+        let b: Vec<T> = (0..k * n).map(|_| T::from_f64(rng.small_int())).collect();
+        let (want, _) = gemm_reference(m, n, k, &a, &b);
+        let one = T::from_f64(9.0);
+        let shifted =
+            |v: &[T]| -> Vec<T> { std::iter::once(one).chain(v.iter().copied()).collect() };
+        let dev = EmuDevice::new();
+        let da = upload(&dev, &shifted(&a));
+        let db = upload(&dev, &shifted(&b));
+        let dc = upload(&dev, &vec![T::from_f64(f64::NAN); m * n + 1]);
+        let esz = std::mem::size_of::<T>();
+        let cfg = LaunchConfig {
+            grid: (
+                n.div_ceil(kernel.bn as usize) as u32,
+                m.div_ceil(kernel.bm as usize) as u32,
+                1,
+            ),
+            block: (kernel.threads, 1, 1),
+            shared_bytes: 0,
         };
+        let args = [
+            KArg::I32(m as i32),
+            KArg::I32(n as i32),
+            KArg::I32(k as i32),
+            KArg::Buf(da),
+            KArg::Buf(db),
+            KArg::Buf(dc),
+        ];
+        dev.launch_at(kernel.kernel, cfg, &args, &[0, 0, 0, esz, esz, esz])
+            .unwrap();
+        let c = download::<T>(&dev, dc, m * n + 1);
         assert!(
-            c.iter().all(|v| *v == 0.0),
-            "{}: {c:?}",
+            c[0].to_f64().is_nan(),
+            "{}: wrote before C",
             kernel.kernel.entry
         );
+        for (idx, (got, want)) in c[1..].iter().zip(&want).enumerate() {
+            assert!(
+                got.to_f64() == *want,
+                "{} misaligned {m}x{n}x{k}: C[{}][{}] = {got:?}, expected {want}",
+                kernel.kernel.entry,
+                idx / n,
+                idx % n
+            );
+        }
+        for buf in [da, db, dc] {
+            dev.free(buf);
+        }
+    }
+    for kernel in SGEMM_VARIANTS {
+        check::<f32>(kernel);
+    }
+    for kernel in DGEMM_VARIANTS {
+        check::<f64>(kernel);
     }
 }
 
@@ -392,8 +519,14 @@ fn every_table_entry_is_compiled_into_the_emulator_with_its_documented_signature
         }
     }
     assert_eq!(listed, compiled.len(), "emulator entries: {compiled:?}");
-    assert_eq!(find(SGEMM.kernel.entry), "iiippp");
-    assert_eq!(find(DGEMM.kernel.entry), "iiippp");
+    for kernel in SGEMM_VARIANTS.iter().chain(DGEMM_VARIANTS) {
+        assert_eq!(
+            find(kernel.kernel.entry),
+            "iiippp",
+            "{}",
+            kernel.kernel.entry
+        );
+    }
     for p in [Precision::F32, Precision::F64] {
         let s = if p == Precision::F32 { 'f' } else { 'd' };
         assert_eq!(find(stream_kernel(StreamOp::Copy, p).entry), "ppl");

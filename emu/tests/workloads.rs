@@ -5,12 +5,13 @@
 
 use std::sync::Arc;
 
+use gpugate::kernels::{gemm_variants, DGEMM_VARIANTS, SGEMM_VARIANTS};
 use gpugate::model::{BackendKind, Verification, VerifyStatus};
 use gpugate::workload::backend::{Backend, DeviceBackend};
 use gpugate::workload::device::{
     DevBuf, DeviceError, DeviceProps, KArg, KernelDevice, KernelRef, LaunchConfig, PinnedBuf,
 };
-use gpugate::workload::gemm::prepare_gemm;
+use gpugate::workload::gemm::{prepare_gemm, prepare_gemm_with};
 use gpugate::workload::stream::prepare_stream;
 use gpugate::workload::transfer::prepare_transfer;
 use gpugate::workload::{Direction, Precision, StreamOp, Trial, WorkloadSpec};
@@ -49,6 +50,43 @@ fn gemm_workloads_verify_on_the_emulator() {
     assert_eq!(dev.live_buffers(), 0, "a GEMM trial leaked device memory");
 }
 
+/// Every GEMM variant through the real workload code (`prepare_gemm_with`: allocation, launch
+/// geometry from the variant's tile and threads, argument order, read-back, Freivalds and
+/// sampled-element verification), at odd shapes, skinny shapes and a multiple of its tile.
+#[test]
+fn every_gemm_variant_verifies_through_the_workload() {
+    let dev = Arc::new(EmuDevice::new());
+    let mut ran = 0;
+    for p in [Precision::F32, Precision::F64] {
+        for kernel in gemm_variants(p) {
+            let (bm, bn, bk) = (kernel.bm as usize, kernel.bn as usize, kernel.bk as usize);
+            for (m, n, k) in [
+                (1, 1, 1),
+                (31, 31, 31),
+                (33, 65, 129),
+                (130, 1, 7),
+                (1, 130, 7),
+                (2 * bm, 2 * bn, 4 * bk),
+                (bm + 3, bn - 1, 2 * bk + 1),
+            ] {
+                let mut trial = prepare_gemm_with(dev.clone(), *kernel, m, n, k, SEED).unwrap();
+                let info = trial.info();
+                assert!(
+                    info.implementation.contains(kernel.kernel.entry),
+                    "{info:?}"
+                );
+                assert_eq!(info.math_mode.as_deref(), Some(kernel.math_mode));
+                let v = run_once(trial.as_mut());
+                assert!(v.passed(), "{} {m}x{n}x{k}: {v:?}", kernel.kernel.entry);
+                assert!(v.checked > 0);
+            }
+            ran += 1;
+        }
+    }
+    assert_eq!(ran, SGEMM_VARIANTS.len() + DGEMM_VARIANTS.len());
+    assert_eq!(dev.live_buffers(), 0, "a GEMM trial leaked device memory");
+}
+
 #[test]
 fn stream_workloads_verify_on_the_emulator() {
     let dev = Arc::new(EmuDevice::new());
@@ -79,11 +117,7 @@ fn transfer_workloads_verify_on_the_emulator() {
 
 #[test]
 fn the_device_backend_runs_every_kind_of_spec_on_the_emulator() {
-    let backend = DeviceBackend {
-        device: Arc::new(EmuDevice::new()),
-        index: None,
-        kind: BackendKind::Cuda,
-    };
+    let backend = DeviceBackend::new(Arc::new(EmuDevice::new()), None, BackendKind::Cuda);
     assert_eq!(backend.device_name(), "CPU emulator");
     let specs = [
         WorkloadSpec::Gemm {

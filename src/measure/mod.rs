@@ -3,6 +3,7 @@
 //! callback.
 
 pub mod stats;
+pub mod tune;
 
 use std::time::Instant;
 

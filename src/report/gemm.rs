@@ -140,4 +140,48 @@ mod tests {
             .unwrap()
             .starts_with("cuBLAS sgemm"));
     }
+
+    #[test]
+    fn markdown_shows_the_tuning_table() {
+        use crate::measure::tune::{Candidate, SizeClass, TuningEntry, TuningKey, TuningTable};
+        use crate::report::Reporter;
+        let mut r = load("no-gpu-host-quick.run.json");
+        let mut t = TuningTable::new(
+            0,
+            TuningKey {
+                gpu_uuid: "GPU-x".into(),
+                gpu_name: "Test GPU".into(),
+                driver_cuda_version: 12040,
+                ptx_hash: "abc".into(),
+            },
+        );
+        t.entries.push(TuningEntry {
+            precision: Precision::F32,
+            size_class: SizeClass::Medium,
+            size: 4096,
+            variant: "sgemm_b".into(),
+            candidates: vec![
+                Candidate {
+                    variant: "sgemm_a".into(),
+                    tflops: Some(1.5),
+                    verified: false,
+                    error: Some("wrong result".into()),
+                },
+                Candidate {
+                    variant: "sgemm_b".into(),
+                    tflops: Some(1.25),
+                    verified: true,
+                    error: None,
+                },
+            ],
+            from_cache: true,
+        });
+        r.tuning = vec![t];
+        let md = crate::report::markdown::Markdown.render(&r);
+        assert!(
+            md.contains("## GEMM tuning, gpu0 (Test GPU, driver 12040, PTX abc)"),
+            "{md}"
+        );
+        assert!(md.contains("| f32 | medium | 4096³ | `sgemm_b` | cache | sgemm_a 1.50 (wrong result); sgemm_b 1.25 |"), "{md}");
+    }
 }

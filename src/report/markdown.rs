@@ -355,6 +355,63 @@ impl Reporter for Markdown {
             );
         }
 
+        // GEMM tuning: which variant each size class uses, and how the candidates did.
+        for t in &r.tuning {
+            if t.entries.is_empty() {
+                continue;
+            }
+            let _ = writeln!(
+                o,
+                "## GEMM tuning, gpu{} ({}, driver {}, PTX {})
+",
+                t.device, t.key.gpu_name, t.key.driver_cuda_version, t.key.ptx_hash
+            );
+            let rows: Vec<Vec<String>> = t
+                .entries
+                .iter()
+                .map(|e| {
+                    let candidates = e
+                        .candidates
+                        .iter()
+                        .map(|c| match (c.tflops, c.verified) {
+                            (Some(x), true) => format!("{} {x:.2}", c.variant),
+                            (Some(x), false) => format!("{} {x:.2} (wrong result)", c.variant),
+                            (None, _) => format!(
+                                "{} failed: {}",
+                                c.variant,
+                                c.error.as_deref().unwrap_or("?")
+                            ),
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    vec![
+                        e.precision.as_str().to_string(),
+                        format!("{:?}", e.size_class).to_lowercase(),
+                        format!("{}³", e.size),
+                        format!("`{}`", e.variant),
+                        if e.from_cache {
+                            "cache".into()
+                        } else {
+                            "timed in this run".into()
+                        },
+                        cell(&candidates),
+                    ]
+                })
+                .collect();
+            table(
+                &mut o,
+                &[
+                    "Precision",
+                    "Size class",
+                    "Timed at",
+                    "Chosen variant",
+                    "From",
+                    "Candidates (TFLOPS)",
+                ],
+                &rows,
+            );
+        }
+
         // First mismatches.
         let failed: Vec<&WorkloadResult> = r
             .results

@@ -291,6 +291,7 @@ pub(crate) fn sample_report() -> RunReport {
         },
         gpus: vec![m40(0)],
         gpu_unavailable: None,
+        tuning: Vec::new(),
         module_loads: vec![
             ModuleLoad {
                 device: 0,

@@ -4,6 +4,8 @@ use std::sync::Arc;
 
 use super::device::KernelDevice;
 use super::{gemm, stream, transfer, Trial, WorkloadError, WorkloadSpec};
+use crate::kernels::gemm_kernel;
+use crate::measure::tune::TuningTable;
 use crate::model::BackendKind;
 
 /// Something that can prepare workloads as trials.
@@ -15,11 +17,24 @@ pub trait Backend {
     fn prepare(&self, spec: &WorkloadSpec, seed: u64) -> Result<Box<dyn Trial>, WorkloadError>;
 }
 
-/// A backend that runs gpugate's kernels on a [`KernelDevice`].
+/// A backend that runs gpugate's kernels on a [`KernelDevice`]. GEMMs use the variant the
+/// tuning table chose for their size class, else the family's default.
 pub struct DeviceBackend<D: KernelDevice + ?Sized> {
     pub device: Arc<D>,
     pub index: Option<u32>,
     pub kind: BackendKind,
+    pub tuning: Option<TuningTable>,
+}
+
+impl<D: KernelDevice + ?Sized> DeviceBackend<D> {
+    pub fn new(device: Arc<D>, index: Option<u32>, kind: BackendKind) -> Self {
+        DeviceBackend {
+            device,
+            index,
+            kind,
+            tuning: None,
+        }
+    }
 }
 
 impl<D: KernelDevice + ?Sized + 'static> Backend for DeviceBackend<D> {
@@ -36,7 +51,12 @@ impl<D: KernelDevice + ?Sized + 'static> Backend for DeviceBackend<D> {
         let dev = self.device.clone();
         match *spec {
             WorkloadSpec::Gemm { precision, m, n, k } => {
-                gemm::prepare_gemm(dev, precision, m, n, k, seed)
+                let kernel = self
+                    .tuning
+                    .as_ref()
+                    .and_then(|t| t.choose(precision, m, n, k))
+                    .unwrap_or_else(|| gemm_kernel(precision));
+                gemm::prepare_gemm_with(dev, kernel, m, n, k, seed)
             }
             WorkloadSpec::Stream { op, precision, n } => {
                 stream::prepare_stream(dev, op, precision, n, seed)

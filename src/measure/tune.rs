@@ -1,0 +1,632 @@
+//! GEMM autotuning on the device: on first use, every variant of a family is timed on a
+//! representative size of each size class, verified, and the fastest verified one is kept.
+//!
+//! Results are cached in a JSON file keyed by GPU UUID, driver version and a hash of the embedded
+//! PTX, so a new driver or new kernels re-tune by themselves; `--retune` forces it. The table goes
+//! into the report, so every GEMM number names the variant that produced it and why it was chosen.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::kernels::{gemm_variants, GemmKernel, MODULES};
+use crate::model::{DeviceInfo, VerifyStatus};
+use crate::workload::device::KernelDevice;
+use crate::workload::gemm::{gemm_device_bytes, prepare_gemm_with};
+use crate::workload::Precision;
+
+/// GEMM size classes, by the largest dimension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SizeClass {
+    /// max(M, N, K) ≤ 1536
+    Small,
+    /// ≤ 6144
+    Medium,
+    /// larger
+    Large,
+}
+
+impl SizeClass {
+    pub fn of(m: usize, n: usize, k: usize) -> SizeClass {
+        let d = m.max(n).max(k);
+        if d <= 1536 {
+            SizeClass::Small
+        } else if d <= 6144 {
+            SizeClass::Medium
+        } else {
+            SizeClass::Large
+        }
+    }
+    /// The square size the class is tuned on.
+    pub fn representative(self) -> usize {
+        match self {
+            SizeClass::Small => 1024,
+            SizeClass::Medium => 4096,
+            SizeClass::Large => 8192,
+        }
+    }
+}
+
+/// What identifies a tuning result: another GPU, driver or set of kernels tunes again.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TuningKey {
+    pub gpu_uuid: String,
+    pub gpu_name: String,
+    pub driver_cuda_version: u32,
+    /// FNV-1a 64 of every embedded PTX module, hex.
+    pub ptx_hash: String,
+}
+
+impl TuningKey {
+    pub fn for_device(d: &DeviceInfo) -> Self {
+        TuningKey {
+            gpu_uuid: d.uuid.clone(),
+            gpu_name: d.name.clone(),
+            driver_cuda_version: d.driver_cuda_version,
+            ptx_hash: ptx_hash(),
+        }
+    }
+}
+
+/// One variant's showing on a representative size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    pub variant: String,
+    /// None when it failed to run or verify.
+    pub tflops: Option<f64>,
+    pub verified: bool,
+    pub error: Option<String>,
+}
+
+/// The choice for one precision and size class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TuningEntry {
+    pub precision: Precision,
+    pub size_class: SizeClass,
+    /// Square size the variants were timed on.
+    pub size: usize,
+    /// The chosen variant's entry point.
+    pub variant: String,
+    pub candidates: Vec<Candidate>,
+    /// True when this entry came from the cache file rather than from timing in this run.
+    #[serde(default)]
+    pub from_cache: bool,
+}
+
+/// The tuning of one GPU.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TuningTable {
+    pub device: u32,
+    pub key: TuningKey,
+    pub entries: Vec<TuningEntry>,
+}
+
+impl TuningTable {
+    pub fn new(device: u32, key: TuningKey) -> Self {
+        TuningTable {
+            device,
+            key,
+            entries: Vec::new(),
+        }
+    }
+
+    pub fn entry(&self, p: Precision, class: SizeClass) -> Option<&TuningEntry> {
+        self.entries
+            .iter()
+            .find(|e| e.precision == p && e.size_class == class)
+    }
+
+    /// The tuned variant for a GEMM of this shape, if its class has been tuned.
+    pub fn choose(&self, p: Precision, m: usize, n: usize, k: usize) -> Option<GemmKernel> {
+        let e = self.entry(p, SizeClass::of(m, n, k))?;
+        gemm_variants(p)
+            .iter()
+            .copied()
+            .find(|v| v.kernel.entry == e.variant)
+    }
+}
+
+/// FNV-1a 64 over every embedded PTX module.
+pub fn ptx_hash() -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for m in MODULES {
+        for b in m.name.bytes().chain(m.target.bytes()).chain(m.ptx.bytes()) {
+            h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
+}
+
+/// Where the cache lives: `$GPUGATE_CACHE_DIR`, else `$XDG_CACHE_HOME/gpugate`, else
+/// `$HOME/.cache/gpugate`; the file is `tuning.json`.
+pub fn cache_path() -> Option<PathBuf> {
+    let dir = std::env::var_os("GPUGATE_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("gpugate")))
+        .or_else(|| std::env::var_os("HOME").map(|d| PathBuf::from(d).join(".cache/gpugate")))?;
+    Some(dir.join("tuning.json"))
+}
+
+/// The cache file's content: one table per key.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TuningCache {
+    pub tables: Vec<TuningTable>,
+}
+
+impl TuningCache {
+    /// Reads the cache; a missing or unreadable file is an empty cache (it is only a cache).
+    pub fn load(path: &Path) -> TuningCache {
+        std::fs::read_to_string(path)
+            .ok()
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn find(&self, key: &TuningKey) -> Option<&TuningTable> {
+        self.tables.iter().find(|t| &t.key == key)
+    }
+
+    /// Replaces the table with the same key (or adds it).
+    pub fn put(&mut self, table: &TuningTable) {
+        let mut t = table.clone();
+        t.entries.iter_mut().for_each(|e| e.from_cache = false);
+        self.tables.retain(|x| x.key != t.key);
+        self.tables.push(t);
+    }
+
+    /// Writes the cache atomically (temporary file, then rename).
+    pub fn store(&self, path: &Path) -> std::io::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension("json.tmp");
+        let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(&tmp, path)
+    }
+}
+
+/// The table for `key` from the cache (entries marked `from_cache`), or an empty one; with
+/// `retune` the cache is ignored.
+pub fn cached_or_empty(
+    cache: &TuningCache,
+    device: u32,
+    key: &TuningKey,
+    retune: bool,
+) -> TuningTable {
+    match cache.find(key) {
+        Some(t) if !retune => {
+            let mut t = t.clone();
+            t.device = device;
+            t.entries.iter_mut().for_each(|e| e.from_cache = true);
+            t
+        }
+        _ => TuningTable::new(device, key.clone()),
+    }
+}
+
+/// How long to time each candidate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TuneBudget {
+    /// Timed iterations per candidate (after one warm-up launch)…
+    pub iters: u64,
+    /// …unless the warm-up launch alone took longer than this (seconds): then that one counts.
+    pub slow_launch: f64,
+    /// Fraction of free device memory a representative GEMM may use.
+    pub memory_fraction: f64,
+}
+
+impl Default for TuneBudget {
+    fn default() -> Self {
+        TuneBudget {
+            iters: 5,
+            slow_launch: 0.25,
+            memory_fraction: 0.5,
+        }
+    }
+}
+
+/// Times every variant of `p` on the representative size of `class` (shrunk to fit memory),
+/// verifies each, and returns the entry with the fastest verified variant. Err when no variant
+/// produced a verified result (the errors are in the message).
+pub fn tune_class<D: KernelDevice + ?Sized + 'static>(
+    dev: &Arc<D>,
+    p: Precision,
+    class: SizeClass,
+    budget: TuneBudget,
+    seed: u64,
+) -> Result<TuningEntry, String> {
+    let props = dev.props();
+    let mem = (props.free_memory.min(props.total_memory) as f64 * budget.memory_fraction) as u64;
+    let mut size = class.representative();
+    while size > 256 && gemm_device_bytes(p, size, size, size) > mem {
+        size -= 256;
+    }
+    tune_class_at(dev, p, class, size, budget, seed)
+}
+
+/// [`tune_class`] at a given square size.
+pub fn tune_class_at<D: KernelDevice + ?Sized + 'static>(
+    dev: &Arc<D>,
+    p: Precision,
+    class: SizeClass,
+    size: usize,
+    budget: TuneBudget,
+    seed: u64,
+) -> Result<TuningEntry, String> {
+    let mut candidates = Vec::new();
+    for v in gemm_variants(p) {
+        candidates.push(time_variant(dev, *v, size, budget, seed));
+    }
+    let best = candidates
+        .iter()
+        .filter(|c| c.verified)
+        .filter_map(|c| c.tflops.map(|t| (t, c.variant.clone())))
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    match best {
+        Some((_, variant)) => Ok(TuningEntry {
+            precision: p,
+            size_class: class,
+            size,
+            variant,
+            candidates,
+            from_cache: false,
+        }),
+        None => Err(format!(
+            "no {} GEMM variant produced a verified result at {size}³: {}",
+            p.as_str(),
+            candidates
+                .iter()
+                .map(|c| format!(
+                    "{}: {}",
+                    c.variant,
+                    c.error.as_deref().unwrap_or("wrong result")
+                ))
+                .collect::<Vec<_>>()
+                .join("; ")
+        )),
+    }
+}
+
+fn time_variant<D: KernelDevice + ?Sized + 'static>(
+    dev: &Arc<D>,
+    v: GemmKernel,
+    size: usize,
+    budget: TuneBudget,
+    seed: u64,
+) -> Candidate {
+    let name = v.kernel.entry.to_string();
+    let fail = |e: String| Candidate {
+        variant: name.clone(),
+        tflops: None,
+        verified: false,
+        error: Some(e),
+    };
+    let mut t = match prepare_gemm_with(dev.clone(), v, size, size, size, seed) {
+        Ok(t) => t,
+        Err(e) => return fail(e.to_string()),
+    };
+    let first = match t.run(1) {
+        Ok(s) => s,
+        Err(e) => return fail(e.to_string()),
+    };
+    let per_iter = if first > budget.slow_launch {
+        first
+    } else {
+        match t.run(budget.iters) {
+            Ok(s) => s / budget.iters as f64,
+            Err(e) => return fail(e.to_string()),
+        }
+    };
+    let verified = match t.verify() {
+        Ok(ver) => ver.status == VerifyStatus::Passed,
+        Err(e) => return fail(e.to_string()),
+    };
+    Candidate {
+        variant: name,
+        tflops: Some(2.0 * (size as f64).powi(3) / per_iter / 1e12),
+        verified,
+        error: if verified {
+            None
+        } else {
+            Some("wrong result: this variant is never chosen".into())
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workload::device::{
+        DevBuf, DeviceError, DeviceProps, KArg, KernelRef, LaunchConfig, PinnedBuf,
+    };
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    /// A device that runs GEMM launches on the host with a scripted time per entry point, and
+    /// can be told to get one entry wrong.
+    struct ScriptedGemmDevice {
+        bufs: Mutex<HashMap<u64, Vec<u8>>>,
+        next: Mutex<u64>,
+        seconds_per_launch: HashMap<&'static str, f64>,
+        broken: Option<&'static str>,
+        clock: Mutex<f64>,
+    }
+
+    impl ScriptedGemmDevice {
+        fn new(times: &[(&'static str, f64)], broken: Option<&'static str>) -> Self {
+            ScriptedGemmDevice {
+                bufs: Mutex::default(),
+                next: Mutex::new(1),
+                seconds_per_launch: times.iter().copied().collect(),
+                broken,
+                clock: Mutex::new(0.0),
+            }
+        }
+    }
+
+    fn read<T: Copy + Default>(b: &[u8]) -> Vec<T> {
+        let n = b.len() / std::mem::size_of::<T>();
+        let mut v = vec![T::default(); n];
+        // SAFETY: T is f32/f64 here; lengths match.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                b.as_ptr(),
+                v.as_mut_ptr() as *mut u8,
+                n * std::mem::size_of::<T>(),
+            )
+        };
+        v
+    }
+
+    fn gemm<T: Copy + Default + std::ops::Mul<Output = T> + std::ops::Add<Output = T>>(
+        m: usize,
+        n: usize,
+        k: usize,
+        a: &[u8],
+        b: &[u8],
+    ) -> Vec<u8> {
+        let (a, b) = (read::<T>(a), read::<T>(b));
+        let mut c = vec![T::default(); m * n];
+        for i in 0..m {
+            for kk in 0..k {
+                for j in 0..n {
+                    c[i * n + j] = c[i * n + j] + a[i * k + kk] * b[kk * n + j];
+                }
+            }
+        }
+        let bytes = std::mem::size_of_val(&c[..]);
+        let mut out = vec![0u8; bytes];
+        // SAFETY: plain numbers.
+        unsafe { std::ptr::copy_nonoverlapping(c.as_ptr() as *const u8, out.as_mut_ptr(), bytes) };
+        out
+    }
+
+    impl KernelDevice for ScriptedGemmDevice {
+        fn props(&self) -> DeviceProps {
+            DeviceProps {
+                name: "scripted".into(),
+                sm_count: 1,
+                l2_bytes: 1 << 20,
+                total_memory: 1 << 30,
+                free_memory: 1 << 30,
+                compute_capability: (5, 2),
+            }
+        }
+        fn alloc(&self, bytes: usize) -> Result<DevBuf, DeviceError> {
+            let mut n = self.next.lock().unwrap();
+            *n += 1;
+            self.bufs.lock().unwrap().insert(*n, vec![0; bytes]);
+            Ok(DevBuf { id: *n, bytes })
+        }
+        fn free(&self, buf: DevBuf) {
+            self.bufs.lock().unwrap().remove(&buf.id);
+        }
+        fn upload(&self, dst: DevBuf, src: &[u8]) -> Result<(), DeviceError> {
+            self.bufs
+                .lock()
+                .unwrap()
+                .get_mut(&dst.id)
+                .unwrap()
+                .copy_from_slice(src);
+            Ok(())
+        }
+        fn download(&self, src: DevBuf, dst: &mut [u8]) -> Result<(), DeviceError> {
+            dst.copy_from_slice(&self.bufs.lock().unwrap()[&src.id]);
+            Ok(())
+        }
+        fn launch(
+            &self,
+            kernel: KernelRef,
+            _cfg: LaunchConfig,
+            args: &[KArg],
+        ) -> Result<(), DeviceError> {
+            let [KArg::I32(m), KArg::I32(n), KArg::I32(k), KArg::Buf(a), KArg::Buf(b), KArg::Buf(c)] =
+                args
+            else {
+                return Err(DeviceError("unexpected GEMM arguments".into()));
+            };
+            let (m, n, k) = (*m as usize, *n as usize, *k as usize);
+            let mut bufs = self.bufs.lock().unwrap();
+            let mut out = if kernel.entry.starts_with("sgemm") {
+                gemm::<f32>(m, n, k, &bufs[&a.id], &bufs[&b.id])
+            } else {
+                gemm::<f64>(m, n, k, &bufs[&a.id], &bufs[&b.id])
+            };
+            if self.broken == Some(kernel.entry) {
+                // A wrong element: flip an exponent bit of C[0,0].
+                let size = if kernel.entry.starts_with("sgemm") {
+                    4
+                } else {
+                    8
+                };
+                out[size - 1] ^= 0x20;
+            }
+            bufs.insert(c.id, out);
+            *self.clock.lock().unwrap() += self
+                .seconds_per_launch
+                .get(kernel.entry)
+                .copied()
+                .unwrap_or(1e-3);
+            Ok(())
+        }
+        fn alloc_pinned(&self, _: usize) -> Result<PinnedBuf, DeviceError> {
+            Err(DeviceError("no pinned memory".into()))
+        }
+        fn free_pinned(&self, _: PinnedBuf) {}
+        fn write_pinned(&self, _: PinnedBuf, _: &[u8]) -> Result<(), DeviceError> {
+            Ok(())
+        }
+        fn read_pinned(&self, _: PinnedBuf, _: &mut [u8]) -> Result<(), DeviceError> {
+            Ok(())
+        }
+        fn copy_h2d(&self, _: PinnedBuf, _: DevBuf) -> Result<(), DeviceError> {
+            Ok(())
+        }
+        fn copy_d2h(&self, _: DevBuf, _: PinnedBuf) -> Result<(), DeviceError> {
+            Ok(())
+        }
+        fn synchronize(&self) -> Result<(), DeviceError> {
+            Ok(())
+        }
+        fn timer_start(&self) -> Result<(), DeviceError> {
+            *self.clock.lock().unwrap() = 0.0;
+            Ok(())
+        }
+        fn timer_stop(&self) -> Result<f64, DeviceError> {
+            Ok(*self.clock.lock().unwrap())
+        }
+    }
+
+    fn small_budget() -> TuneBudget {
+        TuneBudget {
+            iters: 2,
+            slow_launch: 10.0,
+            memory_fraction: 0.5,
+        }
+    }
+
+    /// Representative sizes are large; the tests tune a tiny class by giving it little memory.
+    fn tiny_device(
+        times: &[(&'static str, f64)],
+        broken: Option<&'static str>,
+    ) -> Arc<ScriptedGemmDevice> {
+        Arc::new(ScriptedGemmDevice::new(times, broken))
+    }
+
+    #[test]
+    fn size_classes() {
+        assert_eq!(SizeClass::of(1024, 1024, 1024), SizeClass::Small);
+        assert_eq!(SizeClass::of(1000, 4096, 17), SizeClass::Medium);
+        assert_eq!(SizeClass::of(8192, 8192, 8192), SizeClass::Large);
+        assert_eq!(SizeClass::of(1, 1, 1), SizeClass::Small);
+    }
+
+    #[test]
+    fn the_fastest_verified_variant_wins_and_a_wrong_one_never_does() {
+        for p in [Precision::F32, Precision::F64] {
+            let vs = gemm_variants(p);
+            assert!(vs.len() >= 2, "{p:?} needs at least two variants to tune");
+            let fastest = vs[vs.len() - 1].kernel.entry;
+            let second = vs[0].kernel.entry;
+            let mut times: Vec<(&'static str, f64)> =
+                vs.iter().map(|v| (v.kernel.entry, 3e-3)).collect();
+            times.iter_mut().for_each(|t| {
+                if t.0 == fastest {
+                    t.1 = 1e-3
+                } else if t.0 == second {
+                    t.1 = 2e-3
+                }
+            });
+            // Correct everywhere: the fastest wins.
+            let dev = tiny_device(&times, None);
+            let e = tune_class_at(&dev, p, SizeClass::Small, 48, small_budget(), 1).unwrap();
+            assert_eq!(e.variant, fastest);
+            assert_eq!(e.candidates.len(), vs.len());
+            assert!(e.candidates.iter().all(|c| c.verified));
+            // The fastest is wrong: the next one wins, and the wrong one is marked.
+            let dev = tiny_device(&times, Some(fastest));
+            let e = tune_class_at(&dev, p, SizeClass::Small, 48, small_budget(), 1).unwrap();
+            assert_eq!(e.variant, second);
+            let bad = e.candidates.iter().find(|c| c.variant == fastest).unwrap();
+            assert!(!bad.verified && bad.error.is_some());
+        }
+    }
+
+    #[test]
+    fn tflops_come_from_the_device_time() {
+        let vs = gemm_variants(Precision::F32);
+        let times: Vec<(&'static str, f64)> = vs.iter().map(|v| (v.kernel.entry, 2e-3)).collect();
+        let dev = tiny_device(&times, None);
+        let e = tune_class_at(
+            &dev,
+            Precision::F32,
+            SizeClass::Small,
+            40,
+            small_budget(),
+            3,
+        )
+        .unwrap();
+        let expect = 2.0 * 40f64.powi(3) / 2e-3 / 1e12;
+        for c in &e.candidates {
+            assert!((c.tflops.unwrap() - expect).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn choose_uses_the_class_of_the_shape() {
+        let mut t = TuningTable::new(0, TuningKey::for_device(&DeviceInfo::default()));
+        let v = gemm_variants(Precision::F32)[1];
+        t.entries.push(TuningEntry {
+            precision: Precision::F32,
+            size_class: SizeClass::Medium,
+            size: 4096,
+            variant: v.kernel.entry.into(),
+            candidates: vec![],
+            from_cache: false,
+        });
+        assert_eq!(t.choose(Precision::F32, 4096, 2000, 3000), Some(v));
+        assert_eq!(t.choose(Precision::F32, 512, 512, 512), None);
+        assert_eq!(t.choose(Precision::F64, 4096, 4096, 4096), None);
+    }
+
+    #[test]
+    fn cache_round_trips_and_is_keyed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/tuning.json");
+        assert_eq!(TuningCache::load(&path), TuningCache::default());
+        let d = DeviceInfo {
+            uuid: "GPU-1".into(),
+            driver_cuda_version: 12040,
+            ..Default::default()
+        };
+        let mut t = TuningTable::new(0, TuningKey::for_device(&d));
+        t.entries.push(TuningEntry {
+            precision: Precision::F64,
+            size_class: SizeClass::Large,
+            size: 8192,
+            variant: gemm_variants(Precision::F64)[0].kernel.entry.into(),
+            candidates: vec![],
+            from_cache: false,
+        });
+        let mut c = TuningCache::default();
+        c.put(&t);
+        c.put(&t); // replaces, never duplicates
+        c.store(&path).unwrap();
+        let back = TuningCache::load(&path);
+        assert_eq!(back.tables.len(), 1);
+        assert_eq!(back.find(&t.key), Some(&t));
+        let newer_driver = TuningKey {
+            driver_cuda_version: 12080,
+            ..t.key.clone()
+        };
+        assert!(
+            back.find(&newer_driver).is_none(),
+            "a new driver must re-tune"
+        );
+        std::fs::write(&path, "{ truncated").unwrap();
+        assert_eq!(TuningCache::load(&path), TuningCache::default());
+    }
+}
