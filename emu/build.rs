@@ -60,10 +60,17 @@ fn main() {
             src.display()
         );
         entries.extend(found);
-        // One translation unit per family, with the emulation header force-included first.
+        // One translation unit per family, with the emulation header force-included first, then
+        // cpp/<family>_probes.inc where it exists: extern "C" hooks that let the tests call a
+        // family's device helpers directly (e.g. gemm.cu's binary16 conversion).
         let stem = src.file_stem().unwrap().to_string_lossy();
         let unit = out.join(format!("kernel_{stem}.cpp"));
-        fs::write(&unit, format!("#include \"{}\"\n", src.display())).unwrap();
+        let mut text = format!("#include \"{}\"\n", src.display());
+        let probes = cpp.join(format!("{stem}_probes.inc"));
+        if probes.exists() {
+            text.push_str(&format!("#include \"{}\"\n", probes.display()));
+        }
+        fs::write(&unit, text).unwrap();
         build.file(&unit);
     }
     let mut names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();

@@ -209,9 +209,12 @@ def table_entries():
 
 
 GEMM_VARIANT_RE = re.compile(
-    r'variant\(\s*"(\w+)"\s*,\s*Precision::(F32|F64)\s*,\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*,'
+    r'variant\(\s*"(\w+)"\s*,\s*Precision::(F32|F64|F16)\s*,\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*,'
     r'\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*,?\s*\)')
-GEMM_NAME_RE = re.compile(r"^([sd])gemm_(f32|f64)_(\d+)x(\d+)x(\d+)_t(\d+)x(\d+)$")
+GEMM_NAME_RE = re.compile(r"^([sdh])gemm_(f32|f64|f16)_(\d+)x(\d+)x(\d+)_t(\d+)x(\d+)$")
+# Per precision of a variant(...) row: its name prefix and the bytes of one element of the
+# shared-memory tiles (HGEMM converts its binary16 inputs to float as it stores the tiles).
+GEMM_PRECISIONS = {"F32": (("s", "f32"), 4), "F64": (("d", "f64"), 8), "F16": (("h", "f16"), 4)}
 
 
 def gemm_variants():
@@ -223,7 +226,7 @@ def gemm_variants():
         bm, bn, bk, tm, tn, minb = (int(g) for g in m.groups()[2:])
         out[m.group(1)] = {"precision": m.group(2), "bm": bm, "bn": bn, "bk": bk, "tm": tm,
                            "tn": tn, "minb": minb, "threads": (bm // tm) * (bn // tn),
-                           "elem": 4 if m.group(2) == "F32" else 8}
+                           "elem": GEMM_PRECISIONS[m.group(2)][1]}
     return out
 
 
@@ -260,7 +263,7 @@ def check_gemm_variants(ptx, stats_by_arch, problems):
     rows = []
     for e, v in sorted(variants.items()):
         m = GEMM_NAME_RE.match(e)
-        want = (("s", "f32") if v["precision"] == "F32" else ("d", "f64")) + tuple(
+        want = GEMM_PRECISIONS[v["precision"]][0] + tuple(
             str(v[k]) for k in ("bm", "bn", "bk", "tm", "tn"))
         if not m or m.groups() != want:
             problems.append("GEMM variant %s: the name does not match its row %s" % (e, want))

@@ -29,7 +29,8 @@ pub const MODULES: &[KernelModule] = &[
         min_cc: (5, 2),
         ptx_isa: "8.0",
         ptx: include_str!("../kernels/ptx/gemm.compute_52.ptx"),
-        // Every entry of SGEMM_VARIANTS and DGEMM_VARIANTS (checked by the tests below).
+        // Every entry of SGEMM_VARIANTS, DGEMM_VARIANTS and HGEMM_VARIANTS (checked by the
+        // tests below).
         entries: &[
             "sgemm_f32_128x128x8_t8x8",
             "sgemm_f32_128x64x8_t8x4",
@@ -39,6 +40,8 @@ pub const MODULES: &[KernelModule] = &[
             "dgemm_f64_128x64x8_t8x4",
             "dgemm_f64_32x32x8_t2x2",
             "dgemm_f64_64x64x16_t4x4",
+            "hgemm_f16_128x128x8_t8x8",
+            "hgemm_f16_64x64x8_t4x4",
         ],
     },
     KernelModule {
@@ -74,7 +77,10 @@ pub fn module_for(family: &str, cc: (u32, u32)) -> Option<&'static KernelModule>
 /// `kernels/gemm.cu` instantiates from one template.
 ///
 /// Signature of every GEMM entry (row-major, C = A·B):
-/// `(int M, int N, int K, const T* A, const T* B, T* C)`;
+/// `(int M, int N, int K, const T* A, const T* B, T* C)` for SGEMM / DGEMM (`T` = float /
+/// double), and `(int M, int N, int K, const unsigned short* A, const unsigned short* B, float* C)`
+/// for HGEMM ([`Precision::F16`]: A and B hold IEEE binary16 bit patterns, accumulation and C are
+/// FP32);
 /// grid = (ceil(N / bn), ceil(M / bm)), block = (threads, 1, 1), static shared memory only.
 /// Every variant is correct for any M, N, K ≥ 0; they differ only in speed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,8 +110,10 @@ pub const GEMM_A_PAD: u32 = 4;
 
 const SGEMM_MATH: &str = "FP32 FMA (CUDA cores, no TF32)";
 const DGEMM_MATH: &str = "FP64 FMA (CUDA cores, no tensor cores)";
+const HGEMM_MATH: &str = "FP16 inputs, FP32 FMA accumulate (CUDA cores, no tensor cores)";
 
-/// One table row. The arguments mirror the variant's name, `<s|d>gemm_<f32|f64>_<bm>x<bn>x<bk>_t<tm>x<tn>`,
+/// One table row. The arguments mirror the variant's name,
+/// `<s|d|h>gemm_<f32|f64|f16>_<bm>x<bn>x<bk>_t<tm>x<tn>`,
 /// and its `__launch_bounds__(threads, min_blocks_per_sm)` in `kernels/gemm.cu`
 /// (`kernels/build.py --check` parses these calls and checks both).
 #[allow(clippy::too_many_arguments)]
@@ -135,16 +143,27 @@ const fn variant(
         math_mode: match precision {
             Precision::F32 => SGEMM_MATH,
             Precision::F64 => DGEMM_MATH,
+            Precision::F16 => HGEMM_MATH,
         },
     }
 }
 
 impl GemmKernel {
-    /// Bytes of one element.
+    /// Bytes of one element of the shared-memory tiles, of the arithmetic and of C: 4 for
+    /// HGEMM, whose binary16 inputs are converted to float as the tiles are stored.
     pub const fn elem_bytes(&self) -> u32 {
+        match self.precision {
+            Precision::F32 | Precision::F16 => 4,
+            Precision::F64 => 8,
+        }
+    }
+
+    /// Bytes of one element of A and B in global memory (2 for HGEMM).
+    pub const fn input_bytes(&self) -> u32 {
         match self.precision {
             Precision::F32 => 4,
             Precision::F64 => 8,
+            Precision::F16 => 2,
         }
     }
 
@@ -186,17 +205,29 @@ pub const DGEMM_VARIANTS: &[GemmKernel] = &[
     variant("dgemm_f64_64x64x16_t4x4",  Precision::F64, 64,  64,  16, 4, 4, 2),
 ];
 
+/// The HGEMM family (binary16 inputs, FP32 accumulate and output, CUDA cores only: runs on every
+/// GPU from sm_52), default first.
+#[rustfmt::skip]
+pub const HGEMM_VARIANTS: &[GemmKernel] = &[
+    variant("hgemm_f16_128x128x8_t8x8", Precision::F16, 128, 128, 8,  8, 8, 2),
+    variant("hgemm_f16_64x64x8_t4x4",   Precision::F16, 64,  64,  8,  4, 4, 4),
+];
+
 /// The default SGEMM (before any tuning): 128×128×8, 8×8 per thread.
 pub const SGEMM: GemmKernel = SGEMM_VARIANTS[0];
 
 /// The default DGEMM (before any tuning): 64×64×8, 4×4 per thread.
 pub const DGEMM: GemmKernel = DGEMM_VARIANTS[0];
 
+/// The default HGEMM (before any tuning): 128×128×8, 8×8 per thread.
+pub const HGEMM: GemmKernel = HGEMM_VARIANTS[0];
+
 /// The default GEMM kernel of a precision (what runs before any tuning).
 pub fn gemm_kernel(p: Precision) -> GemmKernel {
     match p {
         Precision::F32 => SGEMM,
         Precision::F64 => DGEMM,
+        Precision::F16 => HGEMM,
     }
 }
 
@@ -205,20 +236,28 @@ pub fn gemm_variants(p: Precision) -> &'static [GemmKernel] {
     match p {
         Precision::F32 => SGEMM_VARIANTS,
         Precision::F64 => DGEMM_VARIANTS,
+        Precision::F16 => HGEMM_VARIANTS,
     }
 }
 
-/// The GEMM variant with this entry name, of either precision.
+/// The GEMM variant with this entry name, of any precision.
 pub fn gemm_variant(entry: &str) -> Option<GemmKernel> {
     SGEMM_VARIANTS
         .iter()
         .chain(DGEMM_VARIANTS)
+        .chain(HGEMM_VARIANTS)
         .find(|k| k.kernel.entry == entry)
         .copied()
 }
 
 /// Threads per block of every stream kernel.
 pub const STREAM_BLOCK: u32 = 256;
+
+/// What [`stream_kernel`] names for [`Precision::F16`]: no module defines it (there are no
+/// half-precision stream kernels), so loading it fails. Deliberately not an entry, which is why
+/// it is a constant: `kernels/build.py --check` requires every entry name written in a match arm
+/// or `entry:` field here to exist in the PTX.
+const NO_STREAM_F16: &str = "stream_f16_unsupported";
 
 /// Stream entry for an operation and precision.
 ///
@@ -241,6 +280,8 @@ pub fn stream_kernel(op: StreamOp, p: Precision) -> KernelRef {
         (StreamOp::Add, Precision::F64) => "stream_add_f64",
         (StreamOp::Triad, Precision::F64) => "stream_triad_f64",
         (StreamOp::Dot, Precision::F64) => "stream_dot_f64",
+        // There are no half-precision stream kernels; prepare_stream refuses F16 before this.
+        (_, Precision::F16) => NO_STREAM_F16,
     };
     KernelRef {
         module: "stream",
@@ -257,6 +298,7 @@ mod tests {
         let mut refs: Vec<KernelRef> = SGEMM_VARIANTS
             .iter()
             .chain(DGEMM_VARIANTS)
+            .chain(HGEMM_VARIANTS)
             .map(|k| k.kernel)
             .collect();
         for op in StreamOp::ALL {
@@ -298,11 +340,14 @@ mod tests {
     fn gemm_defaults_are_the_first_variants() {
         assert_eq!(gemm_kernel(Precision::F32), SGEMM);
         assert_eq!(gemm_kernel(Precision::F64), DGEMM);
+        assert_eq!(gemm_kernel(Precision::F16), HGEMM);
         assert_eq!(gemm_variants(Precision::F32)[0], SGEMM);
         assert_eq!(gemm_variants(Precision::F64)[0], DGEMM);
+        assert_eq!(gemm_variants(Precision::F16)[0], HGEMM);
         assert_eq!(SGEMM.kernel.entry, "sgemm_f32_128x128x8_t8x8");
         assert_eq!(DGEMM.kernel.entry, "dgemm_f64_64x64x8_t4x4");
-        for p in [Precision::F32, Precision::F64] {
+        assert_eq!(HGEMM.kernel.entry, "hgemm_f16_128x128x8_t8x8");
+        for p in [Precision::F32, Precision::F64, Precision::F16] {
             for k in gemm_variants(p) {
                 assert_eq!(k.precision, p, "{}", k.kernel.entry);
                 assert_eq!(gemm_variant(k.kernel.entry), Some(*k));
@@ -315,7 +360,11 @@ mod tests {
     #[test]
     fn gemm_variants_are_consistent_and_fit_sm_52() {
         let gemm = module_for("gemm", (5, 2)).expect("gemm module");
-        let all: Vec<&GemmKernel> = SGEMM_VARIANTS.iter().chain(DGEMM_VARIANTS).collect();
+        let all: Vec<&GemmKernel> = SGEMM_VARIANTS
+            .iter()
+            .chain(DGEMM_VARIANTS)
+            .chain(HGEMM_VARIANTS)
+            .collect();
         // The module lists exactly the variants, each once.
         assert_eq!(gemm.entries.len(), all.len());
         for k in &all {
@@ -331,6 +380,7 @@ mod tests {
             let (prefix, math) = match k.precision {
                 Precision::F32 => ("sgemm_f32", SGEMM_MATH),
                 Precision::F64 => ("dgemm_f64", DGEMM_MATH),
+                Precision::F16 => ("hgemm_f16", HGEMM_MATH),
             };
             assert_eq!(
                 name,
@@ -372,6 +422,10 @@ mod tests {
         }
         assert_eq!(SGEMM.shared_bytes(), 16640);
         assert_eq!(DGEMM.shared_bytes(), 16896);
+        // HGEMM stores float tiles: the same shared memory as the SGEMM of the same tile.
+        assert_eq!(HGEMM.shared_bytes(), SGEMM.shared_bytes());
+        assert_eq!((HGEMM.input_bytes(), HGEMM.elem_bytes()), (2, 4));
+        assert_eq!(HGEMM.max_registers(), 128);
         assert_eq!(SGEMM.max_registers(), 128);
         assert_eq!(
             gemm_variant("sgemm_f32_64x64x8_t4x4")

@@ -260,6 +260,9 @@ pub struct WorkloadResult {
     pub verification: Verification,
     /// Set when the workload could not be prepared or run.
     pub error: Option<String>,
+    /// GPU clocks, temperature, power and throttle reasons sampled (NVML) while it was measured.
+    #[serde(default)]
+    pub telemetry: Option<crate::probe::telemetry::TelemetrySummary>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -28,6 +28,10 @@ pub fn gpu_gemm_sizes(level: Level, p: Precision) -> &'static [usize] {
             &[256, 512, 1000, 1024, 2048, 3000, 4096, 6000, 8192, 16384]
         }
         (Level::Full, Precision::F64) => &[256, 512, 1000, 1024, 2048, 3000, 4096, 8192],
+        // HGEMM (FP16 inputs, FP32 accumulate) is informational unless a profile sets a target.
+        (Level::Quick, Precision::F16) => &[4096],
+        (Level::Standard, Precision::F16) => &[1024, 4096, 8192],
+        (Level::Full, Precision::F16) => &[1024, 2048, 4096, 8192, 16384],
     }
 }
 
@@ -77,10 +81,12 @@ pub fn plan(level: Level, backend: BackendKind, props: Option<&DeviceProps>) -> 
     let budget = props
         .map(|p| (p.free_memory.min(p.total_memory) as f64 * MEMORY_MARGIN) as u64)
         .unwrap_or(u64::MAX);
-    for p in [Precision::F32, Precision::F64] {
-        let sizes: &[usize] = match backend {
-            BackendKind::Cuda => gpu_gemm_sizes(level, p),
-            BackendKind::Host => host_gemm_sizes(level),
+    for p in [Precision::F32, Precision::F64, Precision::F16] {
+        let sizes: &[usize] = match (backend, p) {
+            (BackendKind::Cuda, _) => gpu_gemm_sizes(level, p),
+            // Half precision on the host would measure nothing the gate uses.
+            (BackendKind::Host, Precision::F16) => &[],
+            (BackendKind::Host, _) => host_gemm_sizes(level),
         };
         let mut seen = Vec::new();
         for &s in sizes {

@@ -18,6 +18,7 @@ use crate::model::{
 };
 use crate::plan::plan;
 use crate::probe;
+use crate::probe::telemetry::{self as nvml, GpuTelemetry, TelemetrySummary};
 use crate::report;
 use crate::workload::backend::{Backend, DeviceBackend};
 use crate::workload::device::DeviceProps;
@@ -199,25 +200,56 @@ pub fn result_id(device: Option<u32>, role: Role, spec: &WorkloadSpec) -> String
     }
 }
 
-/// Prepares, measures and verifies one trial. Never fails: errors land in the result.
-#[allow(clippy::too_many_arguments)]
-fn run_trial(
-    prepared: Result<Box<dyn Trial + '_>, String>,
-    spec: &WorkloadSpec,
-    id: String,
+/// How often telemetry is sampled while a workload is measured.
+pub const TELEMETRY_PERIOD: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// A warning when the GPU reported throttle reasons during a measurement.
+pub fn throttle_warning(t: &TelemetrySummary) -> Option<String> {
+    if t.samples == 0 || t.throttled_fraction <= 0.0 {
+        return None;
+    }
+    Some(format!(
+        "throttled during {:.0}% of the measurement ({}){}",
+        t.throttled_fraction * 100.0,
+        t.throttle_reasons.join(", "),
+        match (t.sm_clock_mhz_median, t.max_sm_clock_mhz) {
+            (Some(held), Some(max)) => format!("; SM clock held {held:.0} of {max} MHz"),
+            _ => String::new(),
+        }
+    ))
+}
+
+/// Where a result comes from.
+struct Slot {
     backend: BackendKind,
     device: Option<u32>,
     device_name: String,
     role: Role,
+}
+
+/// Announces, prepares, measures and verifies one workload. Never fails: errors land in the
+/// result. `prepare` gets the result's id (each workload's seed derives from it).
+fn run_one<'d>(
+    spec: &WorkloadSpec,
+    at: &Slot,
+    (index, total): (usize, usize),
+    prepare: impl FnOnce(&str) -> Result<Box<dyn Trial + 'd>, String>,
     crit: &StoppingCriterion,
-    on_sample: &mut dyn FnMut(SampleProgress),
+    telemetry: Option<&Arc<GpuTelemetry>>,
+    progress: &mut dyn FnMut(Progress),
 ) -> WorkloadResult {
+    let id = result_id(at.device, at.role, spec);
+    progress(Progress::WorkloadStarted {
+        index,
+        total,
+        id: &id,
+    });
     let mut result = WorkloadResult {
-        id,
-        backend,
-        device,
-        device_name,
-        role,
+        id: id.clone(),
+        backend: at.backend,
+        device: at.device,
+        device_name: at.device_name.clone(),
+        role: at.role,
         spec: *spec,
         implementation: String::new(),
         math_mode: None,
@@ -225,32 +257,50 @@ fn run_trial(
         measurement: None,
         verification: Verification::not_checked("not run"),
         error: None,
+        telemetry: None,
     };
-    let mut trial = match prepared {
-        Ok(t) => t,
-        Err(e) => {
-            result.error = Some(format!("could not prepare: {e}"));
-            return result;
-        }
-    };
-    let info = trial.info();
-    result.implementation = info.implementation;
-    result.math_mode = info.math_mode;
-    match measure::measure(trial.as_mut(), spec, crit, on_sample) {
-        Ok(m) => result.measurement = Some(m),
-        Err(e) => {
-            result.error = Some(format!("failed while running: {e}"));
-            // Still verify: a run that failed part-way may have left wrong output behind.
+    match prepare(&id) {
+        Err(e) => result.error = Some(format!("could not prepare: {e}")),
+        Ok(mut trial) => {
+            let info = trial.info();
+            result.implementation = info.implementation;
+            result.math_mode = info.math_mode;
+            let mut on_sample = |p| {
+                progress(Progress::Sample {
+                    index,
+                    total,
+                    id: &id,
+                    progress: p,
+                })
+            };
+            let recorder = telemetry.map(|t| t.clone().start(TELEMETRY_PERIOD));
+            let measured = measure::measure(trial.as_mut(), spec, crit, &mut on_sample);
+            result.telemetry = recorder.map(|r| r.finish());
+            match measured {
+                Ok(mut m) => {
+                    if let Some(w) = result.telemetry.as_ref().and_then(throttle_warning) {
+                        m.warnings.push(w);
+                    }
+                    result.measurement = Some(m);
+                }
+                // Still verify: a run that failed part-way may have left wrong output behind.
+                Err(e) => result.error = Some(format!("failed while running: {e}")),
+            }
+            match trial.verify() {
+                Ok(v) => result.verification = v,
+                Err(e) => {
+                    result
+                        .error
+                        .get_or_insert(format!("could not read the result back: {e}"));
+                }
+            }
         }
     }
-    match trial.verify() {
-        Ok(v) => result.verification = v,
-        Err(e) => {
-            result
-                .error
-                .get_or_insert(format!("could not read the result back: {e}"));
-        }
-    }
+    progress(Progress::WorkloadFinished {
+        index,
+        total,
+        result: &result,
+    });
     result
 }
 
@@ -381,7 +431,10 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunR
     let total = jobs.len()
         + if peers_wanted {
             jobs.iter()
-                .filter(|(d, s)| d.is_some() && matches!(s, WorkloadSpec::Gemm { .. }))
+                .filter(|(d, s)| {
+                    d.is_some()
+                        && matches!(s, WorkloadSpec::Gemm { precision, .. } if *precision != Precision::F16)
+                })
                 .count()
         } else {
             0
@@ -405,19 +458,22 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunR
                 let note = format!("GPU {} ({}) could not be used: {why}", gpu.index, gpu.name);
                 progress(Progress::Note(&note));
                 report.notes.push(note);
+                let at = Slot {
+                    backend: BackendKind::Cuda,
+                    device: Some(gpu.index),
+                    device_name: gpu.name.clone(),
+                    role: Role::Primary,
+                };
                 for spec in specs {
                     index += 1;
-                    let id = result_id(Some(gpu.index), Role::Primary, &spec);
-                    let r = run_trial(
-                        Err(why.clone()),
+                    let r = run_one(
                         &spec,
-                        id,
-                        BackendKind::Cuda,
-                        Some(gpu.index),
-                        gpu.name.clone(),
-                        Role::Primary,
+                        &at,
+                        (index, total),
+                        |_| Err(why.clone()),
                         &crit,
-                        &mut |_| {},
+                        None,
+                        progress,
                     );
                     report.results.push(r);
                 }
@@ -489,74 +545,63 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunR
         report.tuning.push(table.clone());
         backend.tuning = Some(table);
         save(&report)?;
+        // Telemetry (NVML) alongside every measurement on this GPU, where the library is found.
+        let telemetry = match nvml::open(&gpu.uuid, &gpu.pci_bus_id) {
+            Ok(t) => Some(Arc::new(t)),
+            Err(why) => {
+                let note = format!(
+                    "GPU {}: no telemetry (clocks, power, throttling) sampled: {why}",
+                    gpu.index
+                );
+                progress(Progress::Note(&note));
+                report.notes.push(note);
+                None
+            }
+        };
+        let primary = Slot {
+            backend: BackendKind::Cuda,
+            device: Some(gpu.index),
+            device_name: gpu.name.clone(),
+            role: Role::Primary,
+        };
+        let peer = Slot {
+            role: Role::Peer,
+            device_name: gpu.name.clone(),
+            ..primary
+        };
         for spec in specs {
             index += 1;
-            let id = result_id(Some(gpu.index), Role::Primary, &spec);
-            let s = workload_seed(seed, &id);
-            progress(Progress::WorkloadStarted {
-                index,
-                total,
-                id: &id,
-            });
-            let prepared = backend.prepare(&spec, s).map_err(|e| e.to_string());
-            let r = run_trial(
-                prepared,
+            let r = run_one(
                 &spec,
-                id.clone(),
-                BackendKind::Cuda,
-                Some(gpu.index),
-                gpu.name.clone(),
-                Role::Primary,
-                &crit,
-                &mut |p| {
-                    progress(Progress::Sample {
-                        index,
-                        total,
-                        id: &id,
-                        progress: p,
-                    })
+                &primary,
+                (index, total),
+                |id| {
+                    backend
+                        .prepare(&spec, workload_seed(seed, id))
+                        .map_err(|e| e.to_string())
                 },
+                &crit,
+                telemetry.as_ref(),
+                progress,
             );
-            progress(Progress::WorkloadFinished {
-                index,
-                total,
-                result: &r,
-            });
             report.results.push(r);
             save(&report)?;
 
+            // cuBLAS beside every SGEMM and DGEMM (there is no FP16 peer yet).
             if let (true, WorkloadSpec::Gemm { precision, m, n, k }) = (peers_wanted, spec) {
+                if precision == Precision::F16 {
+                    continue;
+                }
                 index += 1;
-                let id = result_id(Some(gpu.index), Role::Peer, &spec);
-                progress(Progress::WorkloadStarted {
-                    index,
-                    total,
-                    id: &id,
-                });
-                let prepared = dev.cublas_gemm_trial(precision, m, n, k, workload_seed(seed, &id));
-                let r = run_trial(
-                    prepared,
+                let r = run_one(
                     &spec,
-                    id.clone(),
-                    BackendKind::Cuda,
-                    Some(gpu.index),
-                    gpu.name.clone(),
-                    Role::Peer,
+                    &peer,
+                    (index, total),
+                    |id| dev.cublas_gemm_trial(precision, m, n, k, workload_seed(seed, id)),
                     &crit,
-                    &mut |p| {
-                        progress(Progress::Sample {
-                            index,
-                            total,
-                            id: &id,
-                            progress: p,
-                        })
-                    },
+                    telemetry.as_ref(),
+                    progress,
                 );
-                progress(Progress::WorkloadFinished {
-                    index,
-                    total,
-                    result: &r,
-                });
                 report.results.push(r);
                 save(&report)?;
             }
@@ -570,40 +615,27 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunR
             .filter(|(d, _)| d.is_none())
             .map(|(_, s)| *s)
             .collect();
+        let at = Slot {
+            backend: BackendKind::Host,
+            device: None,
+            device_name: backend.device_name(),
+            role: Role::Primary,
+        };
         for spec in specs {
             index += 1;
-            let id = result_id(None, Role::Primary, &spec);
-            progress(Progress::WorkloadStarted {
-                index,
-                total,
-                id: &id,
-            });
-            let prepared = backend
-                .prepare(&spec, workload_seed(seed, &id))
-                .map_err(|e| e.to_string());
-            let r = run_trial(
-                prepared,
+            let r = run_one(
                 &spec,
-                id.clone(),
-                BackendKind::Host,
-                None,
-                backend.device_name(),
-                Role::Primary,
-                &crit,
-                &mut |p| {
-                    progress(Progress::Sample {
-                        index,
-                        total,
-                        id: &id,
-                        progress: p,
-                    })
+                &at,
+                (index, total),
+                |id| {
+                    backend
+                        .prepare(&spec, workload_seed(seed, id))
+                        .map_err(|e| e.to_string())
                 },
+                &crit,
+                None,
+                progress,
             );
-            progress(Progress::WorkloadFinished {
-                index,
-                total,
-                result: &r,
-            });
             report.results.push(r);
             save(&report)?;
         }
@@ -660,6 +692,14 @@ pub fn selftest_cases(include_large: bool) -> Vec<WorkloadSpec> {
                 });
             }
         }
+    }
+    for &(m, n, k) in &shapes {
+        v.push(WorkloadSpec::Gemm {
+            precision: Precision::F16,
+            m,
+            n,
+            k,
+        });
     }
     let mut bytes = vec![1usize, 4097];
     if include_large {
@@ -772,6 +812,23 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(1_795_804_245), "2026-11-27T18:30:45Z");
+    }
+
+    #[test]
+    fn throttling_is_a_warning_with_reasons_and_clock() {
+        let mut t = nvml::summarize(&[], Some(1114), None);
+        assert_eq!(throttle_warning(&t), None, "no samples, no warning");
+        t.samples = 20;
+        t.throttled_fraction = 0.25;
+        t.throttle_reasons = vec!["hw_thermal_slowdown".into(), "sw_power_cap".into()];
+        t.sm_clock_mhz_median = Some(948.0);
+        let w = throttle_warning(&t).unwrap();
+        assert_eq!(
+            w,
+            "throttled during 25% of the measurement (hw_thermal_slowdown, sw_power_cap); SM clock held 948 of 1114 MHz"
+        );
+        t.throttled_fraction = 0.0;
+        assert_eq!(throttle_warning(&t), None);
     }
 
     #[test]

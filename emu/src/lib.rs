@@ -35,7 +35,15 @@ mod ffi {
             bz: c_uint,
             params: *mut *mut c_void,
         ) -> c_int;
+        pub fn gg_emu_half_to_float(h: c_uint) -> f32;
     }
+}
+
+/// `gg_half_to_float` of `kernels/gemm.cu` (the IEEE binary16 → binary32 conversion of the
+/// HGEMM loaders), called directly through an emulator hook (`cpp/gemm_probes.inc`).
+pub fn gemm_half_to_f32(bits: u16) -> f32 {
+    // SAFETY: a pure function of its argument.
+    unsafe { ffi::gg_emu_half_to_float(bits as c_uint) }
 }
 
 /// Alignment of every emulated allocation (cudaMalloc gives at least 256 bytes).

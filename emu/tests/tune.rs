@@ -18,7 +18,7 @@ fn every_variant_is_timed_and_verified_and_the_backend_uses_the_choice() {
         slow_launch: 0.0,
         memory_fraction: 0.5,
     };
-    for p in [Precision::F32, Precision::F64] {
+    for p in [Precision::F32, Precision::F64, Precision::F16] {
         let e = tune_class_at(&dev, p, SizeClass::Small, 37, budget, 9).expect("tuning succeeds");
         assert_eq!(e.candidates.len(), gemm_variants(p).len());
         for c in &e.candidates {

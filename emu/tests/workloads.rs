@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use gpugate::kernels::{gemm_variants, DGEMM_VARIANTS, SGEMM_VARIANTS};
+use gpugate::kernels::{gemm_variants, DGEMM_VARIANTS, HGEMM_VARIANTS, SGEMM_VARIANTS};
 use gpugate::model::{BackendKind, Verification, VerifyStatus};
 use gpugate::workload::backend::{Backend, DeviceBackend};
 use gpugate::workload::device::{
@@ -39,7 +39,7 @@ fn run_once(trial: &mut dyn Trial) -> Verification {
 #[test]
 fn gemm_workloads_verify_on_the_emulator() {
     let dev = Arc::new(EmuDevice::new());
-    for p in [Precision::F32, Precision::F64] {
+    for p in [Precision::F32, Precision::F64, Precision::F16] {
         for &(m, n, k) in GEMM_SHAPES {
             let mut trial = prepare_gemm(dev.clone(), p, m, n, k, SEED).unwrap();
             let v = run_once(trial.as_mut());
@@ -57,7 +57,7 @@ fn gemm_workloads_verify_on_the_emulator() {
 fn every_gemm_variant_verifies_through_the_workload() {
     let dev = Arc::new(EmuDevice::new());
     let mut ran = 0;
-    for p in [Precision::F32, Precision::F64] {
+    for p in [Precision::F32, Precision::F64, Precision::F16] {
         for kernel in gemm_variants(p) {
             let (bm, bn, bk) = (kernel.bm as usize, kernel.bn as usize, kernel.bk as usize);
             for (m, n, k) in [
@@ -83,7 +83,10 @@ fn every_gemm_variant_verifies_through_the_workload() {
             ran += 1;
         }
     }
-    assert_eq!(ran, SGEMM_VARIANTS.len() + DGEMM_VARIANTS.len());
+    assert_eq!(
+        ran,
+        SGEMM_VARIANTS.len() + DGEMM_VARIANTS.len() + HGEMM_VARIANTS.len()
+    );
     assert_eq!(dev.live_buffers(), 0, "a GEMM trial leaked device memory");
 }
 
@@ -343,7 +346,7 @@ fn gemm_verification_fails_on_wrong_results() {
         Fault::GemmSwappedMN,
         Fault::FlipBit,
     ] {
-        for p in [Precision::F32, Precision::F64] {
+        for p in [Precision::F32, Precision::F64, Precision::F16] {
             let dev = Faulty::new(fault);
             // Shapes with more than one column of blocks and M != N, so every fault shows.
             let (m, n, k) = (70, 200, 33);

@@ -276,6 +276,10 @@ impl CudaDevice {
                 .map(|t| Box::new(t) as Box<dyn Trial + '_>),
             Precision::F64 => CublasGemmTrial::<f64>::prepare(self, m, n, k, seed)
                 .map(|t| Box::new(t) as Box<dyn Trial + '_>),
+            Precision::F16 => Err(
+                "gpugate has no cuBLAS FP16 (gemmEx) peer yet; HGEMM is reported without one"
+                    .into(),
+            ),
         })
         .map_err(|e| with_arch_hint(cc, e))
     }

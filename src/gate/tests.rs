@@ -115,6 +115,7 @@ fn result(device: u32, spec: WorkloadSpec, v: f64) -> WorkloadResult {
         measurement: Some(measurement(spec.throughput_unit(), v, 0.005)),
         verification: passed(),
         error: None,
+        telemetry: None,
     }
 }
 

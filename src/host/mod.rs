@@ -47,10 +47,16 @@ impl Backend for HostBackend {
             WorkloadSpec::Gemm { precision, m, n, k } => Ok(match precision {
                 Precision::F32 => Box::new(HostGemm::<f32>::new(m, n, k, seed)),
                 Precision::F64 => Box::new(HostGemm::<f64>::new(m, n, k, seed)),
+                Precision::F16 => Box::new(HostGemm::<f32>::new_f16(m, n, k, seed)),
             }),
             WorkloadSpec::Stream { op, precision, n } => Ok(match precision {
                 Precision::F32 => Box::new(HostStream::<f32>::new(op, n, seed, self.threads)),
                 Precision::F64 => Box::new(HostStream::<f64>::new(op, n, seed, self.threads)),
+                Precision::F16 => {
+                    return Err(WorkloadError::Unsupported(
+                        "there are no half-precision stream workloads".into(),
+                    ))
+                }
             }),
             WorkloadSpec::Transfer { bytes, .. } => Ok(Box::new(HostCopy::new(bytes, seed))),
         }
@@ -135,6 +141,22 @@ impl<T: HostGemmElem> HostGemm<T> {
             a,
             b,
             c: vec![T::from_f64(f64::NAN); m * n],
+        }
+    }
+}
+
+impl HostGemm<f32> {
+    /// HGEMM on the host: the same half-rounded inputs as the GPU's, multiplied in FP32.
+    fn new_f16(m: usize, n: usize, k: usize, seed: u64) -> Self {
+        let (a, b, _, _) = crate::workload::gemm::hgemm_inputs(m, n, k, seed);
+        HostGemm {
+            m,
+            n,
+            k,
+            seed,
+            a,
+            b,
+            c: vec![f32::NAN; m * n],
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The GPUs the CUDA driver can see, or why none can be used.
 
+use super::telemetry::{self, PcieLink};
 use crate::cuda;
 use crate::model::DeviceInfo;
 
@@ -12,10 +13,39 @@ pub struct GpuInventory {
     pub unavailable: Option<String>,
 }
 
-/// Lists the GPUs through the CUDA driver. Never panics: with no driver, no device or a driver
-/// error it returns no devices and the reason (which says what to do).
+/// Lists the GPUs through the CUDA driver, then adds what only NVML knows (the PCIe link).
+/// Never panics: with no driver, no device or a driver error it returns no devices and the
+/// reason (which says what to do); without NVML the PCIe fields stay `None`.
 pub fn gpus() -> GpuInventory {
-    from_results(cuda::driver_status().map(|_| ()), cuda::list_devices)
+    let mut inv = from_results(cuda::driver_status().map(|_| ()), cuda::list_devices);
+    // All devices are opened before any is closed, so NVML is initialised once for the lot
+    // (nvmlInit can take seconds on GPUs without persistence mode).
+    let opened: Vec<_> = inv
+        .devices
+        .iter()
+        .map(|d| telemetry::open(&d.uuid, &d.pci_bus_id).ok())
+        .collect();
+    let links: Vec<_> = opened
+        .iter()
+        .map(|t| t.as_ref().and_then(|t| t.pcie_link()))
+        .collect();
+    fill_pcie_link(&mut inv.devices, links);
+    inv
+}
+
+/// Fills `pcie_link_gen` / `pcie_link_width` with the MAXIMUM link NVML reports: the highest
+/// generation and width that the GPU and its slot can both run, i.e. the capability of the link,
+/// which is what a profile's PCIe requirement is about. The CURRENT link is not used here: an
+/// idle GPU trains its link down (e.g. to gen 1) to save power, so reading it at inventory time
+/// would flag healthy machines. Whether the link actually delivers is judged by the measured
+/// host↔device transfer bandwidth. Devices NVML cannot describe keep `None`.
+fn fill_pcie_link(devices: &mut [DeviceInfo], links: Vec<Option<PcieLink>>) {
+    for (d, link) in devices.iter_mut().zip(links) {
+        if let Some(l) = link {
+            d.pcie_link_gen = Some(l.max_gen);
+            d.pcie_link_width = Some(l.max_width);
+        }
+    }
 }
 
 fn from_results(
@@ -74,6 +104,32 @@ mod tests {
         });
         assert_eq!(one.devices.len(), 1);
         assert!(one.unavailable.is_none());
+    }
+
+    #[test]
+    fn pcie_link_uses_the_maximum_link() {
+        let mut devices = vec![
+            DeviceInfo {
+                index: 0,
+                ..Default::default()
+            },
+            DeviceInfo {
+                index: 1,
+                ..Default::default()
+            },
+        ];
+        let gpu0 = PcieLink {
+            current_gen: 1,
+            current_width: 8,
+            max_gen: 3,
+            max_width: 16,
+        };
+        fill_pcie_link(&mut devices, vec![Some(gpu0), None]);
+        assert_eq!(devices[0].pcie_link_gen, Some(3));
+        assert_eq!(devices[0].pcie_link_width, Some(16));
+        // NVML could not describe GPU 1: unknown, not zero.
+        assert_eq!(devices[1].pcie_link_gen, None);
+        assert_eq!(devices[1].pcie_link_width, None);
     }
 
     /// On this machine (whatever it has): never panics, and either lists GPUs or says why not.

@@ -18,11 +18,17 @@ pub struct GemmRow {
     pub peak: Option<f64>,
     pub peer_implementation: Option<String>,
     pub peer_tflops: Option<f64>,
+    /// Median SM clock held during the measurement / the GPU's maximum SM clock (telemetry).
+    pub held_clock_fraction: Option<f64>,
 }
 
 impl GemmRow {
     pub fn percent_of_peak(&self) -> Option<f64> {
         Some(self.tflops? / self.peak? * 100.0)
+    }
+    /// TFLOPS against the peak scaled to the SM clock actually held during the measurement.
+    pub fn percent_of_peak_at_held_clock(&self) -> Option<f64> {
+        Some(self.tflops? / (self.peak? * self.held_clock_fraction?) * 100.0)
     }
     /// Kernel TFLOPS / peer TFLOPS.
     pub fn ratio_to_peer(&self) -> Option<f64> {
@@ -51,15 +57,17 @@ pub fn gemm_rows(r: &RunReport) -> Vec<GemmRow> {
             .results
             .iter()
             .find(|p| p.role == Role::Peer && p.device == Some(dev) && p.spec == w.spec);
+        // The catalogue has no FP16 figures: HGEMM rows show no peak.
         let metric = match precision {
-            Precision::F32 => Metric::Fp32Gemm,
-            Precision::F64 => Metric::Fp64Gemm,
+            Precision::F32 => Some(Metric::Fp32Gemm),
+            Precision::F64 => Some(Metric::Fp64Gemm),
+            Precision::F16 => None,
         };
         let peak = r.gpus.iter().find(|g| g.index == dev).and_then(|g| {
             targets_for_device(g)
                 .0
                 .iter()
-                .find(|t| t.metric == metric && t.scope == Scope::Gpu)
+                .find(|t| Some(t.metric) == metric && t.scope == Scope::Gpu)
                 .map(|t| t.spec())
         });
         rows.push(GemmRow {
@@ -83,6 +91,10 @@ pub fn gemm_rows(r: &RunReport) -> Vec<GemmRow> {
                 )
             }),
             peer_tflops: peer.filter(|p| p.verification.passed()).and_then(median),
+            held_clock_fraction: w.telemetry.as_ref().and_then(|t| {
+                let f = t.sm_clock_mhz_median? / t.max_sm_clock_mhz? as f64;
+                (f > 0.0 && f.is_finite()).then_some(f)
+            }),
         });
     }
     rows
@@ -131,6 +143,11 @@ mod tests {
         assert_eq!(rows.len(), 1);
         let row = &rows[0];
         assert_eq!(row.peak, Some(7.0));
+        assert_eq!(
+            row.percent_of_peak_at_held_clock(),
+            None,
+            "no telemetry, no held clock"
+        );
         assert!((row.ratio_to_peer().unwrap() - 0.5).abs() < 1e-12);
         let t = w.measurement.unwrap().throughput.median;
         assert!((row.percent_of_peak().unwrap() - t / 7.0 * 100.0).abs() < 1e-9);
@@ -183,5 +200,27 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("| f32 | medium | 4096³ | `sgemm_b` | cache | sgemm_a 1.50 (wrong result); sgemm_b 1.25 |"), "{md}");
+    }
+
+    #[test]
+    fn efficiency_at_the_held_clock() {
+        let row = GemmRow {
+            id: "x".into(),
+            device: 0,
+            precision: Precision::F32,
+            shape: (1, 1, 1),
+            implementation: String::new(),
+            math_mode: String::new(),
+            tflops: Some(3.5),
+            peak: Some(7.0),
+            peer_implementation: None,
+            peer_tflops: None,
+            // e.g. 948 of 1114 MHz held
+            held_clock_fraction: Some(948.0 / 1114.0),
+        };
+        assert!((row.percent_of_peak().unwrap() - 50.0).abs() < 1e-9);
+        let at_held = row.percent_of_peak_at_held_clock().unwrap();
+        assert!((at_held - 3.5 / (7.0 * 948.0 / 1114.0) * 100.0).abs() < 1e-9);
+        assert!(at_held > 58.0 && at_held < 59.0);
     }
 }

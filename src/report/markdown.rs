@@ -330,6 +330,8 @@ impl Reporter for Markdown {
                         fmt_opt(g.tflops, "TFLOPS"),
                         g.percent_of_peak()
                             .map_or("—".into(), |p| format!("{p:.1}%")),
+                        g.percent_of_peak_at_held_clock()
+                            .map_or("—".into(), |p| format!("{p:.1}%")),
                         fmt_opt(g.peak, "TFLOPS"),
                         cell(g.peer_implementation.as_deref().unwrap_or("not run")),
                         fmt_opt(g.peer_tflops, "TFLOPS"),
@@ -346,6 +348,7 @@ impl Reporter for Markdown {
                     "Kernel (math mode)",
                     "TFLOPS",
                     "% of peak",
+                    "% of peak at held clock",
                     "Peak TFLOPS",
                     "Peer",
                     "Peer TFLOPS",
@@ -353,6 +356,10 @@ impl Reporter for Markdown {
                 ],
                 &rows,
             );
+        }
+
+        for c in super::charts::gemm_charts(r) {
+            let _ = writeln!(o, "![{}]({})\n", c.title, c.file_name);
         }
 
         // GEMM tuning: which variant each size class uses, and how the candidates did.

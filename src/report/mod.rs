@@ -9,6 +9,7 @@
 //! mid-write keeps the previous complete file. [`load_run`] reads it back, on any machine, with
 //! errors that say what is wrong with the file.
 
+pub mod charts;
 pub mod console;
 pub mod gemm;
 pub mod info;
@@ -227,6 +228,9 @@ pub fn write_all(r: &RunReport, dir: &Path) -> Result<Vec<PathBuf>, std::io::Err
     let mut written = vec![write_json_atomic(r, dir)?];
     let md: &dyn Reporter = &Markdown;
     written.push(write_atomic(dir, md.file_name(), &md.render(r))?);
+    for c in charts::gemm_charts(r) {
+        written.push(write_atomic(dir, &c.file_name, &c.svg)?);
+    }
     Ok(written)
 }
 

@@ -134,6 +134,7 @@ fn result(
         measurement: Some(measurement(spec.throughput_unit(), v, 0.004, 1)),
         verification: verified("gold values"),
         error: None,
+        telemetry: None,
     }
 }
 

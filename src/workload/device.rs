@@ -112,4 +112,5 @@ pub mod bytemuck_lite {
     unsafe impl Pod for f64 {}
     unsafe impl Pod for u8 {}
     unsafe impl Pod for u32 {}
+    unsafe impl Pod for u16 {}
 }

@@ -38,6 +38,27 @@ pub fn gemm_inputs_f64(m: usize, n: usize, k: usize, seed: u64) -> (Vec<f64>, Ve
     gemm_inputs(m, n, k, seed)
 }
 
+/// HGEMM inputs: random values in [-1, 1) rounded to IEEE binary16. Returns the halves' f32
+/// values (exact, for the reference) and their bit patterns (for the device).
+pub fn hgemm_inputs(
+    m: usize,
+    n: usize,
+    k: usize,
+    seed: u64,
+) -> (Vec<f32>, Vec<f32>, Vec<u16>, Vec<u16>) {
+    let (a, b) = gemm_inputs::<f32>(m, n, k, seed);
+    let round = |v: Vec<f32>| -> (Vec<f32>, Vec<u16>) {
+        let h: Vec<half::f16> = v.into_iter().map(half::f16::from_f32).collect();
+        (
+            h.iter().map(|x| x.to_f32()).collect(),
+            h.iter().map(|x| x.to_bits()).collect(),
+        )
+    };
+    let (a, abits) = round(a);
+    let (b, bbits) = round(b);
+    (a, b, abits, bbits)
+}
+
 /// Launch geometry of `kernel` for an M×N output.
 pub fn gemm_launch_config(kernel: &GemmKernel, m: usize, n: usize) -> LaunchConfig {
     LaunchConfig {
@@ -53,7 +74,7 @@ pub fn gemm_launch_config(kernel: &GemmKernel, m: usize, n: usize) -> LaunchConf
 
 /// Device bytes a GEMM of this shape needs.
 pub fn gemm_device_bytes(p: Precision, m: usize, n: usize, k: usize) -> u64 {
-    ((m * k + k * n + m * n) * p.bytes()) as u64
+    ((m * k + k * n) * p.bytes() + m * n * p.output_bytes()) as u64
 }
 
 struct GemmTrial<T: Elem + Pod, D: KernelDevice + ?Sized> {
@@ -97,11 +118,28 @@ pub fn prepare_gemm_with<D: KernelDevice + ?Sized + 'static>(
         )));
     }
     match kernel.precision {
-        Precision::F32 => prepare_typed::<f32, D>(dev, kernel, m, n, k, seed),
-        Precision::F64 => prepare_typed::<f64, D>(dev, kernel, m, n, k, seed),
+        Precision::F32 => {
+            let (a, b) = gemm_inputs::<f32>(m, n, k, seed);
+            let (ab, bb) = (as_bytes(&a).to_vec(), as_bytes(&b).to_vec());
+            prepare_typed::<f32, D>(dev, kernel, m, n, k, seed, (a, b), (ab, bb))
+        }
+        Precision::F64 => {
+            let (a, b) = gemm_inputs::<f64>(m, n, k, seed);
+            let (ab, bb) = (as_bytes(&a).to_vec(), as_bytes(&b).to_vec());
+            prepare_typed::<f64, D>(dev, kernel, m, n, k, seed, (a, b), (ab, bb))
+        }
+        Precision::F16 => {
+            // The device gets the half bit patterns; the reference their exact f32 values, and
+            // C is FP32.
+            let (a, b, abits, bbits) = hgemm_inputs(m, n, k, seed);
+            let (ab, bb) = (as_bytes(&abits).to_vec(), as_bytes(&bbits).to_vec());
+            prepare_typed::<f32, D>(dev, kernel, m, n, k, seed, (a, b), (ab, bb))
+        }
     }
 }
 
+/// `T` is the output (and reference) type; `device_inputs` are A and B as the kernel reads them.
+#[allow(clippy::too_many_arguments)]
 fn prepare_typed<T: Elem + Pod, D: KernelDevice + ?Sized + 'static>(
     dev: Arc<D>,
     kernel: GemmKernel,
@@ -109,11 +147,12 @@ fn prepare_typed<T: Elem + Pod, D: KernelDevice + ?Sized + 'static>(
     n: usize,
     k: usize,
     seed: u64,
+    (a, b): (Vec<T>, Vec<T>),
+    (a_dev, b_dev): (Vec<u8>, Vec<u8>),
 ) -> Result<Box<dyn Trial>, WorkloadError> {
-    let (a, b) = gemm_inputs::<T>(m, n, k, seed);
     let sz = std::mem::size_of::<T>();
-    let da = dev.alloc(m * k * sz)?;
-    let db = match dev.alloc(k * n * sz) {
+    let da = dev.alloc(a_dev.len())?;
+    let db = match dev.alloc(b_dev.len()) {
         Ok(b) => b,
         Err(e) => {
             dev.free(da);
@@ -139,8 +178,8 @@ fn prepare_typed<T: Elem + Pod, D: KernelDevice + ?Sized + 'static>(
         b,
         bufs: [da, db, dc],
     };
-    trial.dev.upload(da, as_bytes(&trial.a))?;
-    trial.dev.upload(db, as_bytes(&trial.b))?;
+    trial.dev.upload(da, &a_dev)?;
+    trial.dev.upload(db, &b_dev)?;
     trial.dev.upload(dc, &vec![0xFFu8; m * n * sz])?; // all-ones bytes are NaN in f32 and f64
     Ok(Box::new(trial))
 }

@@ -15,30 +15,44 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{Verification, Work};
 
+/// Element precision. `F16` exists for GEMM only: half-precision inputs, FP32 accumulation
+/// and FP32 output (HGEMM).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
     F32,
     F64,
+    F16,
 }
 
 impl Precision {
+    /// Bytes of one input element.
     pub fn bytes(self) -> usize {
         match self {
             Precision::F32 => 4,
             Precision::F64 => 8,
+            Precision::F16 => 2,
+        }
+    }
+    /// Bytes of one output element (HGEMM writes FP32).
+    pub fn output_bytes(self) -> usize {
+        match self {
+            Precision::F16 => 4,
+            p => p.bytes(),
         }
     }
     pub fn epsilon(self) -> f64 {
         match self {
             Precision::F32 => f32::EPSILON as f64,
             Precision::F64 => f64::EPSILON,
+            Precision::F16 => 9.765625e-4, // 2^-10
         }
     }
     pub fn as_str(self) -> &'static str {
         match self {
             Precision::F32 => "f32",
             Precision::F64 => "f64",
+            Precision::F16 => "f16",
         }
     }
 }
@@ -132,7 +146,8 @@ impl WorkloadSpec {
         match *self {
             WorkloadSpec::Gemm { precision, m, n, k } => Work {
                 flops: 2.0 * m as f64 * n as f64 * k as f64,
-                bytes: (m * k + k * n + m * n) as f64 * precision.bytes() as f64,
+                bytes: ((m * k + k * n) * precision.bytes() + m * n * precision.output_bytes())
+                    as f64,
             },
             WorkloadSpec::Stream { op, precision, n } => Work {
                 flops: (op.flops_per_element() * n) as f64,
@@ -166,10 +181,10 @@ impl WorkloadSpec {
     pub fn name(&self) -> String {
         match *self {
             WorkloadSpec::Gemm { precision, m, n, k } => {
-                let p = if precision == Precision::F32 {
-                    "sgemm"
-                } else {
-                    "dgemm"
+                let p = match precision {
+                    Precision::F32 => "sgemm",
+                    Precision::F64 => "dgemm",
+                    Precision::F16 => "hgemm",
                 };
                 format!("{p}.{m}x{n}x{k}")
             }

@@ -77,6 +77,9 @@ pub fn prepare_stream<D: KernelDevice + ?Sized + 'static>(
     match precision {
         Precision::F32 => prepare_typed::<f32, D>(dev, op, n, seed),
         Precision::F64 => prepare_typed::<f64, D>(dev, op, n, seed),
+        Precision::F16 => Err(WorkloadError::Unsupported(
+            "there are no half-precision stream kernels".into(),
+        )),
     }
 }
 
