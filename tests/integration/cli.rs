@@ -230,3 +230,40 @@ fn selftest_on_the_gpu_passes() {
     let o = gpugate(&["selftest"]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
 }
+
+#[test]
+#[ignore = "needs a GPU"]
+fn quick_run_on_the_gpu_verifies_every_gpu_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = gpugate(&["run", "--level", "quick", "--out", out.to_str().unwrap()]);
+    let r: RunReport =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    assert!(r.complete, "{}", stderr(&o));
+    assert!(!r.gpus.is_empty());
+    assert!(
+        !r.module_loads.is_empty(),
+        "module load (JIT) times are recorded"
+    );
+    assert!(
+        r.tuning.iter().all(|t| !t.entries.is_empty()),
+        "GEMM variants were tuned"
+    );
+    let gpu: Vec<_> = r
+        .results
+        .iter()
+        .filter(|w| w.backend == BackendKind::Cuda && w.role == gpugate::model::Role::Primary)
+        .collect();
+    assert!(!gpu.is_empty());
+    for w in gpu {
+        assert_eq!(w.error, None, "{}", w.id);
+        assert_eq!(
+            w.verification.status,
+            VerifyStatus::Passed,
+            "{}: {:?}",
+            w.id,
+            w.verification
+        );
+    }
+    assert_ne!(o.status.code(), Some(2), "{}", stderr(&o));
+}
