@@ -43,3 +43,16 @@ pub mod report;
 pub mod run;
 pub mod verify;
 pub mod workload;
+
+/// A path of the source tree for tests: relative to the working directory where it exists there
+/// (test executables also run from a copy of the tree on the GPU machine, where the build path
+/// does not exist), else under the directory the crate was built from.
+#[cfg(test)]
+pub(crate) fn repo_path(rel: &str) -> std::path::PathBuf {
+    let here = std::path::Path::new(rel);
+    if here.exists() {
+        here.to_path_buf()
+    } else {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+    }
+}

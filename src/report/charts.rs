@@ -236,8 +236,7 @@ mod tests {
     use crate::workload::WorkloadSpec;
 
     fn sweep_report() -> RunReport {
-        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/no-gpu-host-quick.run.json");
+        let p = crate::repo_path("tests/fixtures/no-gpu-host-quick.run.json");
         let mut r = crate::report::load_run(&p).unwrap();
         r.gpus = vec![DeviceInfo {
             index: 0,

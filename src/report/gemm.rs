@@ -106,9 +106,7 @@ mod tests {
     use crate::model::DeviceInfo;
 
     fn load(name: &str) -> RunReport {
-        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(name);
+        let p = crate::repo_path("tests/fixtures").join(name);
         crate::report::load_run(&p).unwrap()
     }
 

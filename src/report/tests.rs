@@ -3,7 +3,7 @@
 //! Snapshots live in src/report/snapshots/. After an intended change of the output, regenerate
 //! them with `UPDATE_SNAPSHOTS=1 cargo test -p gpugate --lib report` and review the diff.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::*;
 use crate::gate;
@@ -11,7 +11,7 @@ use crate::model::*;
 use crate::workload::{Direction, Precision, StreamOp, WorkloadSpec};
 
 fn snapshot_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("src/report/snapshots")
+    crate::repo_path("src/report/snapshots")
 }
 
 fn check_snapshot(name: &str, actual: &str) {

@@ -6,8 +6,25 @@ mod fixtures;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+/// The gpugate binary: `$GPUGATE_BIN`, else the one cargo built beside these tests, else (on the
+/// GPU machine, where the tests run from a bundle) `../gpugate` next to this test executable.
+pub fn bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("GPUGATE_BIN") {
+        return p.into();
+    }
+    let built = PathBuf::from(env!("CARGO_BIN_EXE_gpugate"));
+    if built.exists() {
+        return built;
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    exe.parent()
+        .and_then(|d| d.parent())
+        .map(|d| d.join("gpugate"))
+        .unwrap_or(built)
+}
+
 pub fn gpugate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gpugate"))
+    Command::new(bin())
         .args(args)
         .output()
         .expect("gpugate runs")
@@ -22,10 +39,16 @@ pub fn stderr(o: &Output) -> String {
 }
 
 /// Fixtures are read relative to the package root (tests run there, here and on the device).
+/// Fixtures relative to the working directory (the project root, here and on the GPU machine),
+/// else under the directory the tests were built from.
 pub fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
+    let here = PathBuf::from("tests/fixtures");
+    let dir = if here.exists() {
+        here
+    } else {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+    };
+    dir.join(name)
 }
 
 pub fn no_gpu_here() -> bool {
