@@ -431,10 +431,7 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunR
     let total = jobs.len()
         + if peers_wanted {
             jobs.iter()
-                .filter(|(d, s)| {
-                    d.is_some()
-                        && matches!(s, WorkloadSpec::Gemm { precision, .. } if *precision != Precision::F16)
-                })
+                .filter(|(d, s)| d.is_some() && matches!(s, WorkloadSpec::Gemm { .. }))
                 .count()
         } else {
             0
@@ -587,11 +584,8 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunR
             report.results.push(r);
             save(&report)?;
 
-            // cuBLAS beside every SGEMM and DGEMM (there is no FP16 peer yet).
+            // cuBLAS beside every GEMM: sgemm (pedantic), dgemm, gemmEx for FP16 inputs.
             if let (true, WorkloadSpec::Gemm { precision, m, n, k }) = (peers_wanted, spec) {
-                if precision == Precision::F16 {
-                    continue;
-                }
                 index += 1;
                 let r = run_one(
                     &spec,

@@ -254,9 +254,157 @@ where
     }
 }
 
+/// The cuBLAS peer of HGEMM: `cublasGemmEx` with FP16 A and B, FP32 C and FP32 compute, in
+/// default math (cuBLAS may use tensor cores where the GPU has them; gpugate's HGEMM does not yet).
+pub struct CublasHgemmTrial<'d> {
+    dev: &'d CudaDevice,
+    blas: CudaBlas,
+    m: usize,
+    n: usize,
+    k: usize,
+    seed: u64,
+    /// The halves' exact f32 values, for the reference.
+    a: Vec<f32>,
+    b: Vec<f32>,
+    da: CudaSlice<u16>,
+    db: CudaSlice<u16>,
+    dc: CudaSlice<f32>,
+}
+
+const HGEMM_PEER: &str = "cuBLAS gemmEx (FP16 A, B; FP32 C)";
+const HGEMM_PEER_MATH: &str =
+    "cuBLAS FP16 inputs, FP32 accumulate (default math: may use tensor cores)";
+
+impl<'d> CublasHgemmTrial<'d> {
+    fn prepare(
+        dev: &'d CudaDevice,
+        m: usize,
+        n: usize,
+        k: usize,
+        seed: u64,
+    ) -> Result<Self, String> {
+        let limit = i32::MAX as usize;
+        if m == 0 || n == 0 || k == 0 || m > limit || n > limit || k > limit {
+            return Err(format!(
+                "GEMM {m}x{n}x{k}: each dimension must be in 1..2^31"
+            ));
+        }
+        let (a, b, abits, bbits) = crate::workload::gemm::hgemm_inputs(m, n, k, seed);
+        let stream = dev.stream.clone();
+        dev.bind().map_err(|e| e.0)?;
+        let blas = CudaBlas::new(stream.clone())
+            .map_err(|e| format!("creating a cuBLAS handle: {e:?}"))?;
+        // SAFETY: the handle is valid; the mode is a documented enumerator.
+        unsafe { blas_sys::cublasSetMathMode(*blas.handle(), cublasMath_t::CUBLAS_DEFAULT_MATH) }
+            .result()
+            .map_err(|e| format!("setting cuBLAS default math: {e:?}"))?;
+        let da = stream
+            .clone_htod(&abits)
+            .map_err(|e| format!("uploading A ({m}x{k}): {}", drv(e)))?;
+        let db = stream
+            .clone_htod(&bbits)
+            .map_err(|e| format!("uploading B ({k}x{n}): {}", drv(e)))?;
+        let dc = stream
+            .alloc_zeros::<f32>(m * n)
+            .map_err(|e| format!("allocating C ({m}x{n}): {}", drv(e)))?;
+        stream
+            .synchronize()
+            .map_err(|e| format!("uploading GEMM inputs: {}", drv(e)))?;
+        Ok(CublasHgemmTrial {
+            dev,
+            blas,
+            m,
+            n,
+            k,
+            seed,
+            a,
+            b,
+            da,
+            db,
+            dc,
+        })
+    }
+
+    fn enqueue(&mut self) -> Result<(), WorkloadError> {
+        use cudarc::driver::{DevicePtr, DevicePtrMut};
+        let (cm, cn, ck, lda, ldb, ldc) = row_major_as_col_major(self.m, self.n, self.k);
+        let (alpha, beta) = (1.0f32, 0.0f32);
+        let stream = self.dev.stream.clone();
+        let (pb, _rb) = self.db.device_ptr(&stream);
+        let (pa, _ra) = self.da.device_ptr(&stream);
+        let (pc, _rc) = self.dc.device_ptr_mut(&stream);
+        // SAFETY: the operands were allocated with the sizes the dimensions describe (B as
+        // cuBLAS's A: N×K col-major, ld N; A as its B: K×M, ld K; C: N×M, ld N); alpha and beta
+        // are f32 as CUBLAS_COMPUTE_32F requires; the pointers outlive the call (guards above).
+        unsafe {
+            blas_sys::cublasGemmEx(
+                *self.blas.handle(),
+                cublasOperation_t::CUBLAS_OP_N,
+                cublasOperation_t::CUBLAS_OP_N,
+                cm as i32,
+                cn as i32,
+                ck as i32,
+                &alpha as *const f32 as *const std::ffi::c_void,
+                pb as *const std::ffi::c_void,
+                blas_sys::cudaDataType_t::CUDA_R_16F,
+                lda as i32,
+                pa as *const std::ffi::c_void,
+                blas_sys::cudaDataType_t::CUDA_R_16F,
+                ldb as i32,
+                &beta as *const f32 as *const std::ffi::c_void,
+                pc as *mut std::ffi::c_void,
+                blas_sys::cudaDataType_t::CUDA_R_32F,
+                ldc as i32,
+                blas_sys::cublasComputeType_t::CUBLAS_COMPUTE_32F,
+                blas_sys::cublasGemmAlgo_t::CUBLAS_GEMM_DEFAULT,
+            )
+        }
+        .result()
+        .map_err(|e| dev_err(HGEMM_PEER, e))
+    }
+}
+
+impl Trial for CublasHgemmTrial<'_> {
+    fn info(&self) -> TrialInfo {
+        TrialInfo {
+            implementation: HGEMM_PEER.to_string(),
+            math_mode: Some(HGEMM_PEER_MATH.to_string()),
+        }
+    }
+
+    fn run(&mut self, iters: u64) -> Result<f64, WorkloadError> {
+        use crate::workload::device::KernelDevice;
+        let cc = self.dev.info().compute_capability;
+        let mut timed = || -> Result<f64, WorkloadError> {
+            self.dev.bind()?;
+            self.dev.timer_start()?;
+            for _ in 0..iters {
+                self.enqueue()?;
+            }
+            Ok(self.dev.timer_stop()?)
+        };
+        timed().map_err(|e| hint_workload_error(cc, e))
+    }
+
+    fn verify(&mut self) -> Result<Verification, WorkloadError> {
+        self.dev.bind()?;
+        let stream = self.dev.stream.clone();
+        let c = stream
+            .clone_dtoh(&self.dc)
+            .map_err(|e| dev_err("reading C back", drv(e)))?;
+        stream
+            .synchronize()
+            .map_err(|e| dev_err("reading C back", drv(e)))?;
+        Ok(check_gemm::<f32>(
+            self.m, self.n, self.k, &self.a, &self.b, &c, self.seed,
+        ))
+    }
+}
+
 impl CudaDevice {
     /// Prepares the cuBLAS peer GEMM (row-major C[M×N] = A[M×K]·B[K×N], inputs from
-    /// `gemm_inputs(m, n, k, seed)`): sgemm in pedantic FP32 or dgemm in default math, timed
+    /// `gemm_inputs(m, n, k, seed)`, or `hgemm_inputs` for F16): sgemm in pedantic FP32, dgemm
+    /// in default math, or gemmEx with FP16 inputs and FP32 accumulation in default math; timed
     /// with this device's events and verified like gpugate's own GEMM.
     ///
     /// The trial borrows the device (it runs on the device's stream and timer). Err when cuBLAS
@@ -276,10 +424,8 @@ impl CudaDevice {
                 .map(|t| Box::new(t) as Box<dyn Trial + '_>),
             Precision::F64 => CublasGemmTrial::<f64>::prepare(self, m, n, k, seed)
                 .map(|t| Box::new(t) as Box<dyn Trial + '_>),
-            Precision::F16 => Err(
-                "gpugate has no cuBLAS FP16 (gemmEx) peer yet; HGEMM is reported without one"
-                    .into(),
-            ),
+            Precision::F16 => CublasHgemmTrial::prepare(self, m, n, k, seed)
+                .map(|t| Box::new(t) as Box<dyn Trial + '_>),
         })
         .map_err(|e| with_arch_hint(cc, e))
     }
@@ -355,7 +501,7 @@ mod tests {
     fn gpu_cublas_sgemm_and_dgemm_verify() {
         let (dev, _) = CudaDevice::open(0).expect("open GPU 0");
         cublas_status().expect("cuBLAS present");
-        for p in [Precision::F32, Precision::F64] {
+        for p in [Precision::F32, Precision::F64, Precision::F16] {
             let mut t = dev.cublas_gemm_trial(p, 64, 64, 64, 42).expect("prepare");
             let info = t.info();
             assert!(info.implementation.starts_with("cuBLAS"));
