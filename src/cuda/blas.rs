@@ -132,6 +132,41 @@ fn hint_workload_error(cc: (u32, u32), e: WorkloadError) -> WorkloadError {
     }
 }
 
+/// Runs `enqueue` `iters` times between the device's timing events; returns device seconds.
+fn timed_calls(
+    dev: &CudaDevice,
+    iters: u64,
+    mut enqueue: impl FnMut() -> Result<(), WorkloadError>,
+) -> Result<f64, WorkloadError> {
+    use crate::workload::device::KernelDevice;
+    let cc = dev.info().compute_capability;
+    let mut timed = || -> Result<f64, WorkloadError> {
+        dev.bind()?;
+        dev.timer_start()?;
+        for _ in 0..iters {
+            enqueue()?;
+        }
+        Ok(dev.timer_stop()?)
+    };
+    timed().map_err(|e| hint_workload_error(cc, e))
+}
+
+/// Copies C back to the host and waits for it.
+fn read_back<T: DeviceRepr + Default + Clone>(
+    dev: &CudaDevice,
+    dc: &CudaSlice<T>,
+) -> Result<Vec<T>, WorkloadError> {
+    dev.bind()?;
+    let stream = dev.stream.clone();
+    let c = stream
+        .clone_dtoh(dc)
+        .map_err(|e| dev_err("reading C back", drv(e)))?;
+    stream
+        .synchronize()
+        .map_err(|e| dev_err("reading C back", drv(e)))?;
+    Ok(c)
+}
+
 impl<'d, T> CublasGemmTrial<'d, T>
 where
     T: BlasElem,
@@ -226,28 +261,12 @@ where
     }
 
     fn run(&mut self, iters: u64) -> Result<f64, WorkloadError> {
-        use crate::workload::device::KernelDevice;
-        let cc = self.dev.info().compute_capability;
-        let mut timed = || -> Result<f64, WorkloadError> {
-            self.dev.bind()?;
-            self.dev.timer_start()?;
-            for _ in 0..iters {
-                self.enqueue()?;
-            }
-            Ok(self.dev.timer_stop()?)
-        };
-        timed().map_err(|e| hint_workload_error(cc, e))
+        let dev = self.dev;
+        timed_calls(dev, iters, || self.enqueue())
     }
 
     fn verify(&mut self) -> Result<Verification, WorkloadError> {
-        self.dev.bind()?;
-        let stream = self.dev.stream.clone();
-        let c = stream
-            .clone_dtoh(&self.dc)
-            .map_err(|e| dev_err("reading C back", drv(e)))?;
-        stream
-            .synchronize()
-            .map_err(|e| dev_err("reading C back", drv(e)))?;
+        let c = read_back(self.dev, &self.dc)?;
         Ok(check_gemm::<T>(
             self.m, self.n, self.k, &self.a, &self.b, &c, self.seed,
         ))
@@ -373,28 +392,12 @@ impl Trial for CublasHgemmTrial<'_> {
     }
 
     fn run(&mut self, iters: u64) -> Result<f64, WorkloadError> {
-        use crate::workload::device::KernelDevice;
-        let cc = self.dev.info().compute_capability;
-        let mut timed = || -> Result<f64, WorkloadError> {
-            self.dev.bind()?;
-            self.dev.timer_start()?;
-            for _ in 0..iters {
-                self.enqueue()?;
-            }
-            Ok(self.dev.timer_stop()?)
-        };
-        timed().map_err(|e| hint_workload_error(cc, e))
+        let dev = self.dev;
+        timed_calls(dev, iters, || self.enqueue())
     }
 
     fn verify(&mut self) -> Result<Verification, WorkloadError> {
-        self.dev.bind()?;
-        let stream = self.dev.stream.clone();
-        let c = stream
-            .clone_dtoh(&self.dc)
-            .map_err(|e| dev_err("reading C back", drv(e)))?;
-        stream
-            .synchronize()
-            .map_err(|e| dev_err("reading C back", drv(e)))?;
+        let c = read_back(self.dev, &self.dc)?;
         Ok(check_gemm::<f32>(
             self.m, self.n, self.k, &self.a, &self.b, &c, self.seed,
         ))
