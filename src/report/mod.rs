@@ -2,6 +2,8 @@
 //!
 //! - [`json`]: run.json, the source of truth (pretty serde JSON with `schema_version`).
 //! - [`markdown`]: report.md, for people and for publishing.
+//! - [`html`]: report.html, one self-contained page with the charts inline.
+//! - [`junit`]: junit.xml, every check as a JUnit test case.
 //! - [`console`]: the compact summary printed at the end of a run.
 //! - [`info`]: the inventory text of `gpugate info`.
 //!
@@ -12,8 +14,10 @@
 pub mod charts;
 pub mod console;
 pub mod gemm;
+pub mod html;
 pub mod info;
 pub mod json;
+pub mod junit;
 pub mod markdown;
 
 #[cfg(test)]
@@ -228,6 +232,10 @@ pub fn write_all(r: &RunReport, dir: &Path) -> Result<Vec<PathBuf>, std::io::Err
     let mut written = vec![write_json_atomic(r, dir)?];
     let md: &dyn Reporter = &Markdown;
     written.push(write_atomic(dir, md.file_name(), &md.render(r))?);
+    let html: &dyn Reporter = &html::Html;
+    written.push(write_atomic(dir, html.file_name(), &html.render(r))?);
+    let junit: &dyn Reporter = &junit::Junit;
+    written.push(write_atomic(dir, junit.file_name(), &junit.render(r))?);
     for c in charts::gemm_charts(r) {
         written.push(write_atomic(dir, &c.file_name, &c.svg)?);
     }

@@ -138,7 +138,7 @@ fn result(
     }
 }
 
-/// A G2.large run with something of everything: a peer, a failed verification, a host result,
+/// A synthetic G2.large run (test data: its numbers were never measured) with something of everything: a peer, a failed verification, a host result,
 /// a warning, a timeout, module loads and notes.
 pub(crate) fn sample_report() -> RunReport {
     let sgemm = WorkloadSpec::Gemm {
@@ -282,7 +282,7 @@ pub(crate) fn sample_report() -> RunReport {
             description: "G2.large: 1 × Tesla M40 24GB".into(),
         },
         host: HostInfo {
-            hostname: "g2-large-0042".into(),
+            hostname: "synthetic-test-data (not a measurement)".into(),
             os: "Ubuntu 22.04.4 LTS".into(),
             kernel: "5.15.0-105-generic".into(),
             cpu_model: "Intel(R) Xeon(R) CPU E5-2670 v2 @ 2.50GHz".into(),
@@ -350,6 +350,34 @@ fn sample_report_has_the_expected_verdicts() {
 #[test]
 fn markdown_snapshot() {
     check_snapshot("sample.md", &Markdown.render(&sample_report()));
+}
+
+#[test]
+fn html_snapshot() {
+    let html = super::html::Html.render(&sample_report());
+    assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</body></html>"));
+    // Self-contained: the only URL is the SVG namespace of the inline charts.
+    assert_eq!(
+        html.matches("http").count(),
+        html.matches("xmlns=\"http://www.w3.org/2000/svg\"").count()
+    );
+    assert_eq!(html.matches("<tr>").count(), html.matches("</tr>").count());
+    check_snapshot("sample.html", &html);
+}
+
+#[test]
+fn junit_snapshot() {
+    let xml = super::junit::Junit.render(&sample_report());
+    // Well-formed enough for a JUnit reader: one suite, a test case per check.
+    assert_eq!(
+        xml.matches("<testcase ").count(),
+        sample_report().checks.len()
+    );
+    assert_eq!(
+        xml.matches("<testcase ").count(),
+        xml.matches("</testcase>").count()
+    );
+    check_snapshot("sample.junit.xml", &xml);
 }
 
 #[test]
@@ -421,7 +449,7 @@ fn json_round_trips_through_disk_with_nan() {
 }
 
 #[test]
-fn write_all_writes_json_and_markdown_atomically() {
+fn write_all_writes_every_report_atomically() {
     let dir = tempfile::tempdir().unwrap();
     let sub = dir.path().join("out");
     // A stale temporary file from a crashed run does not matter.
@@ -429,7 +457,15 @@ fn write_all_writes_json_and_markdown_atomically() {
     std::fs::write(sub.join("run.json.tmp"), "{ torn").unwrap();
     let r = sample_report();
     let written = write_all(&r, &sub).unwrap();
-    assert_eq!(written, vec![sub.join("run.json"), sub.join("report.md")]);
+    assert_eq!(
+        written,
+        vec![
+            sub.join("run.json"),
+            sub.join("report.md"),
+            sub.join("report.html"),
+            sub.join("junit.xml")
+        ]
+    );
     assert_eq!(
         std::fs::read_to_string(sub.join("report.md")).unwrap(),
         Markdown.render(&r)

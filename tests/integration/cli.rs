@@ -54,6 +54,10 @@ fn host_run_writes_a_full_report_and_fails_the_gpu_checks() {
         .any(|c| c.verdict == Verdict::Fail && c.kind == CheckKind::Inventory));
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(md.contains("FAIL"));
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("gpugate: FAIL (exit 1)"));
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert!(junit.contains(r#"name="machine.gpu_count""#) && junit.contains("<failure"));
     let console = stdout(&o);
     assert!(console.contains("exit 1"), "{console}");
     // progress went to stderr, one line per workload when not a terminal

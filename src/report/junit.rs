@@ -1,0 +1,146 @@
+//! junit.xml: every check as a JUnit test case, for CI systems and schedulers that read JUnit.
+//!
+//! Stable names: the test case name is the check id (`gpu0.fp32_gemm`, `machine.gpu_count`, …),
+//! the class name its kind. FAIL is a `<failure>`, INCONCLUSIVE a `<failure type="inconclusive">`
+//! (it is not a pass: the exit code is 3), SKIPPED a `<skipped>` with the reason.
+
+use std::fmt::Write;
+
+use super::{fmt_opt, Reporter};
+use crate::model::{CheckKind, RunReport, Verdict};
+
+/// The JUnit reporter (junit.xml).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Junit;
+
+/// XML attribute/text escaping.
+pub fn xml_escape(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&apos;"),
+            c if (c as u32) < 0x20 && c != '\n' && c != '\t' => o.push(' '),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+impl Reporter for Junit {
+    fn file_name(&self) -> &'static str {
+        "junit.xml"
+    }
+
+    fn render(&self, r: &RunReport) -> String {
+        let count = |v: Verdict| r.checks.iter().filter(|c| c.verdict == v).count();
+        let failures = count(Verdict::Fail) + count(Verdict::Inconclusive);
+        let mut o = String::new();
+        let _ = writeln!(o, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
+        let _ = writeln!(
+            o,
+            r#"<testsuites name="gpugate" tests="{}" failures="{failures}" skipped="{}">"#,
+            r.checks.len(),
+            count(Verdict::Skipped)
+        );
+        let _ = writeln!(
+            o,
+            r#"  <testsuite name="gpugate.{}" tests="{}" failures="{failures}" skipped="{}" timestamp="{}">"#,
+            xml_escape(&r.profile.name),
+            r.checks.len(),
+            count(Verdict::Skipped),
+            xml_escape(&r.started_at)
+        );
+        let _ = writeln!(o, "    <properties>");
+        for (k, v) in [
+            ("verdict", r.verdict.to_string()),
+            ("exit_code", r.exit_code.to_string()),
+            ("seed", r.seed.to_string()),
+            ("level", r.level.to_string()),
+            ("tool_version", r.tool.version.clone()),
+            (
+                "gpu_unavailable",
+                r.gpu_unavailable.clone().unwrap_or_default(),
+            ),
+        ] {
+            let _ = writeln!(
+                o,
+                r#"      <property name="{k}" value="{}"/>"#,
+                xml_escape(&v)
+            );
+        }
+        let _ = writeln!(o, "    </properties>");
+        for c in &r.checks {
+            let kind = match c.kind {
+                CheckKind::Performance => "performance",
+                CheckKind::Correctness => "correctness",
+                CheckKind::Inventory => "inventory",
+            };
+            let _ = writeln!(
+                o,
+                r#"    <testcase classname="gpugate.{kind}" name="{}" time="0">"#,
+                xml_escape(&c.id)
+            );
+            let mut detail = c.title.clone();
+            if c.observed.is_some() || c.required.is_some() {
+                let _ = write!(
+                    detail,
+                    ": observed {} {unit}, required {} {unit}",
+                    fmt_opt(c.observed, &c.unit),
+                    fmt_opt(c.required, &c.unit),
+                    unit = c.unit
+                );
+            }
+            if let Some(p) = c.percent_of_spec {
+                let _ = write!(detail, " ({p:.1}% of spec)");
+            }
+            let _ = write!(detail, ". {}", c.reason);
+            if !c.hint.is_empty() {
+                let _ = write!(detail, " Hint: {}", c.hint);
+            }
+            match c.verdict {
+                Verdict::Pass => {}
+                Verdict::Fail => {
+                    let _ = writeln!(
+                        o,
+                        r#"      <failure type="fail" message="{}">{}</failure>"#,
+                        xml_escape(&c.reason),
+                        xml_escape(&detail)
+                    );
+                }
+                Verdict::Inconclusive => {
+                    let _ = writeln!(
+                        o,
+                        r#"      <failure type="inconclusive" message="{}">{}</failure>"#,
+                        xml_escape(&c.reason),
+                        xml_escape(&detail)
+                    );
+                }
+                Verdict::Skipped => {
+                    let _ = writeln!(o, r#"      <skipped message="{}"/>"#, xml_escape(&c.reason));
+                }
+            }
+            let _ = writeln!(o, "    </testcase>");
+        }
+        let _ = writeln!(o, "  </testsuite>");
+        let _ = writeln!(o, "</testsuites>");
+        o
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping() {
+        assert_eq!(
+            xml_escape(r#"a<b & "c" 'd'>"#),
+            "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt;"
+        );
+        assert_eq!(xml_escape("x\u{1}y"), "x y");
+    }
+}
