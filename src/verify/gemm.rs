@@ -18,8 +18,8 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::{Elem, MAX_MISMATCHES};
-use crate::model::{Mismatch, Verification, VerifyStatus};
+use super::{Elem, Tally};
+use crate::model::Verification;
 
 pub const FREIVALDS_VECTORS: usize = 3;
 pub const FREIVALDS_C: f64 = 8.0;
@@ -41,23 +41,13 @@ pub fn check_gemm<T: Elem>(
     assert_eq!(c.len(), m * n, "C has the wrong length");
     let eps = T::EPS;
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x9e37_79b9_7f4a_7c15);
-    let mut mismatches = Vec::new();
-    let mut max_ratio = 0.0f64;
-    let mut failed = false;
-    let mut checked = 0u64;
+    let mut tally = Tally::default();
 
     // NaN / Inf anywhere fails at once.
     for (idx, v) in c.iter().enumerate() {
         let v = v.to_f64();
         if !v.is_finite() {
-            failed = true;
-            if mismatches.len() < MAX_MISMATCHES {
-                mismatches.push(Mismatch {
-                    at: format!("C[{},{}]", idx / n, idx % n),
-                    expected: f64::NAN,
-                    got: v,
-                });
-            }
+            tally.mismatch(|| format!("C[{},{}]", idx / n, idx % n), f64::NAN, v);
         }
     }
 
@@ -98,22 +88,14 @@ pub fn check_gemm<T: Elem>(
             let statistical = FREIVALDS_C * eps * sqrt_k * zb / sqrt_n;
             let one_rounding = eps * zb;
             let tol = statistical.max(one_rounding) + f64::MIN_POSITIVE;
-            let err = (w - z).abs();
-            checked += n as u64;
-            let ratio = err / tol;
-            if ratio.is_nan() || ratio > 1.0 {
-                failed = true;
-                if mismatches.len() < MAX_MISMATCHES {
-                    mismatches.push(Mismatch {
-                        at: format!("(C·x)[{i}] (Freivalds row {i})"),
-                        expected: z,
-                        got: w,
-                    });
-                }
-            }
-            if ratio.is_finite() {
-                max_ratio = max_ratio.max(ratio);
-            }
+            let ratio = (w - z).abs() / tol;
+            tally.compare(
+                n as u64,
+                ratio,
+                || format!("(C·x)[{i}] (Freivalds row {i})"),
+                z,
+                w,
+            );
         }
     }
 
@@ -148,44 +130,21 @@ pub fn check_gemm<T: Elem>(
         let got = c[i * n + j].to_f64();
         let tol = (ELEMENT_C * eps * sqrt_k * sa).max(eps * sa) + f64::MIN_POSITIVE;
         let ratio = (got - s).abs() / tol;
-        checked += 1;
-        if ratio.is_nan() || ratio > 1.0 {
-            failed = true;
-            if mismatches.len() < MAX_MISMATCHES {
-                mismatches.push(Mismatch {
-                    at: format!("C[{i},{j}]"),
-                    expected: s,
-                    got,
-                });
-            }
-        }
-        if ratio.is_finite() {
-            max_ratio = max_ratio.max(ratio);
-        }
+        tally.compare(1, ratio, || format!("C[{i},{j}]"), s, got);
     }
 
-    Verification {
-        status: if failed {
-            VerifyStatus::Failed
-        } else {
-            VerifyStatus::Passed
-        },
-        method: format!(
+    tally.finish(format!(
             "Freivalds ({FREIVALDS_VECTORS} sign vectors, f64) + {SAMPLED_ELEMENTS} sampled elements in f64; \
              tolerance {FREIVALDS_C}·ε·√K scaled by |A||B| ({} ε = {:.2e})",
             T::NAME,
             eps
-        ),
-        max_error: max_ratio,
-        tolerance: 1.0,
-        checked,
-        mismatches,
-    }
+        ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::VerifyStatus;
     use crate::workload::gemm::{gemm_inputs_f32, gemm_inputs_f64};
 
     fn naive<T: Elem>(m: usize, n: usize, k: usize, a: &[T], b: &[T]) -> Vec<T> {

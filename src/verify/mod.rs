@@ -43,3 +43,87 @@ impl Elem for f64 {
         v
     }
 }
+
+use crate::model::{Mismatch, Verification, VerifyStatus};
+
+/// Accumulates comparisons against a reference: the largest error/tolerance ratio, the count
+/// checked, and the first [`MAX_MISMATCHES`] mismatches. A ratio above 1 or NaN is a mismatch.
+#[derive(Debug, Default)]
+pub struct Tally {
+    failed: bool,
+    max_ratio: f64,
+    checked: u64,
+    mismatches: Vec<Mismatch>,
+}
+
+impl Tally {
+    /// Records `count` values checked whose error over tolerance is `ratio`; `at` names the
+    /// place and is only evaluated for a mismatch that is kept.
+    pub fn compare(
+        &mut self,
+        count: u64,
+        ratio: f64,
+        at: impl FnOnce() -> String,
+        expected: f64,
+        got: f64,
+    ) {
+        self.checked += count;
+        if ratio.is_nan() || ratio > 1.0 {
+            self.mismatch(at, expected, got);
+        }
+        if ratio.is_finite() {
+            self.max_ratio = self.max_ratio.max(ratio);
+        }
+    }
+
+    /// Records a failure that has no ratio (a NaN output, a wrong length).
+    pub fn mismatch(&mut self, at: impl FnOnce() -> String, expected: f64, got: f64) {
+        self.failed = true;
+        if self.mismatches.len() < MAX_MISMATCHES {
+            self.mismatches.push(Mismatch {
+                at: at(),
+                expected,
+                got,
+            });
+        }
+    }
+
+    /// The verdict; `max_error` is the largest ratio, against a tolerance of 1.
+    pub fn finish(self, method: String) -> Verification {
+        Verification {
+            status: if self.failed {
+                VerifyStatus::Failed
+            } else {
+                VerifyStatus::Passed
+            },
+            method,
+            max_error: self.max_ratio,
+            tolerance: 1.0,
+            checked: self.checked,
+            mismatches: self.mismatches,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tally_counts_keeps_the_first_mismatches_and_fails_on_nan() {
+        let mut t = Tally::default();
+        t.compare(5, 0.5, || unreachable!("no mismatch, no name"), 1.0, 1.0);
+        for i in 0..(MAX_MISMATCHES + 5) {
+            t.compare(1, 2.0, || format!("x[{i}]"), 1.0, 3.0);
+        }
+        t.compare(1, f64::NAN, || "nan".into(), 1.0, f64::NAN);
+        let v = t.finish("m".into());
+        assert_eq!(v.status, VerifyStatus::Failed);
+        assert_eq!(v.checked, 5 + MAX_MISMATCHES as u64 + 6);
+        assert_eq!(v.mismatches.len(), MAX_MISMATCHES);
+        assert_eq!(v.mismatches[0].at, "x[0]");
+        assert_eq!(v.max_error, 2.0);
+        let ok = Tally::default();
+        assert!(ok.finish("m".into()).passed());
+    }
+}

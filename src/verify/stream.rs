@@ -5,7 +5,7 @@
 //! cancellation). Dot is checked against an f64 sum with a tolerance that grows with the
 //! number of terms each thread accumulates sequentially.
 
-use super::{Elem, MAX_MISMATCHES};
+use super::{Elem, Tally};
 use crate::model::{Mismatch, Verification, VerifyStatus};
 use crate::workload::StreamOp;
 
@@ -46,9 +46,10 @@ pub fn gold<T: Elem>(op: StreamOp, x: &StreamArrays<T>, i: usize) -> (f64, f64) 
 
 /// Checks the output array of an elementwise op (copy → c, scale → b, add → c, triad → a).
 pub fn check_elementwise<T: Elem>(op: StreamOp, x: &StreamArrays<T>, out: &[T]) -> Verification {
-    let mut mismatches = Vec::new();
-    let mut failed = out.len() != x.a.len();
-    let mut max_ratio = 0.0f64;
+    let mut tally = Tally::default();
+    if out.len() != x.a.len() {
+        tally.mismatch(|| "length".into(), x.a.len() as f64, out.len() as f64);
+    }
     let out_name = match op {
         StreamOp::Copy | StreamOp::Add => "c",
         StreamOp::Scale => "b",
@@ -60,35 +61,12 @@ pub fn check_elementwise<T: Elem>(op: StreamOp, x: &StreamArrays<T>, out: &[T]) 
         let got = got.to_f64();
         let tol = ELEMENTWISE_EPS_FACTOR * T::EPS * mag + f64::MIN_POSITIVE;
         let ratio = (got - exp).abs() / tol;
-        if ratio.is_nan() || ratio > 1.0 {
-            failed = true;
-            if mismatches.len() < MAX_MISMATCHES {
-                mismatches.push(Mismatch {
-                    at: format!("{out_name}[{i}]"),
-                    expected: exp,
-                    got,
-                });
-            }
-        }
-        if ratio.is_finite() {
-            max_ratio = max_ratio.max(ratio);
-        }
+        tally.compare(1, ratio, || format!("{out_name}[{i}]"), exp, got);
     }
-    Verification {
-        status: if failed {
-            VerifyStatus::Failed
-        } else {
-            VerifyStatus::Passed
-        },
-        method: format!(
-            "every element against host gold values; |err| ≤ {ELEMENTWISE_EPS_FACTOR}·ε·|terms| ({})",
-            T::NAME
-        ),
-        max_error: max_ratio,
-        tolerance: 1.0,
-        checked: out.len() as u64,
-        mismatches,
-    }
+    tally.finish(format!(
+        "every element against host gold values; |err| ≤ {ELEMENTWISE_EPS_FACTOR}·ε·|terms| ({})",
+        T::NAME
+    ))
 }
 
 /// Checks a dot product `got` (the sum of the per-block partials, taken in f64) of `a·b`.
