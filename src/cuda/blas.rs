@@ -132,6 +132,45 @@ fn hint_workload_error(cc: (u32, u32), e: WorkloadError) -> WorkloadError {
     }
 }
 
+/// Checks the shape, makes a cuBLAS handle on the device's stream in `math` mode, uploads A and
+/// B (as the library reads them) and allocates a zeroed C.
+#[allow(clippy::type_complexity)]
+fn set_up<In: DeviceRepr, Out: DeviceRepr + ValidAsZeroBits>(
+    dev: &CudaDevice,
+    (m, n, k): (usize, usize, usize),
+    math: cublasMath_t,
+    a: &[In],
+    b: &[In],
+) -> Result<(CudaBlas, CudaSlice<In>, CudaSlice<In>, CudaSlice<Out>), String> {
+    let limit = i32::MAX as usize;
+    if m == 0 || n == 0 || k == 0 || m > limit || n > limit || k > limit {
+        return Err(format!(
+            "GEMM {m}x{n}x{k}: each dimension must be in 1..2^31 (cuBLAS takes 32-bit sizes)"
+        ));
+    }
+    let stream = dev.stream.clone();
+    dev.bind().map_err(|e| e.0)?;
+    let blas =
+        CudaBlas::new(stream.clone()).map_err(|e| format!("creating a cuBLAS handle: {e:?}"))?;
+    // SAFETY: the handle is valid; the mode is a documented enumerator.
+    unsafe { blas_sys::cublasSetMathMode(*blas.handle(), math) }
+        .result()
+        .map_err(|e| format!("setting cuBLAS math mode {math:?}: {e:?}"))?;
+    let da = stream
+        .clone_htod(a)
+        .map_err(|e| format!("uploading A ({m}x{k}): {}", drv(e)))?;
+    let db = stream
+        .clone_htod(b)
+        .map_err(|e| format!("uploading B ({k}x{n}): {}", drv(e)))?;
+    let dc = stream
+        .alloc_zeros::<Out>(m * n)
+        .map_err(|e| format!("allocating C ({m}x{n}): {}", drv(e)))?;
+    stream
+        .synchronize()
+        .map_err(|e| format!("uploading GEMM inputs: {}", drv(e)))?;
+    Ok((blas, da, db, dc))
+}
+
 /// Runs `enqueue` `iters` times between the device's timing events; returns device seconds.
 fn timed_calls(
     dev: &CudaDevice,
@@ -179,38 +218,8 @@ where
         k: usize,
         seed: u64,
     ) -> Result<Self, String> {
-        if m == 0 || n == 0 || k == 0 {
-            return Err(format!(
-                "GEMM {m}x{n}x{k}: every dimension must be at least 1"
-            ));
-        }
-        let limit = i32::MAX as usize;
-        if m > limit || n > limit || k > limit {
-            return Err(format!(
-                "GEMM {m}x{n}x{k}: dimensions exceed cuBLAS's 32-bit limit"
-            ));
-        }
         let (a, b) = gemm_inputs::<T>(m, n, k, seed);
-        let stream = dev.stream.clone();
-        dev.bind().map_err(|e| e.0)?;
-        let blas = CudaBlas::new(stream.clone())
-            .map_err(|e| format!("creating a cuBLAS handle: {e:?}"))?;
-        // SAFETY: the handle is valid; the mode is a documented enumerator.
-        unsafe { blas_sys::cublasSetMathMode(*blas.handle(), T::MATH_MODE) }
-            .result()
-            .map_err(|e| format!("setting cuBLAS math mode {:?}: {e:?}", T::MATH_MODE))?;
-        let da = stream
-            .clone_htod(&a)
-            .map_err(|e| format!("uploading A ({m}x{k}): {}", drv(e)))?;
-        let db = stream
-            .clone_htod(&b)
-            .map_err(|e| format!("uploading B ({k}x{n}): {}", drv(e)))?;
-        let dc = stream
-            .alloc_zeros::<T>(m * n)
-            .map_err(|e| format!("allocating C ({m}x{n}): {}", drv(e)))?;
-        stream
-            .synchronize()
-            .map_err(|e| format!("uploading GEMM inputs: {}", drv(e)))?;
+        let (blas, da, db, dc) = set_up::<T, T>(dev, (m, n, k), T::MATH_MODE, &a, &b)?;
         let (cm, cn, ck, lda, ldb, ldc) = row_major_as_col_major(m, n, k);
         let cfg = GemmConfig {
             transa: cublasOperation_t::CUBLAS_OP_N,
@@ -302,33 +311,14 @@ impl<'d> CublasHgemmTrial<'d> {
         k: usize,
         seed: u64,
     ) -> Result<Self, String> {
-        let limit = i32::MAX as usize;
-        if m == 0 || n == 0 || k == 0 || m > limit || n > limit || k > limit {
-            return Err(format!(
-                "GEMM {m}x{n}x{k}: each dimension must be in 1..2^31"
-            ));
-        }
         let (a, b, abits, bbits) = crate::workload::gemm::hgemm_inputs(m, n, k, seed);
-        let stream = dev.stream.clone();
-        dev.bind().map_err(|e| e.0)?;
-        let blas = CudaBlas::new(stream.clone())
-            .map_err(|e| format!("creating a cuBLAS handle: {e:?}"))?;
-        // SAFETY: the handle is valid; the mode is a documented enumerator.
-        unsafe { blas_sys::cublasSetMathMode(*blas.handle(), cublasMath_t::CUBLAS_DEFAULT_MATH) }
-            .result()
-            .map_err(|e| format!("setting cuBLAS default math: {e:?}"))?;
-        let da = stream
-            .clone_htod(&abits)
-            .map_err(|e| format!("uploading A ({m}x{k}): {}", drv(e)))?;
-        let db = stream
-            .clone_htod(&bbits)
-            .map_err(|e| format!("uploading B ({k}x{n}): {}", drv(e)))?;
-        let dc = stream
-            .alloc_zeros::<f32>(m * n)
-            .map_err(|e| format!("allocating C ({m}x{n}): {}", drv(e)))?;
-        stream
-            .synchronize()
-            .map_err(|e| format!("uploading GEMM inputs: {}", drv(e)))?;
+        let (blas, da, db, dc) = set_up::<u16, f32>(
+            dev,
+            (m, n, k),
+            cublasMath_t::CUBLAS_DEFAULT_MATH,
+            &abits,
+            &bbits,
+        )?;
         Ok(CublasHgemmTrial {
             dev,
             blas,
