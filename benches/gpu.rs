@@ -45,12 +45,7 @@ fn benches(c: &mut Criterion) {
         let mut g = c.benchmark_group(format!("gemm_{}_flops", p.as_str()));
         g.sample_size(10).measurement_time(Duration::from_secs(3));
         for s in [1024usize, 4096, 8192] {
-            let spec = WorkloadSpec::Gemm {
-                precision: p,
-                m: s,
-                n: s,
-                k: s,
-            };
+            let spec = WorkloadSpec::gemm(p, s, s, s);
             g.throughput(Throughput::Elements(spec.work().flops as u64));
             let mut t = backend.prepare(&spec, 1).expect("prepare gemm");
             assert!(t.verify().is_ok());

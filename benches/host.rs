@@ -13,12 +13,7 @@ fn benches(c: &mut Criterion) {
         let mut g = c.benchmark_group(format!("host_gemm_{}_flops", p.as_str()));
         g.sample_size(10).measurement_time(Duration::from_secs(2));
         for s in [256usize, 1024] {
-            let spec = WorkloadSpec::Gemm {
-                precision: p,
-                m: s,
-                n: s,
-                k: s,
-            };
+            let spec = WorkloadSpec::gemm(p, s, s, s);
             g.throughput(Throughput::Elements(spec.work().flops as u64));
             let mut t = host.prepare(&spec, 1).expect("prepare");
             g.bench_function(BenchmarkId::from_parameter(s), |b| {

@@ -76,6 +76,11 @@ void syncthreads();
 // not participate yields the caller's own value.
 void warp_exchange(unsigned mask, const void* value, std::size_t bytes, unsigned src_lane, void* out);
 void syncwarp(unsigned mask);
+// Warp-wide all-gather (every lane of the caller's warp must call it): each lane publishes
+// `bytes` bytes from `value`; `out` receives 32 records of `bytes` bytes, lane l's at
+// out + l * bytes (a lane that does not exist in the block leaves its record untouched). For
+// the emulator fallbacks of the warp-wide tensor-core instructions.
+void warp_allgather(const void* value, std::size_t bytes, void* out);
 
 inline unsigned lane_id()
 {

@@ -172,6 +172,91 @@ struct GgIn<unsigned short, float> {
 __device__ __forceinline__ constexpr int gg_min(int a, int b) { return a < b ? a : b; }
 
 // ----------------------------------------------------------------------------------------------
+// The CUDA-core thread tile: shape, inner product of one staged k-tile, and the store of C.
+// Shared by both pipelines (gg_gemm: registers; gg_gemm_async: cp.async).
+// ----------------------------------------------------------------------------------------------
+
+// T: float or double. BM x BN: block tile of C, TM x TN: thread tile. Threads are laid out
+// TX = BN/TN along N (fastest) by TY = BM/TM along M.
+template <typename T, int BM, int BN, int TM, int TN>
+struct GgTile {
+    static constexpr int VMAX = 16 / (int)sizeof(T);   // elements of T in a 16-byte vector
+    static constexpr int TX = BN / TN;                 // threads along N
+    static constexpr int TY = BM / TM;                 // threads along M
+    static constexpr int NT = TX * TY;                 // threads per block
+    // Fragments: TM rows as CM chunks of VA consecutive rows, TN columns as CN chunks of VB.
+    static constexpr int VA = gg_min(TM, VMAX);
+    static constexpr int VB = gg_min(TN, VMAX);
+    static constexpr int CM = TM / VA;
+    static constexpr int CN = TN / VB;
+    static constexpr int AS = BM + 4;                  // (BM + 4) % 8 == 4: conflict-free transposes
+
+    static_assert(BM % TM == 0 && BN % TN == 0, "tile must be a multiple of the thread tile");
+    static_assert(NT % 32 == 0 && NT <= 1024, "threads per block: whole warps, at most 1024");
+    static_assert(TM % VA == 0 && TN % VB == 0, "thread tile must be whole vectors");
+    static_assert(AS % 8 == 4, "A row padding");
+    static_assert((AS * sizeof(T)) % 16 == 0 && (BN * sizeof(T)) % 16 == 0, "16-byte rows");
+
+    // acc += As^T * Bs over the BK k-rows of one staged tile (As: k-major, transposed A).
+    template <int BK, int KU>
+    static __device__ __forceinline__ void mac(T (&acc)[TM][TN], const T (*As)[AS],
+                                               const T (*Bs)[BN], int tx, int ty)
+    {
+#pragma unroll KU
+        for (int kk = 0; kk < BK; ++kk) {
+            T a[TM], b[TN];
+#pragma unroll
+            for (int c = 0; c < CM; ++c)
+                GgVec<T, VA>::load(&a[c * VA], &As[kk][c * (TY * VA) + ty * VA]);
+#pragma unroll
+            for (int c = 0; c < CN; ++c)
+                GgVec<T, VB>::load(&b[c * VB], &Bs[kk][c * (TX * VB) + tx * VB]);
+#pragma unroll
+            for (int i = 0; i < TM; ++i)
+#pragma unroll
+                for (int j = 0; j < TN; ++j)
+                    acc[i][j] += a[i] * b[j];
+        }
+    }
+
+    // Writes the thread's TM x TN tile of C (rows/columns outside M x N are skipped).
+    static __device__ __forceinline__ void store(int M, int N, T* __restrict__ C,
+                                                 const T (&acc)[TM][TN], int bm, int bn, int tx,
+                                                 int ty)
+    {
+        const bool c_vec =
+            (N % VB == 0) && (reinterpret_cast<gg_uptr>(C) % (VB * sizeof(T)) == 0);
+#pragma unroll
+        for (int i = 0; i < TM; ++i) {
+            const int row = bm + (i / VA) * (TY * VA) + ty * VA + i % VA;
+            if (row < M) {
+                T* crow = C + (long long)row * N;
+#pragma unroll
+                for (int c = 0; c < CN; ++c) {
+                    const int col = bn + c * (TX * VB) + tx * VB;
+                    if (c_vec && col + VB <= N) {
+                        GgVec<T, VB>::store(crow + col, &acc[i][c * VB]);
+                    } else {
+#pragma unroll
+                        for (int j = 0; j < VB; ++j)
+                            if (col + j < N)
+                                crow[col + j] = acc[i][c * VB + j];
+                    }
+                }
+            }
+        }
+    }
+};
+
+// KU (the unroll of a k-tile's inner loop) for one variant where ptxas for sm_70 / sm_75 (the
+// compute_70 build) would spill at the full unroll that every other architecture takes.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 700 && __CUDA_ARCH__ < 800
+#define GG_KU_SM7X(full, sm7x) (sm7x)
+#else
+#define GG_KU_SM7X(full, sm7x) (full)
+#endif
+
+// ----------------------------------------------------------------------------------------------
 // The implementation
 // ----------------------------------------------------------------------------------------------
 
@@ -187,17 +272,11 @@ __device__ __forceinline__ void gg_gemm(int M, int N, int K, const G* __restrict
                                         const G* __restrict__ B, T* __restrict__ C)
 {
     typedef GgIn<G, T> In;
-    constexpr int VMAX = 16 / (int)sizeof(T);   // elements of T in a 16-byte vector
+    typedef GgTile<T, BM, BN, TM, TN> Tile;
+    constexpr int VMAX = Tile::VMAX;            // elements of T in a 16-byte vector
     constexpr int VMAXG = 16 / (int)sizeof(G);  // elements of G in a 16-byte vector
-    constexpr int TX = BN / TN;                 // threads along N
-    constexpr int TY = BM / TM;                 // threads along M
-    constexpr int NT = TX * TY;                 // threads per block
-
-    // Fragments: TM rows as CM chunks of VA consecutive rows, TN columns as CN chunks of VB.
-    constexpr int VA = gg_min(TM, VMAX);
-    constexpr int VB = gg_min(TN, VMAX);
-    constexpr int CM = TM / VA;
-    constexpr int CN = TN / VB;
+    constexpr int TX = Tile::TX;
+    constexpr int NT = Tile::NT;
 
     // A loader: each thread loads PA vectors of LA consecutive k of one row per tile.
     constexpr int EA = BM * BK / NT;
@@ -215,18 +294,12 @@ __device__ __forceinline__ void gg_gemm(int M, int N, int K, const G* __restrict
     constexpr int RA = (LA + In::PER - 1) / In::PER;
     constexpr int RB = (LB + In::PER - 1) / In::PER;
 
-    constexpr int APAD = 4;                     // (BM + APAD) % 8 == 4: conflict-free transposes
-    constexpr int AS = BM + APAD;
+    constexpr int AS = Tile::AS;
 
-    static_assert(BM % TM == 0 && BN % TN == 0, "tile must be a multiple of the thread tile");
-    static_assert(NT % 32 == 0 && NT <= 1024, "threads per block: whole warps, at most 1024");
-    static_assert(TM % VA == 0 && TN % VB == 0, "thread tile must be whole vectors");
     static_assert(EA * NT == BM * BK && PA * LA == EA && BK % LA == 0, "A tile loader shape");
     static_assert(EB * NT == BK * BN && PB * LB == EB && BN % LB == 0, "B tile loader shape");
     static_assert(LB % SB == 0, "B tile shared-memory stores");
     static_assert((BK / LA) % SA == 0 && BM % (32 / SA) == 0, "A loader: whole sectors per warp");
-    static_assert(AS % 8 == 4, "A row padding");
-    static_assert((AS * sizeof(T)) % 16 == 0 && (BN * sizeof(T)) % 16 == 0, "16-byte rows");
     static_assert(2 * BK * (AS + BN) * sizeof(T) <= 48 * 1024, "static shared memory > 48 KB");
     static_assert(BK % KU == 0, "KU must divide BK");
 
@@ -334,48 +407,556 @@ __device__ __forceinline__ void gg_gemm(int M, int N, int K, const G* __restrict
         if (more)
             fetch((t + 1) * BK);   // lands in shared memory after the math
 
-#pragma unroll KU
-        for (int kk = 0; kk < BK; ++kk) {
-            T a[TM], b[TN];
-#pragma unroll
-            for (int c = 0; c < CM; ++c)
-                GgVec<T, VA>::load(&a[c * VA], &As[cur][kk][c * (TY * VA) + ty * VA]);
-#pragma unroll
-            for (int c = 0; c < CN; ++c)
-                GgVec<T, VB>::load(&b[c * VB], &Bs[cur][kk][c * (TX * VB) + tx * VB]);
-#pragma unroll
-            for (int i = 0; i < TM; ++i)
-#pragma unroll
-                for (int j = 0; j < TN; ++j)
-                    acc[i][j] += a[i] * b[j];
-        }
+        Tile::template mac<BK, KU>(acc, As[cur], Bs[cur], tx, ty);
 
         if (more)
             stash(cur ^ 1);
         __syncthreads();
     }
 
-    const bool c_vec = (N % VB == 0) && (reinterpret_cast<gg_uptr>(C) % (VB * sizeof(T)) == 0);
+    Tile::store(M, N, C, acc, bm, bn, tx, ty);
+}
+
+// ----------------------------------------------------------------------------------------------
+// Asynchronous copies global -> shared (cp.async, sm_80+). In the sm_70 build and in the emulator
+// they are plain loads and stores (synchronous: no overlap, same results), and commit / wait are
+// no-ops. These and the tensor-core instructions below are the file's only inline PTX; each has
+// its plain C++ fallback next to it, used only by the emulator.
+// ----------------------------------------------------------------------------------------------
+
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+#define GG_CP_ASYNC 1
+#endif
+
+template <int BYTES>
+struct GgRaw;
+template <>
+struct GgRaw<4> { typedef unsigned type; };
+template <>
+struct GgRaw<8> { typedef uint2 type; };
+template <>
+struct GgRaw<16> { typedef uint4 type; };
+
+// Copies BYTES (4, 8 or 16, naturally aligned at both ends) from src to the shared dst when
+// `valid`; fills dst with zeros otherwise (src is then not read, but must still be a valid
+// global address).
+template <int BYTES>
+__device__ __forceinline__ void gg_cp_async(void* dst, const void* src, bool valid)
+{
+#ifdef GG_CP_ASYNC
+    const unsigned d = (unsigned)__cvta_generic_to_shared(dst);
+    if constexpr (BYTES == 16)
+        asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src),
+                     "r"(valid ? 16 : 0) : "memory");
+    else
+        asm volatile("cp.async.ca.shared.global [%0], [%1], %2, %3;\n" ::"r"(d), "l"(src),
+                     "n"(BYTES), "r"(valid ? BYTES : 0) : "memory");
+#else
+    typedef typename GgRaw<BYTES>::type R;
+    R v{};
+    if (valid)
+        v = *reinterpret_cast<const R*>(src);
+    *reinterpret_cast<R*>(dst) = v;
+#endif
+}
+
+__device__ __forceinline__ void gg_cp_async_commit()
+{
+#ifdef GG_CP_ASYNC
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
+#endif
+}
+
+// Waits until at most N of this thread's committed groups are still in flight.
+template <int N>
+__device__ __forceinline__ void gg_cp_async_wait()
+{
+#ifdef GG_CP_ASYNC
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+#endif
+}
+
+// Stages V consecutive elements of T (V * sizeof(T) == 16 bytes) at src into the shared dst:
+// one 16-byte cp.async when the whole vector is in range and aligned (`vec`), else element by
+// element, zero-filled past `nvalid` (those copies are cp.async too for 4- and 8-byte T, plain
+// loads and stores for binary16).
+template <typename T, int V>
+__device__ __forceinline__ void gg_stage(T* dst, const T* src, int nvalid, bool vec, const T* any)
+{
+    static_assert(V * sizeof(T) == 16, "a 16-byte vector");
+    if (vec && nvalid >= V) {
+        gg_cp_async<16>(dst, src, true);
+    } else if (nvalid <= 0) {
+        gg_cp_async<16>(dst, any, false);
+    } else if constexpr (sizeof(T) >= 4) {
 #pragma unroll
-    for (int i = 0; i < TM; ++i) {
-        const int row = bm + (i / VA) * (TY * VA) + ty * VA + i % VA;
-        if (row < M) {
-            T* crow = C + (long long)row * N;
+        for (int i = 0; i < V; ++i)
+            gg_cp_async<(int)sizeof(T)>(dst + i, i < nvalid ? src + i : any, i < nvalid);
+    } else {
 #pragma unroll
-            for (int c = 0; c < CN; ++c) {
-                const int col = bn + c * (TX * VB) + tx * VB;
-                if (c_vec && col + VB <= N) {
-                    GgVec<T, VB>::store(crow + col, &acc[i][c * VB]);
-                } else {
+        for (int i = 0; i < V; ++i)
+            dst[i] = i < nvalid ? src[i] : T(0);
+    }
+}
+
+// ----------------------------------------------------------------------------------------------
+// CUDA cores with a STAGES-deep cp.async pipeline (sm_80+): the same thread tile and inner loop
+// as gg_gemm, but the tiles go from global to shared memory without passing through registers,
+// STAGES - 1 of them in flight while one is consumed. A is still stored transposed: it is
+// copied element by element (4 or 8 bytes per cp.async) into As[k][m], adjacent lanes taking
+// the consecutive k of one 32-byte sector of a row (conflict-free banks, as in gg_gemm); B goes
+// in 16-byte vectors. One __syncthreads() per k-tile.
+// ----------------------------------------------------------------------------------------------
+
+template <typename T, int BM, int BN, int BK, int TM, int TN, int STAGES, int KU>
+__device__ __forceinline__ void gg_gemm_async(int M, int N, int K, const T* __restrict__ A,
+                                              const T* __restrict__ B, T* __restrict__ C)
+{
+    typedef GgTile<T, BM, BN, TM, TN> Tile;
+    constexpr int NT = Tile::NT;
+    constexpr int TX = Tile::TX;
+    constexpr int AS = Tile::AS;
+    constexpr int V = 16 / (int)sizeof(T);           // elements per 16-byte vector
+    constexpr int SE = gg_min(BK, 32 / (int)sizeof(T));   // k per 32-byte sector of an A row
+    constexpr int EA = BM * BK / NT;                 // A elements per thread per tile
+    constexpr int VBT = BK * BN / V;                 // B vectors per tile
+    constexpr int PB = (VBT + NT - 1) / NT;          // B vectors per thread (the last partial)
+    constexpr int CB = BN / V;                       // B vectors per row
+
+    static_assert(EA * NT == BM * BK && BK % SE == 0, "A tile loader shape");
+    static_assert(BN % V == 0, "B rows are whole vectors");
+    static_assert(STAGES >= 2, "at least two stages");
+    static_assert(STAGES * BK * (AS + BN) * sizeof(T) <= 48 * 1024,
+                  "static shared memory > 48 KB");
+
+    __shared__ __align__(16) T As[STAGES][BK][AS];
+    __shared__ __align__(16) T Bs[STAGES][BK][BN];
+
+    const unsigned tid = threadIdx.x;
+    const int tx = (int)(tid % TX);
+    const int ty = (int)(tid / TX);
+    const int bm = blockIdx.y * BM;
+    const int bn = blockIdx.x * BN;
+
+    const bool b_vec = (N % V == 0) && (reinterpret_cast<gg_uptr>(B) % 16 == 0);
+
+    // Issues the copies of the k-tile starting at k0 into stage s. (The loader coordinates are
+    // recomputed from tid each time, shifts and masks, rather than kept in registers.)
+    auto load = [&](int s, int k0) {
 #pragma unroll
-                    for (int j = 0; j < VB; ++j)
-                        if (col + j < N)
-                            crow[col + j] = acc[i][c * VB + j];
-                }
+        for (int p = 0; p < EA; ++p) {
+            const unsigned f = tid + p * NT;
+            const unsigned rest = f / SE;
+            const int r = (int)(rest % BM);
+            const int kr = (int)((rest / BM) * SE + f % SE);
+            const int row = bm + r;
+            const int k = k0 + kr;
+            const bool ok = row < M && k < K;
+            gg_cp_async<(int)sizeof(T)>(&As[s][kr][r], ok ? A + ((long long)row * K + k) : A,
+                                        ok);
+        }
+#pragma unroll
+        for (int p = 0; p < PB; ++p) {
+            const int f = (int)tid + p * NT;
+            if (VBT % NT == 0 || f < VBT) {
+                const int kr = f / CB;
+                const int c = (f % CB) * V;
+                const int k = k0 + kr;
+                const int col = bn + c;
+                const int nvalid = k < K ? gg_min(N - col, V) : 0;
+                gg_stage<T, V>(&Bs[s][kr][c], B + ((long long)(k < K ? k : 0) * N + col),
+                               nvalid, b_vec, B);
+            }
+        }
+    };
+
+    T acc[TM][TN];
+#pragma unroll
+    for (int i = 0; i < TM; ++i)
+#pragma unroll
+        for (int j = 0; j < TN; ++j)
+            acc[i][j] = T(0);
+
+    const int ntiles = (K + BK - 1) / BK;
+#pragma unroll
+    for (int s = 0; s < STAGES - 1; ++s) {
+        if (s < ntiles)
+            load(s, s * BK);
+        gg_cp_async_commit();   // one group per stage, empty or not, to keep the count
+    }
+    for (int t = 0; t < ntiles; ++t) {
+        gg_cp_async_wait<STAGES - 2>();   // tile t has landed (for this thread) ...
+        __syncthreads();                  // ... for every thread; and tile t - 1 is consumed
+        const int next = t + STAGES - 1;
+        if (next < ntiles)
+            load(next % STAGES, next * BK);   // into the stage tile t - 1 used
+        gg_cp_async_commit();
+        const int cur = t % STAGES;
+        Tile::template mac<BK, KU>(acc, As[cur], Bs[cur], tx, ty);
+    }
+
+    Tile::store(M, N, C, acc, bm, bn, tx, ty);
+}
+
+// ----------------------------------------------------------------------------------------------
+// Tensor cores, shared by DMMA and HMMA: the block owns a BM x BN tile of C, split into warp
+// tiles of WM x WN (warps laid out along N fastest); A is staged as is (BM rows of BK + PAD,
+// k contiguous) and B as is (BK rows of BN + PAD), in 16-byte cp.async vectors, STAGES deep.
+// ----------------------------------------------------------------------------------------------
+
+template <typename G, int BM, int BN, int BK, int STAGES, int PAD, int NT>
+struct GgTcStage {
+    static constexpr int V = 16 / (int)sizeof(G);   // elements per 16-byte vector
+    static constexpr int LDA = BK + PAD;
+    static constexpr int LDB = BN + PAD;
+    static constexpr int VA = BM * BK / V;          // A vectors per tile
+    static constexpr int VBT = BK * BN / V;         // B vectors per tile
+    static_assert(BK % V == 0 && BN % V == 0, "tile rows are whole vectors");
+    static_assert(VA % NT == 0 && VBT % NT == 0, "every thread copies as many vectors");
+    static_assert((LDA * sizeof(G)) % 16 == 0 && (LDB * sizeof(G)) % 16 == 0, "16-byte rows");
+
+    // Issues the copies of the k-tile starting at k0 (zeros outside the matrices).
+    static __device__ __forceinline__ void load(G (*As)[LDA], G (*Bs)[LDB], int M, int N, int K,
+                                                const G* __restrict__ A,
+                                                const G* __restrict__ B, int bm, int bn, int k0,
+                                                bool a_vec, bool b_vec)
+    {
+        const int tid = (int)threadIdx.x;
+#pragma unroll
+        for (int p = 0; p < VA / NT; ++p) {
+            const int f = tid + p * NT;
+            const int r = f / (BK / V);
+            const int c = (f % (BK / V)) * V;
+            const int row = bm + r;
+            const int k = k0 + c;
+            const int nvalid = row < M ? gg_min(K - k, V) : 0;
+            gg_stage<G, V>(&As[r][c], A + ((long long)(row < M ? row : 0) * K + k), nvalid,
+                           a_vec, A);
+        }
+#pragma unroll
+        for (int p = 0; p < VBT / NT; ++p) {
+            const int f = tid + p * NT;
+            const int r = f / (BN / V);
+            const int c = (f % (BN / V)) * V;
+            const int k = k0 + r;
+            const int col = bn + c;
+            const int nvalid = k < K ? gg_min(N - col, V) : 0;
+            gg_stage<G, V>(&Bs[r][c], B + ((long long)(k < K ? k : 0) * N + col), nvalid, b_vec,
+                           B);
+        }
+    }
+};
+
+// ---- DMMA: mma.sync.aligned.m8n8k4.row.col.f64 (sm_80+) ---------------------------------------
+// Per warp and k-step of 4, for each 8x8 tile (i, j) of its warp tile: lane l (g = l / 4,
+// q = l % 4) holds a = A[8i + g][q], b = B[q][8j + g] and the accumulators
+// C[8i + g][8j + 2q], C[8i + g][8j + 2q + 1].
+template <int MT, int NTL>
+__device__ __forceinline__ void gg_dmma_step(double (&acc)[MT][NTL][2], const double (&a)[MT],
+                                             const double (&b)[NTL])
+{
+#if defined(__CUDA_ARCH__)
+#pragma unroll
+    for (int i = 0; i < MT; ++i)
+#pragma unroll
+        for (int j = 0; j < NTL; ++j)
+            asm volatile("mma.sync.aligned.m8n8k4.row.col.f64.f64.f64.f64 {%0, %1}, {%2}, {%3}, "
+                         "{%0, %1};\n"
+                         : "+d"(acc[i][j][0]), "+d"(acc[i][j][1])
+                         : "d"(a[i]), "d"(b[j]));
+#else
+    // Emulator: gather the warp's fragments and do each lane's share in FP64 FMAs.
+    double ga[32][MT], gb[32][NTL];
+    gg_emu::warp_allgather(a, sizeof a, ga);
+    gg_emu::warp_allgather(b, sizeof b, gb);
+    const unsigned lane = gg_emu::lane_id(), g = lane / 4, q = lane % 4;
+    for (int i = 0; i < MT; ++i)
+        for (int j = 0; j < NTL; ++j)
+            for (int h = 0; h < 2; ++h)
+                for (unsigned kk = 0; kk < 4; ++kk)
+                    acc[i][j][h] = fma(ga[4 * g + kk][i], gb[4 * (2 * q + h) + kk][j], acc[i][j][h]);
+#endif
+}
+
+template <int BM, int BN, int BK, int WM, int WN, int STAGES>
+__device__ __forceinline__ void gg_dmma(int M, int N, int K, const double* __restrict__ A,
+                                        const double* __restrict__ B, double* __restrict__ C)
+{
+    constexpr int WX = BN / WN;                 // warps along N
+    constexpr int NT = (BM / WM) * WX * 32;
+    constexpr int MT = WM / 8, NTL = WN / 8;    // 8x8 tiles per warp
+    typedef GgTcStage<double, BM, BN, BK, STAGES, 4, NT> St;
+    static_assert(BM % WM == 0 && BN % WN == 0 && WM % 8 == 0 && WN % 8 == 0 && BK % 4 == 0,
+                  "warp tiles of whole 8x8 tiles, k-steps of 4");
+    static_assert(STAGES >= 2, "at least two stages");
+    static_assert(STAGES * (BM * St::LDA + BK * St::LDB) * sizeof(double) <= 48 * 1024,
+                  "static shared memory > 48 KB");
+
+    __shared__ __align__(16) double As[STAGES][BM][St::LDA];
+    __shared__ __align__(16) double Bs[STAGES][BK][St::LDB];
+
+    const int warp = (int)threadIdx.x / 32, lane = (int)threadIdx.x % 32;
+    const int g = lane / 4, q = lane % 4;
+    const int wm = (warp / WX) * WM, wn = (warp % WX) * WN;
+    const int bm = blockIdx.y * BM, bn = blockIdx.x * BN;
+    const bool a_vec = (K % 2 == 0) && (reinterpret_cast<gg_uptr>(A) % 16 == 0);
+    const bool b_vec = (N % 2 == 0) && (reinterpret_cast<gg_uptr>(B) % 16 == 0);
+
+    double acc[MT][NTL][2];
+#pragma unroll
+    for (int i = 0; i < MT; ++i)
+#pragma unroll
+        for (int j = 0; j < NTL; ++j)
+            acc[i][j][0] = acc[i][j][1] = 0.0;
+
+    const int ntiles = (K + BK - 1) / BK;
+#pragma unroll
+    for (int s = 0; s < STAGES - 1; ++s) {
+        if (s < ntiles)
+            St::load(As[s], Bs[s], M, N, K, A, B, bm, bn, s * BK, a_vec, b_vec);
+        gg_cp_async_commit();
+    }
+    for (int t = 0; t < ntiles; ++t) {
+        gg_cp_async_wait<STAGES - 2>();
+        __syncthreads();
+        const int next = t + STAGES - 1;
+        if (next < ntiles)
+            St::load(As[next % STAGES], Bs[next % STAGES], M, N, K, A, B, bm, bn, next * BK,
+                     a_vec, b_vec);
+        gg_cp_async_commit();
+        const int cur = t % STAGES;
+#pragma unroll
+        for (int kk = 0; kk < BK; kk += 4) {
+            double a[MT], b[NTL];
+#pragma unroll
+            for (int i = 0; i < MT; ++i)
+                a[i] = As[cur][wm + 8 * i + g][kk + q];
+#pragma unroll
+            for (int j = 0; j < NTL; ++j)
+                b[j] = Bs[cur][kk + q][wn + 8 * j + g];
+            gg_dmma_step<MT, NTL>(acc, a, b);
+        }
+    }
+
+    const bool c_vec = (N % 2 == 0) && (reinterpret_cast<gg_uptr>(C) % 16 == 0);
+#pragma unroll
+    for (int i = 0; i < MT; ++i) {
+        const int row = bm + wm + 8 * i + g;
+        if (row >= M)
+            continue;
+#pragma unroll
+        for (int j = 0; j < NTL; ++j) {
+            const int col = bn + wn + 8 * j + 2 * q;
+            double* c = C + ((long long)row * N + col);
+            if (c_vec && col + 2 <= N) {
+                GgVec<double, 2>::store(c, acc[i][j]);
+            } else {
+                if (col < N)
+                    c[0] = acc[i][j][0];
+                if (col + 1 < N)
+                    c[1] = acc[i][j][1];
             }
         }
     }
 }
+
+// ---- HMMA: wmma m16n16k16, binary16 inputs, FP32 accumulate (sm_70+) --------------------------
+// Fragments are 8 32-bit registers (A and B: 16 halves, packed two per register; C: 8 floats)
+// in the hardware's own layout, loaded from and stored to shared memory by wmma itself. The
+// emulator's fallback uses a layout of its own (lane l holds row l / 2, columns 8 (l % 2) ..
+// 8 (l % 2) + 7 of the 16x16 tile, A and B in registers 0-3), which nothing else depends on.
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 700
+
+// Loads the 16x16 A (row-major, ldm halves per row) or B (row-major, k x n) fragment.
+template <bool IS_A>
+__device__ __forceinline__ void gg_wmma_load(unsigned (&f)[8], const unsigned short* p, int ldm)
+{
+#if defined(__CUDA_ARCH__)
+    const unsigned a = (unsigned)__cvta_generic_to_shared(p);
+    if constexpr (IS_A)
+        asm volatile("wmma.load.a.sync.aligned.row.m16n16k16.shared.f16 "
+                     "{%0, %1, %2, %3, %4, %5, %6, %7}, [%8], %9;\n"
+                     : "=r"(f[0]), "=r"(f[1]), "=r"(f[2]), "=r"(f[3]), "=r"(f[4]), "=r"(f[5]),
+                       "=r"(f[6]), "=r"(f[7])
+                     : "r"(a), "r"(ldm));
+    else
+        asm volatile("wmma.load.b.sync.aligned.row.m16n16k16.shared.f16 "
+                     "{%0, %1, %2, %3, %4, %5, %6, %7}, [%8], %9;\n"
+                     : "=r"(f[0]), "=r"(f[1]), "=r"(f[2]), "=r"(f[3]), "=r"(f[4]), "=r"(f[5]),
+                       "=r"(f[6]), "=r"(f[7])
+                     : "r"(a), "r"(ldm));
+#else
+    const unsigned lane = gg_emu::lane_id();
+    const unsigned short* row = p + (lane / 2) * ldm + (lane % 2) * 8;
+    for (int i = 0; i < 4; ++i)
+        f[i] = (unsigned)row[2 * i] | ((unsigned)row[2 * i + 1] << 16);
+    for (int i = 4; i < 8; ++i)
+        f[i] = 0;
+#endif
+}
+
+// acc[i][j] += A_i * B_j for the warp's FM x FN fragments.
+template <int FM, int FN>
+__device__ __forceinline__ void gg_wmma_step(float (&acc)[FM][FN][8], const unsigned (&a)[FM][8],
+                                             const unsigned (&b)[FN][8])
+{
+#if defined(__CUDA_ARCH__)
+#pragma unroll
+    for (int i = 0; i < FM; ++i)
+#pragma unroll
+        for (int j = 0; j < FN; ++j) {
+            float* d = acc[i][j];
+            asm volatile("wmma.mma.sync.aligned.row.row.m16n16k16.f32.f32 "
+                         "{%0, %1, %2, %3, %4, %5, %6, %7}, "
+                         "{%8, %9, %10, %11, %12, %13, %14, %15}, "
+                         "{%16, %17, %18, %19, %20, %21, %22, %23}, "
+                         "{%0, %1, %2, %3, %4, %5, %6, %7};\n"
+                         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]),
+                           "+f"(d[5]), "+f"(d[6]), "+f"(d[7])
+                         : "r"(a[i][0]), "r"(a[i][1]), "r"(a[i][2]), "r"(a[i][3]), "r"(a[i][4]),
+                           "r"(a[i][5]), "r"(a[i][6]), "r"(a[i][7]), "r"(b[j][0]), "r"(b[j][1]),
+                           "r"(b[j][2]), "r"(b[j][3]), "r"(b[j][4]), "r"(b[j][5]), "r"(b[j][6]),
+                           "r"(b[j][7]));
+        }
+#else
+    unsigned ga[32][FM][8], gb[32][FN][8];
+    gg_emu::warp_allgather(a, sizeof a, ga);
+    gg_emu::warp_allgather(b, sizeof b, gb);
+    // Element (r, c) of a fragment lives in lane 2r + c / 8, register (c % 8) / 2, half c % 2.
+    auto h = [](const unsigned (&f)[32][8], int r, int c) {
+        const unsigned v = f[2 * r + c / 8][(c % 8) / 2];
+        return gg_half_to_float((c % 2) ? v >> 16 : v & 0xffffu);
+    };
+    const unsigned lane = gg_emu::lane_id();
+    const int r = (int)lane / 2, c0 = ((int)lane % 2) * 8;
+    for (int i = 0; i < FM; ++i)
+        for (int j = 0; j < FN; ++j) {
+            unsigned fa[32][8], fb[32][8];
+            for (int l = 0; l < 32; ++l)
+                for (int x = 0; x < 8; ++x) {
+                    fa[l][x] = ga[l][i][x];
+                    fb[l][x] = gb[l][j][x];
+                }
+            for (int e = 0; e < 8; ++e) {
+                float s = acc[i][j][e];
+                for (int k = 0; k < 16; ++k)
+                    s = fmaf(h(fa, r, k), h(fb, k, c0 + e), s);
+                acc[i][j][e] = s;
+            }
+        }
+#endif
+}
+
+// Stores a 16x16 FP32 accumulator fragment to shared memory (row-major, ldm floats per row).
+__device__ __forceinline__ void gg_wmma_store(float* p, const float (&d)[8], int ldm)
+{
+#if defined(__CUDA_ARCH__)
+    const unsigned a = (unsigned)__cvta_generic_to_shared(p);
+    asm volatile("wmma.store.d.sync.aligned.row.m16n16k16.shared.f32 "
+                 "[%0], {%1, %2, %3, %4, %5, %6, %7, %8}, %9;\n" ::"r"(a),
+                 "f"(d[0]), "f"(d[1]), "f"(d[2]), "f"(d[3]), "f"(d[4]), "f"(d[5]), "f"(d[6]),
+                 "f"(d[7]), "r"(ldm)
+                 : "memory");
+#else
+    const unsigned lane = gg_emu::lane_id();
+    float* row = p + (lane / 2) * ldm + (lane % 2) * 8;
+    for (int e = 0; e < 8; ++e)
+        row[e] = d[e];
+#endif
+}
+
+template <int BM, int BN, int BK, int WM, int WN, int STAGES>
+__device__ __forceinline__ void gg_hmma(int M, int N, int K, const unsigned short* __restrict__ A,
+                                        const unsigned short* __restrict__ B,
+                                        float* __restrict__ C)
+{
+    constexpr int WX = BN / WN;                 // warps along N
+    constexpr int NW = (BM / WM) * WX;          // warps
+    constexpr int NT = NW * 32;
+    constexpr int FM = WM / 16, FN = WN / 16;   // 16x16 fragments per warp
+    typedef GgTcStage<unsigned short, BM, BN, BK, STAGES, 8, NT> St;
+    static_assert(BM % WM == 0 && BN % WN == 0 && WM % 16 == 0 && WN % 16 == 0 && BK % 16 == 0,
+                  "warp tiles of whole 16x16 fragments, k-steps of 16");
+    static_assert(STAGES >= 2, "at least two stages");
+    static_assert(STAGES * (BM * St::LDA + BK * St::LDB) * 2 <= 48 * 1024,
+                  "static shared memory > 48 KB");
+    // The epilogue reuses the A stages as one 16x16 float scratch per warp.
+    static_assert(NW * 16 * 16 * 4 <= STAGES * BM * St::LDA * 2, "epilogue scratch");
+    // wmma wants 32-byte aligned fragments and ldm a multiple of 8 halves / 4 floats.
+    static_assert((BM * St::LDA * 2) % 32 == 0 && (BK * St::LDB * 2) % 32 == 0 &&
+                  (16 * St::LDA * 2) % 32 == 0 && (16 * St::LDB * 2) % 32 == 0,
+                  "32-byte aligned fragments");
+
+    __shared__ __align__(128) unsigned short As[STAGES][BM][St::LDA];
+    __shared__ __align__(128) unsigned short Bs[STAGES][BK][St::LDB];
+
+    const int warp = (int)threadIdx.x / 32, lane = (int)threadIdx.x % 32;
+    const int wm = (warp / WX) * WM, wn = (warp % WX) * WN;
+    const int bm = blockIdx.y * BM, bn = blockIdx.x * BN;
+    const bool a_vec = (K % 8 == 0) && (reinterpret_cast<gg_uptr>(A) % 16 == 0);
+    const bool b_vec = (N % 8 == 0) && (reinterpret_cast<gg_uptr>(B) % 16 == 0);
+
+    float acc[FM][FN][8];
+#pragma unroll
+    for (int i = 0; i < FM; ++i)
+#pragma unroll
+        for (int j = 0; j < FN; ++j)
+#pragma unroll
+            for (int e = 0; e < 8; ++e)
+                acc[i][j][e] = 0.0f;
+
+    const int ntiles = (K + BK - 1) / BK;
+#pragma unroll
+    for (int s = 0; s < STAGES - 1; ++s) {
+        if (s < ntiles)
+            St::load(As[s], Bs[s], M, N, K, A, B, bm, bn, s * BK, a_vec, b_vec);
+        gg_cp_async_commit();
+    }
+    for (int t = 0; t < ntiles; ++t) {
+        gg_cp_async_wait<STAGES - 2>();
+        __syncthreads();
+        const int next = t + STAGES - 1;
+        if (next < ntiles)
+            St::load(As[next % STAGES], Bs[next % STAGES], M, N, K, A, B, bm, bn, next * BK,
+                     a_vec, b_vec);
+        gg_cp_async_commit();
+        const int cur = t % STAGES;
+#pragma unroll
+        for (int kk = 0; kk < BK; kk += 16) {
+            unsigned a[FM][8], b[FN][8];
+#pragma unroll
+            for (int i = 0; i < FM; ++i)
+                gg_wmma_load<true>(a[i], &As[cur][wm + 16 * i][kk], St::LDA);
+#pragma unroll
+            for (int j = 0; j < FN; ++j)
+                gg_wmma_load<false>(b[j], &Bs[cur][kk][wn + 16 * j], St::LDB);
+            gg_wmma_step<FM, FN>(acc, a, b);
+        }
+    }
+
+    // Epilogue: each fragment through the warp's scratch, then masked, coalesced stores.
+    gg_cp_async_wait<0>();
+    __syncthreads();
+    float* scratch = reinterpret_cast<float*>(&As[0][0][0]) + warp * 256;
+#pragma unroll
+    for (int i = 0; i < FM; ++i)
+#pragma unroll
+        for (int j = 0; j < FN; ++j) {
+            gg_wmma_store(scratch, acc[i][j], 16);
+            __syncwarp();
+#pragma unroll
+            for (int e = 0; e < 8; ++e) {
+                const int idx = e * 32 + lane;   // 16 x 16, two rows per pass of the warp
+                const int row = bm + wm + 16 * i + idx / 16;
+                const int col = bn + wn + 16 * j + idx % 16;
+                if (row < M && col < N)
+                    C[(long long)row * N + col] = scratch[idx];
+            }
+            __syncwarp();
+        }
+}
+
+#endif  // sm_70+
 
 // ----------------------------------------------------------------------------------------------
 // The variants (entry points). Keep in step with SGEMM_VARIANTS / DGEMM_VARIANTS /
@@ -431,7 +1012,7 @@ extern "C" __global__ void __launch_bounds__(256, 2)
 dgemm_f64_128x64x8_t8x4(int M, int N, int K, const double* __restrict__ A,
                         const double* __restrict__ B, double* __restrict__ C)
 {
-    gg_gemm<double, double, 128, 64, 8, 8, 4, 8>(M, N, K, A, B, C);
+    gg_gemm<double, double, 128, 64, 8, 8, 4, GG_KU_SM7X(8, 1)>(M, N, K, A, B, C);
 }
 
 // DGEMM 32x32: 2x2 doubles per thread, for small and skinny shapes; four blocks per SM.
@@ -467,3 +1048,98 @@ hgemm_f16_64x64x8_t4x4(int M, int N, int K, const unsigned short* __restrict__ A
 {
     gg_gemm<unsigned short, float, 64, 64, 8, 4, 4, 8>(M, N, K, A, B, C);
 }
+
+
+// ----------------------------------------------------------------------------------------------
+// sm_70+: HGEMM on the tensor cores (wmma, FP32 accumulate).
+// ----------------------------------------------------------------------------------------------
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 700
+
+// 8 warps of 64x32, k-step 32, two stages (cp.async on sm_80+, plain copies on sm_70/75).
+extern "C" __global__ void __launch_bounds__(256, 1)
+hgemm_f16_tc_128x128x32_w64x32_s2(int M, int N, int K, const unsigned short* __restrict__ A,
+                                  const unsigned short* __restrict__ B, float* __restrict__ C)
+{
+    gg_hmma<128, 128, 32, 64, 32, 2>(M, N, K, A, B, C);
+}
+
+// 4 warps of 32x32: small tiles for small shapes; two blocks per SM.
+extern "C" __global__ void __launch_bounds__(128, 2)
+hgemm_f16_tc_64x64x32_w32x32_s2(int M, int N, int K, const unsigned short* __restrict__ A,
+                                const unsigned short* __restrict__ B, float* __restrict__ C)
+{
+    gg_hmma<64, 64, 32, 32, 32, 2>(M, N, K, A, B, C);
+}
+
+#endif  // sm_70+
+
+// ----------------------------------------------------------------------------------------------
+// sm_80+: cp.async pipelines on the CUDA cores, and DGEMM on the tensor cores (DMMA).
+// ----------------------------------------------------------------------------------------------
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
+
+// SGEMM, the large tile with four stages (three k-tiles in flight); 33 KB of shared memory.
+extern "C" __global__ void __launch_bounds__(256, 2)
+sgemm_f32_128x128x8_t8x8_s4(int M, int N, int K, const float* __restrict__ A,
+                            const float* __restrict__ B, float* __restrict__ C)
+{
+    gg_gemm_async<float, 128, 128, 8, 8, 8, 4, 4>(M, N, K, A, B, C);
+}
+
+// SGEMM 128x64, four stages.
+extern "C" __global__ void __launch_bounds__(256, 2)
+sgemm_f32_128x64x8_t8x4_s4(int M, int N, int K, const float* __restrict__ A,
+                           const float* __restrict__ B, float* __restrict__ C)
+{
+    gg_gemm_async<float, 128, 64, 8, 8, 4, 4, 8>(M, N, K, A, B, C);
+}
+
+// SGEMM, the large tile with k-step 16 and two stages (half the __syncthreads() per k).
+extern "C" __global__ void __launch_bounds__(256, 2)
+sgemm_f32_128x128x16_t8x8_s2(int M, int N, int K, const float* __restrict__ A,
+                             const float* __restrict__ B, float* __restrict__ C)
+{
+    gg_gemm_async<float, 128, 128, 16, 8, 8, 2, 16>(M, N, K, A, B, C);
+}
+
+// DGEMM on the CUDA cores, four stages.
+extern "C" __global__ void __launch_bounds__(256, 2)
+dgemm_f64_64x64x8_t4x4_s4(int M, int N, int K, const double* __restrict__ A,
+                          const double* __restrict__ B, double* __restrict__ C)
+{
+    gg_gemm_async<double, 64, 64, 8, 4, 4, 4, 8>(M, N, K, A, B, C);
+}
+
+// DGEMM on the CUDA cores, 128x64, three stages.
+extern "C" __global__ void __launch_bounds__(256, 2)
+dgemm_f64_128x64x8_t8x4_s3(int M, int N, int K, const double* __restrict__ A,
+                           const double* __restrict__ B, double* __restrict__ C)
+{
+    gg_gemm_async<double, 128, 64, 8, 8, 4, 3, 2>(M, N, K, A, B, C);
+}
+
+// DGEMM on the tensor cores: 4 warps of 32x32 (16 DMMA tiles each), four stages.
+extern "C" __global__ void __launch_bounds__(128, 2)
+dgemm_f64_tc_64x64x8_w32x32_s4(int M, int N, int K, const double* __restrict__ A,
+                               const double* __restrict__ B, double* __restrict__ C)
+{
+    gg_dmma<64, 64, 8, 32, 32, 4>(M, N, K, A, B, C);
+}
+
+// DGEMM on the tensor cores: 4 warps of 64x32, two stages.
+extern "C" __global__ void __launch_bounds__(128, 1)
+dgemm_f64_tc_128x64x8_w64x32_s2(int M, int N, int K, const double* __restrict__ A,
+                                const double* __restrict__ B, double* __restrict__ C)
+{
+    gg_dmma<128, 64, 8, 64, 32, 2>(M, N, K, A, B, C);
+}
+
+// DGEMM on the tensor cores: 4 warps of 32x64, three stages.
+extern "C" __global__ void __launch_bounds__(128, 1)
+dgemm_f64_tc_64x128x8_w32x64_s3(int M, int N, int K, const double* __restrict__ A,
+                                const double* __restrict__ B, double* __restrict__ C)
+{
+    gg_dmma<64, 128, 8, 32, 64, 3>(M, N, K, A, B, C);
+}
+
+#endif  // sm_80+

@@ -5,7 +5,7 @@
 //! any timing (see `crate::cuda`).
 
 use crate::workload::device::KernelRef;
-use crate::workload::{Precision, StreamOp};
+use crate::workload::{GemmMath, Precision, StreamOp};
 
 /// One PTX module built for one virtual architecture.
 #[derive(Debug, Clone, Copy)]
@@ -22,6 +22,65 @@ pub struct KernelModule {
     pub entries: &'static [&'static str],
 }
 
+/// The GEMM entries every GPU from sm_52 loads (register double buffering, CUDA cores).
+const GEMM_ENTRIES_52: [&str; 10] = [
+    "sgemm_f32_128x128x8_t8x8",
+    "sgemm_f32_128x64x8_t8x4",
+    "sgemm_f32_64x64x8_t4x4",
+    "sgemm_f32_64x64x16_t4x4",
+    "dgemm_f64_64x64x8_t4x4",
+    "dgemm_f64_128x64x8_t8x4",
+    "dgemm_f64_32x32x8_t2x2",
+    "dgemm_f64_64x64x16_t4x4",
+    "hgemm_f16_128x128x8_t8x8",
+    "hgemm_f16_64x64x8_t4x4",
+];
+
+/// Added from sm_70 on: HGEMM on the tensor cores (wmma m16n16k16, FP32 accumulate).
+const GEMM_ENTRIES_70: [&str; 2] = [
+    "hgemm_f16_tc_128x128x32_w64x32_s2",
+    "hgemm_f16_tc_64x64x32_w32x32_s2",
+];
+
+/// Added from sm_80 on: multi-stage cp.async pipelines (CUDA cores) and DGEMM on the tensor
+/// cores (DMMA, mma.sync m8n8k4 f64).
+const GEMM_ENTRIES_80: [&str; 8] = [
+    "sgemm_f32_128x128x8_t8x8_s4",
+    "sgemm_f32_128x64x8_t8x4_s4",
+    "sgemm_f32_128x128x16_t8x8_s2",
+    "dgemm_f64_64x64x8_t4x4_s4",
+    "dgemm_f64_128x64x8_t8x4_s3",
+    "dgemm_f64_tc_64x64x8_w32x32_s4",
+    "dgemm_f64_tc_128x64x8_w64x32_s2",
+    "dgemm_f64_tc_64x128x8_w32x64_s3",
+];
+
+/// `a` followed by `b`, in a constant.
+const fn concat<const A: usize, const B: usize, const N: usize>(
+    a: [&'static str; A],
+    b: [&'static str; B],
+) -> [&'static str; N] {
+    assert!(A + B == N);
+    let mut out = [""; N];
+    let mut i = 0;
+    while i < A {
+        out[i] = a[i];
+        i += 1;
+    }
+    while i < N {
+        out[i] = b[i - A];
+        i += 1;
+    }
+    out
+}
+
+const GEMM_UPTO_70: [&str; 12] = concat(GEMM_ENTRIES_52, GEMM_ENTRIES_70);
+const GEMM_UPTO_80: [&str; 20] = concat(GEMM_UPTO_70, GEMM_ENTRIES_80);
+
+/// Every module gpugate ships. A family built for several targets has one module per target;
+/// a higher target's module holds every entry of the lower ones (the same source compiled with
+/// a higher `__CUDA_ARCH__`) plus the paths behind `#if __CUDA_ARCH__ >= …`, and the loader
+/// picks the highest one the device supports ([`module_for`]).
 pub const MODULES: &[KernelModule] = &[
     KernelModule {
         name: "gemm",
@@ -29,20 +88,23 @@ pub const MODULES: &[KernelModule] = &[
         min_cc: (5, 2),
         ptx_isa: "8.0",
         ptx: include_str!("../kernels/ptx/gemm.compute_52.ptx"),
-        // Every entry of SGEMM_VARIANTS, DGEMM_VARIANTS and HGEMM_VARIANTS (checked by the
-        // tests below).
-        entries: &[
-            "sgemm_f32_128x128x8_t8x8",
-            "sgemm_f32_128x64x8_t8x4",
-            "sgemm_f32_64x64x8_t4x4",
-            "sgemm_f32_64x64x16_t4x4",
-            "dgemm_f64_64x64x8_t4x4",
-            "dgemm_f64_128x64x8_t8x4",
-            "dgemm_f64_32x32x8_t2x2",
-            "dgemm_f64_64x64x16_t4x4",
-            "hgemm_f16_128x128x8_t8x8",
-            "hgemm_f16_64x64x8_t4x4",
-        ],
+        entries: &GEMM_ENTRIES_52,
+    },
+    KernelModule {
+        name: "gemm",
+        target: "compute_70",
+        min_cc: (7, 0),
+        ptx_isa: "8.0",
+        ptx: include_str!("../kernels/ptx/gemm.compute_70.ptx"),
+        entries: &GEMM_UPTO_70,
+    },
+    KernelModule {
+        name: "gemm",
+        target: "compute_80",
+        min_cc: (8, 0),
+        ptx_isa: "8.0",
+        ptx: include_str!("../kernels/ptx/gemm.compute_80.ptx"),
+        entries: &GEMM_UPTO_80,
     },
     KernelModule {
         name: "stream",
@@ -73,8 +135,30 @@ pub fn module_for(family: &str, cc: (u32, u32)) -> Option<&'static KernelModule>
         .max_by_key(|m| m.min_cc)
 }
 
-/// A GEMM kernel and the launch geometry it was written for: one variant of the family that
-/// `kernels/gemm.cu` instantiates from one template.
+/// How a GEMM variant stages its tiles from global into shared memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pipeline {
+    /// Double buffering through registers (two shared buffers; the only pipeline sm_52 has):
+    /// the next tile is loaded into registers while the current one is consumed.
+    Registers,
+    /// `stages` shared buffers filled by `cp.async` (sm_80+), `stages - 1` tiles in flight.
+    /// (Built for sm_70 too, where the copies are plain loads and stores: no overlap.)
+    CpAsync { stages: u32 },
+}
+
+impl Pipeline {
+    /// Shared-memory buffers of each tile.
+    pub const fn buffers(self) -> u32 {
+        match self {
+            Pipeline::Registers => 2,
+            Pipeline::CpAsync { stages } => stages,
+        }
+    }
+}
+
+/// A GEMM kernel and the launch geometry it was written for: one variant of the families that
+/// `kernels/gemm.cu` instantiates from its templates (`gg_gemm` on the CUDA cores with either
+/// pipeline, `gg_dmma` and `gg_hmma` on the tensor cores).
 ///
 /// Signature of every GEMM entry (row-major, C = A·B):
 /// `(int M, int N, int K, const T* A, const T* B, T* C)` for SGEMM / DGEMM (`T` = float /
@@ -87,15 +171,22 @@ pub fn module_for(family: &str, cc: (u32, u32)) -> Option<&'static KernelModule>
 pub struct GemmKernel {
     pub kernel: KernelRef,
     pub precision: Precision,
+    /// CUDA cores (FMA) or tensor cores.
+    pub math: GemmMath,
+    pub pipeline: Pipeline,
+    /// Lowest compute capability whose module holds this entry.
+    pub min_cc: (u32, u32),
     /// Block tile of C: `bm` rows × `bn` columns.
     pub bm: u32,
     pub bn: u32,
     /// k-step: columns of A / rows of B staged in shared memory per iteration.
     pub bk: u32,
-    /// Thread tile: each thread accumulates `tm` × `tn` elements of C in registers.
+    /// CUDA cores: the thread tile (each thread accumulates `tm` × `tn` elements of C in
+    /// registers). Tensor cores: the warp tile (each warp owns `tm` × `tn` of C).
     pub tm: u32,
     pub tn: u32,
-    /// Threads per block, `bm·bn / (tm·tn)`.
+    /// Threads per block: `bm·bn / (tm·tn)` on the CUDA cores, 32 per warp tile on the tensor
+    /// cores.
     pub threads: u32,
     /// Blocks per SM the kernel is compiled for: the second argument of its
     /// `__launch_bounds__`, which caps its registers at `65536 / (threads · min_blocks_per_sm)`
@@ -107,13 +198,19 @@ pub struct GemmKernel {
 
 /// Padding of each k-row of the transposed A tile in shared memory, in elements (gemm.cu).
 pub const GEMM_A_PAD: u32 = 4;
+/// Padding of the rows of the A (`m`-major, k contiguous) and B tiles of the tensor-core
+/// kernels, in elements: 4 doubles for DMMA, 8 halves for HMMA (gemm.cu).
+pub const DMMA_PAD: u32 = 4;
+pub const HMMA_PAD: u32 = 8;
 
 const SGEMM_MATH: &str = "FP32 FMA (CUDA cores, no TF32)";
 const DGEMM_MATH: &str = "FP64 FMA (CUDA cores, no tensor cores)";
 const HGEMM_MATH: &str = "FP16 inputs, FP32 FMA accumulate (CUDA cores, no tensor cores)";
+const DGEMM_TC_MATH: &str = "FP64 DMMA (tensor cores, mma.sync m8n8k4, FP64 accumulate)";
+const HGEMM_TC_MATH: &str = "FP16 inputs, FP32 accumulate (tensor cores, wmma m16n16k16)";
 
-/// One table row. The arguments mirror the variant's name,
-/// `<s|d|h>gemm_<f32|f64|f16>_<bm>x<bn>x<bk>_t<tm>x<tn>`,
+/// One table row of a CUDA-core variant with register double buffering (sm_52+). The
+/// arguments mirror the variant's name, `<s|d|h>gemm_<f32|f64|f16>_<bm>x<bn>x<bk>_t<tm>x<tn>`,
 /// and its `__launch_bounds__(threads, min_blocks_per_sm)` in `kernels/gemm.cu`
 /// (`kernels/build.py --check` parses these calls and checks both).
 #[allow(clippy::too_many_arguments)]
@@ -133,6 +230,9 @@ const fn variant(
             entry,
         },
         precision,
+        math: GemmMath::CudaCores,
+        pipeline: Pipeline::Registers,
+        min_cc: (5, 2),
         bm,
         bn,
         bk,
@@ -144,6 +244,67 @@ const fn variant(
             Precision::F32 => SGEMM_MATH,
             Precision::F64 => DGEMM_MATH,
             Precision::F16 => HGEMM_MATH,
+        },
+    }
+}
+
+/// A CUDA-core variant with a `stages`-deep cp.async pipeline (sm_80+):
+/// `<s|d>gemm_<f32|f64>_<bm>x<bn>x<bk>_t<tm>x<tn>_s<stages>`.
+#[allow(clippy::too_many_arguments)]
+const fn async_variant(
+    entry: &'static str,
+    precision: Precision,
+    bm: u32,
+    bn: u32,
+    bk: u32,
+    tm: u32,
+    tn: u32,
+    min_blocks_per_sm: u32,
+    stages: u32,
+) -> GemmKernel {
+    let mut k = variant(entry, precision, bm, bn, bk, tm, tn, min_blocks_per_sm);
+    k.pipeline = Pipeline::CpAsync { stages };
+    k.min_cc = (8, 0);
+    k
+}
+
+/// A tensor-core variant: `<d|h>gemm_<f64|f16>_tc_<bm>x<bn>x<bk>_w<wm>x<wn>_s<stages>`, one
+/// warp per `wm` × `wn` warp tile, a `stages`-deep cp.async pipeline. DGEMM (DMMA) needs sm_80,
+/// HGEMM (wmma) sm_70.
+#[allow(clippy::too_many_arguments)]
+const fn tc_variant(
+    entry: &'static str,
+    precision: Precision,
+    bm: u32,
+    bn: u32,
+    bk: u32,
+    wm: u32,
+    wn: u32,
+    min_blocks_per_sm: u32,
+    stages: u32,
+) -> GemmKernel {
+    GemmKernel {
+        kernel: KernelRef {
+            module: "gemm",
+            entry,
+        },
+        precision,
+        math: GemmMath::TensorCores,
+        pipeline: Pipeline::CpAsync { stages },
+        min_cc: match precision {
+            Precision::F16 => (7, 0),
+            _ => (8, 0),
+        },
+        bm,
+        bn,
+        bk,
+        tm: wm,
+        tn: wn,
+        threads: (bm / wm) * (bn / wn) * 32,
+        min_blocks_per_sm,
+        math_mode: match precision {
+            Precision::F16 => HGEMM_TC_MATH,
+            _ => DGEMM_TC_MATH,
         },
     }
 }
@@ -167,10 +328,28 @@ impl GemmKernel {
         }
     }
 
-    /// Static shared memory per block: two buffers of the transposed A tile (`bk` rows of
-    /// `bm + GEMM_A_PAD`) and of the B tile (`bk` rows of `bn`).
+    /// Static shared memory per block. CUDA cores: one buffer per pipeline stage of the
+    /// transposed A tile (`bk` rows of `bm + GEMM_A_PAD`) and of the B tile (`bk` rows of `bn`).
+    /// Tensor cores: per stage, the A tile as is (`bm` rows of `bk + pad`) and the B tile
+    /// (`bk` rows of `bn + pad`), in the input type.
     pub const fn shared_bytes(&self) -> u32 {
-        2 * self.bk * (self.bm + GEMM_A_PAD + self.bn) * self.elem_bytes()
+        let stages = self.pipeline.buffers();
+        match (self.math, self.precision) {
+            (GemmMath::CudaCores, _) => {
+                stages * self.bk * (self.bm + GEMM_A_PAD + self.bn) * self.elem_bytes()
+            }
+            (GemmMath::TensorCores, Precision::F16) => {
+                stages * (self.bm * (self.bk + HMMA_PAD) + self.bk * (self.bn + HMMA_PAD)) * 2
+            }
+            (GemmMath::TensorCores, _) => {
+                stages * (self.bm * (self.bk + DMMA_PAD) + self.bk * (self.bn + DMMA_PAD)) * 8
+            }
+        }
+    }
+
+    /// Whether a device of compute capability `cc` can run it.
+    pub fn runs_on(&self, cc: (u32, u32)) -> bool {
+        self.min_cc <= cc
     }
 
     /// Register cap per thread implied by `min_blocks_per_sm` on sm_52 (64 K registers per SM,
@@ -194,6 +373,10 @@ pub const SGEMM_VARIANTS: &[GemmKernel] = &[
     variant("sgemm_f32_128x64x8_t8x4",  Precision::F32, 128, 64,  8,  8, 4, 2),
     variant("sgemm_f32_64x64x8_t4x4",   Precision::F32, 64,  64,  8,  4, 4, 4),
     variant("sgemm_f32_64x64x16_t4x4",  Precision::F32, 64,  64,  16, 4, 4, 4),
+    //            entry                           precision       bm   bn   bk  tm tn  min/SM stages
+    async_variant("sgemm_f32_128x128x8_t8x8_s4",  Precision::F32, 128, 128, 8,  8, 8, 2,     4),
+    async_variant("sgemm_f32_128x64x8_t8x4_s4",   Precision::F32, 128, 64,  8,  8, 4, 2,     4),
+    async_variant("sgemm_f32_128x128x16_t8x8_s2", Precision::F32, 128, 128, 16, 8, 8, 2,     2),
 ];
 
 /// The DGEMM family, default first.
@@ -203,14 +386,24 @@ pub const DGEMM_VARIANTS: &[GemmKernel] = &[
     variant("dgemm_f64_128x64x8_t8x4",  Precision::F64, 128, 64,  8,  8, 4, 2),
     variant("dgemm_f64_32x32x8_t2x2",   Precision::F64, 32,  32,  8,  2, 2, 4),
     variant("dgemm_f64_64x64x16_t4x4",  Precision::F64, 64,  64,  16, 4, 4, 2),
+    //            entry                          precision       bm   bn  bk  tm tn  min/SM stages
+    async_variant("dgemm_f64_64x64x8_t4x4_s4",  Precision::F64, 64,  64,  8,  4, 4, 2,     4),
+    async_variant("dgemm_f64_128x64x8_t8x4_s3", Precision::F64, 128, 64,  8,  8, 4, 2,     3),
+    //         entry                                precision       bm   bn   bk  wm  wn  min/SM stages
+    tc_variant("dgemm_f64_tc_64x64x8_w32x32_s4",  Precision::F64, 64,  64,  8,  32, 32, 2,     4),
+    tc_variant("dgemm_f64_tc_128x64x8_w64x32_s2", Precision::F64, 128, 64,  8,  64, 32, 1,     2),
+    tc_variant("dgemm_f64_tc_64x128x8_w32x64_s3", Precision::F64, 64,  128, 8,  32, 64, 1,     3),
 ];
 
-/// The HGEMM family (binary16 inputs, FP32 accumulate and output, CUDA cores only: runs on every
-/// GPU from sm_52), default first.
+/// The HGEMM family (binary16 inputs, FP32 accumulate and output): CUDA-core variants for every
+/// GPU from sm_52 (default first), tensor-core variants from sm_70.
 #[rustfmt::skip]
 pub const HGEMM_VARIANTS: &[GemmKernel] = &[
     variant("hgemm_f16_128x128x8_t8x8", Precision::F16, 128, 128, 8,  8, 8, 2),
     variant("hgemm_f16_64x64x8_t4x4",   Precision::F16, 64,  64,  8,  4, 4, 4),
+    //         entry                                  precision       bm   bn   bk  wm  wn  min/SM stages
+    tc_variant("hgemm_f16_tc_128x128x32_w64x32_s2", Precision::F16, 128, 128, 32, 64, 32, 1,     2),
+    tc_variant("hgemm_f16_tc_64x64x32_w32x32_s2",   Precision::F16, 64,  64,  32, 32, 32, 2,     2),
 ];
 
 /// The default SGEMM (before any tuning): 128×128×8, 8×8 per thread.
@@ -222,7 +415,8 @@ pub const DGEMM: GemmKernel = DGEMM_VARIANTS[0];
 /// The default HGEMM (before any tuning): 128×128×8, 8×8 per thread.
 pub const HGEMM: GemmKernel = HGEMM_VARIANTS[0];
 
-/// The default GEMM kernel of a precision (what runs before any tuning).
+/// The default GEMM kernel of a precision on the CUDA cores (what runs before any tuning; every
+/// GPU from sm_52 has it).
 pub fn gemm_kernel(p: Precision) -> GemmKernel {
     match p {
         Precision::F32 => SGEMM,
@@ -231,12 +425,42 @@ pub fn gemm_kernel(p: Precision) -> GemmKernel {
     }
 }
 
-/// Every GEMM variant of a precision, default first.
+/// Every GEMM variant of a precision, of any math and architecture, default first.
 pub fn gemm_variants(p: Precision) -> &'static [GemmKernel] {
     match p {
         Precision::F32 => SGEMM_VARIANTS,
         Precision::F64 => DGEMM_VARIANTS,
         Precision::F16 => HGEMM_VARIANTS,
+    }
+}
+
+/// The variants of a precision and math that a device of compute capability `cc` can run, in
+/// table order (the first is the default before tuning). Empty when the device has no such
+/// path (tensor cores before sm_70 / sm_80).
+pub fn gemm_variants_for(p: Precision, math: GemmMath, cc: (u32, u32)) -> Vec<GemmKernel> {
+    gemm_variants(p)
+        .iter()
+        .filter(|k| k.math == math && k.runs_on(cc))
+        .copied()
+        .collect()
+}
+
+/// The default kernel of a precision and math on a device of compute capability `cc`.
+pub fn gemm_default_for(p: Precision, math: GemmMath, cc: (u32, u32)) -> Option<GemmKernel> {
+    gemm_variants_for(p, math, cc).first().copied()
+}
+
+/// The GEMM paths gpugate measures for a precision on a device of compute capability `cc`:
+/// SGEMM on the CUDA cores (never TF32); DGEMM on the CUDA cores (what the FP64 peak and the
+/// profiles' FP64 targets count) and, from sm_80, also on the tensor cores (DMMA), reported as
+/// its own math mode; HGEMM on the tensor cores from sm_70, on the CUDA cores before.
+pub fn gemm_maths(p: Precision, cc: (u32, u32)) -> Vec<GemmMath> {
+    match p {
+        Precision::F32 => vec![GemmMath::CudaCores],
+        Precision::F64 if cc >= (8, 0) => vec![GemmMath::CudaCores, GemmMath::TensorCores],
+        Precision::F64 => vec![GemmMath::CudaCores],
+        Precision::F16 if cc >= (7, 0) => vec![GemmMath::TensorCores],
+        Precision::F16 => vec![GemmMath::CudaCores],
     }
 }
 

@@ -98,6 +98,7 @@ pub fn plan(level: Level, backend: BackendKind, props: Option<&DeviceProps>) -> 
                         m: s,
                         n: s,
                         k: s,
+                        math: crate::workload::GemmMath::CudaCores,
                     });
                 }
             }
@@ -159,7 +160,8 @@ mod tests {
             precision: Precision::F32,
             m: 8192,
             n: 8192,
-            k: 8192
+            k: 8192,
+            math: crate::workload::GemmMath::CudaCores,
         }));
         assert_eq!(
             plan.iter()
@@ -180,7 +182,10 @@ mod tests {
         let p = props(1, 1);
         let plan = plan(Level::Full, BackendKind::Cuda, Some(&p));
         for s in &plan {
-            if let WorkloadSpec::Gemm { precision, m, n, k } = *s {
+            if let WorkloadSpec::Gemm {
+                precision, m, n, k, ..
+            } = *s
+            {
                 assert!(
                     gemm_device_bytes(precision, m, n, k) as f64
                         <= p.free_memory as f64 * MEMORY_MARGIN

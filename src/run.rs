@@ -495,7 +495,10 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunR
         let mut table = tune::cached_or_empty(&cache, gpu.index, &key, opts.retune);
         let mut tuned_now = false;
         for spec in &specs {
-            let WorkloadSpec::Gemm { precision, m, n, k } = *spec else {
+            let WorkloadSpec::Gemm {
+                precision, m, n, k, ..
+            } = *spec
+            else {
                 continue;
             };
             let class = SizeClass::of(m, n, k);
@@ -585,7 +588,13 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunR
             save(&report)?;
 
             // cuBLAS beside every GEMM: sgemm (pedantic), dgemm, gemmEx for FP16 inputs.
-            if let (true, WorkloadSpec::Gemm { precision, m, n, k }) = (peers_wanted, spec) {
+            if let (
+                true,
+                WorkloadSpec::Gemm {
+                    precision, m, n, k, ..
+                },
+            ) = (peers_wanted, spec)
+            {
                 index += 1;
                 let r = run_one(
                     &spec,
@@ -671,6 +680,7 @@ pub fn selftest_cases(include_large: bool) -> Vec<WorkloadSpec> {
                 m,
                 n,
                 k,
+                math: crate::workload::GemmMath::CudaCores,
             });
         }
         let mut ns = vec![1usize, 31, 257, 1000, 100_003];
@@ -693,6 +703,7 @@ pub fn selftest_cases(include_large: bool) -> Vec<WorkloadSpec> {
             m,
             n,
             k,
+            math: crate::workload::GemmMath::CudaCores,
         });
     }
     let mut bytes = vec![1usize, 4097];

@@ -7,6 +7,7 @@
 #include "../cuda_emu.h"
 #include "entries.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -86,6 +87,7 @@ struct Warp {
     Barrier bar;
     unsigned present = 0;                       // lanes that exist in this block
     alignas(16) unsigned char slots[32][16];
+    alignas(16) unsigned char gather[32][512];   // warp_allgather
 };
 
 struct Launch {
@@ -134,6 +136,28 @@ void warp_exchange(unsigned mask, const void* value, std::size_t bytes, unsigned
     std::memcpy(out, w.slots[valid ? src_lane : lane], bytes);
     if (n > 1)
         w.bar.arrive_and_wait_n(n);   // everyone has read: the slots may be reused
+}
+
+void warp_allgather(const void* value, std::size_t bytes, void* out)
+{
+    Warp& w = g_launch->warps[t_linear / 32];
+    const unsigned lane = t_linear % 32;
+    const unsigned n = popcount(w.present);
+    const auto* src = static_cast<const unsigned char*>(value);
+    auto* dst = static_cast<unsigned char*>(out);
+    // Through the per-lane gather buffers, a chunk at a time (one chunk for every fragment
+    // gemm.cu gathers).
+    for (std::size_t off = 0; off < bytes; off += sizeof w.gather[0]) {
+        const std::size_t len = std::min(bytes - off, sizeof w.gather[0]);
+        std::memcpy(w.gather[lane], src + off, len);
+        if (n > 1)
+            w.bar.arrive_and_wait_n(n);   // everyone has published
+        for (unsigned l = 0; l < 32; ++l)
+            if (w.present >> l & 1u)
+                std::memcpy(dst + l * bytes + off, w.gather[l], len);
+        if (n > 1)
+            w.bar.arrive_and_wait_n(n);   // everyone has read
+    }
 }
 
 } // namespace gg_emu

@@ -32,12 +32,7 @@ fn every_variant_is_timed_and_verified_and_the_backend_uses_the_choice() {
         let mut backend =
             DeviceBackend::new(dev.clone(), Some(0), gpugate::model::BackendKind::Cuda);
         backend.tuning = Some(table);
-        let spec = WorkloadSpec::Gemm {
-            precision: p,
-            m: 33,
-            n: 17,
-            k: 9,
-        };
+        let spec = WorkloadSpec::gemm(p, 33, 17, 9);
         let mut t = backend.prepare(&spec, 1).unwrap();
         assert!(
             t.info().implementation.ends_with(&e.variant),

@@ -123,18 +123,8 @@ fn the_device_backend_runs_every_kind_of_spec_on_the_emulator() {
     let backend = DeviceBackend::new(Arc::new(EmuDevice::new()), None, BackendKind::Cuda);
     assert_eq!(backend.device_name(), "CPU emulator");
     let specs = [
-        WorkloadSpec::Gemm {
-            precision: Precision::F32,
-            m: 65,
-            n: 63,
-            k: 33,
-        },
-        WorkloadSpec::Gemm {
-            precision: Precision::F64,
-            m: 65,
-            n: 63,
-            k: 33,
-        },
+        WorkloadSpec::gemm(Precision::F32, 65, 63, 33),
+        WorkloadSpec::gemm(Precision::F64, 65, 63, 33),
         WorkloadSpec::Stream {
             op: StreamOp::Triad,
             precision: Precision::F64,

@@ -31,6 +31,7 @@ fn sgemm() -> WorkloadSpec {
         m: 4096,
         n: 4096,
         k: 4096,
+        math: crate::workload::GemmMath::CudaCores,
     }
 }
 fn dgemm() -> WorkloadSpec {
@@ -39,6 +40,7 @@ fn dgemm() -> WorkloadSpec {
         m: 2048,
         n: 2048,
         k: 2048,
+        math: crate::workload::GemmMath::CudaCores,
     }
 }
 fn triad(precision: Precision) -> WorkloadSpec {
@@ -429,6 +431,7 @@ fn cases() -> Vec<Case> {
                     m: 8192,
                     n: 8192,
                     k: 8192,
+                    math: crate::workload::GemmMath::CudaCores,
                 };
                 r.results.push(result(0, spec, 5.2));
             },

@@ -44,7 +44,9 @@ impl Backend for HostBackend {
     }
     fn prepare(&self, spec: &WorkloadSpec, seed: u64) -> Result<Box<dyn Trial>, WorkloadError> {
         match *spec {
-            WorkloadSpec::Gemm { precision, m, n, k } => Ok(match precision {
+            WorkloadSpec::Gemm {
+                precision, m, n, k, ..
+            } => Ok(match precision {
                 Precision::F32 => Box::new(HostGemm::<f32>::new(m, n, k, seed)),
                 Precision::F64 => Box::new(HostGemm::<f64>::new(m, n, k, seed)),
                 Precision::F16 => Box::new(HostGemm::<f32>::new_f16(m, n, k, seed)),
@@ -374,6 +376,7 @@ mod tests {
                     m,
                     n,
                     k,
+                    math: crate::workload::GemmMath::CudaCores,
                 });
             }
             for op in StreamOp::ALL {

@@ -212,6 +212,7 @@ mod tests {
         m: 1000,
         n: 1000,
         k: 1000,
+        math: crate::workload::GemmMath::CudaCores,
     };
 
     #[test]

@@ -260,6 +260,7 @@ mod tests {
                 m: *s,
                 n: *s,
                 k: *s,
+                math: crate::workload::GemmMath::CudaCores,
             };
             w.measurement.as_mut().unwrap().throughput.median = 1.0 + i as f64;
             let mut peer = w.clone();

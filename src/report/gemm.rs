@@ -45,7 +45,9 @@ pub fn gemm_rows(r: &RunReport) -> Vec<GemmRow> {
     let mut rows = Vec::new();
     for w in &r.results {
         let (
-            WorkloadSpec::Gemm { precision, m, n, k },
+            WorkloadSpec::Gemm {
+                precision, m, n, k, ..
+            },
             Some(dev),
             Role::Primary,
             BackendKind::Cuda,

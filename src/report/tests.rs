@@ -146,12 +146,14 @@ pub(crate) fn sample_report() -> RunReport {
         m: 4096,
         n: 4096,
         k: 4096,
+        math: crate::workload::GemmMath::CudaCores,
     };
     let dgemm = WorkloadSpec::Gemm {
         precision: Precision::F64,
         m: 2048,
         n: 2048,
         k: 2048,
+        math: crate::workload::GemmMath::CudaCores,
     };
     let triad = WorkloadSpec::Stream {
         op: StreamOp::Triad,
@@ -219,6 +221,7 @@ pub(crate) fn sample_report() -> RunReport {
                 m: 1024,
                 n: 1024,
                 k: 1024,
+                math: crate::workload::GemmMath::CudaCores,
             },
             "matrixmultiply::sgemm",
             0.61,

@@ -50,7 +50,9 @@ impl<D: KernelDevice + ?Sized + 'static> Backend for DeviceBackend<D> {
     fn prepare(&self, spec: &WorkloadSpec, seed: u64) -> Result<Box<dyn Trial>, WorkloadError> {
         let dev = self.device.clone();
         match *spec {
-            WorkloadSpec::Gemm { precision, m, n, k } => {
+            WorkloadSpec::Gemm {
+                precision, m, n, k, ..
+            } => {
                 let kernel = self
                     .tuning
                     .as_ref()

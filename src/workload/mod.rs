@@ -57,6 +57,36 @@ impl Precision {
     }
 }
 
+/// How a GEMM's multiply-adds are done: on the CUDA cores (FMA, the arithmetic the FP32 and
+/// FP64 peaks of a datasheet count) or on the tensor cores (`mma.sync` / `wmma`: DMMA for FP64
+/// on sm_80+, HMMA for FP16 inputs on sm_70+). Every GEMM result names its math; a
+/// tensor-core number is never reported as a CUDA-core one.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum GemmMath {
+    #[default]
+    CudaCores,
+    TensorCores,
+}
+
+impl GemmMath {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GemmMath::CudaCores => "cuda_cores",
+            GemmMath::TensorCores => "tensor_cores",
+        }
+    }
+    /// Human label, e.g. for report headings.
+    pub fn label(self) -> &'static str {
+        match self {
+            GemmMath::CudaCores => "CUDA cores",
+            GemmMath::TensorCores => "tensor cores",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StreamOp {
@@ -126,6 +156,9 @@ pub enum WorkloadSpec {
         m: usize,
         n: usize,
         k: usize,
+        /// Absent in run.json files written before tensor-core paths existed: CUDA cores.
+        #[serde(default, skip_serializing_if = "is_cuda_cores")]
+        math: GemmMath,
     },
     Stream {
         op: StreamOp,
@@ -140,11 +173,28 @@ pub enum WorkloadSpec {
     },
 }
 
+fn is_cuda_cores(m: &GemmMath) -> bool {
+    *m == GemmMath::CudaCores
+}
+
 impl WorkloadSpec {
+    /// A GEMM on the CUDA cores (FMA).
+    pub const fn gemm(precision: Precision, m: usize, n: usize, k: usize) -> WorkloadSpec {
+        WorkloadSpec::Gemm {
+            precision,
+            m,
+            n,
+            k,
+            math: GemmMath::CudaCores,
+        }
+    }
+
     /// Bytes and FLOPs of one iteration.
     pub fn work(&self) -> Work {
         match *self {
-            WorkloadSpec::Gemm { precision, m, n, k } => Work {
+            WorkloadSpec::Gemm {
+                precision, m, n, k, ..
+            } => Work {
                 flops: 2.0 * m as f64 * n as f64 * k as f64,
                 bytes: ((m * k + k * n) * precision.bytes() + m * n * precision.output_bytes())
                     as f64,
@@ -177,16 +227,27 @@ impl WorkloadSpec {
         }
     }
 
-    /// Stable short name, e.g. "sgemm.4096x4096x4096", "stream.triad.f64", "transfer.h2d.pinned".
+    /// Stable short name, e.g. "sgemm.4096x4096x4096", "dgemm.tc.4096x4096x4096" (tensor
+    /// cores), "stream.triad.f64", "transfer.h2d.pinned".
     pub fn name(&self) -> String {
         match *self {
-            WorkloadSpec::Gemm { precision, m, n, k } => {
+            WorkloadSpec::Gemm {
+                precision,
+                m,
+                n,
+                k,
+                math,
+            } => {
                 let p = match precision {
                     Precision::F32 => "sgemm",
                     Precision::F64 => "dgemm",
                     Precision::F16 => "hgemm",
                 };
-                format!("{p}.{m}x{n}x{k}")
+                let tc = match math {
+                    GemmMath::CudaCores => "",
+                    GemmMath::TensorCores => ".tc",
+                };
+                format!("{p}{tc}.{m}x{n}x{k}")
             }
             WorkloadSpec::Stream { op, precision, .. } => {
                 format!("stream.{}.{}", op.as_str(), precision.as_str())
