@@ -519,32 +519,121 @@ mod tests {
 
     #[test]
     fn every_referenced_entry_is_in_its_module_and_its_ptx() {
-        let mut refs: Vec<KernelRef> = SGEMM_VARIANTS
+        let mut refs: Vec<(KernelRef, (u32, u32))> = SGEMM_VARIANTS
             .iter()
             .chain(DGEMM_VARIANTS)
             .chain(HGEMM_VARIANTS)
-            .map(|k| k.kernel)
+            .map(|k| (k.kernel, k.min_cc))
             .collect();
         for op in StreamOp::ALL {
             for p in [Precision::F32, Precision::F64] {
-                refs.push(stream_kernel(op, p));
+                refs.push((stream_kernel(op, p), (5, 2)));
             }
         }
-        for r in refs {
-            let m = module_for(r.module, (5, 2)).expect("module for sm_52");
-            assert!(
-                m.entries.contains(&r.entry),
-                "{} not listed in {}",
-                r.entry,
-                m.name
-            );
-            assert!(
-                m.ptx.contains(&format!(".entry {}(", r.entry)),
-                "{} missing from the PTX of {}",
-                r.entry,
-                m.name
-            );
+        for (r, min_cc) in refs {
+            // In the module of every architecture from its own up, and in no lower one.
+            for cc in [
+                (5, 2),
+                (6, 1),
+                (7, 0),
+                (7, 5),
+                (8, 0),
+                (8, 6),
+                (8, 9),
+                (9, 0),
+            ] {
+                let m = module_for(r.module, cc).expect("a module for every GPU from sm_52");
+                let here = m.entries.contains(&r.entry);
+                assert_eq!(here, cc >= min_cc, "{} in {} {}", r.entry, m.name, m.target);
+                assert_eq!(
+                    m.ptx.contains(&format!(".entry {}(", r.entry)),
+                    here,
+                    "{} in the PTX of {} {}",
+                    r.entry,
+                    m.name,
+                    m.target
+                );
+            }
         }
+    }
+
+    #[test]
+    fn the_loader_picks_the_highest_module_a_device_supports() {
+        let target = |cc| module_for("gemm", cc).map(|m| m.target);
+        assert_eq!(target((5, 0)), None);
+        assert_eq!(target((5, 2)), Some("compute_52"));
+        assert_eq!(target((6, 1)), Some("compute_52"));
+        assert_eq!(target((7, 0)), Some("compute_70"));
+        assert_eq!(target((7, 5)), Some("compute_70"));
+        assert_eq!(target((8, 0)), Some("compute_80"));
+        assert_eq!(target((9, 0)), Some("compute_80"));
+        assert_eq!(
+            module_for("stream", (9, 0)).map(|m| m.target),
+            Some("compute_52")
+        );
+        // A higher build holds every entry of the lower ones.
+        for w in MODULES.windows(2) {
+            if w[0].name == w[1].name {
+                assert!(w[0].min_cc < w[1].min_cc);
+                assert!(w[0].entries.iter().all(|e| w[1].entries.contains(e)));
+            }
+        }
+    }
+
+    #[test]
+    fn the_paths_a_device_runs_follow_its_architecture() {
+        use GemmMath::{CudaCores, TensorCores};
+        let m40 = (5, 2);
+        let v100 = (7, 0);
+        let h100 = (9, 0);
+        assert_eq!(gemm_maths(Precision::F32, h100), vec![CudaCores]);
+        assert_eq!(gemm_maths(Precision::F64, m40), vec![CudaCores]);
+        assert_eq!(gemm_maths(Precision::F64, v100), vec![CudaCores]);
+        assert_eq!(
+            gemm_maths(Precision::F64, h100),
+            vec![CudaCores, TensorCores]
+        );
+        assert_eq!(gemm_maths(Precision::F16, m40), vec![CudaCores]);
+        assert_eq!(gemm_maths(Precision::F16, v100), vec![TensorCores]);
+        // Every path a device is asked to run has at least one variant it can load, and
+        // every variant offered is of that precision and math, loadable on the device.
+        for cc in [m40, (6, 1), v100, (7, 5), (8, 0), (8, 9), h100] {
+            for p in [Precision::F32, Precision::F64, Precision::F16] {
+                for math in gemm_maths(p, cc) {
+                    let vs = gemm_variants_for(p, math, cc);
+                    assert!(!vs.is_empty(), "{p:?} {math:?} on {cc:?}");
+                    assert_eq!(gemm_default_for(p, math, cc), Some(vs[0]));
+                    for v in &vs {
+                        assert!(v.precision == p && v.math == math && v.runs_on(cc));
+                        assert!(module_for("gemm", cc)
+                            .unwrap()
+                            .entries
+                            .contains(&v.kernel.entry));
+                    }
+                }
+            }
+        }
+        // The M40 gets the register-pipelined CUDA-core variants only; an H100 all of them.
+        assert!(gemm_variants_for(Precision::F64, TensorCores, m40).is_empty());
+        assert_eq!(
+            gemm_variants_for(Precision::F32, CudaCores, m40).len(),
+            4,
+            "sm_52 SGEMM variants"
+        );
+        assert_eq!(gemm_variants_for(Precision::F32, CudaCores, h100).len(), 7);
+        assert_eq!(
+            gemm_variants_for(Precision::F64, TensorCores, h100).len(),
+            3
+        );
+        assert_eq!(
+            gemm_variants_for(Precision::F16, TensorCores, v100).len(),
+            2
+        );
+        // The default on the CUDA cores is the sm_52 default everywhere.
+        assert_eq!(
+            gemm_default_for(Precision::F32, CudaCores, h100),
+            Some(SGEMM)
+        );
     }
 
     #[test]
@@ -582,44 +671,95 @@ mod tests {
     }
 
     #[test]
-    fn gemm_variants_are_consistent_and_fit_sm_52() {
-        let gemm = module_for("gemm", (5, 2)).expect("gemm module");
+    fn gemm_variants_are_consistent_and_fit_their_architecture() {
         let all: Vec<&GemmKernel> = SGEMM_VARIANTS
             .iter()
             .chain(DGEMM_VARIANTS)
             .chain(HGEMM_VARIANTS)
             .collect();
-        // The module lists exactly the variants, each once.
-        assert_eq!(gemm.entries.len(), all.len());
+        // The newest module lists exactly the variants, each once.
+        let newest = module_for("gemm", (9, 0)).expect("gemm module");
+        assert_eq!(newest.entries.len(), all.len());
         for k in &all {
             let name = k.kernel.entry;
             assert_eq!(k.kernel.module, "gemm");
             assert_eq!(
-                gemm.entries.iter().filter(|e| **e == name).count(),
+                newest.entries.iter().filter(|e| **e == name).count(),
                 1,
                 "{name}"
             );
             assert_eq!(all.iter().filter(|o| o.kernel.entry == name).count(), 1);
-            // The name encodes the tile.
-            let (prefix, math) = match k.precision {
-                Precision::F32 => ("sgemm_f32", SGEMM_MATH),
-                Precision::F64 => ("dgemm_f64", DGEMM_MATH),
-                Precision::F16 => ("hgemm_f16", HGEMM_MATH),
+            // The name encodes the path and the tile; the math label says what runs.
+            let prefix = match k.precision {
+                Precision::F32 => "sgemm_f32",
+                Precision::F64 => "dgemm_f64",
+                Precision::F16 => "hgemm_f16",
             };
-            assert_eq!(
-                name,
-                format!("{prefix}_{}x{}x{}_t{}x{}", k.bm, k.bn, k.bk, k.tm, k.tn)
-            );
-            assert_eq!(k.math_mode, math);
-            // Geometry: whole thread tiles, whole warps, at most 1024 threads.
+            let (want, math, min_cc) = match (k.math, k.pipeline) {
+                (GemmMath::CudaCores, Pipeline::Registers) => (
+                    format!("{prefix}_{}x{}x{}_t{}x{}", k.bm, k.bn, k.bk, k.tm, k.tn),
+                    match k.precision {
+                        Precision::F32 => SGEMM_MATH,
+                        Precision::F64 => DGEMM_MATH,
+                        Precision::F16 => HGEMM_MATH,
+                    },
+                    (5, 2),
+                ),
+                (GemmMath::CudaCores, Pipeline::CpAsync { stages }) => (
+                    format!(
+                        "{prefix}_{}x{}x{}_t{}x{}_s{stages}",
+                        k.bm, k.bn, k.bk, k.tm, k.tn
+                    ),
+                    match k.precision {
+                        Precision::F32 => SGEMM_MATH,
+                        _ => DGEMM_MATH,
+                    },
+                    (8, 0),
+                ),
+                (GemmMath::TensorCores, Pipeline::CpAsync { stages }) => (
+                    format!(
+                        "{prefix}_tc_{}x{}x{}_w{}x{}_s{stages}",
+                        k.bm, k.bn, k.bk, k.tm, k.tn
+                    ),
+                    match k.precision {
+                        Precision::F16 => HGEMM_TC_MATH,
+                        _ => DGEMM_TC_MATH,
+                    },
+                    if k.precision == Precision::F16 {
+                        (7, 0)
+                    } else {
+                        (8, 0)
+                    },
+                ),
+                (GemmMath::TensorCores, Pipeline::Registers) => {
+                    panic!("{name}: no tensor-core variant pipelines through registers")
+                }
+            };
+            assert_eq!(name, want);
+            assert_eq!(k.math_mode, math, "{name}");
+            assert_eq!(k.min_cc, min_cc, "{name}");
+            // No FP32 tensor-core path: SGEMM is never TF32.
+            assert!(!(k.precision == Precision::F32 && k.math == GemmMath::TensorCores));
+            // Geometry: whole thread/warp tiles, whole warps, at most 1024 threads.
             assert!(k.bm % k.tm == 0 && k.bn % k.tn == 0, "{name}");
-            assert_eq!(k.threads, k.bm * k.bn / (k.tm * k.tn), "{name}");
+            match k.math {
+                GemmMath::CudaCores => {
+                    assert_eq!(k.threads, k.bm * k.bn / (k.tm * k.tn), "{name}");
+                    // The loaders: every thread loads the same number of A elements.
+                    assert_eq!(k.bm * k.bk % k.threads, 0, "{name}");
+                }
+                GemmMath::TensorCores => {
+                    assert_eq!(k.threads, 32 * k.bm * k.bn / (k.tm * k.tn), "{name}");
+                    // 16-byte vectors of the tiles, as many for every thread.
+                    let v = 16 / k.input_bytes();
+                    assert_eq!((k.bm * k.bk / v) % k.threads, 0, "{name}");
+                    assert_eq!((k.bk * k.bn / v) % k.threads, 0, "{name}");
+                }
+            }
             assert!(k.threads % 32 == 0 && k.threads <= 1024, "{name}");
-            // The loaders: every thread loads the same number of elements of each tile.
-            assert_eq!(k.bm * k.bk % k.threads, 0, "{name}");
-            assert_eq!(k.bk * k.bn % k.threads, 0, "{name}");
-            // The PTX declares the launch bounds the table says.
-            let head = ptx_entry_header(gemm.ptx, name);
+            // The PTX of the module that first has it declares the launch bounds the table says.
+            let own = module_for("gemm", k.min_cc).expect("module");
+            let head = ptx_entry_header(own.ptx, name);
             assert!(
                 head.contains(&format!(".maxntid {}, 1, 1", k.threads)),
                 "{name}: {head}"
@@ -628,16 +768,18 @@ mod tests {
                 head.contains(&format!(".minnctapersm {}", k.min_blocks_per_sm)),
                 "{name}: {head}"
             );
-            // Static shared memory fits a block (48 KB), and min_blocks_per_sm blocks fit a
-            // GM200 SM (96 KB).
+            // Static shared memory fits a block (48 KB), and min_blocks_per_sm blocks fit an SM
+            // of the lowest architecture that runs it (96 KB on sm_52 and sm_70, 164 KB on
+            // sm_80).
             assert!(
                 k.shared_bytes() <= 48 * 1024,
                 "{name}: {} B",
                 k.shared_bytes()
             );
+            let sm_shared = if k.min_cc >= (8, 0) { 164 } else { 96 } * 1024;
             assert!(k.min_blocks_per_sm >= 1);
             assert!(
-                k.min_blocks_per_sm * k.shared_bytes() <= 96 * 1024,
+                k.min_blocks_per_sm * k.shared_bytes() <= sm_shared,
                 "{name}: {} blocks of {} B",
                 k.min_blocks_per_sm,
                 k.shared_bytes()
@@ -657,6 +799,12 @@ mod tests {
                 .max_registers(),
             64
         );
+        // Four stages of the large SGEMM tile; the tensor-core tiles as is, padded.
+        let v = |e| gemm_variant(e).unwrap();
+        assert_eq!(v("sgemm_f32_128x128x8_t8x8_s4").shared_bytes(), 33280);
+        assert_eq!(v("dgemm_f64_tc_64x64x8_w32x32_s4").shared_bytes(), 41984);
+        assert_eq!(v("hgemm_f16_tc_128x128x32_w64x32_s2").shared_bytes(), 37888);
+        assert_eq!(v("dgemm_f64_tc_64x64x8_w32x32_s4").threads, 128);
     }
 
     /// The `.entry NAME(...)` header of one entry, up to its body's `{`.
