@@ -4,7 +4,9 @@
 //! - Inventory: GPU count (exact), model, memory per GPU, PCIe link per GPU, host vCPUs, host
 //!   memory and local disk (the last two pass at >= 95 % of nominal).
 //! - Performance: per GPU and target, the best (highest median) of the primary CUDA results of
-//!   the matching workload; a machine-scope target sums the per-GPU bests.
+//!   the matching workload; a machine-scope target sums the per-GPU bests. The FP32/FP64 GEMM
+//!   targets are judged on CUDA-core GEMMs only: tensor-core (DMMA, HMMA) results are reported
+//!   beside them, never counted against a vector target.
 //! - Any matching result that is not verified as right FAILS the target, whatever its speed.
 //! - Noise: the pass line is compared with an interval, not a point (see [`noise_interval`]).
 //! - Host results never count as GPU results; they are reported, never gated.
@@ -13,7 +15,7 @@ use crate::model::{
     BackendKind, Check, CheckKind, DeviceInfo, Measurement, Role, RunReport, Verdict, VerifyStatus,
     WorkloadResult,
 };
-use crate::workload::{Direction, Precision, StreamOp, WorkloadSpec};
+use crate::workload::{Direction, GemmMath, Precision, StreamOp, WorkloadSpec};
 
 use super::catalogue::name_matches;
 use super::profile::{pcie_gbps_per_lane, Metric, Profile, Scope, Target, HOST_SIZE_TOLERANCE};
@@ -411,12 +413,24 @@ fn correctness(r: &RunReport, out: &mut Vec<Check>) {
 
 // ---------------------------------------------------------------- performance
 
-/// Whether a workload is what a metric measures. Stream triad at either precision (the choice
+/// Whether a workload is what a metric measures. The FP32 and FP64 GEMM targets are CUDA-core
+/// (vector FMA) figures, so only CUDA-core GEMMs count for them: a tensor-core (DMMA) DGEMM is
+/// reported, never gated against a vector target. Stream triad at either precision (the choice
 /// between them is made in [`assess`]); transfers only from/to pinned memory.
 pub fn workload_matches(spec: &WorkloadSpec, metric: Metric) -> bool {
     match (metric, spec) {
-        (Metric::Fp32Gemm, WorkloadSpec::Gemm { precision, .. }) => *precision == Precision::F32,
-        (Metric::Fp64Gemm, WorkloadSpec::Gemm { precision, .. }) => *precision == Precision::F64,
+        (
+            Metric::Fp32Gemm,
+            WorkloadSpec::Gemm {
+                precision, math, ..
+            },
+        ) => *precision == Precision::F32 && *math == GemmMath::CudaCores,
+        (
+            Metric::Fp64Gemm,
+            WorkloadSpec::Gemm {
+                precision, math, ..
+            },
+        ) => *precision == Precision::F64 && *math == GemmMath::CudaCores,
         (Metric::StreamTriad, WorkloadSpec::Stream { op, .. }) => *op == StreamOp::Triad,
         (
             Metric::H2d,

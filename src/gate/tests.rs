@@ -43,6 +43,15 @@ fn dgemm() -> WorkloadSpec {
         math: crate::workload::GemmMath::CudaCores,
     }
 }
+fn dgemm_tc() -> WorkloadSpec {
+    WorkloadSpec::Gemm {
+        precision: Precision::F64,
+        m: 2048,
+        n: 2048,
+        k: 2048,
+        math: crate::workload::GemmMath::TensorCores,
+    }
+}
 fn triad(precision: Precision) -> WorkloadSpec {
     WorkloadSpec::Stream {
         op: StreamOp::Triad,
@@ -207,6 +216,8 @@ type Case = (
 
 const SGEMM0: &str = "gpu0.sgemm.4096x4096x4096";
 const SGEMM1: &str = "gpu1.sgemm.4096x4096x4096";
+const DGEMM0: &str = "gpu0.dgemm.2048x2048x2048";
+const DGEMM1: &str = "gpu1.dgemm.2048x2048x2048";
 
 fn cases() -> Vec<Case> {
     use Verdict::*;
@@ -530,6 +541,69 @@ fn cases() -> Vec<Case> {
             1,
             |r, _| r.host.memory_bytes = 50_000_000_000,
             &[("host.memory", Fail)],
+            Fail,
+        ),
+        (
+            "a fast tensor-core DGEMM never passes the FP64 target: the slow CUDA-core one fails it",
+            "g2.large",
+            1,
+            |r, _| {
+                // 0.5 TFLOPS on DMMA is well above the 0.2 spec; 0.05 on the CUDA cores is not.
+                r.results.push(result(0, dgemm_tc(), 0.5));
+                set_speed(r, DGEMM0, 0.05, 0.005);
+            },
+            &[("gpu0.fp64_gemm", Fail), ("gpu0.fp32_gemm", Pass)],
+            Fail,
+        ),
+        (
+            "a tensor-core DGEMM alone leaves the FP64 target without a result",
+            "g2.large",
+            1,
+            |r, _| {
+                r.results.retain(|w| w.id != DGEMM0);
+                r.results.push(result(0, dgemm_tc(), 0.5));
+            },
+            &[("gpu0.fp64_gemm", Fail)],
+            Fail,
+        ),
+        (
+            "a slow tensor-core DGEMM beside a healthy CUDA-core one is not gated",
+            "g2.large",
+            1,
+            |r, _| r.results.push(result(0, dgemm_tc(), 0.01)),
+            &[("gpu0.fp64_gemm", Pass)],
+            Pass,
+        ),
+        (
+            "a wrong tensor-core DGEMM fails its correctness check, not the FP64 target",
+            "g2.large",
+            1,
+            |r, _| {
+                let mut w = result(0, dgemm_tc(), 0.5);
+                w.verification.status = VerifyStatus::Failed;
+                r.results.push(w);
+            },
+            &[
+                ("gpu0.dgemm.tc.2048x2048x2048.verify", Fail),
+                ("gpu0.fp64_gemm", Pass),
+            ],
+            Fail,
+        ),
+        (
+            "machine FP64 sums CUDA-core DGEMMs only",
+            "g2.2xlarge",
+            2,
+            |r, _| {
+                for (d, id) in [(0, DGEMM0), (1, DGEMM1)] {
+                    r.results.push(result(d, dgemm_tc(), 0.5));
+                    set_speed(r, id, 0.05, 0.005);
+                }
+            },
+            &[
+                ("gpu0.fp64_gemm", Fail),
+                ("gpu1.fp64_gemm", Fail),
+                ("machine.fp64_gemm", Fail),
+            ],
             Fail,
         ),
         (
