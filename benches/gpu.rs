@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use gpugate::cuda::CudaDevice;
+use gpugate::kernels::gemm_maths;
 use gpugate::workload::backend::{Backend, DeviceBackend};
-use gpugate::workload::{Direction, Precision, StreamOp, Trial, WorkloadSpec};
+use gpugate::workload::device::KernelDevice;
+use gpugate::workload::{Direction, GemmMath, Precision, StreamOp, Trial, WorkloadSpec};
 
 fn device() -> Option<Arc<CudaDevice>> {
     let inv = gpugate::probe::gpus();
@@ -41,17 +43,32 @@ fn benches(c: &mut Criterion) {
     if let Err(e) = &cublas {
         eprintln!("cuBLAS peer benches skipped: {e}");
     }
+    let cc = dev.props().compute_capability;
     for p in [Precision::F32, Precision::F64] {
         let mut g = c.benchmark_group(format!("gemm_{}_flops", p.as_str()));
         g.sample_size(10).measurement_time(Duration::from_secs(3));
         for s in [1024usize, 4096, 8192] {
-            let spec = WorkloadSpec::gemm(p, s, s, s);
-            g.throughput(Throughput::Elements(spec.work().flops as u64));
-            let mut t = backend.prepare(&spec, 1).expect("prepare gemm");
-            assert!(t.verify().is_ok());
-            g.bench_function(BenchmarkId::new("gpugate", s), |b| {
-                b.iter_custom(|n| timed(t.as_mut(), n))
-            });
+            // Every path the device has: DGEMM also on the tensor cores (DMMA) from sm_80,
+            // benched as "gpugate_tc" (never mixed with the CUDA-core numbers).
+            for math in gemm_maths(p, cc) {
+                let spec = WorkloadSpec::Gemm {
+                    precision: p,
+                    m: s,
+                    n: s,
+                    k: s,
+                    math,
+                };
+                g.throughput(Throughput::Elements(spec.work().flops as u64));
+                let mut t = backend.prepare(&spec, 1).expect("prepare gemm");
+                assert!(t.verify().is_ok());
+                let name = match math {
+                    GemmMath::CudaCores => "gpugate",
+                    GemmMath::TensorCores => "gpugate_tc",
+                };
+                g.bench_function(BenchmarkId::new(name, s), |b| {
+                    b.iter_custom(|n| timed(t.as_mut(), n))
+                });
+            }
             if cublas.is_ok() {
                 let mut peer = dev
                     .cublas_gemm_trial(p, s, s, s, 1)

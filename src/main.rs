@@ -187,13 +187,15 @@ impl ProgressLine {
             Progress::Tuning {
                 device,
                 precision,
+                math,
                 class,
             } => {
                 self.clear(&mut err);
                 let _ = writeln!(
                     err,
-                    "gpu{device}: tuning {} GEMM variants for {class:?} sizes (cached for the next runs)",
-                    precision.as_str()
+                    "gpu{device}: tuning {} GEMM variants on the {} for {class:?} sizes (cached for the next runs)",
+                    precision.as_str(),
+                    math.label()
                 );
             }
             Progress::Note(n) => {

@@ -4,11 +4,12 @@
 //! free memory with margin, and stream arrays are at least 4 × L2 so that bandwidth is DRAM
 //! bandwidth, not cache bandwidth.
 
+use crate::kernels::gemm_maths;
 use crate::model::{BackendKind, Level};
 use crate::workload::device::DeviceProps;
 use crate::workload::gemm::gemm_device_bytes;
 use crate::workload::stream::stream_device_bytes;
-use crate::workload::{Direction, Precision, StreamOp, WorkloadSpec};
+use crate::workload::{Direction, GemmMath, Precision, StreamOp, WorkloadSpec};
 
 /// Fraction of free device memory one workload may use.
 pub const MEMORY_MARGIN: f64 = 0.5;
@@ -88,18 +89,27 @@ pub fn plan(level: Level, backend: BackendKind, props: Option<&DeviceProps>) -> 
             (BackendKind::Host, Precision::F16) => &[],
             (BackendKind::Host, _) => host_gemm_sizes(level),
         };
-        let mut seen = Vec::new();
-        for &s in sizes {
-            if let Some(s) = fit_gemm(p, s, budget) {
-                if !seen.contains(&s) {
-                    seen.push(s);
-                    out.push(WorkloadSpec::Gemm {
-                        precision: p,
-                        m: s,
-                        n: s,
-                        k: s,
-                        math: crate::workload::GemmMath::CudaCores,
-                    });
+        // Every path the device has for this precision: DGEMM on the CUDA cores and, from sm_80,
+        // on the tensor cores too (same sizes); HGEMM on the tensor cores from sm_70. The host
+        // has only the CUDA-core arithmetic's counterpart.
+        let maths = match props {
+            Some(d) if backend == BackendKind::Cuda => gemm_maths(p, d.compute_capability),
+            _ => vec![GemmMath::CudaCores],
+        };
+        for math in maths {
+            let mut seen = Vec::new();
+            for &s in sizes {
+                if let Some(s) = fit_gemm(p, s, budget) {
+                    if !seen.contains(&s) {
+                        seen.push(s);
+                        out.push(WorkloadSpec::Gemm {
+                            precision: p,
+                            m: s,
+                            n: s,
+                            k: s,
+                            math,
+                        });
+                    }
                 }
             }
         }
@@ -161,7 +171,7 @@ mod tests {
             m: 8192,
             n: 8192,
             k: 8192,
-            math: crate::workload::GemmMath::CudaCores,
+            math: GemmMath::CudaCores,
         }));
         assert_eq!(
             plan.iter()
@@ -231,6 +241,80 @@ mod tests {
                 assert!(n * precision.bytes() >= 4 * (50 << 20));
             }
         }
+    }
+
+    /// The (precision, math) pairs a plan's GEMMs use, each with its sizes.
+    fn gemm_paths(plan: &[WorkloadSpec]) -> Vec<(Precision, GemmMath, Vec<usize>)> {
+        let mut out: Vec<(Precision, GemmMath, Vec<usize>)> = Vec::new();
+        for s in plan {
+            if let WorkloadSpec::Gemm {
+                precision, m, math, ..
+            } = *s
+            {
+                match out
+                    .iter_mut()
+                    .find(|(p, x, _)| *p == precision && *x == math)
+                {
+                    Some((_, _, sizes)) => sizes.push(m),
+                    None => out.push((precision, math, vec![m])),
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn tensor_core_gemms_are_planned_only_where_the_device_has_them() {
+        use GemmMath::{CudaCores, TensorCores};
+        use Precision::{F16, F32, F64};
+        type Paths = &'static [(Precision, GemmMath)];
+        let cases: [((u32, u32), Paths); 4] = [
+            // H100: DGEMM on both, HGEMM on the tensor cores only.
+            (
+                (9, 0),
+                &[
+                    (F32, CudaCores),
+                    (F64, CudaCores),
+                    (F64, TensorCores),
+                    (F16, TensorCores),
+                ],
+            ),
+            // V100: wmma, no DMMA.
+            (
+                (7, 0),
+                &[(F32, CudaCores), (F64, CudaCores), (F16, TensorCores)],
+            ),
+            // M40: no tensor cores at all.
+            (
+                (5, 2),
+                &[(F32, CudaCores), (F64, CudaCores), (F16, CudaCores)],
+            ),
+            (
+                (6, 1),
+                &[(F32, CudaCores), (F64, CudaCores), (F16, CudaCores)],
+            ),
+        ];
+        for (cc, want) in cases {
+            let mut p = props(80, 50);
+            p.compute_capability = cc;
+            let paths = gemm_paths(&plan(Level::Standard, BackendKind::Cuda, Some(&p)));
+            let got: Vec<(Precision, GemmMath)> = paths.iter().map(|(p, m, _)| (*p, *m)).collect();
+            assert_eq!(got, want, "cc {cc:?}");
+            // Each path has its precision's sizes; DMMA uses the FP64 sizes.
+            for (p, _, sizes) in &paths {
+                assert_eq!(
+                    &sizes[..],
+                    gpu_gemm_sizes(Level::Standard, *p),
+                    "cc {cc:?} {p:?}"
+                );
+            }
+        }
+        // The host: CUDA-core arithmetic only, no HGEMM, whatever a device would have.
+        let host = gemm_paths(&plan(Level::Quick, BackendKind::Host, None));
+        assert_eq!(
+            host.iter().map(|(p, m, _)| (*p, *m)).collect::<Vec<_>>(),
+            [(F32, CudaCores), (F64, CudaCores)]
+        );
     }
 
     #[test]

@@ -22,7 +22,7 @@ use crate::probe::telemetry::{self as nvml, GpuTelemetry, TelemetrySummary};
 use crate::report;
 use crate::workload::backend::{Backend, DeviceBackend};
 use crate::workload::device::DeviceProps;
-use crate::workload::{Direction, Precision, StreamOp, Trial, WorkloadSpec};
+use crate::workload::{Direction, GemmMath, Precision, StreamOp, Trial, WorkloadSpec};
 
 /// Which backend to run on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -74,10 +74,11 @@ pub enum Progress<'a> {
         device: u32,
         loads: &'a [ModuleLoad],
     },
-    /// Timing the GEMM variants of one size class (autotuning).
+    /// Timing the GEMM variants of one precision, math and size class (autotuning).
     Tuning {
         device: u32,
         precision: Precision,
+        math: GemmMath,
         class: SizeClass,
     },
     WorkloadStarted {
@@ -186,6 +187,31 @@ fn props_of(d: &DeviceInfo) -> DeviceProps {
         free_memory: d.free_memory_bytes,
         compute_capability: d.compute_capability,
     }
+}
+
+/// The spec a cuBLAS peer of this GEMM is recorded under: the same precision and shape on the
+/// CUDA-core math, so that a shape measured on both maths has one peer (the peer's own
+/// `math_mode` says what cuBLAS did). None for what is not a GEMM.
+pub fn peer_spec(spec: &WorkloadSpec) -> Option<WorkloadSpec> {
+    match *spec {
+        WorkloadSpec::Gemm {
+            precision, m, n, k, ..
+        } => Some(WorkloadSpec::gemm(precision, m, n, k)),
+        _ => None,
+    }
+}
+
+/// How many cuBLAS peers a plan measures: one per GPU, precision and shape.
+pub fn peer_count(jobs: &[(Option<u32>, WorkloadSpec)]) -> usize {
+    let mut peers: Vec<(u32, WorkloadSpec)> = Vec::new();
+    for (d, s) in jobs {
+        if let (Some(d), Some(p)) = (d, peer_spec(s)) {
+            if !peers.contains(&(*d, p)) {
+                peers.push((*d, p));
+            }
+        }
+    }
+    peers.len()
 }
 
 /// Stable id of a workload result.
@@ -428,14 +454,7 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunR
         report.notes.push(note);
     }
     let peers_wanted = matches!(cublas, Some(Ok(())));
-    let total = jobs.len()
-        + if peers_wanted {
-            jobs.iter()
-                .filter(|(d, s)| d.is_some() && matches!(s, WorkloadSpec::Gemm { .. }))
-                .count()
-        } else {
-            0
-        };
+    let total = jobs.len() + if peers_wanted { peer_count(&jobs) } else { 0 };
     let mut index = 0usize;
 
     // GPUs, one at a time.
@@ -494,33 +513,50 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunR
         let key = TuningKey::for_device(&gpu);
         let mut table = tune::cached_or_empty(&cache, gpu.index, &key, opts.retune);
         let mut tuned_now = false;
+        let mut tried = Vec::new();
         for spec in &specs {
             let WorkloadSpec::Gemm {
-                precision, m, n, k, ..
+                precision,
+                m,
+                n,
+                k,
+                math,
             } = *spec
             else {
                 continue;
             };
             let class = SizeClass::of(m, n, k);
-            if table.entry(precision, class).is_some() {
+            if table.entry(precision, math, class).is_some()
+                || tried.contains(&(precision, math, class))
+            {
                 continue;
             }
+            tried.push((precision, math, class));
             progress(Progress::Tuning {
                 device: gpu.index,
                 precision,
+                math,
                 class,
             });
             let tune_seed = workload_seed(seed, &format!("gpu{}.tune", gpu.index));
-            match tune::tune_class(&dev, precision, class, TuneBudget::default(), tune_seed) {
+            match tune::tune_class(
+                &dev,
+                precision,
+                math,
+                class,
+                TuneBudget::default(),
+                tune_seed,
+            ) {
                 Ok(entry) => {
                     table.entries.push(entry);
                     tuned_now = true;
                 }
                 Err(why) => {
                     let note = format!(
-                        "GPU {}: tuning {} GEMM ({:?} sizes) failed, using the default variant: {why}",
+                        "GPU {}: tuning {} GEMM on the {} ({:?} sizes) failed, using the default variant: {why}",
                         gpu.index,
                         precision.as_str(),
+                        math.label(),
                         class
                     );
                     progress(Progress::Note(&note));
@@ -569,6 +605,9 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunR
             device_name: gpu.name.clone(),
             ..primary
         };
+        // The cuBLAS peers measured on this GPU: one per precision and shape, whatever the math
+        // of the gpugate GEMMs beside it.
+        let mut peers_done: Vec<WorkloadSpec> = Vec::new();
         for spec in specs {
             index += 1;
             let r = run_one(
@@ -587,17 +626,24 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunR
             report.results.push(r);
             save(&report)?;
 
-            // cuBLAS beside every GEMM: sgemm (pedantic), dgemm, gemmEx for FP16 inputs.
+            // cuBLAS beside the first GEMM of each precision and shape: sgemm (pedantic), dgemm,
+            // gemmEx for FP16 inputs.
             if let (
                 true,
-                WorkloadSpec::Gemm {
-                    precision, m, n, k, ..
-                },
-            ) = (peers_wanted, spec)
+                Some(
+                    pspec @ WorkloadSpec::Gemm {
+                        precision, m, n, k, ..
+                    },
+                ),
+            ) = (peers_wanted, peer_spec(&spec))
             {
+                if peers_done.contains(&pspec) {
+                    continue;
+                }
+                peers_done.push(pspec);
                 index += 1;
                 let r = run_one(
-                    &spec,
+                    &pspec,
                     &peer,
                     (index, total),
                     |id| dev.cublas_gemm_trial(precision, m, n, k, workload_seed(seed, id)),
@@ -847,6 +893,76 @@ mod tests {
             workload_seed(2, "gpu0.sgemm")
         );
         assert_eq!(workload_seed(7, "x"), workload_seed(7, "x"));
+    }
+
+    #[test]
+    fn one_peer_per_gpu_precision_and_shape_whatever_the_math() {
+        let mut props = props_of(&DeviceInfo {
+            compute_capability: (9, 0),
+            total_memory_bytes: 80 << 30,
+            free_memory_bytes: 79 << 30,
+            l2_cache_bytes: 50 << 20,
+            ..Default::default()
+        });
+        let mut jobs = Vec::new();
+        for d in [0, 1] {
+            for s in plan(Level::Standard, BackendKind::Cuda, Some(&props)) {
+                jobs.push((Some(d), s));
+            }
+        }
+        for s in plan(Level::Standard, BackendKind::Host, None) {
+            jobs.push((None, s));
+        }
+        let gemms = |p: Precision, math: GemmMath| {
+            jobs.iter()
+                .filter(|(d, s)| {
+                    *d == Some(0)
+                        && matches!(*s, WorkloadSpec::Gemm { precision, math: m, .. }
+                            if precision == p && m == math)
+                })
+                .count()
+        };
+        let (s, d, dtc, htc) = (
+            gemms(Precision::F32, GemmMath::CudaCores),
+            gemms(Precision::F64, GemmMath::CudaCores),
+            gemms(Precision::F64, GemmMath::TensorCores),
+            gemms(Precision::F16, GemmMath::TensorCores),
+        );
+        assert!(
+            d > 0 && d == dtc,
+            "sm_90 runs every DGEMM size on both maths"
+        );
+        // DGEMM: one peer per shape, not one per math; none for the host.
+        assert_eq!(peer_count(&jobs), 2 * (s + d + htc));
+        // A peer is recorded on the CUDA-core spec, so its id names no math.
+        let tc = WorkloadSpec::Gemm {
+            precision: Precision::F64,
+            m: 2048,
+            n: 2048,
+            k: 2048,
+            math: GemmMath::TensorCores,
+        };
+        let p = peer_spec(&tc).unwrap();
+        assert_eq!(p, WorkloadSpec::gemm(Precision::F64, 2048, 2048, 2048));
+        assert_eq!(
+            result_id(Some(0), Role::Peer, &p),
+            "gpu0.peer.dgemm.2048x2048x2048"
+        );
+        assert_eq!(
+            result_id(Some(0), Role::Primary, &tc),
+            "gpu0.dgemm.tc.2048x2048x2048"
+        );
+        // An older GPU: no tensor-core DGEMM, one peer per GEMM as before.
+        props.compute_capability = (5, 2);
+        let old: Vec<_> = plan(Level::Standard, BackendKind::Cuda, Some(&props))
+            .into_iter()
+            .map(|s| (Some(0), s))
+            .collect();
+        let n_gemm = old
+            .iter()
+            .filter(|(_, s)| matches!(s, WorkloadSpec::Gemm { .. }))
+            .count();
+        assert_eq!(peer_count(&old), n_gemm);
     }
 
     #[test]

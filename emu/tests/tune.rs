@@ -4,10 +4,11 @@
 
 use std::sync::Arc;
 
-use gpugate::kernels::gemm_variants;
+use gpugate::kernels::gemm_variants_for;
 use gpugate::measure::tune::{tune_class_at, SizeClass, TuneBudget};
 use gpugate::workload::backend::{Backend, DeviceBackend};
-use gpugate::workload::{Precision, WorkloadSpec};
+use gpugate::workload::device::KernelDevice;
+use gpugate::workload::{GemmMath, Precision, WorkloadSpec};
 use gpugate_emu::EmuDevice;
 
 #[test]
@@ -18,14 +19,18 @@ fn every_variant_is_timed_and_verified_and_the_backend_uses_the_choice() {
         slow_launch: 0.0,
         memory_fraction: 0.5,
     };
+    let cc = dev.props().compute_capability;
     for p in [Precision::F32, Precision::F64, Precision::F16] {
-        let e = tune_class_at(&dev, p, SizeClass::Small, 37, budget, 9).expect("tuning succeeds");
-        assert_eq!(e.candidates.len(), gemm_variants(p).len());
+        let math = GemmMath::CudaCores;
+        let variants = gemm_variants_for(p, math, cc);
+        let e = tune_class_at(&dev, p, math, cc, SizeClass::Small, 37, budget, 9)
+            .expect("tuning succeeds");
+        assert_eq!(e.candidates.len(), variants.len());
         for c in &e.candidates {
             assert!(c.verified, "{} did not verify: {:?}", c.variant, c.error);
             assert!(c.tflops.unwrap() > 0.0);
         }
-        assert!(gemm_variants(p).iter().any(|v| v.kernel.entry == e.variant));
+        assert!(variants.iter().any(|v| v.kernel.entry == e.variant));
 
         let mut table = gpugate::measure::tune::TuningTable::new(0, Default::default());
         table.entries.push(e.clone());

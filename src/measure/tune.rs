@@ -1,5 +1,6 @@
-//! GEMM autotuning on the device: on first use, every variant of a family is timed on a
-//! representative size of each size class, verified, and the fastest verified one is kept.
+//! GEMM autotuning on the device: on first use, every variant of a family (precision and math:
+//! CUDA cores or tensor cores) that the device can run is timed on a representative size of each
+//! size class, verified, and the fastest verified one is kept.
 //!
 //! Results are cached in a JSON file keyed by GPU UUID, driver version and a hash of the embedded
 //! PTX, so a new driver or new kernels re-tune by themselves; `--retune` forces it. The table goes
@@ -10,11 +11,11 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::kernels::{gemm_variants, GemmKernel, MODULES};
+use crate::kernels::{gemm_variants, gemm_variants_for, GemmKernel, MODULES};
 use crate::model::{DeviceInfo, VerifyStatus};
 use crate::workload::device::KernelDevice;
 use crate::workload::gemm::{gemm_device_bytes, prepare_gemm_with};
-use crate::workload::Precision;
+use crate::workload::{GemmMath, Precision};
 
 /// GEMM size classes, by the largest dimension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -80,10 +81,14 @@ pub struct Candidate {
     pub error: Option<String>,
 }
 
-/// The choice for one precision and size class.
+/// The choice for one precision, math and size class.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TuningEntry {
     pub precision: Precision,
+    /// CUDA cores or tensor cores: only variants of this math were candidates. Absent in cache
+    /// files written before tensor-core variants existed: CUDA cores.
+    #[serde(default)]
+    pub math: GemmMath,
     pub size_class: SizeClass,
     /// Square size the variants were timed on.
     pub size: usize,
@@ -112,19 +117,27 @@ impl TuningTable {
         }
     }
 
-    pub fn entry(&self, p: Precision, class: SizeClass) -> Option<&TuningEntry> {
+    pub fn entry(&self, p: Precision, math: GemmMath, class: SizeClass) -> Option<&TuningEntry> {
         self.entries
             .iter()
-            .find(|e| e.precision == p && e.size_class == class)
+            .find(|e| e.precision == p && e.math == math && e.size_class == class)
     }
 
-    /// The tuned variant for a GEMM of this shape, if its class has been tuned.
-    pub fn choose(&self, p: Precision, m: usize, n: usize, k: usize) -> Option<GemmKernel> {
-        let e = self.entry(p, SizeClass::of(m, n, k))?;
+    /// The tuned variant for a GEMM of this precision, math and shape, if its class has been
+    /// tuned. Never a variant of another math (a cache entry naming one is ignored).
+    pub fn choose(
+        &self,
+        p: Precision,
+        math: GemmMath,
+        m: usize,
+        n: usize,
+        k: usize,
+    ) -> Option<GemmKernel> {
+        let e = self.entry(p, math, SizeClass::of(m, n, k))?;
         gemm_variants(p)
             .iter()
             .copied()
-            .find(|v| v.kernel.entry == e.variant)
+            .find(|v| v.kernel.entry == e.variant && v.math == math)
     }
 }
 
@@ -228,12 +241,14 @@ impl Default for TuneBudget {
     }
 }
 
-/// Times every variant of `p` on the representative size of `class` (shrunk to fit memory),
-/// verifies each, and returns the entry with the fastest verified variant. Err when no variant
-/// produced a verified result (the errors are in the message).
+/// Times every variant of `p` and `math` that the device can run on the representative size of
+/// `class` (shrunk to fit memory), verifies each, and returns the entry with the fastest
+/// verified variant. Err when the device has no such variant, or when none produced a verified
+/// result (the errors are in the message).
 pub fn tune_class<D: KernelDevice + ?Sized + 'static>(
     dev: &Arc<D>,
     p: Precision,
+    math: GemmMath,
     class: SizeClass,
     budget: TuneBudget,
     seed: u64,
@@ -244,21 +259,44 @@ pub fn tune_class<D: KernelDevice + ?Sized + 'static>(
     while size > 256 && gemm_device_bytes(p, size, size, size) > mem {
         size -= 256;
     }
-    tune_class_at(dev, p, class, size, budget, seed)
+    tune_class_at(
+        dev,
+        p,
+        math,
+        props.compute_capability,
+        class,
+        size,
+        budget,
+        seed,
+    )
 }
 
-/// [`tune_class`] at a given square size.
+/// [`tune_class`] at a given square size, for a device of compute capability `cc` (normally
+/// `dev.props().compute_capability`): the candidates are [`gemm_variants_for`]`(p, math, cc)`.
+#[allow(clippy::too_many_arguments)]
 pub fn tune_class_at<D: KernelDevice + ?Sized + 'static>(
     dev: &Arc<D>,
     p: Precision,
+    math: GemmMath,
+    cc: (u32, u32),
     class: SizeClass,
     size: usize,
     budget: TuneBudget,
     seed: u64,
 ) -> Result<TuningEntry, String> {
+    let variants = gemm_variants_for(p, math, cc);
+    if variants.is_empty() {
+        return Err(format!(
+            "no {} GEMM variant on the {} runs on compute capability {}.{}",
+            p.as_str(),
+            math.label(),
+            cc.0,
+            cc.1
+        ));
+    }
     let mut candidates = Vec::new();
-    for v in gemm_variants(p) {
-        candidates.push(time_variant(dev, *v, size, budget, seed));
+    for v in variants {
+        candidates.push(time_variant(dev, v, size, budget, seed));
     }
     let best = candidates
         .iter()
@@ -268,6 +306,7 @@ pub fn tune_class_at<D: KernelDevice + ?Sized + 'static>(
     match best {
         Some((_, variant)) => Ok(TuningEntry {
             precision: p,
+            math,
             size_class: class,
             size,
             variant,
@@ -275,8 +314,9 @@ pub fn tune_class_at<D: KernelDevice + ?Sized + 'static>(
             from_cache: false,
         }),
         None => Err(format!(
-            "no {} GEMM variant produced a verified result at {size}³: {}",
+            "no {} GEMM variant on the {} produced a verified result at {size}³: {}",
             p.as_str(),
+            math.label(),
             candidates
                 .iter()
                 .map(|c| format!(
@@ -353,6 +393,7 @@ mod tests {
         seconds_per_launch: HashMap<&'static str, f64>,
         broken: Option<&'static str>,
         clock: Mutex<f64>,
+        cc: (u32, u32),
     }
 
     impl ScriptedGemmDevice {
@@ -363,6 +404,7 @@ mod tests {
                 seconds_per_launch: times.iter().copied().collect(),
                 broken,
                 clock: Mutex::new(0.0),
+                cc: (5, 2),
             }
         }
     }
@@ -412,7 +454,7 @@ mod tests {
                 l2_bytes: 1 << 20,
                 total_memory: 1 << 30,
                 free_memory: 1 << 30,
-                compute_capability: (5, 2),
+                compute_capability: self.cc,
             }
         }
         fn alloc(&self, bytes: usize) -> Result<DevBuf, DeviceError> {
@@ -526,9 +568,19 @@ mod tests {
 
     #[test]
     fn the_fastest_verified_variant_wins_and_a_wrong_one_never_does() {
-        for p in [Precision::F32, Precision::F64] {
-            let vs = gemm_variants(p);
-            assert!(vs.len() >= 2, "{p:?} needs at least two variants to tune");
+        use GemmMath::{CudaCores, TensorCores};
+        for (p, math, cc) in [
+            (Precision::F32, CudaCores, (5, 2)),
+            (Precision::F64, CudaCores, (5, 2)),
+            (Precision::F32, CudaCores, (9, 0)),
+            (Precision::F64, CudaCores, (9, 0)),
+            (Precision::F64, TensorCores, (8, 0)),
+        ] {
+            let vs = gemm_variants_for(p, math, cc);
+            assert!(
+                vs.len() >= 2,
+                "{p:?} {math:?} at {cc:?} needs at least two variants to tune"
+            );
             let fastest = vs[vs.len() - 1].kernel.entry;
             let second = vs[0].kernel.entry;
             let mut times: Vec<(&'static str, f64)> =
@@ -540,15 +592,23 @@ mod tests {
                     t.1 = 2e-3
                 }
             });
-            // Correct everywhere: the fastest wins.
+            let tune = |dev: &Arc<ScriptedGemmDevice>| {
+                tune_class_at(dev, p, math, cc, SizeClass::Small, 48, small_budget(), 1).unwrap()
+            };
+            // Correct everywhere: the fastest wins, among variants of this math only.
             let dev = tiny_device(&times, None);
-            let e = tune_class_at(&dev, p, SizeClass::Small, 48, small_budget(), 1).unwrap();
+            let e = tune(&dev);
             assert_eq!(e.variant, fastest);
+            assert_eq!((e.precision, e.math), (p, math));
             assert_eq!(e.candidates.len(), vs.len());
             assert!(e.candidates.iter().all(|c| c.verified));
+            for c in &e.candidates {
+                let v = crate::kernels::gemm_variant(&c.variant).unwrap();
+                assert!(v.math == math && v.runs_on(cc), "{} at {cc:?}", c.variant);
+            }
             // The fastest is wrong: the next one wins, and the wrong one is marked.
             let dev = tiny_device(&times, Some(fastest));
-            let e = tune_class_at(&dev, p, SizeClass::Small, 48, small_budget(), 1).unwrap();
+            let e = tune(&dev);
             assert_eq!(e.variant, second);
             let bad = e.candidates.iter().find(|c| c.variant == fastest).unwrap();
             assert!(!bad.verified && bad.error.is_some());
@@ -563,6 +623,8 @@ mod tests {
         let e = tune_class_at(
             &dev,
             Precision::F32,
+            GemmMath::CudaCores,
+            (5, 2),
             SizeClass::Small,
             40,
             small_budget(),
@@ -576,20 +638,185 @@ mod tests {
     }
 
     #[test]
-    fn choose_uses_the_class_of_the_shape() {
-        let mut t = TuningTable::new(0, TuningKey::for_device(&DeviceInfo::default()));
-        let v = gemm_variants(Precision::F32)[1];
-        t.entries.push(TuningEntry {
-            precision: Precision::F32,
-            size_class: SizeClass::Medium,
-            size: 4096,
-            variant: v.kernel.entry.into(),
+    fn a_device_without_the_math_is_an_error_not_an_empty_tuning() {
+        // The scripted device is sm_52: no tensor cores.
+        let dev = tiny_device(&[], None);
+        for p in [Precision::F64, Precision::F16] {
+            let e = tune_class(
+                &dev,
+                p,
+                GemmMath::TensorCores,
+                SizeClass::Small,
+                small_budget(),
+                1,
+            )
+            .unwrap_err();
+            assert!(
+                e.contains(&format!(
+                    "no {} GEMM variant on the tensor cores",
+                    p.as_str()
+                )) && e.contains("compute capability 5.2"),
+                "{e}"
+            );
+        }
+    }
+
+    fn entry(p: Precision, math: GemmMath, class: SizeClass, variant: &str) -> TuningEntry {
+        TuningEntry {
+            precision: p,
+            math,
+            size_class: class,
+            size: class.representative(),
+            variant: variant.into(),
             candidates: vec![],
             from_cache: false,
-        });
-        assert_eq!(t.choose(Precision::F32, 4096, 2000, 3000), Some(v));
-        assert_eq!(t.choose(Precision::F32, 512, 512, 512), None);
-        assert_eq!(t.choose(Precision::F64, 4096, 4096, 4096), None);
+        }
+    }
+
+    #[test]
+    fn choose_uses_the_class_of_the_shape_and_the_math() {
+        use GemmMath::{CudaCores, TensorCores};
+        let mut t = TuningTable::new(0, TuningKey::for_device(&DeviceInfo::default()));
+        let v = gemm_variants(Precision::F32)[1];
+        t.entries.push(entry(
+            Precision::F32,
+            CudaCores,
+            SizeClass::Medium,
+            v.kernel.entry,
+        ));
+        assert_eq!(
+            t.choose(Precision::F32, CudaCores, 4096, 2000, 3000),
+            Some(v)
+        );
+        assert_eq!(t.choose(Precision::F32, CudaCores, 512, 512, 512), None);
+        assert_eq!(t.choose(Precision::F64, CudaCores, 4096, 4096, 4096), None);
+        assert_eq!(
+            t.choose(Precision::F32, TensorCores, 4096, 4096, 4096),
+            None
+        );
+
+        // DGEMM tuned on both maths: each GEMM gets its own math's choice.
+        let fma = gemm_variants_for(Precision::F64, CudaCores, (9, 0))[1];
+        let dmma = gemm_variants_for(Precision::F64, TensorCores, (9, 0))[1];
+        t.entries.push(entry(
+            Precision::F64,
+            CudaCores,
+            SizeClass::Large,
+            fma.kernel.entry,
+        ));
+        t.entries.push(entry(
+            Precision::F64,
+            TensorCores,
+            SizeClass::Large,
+            dmma.kernel.entry,
+        ));
+        assert_eq!(
+            t.choose(Precision::F64, CudaCores, 8192, 8192, 8192),
+            Some(fma)
+        );
+        assert_eq!(
+            t.choose(Precision::F64, TensorCores, 8192, 8192, 8192),
+            Some(dmma)
+        );
+
+        // An entry whose variant is of another math (a damaged or foreign cache) is ignored.
+        let mut bad = TuningTable::new(0, t.key.clone());
+        bad.entries.push(entry(
+            Precision::F64,
+            CudaCores,
+            SizeClass::Large,
+            dmma.kernel.entry,
+        ));
+        assert_eq!(
+            bad.choose(Precision::F64, CudaCores, 8192, 8192, 8192),
+            None
+        );
+    }
+
+    #[test]
+    fn the_backend_runs_each_gemm_on_its_own_math() {
+        use crate::workload::backend::{Backend, DeviceBackend};
+        use crate::workload::WorkloadSpec;
+        use GemmMath::{CudaCores, TensorCores};
+        let tc = WorkloadSpec::Gemm {
+            precision: Precision::F64,
+            m: 40,
+            n: 24,
+            k: 8,
+            math: TensorCores,
+        };
+        let fma = WorkloadSpec::gemm(Precision::F64, 40, 24, 8);
+        let kernel_of = |b: &DeviceBackend<ScriptedGemmDevice>, spec: &WorkloadSpec| {
+            let mut t = b.prepare(spec, 1).map_err(|e| e.to_string())?;
+            t.run(1).unwrap();
+            assert!(t.verify().unwrap().passed());
+            let name = t.info().implementation;
+            Ok::<_, String>(
+                crate::kernels::gemm_variant(name.trim_start_matches("gpugate ")).unwrap(),
+            )
+        };
+
+        // sm_52: no tensor cores; the tensor-core GEMM is an error that says why.
+        let old = DeviceBackend::new(
+            tiny_device(&[], None),
+            Some(0),
+            crate::model::BackendKind::Cuda,
+        );
+        assert_eq!(kernel_of(&old, &fma).unwrap().math, CudaCores);
+        let e = kernel_of(&old, &tc).unwrap_err();
+        assert!(
+            e.contains("FP64 GEMM on the tensor cores needs compute capability 8.0")
+                && e.contains("this device has 5.2"),
+            "{e}"
+        );
+
+        // sm_90: untuned, each math's default; tuned, each math's choice, even when the table
+        // (damaged) names a variant of the other math for a class.
+        let mut dev = ScriptedGemmDevice::new(&[], None);
+        dev.cc = (9, 0);
+        let mut new = DeviceBackend::new(Arc::new(dev), Some(0), crate::model::BackendKind::Cuda);
+        let default_tc = crate::kernels::gemm_default_for(Precision::F64, TensorCores, (9, 0));
+        assert_eq!(kernel_of(&new, &tc).ok(), default_tc);
+        assert_eq!(kernel_of(&new, &fma).unwrap(), crate::kernels::DGEMM);
+        let dmma = gemm_variants_for(Precision::F64, TensorCores, (9, 0))[2];
+        let mut table = TuningTable::new(0, TuningKey::default());
+        table.entries.push(entry(
+            Precision::F64,
+            TensorCores,
+            SizeClass::Small,
+            dmma.kernel.entry,
+        ));
+        table.entries.push(entry(
+            Precision::F64,
+            CudaCores,
+            SizeClass::Small,
+            dmma.kernel.entry,
+        ));
+        new.tuning = Some(table);
+        assert_eq!(kernel_of(&new, &tc).unwrap(), dmma);
+        assert_eq!(kernel_of(&new, &fma).unwrap(), crate::kernels::DGEMM);
+    }
+
+    #[test]
+    fn cache_entries_without_a_math_are_cuda_core_entries() {
+        // A cache file written before tensor-core variants existed.
+        let old = r#"{"tables": [{"device": 0,
+            "key": {"gpu_uuid": "GPU-1", "gpu_name": "Tesla M40 24GB",
+                    "driver_cuda_version": 12040, "ptx_hash": "abc"},
+            "entries": [{"precision": "f64", "size_class": "large", "size": 8192,
+                         "variant": "dgemm_f64_64x64x8_t4x4", "candidates": []}]}]}"#;
+        let c: TuningCache = serde_json::from_str(old).unwrap();
+        let t = &c.tables[0];
+        assert_eq!(t.entries[0].math, GemmMath::CudaCores);
+        assert_eq!(
+            t.choose(Precision::F64, GemmMath::CudaCores, 8192, 8192, 8192)
+                .map(|v| v.kernel.entry),
+            Some("dgemm_f64_64x64x8_t4x4")
+        );
+        assert_eq!(
+            t.choose(Precision::F64, GemmMath::TensorCores, 8192, 8192, 8192),
+            None
+        );
     }
 
     #[test]
@@ -603,14 +830,18 @@ mod tests {
             ..Default::default()
         };
         let mut t = TuningTable::new(0, TuningKey::for_device(&d));
-        t.entries.push(TuningEntry {
-            precision: Precision::F64,
-            size_class: SizeClass::Large,
-            size: 8192,
-            variant: gemm_variants(Precision::F64)[0].kernel.entry.into(),
-            candidates: vec![],
-            from_cache: false,
-        });
+        t.entries.push(entry(
+            Precision::F64,
+            GemmMath::CudaCores,
+            SizeClass::Large,
+            gemm_variants(Precision::F64)[0].kernel.entry,
+        ));
+        t.entries.push(entry(
+            Precision::F64,
+            GemmMath::TensorCores,
+            SizeClass::Large,
+            "dgemm_f64_tc_64x64x8_w32x32_s4",
+        ));
         let mut c = TuningCache::default();
         c.put(&t);
         c.put(&t); // replaces, never duplicates

@@ -174,6 +174,7 @@ mod tests {
         );
         t.entries.push(TuningEntry {
             precision: Precision::F32,
+            math: crate::workload::GemmMath::CudaCores,
             size_class: SizeClass::Medium,
             size: 4096,
             variant: "sgemm_b".into(),

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use super::device::KernelDevice;
-use super::{gemm, stream, transfer, Trial, WorkloadError, WorkloadSpec};
-use crate::kernels::gemm_kernel;
+use super::{gemm, stream, transfer, GemmMath, Precision, Trial, WorkloadError, WorkloadSpec};
+use crate::kernels::{gemm_default_for, gemm_variants};
 use crate::measure::tune::TuningTable;
 use crate::model::BackendKind;
 
@@ -18,7 +18,9 @@ pub trait Backend {
 }
 
 /// A backend that runs gpugate's kernels on a [`KernelDevice`]. GEMMs use the variant the
-/// tuning table chose for their size class, else the family's default.
+/// tuning table chose for their precision, math and size class, else the default variant of
+/// that precision and math the device can run; a math the device lacks (tensor cores before
+/// sm_70 / sm_80) is [`WorkloadError::Unsupported`], never a silent fall-back to the other.
 pub struct DeviceBackend<D: KernelDevice + ?Sized> {
     pub device: Arc<D>,
     pub index: Option<u32>,
@@ -51,13 +53,20 @@ impl<D: KernelDevice + ?Sized + 'static> Backend for DeviceBackend<D> {
         let dev = self.device.clone();
         match *spec {
             WorkloadSpec::Gemm {
-                precision, m, n, k, ..
+                precision,
+                m,
+                n,
+                k,
+                math,
             } => {
+                let cc = self.device.props().compute_capability;
                 let kernel = self
                     .tuning
                     .as_ref()
-                    .and_then(|t| t.choose(precision, m, n, k))
-                    .unwrap_or_else(|| gemm_kernel(precision));
+                    .and_then(|t| t.choose(precision, math, m, n, k))
+                    .filter(|v| v.runs_on(cc))
+                    .or_else(|| gemm_default_for(precision, math, cc))
+                    .ok_or_else(|| no_such_path(precision, math, cc))?;
                 gemm::prepare_gemm_with(dev, kernel, m, n, k, seed)
             }
             WorkloadSpec::Stream { op, precision, n } => {
@@ -72,5 +81,57 @@ impl<D: KernelDevice + ?Sized + 'static> Backend for DeviceBackend<D> {
                 "pageable transfers are not implemented; gpugate measures pinned transfers".into(),
             )),
         }
+    }
+}
+
+/// Why a device cannot run a GEMM of this precision on this math: the lowest compute capability
+/// that has such a variant, against the device's.
+fn no_such_path(p: Precision, math: GemmMath, cc: (u32, u32)) -> WorkloadError {
+    let needed = gemm_variants(p)
+        .iter()
+        .filter(|v| v.math == math)
+        .map(|v| v.min_cc)
+        .min();
+    let label = match p {
+        Precision::F32 => "FP32",
+        Precision::F64 => "FP64",
+        Precision::F16 => "FP16-input",
+    };
+    WorkloadError::Unsupported(match needed {
+        Some((maj, min)) => format!(
+            "{label} GEMM on the {} needs compute capability {maj}.{min} or later; this device \
+             has {}.{}",
+            math.label(),
+            cc.0,
+            cc.1
+        ),
+        None => format!(
+            "gpugate has no {label} GEMM on the {} (device compute capability {}.{})",
+            math.label(),
+            cc.0,
+            cc.1
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_math_names_precision_math_and_both_capabilities() {
+        let e = no_such_path(Precision::F64, GemmMath::TensorCores, (5, 2)).to_string();
+        assert_eq!(
+            e,
+            "FP64 GEMM on the tensor cores needs compute capability 8.0 or later; this device \
+             has 5.2"
+        );
+        let e = no_such_path(Precision::F16, GemmMath::TensorCores, (6, 1)).to_string();
+        assert!(e.contains("FP16-input GEMM on the tensor cores needs compute capability 7.0"));
+        let e = no_such_path(Precision::F32, GemmMath::TensorCores, (9, 0)).to_string();
+        assert_eq!(
+            e,
+            "gpugate has no FP32 GEMM on the tensor cores (device compute capability 9.0)"
+        );
     }
 }
