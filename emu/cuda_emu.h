@@ -18,6 +18,7 @@
 #include <cstring>
 #include <math.h>
 #include <type_traits>
+#include <vector>
 
 #define __global__
 #define __device__
@@ -81,6 +82,50 @@ void syncwarp(unsigned mask);
 // out + l * bytes (a lane that does not exist in the block leaves its record untouched). For
 // the emulator fallbacks of the warp-wide tensor-core instructions.
 void warp_allgather(const void* value, std::size_t bytes, void* out);
+
+// cp.async, emulated faithfully enough to catch a pipeline that reads a stage before waiting for
+// it: each thread queues its copies; commit closes the open group; wait(n) performs the copies
+// of every committed group but the newest n (in order), as cp.async.wait_group does. Copies
+// still pending when the thread leaves a block are performed then (runtime.cpp), as the
+// hardware completes them.
+struct CpAsync {
+    void* dst;
+    const void* src;
+    unsigned bytes;
+    bool valid;   // false: zero-fill, src not read
+};
+inline thread_local std::vector<std::vector<CpAsync>> t_cp_groups;   // committed, oldest first
+inline thread_local std::vector<CpAsync> t_cp_open;                  // not yet committed
+
+inline void cp_async(void* dst, const void* src, unsigned bytes, bool valid)
+{
+    t_cp_open.push_back(CpAsync{dst, src, bytes, valid});
+}
+inline void cp_async_commit()
+{
+    t_cp_groups.push_back(std::move(t_cp_open));
+    t_cp_open.clear();
+}
+inline void cp_async_wait(std::size_t n)
+{
+    std::size_t done = 0;
+    while (t_cp_groups.size() - done > n) {
+        for (const CpAsync& c : t_cp_groups[done]) {
+            if (c.valid)
+                std::memcpy(c.dst, c.src, c.bytes);
+            else
+                std::memset(c.dst, 0, c.bytes);
+        }
+        ++done;
+    }
+    t_cp_groups.erase(t_cp_groups.begin(), t_cp_groups.begin() + done);
+}
+// At the end of a block: the open group too (a copy never committed still lands).
+inline void cp_async_drain()
+{
+    cp_async_commit();
+    cp_async_wait(0);
+}
 
 inline unsigned lane_id()
 {

@@ -418,9 +418,10 @@ __device__ __forceinline__ void gg_gemm(int M, int N, int K, const G* __restrict
 }
 
 // ----------------------------------------------------------------------------------------------
-// Asynchronous copies global -> shared (cp.async, sm_80+). In the sm_70 build and in the emulator
-// they are plain loads and stores (synchronous: no overlap, same results), and commit / wait are
-// no-ops. These and the tensor-core instructions below are the file's only inline PTX; each has
+// Asynchronous copies global -> shared (cp.async, sm_80+). In the sm_70 build they are plain
+// loads and stores (synchronous: no overlap, same results) and commit / wait are no-ops; the
+// emulator queues them per thread and performs them at the wait that covers them, as the
+// hardware may, so a stage read before its wait shows up there as a wrong result. These and the tensor-core instructions below are the file's only inline PTX; each has
 // its plain C++ fallback next to it, used only by the emulator.
 // ----------------------------------------------------------------------------------------------
 
@@ -451,12 +452,14 @@ __device__ __forceinline__ void gg_cp_async(void* dst, const void* src, bool val
     else
         asm volatile("cp.async.ca.shared.global [%0], [%1], %2, %3;\n" ::"r"(d), "l"(src),
                      "n"(BYTES), "r"(valid ? BYTES : 0) : "memory");
-#else
-    typedef typename GgRaw<BYTES>::type R;
+#elif defined(__CUDA_ARCH__)
+    typedef typename GgRaw<BYTES>::type R;   // sm_70 / sm_75: a plain, synchronous copy
     R v{};
     if (valid)
         v = *reinterpret_cast<const R*>(src);
     *reinterpret_cast<R*>(dst) = v;
+#else
+    gg_emu::cp_async(dst, src, BYTES, valid);   // emulator: queued until the wait, as on sm_80
 #endif
 }
 
@@ -464,6 +467,8 @@ __device__ __forceinline__ void gg_cp_async_commit()
 {
 #ifdef GG_CP_ASYNC
     asm volatile("cp.async.commit_group;\n" ::: "memory");
+#elif !defined(__CUDA_ARCH__)
+    gg_emu::cp_async_commit();
 #endif
 }
 
@@ -473,6 +478,8 @@ __device__ __forceinline__ void gg_cp_async_wait()
 {
 #ifdef GG_CP_ASYNC
     asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+#elif !defined(__CUDA_ARCH__)
+    gg_emu::cp_async_wait(N);
 #endif
 }
 

@@ -235,6 +235,7 @@ int emu_launch(const char* entry, unsigned gx, unsigned gy, unsigned gz, unsigne
                 for (unsigned x = 0; x < grid.x; ++x) {
                     blockIdx = uint3{x, y, z};
                     e->call(params);
+                    gg_emu::cp_async_drain();   // copies still in flight land before the block ends
                     // Leave the block: no longer counted by __syncthreads; the last one to
                     // arrive re-arms it for the next block.
                     L.sync.drop();

@@ -511,14 +511,22 @@ fn every_table_entry_is_compiled_into_the_emulator_with_its_documented_signature
             .signature
             .clone()
     };
-    let mut listed = 0;
+    // Every entry of every module (a higher build of a family repeats the lower one's), and
+    // nothing else.
+    let mut listed: Vec<&str> = Vec::new();
     for m in MODULES {
         for e in m.entries {
             find(e);
-            listed += 1;
+            if !listed.contains(e) {
+                listed.push(e);
+            }
         }
     }
-    assert_eq!(listed, compiled.len(), "emulator entries: {compiled:?}");
+    assert_eq!(
+        listed.len(),
+        compiled.len(),
+        "emulator entries: {compiled:?}"
+    );
     for kernel in SGEMM_VARIANTS.iter().chain(DGEMM_VARIANTS) {
         assert_eq!(
             find(kernel.kernel.entry),
