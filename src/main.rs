@@ -96,7 +96,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 if !c.passed() {
                     failed += 1;
                 }
-                println!("{status} gpu{} {}", c.device, describe_spec(&c.spec));
+                match c.variant {
+                    Some(v) => println!("{status} gpu{} {} {v}", c.device, describe_spec(&c.spec)),
+                    None => println!("{status} gpu{} {}", c.device, describe_spec(&c.spec)),
+                }
                 if let Some(e) = &c.error {
                     println!("     error: {e}");
                 }

@@ -703,7 +703,7 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunR
 }
 
 /// One self-test case: a workload at a size chosen to catch index and tiling bugs.
-pub fn selftest_cases(include_large: bool) -> Vec<WorkloadSpec> {
+pub fn selftest_cases(include_large: bool, cc: (u32, u32)) -> Vec<WorkloadSpec> {
     let mut v = Vec::new();
     let mut shapes = vec![
         (1, 1, 1),
@@ -720,14 +720,16 @@ pub fn selftest_cases(include_large: bool) -> Vec<WorkloadSpec> {
         shapes.push((4097, 1025, 515));
     }
     for p in [Precision::F32, Precision::F64] {
-        for &(m, n, k) in &shapes {
-            v.push(WorkloadSpec::Gemm {
-                precision: p,
-                m,
-                n,
-                k,
-                math: crate::workload::GemmMath::CudaCores,
-            });
+        for math in crate::kernels::gemm_maths(p, cc) {
+            for &(m, n, k) in &shapes {
+                v.push(WorkloadSpec::Gemm {
+                    precision: p,
+                    m,
+                    n,
+                    k,
+                    math,
+                });
+            }
         }
         let mut ns = vec![1usize, 31, 257, 1000, 100_003];
         if include_large {
@@ -743,14 +745,16 @@ pub fn selftest_cases(include_large: bool) -> Vec<WorkloadSpec> {
             }
         }
     }
-    for &(m, n, k) in &shapes {
-        v.push(WorkloadSpec::Gemm {
-            precision: Precision::F16,
-            m,
-            n,
-            k,
-            math: crate::workload::GemmMath::CudaCores,
-        });
+    for math in crate::kernels::gemm_maths(Precision::F16, cc) {
+        for &(m, n, k) in &shapes {
+            v.push(WorkloadSpec::Gemm {
+                precision: Precision::F16,
+                m,
+                n,
+                k,
+                math,
+            });
+        }
     }
     let mut bytes = vec![1usize, 4097];
     if include_large {
@@ -768,11 +772,29 @@ pub fn selftest_cases(include_large: bool) -> Vec<WorkloadSpec> {
     v
 }
 
+/// Shapes every GEMM variant runs at in the self-test (beside the default kernels' cases):
+/// a single element, odd sizes, a long thin K, K = 1, and one element past / short of the
+/// variant's own block tile.
+pub fn selftest_variant_shapes(kernel: &crate::kernels::GemmKernel) -> Vec<(usize, usize, usize)> {
+    let (bm, bn, bk) = (kernel.bm as usize, kernel.bn as usize, kernel.bk as usize);
+    vec![
+        (1, 1, 1),
+        (31, 31, 31),
+        (33, 65, 129),
+        (1000, 999, 17),
+        (129, 130, 1),
+        (bm + 1, bn - 1, 3 * bk - 1),
+        (2 * bm, 3 * bn, 5 * bk),
+    ]
+}
+
 /// Outcome of one self-test case.
 #[derive(Debug, Clone)]
 pub struct SelftestCase {
     pub device: u32,
     pub spec: WorkloadSpec,
+    /// The GEMM variant the case forced (None: the kernel the backend chose for the spec).
+    pub variant: Option<&'static str>,
     pub verification: Verification,
     pub error: Option<String>,
 }
@@ -783,7 +805,9 @@ impl SelftestCase {
     }
 }
 
-/// Runs every case once (nothing timed) on `backend` and verifies it.
+/// Runs every case once (nothing timed) on `backend` and verifies it; then every GEMM variant
+/// the backend can run at [`selftest_variant_shapes`] (the tuner may pick any of them, so each
+/// is checked on the device itself, not only in the emulator).
 pub fn selftest_on(
     backend: &dyn Backend,
     cases: &[WorkloadSpec],
@@ -791,29 +815,58 @@ pub fn selftest_on(
     each: &mut dyn FnMut(&SelftestCase),
 ) -> Vec<SelftestCase> {
     let mut out = Vec::new();
-    for spec in cases {
-        let mut case = SelftestCase {
-            device: backend.device_index().unwrap_or(0),
-            spec: *spec,
-            verification: Verification::not_checked("not run"),
-            error: None,
-        };
-        match backend.prepare(spec, workload_seed(seed, &spec.name())) {
-            Err(e) => case.error = Some(e.to_string()),
-            Ok(mut t) => {
-                if let Err(e) = t.run(1) {
-                    case.error = Some(e.to_string());
-                }
-                match t.verify() {
-                    Ok(v) => case.verification = v,
-                    Err(e) => {
-                        case.error.get_or_insert(e.to_string());
+    let device = backend.device_index().unwrap_or(0);
+    let mut record =
+        |spec: WorkloadSpec,
+         variant: Option<&'static str>,
+         prepared: Result<Box<dyn Trial>, crate::workload::WorkloadError>| {
+            let mut case = SelftestCase {
+                device,
+                spec,
+                variant,
+                verification: Verification::not_checked("not run"),
+                error: None,
+            };
+            match prepared {
+                Err(e) => case.error = Some(e.to_string()),
+                Ok(mut t) => {
+                    if let Err(e) = t.run(1) {
+                        case.error = Some(e.to_string());
+                    }
+                    match t.verify() {
+                        Ok(v) => case.verification = v,
+                        Err(e) => {
+                            case.error.get_or_insert(e.to_string());
+                        }
                     }
                 }
             }
+            each(&case);
+            out.push(case);
+        };
+    for spec in cases {
+        record(
+            *spec,
+            None,
+            backend.prepare(spec, workload_seed(seed, &spec.name())),
+        );
+    }
+    for kernel in backend.gemm_kernels() {
+        for (m, n, k) in selftest_variant_shapes(&kernel) {
+            let spec = WorkloadSpec::Gemm {
+                precision: kernel.precision,
+                m,
+                n,
+                k,
+                math: kernel.math,
+            };
+            let s = workload_seed(seed, &format!("{}.{}", spec.name(), kernel.kernel.entry));
+            record(
+                spec,
+                Some(kernel.kernel.entry),
+                backend.prepare_gemm_kernel(&kernel, (m, n, k), s),
+            );
         }
-        each(&case);
-        out.push(case);
     }
     out
 }
@@ -835,6 +888,7 @@ pub fn selftest(
             Err(why) => {
                 let case = SelftestCase {
                     device: d.index,
+                    variant: None,
                     spec: WorkloadSpec::Transfer {
                         direction: Direction::HostToDevice,
                         bytes: 1,
@@ -848,8 +902,9 @@ pub fn selftest(
                 continue;
             }
         };
+        let cc = crate::workload::device::KernelDevice::props(dev.as_ref()).compute_capability;
         let backend = DeviceBackend::new(dev, Some(d.index), BackendKind::Cuda);
-        all.extend(selftest_on(&backend, &selftest_cases(true), seed, each));
+        all.extend(selftest_on(&backend, &selftest_cases(true, cc), seed, each));
     }
     Ok(all)
 }
@@ -968,11 +1023,37 @@ mod tests {
     #[test]
     fn host_selftest_passes_every_case() {
         let host = HostBackend::new("test");
-        let cases = selftest_cases(false);
+        let cases = selftest_cases(false, (5, 2));
         let res = selftest_on(&host, &cases, 5, &mut |_| {});
+        // The host has no GPU kernel variants: only the cases themselves.
         assert_eq!(res.len(), cases.len());
         for c in res {
             assert!(c.passed(), "{:?}", c);
+            assert_eq!(c.variant, None);
         }
+    }
+
+    #[test]
+    fn selftest_cases_cover_the_maths_of_the_architecture() {
+        use crate::workload::GemmMath;
+        let count = |cc, p: Precision, m: GemmMath| {
+            selftest_cases(true, cc)
+                .iter()
+                .filter(|s| {
+                    matches!(s, WorkloadSpec::Gemm { precision, math, .. }
+                        if *precision == p && *math == m)
+                })
+                .count()
+        };
+        let (m40, h100) = ((5, 2), (9, 0));
+        assert_eq!(count(m40, Precision::F64, GemmMath::TensorCores), 0);
+        assert_eq!(count(m40, Precision::F16, GemmMath::TensorCores), 0);
+        assert!(count(m40, Precision::F16, GemmMath::CudaCores) > 0);
+        let n = count(h100, Precision::F64, GemmMath::CudaCores);
+        assert!(n > 0);
+        assert_eq!(count(h100, Precision::F64, GemmMath::TensorCores), n);
+        assert_eq!(count(h100, Precision::F16, GemmMath::TensorCores), n);
+        assert_eq!(count(h100, Precision::F16, GemmMath::CudaCores), 0);
+        assert_eq!(count(h100, Precision::F32, GemmMath::TensorCores), 0);
     }
 }

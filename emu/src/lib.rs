@@ -123,6 +123,7 @@ pub fn entries() -> Vec<EmuEntry> {
 pub struct EmuDevice {
     state: Mutex<State>,
     entries: HashMap<String, String>,
+    compute_capability: (u32, u32),
 }
 
 impl Default for EmuDevice {
@@ -142,6 +143,18 @@ impl EmuDevice {
                 .into_iter()
                 .map(|e| (e.name, e.signature))
                 .collect(),
+            compute_capability: (5, 2),
+        }
+    }
+
+    /// An emulated device that reports compute capability `cc` (default: 5.2, the M40), so
+    /// that code choosing kernels by architecture (the sm_70 / sm_80 paths, the tuner, the
+    /// self-test) can be driven through them. The emulator itself runs every entry whatever
+    /// the capability, through the plain fallbacks of the inline PTX.
+    pub fn with_compute_capability(cc: (u32, u32)) -> Self {
+        EmuDevice {
+            compute_capability: cc,
+            ..Self::new()
         }
     }
 
@@ -299,7 +312,7 @@ impl KernelDevice for EmuDevice {
             l2_bytes: 64 * 1024,
             total_memory: total,
             free_memory: free,
-            compute_capability: (5, 2),
+            compute_capability: self.compute_capability,
         }
     }
 

@@ -378,3 +378,99 @@ fn transfer_verification_fails_on_corrupted_copies() {
         assert_fails(&format!("{direction:?}"), v);
     }
 }
+
+// ------------------------------------------------------- architectures and the self-test
+
+/// On an emulated sm_90 the backend runs the tensor-core paths it is asked for (DGEMM on DMMA,
+/// HGEMM on wmma) through the real prepare / run / verify code, and names what ran; on an
+/// emulated M40 the same specs are refused with the reason, never run on the CUDA cores instead.
+#[test]
+fn tensor_core_specs_run_where_the_architecture_has_them_and_are_refused_elsewhere() {
+    use gpugate::workload::GemmMath;
+    let tc = |p| WorkloadSpec::Gemm {
+        precision: p,
+        m: 67,
+        n: 61,
+        k: 35,
+        math: GemmMath::TensorCores,
+    };
+    let h100 = DeviceBackend::new(
+        Arc::new(EmuDevice::with_compute_capability((9, 0))),
+        Some(0),
+        BackendKind::Cuda,
+    );
+    for (p, prefix) in [
+        (Precision::F64, "gpugate dgemm_f64_tc_"),
+        (Precision::F16, "gpugate hgemm_f16_tc_"),
+    ] {
+        let mut t = h100.prepare(&tc(p), 5).unwrap();
+        let info = t.info();
+        assert!(info.implementation.starts_with(prefix), "{info:?}");
+        assert!(info.math_mode.unwrap().contains("tensor cores"));
+        t.run(1).unwrap();
+        let v = t.verify().unwrap();
+        assert!(v.passed(), "{p:?}: {v:?}");
+    }
+    // SGEMM has no tensor-core path at all (never TF32).
+    assert!(h100.prepare(&tc(Precision::F32), 5).is_err());
+
+    let m40 = DeviceBackend::new(Arc::new(EmuDevice::new()), Some(0), BackendKind::Cuda);
+    for p in [Precision::F64, Precision::F16] {
+        let err = m40.prepare(&tc(p), 5).err().expect("refused").to_string();
+        assert!(err.contains("5.2"), "{err}");
+    }
+    // HGEMM on a Volta: the wmma path, but DGEMM has no DMMA there.
+    let v100 = DeviceBackend::new(
+        Arc::new(EmuDevice::with_compute_capability((7, 0))),
+        Some(0),
+        BackendKind::Cuda,
+    );
+    assert!(v100.prepare(&tc(Precision::F16), 5).is_ok());
+    assert!(v100.prepare(&tc(Precision::F64), 5).is_err());
+}
+
+/// `gpugate selftest` runs every GEMM variant the device can load, each at its own odd and
+/// tile-edge shapes, and verifies it: on an emulated sm_90 that is all 20 (cp.async, DMMA and
+/// wmma included); an emulated M40 offers the 10 sm_52 ones.
+#[test]
+fn the_selftest_runs_and_verifies_every_variant_the_device_can_load() {
+    use gpugate::run::{selftest_on, selftest_variant_shapes};
+    let m40 = DeviceBackend::new(Arc::new(EmuDevice::new()), Some(0), BackendKind::Cuda);
+    let sm52 = m40.gemm_kernels();
+    assert_eq!(sm52.len(), 10);
+    assert!(sm52.iter().all(|k| k.min_cc == (5, 2)));
+    // The sm_90 set is a superset: run it.
+    for (cc, expected) in [((9, 0), 20usize)] {
+        let backend = DeviceBackend::new(
+            Arc::new(EmuDevice::with_compute_capability(cc)),
+            Some(0),
+            BackendKind::Cuda,
+        );
+        let kernels = backend.gemm_kernels();
+        assert_eq!(kernels.len(), expected, "{cc:?}");
+        assert!(sm52.iter().all(|k| kernels.contains(k)));
+        let cases = selftest_on(&backend, &[], 11, &mut |_| {});
+        let want: usize = kernels
+            .iter()
+            .map(|k| selftest_variant_shapes(k).len())
+            .sum();
+        assert_eq!(cases.len(), want);
+        for k in &kernels {
+            assert!(
+                cases.iter().any(|c| c.variant == Some(k.kernel.entry)),
+                "{} not run",
+                k.kernel.entry
+            );
+        }
+        for c in &cases {
+            assert!(
+                c.passed(),
+                "{:?} {}: {:?} {:?}",
+                c.variant,
+                c.spec.name(),
+                c.error,
+                c.verification
+            );
+        }
+    }
+}

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::device::KernelDevice;
 use super::{gemm, stream, transfer, GemmMath, Precision, Trial, WorkloadError, WorkloadSpec};
-use crate::kernels::{gemm_default_for, gemm_variants};
+use crate::kernels::{gemm_default_for, gemm_variants, GemmKernel};
 use crate::measure::tune::TuningTable;
 use crate::model::BackendKind;
 
@@ -15,6 +15,24 @@ pub trait Backend {
     fn device_index(&self) -> Option<u32>;
     fn device_name(&self) -> String;
     fn prepare(&self, spec: &WorkloadSpec, seed: u64) -> Result<Box<dyn Trial>, WorkloadError>;
+    /// gpugate's own GEMM kernel variants this backend can run (all precisions and maths);
+    /// empty for a backend without them (the host).
+    fn gemm_kernels(&self) -> Vec<GemmKernel> {
+        Vec::new()
+    }
+    /// Prepares a GEMM with one given variant (the self-test runs every variant), whatever
+    /// the tuning chose.
+    fn prepare_gemm_kernel(
+        &self,
+        kernel: &GemmKernel,
+        _shape: (usize, usize, usize),
+        _seed: u64,
+    ) -> Result<Box<dyn Trial>, WorkloadError> {
+        Err(WorkloadError::Unsupported(format!(
+            "{} is a GPU kernel; this backend does not run gpugate's GPU kernels",
+            kernel.kernel.entry
+        )))
+    }
 }
 
 /// A backend that runs gpugate's kernels on a [`KernelDevice`]. GEMMs use the variant the
@@ -48,6 +66,30 @@ impl<D: KernelDevice + ?Sized + 'static> Backend for DeviceBackend<D> {
     }
     fn device_name(&self) -> String {
         self.device.props().name
+    }
+    fn gemm_kernels(&self) -> Vec<GemmKernel> {
+        let cc = self.device.props().compute_capability;
+        [Precision::F32, Precision::F64, Precision::F16]
+            .into_iter()
+            .flat_map(gemm_variants)
+            .filter(|k| k.runs_on(cc))
+            .copied()
+            .collect()
+    }
+    fn prepare_gemm_kernel(
+        &self,
+        kernel: &GemmKernel,
+        (m, n, k): (usize, usize, usize),
+        seed: u64,
+    ) -> Result<Box<dyn Trial>, WorkloadError> {
+        let cc = self.device.props().compute_capability;
+        if !kernel.runs_on(cc) {
+            return Err(WorkloadError::Unsupported(format!(
+                "{} needs compute capability {}.{}; this device has {}.{}",
+                kernel.kernel.entry, kernel.min_cc.0, kernel.min_cc.1, cc.0, cc.1
+            )));
+        }
+        gemm::prepare_gemm_with(self.device.clone(), *kernel, m, n, k, seed)
     }
     fn prepare(&self, spec: &WorkloadSpec, seed: u64) -> Result<Box<dyn Trial>, WorkloadError> {
         let dev = self.device.clone();
