@@ -6,8 +6,10 @@ use serde::{Deserialize, Serialize};
 /// The catalogue as embedded in the binary.
 pub const CATALOGUE_TOML: &str = include_str!("../../profiles/gpus.toml");
 
-/// Reference numbers of one GPU model. All throughputs are datasheet peaks (boost clock),
-/// vector units only (FP32 is not TF32, FP64 is not DMMA).
+/// Reference numbers of one GPU model. All throughputs are datasheet peaks (boost clock).
+/// `fp32_tflops` and `fp64_tflops` are the vector units only (FP32 is not TF32, FP64 is not
+/// DMMA); the tensor-core peaks are separate, optional fields, set only where a datasheet or
+/// whitepaper states them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GpuModel {
@@ -22,6 +24,13 @@ pub struct GpuModel {
     pub compute_capability: String,
     pub fp32_tflops: f64,
     pub fp64_tflops: f64,
+    /// FP64 on the tensor cores (DMMA, sm_80+), dense, TFLOPS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fp64_tensor_tflops: Option<f64>,
+    /// FP16 inputs with FP32 accumulate on the tensor cores (sm_70+), dense (not the "with
+    /// sparsity" figure), TFLOPS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fp16_tensor_tflops: Option<f64>,
     pub memory_gbps: f64,
     pub memory_gb: f64,
     pub pcie_gen: u32,
@@ -32,6 +41,20 @@ pub struct GpuModel {
 #[serde(deny_unknown_fields)]
 struct CatalogueFile {
     gpu: Vec<GpuModel>,
+}
+
+impl GpuModel {
+    /// The compute capability as (major, minor); (0, 0) when the field does not parse.
+    pub fn cc(&self) -> (u32, u32) {
+        let mut it = self
+            .compute_capability
+            .split('.')
+            .map(|x| x.trim().parse::<u32>().ok());
+        match (it.next().flatten(), it.next().flatten()) {
+            (Some(a), Some(b)) => (a, b),
+            _ => (0, 0),
+        }
+    }
 }
 
 /// Every model in the embedded catalogue, in file order.
@@ -121,6 +144,34 @@ mod tests {
             assert!((3..=6).contains(&m.pcie_gen), "{}", m.name);
             assert!(!m.source.is_empty() && !m.patterns.is_empty(), "{}", m.name);
         }
+    }
+
+    #[test]
+    fn tensor_peaks_only_where_the_architecture_has_them() {
+        let cat = catalogue();
+        for m in &cat {
+            let cc = m.cc();
+            assert!(cc >= (5, 0), "{}: compute capability {:?}", m.name, cc);
+            if let Some(t) = m.fp64_tensor_tflops {
+                // DMMA exists from sm_80 on (A100, H100, H200), and beats the vector FP64 peak.
+                assert!(cc >= (8, 0), "{}: FP64 tensor peak on sm_{cc:?}", m.name);
+                assert!(t > m.fp64_tflops, "{}", m.name);
+                assert!(m.source.contains("FP64 tensor"), "{}: source", m.name);
+            }
+            if let Some(t) = m.fp16_tensor_tflops {
+                assert!(cc >= (7, 0), "{}: FP16 tensor peak on sm_{cc:?}", m.name);
+                assert!(t > m.fp32_tflops, "{}", m.name);
+                assert!(m.source.contains("FP16 tensor"), "{}: source", m.name);
+            }
+        }
+        let get = |name: &str| cat.iter().find(|m| m.name == name).unwrap();
+        assert_eq!(get("Tesla M40 24GB").fp64_tensor_tflops, None);
+        assert_eq!(get("Tesla M40 24GB").fp16_tensor_tflops, None);
+        assert_eq!(get("Tesla V100 SXM2 16GB").fp64_tensor_tflops, None);
+        assert_eq!(get("Tesla V100 SXM2 16GB").fp16_tensor_tflops, Some(125.0));
+        assert_eq!(get("NVIDIA A100 SXM4 80GB").fp64_tensor_tflops, Some(19.5));
+        assert_eq!(get("NVIDIA H100 SXM5 80GB").fp64_tensor_tflops, Some(66.9));
+        assert_eq!(get("NVIDIA H100 PCIe").fp16_tensor_tflops, Some(756.0));
     }
 
     #[test]
