@@ -1,11 +1,15 @@
 //! SVG charts, written by hand (no fonts or system libraries needed to make them): GEMM
 //! throughput against size for gpugate's kernel, the cuBLAS peer and the GPU's peak.
+//!
+//! One chart per GPU, precision and math: `gemm_gpu0_f64.svg` (CUDA cores, against the vector
+//! peak) and `gemm_gpu0_f64_tc.svg` (tensor cores, against the tensor-core peak where the
+//! catalogue has one), so the two are never drawn against each other's peak.
 
 use std::fmt::Write;
 
 use super::gemm::{gemm_rows, GemmRow};
 use crate::model::RunReport;
-use crate::workload::Precision;
+use crate::workload::{GemmMath, Precision};
 
 /// One chart: its file name and SVG text.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,18 +47,20 @@ fn nice_axis(max: f64) -> (f64, f64) {
     ((max / step).ceil() * step, step)
 }
 
-/// TFLOPS-against-size charts, one per GPU and precision with at least two sizes.
+/// TFLOPS-against-size charts, one per GPU, precision and math with at least two sizes.
 pub fn gemm_charts(r: &RunReport) -> Vec<Chart> {
     let rows = gemm_rows(r);
-    let mut keys: Vec<(u32, Precision)> = rows.iter().map(|g| (g.device, g.precision)).collect();
-    keys.dedup();
-    keys.sort_by_key(|(d, p)| (*d, p.as_str()));
+    let mut keys: Vec<(u32, Precision, GemmMath)> = rows
+        .iter()
+        .map(|g| (g.device, g.precision, g.math))
+        .collect();
+    keys.sort_by_key(|(d, p, m)| (*d, p.as_str(), *m));
     keys.dedup();
     let mut charts = Vec::new();
-    for (dev, p) in keys {
+    for (dev, p, math) in keys {
         let mut pts: Vec<&GemmRow> = rows
             .iter()
-            .filter(|g| g.device == dev && g.precision == p)
+            .filter(|g| g.device == dev && g.precision == p && g.math == math)
             .collect();
         pts.sort_by_key(|g| g.shape.0 * g.shape.1 * g.shape.2);
         if pts.len() < 2 {
@@ -66,24 +72,31 @@ pub fn gemm_charts(r: &RunReport) -> Vec<Chart> {
             .find(|g| g.index == dev)
             .map(|g| g.name.clone())
             .unwrap_or_else(|| format!("gpu{dev}"));
-        let title = format!(
-            "{} GEMM on gpu{dev} ({gpu}): TFLOPS against size",
-            match p {
-                Precision::F32 => "FP32",
-                Precision::F64 => "FP64",
-                Precision::F16 => "FP16-input",
-            }
-        );
+        let what = match p {
+            Precision::F32 => "FP32",
+            Precision::F64 => "FP64",
+            Precision::F16 => "FP16-input",
+        };
+        let (title, suffix) = match math {
+            GemmMath::CudaCores => (
+                format!("{what} GEMM on gpu{dev} ({gpu}): TFLOPS against size"),
+                "",
+            ),
+            GemmMath::TensorCores => (
+                format!("{what} GEMM on the tensor cores of gpu{dev} ({gpu}): TFLOPS against size"),
+                "_tc",
+            ),
+        };
         charts.push(Chart {
-            file_name: format!("gemm_gpu{dev}_{}.svg", p.as_str()),
-            svg: render(&title, &pts),
+            file_name: format!("gemm_gpu{dev}_{}{suffix}.svg", p.as_str()),
+            svg: render(&title, &pts, math),
             title,
         });
     }
     charts
 }
 
-fn render(title: &str, pts: &[&GemmRow]) -> String {
+fn render(title: &str, pts: &[&GemmRow], math: GemmMath) -> String {
     // x: cube root of M·N·K (the "size" of a square GEMM), log scale.
     let size = |g: &GemmRow| ((g.shape.0 * g.shape.1 * g.shape.2) as f64).cbrt();
     let xs: Vec<f64> = pts.iter().map(|g| size(g).log2()).collect();
@@ -200,10 +213,15 @@ fn render(title: &str, pts: &[&GemmRow]) -> String {
     }
     // Legend.
     let lx = LEFT + pw + 14.0;
+    let peak_label = match math {
+        GemmMath::CudaCores => "peak (catalogue)",
+        GemmMath::TensorCores if peak > 0.0 => "tensor peak (catalogue)",
+        GemmMath::TensorCores => "tensor peak: unknown",
+    };
     let entries = [
         ("#1f77b4", "none", "gpugate kernel"),
         ("#d62728", "6 4", "cuBLAS peer"),
-        ("#2ca02c", "2 3", "peak (catalogue)"),
+        ("#2ca02c", "2 3", peak_label),
     ];
     for (i, (color, dash, label)) in entries.iter().enumerate() {
         let ly = TOP + 10.0 + i as f64 * 20.0;
@@ -233,7 +251,7 @@ fn fmt_tick(v: f64) -> String {
 mod tests {
     use super::*;
     use crate::model::{BackendKind, DeviceInfo, Role};
-    use crate::workload::WorkloadSpec;
+    use crate::workload::{GemmMath, WorkloadSpec};
 
     fn sweep_report() -> RunReport {
         let p = crate::repo_path("tests/fixtures/no-gpu-host-quick.run.json");
@@ -291,6 +309,44 @@ mod tests {
         }
         // y axis reaches the M40's 7 TFLOPS peak
         assert!(c.svg.contains(">8<"), "{}", c.svg);
+    }
+
+    #[test]
+    fn tensor_core_rows_get_their_own_chart_and_the_cuda_core_name_stays() {
+        let mut r = sweep_report();
+        // The same sweep again on the tensor cores (test data), twice as fast.
+        let tc: Vec<_> = r
+            .results
+            .iter()
+            .filter(|w| w.role == Role::Primary)
+            .cloned()
+            .map(|mut w| {
+                if let WorkloadSpec::Gemm { ref mut math, .. } = w.spec {
+                    *math = GemmMath::TensorCores;
+                }
+                w.id = crate::run::result_id(w.device, w.role, &w.spec);
+                w.measurement.as_mut().unwrap().throughput.median *= 2.0;
+                w
+            })
+            .collect();
+        r.results.extend(tc);
+        let charts = gemm_charts(&r);
+        let names: Vec<&str> = charts.iter().map(|c| c.file_name.as_str()).collect();
+        assert_eq!(names, ["gemm_gpu0_f32.svg", "gemm_gpu0_f32_tc.svg"]);
+        let (fma, tc) = (&charts[0], &charts[1]);
+        assert!(tc.title.contains("on the tensor cores"), "{}", tc.title);
+        assert!(!fma.title.contains("tensor"), "{}", fma.title);
+        // The M40 has no tensor peak: no peak line on the tensor-core chart, and it says so.
+        assert!(fma.svg.contains("peak (catalogue)"));
+        assert!(tc.svg.contains("tensor peak: unknown"));
+        assert_eq!(
+            tc.svg
+                .matches("stroke=\"#2ca02c\" stroke-width=\"1.5\"")
+                .count(),
+            0
+        );
+        // Both draw the kernel and the one peer per shape.
+        assert_eq!(tc.svg.matches("<polyline").count(), 2);
     }
 
     #[test]

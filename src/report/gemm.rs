@@ -1,20 +1,29 @@
 //! The GEMM comparison: gpugate's kernel against the GPU's peak and the cuBLAS peer, per size.
+//!
+//! A row is one GEMM per (device, precision, math, shape). Its peak is the peak of that math:
+//! the vector peak (catalogue or derived) for the CUDA cores, the catalogue's tensor-core peak
+//! for the tensor cores, or none; a tensor-core number is never divided by a CUDA-core peak.
 
+use crate::gate::catalogue::lookup_gpu;
 use crate::gate::profile::{targets_for_device, Metric, Scope};
-use crate::model::{BackendKind, Role, RunReport, WorkloadResult};
-use crate::workload::{Precision, WorkloadSpec};
+use crate::model::{BackendKind, DeviceInfo, Role, RunReport, WorkloadResult};
+use crate::workload::{GemmMath, Precision, WorkloadSpec};
 
-/// One row: a primary CUDA GEMM result with its peer (same device and shape) and the peak.
+/// One row: a primary CUDA GEMM result with its peer (same device, precision and shape, any
+/// math: cuBLAS is measured once per shape) and the peak of its math.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GemmRow {
     pub id: String,
     pub device: u32,
     pub precision: Precision,
+    /// CUDA cores or tensor cores.
+    pub math: GemmMath,
     pub shape: (usize, usize, usize),
     pub implementation: String,
     pub math_mode: String,
     pub tflops: Option<f64>,
-    /// The GPU's nominal peak for this precision (catalogue or derived), TFLOPS.
+    /// The GPU's nominal peak for this precision and math, TFLOPS: CUDA cores from the
+    /// catalogue or derived from the device's attributes; tensor cores from the catalogue only.
     pub peak: Option<f64>,
     pub peer_implementation: Option<String>,
     pub peer_tflops: Option<f64>,
@@ -23,6 +32,22 @@ pub struct GemmRow {
 }
 
 impl GemmRow {
+    /// "FP32", "FP64", "FP64 (tensor cores)", "FP16-input (tensor cores)", …
+    pub fn precision_label(&self) -> String {
+        gemm_label(self.precision, self.math)
+    }
+
+    /// "kernel (math mode)", the kernel alone when it named no math mode, "—" when it never
+    /// got as far as naming itself (it could not be prepared).
+    pub fn kernel_label(&self) -> String {
+        match (self.implementation.is_empty(), self.math_mode.is_empty()) {
+            (true, true) => "—".into(),
+            (false, true) => self.implementation.clone(),
+            (true, false) => format!("({})", self.math_mode),
+            (false, false) => format!("{} ({})", self.implementation, self.math_mode),
+        }
+    }
+
     pub fn percent_of_peak(&self) -> Option<f64> {
         Some(self.tflops? / self.peak? * 100.0)
     }
@@ -40,13 +65,51 @@ fn median(w: &WorkloadResult) -> Option<f64> {
     w.measurement.as_ref().map(|m| m.throughput.median)
 }
 
+/// A GEMM's precision with its math where that is the tensor cores: "FP64",
+/// "FP64 (tensor cores)", "FP16-input (tensor cores)".
+pub fn gemm_label(p: Precision, math: GemmMath) -> String {
+    let p = match p {
+        Precision::F32 => "FP32",
+        Precision::F64 => "FP64",
+        Precision::F16 => "FP16-input",
+    };
+    match math {
+        GemmMath::CudaCores => p.to_string(),
+        GemmMath::TensorCores => format!("{p} (tensor cores)"),
+    }
+}
+
+/// The peak a GEMM of this precision and math is compared with, TFLOPS. CUDA cores: the FP32
+/// and FP64 targets' spec (catalogue, or derived for an unknown GPU). Tensor cores: the
+/// catalogue's dense tensor-core figure where it has one. HGEMM on the CUDA cores: none.
+pub fn gemm_peak(g: &DeviceInfo, p: Precision, math: GemmMath) -> Option<f64> {
+    let metric = match (p, math) {
+        (Precision::F32, GemmMath::CudaCores) => Metric::Fp32Gemm,
+        (Precision::F64, GemmMath::CudaCores) => Metric::Fp64Gemm,
+        (Precision::F64, GemmMath::TensorCores) => return lookup_gpu(&g.name)?.fp64_tensor_tflops,
+        (Precision::F16, GemmMath::TensorCores) => return lookup_gpu(&g.name)?.fp16_tensor_tflops,
+        // The catalogue has no figure for FP16 inputs on the CUDA cores, nor any FP32 tensor
+        // (TF32) figure, which gpugate never measures.
+        _ => return None,
+    };
+    targets_for_device(g)
+        .0
+        .iter()
+        .find(|t| t.metric == metric && t.scope == Scope::Gpu)
+        .map(|t| t.spec())
+}
+
 /// Rows for every primary CUDA GEMM in the run, in run order.
 pub fn gemm_rows(r: &RunReport) -> Vec<GemmRow> {
     let mut rows = Vec::new();
     for w in &r.results {
         let (
             WorkloadSpec::Gemm {
-                precision, m, n, k, ..
+                precision,
+                m,
+                n,
+                k,
+                math,
             },
             Some(dev),
             Role::Primary,
@@ -55,27 +118,24 @@ pub fn gemm_rows(r: &RunReport) -> Vec<GemmRow> {
         else {
             continue;
         };
+        let same_shape = |s: &WorkloadSpec| {
+            matches!(*s, WorkloadSpec::Gemm { precision: p, m: pm, n: pn, k: pk, .. }
+                if p == precision && (pm, pn, pk) == (m, n, k))
+        };
         let peer = r
             .results
             .iter()
-            .find(|p| p.role == Role::Peer && p.device == Some(dev) && p.spec == w.spec);
-        // The catalogue has no FP16 figures: HGEMM rows show no peak.
-        let metric = match precision {
-            Precision::F32 => Some(Metric::Fp32Gemm),
-            Precision::F64 => Some(Metric::Fp64Gemm),
-            Precision::F16 => None,
-        };
-        let peak = r.gpus.iter().find(|g| g.index == dev).and_then(|g| {
-            targets_for_device(g)
-                .0
-                .iter()
-                .find(|t| Some(t.metric) == metric && t.scope == Scope::Gpu)
-                .map(|t| t.spec())
-        });
+            .find(|p| p.role == Role::Peer && p.device == Some(dev) && same_shape(&p.spec));
+        let peak = r
+            .gpus
+            .iter()
+            .find(|g| g.index == dev)
+            .and_then(|g| gemm_peak(g, precision, math));
         rows.push(GemmRow {
             id: w.id.clone(),
             device: dev,
             precision,
+            math,
             shape: (m, n, k),
             implementation: w.implementation.clone(),
             math_mode: w.math_mode.clone().unwrap_or_default(),
@@ -159,6 +219,106 @@ mod tests {
     }
 
     #[test]
+    fn tensor_core_rows_have_their_own_peak_and_share_the_peer() {
+        let mut r = load("no-gpu-host-quick.run.json");
+        let base = r
+            .results
+            .iter()
+            .find(|w| w.id.contains("dgemm"))
+            .unwrap()
+            .clone();
+        // Test data (the fixture's host DGEMM row dressed as GPU rows): a CUDA-core DGEMM at
+        // 40 TFLOPS, a DMMA one at 60, one cuBLAS peer at 55 for the shape.
+        let (m, n, k) = match base.spec {
+            WorkloadSpec::Gemm { m, n, k, .. } => (m, n, k),
+            _ => unreachable!(),
+        };
+        let at = |math: GemmMath, role: Role, v: f64| {
+            let mut w = base.clone();
+            w.backend = BackendKind::Cuda;
+            w.device = Some(0);
+            w.role = role;
+            w.spec = WorkloadSpec::Gemm {
+                precision: Precision::F64,
+                m,
+                n,
+                k,
+                math,
+            };
+            w.id = crate::run::result_id(Some(0), role, &w.spec);
+            w.measurement.as_mut().unwrap().throughput.median = v;
+            w
+        };
+        r.results = vec![
+            at(GemmMath::CudaCores, Role::Primary, 40.0),
+            at(GemmMath::TensorCores, Role::Primary, 60.0),
+            at(GemmMath::CudaCores, Role::Peer, 55.0),
+        ];
+        let gpu = |name: &str| DeviceInfo {
+            index: 0,
+            name: name.into(),
+            compute_capability: (9, 0),
+            sm_count: 132,
+            sm_clock_khz: 1_980_000,
+            ..Default::default()
+        };
+
+        // H100 SXM: the catalogue knows both peaks.
+        r.gpus = vec![gpu("NVIDIA H100 80GB HBM3")];
+        let rows = gemm_rows(&r);
+        assert_eq!(rows.len(), 2, "one row per math, the peer is not a row");
+        let (fma, dmma) = (&rows[0], &rows[1]);
+        assert_eq!(
+            (fma.math, dmma.math),
+            (GemmMath::CudaCores, GemmMath::TensorCores)
+        );
+        assert_eq!(fma.precision_label(), "FP64");
+        assert_eq!(dmma.precision_label(), "FP64 (tensor cores)");
+        assert_eq!(fma.peak, Some(34.0), "vector FP64 peak");
+        assert_eq!(dmma.peak, Some(66.9), "DMMA peak");
+        assert!((dmma.percent_of_peak().unwrap() - 60.0 / 66.9 * 100.0).abs() < 1e-9);
+        for row in &rows {
+            assert_eq!(
+                row.peer_tflops,
+                Some(55.0),
+                "{}: the shape's one peer",
+                row.id
+            );
+        }
+        assert!((dmma.ratio_to_peer().unwrap() - 60.0 / 55.0).abs() < 1e-12);
+
+        // A GPU the catalogue does not know: the CUDA-core peak is derived from its
+        // attributes, the tensor-core one is unknown, never the CUDA-core one.
+        r.gpus = vec![gpu("NVIDIA Hypothetical X1")];
+        let rows = gemm_rows(&r);
+        assert!(rows[0].peak.is_some());
+        assert_eq!(rows[1].peak, None);
+        assert_eq!(rows[1].percent_of_peak(), None);
+
+        // A catalogued GPU without a tensor figure (V100 has no DMMA) shows none either.
+        assert_eq!(
+            gemm_peak(
+                &gpu("Tesla V100-SXM2-16GB"),
+                Precision::F64,
+                GemmMath::TensorCores
+            ),
+            None
+        );
+        assert_eq!(
+            gemm_peak(
+                &gpu("Tesla V100-SXM2-16GB"),
+                Precision::F16,
+                GemmMath::TensorCores
+            ),
+            Some(125.0)
+        );
+        assert_eq!(
+            gemm_peak(&gpu("Tesla M40 24GB"), Precision::F16, GemmMath::CudaCores),
+            None
+        );
+    }
+
+    #[test]
     fn markdown_shows_the_tuning_table() {
         use crate::measure::tune::{Candidate, SizeClass, TuningEntry, TuningKey, TuningTable};
         use crate::report::Reporter;
@@ -200,7 +360,7 @@ mod tests {
             md.contains("## GEMM tuning, gpu0 (Test GPU, driver 12040, PTX abc)"),
             "{md}"
         );
-        assert!(md.contains("| f32 | medium | 4096³ | `sgemm_b` | cache | sgemm_a 1.50 (wrong result); sgemm_b 1.25 |"), "{md}");
+        assert!(md.contains("| f32 | CUDA cores | medium | 4096³ | `sgemm_b` | cache | sgemm_a 1.50 (wrong result); sgemm_b 1.25 |"), "{md}");
     }
 
     #[test]
@@ -209,6 +369,7 @@ mod tests {
             id: "x".into(),
             device: 0,
             precision: Precision::F32,
+            math: GemmMath::CudaCores,
             shape: (1, 1, 1),
             implementation: String::new(),
             math_mode: String::new(),

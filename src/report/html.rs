@@ -164,7 +164,8 @@ impl Reporter for Html {
                 .map(|g| {
                     vec![
                         plain(&g.id),
-                        plain(format!("{} ({})", g.implementation, g.math_mode)),
+                        plain(g.precision_label()),
+                        plain(g.kernel_label()),
                         plain(fmt_opt(g.tflops, "TFLOPS")),
                         plain(fmt_pct(g.percent_of_peak())),
                         plain(fmt_pct(g.percent_of_peak_at_held_clock())),
@@ -182,6 +183,7 @@ impl Reporter for Html {
                 &mut o,
                 &[
                     "ID",
+                    "GEMM",
                     "Kernel (math mode)",
                     "TFLOPS",
                     "% of peak",

@@ -325,8 +325,9 @@ impl Reporter for Markdown {
                 .map(|g| {
                     vec![
                         format!("`{}`", g.id),
+                        g.precision_label(),
                         format!("{}×{}×{}", g.shape.0, g.shape.1, g.shape.2),
-                        cell(&format!("{} ({})", g.implementation, g.math_mode)),
+                        cell(&g.kernel_label()),
                         fmt_opt(g.tflops, "TFLOPS"),
                         g.percent_of_peak()
                             .map_or("—".into(), |p| format!("{p:.1}%")),
@@ -344,12 +345,13 @@ impl Reporter for Markdown {
                 &mut o,
                 &[
                     "ID",
+                    "GEMM",
                     "M×N×K",
                     "Kernel (math mode)",
                     "TFLOPS",
                     "% of peak",
                     "% of peak at held clock",
-                    "Peak TFLOPS",
+                    "Peak TFLOPS (this math)",
                     "Peer",
                     "Peer TFLOPS",
                     "Kernel / peer",
@@ -393,6 +395,7 @@ impl Reporter for Markdown {
                         .join("; ");
                     vec![
                         e.precision.as_str().to_string(),
+                        e.math.label().to_string(),
                         format!("{:?}", e.size_class).to_lowercase(),
                         format!("{}³", e.size),
                         format!("`{}`", e.variant),
@@ -409,6 +412,7 @@ impl Reporter for Markdown {
                 &mut o,
                 &[
                     "Precision",
+                    "Math",
                     "Size class",
                     "Timed at",
                     "Chosen variant",

@@ -139,7 +139,8 @@ fn result(
 }
 
 /// A synthetic G2.large run (test data: its numbers were never measured) with something of everything: a peer, a failed verification, a host result,
-/// a warning, a timeout, module loads and notes.
+/// a warning, a timeout, module loads and notes, and a tensor-core DGEMM that an M40 (sm_52)
+/// cannot run (its error is the backend's own message).
 pub(crate) fn sample_report() -> RunReport {
     let sgemm = WorkloadSpec::Gemm {
         precision: Precision::F32,
@@ -154,6 +155,13 @@ pub(crate) fn sample_report() -> RunReport {
         n: 2048,
         k: 2048,
         math: crate::workload::GemmMath::CudaCores,
+    };
+    let dgemm_tc = WorkloadSpec::Gemm {
+        precision: Precision::F64,
+        m: 2048,
+        n: 2048,
+        k: 2048,
+        math: crate::workload::GemmMath::TensorCores,
     };
     let triad = WorkloadSpec::Stream {
         op: StreamOp::Triad,
@@ -259,6 +267,16 @@ pub(crate) fn sample_report() -> RunReport {
         .unwrap()
         .warnings
         .push("SM clock fell to 949 MHz during sampling (thermal slowdown)".into());
+    let mut tc = result("gpu0.dgemm.tc.2048x2048x2048", Some(0), dgemm_tc, "", 0.0);
+    tc.math_mode = None;
+    tc.measurement = None;
+    tc.verification = Verification::not_checked("not run");
+    tc.error = Some(
+        "could not prepare: FP64 GEMM on the tensor cores needs compute capability 8.0 or later; \
+         this device has 5.2"
+            .into(),
+    );
+    results.insert(3, tc);
 
     let mut r = RunReport {
         schema_version: SCHEMA_VERSION,
@@ -348,6 +366,13 @@ fn sample_report_has_the_expected_verdicts() {
     assert_eq!(v("gpu0.h2d"), Some(Verdict::Inconclusive));
     assert_eq!(r.verdict, Verdict::Fail);
     assert_eq!(r.exit_code, 1);
+    // The tensor-core DGEMM is reported, never evidence for the FP64 (vector) target.
+    let fp64 = r.checks.iter().find(|c| c.id == "gpu0.fp64_gemm").unwrap();
+    assert_eq!(fp64.evidence, ["gpu0.dgemm.2048x2048x2048"]);
+    let rows = super::gemm::gemm_rows(&r);
+    let tc = rows.iter().find(|g| g.id.contains(".tc.")).unwrap();
+    assert_eq!(tc.precision_label(), "FP64 (tensor cores)");
+    assert_eq!((tc.peak, tc.kernel_label().as_str()), (None, "—"));
 }
 
 #[test]
