@@ -389,7 +389,8 @@ const CORRECTNESS_HINT: &str = "wrong results make a machine unfit whatever its 
     of service if it repeats";
 
 /// One Correctness check per CUDA result (gpugate's kernel or a peer library) whose output was
-/// checked and found wrong. Host results are the tool's own references: never gated.
+/// checked and found wrong, and one per kernel of gpugate's that could not run and that no
+/// performance target covers. Host results are the tool's own references: never gated.
 fn correctness(r: &RunReport, out: &mut Vec<Check>) {
     for w in &r.results {
         if w.backend != BackendKind::Cuda || w.verification.status != VerifyStatus::Failed {
@@ -406,6 +407,34 @@ fn correctness(r: &RunReport, out: &mut Vec<Check>) {
         c.reason = first_mismatches(w, 3);
         c.hint = CORRECTNESS_HINT.into();
         c.source = Some(w.verification.method.clone());
+        c.evidence = vec![w.id.clone()];
+        out.push(c);
+    }
+    // gpugate's own kernels that could not run at all. A workload that a performance target
+    // measures already fails that target; any other one (a tensor-core GEMM, HGEMM, the other
+    // stream operations) fails here, so that no kernel that errors on a GPU is a silent skip.
+    // (cuBLAS peers are optional: their errors stay warnings.)
+    for w in &r.results {
+        let Some(e) = &w.error else { continue };
+        if w.backend != BackendKind::Cuda
+            || w.role != Role::Primary
+            || Metric::ALL.iter().any(|m| workload_matches(&w.spec, *m))
+        {
+            continue;
+        }
+        let mut c = check(
+            format!("{}.run", w.id),
+            CheckKind::Correctness,
+            w.device,
+            &format!("Run of {}", w.spec.name()),
+            "",
+        );
+        c.verdict = Verdict::Fail;
+        c.reason = format!("{}: {e}", w.id);
+        c.hint = "a kernel that cannot run on a GPU is a failure, never a skip: read the error, \
+                  look for Xid errors (dmesg | grep -i xid) and re-run; if the error names a \
+                  compute capability, report it as a gpugate bug"
+            .into();
         c.evidence = vec![w.id.clone()];
         out.push(c);
     }

@@ -607,6 +607,37 @@ fn cases() -> Vec<Case> {
             Fail,
         ),
         (
+            "a tensor-core DGEMM that cannot run fails its own run check, not the FP64 target",
+            "g2.large",
+            1,
+            |r, _| {
+                let mut w = result(0, dgemm_tc(), 0.5);
+                w.measurement = None;
+                w.error = Some("launch failed: CUDA_ERROR_LAUNCH_FAILED".into());
+                r.results.push(w);
+            },
+            &[
+                ("gpu0.dgemm.tc.2048x2048x2048.run", Fail),
+                ("gpu0.fp64_gemm", Pass),
+            ],
+            Fail,
+        ),
+        (
+            "a cuBLAS peer that cannot run is not a failure (peers are optional)",
+            "g2.large",
+            1,
+            |r, _| {
+                let mut w = result(0, dgemm_tc(), 0.5);
+                w.id = "gpu0.peer.dgemm.2048x2048x2048".into();
+                w.role = crate::model::Role::Peer;
+                w.measurement = None;
+                w.error = Some("CUBLAS_STATUS_NOT_SUPPORTED".into());
+                r.results.push(w);
+            },
+            &[("gpu0.fp64_gemm", Pass)],
+            Pass,
+        ),
+        (
             "too few vCPUs fails",
             "g2.large",
             1,
