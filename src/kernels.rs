@@ -690,11 +690,14 @@ mod tests {
             );
             assert_eq!(all.iter().filter(|o| o.kernel.entry == name).count(), 1);
             // The name encodes the path and the tile; the math label says what runs.
-            let prefix = match k.precision {
-                Precision::F32 => "sgemm_f32",
-                Precision::F64 => "dgemm_f64",
-                Precision::F16 => "hgemm_f16",
+            // (A char, not an entry-like string literal: build.py --check reads `=> "…"` as an
+            // entry name.)
+            let letter = match k.precision {
+                Precision::F32 => 's',
+                Precision::F64 => 'd',
+                Precision::F16 => 'h',
             };
+            let prefix = format!("{letter}gemm_{}", k.precision.as_str());
             let (want, math, min_cc) = match (k.math, k.pipeline) {
                 (GemmMath::CudaCores, Pipeline::Registers) => (
                     format!("{prefix}_{}x{}x{}_t{}x{}", k.bm, k.bn, k.bk, k.tm, k.tn),
