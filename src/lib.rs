@@ -44,6 +44,9 @@ pub mod run;
 pub mod verify;
 pub mod workload;
 
+#[cfg(test)]
+mod test_support;
+
 /// A path of the source tree for tests: relative to the working directory where it exists there
 /// (test executables also run from a copy of the tree on the GPU machine, where the build path
 /// does not exist), else under the directory the crate was built from.

@@ -716,19 +716,7 @@ mod tests {
     use super::*;
 
     fn m40() -> DeviceInfo {
-        DeviceInfo {
-            index: 0,
-            name: "Tesla M40 24GB".into(),
-            compute_capability: (5, 2),
-            sm_count: 24,
-            sm_clock_khz: 1_114_000,
-            memory_clock_khz: 3_004_000,
-            memory_bus_width_bits: 384,
-            total_memory_bytes: 24_062_000_000,
-            pcie_link_gen: Some(3),
-            pcie_link_width: Some(16),
-            ..Default::default()
-        }
+        crate::test_support::m40(0)
     }
 
     #[test]
