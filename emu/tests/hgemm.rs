@@ -5,32 +5,12 @@
 //! conversion is checked over all 65536 bit patterns.
 
 use gpugate::kernels::{gemm_variants, GemmKernel, HGEMM, HGEMM_VARIANTS, MODULES};
-use gpugate::workload::device::{as_bytes, as_bytes_mut, KArg, KernelDevice, LaunchConfig};
 use gpugate::workload::Precision;
-use gpugate_emu::{entries, gemm_half_to_f32, EmuDevice};
+use gpugate_emu::{entries, gemm_half_to_f32};
 use half::f16;
 
-/// xorshift64*, enough for test inputs.
-struct Rng(u64);
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    /// Uniform in [0, n).
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    /// Uniform in [lo, hi).
-    fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * ((self.next() >> 11) as f64 / (1u64 << 53) as f64)
-    }
-}
+mod common;
+use common::{run_gemm_at, tile_shapes, Rng, GEMM_SHAPES};
 
 fn bits(v: f64) -> u16 {
     f16::from_f64(v).to_bits()
@@ -40,25 +20,10 @@ fn value(h: u16) -> f64 {
     f16::from_bits(h).to_f64()
 }
 
-/// The shapes of the brief, plus shapes derived from the variant's tile (exactly one tile, a
-/// multiple of it in every dimension, one element past / short of it).
+/// The shapes every GEMM variant runs at, plus those of the variant's own tile.
 fn shapes_for(kernel: &GemmKernel) -> Vec<(usize, usize, usize)> {
-    let (bm, bn, bk) = (kernel.bm as usize, kernel.bn as usize, kernel.bk as usize);
-    let mut s = vec![
-        (1, 1, 1),
-        (31, 31, 31),
-        (33, 65, 129),
-        (1000, 999, 17),
-        (130, 1, 7),
-        (1, 130, 7),
-        (5, 7, 2),
-        (1, 1, 300),
-        (257, 300, 1),
-        (bm, bn, bk),
-        (2 * bm, 3 * bn, 5 * bk),
-        (bm + 1, bn - 1, bk + 1),
-        (bm - 1, bn + 1, 3 * bk - 1),
-    ];
+    let mut s = GEMM_SHAPES.to_vec();
+    s.extend(tile_shapes(kernel));
     if *kernel == HGEMM {
         s.extend_from_slice(&[(257, 257, 257), (64, 256, 96), (260, 132, 36)]);
     }
@@ -66,61 +31,15 @@ fn shapes_for(kernel: &GemmKernel) -> Vec<(usize, usize, usize)> {
 }
 
 /// Runs `kernel` on A (m×k), B (k×n) given as binary16 bit patterns, each operand `offsets[i]`
-/// elements into its allocation (to test unaligned operands); returns C (m×n). C starts as NaN so
-/// an element that is never written shows, and the element before C must stay NaN.
+/// elements into its allocation (to test unaligned operands); returns C (m×n).
 fn run_hgemm_at(
     kernel: &GemmKernel,
-    (m, n, k): (usize, usize, usize),
+    shape: (usize, usize, usize),
     a: &[u16],
     b: &[u16],
     offsets: [usize; 3],
 ) -> Vec<f32> {
-    let dev = EmuDevice::new();
-    let padded = |v: &[u16], off: usize| -> Vec<u16> {
-        let mut p = vec![bits(9.0); off];
-        p.extend_from_slice(v);
-        p
-    };
-    let (pa, pb) = (padded(a, offsets[0]), padded(b, offsets[1]));
-    let da = dev.alloc(pa.len() * 2).unwrap();
-    dev.upload(da, as_bytes(&pa)).unwrap();
-    let db = dev.alloc(pb.len() * 2).unwrap();
-    dev.upload(db, as_bytes(&pb)).unwrap();
-    let c0 = vec![f32::NAN; m * n + offsets[2]];
-    let dc = dev.alloc(c0.len() * 4).unwrap();
-    dev.upload(dc, as_bytes(&c0)).unwrap();
-    let cfg = LaunchConfig {
-        grid: (
-            n.div_ceil(kernel.bn as usize) as u32,
-            m.div_ceil(kernel.bm as usize) as u32,
-            1,
-        ),
-        block: (kernel.threads, 1, 1),
-        shared_bytes: 0,
-    };
-    let args = [
-        KArg::I32(m as i32),
-        KArg::I32(n as i32),
-        KArg::I32(k as i32),
-        KArg::Buf(da),
-        KArg::Buf(db),
-        KArg::Buf(dc),
-    ];
-    let byte_offsets = [0, 0, 0, 2 * offsets[0], 2 * offsets[1], 4 * offsets[2]];
-    dev.launch_at(kernel.kernel, cfg, &args, &byte_offsets)
-        .unwrap();
-    let mut c = vec![0f32; c0.len()];
-    dev.download(dc, as_bytes_mut(&mut c)).unwrap();
-    for buf in [da, db, dc] {
-        dev.free(buf);
-    }
-    assert_eq!(dev.live_buffers(), 0);
-    assert!(
-        c[..offsets[2]].iter().all(|v| v.is_nan()),
-        "{}: wrote before C",
-        kernel.kernel.entry
-    );
-    c.split_off(offsets[2])
+    run_gemm_at(kernel, shape, a, b, bits(9.0), offsets)
 }
 
 fn run_hgemm(kernel: &GemmKernel, shape: (usize, usize, usize), a: &[u16], b: &[u16]) -> Vec<f32> {

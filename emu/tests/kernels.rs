@@ -11,29 +11,10 @@ use gpugate::workload::device::{
 use gpugate::workload::{Precision, StreamOp};
 use gpugate_emu::{entries, EmuDevice};
 
-/// A small deterministic generator (xorshift64*), enough for test inputs.
-struct Rng(u64);
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    /// Uniform in [lo, hi).
-    fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * ((self.next() >> 11) as f64 / (1u64 << 53) as f64)
-    }
-    /// A small integer in [-4, 4]: products and sums stay exact in f32 for our sizes.
-    fn small_int(&mut self) -> f64 {
-        (self.next() % 9) as f64 - 4.0
-    }
-}
+mod common;
+use common::{run_gemm_at, tile_shapes, Rng, GEMM_SHAPES};
 
-trait Real: Pod + Copy + PartialEq + std::fmt::Debug {
+trait Real: Pod + Copy + Default + PartialEq + std::fmt::Debug {
     const EPS: f64;
     const PRECISION: Precision;
     fn from_f64(v: f64) -> Self;
@@ -81,32 +62,6 @@ fn download<T: Real>(dev: &EmuDevice, b: DevBuf, n: usize) -> Vec<T> {
 
 // ------------------------------------------------------------------------------------ GEMM
 
-/// The shapes every GEMM variant is run at: degenerate, odd, skinny (a single row or column),
-/// non-multiples of every tile, and shapes that take the vectorised paths with partial tiles.
-const GEMM_SHAPES: &[(usize, usize, usize)] = &[
-    (1, 1, 1),
-    (31, 31, 31),
-    (33, 65, 129),
-    (1000, 999, 17),
-    (130, 1, 7),
-    (1, 130, 7),
-    (5, 7, 2),
-    (1, 1, 300),
-    (257, 300, 1),
-];
-
-/// Shapes derived from a variant's own tile: exactly one tile, a multiple of the tile in every
-/// dimension (vector paths everywhere, no partial tile), and one element past / short of it.
-fn tile_shapes(kernel: &GemmKernel) -> Vec<(usize, usize, usize)> {
-    let (bm, bn, bk) = (kernel.bm as usize, kernel.bn as usize, kernel.bk as usize);
-    vec![
-        (bm, bn, bk),
-        (2 * bm, 3 * bn, 5 * bk),
-        (bm + 1, bn - 1, bk + 1),
-        (bm - 1, bn + 1, 3 * bk - 1),
-    ]
-}
-
 /// Extra shapes for the default kernels (the ones that run before any tuning).
 const DEFAULT_SHAPES: &[(usize, usize, usize)] = &[
     (257, 257, 257),
@@ -138,8 +93,8 @@ fn random_shapes_for(kernel: &GemmKernel) -> Vec<(usize, usize, usize)> {
     shapes
 }
 
-/// Runs `kernel` on A (m×k), B (k×n); returns C (m×n). C starts as NaN so an element that is
-/// never written shows.
+/// Runs `kernel` on A (m×k), B (k×n); returns C (m×n), which starts as NaN so an element that
+/// is never written shows.
 fn run_gemm<T: Real>(
     kernel: &GemmKernel,
     m: usize,
@@ -148,34 +103,7 @@ fn run_gemm<T: Real>(
     a: &[T],
     b: &[T],
 ) -> Vec<T> {
-    let dev = EmuDevice::new();
-    let da = upload(&dev, a);
-    let db = upload(&dev, b);
-    let dc = upload(&dev, &vec![T::from_f64(f64::NAN); m * n]);
-    let cfg = LaunchConfig {
-        grid: (
-            n.div_ceil(kernel.bn as usize) as u32,
-            m.div_ceil(kernel.bm as usize) as u32,
-            1,
-        ),
-        block: (kernel.threads, 1, 1),
-        shared_bytes: 0,
-    };
-    let args = [
-        KArg::I32(m as i32),
-        KArg::I32(n as i32),
-        KArg::I32(k as i32),
-        KArg::Buf(da),
-        KArg::Buf(db),
-        KArg::Buf(dc),
-    ];
-    dev.launch(kernel.kernel, cfg, &args).unwrap();
-    let c = download(&dev, dc, m * n);
-    for buf in [da, db, dc] {
-        dev.free(buf);
-    }
-    assert_eq!(dev.live_buffers(), 0);
-    c
+    run_gemm_at(kernel, (m, n, k), a, b, T::from_f64(0.0), [0, 0, 0])
 }
 
 fn gemm_reference<T: Real>(m: usize, n: usize, k: usize, a: &[T], b: &[T]) -> (Vec<f64>, Vec<f64>) {
@@ -314,40 +242,8 @@ fn every_gemm_variant_is_exact_on_misaligned_operands() {
         let a: Vec<T> = (0..m * k).map(|_| T::from_f64(rng.small_int())).collect();
         let b: Vec<T> = (0..k * n).map(|_| T::from_f64(rng.small_int())).collect();
         let (want, _) = gemm_reference(m, n, k, &a, &b);
-        let one = T::from_f64(9.0);
-        let shifted =
-            |v: &[T]| -> Vec<T> { std::iter::once(one).chain(v.iter().copied()).collect() };
-        let dev = EmuDevice::new();
-        let da = upload(&dev, &shifted(&a));
-        let db = upload(&dev, &shifted(&b));
-        let dc = upload(&dev, &vec![T::from_f64(f64::NAN); m * n + 1]);
-        let esz = std::mem::size_of::<T>();
-        let cfg = LaunchConfig {
-            grid: (
-                n.div_ceil(kernel.bn as usize) as u32,
-                m.div_ceil(kernel.bm as usize) as u32,
-                1,
-            ),
-            block: (kernel.threads, 1, 1),
-            shared_bytes: 0,
-        };
-        let args = [
-            KArg::I32(m as i32),
-            KArg::I32(n as i32),
-            KArg::I32(k as i32),
-            KArg::Buf(da),
-            KArg::Buf(db),
-            KArg::Buf(dc),
-        ];
-        dev.launch_at(kernel.kernel, cfg, &args, &[0, 0, 0, esz, esz, esz])
-            .unwrap();
-        let c = download::<T>(&dev, dc, m * n + 1);
-        assert!(
-            c[0].to_f64().is_nan(),
-            "{}: wrote before C",
-            kernel.kernel.entry
-        );
-        for (idx, (got, want)) in c[1..].iter().zip(&want).enumerate() {
+        let c: Vec<T> = run_gemm_at(kernel, (m, n, k), &a, &b, T::from_f64(9.0), [1, 1, 1]);
+        for (idx, (got, want)) in c.iter().zip(&want).enumerate() {
             assert!(
                 got.to_f64() == *want,
                 "{} misaligned {m}x{n}x{k}: C[{}][{}] = {got:?}, expected {want}",
@@ -355,9 +251,6 @@ fn every_gemm_variant_is_exact_on_misaligned_operands() {
                 idx / n,
                 idx % n
             );
-        }
-        for buf in [da, db, dc] {
-            dev.free(buf);
         }
     }
     for kernel in SGEMM_VARIANTS {
