@@ -830,27 +830,19 @@ __device__ __forceinline__ void gg_wmma_step(float (&acc)[FM][FN][8], const unsi
     gg_emu::warp_allgather(a, sizeof a, ga);
     gg_emu::warp_allgather(b, sizeof b, gb);
     // Element (r, c) of a fragment lives in lane 2r + c / 8, register (c % 8) / 2, half c % 2.
-    auto h = [](const unsigned (&f)[32][8], int r, int c) {
-        const unsigned v = f[2 * r + c / 8][(c % 8) / 2];
-        return gg_half_to_float((c % 2) ? v >> 16 : v & 0xffffu);
-    };
+    auto h = [](unsigned v, int c) { return gg_half_to_float((c % 2) ? v >> 16 : v & 0xffffu); };
     const unsigned lane = gg_emu::lane_id();
     const int r = (int)lane / 2, c0 = ((int)lane % 2) * 8;
     for (int i = 0; i < FM; ++i)
-        for (int j = 0; j < FN; ++j) {
-            unsigned fa[32][8], fb[32][8];
-            for (int l = 0; l < 32; ++l)
-                for (int x = 0; x < 8; ++x) {
-                    fa[l][x] = ga[l][i][x];
-                    fb[l][x] = gb[l][j][x];
-                }
+        for (int j = 0; j < FN; ++j)
             for (int e = 0; e < 8; ++e) {
+                const int c = c0 + e;
                 float s = acc[i][j][e];
                 for (int k = 0; k < 16; ++k)
-                    s = fmaf(h(fa, r, k), h(fb, k, c0 + e), s);
+                    s = fmaf(h(ga[2 * r + k / 8][i][(k % 8) / 2], k),
+                             h(gb[2 * k + c / 8][j][(c % 8) / 2], c), s);
                 acc[i][j][e] = s;
             }
-        }
 #endif
 }
 

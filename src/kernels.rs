@@ -283,30 +283,19 @@ const fn tc_variant(
     min_blocks_per_sm: u32,
     stages: u32,
 ) -> GemmKernel {
-    GemmKernel {
-        kernel: KernelRef {
-            module: "gemm",
-            entry,
-        },
-        precision,
-        math: GemmMath::TensorCores,
-        pipeline: Pipeline::CpAsync { stages },
-        min_cc: match precision {
-            Precision::F16 => (7, 0),
-            _ => (8, 0),
-        },
-        bm,
-        bn,
-        bk,
-        tm: wm,
-        tn: wn,
-        threads: (bm / wm) * (bn / wn) * 32,
-        min_blocks_per_sm,
-        math_mode: match precision {
-            Precision::F16 => HGEMM_TC_MATH,
-            _ => DGEMM_TC_MATH,
-        },
-    }
+    let mut k = variant(entry, precision, bm, bn, bk, wm, wn, min_blocks_per_sm);
+    k.math = GemmMath::TensorCores;
+    k.pipeline = Pipeline::CpAsync { stages };
+    k.min_cc = match precision {
+        Precision::F16 => (7, 0),
+        _ => (8, 0),
+    };
+    k.threads = (bm / wm) * (bn / wn) * 32;
+    k.math_mode = match precision {
+        Precision::F16 => HGEMM_TC_MATH,
+        _ => DGEMM_TC_MATH,
+    };
+    k
 }
 
 impl GemmKernel {
@@ -690,14 +679,11 @@ mod tests {
             );
             assert_eq!(all.iter().filter(|o| o.kernel.entry == name).count(), 1);
             // The name encodes the path and the tile; the math label says what runs.
-            // (A char, not an entry-like string literal: build.py --check reads `=> "…"` as an
-            // entry name.)
-            let letter = match k.precision {
-                Precision::F32 => 's',
-                Precision::F64 => 'd',
-                Precision::F16 => 'h',
+            let prefix = match k.precision {
+                Precision::F32 => "sgemm_f32",
+                Precision::F64 => "dgemm_f64",
+                Precision::F16 => "hgemm_f16",
             };
-            let prefix = format!("{letter}gemm_{}", k.precision.as_str());
             let (want, math, min_cc) = match (k.math, k.pipeline) {
                 (GemmMath::CudaCores, Pipeline::Registers) => (
                     format!("{prefix}_{}x{}x{}_t{}x{}", k.bm, k.bn, k.bk, k.tm, k.tn),
