@@ -189,23 +189,11 @@ fn props_of(d: &DeviceInfo) -> DeviceProps {
     }
 }
 
-/// The spec a cuBLAS peer of this GEMM is recorded under: the same precision and shape on the
-/// CUDA-core math, so that a shape measured on both maths has one peer (the peer's own
-/// `math_mode` says what cuBLAS did). None for what is not a GEMM.
-pub fn peer_spec(spec: &WorkloadSpec) -> Option<WorkloadSpec> {
-    match *spec {
-        WorkloadSpec::Gemm {
-            precision, m, n, k, ..
-        } => Some(WorkloadSpec::gemm(precision, m, n, k)),
-        _ => None,
-    }
-}
-
 /// How many cuBLAS peers a plan measures: one per GPU, precision and shape.
 pub fn peer_count(jobs: &[(Option<u32>, WorkloadSpec)]) -> usize {
     let mut peers: Vec<(u32, WorkloadSpec)> = Vec::new();
     for (d, s) in jobs {
-        if let (Some(d), Some(p)) = (d, peer_spec(s)) {
+        if let (Some(d), Some(p)) = (d, s.peer_spec()) {
             if !peers.contains(&(*d, p)) {
                 peers.push((*d, p));
             }
@@ -635,7 +623,7 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunR
                         precision, m, n, k, ..
                     },
                 ),
-            ) = (peers_wanted, peer_spec(&spec))
+            ) = (peers_wanted, spec.peer_spec())
             {
                 if peers_done.contains(&pspec) {
                     continue;
@@ -997,7 +985,7 @@ mod tests {
             k: 2048,
             math: GemmMath::TensorCores,
         };
-        let p = peer_spec(&tc).unwrap();
+        let p = tc.peer_spec().unwrap();
         assert_eq!(p, WorkloadSpec::gemm(Precision::F64, 2048, 2048, 2048));
         assert_eq!(
             result_id(Some(0), Role::Peer, &p),

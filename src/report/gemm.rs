@@ -118,14 +118,9 @@ pub fn gemm_rows(r: &RunReport) -> Vec<GemmRow> {
         else {
             continue;
         };
-        let same_shape = |s: &WorkloadSpec| {
-            matches!(*s, WorkloadSpec::Gemm { precision: p, m: pm, n: pn, k: pk, .. }
-                if p == precision && (pm, pn, pk) == (m, n, k))
-        };
-        let peer = r
-            .results
-            .iter()
-            .find(|p| p.role == Role::Peer && p.device == Some(dev) && same_shape(&p.spec));
+        let peer = r.results.iter().find(|p| {
+            p.role == Role::Peer && p.device == Some(dev) && Some(p.spec) == w.spec.peer_spec()
+        });
         let peak = r
             .gpus
             .iter()

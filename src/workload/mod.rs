@@ -189,6 +189,18 @@ impl WorkloadSpec {
         }
     }
 
+    /// The spec a cuBLAS peer of this GEMM is recorded under: the same precision and shape on
+    /// the CUDA-core math, so that a shape measured on both maths has one peer (the peer's own
+    /// math mode says what cuBLAS did). None for what is not a GEMM.
+    pub fn peer_spec(&self) -> Option<WorkloadSpec> {
+        match *self {
+            WorkloadSpec::Gemm {
+                precision, m, n, k, ..
+            } => Some(WorkloadSpec::gemm(precision, m, n, k)),
+            _ => None,
+        }
+    }
+
     /// Bytes and FLOPs of one iteration.
     pub fn work(&self) -> Work {
         match *self {
