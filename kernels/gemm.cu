@@ -1,14 +1,21 @@
 // gemm.cu - gpugate's own GEMM kernels (row-major, C = A*B), CUDA C for NVRTC.
 //
-// One templated implementation, gg_gemm<G, T, BM, BN, BK, TM, TN, KU>, instantiated as three
-// families of explicit entry points. Every entry has the signature
+// Four templates, instantiated as explicit entry points of three families (SGEMM, DGEMM, HGEMM):
+//   gg_gemm        CUDA cores, double buffering through registers (every GPU from sm_52);
+//   gg_gemm_async  CUDA cores, STAGES-deep cp.async pipeline (sm_80+; same thread tile, GgTile);
+//   gg_dmma        DGEMM on the tensor cores, mma.sync m8n8k4 f64 (sm_80+);
+//   gg_hmma        HGEMM on the tensor cores, wmma m16n16k16 with FP32 accumulate (sm_70+).
+// The sm_70+ / sm_80+ entries sit behind #if __CUDA_ARCH__ >= ... and are built into the
+// compute_70 / compute_80 modules. What follows up to "Static shared memory" describes gg_gemm;
+// the others are described where they are defined. Every entry has the signature
 //   (int M, int N, int K, const G* A, const G* B, T* C)
 //   sgemm: G = T = float;  dgemm: G = T = double;
 //   hgemm: G = unsigned short holding IEEE binary16 bit patterns, T = float (FP32 accumulate and
 //          FP32 output)
-// and its name encodes the tile: <s|d|h>gemm_<f32|f64|f16>_<BM>x<BN>x<BK>_t<TM>x<TN>.
-// Launch: grid = (ceil(N / BN), ceil(M / BM)), block = ((BM/TM) * (BN/TN), 1, 1), no dynamic
-// shared memory. src/kernels.rs (SGEMM_VARIANTS / DGEMM_VARIANTS / HGEMM_VARIANTS) must agree
+// and its name encodes the tile: <s|d|h>gemm_<f32|f64|f16>_<BM>x<BN>x<BK>_t<TM>x<TN>, with
+// _s<STAGES> for the cp.async ones and _tc_..._w<WM>x<WN>_s<STAGES> (warp tile) on the tensor
+// cores. Launch: grid = (ceil(N / BN), ceil(M / BM)), block = ((BM/TM) * (BN/TN), 1, 1) on the
+// CUDA cores, 32 * (BM/WM) * (BN/WN) threads on the tensor cores; no dynamic shared memory. src/kernels.rs (SGEMM_VARIANTS / DGEMM_VARIANTS / HGEMM_VARIANTS) must agree
 // with the list at the end of this file, including the second argument of __launch_bounds__
 // (min_blocks_per_sm); kernels/build.py --check verifies both.
 //
@@ -34,9 +41,10 @@
 // each one to float exactly (gg_half_to_float, plain integer/float code) and store float tiles,
 // so its shared memory and inner loop are SGEMM's.
 //
-// Static shared memory only (2 * BK * (BM + 4 + BN) * sizeof(T) bytes), no atomics, no inline
-// PTX: the same source runs on the CPU in the test-only emulator (emu/), which calls the
-// extern "C" wrappers below.
+// Static shared memory only (gg_gemm: 2 * BK * (BM + 4 + BN) * sizeof(T) bytes), no atomics.
+// Inline PTX only for cp.async, mma.sync and wmma, each with a plain C++ fallback beside it that
+// only the test-only emulator (emu/, __CUDA_ARCH__ undefined) compiles: the same source runs on
+// the CPU there, through the extern "C" wrappers below.
 
 typedef unsigned long long gg_uptr;
 
