@@ -1,0 +1,23 @@
+//! # gpugate-sim
+//!
+//! A simulated NVIDIA GPU for machines without one: a CUDA driver (`libcuda.so.1`) and NVML
+//! (`libnvidia-ml.so.1`) that run on the CPU and execute the PTX that gpugate ships, so that every
+//! line of gpugate's GPU path runs in `cargo test`. It is a test tool: nothing it reports is a GPU
+//! measurement, and every device it shows is named "… (gpugate-sim)".
+//!
+//! Layers (each only uses the ones above it):
+//!
+//! - [`ptx`]: the front end. PTX text → a checked, compiled module (entries, parameters, shared
+//!   and local memory, module-scope variables), or CUDA_ERROR_INVALID_PTX naming what it does not
+//!   know.
+//! - [`exec`]: the execution engine. One kernel launch over a memory map: warps of 32 lanes in
+//!   lockstep, blocks in parallel on the host's cores, bounds/alignment checks, the shared-memory
+//!   race detector, and the counts (instructions, FLOPs, global bytes) the time model uses.
+//! - `model`, `config`: device models (TOML) and faults, from the launcher's environment.
+//! - `driver`: the CUDA driver API (`cu*` symbols, C ABI) over `ptx` and `exec`, with the time
+//!   model behind events.
+//! - `nvml`: the NVML API (`nvml*` symbols).
+//! - the `gpugate-sim` binary: runs a command with the simulated libraries in front.
+
+pub mod exec;
+pub mod ptx;
