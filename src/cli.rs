@@ -53,6 +53,20 @@ pub enum Command {
         /// ($GPUGATE_CACHE_DIR, else ~/.cache/gpugate/tuning.json).
         #[arg(long)]
         retune: bool,
+        /// Square GEMM sizes to run in place of the level's, comma-separated (e.g. 256,512), for
+        /// every precision; the GEMM variants are tuned at these sizes too.
+        #[arg(long, value_name = "N,N,…", value_delimiter = ',',
+              value_parser = clap::value_parser!(u32).range(1..=65536))]
+        gemm_sizes: Option<Vec<u32>>,
+        /// Size of each stream array and of each host↔device transfer, in MiB, in place of the
+        /// level's (arrays smaller than 4 × the L2 cache measure the cache; the report says so).
+        #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..=1048576))]
+        stream_mib: Option<u32>,
+        /// Let the checks of a simulated GPU (gpugate-sim) keep their verdicts, to test gpugate
+        /// itself. Without it every check of a simulated device FAILS: a simulator can never put
+        /// a machine into service.
+        #[arg(long)]
+        allow_simulated: bool,
     },
     /// Re-render every report from a saved run.json (no GPU needed).
     Report {
@@ -73,6 +87,10 @@ pub enum Command {
         /// Seed of the random inputs (default: fresh).
         #[arg(long, value_name = "N")]
         seed: Option<u64>,
+        /// Leave out the large cases (2048³ and 4097×1025×515 GEMMs, 64 Mi-element stream
+        /// arrays, 64 MiB transfers): a quicker check, e.g. on a simulated GPU.
+        #[arg(long)]
+        no_large: bool,
     },
 }
 

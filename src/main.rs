@@ -35,6 +35,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             out,
             seed,
             retune,
+            gemm_sizes,
+            stream_mib,
+            allow_simulated,
         } => {
             let opts = RunOptions {
                 profile,
@@ -44,6 +47,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 out,
                 seed,
                 retune,
+                sizes: gpugate::plan::SizeOverrides {
+                    gemm: gemm_sizes.map(|v| v.into_iter().map(|s| s as usize).collect()),
+                    stream_bytes: stream_mib.map(|m| (m as usize) << 20),
+                },
+                allow_simulated,
                 command_line: std::env::args().collect(),
             };
             let mut line = ProgressLine::new();
@@ -85,12 +93,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             print!("{}", report::info::render_profile(&p, &origin));
             Ok(exit::PASS)
         }
-        Command::Selftest { seed } => {
+        Command::Selftest { seed, no_large } => {
             let seed = seed.unwrap_or_else(run::fresh_seed);
             eprintln!("selftest: seed {seed}");
             let mut failed = 0usize;
             let mut total = 0usize;
-            let res = run::selftest(seed, &mut |c| {
+            let res = run::selftest(seed, !no_large, &mut |c| {
                 total += 1;
                 let status = if c.passed() { "ok  " } else { "FAIL" };
                 if !c.passed() {

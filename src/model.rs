@@ -104,6 +104,21 @@ pub struct DeviceInfo {
     pub max_ptx_isa: String,
     pub pcie_link_gen: Option<u32>,
     pub pcie_link_width: Option<u32>,
+    /// A simulated device (gpugate-sim), not a GPU: its numbers are not measurements, and its
+    /// checks can pass only in a run given `--allow-simulated`. Set from the device name, which a
+    /// simulator marks with [`SIMULATED_MARK`]. Absent in run.json files written before the
+    /// simulator existed: false.
+    #[serde(default)]
+    pub simulated: bool,
+}
+
+/// What a simulated device's name carries ("Tesla M40 24GB (gpugate-sim)"). No real GPU is
+/// named so.
+pub const SIMULATED_MARK: &str = "(gpugate-sim)";
+
+/// Whether a CUDA device name is a simulated device's.
+pub fn is_simulated_name(name: &str) -> bool {
+    name.trim_end().ends_with(SIMULATED_MARK)
 }
 
 /// Inventory of the host.
@@ -348,9 +363,18 @@ pub struct RunReport {
     pub notes: Vec<String>,
     pub verdict: Verdict,
     pub exit_code: i32,
+    /// The run was given `--allow-simulated`: checks of simulated devices keep their verdicts
+    /// (otherwise each of them FAILS with "simulated device"). Absent in older run.json: false.
+    #[serde(default)]
+    pub allow_simulated: bool,
 }
 
 impl RunReport {
+    /// Whether any GPU of the run is simulated (every report then says so in its header).
+    pub fn simulated(&self) -> bool {
+        self.gpus.iter().any(|g| g.simulated)
+    }
+
     /// The overall verdict of a set of checks: any Fail fails, else any Inconclusive, else Pass.
     pub fn overall(checks: &[Check]) -> Verdict {
         let mut v = Verdict::Pass;

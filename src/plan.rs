@@ -76,18 +76,42 @@ pub fn fit_gemm(p: Precision, want: usize, budget: u64) -> Option<usize> {
     None
 }
 
-/// Workloads for one device. `props` is None for the host.
+/// Sizes a user set in place of the level's: `--gemm-sizes` (square GEMMs, every precision)
+/// and `--stream-mib` (each stream array and each transfer). None keeps the level's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SizeOverrides {
+    pub gemm: Option<Vec<usize>>,
+    pub stream_bytes: Option<usize>,
+}
+
+/// Workloads for one device at the level's sizes. `props` is None for the host.
 pub fn plan(level: Level, backend: BackendKind, props: Option<&DeviceProps>) -> Vec<WorkloadSpec> {
+    plan_with(level, backend, props, &SizeOverrides::default())
+}
+
+/// Stream arrays smaller than this many L2 caches measure the cache, not DRAM.
+pub const STREAM_L2_FACTOR: usize = 4;
+
+/// Workloads for one device, with the user's sizes where given. `props` is None for the host.
+/// Sizes the user gave still shrink to fit the device's memory; they are not raised to
+/// [`STREAM_L2_FACTOR`] × L2 (the run notes when they are below it).
+pub fn plan_with(
+    level: Level,
+    backend: BackendKind,
+    props: Option<&DeviceProps>,
+    overrides: &SizeOverrides,
+) -> Vec<WorkloadSpec> {
     let mut out = Vec::new();
     let budget = props
         .map(|p| (p.free_memory.min(p.total_memory) as f64 * MEMORY_MARGIN) as u64)
         .unwrap_or(u64::MAX);
     for p in [Precision::F32, Precision::F64, Precision::F16] {
-        let sizes: &[usize] = match (backend, p) {
-            (BackendKind::Cuda, _) => gpu_gemm_sizes(level, p),
+        let sizes: &[usize] = match (backend, p, overrides.gemm.as_deref()) {
             // Half precision on the host would measure nothing the gate uses.
-            (BackendKind::Host, Precision::F16) => &[],
-            (BackendKind::Host, _) => host_gemm_sizes(level),
+            (BackendKind::Host, Precision::F16, _) => &[],
+            (_, _, Some(user)) => user,
+            (BackendKind::Cuda, _, None) => gpu_gemm_sizes(level, p),
+            (BackendKind::Host, _, None) => host_gemm_sizes(level),
         };
         // Every path the device has for this precision: DGEMM on the CUDA cores and, from sm_80,
         // on the tensor cores too (same sizes); HGEMM on the tensor cores from sm_70. The host
@@ -116,7 +140,10 @@ pub fn plan(level: Level, backend: BackendKind, props: Option<&DeviceProps>) -> 
     }
     let l2 = props.map(|p| p.l2_bytes as usize).unwrap_or(0);
     for p in [Precision::F32, Precision::F64] {
-        let mut bytes = stream_array_bytes(level, backend).max(4 * l2);
+        let mut bytes = match overrides.stream_bytes {
+            Some(b) => b,
+            None => stream_array_bytes(level, backend).max(STREAM_L2_FACTOR * l2),
+        };
         let mut n = bytes / p.bytes();
         while n > 0 && stream_device_bytes(p, n) > budget {
             bytes /= 2;
@@ -133,7 +160,9 @@ pub fn plan(level: Level, backend: BackendKind, props: Option<&DeviceProps>) -> 
             });
         }
     }
-    let mut tb = transfer_bytes(level, backend);
+    let mut tb = overrides
+        .stream_bytes
+        .unwrap_or_else(|| transfer_bytes(level, backend));
     while tb as u64 > budget && tb > MIB {
         tb /= 2;
     }
@@ -150,6 +179,74 @@ pub fn plan(level: Level, backend: BackendKind, props: Option<&DeviceProps>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_sizes_replace_the_levels() {
+        let p = props(24, 3);
+        let o = SizeOverrides {
+            gemm: Some(vec![256, 300]),
+            stream_bytes: Some(MIB),
+        };
+        let plan = plan_with(Level::Standard, BackendKind::Cuda, Some(&p), &o);
+        let mut gemms: Vec<(Precision, usize)> = plan
+            .iter()
+            .filter_map(|s| match *s {
+                WorkloadSpec::Gemm {
+                    precision, m, n, k, ..
+                } => {
+                    assert!(m == n && n == k);
+                    Some((precision, m))
+                }
+                _ => None,
+            })
+            .collect();
+        gemms.sort_by_key(|(p, m)| (p.as_str(), *m));
+        assert_eq!(
+            gemms,
+            vec![
+                (Precision::F16, 256),
+                (Precision::F16, 300),
+                (Precision::F32, 256),
+                (Precision::F32, 300),
+                (Precision::F64, 256),
+                (Precision::F64, 300),
+            ]
+        );
+        for s in &plan {
+            match *s {
+                // 1 MiB arrays although 4 × L2 is 12 MiB: the user asked for them.
+                WorkloadSpec::Stream { precision, n, .. } => assert_eq!(n * precision.bytes(), MIB),
+                WorkloadSpec::Transfer { bytes, .. } => assert_eq!(bytes, MIB),
+                WorkloadSpec::Gemm { .. } => {}
+            }
+        }
+        // The host takes the GEMM sizes too (no FP16 there), and the stream size.
+        let host = plan_with(Level::Quick, BackendKind::Host, None, &o);
+        assert!(host.contains(&WorkloadSpec::Gemm {
+            precision: Precision::F64,
+            m: 300,
+            n: 300,
+            k: 300,
+            math: GemmMath::CudaCores,
+        }));
+        assert!(!host.iter().any(|s| matches!(
+            s,
+            WorkloadSpec::Gemm {
+                precision: Precision::F16,
+                ..
+            }
+        )));
+        // Without overrides, plan() is the level's plan.
+        assert_eq!(
+            plan_with(
+                Level::Quick,
+                BackendKind::Cuda,
+                Some(&p),
+                &SizeOverrides::default()
+            ),
+            super::plan(Level::Quick, BackendKind::Cuda, Some(&p))
+        );
+    }
 
     fn props(total_gib: u64, l2_mib: u64) -> DeviceProps {
         DeviceProps {

@@ -16,7 +16,7 @@ use crate::model::{
     exit, BackendKind, DeviceInfo, HostInfo, Level, ModuleLoad, ProfileRef, Role, RunReport,
     ToolInfo, Verdict, Verification, WorkloadResult, SCHEMA_VERSION,
 };
-use crate::plan::plan;
+use crate::plan::{plan_with, SizeOverrides, STREAM_L2_FACTOR};
 use crate::probe;
 use crate::probe::telemetry::{self as nvml, GpuTelemetry, TelemetrySummary};
 use crate::report;
@@ -59,6 +59,10 @@ pub struct RunOptions {
     pub seed: Option<u64>,
     /// Time the GEMM variants again instead of using the tuning cache.
     pub retune: bool,
+    /// Sizes the user set in place of the level's (`--gemm-sizes`, `--stream-mib`).
+    pub sizes: SizeOverrides,
+    /// Checks of simulated devices keep their verdicts (`--allow-simulated`).
+    pub allow_simulated: bool,
     pub command_line: Vec<String>,
 }
 
@@ -394,6 +398,7 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunR
         notes: Vec::new(),
         verdict: Verdict::Inconclusive,
         exit_code: exit::INCONCLUSIVE,
+        allow_simulated: opts.allow_simulated,
     };
     let save = |r: &RunReport| -> Result<(), Error> {
         report::write_json_atomic(r, &opts.out)
@@ -421,13 +426,22 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunR
     let mut jobs: Vec<(Option<u32>, WorkloadSpec)> = Vec::new();
     if use_cuda {
         for d in report.gpus.clone() {
-            for spec in plan(opts.level, BackendKind::Cuda, Some(&props_of(&d))) {
+            for spec in plan_with(
+                opts.level,
+                BackendKind::Cuda,
+                Some(&props_of(&d)),
+                &opts.sizes,
+            ) {
                 jobs.push((Some(d.index), spec));
+            }
+            if let Some(note) = small_stream_note(&opts.sizes, &d) {
+                progress(Progress::Note(&note));
+                report.notes.push(note);
             }
         }
     }
     if use_host {
-        for spec in plan(opts.level, BackendKind::Host, None) {
+        for spec in plan_with(opts.level, BackendKind::Host, None, &opts.sizes) {
             jobs.push((None, spec));
         }
     }
@@ -514,7 +528,16 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunR
                 continue;
             };
             let class = SizeClass::of(m, n, k);
-            if table.entry(precision, math, class).is_some()
+            // The size the variants are timed on: the class's representative (shrunk to fit),
+            // or, when the user set the GEMM sizes, the first of them in this class. A cached
+            // choice counts only if it was timed at that size.
+            let size = match opts.sizes.gemm {
+                Some(_) => m.max(n).max(k),
+                None => tune::tune_size(&props_of(&gpu), precision, class, TuneBudget::default()),
+            };
+            if table
+                .entry(precision, math, class)
+                .is_some_and(|e| e.size == size)
                 || tried.contains(&(precision, math, class))
             {
                 continue;
@@ -527,15 +550,20 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunR
                 class,
             });
             let tune_seed = workload_seed(seed, &format!("gpu{}.tune", gpu.index));
-            match tune::tune_class(
+            match tune::tune_class_at(
                 &dev,
                 precision,
                 math,
+                gpu.compute_capability,
                 class,
+                size,
                 TuneBudget::default(),
                 tune_seed,
             ) {
                 Ok(entry) => {
+                    table.entries.retain(|e| {
+                        !(e.precision == precision && e.math == math && e.size_class == class)
+                    });
                     table.entries.push(entry);
                     tuned_now = true;
                 }
@@ -688,6 +716,22 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunR
         err,
     })?;
     Ok(report)
+}
+
+/// A note for the report when `--stream-mib` makes the stream arrays smaller than
+/// [`STREAM_L2_FACTOR`] × the GPU's L2 cache: the bandwidth measured is then partly the cache's.
+fn small_stream_note(sizes: &SizeOverrides, d: &DeviceInfo) -> Option<String> {
+    let bytes = sizes.stream_bytes?;
+    let floor = STREAM_L2_FACTOR as u64 * d.l2_cache_bytes;
+    (floor > 0 && (bytes as u64) < floor).then(|| {
+        format!(
+            "GPU {}: stream arrays of {} MiB (--stream-mib) are smaller than {STREAM_L2_FACTOR} × \
+             its L2 cache ({:.1} MiB): their bandwidth may be partly the cache's, not DRAM's",
+            d.index,
+            bytes >> 20,
+            floor as f64 / (1u64 << 20) as f64
+        )
+    })
 }
 
 /// One self-test case: a workload at a size chosen to catch index and tiling bugs.
@@ -863,6 +907,7 @@ pub fn selftest_on(
 /// Err(reason) when no GPU can be used.
 pub fn selftest(
     seed: u64,
+    include_large: bool,
     each: &mut dyn FnMut(&SelftestCase),
 ) -> Result<Vec<SelftestCase>, String> {
     let inv = probe::gpus();
@@ -892,7 +937,12 @@ pub fn selftest(
         };
         let cc = crate::workload::device::KernelDevice::props(dev.as_ref()).compute_capability;
         let backend = DeviceBackend::new(dev, Some(d.index), BackendKind::Cuda);
-        all.extend(selftest_on(&backend, &selftest_cases(true, cc), seed, each));
+        all.extend(selftest_on(
+            &backend,
+            &selftest_cases(include_large, cc),
+            seed,
+            each,
+        ));
     }
     Ok(all)
 }
@@ -900,6 +950,7 @@ pub fn selftest(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::plan;
 
     #[test]
     fn rfc3339_known_dates() {

@@ -22,5 +22,6 @@ pub(crate) fn m40(index: u32) -> DeviceInfo {
         max_ptx_isa: "8.4".into(),
         pcie_link_gen: Some(3),
         pcie_link_width: Some(16),
+        simulated: false,
     }
 }

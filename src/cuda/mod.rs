@@ -269,7 +269,7 @@ pub(crate) fn device_info(
         .map_err(|e| format!("reading device memory: {}", drv(e)))?;
     Ok(DeviceInfo {
         index,
-        name,
+        name: name.clone(),
         uuid,
         pci_bus_id: format_pci_bus_id(
             attr_or_zero(ctx, A::CU_DEVICE_ATTRIBUTE_PCI_DOMAIN_ID),
@@ -289,6 +289,7 @@ pub(crate) fn device_info(
         // Not available from the driver API; NVML fills these in.
         pcie_link_gen: None,
         pcie_link_width: None,
+        simulated: crate::model::is_simulated_name(&name),
     })
 }
 

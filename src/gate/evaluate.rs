@@ -28,7 +28,35 @@ pub fn evaluate(profile: &Profile, report: &RunReport) -> Vec<Check> {
     correctness(report, &mut checks);
     per_gpu(profile, report, &mut checks);
     machine(profile, report, &mut checks);
+    simulated_devices(report, &mut checks);
     checks
+}
+
+/// A simulated device (gpugate-sim) can never put a machine into service: unless the run was
+/// given `--allow-simulated`, every check about one FAILS with "simulated device" (its observed
+/// value and original decision stay in the reason), and so do the machine-wide GPU checks when
+/// any GPU is simulated. Host checks are untouched.
+fn simulated_devices(r: &RunReport, checks: &mut [Check]) {
+    let simulated: Vec<&DeviceInfo> = r.gpus.iter().filter(|g| g.simulated).collect();
+    if simulated.is_empty() || r.allow_simulated {
+        return;
+    }
+    for c in checks.iter_mut() {
+        let device = match c.device {
+            Some(d) => simulated.iter().find(|g| g.index == d).copied(),
+            None if c.id.starts_with("machine.") => Some(simulated[0]),
+            None => None,
+        };
+        let Some(g) = device else { continue };
+        let was = format!("{}: {}", c.verdict, c.reason);
+        c.verdict = Verdict::Fail;
+        c.reason = format!(
+            "simulated device: GPU {} ({}) is gpugate-sim, not a GPU; on the simulator this check \
+             gave {was}",
+            g.index, g.name
+        );
+        c.hint = "test the real GPU; pass --allow-simulated only to test gpugate itself".into();
+    }
 }
 
 fn check(id: String, kind: CheckKind, device: Option<u32>, title: &str, unit: &str) -> Check {

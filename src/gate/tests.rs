@@ -164,6 +164,7 @@ fn report(gpus: usize) -> RunReport {
         notes: vec![],
         verdict: Verdict::Pass,
         exit_code: 0,
+        allow_simulated: false,
     }
 }
 
@@ -626,7 +627,78 @@ fn cases() -> Vec<Case> {
             &[("host.vcpus", Fail)],
             Fail,
         ),
+        (
+            "a simulated GPU fails every GPU check, healthy numbers or not; host checks stand",
+            "g2.large",
+            1,
+            |r, _| simulate(r, &[0]),
+            &[
+                ("machine.gpu_count", Fail),
+                ("gpu0.model", Fail),
+                ("gpu0.memory", Fail),
+                ("gpu0.pcie_gen", Fail),
+                ("gpu0.fp32_gemm", Fail),
+                ("gpu0.fp64_gemm", Fail),
+                ("gpu0.stream_triad", Fail),
+                ("gpu0.h2d", Fail),
+                ("gpu0.d2h", Fail),
+                ("host.vcpus", Pass),
+                ("host.memory", Pass),
+            ],
+            Fail,
+        ),
+        (
+            "one simulated GPU of two: its checks and the machine's fail, the real one's stand",
+            "g2.2xlarge",
+            2,
+            |r, _| simulate(r, &[1]),
+            &[
+                ("gpu0.fp32_gemm", Pass),
+                ("gpu0.model", Pass),
+                ("gpu1.fp32_gemm", Fail),
+                ("gpu1.model", Fail),
+                ("machine.fp32_gemm", Fail),
+                ("machine.gpu_count", Fail),
+            ],
+            Fail,
+        ),
+        (
+            "with --allow-simulated a healthy simulated GPU passes",
+            "g2.large",
+            1,
+            |r, _| {
+                simulate(r, &[0]);
+                r.allow_simulated = true;
+            },
+            &[
+                ("machine.gpu_count", Pass),
+                ("gpu0.model", Pass),
+                ("gpu0.fp32_gemm", Pass),
+                ("gpu0.d2h", Pass),
+            ],
+            Pass,
+        ),
+        (
+            "with --allow-simulated a slow simulated GPU still fails",
+            "g2.large",
+            1,
+            |r, _| {
+                simulate(r, &[0]);
+                r.allow_simulated = true;
+                set_speed(r, SGEMM0, 2.5, 0.0);
+            },
+            &[("gpu0.fp32_gemm", Fail), ("gpu0.fp64_gemm", Pass)],
+            Fail,
+        ),
     ]
+}
+
+/// Marks GPUs as gpugate-sim devices, named as the simulator names them.
+fn simulate(r: &mut RunReport, gpus: &[u32]) {
+    for g in r.gpus.iter_mut().filter(|g| gpus.contains(&g.index)) {
+        g.name = format!("{} {}", g.name, SIMULATED_MARK);
+        g.simulated = true;
+    }
 }
 
 #[test]
@@ -661,6 +733,23 @@ fn gate_rules() {
         }
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+#[test]
+fn a_simulated_device_check_says_so_and_keeps_what_the_simulator_gave() {
+    let p = profile("g2.large");
+    let mut r = report(1);
+    simulate(&mut r, &[0]);
+    let checks = evaluate(&p, &r);
+    let c = checks.iter().find(|c| c.id == "gpu0.fp32_gemm").unwrap();
+    assert_eq!(c.verdict, Verdict::Fail);
+    assert!(c.reason.starts_with("simulated device"), "{}", c.reason);
+    assert!(c.reason.contains("(gpugate-sim)"), "{}", c.reason);
+    assert!(c.reason.contains("PASS"), "{}", c.reason);
+    assert_eq!(c.observed, Some(5.0));
+    assert!(c.hint.contains("--allow-simulated"), "{}", c.hint);
+    assert!(crate::model::is_simulated_name(&r.gpus[0].name));
+    assert!(!crate::model::is_simulated_name("Tesla M40 24GB"));
 }
 
 #[test]

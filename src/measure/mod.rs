@@ -21,8 +21,13 @@ pub struct StoppingCriterion {
     pub max_time: f64,
     /// Stop once stddev/mean falls below this (after min_samples and min_time).
     pub target_rel_noise: f64,
-    /// Batch iterations so each sample lasts at least this long (device time), seconds.
+    /// Batch iterations so each sample lasts at least this long (device time), seconds…
     pub min_sample_time: f64,
+    /// …but never batch so many that one sample takes longer than this on the wall clock,
+    /// seconds. On a GPU a batch's wall time is about its device time, so this never binds;
+    /// where the host is far slower than the device claims to be (a launch-bound kernel, a
+    /// simulated GPU) it keeps samples short instead of batching thousands of launches.
+    pub max_sample_wall: f64,
     /// Wall time spent warming up before sampling, seconds.
     pub warmup_time: f64,
 }
@@ -45,6 +50,7 @@ impl StoppingCriterion {
             // Kernels shorter than ~50 µs are batched; 1 ms samples keep event resolution
             // (~0.5 µs) and launch overhead far below the noise target.
             min_sample_time: 1e-3,
+            max_sample_wall: 0.05,
             warmup_time: 0.1,
         }
     }
@@ -71,13 +77,17 @@ pub fn measure(
     progress: &mut dyn FnMut(SampleProgress),
 ) -> Result<Measurement, WorkloadError> {
     let start = Instant::now();
-    // Warm-up: the first launch, then until warmup_time has passed; calibrate the batch size.
+    // Warm-up: the first launch, then until warmup_time has passed; calibrate the batch size
+    // on device time, bounded by wall time.
     let mut per_iter = trial.run(1)?.max(1e-9);
+    let mut per_iter_wall = start.elapsed().as_secs_f64();
     while start.elapsed().as_secs_f64() < crit.warmup_time {
-        let iters = batch_size(per_iter, crit.min_sample_time);
+        let iters = batch_size(per_iter, per_iter_wall, crit);
+        let t0 = Instant::now();
         per_iter = (trial.run(iters)? / iters as f64).max(1e-9);
+        per_iter_wall = t0.elapsed().as_secs_f64() / iters as f64;
     }
-    let iters = batch_size(per_iter, crit.min_sample_time);
+    let iters = batch_size(per_iter, per_iter_wall, crit);
     let warmup_seconds = start.elapsed().as_secs_f64();
 
     let sampling = Instant::now();
@@ -156,13 +166,21 @@ pub fn measure(
     })
 }
 
-/// Iterations per sample so that one sample lasts at least `min_sample_time`.
-pub fn batch_size(per_iter: f64, min_sample_time: f64) -> u64 {
-    if per_iter >= min_sample_time {
+/// Iterations per sample: enough that one sample lasts at least `crit.min_sample_time` of
+/// device time (`per_iter` seconds each), but not so many that it takes longer than
+/// `crit.max_sample_wall` on the wall clock (`per_iter_wall` seconds each); at least 1.
+pub fn batch_size(per_iter: f64, per_iter_wall: f64, crit: &StoppingCriterion) -> u64 {
+    let by_device = if per_iter >= crit.min_sample_time {
         1
     } else {
-        ((min_sample_time / per_iter).ceil() as u64).clamp(1, 1_000_000)
-    }
+        ((crit.min_sample_time / per_iter).ceil() as u64).clamp(1, 1_000_000)
+    };
+    let by_wall = if per_iter_wall > 0.0 {
+        ((crit.max_sample_wall / per_iter_wall).floor() as u64).max(1)
+    } else {
+        u64::MAX
+    };
+    by_device.min(by_wall)
 }
 
 #[cfg(test)]
@@ -203,6 +221,7 @@ mod tests {
             max_time: 0.2,
             target_rel_noise: 0.005,
             min_sample_time: 1e-3,
+            max_sample_wall: 0.05,
             warmup_time: 0.0,
         }
     }
@@ -290,8 +309,33 @@ mod tests {
 
     #[test]
     fn batch_sizes() {
-        assert_eq!(batch_size(1.0, 1e-3), 1);
-        assert_eq!(batch_size(1e-4, 1e-3), 10);
-        assert_eq!(batch_size(1e-12, 1e-3), 1_000_000);
+        let c = fast_crit();
+        // By device time (a GPU, where wall ≈ device time per launch).
+        assert_eq!(batch_size(1.0, 1.0, &c), 1);
+        assert_eq!(batch_size(2.5e-4, 2.5e-4, &c), 4);
+        assert_eq!(batch_size(1e-12, 0.0, &c), 1_000_000);
+        // A launch-bound kernel: 2 µs of device time, 20 µs per launch on the host: still
+        // batched to 1 ms of device time (500 launches = 10 ms of wall).
+        assert!((500..=501).contains(&batch_size(2e-6, 2e-5, &c)));
+        // A host far slower than the device claims (a simulator): 10 µs of device time but
+        // 20 ms of wall per launch: 2 launches per sample (50 ms), not 100.
+        assert_eq!(batch_size(1e-5, 2e-2, &c), 2);
+        // Slower still: never below one launch.
+        assert_eq!(batch_size(1e-5, 1.0, &c), 1);
+    }
+
+    #[test]
+    fn slow_host_keeps_samples_short_and_exact() {
+        // Each launch claims 10 µs of device time but takes 30 ms of wall.
+        let mut t = Scripted {
+            per_iter: Box::new(|_| 1e-5),
+            calls: 0,
+            sleep: 0.03,
+        };
+        let mut c = fast_crit();
+        c.max_time = 0.3;
+        let m = measure(&mut t, &SPEC, &c, &mut |_| {}).unwrap();
+        assert_eq!(m.iters_per_sample, 1, "batching would take 2 s per sample");
+        assert!((m.summary.median - 1e-5).abs() < 1e-12);
     }
 }

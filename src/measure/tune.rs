@@ -223,9 +223,11 @@ pub fn cached_or_empty(
 /// How long to time each candidate.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TuneBudget {
-    /// Timed iterations per candidate (after one warm-up launch)…
+    /// Timed iterations per candidate (after one warm-up launch), at most as many as fit in
+    /// `slow_launch` of wall time…
     pub iters: u64,
-    /// …unless the warm-up launch alone took longer than this (seconds): then that one counts.
+    /// …unless the warm-up launch alone took longer than this (seconds, device or wall time):
+    /// then that one counts.
     pub slow_launch: f64,
     /// Fraction of free device memory a representative GEMM may use.
     pub memory_fraction: f64,
@@ -254,11 +256,7 @@ pub fn tune_class<D: KernelDevice + ?Sized + 'static>(
     seed: u64,
 ) -> Result<TuningEntry, String> {
     let props = dev.props();
-    let mem = (props.free_memory.min(props.total_memory) as f64 * budget.memory_fraction) as u64;
-    let mut size = class.representative();
-    while size > 256 && gemm_device_bytes(p, size, size, size) > mem {
-        size -= 256;
-    }
+    let size = tune_size(&props, p, class, budget);
     tune_class_at(
         dev,
         p,
@@ -269,6 +267,22 @@ pub fn tune_class<D: KernelDevice + ?Sized + 'static>(
         budget,
         seed,
     )
+}
+
+/// The square size a class is tuned on by default: its representative, shrunk in steps of 256
+/// until the GEMM fits in `budget.memory_fraction` of the device's free memory.
+pub fn tune_size(
+    props: &crate::workload::device::DeviceProps,
+    p: Precision,
+    class: SizeClass,
+    budget: TuneBudget,
+) -> usize {
+    let mem = (props.free_memory.min(props.total_memory) as f64 * budget.memory_fraction) as u64;
+    let mut size = class.representative();
+    while size > 256 && gemm_device_bytes(p, size, size, size) > mem {
+        size -= 256;
+    }
+    size
 }
 
 /// [`tune_class`] at a given square size, for a device of compute capability `cc` (normally
@@ -348,15 +362,19 @@ fn time_variant<D: KernelDevice + ?Sized + 'static>(
         Ok(t) => t,
         Err(e) => return fail(e.to_string()),
     };
+    let t0 = std::time::Instant::now();
     let first = match t.run(1) {
         Ok(s) => s,
         Err(e) => return fail(e.to_string()),
     };
-    let per_iter = if first > budget.slow_launch {
+    let wall = t0.elapsed().as_secs_f64();
+    let per_iter = if first.max(wall) > budget.slow_launch {
         first
     } else {
-        match t.run(budget.iters) {
-            Ok(s) => s / budget.iters as f64,
+        // As many timed launches as fit in `slow_launch` of wall time, at most `iters`.
+        let iters = ((budget.slow_launch / wall.max(1e-9)) as u64).clamp(1, budget.iters);
+        match t.run(iters) {
+            Ok(s) => s / iters as f64,
             Err(e) => return fail(e.to_string()),
         }
     };

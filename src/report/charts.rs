@@ -66,12 +66,15 @@ pub fn gemm_charts(r: &RunReport) -> Vec<Chart> {
         if pts.len() < 2 {
             continue;
         }
-        let gpu = r
-            .gpus
-            .iter()
-            .find(|g| g.index == dev)
+        let info = r.gpus.iter().find(|g| g.index == dev);
+        let gpu = info
             .map(|g| g.name.clone())
             .unwrap_or_else(|| format!("gpu{dev}"));
+        let sim = if info.is_some_and(|g| g.simulated) {
+            "SIMULATED, not a measurement: "
+        } else {
+            ""
+        };
         let what = match p {
             Precision::F32 => "FP32",
             Precision::F64 => "FP64",
@@ -79,11 +82,13 @@ pub fn gemm_charts(r: &RunReport) -> Vec<Chart> {
         };
         let (title, suffix) = match math {
             GemmMath::CudaCores => (
-                format!("{what} GEMM on gpu{dev} ({gpu}): TFLOPS against size"),
+                format!("{sim}{what} GEMM on gpu{dev} ({gpu}): TFLOPS against size"),
                 "",
             ),
             GemmMath::TensorCores => (
-                format!("{what} GEMM on the tensor cores of gpu{dev} ({gpu}): TFLOPS against size"),
+                format!(
+                    "{sim}{what} GEMM on the tensor cores of gpu{dev} ({gpu}): TFLOPS against size"
+                ),
                 "_tc",
             ),
         };

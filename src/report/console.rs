@@ -56,6 +56,9 @@ impl Reporter for Console {
             "gpugate {} · profile {} ({}) · level {} · seed {}",
             r.tool.version, r.profile.name, r.profile.origin, r.level, r.seed
         );
+        if let Some(banner) = super::simulated_banner(r) {
+            let _ = writeln!(o, "{banner}");
+        }
         if let Some(why) = &r.gpu_unavailable {
             let _ = writeln!(o, "GPU unavailable: {why}");
         }
@@ -107,6 +110,9 @@ impl Reporter for Console {
             let _ = writeln!(o, "note: {n}");
         }
         o.push('\n');
+        if let Some(banner) = super::simulated_banner(r) {
+            let _ = writeln!(o, "{banner}");
+        }
         let _ = writeln!(o, "verdict: {} (exit {})", r.verdict, r.exit_code);
         o
     }

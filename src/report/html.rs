@@ -73,6 +73,9 @@ impl Reporter for Html {
             verdict_class(r.verdict),
             esc(&title)
         );
+        if let Some(banner) = super::simulated_banner(r) {
+            let _ = writeln!(o, r#"<p class="banner"><b>{}</b></p>"#, esc(&banner));
+        }
         if let Some(why) = &r.gpu_unavailable {
             let _ = writeln!(
                 o,

@@ -51,6 +51,13 @@ pub fn render_inventory(host: &HostInfo, gpus: &[DeviceInfo], unavailable: Optio
             (g.driver_cuda_version % 1000) / 10,
             g.max_ptx_isa
         );
+        if g.simulated {
+            let _ = writeln!(
+                o,
+                "          SIMULATED: gpugate-sim on the CPU, not a GPU (its checks fail unless \
+                 a run is given --allow-simulated)"
+            );
+        }
     }
     o
 }

@@ -65,6 +65,8 @@ impl Reporter for Junit {
                 "gpu_unavailable",
                 r.gpu_unavailable.clone().unwrap_or_default(),
             ),
+            ("simulated", r.simulated().to_string()),
+            ("allow_simulated", r.allow_simulated.to_string()),
         ] {
             let _ = writeln!(
                 o,

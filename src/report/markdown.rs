@@ -65,6 +65,9 @@ impl Reporter for Markdown {
     fn render(&self, r: &RunReport) -> String {
         let mut o = String::new();
         let _ = writeln!(o, "# gpugate: {} (exit {})\n", r.verdict, r.exit_code);
+        if let Some(banner) = super::simulated_banner(r) {
+            let _ = writeln!(o, "> **{}**\n", cell(&banner));
+        }
 
         if let Some(why) = &r.gpu_unavailable {
             let _ = writeln!(o, "> **GPU unavailable: {}**\n", cell(why));

@@ -32,6 +32,34 @@ pub use console::Console;
 pub use json::Json;
 pub use markdown::Markdown;
 
+/// The warning every report carries at its top when a GPU of the run was simulated
+/// (gpugate-sim): which GPUs, that nothing is a measurement, and whether their checks were let
+/// pass. None for a run on real GPUs only.
+pub fn simulated_banner(r: &RunReport) -> Option<String> {
+    let sims: Vec<String> = r
+        .gpus
+        .iter()
+        .filter(|g| g.simulated)
+        .map(|g| format!("GPU {} ({})", g.index, g.name))
+        .collect();
+    if sims.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "SIMULATED: {} {} simulated on the CPU by gpugate-sim; no number in this report is a GPU \
+         measurement. {}",
+        sims.join(", "),
+        if sims.len() == 1 { "is" } else { "are" },
+        if r.allow_simulated {
+            "The run was given --allow-simulated: checks of simulated devices keep their \
+             verdicts, for testing gpugate itself."
+        } else {
+            "Every check of a simulated device FAILS (pass --allow-simulated only to test \
+             gpugate itself)."
+        }
+    ))
+}
+
 /// Renders a run into one output format.
 pub trait Reporter {
     /// The file name the output is written under, e.g. "report.md".

@@ -314,6 +314,7 @@ pub(crate) fn sample_report() -> RunReport {
         notes: vec!["cuBLAS found at libcublas.so.12 (peer results are not gated)".into()],
         verdict: Verdict::Pass,
         exit_code: 0,
+        allow_simulated: false,
     };
     let (profile, _) = gate::load_profile("g2.large").unwrap();
     r.checks = gate::evaluate(&profile, &r);
@@ -405,6 +406,78 @@ fn gpu_unavailable_snapshots() {
     check_snapshot("unavailable.console.txt", &console);
 }
 
+/// The sample run as if its GPU had been gpugate-sim's M40, checks re-evaluated.
+fn simulated_report(allow: bool) -> RunReport {
+    let mut r = sample_report();
+    r.gpus[0].name = format!("{} {}", r.gpus[0].name, crate::model::SIMULATED_MARK);
+    r.gpus[0].simulated = true;
+    r.allow_simulated = allow;
+    let profile = crate::gate::load_profile("g2.large").unwrap().0;
+    r.checks = crate::gate::evaluate(&profile, &r);
+    r.verdict = RunReport::overall(&r.checks);
+    r.exit_code = crate::model::exit::for_verdict(r.verdict);
+    r
+}
+
+#[test]
+fn simulated_runs_say_so_in_every_report() {
+    for allow in [false, true] {
+        let r = simulated_report(allow);
+        let banner = super::simulated_banner(&r).unwrap();
+        assert!(banner.starts_with("SIMULATED: GPU 0 (Tesla M40 24GB (gpugate-sim))"));
+        assert_eq!(banner.contains("was given --allow-simulated"), allow);
+        let md = Markdown.render(&r);
+        let header: Vec<&str> = md.lines().take(3).collect();
+        assert!(header[2].starts_with("> **SIMULATED: GPU 0"), "{header:?}");
+        let html = super::html::Html.render(&r);
+        assert!(html.contains(r#"<p class="banner"><b>SIMULATED: GPU 0"#));
+        let xml = super::junit::Junit.render(&r);
+        assert!(xml.contains(r#"<property name="simulated" value="true"/>"#));
+        assert!(xml.contains(&format!(
+            r#"<property name="allow_simulated" value="{allow}"/>"#
+        )));
+        let console = Console.render(&r);
+        assert_eq!(console.lines().nth(1), Some(banner.as_str()));
+        let last2: Vec<&str> = console.lines().rev().take(2).collect();
+        assert_eq!(last2[1], banner);
+        // A second SGEMM size makes a chart.
+        let mut r = r;
+        let mut w = r
+            .results
+            .iter()
+            .find(|w| w.id == "gpu0.sgemm.4096x4096x4096")
+            .unwrap()
+            .clone();
+        w.spec = WorkloadSpec::Gemm {
+            precision: Precision::F32,
+            m: 2048,
+            n: 2048,
+            k: 2048,
+            math: crate::workload::GemmMath::CudaCores,
+        };
+        w.id = "gpu0.sgemm.2048x2048x2048".into();
+        r.results.push(w);
+        let charts = super::charts::gemm_charts(&r);
+        assert!(!charts.is_empty());
+        for chart in charts {
+            assert!(chart.title.starts_with("SIMULATED"), "{}", chart.title);
+            assert!(chart.svg.contains("SIMULATED"));
+        }
+    }
+    // Without --allow-simulated every GPU check fails; the host checks stand.
+    let r = simulated_report(false);
+    assert_eq!(r.exit_code, 1);
+    for c in &r.checks {
+        if c.device == Some(0) || c.id.starts_with("machine.") {
+            assert_eq!(c.verdict, Verdict::Fail, "{}", c.id);
+        }
+    }
+    check_snapshot("simulated.console.txt", &Console.render(&r));
+    // A real GPU's reports carry no banner.
+    assert!(super::simulated_banner(&sample_report()).is_none());
+    assert!(!Markdown.render(&sample_report()).contains("SIMULATED"));
+}
+
 #[test]
 fn console_ends_with_the_verdict_line() {
     let mut r = sample_report();
@@ -431,6 +504,11 @@ fn profile_and_inventory_text() {
     let r = sample_report();
     let text = info::render_inventory(&r.host, &r.gpus, None);
     assert!(text.contains("Tesla M40 24GB") && text.contains("catalogue: Tesla M40 24GB"));
+    assert!(!text.contains("SIMULATED"));
+    let sim = simulated_report(false);
+    let text = info::render_inventory(&sim.host, &sim.gpus, None);
+    assert!(text.contains("catalogue: Tesla M40 24GB"), "{text}");
+    assert!(text.contains("SIMULATED: gpugate-sim on the CPU"), "{text}");
     let text = info::render_inventory(&r.host, &[], Some("no driver"));
     assert!(text.contains("GPU unavailable: no driver"));
 }
