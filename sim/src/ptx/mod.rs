@@ -2,8 +2,26 @@
 //!
 //! INTERFACE CONTRACT (the driver layer codes against exactly this; the implementation behind it
 //! may change freely).
+//!
+//! Pipeline: [`lex`] (tokens) → [`parse`] (syntax tree) → [`compile`]/[`instr`] (names resolved,
+//! every instruction checked and lowered to the engine's IR, `.func` calls inlined). Anything the
+//! front end does not know fails the load with [`LoadErrorKind::InvalidPtx`] and a ptxas-style
+//! log naming the line and the construct; nothing is skipped silently.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+
+mod ast;
+mod compile;
+mod inline;
+mod instr;
+pub(crate) mod ir;
+mod lex;
+mod parse;
+mod regs;
+mod tensor;
+
+pub(crate) use instr::{LOCAL_WINDOW, PARAM_WINDOW, SHARED_WINDOW, WINDOW_SIZE};
 
 /// What the loading device and driver accept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,12 +70,37 @@ pub struct ParamInfo {
 
 /// A loaded module.
 pub struct Module {
-    _private: (),
+    isa: (u32, u32),
+    target_sm: u32,
+    kernels: Vec<Arc<Kernel>>,
+    vars: Vec<(ModuleVar, u64)>,
 }
 
 /// One `.entry` of a loaded module, ready to launch (see [`crate::exec::launch`]).
 pub struct Kernel {
-    _private: (),
+    pub(crate) name: String,
+    pub(crate) params: Vec<ParamInfo>,
+    /// Byte offset of each parameter in the parameter buffer.
+    pub(crate) param_offsets: Vec<usize>,
+    pub(crate) param_bytes: usize,
+    pub(crate) maxntid: Option<(u32, u32, u32)>,
+    pub(crate) reqntid: Option<(u32, u32, u32)>,
+    pub(crate) minnctapersm: Option<u32>,
+    pub(crate) shared: ir::SharedLayout,
+    pub(crate) num_regs: u32,
+    pub(crate) line: u32,
+    pub(crate) prog: ir::Program,
+}
+
+fn ptxas_log(line: u32, severity: &str, msg: &str) -> String {
+    format!("ptxas application ptx input, line {line}; {severity}   : {msg}")
+}
+
+fn invalid(line: u32, msg: &str) -> LoadError {
+    LoadError {
+        kind: LoadErrorKind::InvalidPtx,
+        log: ptxas_log(line, "error", msg),
+    }
 }
 
 impl Module {
@@ -69,71 +112,266 @@ impl Module {
         opts: &LoadOptions,
         place: &mut dyn FnMut(&ModuleVar) -> Result<u64, LoadError>,
     ) -> Result<Module, LoadError> {
-        let _ = (text, opts, place);
-        unimplemented!("ptx front end")
+        let toks =
+            lex::lex(text).map_err(|e| invalid(e.line, &format!("syntax error: {}", e.msg)))?;
+        let ast = parse::parse(&toks).map_err(|e| invalid(e.line, &e.msg))?;
+
+        let Some((isa, vline)) = ast.version else {
+            return Err(invalid(1, "missing .version directive at start of file"));
+        };
+        if isa > opts.max_isa {
+            return Err(LoadError {
+                kind: LoadErrorKind::UnsupportedPtxVersion,
+                log: ptxas_log(
+                    vline,
+                    "fatal",
+                    &format!(
+                        "Unsupported .version {}.{}; current version is '{}.{}'",
+                        isa.0, isa.1, opts.max_isa.0, opts.max_isa.1
+                    ),
+                ),
+            });
+        }
+        let Some((targets, tline)) = &ast.target else {
+            return Err(invalid(vline, "missing .target directive"));
+        };
+        let mut target_sm = None;
+        for t in targets {
+            if let Some(num) = t.strip_prefix("sm_") {
+                let digits: String = num.chars().take_while(|c| c.is_ascii_digit()).collect();
+                let suffix = &num[digits.len()..];
+                let v: u32 = digits
+                    .parse()
+                    .map_err(|_| invalid(*tline, &format!("unknown target '{t}'")))?;
+                if !(suffix.is_empty() || suffix == "a" || suffix == "f") {
+                    return Err(invalid(*tline, &format!("unknown target '{t}'")));
+                }
+                target_sm = Some(v);
+            } else if matches!(t.as_str(), "texmode_unified" | "debug") {
+            } else {
+                return Err(invalid(
+                    *tline,
+                    &format!("target option '{t}' is not supported by gpugate-sim"),
+                ));
+            }
+        }
+        let Some(target_sm) = target_sm else {
+            return Err(invalid(*tline, "'.target' names no sm_XX"));
+        };
+        if target_sm > opts.sm {
+            return Err(invalid(
+                *tline,
+                "SM version specified by .target is higher than default SM version assumed",
+            ));
+        }
+        match ast.address_size {
+            Some((64, _)) => {}
+            Some((n, l)) => {
+                return Err(invalid(
+                    l,
+                    &format!(".address_size {n} is not supported by gpugate-sim (64 only)"),
+                ))
+            }
+            None => {
+                return Err(invalid(
+                    *tline,
+                    "32-bit addressing (no .address_size 64) is not supported by gpugate-sim",
+                ))
+            }
+        }
+
+        // Module-scope variables.
+        let mut vars = Vec::new();
+        let mut globals = HashMap::new();
+        let mut shared = HashMap::new();
+        let mut local = HashMap::new();
+        for v in &ast.vars {
+            match v.space {
+                ast::Space::Global | ast::Space::Const => {
+                    let (size, align, dynamic) =
+                        compile::var_size(v).map_err(|e| invalid(e.line, &e.msg))?;
+                    if dynamic || (v.external && v.init.is_none()) {
+                        return Err(invalid(
+                            v.line,
+                            &format!(
+                                "external variable '{}' is not defined in the module",
+                                v.name
+                            ),
+                        ));
+                    }
+                    let init = compile::var_init(v, size).map_err(|e| invalid(e.line, &e.msg))?;
+                    let mv = ModuleVar {
+                        name: v.name.clone(),
+                        size: size as usize,
+                        align: align as usize,
+                        init,
+                        constant: v.space == ast::Space::Const,
+                    };
+                    let addr = place(&mv)?;
+                    let loc = if mv.constant {
+                        compile::SymLoc::Const(addr)
+                    } else {
+                        compile::SymLoc::Global(addr)
+                    };
+                    globals.insert(v.name.clone(), loc);
+                    vars.push((mv, addr));
+                }
+                ast::Space::Shared => {
+                    shared.insert(v.name.clone(), v);
+                }
+                ast::Space::Local => {
+                    local.insert(v.name.clone(), v);
+                }
+                ast::Space::Param => {
+                    return Err(invalid(v.line, "module-scope .param variable"));
+                }
+            }
+        }
+        let mut funcs = HashMap::new();
+        for f in &ast.funcs {
+            if let Some(prev) = funcs.insert(f.name.clone(), f) {
+                if prev.body.is_some() && f.body.is_some() {
+                    return Err(invalid(
+                        f.line,
+                        &format!("function '{}' is defined twice", f.name),
+                    ));
+                }
+                if prev.body.is_some() {
+                    funcs.insert(f.name.clone(), prev);
+                }
+            }
+        }
+        let mctx = compile::ModuleCtx {
+            funcs,
+            globals,
+            shared,
+            local,
+            sm: target_sm,
+        };
+        let mut kernels = Vec::new();
+        for f in &ast.funcs {
+            if f.kind != ast::FuncKind::Entry || f.body.is_none() {
+                continue;
+            }
+            let k = compile_kernel(&mctx, f).map_err(|e| invalid(e.line, &e.msg))?;
+            kernels.push(Arc::new(k));
+        }
+        Ok(Module {
+            isa,
+            target_sm,
+            kernels,
+            vars,
+        })
     }
 
     /// The `.version` the module declares.
     pub fn isa(&self) -> (u32, u32) {
-        unimplemented!()
+        self.isa
     }
 
     /// The SM of `.target` (52 for sm_52).
     pub fn target_sm(&self) -> u32 {
-        unimplemented!()
+        self.target_sm
     }
 
     /// An entry point by name.
     pub fn kernel(&self, name: &str) -> Option<Arc<Kernel>> {
-        let _ = name;
-        unimplemented!()
+        self.kernels.iter().find(|k| k.name == name).cloned()
     }
 
     /// Names of every entry point, in file order.
     pub fn kernel_names(&self) -> Vec<String> {
-        unimplemented!()
+        self.kernels.iter().map(|k| k.name.clone()).collect()
     }
 
     /// Module-scope variables with the address each was placed at (for cuModuleGetGlobal).
     pub fn vars(&self) -> Vec<(ModuleVar, u64)> {
-        unimplemented!()
+        self.vars.clone()
     }
+}
+
+fn compile_kernel(mctx: &compile::ModuleCtx, f: &ast::FuncAst) -> compile::CResult<Kernel> {
+    let mut fx = compile::Fx::new(mctx);
+    let mut params = Vec::new();
+    let mut offsets = Vec::new();
+    let mut off = 0usize;
+    for p in &f.params {
+        if p.space != ".param" {
+            return compile::cerr(p.line, "entry parameters must be .param");
+        }
+        let Some(eb) = compile::type_bytes(&p.ty) else {
+            return compile::cerr(p.line, format!("bad parameter type '{}'", p.ty));
+        };
+        let mut n = 1u64;
+        for d in &p.dims {
+            match d {
+                Some(k) => n = n.saturating_mul(*k),
+                None => return compile::cerr(p.line, "unsized parameter"),
+            }
+        }
+        let size = (eb * n) as usize;
+        let align = p.align.map_or(eb as usize, |a| a as usize).max(1);
+        off = off.div_ceil(align) * align;
+        fx.params.insert(p.name.clone(), off as u64);
+        params.push(ParamInfo { size, align });
+        offsets.push(off);
+        off += size;
+    }
+    let Some(body) = &f.body else {
+        return compile::cerr(f.line, "entry without a body");
+    };
+    instr::compile_body(&mut fx, body)?;
+    let (prog, shared) = fx.finish()?;
+    let num_regs = regs::estimate(&prog, f);
+    Ok(Kernel {
+        name: f.name.clone(),
+        params,
+        param_offsets: offsets,
+        param_bytes: off,
+        maxntid: f.maxntid,
+        reqntid: f.reqntid,
+        minnctapersm: f.minnctapersm,
+        shared,
+        num_regs,
+        line: f.line,
+        prog,
+    })
 }
 
 impl Kernel {
     pub fn name(&self) -> &str {
-        unimplemented!()
+        &self.name
     }
     pub fn params(&self) -> &[ParamInfo] {
-        unimplemented!()
+        &self.params
     }
     /// `.maxntid` (x, y, z) when declared.
     pub fn maxntid(&self) -> Option<(u32, u32, u32)> {
-        unimplemented!()
+        self.maxntid
     }
     /// `.reqntid` (x, y, z) when declared.
     pub fn reqntid(&self) -> Option<(u32, u32, u32)> {
-        unimplemented!()
+        self.reqntid
     }
     /// `.minnctapersm` when declared.
     pub fn min_ctas_per_sm(&self) -> Option<u32> {
-        unimplemented!()
+        self.minnctapersm
     }
     /// Bytes of static `.shared` memory the entry uses.
     pub fn static_shared_bytes(&self) -> u32 {
-        unimplemented!()
+        self.shared.static_bytes
     }
     /// Bytes of `.local` memory per thread.
     pub fn local_bytes(&self) -> u32 {
-        unimplemented!()
+        self.prog.local_bytes
     }
     /// Registers per thread as a driver would report them (CU_FUNC_ATTRIBUTE_NUM_REGS): an
     /// estimate, since there is no register allocator here; at most 255.
     pub fn num_regs(&self) -> u32 {
-        unimplemented!()
+        self.num_regs
     }
     /// The line of the `.entry` directive in the module text (for logs).
     pub fn line(&self) -> u32 {
-        unimplemented!()
+        self.line
     }
 }
