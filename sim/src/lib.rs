@@ -19,5 +19,9 @@
 //! - `nvml`: the NVML API (`nvml*` symbols).
 //! - the `gpugate-sim` binary: runs a command with the simulated libraries in front.
 
+pub mod config;
+pub mod driver;
 pub mod exec;
+pub mod model;
+pub mod nvml;
 pub mod ptx;

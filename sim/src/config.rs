@@ -1,0 +1,605 @@
+//! The simulated machine: which GPUs, which faults, and the switches of the simulator.
+//!
+//! The launcher (`gpugate-sim`) checks everything and hands it to the libraries through the
+//! environment ([`ENV_MODELS`], [`ENV_FAULTS`], [`ENV_LOG`], [`ENV_THREADS`], [`ENV_RACECHECK`]).
+//! The driver and NVML (one shared object, loaded once even under two names) parse it once, on
+//! first use ([`get`]). With nothing set, the machine is one `m40`.
+//!
+//! Tests that call the exported functions in-process install a configuration first with
+//! [`install_for_tests`].
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use crate::model::{self, DeviceModel};
+
+/// Comma-separated model names or absolute paths of model TOML files, one per GPU.
+pub const ENV_MODELS: &str = "GPUGATE_SIM_MODELS";
+/// Fault specs separated by `;` (a spec may contain a comma: `pcie=3,8`).
+pub const ENV_FAULTS: &str = "GPUGATE_SIM_FAULTS";
+/// A JSON-lines file that receives one record per launch, copy, memset and module load.
+pub const ENV_LOG: &str = "GPUGATE_SIM_LOG";
+/// Host threads that run the blocks of one launch (default: the host's cores).
+pub const ENV_THREADS: &str = "GPUGATE_SIM_THREADS";
+/// `0` turns the shared-memory race detector off (default `1`).
+pub const ENV_RACECHECK: &str = "GPUGATE_SIM_RACECHECK";
+
+/// The fault grammar, for `--help` and error messages.
+pub const FAULT_GRAMMAR: &str = "\
+Faults (--fault SPEC, repeatable; SPEC = [gpu=I:]FAULT, without gpu=I: every GPU):
+  slow=F                 every kernel and copy runs at F times its throughput (0 < F <= 1)
+  throttle               SM clock held at the model's throttle fraction (60 %) of its max;
+                         NVML reports the clock, the slowdown temperature and the SW + HW
+                         thermal slowdown reasons; compute time scales with the clock
+  sdc=SUBSTRING[@BIT]    in every launch of a kernel whose entry name contains SUBSTRING,
+                         flip one bit of one stored result (default: the most significant
+                         mantissa bit of a float, the top bit of an integer; BIT 0..63)
+  launch-fail-after=N    launch N+1 on the GPU fails as an uncorrectable ECC error
+                         (CUDA_ERROR_ECC_UNCORRECTABLE, sticky; NVML counts 1 uncorrected error)
+  oom-after=BYTES        allocations beyond BYTES live in total fail with
+                         CUDA_ERROR_OUT_OF_MEMORY (BYTES: 1000, 64K, 512M, 2G = decimal;
+                         64KiB, 512MiB, 2GiB = binary)
+  pcie=GEN,WIDTH         the link runs at PCIe GEN (1..6) xWIDTH (1,2,4,8,16,32): copies slow
+                         down and NVML's current link says so (its max link stays the model's)
+  old-driver             the driver is CUDA 8.0 (R375, PTX ISA 5.0): older than every module
+                         gpugate ships (whole machine only)
+  no-nvml                no libnvidia-ml.so.1 in front; the simulator's nvmlInit fails with
+                         NVML_ERROR_LIBRARY_NOT_FOUND (whole machine only)
+Examples: --fault slow=0.5   --fault gpu=1:throttle   --fault sdc=sgemm@22   --fault pcie=3,8";
+
+/// The driver version the `old-driver` fault reports: CUDA 8.0.
+pub const OLD_DRIVER_CUDA: u32 = 8000;
+/// And its NVML driver version string (R375).
+pub const OLD_DRIVER_VERSION: &str = "375.88";
+
+/// What was wrong with the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    /// A model name or file.
+    Model(model::ModelError),
+    /// A fault spec, with what was wrong.
+    Fault { spec: String, reason: String },
+    /// Another setting (threads, racecheck, log).
+    Setting { name: String, reason: String },
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfigError::Model(e) => write!(f, "{e}"),
+            ConfigError::Fault { spec, reason } => write!(f, "bad fault '{spec}': {reason}"),
+            ConfigError::Setting { name, reason } => write!(f, "bad {name}: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl From<model::ModelError> for ConfigError {
+    fn from(e: model::ModelError) -> Self {
+        ConfigError::Model(e)
+    }
+}
+
+/// One fault, as parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    Slow(f64),
+    Throttle,
+    Sdc { substring: String, bit: Option<u32> },
+    LaunchFailAfter(u64),
+    OomAfter(u64),
+    Pcie { gen: u32, width: u32 },
+    OldDriver,
+    NoNvml,
+}
+
+/// A fault and the GPU it applies to (`None`: every GPU).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultSpec {
+    pub gpu: Option<usize>,
+    pub fault: Fault,
+}
+
+/// The faults of one GPU.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GpuFaults {
+    /// Throughput factor (0, 1]; `None` = 1.
+    pub slow: Option<f64>,
+    pub throttle: bool,
+    /// (substring, bit) pairs, first match wins.
+    pub sdc: Vec<(String, Option<u32>)>,
+    pub launch_fail_after: Option<u64>,
+    pub oom_after: Option<u64>,
+    /// The current link (gen, width) in place of the model's.
+    pub pcie: Option<(u32, u32)>,
+}
+
+/// One simulated GPU.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GpuConfig {
+    pub model: Arc<DeviceModel>,
+    pub faults: GpuFaults,
+}
+
+/// The whole simulated machine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub gpus: Vec<GpuConfig>,
+    /// Every GPU sees a CUDA 8.0 driver.
+    pub old_driver: bool,
+    /// nvmlInit fails with NVML_ERROR_LIBRARY_NOT_FOUND.
+    pub no_nvml: bool,
+    pub log: Option<PathBuf>,
+    pub threads: usize,
+    pub racecheck: bool,
+}
+
+impl Config {
+    /// A machine of `models` with no faults and default switches.
+    pub fn new(models: Vec<DeviceModel>) -> Config {
+        Config {
+            gpus: models
+                .into_iter()
+                .map(|m| GpuConfig {
+                    model: Arc::new(m),
+                    faults: GpuFaults::default(),
+                })
+                .collect(),
+            old_driver: false,
+            no_nvml: false,
+            log: None,
+            threads: default_threads(),
+            racecheck: true,
+        }
+    }
+
+    /// Builds a machine from model names/paths and fault specs, checking every one.
+    pub fn build(models: &[String], faults: &[String]) -> Result<Config, ConfigError> {
+        let names: Vec<String> = if models.is_empty() {
+            vec!["m40".to_string()]
+        } else {
+            models.to_vec()
+        };
+        let loaded = names
+            .iter()
+            .map(|n| model::load(n))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut cfg = Config::new(loaded);
+        for spec in faults {
+            let f = parse_fault(spec)?;
+            cfg.apply(spec, f)?;
+        }
+        Ok(cfg)
+    }
+
+    /// Applies one parsed fault.
+    pub fn apply(&mut self, spec: &str, f: FaultSpec) -> Result<(), ConfigError> {
+        let bad = |reason: String| ConfigError::Fault {
+            spec: spec.to_string(),
+            reason,
+        };
+        if let Some(i) = f.gpu {
+            if i >= self.gpus.len() {
+                return Err(bad(format!(
+                    "gpu={i} but the machine has {} GPU(s) (numbered from 0)",
+                    self.gpus.len()
+                )));
+            }
+        }
+        match &f.fault {
+            Fault::OldDriver | Fault::NoNvml => {
+                if f.gpu.is_some() {
+                    return Err(bad(
+                        "old-driver and no-nvml apply to the whole machine (one driver), not \
+                         to one GPU"
+                            .to_string(),
+                    ));
+                }
+                if f.fault == Fault::OldDriver {
+                    self.old_driver = true;
+                } else {
+                    self.no_nvml = true;
+                }
+                return Ok(());
+            }
+            _ => {}
+        }
+        let targets: Vec<usize> = match f.gpu {
+            Some(i) => vec![i],
+            None => (0..self.gpus.len()).collect(),
+        };
+        for i in targets {
+            let g = &mut self.gpus[i].faults;
+            match &f.fault {
+                Fault::Slow(x) => g.slow = Some(*x),
+                Fault::Throttle => g.throttle = true,
+                Fault::Sdc { substring, bit } => g.sdc.push((substring.clone(), *bit)),
+                Fault::LaunchFailAfter(n) => g.launch_fail_after = Some(*n),
+                Fault::OomAfter(b) => g.oom_after = Some(*b),
+                Fault::Pcie { gen, width } => g.pcie = Some((*gen, *width)),
+                Fault::OldDriver | Fault::NoNvml => unreachable!("handled above"),
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the machine from the environment (see the `ENV_*` constants).
+    pub fn from_env() -> Result<Config, ConfigError> {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        let models: Vec<String> = var(ENV_MODELS)
+            .map(|v| {
+                v.split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let faults: Vec<String> = var(ENV_FAULTS)
+            .map(|v| {
+                v.split(';')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut cfg = Config::build(&models, &faults)?;
+        cfg.log = var(ENV_LOG).map(PathBuf::from);
+        if let Some(t) = var(ENV_THREADS) {
+            cfg.threads = parse_threads(&t).map_err(|reason| ConfigError::Setting {
+                name: ENV_THREADS.to_string(),
+                reason,
+            })?;
+        }
+        if let Some(r) = var(ENV_RACECHECK) {
+            cfg.racecheck = match r.trim() {
+                "1" => true,
+                "0" => false,
+                other => {
+                    return Err(ConfigError::Setting {
+                        name: ENV_RACECHECK.to_string(),
+                        reason: format!("'{other}' (expected 0 or 1)"),
+                    })
+                }
+            };
+        }
+        Ok(cfg)
+    }
+
+    /// What cuDriverGetVersion reports: the first GPU's model, or CUDA 8.0 under `old-driver`.
+    pub fn driver_cuda_version(&self) -> u32 {
+        if self.old_driver {
+            OLD_DRIVER_CUDA
+        } else {
+            self.gpus
+                .first()
+                .map(|g| g.model.driver.cuda_version)
+                .unwrap_or(12040)
+        }
+    }
+
+    /// What nvmlSystemGetDriverVersion reports.
+    pub fn driver_version_string(&self) -> String {
+        if self.old_driver {
+            OLD_DRIVER_VERSION.to_string()
+        } else {
+            self.gpus
+                .first()
+                .map(|g| g.model.driver.version.clone())
+                .unwrap_or_default()
+        }
+    }
+
+    /// The newest PTX ISA the driver's JIT accepts.
+    pub fn max_ptx_isa(&self) -> (u32, u32) {
+        model::max_ptx_isa(self.driver_cuda_version())
+    }
+
+    /// The environment that describes this machine to the libraries (models as given).
+    pub fn env_faults(specs: &[String]) -> String {
+        specs.join(";")
+    }
+}
+
+/// Host cores available to this process (at least 1).
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+/// A thread count: a whole number from 1 to 1024.
+pub fn parse_threads(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if (1..=1024).contains(&n) => Ok(n),
+        _ => Err(format!("'{s}' (expected a whole number from 1 to 1024)")),
+    }
+}
+
+/// Parses one `--fault` spec (see [`FAULT_GRAMMAR`]).
+pub fn parse_fault(spec: &str) -> Result<FaultSpec, ConfigError> {
+    let bad = |reason: &str| ConfigError::Fault {
+        spec: spec.to_string(),
+        reason: reason.to_string(),
+    };
+    let s = spec.trim();
+    let (gpu, rest) = match s.strip_prefix("gpu=") {
+        Some(r) => {
+            let (i, f) = r
+                .split_once(':')
+                .ok_or_else(|| bad("expected gpu=I:FAULT, e.g. gpu=1:throttle"))?;
+            let i: usize = i
+                .trim()
+                .parse()
+                .map_err(|_| bad("the GPU index must be a whole number (gpu=0:…)"))?;
+            (Some(i), f.trim())
+        }
+        None => (None, s),
+    };
+    let (name, arg) = match rest.split_once('=') {
+        Some((n, a)) => (n.trim(), Some(a.trim())),
+        None => (rest, None),
+    };
+    let need = |what: &str| -> Result<&str, ConfigError> {
+        arg.filter(|a| !a.is_empty())
+            .ok_or_else(|| bad(&format!("{name} needs a value: {name}={what}")))
+    };
+    let none = || -> Result<(), ConfigError> {
+        if arg.is_some() {
+            Err(bad(&format!("{name} takes no value")))
+        } else {
+            Ok(())
+        }
+    };
+    let fault = match name {
+        "slow" => {
+            let v = need("F")?;
+            let f: f64 = v
+                .parse()
+                .map_err(|_| bad("slow=F needs a number with 0 < F <= 1, e.g. slow=0.5"))?;
+            if !(f > 0.0 && f <= 1.0) {
+                return Err(bad("slow=F needs 0 < F <= 1, e.g. slow=0.5"));
+            }
+            Fault::Slow(f)
+        }
+        "throttle" => {
+            none()?;
+            Fault::Throttle
+        }
+        "sdc" => {
+            let v = need("SUBSTRING[@BIT]")?;
+            let (sub, bit) =
+                match v.rsplit_once('@') {
+                    Some((s, b)) => {
+                        let b: u32 =
+                            b.trim().parse().ok().filter(|b| *b < 64).ok_or_else(|| {
+                                bad("the bit must be a whole number from 0 to 63")
+                            })?;
+                        (s, Some(b))
+                    }
+                    None => (v, None),
+                };
+            if sub.trim().is_empty() {
+                return Err(bad(
+                    "sdc needs the kernel-name substring: sdc=SUBSTRING[@BIT]",
+                ));
+            }
+            Fault::Sdc {
+                substring: sub.trim().to_string(),
+                bit,
+            }
+        }
+        "launch-fail-after" => {
+            let v = need("N")?;
+            let n: u64 = v
+                .parse()
+                .map_err(|_| bad("launch-fail-after=N needs a whole number of launches"))?;
+            Fault::LaunchFailAfter(n)
+        }
+        "oom-after" => {
+            let v = need("BYTES")?;
+            Fault::OomAfter(parse_bytes(v).map_err(|e| bad(&e))?)
+        }
+        "pcie" => {
+            let v = need("GEN,WIDTH")?;
+            let (g, w) = v
+                .split_once(',')
+                .ok_or_else(|| bad("pcie needs GEN,WIDTH, e.g. pcie=3,8"))?;
+            let gen: u32 = g
+                .trim()
+                .parse()
+                .ok()
+                .filter(|g| model::pcie_lane_gbps(*g).is_some())
+                .ok_or_else(|| bad("the PCIe generation must be 1 to 6"))?;
+            let width: u32 = w
+                .trim()
+                .parse()
+                .ok()
+                .filter(|w| model::PCIE_WIDTHS.contains(w))
+                .ok_or_else(|| bad("the PCIe width must be 1, 2, 4, 8, 16 or 32"))?;
+            Fault::Pcie { gen, width }
+        }
+        "old-driver" => {
+            none()?;
+            Fault::OldDriver
+        }
+        "no-nvml" => {
+            none()?;
+            Fault::NoNvml
+        }
+        "" => return Err(bad("empty fault")),
+        other => {
+            return Err(bad(&format!(
+                "unknown fault '{other}' (known: slow, throttle, sdc, launch-fail-after, \
+                 oom-after, pcie, old-driver, no-nvml)"
+            )))
+        }
+    };
+    Ok(FaultSpec { gpu, fault })
+}
+
+/// A byte count: digits with an optional suffix. `K`, `M`, `G`, `T` (or `KB`…) are decimal
+/// (1e3…), `KiB`, `MiB`, `GiB`, `TiB` (or `Ki`…) are binary (2^10…); `B` or nothing is bytes.
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, suffix) = t.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("'{s}' is not a byte count (e.g. 1000, 512M, 2GiB)"))?;
+    let mult: u64 = match suffix.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "m" | "mb" => 1_000_000,
+        "g" | "gb" => 1_000_000_000,
+        "t" | "tb" => 1_000_000_000_000,
+        "ki" | "kib" => 1 << 10,
+        "mi" | "mib" => 1 << 20,
+        "gi" | "gib" => 1 << 30,
+        "ti" | "tib" => 1 << 40,
+        other => {
+            return Err(format!(
+                "unknown size suffix '{other}' in '{s}' (K, M, G, T = decimal; KiB, MiB, GiB, \
+                 TiB = binary)"
+            ))
+        }
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("'{s}' is too large"))
+}
+
+static CONFIG: OnceLock<Result<Config, ConfigError>> = OnceLock::new();
+
+/// The machine, read from the environment on first use (or as installed by a test).
+pub fn get() -> Result<&'static Config, &'static ConfigError> {
+    CONFIG.get_or_init(Config::from_env).as_ref()
+}
+
+/// Installs `cfg` as the machine of this process, for tests that call the exported functions
+/// in-process. Returns false when a configuration is already in place (installed, or read from
+/// the environment by an earlier call): the first one stays, so call this before anything else
+/// (one configuration per test binary).
+pub fn install_for_tests(cfg: Config) -> bool {
+    CONFIG.set(Ok(cfg)).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_fault_parses() {
+        let f = parse_fault("slow=0.5").unwrap();
+        assert_eq!(f.gpu, None);
+        assert_eq!(f.fault, Fault::Slow(0.5));
+        assert_eq!(parse_fault("throttle").unwrap().fault, Fault::Throttle);
+        assert_eq!(
+            parse_fault("gpu=1:sdc=sgemm@22").unwrap(),
+            FaultSpec {
+                gpu: Some(1),
+                fault: Fault::Sdc {
+                    substring: "sgemm".into(),
+                    bit: Some(22)
+                }
+            }
+        );
+        assert_eq!(
+            parse_fault("sdc=triad").unwrap().fault,
+            Fault::Sdc {
+                substring: "triad".into(),
+                bit: None
+            }
+        );
+        assert_eq!(
+            parse_fault("launch-fail-after=3").unwrap().fault,
+            Fault::LaunchFailAfter(3)
+        );
+        assert_eq!(
+            parse_fault("oom-after=2GiB").unwrap().fault,
+            Fault::OomAfter(2 << 30)
+        );
+        assert_eq!(
+            parse_fault("pcie=3,8").unwrap().fault,
+            Fault::Pcie { gen: 3, width: 8 }
+        );
+        assert_eq!(parse_fault("old-driver").unwrap().fault, Fault::OldDriver);
+        assert_eq!(parse_fault(" no-nvml ").unwrap().fault, Fault::NoNvml);
+    }
+
+    #[test]
+    fn bad_faults_say_what_was_wrong() {
+        for (spec, says) in [
+            ("slow=0", "0 < F <= 1"),
+            ("slow=1.5", "0 < F <= 1"),
+            ("slow=fast", "number"),
+            ("slow", "needs a value"),
+            ("throttle=2", "takes no value"),
+            ("sdc=", "needs a value"),
+            ("sdc=@3", "substring"),
+            ("sdc=x@64", "0 to 63"),
+            ("launch-fail-after=-1", "whole number"),
+            ("oom-after=12XB", "suffix"),
+            ("pcie=7,16", "generation"),
+            ("pcie=3,12", "width"),
+            ("pcie=3", "GEN,WIDTH"),
+            ("gpu=x:throttle", "whole number"),
+            ("gpu=1", "gpu=I:FAULT"),
+            ("melt", "unknown fault"),
+            ("", "empty"),
+        ] {
+            let e = parse_fault(spec).unwrap_err().to_string();
+            assert!(e.contains(says), "{spec}: {e}");
+            assert!(e.contains(&format!("'{spec}'")), "{spec}: {e}");
+        }
+    }
+
+    #[test]
+    fn byte_counts() {
+        assert_eq!(parse_bytes("1000").unwrap(), 1000);
+        assert_eq!(parse_bytes("64K").unwrap(), 64_000);
+        assert_eq!(parse_bytes("64KiB").unwrap(), 65_536);
+        assert_eq!(parse_bytes("512M").unwrap(), 512_000_000);
+        assert_eq!(parse_bytes("512mib").unwrap(), 512 << 20);
+        assert_eq!(parse_bytes("2G").unwrap(), 2_000_000_000);
+        assert_eq!(parse_bytes("2GB").unwrap(), 2_000_000_000);
+        assert_eq!(parse_bytes("3B").unwrap(), 3);
+        assert!(parse_bytes("G").is_err());
+        assert!(parse_bytes("99999999999T").is_err());
+    }
+
+    #[test]
+    fn faults_apply_to_one_gpu_or_all() {
+        let c = Config::build(
+            &["m40".into(), "m40".into()],
+            &["gpu=1:slow=0.5".into(), "throttle".into()],
+        )
+        .unwrap();
+        assert_eq!(c.gpus[0].faults.slow, None);
+        assert_eq!(c.gpus[1].faults.slow, Some(0.5));
+        assert!(c.gpus[0].faults.throttle && c.gpus[1].faults.throttle);
+        let e = Config::build(&["m40".into()], &["gpu=1:throttle".into()]).unwrap_err();
+        assert!(e.to_string().contains("1 GPU(s)"), "{e}");
+        let e = Config::build(&["m40".into()], &["gpu=0:old-driver".into()]).unwrap_err();
+        assert!(e.to_string().contains("whole machine"), "{e}");
+    }
+
+    #[test]
+    fn driver_version_comes_from_the_first_gpu_or_the_old_driver_fault() {
+        let c = Config::build(&["h100".into(), "m40".into()], &[]).unwrap();
+        assert_eq!(c.driver_cuda_version(), 12080);
+        assert_eq!(c.max_ptx_isa(), (8, 7));
+        let c = Config::build(&[], &["old-driver".into()]).unwrap();
+        assert_eq!(c.gpus.len(), 1);
+        assert_eq!(c.gpus[0].model.key, "m40");
+        assert_eq!(c.driver_cuda_version(), 8000);
+        assert_eq!(c.max_ptx_isa(), (5, 0));
+        assert!(c.driver_version_string().starts_with("375."));
+    }
+
+    #[test]
+    fn threads_are_checked() {
+        assert_eq!(parse_threads("4").unwrap(), 4);
+        assert!(parse_threads("0").is_err());
+        assert!(parse_threads("many").is_err());
+    }
+}

@@ -1,0 +1,190 @@
+//! What the driver and NVML both know about each simulated GPU: its model and faults, its
+//! identity (UUID, PCI address) and the counters NVML reports from the driver's state (memory
+//! in use, open contexts, ECC errors). NVML reads these without taking the driver's lock and
+//! without initialising the driver.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use crate::config::{self, Config, ConfigError, GpuFaults};
+use crate::model::DeviceModel;
+
+/// One simulated GPU.
+#[derive(Debug)]
+pub struct Gpu {
+    pub index: usize,
+    pub model: Arc<DeviceModel>,
+    pub faults: GpuFaults,
+    /// cuDeviceGetUuid; NVML prints it as "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx".
+    pub uuid: [u8; 16],
+    pub pci_domain: u32,
+    pub pci_bus: u32,
+    pub pci_device: u32,
+    /// Bytes of live device allocations (module variables included).
+    pub used_bytes: AtomicU64,
+    /// Contexts open on the device (an active primary context counts once).
+    pub open_contexts: AtomicU32,
+    /// Uncorrectable ECC errors since the process started (the `launch-fail-after` fault).
+    pub ecc_uncorrected: AtomicU64,
+    /// Launches so far (for `launch-fail-after`).
+    pub launches: AtomicU64,
+    /// The sticky error of the device (a CUresult value; 0 = none).
+    pub sticky: AtomicU32,
+}
+
+impl Gpu {
+    fn new(index: usize, g: &config::GpuConfig) -> Gpu {
+        let model = g.model.clone();
+        let bus = model.pci.bus_ids[index % model.pci.bus_ids.len()];
+        Gpu {
+            index,
+            uuid: uuid_for(&model, index),
+            pci_domain: model.pci.domain,
+            pci_bus: bus,
+            pci_device: 0,
+            model,
+            faults: g.faults.clone(),
+            used_bytes: AtomicU64::new(0),
+            open_contexts: AtomicU32::new(0),
+            ecc_uncorrected: AtomicU64::new(0),
+            launches: AtomicU64::new(0),
+            sticky: AtomicU32::new(0),
+        }
+    }
+
+    /// "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", as gpugate formats the driver's UUID.
+    pub fn uuid_string(&self) -> String {
+        let h: Vec<String> = self.uuid.iter().map(|b| format!("{b:02x}")).collect();
+        format!(
+            "GPU-{}-{}-{}-{}-{}",
+            h[0..4].concat(),
+            h[4..6].concat(),
+            h[6..8].concat(),
+            h[8..10].concat(),
+            h[10..16].concat()
+        )
+    }
+
+    /// "00000000:BB:DD.0", as NVML prints it (and gpugate formats it from the driver).
+    pub fn pci_bus_id(&self) -> String {
+        format!(
+            "{:08X}:{:02X}:{:02X}.0",
+            self.pci_domain, self.pci_bus, self.pci_device
+        )
+    }
+
+    /// The current PCIe link (gen, width): the `pcie` fault's, or the model's.
+    pub fn pcie_link(&self) -> (u32, u32) {
+        self.faults
+            .pcie
+            .unwrap_or((self.model.pci.gen, self.model.pci.width))
+    }
+
+    /// The SM clock the GPU holds under load, MHz (the `throttle` fault lowers it).
+    pub fn sm_clock_mhz(&self) -> u32 {
+        let max = self.model.compute.sm_clock_max_mhz;
+        if self.faults.throttle {
+            (max as f64 * self.model.nvml.throttle_clock_fraction).round() as u32
+        } else {
+            max
+        }
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.open_contexts.load(Ordering::Relaxed) > 0
+    }
+}
+
+/// A deterministic UUID per model and index: FNV-1a over both, spread by SplitMix64, with the
+/// RFC 4122 version-4 and variant bits set (real GPU UUIDs look random too).
+fn uuid_for(model: &DeviceModel, index: usize) -> [u8; 16] {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in model
+        .key
+        .bytes()
+        .chain(model.name.bytes())
+        .chain((index as u64).to_le_bytes())
+    {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    let mut out = [0u8; 16];
+    let mut s = h;
+    for chunk in out.chunks_mut(8) {
+        s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = s;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        chunk.copy_from_slice(&z.to_be_bytes());
+    }
+    out[6] = (out[6] & 0x0f) | 0x40;
+    out[8] = (out[8] & 0x3f) | 0x80;
+    out
+}
+
+/// The machine's configuration and its GPUs, built once from [`config::get`].
+pub struct Machine {
+    pub config: &'static Config,
+    pub gpus: Vec<Gpu>,
+}
+
+static MACHINE: OnceLock<Result<Machine, String>> = OnceLock::new();
+
+/// The simulated machine, or why its configuration is bad (reported once on stderr).
+pub fn machine() -> Result<&'static Machine, &'static str> {
+    MACHINE
+        .get_or_init(|| match config::get() {
+            Ok(cfg) => Ok(Machine {
+                config: cfg,
+                gpus: cfg
+                    .gpus
+                    .iter()
+                    .enumerate()
+                    .map(|(i, g)| Gpu::new(i, g))
+                    .collect(),
+            }),
+            Err(e) => {
+                let msg = describe_config_error(e);
+                super::log::stderr(&msg);
+                Err(msg)
+            }
+        })
+        .as_ref()
+        .map_err(|s| s.as_str())
+}
+
+fn describe_config_error(e: &ConfigError) -> String {
+    format!(
+        "bad configuration in the environment ({}, {}): {e}; the simulated driver reports \
+         CUDA_ERROR_INVALID_VALUE from cuInit (run COMMAND through `gpugate-sim`, which checks \
+         its arguments first)",
+        config::ENV_MODELS,
+        config::ENV_FAULTS
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuids_are_stable_distinct_and_well_formed() {
+        let m40 = crate::model::load("m40").unwrap();
+        let a = uuid_for(&m40, 0);
+        assert_eq!(a, uuid_for(&m40, 0));
+        assert_ne!(a, uuid_for(&m40, 1));
+        let h100 = crate::model::load("h100").unwrap();
+        assert_ne!(a, uuid_for(&h100, 0));
+        let g = Gpu::new(
+            1,
+            &config::GpuConfig {
+                model: Arc::new(m40),
+                faults: GpuFaults::default(),
+            },
+        );
+        let s = g.uuid_string();
+        assert!(s.starts_with("GPU-") && s.len() == 40, "{s}");
+        assert_eq!(g.pci_bus_id(), "00000000:05:00.0");
+    }
+}

@@ -1,0 +1,341 @@
+//! The time model: how long the modelled GPU would take for what a launch executed, or for a
+//! copy or memset. Pure and deterministic.
+//!
+//! Kernel:
+//! ```text
+//! t = launch_overhead_us·1e-6 + max( (flops_f32 + flops_f16) / (fp32_peak        · fp32_eff  · c · s),
+//!                                    flops_f64              / (fp64_peak        · fp64_eff  · c · s),
+//!                                    tensor_flops_f64       / (fp64_tensor_peak · tc64_eff  · c · s),
+//!                                    tensor_flops_f16       / (fp16_tensor_peak · tc16_eff  · c · s),
+//!                                    (global_bytes_read + global_bytes_written)
+//!                                                           / (memory_bw        · mem_eff   · s),
+//!                                    thread_instructions    / (SMs · fp32_lanes · clock · issue_eff · c · s) )
+//! ```
+//! where `c` is the clock factor (1, or the throttle fraction under `throttle`) and `s` the
+//! `slow=F` factor. A model without tensor cores never sees tensor FLOPs (the PTX needs sm_70+);
+//! if it did, they would count against the vector peak of the same precision.
+//!
+//! Copies: `copy_latency_us·1e-6 + bytes / rate` with rate = PCIe link (current gen × width) ×
+//! pcie_eff × s for host↔device (× pageable_eff for host memory that is not pinned),
+//! memory_bw × mem_eff × s / 2 for device→device on one GPU (each byte is read and written),
+//! and the slower of the two links for a peer copy. Memset: overhead + bytes / (memory_bw ·
+//! mem_eff · s).
+
+use crate::exec::LaunchStats;
+use crate::model::{pcie_lane_gbps, DeviceModel};
+
+use super::shared::Gpu;
+
+/// What bounded a launch (for the log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    Overhead,
+    Fp32,
+    Fp64,
+    Fp64Tensor,
+    Fp16Tensor,
+    Memory,
+    Issue,
+}
+
+impl Bound {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Bound::Overhead => "overhead",
+            Bound::Fp32 => "fp32",
+            Bound::Fp64 => "fp64",
+            Bound::Fp64Tensor => "fp64_tensor",
+            Bound::Fp16Tensor => "fp16_tensor",
+            Bound::Memory => "memory",
+            Bound::Issue => "issue",
+        }
+    }
+}
+
+/// The fault factors of one GPU.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Factors {
+    /// Clock factor for compute (throttle).
+    pub clock: f64,
+    /// Throughput factor for everything (slow=F).
+    pub slow: f64,
+    /// The current PCIe link.
+    pub link: (u32, u32),
+}
+
+impl Factors {
+    /// A healthy GPU of `model`.
+    pub fn healthy(model: &DeviceModel) -> Factors {
+        Factors {
+            clock: 1.0,
+            slow: 1.0,
+            link: (model.pci.gen, model.pci.width),
+        }
+    }
+
+    /// The factors of a configured GPU.
+    pub fn of(gpu: &Gpu) -> Factors {
+        Factors {
+            clock: if gpu.faults.throttle {
+                gpu.model.nvml.throttle_clock_fraction
+            } else {
+                1.0
+            },
+            slow: gpu.faults.slow.unwrap_or(1.0),
+            link: gpu.pcie_link(),
+        }
+    }
+}
+
+/// Simulated seconds for one launch, and what bounded it.
+pub fn kernel_seconds(model: &DeviceModel, f: Factors, s: &LaunchStats) -> (f64, Bound) {
+    let t = &model.time;
+    let c = &model.compute;
+    let compute = f.clock * f.slow;
+    let rate = |tflops: f64, eff: f64, scale: f64| tflops * 1e12 * eff * scale;
+    let (tc64_peak, tc64_eff) = if t.fp64_tensor_tflops > 0.0 {
+        (t.fp64_tensor_tflops, t.fp64_tensor_efficiency)
+    } else {
+        (t.fp64_tflops, t.fp64_efficiency)
+    };
+    let (tc16_peak, tc16_eff) = if t.fp16_tensor_tflops > 0.0 {
+        (t.fp16_tensor_tflops, t.fp16_tensor_efficiency)
+    } else {
+        (t.fp32_tflops, t.fp32_efficiency)
+    };
+    let issue_rate = c.sm_count as f64
+        * c.fp32_lanes_per_sm as f64
+        * c.sm_clock_max_mhz as f64
+        * 1e6
+        * t.issue_efficiency
+        * compute;
+    let units = [
+        (
+            Bound::Fp32,
+            (s.flops_f32 + s.flops_f16) as f64 / rate(t.fp32_tflops, t.fp32_efficiency, compute),
+        ),
+        (
+            Bound::Fp64,
+            s.flops_f64 as f64 / rate(t.fp64_tflops, t.fp64_efficiency, compute),
+        ),
+        (
+            Bound::Fp64Tensor,
+            s.tensor_flops_f64 as f64 / rate(tc64_peak, tc64_eff, compute),
+        ),
+        (
+            Bound::Fp16Tensor,
+            s.tensor_flops_f16 as f64 / rate(tc16_peak, tc16_eff, compute),
+        ),
+        (
+            Bound::Memory,
+            (s.global_bytes_read + s.global_bytes_written) as f64
+                / (t.memory_gbps * 1e9 * t.memory_efficiency * f.slow),
+        ),
+        (Bound::Issue, s.thread_instructions as f64 / issue_rate),
+    ];
+    let (bound, work) = units
+        .iter()
+        .fold((Bound::Overhead, 0.0f64), |(b, m), &(u, v)| {
+            if v > m {
+                (u, v)
+            } else {
+                (b, m)
+            }
+        });
+    (t.launch_overhead_us * 1e-6 + work, bound)
+}
+
+/// The direction of a copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyKind {
+    HostToDevice {
+        pinned: bool,
+    },
+    DeviceToHost {
+        pinned: bool,
+    },
+    /// Both ends on the same GPU.
+    DeviceToDevice,
+    /// Between two GPUs; the other GPU's factors give its link.
+    Peer {
+        other_link: (u32, u32),
+    },
+    HostToHost,
+}
+
+impl CopyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CopyKind::HostToDevice { .. } => "htod",
+            CopyKind::DeviceToHost { .. } => "dtoh",
+            CopyKind::DeviceToDevice => "dtod",
+            CopyKind::Peer { .. } => "peer",
+            CopyKind::HostToHost => "htoh",
+        }
+    }
+}
+
+/// PCIe link rate in B/s.
+pub fn link_bytes_per_second(link: (u32, u32)) -> f64 {
+    pcie_lane_gbps(link.0).unwrap_or(0.25) * 1e9 * link.1 as f64
+}
+
+/// Simulated seconds for a copy of `bytes`.
+pub fn copy_seconds(model: &DeviceModel, f: Factors, kind: CopyKind, bytes: u64) -> f64 {
+    let t = &model.time;
+    let latency = t.copy_latency_us * 1e-6;
+    if bytes == 0 {
+        return latency;
+    }
+    let rate = match kind {
+        CopyKind::HostToDevice { pinned } | CopyKind::DeviceToHost { pinned } => {
+            let r = link_bytes_per_second(f.link) * t.pcie_efficiency * f.slow;
+            if pinned {
+                r
+            } else {
+                r * t.pageable_efficiency
+            }
+        }
+        CopyKind::DeviceToDevice => t.memory_gbps * 1e9 * t.memory_efficiency * f.slow / 2.0,
+        CopyKind::Peer { other_link } => {
+            link_bytes_per_second(f.link).min(link_bytes_per_second(other_link))
+                * t.pcie_efficiency
+                * f.slow
+        }
+        // Host memory: a memcpy on the host, at about 10 GB/s.
+        CopyKind::HostToHost => 10e9,
+    };
+    latency + bytes as f64 / rate
+}
+
+/// Simulated seconds for a memset of `bytes`.
+pub fn memset_seconds(model: &DeviceModel, f: Factors, bytes: u64) -> f64 {
+    let t = &model.time;
+    t.launch_overhead_us * 1e-6
+        + bytes as f64 / (t.memory_gbps * 1e9 * t.memory_efficiency * f.slow)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::load;
+
+    fn gemm(n: u64, f64_: bool) -> LaunchStats {
+        let flops = 2 * n * n * n;
+        LaunchStats {
+            flops_f32: if f64_ { 0 } else { flops },
+            flops_f64: if f64_ { flops } else { 0 },
+            // A register-tiled GEMM: about 1.1 instructions per FMA.
+            thread_instructions: n * n * n * 11 / 10,
+            global_bytes_read: 2 * n * n * 4,
+            global_bytes_written: n * n * 4,
+            ..Default::default()
+        }
+    }
+
+    fn tflops(n: u64, secs: f64) -> f64 {
+        2.0 * (n * n * n) as f64 / secs / 1e12
+    }
+
+    #[test]
+    fn a_healthy_m40_gives_what_a_healthy_m40_gives() {
+        let m = load("m40").unwrap();
+        let f = Factors::healthy(&m);
+        let (t, b) = kernel_seconds(&m, f, &gemm(4096, false));
+        assert_eq!(b, Bound::Fp32);
+        let tf = tflops(4096, t);
+        assert!((4.8..5.0).contains(&tf), "SGEMM {tf} TF");
+        let (t, b) = kernel_seconds(&m, f, &gemm(2048, true));
+        assert_eq!(b, Bound::Fp64);
+        let tf = tflops(2048, t);
+        assert!((0.18..0.2).contains(&tf), "DGEMM {tf} TF");
+        // Triad over 3 × 64 MiB of doubles.
+        let n = 8u64 << 20;
+        let triad = LaunchStats {
+            flops_f64: 2 * n,
+            thread_instructions: 12 * n,
+            global_bytes_read: 16 * n,
+            global_bytes_written: 8 * n,
+            ..Default::default()
+        };
+        let (t, b) = kernel_seconds(&m, f, &triad);
+        assert_eq!(b, Bound::Memory);
+        let gbps = 24.0 * n as f64 / t / 1e9;
+        assert!((225.0..232.0).contains(&gbps), "triad {gbps} GB/s");
+        // Pinned H2D on PCIe 3.0 x16.
+        let bytes = 256u64 << 20;
+        let t = copy_seconds(&m, f, CopyKind::HostToDevice { pinned: true }, bytes);
+        let gbps = bytes as f64 / t / 1e9;
+        assert!((12.0..13.0).contains(&gbps), "H2D {gbps} GB/s");
+        let t2 = copy_seconds(&m, f, CopyKind::HostToDevice { pinned: false }, bytes);
+        assert!(t2 > 1.5 * t, "pageable copies are slower");
+    }
+
+    #[test]
+    fn h100_peaks() {
+        let m = load("h100").unwrap();
+        let f = Factors::healthy(&m);
+        let tf = tflops(8192, kernel_seconds(&m, f, &gemm(8192, false)).0);
+        assert!((49.0..53.0).contains(&tf), "SGEMM {tf}");
+        let n = 8192u64;
+        let dmma = LaunchStats {
+            tensor_flops_f64: 2 * n * n * n,
+            thread_instructions: n * n * n / 16,
+            ..Default::default()
+        };
+        let (t, b) = kernel_seconds(&m, f, &dmma);
+        assert_eq!(b, Bound::Fp64Tensor);
+        let tf = tflops(n, t);
+        assert!((55.0..61.0).contains(&tf), "DMMA {tf}");
+        let bytes = 1u64 << 30;
+        let gbps = bytes as f64
+            / copy_seconds(&m, f, CopyKind::HostToDevice { pinned: true }, bytes)
+            / 1e9;
+        assert!((50.0..55.0).contains(&gbps), "H2D {gbps}");
+    }
+
+    #[test]
+    fn faults_scale_throughput() {
+        let m = load("m40").unwrap();
+        let healthy = Factors::healthy(&m);
+        let g = gemm(4096, false);
+        let (t0, _) = kernel_seconds(&m, healthy, &g);
+        let slow = Factors {
+            slow: 0.5,
+            ..healthy
+        };
+        let (t1, _) = kernel_seconds(&m, slow, &g);
+        assert!((t1 / t0 - 2.0).abs() < 0.01, "{t0} {t1}");
+        let throttled = Factors {
+            clock: 0.6,
+            ..healthy
+        };
+        let (t2, _) = kernel_seconds(&m, throttled, &g);
+        assert!((t0 / t2 - 0.6).abs() < 0.01);
+        // A PCIe link trained down to gen3 x8 halves the copy rate.
+        let x8 = Factors {
+            link: (3, 8),
+            ..healthy
+        };
+        let bytes = 1u64 << 30;
+        let a = copy_seconds(&m, healthy, CopyKind::DeviceToHost { pinned: true }, bytes);
+        let b = copy_seconds(&m, x8, CopyKind::DeviceToHost { pinned: true }, bytes);
+        assert!((b / a - 2.0).abs() < 0.01);
+    }
+
+    #[test]
+    fn an_empty_launch_costs_the_overhead() {
+        let m = load("m40").unwrap();
+        let (t, b) = kernel_seconds(&m, Factors::healthy(&m), &LaunchStats::default());
+        assert_eq!(b, Bound::Overhead);
+        assert!((t - 4e-6).abs() < 1e-12);
+    }
+
+    #[test]
+    fn deterministic() {
+        let m = load("a100").unwrap();
+        let f = Factors::healthy(&m);
+        let g = gemm(1000, false);
+        assert_eq!(kernel_seconds(&m, f, &g), kernel_seconds(&m, f, &g));
+    }
+}
