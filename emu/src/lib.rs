@@ -215,12 +215,15 @@ impl EmuDevice {
         let mut values = vec![[0u8; 8]; args.len()];
         for (i, (arg, kind)) in args.iter().zip(signature.chars()).enumerate() {
             let bytes: [u8; 8] = match (arg, kind) {
-                (KArg::Buf(b), 'p') => {
+                (KArg::Buf(b) | KArg::BufAt(b, _), 'p') => {
                     let s = st
                         .device
                         .get_mut(&b.id)
                         .ok_or_else(|| missing("device", b.id))?;
-                    let offset = offsets.get(i).copied().unwrap_or(0);
+                    let offset = match arg {
+                        KArg::BufAt(_, o) => *o,
+                        _ => offsets.get(i).copied().unwrap_or(0),
+                    };
                     if offset > s.bytes {
                         return Err(DeviceError(format!(
                             "{}: argument {i} is offset {offset} bytes into a {}-byte buffer",

@@ -52,6 +52,15 @@ pub(crate) fn encode_args(
         .map(|a| {
             Ok(match *a {
                 KArg::Buf(buf) => device_ptr(buf)?,
+                KArg::BufAt(buf, offset) => {
+                    if offset > buf.bytes {
+                        return Err(DeviceError(format!(
+                            "launch: an argument points {offset} bytes into a {}-byte buffer",
+                            buf.bytes
+                        )));
+                    }
+                    device_ptr(buf)? + offset as u64
+                }
                 KArg::I32(v) => slot(&v.to_ne_bytes()),
                 KArg::I64(v) => slot(&v.to_ne_bytes()),
                 KArg::F32(v) => slot(&v.to_ne_bytes()),
@@ -759,6 +768,11 @@ mod tests {
             Ok(0xdead_beef_0000_1000)
         })
         .unwrap();
+        // A view into a buffer: its address plus the offset; past the end is an error.
+        let at = encode_args(&[KArg::BufAt(buf, 12)], |_| Ok(0x1000)).unwrap();
+        assert_eq!(at, [0x100c]);
+        assert!(encode_args(&[KArg::BufAt(buf, 64)], |_| Ok(0x1000)).is_ok());
+        assert!(encode_args(&[KArg::BufAt(buf, 65)], |_| Ok(0x1000)).is_err());
         assert_eq!(slots.len(), 5);
         assert_eq!(slots[0], 0xdead_beef_0000_1000);
         let bytes = |s: &u64| s.to_ne_bytes();

@@ -31,10 +31,13 @@ pub struct KernelRef {
     pub entry: &'static str,
 }
 
-/// One kernel argument, by value. `Buf` passes the buffer's device address.
+/// One kernel argument, by value. `Buf` passes the buffer's device address; `BufAt` the address
+/// `offset` bytes into the buffer (a view that need not be aligned: kernels must handle operands
+/// at any element offset; the offset must not pass the buffer's end).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum KArg {
     Buf(DevBuf),
+    BufAt(DevBuf, usize),
     I32(i32),
     I64(i64),
     F32(f32),
