@@ -1,1 +1,437 @@
-fn main() {}
+//! `gpugate-sim`: runs a command with the simulated CUDA driver and NVML in front.
+//!
+//! It checks every argument first (exit 2 with what was wrong), finds the simulator's shared
+//! library, makes a directory of symlinks to it named as the real libraries (`libcuda.so`,
+//! `libcuda.so.1`, `libnvidia-ml.so.1`, `libnvidia-ml.so`), puts that directory first on
+//! `LD_LIBRARY_PATH`, describes the machine in the environment (see `gpugate_sim::config`) and
+//! replaces itself with the command, so exit codes and signals pass through.
+
+use std::ffi::OsString;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use gpugate_sim::config::{self, Config};
+use gpugate_sim::model;
+
+const USAGE: &str = "\
+Usage: gpugate-sim [--model NAME|FILE]... [--fault SPEC]... [--log FILE] [--threads N]
+                   [--no-racecheck] -- COMMAND [ARGS...]
+       gpugate-sim models [NAME]
+       gpugate-sim --help
+
+Runs COMMAND with a simulated NVIDIA driver (libcuda.so.1) and NVML (libnvidia-ml.so.1) in
+front: the GPUs execute the PTX they are given on this machine's CPU. Nothing they report is a
+GPU measurement, and every device is named \"… (gpugate-sim)\".
+
+Options:
+  --model NAME|FILE   one GPU of a built-in model (m40, a100, h100, h200) or of a model TOML
+                      file; repeat for more GPUs (two `--model m40` make a two-GPU machine).
+                      Default: one m40. `gpugate-sim models` lists them; `gpugate-sim models
+                      m40` prints one to copy and edit.
+  --fault SPEC        a fault (grammar below); repeatable
+  --log FILE          write a JSON-lines record of every launch, copy, memset and module load
+                      (kernel, grid, block, executed counts, simulated seconds, errors)
+  --threads N         host threads that run the blocks of one launch (default: all cores)
+  --no-racecheck      turn the shared-memory race detector off
+  -h, --help          this text
+
+Exit status: COMMAND's own (it replaces this process); 2 for bad arguments; 126/127 when
+COMMAND cannot be run.
+";
+
+const ENV_HELP: &str = "\
+Environment set for COMMAND: LD_LIBRARY_PATH (the simulator's directory first),
+GPUGATE_SIM_MODELS, GPUGATE_SIM_FAULTS, and GPUGATE_SIM_LOG / GPUGATE_SIM_THREADS /
+GPUGATE_SIM_RACECHECK when given. GPUGATE_SIM_LIB names the simulator's shared library when it
+is not beside this program (or in deps/ beside it).
+
+Examples:
+  gpugate-sim -- gpugate run --backend cuda --allow-simulated
+  gpugate-sim --model m40 --model m40 --fault gpu=1:slow=0.5 -- gpugate run --allow-simulated
+  gpugate-sim --model h100 --fault throttle --log sim.jsonl -- cargo test
+";
+
+/// What the command line asked for.
+#[derive(Debug, Default)]
+struct Args {
+    models: Vec<String>,
+    faults: Vec<String>,
+    log: Option<PathBuf>,
+    threads: Option<usize>,
+    no_racecheck: bool,
+    command: Vec<OsString>,
+}
+
+enum Action {
+    Run(Args),
+    Models(Option<String>),
+    Help,
+}
+
+/// A usage error: the message, and whether to show the fault grammar with it.
+struct Bad(String, bool);
+
+fn utf8(what: &str, v: OsString) -> Result<String, Bad> {
+    v.into_string()
+        .map_err(|v| Bad(format!("{what} {v:?} is not valid UTF-8"), false))
+}
+
+fn parse(argv: Vec<OsString>) -> Result<Action, Bad> {
+    let mut it = argv.into_iter().peekable();
+    let mut a = Args::default();
+    match it.peek().and_then(|s| s.to_str()) {
+        None => {
+            return Err(Bad(
+                "missing `-- COMMAND`: say which command to run with the simulated GPUs".into(),
+                false,
+            ))
+        }
+        Some("models") => {
+            it.next();
+            let name = it.next().map(|n| utf8("model name", n)).transpose()?;
+            if let Some(extra) = it.next() {
+                return Err(Bad(
+                    format!("unexpected argument {extra:?} after `models`"),
+                    false,
+                ));
+            }
+            return Ok(Action::Models(name));
+        }
+        _ => {}
+    }
+    while let Some(arg) = it.next() {
+        let Some(s) = arg.to_str() else {
+            // A command may have any bytes in its name.
+            a.command.push(arg);
+            a.command.extend(it);
+            break;
+        };
+        let (flag, inline) = match s.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(OsString::from(v))),
+            _ => (s.to_string(), None),
+        };
+        let mut value = |name: &str| -> Result<OsString, Bad> {
+            inline
+                .clone()
+                .or_else(|| it.next())
+                .ok_or_else(|| Bad(format!("{name} needs a value"), name == "--fault"))
+        };
+        match flag.as_str() {
+            "--" => {
+                a.command.extend(it);
+                break;
+            }
+            "-h" | "--help" => return Ok(Action::Help),
+            "--model" => {
+                let v = utf8("--model", value("--model")?)?;
+                a.models.push(v);
+            }
+            "--fault" => {
+                let v = utf8("--fault", value("--fault")?)?;
+                a.faults.push(v);
+            }
+            "--log" => a.log = Some(PathBuf::from(value("--log")?)),
+            "--threads" => {
+                let v = utf8("--threads", value("--threads")?)?;
+                a.threads = Some(
+                    config::parse_threads(&v).map_err(|e| Bad(format!("--threads {e}"), false))?,
+                );
+            }
+            "--no-racecheck" => {
+                if inline.is_some() {
+                    return Err(Bad("--no-racecheck takes no value".into(), false));
+                }
+                a.no_racecheck = true;
+            }
+            f if f.starts_with('-') => {
+                return Err(Bad(format!("unknown option '{f}'"), false));
+            }
+            _ => {
+                // The command, without `--`.
+                a.command.push(arg);
+                a.command.extend(it);
+                break;
+            }
+        }
+    }
+    if a.command.is_empty() {
+        return Err(Bad(
+            "missing `-- COMMAND`: say which command to run with the simulated GPUs".into(),
+            false,
+        ));
+    }
+    Ok(Action::Run(a))
+}
+
+/// Model arguments as the libraries receive them: built-in names as is, files as absolute
+/// paths (the command may change directory).
+fn model_env(models: &[String]) -> Result<Vec<String>, Bad> {
+    models
+        .iter()
+        .map(|m| {
+            let m = m.trim();
+            if model::builtin_text(m).is_some() {
+                return Ok(m.to_ascii_lowercase());
+            }
+            let p = std::fs::canonicalize(m)
+                .map_err(|e| Bad(format!("cannot read model file {m}: {e}"), false))?;
+            let s = p
+                .to_str()
+                .ok_or_else(|| Bad(format!("model path {p:?} is not valid UTF-8"), false))?
+                .to_string();
+            if s.contains(',') {
+                return Err(Bad(
+                    format!("model path {s} contains ',', which separates models; rename it"),
+                    false,
+                ));
+            }
+            Ok(s)
+        })
+        .collect()
+}
+
+/// The simulator's shared library: $GPUGATE_SIM_LIB, else beside this program, else in
+/// `deps/` beside it (where `cargo test` leaves it).
+fn find_library() -> Result<PathBuf, Bad> {
+    const NAME: &str = "libgpugate_sim.so";
+    if let Some(p) = std::env::var_os("GPUGATE_SIM_LIB").filter(|p| !p.is_empty()) {
+        let p = PathBuf::from(p);
+        return std::fs::canonicalize(&p).map_err(|e| {
+            Bad(
+                format!("GPUGATE_SIM_LIB={} cannot be used: {e}", p.display()),
+                false,
+            )
+        });
+    }
+    let exe = std::env::current_exe()
+        .and_then(std::fs::canonicalize)
+        .map_err(|e| Bad(format!("cannot find this program's own path: {e}"), false))?;
+    let dir = exe.parent().unwrap_or(Path::new("/"));
+    let mut tried = Vec::new();
+    for cand in [dir.join(NAME), dir.join("deps").join(NAME)] {
+        if cand.is_file() {
+            return std::fs::canonicalize(&cand)
+                .map_err(|e| Bad(format!("{}: {e}", cand.display()), false));
+        }
+        tried.push(cand.display().to_string());
+    }
+    Err(Bad(
+        format!(
+            "cannot find the simulator library {NAME} (looked at {}); build it with `cargo \
+             build -p gpugate-sim` or set GPUGATE_SIM_LIB to its path",
+            tried.join(", ")
+        ),
+        false,
+    ))
+}
+
+/// FNV-1a, for a stable directory name per library path.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ *b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// The library names the directory offers.
+fn library_names(nvml: bool) -> Vec<&'static str> {
+    let mut v = vec!["libcuda.so", "libcuda.so.1"];
+    if nvml {
+        v.extend(["libnvidia-ml.so.1", "libnvidia-ml.so"]);
+    }
+    v
+}
+
+/// Makes (or reuses) the directory of symlinks to `lib`, keyed by the library's path.
+fn library_dir(lib: &Path, nvml: bool) -> Result<PathBuf, Bad> {
+    let fail = |what: String| Bad(what, false);
+    let base = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|p| p.is_dir())
+        .unwrap_or_else(std::env::temp_dir);
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    let key = fnv1a(lib.as_os_str().as_encoded_bytes());
+    let dir = base.join(format!(
+        "gpugate-sim-{uid}-{key:016x}{}",
+        if nvml { "" } else { "-no-nvml" }
+    ));
+    match std::fs::create_dir(&dir) {
+        Ok(()) => {
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| fail(format!("cannot set up {}: {e}", dir.display())))?;
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(fail(format!("cannot create {}: {e}", dir.display()))),
+    }
+    let meta = std::fs::symlink_metadata(&dir)
+        .map_err(|e| fail(format!("cannot use {}: {e}", dir.display())))?;
+    if !meta.is_dir() || meta.uid() != uid {
+        return Err(fail(format!(
+            "{} exists but is not a directory owned by you; remove it",
+            dir.display()
+        )));
+    }
+    for name in library_names(nvml) {
+        let link = dir.join(name);
+        if std::fs::read_link(&link).is_ok_and(|t| t == lib) {
+            continue;
+        }
+        // Atomically: a new link under a temporary name, renamed over the old one.
+        let tmp = dir.join(format!(".{name}.{}", std::process::id()));
+        let _ = std::fs::remove_file(&tmp);
+        std::os::unix::fs::symlink(lib, &tmp)
+            .and_then(|()| std::fs::rename(&tmp, &link))
+            .map_err(|e| fail(format!("cannot make {}: {e}", link.display())))?;
+    }
+    if !nvml {
+        for name in ["libnvidia-ml.so.1", "libnvidia-ml.so"] {
+            let _ = std::fs::remove_file(dir.join(name));
+        }
+    }
+    Ok(dir)
+}
+
+fn list_models(name: Option<String>) -> ExitCode {
+    if let Some(n) = name {
+        return match model::builtin_text(&n) {
+            Some(t) => {
+                print!("{t}");
+                ExitCode::SUCCESS
+            }
+            None => {
+                eprintln!(
+                    "gpugate-sim: unknown model '{n}' (built-in: {})",
+                    model::builtin_names().join(", ")
+                );
+                ExitCode::from(2)
+            }
+        };
+    }
+    println!(
+        "{:<6} {:<38} {:<6} {:>4} {:>9}  {:<9} {:<8} DRIVER",
+        "MODEL", "DEVICE NAME", "SM", "SMs", "MEMORY", "FP32", "MEM BW"
+    );
+    for n in model::builtin_names() {
+        match model::load(n) {
+            Ok(m) => println!(
+                "{:<6} {:<38} sm_{:<3} {:>4} {:>6.1} GB  {:>5.1} TF  {:>5.0} GB/s  CUDA {}.{} ({}), PCIe {}.0 x{}",
+                m.key,
+                m.name,
+                m.sm(),
+                m.compute.sm_count,
+                m.memory.total_bytes as f64 / 1e9,
+                m.time.fp32_tflops,
+                m.time.memory_gbps,
+                m.driver.cuda_version / 1000,
+                (m.driver.cuda_version % 1000) / 10,
+                m.driver.version,
+                m.pci.gen,
+                m.pci.width
+            ),
+            Err(e) => println!("{n:<6} (broken: {e})"),
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn run(a: Args) -> Result<std::convert::Infallible, (Bad, Option<i32>)> {
+    let bad = |b: Bad| (b, None);
+    // Everything is checked before anything is set up.
+    let cfg = Config::build(&a.models, &a.faults).map_err(|e| {
+        let grammar = matches!(e, config::ConfigError::Fault { .. });
+        bad(Bad(e.to_string(), grammar))
+    })?;
+    for f in &a.faults {
+        if f.contains(';') {
+            return Err(bad(Bad(
+                format!("bad fault '{f}': ';' separates faults in the environment"),
+                true,
+            )));
+        }
+    }
+    let models = model_env(&a.models).map_err(bad)?;
+    let log = match &a.log {
+        Some(p) => {
+            std::fs::File::create(p).map_err(|e| {
+                bad(Bad(
+                    format!("cannot write the log file {}: {e}", p.display()),
+                    false,
+                ))
+            })?;
+            Some(
+                std::fs::canonicalize(p)
+                    .map_err(|e| bad(Bad(format!("cannot resolve {}: {e}", p.display()), false)))?,
+            )
+        }
+        None => None,
+    };
+    let lib = find_library().map_err(bad)?;
+    let dir = library_dir(&lib, !cfg.no_nvml).map_err(bad)?;
+
+    let mut cmd = Command::new(&a.command[0]);
+    cmd.args(&a.command[1..]);
+    let mut path = dir.clone().into_os_string();
+    if let Some(old) = std::env::var_os("LD_LIBRARY_PATH").filter(|o| !o.is_empty()) {
+        path.push(":");
+        path.push(old);
+    }
+    cmd.env("LD_LIBRARY_PATH", path);
+    cmd.env(config::ENV_MODELS, models.join(","));
+    cmd.env(config::ENV_FAULTS, a.faults.join(";"));
+    if let Some(l) = &log {
+        cmd.env(config::ENV_LOG, l);
+    }
+    if let Some(t) = a.threads {
+        cmd.env(config::ENV_THREADS, t.to_string());
+    }
+    if a.no_racecheck {
+        cmd.env(config::ENV_RACECHECK, "0");
+    }
+    let err = cmd.exec();
+    let code = if err.kind() == std::io::ErrorKind::NotFound {
+        127
+    } else {
+        126
+    };
+    Err((
+        Bad(
+            format!("cannot run {:?}: {err}", a.command[0].to_string_lossy()),
+            false,
+        ),
+        Some(code),
+    ))
+}
+
+fn main() -> ExitCode {
+    let argv: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let action = match parse(argv) {
+        Ok(a) => a,
+        Err(Bad(msg, grammar)) => {
+            eprintln!("gpugate-sim: {msg}\n");
+            eprint!("{USAGE}");
+            if grammar {
+                eprintln!("\n{}", config::FAULT_GRAMMAR);
+            }
+            return ExitCode::from(2);
+        }
+    };
+    match action {
+        Action::Help => {
+            print!("{USAGE}\n{}\n\n{ENV_HELP}", config::FAULT_GRAMMAR);
+            ExitCode::SUCCESS
+        }
+        Action::Models(name) => list_models(name),
+        Action::Run(a) => match run(a) {
+            Ok(never) => match never {},
+            Err((Bad(msg, grammar), code)) => {
+                eprintln!("gpugate-sim: {msg}");
+                if grammar {
+                    eprintln!("\n{}", config::FAULT_GRAMMAR);
+                }
+                ExitCode::from(code.unwrap_or(2) as u8)
+            }
+        },
+    }
+}
