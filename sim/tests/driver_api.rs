@@ -11,6 +11,7 @@ use std::ffi::{c_char, c_int, c_uint, c_void, CStr};
 
 use cudarc::driver::sys::{CUdevice_attribute as A, CUfunction_attribute as F};
 use driver_common::*;
+use gpugate_sim::driver::errors::{cuGetErrorName, cuGetErrorString};
 use gpugate_sim::driver::timing::{self, CopyKind, Factors};
 use gpugate_sim::model;
 
@@ -1098,12 +1099,10 @@ fn launches_run_the_ptx_and_advance_the_stream_clock() {
     ok(htod(d, bytes));
     let s = new_stream(1);
     let (e0, e1) = (new_event(0), new_event(0));
-    // SAFETY: valid handles.
-    unsafe { ok(cuEventRecord(e0, s)) };
+    ok(cuEventRecord(e0, s));
     let mut args = [d, n as u64];
     ok(launch(f, n.div_ceil(256) as u32, 256, s, &mut args));
-    // SAFETY: valid handles.
-    unsafe { ok(cuEventRecord(e1, s)) };
+    ok(cuEventRecord(e1, s));
     let mut back = vec![0u8; n * 4];
     ok(dtoh(&mut back, d));
     for (i, c) in back.chunks(4).enumerate() {
@@ -1127,8 +1126,7 @@ fn launches_run_the_ptx_and_advance_the_stream_clock() {
         launch(f, 1, 512, s, &mut args),
         CUresult::CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES
     );
-    // SAFETY: plain call.
-    ok(unsafe { cuStreamSynchronize(s) });
+    ok(cuStreamSynchronize(s));
     ok(cuCtxDestroy_v2(ctx));
 }
 

@@ -156,18 +156,40 @@ unsafe fn load(
     options: *mut c_int,
     values: *mut *mut c_void,
 ) -> CuResult {
-    let d = driver()?;
-    if pmod.is_null() {
-        return Err(CUresult::CUDA_ERROR_INVALID_VALUE);
-    }
     // SAFETY: forwarded caller contract.
     let opts = unsafe { read_options(n, options, values)? };
-    let (ctx, dev) = {
-        let st = d.lock();
-        let c = st.current()?;
-        (c, st.ctxs[&c].device)
+    // Every failure leaves a line in the error log, so its SIZE_BYTES output is always set.
+    let fail = |code: CUresult, why: &str| -> CuResult {
+        let msg = format!(
+            "gpugate-sim: {} ({}){why}",
+            super::errors::name(code),
+            super::errors::description(code)
+        );
+        // SAFETY: the caller's log buffer and option values.
+        unsafe { write_log(opts.error, values, &msg) };
+        Err(code)
     };
-    d.sticky(dev)?;
+    let d = match driver() {
+        Ok(d) => d,
+        Err(code) => return fail(code, ""),
+    };
+    if pmod.is_null() {
+        return fail(
+            CUresult::CUDA_ERROR_INVALID_VALUE,
+            ": no module out-pointer",
+        );
+    }
+    let current = {
+        let st = d.lock();
+        st.current().map(|c| (c, st.ctxs[&c].device))
+    };
+    let (ctx, dev) = match current {
+        Ok(x) => x,
+        Err(code) => return fail(code, ": no current context"),
+    };
+    if let Err(code) = d.sticky(dev) {
+        return fail(code, ": an earlier kernel fault on this device is sticky");
+    }
     let gpu = d.gpu(dev);
     // SAFETY: forwarded caller contract.
     let text = match unsafe { image_text(image) } {

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 pub use cudarc::driver::sys::{
     CUcontext, CUdevice, CUdeviceptr, CUevent, CUfunction, CUmodule, CUresult, CUstream,
 };
-pub use gpugate_sim::driver::{context::*, device::*, errors::*, launch::*, memory::*};
+pub use gpugate_sim::driver::{context::*, device::*, launch::*, memory::*};
 pub use gpugate_sim::driver::{module::*, stream::*};
 
 use gpugate_sim::config::{self, Config};

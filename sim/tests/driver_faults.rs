@@ -1,0 +1,214 @@
+//! Faults as the driver shows them, on a machine of six M40s:
+//! 0 slow=0.5, 1 throttle + pcie=3,8, 2 oom-after=1MiB, 3 launch-fail-after=0, 4 healthy,
+//! 5 launch-fail-after=1 + sdc=add_one.
+
+mod driver_common;
+
+use std::ffi::{c_int, c_void};
+
+use driver_common::*;
+use gpugate_sim::nvml;
+
+const MODELS: [&str; 6] = ["m40"; 6];
+const FAULTS: [&str; 7] = [
+    "gpu=0:slow=0.5",
+    "gpu=1:throttle",
+    "gpu=1:pcie=3,8",
+    "gpu=2:oom-after=1MiB",
+    "gpu=3:launch-fail-after=0",
+    "gpu=5:launch-fail-after=1",
+    "gpu=5:sdc=add_one",
+];
+
+fn setup() {
+    machine(&MODELS, &FAULTS);
+    init();
+}
+
+/// Simulated milliseconds of one pinned H2D copy of `bytes` on `dev`.
+fn h2d_ms(dev: CUdevice, bytes: usize) -> f32 {
+    let ctx = new_ctx(dev);
+    let d = alloc(bytes);
+    let mut h: *mut c_void = std::ptr::null_mut();
+    // SAFETY: valid pointers and sizes.
+    unsafe {
+        ok(cuMemHostAlloc(&mut h, bytes, 0));
+        let s = new_stream(1);
+        let (a, b) = (new_event(0), new_event(0));
+        ok(cuEventRecord(a, s));
+        ok(cuMemcpyHtoDAsync_v2(d, h, bytes, s));
+        ok(cuEventRecord(b, s));
+        let ms = elapsed_ms(a, b);
+        ok(cuMemFreeHost(h));
+        ok(cuCtxDestroy_v2(ctx));
+        ms
+    }
+}
+
+/// Simulated milliseconds of one D2D copy of `bytes` on `dev`.
+fn d2d_ms(dev: CUdevice, bytes: usize) -> f32 {
+    let ctx = new_ctx(dev);
+    let (x, y) = (alloc(bytes), alloc(bytes));
+    let s = new_stream(1);
+    let (a, b) = (new_event(0), new_event(0));
+    ok(cuEventRecord(a, s));
+    ok(cuMemcpyDtoDAsync_v2(y, x, bytes, s));
+    ok(cuEventRecord(b, s));
+    let ms = elapsed_ms(a, b);
+    ok(cuCtxDestroy_v2(ctx));
+    ms
+}
+
+#[test]
+fn slow_halves_copy_throughput() {
+    setup();
+    let bytes = 64 << 20;
+    let healthy = h2d_ms(4, bytes);
+    let slow = h2d_ms(0, bytes);
+    // The 8 µs latency is not slowed, only the transfer.
+    let latency = 0.008;
+    let ratio = (slow - latency) / (healthy - latency);
+    assert!((ratio - 2.0).abs() < 1e-3, "{healthy} ms vs {slow} ms");
+    let ratio = (d2d_ms(0, bytes) - latency) / (d2d_ms(4, bytes) - latency);
+    assert!((ratio - 2.0).abs() < 1e-3, "{ratio}");
+}
+
+#[test]
+fn a_downtrained_link_slows_host_copies_only() {
+    setup();
+    let bytes = 64 << 20;
+    let healthy = h2d_ms(4, bytes);
+    let x8 = h2d_ms(1, bytes);
+    let ratio = (x8 - 0.008) / (healthy - 0.008);
+    assert!((ratio - 2.0).abs() < 1e-3, "gen3 x8 vs x16: {ratio}");
+    // Device-to-device copies do not cross the link; throttling is a compute clock.
+    assert_eq!(d2d_ms(1, bytes), d2d_ms(4, bytes));
+}
+
+#[test]
+fn oom_after_limits_live_allocations() {
+    setup();
+    let ctx = new_ctx(2);
+    let a = alloc(512 << 10);
+    let b = alloc(512 << 10);
+    let mut p: CUdeviceptr = 0;
+    // SAFETY: valid out-pointers.
+    unsafe {
+        assert_eq!(
+            cuMemAlloc_v2(&mut p, 256),
+            CUresult::CUDA_ERROR_OUT_OF_MEMORY
+        );
+        let s = new_stream(1);
+        assert_eq!(
+            cuMemAllocAsync(&mut p, 256, s),
+            CUresult::CUDA_ERROR_OUT_OF_MEMORY
+        );
+        // A module's variables need device memory too.
+        assert_eq!(
+            load_ptx(ADD_ONE_PTX).unwrap_err().0,
+            CUresult::CUDA_ERROR_OUT_OF_MEMORY
+        );
+        // cuMemGetInfo still reports the model's memory: the fault is the allocator failing.
+        let (mut free, mut total) = (0usize, 0usize);
+        ok(cuMemGetInfo_v2(&mut free, &mut total));
+        assert!(free > 20 << 30, "{free}");
+        ok(cuMemFree_v2(a));
+        ok(cuMemAlloc_v2(&mut p, 256));
+        ok(cuMemFree_v2(p));
+        ok(cuMemFree_v2(b));
+    }
+    ok(cuCtxDestroy_v2(ctx));
+}
+
+fn ecc_count(dev: u32) -> u64 {
+    let mut h: nvml::NvmlDevice = std::ptr::null_mut();
+    let mut n = 99u64;
+    // SAFETY: valid out-pointers.
+    unsafe {
+        assert_eq!(nvml::nvmlInit_v2(), 0);
+        assert_eq!(nvml::nvmlDeviceGetHandleByIndex_v2(dev, &mut h), 0);
+        assert_eq!(nvml::nvmlDeviceGetTotalEccErrors(h, 1, 0, &mut n), 0);
+        assert_eq!(nvml::nvmlShutdown(), 0);
+    }
+    n
+}
+
+#[test]
+fn launch_fail_after_is_a_sticky_uncorrectable_ecc_error() {
+    setup();
+    let log = machine(&MODELS, &FAULTS);
+    assert_eq!(ecc_count(3), 0);
+    let ctx = new_ctx(3);
+    let (m, _) = load_ptx(ADD_ONE_PTX).unwrap();
+    let f = get_function(m, "add_one").unwrap();
+    let d = alloc(4096);
+    let s = new_stream(1);
+    let e = new_event(0);
+    let mut args = [d, 1024];
+    // The launch itself succeeds, as an asynchronous launch does…
+    ok(launch(f, 4, 256, s, &mut args));
+    // …and everything after it on the device reports the error.
+    let ecc = CUresult::CUDA_ERROR_ECC_UNCORRECTABLE;
+    // SAFETY: valid handles and pointers.
+    unsafe {
+        assert_eq!(cuCtxSynchronize(), ecc);
+        assert_eq!(cuStreamSynchronize(s), ecc);
+        assert_eq!(cuStreamQuery(std::ptr::null_mut()), ecc);
+        assert_eq!(cuEventRecord(e, s), ecc);
+        assert_eq!(cuEventSynchronize(e), ecc);
+        let mut p: CUdeviceptr = 0;
+        assert_eq!(cuMemAlloc_v2(&mut p, 16), ecc);
+        assert_eq!(htod(d, &[1, 2, 3]), ecc);
+        let mut b = [0u8; 4];
+        assert_eq!(dtoh(&mut b, d), ecc);
+        assert_eq!(cuMemsetD8_v2(d, 0, 4), ecc);
+        assert_eq!(launch(f, 4, 256, s, &mut args), ecc);
+        assert_eq!(load_ptx(ADD_ONE_PTX).unwrap_err().0, ecc);
+        let mut c: CUcontext = std::ptr::null_mut();
+        assert_eq!(cuCtxCreate_v2(&mut c, 0, 3), ecc);
+        // Queries of the device itself still answer.
+        let mut v = 0;
+        ok(cuDeviceGetAttribute(&mut v, 16 as c_int, 3));
+    }
+    assert_eq!(ecc_count(3), 1, "NVML counts the uncorrectable error");
+    assert_eq!(ecc_count(4), 0, "on that GPU only");
+    // Other GPUs are unaffected.
+    let other = new_ctx(4);
+    let q = alloc(16);
+    ok(htod(q, &[1; 16]));
+    ok(cuCtxDestroy_v2(other));
+    let rec = log_records(log)
+        .into_iter()
+        .find(|r| r["event"] == "launch" && r["gpu"] == 3)
+        .expect("the failed launch is logged");
+    assert_eq!(rec["error"]["code"], "CUDA_ERROR_ECC_UNCORRECTABLE");
+    assert_eq!(rec["kernel"], "add_one");
+    let _ = ctx;
+}
+
+#[test]
+#[ignore = "needs the execution engine (sim/src/exec), which is being written"]
+fn launch_fail_after_n_lets_n_launches_run_and_sdc_flips_a_bit() {
+    setup();
+    let ctx = new_ctx(5);
+    let (m, _) = load_ptx(ADD_ONE_PTX).unwrap();
+    let f = get_function(m, "add_one").unwrap();
+    let n = 256usize;
+    let d = alloc(n * 4);
+    let zeros = vec![0u8; n * 4];
+    ok(htod(d, &zeros));
+    let mut args = [d, n as u64];
+    ok(launch(f, 1, 256, std::ptr::null_mut(), &mut args));
+    let mut back = vec![0u8; n * 4];
+    ok(dtoh(&mut back, d));
+    let vals: Vec<f32> = back
+        .chunks(4)
+        .map(|c| f32::from_ne_bytes(c.try_into().unwrap()))
+        .collect();
+    // sdc=add_one: one stored result has its top mantissa bit flipped (1.0 → 1.5).
+    assert_eq!(vals.iter().filter(|&&v| v == 1.0).count(), n - 1);
+    assert_eq!(vals.iter().filter(|&&v| v == 1.5).count(), 1);
+    ok(launch(f, 1, 256, std::ptr::null_mut(), &mut args));
+    assert_eq!(cuCtxSynchronize(), CUresult::CUDA_ERROR_ECC_UNCORRECTABLE);
+    let _ = ctx;
+}
