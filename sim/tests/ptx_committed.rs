@@ -1,4 +1,6 @@
-//! Every committed PTX module loads, and every entry runs against a host reference.
+//! The committed PTX (kernels/ptx) on the simulator: every module loads for its own and higher
+//! targets (and not below), and every entry of every module runs at small odd shapes against a
+//! host reference, with the race detector on.
 
 mod common;
 
@@ -19,6 +21,7 @@ fn every_module_loads_for_its_own_and_higher_targets() {
                 let m = r.unwrap_or_else(|e| panic!("{file} on sm_{dev}: {}", e.log));
                 assert!(!m.kernel_names().is_empty());
                 assert_eq!(m.target_sm(), *sm);
+                assert_eq!(m.isa(), (8, 0));
             } else {
                 let e = r.err().expect("must not load below its target");
                 assert_eq!(e.kind, LoadErrorKind::InvalidPtx, "{file} on sm_{dev}");
@@ -28,6 +31,280 @@ fn every_module_loads_for_its_own_and_higher_targets() {
                     e.log
                 );
             }
+        }
+    }
+}
+
+/// A CUDA-core GEMM entry's geometry from its name
+/// (`<s|d|h>gemm_<type>_<bm>x<bn>x<bk>_t<tm>x<tn>[_s<stages>]`): (bm, bn, threads).
+fn gemm_geometry(name: &str) -> (u32, u32, u32) {
+    let parts: Vec<&str> = name.split('_').collect();
+    let tile: Vec<u32> = parts[2].split('x').map(|x| x.parse().unwrap()).collect();
+    let t: Vec<u32> = parts[3][1..]
+        .split('x')
+        .map(|x| x.parse().unwrap())
+        .collect();
+    (tile[0], tile[1], (tile[0] / t[0]) * (tile[1] / t[1]))
+}
+
+fn tc_geometry(name: &str) -> (u32, u32, u32) {
+    // <d|h>gemm_<f64|f16>_tc_<bm>x<bn>x<bk>_w<wm>x<wn>_s<stages>
+    let parts: Vec<&str> = name.split('_').collect();
+    let tile: Vec<u32> = parts[3].split('x').map(|x| x.parse().unwrap()).collect();
+    let w: Vec<u32> = parts[4][1..]
+        .split('x')
+        .map(|x| x.parse().unwrap())
+        .collect();
+    (tile[0], tile[1], (tile[0] / w[0]) * (tile[1] / w[1]) * 32)
+}
+
+fn geometry(name: &str) -> (u32, u32, u32) {
+    if name.contains("_tc_") {
+        tc_geometry(name)
+    } else {
+        gemm_geometry(name)
+    }
+}
+
+/// Runs GEMM entry `name` at (m, n, k) and checks C against the f64 reference.
+fn check_gemm(
+    dev_sm: u32,
+    module: &Module,
+    dev: &mut Dev,
+    name: &str,
+    m: usize,
+    n: usize,
+    k: usize,
+) {
+    let kern = kernel(module, name);
+    let (bm, bn, threads) = geometry(name);
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (m * 131 + n * 7 + k) as u64);
+    let a: Vec<f64> = (0..m * k).map(|_| rng.f64(-1.0, 1.0)).collect();
+    let b: Vec<f64> = (0..k * n).map(|_| rng.f64(-1.0, 1.0)).collect();
+    let prec = &name[..5];
+    let (pa, pb, pc, a_used, b_used): (u64, u64, u64, Vec<f64>, Vec<f64>) = match prec {
+        "sgemm" => {
+            let af: Vec<f32> = a.iter().map(|x| *x as f32).collect();
+            let bf: Vec<f32> = b.iter().map(|x| *x as f32).collect();
+            let pa = dev.upload(&af);
+            let pb = dev.upload(&bf);
+            let pc = dev.upload(&vec![f32::NAN; m * n]);
+            (
+                pa,
+                pb,
+                pc,
+                af.iter().map(|x| *x as f64).collect(),
+                bf.iter().map(|x| *x as f64).collect(),
+            )
+        }
+        "dgemm" => {
+            let pa = dev.upload(&a);
+            let pb = dev.upload(&b);
+            let pc = dev.upload(&vec![f64::NAN; m * n]);
+            (pa, pb, pc, a.clone(), b.clone())
+        }
+        _ => {
+            let ah: Vec<u16> = a
+                .iter()
+                .map(|x| half::f16::from_f64(*x).to_bits())
+                .collect();
+            let bh: Vec<u16> = b
+                .iter()
+                .map(|x| half::f16::from_f64(*x).to_bits())
+                .collect();
+            let pa = dev.upload(&ah);
+            let pb = dev.upload(&bh);
+            let pc = dev.upload(&vec![f32::NAN; m * n]);
+            (
+                pa,
+                pb,
+                pc,
+                ah.iter()
+                    .map(|x| half::f16::from_bits(*x).to_f64())
+                    .collect(),
+                bh.iter()
+                    .map(|x| half::f16::from_bits(*x).to_f64())
+                    .collect(),
+            )
+        }
+    };
+    let grid = [
+        (n as u32).div_ceil(bn).max(1),
+        (m as u32).div_ceil(bm).max(1),
+        1,
+    ];
+    let params = vec![
+        a_i32(m as i32),
+        a_i32(n as i32),
+        a_i32(k as i32),
+        a_u64(pa),
+        a_u64(pb),
+        a_u64(pc),
+    ];
+    let st = dev
+        .launch(&kern, grid, [threads, 1, 1], &params, opts())
+        .unwrap_or_else(|e| panic!("{name} sm_{dev_sm} {m}x{n}x{k}: {}", e.log));
+    let want = gemm_ref(m, n, k, &a_used, &b_used);
+    let got: Vec<f64> = if prec == "dgemm" {
+        dev.read::<f64>(pc, m * n)
+    } else {
+        dev.read::<f32>(pc, m * n)
+            .iter()
+            .map(|x| *x as f64)
+            .collect()
+    };
+    let tol = if prec == "dgemm" { 1e-12 } else { 2e-6 } * (k as f64 + 1.0);
+    for i in 0..m * n {
+        let err = (got[i] - want[i]).abs();
+        assert!(
+            err <= tol,
+            "{name} sm_{dev_sm} {m}x{n}x{k}: C[{}][{}] = {} want {} (err {err:e})",
+            i / n,
+            i % n,
+            got[i],
+            want[i]
+        );
+    }
+    if k > 0 {
+        let fl = st.flops_f32 + st.flops_f64 + st.tensor_flops_f64 + st.tensor_flops_f16;
+        assert!(fl >= (2 * m * n * k) as u64, "{name}: {fl} flops counted");
+    }
+}
+
+fn run_module(file: &str, sm: u32, shapes: &[(usize, usize, usize)]) {
+    let text = ptx_text(file);
+    let mut dev = Dev::new();
+    let module = dev
+        .load(&text, sm)
+        .unwrap_or_else(|e| panic!("{file}: {}", e.log));
+    for name in module.kernel_names() {
+        for &(m, n, k) in shapes {
+            check_gemm(sm, &module, &mut dev, &name, m, n, k);
+        }
+    }
+}
+
+#[test]
+fn gemm_compute_52_entries_match_the_reference() {
+    run_module(
+        "gemm.compute_52.ptx",
+        52,
+        &[(37, 45, 19), (130, 67, 9), (5, 3, 0)],
+    );
+}
+
+#[test]
+fn gemm_compute_70_entries_match_the_reference() {
+    run_module("gemm.compute_70.ptx", 70, &[(37, 45, 19), (67, 130, 33)]);
+}
+
+#[test]
+fn gemm_compute_80_entries_match_the_reference_on_sm80() {
+    run_module(
+        "gemm.compute_80.ptx",
+        80,
+        &[(37, 45, 19), (67, 130, 33), (5, 3, 0)],
+    );
+}
+
+#[test]
+fn gemm_compute_80_entries_match_the_reference_on_sm90() {
+    run_module("gemm.compute_80.ptx", 90, &[(33, 70, 17)]);
+}
+
+fn stream_case(prec: &str, op: &str, n: usize, grid: u32) {
+    let text = ptx_text("stream.compute_52.ptx");
+    let mut dev = Dev::new();
+    let module = dev.load(&text, 52).unwrap();
+    let name = format!("stream_{op}_{prec}");
+    let k = kernel(&module, &name);
+    let mut rng = Rng(12345 + n as u64);
+    let xs: Vec<f64> = (0..3 * n).map(|_| rng.f64(0.5, 1.5)).collect();
+    let scalar = 0.4f64;
+    let sz = if prec == "f32" { 4 } else { 8 };
+    let up = |dev: &mut Dev, v: &[f64]| -> u64 {
+        if prec == "f32" {
+            dev.upload(&v.iter().map(|x| *x as f32).collect::<Vec<_>>())
+        } else {
+            dev.upload(v)
+        }
+    };
+    let a = up(&mut dev, &xs[..n]);
+    let b = up(&mut dev, &xs[n..2 * n]);
+    let c = up(&mut dev, &xs[2 * n..]);
+    let partial = dev.alloc(grid as usize * sz);
+    let s = if prec == "f32" {
+        a_f32(scalar as f32)
+    } else {
+        a_f64(scalar)
+    };
+    let nn = a_u64(n as u64);
+    let params = match op {
+        "copy" => vec![a_u64(a), a_u64(c), nn],
+        "scale" => vec![a_u64(c), a_u64(b), s, nn],
+        "add" => vec![a_u64(a), a_u64(b), a_u64(c), nn],
+        "triad" => vec![a_u64(b), a_u64(c), a_u64(a), s, nn],
+        _ => vec![a_u64(a), a_u64(b), a_u64(partial), nn],
+    };
+    let st = dev
+        .launch(&k, [grid, 1, 1], [256, 1, 1], &params, opts())
+        .unwrap_or_else(|e| panic!("{name}: {}", e.log));
+    let rd = |dev: &Dev, p: u64, len: usize| -> Vec<f64> {
+        if prec == "f32" {
+            dev.read::<f32>(p, len).iter().map(|x| *x as f64).collect()
+        } else {
+            dev.read::<f64>(p, len)
+        }
+    };
+    let ra = rd(&dev, a, n);
+    let rb = rd(&dev, b, n);
+    let rc = rd(&dev, c, n);
+    let (ia, ib, ic) = (&xs[..n], &xs[n..2 * n], &xs[2 * n..]);
+    let tol = if prec == "f32" { 1e-6 } else { 1e-14 };
+    let close = |x: f64, y: f64| (x - y).abs() <= tol * y.abs().max(1.0);
+    let nb = (n * sz) as u64;
+    let (reads, writes) = match op {
+        "copy" => {
+            for i in 0..n {
+                assert!(close(rc[i], ia[i]), "{name}[{i}]");
+            }
+            (nb, nb)
+        }
+        "scale" => {
+            for i in 0..n {
+                assert!(close(rb[i], scalar * ic[i]), "{name}[{i}]");
+            }
+            (nb, nb)
+        }
+        "add" => {
+            for i in 0..n {
+                assert!(close(rc[i], ia[i] + ib[i]), "{name}[{i}]");
+            }
+            (2 * nb, nb)
+        }
+        "triad" => {
+            for i in 0..n {
+                assert!(close(ra[i], ib[i] + scalar * ic[i]), "{name}[{i}]");
+            }
+            (2 * nb, nb)
+        }
+        _ => {
+            let got: f64 = rd(&dev, partial, grid as usize).iter().sum();
+            let want: f64 = ia.iter().zip(ib).map(|(x, y)| x * y).sum();
+            assert!((got - want).abs() <= 1e-4 * want, "{name}: {got} vs {want}");
+            (2 * nb, grid as u64 * sz as u64)
+        }
+    };
+    assert_eq!(st.global_bytes_read, reads, "{name} bytes read");
+    assert_eq!(st.global_bytes_written, writes, "{name} bytes written");
+}
+
+#[test]
+fn stream_entries_match_the_reference_and_move_their_bytes() {
+    for prec in ["f32", "f64"] {
+        for op in ["copy", "scale", "add", "triad", "dot"] {
+            stream_case(prec, op, 4099, 3);
+            stream_case(prec, op, 1000, 8);
         }
     }
 }

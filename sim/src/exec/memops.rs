@@ -1,0 +1,589 @@
+//! Loads, stores, atomics and cp.async: per lane, resolve and check the address (space, bounds,
+//! alignment, race detector), then move the bytes. Global bytes are counted as each active lane
+//! accesses them.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use super::alu::{ftz32, sx};
+use super::lanes::lanes;
+use super::mem::{classify, misaligned, out_of_bounds, Fault};
+use super::race::RaceHit;
+use super::warp::{CpEntry, Ctx, Warp};
+use super::LaunchErrorKind;
+use crate::ptx::ir::{AtomOp, AtomSpec, CpAsyncSpec, MemSpace, MemSpec, Ty};
+
+/// What a shared-memory destination reads as while a cp.async into it is in flight.
+pub(crate) const POISON: u8 = 0xFF;
+
+/// The thread coordinates of CTA-linear thread `tid`.
+pub(crate) fn thread_xyz(ntid: [u32; 3], tid: u32) -> (u32, u32, u32) {
+    let x = tid % ntid[0].max(1);
+    let y = (tid / ntid[0].max(1)) % ntid[1].max(1);
+    let z = tid / (ntid[0].max(1) * ntid[1].max(1));
+    (x, y, z)
+}
+
+/// A race detector hit as a fault.
+pub(crate) fn race_fault(ctx: &Ctx, hit: RaceHit, write: bool, tid: u32, pc: u32) -> Fault {
+    let line_of = |pc: u32| ctx.prog.insts.get(pc as usize).map_or(0, |i| i.line);
+    let (px, py, pz) = thread_xyz(ctx.ntid, hit.prev.tid as u32);
+    let (cx, cy, cz) = thread_xyz(ctx.ntid, tid);
+    Fault::new(
+        LaunchErrorKind::LaunchFailed,
+        format!(
+            "shared-memory race on byte {:#x}: {} by thread ({px},{py},{pz}) at PTX line {} and {} by thread ({cx},{cy},{cz}) at PTX line {} with no barrier between them{}",
+            hit.off,
+            if hit.prev_write { "write" } else { "read" },
+            line_of(hit.prev.pc),
+            if write { "write" } else { "read" },
+            line_of(pc),
+            if hit.prev.tid / 32 == tid as u16 / 32 {
+                " (same warp: no bar.warp.sync)"
+            } else {
+                ""
+            }
+        ),
+    )
+    .at(tid % 32, hit.off as u64)
+}
+
+/// Resolves one lane's access of `len` bytes at `addr` in `space` to a host pointer, after
+/// every check a GPU makes (and the race detector's). `is_global` reports a global access.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn resolve(
+    ctx: &mut Ctx,
+    w: &mut Warp,
+    space: MemSpace,
+    addr: u64,
+    len: u64,
+    write: bool,
+    lane: u32,
+    pc: u32,
+) -> Result<(*mut u8, bool), Fault> {
+    let (space, a) = if space == MemSpace::Generic {
+        classify(addr)
+    } else {
+        (space, addr)
+    };
+    if a % len != 0 {
+        return Err(misaligned(space, write, len, addr, lane));
+    }
+    match space {
+        MemSpace::Global | MemSpace::Const | MemSpace::Generic => {
+            let Some((p, ro)) = ctx.global.lookup(a, len) else {
+                let why = ctx.global.nearest(a);
+                return Err(out_of_bounds(space, write, len, addr, lane, &why));
+            };
+            if write && ro {
+                return Err(out_of_bounds(
+                    space,
+                    write,
+                    len,
+                    addr,
+                    lane,
+                    "constant memory is read-only",
+                ));
+            }
+            if space != MemSpace::Const {
+                if write {
+                    ctx.stats.global_bytes_written += len;
+                } else {
+                    ctx.stats.global_bytes_read += len;
+                }
+            }
+            Ok((p, space != MemSpace::Const))
+        }
+        MemSpace::Shared => {
+            let n = ctx.shared.len() as u64;
+            if a >= n || len > n - a {
+                return Err(out_of_bounds(
+                    space,
+                    write,
+                    len,
+                    addr,
+                    lane,
+                    &format!("the block has {n} bytes of shared memory"),
+                ));
+            }
+            if let Some(r) = ctx.race.as_mut() {
+                let tid = w.idx * 32 + lane;
+                let res = if write {
+                    r.write(a as usize, len as usize, tid as u16, w.wep, pc)
+                } else {
+                    r.read(a as usize, len as usize, tid as u16, w.wep, pc)
+                };
+                if let Err(hit) = res {
+                    return Err(race_fault(ctx, hit, write, tid, pc));
+                }
+            }
+            // SAFETY: a + len ≤ shared.len() was checked above.
+            Ok((unsafe { ctx.shared.as_mut_ptr().add(a as usize) }, false))
+        }
+        MemSpace::Local => {
+            let n = ctx.local_bytes as u64;
+            if a >= n || len > n - a {
+                return Err(out_of_bounds(
+                    space,
+                    write,
+                    len,
+                    addr,
+                    lane,
+                    &format!("the thread has {n} bytes of local memory"),
+                ));
+            }
+            let base = lane as usize * ctx.local_bytes + a as usize;
+            // SAFETY: base + len ≤ 32 · local_bytes = w.local.len() (lane < 32, a + len ≤ n).
+            Ok((unsafe { w.local.as_mut_ptr().add(base) }, false))
+        }
+        MemSpace::Param => {
+            let n = ctx.params.len() as u64;
+            if write {
+                return Err(out_of_bounds(
+                    space,
+                    write,
+                    len,
+                    addr,
+                    lane,
+                    "kernel parameters are read-only",
+                ));
+            }
+            if a >= n || len > n - a {
+                return Err(out_of_bounds(
+                    space,
+                    write,
+                    len,
+                    addr,
+                    lane,
+                    &format!("the kernel has {n} bytes of parameters"),
+                ));
+            }
+            // SAFETY: a + len ≤ params.len(); the pointer is only read through.
+            Ok((
+                unsafe { ctx.params.as_ptr().add(a as usize) as *mut u8 },
+                false,
+            ))
+        }
+    }
+}
+
+#[inline(always)]
+fn rd_bytes(p: *const u8, n: usize) -> u64 {
+    // SAFETY: callers pass pointers resolved for at least `n` bytes.
+    unsafe {
+        match n {
+            1 => *p as u64,
+            2 => (p as *const u16).read_unaligned() as u64,
+            4 => (p as *const u32).read_unaligned() as u64,
+            _ => (p as *const u64).read_unaligned(),
+        }
+    }
+}
+
+#[inline(always)]
+fn wr_bytes(p: *mut u8, n: usize, v: u64) {
+    // SAFETY: callers pass pointers resolved (and checked writable) for at least `n` bytes.
+    unsafe {
+        match n {
+            1 => *p = v as u8,
+            2 => (p as *mut u16).write_unaligned(v as u16),
+            4 => (p as *mut u32).write_unaligned(v as u32),
+            _ => (p as *mut u64).write_unaligned(v),
+        }
+    }
+}
+
+/// `ld` (scalar and vector).
+pub(crate) fn load(
+    ctx: &mut Ctx,
+    w: &mut Warp,
+    s: &MemSpec,
+    exec: u32,
+    pc: u32,
+) -> Result<(), Fault> {
+    let elem = s.elem as usize;
+    let total = (elem * s.n as usize) as u64;
+    let mut ptrs = [std::ptr::null_mut::<u8>(); 32];
+    for l in lanes(exec) {
+        let a = w.rd(s.addr, l).wrapping_add(s.off as u64);
+        ptrs[l as usize] = resolve(ctx, w, s.space, a, total, false, l, pc)?.0;
+    }
+    for (k, d) in s.data.iter().enumerate() {
+        let Some(d) = d else { continue };
+        let off = k * elem;
+        let base = d.slot() as usize * 32;
+        match (elem, d.is64()) {
+            (4, false) => {
+                for l in lanes(exec) {
+                    // SAFETY: resolved for `total` bytes, off + 4 ≤ total.
+                    let p = unsafe { ptrs[l as usize].add(off) };
+                    w.r32[base + l as usize] = rd_bytes(p, 4) as u32;
+                }
+            }
+            (8, true) => {
+                for l in lanes(exec) {
+                    // SAFETY: as above.
+                    let p = unsafe { ptrs[l as usize].add(off) };
+                    w.r64[base + l as usize] = rd_bytes(p, 8);
+                }
+            }
+            _ => {
+                for l in lanes(exec) {
+                    // SAFETY: as above.
+                    let p = unsafe { ptrs[l as usize].add(off) };
+                    let mut v = rd_bytes(p, elem);
+                    if s.sext && elem < 8 {
+                        v = sx(v, elem as u32 * 8) as u64;
+                    }
+                    w.wr(*d, l, v);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The bit an sdc fault flips in an element of type `ty`.
+fn sdc_bit(ty: Ty, bit: Option<u32>) -> u32 {
+    let width = ty.bits().max(8);
+    match bit {
+        Some(b) => b % width,
+        None => match ty {
+            Ty::F32 => 22,
+            Ty::F64 => 51,
+            Ty::F16 | Ty::F16x2 => 9,
+            Ty::BF16 | Ty::BF16x2 => 6,
+            _ => width - 1,
+        },
+    }
+}
+
+/// `st` (scalar and vector).
+pub(crate) fn store(
+    ctx: &mut Ctx,
+    w: &mut Warp,
+    s: &MemSpec,
+    exec: u32,
+    pc: u32,
+) -> Result<(), Fault> {
+    let elem = s.elem as usize;
+    let total = (elem * s.n as usize) as u64;
+    let mut ptrs = [std::ptr::null_mut::<u8>(); 32];
+    let mut global = 0u32;
+    for l in lanes(exec) {
+        let a = w.rd(s.addr, l).wrapping_add(s.off as u64);
+        let (p, g) = resolve(ctx, w, s.space, a, total, true, l, pc)?;
+        ptrs[l as usize] = p;
+        if g {
+            global |= 1 << l;
+        }
+    }
+    // The sdc fault: the first global store of the CTA, its lowest active lane, element 0.
+    let mut flip: Option<(u32, u64)> = None;
+    if global != 0 {
+        if let Some(bit) = ctx.sdc.take() {
+            flip = Some((global.trailing_zeros(), 1u64 << sdc_bit(s.ty, bit)));
+        }
+    }
+    for (k, d) in s.data.iter().enumerate() {
+        let Some(d) = d else { continue };
+        let off = k * elem;
+        for l in lanes(exec) {
+            let mut v = w.rd(*d, l);
+            if k == 0 {
+                if let Some((fl, m)) = flip {
+                    if fl == l {
+                        v ^= m;
+                    }
+                }
+            }
+            // SAFETY: resolved and checked writable for `total` bytes, off + elem ≤ total.
+            let p = unsafe { ptrs[l as usize].add(off) };
+            wr_bytes(p, elem, v);
+        }
+    }
+    Ok(())
+}
+
+/// The new value of an atomic.
+fn atom_apply(op: AtomOp, ty: Ty, old: u64, b: u64, c: u64) -> u64 {
+    let bits = ty.bits();
+    let m = if bits == 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    };
+    let v = match op {
+        AtomOp::Add => match ty {
+            Ty::F32 => {
+                let x = ftz32(f32::from_bits(old as u32)) + ftz32(f32::from_bits(b as u32));
+                ftz32(x).to_bits() as u64
+            }
+            Ty::F64 => (f64::from_bits(old) + f64::from_bits(b)).to_bits(),
+            _ => old.wrapping_add(b),
+        },
+        AtomOp::Min => {
+            if ty.is_signed() {
+                sx(old, bits).min(sx(b, bits)) as u64
+            } else {
+                (old & m).min(b & m)
+            }
+        }
+        AtomOp::Max => {
+            if ty.is_signed() {
+                sx(old, bits).max(sx(b, bits)) as u64
+            } else {
+                (old & m).max(b & m)
+            }
+        }
+        AtomOp::Inc => {
+            if (old & m) >= (b & m) {
+                0
+            } else {
+                old + 1
+            }
+        }
+        AtomOp::Dec => {
+            if (old & m) == 0 || (old & m) > (b & m) {
+                b
+            } else {
+                old - 1
+            }
+        }
+        AtomOp::And => old & b,
+        AtomOp::Or => old | b,
+        AtomOp::Xor => old ^ b,
+        AtomOp::Exch => b,
+        AtomOp::Cas => {
+            if (old & m) == (b & m) {
+                c
+            } else {
+                old
+            }
+        }
+    };
+    v & m
+}
+
+/// Serialises atomics on host addresses that are not naturally aligned.
+static ATOM_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// `atom` / `red`: lanes in order, each a read-modify-write (host atomics for global memory,
+/// which blocks on other worker threads may share).
+pub(crate) fn atom(
+    ctx: &mut Ctx,
+    w: &mut Warp,
+    s: &AtomSpec,
+    exec: u32,
+    pc: u32,
+) -> Result<(), Fault> {
+    let size = s.ty.bytes() as u64;
+    for l in lanes(exec) {
+        let addr = w.rd(s.addr, l).wrapping_add(s.off as u64);
+        let (space, a) = if s.space == MemSpace::Generic {
+            classify(addr)
+        } else {
+            (s.space, addr)
+        };
+        if !matches!(space, MemSpace::Global | MemSpace::Shared) {
+            return Err(Fault::new(
+                LaunchErrorKind::IllegalAddress,
+                format!("atomic on a {} address {addr:#x}", space.name()),
+            )
+            .at(l, addr));
+        }
+        if a % size != 0 {
+            return Err(misaligned(space, true, size, addr, l));
+        }
+        let b = w.rd(s.b, l);
+        let c = s.c.map_or(0, |c| w.rd(c, l));
+        let old;
+        if space == MemSpace::Shared {
+            // Atomics are not data races: no race-detector record.
+            let n = ctx.shared.len() as u64;
+            if a >= n || size > n - a {
+                return Err(out_of_bounds(
+                    space,
+                    true,
+                    size,
+                    addr,
+                    l,
+                    "outside shared memory",
+                ));
+            }
+            // SAFETY: a + size ≤ shared.len().
+            let p = unsafe { ctx.shared.as_mut_ptr().add(a as usize) };
+            old = rd_bytes(p, size as usize);
+            wr_bytes(p, size as usize, atom_apply(s.op, s.ty, old, b, c));
+        } else {
+            let Some((p, ro)) = ctx.global.lookup(a, size) else {
+                let why = ctx.global.nearest(a);
+                return Err(out_of_bounds(space, true, size, addr, l, &why));
+            };
+            if ro {
+                return Err(out_of_bounds(
+                    space,
+                    true,
+                    size,
+                    addr,
+                    l,
+                    "constant memory is read-only",
+                ));
+            }
+            ctx.stats.global_bytes_read += size;
+            ctx.stats.global_bytes_written += size;
+            let f = |x: u64| atom_apply(s.op, s.ty, x, b, c);
+            old = if (p as usize) % size as usize != 0 {
+                let _g = ATOM_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+                let o = rd_bytes(p, size as usize);
+                wr_bytes(p, size as usize, f(o));
+                o
+            } else if size == 4 {
+                // SAFETY: p is 4-aligned and valid for 4 bytes for the whole launch; other
+                // threads touch it only through atomics or plain GPU-style accesses.
+                let at = unsafe { AtomicU32::from_ptr(p as *mut u32) };
+                let mut cur = at.load(Ordering::Relaxed);
+                loop {
+                    let new = f(cur as u64) as u32;
+                    match at.compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Relaxed) {
+                        Ok(_) => break cur as u64,
+                        Err(x) => cur = x,
+                    }
+                }
+            } else {
+                // SAFETY: as above, 8-aligned.
+                let at = unsafe { AtomicU64::from_ptr(p as *mut u64) };
+                let mut cur = at.load(Ordering::Relaxed);
+                loop {
+                    let new = f(cur);
+                    match at.compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Relaxed) {
+                        Ok(_) => break cur,
+                        Err(x) => cur = x,
+                    }
+                }
+            };
+        }
+        if let Some(d) = s.d {
+            w.wr(d, l, old);
+        }
+    }
+    let _ = pc;
+    Ok(())
+}
+
+/// `cp.async`: checks and reads the source now, poisons the destination, and queues the bytes
+/// to land at the lane's covering wait_group.
+pub(crate) fn cp_async(
+    ctx: &mut Ctx,
+    w: &mut Warp,
+    s: &CpAsyncSpec,
+    exec: u32,
+    pc: u32,
+) -> Result<(), Fault> {
+    let cp = s.cp_size as u64;
+    for l in lanes(exec) {
+        let dst = w.rd(s.dst, l).wrapping_add(s.dst_off as u64);
+        let src = w.rd(s.src, l).wrapping_add(s.src_off as u64);
+        let mut n = match s.src_size {
+            Some(o) => w.rd(o, l) & 0xffff_ffff,
+            None => cp,
+        };
+        if let Some((p, neg)) = s.ignore_src {
+            if (w.preds[p as usize] >> l & 1 == 1) != neg {
+                n = 0;
+            }
+        }
+        if n > cp {
+            return Err(Fault::new(
+                LaunchErrorKind::IllegalInstruction,
+                format!("cp.async src-size {n} is larger than cp-size {cp}"),
+            )
+            .lane(l));
+        }
+        if dst % cp != 0 {
+            return Err(misaligned(MemSpace::Shared, true, cp, dst, l));
+        }
+        if src % cp != 0 {
+            return Err(misaligned(MemSpace::Global, false, cp, src, l));
+        }
+        let sn = ctx.shared.len() as u64;
+        if dst >= sn || cp > sn - dst {
+            return Err(out_of_bounds(
+                MemSpace::Shared,
+                true,
+                cp,
+                dst,
+                l,
+                &format!("the block has {sn} bytes of shared memory"),
+            ));
+        }
+        let mut data = [0u8; 16];
+        if n > 0 {
+            let Some((p, _)) = ctx.global.lookup(src, n) else {
+                let why = ctx.global.nearest(src);
+                return Err(out_of_bounds(MemSpace::Global, false, n, src, l, &why));
+            };
+            for (k, b) in data.iter_mut().enumerate().take(n as usize) {
+                // SAFETY: [src, src + n) lies in one allocation (lookup).
+                *b = unsafe { *p.add(k) };
+            }
+            ctx.stats.global_bytes_read += n;
+        }
+        if let Some(r) = ctx.race.as_mut() {
+            let tid = w.idx * 32 + l;
+            if let Err(hit) = r.write(dst as usize, cp as usize, tid as u16, w.wep, pc) {
+                return Err(race_fault(ctx, hit, true, tid, pc));
+            }
+        }
+        ctx.shared[dst as usize..(dst + cp) as usize].fill(POISON);
+        w.cp.push(CpEntry {
+            lane: l as u8,
+            len: cp as u8,
+            group: w.committed[l as usize],
+            dst: dst as u32,
+            data,
+            pc,
+        });
+    }
+    Ok(())
+}
+
+/// `cp.async.wait_group n` (and wait_all): lands every copy of the executing lanes except those
+/// of their `n` most recent committed groups (and uncommitted ones).
+pub(crate) fn cp_wait(ctx: &mut Ctx, w: &mut Warp, n: u32, exec: u32) -> Result<(), Fault> {
+    let mut i = 0;
+    while i < w.cp.len() {
+        let e = w.cp[i];
+        let l = e.lane as u32;
+        let limit = w.committed[l as usize].saturating_sub(n);
+        if exec >> l & 1 == 1 && e.group < limit {
+            let (d, len) = (e.dst as usize, e.len as usize);
+            if let Some(r) = ctx.race.as_mut() {
+                let tid = w.idx * 32 + l;
+                if let Err(hit) = r.write(d, len, tid as u16, w.wep, e.pc) {
+                    return Err(race_fault(ctx, hit, true, tid, e.pc));
+                }
+            }
+            ctx.shared[d..d + len].copy_from_slice(&e.data[..len]);
+            w.cp.remove(i);
+        } else {
+            i += 1;
+        }
+    }
+    Ok(())
+}
+
+/// One lane's checked access (for the matrix instructions): the host pointer.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn resolve_access(
+    ctx: &mut Ctx,
+    w: &mut Warp,
+    space: MemSpace,
+    addr: u64,
+    len: u64,
+    write: bool,
+    lane: u32,
+    pc: u32,
+) -> Result<*mut u8, Fault> {
+    resolve(ctx, w, space, addr, len, write, lane, pc).map(|r| r.0)
+}
