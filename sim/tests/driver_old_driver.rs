@@ -1,0 +1,88 @@
+//! Before cuInit, and the `old-driver` fault: a CUDA 8.0 driver (PTX ISA 5.0) that is older
+//! than every module gpugate ships. One test: both need a process of their own.
+
+mod driver_common;
+
+use std::ffi::{c_char, c_int, CStr};
+
+use driver_common::*;
+use gpugate_sim::nvml;
+
+#[test]
+fn calls_before_init_and_an_old_driver() {
+    machine(&["m40"], &["old-driver"]);
+    // SAFETY: valid out-pointers throughout.
+    unsafe {
+        // Before cuInit only the version query answers.
+        let mut v = 0;
+        ok(cuDriverGetVersion(&mut v));
+        assert_eq!(v, 8000);
+        let mut n = 0;
+        assert_eq!(
+            cuDeviceGetCount(&mut n),
+            CUresult::CUDA_ERROR_NOT_INITIALIZED
+        );
+        let mut d: CUdevice = 0;
+        assert_eq!(cuDeviceGet(&mut d, 0), CUresult::CUDA_ERROR_NOT_INITIALIZED);
+        let mut c: CUcontext = std::ptr::null_mut();
+        assert_eq!(
+            cuCtxGetCurrent(&mut c),
+            CUresult::CUDA_ERROR_NOT_INITIALIZED
+        );
+        assert_eq!(
+            cuDevicePrimaryCtxRetain(&mut c, 0),
+            CUresult::CUDA_ERROR_NOT_INITIALIZED
+        );
+        let mut p: CUdeviceptr = 0;
+        assert_eq!(
+            cuMemAlloc_v2(&mut p, 16),
+            CUresult::CUDA_ERROR_NOT_INITIALIZED
+        );
+        let mut x = 0;
+        assert_eq!(
+            cuDeviceGetAttribute(&mut x, 16, 0),
+            CUresult::CUDA_ERROR_NOT_INITIALIZED
+        );
+
+        init();
+        ok(cuDeviceGetCount(&mut n));
+        assert_eq!(n, 1);
+        let ctx = new_ctx(0);
+
+        // Every module gpugate ships declares a newer ISA than 5.0.
+        for (name, text) in [
+            (
+                "stream",
+                include_str!("../../kernels/ptx/stream.compute_52.ptx"),
+            ),
+            (
+                "gemm",
+                include_str!("../../kernels/ptx/gemm.compute_52.ptx"),
+            ),
+            ("add_one (ISA 6.0)", ADD_ONE_PTX),
+        ] {
+            let (code, log) = load_ptx(text).expect_err(name);
+            assert_eq!(code, CUresult::CUDA_ERROR_UNSUPPORTED_PTX_VERSION, "{name}");
+            assert!(log.contains("5.0"), "{name}: {log}");
+        }
+        // ISA 5.0 itself loads.
+        let old = ADD_ONE_PTX.replace(".version 6.0", ".version 5.0");
+        let (m, info) = load_ptx(&old).expect("ISA 5.0 is what CUDA 8.0 accepts");
+        assert!(info.contains("JIT up to ISA 5.0"), "{info}");
+        ok(cuModuleUnload(m));
+
+        // NVML reports the same driver.
+        assert_eq!(nvml::nvmlInit_v2(), 0);
+        let mut buf = [0 as c_char; 80];
+        assert_eq!(nvml::nvmlSystemGetDriverVersion(buf.as_mut_ptr(), 80), 0);
+        assert!(CStr::from_ptr(buf.as_ptr())
+            .to_str()
+            .unwrap()
+            .starts_with("375."));
+        let mut cv: c_int = 0;
+        assert_eq!(nvml::nvmlSystemGetCudaDriverVersion_v2(&mut cv), 0);
+        assert_eq!(cv, 8000);
+        assert_eq!(nvml::nvmlShutdown(), 0);
+        ok(cuCtxDestroy_v2(ctx));
+    }
+}
