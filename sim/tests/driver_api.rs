@@ -1084,7 +1084,6 @@ fn bad_ptx_fails_with_the_real_codes_and_a_log() {
 
 /// Runs the PTX and checks the clock and the log.
 #[test]
-#[ignore = "needs the execution engine (sim/src/exec), which is being written"]
 fn launches_run_the_ptx_and_advance_the_stream_clock() {
     setup();
     let log = machine(&MODELS, &[]);

@@ -1,6 +1,7 @@
-//! Faults as the driver shows them, on a machine of six M40s:
+//! Faults as the driver shows them, on a machine of eight M40s:
 //! 0 slow=0.5, 1 throttle + pcie=3,8, 2 oom-after=1MiB, 3 launch-fail-after=0, 4 healthy,
-//! 5 launch-fail-after=1 + sdc=add_one.
+//! 5 launch-fail-after=1 + sdc=add_one, 6 and 7 healthy (for kernels that fault: a kernel
+//! fault is sticky, so each gets a GPU of its own).
 
 mod driver_common;
 
@@ -9,7 +10,7 @@ use std::ffi::{c_int, c_void};
 use driver_common::*;
 use gpugate_sim::nvml;
 
-const MODELS: [&str; 6] = ["m40"; 6];
+const MODELS: [&str; 8] = ["m40"; 8];
 const FAULTS: [&str; 7] = [
     "gpu=0:slow=0.5",
     "gpu=1:throttle",
@@ -187,7 +188,6 @@ fn launch_fail_after_is_a_sticky_uncorrectable_ecc_error() {
 }
 
 #[test]
-#[ignore = "needs the execution engine (sim/src/exec), which is being written"]
 fn launch_fail_after_n_lets_n_launches_run_and_sdc_flips_a_bit() {
     setup();
     let ctx = new_ctx(5);
@@ -211,4 +211,143 @@ fn launch_fail_after_n_lets_n_launches_run_and_sdc_flips_a_bit() {
     ok(launch(f, 1, 256, std::ptr::null_mut(), &mut args));
     assert_eq!(cuCtxSynchronize(), CUresult::CUDA_ERROR_ECC_UNCORRECTABLE);
     let _ = ctx;
+}
+
+/// Simulated milliseconds of one add_one launch over `n` floats on `dev`, and its log record.
+fn add_one_ms(dev: CUdevice, n: usize) -> (f32, serde_json::Value) {
+    let log = machine(&MODELS, &FAULTS);
+    let ctx = new_ctx(dev);
+    let (m, _) = load_ptx(ADD_ONE_PTX).unwrap();
+    let f = get_function(m, "add_one").unwrap();
+    let d = alloc(n * 4);
+    let s = new_stream(1);
+    let (a, b) = (new_event(0), new_event(0));
+    let mut args = [d, n as u64];
+    ok(cuEventRecord(a, s));
+    ok(launch(f, n.div_ceil(256) as u32, 256, s, &mut args));
+    ok(cuEventRecord(b, s));
+    let ms = elapsed_ms(a, b);
+    let rec = log_records(log)
+        .into_iter()
+        .rev()
+        .find(|r| {
+            r["event"] == "launch"
+                && r["gpu"] == dev
+                && r["stats"]["threads"] == n.div_ceil(256) * 256
+        })
+        .expect("the launch is logged");
+    ok(cuCtxDestroy_v2(ctx));
+    (ms, rec)
+}
+
+#[test]
+fn slow_scales_kernel_time_and_throttle_leaves_memory_bound_kernels_alone() {
+    setup();
+    let n = 1 << 20;
+    let (healthy, rec) = add_one_ms(4, n);
+    assert_eq!(rec["bound"], "memory");
+    assert_eq!(rec["stats"]["global_bytes_read"], 4 * n);
+    assert_eq!(rec["stats"]["global_bytes_written"], 4 * n);
+    // The event pair sees exactly the time model's seconds.
+    let secs = rec["seconds"].as_f64().unwrap();
+    assert!((healthy as f64 / (secs * 1e3) - 1.0).abs() < 1e-4);
+    let overhead = 0.004;
+    let (slow, _) = add_one_ms(0, n);
+    assert!(((slow - overhead) / (healthy - overhead) - 2.0).abs() < 1e-3);
+    // Throttling lowers the SM clock, not the memory's: a memory-bound kernel keeps its time.
+    let (throttled, _) = add_one_ms(1, n);
+    assert_eq!(throttled, healthy);
+}
+
+#[test]
+fn an_illegal_address_is_sticky_and_logged() {
+    setup();
+    let log = machine(&MODELS, &FAULTS);
+    let ctx = new_ctx(6);
+    let (m, _) = load_ptx(ADD_ONE_PTX).unwrap();
+    let f = get_function(m, "add_one").unwrap();
+    let d = alloc(1000 * 4);
+    // 1024 elements over a 1000-element buffer: the last 24 threads fall off its end.
+    let mut args = [d, 1024];
+    ok(launch(f, 4, 256, std::ptr::null_mut(), &mut args));
+    let code = CUresult::CUDA_ERROR_ILLEGAL_ADDRESS;
+    assert_eq!(cuCtxSynchronize(), code);
+    let mut b = [0u8; 4];
+    assert_eq!(dtoh(&mut b, d), code);
+    let mut p: CUdeviceptr = 0;
+    // SAFETY: a valid out-pointer.
+    assert_eq!(unsafe { cuMemAlloc_v2(&mut p, 16) }, code);
+    let rec = log_records(log)
+        .into_iter()
+        .find(|r| r["event"] == "launch" && r["gpu"] == 6 && !r["error"].is_null())
+        .expect("the fault is logged");
+    assert_eq!(rec["error"]["code"], "CUDA_ERROR_ILLEGAL_ADDRESS");
+    assert_eq!(rec["sticky"], true);
+    let why = rec["error"]["log"].as_str().unwrap();
+    assert!(why.contains("add_one"), "{why}");
+    let _ = ctx;
+}
+
+#[test]
+fn a_misaligned_access_is_sticky() {
+    setup();
+    let ctx = new_ctx(7);
+    let (m, _) = load_ptx(ADD_ONE_PTX).unwrap();
+    let f = get_function(m, "add_one").unwrap();
+    let d = alloc(4096);
+    let mut args = [d + 2, 16];
+    ok(launch(f, 1, 256, std::ptr::null_mut(), &mut args));
+    let code = CUresult::CUDA_ERROR_MISALIGNED_ADDRESS;
+    assert_eq!(cuCtxSynchronize(), code);
+    assert_eq!(cuStreamSynchronize(std::ptr::null_mut()), code);
+    let _ = ctx;
+}
+
+#[test]
+fn configuration_errors_are_returned_at_once_and_not_sticky() {
+    setup();
+    let ctx = new_ctx(4);
+    let (m, _) = load_ptx(ADD_ONE_PTX).unwrap();
+    let f = get_function(m, "add_one").unwrap();
+    let d = alloc(4096);
+    let mut args = [d, 16];
+    assert_eq!(
+        launch(f, 0, 256, std::ptr::null_mut(), &mut args),
+        CUresult::CUDA_ERROR_INVALID_VALUE,
+        "an empty grid"
+    );
+    assert_eq!(
+        launch(f, 1, 512, std::ptr::null_mut(), &mut args),
+        CUresult::CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES,
+        "above .maxntid"
+    );
+    let mut ptrs: Vec<*mut c_void> = args
+        .iter_mut()
+        .map(|a| a as *mut u64 as *mut c_void)
+        .collect();
+    // SAFETY: one pointer per parameter.
+    let r = unsafe {
+        cuLaunchKernel(
+            f,
+            1,
+            1,
+            1,
+            32,
+            1,
+            1,
+            64 << 10,
+            std::ptr::null_mut(),
+            ptrs.as_mut_ptr(),
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(
+        r,
+        CUresult::CUDA_ERROR_INVALID_VALUE,
+        "64 KiB of dynamic shared memory"
+    );
+    ok(cuCtxSynchronize());
+    ok(launch(f, 1, 32, std::ptr::null_mut(), &mut args));
+    ok(cuCtxSynchronize());
+    ok(cuCtxDestroy_v2(ctx));
 }
