@@ -1063,6 +1063,20 @@ fn bad_ptx_fails_with_the_real_codes_and_a_log() {
         unsafe { cuModuleLoadData(&mut m, std::ptr::null()) },
         CUresult::CUDA_ERROR_INVALID_VALUE
     );
+    // A PTX file, and a file that is not there.
+    let file = std::env::temp_dir().join(format!("gpugate-sim-add-one-{}.ptx", std::process::id()));
+    std::fs::write(&file, ADD_ONE_PTX).unwrap();
+    let path = std::ffi::CString::new(file.to_str().unwrap()).unwrap();
+    // SAFETY: valid out-pointer and NUL-terminated paths.
+    unsafe {
+        ok(cuModuleLoad(&mut m, path.as_ptr()));
+        ok(cuModuleUnload(m));
+        assert_eq!(
+            cuModuleLoad(&mut m, c"/no/such/file.ptx".as_ptr()),
+            CUresult::CUDA_ERROR_FILE_NOT_FOUND
+        );
+    }
+    let _ = std::fs::remove_file(file);
     // An option that does not exist.
     let mut opts: [c_int; 1] = [999];
     let mut vals: [*mut c_void; 1] = [std::ptr::null_mut()];

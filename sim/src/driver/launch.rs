@@ -186,6 +186,10 @@ unsafe fn launch(
         }
         Err(e) => {
             let (code, sticky) = launch_error_code(e.kind);
+            if !sticky {
+                // Refused before anything ran: not a launch for `launch-fail-after`.
+                gpu.launches.fetch_sub(1, Ordering::AcqRel);
+            }
             let msg = format!(
                 "GPU {dev} ({}): {} in {}: {}",
                 gpu.model.name,

@@ -347,6 +347,38 @@ pub unsafe extern "C" fn cuModuleLoadDataEx(
     guard(|| unsafe { load(pmod, image, n, options, values) })
 }
 
+/// `CUresult cuModuleLoad(CUmodule *module, const char *fname)`: a PTX file
+/// (CUDA_ERROR_FILE_NOT_FOUND when it cannot be read).
+///
+/// # Safety
+/// `fname` must be NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn cuModuleLoad(pmod: *mut CUmodule, fname: *const c_char) -> CUresult {
+    guard(|| {
+        driver()?;
+        if fname.is_null() {
+            return Err(CUresult::CUDA_ERROR_INVALID_VALUE);
+        }
+        // SAFETY: the caller's NUL-terminated path.
+        let path = unsafe { CStr::from_ptr(fname) }
+            .to_string_lossy()
+            .into_owned();
+        let mut bytes = std::fs::read(&path).map_err(|_| CUresult::CUDA_ERROR_FILE_NOT_FOUND)?;
+        bytes.retain(|&b| b != 0);
+        bytes.push(0);
+        // SAFETY: `bytes` is NUL-terminated and outlives the call.
+        unsafe {
+            load(
+                pmod,
+                bytes.as_ptr() as *const c_void,
+                0,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            )
+        }
+    })
+}
+
 fn module_id(h: CUmodule) -> CuResult<u64> {
     id_of(Kind::Module, h as usize).ok_or(CUresult::CUDA_ERROR_INVALID_HANDLE)
 }
