@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use super::alu::{ftz32, sx};
-use super::lanes::lanes;
+use super::lanes::{lanes, FULL};
 use super::mem::{classify, misaligned, out_of_bounds, Fault};
 use super::race::RaceHit;
 use super::warp::{CpEntry, Ctx, Warp};
@@ -193,6 +193,160 @@ fn wr_bytes(p: *mut u8, n: usize, v: u64) {
     }
 }
 
+/// Every lane's pointer at once when all accesses are aligned and inside one allocation
+/// (global) or inside shared memory (race detector off): the common case, checked with two
+/// reductions over the lanes instead of a lookup per lane. `false`: take the per-lane path
+/// (which also reports any fault precisely).
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn fast_ptrs(
+    ctx: &mut Ctx,
+    w: &Warp,
+    s: &MemSpec,
+    exec: u32,
+    total: u64,
+    write: bool,
+    ptrs: &mut [*mut u8; 32],
+    pc: u32,
+    fault: &mut Option<Fault>,
+) -> bool {
+    let row = w.row(s.addr);
+    let off = s.off as u64;
+    let mut addrs = [0u64; 32];
+    for l in 0..32 {
+        addrs[l] = row[l].wrapping_add(off);
+    }
+    let (mut lo, mut hi, mut mis) = (u64::MAX, 0u64, 0u64);
+    if exec == FULL {
+        for a in addrs {
+            lo = lo.min(a);
+            hi = hi.max(a);
+            mis |= a;
+        }
+    } else {
+        for l in lanes(exec) {
+            let a = addrs[l as usize];
+            lo = lo.min(a);
+            hi = hi.max(a);
+            mis |= a;
+        }
+    }
+    if mis & (total - 1) != 0 {
+        return false;
+    }
+    let (base, base_addr) = match s.space {
+        MemSpace::Global => {
+            let Some(span) = (hi - lo).checked_add(total) else {
+                return false;
+            };
+            let Some((p, ro)) = ctx.global.lookup(lo, span) else {
+                return false;
+            };
+            if write && ro {
+                return false;
+            }
+            let bytes = total * exec.count_ones() as u64;
+            if write {
+                ctx.stats.global_bytes_written += bytes;
+            } else {
+                ctx.stats.global_bytes_read += bytes;
+            }
+            (p, lo)
+        }
+        MemSpace::Shared => {
+            match hi.checked_add(total) {
+                Some(end) if end <= ctx.shared.len() as u64 => {}
+                _ => return false,
+            }
+            if let Some(r) = ctx.race.as_mut() {
+                for l in lanes(exec) {
+                    let tid = w.idx * 32 + l;
+                    let a = addrs[l as usize] as usize;
+                    let res = if write {
+                        r.write(a, total as usize, tid as u16, w.wep, pc)
+                    } else {
+                        r.read(a, total as usize, tid as u16, w.wep, pc)
+                    };
+                    if let Err(hit) = res {
+                        *fault = Some(race_fault(ctx, hit, write, tid, pc));
+                        return false;
+                    }
+                }
+            }
+            (ctx.shared.as_mut_ptr(), 0)
+        }
+        _ => return false,
+    };
+    for l in lanes(exec) {
+        // SAFETY: every lane's [a, a + total) lies within [lo, hi + total), which was checked
+        // to lie in one allocation (global) or in shared memory.
+        ptrs[l as usize] = unsafe { base.add((addrs[l as usize] - base_addr) as usize) };
+    }
+    true
+}
+
+/// A coalesced access: one scalar element per lane, all 32 lanes, consecutive addresses. The
+/// lane row then is the memory image, moved with one copy. Returns the host pointer of lane 0's
+/// element when the whole span is valid (aligned, one allocation or shared memory without the
+/// race detector), and counts global bytes.
+#[inline]
+fn contiguous(ctx: &mut Ctx, w: &Warp, s: &MemSpec, exec: u32, write: bool) -> Option<*mut u8> {
+    if exec != FULL || s.n != 1 || (write && ctx.sdc.is_some()) {
+        return None;
+    }
+    let d = s.data[0]?;
+    let elem = s.elem as u64;
+    if !matches!((elem, d.is64()), (4, false) | (8, true)) {
+        return None;
+    }
+    let a0 = w.rd(s.addr, 0).wrapping_add(s.off as u64);
+    if a0 % elem != 0 {
+        return None;
+    }
+    let b = s.addr.slot() as usize * 32;
+    let off = s.off as u64;
+    let mut diff = 0u64;
+    if s.addr.is64() {
+        let r = &w.r64[b..b + 32];
+        for (l, v) in r.iter().enumerate() {
+            diff |= v.wrapping_add(off) ^ a0.wrapping_add(l as u64 * elem);
+        }
+    } else {
+        let r = &w.r32[b..b + 32];
+        for (l, v) in r.iter().enumerate() {
+            diff |= (*v as u64).wrapping_add(off) ^ a0.wrapping_add(l as u64 * elem);
+        }
+    }
+    let ok = diff == 0;
+    if !ok {
+        return None;
+    }
+    let span = 32 * elem;
+    match s.space {
+        MemSpace::Global => {
+            let (p, ro) = ctx.global.lookup(a0, span)?;
+            if write && ro {
+                return None;
+            }
+            if write {
+                ctx.stats.global_bytes_written += span;
+            } else {
+                ctx.stats.global_bytes_read += span;
+            }
+            Some(p)
+        }
+        MemSpace::Shared if ctx.race.is_none() => {
+            let end = a0.checked_add(span)?;
+            if end > ctx.shared.len() as u64 {
+                return None;
+            }
+            // SAFETY: [a0, a0 + span) lies in shared memory (checked).
+            Some(unsafe { ctx.shared.as_mut_ptr().add(a0 as usize) })
+        }
+        _ => None,
+    }
+}
+
 /// `ld` (scalar and vector).
 pub(crate) fn load(
     ctx: &mut Ctx,
@@ -201,12 +355,51 @@ pub(crate) fn load(
     exec: u32,
     pc: u32,
 ) -> Result<(), Fault> {
+    if let Some(p) = contiguous(ctx, w, s, exec, false) {
+        if let Some(d) = s.data[0] {
+            let b = d.slot() as usize * 32;
+            if d.is64() {
+                // SAFETY: p is valid for 32 × 8 bytes (contiguous); the row is 32 u64.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(p, w.r64[b..b + 32].as_mut_ptr() as *mut u8, 256)
+                };
+            } else {
+                // SAFETY: p is valid for 32 × 4 bytes; the row is 32 u32.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(p, w.r32[b..b + 32].as_mut_ptr() as *mut u8, 128)
+                };
+            }
+        }
+        return Ok(());
+    }
     let elem = s.elem as usize;
     let total = (elem * s.n as usize) as u64;
     let mut ptrs = [std::ptr::null_mut::<u8>(); 32];
-    for l in lanes(exec) {
-        let a = w.rd(s.addr, l).wrapping_add(s.off as u64);
-        ptrs[l as usize] = resolve(ctx, w, s.space, a, total, false, l, pc)?.0;
+    let mut fault = None;
+    if !fast_ptrs(ctx, w, s, exec, total, false, &mut ptrs, pc, &mut fault) {
+        if let Some(f) = fault {
+            return Err(f);
+        }
+        for l in lanes(exec) {
+            let a = w.rd(s.addr, l).wrapping_add(s.off as u64);
+            ptrs[l as usize] = resolve(ctx, w, s.space, a, total, false, l, pc)?.0;
+        }
+    }
+    // Vectors of 32-bit elements into 32-bit registers (ld.shared.v4.f32 and friends): one
+    // pass over the lanes.
+    if elem == 4 && s.n > 1 && s.data.iter().all(|d| d.is_some_and(|o| !o.is64())) {
+        let rows: [usize; 4] = std::array::from_fn(|k| {
+            s.data.get(k).copied().flatten().map_or(0, |o| o.slot() as usize * 32)
+        });
+        let n = s.n as usize;
+        for l in lanes(exec) {
+            let p = ptrs[l as usize] as *const u32;
+            for (k, row) in rows.iter().enumerate().take(n) {
+                // SAFETY: resolved for n × 4 bytes.
+                w.r32[row + l as usize] = unsafe { p.add(k).read_unaligned() };
+            }
+        }
+        return Ok(());
     }
     for (k, d) in s.data.iter().enumerate() {
         let Some(d) = d else { continue };
@@ -266,16 +459,39 @@ pub(crate) fn store(
     exec: u32,
     pc: u32,
 ) -> Result<(), Fault> {
+    if let Some(p) = contiguous(ctx, w, s, exec, true) {
+        if let Some(d) = s.data[0] {
+            let b = d.slot() as usize * 32;
+            if d.is64() {
+                // SAFETY: p is valid and writable for 32 × 8 bytes (contiguous).
+                unsafe { std::ptr::copy_nonoverlapping(w.r64[b..b + 32].as_ptr() as *const u8, p, 256) };
+            } else {
+                // SAFETY: p is valid and writable for 32 × 4 bytes.
+                unsafe { std::ptr::copy_nonoverlapping(w.r32[b..b + 32].as_ptr() as *const u8, p, 128) };
+            }
+        }
+        return Ok(());
+    }
     let elem = s.elem as usize;
     let total = (elem * s.n as usize) as u64;
     let mut ptrs = [std::ptr::null_mut::<u8>(); 32];
     let mut global = 0u32;
-    for l in lanes(exec) {
-        let a = w.rd(s.addr, l).wrapping_add(s.off as u64);
-        let (p, g) = resolve(ctx, w, s.space, a, total, true, l, pc)?;
-        ptrs[l as usize] = p;
-        if g {
-            global |= 1 << l;
+    let mut fault = None;
+    if fast_ptrs(ctx, w, s, exec, total, true, &mut ptrs, pc, &mut fault) {
+        if s.space == MemSpace::Global {
+            global = exec;
+        }
+    } else {
+        if let Some(f) = fault {
+            return Err(f);
+        }
+        for l in lanes(exec) {
+            let a = w.rd(s.addr, l).wrapping_add(s.off as u64);
+            let (p, g) = resolve(ctx, w, s.space, a, total, true, l, pc)?;
+            ptrs[l as usize] = p;
+            if g {
+                global |= 1 << l;
+            }
         }
     }
     // The sdc fault: the first global store of the CTA, its lowest active lane, element 0.

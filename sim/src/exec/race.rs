@@ -28,10 +28,15 @@ pub(crate) struct RaceHit {
     pub prev_write: bool,
 }
 
-/// The detector's state (one per worker thread, reused across blocks).
+/// The detector's state (one per worker thread, reused across blocks). Cells are per 4-byte
+/// word while accesses cover whole words; a word touched by a narrower access is tracked per
+/// byte from then on (until a whole-word write makes it uniform again), so the granularity is
+/// the byte throughout.
 #[derive(Default)]
 pub(crate) struct Race {
-    cells: Vec<Cell>,
+    words: Vec<Cell>,
+    split: Vec<bool>,
+    bytes: Vec<Cell>,
     /// The current barrier epoch.
     pub bar: u32,
 }
@@ -41,16 +46,54 @@ fn concurrent(prev: &Acc, tid: u16, wep: u16, bar: u32) -> bool {
     prev.bar == bar && prev.tid != tid && (prev.tid / 32 != tid / 32 || prev.wep == wep)
 }
 
+#[inline]
+fn read_cell(c: &mut Cell, me: Acc) -> Result<(), (Acc, bool)> {
+    if concurrent(&c.w, me.tid, me.wep, me.bar) {
+        return Err((c.w, true));
+    }
+    if c.r1.bar != me.bar {
+        c.r1 = me;
+        c.r2.bar = 0;
+    } else if c.r1.tid == me.tid {
+        c.r1 = me;
+    } else {
+        c.r2 = c.r1;
+        c.r1 = me;
+    }
+    Ok(())
+}
+
+#[inline]
+fn write_cell(c: &mut Cell, me: Acc) -> Result<(), (Acc, bool)> {
+    if concurrent(&c.w, me.tid, me.wep, me.bar) {
+        return Err((c.w, true));
+    }
+    for r in [c.r1, c.r2] {
+        if concurrent(&r, me.tid, me.wep, me.bar) {
+            return Err((r, false));
+        }
+    }
+    c.w = me;
+    c.r1.bar = 0;
+    c.r2.bar = 0;
+    Ok(())
+}
+
 impl Race {
     /// A new block with `shared_len` bytes of shared memory: every older stamp becomes stale.
     pub fn begin_block(&mut self, shared_len: usize) {
-        if self.cells.len() < shared_len {
-            self.cells.resize(shared_len, Cell::default());
+        let nw = shared_len.div_ceil(4);
+        if self.words.len() < nw {
+            self.words.resize(nw, Cell::default());
+            self.split.resize(nw, false);
+            self.bytes.resize(nw * 4, Cell::default());
         }
         self.bar = self.bar.wrapping_add(2);
         if self.bar < 2 {
             // Wrapped: start afresh.
-            self.cells.iter_mut().for_each(|c| *c = Cell::default());
+            self.words.iter_mut().for_each(|c| *c = Cell::default());
+            self.bytes.iter_mut().for_each(|c| *c = Cell::default());
+            self.split.iter_mut().for_each(|s| *s = false);
             self.bar = 2;
         }
     }
@@ -60,81 +103,69 @@ impl Race {
         self.bar = self.bar.wrapping_add(1);
     }
 
-    /// A read of `[off, off + len)` by thread `tid` (warp epoch `wep`) at `pc`.
-    #[inline]
-    pub fn read(
-        &mut self,
-        off: usize,
-        len: usize,
-        tid: u16,
-        wep: u16,
-        pc: u32,
-    ) -> Result<(), RaceHit> {
-        let bar = self.bar;
-        let me = Acc { tid, wep, bar, pc };
-        let cells = match self.cells.get_mut(off..off + len) {
-            Some(c) => c,
-            None => return Ok(()),
-        };
-        for (k, c) in cells.iter_mut().enumerate() {
-            if concurrent(&c.w, tid, wep, bar) {
-                return Err(RaceHit {
-                    off: off + k,
-                    prev: c.w,
-                    prev_write: true,
-                });
+    #[inline(always)]
+    fn access<const WRITE: bool>(&mut self, off: usize, len: usize, me: Acc) -> Result<(), RaceHit> {
+        let op = if WRITE { write_cell } else { read_cell };
+        let write = WRITE;
+        let end = (off + len).min(self.words.len() * 4);
+        let mut a = off;
+        while a < end {
+            let wi = a / 4;
+            let whole = a % 4 == 0 && a + 4 <= end;
+            if whole && !self.split[wi] {
+                op(&mut self.words[wi], me).map_err(|(prev, pw)| RaceHit {
+                    off: a,
+                    prev,
+                    prev_write: pw,
+                })?;
+                a += 4;
+                continue;
             }
-            if c.r1.bar != bar {
-                c.r1 = me;
-                c.r2.bar = 0;
-            } else if c.r1.tid == tid {
-                c.r1 = me;
-            } else {
-                c.r2 = c.r1;
-                c.r1 = me;
+            if !self.split[wi] {
+                let c = self.words[wi];
+                self.bytes[wi * 4..wi * 4 + 4].fill(c);
+                self.split[wi] = true;
             }
+            let stop = if whole { a + 4 } else { (a + 1).min(end) };
+            for b in a..stop {
+                op(&mut self.bytes[b], me).map_err(|(prev, pw)| RaceHit {
+                    off: b,
+                    prev,
+                    prev_write: pw,
+                })?;
+            }
+            if whole && write {
+                // A whole-word write makes the word uniform again.
+                self.words[wi] = self.bytes[wi * 4];
+                self.split[wi] = false;
+            }
+            a = stop;
         }
         Ok(())
     }
 
+    /// A read of `[off, off + len)` by thread `tid` (warp epoch `wep`) at `pc`.
+    #[inline]
+    pub fn read(&mut self, off: usize, len: usize, tid: u16, wep: u16, pc: u32) -> Result<(), RaceHit> {
+        let me = Acc {
+            tid,
+            wep,
+            bar: self.bar,
+            pc,
+        };
+        self.access::<false>(off, len, me)
+    }
+
     /// A write of `[off, off + len)` by thread `tid` at `pc`.
     #[inline]
-    pub fn write(
-        &mut self,
-        off: usize,
-        len: usize,
-        tid: u16,
-        wep: u16,
-        pc: u32,
-    ) -> Result<(), RaceHit> {
-        let bar = self.bar;
-        let me = Acc { tid, wep, bar, pc };
-        let cells = match self.cells.get_mut(off..off + len) {
-            Some(c) => c,
-            None => return Ok(()),
+    pub fn write(&mut self, off: usize, len: usize, tid: u16, wep: u16, pc: u32) -> Result<(), RaceHit> {
+        let me = Acc {
+            tid,
+            wep,
+            bar: self.bar,
+            pc,
         };
-        for (k, c) in cells.iter_mut().enumerate() {
-            if concurrent(&c.w, tid, wep, bar) {
-                return Err(RaceHit {
-                    off: off + k,
-                    prev: c.w,
-                    prev_write: true,
-                });
-            }
-            for r in [c.r1, c.r2] {
-                if concurrent(&r, tid, wep, bar) {
-                    return Err(RaceHit {
-                        off: off + k,
-                        prev: r,
-                        prev_write: false,
-                    });
-                }
-            }
-            c.w = me;
-            c.r1.bar = 0;
-            c.r2.bar = 0;
-        }
-        Ok(())
+        self.access::<true>(off, len, me)
     }
 }
 
@@ -169,5 +200,15 @@ mod tests {
         // A new block forgets everything.
         r.begin_block(64);
         r.read(32, 1, 9, 0, 1).unwrap();
+        // Byte granularity inside a word: neighbouring bytes by different threads are fine,
+        // the same byte is not.
+        r.write(40, 1, 1, 0, 1).unwrap();
+        r.write(41, 1, 40, 0, 1).unwrap();
+        r.write(42, 2, 70, 0, 1).unwrap();
+        assert!(r.read(40, 4, 100, 0, 2).is_err());
+        r.barrier();
+        r.read(40, 4, 100, 0, 2).unwrap();
+        r.write(40, 4, 100, 0, 3).unwrap();
+        assert!(r.read(41, 1, 3, 0, 4).is_err());
     }
 }

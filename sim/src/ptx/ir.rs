@@ -866,92 +866,108 @@ impl Space {
     }
 }
 
+/// How an instruction touches a register operand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    Use,
+    Def,
+    /// Read and written (or written in part).
+    UseDef,
+}
+
+/// Visits a bare slot of a known bank as an operand.
+fn slot_op(s: &mut Slot, wide: bool, role: Role, f: &mut dyn FnMut(&mut Opnd, Role)) {
+    let mut o = if wide { Opnd::r64(*s) } else { Opnd::r32(*s) };
+    f(&mut o, role);
+    *s = o.slot();
+}
+
 impl Op {
-    /// Calls `f` with every 32/64-bit register operand (read or written), predicates excluded.
-    pub fn visit_regs(&self, f: &mut dyn FnMut(Opnd)) {
-        let r32 = Opnd::r32;
-        let r64 = Opnd::r64;
+    /// Calls `f` with every 32/64-bit register operand (predicates excluded) and how the
+    /// instruction uses it; `f` may rewrite the operand (same bank).
+    pub fn for_each_reg(&mut self, f: &mut dyn FnMut(&mut Opnd, Role)) {
+        use Role::*;
         match self {
             Op::Nop | Op::Bra { .. } | Op::Exit | Op::Trap | Op::CpCommit | Op::CpWait { .. } => {}
+            Op::MovPred { .. } | Op::Pred { .. } => {}
             Op::Bar(b) => {
-                f(r32(b.id));
-                if let Some(c) = b.count {
-                    f(r32(c));
+                slot_op(&mut b.id, false, Use, f);
+                if let Some(c) = b.count.as_mut() {
+                    slot_op(c, false, Use, f);
                 }
-                if let Some((d, _, _)) = b.red {
-                    if b.kind == BarKind::Red(BarRed::Popc) {
-                        f(r32(d));
+                if b.kind == BarKind::Red(BarRed::Popc) {
+                    if let Some((d, _, _)) = b.red.as_mut() {
+                        slot_op(d, false, UseDef, f);
                     }
                 }
             }
-            Op::WarpSync { mask } => f(r32(*mask)),
+            Op::WarpSync { mask } => slot_op(mask, false, Use, f),
             Op::Mov32 { d, a } => {
-                f(r32(*d));
-                f(r32(*a));
+                slot_op(a, false, Use, f);
+                slot_op(d, false, Def, f);
             }
             Op::Mov64 { d, a } => {
-                f(r64(*d));
-                f(r64(*a));
+                slot_op(a, true, Use, f);
+                slot_op(d, true, Def, f);
             }
-            Op::MovPred { .. } | Op::Pred { .. } => {}
             Op::Pack { d, parts, .. } => {
-                f(*d);
-                parts.iter().for_each(|p| f(*p));
+                parts.iter_mut().for_each(|p| f(p, Use));
+                f(d, Def);
             }
             Op::Unpack { a, parts, .. } => {
-                f(*a);
-                parts.iter().flatten().for_each(|p| f(*p));
+                f(a, Use);
+                parts.iter_mut().flatten().for_each(|p| f(p, Def));
             }
-            Op::ReadDyn { d, .. } => f(*d),
+            Op::ReadDyn { d, .. } => f(d, Def),
             Op::I32 { d, a, b, .. } | Op::F32 { d, a, b, .. } => {
-                f(r32(*d));
-                f(r32(*a));
-                f(r32(*b));
+                slot_op(a, false, Use, f);
+                slot_op(b, false, Use, f);
+                slot_op(d, false, Def, f);
             }
             Op::I64 { d, a, b, .. } | Op::F64 { d, a, b, .. } => {
-                f(r64(*d));
-                f(r64(*a));
-                f(r64(*b));
+                slot_op(a, true, Use, f);
+                slot_op(b, true, Use, f);
+                slot_op(d, true, Def, f);
             }
             Op::Sh64 { d, a, b, .. } => {
-                f(r64(*d));
-                f(r64(*a));
-                f(r32(*b));
+                slot_op(a, true, Use, f);
+                slot_op(b, false, Use, f);
+                slot_op(d, true, Def, f);
             }
             Op::Fma32 { d, a, b, c } | Op::Mad32 { d, a, b, c } => {
-                f(r32(*d));
-                f(r32(*a));
-                f(r32(*b));
-                f(r32(*c));
+                slot_op(a, false, Use, f);
+                slot_op(b, false, Use, f);
+                slot_op(c, false, Use, f);
+                slot_op(d, false, Def, f);
             }
             Op::Fma64 { d, a, b, c } | Op::Mad64 { d, a, b, c } => {
-                f(r64(*d));
-                f(r64(*a));
-                f(r64(*b));
-                f(r64(*c));
+                slot_op(a, true, Use, f);
+                slot_op(b, true, Use, f);
+                slot_op(c, true, Use, f);
+                slot_op(d, true, Def, f);
             }
             Op::MulWide { d, a, b, .. } => {
-                f(r64(*d));
-                f(r32(*a));
-                f(r32(*b));
+                slot_op(a, false, Use, f);
+                slot_op(b, false, Use, f);
+                slot_op(d, true, Def, f);
             }
             Op::Setp32 { a, b, .. } => {
-                f(r32(*a));
-                f(r32(*b));
+                slot_op(a, false, Use, f);
+                slot_op(b, false, Use, f);
             }
             Op::Setp64 { a, b, .. } => {
-                f(r64(*a));
-                f(r64(*b));
+                slot_op(a, true, Use, f);
+                slot_op(b, true, Use, f);
             }
             Op::Selp32 { d, a, b, .. } => {
-                f(r32(*d));
-                f(r32(*a));
-                f(r32(*b));
+                slot_op(a, false, Use, f);
+                slot_op(b, false, Use, f);
+                slot_op(d, false, Def, f);
             }
             Op::Selp64 { d, a, b, .. } => {
-                f(r64(*d));
-                f(r64(*a));
-                f(r64(*b));
+                slot_op(a, true, Use, f);
+                slot_op(b, true, Use, f);
+                slot_op(d, true, Def, f);
             }
             Op::Cvt { k, d, a } => {
                 let (dw, aw) = match k {
@@ -961,99 +977,113 @@ impl Op {
                     CvtFast::F32S32 | CvtFast::F32U32 | CvtFast::F32F16 => (false, false),
                     CvtFast::F32F64 => (false, true),
                 };
-                f(if dw { r64(*d) } else { r32(*d) });
-                f(if aw { r64(*a) } else { r32(*a) });
+                slot_op(a, aw, Use, f);
+                slot_op(d, dw, Def, f);
             }
             Op::Alu(s) => {
-                f(s.d);
-                f(s.a);
-                f(s.b);
-                f(s.c);
-                f(s.e);
+                f(&mut s.a, Use);
+                f(&mut s.b, Use);
+                f(&mut s.c, Use);
+                f(&mut s.e, Use);
+                f(&mut s.d, Def);
             }
             Op::Setp(s) => {
-                f(s.a);
-                f(s.b);
-                if let Some((d, _)) = s.set_dst {
-                    f(d);
+                f(&mut s.a, Use);
+                f(&mut s.b, Use);
+                if let Some((d, _)) = s.set_dst.as_mut() {
+                    f(d, Def);
                 }
             }
             Op::CvtGen(s) => {
-                f(s.d);
-                f(s.a);
-                if let Some(b) = s.b {
-                    f(b);
+                f(&mut s.a, Use);
+                if let Some(b) = s.b.as_mut() {
+                    f(b, Use);
                 }
+                f(&mut s.d, Def);
             }
-            Op::Ld(m) | Op::St(m) => {
-                f(m.addr);
-                m.data.iter().flatten().for_each(|o| f(*o));
+            Op::Ld(m) => {
+                f(&mut m.addr, Use);
+                m.data.iter_mut().flatten().for_each(|o| f(o, Def));
+            }
+            Op::St(m) => {
+                f(&mut m.addr, Use);
+                m.data.iter_mut().flatten().for_each(|o| f(o, Use));
             }
             Op::Cvta { d, a, .. } => {
-                f(*d);
-                f(*a);
+                f(a, Use);
+                f(d, Def);
             }
-            Op::IsSpace { a, .. } => f(*a),
+            Op::IsSpace { a, .. } => f(a, Use),
             Op::Atom(s) => {
-                if let Some(d) = s.d {
-                    f(d);
+                f(&mut s.addr, Use);
+                f(&mut s.b, Use);
+                if let Some(c) = s.c.as_mut() {
+                    f(c, Use);
                 }
-                f(s.addr);
-                f(s.b);
-                if let Some(c) = s.c {
-                    f(c);
+                if let Some(d) = s.d.as_mut() {
+                    f(d, Def);
                 }
             }
             Op::CpAsync(s) => {
-                f(s.dst);
-                f(s.src);
-                if let Some(z) = s.src_size {
-                    f(z);
+                f(&mut s.dst, Use);
+                f(&mut s.src, Use);
+                if let Some(z) = s.src_size.as_mut() {
+                    f(z, Use);
                 }
             }
             Op::Shfl(s) => {
-                f(r32(s.d));
-                f(r32(s.a));
-                f(r32(s.b));
-                f(r32(s.c));
+                slot_op(&mut s.a, false, Use, f);
+                slot_op(&mut s.b, false, Use, f);
+                slot_op(&mut s.c, false, Use, f);
                 if s.mask != u32::MAX {
-                    f(r32(s.mask));
+                    slot_op(&mut s.mask, false, Use, f);
                 }
+                slot_op(&mut s.d, false, Def, f);
             }
             Op::Vote(s) => {
-                if s.mode == VoteMode::Ballot {
-                    f(r32(s.d));
-                }
                 if s.mask != u32::MAX {
-                    f(r32(s.mask));
+                    slot_op(&mut s.mask, false, Use, f);
+                }
+                if s.mode == VoteMode::Ballot {
+                    slot_op(&mut s.d, false, Def, f);
                 }
             }
             Op::Redux(s) => {
-                f(r32(s.d));
-                f(r32(s.a));
-                f(r32(s.mask));
+                slot_op(&mut s.a, false, Use, f);
+                slot_op(&mut s.mask, false, Use, f);
+                slot_op(&mut s.d, false, Def, f);
             }
-            Op::ActiveMask { d } => f(r32(*d)),
+            Op::ActiveMask { d } => slot_op(d, false, Def, f),
             Op::Mma(s) => {
-                s.d.iter().chain(s.c.iter()).for_each(|x| f(r64(*x)));
-                f(r64(s.a));
-                f(r64(s.b));
+                slot_op(&mut s.a, true, Use, f);
+                slot_op(&mut s.b, true, Use, f);
+                s.c.iter_mut().for_each(|x| slot_op(x, true, Use, f));
+                s.d.iter_mut().for_each(|x| slot_op(x, true, Def, f));
             }
-            Op::WmmaLoad(s) | Op::WmmaStore(s) => {
-                s.regs.iter().for_each(|x| f(r32(*x)));
-                f(s.addr);
-                if let Some(st) = s.stride {
-                    f(r32(st));
+            Op::WmmaLoad(s) => {
+                f(&mut s.addr, Use);
+                if let Some(st) = s.stride.as_mut() {
+                    slot_op(st, false, Use, f);
                 }
+                // f16 fragments are written half by half.
+                s.regs.iter_mut().for_each(|x| slot_op(x, false, UseDef, f));
+            }
+            Op::WmmaStore(s) => {
+                f(&mut s.addr, Use);
+                if let Some(st) = s.stride.as_mut() {
+                    slot_op(st, false, Use, f);
+                }
+                s.regs.iter_mut().for_each(|x| slot_op(x, false, Use, f));
             }
             Op::WmmaMma(s) => {
-                s.d.iter()
-                    .chain(s.a.iter())
-                    .chain(s.b.iter())
-                    .chain(s.c.iter())
-                    .for_each(|x| f(r32(*x)));
+                s.a.iter_mut()
+                    .chain(s.b.iter_mut())
+                    .chain(s.c.iter_mut())
+                    .for_each(|x| slot_op(x, false, Use, f));
+                let role = if s.dty == Ty::F16 { UseDef } else { Def };
+                s.d.iter_mut().for_each(|x| slot_op(x, false, role, f));
             }
-            Op::Testp { a, .. } => f(*a),
+            Op::Testp { a, .. } => f(a, Use),
         }
     }
 }

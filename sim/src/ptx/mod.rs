@@ -321,8 +321,9 @@ fn compile_kernel(mctx: &compile::ModuleCtx, f: &ast::FuncAst) -> compile::CResu
         return compile::cerr(f.line, "entry without a body");
     };
     instr::compile_body(&mut fx, body)?;
-    let (prog, shared) = fx.finish()?;
-    let num_regs = regs::estimate(&prog, f);
+    let (mut prog, shared) = fx.finish()?;
+    let peak = regs::allocate(&mut prog);
+    let num_regs = regs::estimate(peak, f);
     Ok(Kernel {
         name: f.name.clone(),
         params,
