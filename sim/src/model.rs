@@ -46,8 +46,12 @@ pub struct Compute {
     /// Compute capability (major, minor): [5, 2] for sm_52.
     pub capability: [u32; 2],
     pub sm_count: u32,
-    /// FP32 lanes (CUDA cores) per SM: the instruction-issue unit of the time model.
+    /// FP32 lanes (CUDA cores) per SM.
     pub fp32_lanes_per_sm: u32,
+    /// Warp schedulers per SM, each issuing one warp instruction per clock: the
+    /// instruction-issue unit of the time model (schedulers × warp size thread-instructions
+    /// per SM per clock).
+    pub schedulers_per_sm: u32,
     /// Highest (boost) SM clock: CU_DEVICE_ATTRIBUTE_CLOCK_RATE and NVML's max SM clock.
     pub sm_clock_max_mhz: u32,
     /// Base clock: NVML's default applications clock.
@@ -161,7 +165,8 @@ pub struct TimeModel {
     pub fp64_tensor_efficiency: f64,
     pub fp16_tensor_efficiency: f64,
     pub memory_efficiency: f64,
-    /// Thread-instructions per FP32 lane per clock that the SMs sustain.
+    /// The fraction of the schedulers' issue rate (one warp instruction per scheduler per
+    /// clock) that kernels sustain.
     pub issue_efficiency: f64,
     /// Pinned host↔device copies reach this fraction of the PCIe link rate.
     pub pcie_efficiency: f64,
@@ -264,6 +269,7 @@ impl DeviceModel {
         let positive = [
             ("compute.sm_count", c.sm_count as f64),
             ("compute.fp32_lanes_per_sm", c.fp32_lanes_per_sm as f64),
+            ("compute.schedulers_per_sm", c.schedulers_per_sm as f64),
             ("compute.sm_clock_max_mhz", c.sm_clock_max_mhz as f64),
             (
                 "compute.max_threads_per_block",
