@@ -107,8 +107,9 @@ pub struct Memory {
 #[serde(deny_unknown_fields)]
 pub struct Pci {
     pub domain: u32,
-    /// PCI bus numbers of GPU 0, 1, … (GPU i takes entry i modulo the length). Chosen with
-    /// decimal digits only, so NVML's upper-case hex equals gpugate's lower-case formatting.
+    /// PCI bus numbers of GPU 0, 1, … (GPU i takes entry i modulo the length, or the next one
+    /// no earlier GPU of the machine took). Written with decimal digits only, so NVML's
+    /// upper-case hex equals gpugate's lower-case formatting.
     pub bus_ids: Vec<u32>,
     /// NVML's pciDeviceId: (device id << 16) | vendor id 0x10DE.
     pub device_id: u32,

@@ -32,10 +32,22 @@ pub struct Gpu {
     pub sticky: AtomicU32,
 }
 
+/// The PCI bus of GPU `index`: the model's entry for that index, or, when an earlier GPU of
+/// another model took it, the next free one of the model's list, else the first free bus
+/// number written with decimal digits only (so NVML's upper-case hex equals gpugate's
+/// lower-case formatting).
+fn pick_bus(model: &DeviceModel, index: usize, taken: &[u32]) -> u32 {
+    let ids = &model.pci.bus_ids;
+    (0..ids.len())
+        .map(|k| ids[(index + k) % ids.len()])
+        .chain((1..=0x99u32).filter(|b| b % 16 < 10))
+        .find(|b| !taken.contains(b))
+        .unwrap_or(0)
+}
+
 impl Gpu {
-    fn new(index: usize, g: &config::GpuConfig) -> Gpu {
+    fn new(index: usize, g: &config::GpuConfig, bus: u32) -> Gpu {
         let model = g.model.clone();
-        let bus = model.pci.bus_ids[index % model.pci.bus_ids.len()];
         Gpu {
             index,
             uuid: uuid_for(&model, index),
@@ -137,12 +149,18 @@ pub fn machine() -> Result<&'static Machine, &'static str> {
         .get_or_init(|| match config::get() {
             Ok(cfg) => Ok(Machine {
                 config: cfg,
-                gpus: cfg
-                    .gpus
-                    .iter()
-                    .enumerate()
-                    .map(|(i, g)| Gpu::new(i, g))
-                    .collect(),
+                gpus: {
+                    let mut taken = Vec::new();
+                    cfg.gpus
+                        .iter()
+                        .enumerate()
+                        .map(|(i, g)| {
+                            let bus = pick_bus(&g.model, i, &taken);
+                            taken.push(bus);
+                            Gpu::new(i, g, bus)
+                        })
+                        .collect()
+                },
             }),
             Err(e) => {
                 let msg = describe_config_error(e);
@@ -182,9 +200,29 @@ mod tests {
                 model: Arc::new(m40),
                 faults: GpuFaults::default(),
             },
+            5,
         );
         let s = g.uuid_string();
         assert!(s.starts_with("GPU-") && s.len() == 40, "{s}");
         assert_eq!(g.pci_bus_id(), "00000000:05:00.0");
+    }
+
+    #[test]
+    fn pci_buses_differ_per_gpu_whatever_the_models() {
+        let h200 = crate::model::load("h200").unwrap();
+        let h100 = crate::model::load("h100").unwrap();
+        // h200's bus for GPU 0 is h100's for GPU 1.
+        let b0 = pick_bus(&h200, 0, &[]);
+        let b1 = pick_bus(&h100, 1, &[b0]);
+        assert_ne!(b0, b1);
+        assert_eq!(b1, h100.pci.bus_ids[2]);
+        // Thirty-two GPUs of one model still get distinct, decimal-looking buses.
+        let mut taken = Vec::new();
+        for i in 0..32 {
+            let b = pick_bus(&h100, i, &taken);
+            assert!(!taken.contains(&b));
+            assert!(b % 16 < 10 && (b / 16) % 16 < 10, "{b:#x}");
+            taken.push(b);
+        }
     }
 }

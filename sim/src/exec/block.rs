@@ -71,10 +71,11 @@ fn init_warp(ctx: &Ctx, w: &mut Warp, idx: u32, threads: u32) {
     let n = threads.saturating_sub(first).min(32);
     let exists = if n == 32 { u32::MAX } else { (1u32 << n) - 1 };
     let nwarps = threads.div_ceil(32);
+    let xyz: [(u32, u32, u32); 32] =
+        std::array::from_fn(|l| thread_xyz(ctx.ntid, first + l as u32));
     for (o, sp) in &p.specials {
         for l in 0..32u32 {
-            let tid = first + l;
-            let (x, y, z) = thread_xyz(ctx.ntid, tid);
+            let (x, y, z) = xyz[l as usize];
             let v: u64 = match sp {
                 Special::Tid(c) => [x, y, z][*c as usize] as u64,
                 Special::Ntid(c) => ctx.ntid[*c as usize] as u64,

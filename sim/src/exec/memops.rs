@@ -201,7 +201,7 @@ fn wr_bytes(p: *mut u8, n: usize, v: u64) {
 #[inline]
 fn fast_ptrs(
     ctx: &mut Ctx,
-    w: &Warp,
+    w: &mut Warp,
     s: &MemSpec,
     exec: u32,
     total: u64,
@@ -274,6 +274,27 @@ fn fast_ptrs(
                 }
             }
             (ctx.shared.as_mut_ptr(), 0)
+        }
+        MemSpace::Param if !write => {
+            match hi.checked_add(total) {
+                Some(end) if end <= ctx.params.len() as u64 => {}
+                _ => return false,
+            }
+            (ctx.params.as_ptr() as *mut u8, 0)
+        }
+        MemSpace::Local => {
+            match hi.checked_add(total) {
+                Some(end) if end <= ctx.local_bytes as u64 => {}
+                _ => return false,
+            }
+            let lb = ctx.local_bytes;
+            let base = w.local.as_mut_ptr();
+            for l in lanes(exec) {
+                // SAFETY: a + total ≤ local_bytes, inside lane l's frame of w.local.
+                ptrs[l as usize] =
+                    unsafe { base.add(l as usize * lb + addrs[l as usize] as usize) };
+            }
+            return true;
         }
         _ => return false,
     };
@@ -389,7 +410,11 @@ pub(crate) fn load(
     // pass over the lanes.
     if elem == 4 && s.n > 1 && s.data.iter().all(|d| d.is_some_and(|o| !o.is64())) {
         let rows: [usize; 4] = std::array::from_fn(|k| {
-            s.data.get(k).copied().flatten().map_or(0, |o| o.slot() as usize * 32)
+            s.data
+                .get(k)
+                .copied()
+                .flatten()
+                .map_or(0, |o| o.slot() as usize * 32)
         });
         let n = s.n as usize;
         for l in lanes(exec) {
@@ -464,10 +489,14 @@ pub(crate) fn store(
             let b = d.slot() as usize * 32;
             if d.is64() {
                 // SAFETY: p is valid and writable for 32 × 8 bytes (contiguous).
-                unsafe { std::ptr::copy_nonoverlapping(w.r64[b..b + 32].as_ptr() as *const u8, p, 256) };
+                unsafe {
+                    std::ptr::copy_nonoverlapping(w.r64[b..b + 32].as_ptr() as *const u8, p, 256)
+                };
             } else {
                 // SAFETY: p is valid and writable for 32 × 4 bytes.
-                unsafe { std::ptr::copy_nonoverlapping(w.r32[b..b + 32].as_ptr() as *const u8, p, 128) };
+                unsafe {
+                    std::ptr::copy_nonoverlapping(w.r32[b..b + 32].as_ptr() as *const u8, p, 128)
+                };
             }
         }
         return Ok(());

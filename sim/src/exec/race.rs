@@ -104,7 +104,12 @@ impl Race {
     }
 
     #[inline(always)]
-    fn access<const WRITE: bool>(&mut self, off: usize, len: usize, me: Acc) -> Result<(), RaceHit> {
+    fn access<const WRITE: bool>(
+        &mut self,
+        off: usize,
+        len: usize,
+        me: Acc,
+    ) -> Result<(), RaceHit> {
         let op = if WRITE { write_cell } else { read_cell };
         let write = WRITE;
         let end = (off + len).min(self.words.len() * 4);
@@ -146,7 +151,14 @@ impl Race {
 
     /// A read of `[off, off + len)` by thread `tid` (warp epoch `wep`) at `pc`.
     #[inline]
-    pub fn read(&mut self, off: usize, len: usize, tid: u16, wep: u16, pc: u32) -> Result<(), RaceHit> {
+    pub fn read(
+        &mut self,
+        off: usize,
+        len: usize,
+        tid: u16,
+        wep: u16,
+        pc: u32,
+    ) -> Result<(), RaceHit> {
         let me = Acc {
             tid,
             wep,
@@ -158,7 +170,14 @@ impl Race {
 
     /// A write of `[off, off + len)` by thread `tid` at `pc`.
     #[inline]
-    pub fn write(&mut self, off: usize, len: usize, tid: u16, wep: u16, pc: u32) -> Result<(), RaceHit> {
+    pub fn write(
+        &mut self,
+        off: usize,
+        len: usize,
+        tid: u16,
+        wep: u16,
+        pc: u32,
+    ) -> Result<(), RaceHit> {
         let me = Acc {
             tid,
             wep,
