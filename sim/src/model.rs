@@ -173,8 +173,13 @@ pub struct TimeModel {
     pub pcie_efficiency: f64,
     /// Pageable (not pinned) host memory runs at this fraction of the pinned rate.
     pub pageable_efficiency: f64,
-    /// Added to every kernel (and memset) as the event timer sees back-to-back launches.
-    pub launch_overhead_us: f64,
+    /// The shortest time one launch occupies a stream, as the event timer sees back-to-back
+    /// launches: what the host's launch path takes per kernel. A kernel shorter than this
+    /// leaves the GPU idle for the rest (memsets too).
+    pub launch_interval_us: f64,
+    /// The GPU-side gap between back-to-back kernels when the host keeps ahead of the GPU
+    /// (added to every kernel that runs longer than the launch interval allows).
+    pub launch_gap_us: f64,
     /// Added to every copy.
     pub copy_latency_us: f64,
 }
@@ -333,8 +338,10 @@ impl DeviceModel {
         if !(t.issue_efficiency > 0.0 && t.issue_efficiency.is_finite()) {
             return Err("time.issue_efficiency must be > 0".into());
         }
-        if t.launch_overhead_us < 0.0 || t.copy_latency_us < 0.0 {
-            return Err("time.launch_overhead_us and copy_latency_us must be >= 0".into());
+        if t.launch_interval_us < 0.0 || t.launch_gap_us < 0.0 || t.copy_latency_us < 0.0 {
+            return Err(
+                "time.launch_interval_us, launch_gap_us and copy_latency_us must be >= 0".into(),
+            );
         }
         if c.max_block_dim.contains(&0) || c.max_grid_dim.contains(&0) {
             return Err("compute.max_block_dim / max_grid_dim must be >= 1".into());

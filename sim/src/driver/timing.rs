@@ -3,14 +3,18 @@
 //!
 //! Kernel:
 //! ```text
-//! t = launch_overhead_us·1e-6 + max( (flops_f32 + flops_f16) / (fp32_peak        · fp32_eff  · c · s),
+//! t = max( launch_interval_us·1e-6,
+//!          launch_gap_us·1e-6 + max( (flops_f32 + flops_f16) / (fp32_peak        · fp32_eff  · c · s),
 //!                                    flops_f64              / (fp64_peak        · fp64_eff  · c · s),
 //!                                    tensor_flops_f64       / (fp64_tensor_peak · tc64_eff  · c · s),
 //!                                    tensor_flops_f16       / (fp16_tensor_peak · tc16_eff  · c · s),
 //!                                    (global_bytes_read + global_bytes_written)
 //!                                                           / (memory_bw        · mem_eff   · s),
-//!                                    thread_instructions    / (SMs · schedulers · 32 · clock · issue_eff · c · s) )
+//!                                    thread_instructions    / (SMs · schedulers · 32 · clock · issue_eff · c · s) ) )
 //! ```
+//! The launch interval is what the host's launch path takes per kernel: back-to-back kernels
+//! shorter than it leave the GPU idle. Longer kernels are queued ahead by the host, and only
+//! the GPU-side gap between them shows.
 //! where `c` is the clock factor (1, or the throttle fraction under `throttle`) and `s` the
 //! `slow=F` factor. A model without tensor cores never sees tensor FLOPs (the PTX needs sm_70+);
 //! if it did, they would count against the vector peak of the same precision.
@@ -143,7 +147,13 @@ pub fn kernel_seconds(model: &DeviceModel, f: Factors, s: &LaunchStats) -> (f64,
                 (b, m)
             }
         });
-    (t.launch_overhead_us * 1e-6 + work, bound)
+    let busy = t.launch_gap_us * 1e-6 + work;
+    let interval = t.launch_interval_us * 1e-6;
+    if busy < interval {
+        (interval, Bound::Overhead)
+    } else {
+        (busy, bound)
+    }
 }
 
 /// The direction of a copy.
@@ -212,8 +222,8 @@ pub fn copy_seconds(model: &DeviceModel, f: Factors, kind: CopyKind, bytes: u64)
 /// Simulated seconds for a memset of `bytes`.
 pub fn memset_seconds(model: &DeviceModel, f: Factors, bytes: u64) -> f64 {
     let t = &model.time;
-    t.launch_overhead_us * 1e-6
-        + bytes as f64 / (t.memory_gbps * 1e9 * t.memory_efficiency * f.slow)
+    (t.launch_gap_us * 1e-6 + bytes as f64 / (t.memory_gbps * 1e9 * t.memory_efficiency * f.slow))
+        .max(t.launch_interval_us * 1e-6)
 }
 
 #[cfg(test)]
@@ -270,6 +280,26 @@ mod tests {
         assert!((12.0..13.0).contains(&gbps), "H2D {gbps} GB/s");
         let t2 = copy_seconds(&m, f, CopyKind::HostToDevice { pinned: false }, bytes);
         assert!(t2 > 1.5 * t, "pageable copies are slower");
+    }
+
+    #[test]
+    fn short_kernels_take_the_launch_interval_long_ones_the_gap_plus_their_work() {
+        let m = load("m40").unwrap();
+        let f = Factors::healthy(&m);
+        // An empty kernel: the host's launch path bounds it.
+        let (t, b) = kernel_seconds(&m, f, &LaunchStats::default());
+        assert_eq!(b, Bound::Overhead);
+        assert!((t - m.time.launch_interval_us * 1e-6).abs() < 1e-12);
+        // A 512³ SGEMM (54.5 µs of FP32 work on an M40): the work plus the GPU-side gap.
+        let s = gemm(512, false);
+        let work = s.flops_f32 as f64 / (m.time.fp32_tflops * 1e12 * m.time.fp32_efficiency);
+        let (t, b) = kernel_seconds(&m, f, &s);
+        assert_eq!(b, Bound::Fp32);
+        assert!((t - (work + m.time.launch_gap_us * 1e-6)).abs() < 1e-12);
+        // 256³ (6.8 µs of work) is just past the 4 µs interval: it still pays only the gap.
+        let (t, b) = kernel_seconds(&m, f, &gemm(256, false));
+        assert_eq!(b, Bound::Fp32);
+        assert!((4.2..4.4).contains(&tflops(256, t)), "{}", tflops(256, t));
     }
 
     #[test]
