@@ -1125,7 +1125,8 @@ fn launches_run_the_ptx_and_advance_the_stream_clock() {
     // SAFETY: a valid out-pointer.
     ok(unsafe { cuEventElapsedTime_v2(&mut v2, e0, e1) });
     let h100 = model::load("h100").unwrap();
-    assert!(v2 as f64 >= h100.time.launch_interval_us * 1e-3);
+    // Milliseconds as f32: allow its rounding.
+    assert!(v2 as f64 >= h100.time.launch_interval_us * 1e-3 * (1.0 - 1e-6));
     let rec = log_records(log)
         .into_iter()
         .rev()
