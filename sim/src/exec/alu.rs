@@ -189,7 +189,7 @@ fn f64_to_f32_dir(x: f64, lo: f64, mode: Rnd) -> f32 {
 
 pub(crate) fn add64(a: f64, b: f64, mode: Rnd) -> f64 {
     let r = a + b;
-    if mode == Rnd::Rn || !r.is_finite() && !(a.is_finite() && b.is_finite()) {
+    if mode == Rnd::Rn || !(r.is_finite() || a.is_finite() && b.is_finite()) {
         return r;
     }
     let (_, e) = two_sum(a, b);
@@ -776,16 +776,15 @@ pub(crate) fn eval(s: &AluSpec, a: u64, b: u64, c: u64, e: u64) -> u64 {
             }
         }
         AluFn::Div => {
+            // Division by zero does not trap: all ones, as the hardware gives.
             if signed {
                 if ib == 0 {
                     u64::MAX
                 } else {
                     ia.wrapping_div(ib) as u64
                 }
-            } else if ub == 0 {
-                u64::MAX
             } else {
-                ua / ub
+                ua.checked_div(ub).unwrap_or(u64::MAX)
             }
         }
         AluFn::Rem => {
@@ -961,7 +960,6 @@ pub(crate) fn eval(s: &AluSpec, a: u64, b: u64, c: u64, e: u64) -> u64 {
             }
             acc as u64
         }
-        AluFn::Mov => a,
         _ => 0,
     };
     let out_bits = if matches!(s.f, AluFn::MulWide) {

@@ -321,7 +321,7 @@ fn contiguous(ctx: &mut Ctx, w: &Warp, s: &MemSpec, exec: u32, write: bool) -> O
         return None;
     }
     let a0 = w.rd(s.addr, 0).wrapping_add(s.off as u64);
-    if a0 % elem != 0 {
+    if !a0.is_multiple_of(elem) {
         return None;
     }
     let b = s.addr.slot() as usize * 32;
@@ -678,7 +678,7 @@ pub(crate) fn atom(
             ctx.stats.global_bytes_read += size;
             ctx.stats.global_bytes_written += size;
             let f = |x: u64| atom_apply(s.op, s.ty, x, b, c);
-            old = if (p as usize) % size as usize != 0 {
+            old = if !(p as usize).is_multiple_of(size as usize) {
                 let _g = ATOM_LOCK.lock().unwrap_or_else(|e| e.into_inner());
                 let o = rd_bytes(p, size as usize);
                 wr_bytes(p, size as usize, f(o));
@@ -745,10 +745,10 @@ pub(crate) fn cp_async(
             )
             .lane(l));
         }
-        if dst % cp != 0 {
+        if !dst.is_multiple_of(cp) {
             return Err(misaligned(MemSpace::Shared, true, cp, dst, l));
         }
-        if src % cp != 0 {
+        if !src.is_multiple_of(cp) {
             return Err(misaligned(MemSpace::Global, false, cp, src, l));
         }
         let sn = ctx.shared.len() as u64;

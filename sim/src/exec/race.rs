@@ -116,7 +116,7 @@ impl Race {
         let mut a = off;
         while a < end {
             let wi = a / 4;
-            let whole = a % 4 == 0 && a + 4 <= end;
+            let whole = a.is_multiple_of(4) && a + 4 <= end;
             if whole && !self.split[wi] {
                 op(&mut self.words[wi], me).map_err(|(prev, pw)| RaceHit {
                     off: a,

@@ -108,14 +108,14 @@ fn wmma_geometry(w: &Warp, s: &WmmaLdSt, exec: u32) -> Result<(u64, u64), Fault>
         }
     }
     let esize = s.ty.bytes() as u64;
-    if base % 32 != 0 {
+    if !base.is_multiple_of(32) {
         return Err(Fault::new(
             LaunchErrorKind::MisalignedAddress,
             format!("wmma: matrix address {base:#x} is not aligned to its 32-byte fragment"),
         )
         .at(l0, base));
     }
-    if (stride * esize) % 16 != 0 || stride < 16 {
+    if !(stride * esize).is_multiple_of(16) || stride < 16 {
         return Err(Fault::new(
             LaunchErrorKind::MisalignedAddress,
             format!(

@@ -453,7 +453,6 @@ fn exec_group(ctx: &mut Ctx, w: &mut Warp, gi: usize, stop: u32, solo: bool) -> 
                     PredOp::Or => x | y,
                     PredOp::Xor => x ^ y,
                     PredOp::Not => !x,
-                    PredOp::Mov => x,
                 };
                 let p = &mut w.preds[*d as usize];
                 *p = (*p & !exec) | (v & exec);

@@ -150,5 +150,5 @@ pub(crate) enum Stmt {
     Instr(InstrAst),
     Reg(RegDecl),
     Var(VarDecl),
-    Block(Vec<Stmt>, u32),
+    Block(Vec<Stmt>),
 }

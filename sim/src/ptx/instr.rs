@@ -160,7 +160,7 @@ pub(crate) fn compile_body(fx: &mut Fx, stmts: &[Stmt]) -> CResult<()> {
             Stmt::Label(name, line) => fx.define_label(name, *line)?,
             Stmt::Reg(d) => fx.declare_reg(d)?,
             Stmt::Var(v) => fx.declare_local_var(v)?,
-            Stmt::Block(inner, _) => {
+            Stmt::Block(inner) => {
                 fx.push_scope();
                 let r = compile_body(fx, inner);
                 fx.pop_scope();
@@ -250,7 +250,7 @@ pub(crate) fn src(
             }
             Resolved::Special(o, sp) => {
                 let wide = o.is64();
-                if (ty.bits() == 64) != wide && !(ty.bits() == 16 && !wide) {
+                if (ty.bits() == 64) != wide && (wide || ty.bits() != 16) {
                     return mismatch(line, &ins.opcode, &format!("special register '{name}'"));
                 }
                 let _ = sp;
@@ -1843,7 +1843,7 @@ fn compile_ldst(
     let line = ins.line;
     let sp = space_mod(&mut m);
     let nc = m.has("nc");
-    let hint = m.list.iter().any(|x| *x == "L2::cache_hint");
+    let hint = m.list.contains(&"L2::cache_hint");
     m.drop_hints();
     let n: u8 = match m.one_of(&["v2", "v4", "v8"]) {
         Some("v2") => 2,

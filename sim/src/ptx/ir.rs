@@ -9,8 +9,6 @@
 //! - 64-bit bank (`u64`): `.b64`, `.u64`, `.s64`, `.f64`;
 //! - predicate bank: one `u32` lane mask per predicate register.
 
-use super::ast::Space;
-
 /// A slot index into one bank.
 pub(crate) type Slot = u32;
 
@@ -238,7 +236,6 @@ pub(crate) enum PredOp {
     Or,
     Xor,
     Not,
-    Mov,
 }
 
 /// Conversions with dedicated lane loops.
@@ -323,7 +320,6 @@ pub(crate) enum AluFn {
     Tanh,
     Copysign,
     Slct,
-    Mov,
     Dp4a {
         a_signed: bool,
         b_signed: bool,
@@ -852,18 +848,6 @@ pub(crate) struct Program {
 pub(crate) struct SharedLayout {
     pub static_bytes: u32,
     pub dynamic_align: u32,
-}
-
-impl Space {
-    pub fn mem(self) -> MemSpace {
-        match self {
-            Space::Global => MemSpace::Global,
-            Space::Const => MemSpace::Const,
-            Space::Shared => MemSpace::Shared,
-            Space::Local => MemSpace::Local,
-            Space::Param => MemSpace::Param,
-        }
-    }
 }
 
 /// How an instruction touches a register operand.

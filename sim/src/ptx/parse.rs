@@ -536,7 +536,7 @@ fn parse_block(p: &mut Parser, open_line: u32) -> PResult<Vec<Stmt>> {
             Some(Tok::Punct('{')) => {
                 p.i += 1;
                 let inner = parse_block(p, line)?;
-                out.push(Stmt::Block(inner, line));
+                out.push(Stmt::Block(inner));
             }
             Some(Tok::Punct(';')) => {
                 p.i += 1;
@@ -665,12 +665,8 @@ fn parse_instr(p: &mut Parser) -> PResult<InstrAst> {
 fn parse_offset(p: &mut Parser) -> PResult<i64> {
     let mut total = 0i64;
     loop {
-        if p.eat_punct('+') {
-            match p.number()? {
-                Number::Int(v) => total = total.wrapping_add(v as i64),
-                _ => return p.err("syntax error: bad address offset"),
-            }
-        } else if p.is_punct('-') {
+        // `+imm`, `+-imm` or `-imm` (number() takes the minus).
+        if p.eat_punct('+') || p.is_punct('-') {
             match p.number()? {
                 Number::Int(v) => total = total.wrapping_add(v as i64),
                 _ => return p.err("syntax error: bad address offset"),

@@ -121,7 +121,7 @@ pub(crate) fn allocate(prog: &mut Program) -> u32 {
     }
     let end_of = |b: usize| starts.get(b + 1).copied().unwrap_or(len);
     let mut succ: Vec<Vec<usize>> = vec![Vec::new(); nb];
-    for b in 0..nb {
+    for (b, out) in succ.iter_mut().enumerate() {
         let last = end_of(b) - 1;
         let ins = &prog.insts[last];
         let guarded = ins.guard != NO_GUARD;
@@ -129,20 +129,20 @@ pub(crate) fn allocate(prog: &mut Program) -> u32 {
         match ins.op {
             Op::Bra { target } => {
                 if (target as usize) < len {
-                    succ[b].push(block_of[target as usize]);
+                    out.push(block_of[target as usize]);
                 }
                 if guarded && fall {
-                    succ[b].push(block_of[last + 1]);
+                    out.push(block_of[last + 1]);
                 }
             }
             Op::Exit | Op::Trap => {
                 if guarded && fall {
-                    succ[b].push(block_of[last + 1]);
+                    out.push(block_of[last + 1]);
                 }
             }
             _ => {
                 if fall {
-                    succ[b].push(block_of[last + 1]);
+                    out.push(block_of[last + 1]);
                 }
             }
         }

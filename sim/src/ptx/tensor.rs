@@ -155,7 +155,7 @@ pub(crate) fn compile_wmma(
             if lay.len() != 2 {
                 return bad(ins, "wmma.mma needs .alayout.blayout");
             }
-            if rest.iter().any(|x| *x == "satfinite") {
+            if rest.contains(&"satfinite") {
                 return bad(ins, ".satfinite is not implemented");
             }
             let tys: Vec<Ty> = rest.iter().filter_map(|x| Ty::parse(x)).collect();
