@@ -157,6 +157,9 @@ pub(crate) fn run_block(
         if warps.iter().take(nw).all(|w| w.state == WarpState::Done) {
             return Ok(());
         }
+        if warps.iter().take(nw).any(|w| w.state == WarpState::Ready) {
+            continue;
+        }
         release_barriers(ctx, &mut warps[..nw])?;
     }
 }

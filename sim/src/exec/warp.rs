@@ -168,6 +168,8 @@ enum Ev {
     Resched,
     /// The warp now waits at a CTA barrier.
     Wait,
+    /// The warp's time slice is used up (it stays ready).
+    Yield,
 }
 
 fn launch_failed(msg: impl Into<String>) -> Fault {
@@ -199,8 +201,15 @@ pub(crate) fn lane_list(m: u32) -> String {
     }
 }
 
-/// Runs the warp until it finishes or waits at a CTA barrier.
+/// Warp instructions a warp runs before the CTA's next ready warp gets its turn. Warps of a CTA
+/// advance together (as on a GPU), so that the coalesced accesses of neighbouring warps reach
+/// host memory close together in time (cache lines, pages and prefetchers shared) instead of
+/// one warp's whole grid-stride loop after another's.
+pub(crate) const SLICE: u32 = 64;
+
+/// Runs the warp until it finishes, waits at a CTA barrier, or has run `SLICE` instructions.
 pub(crate) fn run(ctx: &mut Ctx, w: &mut Warp) -> Res<()> {
+    let mut budget = SLICE;
     loop {
         if w.groups.is_empty() {
             w.state = WarpState::Done;
@@ -242,15 +251,57 @@ pub(crate) fn run(ctx: &mut Ctx, w: &mut Warp) -> Res<()> {
             .map(|(_, g)| g.pc)
             .min()
             .unwrap_or(u32::MAX);
-        match exec_group(ctx, w, gi, stop, solo)? {
-            Ev::Resched => continue,
-            Ev::Wait => return Ok(()),
+        match exec_group(ctx, w, gi, stop, solo, &mut budget)? {
+            Ev::Resched => {
+                if budget == 0 {
+                    return Ok(());
+                }
+            }
+            Ev::Wait | Ev::Yield => return Ok(()),
         }
     }
 }
 
-/// Runs group `gi` from its PC.
-fn exec_group(ctx: &mut Ctx, w: &mut Warp, gi: usize, stop: u32, solo: bool) -> Res<Ev> {
+/// Runs group `gi` from its PC: with the host's AVX2 and FMA when it has them (the lane loops
+/// then use 256-bit vectors), else with the baseline instruction set.
+fn exec_group(
+    ctx: &mut Ctx,
+    w: &mut Warp,
+    gi: usize,
+    stop: u32,
+    solo: bool,
+    budget: &mut u32,
+) -> Res<Ev> {
+    #[cfg(target_arch = "x86_64")]
+    if ctx.hw_fma {
+        // SAFETY: hw_fma is true only when the host reports AVX2 and FMA (host_has_fma).
+        return unsafe { exec_group_avx2(ctx, w, gi, stop, solo, budget) };
+    }
+    exec_group_body(ctx, w, gi, stop, solo, budget)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn exec_group_avx2(
+    ctx: &mut Ctx,
+    w: &mut Warp,
+    gi: usize,
+    stop: u32,
+    solo: bool,
+    budget: &mut u32,
+) -> Res<Ev> {
+    exec_group_body(ctx, w, gi, stop, solo, budget)
+}
+
+#[inline(always)]
+fn exec_group_body(
+    ctx: &mut Ctx,
+    w: &mut Warp,
+    gi: usize,
+    stop: u32,
+    solo: bool,
+    budget: &mut u32,
+) -> Res<Ev> {
     let prog = ctx.prog;
     let insts = &prog.insts[..];
     let hw = ctx.hw_fma;
@@ -259,12 +310,19 @@ fn exec_group(ctx: &mut Ctx, w: &mut Warp, gi: usize, stop: u32, solo: bool) -> 
     let mut n_warp = 0u64;
     let mut n_thread = 0u64;
     let mut fl = [0u64; 4];
+    let mut left = *budget;
     let ev = 'run: loop {
         if pc == stop {
             w.groups[gi].pc = pc;
             w.groups[gi].mask = mask;
             break 'run Ev::Resched;
         }
+        if left == 0 {
+            w.groups[gi].pc = pc;
+            w.groups[gi].mask = mask;
+            break 'run Ev::Yield;
+        }
+        left -= 1;
         let Some(inst) = insts.get(pc as usize) else {
             break 'run Ev::Resched;
         };
@@ -658,6 +716,7 @@ fn exec_group(ctx: &mut Ctx, w: &mut Warp, gi: usize, stop: u32, solo: bool) -> 
         }
         pc += 1;
     };
+    *budget = left;
     ctx.stats.warp_instructions += n_warp;
     ctx.stats.thread_instructions += n_thread;
     ctx.stats.flops_f32 += fl[1];
