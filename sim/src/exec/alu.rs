@@ -1215,10 +1215,16 @@ mod tests {
         assert_eq!(add32(a, b, Rnd::Rp), 1.0 + f32::EPSILON);
         assert_eq!(add32(-a, -b, Rnd::Rm), -(1.0 + f32::EPSILON));
         assert_eq!(add32(-a, -b, Rnd::Rz), -1.0);
-        // 1/3 rounds down to nearest; up under .rp
-        let q = div32(1.0, 3.0, Rnd::Rp);
-        assert!(q > 1.0 / 3.0);
-        assert_eq!(div32(1.0, 3.0, Rnd::Rm), 1.0f32 / 3.0);
+        // 1/3 rounds up to nearest, so .rp agrees with .rn and .rm is one ulp below.
+        let rn = 1.0f32 / 3.0;
+        assert_eq!(div32(1.0, 3.0, Rnd::Rp), rn);
+        assert_eq!(div32(1.0, 3.0, Rnd::Rm), f32::from_bits(rn.to_bits() - 1));
+        assert_eq!(div32(1.0, 3.0, Rnd::Rz), f32::from_bits(rn.to_bits() - 1));
+        // f64: sqrt(2) = 1.41421356237309504880…, its nearest double 1.41421356237309514547…
+        // lies above it.
+        let s = 2f64.sqrt();
+        assert_eq!(sqrt64(2.0, Rnd::Rp), s);
+        assert_eq!(sqrt64(2.0, Rnd::Rm), f64::from_bits(s.to_bits() - 1));
     }
 
     #[test]
