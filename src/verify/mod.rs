@@ -46,6 +46,39 @@ impl Elem for f64 {
 
 use crate::model::{Mismatch, Verification, VerifyStatus};
 
+/// A compensated (Neumaier) sum in f64: the error of the result is about one rounding of the
+/// total, however many terms, where plain summation errs by up to (n − 1)·ε·Σ|terms|. The
+/// references use it wherever they sum many terms in the precision of the data under test (an
+/// f64 dot product or GEMM is checked in f64): an inexact reference would eat the tolerance.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Sum {
+    sum: f64,
+    carry: f64,
+}
+
+impl Sum {
+    pub fn add(&mut self, v: f64) {
+        let t = self.sum + v;
+        if self.sum.abs() >= v.abs() {
+            self.carry += (self.sum - t) + v;
+        } else {
+            self.carry += (v - t) + self.sum;
+        }
+        self.sum = t;
+    }
+
+    pub fn value(&self) -> f64 {
+        self.sum + self.carry
+    }
+
+    /// The compensated sum of `values`.
+    pub fn of(values: impl IntoIterator<Item = f64>) -> f64 {
+        let mut s = Sum::default();
+        values.into_iter().for_each(|v| s.add(v));
+        s.value()
+    }
+}
+
 /// Accumulates comparisons against a reference: the largest error/tolerance ratio, the count
 /// checked, and the first [`MAX_MISMATCHES`] mismatches. A ratio above 1 or NaN is a mismatch.
 #[derive(Debug, Default)]
@@ -125,5 +158,25 @@ mod tests {
         assert_eq!(v.max_error, 2.0);
         let ok = Tally::default();
         assert!(ok.finish("m".into()).passed());
+    }
+}
+
+#[cfg(test)]
+mod sum_tests {
+    use super::Sum;
+
+    #[test]
+    fn compensated_sum_is_exact_where_plain_summation_is_not() {
+        // 1 + 2^-53 added 2^20 times: plain f64 summation never moves off 1.
+        let tiny = f64::EPSILON / 2.0;
+        let n = 1 << 20;
+        let terms = std::iter::once(1.0).chain(std::iter::repeat_n(tiny, n));
+        let plain: f64 = terms.clone().sum();
+        assert_eq!(plain, 1.0);
+        let want = 1.0 + tiny * n as f64;
+        assert_eq!(Sum::of(terms), want);
+        // Cancellation: big terms that cancel leave the small ones.
+        assert_eq!(Sum::of([1e100, 1.0, -1e100, 2.0]), 3.0);
+        assert_eq!(Sum::of([]), 0.0);
     }
 }

@@ -72,12 +72,15 @@ pub fn check_elementwise<T: Elem>(op: StreamOp, x: &StreamArrays<T>, out: &[T]) 
 /// Checks a dot product `got` (the sum of the per-block partials, taken in f64) of `a·b`.
 /// `terms_per_thread` is the most elements one GPU thread (or host chunk) summed in `T`.
 pub fn check_dot<T: Elem>(a: &[T], b: &[T], got: f64, terms_per_thread: usize) -> Verification {
-    let (mut exact, mut mag) = (0.0f64, 0.0f64);
+    // The reference is summed with compensation: a plain f64 sum of millions of terms errs by
+    // hundreds of ε·Σ|a·b|, more than an f64 kernel is allowed to (found on the simulated GPU).
+    let (mut exact, mut mag) = (super::Sum::default(), 0.0f64);
     for (x, y) in a.iter().zip(b) {
         let p = x.to_f64() * y.to_f64();
-        exact += p;
+        exact.add(p);
         mag += p.abs();
     }
+    let exact = exact.value();
     // Sequential summation of t terms in T errs by at most ~t·ε relative to Σ|terms|; the
     // block tree adds log2(256) = 8 levels more. 4× margin.
     let factor = 4.0 * (terms_per_thread as f64 + 8.0 + 16.0);
@@ -146,5 +149,29 @@ mod tests {
         let dropped: f64 = partial[..threads - 256].iter().map(|v| *v as f64).sum();
         assert!(!check_dot(&x.a, &x.b, dropped, tpt).passed());
         assert!(!check_dot(&x.a, &x.b, f64::NAN, tpt).passed());
+    }
+
+    /// An f64 dot of 2^18 terms: the plain f64 sum of the products (the reference before it was
+    /// compensated) is further from the true value than an f64 kernel may be, so a right answer
+    /// failed. The simulated GPU showed it (2 MiB f64 stream, seed 7, gpu1).
+    #[test]
+    fn f64_dot_reference_is_exact_enough_for_an_f64_kernel() {
+        let n = 1 << 18;
+        let x: StreamArrays<f64> =
+            stream_inputs(n, crate::run::workload_seed(7, "gpu1.stream.dot.f64"));
+        let products = || x.a.iter().zip(&x.b).map(|(a, b)| a * b);
+        let exact = crate::verify::Sum::of(products());
+        let plain: f64 = products().sum();
+        let mag: f64 = products().map(f64::abs).sum();
+        // What an f64 kernel that sums 6 terms per thread is allowed: 4·(6 + 24)·ε·Σ|a·b|.
+        let allowed = 120.0 * f64::EPSILON * mag;
+        assert!(
+            (plain - exact).abs() > allowed,
+            "premise: the plain sum errs by {:e}, more than the {allowed:e} a kernel may",
+            (plain - exact).abs()
+        );
+        // A kernel that got the correctly rounded answer passes; one off by the tolerance fails.
+        assert!(check_dot(&x.a, &x.b, exact, 6).passed());
+        assert!(!check_dot(&x.a, &x.b, exact + 1.5 * allowed, 6).passed());
     }
 }
