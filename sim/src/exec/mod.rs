@@ -2,6 +2,30 @@
 //!
 //! INTERFACE CONTRACT (the driver layer codes against exactly this; the implementation behind it
 //! may change freely).
+//!
+//! How a launch runs:
+//! - CTAs are handed out in order to `ExecOptions::workers` host threads. A CTA's warps run on
+//!   one thread, each warp's 32 lanes in lockstep: every instruction is decoded once per warp and
+//!   applied to the lanes of its register rows (`warp`). Warps take turns in slices of a few
+//!   dozen instructions until they finish or wait at a barrier (`block`).
+//! - Divergence: lanes split into groups with their own PC; the lowest-PC group runs, groups
+//!   merge where their PCs meet, and warp collectives wait until every group that can still run
+//!   has arrived.
+//! - Memory: global through the driver's regions (bounds per allocation, read-only `.const`),
+//!   shared per CTA (zeroed at the start of each CTA, for determinism), local per thread,
+//!   parameters read-only; generic addresses through the windows below. Every access is checked
+//!   for bounds and natural alignment (a vector for its whole size).
+//! - cp.async reads its source at issue and lands at the covering `wait_group`; until then the
+//!   destination reads as `0xFF` bytes (a NaN as float, -1 as integer).
+//! - A shuffle lane whose source lane does not execute the shuffle reads `0xFFFFFFFF` (undefined
+//!   on a GPU).
+//! - Results, counts and faults are deterministic: they do not depend on the worker count
+//!   (`%clock` counts the CTA's own warp instructions).
+//!
+//! Counting ([`LaunchStats`]): `warp_instructions` counts every instruction a warp issues
+//! (predicated-off included); `thread_instructions` adds the lanes of the issuing group;
+//! FLOPs count the lanes whose guard predicate is true; global bytes are counted per executing
+//! lane as accessed.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -213,7 +237,29 @@ pub fn launch(
                 (b / (gx * gy)) as u32,
             ];
             ctx.sdc = if b == 0 { opts.sdc } else { None };
-            if let Err(e) = block::run_block(&mut ctx, &mut warps, threads) {
+            ctx.clock = 0;
+            // A panic here would be a simulator bug; it fails the launch instead of unwinding
+            // into the driver's C ABI.
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                block::run_block(&mut ctx, &mut warps, threads)
+            }))
+            .unwrap_or_else(|p| {
+                let what = p
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| p.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Err(LaunchError {
+                    kind: LaunchErrorKind::LaunchFailed,
+                    log: format!(
+                        "kernel '{}': gpugate-sim internal error in block {b}: {what}",
+                        kernel.name()
+                    ),
+                })
+            });
+            if let Err(e) = r {
+                // The warps may be half-way through anything: start them afresh.
+                warps.clear();
                 first_fail.fetch_min(b, Ordering::Relaxed);
                 let mut f = failure.lock().unwrap_or_else(|p| p.into_inner());
                 if f.as_ref().is_none_or(|(fb, _)| b < *fb) {
