@@ -431,7 +431,7 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "needs an NVIDIA GPU and driver"]
+    #[ignore = "needs an NVIDIA GPU and driver, or the simulator (run by gpu_tests_on_the_simulator)"]
     fn gpu_inventory_is_filled_in() {
         let devices = list_devices().expect("devices");
         assert!(!devices.is_empty());
@@ -449,6 +449,62 @@ mod tests {
             assert!(d.memory_bus_width_bits > 0);
             assert!(d.l2_cache_bytes > 0);
             assert_ne!(d.max_ptx_isa, "unknown");
+            assert!(ptx_supported(d.driver_cuda_version, &d.max_ptx_isa));
+            // A simulated GPU says so, in its name and its inventory.
+            assert_eq!(
+                d.simulated,
+                crate::model::is_simulated_name(&d.name),
+                "{}",
+                d.name
+            );
         }
+    }
+
+    /// The ignored GPU tests of this test executable (here, in `device` and in
+    /// `probe::telemetry`), run again under gpugate-sim's simulated M40: `gpugate-sim` beside
+    /// the test executable's directory (`target/<profile>/`, where `cargo test --workspace`
+    /// builds it), or `$GPUGATE_SIM`. cuBLAS is not simulated, so `cuda::blas` is skipped.
+    #[test]
+    fn gpu_tests_on_the_simulator() {
+        let exe = std::env::current_exe().expect("the test executable");
+        let launcher = std::env::var_os("GPUGATE_SIM")
+            .map(std::path::PathBuf::from)
+            .or_else(|| {
+                let dir = exe.parent()?.parent()?;
+                Some(dir.join("gpugate-sim"))
+            })
+            .filter(|p| p.exists())
+            .unwrap_or_else(|| {
+                panic!(
+                    "gpugate-sim is not built beside {}: run the tests with `cargo test \
+                     --workspace` (it builds the simulator), or set GPUGATE_SIM to the launcher",
+                    exe.display()
+                )
+            });
+        let o = std::process::Command::new(&launcher)
+            .args(["--model", "m40", "--"])
+            .arg(&exe)
+            .args(["--ignored", "--skip", "cuda::blas"])
+            .output()
+            .expect("gpugate-sim runs");
+        let text = format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(o.status.code(), Some(0), "{text}");
+        for test in [
+            "cuda::tests::gpu_inventory_is_filled_in",
+            "cuda::device::tests::gpu_stream_copy_kernel_moves_the_bytes",
+            "cuda::device::tests::gpu_event_timer_and_pinned_copies",
+            "probe::telemetry::tests::samples_device_0",
+            "probe::telemetry::tests::recorder_collects_samples",
+        ] {
+            assert!(
+                text.contains(&format!("test {test} ... ok")),
+                "{test}:\n{text}"
+            );
+        }
+        assert!(text.contains("test result: ok."), "{text}");
     }
 }

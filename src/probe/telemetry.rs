@@ -723,7 +723,7 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "needs an NVIDIA GPU and driver"]
+    #[ignore = "needs an NVIDIA GPU and driver, or the simulator (run by cuda::tests::gpu_tests_on_the_simulator)"]
     fn samples_device_0() {
         let inv = crate::probe::gpus();
         let d = inv.devices.first().expect("a GPU");
@@ -734,10 +734,26 @@ mod tests {
         // Opening by PCI bus id alone works too.
         let by_pci = open("", &d.pci_bus_id).expect("NVML opens GPU 0 by PCI bus id");
         assert!(by_pci.sample().sm_clock_mhz.is_some());
+        // Every datacenter GPU gpugate gates reports these (the simulator's models do too).
+        assert!(
+            sample.temperature_c.is_some_and(|c| c > 0 && c < 120),
+            "{sample:?}"
+        );
+        assert!(sample.power_w.is_some_and(|w| w > 0.0), "{sample:?}");
+        assert!(t.power_limit_w().is_some_and(|w| w > 0.0));
+        let link = t.pcie_link().expect("the PCIe link");
+        assert!(
+            link.current_gen >= 1 && link.current_gen <= link.max_gen,
+            "{link:?}"
+        );
+        assert!(
+            link.current_width >= 1 && link.current_width <= link.max_width,
+            "{link:?}"
+        );
     }
 
     #[test]
-    #[ignore = "needs an NVIDIA GPU and driver"]
+    #[ignore = "needs an NVIDIA GPU and driver, or the simulator (run by cuda::tests::gpu_tests_on_the_simulator)"]
     fn recorder_collects_samples() {
         let inv = crate::probe::gpus();
         let d = inv.devices.first().expect("a GPU");
