@@ -2,6 +2,8 @@
 
 mod cli;
 mod fixtures;
+mod sim;
+mod sim_runs;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

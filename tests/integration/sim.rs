@@ -1,0 +1,81 @@
+//! Running gpugate on gpugate-sim, the simulated GPU of the workspace (`sim/`): where its
+//! launcher is, and commands under it.
+//!
+//! `cargo test --workspace` builds the launcher (`gpugate-sim`) and its library beside the
+//! gpugate binary; `$GPUGATE_SIM` names another launcher.
+
+// Each test file uses a part of this module.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The `gpugate-sim` launcher: `$GPUGATE_SIM`, else the one beside the gpugate binary (cargo
+/// builds both into the same target directory).
+pub fn launcher() -> PathBuf {
+    if let Some(p) = std::env::var_os("GPUGATE_SIM") {
+        return p.into();
+    }
+    let bin = crate::bin();
+    let dir = bin.parent().unwrap_or(Path::new("."));
+    let p = dir.join("gpugate-sim");
+    assert!(
+        p.exists(),
+        "gpugate-sim is not built at {}: run the tests with `cargo test --workspace` (it builds \
+         the simulator), or set GPUGATE_SIM to the launcher",
+        p.display()
+    );
+    p
+}
+
+/// A simulated machine: GPU models (one per GPU) and faults, as `gpugate-sim` takes them.
+#[derive(Debug, Clone, Default)]
+pub struct Sim {
+    pub models: Vec<String>,
+    pub faults: Vec<String>,
+    /// JSON-lines log of every launch and copy (the simulator's `--log`).
+    pub log: Option<PathBuf>,
+}
+
+impl Sim {
+    /// One GPU of each model, in order.
+    pub fn new(models: &[&str]) -> Sim {
+        Sim {
+            models: models.iter().map(|m| m.to_string()).collect(),
+            ..Sim::default()
+        }
+    }
+
+    pub fn fault(mut self, spec: &str) -> Sim {
+        self.faults.push(spec.to_string());
+        self
+    }
+
+    pub fn log(mut self, path: &Path) -> Sim {
+        self.log = Some(path.to_path_buf());
+        self
+    }
+
+    /// `program args…` with the simulated driver and NVML in front.
+    pub fn command(&self, program: &Path, args: &[&str]) -> Command {
+        let mut c = Command::new(launcher());
+        for m in &self.models {
+            c.arg("--model").arg(m);
+        }
+        for f in &self.faults {
+            c.arg("--fault").arg(f);
+        }
+        if let Some(l) = &self.log {
+            c.arg("--log").arg(l);
+        }
+        c.arg("--").arg(program).args(args);
+        c
+    }
+
+    /// gpugate with `args` on this simulated machine.
+    pub fn gpugate(&self, args: &[&str]) -> Output {
+        self.command(&crate::bin(), args)
+            .output()
+            .expect("gpugate-sim runs")
+    }
+}

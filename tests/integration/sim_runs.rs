@@ -1,0 +1,424 @@
+//! End-to-end runs of the gpugate binary on gpugate-sim: a healthy simulated M40 machine passes
+//! its profile, and each fault the simulator can inject gives the verdict, exit code and failed
+//! checks an operator must see.
+//!
+//! The runs are small (`--level quick --gemm-sizes 384 --stream-mib 2`: 384 is a multiple of every
+//! SGEMM tile, where a healthy M40 reaches its FP32 pass line) and use a copy of the G2
+//! profile whose host block is this machine's (the GPU targets are untouched): the host checks
+//! are about the machine the tests run on, which is not a G2.
+
+use std::path::{Path, PathBuf};
+
+use gpugate::model::{RunReport, Verdict};
+
+use crate::sim::Sim;
+use crate::{stderr, stdout};
+
+/// A copy of the built-in profile `name` whose host vCPUs, memory and disk are this machine's,
+/// written into `dir`. Every GPU line and target stays as shipped.
+fn host_fit_profile(name: &str, dir: &Path) -> PathBuf {
+    let src = std::fs::read_to_string(format!("profiles/{name}.toml"))
+        .or_else(|_| {
+            std::fs::read_to_string(
+                Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("profiles/{name}.toml")),
+            )
+        })
+        .expect("profile readable");
+    let h = gpugate::probe::host();
+    let mut out = String::new();
+    for line in src.lines() {
+        let key = line.split('=').next().unwrap_or("").trim();
+        let line = match key {
+            "host_vcpus" => format!("host_vcpus = {}", h.logical_cpus),
+            "host_memory_gb" => format!("host_memory_gb = {:.3}", h.memory_bytes as f64 / 1e9),
+            "local_disk_gb" => format!("local_disk_gb = {:.3}", h.local_disk_bytes as f64 / 1e9),
+            _ => line.to_string(),
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    let path = dir.join(format!("{name}.host-fit.toml"));
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
+/// One tuning cache for every run of this test binary: the simulated GPUs of a model have the
+/// same UUIDs in every run, so the GEMM variants are timed once (a fault that changes the
+/// driver version or breaks a variant tunes again, as on a real machine).
+fn tuning_cache() -> PathBuf {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().unwrap())
+        .path()
+        .to_path_buf()
+}
+
+/// What one simulated run left behind.
+struct SimRun {
+    code: Option<i32>,
+    report: RunReport,
+    stdout: String,
+    stderr: String,
+}
+
+impl SimRun {
+    fn verdict(&self, id: &str) -> Option<Verdict> {
+        self.report
+            .checks
+            .iter()
+            .find(|c| c.id == id)
+            .map(|c| c.verdict)
+    }
+
+    fn check_reason(&self, id: &str) -> String {
+        self.report
+            .checks
+            .iter()
+            .find(|c| c.id == id)
+            .map(|c| c.reason.clone())
+            .unwrap_or_default()
+    }
+
+    fn describe(&self) -> String {
+        let checks: Vec<String> = self
+            .report
+            .checks
+            .iter()
+            .map(|c| format!("{} {} ({})", c.id, c.verdict, c.reason))
+            .collect();
+        format!(
+            "exit {:?}\nchecks:\n  {}\nnotes: {:?}\nstdout:\n{}\nstderr:\n{}",
+            self.code,
+            checks.join("\n  "),
+            self.report.notes,
+            self.stdout,
+            self.stderr
+        )
+    }
+}
+
+/// gpugate run on `sim` against the host-fit copy of `profile`, small sizes, with `extra`
+/// arguments.
+fn sim_run(sim: &Sim, profile: &str, extra: &[&str]) -> SimRun {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = host_fit_profile(profile, dir.path());
+    let out = dir.path().join("out");
+    let mut args = vec![
+        "run",
+        "--backend",
+        "cuda",
+        "--level",
+        "quick",
+        "--gemm-sizes",
+        "384",
+        "--stream-mib",
+        "2",
+        "--seed",
+        "7",
+        "--profile",
+        profile.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let o = sim
+        .command(&crate::bin(), &args)
+        .env("GPUGATE_CACHE_DIR", tuning_cache())
+        .output()
+        .expect("gpugate-sim runs");
+    let json = std::fs::read_to_string(out.join("run.json")).unwrap_or_else(|e| {
+        panic!(
+            "no run.json ({e}); exit {:?}\nstdout:\n{}\nstderr:\n{}",
+            o.status.code(),
+            stdout(&o),
+            stderr(&o)
+        )
+    });
+    SimRun {
+        code: o.status.code(),
+        report: serde_json::from_str(&json).expect("run.json parses"),
+        stdout: stdout(&o),
+        stderr: stderr(&o),
+    }
+}
+
+/// The checks a G2 profile makes of one GPU.
+const GPU_CHECKS: &[&str] = &[
+    "model",
+    "memory",
+    "pcie_gen",
+    "pcie_width",
+    "fp32_gemm",
+    "fp64_gemm",
+    "stream_triad",
+    "h2d",
+    "d2h",
+];
+
+fn assert_all_pass(r: &SimRun) {
+    assert_eq!(r.code, Some(0), "{}", r.describe());
+    assert!(!r.report.checks.is_empty());
+    for c in &r.report.checks {
+        assert_eq!(c.verdict, Verdict::Pass, "{}: {}", c.id, r.describe());
+    }
+}
+
+#[test]
+fn healthy_simulated_m40_passes_g2_large() {
+    let r = sim_run(&Sim::new(&["m40"]), "g2.large", &["--allow-simulated"]);
+    assert_all_pass(&r);
+    for check in GPU_CHECKS {
+        assert_eq!(r.verdict(&format!("gpu0.{check}")), Some(Verdict::Pass));
+    }
+    assert!(r.report.complete && r.report.allow_simulated);
+    assert_eq!(r.report.gpus.len(), 1);
+    assert!(
+        r.report.gpus[0].simulated,
+        "run.json marks the GPU simulated"
+    );
+    assert!(r.report.gpus[0].name.ends_with("(gpugate-sim)"));
+    // Every GPU result ran on the simulated GPU, verified, from gpugate's own kernels.
+    for w in r.report.results.iter().filter(|w| w.device == Some(0)) {
+        assert_eq!(w.error, None, "{}", w.id);
+        assert!(w.verification.passed(), "{}: {:?}", w.id, w.verification);
+    }
+    // NVML was there: telemetry was sampled.
+    assert!(
+        r.report
+            .results
+            .iter()
+            .any(|w| w.telemetry.as_ref().is_some_and(|t| t.samples > 0)),
+        "{}",
+        r.describe()
+    );
+    assert!(r.stdout.contains("SIMULATED"), "{}", r.stdout);
+}
+
+#[test]
+fn simulated_m40_without_allow_simulated_fails_every_gpu_check() {
+    let r = sim_run(&Sim::new(&["m40"]), "g2.large", &[]);
+    assert_eq!(r.code, Some(1), "{}", r.describe());
+    for check in GPU_CHECKS {
+        let id = format!("gpu0.{check}");
+        assert_eq!(
+            r.verdict(&id),
+            Some(Verdict::Fail),
+            "{id}: {}",
+            r.describe()
+        );
+        assert!(r.check_reason(&id).starts_with("simulated device"));
+    }
+    assert_eq!(r.verdict("host.vcpus"), Some(Verdict::Pass));
+}
+
+#[test]
+fn two_healthy_simulated_m40s_pass_g2_2xlarge_with_machine_targets() {
+    let r = sim_run(
+        &Sim::new(&["m40", "m40"]),
+        "g2.2xlarge",
+        &["--allow-simulated"],
+    );
+    assert_all_pass(&r);
+    for id in [
+        "machine.gpu_count",
+        "machine.fp32_gemm",
+        "machine.fp64_gemm",
+    ] {
+        assert_eq!(r.verdict(id), Some(Verdict::Pass), "{id}");
+    }
+    assert_eq!(r.verdict("gpu1.fp32_gemm"), Some(Verdict::Pass));
+    assert_ne!(r.report.gpus[0].uuid, r.report.gpus[1].uuid);
+}
+
+/// Each fault, alone, on a simulated M40 gated by g2.large (with --allow-simulated): the exit
+/// code and the checks that must fail.
+#[test]
+fn each_fault_gives_the_verdict_an_operator_must_see() {
+    type Expect = fn(&SimRun) -> Result<(), String>;
+    /// Name, GPU models, faults, exit code, what else must hold.
+    type Case = (
+        &'static str,
+        Vec<&'static str>,
+        &'static [&'static str],
+        Option<i32>,
+        Expect,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "sdc: the named workload's correctness check fails, however fast",
+            vec!["m40"],
+            &["sdc=sgemm"],
+            Some(1),
+            |r| {
+                let v = r
+                    .report
+                    .checks
+                    .iter()
+                    .find(|c| c.id.starts_with("gpu0.sgemm.") && c.id.ends_with(".verify"));
+                match v {
+                    Some(c) if c.verdict == Verdict::Fail => {}
+                    _ => return Err("no failed gpu0.sgemm.*.verify check".into()),
+                }
+                expect(r, "gpu0.fp32_gemm", Verdict::Fail)?;
+                expect(r, "gpu0.fp64_gemm", Verdict::Pass)
+            },
+        ),
+        (
+            "slow=0.5: the FP32 GEMM target fails",
+            vec!["m40"],
+            &["slow=0.5"],
+            Some(1),
+            |r| {
+                expect(r, "gpu0.fp32_gemm", Verdict::Fail)?;
+                expect(r, "gpu0.model", Verdict::Pass)
+            },
+        ),
+        (
+            "throttle: FP32 GEMM fails, and the result says it was throttled",
+            vec!["m40"],
+            &["throttle"],
+            Some(1),
+            |r| {
+                expect(r, "gpu0.fp32_gemm", Verdict::Fail)?;
+                let warned = r.report.results.iter().any(|w| {
+                    w.measurement
+                        .as_ref()
+                        .is_some_and(|m| m.warnings.iter().any(|x| x.contains("throttled")))
+                });
+                if warned {
+                    Ok(())
+                } else {
+                    Err("no result carries a throttling warning".into())
+                }
+            },
+        ),
+        (
+            "pcie=3,8: a link trained down to x8 fails both transfer targets",
+            vec!["m40"],
+            &["pcie=3,8"],
+            Some(1),
+            |r| {
+                expect(r, "gpu0.h2d", Verdict::Fail)?;
+                expect(r, "gpu0.d2h", Verdict::Fail)?;
+                expect(r, "gpu0.fp32_gemm", Verdict::Pass)
+            },
+        ),
+        (
+            "launch-fail-after: the GPU fails with the reason, earlier results are kept",
+            vec!["m40"],
+            &["launch-fail-after=40"],
+            Some(1),
+            |r| {
+                let failed: Vec<_> = r
+                    .report
+                    .results
+                    .iter()
+                    .filter(|w| w.error.as_deref().is_some_and(|e| e.contains("ECC")))
+                    .collect();
+                if failed.is_empty() {
+                    return Err("no result names the uncorrectable ECC error".into());
+                }
+                if !r
+                    .report
+                    .results
+                    .iter()
+                    .any(|w| w.error.is_none() && w.measurement.is_some())
+                {
+                    return Err("the results that finished before the failure are lost".into());
+                }
+                if !r.report.complete {
+                    return Err("the run did not finish its report".into());
+                }
+                Ok(())
+            },
+        ),
+        (
+            "oom-after=4MiB: workloads that need more memory fail with out of memory, the rest pass",
+            vec!["m40"],
+            &["oom-after=4MiB"],
+            Some(1),
+            |r| {
+                // 384³ GEMMs fit in 4 MiB; three 2 MiB stream arrays do not.
+                expect(r, "gpu0.fp32_gemm", Verdict::Pass)?;
+                expect(r, "gpu0.stream_triad", Verdict::Fail)?;
+                let oom = r.report.results.iter().any(|w| {
+                    w.error
+                        .as_deref()
+                        .is_some_and(|e| e.contains("CUDA_ERROR_OUT_OF_MEMORY"))
+                });
+                if oom {
+                    Ok(())
+                } else {
+                    Err("no result names CUDA_ERROR_OUT_OF_MEMORY".into())
+                }
+            },
+        ),
+        (
+            "old-driver: the GPU fails with the driver reason",
+            vec!["m40"],
+            &["old-driver"],
+            Some(1),
+            |r| {
+                let text = r.describe();
+                if !text.contains("too old") {
+                    return Err("no check or note says the driver is too old".into());
+                }
+                expect(r, "gpu0.fp32_gemm", Verdict::Fail)
+            },
+        ),
+        (
+            "no-nvml: telemetry not sampled, and still a verdict",
+            vec!["m40"],
+            &["no-nvml"],
+            Some(0),
+            |r| {
+                if !r.report.notes.iter().any(|n| n.contains("no telemetry")) {
+                    return Err("no note says telemetry was not sampled".into());
+                }
+                expect(r, "gpu0.fp32_gemm", Verdict::Pass)
+            },
+        ),
+        (
+            "gpu=1:slow=0.5 on two GPUs: only GPU 1 fails",
+            vec!["m40", "m40"],
+            &["gpu=1:slow=0.5"],
+            Some(1),
+            |r| {
+                expect(r, "gpu0.fp32_gemm", Verdict::Pass)?;
+                expect(r, "gpu1.fp32_gemm", Verdict::Fail)
+            },
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, models, faults, code, check) in cases {
+        let mut sim = Sim::new(&models);
+        for f in faults {
+            sim = sim.fault(f);
+        }
+        let profile = if models.len() == 2 {
+            "g2.2xlarge"
+        } else {
+            "g2.large"
+        };
+        let r = sim_run(&sim, profile, &["--allow-simulated"]);
+        if r.code != code {
+            failures.push(format!(
+                "{name}: exit {:?}, want {code:?}\n{}",
+                r.code,
+                r.describe()
+            ));
+            continue;
+        }
+        if let Err(why) = check(&r) {
+            failures.push(format!("{name}: {why}\n{}", r.describe()));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
+}
+
+fn expect(r: &SimRun, id: &str, want: Verdict) -> Result<(), String> {
+    match r.verdict(id) {
+        Some(v) if v == want => Ok(()),
+        Some(v) => Err(format!("{id} is {v}, want {want}: {}", r.check_reason(id))),
+        None => Err(format!("no check {id}")),
+    }
+}
