@@ -1197,3 +1197,154 @@ fn results_do_not_depend_on_the_worker_count() {
     assert_eq!(results[0], results[1]);
     assert_eq!(results[0], results[2]);
 }
+
+// ------------------------------------------------ narrow integers, f64 maths, more atomics
+
+#[test]
+fn narrow_integers_and_byte_accesses() {
+    // in = bytes 0x80, 0x7f, 0xff, 0x01 then u16 0x8000, 0x0003.
+    let body = "
+    ld.global.u8 %r2, [%rd2];          // 128
+    ld.global.s8 %r3, [%rd2];          // -128
+    ld.global.s8 %r4, [%rd2+2];        // -1
+    ld.global.u16 %rs1, [%rd2+4];      // 0x8000
+    ld.global.u16 %rs2, [%rd2+6];      // 3
+    add.u16 %rs3, %rs1, %rs1;          // wraps to 0
+    shr.s16 %rs4, %rs1, 15;            // 0xFFFF
+    mul.wide.u16 %r5, %rs1, %rs2;      // 0x18000
+    min.s16 %rs5, %rs1, %rs2;          // 0x8000 (negative)
+    cvt.u32.u16 %r6, %rs4;
+    cvt.u32.u16 %r7, %rs5;
+    cvt.u32.u16 %r8, %rs3;
+    st.global.v4.u32 [%rd1], {%r2, %r3, %r4, %r5};
+    st.global.v4.u32 [%rd1+16], {%r6, %r7, %r8, %r8};
+    mov.u32 %r9, 300;
+    cvt.u8.u32 %r10, %r9;              // 44 (truncates)
+    cvt.sat.u8.s32 %r11, %r9;          // 255
+    mov.u32 %r12, -5;
+    cvt.sat.u8.s32 %r13, %r12;         // 0
+    st.global.u8 [%rd1+32], %r10;
+    st.global.u8 [%rd1+33], %r11;
+    st.global.u8 [%rd1+34], %r13;
+    st.global.u8 [%rd1+35], %r9;";
+    let input: Vec<u8> = vec![0x80, 0x7f, 0xff, 0x01, 0x00, 0x80, 0x03, 0x00];
+    let r = run(52, &kernel_src(52, "", body), 1, 1, &input, 36);
+    ok(&r);
+    let v: Vec<u32> = r.dev.read(r.out, 8);
+    assert_eq!(
+        v,
+        vec![
+            128,
+            (-128i32) as u32,
+            u32::MAX,
+            0x18000,
+            0xFFFF,
+            0x8000,
+            0,
+            0
+        ]
+    );
+    let b: Vec<u8> = r.dev.read(r.out + 32, 4);
+    assert_eq!(b, vec![44, 255, 0, 44]);
+}
+
+#[test]
+fn f64_and_transcendental_forms() {
+    let body = "
+    mov.f64 %fd1, 0d4000000000000000;  // 2
+    sqrt.rn.f64 %fd2, %fd1;
+    div.rn.f64 %fd3, %fd1, 0d4008000000000000; // 2/3
+    rcp.rn.f64 %fd4, %fd1;             // 0.5
+    neg.f64 %fd5, %fd1;
+    abs.f64 %fd6, %fd5;
+    max.f64 %fd7, %fd5, %fd1;
+    st.global.v2.f64 [%rd1], {%fd2, %fd3};
+    st.global.v2.f64 [%rd1+16], {%fd4, %fd6};
+    st.global.f64 [%rd1+32], %fd7;
+    mov.f32 %f1, 0f40400000;           // 3
+    ex2.approx.f32 %f2, %f1;           // 8
+    lg2.approx.f32 %f3, %f2;           // 3
+    mov.f32 %f4, 0f40800000;           // 4
+    rsqrt.approx.f32 %f5, %f4;         // 0.5
+    mov.f32 %f6, 0f00000000;
+    cos.approx.f32 %f7, %f6;           // 1
+    sin.approx.f32 %f8, %f6;           // 0
+    copysign.f32 %f9, %f5, %f1;        // |f1| with the sign of f5 = 3
+    neg.f32 %f10, %f4;
+    copysign.f32 %f11, %f10, %f1;      // -3
+    st.global.v4.f32 [%rd1+48], {%f2, %f3, %f5, %f7};
+    st.global.v4.f32 [%rd1+64], {%f8, %f9, %f11, %f11};
+    mov.f32 %f12, 0f402CCCCD;          // 2.7
+    cvt.rzi.f32.f32 %f13, %f12;        // 2.0
+    cvt.rni.f32.f32 %f14, %f12;        // 3.0
+    cvt.f64.f32 %fd8, %f12;
+    cvt.rn.f16x2.f32 %r2, %f1, %f4;    // {hi: 3, lo: 4}
+    st.global.v2.f32 [%rd1+80], {%f13, %f14};
+    st.global.f64 [%rd1+88], %fd8;
+    st.global.u32 [%rd1+96], %r2;
+    slct.s32.s32 %r3, 7, 9, -1;        // c < 0: b = 9
+    slct.f32.f32 %f15, %f1, %f4, %f6;  // c = +0 ≥ 0: a = 3
+    st.global.u32 [%rd1+100], %r3;
+    st.global.f32 [%rd1+104], %f15;";
+    let r = run(52, &kernel_src(52, "", body), 1, 1, &[0u32], 108);
+    ok(&r);
+    let d: Vec<f64> = r.dev.read(r.out, 5);
+    assert_eq!(d, vec![2f64.sqrt(), 2.0 / 3.0, 0.5, 2.0, 2.0]);
+    let f: Vec<f32> = r.dev.read(r.out + 48, 8);
+    assert_eq!(f, vec![8.0, 3.0, 0.5, 1.0, 0.0, 3.0, -3.0, -3.0]);
+    let f: Vec<f32> = r.dev.read(r.out + 80, 2);
+    assert_eq!(f, vec![2.0, 3.0]);
+    let d: Vec<f64> = r.dev.read(r.out + 88, 1);
+    assert_eq!(d[0], 2.7f32 as f64);
+    let h: Vec<u16> = r.dev.read(r.out + 96, 2);
+    assert_eq!(
+        h,
+        vec![
+            half::f16::from_f32(4.0).to_bits(),
+            half::f16::from_f32(3.0).to_bits()
+        ]
+    );
+    let v: Vec<u32> = r.dev.read(r.out + 100, 1);
+    assert_eq!(v[0], 9);
+    let f: Vec<f32> = r.dev.read(r.out + 104, 1);
+    assert_eq!(f[0], 3.0);
+}
+
+#[test]
+fn atomic_operations() {
+    // in: [0] add counter, [1] exch, [2] inc (wraps at 3), [3] dec (wraps at 5), [4] min.s32,
+    // [5] f32 add, [6..8] f64 add, [8..10] shared-cas result.
+    let pre = ".shared .align 8 .b8 sw[8];";
+    let body = "
+    red.global.add.u32 [%rd2], 2;
+    atom.global.exch.b32 %r2, [%rd2+4], 9;
+    atom.global.inc.u32 %r3, [%rd2+8], 3;
+    atom.global.dec.u32 %r4, [%rd2+12], 5;
+    neg.s32 %r5, %r1;
+    atom.global.min.s32 %r6, [%rd2+16], %r5;
+    atom.global.add.f32 %f1, [%rd2+20], 0f3F000000;
+    atom.global.add.f64 %fd1, [%rd2+24], 0d3FF0000000000000;
+    mov.u64 %rd8, sw;
+    cvt.u64.u32 %rd9, %r1;
+    atom.shared.cas.b64 %rd10, [%rd8], 0, %rd9;
+    bar.sync 0;
+    setp.ne.u32 %p1, %r1, 0;
+    @%p1 bra $END;
+    ld.shared.u64 %rd11, [sw];
+    st.global.u64 [%rd2+32], %rd11;
+$END:";
+    let r = run(52, &kernel_src(52, pre, body), 1, 10, &[0u32; 10], 4);
+    ok(&r);
+    let v: Vec<u32> = r.dev.read(r.inp, 5);
+    // 10 threads: add 2 each; exch leaves 9; inc wraps 0,1,2,3,0,1,2,3,0,1 → 2;
+    // dec from 0 wraps to 5 then counts down: 0→5→4→3→2→1→0→5→4→3→2 → 2; min of -t → -9.
+    assert_eq!(v, vec![20, 9, 2, 2, (-9i32) as u32]);
+    let f: Vec<f32> = r.dev.read(r.inp + 20, 1);
+    assert_eq!(f[0], 5.0);
+    let d: Vec<f64> = r.dev.read(r.inp + 24, 1);
+    assert_eq!(d[0], 10.0);
+    // The first lane in order (thread 0) wins the CAS from 0; it swaps in 0 again, so thread 1
+    // then finds 0 and stores 1; thread 2 finds 1 ≠ 0 ... so the word ends as 1.
+    let w: Vec<u64> = r.dev.read(r.inp + 32, 1);
+    assert_eq!(w[0], 1);
+}
