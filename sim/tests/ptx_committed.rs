@@ -308,3 +308,29 @@ fn stream_entries_match_the_reference_and_move_their_bytes() {
         }
     }
 }
+
+#[test]
+fn damaged_ptx_fails_cleanly() {
+    // Truncations and byte damage of a committed module: an error or a module, never a panic.
+    let text = ptx_text("stream.compute_52.ptx");
+    let bytes = text.as_bytes();
+    let opts = LoadOptions {
+        sm: 90,
+        max_isa: (8, 4),
+    };
+    let mut rng = Rng(99);
+    for i in 0..120 {
+        let cut = (rng.next() % bytes.len() as u64) as usize;
+        let mut damaged = bytes[..cut].to_vec();
+        if i % 2 == 1 {
+            // and a flipped byte somewhere before the cut
+            if cut > 0 {
+                let k = (rng.next() % cut as u64) as usize;
+                damaged[k] = b"{}[]();,.%@!+-0x9"[(rng.next() % 17) as usize];
+            }
+        }
+        let s = String::from_utf8_lossy(&damaged);
+        let r = std::panic::catch_unwind(|| Module::load(&s, &opts, &mut |_| Ok(0x1000)).is_ok());
+        assert!(r.is_ok(), "panicked on a damaged module (cut {cut})");
+    }
+}

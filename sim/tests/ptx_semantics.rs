@@ -1348,3 +1348,60 @@ $END:";
     let w: Vec<u64> = r.dev.read(r.inp + 32, 1);
     assert_eq!(w[0], 1);
 }
+
+#[test]
+fn dynamic_shared_memory_follows_the_static_and_is_limited() {
+    use gpugate_sim::exec::{launch, LaunchConfig};
+    // NVRTC-style module: printf declared (not called), a string constant, lineinfo, an
+    // extern shared array after a static one.
+    let src = module_src(
+        80,
+        r#".extern .func (.param .b32 func_retval0) vprintf(.param .b64 vprintf_param_0, .param .b64 vprintf_param_1);
+.global .align 1 .b8 $str[4] = {104, 105, 10, 0};
+.extern .shared .align 16 .b8 dyn[];
+.file 1 "/tmp/k.cu"
+.visible .entry k(.param .u64 .ptr .align 16 out)
+{
+    .reg .b32 %r<8>;
+    .reg .b64 %rd<8>;
+    .shared .align 4 .b8 st[20];
+    .loc 1 3 5
+    ld.param.u64 %rd1, [out];
+    mov.u32 %r1, %tid.x;
+    mov.u64 %rd2, dyn;
+    mul.wide.u32 %rd3, %r1, 4;
+    add.s64 %rd4, %rd2, %rd3;
+    st.shared.u32 [%rd4], %r1;
+    bar.sync 0;
+    ld.shared.u32 %r2, [dyn+4];
+    mov.u32 %r3, %dynamic_smem_size;
+    cvt.u32.u64 %r4, %rd2;
+    st.global.v4.u32 [%rd1], {%r2, %r3, %r4, %r4};
+    ret;
+}"#,
+    );
+    let mut dev = Dev::new();
+    let m = dev.load(&src, 80).unwrap();
+    let k = kernel(&m, "k");
+    assert_eq!(k.static_shared_bytes(), 20);
+    let out = dev.alloc(16);
+    let map = dev.map();
+    let p = a_u64(out);
+    let cfg = |dynamic| LaunchConfig {
+        grid: [1, 1, 1],
+        block: [64, 1, 1],
+        dynamic_shared_bytes: dynamic,
+    };
+    launch(&k, &cfg(256), &[&p], &map, &limits(80), &opts()).unwrap();
+    let v: Vec<u32> = dev.read(out, 3);
+    // dyn starts after the 20 static bytes, aligned to 16.
+    assert_eq!(v, vec![1, 256, 32]);
+    // 48 KiB in all without opting in; more once the function allows it.
+    let e = launch(&k, &cfg(48 * 1024), &[&p], &map, &limits(80), &opts()).unwrap_err();
+    assert_eq!(e.kind, LaunchErrorKind::InvalidConfig);
+    let mut o = opts();
+    o.max_dynamic_shared_bytes = 100 * 1024;
+    launch(&k, &cfg(48 * 1024), &[&p], &map, &limits(80), &o).unwrap();
+    let e = launch(&k, &cfg(101 * 1024), &[&p], &map, &limits(80), &o).unwrap_err();
+    assert_eq!(e.kind, LaunchErrorKind::InvalidConfig);
+}
