@@ -7,6 +7,37 @@
 //! every instruction checked and lowered to the engine's IR, `.func` calls inlined). Anything the
 //! front end does not know fails the load with [`LoadErrorKind::InvalidPtx`] and a ptxas-style
 //! log naming the line and the construct; nothing is skipped silently.
+//!
+//! Accepted: `.version`, `.target sm_XX[a|f]` (+ `texmode_unified`, `debug`), `.address_size 64`,
+//! `.file`/`.loc`, `.pragma`; `.visible`/`.weak`/`.extern`/`.common` linkage; `.entry` and
+//! `.func` (declarations, bodies, `.param` and return values; calls are inlined, recursion is
+//! refused) with `.maxntid`, `.reqntid`, `.minnctapersm`, `.maxnreg`, `.noreturn`; `.reg` (ranges
+//! `%r<N>`, every scalar type), `.global`/`.const`/`.shared`/`.local`/`.param` variables with
+//! `.align`, `.v2/.v4`, arrays and numeric initialisers (module `.shared`/`.local` and `.extern
+//! .shared` dynamic arrays included); labels, guards `@%p`/`@!%p`, vectors, `_` sinks,
+//! `[reg]`, `[reg+imm]`, `[var]`, `[var+imm]`, `[imm]` addresses, decimal/hex/octal/binary/`U`
+//! integers, `0f`/`0d` and decimal floats.
+//!
+//! Instructions: add sub mul mad fma div rem abs neg min max (integers of every width incl.
+//! `.hi/.lo/.wide/.sat`, f16/f16x2/bf16/bf16x2/f32/f64 with `.rn/.rz/.rm/.rp`, `.ftz`, `.sat`,
+//! `.approx/.full`, `.NaN`), mul24 mad24 sad, and or xor not cnot (incl. `.pred`), shl shr bfe
+//! bfi prmt (all modes) lop3 shf popc clz brev bfind dp4a dp2a, setp (every comparison, `.and/
+//! .or/.xor`, `p|q`) set selp slct testp copysign, rcp sqrt rsqrt ex2 lg2 sin cos tanh, cvt
+//! (every integer/float pair, `.rni/.rzi/.rmi/.rpi`, `.rn/.rz/.rm/.rp`, `.sat`, `.ftz`, `.relu`,
+//! f16/bf16 and `.f16x2/.bf16x2` packing), cvta/cvta.to (global, shared, local, const, param),
+//! isspacep, mov (registers, immediates, special registers, variable addresses, packing and
+//! unpacking), ld/ldu/st (every space, `.nc`, cache/eviction/ordering hints, `.v2/.v4`), atom
+//! and red (global/shared/generic; add min max inc dec and or xor exch cas on 32/64-bit types,
+//! add on f32/f64), cp.async (ca/cg, src-size or ignore-src, cache hints) with commit_group,
+//! wait_group, wait_all, bar/barrier (sync/arrive/red, ids and counts), bar.warp.sync,
+//! shfl(.sync), vote(.sync), activemask, redux.sync (32-bit integers), mma.sync m8n8k4 f64,
+//! wmma load/mma/store m16n16k16 (f16 inputs, f16/f32 accumulators), bra/bra.uni, call, ret,
+//! exit, trap, brkpt, membar, fence, nanosleep, pmevent, prefetch.
+//!
+//! Refused (InvalidPtx naming the instruction): textures and surfaces, ldmatrix/stmatrix,
+//! wgmma/tcgen05/mbarrier/bulk copies, other mma shapes and types, `.cc` carries, brx.idx,
+//! indirect calls, `.v8`, `.b128` values, vector registers, address initialisers,
+//! `.address_size 32`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
