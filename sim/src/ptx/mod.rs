@@ -3,7 +3,7 @@
 //! INTERFACE CONTRACT (the driver layer codes against exactly this; the implementation behind it
 //! may change freely).
 //!
-//! Pipeline: [`lex`] (tokens) → [`parse`] (syntax tree) → [`compile`]/[`instr`] (names resolved,
+//! Pipeline: `lex` (tokens) → `parse` (syntax tree) → `compile`/`instr` (names resolved,
 //! every instruction checked and lowered to the engine's IR, `.func` calls inlined). Anything the
 //! front end does not know fails the load with [`LoadErrorKind::InvalidPtx`] and a ptxas-style
 //! log naming the line and the construct; nothing is skipped silently.
