@@ -2,6 +2,7 @@
 
 mod cli;
 mod fixtures;
+mod gpu;
 mod sim;
 mod sim_runs;
 
