@@ -2,6 +2,7 @@
 
 use super::*;
 use gpugate::model::{BackendKind, CheckKind, RunReport, Verdict, VerifyStatus};
+use gpugate::workload::Precision;
 
 #[test]
 fn host_run_writes_a_full_report_and_fails_the_gpu_checks() {
@@ -228,19 +229,45 @@ fn selftest_without_a_gpu_fails_with_the_reason() {
     assert!(stdout(&o).contains("no GPU can be used"));
 }
 
-#[test]
-#[ignore = "needs a GPU"]
-fn selftest_on_the_gpu_passes() {
-    let o = gpugate(&["selftest"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+/// Whether the GPUs this process sees are gpugate-sim's (the ignored GPU tests then run at
+/// small sizes, and a run must be allowed to pass on them).
+fn simulated_gpus() -> bool {
+    let inv = gpugate::probe::gpus();
+    !inv.devices.is_empty() && inv.devices.iter().all(|d| d.simulated)
 }
 
 #[test]
-#[ignore = "needs a GPU"]
+#[ignore = "needs a GPU, or the simulator (run by gpu_tests_on_the_simulator)"]
+fn selftest_on_the_gpu_passes() {
+    let mut args = vec!["selftest"];
+    if simulated_gpus() {
+        args.push("--no-large");
+    }
+    let o = gpugate(&args);
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains(" 0 failed"), "{}", stdout(&o));
+}
+
+#[test]
+#[ignore = "needs a GPU, or the simulator (run by gpu_tests_on_the_simulator)"]
 fn quick_run_on_the_gpu_verifies_every_gpu_result() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let o = gpugate(&["run", "--level", "quick", "--out", out.to_str().unwrap()]);
+    let mut args = vec!["run", "--level", "quick", "--out", out.to_str().unwrap()];
+    if simulated_gpus() {
+        args.extend([
+            "--gemm-sizes",
+            "256",
+            "--stream-mib",
+            "2",
+            "--allow-simulated",
+        ]);
+    }
+    let o = Command::new(bin())
+        .args(&args)
+        .env("GPUGATE_CACHE_DIR", dir.path().join("cache"))
+        .output()
+        .expect("gpugate runs");
     let r: RunReport =
         serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
     assert!(r.complete, "{}", stderr(&o));
@@ -270,4 +297,87 @@ fn quick_run_on_the_gpu_verifies_every_gpu_result() {
         );
     }
     assert_ne!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+/// The two ignored tests above, run by this test executable again under a simulated M40.
+#[test]
+fn gpu_tests_on_the_simulator() {
+    let exe = std::env::current_exe().expect("the test executable");
+    let o = crate::sim::Sim::new(&["m40"])
+        .command(
+            &exe,
+            &[
+                "--ignored",
+                "--exact",
+                "cli::selftest_on_the_gpu_passes",
+                "cli::quick_run_on_the_gpu_verifies_every_gpu_result",
+            ],
+        )
+        .output()
+        .expect("gpugate-sim runs");
+    let text = format!("{}\n{}", stdout(&o), stderr(&o));
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    assert!(text.contains("test result: ok. 2 passed"), "{text}");
+}
+
+/// `gpugate selftest` on a simulated GPU of each architecture: every entry of every module the
+/// device loads runs from the committed PTX and verifies (the default kernels at the self-test
+/// shapes, then every GEMM variant at its own odd and tile-edge shapes).
+fn selftest_on(model: &str) -> String {
+    let o = crate::sim::Sim::new(&[model]).gpugate(&["selftest", "--no-large", "--seed", "1"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{model}:\n{out}\n{}", stderr(&o));
+    assert!(out.contains(" 0 failed"), "{model}:\n{out}");
+    // Every variant the architecture has ran, and no other.
+    let cc = match model {
+        "m40" => (5, 2),
+        "a100" => (8, 0),
+        _ => (9, 0),
+    };
+    for p in [Precision::F32, Precision::F64, Precision::F16] {
+        for k in gpugate::kernels::gemm_variants(p) {
+            let line = format!(" {}\n", k.kernel.entry);
+            assert_eq!(
+                out.contains(&line),
+                k.runs_on(cc),
+                "{model}: {}:\n{out}",
+                k.kernel.entry
+            );
+        }
+    }
+    out
+}
+
+#[test]
+fn selftest_on_a_simulated_m40_runs_every_sm52_entry() {
+    let out = selftest_on("m40");
+    assert!(
+        !out.contains("dgemm_f64_tc_") && !out.contains("hgemm_f16_tc_"),
+        "{out}"
+    );
+    assert!(!out.contains("_s4\n"), "{out}");
+}
+
+#[test]
+fn selftest_on_a_simulated_a100_runs_the_cp_async_dmma_and_wmma_paths() {
+    let out = selftest_on("a100");
+    for path in [
+        "sgemm_f32_128x128x8_t8x8_s4",
+        "dgemm_f64_tc_",
+        "hgemm_f16_tc_",
+    ] {
+        assert!(out.contains(path), "{path}:\n{out}");
+    }
+}
+
+#[test]
+fn selftest_on_a_simulated_h100_runs_the_cp_async_dmma_and_wmma_paths() {
+    let out = selftest_on("h100");
+    for path in [
+        "dgemm_f64_128x64x8_t8x4_s3",
+        "dgemm_f64_tc_",
+        "hgemm_f16_tc_",
+    ] {
+        assert!(out.contains(path), "{path}:\n{out}");
+    }
 }
