@@ -130,12 +130,16 @@ fn fma64_body(x: &[u64; 32], y: &[u64; 32], z: &[u64; 32], o: &mut [u64; 32]) {
     }
 }
 
+/// # Safety
+/// The host must have AVX2 and FMA ([`host_has_fma`]).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn fma32_x86(x: &[u32; 32], y: &[u32; 32], z: &[u32; 32], o: &mut [u32; 32]) {
     fma32_body(x, y, z, o)
 }
 
+/// # Safety
+/// The host must have AVX2 and FMA ([`host_has_fma`]).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn fma64_x86(x: &[u64; 32], y: &[u64; 32], z: &[u64; 32], o: &mut [u64; 32]) {

@@ -280,6 +280,8 @@ fn exec_group(
     exec_group_body(ctx, w, gi, stop, solo, budget)
 }
 
+/// # Safety
+/// The host must have AVX2 and FMA (`ctx.hw_fma`).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn exec_group_avx2(
