@@ -866,18 +866,36 @@ fn exited_threads_do_not_block_a_barrier_and_bar_red_counts() {
 
 #[test]
 fn shfl_membermask_must_name_executing_lanes() {
+    // The two halves of the warp run different shuffles, each naming the whole warp.
     let body = "
     setp.lt.u32 %p1, %r1, 16;
-    @!%p1 bra $END;
-    shfl.sync.down.b32 %r2, %r1, 1, 0x1f, -1;
+    @!%p1 bra $OTHER;
+    shfl.sync.down.b32 %r2, %r1, 1, 0x1f, MASK_LO;
+    bra.uni $END;
+$OTHER:
+    shfl.sync.down.b32 %r2, %r1, 2, 0x1f, MASK_HI;
 $END:";
-    let r = run(70, &kernel_src(70, "", body), 1, 32, &[0u32], 4);
+    let bad = body.replace("MASK_LO", "-1").replace("MASK_HI", "-1");
+    let r = run(70, &kernel_src(70, "", &bad), 1, 32, &[0u32], 4);
     let e = err(&r);
     assert_eq!(e.kind, LaunchErrorKind::LaunchFailed);
     assert!(e.log.contains("membermask"), "{}", e.log);
-    // With the right mask it is fine.
-    let good = body.replace("-1;", "0xffff;");
+    // Each half naming itself is fine.
+    let good = body
+        .replace("MASK_LO", "0xffff")
+        .replace("MASK_HI", "0xffff0000");
     let r = run(70, &kernel_src(70, "", &good), 1, 32, &[0u32], 4);
+    ok(&r);
+    // Exited lanes may be named (they are not waited for).
+    let exited = "
+    setp.lt.u32 %p1, %r1, 16;
+    @!%p1 exit;
+    shfl.sync.down.b32 %r2, %r1, 1, 0x1f, -1;";
+    let r = run(70, &kernel_src(70, "", exited), 1, 32, &[0u32], 4);
+    ok(&r);
+    // So may the missing lanes of a partial warp.
+    let partial = "    shfl.sync.bfly.b32 %r2, %r1, 1, 0x1f, -1;";
+    let r = run(70, &kernel_src(70, "", partial), 1, 20, &[0u32], 4);
     ok(&r);
 }
 
@@ -1404,4 +1422,23 @@ fn dynamic_shared_memory_follows_the_static_and_is_limited() {
     launch(&k, &cfg(48 * 1024), &[&p], &map, &limits(80), &o).unwrap();
     let e = launch(&k, &cfg(101 * 1024), &[&p], &map, &limits(80), &o).unwrap_err();
     assert_eq!(e.kind, LaunchErrorKind::InvalidConfig);
+}
+
+#[test]
+fn mma_needs_the_whole_warp() {
+    let body = "
+    mov.f64 %fd1, 0d3FF0000000000000;
+    DIVERGE
+    mma.sync.aligned.m8n8k4.row.col.f64.f64.f64.f64 {%fd2, %fd3}, {%fd1}, {%fd1}, {%fd1, %fd1};
+$END:";
+    let diverged = body.replace("DIVERGE", "setp.lt.u32 %p1, %r1, 8;\n    @%p1 bra $END;");
+    let r = run(80, &kernel_src(80, "", &diverged), 1, 32, &[0u32], 4);
+    let e = err(&r);
+    assert_eq!(e.kind, LaunchErrorKind::LaunchFailed);
+    assert!(e.log.contains("mma.sync.aligned"), "{}", e.log);
+    let exited = body.replace("DIVERGE", "setp.lt.u32 %p1, %r1, 8;\n    @%p1 exit;");
+    let r = run(80, &kernel_src(80, "", &exited), 1, 32, &[0u32], 4);
+    assert!(err(&r).log.contains("exited"), "{}", err(&r).log);
+    let whole = body.replace("DIVERGE", "");
+    ok(&run(80, &kernel_src(80, "", &whole), 1, 32, &[0u32], 4));
 }

@@ -728,8 +728,15 @@ fn exec_group_body(
     Ok(ev)
 }
 
-/// A `.sync.aligned` warp instruction must be executed by every live lane of the warp.
+/// A `.sync.aligned` matrix instruction must be executed by all 32 lanes of the warp (PTX: its
+/// behaviour is undefined if any thread of the warp has exited).
 fn check_aligned(w: &Warp, exec: u32, mask: u32, what: &str) -> Result<(), Fault> {
+    if w.live != FULL {
+        return Err(launch_failed(format!(
+            "{what} in a warp whose lanes {} have exited or do not exist",
+            lane_list(!w.live)
+        )));
+    }
     if exec != w.live || mask != w.live || w.groups.len() != 1 {
         return Err(launch_failed(format!(
             "{what} reached by only part of the warp: lanes {} execute it, live lanes {}",
@@ -740,12 +747,15 @@ fn check_aligned(w: &Warp, exec: u32, mask: u32, what: &str) -> Result<(), Fault
     Ok(())
 }
 
-/// The lanes a membermask names must be exactly the lanes executing the instruction.
+/// Every non-exited lane a membermask names must execute the instruction, and every executing
+/// lane must be named (PTX: the instruction waits for "all non-exited threads corresponding to
+/// membermask"; lanes that exited, or never existed in a partial warp, may be named).
 pub(crate) fn check_members(w: &Warp, m: u32, exec: u32, what: &str) -> Result<(), Fault> {
-    if m & !exec != 0 {
+    let m_live = m & w.live;
+    if m_live & !exec != 0 {
         return Err(launch_failed(format!(
             "{what}: membermask {m:#010x} names lanes {} that do not execute it (executing: {}, live: {})",
-            lane_list(m & !exec),
+            lane_list(m_live & !exec),
             lane_list(exec),
             lane_list(w.live)
         )));
