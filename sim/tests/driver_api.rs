@@ -1056,7 +1056,7 @@ fn bad_ptx_fails_with_the_real_codes_and_a_log() {
     // A cubin is not PTX.
     let mut m: CUmodule = std::ptr::null_mut();
     // SAFETY: a NUL-terminated buffer with an ELF header.
-    let r = unsafe { cuModuleLoadData(&mut m, b"\x7fELF\x02\x01\x01\0".as_ptr() as *const c_void) };
+    let r = unsafe { cuModuleLoadData(&mut m, c"\x7fELF\x02\x01\x01".as_ptr() as *const c_void) };
     assert_eq!(r, CUresult::CUDA_ERROR_INVALID_IMAGE);
     // SAFETY: NULL image on purpose.
     assert_eq!(

@@ -310,7 +310,7 @@ fn entry(code: c_int) -> Option<&'static (c_int, &'static str, &'static str)> {
     TABLE.iter().find(|(c, _, _)| *c == code)
 }
 
-/// The name of a code without its NUL ("CUDA_ERROR_INVALID_VALUE"), or "CUDA_ERROR_<n>".
+/// The name of a code without its NUL ("CUDA_ERROR_INVALID_VALUE"), or `"CUDA_ERROR_<n>"`.
 pub fn name(code: CUresult) -> String {
     match entry(code as c_int) {
         Some((_, n, _)) => n.trim_end_matches('\0').to_string(),
