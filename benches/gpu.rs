@@ -1,5 +1,6 @@
 //! GPU benches: gpugate's kernels (and cuBLAS where found), timed with CUDA events through
-//! `Trial::run` in `iter_custom`. With no usable GPU they print why and skip.
+//! `Trial::run` in `iter_custom`. With no usable GPU, or a simulated one (gpugate-sim), they
+//! print why and skip.
 //!
 //! Throughput: GEMM groups count FLOPs as "elements" (criterion prints Gelem/s = GFLOP/s);
 //! stream and transfer groups count bytes.
@@ -20,6 +21,15 @@ fn device() -> Option<Arc<CudaDevice>> {
         eprintln!(
             "gpu benches skipped: no GPU can be used ({})",
             inv.unavailable.unwrap_or_else(|| "none found".into())
+        );
+        return None;
+    }
+    if inv.devices[0].simulated {
+        // A simulator's event times come from its time model: nothing to benchmark.
+        eprintln!(
+            "gpu benches skipped: GPU 0 is {:?}, a simulated GPU (gpugate-sim); its times are \
+             not measurements",
+            inv.devices[0].name
         );
         return None;
     }
