@@ -42,9 +42,8 @@
 // so its shared memory and inner loop are SGEMM's.
 //
 // Static shared memory only (gg_gemm: 2 * BK * (BM + 4 + BN) * sizeof(T) bytes), no atomics.
-// Inline PTX only for cp.async, mma.sync and wmma, each with a plain C++ fallback beside it that
-// only the test-only emulator (emu/, __CUDA_ARCH__ undefined) compiles: the same source runs on
-// the CPU there, through the extern "C" wrappers below.
+// Inline PTX only for cp.async, mma.sync and wmma. Without a GPU, the tests run the committed PTX
+// itself on the simulated GPU of the workspace (sim/, gpugate-sim).
 
 typedef unsigned long long gg_uptr;
 
@@ -103,8 +102,8 @@ struct GgVec<double, 2> {
 };
 
 // ----------------------------------------------------------------------------------------------
-// IEEE binary16 -> binary32, exact for every bit pattern (sm_52 has no FP16 arithmetic, and no
-// inline PTX is used, so this is plain code that the emulator runs as is).
+// IEEE binary16 -> binary32, exact for every bit pattern (sm_52 has no FP16 arithmetic: plain
+// integer and float code, no inline PTX).
 // ----------------------------------------------------------------------------------------------
 
 // h: a binary16 bit pattern in the low 16 bits. Normals and subnormals in one multiply: the 15
@@ -427,10 +426,10 @@ __device__ __forceinline__ void gg_gemm(int M, int N, int K, const G* __restrict
 
 // ----------------------------------------------------------------------------------------------
 // Asynchronous copies global -> shared (cp.async, sm_80+). In the sm_70 build they are plain
-// loads and stores (synchronous: no overlap, same results) and commit / wait are no-ops; the
-// emulator queues them per thread and performs them at the wait that covers them, as the
-// hardware may, so a stage read before its wait shows up there as a wrong result. These and the tensor-core instructions below are the file's only inline PTX; each has
-// its plain C++ fallback next to it, used only by the emulator.
+// loads and stores (synchronous: no overlap, same results) and commit / wait are no-ops. The
+// simulator (sim/) lands each copy only at the wait that covers it, as the hardware may, so a
+// stage read before its wait shows up there as a wrong result. These and the tensor-core
+// instructions below are the file's only inline PTX.
 // ----------------------------------------------------------------------------------------------
 
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
@@ -460,14 +459,12 @@ __device__ __forceinline__ void gg_cp_async(void* dst, const void* src, bool val
     else
         asm volatile("cp.async.ca.shared.global [%0], [%1], %2, %3;\n" ::"r"(d), "l"(src),
                      "n"(BYTES), "r"(valid ? BYTES : 0) : "memory");
-#elif defined(__CUDA_ARCH__)
+#else
     typedef typename GgRaw<BYTES>::type R;   // sm_70 / sm_75: a plain, synchronous copy
     R v{};
     if (valid)
         v = *reinterpret_cast<const R*>(src);
     *reinterpret_cast<R*>(dst) = v;
-#else
-    gg_emu::cp_async(dst, src, BYTES, valid);   // emulator: queued until the wait, as on sm_80
 #endif
 }
 
@@ -475,8 +472,6 @@ __device__ __forceinline__ void gg_cp_async_commit()
 {
 #ifdef GG_CP_ASYNC
     asm volatile("cp.async.commit_group;\n" ::: "memory");
-#elif !defined(__CUDA_ARCH__)
-    gg_emu::cp_async_commit();
 #endif
 }
 
@@ -486,8 +481,6 @@ __device__ __forceinline__ void gg_cp_async_wait()
 {
 #ifdef GG_CP_ASYNC
     asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
-#elif !defined(__CUDA_ARCH__)
-    gg_emu::cp_async_wait(N);
 #endif
 }
 
@@ -670,7 +663,6 @@ template <int MT, int NTL>
 __device__ __forceinline__ void gg_dmma_step(double (&acc)[MT][NTL][2], const double (&a)[MT],
                                              const double (&b)[NTL])
 {
-#if defined(__CUDA_ARCH__)
 #pragma unroll
     for (int i = 0; i < MT; ++i)
 #pragma unroll
@@ -679,18 +671,6 @@ __device__ __forceinline__ void gg_dmma_step(double (&acc)[MT][NTL][2], const do
                          "{%0, %1};\n"
                          : "+d"(acc[i][j][0]), "+d"(acc[i][j][1])
                          : "d"(a[i]), "d"(b[j]));
-#else
-    // Emulator: gather the warp's fragments and do each lane's share in FP64 FMAs.
-    double ga[32][MT], gb[32][NTL];
-    gg_emu::warp_allgather(a, sizeof a, ga);
-    gg_emu::warp_allgather(b, sizeof b, gb);
-    const unsigned lane = gg_emu::lane_id(), g = lane / 4, q = lane % 4;
-    for (int i = 0; i < MT; ++i)
-        for (int j = 0; j < NTL; ++j)
-            for (int h = 0; h < 2; ++h)
-                for (unsigned kk = 0; kk < 4; ++kk)
-                    acc[i][j][h] = fma(ga[4 * g + kk][i], gb[4 * (2 * q + h) + kk][j], acc[i][j][h]);
-#endif
 }
 
 template <int BM, int BN, int BK, int WM, int WN, int STAGES>
@@ -777,16 +757,14 @@ __device__ __forceinline__ void gg_dmma(int M, int N, int K, const double* __res
 
 // ---- HMMA: wmma m16n16k16, binary16 inputs, FP32 accumulate (sm_70+) --------------------------
 // Fragments are 8 32-bit registers (A and B: 16 halves, packed two per register; C: 8 floats)
-// in the hardware's own layout, loaded from and stored to shared memory by wmma itself. The
-// emulator's fallback uses a layout of its own (lane l holds row l / 2, columns 8 (l % 2) ..
-// 8 (l % 2) + 7 of the 16x16 tile, A and B in registers 0-3), which nothing else depends on.
-#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 700
+// in the hardware's own layout, loaded from and stored to shared memory by wmma itself (nothing
+// else depends on that layout).
+#if __CUDA_ARCH__ >= 700
 
 // Loads the 16x16 A (row-major, ldm halves per row) or B (row-major, k x n) fragment.
 template <bool IS_A>
 __device__ __forceinline__ void gg_wmma_load(unsigned (&f)[8], const unsigned short* p, int ldm)
 {
-#if defined(__CUDA_ARCH__)
     const unsigned a = (unsigned)__cvta_generic_to_shared(p);
     if constexpr (IS_A)
         asm volatile("wmma.load.a.sync.aligned.row.m16n16k16.shared.f16 "
@@ -800,14 +778,6 @@ __device__ __forceinline__ void gg_wmma_load(unsigned (&f)[8], const unsigned sh
                      : "=r"(f[0]), "=r"(f[1]), "=r"(f[2]), "=r"(f[3]), "=r"(f[4]), "=r"(f[5]),
                        "=r"(f[6]), "=r"(f[7])
                      : "r"(a), "r"(ldm));
-#else
-    const unsigned lane = gg_emu::lane_id();
-    const unsigned short* row = p + (lane / 2) * ldm + (lane % 2) * 8;
-    for (int i = 0; i < 4; ++i)
-        f[i] = (unsigned)row[2 * i] | ((unsigned)row[2 * i + 1] << 16);
-    for (int i = 4; i < 8; ++i)
-        f[i] = 0;
-#endif
 }
 
 // acc[i][j] += A_i * B_j for the warp's FM x FN fragments.
@@ -815,7 +785,6 @@ template <int FM, int FN>
 __device__ __forceinline__ void gg_wmma_step(float (&acc)[FM][FN][8], const unsigned (&a)[FM][8],
                                              const unsigned (&b)[FN][8])
 {
-#if defined(__CUDA_ARCH__)
 #pragma unroll
     for (int i = 0; i < FM; ++i)
 #pragma unroll
@@ -833,43 +802,17 @@ __device__ __forceinline__ void gg_wmma_step(float (&acc)[FM][FN][8], const unsi
                            "r"(b[j][2]), "r"(b[j][3]), "r"(b[j][4]), "r"(b[j][5]), "r"(b[j][6]),
                            "r"(b[j][7]));
         }
-#else
-    unsigned ga[32][FM][8], gb[32][FN][8];
-    gg_emu::warp_allgather(a, sizeof a, ga);
-    gg_emu::warp_allgather(b, sizeof b, gb);
-    // Element (r, c) of a fragment lives in lane 2r + c / 8, register (c % 8) / 2, half c % 2.
-    auto h = [](unsigned v, int c) { return gg_half_to_float((c % 2) ? v >> 16 : v & 0xffffu); };
-    const unsigned lane = gg_emu::lane_id();
-    const int r = (int)lane / 2, c0 = ((int)lane % 2) * 8;
-    for (int i = 0; i < FM; ++i)
-        for (int j = 0; j < FN; ++j)
-            for (int e = 0; e < 8; ++e) {
-                const int c = c0 + e;
-                float s = acc[i][j][e];
-                for (int k = 0; k < 16; ++k)
-                    s = fmaf(h(ga[2 * r + k / 8][i][(k % 8) / 2], k),
-                             h(gb[2 * k + c / 8][j][(c % 8) / 2], c), s);
-                acc[i][j][e] = s;
-            }
-#endif
 }
 
 // Stores a 16x16 FP32 accumulator fragment to shared memory (row-major, ldm floats per row).
 __device__ __forceinline__ void gg_wmma_store(float* p, const float (&d)[8], int ldm)
 {
-#if defined(__CUDA_ARCH__)
     const unsigned a = (unsigned)__cvta_generic_to_shared(p);
     asm volatile("wmma.store.d.sync.aligned.row.m16n16k16.shared.f32 "
                  "[%0], {%1, %2, %3, %4, %5, %6, %7, %8}, %9;\n" ::"r"(a),
                  "f"(d[0]), "f"(d[1]), "f"(d[2]), "f"(d[3]), "f"(d[4]), "f"(d[5]), "f"(d[6]),
                  "f"(d[7]), "r"(ldm)
                  : "memory");
-#else
-    const unsigned lane = gg_emu::lane_id();
-    float* row = p + (lane / 2) * ldm + (lane % 2) * 8;
-    for (int e = 0; e < 8; ++e)
-        row[e] = d[e];
-#endif
 }
 
 template <int BM, int BN, int BK, int WM, int WN, int STAGES>
@@ -1060,7 +1003,7 @@ hgemm_f16_64x64x8_t4x4(int M, int N, int K, const unsigned short* __restrict__ A
 // ----------------------------------------------------------------------------------------------
 // sm_70+: HGEMM on the tensor cores (wmma, FP32 accumulate).
 // ----------------------------------------------------------------------------------------------
-#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 700
+#if __CUDA_ARCH__ >= 700
 
 // 8 warps of 64x32, k-step 32, two stages (cp.async on sm_80+, plain copies on sm_70/75).
 extern "C" __global__ void __launch_bounds__(256, 1)
@@ -1083,7 +1026,7 @@ hgemm_f16_tc_64x64x32_w32x32_s2(int M, int N, int K, const unsigned short* __res
 // ----------------------------------------------------------------------------------------------
 // sm_80+: cp.async pipelines on the CUDA cores, and DGEMM on the tensor cores (DMMA).
 // ----------------------------------------------------------------------------------------------
-#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
+#if __CUDA_ARCH__ >= 800
 
 // SGEMM, the large tile with four stages (three k-tiles in flight); 33 KB of shared memory.
 extern "C" __global__ void __launch_bounds__(256, 2)

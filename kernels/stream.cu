@@ -11,8 +11,7 @@
 //       the block size must be STREAM_BLOCK = 256 (the host adds the gridDim.x partial sums).
 // Any grid size works; one-dimensional blocks and grids.
 //
-// Static shared memory only, no atomics, no inline PTX: the same source runs on the CPU in the
-// test-only emulator (emu/), which also emulates the warp shuffles used by the dot reduction.
+// Static shared memory only, no atomics, no inline PTX (the dot reduction ends with warp shuffles).
 
 #define STREAM_BLOCK 256
 

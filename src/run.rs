@@ -839,7 +839,7 @@ impl SelftestCase {
 
 /// Runs every case once (nothing timed) on `backend` and verifies it; then every GEMM variant
 /// the backend can run at [`selftest_variant_shapes`] (the tuner may pick any of them, so each
-/// is checked on the device itself, not only in the emulator).
+/// is checked on the device itself, not only on the simulator).
 pub fn selftest_on(
     backend: &dyn Backend,
     cases: &[WorkloadSpec],

@@ -1,4 +1,4 @@
-//! `Backend`: one interface, many backends (CUDA, the host; the CPU emulator in tests).
+//! `Backend`: one interface, many backends (CUDA, on a GPU or on gpugate-sim's; the host).
 
 use std::sync::Arc;
 

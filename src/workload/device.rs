@@ -1,9 +1,9 @@
 //! The minimal device interface the GPU workloads are written against.
 //!
-//! `crate::cuda::CudaDevice` implements it with cudarc; the test-only emulator crate (`emu/`)
-//! implements it by running the same `.cu` sources compiled for the host. Buffers are untyped
-//! bytes; kernel arguments are passed by value in declaration order, exactly as
-//! `cuLaunchKernel` takes them.
+//! `crate::cuda::CudaDevice` implements it with cudarc, on a GPU or, in tests without one, on
+//! gpugate-sim's simulated driver (`sim/`), which runs the same PTX. Buffers are untyped bytes;
+//! kernel arguments are passed by value in declaration order, exactly as `cuLaunchKernel` takes
+//! them.
 
 /// A failure reported by a device (driver error, out of memory, missing kernel, …).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -3,7 +3,7 @@
 //!
 //! The GPU trials here are written once against [`device::KernelDevice`], so the same code
 //! (allocation, launch configuration, argument order, read-back, verification) drives the CUDA
-//! backend and, in tests, the CPU emulation of the CUDA execution model.
+//! backend on a GPU and, in tests without one, on gpugate-sim's simulated GPU (`sim/`).
 
 pub mod backend;
 pub mod device;

@@ -17,7 +17,7 @@
 //! would load it); `sim/tests/ptx_committed.rs` runs every one of its entries at the simulator
 //! level.
 //!
-//! What the C++ emulator suite (`emu/tests`) covered is here: every GEMM variant at odd,
+//! What the retired C++ emulator suite (`emu/tests`) covered is here: every GEMM variant at odd,
 //! skinny, tile-edge, K = 0 and misaligned shapes, exact on integer inputs and within a K-scaled
 //! bound on random ones; the HGEMM input classes and the binary16 → binary32 conversion on all
 //! 65536 bit patterns; the stream kernels at odd sizes and grids; the workloads, the tuner, and
