@@ -484,10 +484,13 @@ __device__ __forceinline__ void gg_cp_async_wait()
 #endif
 }
 
-// Stages V consecutive elements of T (V * sizeof(T) == 16 bytes) at src into the shared dst:
-// one 16-byte cp.async when the whole vector is in range and aligned (`vec`), else element by
-// element, zero-filled past `nvalid` (those copies are cp.async too for 4- and 8-byte T, plain
-// loads and stores for binary16).
+// Stages V consecutive elements of T (V * sizeof(T) == 16 bytes) at src into the shared dst
+// (16-byte aligned): one 16-byte cp.async when the whole vector is in range and aligned (`vec`),
+// else element by element, zero-filled past `nvalid` (those copies are cp.async too for 4- and
+// 8-byte T, with `any`, an element-aligned pointer into the operand, as the unread source; plain
+// loads and stores for binary16). A vector wholly out of range is zeroed with a plain shared
+// store: a 16-byte zero-fill cp.async would still need a 16-byte aligned source, which an
+// operand at an odd element offset does not have (found by gpugate-sim's alignment check).
 template <typename T, int V>
 __device__ __forceinline__ void gg_stage(T* dst, const T* src, int nvalid, bool vec, const T* any)
 {
@@ -495,7 +498,7 @@ __device__ __forceinline__ void gg_stage(T* dst, const T* src, int nvalid, bool 
     if (vec && nvalid >= V) {
         gg_cp_async<16>(dst, src, true);
     } else if (nvalid <= 0) {
-        gg_cp_async<16>(dst, any, false);
+        *reinterpret_cast<uint4*>(dst) = make_uint4(0u, 0u, 0u, 0u);
     } else if constexpr (sizeof(T) >= 4) {
 #pragma unroll
         for (int i = 0; i < V; ++i)

@@ -146,7 +146,7 @@ fn a_swapped_accumulator_fragment_order_gives_a_wrong_dgemm() {
     // c0/c1 (columns 2t and 2t+1 of the 8×8 tile) trade places in one mma of the k-loop.
     let patched = patch_line(
         &text,
-        31726,
+        30787,
         "{%fd376, %fd375}, {%fd163}, {%fd164}, {%fd376, %fd375}",
         "{%fd375, %fd376}, {%fd163}, {%fd164}, {%fd375, %fd376}",
     );
@@ -159,9 +159,9 @@ fn a_wrong_a_fragment_lane_index_gives_a_wrong_dgemm() {
     // a0 must be A[groupID][threadID_in_group]: index k by groupID (%r4) instead.
     let patched = patch_line(
         &text,
-        31709,
-        "mul.wide.s32 \t%rd532, %r5, 8;",
-        "mul.wide.s32 \t%rd532, %r4, 8;",
+        30771,
+        "mul.wide.s32 \t%rd297, %r5, 8;",
+        "mul.wide.s32 \t%rd297, %r4, 8;",
     );
     dmma_mutation(&patched);
 }
@@ -199,10 +199,10 @@ fn a_misaligned_16_byte_cp_async_faults() {
     r.unwrap();
     assert!(max_err(&got, &want) < 1e-10);
     for (from, to) in [
-        ("[%rd5], 16, %r94;", "[%rd5+8], 16, %r94;"),
-        ("[%r93], [%rd5]", "[%r93+8], [%rd5]"),
+        ("[%rd6], 16, %r95;", "[%rd6+8], 16, %r95;"),
+        ("[%r94], [%rd6]", "[%r94+8], [%rd6]"),
     ] {
-        let patched = patch_line(&text, 30315, from, to);
+        let patched = patch_line(&text, 29694, from, to);
         let (r, _, _) = gemm(&patched, 80, DMMA, DMMA_TILE, "f64", shape, true);
         let e = r.expect_err("a 16-byte cp.async at an 8-byte offset must fault");
         assert_eq!(e.kind, LaunchErrorKind::MisalignedAddress, "{}", e.log);

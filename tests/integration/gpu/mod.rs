@@ -35,7 +35,7 @@ mod workloads;
 use std::sync::Arc;
 
 use gpugate::cuda::CudaDevice;
-use gpugate::kernels::{gemm_variants, GemmKernel, Pipeline};
+use gpugate::kernels::{gemm_variants, GemmKernel};
 use gpugate::workload::device::{
     as_bytes, as_bytes_mut, bytemuck_lite::Pod, DevBuf, DeviceError, DeviceProps, KArg,
     KernelDevice, KernelRef, LaunchConfig, PinnedBuf,
@@ -81,33 +81,6 @@ pub fn variants_here(dev: &CudaDevice, p: Precision) -> Vec<GemmKernel> {
         );
     }
     here
-}
-
-/// Blocked on kernels/gemm.cu (found by these tests on the simulated A100): on sm_80+ every
-/// cp.async variant (CUDA-core `_s<N>`, DMMA and wmma) faults with CUDA_ERROR_MISALIGNED_ADDRESS
-/// when A or B is not 16-byte aligned. `gg_stage`'s zero-fill branch (`nvalid <= 0`) issues
-/// `cp.async.cg.shared.global [dst], [any], 16, 0` with `any` = the operand's own, unaligned
-/// pointer; the PTX ISA requires a cp.async source aligned to its cp-size whatever src-size is.
-/// Until the kernel is fixed, those cases are skipped here (and say so on stderr); every other
-/// variant, and every variant at 16-byte aligned views, still runs. Returns whether to skip.
-pub fn blocked_misaligned_cp_async(
-    dev: &CudaDevice,
-    kernel: &GemmKernel,
-    offsets: [usize; 3],
-    elem_bytes: usize,
-) -> bool {
-    let cp_async = matches!(kernel.pipeline, Pipeline::CpAsync { .. }) && cc(dev) >= (8, 0);
-    let unaligned = offsets[..2]
-        .iter()
-        .any(|o| !(o * elem_bytes).is_multiple_of(16));
-    if cp_async && unaligned {
-        eprintln!(
-            "SKIPPED {} at element offsets {offsets:?}: blocked on kernels/gemm.cu (gg_stage \
-             zero-fills with a 16-byte cp.async from the unaligned operand)",
-            kernel.kernel.entry
-        );
-    }
-    cp_async && unaligned
 }
 
 /// Runs `check` on every variant of `p` the device loads, timing each (the wrappers show it).
