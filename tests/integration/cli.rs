@@ -302,6 +302,9 @@ fn quick_run_on_the_gpu_verifies_every_gpu_result() {
 /// The two ignored tests above, run by this test executable again under a simulated M40.
 #[test]
 fn gpu_tests_on_the_simulator() {
+    if crate::sim::stand_down_for_the_real_gpu("gpu_tests_on_the_simulator") {
+        return;
+    }
     let exe = std::env::current_exe().expect("the test executable");
     let o = crate::sim::Sim::new(&["m40"])
         .command(
@@ -350,6 +353,10 @@ fn selftest_on(model: &str) -> String {
 
 #[test]
 fn selftest_on_a_simulated_m40_runs_every_sm52_entry() {
+    if crate::sim::stand_down_for_the_real_gpu("selftest_on_a_simulated_m40_runs_every_sm52_entry")
+    {
+        return;
+    }
     let out = selftest_on("m40");
     assert!(
         !out.contains("dgemm_f64_tc_") && !out.contains("hgemm_f16_tc_"),
@@ -360,6 +367,11 @@ fn selftest_on_a_simulated_m40_runs_every_sm52_entry() {
 
 #[test]
 fn selftest_on_a_simulated_a100_runs_the_cp_async_dmma_and_wmma_paths() {
+    if crate::sim::stand_down_for_the_real_gpu(
+        "selftest_on_a_simulated_a100_runs_the_cp_async_dmma_and_wmma_paths",
+    ) {
+        return;
+    }
     let out = selftest_on("a100");
     for path in [
         "sgemm_f32_128x128x8_t8x8_s4",
@@ -372,6 +384,11 @@ fn selftest_on_a_simulated_a100_runs_the_cp_async_dmma_and_wmma_paths() {
 
 #[test]
 fn selftest_on_a_simulated_h100_runs_the_cp_async_dmma_and_wmma_paths() {
+    if crate::sim::stand_down_for_the_real_gpu(
+        "selftest_on_a_simulated_h100_runs_the_cp_async_dmma_and_wmma_paths",
+    ) {
+        return;
+    }
     let out = selftest_on("h100");
     for path in [
         "dgemm_f64_128x64x8_t8x4_s3",

@@ -28,6 +28,30 @@ pub fn launcher() -> PathBuf {
     p
 }
 
+/// Whether a simulator test should stand down: true only where the launcher is not built but a
+/// real GPU is here — the tree copied to a GPU machine with the device bundle, which carries
+/// gpugate's binaries and tests but not the simulator. There the ignored GPU tests run on the
+/// real GPU (`--include-ignored`), and this says so on stderr. Without a real GPU a missing
+/// simulator is a test failure (see [`launcher`]), never a silent skip.
+pub fn stand_down_for_the_real_gpu(test: &str) -> bool {
+    let built = std::env::var_os("GPUGATE_SIM").is_some()
+        || crate::bin()
+            .parent()
+            .is_some_and(|d| d.join("gpugate-sim").exists());
+    if built {
+        return false;
+    }
+    let inv = gpugate::probe::gpus();
+    let real = !inv.devices.is_empty() && inv.devices.iter().all(|d| !d.simulated);
+    if real {
+        eprintln!(
+            "{test}: not run: gpugate-sim is not built here, and this machine has a real GPU, \
+             on which the ignored GPU tests run themselves (--include-ignored)"
+        );
+    }
+    real
+}
+
 /// A simulated machine: GPU models (one per GPU) and faults, as `gpugate-sim` takes them.
 #[derive(Debug, Clone, Default)]
 pub struct Sim {

@@ -164,6 +164,9 @@ fn assert_all_pass(r: &SimRun) {
 
 #[test]
 fn healthy_simulated_m40_passes_g2_large() {
+    if crate::sim::stand_down_for_the_real_gpu("healthy_simulated_m40_passes_g2_large") {
+        return;
+    }
     let r = sim_run(&Sim::new(&["m40"]), "g2.large", &["--allow-simulated"]);
     assert_all_pass(&r);
     for check in GPU_CHECKS {
@@ -195,6 +198,11 @@ fn healthy_simulated_m40_passes_g2_large() {
 
 #[test]
 fn simulated_m40_without_allow_simulated_fails_every_gpu_check() {
+    if crate::sim::stand_down_for_the_real_gpu(
+        "simulated_m40_without_allow_simulated_fails_every_gpu_check",
+    ) {
+        return;
+    }
     let r = sim_run(&Sim::new(&["m40"]), "g2.large", &[]);
     assert_eq!(r.code, Some(1), "{}", r.describe());
     for check in GPU_CHECKS {
@@ -212,6 +220,11 @@ fn simulated_m40_without_allow_simulated_fails_every_gpu_check() {
 
 #[test]
 fn two_healthy_simulated_m40s_pass_g2_2xlarge_with_machine_targets() {
+    if crate::sim::stand_down_for_the_real_gpu(
+        "two_healthy_simulated_m40s_pass_g2_2xlarge_with_machine_targets",
+    ) {
+        return;
+    }
     let r = sim_run(
         &Sim::new(&["m40", "m40"]),
         "g2.2xlarge",
@@ -233,6 +246,10 @@ fn two_healthy_simulated_m40s_pass_g2_2xlarge_with_machine_targets() {
 /// code and the checks that must fail.
 #[test]
 fn each_fault_gives_the_verdict_an_operator_must_see() {
+    if crate::sim::stand_down_for_the_real_gpu("each_fault_gives_the_verdict_an_operator_must_see")
+    {
+        return;
+    }
     type Expect = fn(&SimRun) -> Result<(), String>;
     /// Name, GPU models, faults, exit code, what else must hold.
     type Case = (

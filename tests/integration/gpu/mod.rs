@@ -375,6 +375,9 @@ mod gpu_suite_on_the_simulator {
     /// sm_52: the compute_52 modules; no cp.async, DMMA or wmma variant is offered.
     #[test]
     fn m40() {
+        if crate::sim::stand_down_for_the_real_gpu("m40") {
+            return;
+        }
         let text = suite("m40", &["gpu::"]);
         assert!(text.contains("ran sgemm_f32_128x128x8_t8x8:"), "{text}");
         assert!(!text.contains("ran sgemm_f32_128x128x8_t8x8_s4:"), "{text}");
@@ -385,6 +388,9 @@ mod gpu_suite_on_the_simulator {
     /// sm_80: the compute_80 gemm module, with the cp.async, DMMA and wmma paths.
     #[test]
     fn a100() {
+        if crate::sim::stand_down_for_the_real_gpu("a100") {
+            return;
+        }
         let text = suite("a100", &["gpu::"]);
         for entry in [
             "sgemm_f32_128x128x8_t8x8",
@@ -402,6 +408,9 @@ mod gpu_suite_on_the_simulator {
     /// errors, on a CUDA 12.8 driver (events timed by `cuEventElapsedTime_v2`).
     #[test]
     fn h100() {
+        if crate::sim::stand_down_for_the_real_gpu("h100") {
+            return;
+        }
         let text = suite(
             "h100",
             &[
