@@ -3,7 +3,6 @@
 //! Warps waiting at different `bar.sync` instructions, or a barrier nobody can complete, fail
 //! the launch.
 
-use super::lanes::lanes;
 use super::mem::Fault;
 use super::memops::thread_xyz;
 use super::warp::{self, BarState, Ctx, Group, Warp, WarpState};
@@ -207,19 +206,9 @@ fn release_barriers(ctx: &mut Ctx, warps: &mut [Warp]) -> Result<(), LaunchError
                 if let (BarKind::Red(kind), Some((d, _, _))) = (b.kind, b.red) {
                     let live = w.live;
                     match kind {
-                        BarRed::Popc => {
-                            for l in lanes(live) {
-                                w.r32[d as usize * 32 + l as usize] = st.popc;
-                            }
-                        }
-                        BarRed::And => {
-                            let p = &mut w.preds[d as usize];
-                            *p = (*p & !live) | if st.all { live } else { 0 };
-                        }
-                        BarRed::Or => {
-                            let p = &mut w.preds[d as usize];
-                            *p = (*p & !live) | if st.any { live } else { 0 };
-                        }
+                        BarRed::Popc => w.fill32(d, live, st.popc),
+                        BarRed::And => w.set_pred(d, live, if st.all { live } else { 0 }),
+                        BarRed::Or => w.set_pred(d, live, if st.any { live } else { 0 }),
                     }
                 }
             }

@@ -23,9 +23,9 @@ fn membermask(w: &Warp, slot: u32, exec: u32) -> u32 {
 pub(crate) fn shfl(w: &mut Warp, s: &ShflSpec, exec: u32) -> Result<(), Fault> {
     let m = membermask(w, s.mask, exec);
     check_members(w, m, exec, "shfl.sync")?;
-    let a = get32(&w.r32, s.a);
-    let b = get32(&w.r32, s.b);
-    let c = get32(&w.r32, s.c);
+    let a = get_row(&w.r32, s.a);
+    let b = get_row(&w.r32, s.b);
+    let c = get_row(&w.r32, s.c);
     let mut d = [0u32; 32];
     let mut pm = 0u32;
     for l in lanes(exec) {
@@ -62,10 +62,9 @@ pub(crate) fn shfl(w: &mut Warp, s: &ShflSpec, exec: u32) -> Result<(), Fault> {
         };
         pm |= u32::from(pval) << l;
     }
-    put32(&mut w.r32, s.d, &d, exec);
+    put_row(&mut w.r32, s.d, &d, exec);
     if let Some(p) = s.p {
-        let x = &mut w.preds[p as usize];
-        *x = (*x & !exec) | pm;
+        w.set_pred(p, exec, pm);
     }
     Ok(())
 }
@@ -76,19 +75,14 @@ pub(crate) fn vote(w: &mut Warp, s: &VoteSpec, exec: u32) -> Result<(), Fault> {
     check_members(w, m, exec, "vote.sync")?;
     let pv = (w.preds[s.a as usize] ^ if s.a_neg { u32::MAX } else { 0 }) & exec;
     match s.mode {
-        VoteMode::Ballot => {
-            for l in lanes(exec) {
-                w.r32[s.d as usize * 32 + l as usize] = pv;
-            }
-        }
+        VoteMode::Ballot => w.fill32(s.d, exec, pv),
         mode => {
             let v = match mode {
                 VoteMode::All => pv == exec,
                 VoteMode::Any => pv != 0,
                 _ => pv == 0 || pv == exec,
             };
-            let x = &mut w.preds[s.d as usize];
-            *x = (*x & !exec) | if v { exec } else { 0 };
+            w.set_pred(s.d, exec, if v { exec } else { 0 });
         }
     }
     Ok(())
@@ -98,7 +92,7 @@ pub(crate) fn vote(w: &mut Warp, s: &VoteSpec, exec: u32) -> Result<(), Fault> {
 pub(crate) fn redux(w: &mut Warp, s: &ReduxSpec, exec: u32) -> Result<(), Fault> {
     let m = membermask(w, s.mask, exec);
     check_members(w, m, exec, "redux.sync")?;
-    let a = get32(&w.r32, s.a);
+    let a = get_row(&w.r32, s.a);
     let mut acc: Option<u32> = None;
     for l in lanes(exec) {
         let v = a[l as usize];
@@ -116,9 +110,6 @@ pub(crate) fn redux(w: &mut Warp, s: &ReduxSpec, exec: u32) -> Result<(), Fault>
             },
         });
     }
-    let r = acc.unwrap_or(0);
-    for l in lanes(exec) {
-        w.r32[s.d as usize * 32 + l as usize] = r;
-    }
+    w.fill32(s.d, exec, acc.unwrap_or(0));
     Ok(())
 }

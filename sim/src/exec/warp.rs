@@ -14,6 +14,83 @@ use super::{LaunchErrorKind, LaunchStats};
 use crate::ptx::ir::*;
 use crate::ptx::Kernel;
 
+// The fast paths of one register bank. Macros, not generics over the bank: the operations
+// need the bank's signed and float types, and each expansion is the same specialised lane loop
+// per operation and bank that the engine would otherwise spell out twice.
+
+/// `$f` (an [`IntOp`]) on the rows of bank `$r` (lanes `$u`, signed `$s`).
+macro_rules! int_rows {
+    ($r:expr, $f:expr, $d:expr, $a:expr, $b:expr, $exec:expr, $u:ty, $s:ty) => {{
+        let (r, d, a, b, exec) = ($r, $d, $a, $b, $exec);
+        const BITS: $u = <$u>::BITS as $u;
+        let shl = |x: $u, y: $u| if y >= BITS { 0 } else { x << y };
+        let shr = |x: $u, y: $u| if y >= BITS { 0 } else { x >> y };
+        match $f {
+            IntOp::Add => bin_row(r, d, a, b, exec, |x: $u, y| x.wrapping_add(y)),
+            IntOp::Sub => bin_row(r, d, a, b, exec, |x: $u, y| x.wrapping_sub(y)),
+            IntOp::MulLo => bin_row(r, d, a, b, exec, |x: $u, y| x.wrapping_mul(y)),
+            IntOp::And => bin_row(r, d, a, b, exec, |x: $u, y| x & y),
+            IntOp::Or => bin_row(r, d, a, b, exec, |x: $u, y| x | y),
+            IntOp::Xor => bin_row(r, d, a, b, exec, |x: $u, y| x ^ y),
+            IntOp::Shl => bin_row(r, d, a, b, exec, shl),
+            IntOp::ShrU => bin_row(r, d, a, b, exec, shr),
+            IntOp::ShrS => bin_row(r, d, a, b, exec, |x: $u, y| {
+                ((x as $s) >> y.min(BITS - 1)) as $u
+            }),
+            IntOp::MinS => bin_row(r, d, a, b, exec, |x: $u, y| (x as $s).min(y as $s) as $u),
+            IntOp::MinU => bin_row(r, d, a, b, exec, |x: $u, y| x.min(y)),
+            IntOp::MaxS => bin_row(r, d, a, b, exec, |x: $u, y| (x as $s).max(y as $s) as $u),
+            IntOp::MaxU => bin_row(r, d, a, b, exec, |x: $u, y| x.max(y)),
+        }
+    }};
+}
+
+/// `$f` (an [`FOp`]) on the rows of bank `$r`, whose lanes are the bits of `$fl`.
+macro_rules! float_rows {
+    ($r:expr, $f:expr, $d:expr, $a:expr, $b:expr, $exec:expr, $fl:ty) => {{
+        let (r, d, a, b, exec) = ($r, $d, $a, $b, $exec);
+        let fb = <$fl>::from_bits;
+        match $f {
+            FOp::Add => bin_row(r, d, a, b, exec, |x, y| (fb(x) + fb(y)).to_bits()),
+            FOp::Sub => bin_row(r, d, a, b, exec, |x, y| (fb(x) - fb(y)).to_bits()),
+            FOp::Mul => bin_row(r, d, a, b, exec, |x, y| (fb(x) * fb(y)).to_bits()),
+        }
+    }};
+}
+
+/// `fn $name(bank, cmp, t, a, b) -> lane mask`: the fast setp of bank `$u` (signed `$s`,
+/// float `$fl`, whose PTX type is `$fty`).
+macro_rules! setp_rows {
+    ($name:ident, $u:ty, $s:ty, $fl:ty, $fty:expr) => {
+        fn $name(r: &[$u], cmp: CmpOp, t: CmpTy, a: u32, b: u32) -> u32 {
+            let f = <$fl>::from_bits;
+            match (t, cmp) {
+                (CmpTy::S | CmpTy::U, CmpOp::Eq) => cmp_row(r, a, b, |x, y| x == y),
+                (CmpTy::S | CmpTy::U, CmpOp::Ne) => cmp_row(r, a, b, |x, y| x != y),
+                (CmpTy::S, CmpOp::Lt) => cmp_row(r, a, b, |x, y| (x as $s) < (y as $s)),
+                (CmpTy::S, CmpOp::Le) => cmp_row(r, a, b, |x, y| (x as $s) <= (y as $s)),
+                (CmpTy::S, CmpOp::Gt) => cmp_row(r, a, b, |x, y| (x as $s) > (y as $s)),
+                (CmpTy::S, CmpOp::Ge) => cmp_row(r, a, b, |x, y| (x as $s) >= (y as $s)),
+                (CmpTy::U, CmpOp::Lt) => cmp_row(r, a, b, |x, y| x < y),
+                (CmpTy::U, CmpOp::Le) => cmp_row(r, a, b, |x, y| x <= y),
+                (CmpTy::U, CmpOp::Gt) => cmp_row(r, a, b, |x, y| x > y),
+                (CmpTy::U, CmpOp::Ge) => cmp_row(r, a, b, |x, y| x >= y),
+                (CmpTy::F, CmpOp::Eq) => cmp_row(r, a, b, |x, y| f(x) == f(y)),
+                (CmpTy::F, CmpOp::Ne) => cmp_row(r, a, b, |x, y| {
+                    !f(x).is_nan() && !f(y).is_nan() && f(x) != f(y)
+                }),
+                (CmpTy::F, CmpOp::Lt) => cmp_row(r, a, b, |x, y| f(x) < f(y)),
+                (CmpTy::F, CmpOp::Le) => cmp_row(r, a, b, |x, y| f(x) <= f(y)),
+                (CmpTy::F, CmpOp::Gt) => cmp_row(r, a, b, |x, y| f(x) > f(y)),
+                (CmpTy::F, CmpOp::Ge) => cmp_row(r, a, b, |x, y| f(x) >= f(y)),
+                (_, c) => cmp_row(r, a, b, |x: $u, y: $u| {
+                    alu::compare(c, $fty, false, u64::from(x), u64::from(y))
+                }),
+            }
+        }
+    };
+}
+
 /// A set of lanes at one PC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Group {
@@ -105,6 +182,28 @@ impl Warp {
         } else {
             self.r32[i] = v as u32;
         }
+    }
+
+    /// Sets predicate `d` to `v` in the lanes of `exec`.
+    #[inline(always)]
+    pub fn set_pred(&mut self, d: u32, exec: u32, v: u32) {
+        let p = &mut self.preds[d as usize];
+        *p = (*p & !exec) | (v & exec);
+    }
+
+    /// Writes `v` to the lanes of `exec` of 32-bit register `d`.
+    #[inline]
+    pub fn fill32(&mut self, d: u32, exec: u32, v: u32) {
+        for l in super::lanes::lanes(exec) {
+            self.r32[d as usize * 32 + l as usize] = v;
+        }
+    }
+
+    /// Group `gi` continues at `pc` with lanes `mask`.
+    #[inline(always)]
+    fn save(&mut self, gi: usize, pc: u32, mask: u32) {
+        self.groups[gi].pc = pc;
+        self.groups[gi].mask = mask;
     }
 
     /// A whole operand row as u64 lanes.
@@ -315,13 +414,11 @@ fn exec_group_body(
     let mut left = *budget;
     let ev = 'run: loop {
         if pc == stop {
-            w.groups[gi].pc = pc;
-            w.groups[gi].mask = mask;
+            w.save(gi, pc, mask);
             break 'run Ev::Resched;
         }
         if left == 0 {
-            w.groups[gi].pc = pc;
-            w.groups[gi].mask = mask;
+            w.save(gi, pc, mask);
             break 'run Ev::Yield;
         }
         left -= 1;
@@ -344,48 +441,13 @@ fn exec_group_body(
         }
         let r = &mut w.r32[..];
         match &inst.op {
-            Op::Fma32 { d, a, b, c } => fma32(r, *d, *a, *b, *c, exec, hw),
-            Op::Fma64 { d, a, b, c } => fma64(&mut w.r64, *d, *a, *b, *c, exec, hw),
-            Op::I32 { f, d, a, b } => {
-                let (d, a, b) = (*d, *a, *b);
-                match f {
-                    IntOp::Add => bin32(r, d, a, b, exec, |x, y| x.wrapping_add(y)),
-                    IntOp::Sub => bin32(r, d, a, b, exec, |x, y| x.wrapping_sub(y)),
-                    IntOp::MulLo => bin32(r, d, a, b, exec, |x, y| x.wrapping_mul(y)),
-                    IntOp::And => bin32(r, d, a, b, exec, |x, y| x & y),
-                    IntOp::Or => bin32(r, d, a, b, exec, |x, y| x | y),
-                    IntOp::Xor => bin32(r, d, a, b, exec, |x, y| x ^ y),
-                    IntOp::Shl => bin32(r, d, a, b, exec, |x, y| if y >= 32 { 0 } else { x << y }),
-                    IntOp::ShrU => bin32(r, d, a, b, exec, |x, y| if y >= 32 { 0 } else { x >> y }),
-                    IntOp::ShrS => bin32(r, d, a, b, exec, |x, y| ((x as i32) >> y.min(31)) as u32),
-                    IntOp::MinS => bin32(r, d, a, b, exec, |x, y| (x as i32).min(y as i32) as u32),
-                    IntOp::MinU => bin32(r, d, a, b, exec, |x, y| x.min(y)),
-                    IntOp::MaxS => bin32(r, d, a, b, exec, |x, y| (x as i32).max(y as i32) as u32),
-                    IntOp::MaxU => bin32(r, d, a, b, exec, |x, y| x.max(y)),
-                }
-            }
-            Op::I64 { f, d, a, b } => {
-                let (d, a, b) = (*d, *a, *b);
-                let r = &mut w.r64[..];
-                match f {
-                    IntOp::Add => bin64(r, d, a, b, exec, |x, y| x.wrapping_add(y)),
-                    IntOp::Sub => bin64(r, d, a, b, exec, |x, y| x.wrapping_sub(y)),
-                    IntOp::MulLo => bin64(r, d, a, b, exec, |x, y| x.wrapping_mul(y)),
-                    IntOp::And => bin64(r, d, a, b, exec, |x, y| x & y),
-                    IntOp::Or => bin64(r, d, a, b, exec, |x, y| x | y),
-                    IntOp::Xor => bin64(r, d, a, b, exec, |x, y| x ^ y),
-                    IntOp::Shl => bin64(r, d, a, b, exec, |x, y| if y >= 64 { 0 } else { x << y }),
-                    IntOp::ShrU => bin64(r, d, a, b, exec, |x, y| if y >= 64 { 0 } else { x >> y }),
-                    IntOp::ShrS => bin64(r, d, a, b, exec, |x, y| ((x as i64) >> y.min(63)) as u64),
-                    IntOp::MinS => bin64(r, d, a, b, exec, |x, y| (x as i64).min(y as i64) as u64),
-                    IntOp::MinU => bin64(r, d, a, b, exec, |x, y| x.min(y)),
-                    IntOp::MaxS => bin64(r, d, a, b, exec, |x, y| (x as i64).max(y as i64) as u64),
-                    IntOp::MaxU => bin64(r, d, a, b, exec, |x, y| x.max(y)),
-                }
-            }
+            Op::Fma32 { d, a, b, c } => fma_row(r, *d, *a, *b, *c, exec, hw),
+            Op::Fma64 { d, a, b, c } => fma_row(&mut w.r64, *d, *a, *b, *c, exec, hw),
+            Op::I32 { f, d, a, b } => int_rows!(r, *f, *d, *a, *b, exec, u32, i32),
+            Op::I64 { f, d, a, b } => int_rows!(&mut w.r64[..], *f, *d, *a, *b, exec, u64, i64),
             Op::Sh64 { f, d, a, b } => {
-                let x = get64(&w.r64, *a);
-                let y = get32(&w.r32, *b);
+                let x = get_row(&w.r64, *a);
+                let y = get_row(&w.r32, *b);
                 let mut o = [0u64; 32];
                 match f {
                     IntOp::Shl => {
@@ -404,51 +466,21 @@ fn exec_group_body(
                         }
                     }
                 }
-                put64(&mut w.r64, *d, &o, exec);
+                put_row(&mut w.r64, *d, &o, exec);
             }
-            Op::F32 { f, d, a, b } => {
-                let (d, a, b) = (*d, *a, *b);
-                let fb = f32::from_bits;
-                match f {
-                    FOp::Add => bin32(r, d, a, b, exec, |x, y| (fb(x) + fb(y)).to_bits()),
-                    FOp::Sub => bin32(r, d, a, b, exec, |x, y| (fb(x) - fb(y)).to_bits()),
-                    FOp::Mul => bin32(r, d, a, b, exec, |x, y| (fb(x) * fb(y)).to_bits()),
-                }
-            }
-            Op::F64 { f, d, a, b } => {
-                let (d, a, b) = (*d, *a, *b);
-                let r = &mut w.r64[..];
-                let fb = f64::from_bits;
-                match f {
-                    FOp::Add => bin64(r, d, a, b, exec, |x, y| (fb(x) + fb(y)).to_bits()),
-                    FOp::Sub => bin64(r, d, a, b, exec, |x, y| (fb(x) - fb(y)).to_bits()),
-                    FOp::Mul => bin64(r, d, a, b, exec, |x, y| (fb(x) * fb(y)).to_bits()),
-                }
-            }
-            Op::Mad32 { d, a, b, c } => {
-                let x = get32(r, *a);
-                let y = get32(r, *b);
-                let z = get32(r, *c);
-                let mut o = [0u32; 32];
-                for i in 0..32 {
-                    o[i] = x[i].wrapping_mul(y[i]).wrapping_add(z[i]);
-                }
-                put32(r, *d, &o, exec);
-            }
+            Op::F32 { f, d, a, b } => float_rows!(r, *f, *d, *a, *b, exec, f32),
+            Op::F64 { f, d, a, b } => float_rows!(&mut w.r64[..], *f, *d, *a, *b, exec, f64),
+            Op::Mad32 { d, a, b, c } => tern_row(r, *d, *a, *b, *c, exec, |x: u32, y, z| {
+                x.wrapping_mul(y).wrapping_add(z)
+            }),
             Op::Mad64 { d, a, b, c } => {
-                let r = &mut w.r64[..];
-                let x = get64(r, *a);
-                let y = get64(r, *b);
-                let z = get64(r, *c);
-                let mut o = [0u64; 32];
-                for i in 0..32 {
-                    o[i] = x[i].wrapping_mul(y[i]).wrapping_add(z[i]);
-                }
-                put64(r, *d, &o, exec);
+                tern_row(&mut w.r64, *d, *a, *b, *c, exec, |x: u64, y, z| {
+                    x.wrapping_mul(y).wrapping_add(z)
+                })
             }
             Op::MulWide { signed, d, a, b } => {
-                let x = get32(&w.r32, *a);
-                let y = get32(&w.r32, *b);
+                let x = get_row(&w.r32, *a);
+                let y = get_row(&w.r32, *b);
                 let mut o = [0u64; 32];
                 if *signed {
                     for i in 0..32 {
@@ -459,51 +491,29 @@ fn exec_group_body(
                         o[i] = x[i] as u64 * y[i] as u64;
                     }
                 }
-                put64(&mut w.r64, *d, &o, exec);
+                put_row(&mut w.r64, *d, &o, exec);
             }
             Op::Setp32 { cmp, t, d, a, b } => {
                 let m = setp32(&w.r32, *cmp, *t, *a, *b);
-                let p = &mut w.preds[*d as usize];
-                *p = (*p & !exec) | (m & exec);
+                w.set_pred(*d, exec, m);
             }
             Op::Setp64 { cmp, t, d, a, b } => {
                 let m = setp64(&w.r64, *cmp, *t, *a, *b);
-                let p = &mut w.preds[*d as usize];
-                *p = (*p & !exec) | (m & exec);
+                w.set_pred(*d, exec, m);
             }
             Op::Selp32 { d, a, b, p } => {
                 let pm = w.preds[*p as usize];
-                let x = get32(r, *a);
-                let y = get32(r, *b);
-                let mut o = [0u32; 32];
-                for i in 0..32 {
-                    o[i] = if pm >> i & 1 != 0 { x[i] } else { y[i] };
-                }
-                put32(r, *d, &o, exec);
+                select_row(r, *d, *a, *b, pm, exec);
             }
             Op::Selp64 { d, a, b, p } => {
                 let pm = w.preds[*p as usize];
-                let r = &mut w.r64[..];
-                let x = get64(r, *a);
-                let y = get64(r, *b);
-                let mut o = [0u64; 32];
-                for i in 0..32 {
-                    o[i] = if pm >> i & 1 != 0 { x[i] } else { y[i] };
-                }
-                put64(r, *d, &o, exec);
+                select_row(&mut w.r64, *d, *a, *b, pm, exec);
             }
-            Op::Mov32 { d, a } => {
-                let x = get32(r, *a);
-                put32(r, *d, &x, exec);
-            }
-            Op::Mov64 { d, a } => {
-                let x = get64(&w.r64, *a);
-                put64(&mut w.r64, *d, &x, exec);
-            }
+            Op::Mov32 { d, a } => mov_row(r, *d, *a, exec),
+            Op::Mov64 { d, a } => mov_row(&mut w.r64, *d, *a, exec),
             Op::MovPred { d, a } => {
                 let v = w.preds[*a as usize];
-                let p = &mut w.preds[*d as usize];
-                *p = (*p & !exec) | (v & exec);
+                w.set_pred(*d, exec, v);
             }
             Op::Pred { f, d, a, b } => {
                 let x = w.preds[*a as usize];
@@ -514,23 +524,20 @@ fn exec_group_body(
                     PredOp::Xor => x ^ y,
                     PredOp::Not => !x,
                 };
-                let p = &mut w.preds[*d as usize];
-                *p = (*p & !exec) | (v & exec);
+                w.set_pred(*d, exec, v);
             }
             Op::Cvt { k, d, a } => cvt_fast(w, *k, *d, *a, exec),
             Op::Bra { target } => {
                 if exec == mask {
                     pc = *target;
                     if w.groups.len() > 1 {
-                        w.groups[gi].pc = pc;
-                        w.groups[gi].mask = mask;
+                        w.save(gi, pc, mask);
                         break 'run Ev::Resched;
                     }
                     continue;
                 }
                 // Divergence: the taken lanes form a new group.
-                w.groups[gi].pc = pc + 1;
-                w.groups[gi].mask = mask & !exec;
+                w.save(gi, pc + 1, mask & !exec);
                 w.groups.push(Group {
                     pc: *target,
                     mask: exec,
@@ -573,8 +580,7 @@ fn exec_group_body(
                         m |= 1 << l;
                     }
                 }
-                let p = &mut w.preds[*d as usize];
-                *p = (*p & !exec) | m;
+                w.set_pred(*d, exec, m);
             }
             Op::Pack {
                 d,
@@ -645,14 +651,9 @@ fn exec_group_body(
                         m |= 1 << l;
                     }
                 }
-                let p = &mut w.preds[*d as usize];
-                *p = (*p & !exec) | m;
+                w.set_pred(*d, exec, m);
             }
-            Op::ActiveMask { d } => {
-                for l in lanes(exec) {
-                    w.r32[*d as usize * 32 + l as usize] = mask;
-                }
-            }
+            Op::ActiveMask { d } => w.fill32(*d, exec, mask),
             Op::Ld(s) => super::memops::load(ctx, w, s, exec, pc).map_err(|f| (pc, f))?,
             Op::St(s) => super::memops::store(ctx, w, s, exec, pc).map_err(|f| (pc, f))?,
             Op::Atom(s) => super::memops::atom(ctx, w, s, exec, pc).map_err(|f| (pc, f))?,
@@ -684,8 +685,7 @@ fn exec_group_body(
             }
             Op::Bar(b) => {
                 if let Some(e) = barrier(ctx, w, gi, b, exec, mask, pc).map_err(|f| (pc, f))? {
-                    w.groups[gi].pc = pc;
-                    w.groups[gi].mask = mask;
+                    w.save(gi, pc, mask);
                     break 'run e;
                 }
             }
@@ -857,140 +857,28 @@ fn barrier(
     Ok(Some(Ev::Wait))
 }
 
-fn setp32(r: &[u32], cmp: CmpOp, t: CmpTy, a: u32, b: u32) -> u32 {
-    let f = f32::from_bits;
-    match (t, cmp) {
-        (CmpTy::S, CmpOp::Eq) | (CmpTy::U, CmpOp::Eq) => cmp32(r, a, b, |x, y| x == y),
-        (CmpTy::S, CmpOp::Ne) | (CmpTy::U, CmpOp::Ne) => cmp32(r, a, b, |x, y| x != y),
-        (CmpTy::S, CmpOp::Lt) => cmp32(r, a, b, |x, y| (x as i32) < (y as i32)),
-        (CmpTy::S, CmpOp::Le) => cmp32(r, a, b, |x, y| (x as i32) <= (y as i32)),
-        (CmpTy::S, CmpOp::Gt) => cmp32(r, a, b, |x, y| (x as i32) > (y as i32)),
-        (CmpTy::S, CmpOp::Ge) => cmp32(r, a, b, |x, y| (x as i32) >= (y as i32)),
-        (CmpTy::U, CmpOp::Lt) => cmp32(r, a, b, |x, y| x < y),
-        (CmpTy::U, CmpOp::Le) => cmp32(r, a, b, |x, y| x <= y),
-        (CmpTy::U, CmpOp::Gt) => cmp32(r, a, b, |x, y| x > y),
-        (CmpTy::U, CmpOp::Ge) => cmp32(r, a, b, |x, y| x >= y),
-        (CmpTy::F, CmpOp::Eq) => cmp32(r, a, b, |x, y| f(x) == f(y)),
-        (CmpTy::F, CmpOp::Ne) => cmp32(r, a, b, |x, y| {
-            !f(x).is_nan() && !f(y).is_nan() && f(x) != f(y)
-        }),
-        (CmpTy::F, CmpOp::Lt) => cmp32(r, a, b, |x, y| f(x) < f(y)),
-        (CmpTy::F, CmpOp::Le) => cmp32(r, a, b, |x, y| f(x) <= f(y)),
-        (CmpTy::F, CmpOp::Gt) => cmp32(r, a, b, |x, y| f(x) > f(y)),
-        (CmpTy::F, CmpOp::Ge) => cmp32(r, a, b, |x, y| f(x) >= f(y)),
-        (_, c) => cmp32(r, a, b, |x, y| {
-            alu::compare(c, Ty::F32, false, x as u64, y as u64)
-        }),
-    }
-}
-
-fn setp64(r: &[u64], cmp: CmpOp, t: CmpTy, a: u32, b: u32) -> u32 {
-    let f = f64::from_bits;
-    match (t, cmp) {
-        (CmpTy::S, CmpOp::Eq) | (CmpTy::U, CmpOp::Eq) => cmp64(r, a, b, |x, y| x == y),
-        (CmpTy::S, CmpOp::Ne) | (CmpTy::U, CmpOp::Ne) => cmp64(r, a, b, |x, y| x != y),
-        (CmpTy::S, CmpOp::Lt) => cmp64(r, a, b, |x, y| (x as i64) < (y as i64)),
-        (CmpTy::S, CmpOp::Le) => cmp64(r, a, b, |x, y| (x as i64) <= (y as i64)),
-        (CmpTy::S, CmpOp::Gt) => cmp64(r, a, b, |x, y| (x as i64) > (y as i64)),
-        (CmpTy::S, CmpOp::Ge) => cmp64(r, a, b, |x, y| (x as i64) >= (y as i64)),
-        (CmpTy::U, CmpOp::Lt) => cmp64(r, a, b, |x, y| x < y),
-        (CmpTy::U, CmpOp::Le) => cmp64(r, a, b, |x, y| x <= y),
-        (CmpTy::U, CmpOp::Gt) => cmp64(r, a, b, |x, y| x > y),
-        (CmpTy::U, CmpOp::Ge) => cmp64(r, a, b, |x, y| x >= y),
-        (CmpTy::F, CmpOp::Eq) => cmp64(r, a, b, |x, y| f(x) == f(y)),
-        (CmpTy::F, CmpOp::Ne) => cmp64(r, a, b, |x, y| {
-            !f(x).is_nan() && !f(y).is_nan() && f(x) != f(y)
-        }),
-        (CmpTy::F, CmpOp::Lt) => cmp64(r, a, b, |x, y| f(x) < f(y)),
-        (CmpTy::F, CmpOp::Le) => cmp64(r, a, b, |x, y| f(x) <= f(y)),
-        (CmpTy::F, CmpOp::Gt) => cmp64(r, a, b, |x, y| f(x) > f(y)),
-        (CmpTy::F, CmpOp::Ge) => cmp64(r, a, b, |x, y| f(x) >= f(y)),
-        (_, c) => cmp64(r, a, b, |x, y| alu::compare(c, Ty::F64, false, x, y)),
-    }
-}
+setp_rows!(setp32, u32, i32, f32, Ty::F32);
+setp_rows!(setp64, u64, i64, f64, Ty::F64);
 
 fn cvt_fast(w: &mut Warp, k: CvtFast, d: u32, a: u32, exec: u32) {
+    let (r32, r64) = (&mut w.r32[..], &mut w.r64[..]);
     match k {
-        CvtFast::S64S32 => {
-            let x = get32(&w.r32, a);
-            let mut o = [0u64; 32];
-            for i in 0..32 {
-                o[i] = x[i] as i32 as i64 as u64;
-            }
-            put64(&mut w.r64, d, &o, exec);
-        }
-        CvtFast::U64U32 => {
-            let x = get32(&w.r32, a);
-            let mut o = [0u64; 32];
-            for i in 0..32 {
-                o[i] = x[i] as u64;
-            }
-            put64(&mut w.r64, d, &o, exec);
-        }
-        CvtFast::Trunc64 => {
-            let x = get64(&w.r64, a);
-            let mut o = [0u32; 32];
-            for i in 0..32 {
-                o[i] = x[i] as u32;
-            }
-            put32(&mut w.r32, d, &o, exec);
-        }
-        CvtFast::F64F32 => {
-            let x = get32(&w.r32, a);
-            let mut o = [0u64; 32];
-            for i in 0..32 {
-                o[i] = (f32::from_bits(x[i]) as f64).to_bits();
-            }
-            put64(&mut w.r64, d, &o, exec);
-        }
-        CvtFast::F32S32 => {
-            let x = get32(&w.r32, a);
-            let mut o = [0u32; 32];
-            for i in 0..32 {
-                o[i] = (x[i] as i32 as f32).to_bits();
-            }
-            put32(&mut w.r32, d, &o, exec);
-        }
-        CvtFast::F32U32 => {
-            let x = get32(&w.r32, a);
-            let mut o = [0u32; 32];
-            for i in 0..32 {
-                o[i] = (x[i] as f32).to_bits();
-            }
-            put32(&mut w.r32, d, &o, exec);
-        }
-        CvtFast::F32F16 => {
-            let x = get32(&w.r32, a);
-            let mut o = [0u32; 32];
-            for i in 0..32 {
-                o[i] = half::f16::from_bits(x[i] as u16).to_f32().to_bits();
-            }
-            put32(&mut w.r32, d, &o, exec);
-        }
-        CvtFast::F32F64 => {
-            let x = get64(&w.r64, a);
-            let mut o = [0u32; 32];
-            for i in 0..32 {
-                o[i] = (f64::from_bits(x[i]) as f32).to_bits();
-            }
-            put32(&mut w.r32, d, &o, exec);
-        }
-        CvtFast::F64S32 => {
-            let x = get32(&w.r32, a);
-            let mut o = [0u64; 32];
-            for i in 0..32 {
-                o[i] = (x[i] as i32 as f64).to_bits();
-            }
-            put64(&mut w.r64, d, &o, exec);
-        }
-        CvtFast::F64U32 => {
-            let x = get32(&w.r32, a);
-            let mut o = [0u64; 32];
-            for i in 0..32 {
-                o[i] = (x[i] as f64).to_bits();
-            }
-            put64(&mut w.r64, d, &o, exec);
-        }
+        CvtFast::S64S32 => conv_row(r32, r64, d, a, exec, |x: u32| x as i32 as i64 as u64),
+        CvtFast::U64U32 => conv_row(r32, r64, d, a, exec, |x: u32| x as u64),
+        CvtFast::Trunc64 => conv_row(r64, r32, d, a, exec, |x: u64| x as u32),
+        CvtFast::F64F32 => conv_row(r32, r64, d, a, exec, |x: u32| {
+            (f32::from_bits(x) as f64).to_bits()
+        }),
+        CvtFast::F32S32 => un_row(r32, d, a, exec, |x: u32| (x as i32 as f32).to_bits()),
+        CvtFast::F32U32 => un_row(r32, d, a, exec, |x: u32| (x as f32).to_bits()),
+        CvtFast::F32F16 => un_row(r32, d, a, exec, |x: u32| {
+            half::f16::from_bits(x as u16).to_f32().to_bits()
+        }),
+        CvtFast::F32F64 => conv_row(r64, r32, d, a, exec, |x: u64| {
+            (f64::from_bits(x) as f32).to_bits()
+        }),
+        CvtFast::F64S32 => conv_row(r32, r64, d, a, exec, |x: u32| (x as i32 as f64).to_bits()),
+        CvtFast::F64U32 => conv_row(r32, r64, d, a, exec, |x: u32| (x as f64).to_bits()),
     }
 }
 
@@ -1025,11 +913,9 @@ fn setp_row(w: &mut Warp, s: &SetpSpec, exec: u32) {
         qm |= u32::from(q) << l;
     }
     if let Some(p) = s.p {
-        let x = &mut w.preds[p as usize];
-        *x = (*x & !exec) | pm;
+        w.set_pred(p, exec, pm);
     }
     if let Some(q) = s.q {
-        let x = &mut w.preds[q as usize];
-        *x = (*x & !exec) | qm;
+        w.set_pred(q, exec, qm);
     }
 }
