@@ -41,135 +41,94 @@ pub(crate) fn ftz32(x: f32) -> f32 {
     }
 }
 
-fn sat01_64(x: f64) -> f64 {
-    if x.is_nan() {
-        0.0
+/// `x`, flushed to zero if it is subnormal and `ftz` is set.
+#[inline]
+fn flush(x: f32, ftz: bool) -> f32 {
+    if ftz {
+        ftz32(x)
     } else {
-        x.clamp(0.0, 1.0)
+        x
     }
 }
 
-fn next_up64(x: f64) -> f64 {
-    if x.is_nan() || x == f64::INFINITY {
-        return x;
-    }
-    if x == 0.0 {
-        return f64::from_bits(1);
-    }
-    let b = x.to_bits();
-    f64::from_bits(if x > 0.0 { b + 1 } else { b - 1 })
-}
+/// For float type `$f`: `$sat` (`.sat`: clamped to [0, 1], NaN to 0), `$up`/`$down` (the next
+/// value towards +∞/−∞) and `$dir`, which corrects a round-to-nearest result `r` to rounding
+/// `mode`, given the sign of (exact − r).
+macro_rules! float_rounding {
+    ($f:ident, $sat:ident, $up:ident, $down:ident, $dir:ident) => {
+        fn $sat(x: $f) -> $f {
+            if x.is_nan() {
+                0.0
+            } else {
+                x.clamp(0.0, 1.0)
+            }
+        }
 
-fn next_down64(x: f64) -> f64 {
-    -next_up64(-x)
-}
+        fn $up(x: $f) -> $f {
+            if x.is_nan() || x == $f::INFINITY {
+                return x;
+            }
+            if x == 0.0 {
+                return $f::from_bits(1);
+            }
+            let b = x.to_bits();
+            $f::from_bits(if x > 0.0 { b + 1 } else { b - 1 })
+        }
 
-fn next_up32(x: f32) -> f32 {
-    if x.is_nan() || x == f32::INFINITY {
-        return x;
-    }
-    if x == 0.0 {
-        return f32::from_bits(1);
-    }
-    let b = x.to_bits();
-    f32::from_bits(if x > 0.0 { b + 1 } else { b - 1 })
-}
+        fn $down(x: $f) -> $f {
+            -$up(-x)
+        }
 
-fn next_down32(x: f32) -> f32 {
-    -next_up32(-x)
-}
-
-/// Corrects a round-to-nearest result `r` to rounding `mode`, given the sign of (exact − r).
-fn dir64(r: f64, err: f64, mode: Rnd, inputs_finite: bool) -> f64 {
-    if r.is_nan() {
-        return r;
-    }
-    if r.is_infinite() && inputs_finite {
-        // Overflow: the exact value is finite.
-        return match mode {
-            Rnd::Rz => f64::MAX.copysign(r),
-            Rnd::Rm if r > 0.0 => f64::MAX,
-            Rnd::Rp if r < 0.0 => -f64::MAX,
-            _ => r,
-        };
-    }
-    if err == 0.0 || err.is_nan() {
-        return r;
-    }
-    match mode {
-        Rnd::Rn | Rnd::Rna => r,
-        Rnd::Rz => {
-            if (r > 0.0 && err < 0.0) || (r < 0.0 && err > 0.0) {
-                if r > 0.0 {
-                    next_down64(r)
-                } else {
-                    next_up64(r)
+        fn $dir(r: $f, err: f64, mode: Rnd, inputs_finite: bool) -> $f {
+            if r.is_nan() {
+                return r;
+            }
+            if r.is_infinite() && inputs_finite {
+                // Overflow: the exact value is finite.
+                return match mode {
+                    Rnd::Rz => $f::MAX.copysign(r),
+                    Rnd::Rm if r > 0.0 => $f::MAX,
+                    Rnd::Rp if r < 0.0 => -$f::MAX,
+                    _ => r,
+                };
+            }
+            if err == 0.0 || err.is_nan() {
+                return r;
+            }
+            match mode {
+                Rnd::Rn | Rnd::Rna => r,
+                Rnd::Rz => {
+                    if (r > 0.0 && err < 0.0) || (r < 0.0 && err > 0.0) {
+                        if r > 0.0 {
+                            $down(r)
+                        } else {
+                            $up(r)
+                        }
+                    } else {
+                        r
+                    }
                 }
-            } else {
-                r
+                Rnd::Rm => {
+                    if err < 0.0 {
+                        $down(r)
+                    } else {
+                        r
+                    }
+                }
+                Rnd::Rp => {
+                    if err > 0.0 {
+                        $up(r)
+                    } else {
+                        r
+                    }
+                }
             }
         }
-        Rnd::Rm => {
-            if err < 0.0 {
-                next_down64(r)
-            } else {
-                r
-            }
-        }
-        Rnd::Rp => {
-            if err > 0.0 {
-                next_up64(r)
-            } else {
-                r
-            }
-        }
-    }
+    };
 }
 
-fn dir32(r: f32, err: f64, mode: Rnd, inputs_finite: bool) -> f32 {
-    if r.is_nan() {
-        return r;
-    }
-    if r.is_infinite() && inputs_finite {
-        return match mode {
-            Rnd::Rz => f32::MAX.copysign(r),
-            Rnd::Rm if r > 0.0 => f32::MAX,
-            Rnd::Rp if r < 0.0 => -f32::MAX,
-            _ => r,
-        };
-    }
-    if err == 0.0 || err.is_nan() {
-        return r;
-    }
-    match mode {
-        Rnd::Rn | Rnd::Rna => r,
-        Rnd::Rz => {
-            if (r > 0.0 && err < 0.0) || (r < 0.0 && err > 0.0) {
-                if r > 0.0 {
-                    next_down32(r)
-                } else {
-                    next_up32(r)
-                }
-            } else {
-                r
-            }
-        }
-        Rnd::Rm => {
-            if err < 0.0 {
-                next_down32(r)
-            } else {
-                r
-            }
-        }
-        Rnd::Rp => {
-            if err > 0.0 {
-                next_up32(r)
-            } else {
-                r
-            }
-        }
-    }
-}
+float_rounding!(f64, sat01_64, next_up64, next_down64, dir64);
+float_rounding!(f32, sat01_32, next_up32, next_down32, dir32);
 
 /// (a + b, exact error) for finite inputs.
 fn two_sum(a: f64, b: f64) -> (f64, f64) {
@@ -293,8 +252,9 @@ pub(crate) fn sqrt32(a: f32, mode: Rnd) -> f32 {
     f64_to_f32_dir(r, rem, mode)
 }
 
-/// PTX min/max: a NaN operand yields the other operand; two NaNs a canonical NaN; −0 < +0.
-fn fmin64(a: f64, b: f64, nan_prop: bool) -> f64 {
+/// PTX min (`max` false) or max: a NaN operand yields the other operand (`nan_prop`: a NaN);
+/// two NaNs a canonical NaN; −0 < +0.
+fn fminmax(a: f64, b: f64, nan_prop: bool, max: bool) -> f64 {
     if a.is_nan() || b.is_nan() {
         if nan_prop || (a.is_nan() && b.is_nan()) {
             return f64::NAN;
@@ -302,26 +262,9 @@ fn fmin64(a: f64, b: f64, nan_prop: bool) -> f64 {
         return if a.is_nan() { b } else { a };
     }
     if a == b {
-        return if a.is_sign_negative() { a } else { b };
+        return if a.is_sign_negative() != max { a } else { b };
     }
-    if a < b {
-        a
-    } else {
-        b
-    }
-}
-
-fn fmax64(a: f64, b: f64, nan_prop: bool) -> f64 {
-    if a.is_nan() || b.is_nan() {
-        if nan_prop || (a.is_nan() && b.is_nan()) {
-            return f64::NAN;
-        }
-        return if a.is_nan() { b } else { a };
-    }
-    if a == b {
-        return if a.is_sign_negative() { b } else { a };
-    }
-    if a > b {
+    if (a < b) != max {
         a
     } else {
         b
@@ -415,10 +358,7 @@ fn f2bf(x: f64, mode: Rnd) -> u64 {
 /// A float operand's value (f16/bf16/f32/f64 bits → f64).
 pub(crate) fn fval(ty: Ty, bits: u64, ftz: bool) -> f64 {
     match ty {
-        Ty::F32 => {
-            let f = f32::from_bits(bits as u32);
-            (if ftz { ftz32(f) } else { f }) as f64
-        }
+        Ty::F32 => flush(f32::from_bits(bits as u32), ftz) as f64,
         Ty::F64 => f64::from_bits(bits),
         Ty::F16 | Ty::F16x2 => h2f(bits & 0xffff),
         Ty::BF16 | Ty::BF16x2 => bf2f(bits & 0xffff),
@@ -429,11 +369,7 @@ pub(crate) fn fval(ty: Ty, bits: u64, ftz: bool) -> f64 {
 fn fbits(ty: Ty, x: f64, mode: Rnd, ftz: bool, sat: bool) -> u64 {
     let x = if sat { sat01_64(x) } else { x };
     match ty {
-        Ty::F32 => {
-            let r = f64_to_f32_dir(x, 0.0, mode);
-            let r = if ftz { ftz32(r) } else { r };
-            r.to_bits() as u64
-        }
+        Ty::F32 => flush(f64_to_f32_dir(x, 0.0, mode), ftz).to_bits() as u64,
         Ty::F64 => x.to_bits(),
         Ty::F16 | Ty::F16x2 => f2h(x, mode),
         _ => f2bf(x, mode),
@@ -445,30 +381,8 @@ fn float_op(s: &AluSpec, ty: Ty, a: u64, b: u64, c: u64) -> u64 {
     let ftz = s.ftz;
     let m = s.rnd;
     if ty == Ty::F32 {
-        let fa = {
-            let f = f32::from_bits(a as u32);
-            if ftz {
-                ftz32(f)
-            } else {
-                f
-            }
-        };
-        let fb = {
-            let f = f32::from_bits(b as u32);
-            if ftz {
-                ftz32(f)
-            } else {
-                f
-            }
-        };
-        let fc = {
-            let f = f32::from_bits(c as u32);
-            if ftz {
-                ftz32(f)
-            } else {
-                f
-            }
-        };
+        let ld = |v: u64| flush(f32::from_bits(v as u32), ftz);
+        let (fa, fb, fc) = (ld(a), ld(b), ld(c));
         let r: f32 = match s.f {
             AluFn::Add => add32(fa, fb, m),
             AluFn::Sub => add32(fa, -fb, m),
@@ -483,10 +397,10 @@ fn float_op(s: &AluSpec, ty: Ty, a: u64, b: u64, c: u64) -> u64 {
             }
             AluFn::Abs => f32::from_bits(fa.to_bits() & 0x7fff_ffff),
             AluFn::Neg => f32::from_bits(fa.to_bits() ^ 0x8000_0000),
-            AluFn::Min => fmin64(fa as f64, fb as f64, false) as f32,
-            AluFn::Max => fmax64(fa as f64, fb as f64, false) as f32,
-            AluFn::MinNaN => fmin64(fa as f64, fb as f64, true) as f32,
-            AluFn::MaxNaN => fmax64(fa as f64, fb as f64, true) as f32,
+            AluFn::Min => fminmax(fa as f64, fb as f64, false, false) as f32,
+            AluFn::Max => fminmax(fa as f64, fb as f64, false, true) as f32,
+            AluFn::MinNaN => fminmax(fa as f64, fb as f64, true, false) as f32,
+            AluFn::MaxNaN => fminmax(fa as f64, fb as f64, true, true) as f32,
             AluFn::Rcp => {
                 if s.approx {
                     1.0 / fa
@@ -510,17 +424,8 @@ fn float_op(s: &AluSpec, ty: Ty, a: u64, b: u64, c: u64) -> u64 {
             AluFn::Copysign => fb.copysign(fa),
             _ => 0.0,
         };
-        let r = if s.sat {
-            if r.is_nan() {
-                0.0
-            } else {
-                r.clamp(0.0, 1.0)
-            }
-        } else {
-            r
-        };
-        let r = if ftz { ftz32(r) } else { r };
-        return r.to_bits() as u64;
+        let r = if s.sat { sat01_32(r) } else { r };
+        return flush(r, ftz).to_bits() as u64;
     }
     if ty == Ty::F64 {
         let fa = f64::from_bits(a);
@@ -534,10 +439,10 @@ fn float_op(s: &AluSpec, ty: Ty, a: u64, b: u64, c: u64) -> u64 {
             AluFn::Div => div64(fa, fb, m),
             AluFn::Abs => f64::from_bits(a & !(1 << 63)),
             AluFn::Neg => f64::from_bits(a ^ (1 << 63)),
-            AluFn::Min => fmin64(fa, fb, false),
-            AluFn::Max => fmax64(fa, fb, false),
-            AluFn::MinNaN => fmin64(fa, fb, true),
-            AluFn::MaxNaN => fmax64(fa, fb, true),
+            AluFn::Min => fminmax(fa, fb, false, false),
+            AluFn::Max => fminmax(fa, fb, false, true),
+            AluFn::MinNaN => fminmax(fa, fb, true, false),
+            AluFn::MaxNaN => fminmax(fa, fb, true, true),
             AluFn::Rcp => {
                 if s.approx {
                     1.0 / fa
@@ -581,10 +486,10 @@ fn float_op(s: &AluSpec, ty: Ty, a: u64, b: u64, c: u64) -> u64 {
         AluFn::Div => fa / fb,
         AluFn::Abs => return a & 0x7fff,
         AluFn::Neg => return (a ^ 0x8000) & 0xffff,
-        AluFn::Min => fmin64(fa, fb, false),
-        AluFn::Max => fmax64(fa, fb, false),
-        AluFn::MinNaN => fmin64(fa, fb, true),
-        AluFn::MaxNaN => fmax64(fa, fb, true),
+        AluFn::Min => fminmax(fa, fb, false, false),
+        AluFn::Max => fminmax(fa, fb, false, true),
+        AluFn::MinNaN => fminmax(fa, fb, true, false),
+        AluFn::MaxNaN => fminmax(fa, fb, true, true),
         AluFn::Rcp => 1.0 / fa,
         AluFn::Sqrt => fa.sqrt(),
         AluFn::Rsqrt => 1.0 / fa.sqrt(),
@@ -705,57 +610,36 @@ pub(crate) fn eval(s: &AluSpec, a: u64, b: u64, c: u64, e: u64) -> u64 {
     let ib = sx(b, bits);
     let ic = sx(c, bits);
     let wide_bits = (bits * 2).min(64);
+    // The full product a·b (its low 128 bits).
+    let product = || {
+        if signed {
+            (ia as i128 * ib as i128) as u128
+        } else {
+            ua as u128 * ub as u128
+        }
+    };
+    let sat = s.sat && signed;
+    let saturate = |v: i128| v.clamp(min_s(bits), max_s(bits)) as u64;
     let r: u64 = match s.f {
-        AluFn::Add => {
-            if s.sat && signed {
-                (ia as i128 + ib as i128).clamp(min_s(bits), max_s(bits)) as u64
-            } else {
-                ua.wrapping_add(ub)
-            }
-        }
-        AluFn::Sub => {
-            if s.sat && signed {
-                (ia as i128 - ib as i128).clamp(min_s(bits), max_s(bits)) as u64
-            } else {
-                ua.wrapping_sub(ub)
-            }
-        }
+        AluFn::Add if sat => saturate(ia as i128 + ib as i128),
+        AluFn::Add => ua.wrapping_add(ub),
+        AluFn::Sub if sat => saturate(ia as i128 - ib as i128),
+        AluFn::Sub => ua.wrapping_sub(ub),
         AluFn::Mul => ua.wrapping_mul(ub),
-        AluFn::MulHi => {
-            if signed {
-                ((ia as i128 * ib as i128) >> bits) as u64
-            } else {
-                ((ua as u128 * ub as u128) >> bits) as u64
-            }
-        }
-        AluFn::MulWide => {
-            if signed {
-                (ia as i128 * ib as i128) as u64
-            } else {
-                (ua as u128 * ub as u128) as u64
-            }
-        }
+        AluFn::MulHi => (product() >> bits) as u64,
+        AluFn::MulWide => product() as u64,
         AluFn::MadLo => ua.wrapping_mul(ub).wrapping_add(uc),
         AluFn::MadHi => {
-            let p = if signed {
-                ((ia as i128 * ib as i128) >> bits) as u64
-            } else {
-                ((ua as u128 * ub as u128) >> bits) as u64
-            };
-            if s.sat && signed {
-                (sx(p, bits) as i128 + ic as i128).clamp(min_s(bits), max_s(bits)) as u64
+            let p = (product() >> bits) as u64;
+            if sat {
+                saturate(sx(p, bits) as i128 + ic as i128)
             } else {
                 p.wrapping_add(uc)
             }
         }
         AluFn::MadWide => {
             let cw = if signed { sx(c, wide_bits) as u64 } else { c };
-            let p = if signed {
-                (ia as i128 * ib as i128) as u64
-            } else {
-                (ua as u128 * ub as u128) as u64
-            };
-            return trunc(p.wrapping_add(cw), wide_bits);
+            return trunc((product() as u64).wrapping_add(cw), wide_bits);
         }
         AluFn::Mul24Lo | AluFn::Mul24Hi | AluFn::Mad24Lo | AluFn::Mad24Hi => {
             let (x, y) = if signed {
@@ -900,17 +784,17 @@ pub(crate) fn eval(s: &AluSpec, a: u64, b: u64, c: u64, e: u64) -> u64 {
         }
         AluFn::Prmt(mode) => prmt(a as u32, b as u32, c as u32, mode) as u64,
         AluFn::Lop3(lut) => lop3(a as u32, b as u32, c as u32, lut) as u64,
-        AluFn::ShfL { clamp } => {
+        AluFn::ShfL { clamp } | AluFn::ShfR { clamp } => {
+            // The 64-bit funnel {b, a} shifted by c; the result is its middle (l) or low (r) word.
             let n = c as u32;
             let n = if clamp { n.min(32) } else { n & 31 };
             let v = (b << 32) | (a & 0xffff_ffff);
-            ((v << n) >> 32) & 0xffff_ffff
-        }
-        AluFn::ShfR { clamp } => {
-            let n = c as u32;
-            let n = if clamp { n.min(32) } else { n & 31 };
-            let v = (b << 32) | (a & 0xffff_ffff);
-            (v >> n) & 0xffff_ffff
+            let out = if matches!(s.f, AluFn::ShfL { .. }) {
+                (v << n) >> 32
+            } else {
+                v >> n
+            };
+            out & 0xffff_ffff
         }
         AluFn::Sad => {
             let d = if signed {
@@ -922,9 +806,7 @@ pub(crate) fn eval(s: &AluSpec, a: u64, b: u64, c: u64, e: u64) -> u64 {
         }
         AluFn::Slct => {
             let take_a = if s.cty == Ty::F32 {
-                let f = f32::from_bits(c as u32);
-                let f = if s.ftz { ftz32(f) } else { f };
-                f >= 0.0
+                flush(f32::from_bits(c as u32), s.ftz) >= 0.0
             } else {
                 (c as u32 as i32) >= 0
             };
@@ -1005,27 +887,22 @@ pub(crate) fn compare(cmp: CmpOp, ty: Ty, ftz: bool, a: u64, b: u64) -> bool {
     }
     let bits = ty.bits();
     if ty.is_signed() {
-        let (x, y) = (sx(a, bits), sx(b, bits));
-        match cmp {
-            CmpOp::Eq => x == y,
-            CmpOp::Ne => x != y,
-            CmpOp::Lt => x < y,
-            CmpOp::Le => x <= y,
-            CmpOp::Gt => x > y,
-            CmpOp::Ge => x >= y,
-            _ => false,
-        }
+        int_compare(cmp, sx(a, bits), sx(b, bits))
     } else {
-        let (x, y) = (trunc(a, bits), trunc(b, bits));
-        match cmp {
-            CmpOp::Eq => x == y,
-            CmpOp::Ne => x != y,
-            CmpOp::Lt => x < y,
-            CmpOp::Le => x <= y,
-            CmpOp::Gt => x > y,
-            CmpOp::Ge => x >= y,
-            _ => false,
-        }
+        int_compare(cmp, trunc(a, bits), trunc(b, bits))
+    }
+}
+
+/// An integer comparison (the float-only comparisons are false).
+fn int_compare<T: Ord>(cmp: CmpOp, x: T, y: T) -> bool {
+    match cmp {
+        CmpOp::Eq => x == y,
+        CmpOp::Ne => x != y,
+        CmpOp::Lt => x < y,
+        CmpOp::Le => x <= y,
+        CmpOp::Gt => x > y,
+        CmpOp::Ge => x >= y,
+        _ => false,
     }
 }
 
