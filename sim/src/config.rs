@@ -1,7 +1,8 @@
 //! The simulated machine: which GPUs, which faults, and the switches of the simulator.
 //!
 //! The launcher (`gpugate-sim`) checks everything and hands it to the libraries through the
-//! environment ([`ENV_MODELS`], [`ENV_FAULTS`], [`ENV_LOG`], [`ENV_THREADS`], [`ENV_RACECHECK`]).
+//! environment ([`ENV_MODELS`], [`ENV_FAULTS`], [`ENV_DRIVER`], [`ENV_LOG`], [`ENV_THREADS`],
+//! [`ENV_RACECHECK`]).
 //! The driver and NVML (one shared object, loaded once even under two names) parse it once, on
 //! first use ([`get`]). With nothing set, the machine is one `m40`.
 //!
@@ -23,6 +24,9 @@ pub const ENV_LOG: &str = "GPUGATE_SIM_LOG";
 pub const ENV_THREADS: &str = "GPUGATE_SIM_THREADS";
 /// `0` turns the shared-memory race detector off (default `1`).
 pub const ENV_RACECHECK: &str = "GPUGATE_SIM_RACECHECK";
+/// The driver the whole machine runs, in place of the first model's: a branch (`418`, `R470`)
+/// or a version (`470.256.02`); see [`crate::drivers`].
+pub const ENV_DRIVER: &str = "GPUGATE_SIM_DRIVER";
 
 /// The fault grammar, for `--help` and error messages.
 pub const FAULT_GRAMMAR: &str = "\
@@ -128,6 +132,8 @@ pub struct Config {
     pub gpus: Vec<GpuConfig>,
     /// Every GPU sees a CUDA 8.0 driver.
     pub old_driver: bool,
+    /// The driver the machine runs (`--driver`), in place of the first model's.
+    pub driver: Option<crate::drivers::Driver>,
     /// nvmlInit fails with NVML_ERROR_LIBRARY_NOT_FOUND.
     pub no_nvml: bool,
     pub log: Option<PathBuf>,
@@ -147,6 +153,7 @@ impl Config {
                 })
                 .collect(),
             old_driver: false,
+            driver: None,
             no_nvml: false,
             log: None,
             threads: default_threads(),
@@ -244,6 +251,15 @@ impl Config {
             })
             .unwrap_or_default();
         let mut cfg = Config::build(&models, &faults)?;
+        if let Some(d) = var(ENV_DRIVER) {
+            cfg.driver =
+                Some(
+                    crate::drivers::parse(&d).map_err(|reason| ConfigError::Setting {
+                        name: ENV_DRIVER.to_string(),
+                        reason,
+                    })?,
+                );
+        }
         cfg.log = var(ENV_LOG).map(PathBuf::from);
         if let Some(t) = var(ENV_THREADS) {
             cfg.threads = parse_threads(&t).map_err(|reason| ConfigError::Setting {
@@ -266,10 +282,13 @@ impl Config {
         Ok(cfg)
     }
 
-    /// What cuDriverGetVersion reports: the first GPU's model, or CUDA 8.0 under `old-driver`.
+    /// What cuDriverGetVersion reports: CUDA 8.0 under `old-driver`, else the `--driver`
+    /// release, else the first GPU's model's.
     pub fn driver_cuda_version(&self) -> u32 {
         if self.old_driver {
             OLD_DRIVER_CUDA
+        } else if let Some(d) = &self.driver {
+            d.cuda_version
         } else {
             self.gpus
                 .first()
@@ -282,12 +301,26 @@ impl Config {
     pub fn driver_version_string(&self) -> String {
         if self.old_driver {
             OLD_DRIVER_VERSION.to_string()
+        } else if let Some(d) = &self.driver {
+            d.version.clone()
         } else {
             self.gpus
                 .first()
                 .map(|g| g.model.driver.version.clone())
                 .unwrap_or_default()
         }
+    }
+
+    /// The entry points (driver and NVML) this machine's driver does not have: the launcher
+    /// hides them from the library it hands out.
+    pub fn missing_entry_points(&self) -> Vec<&'static str> {
+        crate::drivers::missing_entry_points(self.driver_cuda_version())
+    }
+
+    /// Whether a device attribute (`CUdevice_attribute` number) exists on this machine's
+    /// driver; a newer one is CUDA_ERROR_INVALID_VALUE, as on the real driver.
+    pub fn has_attribute(&self, attr: i32) -> bool {
+        crate::drivers::attribute_since(attr) <= self.driver_cuda_version()
     }
 
     /// The newest PTX ISA the driver's JIT accepts.
@@ -594,6 +627,27 @@ mod tests {
         assert_eq!(c.driver_cuda_version(), 8000);
         assert_eq!(c.max_ptx_isa(), (5, 0));
         assert!(c.driver_version_string().starts_with("375."));
+    }
+
+    #[test]
+    fn a_driver_release_overrides_the_models_and_old_driver_overrides_both() {
+        let mut c = Config::build(&["h100".into()], &[]).unwrap();
+        c.driver = Some(crate::drivers::parse("418").unwrap());
+        assert_eq!(c.driver_cuda_version(), 10010);
+        assert_eq!(c.driver_version_string(), "418.226.00");
+        assert!(c
+            .missing_entry_points()
+            .contains(&"cuDevicePrimaryCtxRelease_v2"));
+        assert!(!c.has_attribute(115), "memory pools came with CUDA 11.2");
+        assert!(c.has_attribute(16));
+        c.old_driver = true;
+        assert_eq!(c.driver_cuda_version(), 8000);
+        let plain = Config::build(&["h100".into()], &[]).unwrap();
+        assert!(plain.has_attribute(115));
+        assert_eq!(
+            plain.missing_entry_points(),
+            crate::drivers::missing_entry_points(12080)
+        );
     }
 
     #[test]

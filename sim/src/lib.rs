@@ -21,6 +21,8 @@
 
 pub mod config;
 pub mod driver;
+pub mod drivers;
+pub mod elf;
 pub mod exec;
 pub mod model;
 pub mod nvml;

@@ -16,8 +16,8 @@ use gpugate_sim::config::{self, Config};
 use gpugate_sim::model;
 
 const USAGE: &str = "\
-Usage: gpugate-sim [--model NAME|FILE]... [--fault SPEC]... [--log FILE] [--threads N]
-                   [--no-racecheck] -- COMMAND [ARGS...]
+Usage: gpugate-sim [--model NAME|FILE]... [--fault SPEC]... [--driver VERSION] [--log FILE]
+                   [--threads N] [--no-racecheck] -- COMMAND [ARGS...]
        gpugate-sim models [NAME]
        gpugate-sim --help
 
@@ -31,6 +31,12 @@ Options:
                       Default: one m40. `gpugate-sim models` lists them; `gpugate-sim models
                       m40` prints one to copy and edit.
   --fault SPEC        a fault (grammar below); repeatable
+  --driver VERSION    the driver the machine runs, in place of the first model's: a branch
+                      (418, R450, 470) or a version (470.256.02). It sets the CUDA version
+                      the driver reports, the PTX ISA its JIT accepts (R418 6.4, R450 7.0,
+                      R470 7.4, R525 8.0, …) and its entry points: those that driver did not
+                      have yet are not in the library handed to COMMAND (dlsym finds
+                      nothing), and newer device attributes are CUDA_ERROR_INVALID_VALUE
   --log FILE          write a JSON-lines record of every launch, copy, memset and module load
                       (kernel, grid, block, executed counts, simulated seconds, errors)
   --threads N         host threads that run the blocks of one launch (default: all cores)
@@ -43,8 +49,8 @@ COMMAND cannot be run.
 
 const ENV_HELP: &str = "\
 Environment set for COMMAND: LD_LIBRARY_PATH (the simulator's directory first),
-GPUGATE_SIM_MODELS, GPUGATE_SIM_FAULTS, and GPUGATE_SIM_LOG / GPUGATE_SIM_THREADS /
-GPUGATE_SIM_RACECHECK when given. GPUGATE_SIM_LIB names the simulator's shared library when it
+GPUGATE_SIM_MODELS, GPUGATE_SIM_FAULTS, and GPUGATE_SIM_DRIVER / GPUGATE_SIM_LOG /
+GPUGATE_SIM_THREADS / GPUGATE_SIM_RACECHECK when given. GPUGATE_SIM_LIB names the simulator's shared library when it
 is not beside this program (or in deps/ beside it).
 
 Examples:
@@ -58,6 +64,7 @@ Examples:
 struct Args {
     models: Vec<String>,
     faults: Vec<String>,
+    driver: Option<String>,
     log: Option<PathBuf>,
     threads: Option<usize>,
     no_racecheck: bool,
@@ -131,6 +138,12 @@ fn parse(argv: Vec<OsString>) -> Result<Action, Bad> {
             "--fault" => {
                 let v = utf8("--fault", value("--fault")?)?;
                 a.faults.push(v);
+            }
+            "--driver" => {
+                let v = utf8("--driver", value("--driver")?)?;
+                gpugate_sim::drivers::parse(&v)
+                    .map_err(|e| Bad(format!("--driver: {e}"), false))?;
+                a.driver = Some(v);
             }
             "--log" => a.log = Some(PathBuf::from(value("--log")?)),
             "--threads" => {
@@ -243,8 +256,11 @@ fn library_names(nvml: bool) -> Vec<&'static str> {
     v
 }
 
-/// Makes (or reuses) the directory of symlinks to `lib`, keyed by the library's path.
-fn library_dir(lib: &Path, nvml: bool) -> Result<PathBuf, Bad> {
+/// Makes (or reuses) the directory the command's library path starts with, keyed by the
+/// library's path and the machine's driver: symlinks named as the real libraries, to `lib` —
+/// or, where the machine's driver is older than some of the simulator's entry points, to a copy
+/// of `lib` in which those are hidden (rewritten at every launch, so it follows rebuilds).
+fn library_dir(lib: &Path, nvml: bool, cfg: &Config) -> Result<PathBuf, Bad> {
     let fail = |what: String| Bad(what, false);
     let base = std::env::var_os("XDG_RUNTIME_DIR")
         .map(PathBuf::from)
@@ -253,8 +269,14 @@ fn library_dir(lib: &Path, nvml: bool) -> Result<PathBuf, Bad> {
     // SAFETY: getuid has no preconditions and cannot fail.
     let uid = unsafe { libc::getuid() };
     let key = fnv1a(lib.as_os_str().as_encoded_bytes());
+    let hidden = cfg.missing_entry_points();
+    let driver = if hidden.is_empty() {
+        String::new()
+    } else {
+        format!("-cuda{}", cfg.driver_cuda_version())
+    };
     let dir = base.join(format!(
-        "gpugate-sim-{uid}-{key:016x}{}",
+        "gpugate-sim-{uid}-{key:016x}{driver}{}",
         if nvml { "" } else { "-no-nvml" }
     ));
     match std::fs::create_dir(&dir) {
@@ -273,15 +295,35 @@ fn library_dir(lib: &Path, nvml: bool) -> Result<PathBuf, Bad> {
             dir.display()
         )));
     }
+    // What the names point at: the library, or its copy for this driver.
+    let target = if hidden.is_empty() {
+        lib.to_path_buf()
+    } else {
+        let bytes =
+            std::fs::read(lib).map_err(|e| fail(format!("cannot read {}: {e}", lib.display())))?;
+        let patched = gpugate_sim::elf::hide_symbols(&bytes, &hidden).map_err(|e| {
+            fail(format!(
+                "cannot make a CUDA {} driver from {}: {e}",
+                gpugate_sim::drivers::cuda_string(cfg.driver_cuda_version()),
+                lib.display()
+            ))
+        })?;
+        let copy = dir.join("libgpugate_sim.so");
+        let tmp = dir.join(format!(".libgpugate_sim.so.{}", std::process::id()));
+        std::fs::write(&tmp, patched)
+            .and_then(|()| std::fs::rename(&tmp, &copy))
+            .map_err(|e| fail(format!("cannot write {}: {e}", copy.display())))?;
+        copy
+    };
     for name in library_names(nvml) {
         let link = dir.join(name);
-        if std::fs::read_link(&link).is_ok_and(|t| t == lib) {
+        if std::fs::read_link(&link).is_ok_and(|t| t == target) {
             continue;
         }
         // Atomically: a new link under a temporary name, renamed over the old one.
         let tmp = dir.join(format!(".{name}.{}", std::process::id()));
         let _ = std::fs::remove_file(&tmp);
-        std::os::unix::fs::symlink(lib, &tmp)
+        std::os::unix::fs::symlink(&target, &tmp)
             .and_then(|()| std::fs::rename(&tmp, &link))
             .map_err(|e| fail(format!("cannot make {}: {e}", link.display())))?;
     }
@@ -339,10 +381,14 @@ fn list_models(name: Option<String>) -> ExitCode {
 fn run(a: Args) -> Result<std::convert::Infallible, (Bad, Option<i32>)> {
     let bad = |b: Bad| (b, None);
     // Everything is checked before anything is set up.
-    let cfg = Config::build(&a.models, &a.faults).map_err(|e| {
+    let mut cfg = Config::build(&a.models, &a.faults).map_err(|e| {
         let grammar = matches!(e, config::ConfigError::Fault { .. });
         bad(Bad(e.to_string(), grammar))
     })?;
+    if let Some(d) = &a.driver {
+        cfg.driver =
+            Some(gpugate_sim::drivers::parse(d).map_err(|e| bad(Bad(e.to_string(), false)))?);
+    }
     for f in &a.faults {
         if f.contains(';') {
             return Err(bad(Bad(
@@ -368,7 +414,7 @@ fn run(a: Args) -> Result<std::convert::Infallible, (Bad, Option<i32>)> {
         None => None,
     };
     let lib = find_library().map_err(bad)?;
-    let dir = library_dir(&lib, !cfg.no_nvml).map_err(bad)?;
+    let dir = library_dir(&lib, !cfg.no_nvml, &cfg).map_err(bad)?;
 
     let mut cmd = Command::new(&a.command[0]);
     cmd.args(&a.command[1..]);
@@ -380,6 +426,10 @@ fn run(a: Args) -> Result<std::convert::Infallible, (Bad, Option<i32>)> {
     cmd.env("LD_LIBRARY_PATH", path);
     cmd.env(config::ENV_MODELS, models.join(","));
     cmd.env(config::ENV_FAULTS, a.faults.join(";"));
+    match &a.driver {
+        Some(d) => cmd.env(config::ENV_DRIVER, d),
+        None => cmd.env_remove(config::ENV_DRIVER),
+    };
     if let Some(l) = &log {
         cmd.env(config::ENV_LOG, l);
     }

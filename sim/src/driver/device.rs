@@ -280,7 +280,11 @@ pub unsafe extern "C" fn cuDeviceGetAttribute(
         if pi.is_null() {
             return Err(CUresult::CUDA_ERROR_INVALID_VALUE);
         }
-        let v = attribute(g, attrib).ok_or(CUresult::CUDA_ERROR_INVALID_VALUE)?;
+        // An attribute newer than the machine's driver does not exist there.
+        let known = crate::config::get().is_ok_and(|c| c.has_attribute(attrib));
+        let v = attribute(g, attrib)
+            .filter(|_| known)
+            .ok_or(CUresult::CUDA_ERROR_INVALID_VALUE)?;
         // SAFETY: checked non-null.
         unsafe { out(pi, v) }
     })
