@@ -9,12 +9,16 @@
                                        entry that src/kernels.rs names but the PTX lacks; check
                                        every GEMM variant of src/kernels.rs against its PTX and
                                        ptxas report (name = tile, launch bounds, register cap,
-                                       shared memory)
+                                       shared memory); prove that every module declares the lowest
+                                       PTX ISA version it can (ptxas refuses a copy at the version
+                                       just below)
 
 Toolchain: NVRTC and ptxas of CUDA 12.0.140, from PyPI (nvidia-cuda-nvrtc-cu12,
 nvidia-cuda-nvcc-cu12, pinned). They are installed into <repo>/.toolchain on first use, or taken
 from $TOOLCHAIN_DIR (a `pip install --target` directory) when that is set. CUDA 12.0 emits PTX
-ISA 8.0, which drivers from R525 on accept; CUDA 13 cannot target sm_52, so never use it here.
+ISA 8.0, which only drivers from R525 on accept; build.py rewrites each module's `.version` to the
+lowest its `.target` and instructions allow (MIN_ISA_BY_TARGET, MIN_ISA_BY_INSTRUCTION), so that
+older drivers load it. CUDA 13 cannot target sm_52, so never use it here.
 
 Standard library only (ctypes for NVRTC).
 """
@@ -56,6 +60,151 @@ DEFAULT_TARGETS = ["compute_52"]
 # deterministic), no --use_fast_math (IEEE division and sqrt, denormals kept); FMA contraction is
 # NVRTC's default (--fmad=true).
 NVRTC_OPTIONS = ["-std=c++17", "--fmad=true"]
+
+# ------------------------------------------------------------------- PTX ISA version of a module
+#
+# NVRTC 12.0 declares `.version 8.0` in every module, and a driver's JIT accepts only the PTX ISA
+# versions it knows (8.0: R525+, 7.4: R470, 7.0: R450, 6.4: R418). A module needs only the
+# highest of (a) the version its `.target` was introduced in and (b) the version each instruction
+# family it uses was introduced in; build.py writes that version into the generated file. Both
+# tables come from the PTX ISA reference: (a) from the `.target` directive's "PTX ISA Notes" and
+# "Target ISA Notes", (b) from each instruction's "PTX ISA Notes" ("Introduced in PTX ISA version
+# X"). ptxas checks the claim: --check assembles every module at the version it declares (ptxas
+# refuses an instruction newer than the module's `.version`), and a copy declaring the version just
+# below must be refused. An instruction family missing from (b) therefore fails the check instead
+# of producing a module an old driver cannot load; add it here with the version the reference gives.
+
+# PTX ISA versions in NVIDIA's order (PTX ISA reference, "Release Notes"). The version "just
+# below" a module's is the previous entry.
+ISA_SEQUENCE = [
+    "1.0", "1.1", "1.2", "1.3", "1.4", "2.0", "2.1", "2.2", "2.3", "3.0", "3.1", "3.2",
+    "4.0", "4.1", "4.2", "4.3", "5.0",
+    "6.0", "6.1", "6.2", "6.3", "6.4", "6.5",
+    "7.0", "7.1", "7.2", "7.3", "7.4", "7.5", "7.6", "7.7", "7.8",
+    "8.0", "8.1", "8.2", "8.3", "8.4", "8.5", "8.6", "8.7", "8.8",
+    "9.0", "9.1",
+]
+
+# (a) The PTX ISA version that introduced each `.target`.
+MIN_ISA_BY_TARGET = {
+    "sm_50": "4.0", "sm_52": "4.1", "sm_53": "4.2",
+    "sm_60": "5.0", "sm_61": "5.0", "sm_62": "5.0",
+    "sm_70": "6.0", "sm_72": "6.1", "sm_75": "6.3",
+    "sm_80": "7.0", "sm_86": "7.1", "sm_87": "7.4", "sm_89": "7.8", "sm_90": "7.8",
+}
+
+# (b) The PTX ISA version that introduced each instruction family (or qualifier) that needs more
+# than PTX ISA 4.1: (what, regular expression matched against each instruction line with its
+# comment removed, version). Everything else NVRTC emits for gpugate's kernels (arithmetic,
+# ld/st including ld.global.nc, bar.sync, cvta, bfe/bfi, .pragma "nounroll", ...) is from PTX ISA
+# 3.2 or older.
+MIN_ISA_BY_INSTRUCTION = [
+    # Warp-synchronous forms (CUDA 9, Volta's independent thread scheduling).
+    ("shfl.sync", r"\bshfl\.sync\b", "6.0"),
+    ("vote.sync", r"\bvote\.sync\b", "6.0"),
+    ("match.sync", r"\bmatch\.(?:any|all)\.sync\b", "6.0"),
+    ("bar.warp.sync", r"\bbar\.warp\.sync\b", "6.0"),
+    ("barrier / barrier.sync", r"(?:^|\s)barrier\b", "6.0"),
+    ("fence", r"\bfence\.", "6.0"),
+    ("memory-model qualifiers (.relaxed/.acquire/.release/.acq_rel)",
+     r"\.(?:relaxed|acquire|release|acq_rel)\b", "6.0"),
+    ("activemask", r"\bactivemask\b", "6.2"),
+    ("nanosleep", r"\bnanosleep\b", "6.3"),
+    # Warp-level matrix instructions.
+    ("wmma (f16)", r"\bwmma\.(?:load|store|mma)\b", "6.0"),
+    ("wmma .aligned", r"\bwmma\.[\w.]*\.aligned\b", "6.3"),
+    ("mma.sync m8n8k4 (f16)", r"\bmma\.sync\.aligned\.m8n8k4\b", "6.4"),
+    ("mma.sync m16n8k8", r"\bmma\.sync\.aligned\.m16n8k8\b", "6.5"),
+    ("ldmatrix", r"\bldmatrix\b", "6.5"),
+    ("mma.sync m8n8k4 .f64", r"\bmma\.sync\.aligned\.m8n8k4\.\w+\.\w+\.f64\b", "7.0"),
+    ("mma.sync m16n8k16 / m16n8k4 / m16n8k32", r"\bmma\.sync\.aligned\.m16n8k(?:4|16|32)\b",
+     "7.0"),
+    ("bf16 / tf32 types", r"\.(?:bf16|bf16x2|tf32)\b", "7.0"),
+    # Asynchronous copies and reductions (Ampere).
+    ("cp.async", r"\bcp\.async\.(?:ca|cg|commit_group|wait_group|wait_all)\b", "7.0"),
+    ("redux.sync", r"\bredux\.sync\b", "7.0"),
+    ("mbarrier", r"\bmbarrier\.", "7.0"),
+    ("L2 cache hints (.L2::)", r"\.L2::", "7.4"),
+    # Hopper.
+    ("stmatrix", r"\bstmatrix\b", "7.8"),
+    ("::cta / ::cluster state spaces", r"::(?:cta|cluster)\b", "7.8"),
+    ("cp.async.bulk", r"\bcp\.async\.bulk\b", "8.0"),
+    ("wgmma", r"\bwgmma\.", "8.0"),
+    ("elect.sync", r"\belect\.sync\b", "8.0"),
+]
+_MIN_ISA_RES = [(what, re.compile(rx), isa) for what, rx, isa in MIN_ISA_BY_INSTRUCTION]
+
+
+def isa_key(isa):
+    major, minor = isa.split(".")
+    return int(major), int(minor)
+
+
+def isa_below(isa):
+    """The PTX ISA version just before `isa` in NVIDIA's sequence (None before the first)."""
+    i = ISA_SEQUENCE.index(isa)
+    return ISA_SEQUENCE[i - 1] if i > 0 else None
+
+
+def ptx_code_lines(ptx):
+    """The PTX's lines with // and /* */ comments removed (string literals hold no comments in
+    what NVRTC emits)."""
+    text = re.sub(r"/\*.*?\*/", " ", ptx, flags=re.S)
+    return [line.split("//", 1)[0] for line in text.splitlines()]
+
+
+def ptx_target(ptx):
+    m = re.search(r"^\s*\.target\s+(\w+)", "\n".join(ptx_code_lines(ptx)), re.M)
+    return m.group(1) if m else None
+
+
+def min_isa(ptx):
+    """(lowest PTX ISA version the module allows, [what needs it]): the maximum over its
+    `.target` and every instruction family of MIN_ISA_BY_INSTRUCTION it uses."""
+    target = ptx_target(ptx)
+    if target not in MIN_ISA_BY_TARGET:
+        fail("PTX .target %s is not in MIN_ISA_BY_TARGET (kernels/build.py): add the PTX ISA "
+             "version that introduced it" % target)
+    needs = {".target " + target: MIN_ISA_BY_TARGET[target]}
+    for line in ptx_code_lines(ptx):
+        if not line.strip() or line.lstrip().startswith("."):
+            continue   # directives (.reg, .shared, .pragma, ...): none needs more than 4.1
+        for what, rx, isa in _MIN_ISA_RES:
+            if what not in needs and rx.search(line):
+                needs[what] = isa
+    best = max(needs.values(), key=isa_key)
+    return best, sorted(w for w, v in needs.items() if v == best)
+
+
+VERSION_RE = re.compile(r"^\.version\s+(\d+\.\d+)[^\n]*$", re.M)
+
+
+def ptx_version(ptx):
+    m = VERSION_RE.search(ptx)
+    return m.group(1) if m else None
+
+
+def with_version(ptx, isa, note=""):
+    """The PTX with its `.version` directive (and any comment on its line) replaced by `isa`,
+    followed by `note` on the same line: every other line, and so every line number that ptxas
+    and the simulator report, stays as NVRTC wrote it."""
+    line = ".version " + isa + (" // " + note if note else "")
+    new, n = VERSION_RE.subn(lambda _: line, ptx, count=1)
+    if n != 1:
+        fail("no .version directive in the PTX")
+    return new
+
+
+def lower_version(ptx):
+    """NVRTC's PTX with `.version` lowered to the lowest the module allows, saying on that line
+    what sets it."""
+    isa, why = min_isa(ptx)
+    if isa_key(isa) > isa_key(EXPECTED_PTX_ISA):
+        fail("the PTX needs ISA %s (%s), above the %s NVRTC wrote" % (isa, ", ".join(why),
+                                                                      EXPECTED_PTX_ISA))
+    return with_version(ptx, isa, "lowest for %s (NVRTC wrote %s; set by kernels/build.py)"
+                        % (", ".join(why), EXPECTED_PTX_ISA))
+
 
 # Real architectures ptxas assembles every module for in --check: the module's own target and
 # sm_90 (the newest GPU gpugate knows; sm_90a-only features are never used).
@@ -188,8 +337,9 @@ def build_all(nvrtc, out_dir):
         for target in TARGETS.get(fam, DEFAULT_TARGETS):
             options = ["--gpu-architecture=" + target] + NVRTC_OPTIONS
             ptx = nvrtc.compile(source, fam + ".cu", options)
-            if (".version " + EXPECTED_PTX_ISA) not in ptx:
+            if ptx_version(ptx) != EXPECTED_PTX_ISA:
                 fail("%s: NVRTC did not emit PTX ISA %s" % (fam, EXPECTED_PTX_ISA))
+            ptx = lower_version(ptx)
             name = "%s.%s.ptx" % (fam, target)
             with open(os.path.join(out_dir, name), "w", encoding="utf-8", newline="\n") as f:
                 f.write(ptx)
@@ -240,6 +390,15 @@ def table_entries():
     referenced |= set(re.findall(r'=>\s*"(\w+)"', text))
     referenced |= set(re.findall(r'\b(?:variant|async_variant|tc_variant)\(\s*"(\w+)"', text))
     return modules, referenced
+
+
+def table_ptx_isas():
+    """{(module, target): ptx_isa} as src/kernels.rs gives them."""
+    with open(TABLE, encoding="utf-8") as f:
+        text = f.read().split("#[cfg(test)]")[0]
+    return {(m.group(1), m.group(2)): m.group(3) for m in re.finditer(
+        r'KernelModule\s*\{\s*name:\s*"(\w+)",\s*target:\s*"(\w+)",[^}]*?ptx_isa:\s*"([\d.]+)"',
+        text, re.S)}
 
 
 # The three kinds of GEMM table rows in src/kernels.rs:
@@ -397,7 +556,7 @@ def print_table(header, rows, left=2):
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     for i, r in enumerate(table):
         print("  ".join(c.ljust(widths[j]) if j < left else c.rjust(widths[j])
-                        for j, c in enumerate(r)))
+                        for j, c in enumerate(r)).rstrip())
         if i == 0:
             print("  ".join("-" * w for w in widths))
 
@@ -407,8 +566,61 @@ def run_ptxas(ptxas, ptx_path, arch, tmp):
     proc = subprocess.run([ptxas, "-arch=" + arch, "-v", "--warn-on-spills", "-O3", "-o", out,
                            ptx_path], capture_output=True, text=True)
     if proc.returncode != 0:
-        fail("ptxas -arch=%s %s failed:\n%s%s" % (arch, ptx_path, proc.stdout, proc.stderr))
+        out = proc.stdout + proc.stderr
+        hint = ("\nThe module declares a .version below what one of its instructions needs: add "
+                "that instruction to MIN_ISA_BY_INSTRUCTION in kernels/build.py with the PTX ISA "
+                "version that introduced it (PTX ISA reference, \"PTX ISA Notes\")."
+                if VERSION_REFUSAL_RE.search(out) else "")
+        fail("ptxas -arch=%s %s failed:\n%s%s" % (arch, ptx_path, out, hint))
     return parse_ptxas(proc.stdout + proc.stderr)
+
+
+def ptxas_refusal(ptxas, ptx, arch, tmp, name):
+    """Assembles `ptx` (a copy of module `name` at another `.version`) for `arch`; returns None
+    when ptxas accepts it, else its first error line."""
+    path = os.path.join(tmp, name)
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        f.write(ptx)
+    proc = subprocess.run([ptxas, "-arch=" + arch, "-O0", "-o", path + ".cubin", path],
+                          capture_output=True, text=True)
+    if proc.returncode == 0:
+        return None
+    lines = [l for l in (proc.stdout + proc.stderr).splitlines() if "error" in l]
+    return (lines[0] if lines else (proc.stdout + proc.stderr).strip() or "exit %d"
+            % proc.returncode)
+
+
+VERSION_REFUSAL_RE = re.compile(r"requires PTX ISA \.version|does not support \.target")
+
+
+def check_min_versions(ptxas, fresh, tmp, problems):
+    """Each module declares the lowest PTX ISA version it can: the version build.py computed, and
+    ptxas refuses a copy declaring the version just below (for the module's own architecture)
+    because of the version. Returns table rows."""
+    rows = []
+    for name in sorted(fresh):
+        ptx = fresh[name]
+        declared = ptx_version(ptx)
+        want, why = min_isa(ptx)
+        if declared != want:
+            problems.append("%s declares .version %s, the tables give %s (%s)"
+                            % (name, declared, want, ", ".join(why)))
+            continue
+        below = isa_below(declared)
+        arch = "sm_" + name.split(".")[1].split("_")[1]
+        said = ptxas_refusal(ptxas, with_version(ptx, below), arch, tmp,
+                             name + ".below.ptx") if below else "(no earlier version)"
+        if said is None:
+            problems.append("%s: ptxas -arch=%s accepts a copy declaring .version %s, below the "
+                            "%s build.py gives it (%s): MIN_ISA_BY_TARGET / MIN_ISA_BY_INSTRUCTION "
+                            "claim too much" % (name, arch, below, declared, ", ".join(why)))
+            said = "accepted"
+        elif below and not VERSION_REFUSAL_RE.search(said):
+            problems.append("%s: ptxas -arch=%s refuses the copy at .version %s for another reason "
+                            "than the version: %s" % (name, arch, below, said))
+        said = re.sub(r"^ptxas \S+, line (\d+); error\s*:\s*", r"line \1: ", said)
+        rows.append((name, declared, ", ".join(why), below or "-", said))
+    return rows
 
 
 def parse_ptxas(text):
@@ -516,6 +728,18 @@ def check(nvrtc, ptxas):
         # 4. GEMM variants: name = tile, modules, launch bounds, register cap, shared memory.
         gemm_rows = check_gemm_variants(gemm_ptx, gemm_stats, problems) if gemm_ptx else []
 
+        # 5. PTX ISA versions: each module assembled above at the version it declares (ptxas
+        # refuses an instruction newer than that); a copy at the version just below is refused;
+        # src/kernels.rs says the same version.
+        isa_rows = check_min_versions(ptxas, fresh, tmp, problems)
+        table_isa = table_ptx_isas()
+        for name, ptx in sorted(fresh.items()):
+            fam, target = name.split(".")[:2]
+            said = table_isa.get((fam, target))
+            if said is not None and said != ptx_version(ptx):
+                problems.append("src/kernels.rs gives %s %s ptx_isa \"%s\"; its PTX declares "
+                                ".version %s" % (fam, target, said, ptx_version(ptx)))
+
     print_table(("entry", "module", "arch", "registers", "shared B", "stack B", "spill st B",
                  "spill ld B"),
                 [(e, t, a, str(s["regs"]), str(s["smem"]), str(s["stack"]), str(s["spill_st"]),
@@ -527,11 +751,16 @@ def check(nvrtc, ptxas):
               "sm_90, blocks per SM by registers / shared memory / threads:")
         print_table(("variant", "arch", "threads", "min blocks", "reg cap", "regs",
                      "shared B", "by regs", "by shared", "by threads"), gemm_rows, left=2)
+    print()
+    print("PTX ISA version of each module (the lowest its .target and instructions allow; "
+          "assembled at it above) and what ptxas says of a copy at the version just below:")
+    print_table(("module", ".version", "set by", "below", "ptxas at the version below"),
+                isa_rows, left=5)
     if problems:
         for p in problems:
             print("error: " + p, file=sys.stderr)
         sys.exit(1)
-    print("ok: kernels/ptx is fresh; %d module builds assemble for their own architecture and "
+    print("ok: kernels/ptx is fresh; every module declares the lowest PTX ISA it allows; %d module builds assemble for their own architecture and "
           "%s without spills (%d entry reports); %d GEMM variants within their register caps "
           "and shared memory" % (len(fresh), PTXAS_NEWEST, len(rows), len(gemm_rows)))
 

@@ -4,11 +4,12 @@
 //! (CUDA 12.0 NVRTC from PyPI) and committed. Modules are loaded once per device context, before
 //! any timing (see `crate::cuda`).
 
+use crate::cuda::{min_driver_for_isa, ptx_supported};
 use crate::workload::device::KernelRef;
 use crate::workload::{GemmMath, Precision, StreamOp};
 
 /// One PTX module built for one virtual architecture.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KernelModule {
     /// Family name; also the `module` of every [`KernelRef`] into it.
     pub name: &'static str,
@@ -16,7 +17,9 @@ pub struct KernelModule {
     pub target: &'static str,
     /// Lowest compute capability that can load it.
     pub min_cc: (u32, u32),
-    /// PTX ISA version the module declares (`.version`), e.g. "8.0".
+    /// PTX ISA version the module declares (`.version`), e.g. "6.3": the lowest its `.target`
+    /// and instructions allow (`kernels/build.py` writes it; a driver's JIT takes the module only
+    /// if it knows this version, see [`KernelModule::min_driver`]).
     pub ptx_isa: &'static str,
     pub ptx: &'static str,
     pub entries: &'static [&'static str],
@@ -86,7 +89,8 @@ pub const MODULES: &[KernelModule] = &[
         name: "gemm",
         target: "compute_52",
         min_cc: (5, 2),
-        ptx_isa: "8.0",
+        // Nothing beyond `.target sm_52` (PTX ISA 4.1).
+        ptx_isa: "4.1",
         ptx: include_str!("../kernels/ptx/gemm.compute_52.ptx"),
         entries: &GEMM_ENTRIES_52,
     },
@@ -94,7 +98,8 @@ pub const MODULES: &[KernelModule] = &[
         name: "gemm",
         target: "compute_70",
         min_cc: (7, 0),
-        ptx_isa: "8.0",
+        // wmma with `.aligned` (PTX ISA 6.3).
+        ptx_isa: "6.3",
         ptx: include_str!("../kernels/ptx/gemm.compute_70.ptx"),
         entries: &GEMM_UPTO_70,
     },
@@ -102,7 +107,8 @@ pub const MODULES: &[KernelModule] = &[
         name: "gemm",
         target: "compute_80",
         min_cc: (8, 0),
-        ptx_isa: "8.0",
+        // cp.async and mma.sync m8n8k4 .f64 (PTX ISA 7.0).
+        ptx_isa: "7.0",
         ptx: include_str!("../kernels/ptx/gemm.compute_80.ptx"),
         entries: &GEMM_UPTO_80,
     },
@@ -110,7 +116,8 @@ pub const MODULES: &[KernelModule] = &[
         name: "stream",
         target: "compute_52",
         min_cc: (5, 2),
-        ptx_isa: "8.0",
+        // shfl.sync in the dot reduction (PTX ISA 6.0).
+        ptx_isa: "6.0",
         ptx: include_str!("../kernels/ptx/stream.compute_52.ptx"),
         entries: &[
             "stream_copy_f32",
@@ -126,6 +133,21 @@ pub const MODULES: &[KernelModule] = &[
         ],
     },
 ];
+
+impl KernelModule {
+    /// The oldest driver whose JIT accepts this module's PTX ISA: the CUDA version as
+    /// `cuDriverGetVersion` numbers it and the driver branch, e.g. `(10000, "R410")` for ISA 6.3
+    /// (from `crate::cuda`'s PTX ISA table, which starts at CUDA 9.0 / R384: a module needing
+    /// less gets that). None for an ISA newer than the table knows.
+    pub fn min_driver(&self) -> Option<(u32, &'static str)> {
+        min_driver_for_isa(self.ptx_isa)
+    }
+
+    /// Whether the JIT of a driver for CUDA `driver` accepts this module.
+    pub fn loads_on_driver(&self, driver: u32) -> bool {
+        ptx_supported(driver, self.ptx_isa)
+    }
+}
 
 /// The best module of a family that a device of compute capability `cc` can load.
 pub fn module_for(family: &str, cc: (u32, u32)) -> Option<&'static KernelModule> {
@@ -625,17 +647,43 @@ mod tests {
         );
     }
 
+    /// The `.version` directive of a PTX text (comments after it ignored).
+    fn declared_version(ptx: &str) -> &str {
+        ptx.lines()
+            .find_map(|l| l.strip_prefix(".version "))
+            .and_then(|v| v.split_whitespace().next())
+            .expect("a .version directive")
+    }
+
     #[test]
-    fn ptx_declares_the_isa_the_table_says() {
-        for m in MODULES {
-            assert!(
-                m.ptx.contains(&format!(".version {}", m.ptx_isa)),
-                "{} PTX does not declare .version {}",
-                m.name,
-                m.ptx_isa
+    fn ptx_declares_the_isa_the_table_says_and_the_table_knows_its_driver() {
+        // The lowest each module's .target and instructions allow (kernels/build.py): .target
+        // sm_52 (4.1); shfl.sync (6.0); wmma .aligned (6.3); cp.async and DMMA (7.0).
+        let want = [
+            ("gemm", "compute_52", "4.1", (9000, "R384")),
+            ("gemm", "compute_70", "6.3", (10000, "R410")),
+            ("gemm", "compute_80", "7.0", (11000, "R450")),
+            ("stream", "compute_52", "6.0", (9000, "R384")),
+        ];
+        assert_eq!(MODULES.len(), want.len());
+        for (name, target, isa, driver) in want {
+            let m = MODULES
+                .iter()
+                .find(|m| m.name == name && m.target == target)
+                .unwrap_or_else(|| panic!("{name} {target}"));
+            assert_eq!(m.ptx_isa, isa, "{name} {target}");
+            assert_eq!(
+                declared_version(m.ptx),
+                m.ptx_isa,
+                "{name} {target}: the embedded PTX's .version"
             );
             assert!(m.ptx.contains(&format!(".target sm_{}", &m.target[8..])));
+            assert_eq!(m.min_driver(), Some(driver), "{name} {target}");
+            // It loads on that driver and not on the release before it.
+            assert!(m.loads_on_driver(driver.0), "{name} {target}");
         }
+        assert!(!MODULES[2].loads_on_driver(10020), "compute_80 on R440");
+        assert!(!MODULES[1].loads_on_driver(9020), "compute_70 on R396");
     }
 
     #[test]

@@ -728,10 +728,15 @@ mod tests {
             e.contains("compute capability 3.7") && e.contains("compute_52"),
             "{e}"
         );
-        // A CUDA 11.8 driver cannot JIT PTX ISA 8.0: say which driver to install.
-        let e = modules_to_load((5, 2), 11080).unwrap_err();
-        assert!(e.contains("too old") && e.contains("CUDA 11.8"), "{e}");
-        assert!(e.contains("CUDA 12.0 or newer (R525+)"), "{e}");
+        // The M40's modules declare PTX ISA 4.1 and 6.0: an R450 driver takes them.
+        assert_eq!(
+            modules_to_load((5, 2), 11000).unwrap().len(),
+            families.len()
+        );
+        // A CUDA 8.0 driver is older than every PTX ISA the table knows: say which to install.
+        let e = modules_to_load((5, 2), 8000).unwrap_err();
+        assert!(e.contains("too old") && e.contains("CUDA 8.0"), "{e}");
+        assert!(e.contains("CUDA 9.0 or newer (R384+)"), "{e}");
     }
 
     #[test]
