@@ -10,7 +10,7 @@ use super::mem::{classify, misaligned, out_of_bounds, Fault};
 use super::race::RaceHit;
 use super::warp::{CpEntry, Ctx, Warp};
 use super::LaunchErrorKind;
-use crate::ptx::ir::{AtomOp, AtomSpec, CpAsyncSpec, MemSpace, MemSpec, Ty};
+use crate::ptx::ir::{AtomOp, AtomSpec, CpAsyncSpec, MemSpace, MemSpec, Opnd, Ty};
 
 /// What a shared-memory destination reads as while a cp.async into it is in flight.
 pub(crate) const POISON: u8 = 0xFF;
@@ -47,6 +47,43 @@ pub(crate) fn race_fault(ctx: &Ctx, hit: RaceHit, write: bool, tid: u32, pc: u32
     .at(tid % 32, hit.off as u64)
 }
 
+/// The race detector's check of one lane's shared-memory access of `[off, off + len)` at `pc`.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn race_check(
+    ctx: &mut Ctx,
+    w: &Warp,
+    write: bool,
+    off: usize,
+    len: usize,
+    lane: u32,
+    pc: u32,
+) -> Result<(), Fault> {
+    if let Some(r) = ctx.race.as_mut() {
+        let tid = w.idx * 32 + lane;
+        if let Err(hit) = r.access(write, off, len, tid as u16, w.wep, pc) {
+            return Err(race_fault(ctx, hit, write, tid, pc));
+        }
+    }
+    Ok(())
+}
+
+/// Counts `n` global bytes read or written.
+#[inline(always)]
+fn count_global(ctx: &mut Ctx, write: bool, n: u64) {
+    if write {
+        ctx.stats.global_bytes_written += n;
+    } else {
+        ctx.stats.global_bytes_read += n;
+    }
+}
+
+/// Whether `[a, a + len)` lies within `n` bytes.
+#[inline(always)]
+fn fits(a: u64, len: u64, n: u64) -> bool {
+    a <= n && len <= n - a
+}
+
 /// Resolves one lane's access of `len` bytes at `addr` in `space` to a host pointer, after
 /// every check a GPU makes (and the race detector's). `is_global` reports a global access.
 #[allow(clippy::too_many_arguments)]
@@ -69,68 +106,33 @@ fn resolve(
     if a % len != 0 {
         return Err(misaligned(space, write, len, addr, lane));
     }
+    let oob = |why: &str| Err(out_of_bounds(space, write, len, addr, lane, why));
     match space {
         MemSpace::Global | MemSpace::Const | MemSpace::Generic => {
             let Some((p, ro)) = ctx.global.lookup(a, len) else {
-                let why = ctx.global.nearest(a);
-                return Err(out_of_bounds(space, write, len, addr, lane, &why));
+                return oob(&ctx.global.nearest(a));
             };
             if write && ro {
-                return Err(out_of_bounds(
-                    space,
-                    write,
-                    len,
-                    addr,
-                    lane,
-                    "constant memory is read-only",
-                ));
+                return oob("constant memory is read-only");
             }
             if space != MemSpace::Const {
-                if write {
-                    ctx.stats.global_bytes_written += len;
-                } else {
-                    ctx.stats.global_bytes_read += len;
-                }
+                count_global(ctx, write, len);
             }
             Ok((p, space != MemSpace::Const))
         }
         MemSpace::Shared => {
             let n = ctx.shared.len() as u64;
-            if a >= n || len > n - a {
-                return Err(out_of_bounds(
-                    space,
-                    write,
-                    len,
-                    addr,
-                    lane,
-                    &format!("the block has {n} bytes of shared memory"),
-                ));
+            if !fits(a, len, n) {
+                return oob(&format!("the block has {n} bytes of shared memory"));
             }
-            if let Some(r) = ctx.race.as_mut() {
-                let tid = w.idx * 32 + lane;
-                let res = if write {
-                    r.write(a as usize, len as usize, tid as u16, w.wep, pc)
-                } else {
-                    r.read(a as usize, len as usize, tid as u16, w.wep, pc)
-                };
-                if let Err(hit) = res {
-                    return Err(race_fault(ctx, hit, write, tid, pc));
-                }
-            }
+            race_check(ctx, w, write, a as usize, len as usize, lane, pc)?;
             // SAFETY: a + len ≤ shared.len() was checked above.
             Ok((unsafe { ctx.shared.as_mut_ptr().add(a as usize) }, false))
         }
         MemSpace::Local => {
             let n = ctx.local_bytes as u64;
-            if a >= n || len > n - a {
-                return Err(out_of_bounds(
-                    space,
-                    write,
-                    len,
-                    addr,
-                    lane,
-                    &format!("the thread has {n} bytes of local memory"),
-                ));
+            if !fits(a, len, n) {
+                return oob(&format!("the thread has {n} bytes of local memory"));
             }
             let base = lane as usize * ctx.local_bytes + a as usize;
             // SAFETY: base + len ≤ 32 · local_bytes = w.local.len() (lane < 32, a + len ≤ n).
@@ -139,24 +141,10 @@ fn resolve(
         MemSpace::Param => {
             let n = ctx.params.len() as u64;
             if write {
-                return Err(out_of_bounds(
-                    space,
-                    write,
-                    len,
-                    addr,
-                    lane,
-                    "kernel parameters are read-only",
-                ));
+                return oob("kernel parameters are read-only");
             }
-            if a >= n || len > n - a {
-                return Err(out_of_bounds(
-                    space,
-                    write,
-                    len,
-                    addr,
-                    lane,
-                    &format!("the kernel has {n} bytes of parameters"),
-                ));
+            if !fits(a, len, n) {
+                return oob(&format!("the kernel has {n} bytes of parameters"));
             }
             // SAFETY: a + len ≤ params.len(); the pointer is only read through.
             Ok((
@@ -196,7 +184,8 @@ fn wr_bytes(p: *mut u8, n: usize, v: u64) {
 /// Every lane's pointer at once when all accesses are aligned and inside one allocation
 /// (global) or inside shared memory (race detector off): the common case, checked with two
 /// reductions over the lanes instead of a lookup per lane. `false`: take the per-lane path
-/// (which also reports any fault precisely).
+/// (which also reports any fault precisely), unless `fault` holds a race the detector found.
+/// (A `Result<bool, Fault>` costs the race-checked path 2 % more instructions.)
 #[allow(clippy::too_many_arguments)]
 #[inline]
 fn fast_ptrs(
@@ -245,29 +234,18 @@ fn fast_ptrs(
             if write && ro {
                 return false;
             }
-            let bytes = total * exec.count_ones() as u64;
-            if write {
-                ctx.stats.global_bytes_written += bytes;
-            } else {
-                ctx.stats.global_bytes_read += bytes;
-            }
+            count_global(ctx, write, total * exec.count_ones() as u64);
             (p, lo)
         }
         MemSpace::Shared => {
-            match hi.checked_add(total) {
-                Some(end) if end <= ctx.shared.len() as u64 => {}
-                _ => return false,
+            if !fits(hi, total, ctx.shared.len() as u64) {
+                return false;
             }
             if let Some(r) = ctx.race.as_mut() {
                 for l in lanes(exec) {
                     let tid = w.idx * 32 + l;
                     let a = addrs[l as usize] as usize;
-                    let res = if write {
-                        r.write(a, total as usize, tid as u16, w.wep, pc)
-                    } else {
-                        r.read(a, total as usize, tid as u16, w.wep, pc)
-                    };
-                    if let Err(hit) = res {
+                    if let Err(hit) = r.access(write, a, total as usize, tid as u16, w.wep, pc) {
                         *fault = Some(race_fault(ctx, hit, write, tid, pc));
                         return false;
                     }
@@ -276,16 +254,14 @@ fn fast_ptrs(
             (ctx.shared.as_mut_ptr(), 0)
         }
         MemSpace::Param if !write => {
-            match hi.checked_add(total) {
-                Some(end) if end <= ctx.params.len() as u64 => {}
-                _ => return false,
+            if !fits(hi, total, ctx.params.len() as u64) {
+                return false;
             }
             (ctx.params.as_ptr() as *mut u8, 0)
         }
         MemSpace::Local => {
-            match hi.checked_add(total) {
-                Some(end) if end <= ctx.local_bytes as u64 => {}
-                _ => return false,
+            if !fits(hi, total, ctx.local_bytes as u64) {
+                return false;
             }
             let lb = ctx.local_bytes;
             let base = w.local.as_mut_ptr();
@@ -304,6 +280,39 @@ fn fast_ptrs(
         ptrs[l as usize] = unsafe { base.add((addrs[l as usize] - base_addr) as usize) };
     }
     true
+}
+
+/// Every executing lane's host pointer for an access of `total` bytes per lane: all at once
+/// where [`fast_ptrs`] can, else lane by lane. Returns the lanes whose access is global memory.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn lane_ptrs(
+    ctx: &mut Ctx,
+    w: &mut Warp,
+    s: &MemSpec,
+    exec: u32,
+    total: u64,
+    write: bool,
+    ptrs: &mut [*mut u8; 32],
+    pc: u32,
+) -> Result<u32, Fault> {
+    let mut fault = None;
+    if fast_ptrs(ctx, w, s, exec, total, write, ptrs, pc, &mut fault) {
+        return Ok(if s.space == MemSpace::Global { exec } else { 0 });
+    }
+    if let Some(f) = fault {
+        return Err(f);
+    }
+    let mut global = 0u32;
+    for l in lanes(exec) {
+        let a = w.rd(s.addr, l).wrapping_add(s.off as u64);
+        let (p, g) = resolve(ctx, w, s.space, a, total, write, l, pc)?;
+        ptrs[l as usize] = p;
+        if g {
+            global |= 1 << l;
+        }
+    }
+    Ok(global)
 }
 
 /// A coalesced access: one scalar element per lane, all 32 lanes, consecutive addresses. The
@@ -349,22 +358,41 @@ fn contiguous(ctx: &mut Ctx, w: &Warp, s: &MemSpec, exec: u32, write: bool) -> O
             if write && ro {
                 return None;
             }
-            if write {
-                ctx.stats.global_bytes_written += span;
-            } else {
-                ctx.stats.global_bytes_read += span;
-            }
+            count_global(ctx, write, span);
             Some(p)
         }
         MemSpace::Shared if ctx.race.is_none() => {
-            let end = a0.checked_add(span)?;
-            if end > ctx.shared.len() as u64 {
+            if !fits(a0, span, ctx.shared.len() as u64) {
                 return None;
             }
             // SAFETY: [a0, a0 + span) lies in shared memory (checked).
             Some(unsafe { ctx.shared.as_mut_ptr().add(a0 as usize) })
         }
         _ => None,
+    }
+}
+
+/// A coalesced access moves the 32 lanes of register `d` as one memory image at `p`: into the
+/// row (`load`) or out of it.
+///
+/// # Safety
+/// `p` must be valid for the row's 32 elements (and writable for a store), as
+/// [`contiguous`] checks.
+#[inline(always)]
+unsafe fn copy_row(w: &mut Warp, d: Opnd, p: *mut u8, load: bool) {
+    let b = d.slot() as usize * 32;
+    // SAFETY: the caller's promise for p; the row is 32 elements of the register's width.
+    unsafe {
+        let (row, n) = if d.is64() {
+            (w.r64[b..b + 32].as_mut_ptr() as *mut u8, 256)
+        } else {
+            (w.r32[b..b + 32].as_mut_ptr() as *mut u8, 128)
+        };
+        if load {
+            std::ptr::copy_nonoverlapping(p, row, n);
+        } else {
+            std::ptr::copy_nonoverlapping(row, p, n);
+        }
     }
 }
 
@@ -378,34 +406,15 @@ pub(crate) fn load(
 ) -> Result<(), Fault> {
     if let Some(p) = contiguous(ctx, w, s, exec, false) {
         if let Some(d) = s.data[0] {
-            let b = d.slot() as usize * 32;
-            if d.is64() {
-                // SAFETY: p is valid for 32 × 8 bytes (contiguous); the row is 32 u64.
-                unsafe {
-                    std::ptr::copy_nonoverlapping(p, w.r64[b..b + 32].as_mut_ptr() as *mut u8, 256)
-                };
-            } else {
-                // SAFETY: p is valid for 32 × 4 bytes; the row is 32 u32.
-                unsafe {
-                    std::ptr::copy_nonoverlapping(p, w.r32[b..b + 32].as_mut_ptr() as *mut u8, 128)
-                };
-            }
+            // SAFETY: contiguous checked the row's span at p.
+            unsafe { copy_row(w, d, p, true) };
         }
         return Ok(());
     }
     let elem = s.elem as usize;
     let total = (elem * s.n as usize) as u64;
     let mut ptrs = [std::ptr::null_mut::<u8>(); 32];
-    let mut fault = None;
-    if !fast_ptrs(ctx, w, s, exec, total, false, &mut ptrs, pc, &mut fault) {
-        if let Some(f) = fault {
-            return Err(f);
-        }
-        for l in lanes(exec) {
-            let a = w.rd(s.addr, l).wrapping_add(s.off as u64);
-            ptrs[l as usize] = resolve(ctx, w, s.space, a, total, false, l, pc)?.0;
-        }
-    }
+    lane_ptrs(ctx, w, s, exec, total, false, &mut ptrs, pc)?;
     // Vectors of 32-bit elements into 32-bit registers (ld.shared.v4.f32 and friends): one
     // pass over the lanes.
     if elem == 4 && s.n > 1 && s.data.iter().all(|d| d.is_some_and(|o| !o.is64())) {
@@ -486,43 +495,15 @@ pub(crate) fn store(
 ) -> Result<(), Fault> {
     if let Some(p) = contiguous(ctx, w, s, exec, true) {
         if let Some(d) = s.data[0] {
-            let b = d.slot() as usize * 32;
-            if d.is64() {
-                // SAFETY: p is valid and writable for 32 × 8 bytes (contiguous).
-                unsafe {
-                    std::ptr::copy_nonoverlapping(w.r64[b..b + 32].as_ptr() as *const u8, p, 256)
-                };
-            } else {
-                // SAFETY: p is valid and writable for 32 × 4 bytes.
-                unsafe {
-                    std::ptr::copy_nonoverlapping(w.r32[b..b + 32].as_ptr() as *const u8, p, 128)
-                };
-            }
+            // SAFETY: contiguous checked the row's span at p (writable).
+            unsafe { copy_row(w, d, p, false) };
         }
         return Ok(());
     }
     let elem = s.elem as usize;
     let total = (elem * s.n as usize) as u64;
     let mut ptrs = [std::ptr::null_mut::<u8>(); 32];
-    let mut global = 0u32;
-    let mut fault = None;
-    if fast_ptrs(ctx, w, s, exec, total, true, &mut ptrs, pc, &mut fault) {
-        if s.space == MemSpace::Global {
-            global = exec;
-        }
-    } else {
-        if let Some(f) = fault {
-            return Err(f);
-        }
-        for l in lanes(exec) {
-            let a = w.rd(s.addr, l).wrapping_add(s.off as u64);
-            let (p, g) = resolve(ctx, w, s.space, a, total, true, l, pc)?;
-            ptrs[l as usize] = p;
-            if g {
-                global |= 1 << l;
-            }
-        }
-    }
+    let global = lane_ptrs(ctx, w, s, exec, total, true, &mut ptrs, pc)?;
     // The sdc fault: the first global store of the CTA, its lowest active lane, element 0.
     let mut flip: Option<(u32, u64)> = None;
     if global != 0 {
@@ -610,6 +591,20 @@ fn atom_apply(op: AtomOp, ty: Ty, old: u64, b: u64, c: u64) -> u64 {
     v & m
 }
 
+/// Applies `f` to the value of host atomic `at` (a compare-and-swap loop); the old value.
+macro_rules! cas_loop {
+    ($at:expr, $f:expr) => {{
+        let mut cur = $at.load(Ordering::Relaxed);
+        loop {
+            let new = $f(cur);
+            match $at.compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Relaxed) {
+                Ok(_) => break cur,
+                Err(x) => cur = x,
+            }
+        }
+    }};
+}
+
 /// Serialises atomics on host addresses that are not naturally aligned.
 static ATOM_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
@@ -642,42 +637,27 @@ pub(crate) fn atom(
         }
         let b = w.rd(s.b, l);
         let c = s.c.map_or(0, |c| w.rd(c, l));
+        let oob = |why: &str| Err(out_of_bounds(space, true, size, addr, l, why));
+        let f = |x: u64| atom_apply(s.op, s.ty, x, b, c);
         let old;
         if space == MemSpace::Shared {
             // Atomics are not data races: no race-detector record.
-            let n = ctx.shared.len() as u64;
-            if a >= n || size > n - a {
-                return Err(out_of_bounds(
-                    space,
-                    true,
-                    size,
-                    addr,
-                    l,
-                    "outside shared memory",
-                ));
+            if !fits(a, size, ctx.shared.len() as u64) {
+                return oob("outside shared memory");
             }
             // SAFETY: a + size ≤ shared.len().
             let p = unsafe { ctx.shared.as_mut_ptr().add(a as usize) };
             old = rd_bytes(p, size as usize);
-            wr_bytes(p, size as usize, atom_apply(s.op, s.ty, old, b, c));
+            wr_bytes(p, size as usize, f(old));
         } else {
             let Some((p, ro)) = ctx.global.lookup(a, size) else {
-                let why = ctx.global.nearest(a);
-                return Err(out_of_bounds(space, true, size, addr, l, &why));
+                return oob(&ctx.global.nearest(a));
             };
             if ro {
-                return Err(out_of_bounds(
-                    space,
-                    true,
-                    size,
-                    addr,
-                    l,
-                    "constant memory is read-only",
-                ));
+                return oob("constant memory is read-only");
             }
             ctx.stats.global_bytes_read += size;
             ctx.stats.global_bytes_written += size;
-            let f = |x: u64| atom_apply(s.op, s.ty, x, b, c);
             old = if !(p as usize).is_multiple_of(size as usize) {
                 let _g = ATOM_LOCK.lock().unwrap_or_else(|e| e.into_inner());
                 let o = rd_bytes(p, size as usize);
@@ -687,25 +667,11 @@ pub(crate) fn atom(
                 // SAFETY: p is 4-aligned and valid for 4 bytes for the whole launch; other
                 // threads touch it only through atomics or plain GPU-style accesses.
                 let at = unsafe { AtomicU32::from_ptr(p as *mut u32) };
-                let mut cur = at.load(Ordering::Relaxed);
-                loop {
-                    let new = f(cur as u64) as u32;
-                    match at.compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Relaxed) {
-                        Ok(_) => break cur as u64,
-                        Err(x) => cur = x,
-                    }
-                }
+                u64::from(cas_loop!(at, |x: u32| f(u64::from(x)) as u32))
             } else {
                 // SAFETY: as above, 8-aligned.
                 let at = unsafe { AtomicU64::from_ptr(p as *mut u64) };
-                let mut cur = at.load(Ordering::Relaxed);
-                loop {
-                    let new = f(cur);
-                    match at.compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Relaxed) {
-                        Ok(_) => break cur,
-                        Err(x) => cur = x,
-                    }
-                }
+                cas_loop!(at, f)
             };
         }
         if let Some(d) = s.d {
@@ -752,7 +718,7 @@ pub(crate) fn cp_async(
             return Err(misaligned(MemSpace::Global, false, cp, src, l));
         }
         let sn = ctx.shared.len() as u64;
-        if dst >= sn || cp > sn - dst {
+        if !fits(dst, cp, sn) {
             return Err(out_of_bounds(
                 MemSpace::Shared,
                 true,
@@ -774,12 +740,7 @@ pub(crate) fn cp_async(
             }
             ctx.stats.global_bytes_read += n;
         }
-        if let Some(r) = ctx.race.as_mut() {
-            let tid = w.idx * 32 + l;
-            if let Err(hit) = r.write(dst as usize, cp as usize, tid as u16, w.wep, pc) {
-                return Err(race_fault(ctx, hit, true, tid, pc));
-            }
-        }
+        race_check(ctx, w, true, dst as usize, cp as usize, l, pc)?;
         ctx.shared[dst as usize..(dst + cp) as usize].fill(POISON);
         w.cp.push(CpEntry {
             lane: l as u8,
@@ -803,12 +764,7 @@ pub(crate) fn cp_wait(ctx: &mut Ctx, w: &mut Warp, n: u32, exec: u32) -> Result<
         let limit = w.committed[l as usize].saturating_sub(n);
         if exec >> l & 1 == 1 && e.group < limit {
             let (d, len) = (e.dst as usize, e.len as usize);
-            if let Some(r) = ctx.race.as_mut() {
-                let tid = w.idx * 32 + l;
-                if let Err(hit) = r.write(d, len, tid as u16, w.wep, e.pc) {
-                    return Err(race_fault(ctx, hit, true, tid, e.pc));
-                }
-            }
+            race_check(ctx, w, true, d, len, l, e.pc)?;
             ctx.shared[d..d + len].copy_from_slice(&e.data[..len]);
             w.cp.remove(i);
         } else {

@@ -337,21 +337,18 @@ fn check_config(
         }
     }
     for d in 0..3 {
-        if cfg.block[d] == 0 || cfg.block[d] > limits.max_block_dim[d] {
-            return bad(format!(
-                "block dimension {} = {} (allowed 1..={})",
-                ["x", "y", "z"][d],
-                cfg.block[d],
-                limits.max_block_dim[d]
-            ));
-        }
-        if cfg.grid[d] == 0 || cfg.grid[d] > limits.max_grid_dim[d] {
-            return bad(format!(
-                "grid dimension {} = {} (allowed 1..={})",
-                ["x", "y", "z"][d],
-                cfg.grid[d],
-                limits.max_grid_dim[d]
-            ));
+        for (what, dims, max) in [
+            ("block", cfg.block, limits.max_block_dim),
+            ("grid", cfg.grid, limits.max_grid_dim),
+        ] {
+            if dims[d] == 0 || dims[d] > max[d] {
+                return bad(format!(
+                    "{what} dimension {} = {} (allowed 1..={})",
+                    ["x", "y", "z"][d],
+                    dims[d],
+                    max[d]
+                ));
+            }
         }
     }
     let threads: u64 = cfg.block.iter().map(|&b| b as u64).product();

@@ -104,12 +104,7 @@ impl Race {
     }
 
     #[inline(always)]
-    fn access<const WRITE: bool>(
-        &mut self,
-        off: usize,
-        len: usize,
-        me: Acc,
-    ) -> Result<(), RaceHit> {
+    fn scan<const WRITE: bool>(&mut self, off: usize, len: usize, me: Acc) -> Result<(), RaceHit> {
         let op = if WRITE { write_cell } else { read_cell };
         let write = WRITE;
         let end = (off + len).min(self.words.len() * 4);
@@ -149,10 +144,11 @@ impl Race {
         Ok(())
     }
 
-    /// A read of `[off, off + len)` by thread `tid` (warp epoch `wep`) at `pc`.
+    /// A read or write of `[off, off + len)` by thread `tid` (warp epoch `wep`) at `pc`.
     #[inline]
-    pub fn read(
+    pub fn access(
         &mut self,
+        write: bool,
         off: usize,
         len: usize,
         tid: u16,
@@ -165,26 +161,11 @@ impl Race {
             bar: self.bar,
             pc,
         };
-        self.access::<false>(off, len, me)
-    }
-
-    /// A write of `[off, off + len)` by thread `tid` at `pc`.
-    #[inline]
-    pub fn write(
-        &mut self,
-        off: usize,
-        len: usize,
-        tid: u16,
-        wep: u16,
-        pc: u32,
-    ) -> Result<(), RaceHit> {
-        let me = Acc {
-            tid,
-            wep,
-            bar: self.bar,
-            pc,
-        };
-        self.access::<true>(off, len, me)
+        if write {
+            self.scan::<true>(off, len, me)
+        } else {
+            self.scan::<false>(off, len, me)
+        }
     }
 }
 
@@ -192,42 +173,45 @@ impl Race {
 mod tests {
     use super::*;
 
+    const R: bool = false;
+    const W: bool = true;
+
     #[test]
     fn write_then_read_races_without_barrier() {
         let mut r = Race::default();
         r.begin_block(64);
-        r.write(0, 4, 0, 0, 1).unwrap();
+        r.access(W, 0, 4, 0, 0, 1).unwrap();
         // Another warp reads it in the same barrier epoch.
-        let e = r.read(0, 4, 40, 0, 2).unwrap_err();
+        let e = r.access(R, 0, 4, 40, 0, 2).unwrap_err();
         assert!(e.prev_write);
         assert_eq!(e.prev.tid, 0);
         // After a barrier it is fine.
         let mut r = Race::default();
         r.begin_block(64);
-        r.write(0, 4, 0, 0, 1).unwrap();
+        r.access(W, 0, 4, 0, 0, 1).unwrap();
         r.barrier();
-        r.read(0, 4, 40, 0, 2).unwrap();
+        r.access(R, 0, 4, 40, 0, 2).unwrap();
         // Same warp: a warp sync orders them.
-        r.write(8, 4, 1, 0, 1).unwrap();
-        assert!(r.read(8, 4, 2, 0, 2).is_err());
-        r.write(16, 4, 1, 0, 1).unwrap();
-        r.read(16, 4, 2, 1, 2).unwrap();
+        r.access(W, 8, 4, 1, 0, 1).unwrap();
+        assert!(r.access(R, 8, 4, 2, 0, 2).is_err());
+        r.access(W, 16, 4, 1, 0, 1).unwrap();
+        r.access(R, 16, 4, 2, 1, 2).unwrap();
         // Readers then a writer.
-        r.read(32, 1, 3, 1, 5).unwrap();
-        r.read(32, 1, 4, 1, 5).unwrap();
-        assert!(r.write(32, 1, 3, 1, 6).is_err());
+        r.access(R, 32, 1, 3, 1, 5).unwrap();
+        r.access(R, 32, 1, 4, 1, 5).unwrap();
+        assert!(r.access(W, 32, 1, 3, 1, 6).is_err());
         // A new block forgets everything.
         r.begin_block(64);
-        r.read(32, 1, 9, 0, 1).unwrap();
+        r.access(R, 32, 1, 9, 0, 1).unwrap();
         // Byte granularity inside a word: neighbouring bytes by different threads are fine,
         // the same byte is not.
-        r.write(40, 1, 1, 0, 1).unwrap();
-        r.write(41, 1, 40, 0, 1).unwrap();
-        r.write(42, 2, 70, 0, 1).unwrap();
-        assert!(r.read(40, 4, 100, 0, 2).is_err());
+        r.access(W, 40, 1, 1, 0, 1).unwrap();
+        r.access(W, 41, 1, 40, 0, 1).unwrap();
+        r.access(W, 42, 2, 70, 0, 1).unwrap();
+        assert!(r.access(R, 40, 4, 100, 0, 2).is_err());
         r.barrier();
-        r.read(40, 4, 100, 0, 2).unwrap();
-        r.write(40, 4, 100, 0, 3).unwrap();
-        assert!(r.read(41, 1, 3, 0, 4).is_err());
+        r.access(R, 40, 4, 100, 0, 2).unwrap();
+        r.access(W, 40, 4, 100, 0, 3).unwrap();
+        assert!(r.access(R, 41, 1, 3, 0, 4).is_err());
     }
 }

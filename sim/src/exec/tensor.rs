@@ -23,6 +23,45 @@ use super::LaunchErrorKind;
 use crate::ptx::ir::{MmaSpec, Ty, WmmaFrag, WmmaLdSt, WmmaMma};
 use half::f16;
 
+/// D = A·B + C (M×K by K×N): each product added to the running sum with one rounding
+/// (`mul_add`), k in order.
+fn mma<T: Copy + Default, const M: usize, const N: usize, const K: usize>(
+    a: &[[T; K]; M],
+    b: &[[T; N]; K],
+    c: &[[T; N]; M],
+    mul_add: impl Fn(T, T, T) -> T,
+) -> [[T; N]; M] {
+    let mut d = [[T::default(); N]; M];
+    for i in 0..M {
+        for j in 0..N {
+            let mut acc = c[i][j];
+            for k in 0..K {
+                acc = mul_add(a[i][k], b[k][j], acc);
+            }
+            d[i][j] = acc;
+        }
+    }
+    d
+}
+
+/// Half `h` (0 = low) of a packed f16x2 register.
+fn half_of(v: u32, h: usize) -> u32 {
+    if h == 0 {
+        v & 0xffff
+    } else {
+        v >> 16
+    }
+}
+
+/// `old` with half `h` replaced by the 16 bits of `bits`.
+fn with_half(old: u32, h: usize, bits: u32) -> u32 {
+    if h == 0 {
+        (old & 0xffff_0000) | bits
+    } else {
+        (old & 0xffff) | bits << 16
+    }
+}
+
 /// `mma.sync.aligned.m8n8k4.row.col.f64.f64.f64.f64` over the whole warp.
 pub(crate) fn mma_f64(w: &mut Warp, s: &MmaSpec) {
     let mut a = [[0f64; 4]; 8];
@@ -36,16 +75,7 @@ pub(crate) fn mma_f64(w: &mut Warp, s: &MmaSpec) {
             c[g][2 * t + i] = f64::from_bits(w.r64[s.c[i] as usize * 32 + l]);
         }
     }
-    let mut d = [[0f64; 8]; 8];
-    for r in 0..8 {
-        for col in 0..8 {
-            let mut acc = c[r][col];
-            for k in 0..4 {
-                acc = a[r][k].mul_add(b[k][col], acc);
-            }
-            d[r][col] = acc;
-        }
-    }
+    let d = mma(&a, &b, &c, f64::mul_add);
     for l in 0..32usize {
         let (g, t) = (l >> 2, l % 4);
         for i in 0..2 {
@@ -128,6 +158,16 @@ fn wmma_geometry(w: &Warp, s: &WmmaLdSt, exec: u32) -> Result<(u64, u64), Fault>
     Ok((base, stride))
 }
 
+/// The address of element (r, c) of a wmma load/store's matrix.
+fn elem_addr(s: &WmmaLdSt, base: u64, stride: u64, r: usize, c: usize) -> u64 {
+    let idx = if s.row_major {
+        r as u64 * stride + c as u64
+    } else {
+        c as u64 * stride + r as u64
+    };
+    base.wrapping_add(idx * s.ty.bytes() as u64)
+}
+
 /// `wmma.load.{a,b,c}`.
 pub(crate) fn wmma_load(
     ctx: &mut Ctx,
@@ -140,12 +180,7 @@ pub(crate) fn wmma_load(
     let esize = s.ty.bytes() as u64;
     for l in super::lanes::lanes(exec) {
         for (j, h, r, c) in frag_elems(s.frag, s.ty, l) {
-            let idx = if s.row_major {
-                r as u64 * stride + c as u64
-            } else {
-                c as u64 * stride + r as u64
-            };
-            let addr = base.wrapping_add(idx * esize);
+            let addr = elem_addr(s, base, stride, r, c);
             let p = resolve_access(ctx, w, s.space, addr, esize, false, l, pc)?;
             let slot = s.regs[j] as usize * 32 + l as usize;
             if esize == 4 {
@@ -154,12 +189,7 @@ pub(crate) fn wmma_load(
             } else {
                 // SAFETY: resolved for 2 bytes.
                 let v = unsafe { (p as *const u16).read_unaligned() } as u32;
-                let old = w.r32[slot];
-                w.r32[slot] = if h == 0 {
-                    (old & 0xffff_0000) | v
-                } else {
-                    (old & 0xffff) | v << 16
-                };
+                w.r32[slot] = with_half(w.r32[slot], h, v);
             }
         }
     }
@@ -178,21 +208,15 @@ pub(crate) fn wmma_store(
     let esize = s.ty.bytes() as u64;
     for l in super::lanes::lanes(exec) {
         for (j, h, r, c) in frag_elems(WmmaFrag::C, s.ty, l) {
-            let idx = if s.row_major {
-                r as u64 * stride + c as u64
-            } else {
-                c as u64 * stride + r as u64
-            };
-            let addr = base.wrapping_add(idx * esize);
+            let addr = elem_addr(s, base, stride, r, c);
             let p = resolve_access(ctx, w, s.space, addr, esize, true, l, pc)?;
             let v = w.r32[s.regs[j] as usize * 32 + l as usize];
             if esize == 4 {
                 // SAFETY: resolved (writable) for 4 bytes.
                 unsafe { (p as *mut u32).write_unaligned(v) };
             } else {
-                let half = if h == 0 { v & 0xffff } else { v >> 16 };
                 // SAFETY: resolved (writable) for 2 bytes.
-                unsafe { (p as *mut u16).write_unaligned(half as u16) };
+                unsafe { (p as *mut u16).write_unaligned(half_of(v, h) as u16) };
             }
         }
     }
@@ -207,8 +231,7 @@ fn gather_f16(w: &Warp, regs: &[u32]) -> [[f32; 16]; 16] {
                 continue;
             }
             let v = w.r32[regs[j] as usize * 32 + l as usize];
-            let bits = if h == 0 { v & 0xffff } else { v >> 16 };
-            m[r][c] = f16::from_bits(bits as u16).to_f32();
+            m[r][c] = f16::from_bits(half_of(v, h) as u16).to_f32();
         }
     }
     m
@@ -226,21 +249,11 @@ pub(crate) fn wmma_mma(w: &mut Warp, s: &WmmaMma) {
             c[r][col] = if s.cty == Ty::F32 {
                 f32::from_bits(v)
             } else {
-                let bits = if h == 0 { v & 0xffff } else { v >> 16 };
-                f16::from_bits(bits as u16).to_f32()
+                f16::from_bits(half_of(v, h) as u16).to_f32()
             };
         }
     }
-    let mut d = [[0f32; 16]; 16];
-    for i in 0..16 {
-        for j in 0..16 {
-            let mut acc = c[i][j];
-            for k in 0..16 {
-                acc = a[i][k].mul_add(b[k][j], acc);
-            }
-            d[i][j] = acc;
-        }
-    }
+    let d = mma(&a, &b, &c, f32::mul_add);
     for l in 0..32u32 {
         for (j, h, r, col) in frag_elems(WmmaFrag::C, s.dty, l) {
             let slot = s.d[j] as usize * 32 + l as usize;
@@ -248,12 +261,7 @@ pub(crate) fn wmma_mma(w: &mut Warp, s: &WmmaMma) {
                 w.r32[slot] = d[r][col].to_bits();
             } else {
                 let bits = f16::from_f32(d[r][col]).to_bits() as u32;
-                let old = w.r32[slot];
-                w.r32[slot] = if h == 0 {
-                    (old & 0xffff_0000) | bits
-                } else {
-                    (old & 0xffff) | bits << 16
-                };
+                w.r32[slot] = with_half(w.r32[slot], h, bits);
             }
         }
     }
