@@ -36,44 +36,46 @@ impl<'s> Mods<'s> {
         }
     }
 
-    /// Consumes modifier `m` if present.
-    fn has(&mut self, m: &str) -> bool {
-        for (i, x) in self.list.iter().enumerate() {
-            if !self.used[i] && *x == m {
-                self.used[i] = true;
-                return true;
-            }
-        }
-        false
-    }
-
-    /// Consumes the first unused modifier among `opts`.
-    fn one_of(&mut self, opts: &[&'static str]) -> Option<&'static str> {
+    /// Consumes the first unused modifier that `f` makes something of.
+    fn take<T>(&mut self, f: impl Fn(&str) -> Option<T>) -> Option<T> {
         for (i, x) in self.list.iter().enumerate() {
             if self.used[i] {
                 continue;
             }
-            if let Some(o) = opts.iter().find(|o| *o == x) {
+            if let Some(v) = f(x) {
                 self.used[i] = true;
-                return Some(o);
+                return Some(v);
             }
         }
         None
     }
 
+    /// Consumes modifier `m` if present.
+    fn has(&mut self, m: &str) -> bool {
+        self.take(|x| (x == m).then_some(())).is_some()
+    }
+
+    /// Consumes the first unused modifier among `opts`.
+    fn one_of(&mut self, opts: &[&'static str]) -> Option<&'static str> {
+        self.take(|x| opts.iter().copied().find(|o| *o == x))
+    }
+
+    /// Consumes the first unused modifier named in `table`; its value.
+    fn pick<T: Copy>(&mut self, table: &[(&str, T)]) -> Option<T> {
+        self.take(|x| table.iter().find(|(k, _)| *k == x).map(|(_, v)| *v))
+    }
+
+    /// [`Mods::pick`], or the error that the instruction needs one of the table (`why`).
+    fn pick_or<T: Copy>(&mut self, table: &[(&str, T)], why: &str) -> CResult<T> {
+        match self.pick(table) {
+            Some(v) => Ok(v),
+            None => mismatch(self.line, self.opcode, why),
+        }
+    }
+
     /// Consumes every type modifier, in order.
     fn types(&mut self) -> Vec<Ty> {
-        let mut out = Vec::new();
-        for (i, x) in self.list.iter().enumerate() {
-            if self.used[i] {
-                continue;
-            }
-            if let Some(t) = Ty::parse(x) {
-                self.used[i] = true;
-                out.push(t);
-            }
-        }
-        out
+        std::iter::from_fn(|| self.take(Ty::parse)).collect()
     }
 
     /// Exactly one type.
@@ -94,12 +96,9 @@ impl<'s> Mods<'s> {
 
     /// Consumes modifiers that only hint at caching or memory ordering.
     fn drop_hints(&mut self) {
-        for (i, x) in self.list.iter().enumerate() {
-            if self.used[i] {
-                continue;
-            }
-            let hint = matches!(
-                *x,
+        let hint = |x: &str| {
+            let h = matches!(
+                x,
                 "ca" | "cg"
                     | "cs"
                     | "lu"
@@ -120,21 +119,19 @@ impl<'s> Mods<'s> {
             ) || x.starts_with("L1::")
                 || x.starts_with("L2::")
                 || x.starts_with("level::");
-            if hint {
-                self.used[i] = true;
-            }
-        }
+            h.then_some(())
+        };
+        while self.take(hint).is_some() {}
     }
 
     fn rnd(&mut self) -> Option<Rnd> {
-        self.one_of(&["rn", "rz", "rm", "rp", "rna"])
-            .map(|r| match r {
-                "rn" => Rnd::Rn,
-                "rz" => Rnd::Rz,
-                "rm" => Rnd::Rm,
-                "rp" => Rnd::Rp,
-                _ => Rnd::Rna,
-            })
+        self.pick(&[
+            ("rn", Rnd::Rn),
+            ("rz", Rnd::Rz),
+            ("rm", Rnd::Rm),
+            ("rp", Rnd::Rp),
+            ("rna", Rnd::Rna),
+        ])
     }
 
     fn finish(self) -> CResult<()> {
@@ -172,14 +169,14 @@ pub(crate) fn compile_body(fx: &mut Fx, stmts: &[Stmt]) -> CResult<()> {
     Ok(())
 }
 
-fn unknown<T>(line: u32, opcode: &str) -> CResult<T> {
+pub(crate) fn unknown<T>(line: u32, opcode: &str) -> CResult<T> {
     cerr(
         line,
         format!("Not a name of any known instruction: '{opcode}'"),
     )
 }
 
-fn unsupported<T>(line: u32, opcode: &str, why: &str) -> CResult<T> {
+pub(crate) fn unsupported<T>(line: u32, opcode: &str, why: &str) -> CResult<T> {
     cerr(
         line,
         format!("instruction '{opcode}' is not supported by gpugate-sim ({why})"),
@@ -206,6 +203,104 @@ fn mismatch<T>(line: u32, opcode: &str, what: &str) -> CResult<T> {
         line,
         format!("Arguments mismatch for instruction '{opcode}': {what}"),
     )
+}
+
+/// `v`, or the error that the instruction needs `what` (a modifier).
+fn need<T>(v: Option<T>, ins: &InstrAst, what: &str) -> CResult<T> {
+    v.ok_or_else(|| CompileError {
+        line: ins.line,
+        msg: format!("instruction '{}' needs {what}", ins.opcode),
+    })
+}
+
+/// Fails unless the module's target is at least sm_`sm`, as ptxas does for `feature`.
+pub(crate) fn need_sm(fx: &Fx, ins: &InstrAst, feature: &str, sm: u32) -> CResult<()> {
+    if fx.m.sm < sm {
+        return cerr(
+            ins.line,
+            format!(
+                "Feature '{feature}' requires .target sm_{sm} or higher ('{}')",
+                ins.opcode
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// `Op::$op64 { … }` for a 64-bit type, else `Op::$op32 { … }`: the fast ops come in pairs, one
+/// per register bank.
+macro_rules! by_width {
+    ($wide:expr, $op32:ident, $op64:ident { $($f:ident $(: $v:expr)?),* $(,)? }) => {
+        if $wide {
+            Op::$op64 { $($f $(: $v)?),* }
+        } else {
+            Op::$op32 { $($f $(: $v)?),* }
+        }
+    };
+}
+
+/// `mov` within one bank.
+fn mov_op(d: Opnd, a: Opnd, wide: bool) -> Op {
+    by_width!(
+        wide,
+        Mov32,
+        Mov64 {
+            d: d.slot(),
+            a: a.slot()
+        }
+    )
+}
+
+/// `d = a` (`invert`: `d = !a`) on predicates.
+fn pred_copy(d: Slot, a: Slot, invert: bool) -> Op {
+    if invert {
+        Op::Pred {
+            f: PredOp::Not,
+            d,
+            a,
+            b: a,
+        }
+    } else {
+        Op::MovPred { d, a }
+    }
+}
+
+/// Operands `first..first + N` as value sources of types `tys` (registers of exactly that
+/// size), in order.
+fn srcs<const N: usize>(
+    fx: &mut Fx,
+    ins: &InstrAst,
+    first: usize,
+    tys: [Ty; N],
+) -> CResult<[Opnd; N]> {
+    let mut out = Vec::with_capacity(N);
+    for (k, ty) in tys.into_iter().enumerate() {
+        out.push(src(fx, &ins.operands[first + k], ty, false, ins)?);
+    }
+    Ok(out.try_into().expect("N operands"))
+}
+
+/// The membermask operand `k` of a `.sync` warp collective; the executing lanes (`u32::MAX`)
+/// for the pre-sm_70 form without one.
+fn membermask(fx: &mut Fx, ins: &InstrAst, sync: bool, k: usize) -> CResult<Slot> {
+    if sync {
+        Ok(src(fx, &ins.operands[k], Ty::B32, false, ins)?.slot())
+    } else {
+        Ok(u32::MAX)
+    }
+}
+
+/// Emits `op` once every modifier is accounted for.
+fn emit_plain(
+    fx: &mut Fx,
+    ins: &InstrAst,
+    m: Mods,
+    op: Op,
+    g: Option<(Slot, bool)>,
+) -> CResult<()> {
+    m.finish()?;
+    fx.emit(op, ins.line, g);
+    Ok(())
 }
 
 /// A value source of type `ty`: a register of that size (wider if `relaxed`), an immediate,
@@ -439,20 +534,10 @@ fn guard(fx: &mut Fx, ins: &InstrAst) -> CResult<Option<(Slot, bool)>> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn alu_spec(
-    f: AluFn,
-    ty: Ty,
-    d: Opnd,
-    a: Opnd,
-    b: Opnd,
-    c: Opnd,
-    rnd: Option<Rnd>,
-    ftz: bool,
-    sat: bool,
-    approx: bool,
-) -> Op {
-    Op::Alu(Box::new(AluSpec {
+/// A generic ALU op with the defaults: round to nearest, no `.ftz`/`.sat`/`.approx`, `e` = `a`,
+/// `cty` = `ty`.
+fn alu(f: AluFn, ty: Ty, d: Opnd, a: Opnd, b: Opnd, c: Opnd) -> AluSpec {
+    AluSpec {
         f,
         ty,
         d,
@@ -460,12 +545,16 @@ fn alu_spec(
         b,
         c,
         e: a,
-        rnd: rnd.unwrap_or(Rnd::Rn),
-        ftz,
-        sat,
-        approx,
+        rnd: Rnd::Rn,
+        ftz: false,
+        sat: false,
+        approx: false,
         cty: ty,
-    }))
+    }
+}
+
+fn alu_op(s: AluSpec) -> Op {
+    Op::Alu(Box::new(s))
 }
 
 /// Compiles one instruction.
@@ -493,37 +582,19 @@ pub(crate) fn compile_instr(fx: &mut Fx, ins: &InstrAst) -> CResult<()> {
             m.finish()?;
             nops(ins, 4)?;
             let d = dst(fx, &ins.operands[0], ty, false, ins)?;
-            let mut a = src(fx, &ins.operands[1], ty, false, ins)?;
-            let mut b = src(fx, &ins.operands[2], ty, false, ins)?;
+            let [mut a, mut b] = srcs(fx, ins, 1, [ty, ty])?;
             let (p, neg) = psrc(fx, &ins.operands[3], ins)?;
             if neg {
                 std::mem::swap(&mut a, &mut b);
             }
-            let op = if ty.wide() {
-                Op::Selp64 {
-                    d: d.slot(),
-                    a: a.slot(),
-                    b: b.slot(),
-                    p,
-                }
-            } else {
-                Op::Selp32 {
-                    d: d.slot(),
-                    a: a.slot(),
-                    b: b.slot(),
-                    p,
-                }
-            };
-            fx.emit(op, line, g);
+            let (d, a, b) = (d.slot(), a.slot(), b.slot());
+            fx.emit(by_width!(ty.wide(), Selp32, Selp64 { d, a, b, p }), line, g);
             Ok(())
         }
         "cvt" => compile_cvt(fx, ins, m, g),
         "cvta" => compile_cvta(fx, ins, m, g),
         "isspacep" => {
-            let sp = space_mod(&mut m).ok_or(CompileError {
-                line,
-                msg: format!("instruction '{}' needs a state space", ins.opcode),
-            })?;
+            let sp = need(space_mod(&mut m), ins, "a state space")?;
             m.finish()?;
             nops(ins, 2)?;
             let d = pdst(fx, &ins.operands[0], ins)?;
@@ -563,36 +634,22 @@ pub(crate) fn compile_instr(fx: &mut Fx, ins: &InstrAst) -> CResult<()> {
             }
             Ok(())
         }
-        "exit" => {
-            m.finish()?;
-            fx.emit(Op::Exit, line, g);
-            Ok(())
-        }
-        "trap" | "brkpt" => {
-            m.finish()?;
-            fx.emit(Op::Trap, line, g);
-            Ok(())
-        }
+        "exit" => emit_plain(fx, ins, m, Op::Exit, g),
+        "trap" | "brkpt" => emit_plain(fx, ins, m, Op::Trap, g),
         "membar" | "fence" => {
             m.one_of(&["cta", "gl", "sys", "gpu", "cluster"]);
             m.one_of(&["sc", "acq_rel"]);
-            m.finish()?;
-            fx.emit(Op::Nop, line, g);
-            Ok(())
+            emit_plain(fx, ins, m, Op::Nop, g)
         }
         "nanosleep" | "pmevent" => {
             m.has("u32");
             m.has("mask");
-            m.finish()?;
-            fx.emit(Op::Nop, line, g);
-            Ok(())
+            emit_plain(fx, ins, m, Op::Nop, g)
         }
         "prefetch" | "prefetchu" => {
             space_mod(&mut m);
             m.one_of(&["L1", "L2", "L2::evict_last", "L2::evict_normal"]);
-            m.finish()?;
-            fx.emit(Op::Nop, line, g);
-            Ok(())
+            emit_plain(fx, ins, m, Op::Nop, g)
         }
         "call" => super::inline::compile_call(fx, ins, m, g),
         "shfl" => compile_shfl(fx, ins, m, g),
@@ -609,19 +666,15 @@ pub(crate) fn compile_instr(fx: &mut Fx, ins: &InstrAst) -> CResult<()> {
         "mma" => compile_mma(fx, ins, m, g),
         "wmma" => super::tensor::compile_wmma(fx, ins, m.list.clone(), g),
         "testp" => {
-            let test = m
-                .one_of(&[
-                    "finite",
-                    "infinite",
-                    "number",
-                    "notanumber",
-                    "normal",
-                    "subnormal",
-                ])
-                .ok_or(CompileError {
-                    line,
-                    msg: format!("instruction '{}' needs a test", ins.opcode),
-                })?;
+            let test = m.pick(&[
+                ("finite", 0),
+                ("infinite", 1),
+                ("number", 2),
+                ("notanumber", 3),
+                ("normal", 4),
+                ("subnormal", 5),
+            ]);
+            let test = need(test, ins, "a test")?;
             let ty = m.ty()?;
             m.finish()?;
             nops(ins, 2)?;
@@ -630,14 +683,6 @@ pub(crate) fn compile_instr(fx: &mut Fx, ins: &InstrAst) -> CResult<()> {
             }
             let d = pdst(fx, &ins.operands[0], ins)?;
             let a = src(fx, &ins.operands[1], ty, false, ins)?;
-            let test = match test {
-                "finite" => 0,
-                "infinite" => 1,
-                "number" => 2,
-                "notanumber" => 3,
-                "normal" => 4,
-                _ => 5,
-            };
             fx.emit(Op::Testp { test, ty, d, a }, line, g);
             Ok(())
         }
@@ -661,21 +706,12 @@ fn compile_mov(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Option<(Slot, bool)>
     if ty == Ty::Pred {
         let d = pdst(fx, d_op, ins)?;
         let (a, neg) = psrc(fx, a_op, ins)?;
-        let op = if neg {
-            Op::Pred {
-                f: PredOp::Not,
-                d,
-                a,
-                b: a,
-            }
-        } else {
-            Op::MovPred { d, a }
-        };
-        fx.emit(op, line, g);
+        fx.emit(pred_copy(d, a, neg), line, g);
         return Ok(());
     }
-    if let Operand::Vector(parts) = a_op {
-        let n = parts.len() as u32;
+    // `{a, b}`: the part width and type of a vector of `n` parts packing a `ty`.
+    let parts_of = |n: usize| -> CResult<(u32, Ty)> {
+        let n = n as u32;
         if !(n == 2 || n == 4) || ty.bits() % n != 0 || ty.bits() / n < 8 {
             return mismatch(line, &ins.opcode, "bad vector operand");
         }
@@ -685,6 +721,10 @@ fn compile_mov(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Option<(Slot, bool)>
             16 => Ty::B16,
             _ => Ty::B32,
         };
+        Ok((pb, pty))
+    };
+    if let Operand::Vector(parts) = a_op {
+        let (pb, pty) = parts_of(parts.len())?;
         let d = dst(fx, d_op, ty, false, ins)?;
         let mut ps = Vec::new();
         for p in parts {
@@ -702,16 +742,7 @@ fn compile_mov(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Option<(Slot, bool)>
         return Ok(());
     }
     if let Operand::Vector(parts) = d_op {
-        let n = parts.len() as u32;
-        if !(n == 2 || n == 4) || ty.bits() % n != 0 || ty.bits() / n < 8 {
-            return mismatch(line, &ins.opcode, "bad vector operand");
-        }
-        let pb = ty.bits() / n;
-        let pty = match pb {
-            8 => Ty::B8,
-            16 => Ty::B16,
-            _ => Ty::B32,
-        };
+        let (pb, pty) = parts_of(parts.len())?;
         let a = src(fx, a_op, ty, false, ins)?;
         let mut ps = Vec::new();
         for p in parts {
@@ -740,18 +771,7 @@ fn compile_mov(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Option<(Slot, bool)>
     }
     let d = dst(fx, d_op, ty, false, ins)?;
     let a = src(fx, a_op, ty, false, ins)?;
-    let op = if ty.wide() {
-        Op::Mov64 {
-            d: d.slot(),
-            a: a.slot(),
-        }
-    } else {
-        Op::Mov32 {
-            d: d.slot(),
-            a: a.slot(),
-        }
-    };
-    fx.emit(op, line, g);
+    fx.emit(mov_op(d, a, ty.wide()), line, g);
     Ok(())
 }
 
@@ -820,6 +840,7 @@ fn compile_arith(
         a
     };
     let plain_f = float && matches!(rnd, None | Some(Rnd::Rn)) && !ftz && !sat;
+    let (sd, sa, sb, sc) = (d.slot(), a.slot(), b.slot(), c.slot());
     let op = match base {
         "add" | "sub" | "mul" if plain_f && (ty == Ty::F32 || ty == Ty::F64) => {
             let f = match base {
@@ -827,41 +848,31 @@ fn compile_arith(
                 "sub" => FOp::Sub,
                 _ => FOp::Mul,
             };
-            if ty == Ty::F32 {
-                Op::F32 {
+            by_width!(
+                ty.wide(),
+                F32,
+                F64 {
                     f,
-                    d: d.slot(),
-                    a: a.slot(),
-                    b: b.slot(),
+                    d: sd,
+                    a: sa,
+                    b: sb
                 }
-            } else {
-                Op::F64 {
-                    f,
-                    d: d.slot(),
-                    a: a.slot(),
-                    b: b.slot(),
-                }
-            }
+            )
         }
         "fma" | "mad" if plain_f && (ty == Ty::F32 || ty == Ty::F64) && !approx => {
             if base == "mad" && rnd.is_none() && fx.m.sm >= 20 {
                 return mismatch(line, &ins.opcode, "mad.f32/f64 needs a rounding modifier");
             }
-            if ty == Ty::F32 {
-                Op::Fma32 {
-                    d: d.slot(),
-                    a: a.slot(),
-                    b: b.slot(),
-                    c: c.slot(),
+            by_width!(
+                ty.wide(),
+                Fma32,
+                Fma64 {
+                    d: sd,
+                    a: sa,
+                    b: sb,
+                    c: sc
                 }
-            } else {
-                Op::Fma64 {
-                    d: d.slot(),
-                    a: a.slot(),
-                    b: b.slot(),
-                    c: c.slot(),
-                }
-            }
+            )
         }
         "add" | "sub" | "mul"
             if !float
@@ -874,44 +885,34 @@ fn compile_arith(
                 "sub" => IntOp::Sub,
                 _ => IntOp::MulLo,
             };
-            if ty.wide() {
-                Op::I64 {
+            by_width!(
+                ty.wide(),
+                I32,
+                I64 {
                     f,
-                    d: d.slot(),
-                    a: a.slot(),
-                    b: b.slot(),
+                    d: sd,
+                    a: sa,
+                    b: sb
                 }
-            } else {
-                Op::I32 {
-                    f,
-                    d: d.slot(),
-                    a: a.slot(),
-                    b: b.slot(),
-                }
-            }
+            )
         }
         "mul" if wide && ty.bits() == 32 => Op::MulWide {
             signed: ty.is_signed(),
-            d: d.slot(),
-            a: a.slot(),
-            b: b.slot(),
+            d: sd,
+            a: sa,
+            b: sb,
         },
         "mad" if hilo == Some("lo") && !sat && (ty.bits() == 32 || ty.bits() == 64) => {
-            if ty.wide() {
-                Op::Mad64 {
-                    d: d.slot(),
-                    a: a.slot(),
-                    b: b.slot(),
-                    c: c.slot(),
+            by_width!(
+                ty.wide(),
+                Mad32,
+                Mad64 {
+                    d: sd,
+                    a: sa,
+                    b: sb,
+                    c: sc
                 }
-            } else {
-                Op::Mad32 {
-                    d: d.slot(),
-                    a: a.slot(),
-                    b: b.slot(),
-                    c: c.slot(),
-                }
-            }
+            )
         }
         _ => {
             let f = match (base, hilo) {
@@ -935,10 +936,7 @@ fn compile_arith(
                 ("sad", None) if !float => AluFn::Sad,
                 _ => return mismatch(line, &ins.opcode, "bad combination of modifiers"),
             };
-            if float && matches!(f, AluFn::Fma) && !matches!(ty, Ty::F32 | Ty::F64) && rnd.is_none()
-            {
-                // fma.f16 needs .rn too, but be lenient: default round-to-nearest.
-            }
+            // fma.f16 needs .rn too, but be lenient: a missing rounding is round-to-nearest.
             if float && base == "div" && ty == Ty::F32 && rnd.is_none() && !approx && !full {
                 return mismatch(
                     line,
@@ -954,7 +952,13 @@ fn compile_arith(
             {
                 return mismatch(line, &ins.opcode, "mul24/mad24 need a 32-bit type");
             }
-            alu_spec(f, ty, d, a, b, c, rnd, ftz, sat, approx || full)
+            alu_op(AluSpec {
+                rnd: rnd.unwrap_or(Rnd::Rn),
+                ftz,
+                sat,
+                approx: approx || full,
+                ..alu(f, ty, d, a, b, c)
+            })
         }
     };
     let at = fx.emit(op, line, g);
@@ -1041,17 +1045,7 @@ fn compile_unary(
         }
         let d = pdst(fx, &ins.operands[0], ins)?;
         let (a, neg) = psrc(fx, &ins.operands[1], ins)?;
-        let op = if neg {
-            Op::MovPred { d, a }
-        } else {
-            Op::Pred {
-                f: PredOp::Not,
-                d,
-                a,
-                b: a,
-            }
-        };
-        fx.emit(op, line, g);
+        fx.emit(pred_copy(d, a, !neg), line, g);
         return Ok(());
     }
     let dty = match f {
@@ -1063,29 +1057,18 @@ fn compile_unary(
     if f == AluFn::Not && (ty.bits() == 32 || ty.bits() == 64) {
         // not.b32 d, a == xor with all ones.
         let ones = fx.const_slot(u64::MAX, ty.wide());
-        let op = if ty.wide() {
-            Op::I64 {
-                f: IntOp::Xor,
-                d: d.slot(),
-                a: a.slot(),
-                b: ones.slot(),
-            }
-        } else {
-            Op::I32 {
-                f: IntOp::Xor,
-                d: d.slot(),
-                a: a.slot(),
-                b: ones.slot(),
-            }
-        };
-        fx.emit(op, line, g);
+        let (f, d, a, b) = (IntOp::Xor, d.slot(), a.slot(), ones.slot());
+        fx.emit(by_width!(ty.wide(), I32, I64 { f, d, a, b }), line, g);
         return Ok(());
     }
-    fx.emit(
-        alu_spec(f, ty, d, a, a, a, rnd, ftz, sat, approx || full),
-        line,
-        g,
-    );
+    let s = AluSpec {
+        rnd: rnd.unwrap_or(Rnd::Rn),
+        ftz,
+        sat,
+        approx: approx || full,
+        ..alu(f, ty, d, a, a, a)
+    };
+    fx.emit(alu_op(s), line, g);
     Ok(())
 }
 
@@ -1127,9 +1110,8 @@ fn compile_binary(
     }
     let shift = base == "shl" || base == "shr";
     let d = dst(fx, &ins.operands[0], ty, false, ins)?;
-    let a = src(fx, &ins.operands[1], ty, false, ins)?;
     let bty = if shift { Ty::U32 } else { ty };
-    let b = src(fx, &ins.operands[2], bty, false, ins)?;
+    let [a, b] = srcs(fx, ins, 1, [ty, bty])?;
     let int_fast = !ty.is_float() && (ty.bits() == 32 || ty.bits() == 64);
     let fast = if int_fast {
         match base {
@@ -1158,29 +1140,11 @@ fn compile_binary(
         None
     };
     if let Some(f) = fast {
-        let op = if ty.wide() {
-            if shift {
-                Op::Sh64 {
-                    f,
-                    d: d.slot(),
-                    a: a.slot(),
-                    b: b.slot(),
-                }
-            } else {
-                Op::I64 {
-                    f,
-                    d: d.slot(),
-                    a: a.slot(),
-                    b: b.slot(),
-                }
-            }
+        let (d, a, b) = (d.slot(), a.slot(), b.slot());
+        let op = if ty.wide() && shift {
+            Op::Sh64 { f, d, a, b }
         } else {
-            Op::I32 {
-                f,
-                d: d.slot(),
-                a: a.slot(),
-                b: b.slot(),
-            }
+            by_width!(ty.wide(), I32, I64 { f, d, a, b })
         };
         fx.emit(op, line, g);
         return Ok(());
@@ -1200,24 +1164,12 @@ fn compile_binary(
     if f == AluFn::Copysign && !(ty == Ty::F32 || ty == Ty::F64) {
         return mismatch(line, &ins.opcode, "copysign needs .f32 or .f64");
     }
-    let mut spec = AluSpec {
-        f,
-        ty,
-        d,
-        a,
-        b,
-        c: a,
-        e: a,
-        rnd: Rnd::Rn,
+    let s = AluSpec {
         ftz,
-        sat: false,
-        approx: false,
-        cty: ty,
+        cty: if shift { Ty::U32 } else { ty },
+        ..alu(f, ty, d, a, b, a)
     };
-    if shift {
-        spec.cty = Ty::U32;
-    }
-    fx.emit(Op::Alu(Box::new(spec)), line, g);
+    fx.emit(alu_op(s), line, g);
     Ok(())
 }
 
@@ -1229,7 +1181,7 @@ fn compile_bits(
     g: Option<(Slot, bool)>,
 ) -> CResult<()> {
     let line = ins.line;
-    match base {
+    let s = match base {
         "bfe" => {
             let ty = m.ty()?;
             m.finish()?;
@@ -1238,25 +1190,11 @@ fn compile_bits(
                 return mismatch(line, &ins.opcode, "bfe needs a 32/64-bit integer type");
             }
             let d = dst(fx, &ins.operands[0], ty, false, ins)?;
-            let a = src(fx, &ins.operands[1], ty, false, ins)?;
-            let b = src(fx, &ins.operands[2], Ty::U32, false, ins)?;
-            let c = src(fx, &ins.operands[3], Ty::U32, false, ins)?;
-            let mut s = AluSpec {
-                f: AluFn::Bfe,
-                ty,
-                d,
-                a,
-                b,
-                c,
-                e: a,
-                rnd: Rnd::Rn,
-                ftz: false,
-                sat: false,
-                approx: false,
+            let [a, b, c] = srcs(fx, ins, 1, [ty, Ty::U32, Ty::U32])?;
+            AluSpec {
                 cty: Ty::U32,
-            };
-            s.cty = Ty::U32;
-            fx.emit(Op::Alu(Box::new(s)), line, g);
+                ..alu(AluFn::Bfe, ty, d, a, b, c)
+            }
         }
         "bfi" => {
             let ty = m.ty()?;
@@ -1265,29 +1203,23 @@ fn compile_bits(
             if !(ty.is_int() && ty.bits() >= 32) {
                 return mismatch(line, &ins.opcode, "bfi needs a 32/64-bit type");
             }
-            let f = dst(fx, &ins.operands[0], ty, false, ins)?;
-            let a = src(fx, &ins.operands[1], ty, false, ins)?;
-            let b = src(fx, &ins.operands[2], ty, false, ins)?;
-            let c = src(fx, &ins.operands[3], Ty::U32, false, ins)?;
-            let e = src(fx, &ins.operands[4], Ty::U32, false, ins)?;
-            let s = AluSpec {
-                f: AluFn::Bfi,
-                ty,
-                d: f,
-                a,
-                b,
-                c,
+            let d = dst(fx, &ins.operands[0], ty, false, ins)?;
+            let [a, b, c, e] = srcs(fx, ins, 1, [ty, ty, Ty::U32, Ty::U32])?;
+            AluSpec {
                 e,
-                rnd: Rnd::Rn,
-                ftz: false,
-                sat: false,
-                approx: false,
                 cty: Ty::U32,
-            };
-            fx.emit(Op::Alu(Box::new(s)), line, g);
+                ..alu(AluFn::Bfi, ty, d, a, b, c)
+            }
         }
         "prmt" => {
-            let mode = m.one_of(&["f4e", "b4e", "rc8", "ecl", "ecr", "rc16"]);
+            let mode = m.pick(&[
+                ("f4e", 1),
+                ("b4e", 2),
+                ("rc8", 3),
+                ("ecl", 4),
+                ("ecr", 5),
+                ("rc16", 6),
+            ]);
             let ty = m.ty()?;
             m.finish()?;
             nops(ins, 4)?;
@@ -1295,23 +1227,8 @@ fn compile_bits(
                 return mismatch(line, &ins.opcode, "prmt needs .b32");
             }
             let d = dst(fx, &ins.operands[0], ty, false, ins)?;
-            let a = src(fx, &ins.operands[1], ty, false, ins)?;
-            let b = src(fx, &ins.operands[2], ty, false, ins)?;
-            let c = src(fx, &ins.operands[3], ty, false, ins)?;
-            let md = match mode {
-                None => 0,
-                Some("f4e") => 1,
-                Some("b4e") => 2,
-                Some("rc8") => 3,
-                Some("ecl") => 4,
-                Some("ecr") => 5,
-                _ => 6,
-            };
-            fx.emit(
-                alu_spec(AluFn::Prmt(md), ty, d, a, b, c, None, false, false, false),
-                line,
-                g,
-            );
+            let [a, b, c] = srcs(fx, ins, 1, [ty, ty, ty])?;
+            alu(AluFn::Prmt(mode.unwrap_or(0)), ty, d, a, b, c)
         }
         "lop3" => {
             let ty = m.ty()?;
@@ -1324,36 +1241,18 @@ fn compile_bits(
                 return mismatch(line, &ins.opcode, "lop3 needs an immediate LUT");
             };
             let d = dst(fx, &ins.operands[0], ty, false, ins)?;
-            let a = src(fx, &ins.operands[1], ty, false, ins)?;
-            let b = src(fx, &ins.operands[2], ty, false, ins)?;
-            let c = src(fx, &ins.operands[3], ty, false, ins)?;
-            fx.emit(
-                alu_spec(
-                    AluFn::Lop3((lut & 0xff) as u8),
-                    ty,
-                    d,
-                    a,
-                    b,
-                    c,
-                    None,
-                    false,
-                    false,
-                    false,
-                ),
-                line,
-                g,
-            );
+            let [a, b, c] = srcs(fx, ins, 1, [ty, ty, ty])?;
+            alu(AluFn::Lop3((lut & 0xff) as u8), ty, d, a, b, c)
         }
         "shf" => {
             let dir = m.one_of(&["l", "r"]).ok_or(CompileError {
                 line,
                 msg: "shf needs .l or .r".into(),
             })?;
-            let clamp = match m.one_of(&["wrap", "clamp"]) {
-                Some("clamp") => true,
-                Some(_) => false,
-                None => return mismatch(line, &ins.opcode, "shf needs .wrap or .clamp"),
-            };
+            let clamp = m.pick_or(
+                &[("wrap", false), ("clamp", true)],
+                "shf needs .wrap or .clamp",
+            )?;
             let ty = m.ty()?;
             m.finish()?;
             nops(ins, 4)?;
@@ -1361,120 +1260,88 @@ fn compile_bits(
                 return mismatch(line, &ins.opcode, "shf needs .b32");
             }
             let d = dst(fx, &ins.operands[0], ty, false, ins)?;
-            let a = src(fx, &ins.operands[1], ty, false, ins)?;
-            let b = src(fx, &ins.operands[2], ty, false, ins)?;
-            let c = src(fx, &ins.operands[3], Ty::U32, false, ins)?;
+            let [a, b, c] = srcs(fx, ins, 1, [ty, ty, Ty::U32])?;
             let f = if dir == "l" {
                 AluFn::ShfL { clamp }
             } else {
                 AluFn::ShfR { clamp }
             };
-            fx.emit(
-                alu_spec(f, ty, d, a, b, c, None, false, false, false),
-                line,
-                g,
-            );
+            alu(f, ty, d, a, b, c)
         }
         "slct" => {
             let ftz = m.has("ftz");
             let tys = m.types();
             m.finish()?;
             nops(ins, 4)?;
-            let [dty, cty] = tys.as_slice() else {
+            let [dty, cty] = *tys.as_slice() else {
                 return mismatch(line, &ins.opcode, "slct needs .dtype.ctype");
             };
             if !matches!(cty, Ty::S32 | Ty::F32) || dty.bits() < 16 {
                 return mismatch(line, &ins.opcode, "slct needs .s32 or .f32 for c");
             }
-            let d = dst(fx, &ins.operands[0], *dty, false, ins)?;
-            let a = src(fx, &ins.operands[1], *dty, false, ins)?;
-            let b = src(fx, &ins.operands[2], *dty, false, ins)?;
-            let c = src(fx, &ins.operands[3], *cty, false, ins)?;
-            let s = AluSpec {
-                f: AluFn::Slct,
-                ty: *dty,
-                d,
-                a,
-                b,
-                c,
-                e: a,
-                rnd: Rnd::Rn,
+            let d = dst(fx, &ins.operands[0], dty, false, ins)?;
+            let [a, b, c] = srcs(fx, ins, 1, [dty, dty, cty])?;
+            AluSpec {
                 ftz,
-                sat: false,
-                approx: false,
-                cty: *cty,
-            };
-            fx.emit(Op::Alu(Box::new(s)), line, g);
+                cty,
+                ..alu(AluFn::Slct, dty, d, a, b, c)
+            }
         }
         _ => {
             // dp4a.atype.btype d, a, b, c / dp2a.mode.atype.btype d, a, b, c
             let hi = if base == "dp2a" {
-                match m.one_of(&["lo", "hi"]) {
-                    Some("hi") => true,
-                    Some(_) => false,
-                    None => return mismatch(line, &ins.opcode, "dp2a needs .lo or .hi"),
-                }
+                m.pick_or(&[("lo", false), ("hi", true)], "dp2a needs .lo or .hi")?
             } else {
                 false
             };
             let tys = m.types();
             m.finish()?;
             nops(ins, 4)?;
-            let [at, bt] = tys.as_slice() else {
+            let [at, bt] = *tys.as_slice() else {
                 return mismatch(line, &ins.opcode, "needs .atype.btype");
             };
             let signed_d = at.is_signed() || bt.is_signed();
             let dty = if signed_d { Ty::S32 } else { Ty::U32 };
             let d = dst(fx, &ins.operands[0], dty, false, ins)?;
-            let a = src(fx, &ins.operands[1], Ty::B32, false, ins)?;
-            let b = src(fx, &ins.operands[2], Ty::B32, false, ins)?;
-            let c = src(fx, &ins.operands[3], dty, false, ins)?;
+            let [a, b, c] = srcs(fx, ins, 1, [Ty::B32, Ty::B32, dty])?;
+            let (a_signed, b_signed) = (at.is_signed(), bt.is_signed());
             let f = if base == "dp4a" {
-                AluFn::Dp4a {
-                    a_signed: at.is_signed(),
-                    b_signed: bt.is_signed(),
-                }
+                AluFn::Dp4a { a_signed, b_signed }
             } else {
                 AluFn::Dp2a {
-                    a_signed: at.is_signed(),
-                    b_signed: bt.is_signed(),
+                    a_signed,
+                    b_signed,
                     hi,
                 }
             };
-            fx.emit(
-                alu_spec(f, dty, d, a, b, c, None, false, false, false),
-                line,
-                g,
-            );
+            alu(f, dty, d, a, b, c)
         }
-    }
+    };
+    fx.emit(alu_op(s), line, g);
     Ok(())
 }
 
-fn cmp_op(s: &str) -> Option<(CmpOp, Option<bool>)> {
-    // (operation, Some(true) = forces unsigned)
-    Some(match s {
-        "eq" => (CmpOp::Eq, None),
-        "ne" => (CmpOp::Ne, None),
-        "lt" => (CmpOp::Lt, None),
-        "le" => (CmpOp::Le, None),
-        "gt" => (CmpOp::Gt, None),
-        "ge" => (CmpOp::Ge, None),
-        "lo" => (CmpOp::Lt, Some(true)),
-        "ls" => (CmpOp::Le, Some(true)),
-        "hi" => (CmpOp::Gt, Some(true)),
-        "hs" => (CmpOp::Ge, Some(true)),
-        "equ" => (CmpOp::Equ, None),
-        "neu" => (CmpOp::Neu, None),
-        "ltu" => (CmpOp::Ltu, None),
-        "leu" => (CmpOp::Leu, None),
-        "gtu" => (CmpOp::Gtu, None),
-        "geu" => (CmpOp::Geu, None),
-        "num" => (CmpOp::Num, None),
-        "nan" => (CmpOp::Nan, None),
-        _ => return None,
-    })
-}
+/// The comparisons of setp/set: (modifier, operation, whether it forces an unsigned compare).
+const COMPARISONS: [(&str, CmpOp, bool); 18] = [
+    ("eq", CmpOp::Eq, false),
+    ("ne", CmpOp::Ne, false),
+    ("lt", CmpOp::Lt, false),
+    ("le", CmpOp::Le, false),
+    ("gt", CmpOp::Gt, false),
+    ("ge", CmpOp::Ge, false),
+    ("lo", CmpOp::Lt, true),
+    ("ls", CmpOp::Le, true),
+    ("hi", CmpOp::Gt, true),
+    ("hs", CmpOp::Ge, true),
+    ("equ", CmpOp::Equ, false),
+    ("neu", CmpOp::Neu, false),
+    ("ltu", CmpOp::Ltu, false),
+    ("leu", CmpOp::Leu, false),
+    ("gtu", CmpOp::Gtu, false),
+    ("geu", CmpOp::Geu, false),
+    ("num", CmpOp::Num, false),
+    ("nan", CmpOp::Nan, false),
+];
 
 fn compile_setp(
     fx: &mut Fx,
@@ -1484,24 +1351,15 @@ fn compile_setp(
     g: Option<(Slot, bool)>,
 ) -> CResult<()> {
     let line = ins.line;
-    let mut cmp = None;
-    for s in [
-        "eq", "ne", "lt", "le", "gt", "ge", "lo", "ls", "hi", "hs", "equ", "neu", "ltu", "leu",
-        "gtu", "geu", "num", "nan",
-    ] {
-        if m.has(s) {
-            cmp = cmp_op(s);
-            break;
-        }
-    }
-    let Some((cmp, force_u)) = cmp else {
+    // The first comparison of the table that is present (a second one is left over).
+    let Some((_, cmp, force_u)) = COMPARISONS.into_iter().find(|(s, _, _)| m.has(s)) else {
         return mismatch(line, &ins.opcode, "missing comparison");
     };
-    let boolop = m.one_of(&["and", "or", "xor"]).map(|b| match b {
-        "and" => BoolOp::And,
-        "or" => BoolOp::Or,
-        _ => BoolOp::Xor,
-    });
+    let boolop = m.pick(&[
+        ("and", BoolOp::And),
+        ("or", BoolOp::Or),
+        ("xor", BoolOp::Xor),
+    ]);
     let ftz = m.has("ftz");
     let tys = m.types();
     m.finish()?;
@@ -1516,7 +1374,7 @@ fn compile_setp(
             _ => return mismatch(line, &ins.opcode, "setp needs one type"),
         }
     };
-    if force_u.is_some() && ty.is_float() {
+    if force_u && ty.is_float() {
         return mismatch(line, &ins.opcode, "unsigned comparison of floats");
     }
     if !ty.is_float()
@@ -1536,8 +1394,7 @@ fn compile_setp(
     }
     let nexp = if boolop.is_some() { 4 } else { 3 };
     nops(ins, nexp)?;
-    let a = src(fx, &ins.operands[1], ty, false, ins)?;
-    let b = src(fx, &ins.operands[2], ty, false, ins)?;
+    let [a, b] = srcs(fx, ins, 1, [ty, ty])?;
     let comb = match boolop {
         Some(bo) => {
             let (c, neg) = psrc(fx, &ins.operands[3], ins)?;
@@ -1567,41 +1424,25 @@ fn compile_setp(
     };
     let t = if ty.is_float() {
         CmpTy::F
-    } else if ty.is_signed() && force_u.is_none() {
+    } else if ty.is_signed() && !force_u {
         CmpTy::S
     } else {
         CmpTy::U
     };
     let fast_ty = matches!(ty, Ty::F32 | Ty::F64) || (ty.is_int() && ty.bits() >= 32);
     if comb.is_none() && q.is_none() && !ftz && fast_ty {
-        let op = if ty.wide() {
-            Op::Setp64 {
-                cmp,
-                t,
-                d: p,
-                a: a.slot(),
-                b: b.slot(),
-            }
-        } else {
-            Op::Setp32 {
-                cmp,
-                t,
-                d: p,
-                a: a.slot(),
-                b: b.slot(),
-            }
-        };
-        fx.emit(op, line, g);
+        let (a, b) = (a.slot(), b.slot());
+        fx.emit(
+            by_width!(ty.wide(), Setp32, Setp64 { cmp, t, d: p, a, b }),
+            line,
+            g,
+        );
         return Ok(());
     }
     let spec = SetpSpec {
-        cmp: if force_u.is_some() && ty.is_signed() {
-            // lo/ls/hi/hs on a signed type compare as unsigned.
-            cmp
-        } else {
-            cmp
-        },
-        ty: if force_u.is_some() {
+        cmp,
+        // lo/ls/hi/hs on a signed type compare as unsigned.
+        ty: if force_u {
             match ty.bits() {
                 16 => Ty::U16,
                 32 => Ty::U32,
@@ -1625,12 +1466,12 @@ fn compile_setp(
 fn compile_cvt(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Option<(Slot, bool)>) -> CResult<()> {
     let line = ins.line;
     let rnd = m.rnd();
-    let irnd = m.one_of(&["rni", "rzi", "rmi", "rpi"]).map(|r| match r {
-        "rni" => IRnd::Rni,
-        "rzi" => IRnd::Rzi,
-        "rmi" => IRnd::Rmi,
-        _ => IRnd::Rpi,
-    });
+    let irnd = m.pick(&[
+        ("rni", IRnd::Rni),
+        ("rzi", IRnd::Rzi),
+        ("rmi", IRnd::Rmi),
+        ("rpi", IRnd::Rpi),
+    ]);
     let ftz = m.has("ftz");
     let sat = m.has("sat");
     let relu = m.has("relu");
@@ -1743,10 +1584,7 @@ fn compile_cvt(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Option<(Slot, bool)>
 fn compile_cvta(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Option<(Slot, bool)>) -> CResult<()> {
     let line = ins.line;
     let to = m.has("to");
-    let sp = space_mod(&mut m).ok_or(CompileError {
-        line,
-        msg: format!("instruction '{}' needs a state space", ins.opcode),
-    })?;
+    let sp = need(space_mod(&mut m), ins, "a state space")?;
     let ty = m.ty()?;
     m.finish()?;
     nops(ins, 2)?;
@@ -1788,36 +1626,14 @@ fn compile_cvta(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Option<(Slot, bool)
             } else {
                 fx.const_slot(generic(loc.addr().wrapping_add(*off as u64)), ty.wide())
             };
-            let op = if ty.wide() {
-                Op::Mov64 {
-                    d: d.slot(),
-                    a: c.slot(),
-                }
-            } else {
-                Op::Mov32 {
-                    d: d.slot(),
-                    a: c.slot(),
-                }
-            };
-            fx.emit(op, line, g);
+            fx.emit(mov_op(d, c, ty.wide()), line, g);
             return Ok(());
         }
     }
     let a = src(fx, &ins.operands[1], ty, false, ins)?;
     if matches!(sp, MemSpace::Global | MemSpace::Const) {
         // The global and const windows are the device addresses themselves.
-        let op = if ty.wide() {
-            Op::Mov64 {
-                d: d.slot(),
-                a: a.slot(),
-            }
-        } else {
-            Op::Mov32 {
-                d: d.slot(),
-                a: a.slot(),
-            }
-        };
-        fx.emit(op, line, g);
+        fx.emit(mov_op(d, a, ty.wide()), line, g);
         return Ok(());
     }
     fx.emit(
@@ -1914,6 +1730,20 @@ fn compile_ldst(
     Ok(())
 }
 
+/// The operations of atom/red (redux takes the first six).
+const ATOM_OPS: [(&str, AtomOp); 10] = [
+    ("add", AtomOp::Add),
+    ("min", AtomOp::Min),
+    ("max", AtomOp::Max),
+    ("and", AtomOp::And),
+    ("or", AtomOp::Or),
+    ("xor", AtomOp::Xor),
+    ("inc", AtomOp::Inc),
+    ("dec", AtomOp::Dec),
+    ("exch", AtomOp::Exch),
+    ("cas", AtomOp::Cas),
+];
+
 fn compile_atom(
     fx: &mut Fx,
     ins: &InstrAst,
@@ -1925,28 +1755,10 @@ fn compile_atom(
     let sp = space_mod(&mut m);
     m.drop_hints();
     m.has("noftz");
-    let op = m
-        .one_of(&[
-            "add", "min", "max", "inc", "dec", "and", "or", "xor", "exch", "cas",
-        ])
-        .ok_or(CompileError {
-            line,
-            msg: format!("instruction '{}' needs an operation", ins.opcode),
-        })?;
+    let op = m.pick(&ATOM_OPS);
+    let op = need(op, ins, "an operation")?;
     let ty = m.ty()?;
     m.finish()?;
-    let op = match op {
-        "add" => AtomOp::Add,
-        "min" => AtomOp::Min,
-        "max" => AtomOp::Max,
-        "inc" => AtomOp::Inc,
-        "dec" => AtomOp::Dec,
-        "and" => AtomOp::And,
-        "or" => AtomOp::Or,
-        "xor" => AtomOp::Xor,
-        "exch" => AtomOp::Exch,
-        _ => AtomOp::Cas,
-    };
     if !(ty.bits() == 32 || ty.bits() == 64) {
         return unsupported(
             line,
@@ -2036,15 +1848,7 @@ fn compile_cp(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Option<(Slot, bool)>)
         fx.prog.uses_cp_async = true;
         return Ok(());
     }
-    if fx.m.sm < 80 {
-        return cerr(
-            line,
-            format!(
-                "Feature 'cp.async' requires .target sm_80 or higher ('{}')",
-                ins.opcode
-            ),
-        );
-    }
+    need_sm(fx, ins, "cp.async", 80)?;
     if m.list
         .iter()
         .any(|x| x.starts_with("bulk") || *x == "mbarrier")
@@ -2055,11 +1859,7 @@ fn compile_cp(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Option<(Slot, bool)>)
             "bulk and mbarrier copies are not implemented",
         );
     }
-    let cg = match m.one_of(&["ca", "cg"]) {
-        Some("cg") => true,
-        Some(_) => false,
-        None => return mismatch(line, &ins.opcode, "cp.async needs .ca or .cg"),
-    };
+    let cg = m.pick_or(&[("ca", false), ("cg", true)], "cp.async needs .ca or .cg")?;
     if m.one_of(&["shared", "shared::cta"]).is_none() || !m.has("global") {
         return mismatch(line, &ins.opcode, "cp.async copies .global to .shared");
     }
@@ -2143,12 +1943,14 @@ fn compile_bar(
     } else if m.has("arrive") {
         BarKind::Arrive
     } else if m.has("red") {
-        let r = match m.one_of(&["popc", "and", "or"]) {
-            Some("popc") => BarRed::Popc,
-            Some("and") => BarRed::And,
-            Some(_) => BarRed::Or,
-            None => return mismatch(line, &ins.opcode, "bar.red needs .popc, .and or .or"),
-        };
+        let r = m.pick_or(
+            &[
+                ("popc", BarRed::Popc),
+                ("and", BarRed::And),
+                ("or", BarRed::Or),
+            ],
+            "bar.red needs .popc, .and or .or",
+        )?;
         BarKind::Red(r)
     } else {
         return unsupported(line, &ins.opcode, "this barrier form is not implemented");
@@ -2207,13 +2009,15 @@ fn compile_bar(
 fn compile_shfl(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Option<(Slot, bool)>) -> CResult<()> {
     let line = ins.line;
     let sync = m.has("sync");
-    let mode = match m.one_of(&["up", "down", "bfly", "idx"]) {
-        Some("up") => ShflMode::Up,
-        Some("down") => ShflMode::Down,
-        Some("bfly") => ShflMode::Bfly,
-        Some(_) => ShflMode::Idx,
-        None => return mismatch(line, &ins.opcode, "shfl needs a mode"),
-    };
+    let mode = m.pick_or(
+        &[
+            ("up", ShflMode::Up),
+            ("down", ShflMode::Down),
+            ("bfly", ShflMode::Bfly),
+            ("idx", ShflMode::Idx),
+        ],
+        "shfl needs a mode",
+    )?;
     let ty = m.ty()?;
     m.finish()?;
     if ty != Ty::B32 {
@@ -2227,15 +2031,8 @@ fn compile_shfl(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Option<(Slot, bool)
         ),
         other => (dst(fx, other, Ty::B32, false, ins)?.slot(), None),
     };
-    let a = src(fx, &ins.operands[1], Ty::B32, false, ins)?.slot();
-    let b = src(fx, &ins.operands[2], Ty::B32, false, ins)?.slot();
-    let c = src(fx, &ins.operands[3], Ty::B32, false, ins)?.slot();
-    let mask = if sync {
-        src(fx, &ins.operands[4], Ty::B32, false, ins)?.slot()
-    } else {
-        // The pre-sm_70 form: the executing lanes.
-        u32::MAX
-    };
+    let [a, b, c] = srcs(fx, ins, 1, [Ty::B32; 3])?.map(Opnd::slot);
+    let mask = membermask(fx, ins, sync, 4)?;
     fx.emit(
         Op::Shfl(Box::new(ShflSpec {
             mode,
@@ -2255,13 +2052,15 @@ fn compile_shfl(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Option<(Slot, bool)
 fn compile_vote(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Option<(Slot, bool)>) -> CResult<()> {
     let line = ins.line;
     let sync = m.has("sync");
-    let mode = match m.one_of(&["all", "any", "uni", "ballot"]) {
-        Some("all") => VoteMode::All,
-        Some("any") => VoteMode::Any,
-        Some("uni") => VoteMode::Uni,
-        Some(_) => VoteMode::Ballot,
-        None => return mismatch(line, &ins.opcode, "vote needs a mode"),
-    };
+    let mode = m.pick_or(
+        &[
+            ("all", VoteMode::All),
+            ("any", VoteMode::Any),
+            ("uni", VoteMode::Uni),
+            ("ballot", VoteMode::Ballot),
+        ],
+        "vote needs a mode",
+    )?;
     let ty = m.ty()?;
     m.finish()?;
     nops(ins, if sync { 3 } else { 2 })?;
@@ -2277,11 +2076,7 @@ fn compile_vote(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Option<(Slot, bool)
         pdst(fx, &ins.operands[0], ins)?
     };
     let (a, a_neg) = psrc(fx, &ins.operands[1], ins)?;
-    let mask = if sync {
-        src(fx, &ins.operands[2], Ty::B32, false, ins)?.slot()
-    } else {
-        u32::MAX
-    };
+    let mask = membermask(fx, ins, sync, 2)?;
     fx.emit(
         Op::Vote(Box::new(VoteSpec {
             mode,
@@ -2301,15 +2096,7 @@ fn compile_redux(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Option<(Slot, bool
     if !m.has("sync") {
         return mismatch(line, &ins.opcode, "redux needs .sync");
     }
-    let op = match m.one_of(&["add", "min", "max", "and", "or", "xor"]) {
-        Some("add") => AtomOp::Add,
-        Some("min") => AtomOp::Min,
-        Some("max") => AtomOp::Max,
-        Some("and") => AtomOp::And,
-        Some("or") => AtomOp::Or,
-        Some(_) => AtomOp::Xor,
-        None => return mismatch(line, &ins.opcode, "redux needs an operation"),
-    };
+    let op = m.pick_or(&ATOM_OPS[..6], "redux needs an operation")?;
     let ty = m.ty()?;
     m.finish()?;
     if !matches!(ty, Ty::U32 | Ty::S32 | Ty::B32) {
@@ -2322,7 +2109,7 @@ fn compile_redux(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Option<(Slot, bool
     nops(ins, 3)?;
     let d = dst(fx, &ins.operands[0], ty, false, ins)?.slot();
     let a = src(fx, &ins.operands[1], ty, false, ins)?.slot();
-    let mask = src(fx, &ins.operands[2], Ty::B32, false, ins)?.slot();
+    let mask = membermask(fx, ins, true, 2)?;
     fx.emit(
         Op::Redux(Box::new(ReduxSpec {
             op,
@@ -2373,15 +2160,7 @@ fn compile_mma(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Option<(Slot, bool)>
     if !ok {
         return mismatch(line, &ins.opcode, "mma needs .sync.aligned");
     }
-    if fx.m.sm < 80 {
-        return cerr(
-            line,
-            format!(
-                "Feature 'mma with .f64' requires .target sm_80 or higher ('{}')",
-                ins.opcode
-            ),
-        );
-    }
+    need_sm(fx, ins, "mma with .f64", 80)?;
     if !m.has("m8n8k4") {
         return unsupported(line, &ins.opcode, "only mma m8n8k4 with f64 is implemented");
     }
@@ -2398,7 +2177,7 @@ fn compile_mma(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Option<(Slot, bool)>
     let a = vec_regs(fx, &ins.operands[1], 1, Ty::F64, false, ins)?;
     let b = vec_regs(fx, &ins.operands[2], 1, Ty::F64, false, ins)?;
     let c = vec_regs(fx, &ins.operands[3], 2, Ty::F64, false, ins)?;
-    let at = fx.emit(
+    fx.emit(
         Op::Mma(Box::new(MmaSpec {
             d: [d[0], d[1]],
             a: a[0],
@@ -2408,6 +2187,5 @@ fn compile_mma(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Option<(Slot, bool)>
         line,
         g,
     );
-    let _ = at;
     Ok(())
 }

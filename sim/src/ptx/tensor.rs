@@ -4,17 +4,14 @@
 
 use super::ast::*;
 use super::compile::*;
-use super::instr::{address as addr_operand, src as src_operand, vec_regs as vector_regs};
+use super::instr::{
+    address as addr_operand, need_sm, src as src_operand, unknown, unsupported,
+    vec_regs as vector_regs,
+};
 use super::ir::*;
 
 fn bad<T>(ins: &InstrAst, why: &str) -> CResult<T> {
-    cerr(
-        ins.line,
-        format!(
-            "instruction '{}' is not supported by gpugate-sim ({why})",
-            ins.opcode
-        ),
-    )
+    unsupported(ins.line, &ins.opcode, why)
 }
 
 /// Registers of a fragment: A/B f16 → 8 × .b32 (f16x2), C/D f32 → 8 × .f32, C/D f16 → 4.
@@ -38,15 +35,7 @@ pub(crate) fn compile_wmma(
     mods: Vec<&str>,
     g: Option<(Slot, bool)>,
 ) -> CResult<()> {
-    if fx.m.sm < 70 {
-        return cerr(
-            ins.line,
-            format!(
-                "Feature 'wmma' requires .target sm_70 or higher ('{}')",
-                ins.opcode
-            ),
-        );
-    }
+    need_sm(fx, ins, "wmma", 70)?;
     let mut it = mods.iter().copied();
     let verb = it.next().unwrap_or("");
     let mut rest: Vec<&str> = it.collect();
@@ -176,7 +165,7 @@ pub(crate) fn compile_wmma(
             let a = vector_regs(fx, a, 8, Ty::B32, false, ins)?;
             let b = vector_regs(fx, b, 8, Ty::B32, false, ins)?;
             let c = vector_regs(fx, c, frag_regs(WmmaFrag::C, cty), reg_ty(cty), false, ins)?;
-            let at = fx.emit(
+            fx.emit(
                 Op::WmmaMma(Box::new(WmmaMma {
                     d,
                     a,
@@ -188,12 +177,8 @@ pub(crate) fn compile_wmma(
                 ins.line,
                 g,
             );
-            let _ = at;
             Ok(())
         }
-        _ => cerr(
-            ins.line,
-            format!("Not a name of any known instruction: '{}'", ins.opcode),
-        ),
+        _ => unknown(ins.line, &ins.opcode),
     }
 }
