@@ -61,6 +61,12 @@ fn benches(c: &mut Criterion) {
             // Every path the device has: DGEMM also on the tensor cores (DMMA) from sm_80,
             // benched as "gpugate_tc" (never mixed with the CUDA-core numbers).
             for math in gemm_maths(p, cc) {
+                // A path whose module build the driver could not load (an old driver) is
+                // skipped with the reason.
+                if let Some(why) = dev.kernel_set().why_no_gemm(p, math) {
+                    eprintln!("gpugate GEMM bench skipped: {why}");
+                    continue;
+                }
                 let spec = WorkloadSpec::Gemm {
                     precision: p,
                     m: s,
@@ -99,6 +105,11 @@ fn benches(c: &mut Criterion) {
                 precision: p,
                 n,
             };
+            let k = gpugate::kernels::stream_kernel(op, p);
+            if let Some(why) = dev.kernel_set().why_not(k, k.entry) {
+                eprintln!("stream bench skipped: {why}");
+                continue;
+            }
             g.throughput(Throughput::Bytes(spec.work().bytes as u64));
             let mut t = backend.prepare(&spec, 1).expect("prepare stream");
             g.bench_function(op.as_str(), |b| b.iter_custom(|n| timed(t.as_mut(), n)));

@@ -142,7 +142,12 @@ fn info(json: bool) -> i32 {
     let host = gpugate::probe::host();
     let inv = gpugate::probe::gpus();
     if json {
-        let v = serde_json::json!({ "host": host, "gpus": inv.devices, "gpu_unavailable": inv.unavailable });
+        let v = serde_json::json!({
+            "host": host,
+            "gpus": inv.devices,
+            "gpu_unavailable": inv.unavailable,
+            "kernel_modules": report::info::module_choices(&inv.devices),
+        });
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     } else {
         print!(

@@ -144,6 +144,36 @@ pub struct ModuleLoad {
     pub seconds: f64,
 }
 
+/// What one device, on its driver, loads of one kernel family: the build (the highest that both
+/// the device and the driver's PTX JIT take), or why none. `gpugate info` shows one per family;
+/// a run records those that did not get the device's best build (`RunReport::module_notes`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModuleChoice {
+    pub device: u32,
+    pub module: String,
+    /// The build that loads, e.g. "compute_70"; None when none can.
+    #[serde(default)]
+    pub target: Option<String>,
+    /// Its PTX ISA version, e.g. "6.3".
+    #[serde(default)]
+    pub ptx_isa: Option<String>,
+    /// The oldest driver that takes it, e.g. "CUDA 10.0 (R410+)".
+    #[serde(default)]
+    pub min_driver: Option<String>,
+    /// The device's best build when the driver's JIT refused it (a lower build, or none, loads
+    /// instead), e.g. "compute_80", and the oldest driver that takes it.
+    #[serde(default)]
+    pub refused: Option<String>,
+    #[serde(default)]
+    pub refused_ptx_isa: Option<String>,
+    #[serde(default)]
+    pub refused_min_driver: Option<String>,
+    /// Why a lower build or none loads; the run's note says the same, and every workload that
+    /// needed what is missing fails with it.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
 /// Summary statistics of a set of samples (seconds per iteration).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
@@ -353,6 +383,11 @@ pub struct RunReport {
     /// Why no GPU could be used, when none could.
     pub gpu_unavailable: Option<String>,
     pub module_loads: Vec<ModuleLoad>,
+    /// Kernel families a GPU did not load its best build of, because the driver's JIT (or the
+    /// device) is too old: a lower build (`target` set) or none, and why. Absent in older
+    /// run.json files, and when every GPU loaded its best builds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub module_notes: Vec<ModuleChoice>,
     /// GEMM variant choice per GPU (autotuned on the device, or from the tuning cache).
     #[serde(default)]
     pub tuning: Vec<crate::measure::tune::TuningTable>,

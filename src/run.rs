@@ -13,8 +13,8 @@ use crate::host::HostBackend;
 use crate::measure::tune::{self, SizeClass, TuneBudget, TuningCache, TuningKey};
 use crate::measure::{self, SampleProgress, StoppingCriterion};
 use crate::model::{
-    exit, BackendKind, DeviceInfo, HostInfo, Level, ModuleLoad, ProfileRef, Role, RunReport,
-    ToolInfo, Verdict, Verification, WorkloadResult, SCHEMA_VERSION,
+    exit, BackendKind, DeviceInfo, HostInfo, Level, ModuleChoice, ModuleLoad, ProfileRef, Role,
+    RunReport, ToolInfo, Verdict, Verification, WorkloadResult, SCHEMA_VERSION,
 };
 use crate::plan::{plan_with, SizeOverrides, STREAM_L2_FACTOR};
 use crate::probe;
@@ -392,6 +392,7 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunR
             .collect(),
         gpu_unavailable: inv.unavailable.clone(),
         module_loads: Vec::new(),
+        module_notes: Vec::new(),
         tuning: Vec::new(),
         results: Vec::new(),
         checks: Vec::new(),
@@ -504,6 +505,13 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunR
             loads: &loads,
         });
         report.module_loads.extend(loads);
+        // A family on a lower build than the GPU's best, or on none, because of the driver: say
+        // so (the workloads that need what is missing fail with the same reason).
+        for (note, record) in module_notes(gpu.index, dev.kernel_set()) {
+            progress(Progress::Note(&note));
+            report.notes.push(note);
+            report.module_notes.push(record);
+        }
         let mut backend = DeviceBackend::new(dev.clone(), Some(gpu.index), BackendKind::Cuda);
 
         // GEMM variants: from the tuning cache, or timed now for the size classes this run needs.
@@ -527,6 +535,11 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunR
             else {
                 continue;
             };
+            // Nothing to choose from in the build loaded (the driver's JIT is too old for the
+            // one that has this path): the workload fails with that reason, untuned.
+            if dev.kernel_set().gemm_variants(precision, math).is_empty() {
+                continue;
+            }
             let class = SizeClass::of(m, n, k);
             // The size the variants are timed on: the class's representative (shrunk to fit),
             // or, when the user set the GEMM sizes, the first of them in this class. A cached
@@ -716,6 +729,28 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunR
         err,
     })?;
     Ok(report)
+}
+
+/// The run's notes and records for GPU `gpu`'s kernel families that did not load the GPU's best
+/// build because the driver's JIT (or the device) is too old: "GPU 0: gemm: compute_70 build
+/// loaded instead of compute_80: …", or "GPU 0: kernel module 'stream' not loaded, its workloads
+/// fail: …". Nothing for a family that loaded its best build.
+pub fn module_notes(gpu: u32, set: &crate::kernels::KernelSet) -> Vec<(String, ModuleChoice)> {
+    set.families
+        .iter()
+        .filter_map(|f| {
+            let record = f.record(gpu);
+            let reason = record.reason.as_deref()?;
+            let note = match f.loaded {
+                Some(_) => format!("GPU {gpu}: {reason}"),
+                None => format!(
+                    "GPU {gpu}: kernel module '{}' not loaded, its workloads fail: {reason}",
+                    f.family
+                ),
+            };
+            Some((note, record))
+        })
+        .collect()
 }
 
 /// A note for the report when `--stream-mib` makes the stream arrays smaller than
@@ -1057,6 +1092,69 @@ mod tests {
             .filter(|(_, s)| matches!(s, WorkloadSpec::Gemm { .. }))
             .count();
         assert_eq!(peer_count(&old), n_gemm);
+    }
+
+    #[test]
+    fn module_notes_say_which_build_loaded_and_what_to_install() {
+        use crate::kernels::{select_modules, KernelModule, KernelSet};
+        // The best builds: nothing to note.
+        assert!(module_notes(0, &KernelSet::select((8, 0), 11000)).is_empty());
+        assert!(module_notes(0, &KernelSet::select((5, 2), 10010)).is_empty());
+        // An A100 on R418: gemm from compute_70, said so.
+        let notes = module_notes(1, &KernelSet::select((8, 0), 10010));
+        assert_eq!(notes.len(), 1);
+        assert_eq!(
+            notes[0].0,
+            "GPU 1: gemm: compute_70 build loaded instead of compute_80: the driver's JIT accepts \
+             up to PTX ISA 6.4; compute_80 needs 7.0 (R450+)"
+        );
+        let r = &notes[0].1;
+        assert_eq!((r.device, r.module.as_str()), (1, "gemm"));
+        assert_eq!(r.target.as_deref(), Some("compute_70"));
+        assert_eq!(r.refused.as_deref(), Some("compute_80"));
+        assert_eq!(r.refused_min_driver.as_deref(), Some("CUDA 11.0 (R450+)"));
+        // A stream build patched to PTX ISA 8.0 on R470: that family is not loaded, its
+        // workloads fail, and the note names R525.
+        static PATCHED: [KernelModule; 2] = [
+            KernelModule {
+                name: "gemm",
+                target: "compute_52",
+                min_cc: (5, 2),
+                ptx_isa: "4.1",
+                ptx: "",
+                entries: &[],
+            },
+            KernelModule {
+                name: "stream",
+                target: "compute_52",
+                min_cc: (5, 2),
+                ptx_isa: "8.0",
+                ptx: "",
+                entries: &[],
+            },
+        ];
+        let set = KernelSet {
+            families: select_modules(&PATCHED, (5, 2), 11040),
+        };
+        let notes = module_notes(0, &set);
+        assert_eq!(notes.len(), 1);
+        assert!(
+            notes[0].0.starts_with(
+                "GPU 0: kernel module 'stream' not loaded, its workloads fail: the driver is too \
+                 old for kernel module 'stream' (compute_52, PTX ISA 8.0)"
+            ) && notes[0].0.contains("CUDA 12.0 or newer (R525+)"),
+            "{}",
+            notes[0].0
+        );
+        assert_eq!(notes[0].1.target, None);
+        // The record survives run.json, and a run.json without module_notes still loads.
+        let json = serde_json::to_string(&notes[0].1).unwrap();
+        assert_eq!(
+            serde_json::from_str::<ModuleChoice>(&json).unwrap(),
+            notes[0].1
+        );
+        let old: ModuleChoice = serde_json::from_str(r#"{"device": 0, "module": "gemm"}"#).unwrap();
+        assert_eq!((old.target, old.reason), (None, None));
     }
 
     #[test]

@@ -14,8 +14,8 @@ use std::time::Instant;
 
 use cudarc::driver::{sys, CudaContext, CudaEvent, CudaSlice, CudaStream, PinnedHostSlice};
 
-use super::{cuda_version_string, drv, guarded, min_driver_for_isa, ptx_supported};
-use crate::kernels::{module_for, KernelModule, MODULES};
+use super::{cuda_version_string, drv, guarded};
+use crate::kernels::{select_modules, KernelModule, KernelSet, MODULES};
 use crate::model::{DeviceInfo, ModuleLoad};
 use crate::workload::device::{
     DevBuf, DeviceError, DeviceProps, KArg, KernelDevice, KernelRef, LaunchConfig, PinnedBuf,
@@ -111,13 +111,16 @@ struct PinnedAlloc {
     bytes: usize,
 }
 
-/// One GPU: a context, a stream, the embedded modules and a timer.
+/// One GPU: a context, a stream, the embedded modules (per family, the highest build both the
+/// device and the driver can take) and a timer.
 ///
 /// `Send + Sync`; every method takes `&self` and serialises through internal locks. Launches,
 /// copies and timer events go in order onto the one stream.
 pub struct CudaDevice {
     ordinal: u32,
     info: DeviceInfo,
+    /// What was loaded of each kernel family, or why nothing.
+    kernels: KernelSet,
     handles: Handles,
     buffers: Mutex<HashMap<u64, DeviceAlloc>>,
     pinned: Mutex<HashMap<u64, PinnedAlloc>>,
@@ -139,11 +142,14 @@ fn derr(what: &str, e: cudarc::driver::DriverError) -> DeviceError {
 }
 
 impl CudaDevice {
-    /// Opens GPU `ordinal`: creates its context and stream, and loads every embedded module the
-    /// device supports, once, timing each load (the PTX JIT happens here, never in a sample).
+    /// Opens GPU `ordinal`: creates its context and stream, and loads, once, the build of every
+    /// kernel family that both the device and the driver's JIT can take (the highest such), timing
+    /// each load (the PTX JIT happens here, never in a sample). A family with no such build is
+    /// not loaded ([`CudaDevice::kernel_set`] says why, and its workloads fail with that reason);
+    /// the others are.
     ///
-    /// Refuses, with what to do, when the driver's JIT is too old for a module's PTX ISA or the
-    /// device is older than every build of a module family.
+    /// Refuses, with what to do, when no family at all can be loaded (the driver's JIT or the
+    /// device is older than every module), or a module fails to load.
     pub fn open(ordinal: u32) -> Result<(CudaDevice, Vec<ModuleLoad>), String> {
         let status = super::driver_status()?;
         if ordinal >= status.device_count {
@@ -184,7 +190,10 @@ impl CudaDevice {
             functions: HashMap::new(),
         };
         let mut loads = Vec::new();
-        let modules = modules_to_load(cc, driver)
+        let kernels = KernelSet {
+            families: select_modules(MODULES, cc, driver),
+        };
+        let modules = modules_to_load(&kernels.families)
             .map_err(|e| format!("GPU {ordinal} ({}): {e}", info.name))?;
         for m in modules {
             match load_module(&ctx, m) {
@@ -219,6 +228,7 @@ impl CudaDevice {
             CudaDevice {
                 ordinal,
                 info,
+                kernels,
                 handles,
                 buffers: Mutex::new(HashMap::new()),
                 pinned: Mutex::new(HashMap::new()),
@@ -242,6 +252,12 @@ impl CudaDevice {
     /// The inventory of this device, as read when it was opened.
     pub fn info(&self) -> &DeviceInfo {
         &self.info
+    }
+
+    /// Which build of each kernel family was loaded, or why none (see
+    /// [`crate::kernels::FamilyChoice::reason`]).
+    pub fn kernel_set(&self) -> &KernelSet {
+        &self.kernels
     }
 
     pub(super) fn bind(&self) -> Result<(), DeviceError> {
@@ -332,52 +348,20 @@ fn load_module(ctx: &CudaContext, m: &KernelModule) -> Result<(sys::CUmodule, f6
     }
 }
 
-/// The module of every kernel family that a device of compute capability `cc` loads (the
-/// highest build whose `min_cc` it meets), or why it cannot: the device is older than every
-/// build of a family, or the driver's JIT is too old for a module's PTX ISA.
-pub(crate) fn modules_to_load(
-    cc: (u32, u32),
-    driver: u32,
-) -> Result<Vec<&'static KernelModule>, String> {
-    let mut families: Vec<&'static str> = MODULES.iter().map(|m| m.name).collect();
-    families.sort_unstable();
-    families.dedup();
-    let mut out = Vec::new();
-    for family in families {
-        let Some(m) = module_for(family, cc) else {
-            let lowest = MODULES
-                .iter()
-                .filter(|m| m.name == family)
-                .map(|m| m.min_cc)
-                .min()
-                .unwrap_or((0, 0));
-            return Err(format!(
-                "compute capability {}.{} is below every build of kernel module '{family}' \
-                 (lowest: compute_{}{}); gpugate cannot test this GPU.",
-                cc.0, cc.1, lowest.0, lowest.1
-            ));
-        };
-        if !ptx_supported(driver, m.ptx_isa) {
-            let need = match min_driver_for_isa(m.ptx_isa) {
-                Some((v, branch)) => format!(
-                    "a driver for CUDA {} or newer ({branch}+)",
-                    cuda_version_string(v)
-                ),
-                None => "a newer driver".to_string(),
-            };
-            return Err(format!(
-                "the NVIDIA driver (CUDA {}, PTX JIT up to ISA {}) is too old for kernel \
-                 module '{}' ({}, PTX ISA {}): install {need}.",
-                cuda_version_string(driver),
-                super::max_ptx_isa(driver),
-                m.name,
-                m.target,
-                m.ptx_isa
-            ));
-        }
-        out.push(m);
+/// The modules to load, one per family that has a build the device and the driver can take;
+/// Err (why, per family) when no family has one: nothing gpugate runs could run on this GPU.
+pub(crate) fn modules_to_load<'a>(
+    families: &[crate::kernels::FamilyChoice<'a>],
+) -> Result<Vec<&'a KernelModule>, String> {
+    let loaded: Vec<&KernelModule> = families.iter().filter_map(|f| f.loaded).collect();
+    if loaded.is_empty() && !families.is_empty() {
+        let why: Vec<String> = families.iter().filter_map(|f| f.unavailable()).collect();
+        return Err(format!(
+            "no kernel module can be loaded, so gpugate cannot test this GPU: {}",
+            why.join("; ")
+        ));
     }
-    Ok(out)
+    Ok(loaded)
 }
 
 /// Looks up one kernel entry point of a module loaded in the current context.
@@ -417,6 +401,10 @@ impl Drop for CudaDevice {
 }
 
 impl KernelDevice for CudaDevice {
+    fn kernel_modules(&self) -> KernelSet {
+        self.kernels.clone()
+    }
+
     fn props(&self) -> DeviceProps {
         let free = self
             .ctx
@@ -712,29 +700,30 @@ mod tests {
     use crate::workload::device::{as_bytes, as_bytes_mut};
 
     #[test]
-    fn module_selection_refuses_old_gpus_and_old_drivers() {
+    fn the_loader_refuses_a_gpu_only_when_no_family_can_load() {
         let families: std::collections::BTreeSet<_> = MODULES.iter().map(|m| m.name).collect();
-        // The M40 on an R525 driver loads one compute_52 build of every family.
-        let ok = modules_to_load((5, 2), 12000).unwrap();
-        assert_eq!(ok.len(), families.len());
-        assert!(ok.iter().all(|m| m.min_cc <= (5, 2)));
-        // An H100 gets the highest build of each family it supports.
-        for m in modules_to_load((9, 0), 12040).unwrap() {
-            assert_eq!(Some(m.target), module_for(m.name, (9, 0)).map(|x| x.target));
+        let load = |cc, driver| modules_to_load(&select_modules(MODULES, cc, driver));
+        // The M40 loads one compute_52 build of every family, on R525 and on R450 alike.
+        for driver in [12000, 11000] {
+            let ok = load((5, 2), driver).unwrap();
+            assert_eq!(ok.len(), families.len());
+            assert!(ok.iter().all(|m| m.target == "compute_52"));
         }
-        // A Kepler GPU is below every build.
-        let e = modules_to_load((3, 7), 12040).unwrap_err();
+        // An A100 on R418 loads every family: gemm from its compute_70 build.
+        let a100 = load((8, 0), 10010).unwrap();
+        assert_eq!(a100.len(), families.len());
+        assert!(a100
+            .iter()
+            .any(|m| m.name == "gemm" && m.target == "compute_70"));
+        // A Kepler GPU is below every build: refused, saying so per family.
+        let e = load((3, 7), 12040).unwrap_err();
         assert!(
             e.contains("compute capability 3.7") && e.contains("compute_52"),
             "{e}"
         );
-        // The M40's modules declare PTX ISA 4.1 and 6.0: an R450 driver takes them.
-        assert_eq!(
-            modules_to_load((5, 2), 11000).unwrap().len(),
-            families.len()
-        );
-        // A CUDA 8.0 driver is older than every PTX ISA the table knows: say which to install.
-        let e = modules_to_load((5, 2), 8000).unwrap_err();
+        assert!(e.contains("cannot test this GPU"), "{e}");
+        // A CUDA 8.0 driver is older than every module: refused with the driver to install.
+        let e = load((5, 2), 8000).unwrap_err();
         assert!(e.contains("too old") && e.contains("CUDA 8.0"), "{e}");
         assert!(e.contains("CUDA 9.0 or newer (R384+)"), "{e}");
     }

@@ -78,6 +78,34 @@ fn check(id: String, kind: CheckKind, device: Option<u32>, title: &str, unit: &s
     }
 }
 
+/// The driver branches that the embedded PTX needs: the oldest that loads some build of every
+/// kernel family ("R384"), and the oldest that loads every build ("R450"), from the modules'
+/// PTX ISA versions.
+fn ptx_driver_range() -> (&'static str, &'static str) {
+    let drivers = || {
+        crate::kernels::MODULES
+            .iter()
+            .filter_map(|m| m.min_driver())
+    };
+    let newest = drivers().max().map_or("R525", |d| d.1);
+    let mut families: Vec<&str> = crate::kernels::MODULES.iter().map(|m| m.name).collect();
+    families.sort_unstable();
+    families.dedup();
+    // Per family its oldest build's driver; the newest of those is what every family needs.
+    let oldest = families
+        .iter()
+        .filter_map(|f| {
+            crate::kernels::MODULES
+                .iter()
+                .filter(|m| m.name == *f)
+                .filter_map(|m| m.min_driver())
+                .min()
+        })
+        .max()
+        .map_or(newest, |d| d.1);
+    (oldest, newest)
+}
+
 fn plural(n: usize, one: &str) -> String {
     if n == 1 {
         format!("{n} {one}")
@@ -109,10 +137,13 @@ fn inventory(p: &Profile, r: &RunReport, out: &mut Vec<Check>) {
             c.reason = format!("no GPU could be used: {why}");
             c.hint = format!(
                 "the profile {} wants {}: install or repair the NVIDIA driver (nvidia-smi must \
-                 list the GPUs), check that the driver is new enough for the PTX (R525 or later), \
-                 and look for fallen-off-the-bus devices (dmesg | grep -i xid, Xid 79)",
+                 list the GPUs), check that the driver is new enough for the PTX ({} or later; \
+                 {} for every path of the newest GPUs; `gpugate info` shows what loads), and look \
+                 for fallen-off-the-bus devices (dmesg | grep -i xid, Xid 79)",
                 p.name,
-                plural(w, "GPU")
+                plural(w, "GPU"),
+                ptx_driver_range().0,
+                ptx_driver_range().1
             );
         }
         _ if have < want => {

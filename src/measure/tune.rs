@@ -286,7 +286,9 @@ pub fn tune_size(
 }
 
 /// [`tune_class`] at a given square size, for a device of compute capability `cc` (normally
-/// `dev.props().compute_capability`): the candidates are [`gemm_variants_for`]`(p, math, cc)`.
+/// `dev.props().compute_capability`): the candidates are [`gemm_variants_for`]`(p, math, cc)`
+/// that the build of the `gemm` module the device loaded holds (an older driver may have made
+/// it load a lower build: its variants only are offered).
 #[allow(clippy::too_many_arguments)]
 pub fn tune_class_at<D: KernelDevice + ?Sized + 'static>(
     dev: &Arc<D>,
@@ -298,8 +300,15 @@ pub fn tune_class_at<D: KernelDevice + ?Sized + 'static>(
     budget: TuneBudget,
     seed: u64,
 ) -> Result<TuningEntry, String> {
-    let variants = gemm_variants_for(p, math, cc);
+    let loaded = dev.kernel_modules();
+    let variants: Vec<GemmKernel> = gemm_variants_for(p, math, cc)
+        .into_iter()
+        .filter(|v| loaded.has(v.kernel))
+        .collect();
     if variants.is_empty() {
+        if let Some(why) = loaded.why_no_gemm(p, math) {
+            return Err(why);
+        }
         return Err(format!(
             "no {} GEMM variant on the {} runs on compute capability {}.{}",
             p.as_str(),
@@ -412,6 +421,9 @@ mod tests {
         broken: Option<&'static str>,
         clock: Mutex<f64>,
         cc: (u32, u32),
+        /// What it says it loaded: by default every build (the tests pass the compute
+        /// capability to tune for themselves).
+        loads: crate::kernels::KernelSet,
     }
 
     impl ScriptedGemmDevice {
@@ -423,6 +435,7 @@ mod tests {
                 broken,
                 clock: Mutex::new(0.0),
                 cc: (5, 2),
+                loads: crate::kernels::KernelSet::for_cc((9, 0)),
             }
         }
     }
@@ -465,6 +478,9 @@ mod tests {
     }
 
     impl KernelDevice for ScriptedGemmDevice {
+        fn kernel_modules(&self) -> crate::kernels::KernelSet {
+            self.loads.clone()
+        }
         fn props(&self) -> DeviceProps {
             DeviceProps {
                 name: "scripted".into(),
@@ -677,6 +693,43 @@ mod tests {
                 "{e}"
             );
         }
+    }
+
+    /// An A100 on an R418 driver (PTX ISA 6.4) loaded the compute_70 build of `gemm`: the tuner
+    /// offers its variants only (no cp.async pipelines), and refuses DGEMM on the tensor cores
+    /// (compute_80 only) with the driver to install.
+    #[test]
+    fn the_candidates_follow_the_build_the_driver_let_the_device_load() {
+        use GemmMath::{CudaCores, TensorCores};
+        let a100 = (8, 0);
+        let mut dev = ScriptedGemmDevice::new(&[], None);
+        dev.cc = a100;
+        dev.loads = crate::kernels::KernelSet::select(a100, 10010);
+        let times: Vec<(&'static str, f64)> = gemm_variants(Precision::F32)
+            .iter()
+            .map(|v| (v.kernel.entry, 2e-3))
+            .collect();
+        dev.seconds_per_launch = times.into_iter().collect();
+        let dev = Arc::new(dev);
+        let tune =
+            |p, math| tune_class_at(&dev, p, math, a100, SizeClass::Small, 40, small_budget(), 1);
+        let e = tune(Precision::F32, CudaCores).unwrap();
+        let names: Vec<&str> = e.candidates.iter().map(|c| c.variant.as_str()).collect();
+        assert_eq!(names.len(), 4, "{names:?}");
+        assert!(
+            names
+                .iter()
+                .all(|n| !n.ends_with("_s4") && !n.ends_with("_s2")),
+            "{names:?}"
+        );
+        let e = tune(Precision::F64, TensorCores).unwrap_err();
+        assert!(
+            e.contains("compute_80")
+                && e.contains("CUDA 11.0 or newer (R450+)")
+                && e.contains("CUDA 10.1")
+                && e.contains("6.4"),
+            "{e}"
+        );
     }
 
     fn entry(p: Precision, math: GemmMath, class: SizeClass, variant: &str) -> TuningEntry {

@@ -4,7 +4,51 @@ use std::fmt::Write;
 
 use super::fmt_gb;
 use crate::gate::profile::{Profile, Scope};
-use crate::model::{DeviceInfo, HostInfo};
+use crate::kernels::KernelSet;
+use crate::model::{DeviceInfo, HostInfo, ModuleChoice};
+
+/// Per GPU and kernel family, the build that loads on the GPU's driver (the highest both the
+/// device and the driver's PTX JIT take), or why none: what `gpugate info --json` lists as
+/// `kernel_modules`. Computed from the inventory alone (compute capability and driver version);
+/// nothing is loaded.
+pub fn module_choices(gpus: &[DeviceInfo]) -> Vec<ModuleChoice> {
+    gpus.iter()
+        .flat_map(|g| {
+            KernelSet::select(g.compute_capability, g.driver_cuda_version)
+                .families
+                .iter()
+                .map(|f| f.record(g.index))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// One line per kernel family of one GPU, for the inventory text.
+fn module_lines(o: &mut String, g: &DeviceInfo) {
+    for c in module_choices(std::slice::from_ref(g)) {
+        let line = match (&c.target, &c.refused) {
+            (Some(t), None) => format!(
+                "{t} build loads (PTX ISA {}, drivers from {})",
+                c.ptx_isa.as_deref().unwrap_or("?"),
+                c.min_driver.as_deref().unwrap_or("?")
+            ),
+            (Some(t), Some(r)) => format!(
+                "{t} build loads (PTX ISA {}, drivers from {}); not {r}, the best for this GPU: \
+                 it needs PTX ISA {}, drivers from {}, and this driver accepts up to {}",
+                c.ptx_isa.as_deref().unwrap_or("?"),
+                c.min_driver.as_deref().unwrap_or("?"),
+                c.refused_ptx_isa.as_deref().unwrap_or("?"),
+                c.refused_min_driver.as_deref().unwrap_or("a newer release"),
+                g.max_ptx_isa
+            ),
+            (None, _) => format!(
+                "no build loads: {}",
+                c.reason.as_deref().unwrap_or("unknown reason")
+            ),
+        };
+        let _ = writeln!(o, "          kernel module {}: {line}", c.module);
+    }
+}
 
 /// Host and GPU inventory as plain text; `unavailable` is why no GPU could be used, if so.
 pub fn render_inventory(host: &HostInfo, gpus: &[DeviceInfo], unavailable: Option<&str>) -> String {
@@ -51,6 +95,7 @@ pub fn render_inventory(host: &HostInfo, gpus: &[DeviceInfo], unavailable: Optio
             (g.driver_cuda_version % 1000) / 10,
             g.max_ptx_isa
         );
+        module_lines(&mut o, g);
         if g.simulated {
             let _ = writeln!(
                 o,

@@ -487,6 +487,37 @@ impl Reporter for Markdown {
             );
         }
 
+        // Kernel builds the driver (or the device) kept from loading.
+        if !r.module_notes.is_empty() {
+            let _ = writeln!(o, "## Kernel modules not at their best build\n");
+            let rows: Vec<Vec<String>> = r
+                .module_notes
+                .iter()
+                .map(|m| {
+                    vec![
+                        format!("gpu{}", m.device),
+                        cell(&m.module),
+                        cell(m.target.as_deref().unwrap_or("none")),
+                        cell(m.refused.as_deref().unwrap_or("—")),
+                        cell(m.refused_min_driver.as_deref().unwrap_or("—")),
+                        cell(m.reason.as_deref().unwrap_or("")),
+                    ]
+                })
+                .collect();
+            table(
+                &mut o,
+                &[
+                    "GPU",
+                    "Module",
+                    "Loaded",
+                    "Best for the GPU",
+                    "It needs",
+                    "Why",
+                ],
+                &rows,
+            );
+        }
+
         // Warnings and notes.
         let mut warnings = Vec::new();
         for w in &r.results {

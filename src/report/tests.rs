@@ -309,6 +309,7 @@ pub(crate) fn sample_report() -> RunReport {
                 seconds: 0.0315,
             },
         ],
+        module_notes: Vec::new(),
         results,
         checks: vec![],
         notes: vec!["cuBLAS found at libcublas.so.12 (peer results are not gated)".into()],
@@ -511,6 +512,102 @@ fn profile_and_inventory_text() {
     assert!(text.contains("SIMULATED: gpugate-sim on the CPU"), "{text}");
     let text = info::render_inventory(&r.host, &[], Some("no driver"));
     assert!(text.contains("GPU unavailable: no driver"));
+}
+
+/// `gpugate info` shows, per GPU, the PTX ISA its driver accepts and, per kernel family, the
+/// build that loads there or why none does.
+#[test]
+fn inventory_shows_the_build_of_every_kernel_module_on_the_driver() {
+    let r = sample_report();
+    let lines = |gpus: &[crate::model::DeviceInfo]| -> Vec<String> {
+        info::render_inventory(&r.host, gpus, None)
+            .lines()
+            .filter(|l| l.starts_with("          "))
+            .map(|l| l.trim().to_string())
+            .collect()
+    };
+    // An M40 on R525+: both compute_52 builds.
+    assert_eq!(
+        lines(&[m40(0)]),
+        [
+            "driver CUDA 12.4, PTX ISA up to 8.4",
+            "kernel module gemm: compute_52 build loads (PTX ISA 4.1, drivers from CUDA 9.0 (R384+))",
+            "kernel module stream: compute_52 build loads (PTX ISA 6.0, drivers from CUDA 9.0 (R384+))",
+        ]
+    );
+    // An A100 on R418: gemm falls back to compute_70, saying what compute_80 needs.
+    let mut a100 = m40(1);
+    a100.name = "NVIDIA A100-SXM4-40GB".into();
+    a100.compute_capability = (8, 0);
+    a100.driver_cuda_version = 10010;
+    a100.max_ptx_isa = crate::cuda::max_ptx_isa(10010);
+    assert_eq!(
+        lines(std::slice::from_ref(&a100))[..3],
+        [
+            "driver CUDA 10.1, PTX ISA up to 6.4",
+            "kernel module gemm: compute_70 build loads (PTX ISA 6.3, drivers from CUDA 10.0 \
+             (R410+)); not compute_80, the best for this GPU: it needs PTX ISA 7.0, drivers from \
+             CUDA 11.0 (R450+), and this driver accepts up to 6.4",
+            "kernel module stream: compute_52 build loads (PTX ISA 6.0, drivers from CUDA 9.0 (R384+))",
+        ]
+    );
+    // A CUDA 8.0 driver: no build of either family, each saying what to install.
+    let mut old = m40(0);
+    old.driver_cuda_version = 8000;
+    old.max_ptx_isa = crate::cuda::max_ptx_isa(8000);
+    let text = lines(&[old]);
+    assert!(
+        text[1].starts_with("kernel module gemm: no build loads: the driver is too old")
+            && text[1].contains("R384+"),
+        "{text:?}"
+    );
+    assert!(
+        text[2].starts_with("kernel module stream: no build loads"),
+        "{text:?}"
+    );
+    // The same, as `gpugate info --json` lists it.
+    let choices = info::module_choices(&[m40(0), a100]);
+    assert_eq!(choices.len(), 4);
+    let gemm_a100 = &choices[2];
+    assert_eq!((gemm_a100.device, gemm_a100.module.as_str()), (1, "gemm"));
+    assert_eq!(gemm_a100.target.as_deref(), Some("compute_70"));
+    assert_eq!(gemm_a100.refused.as_deref(), Some("compute_80"));
+    assert!(choices[0].reason.is_none() && choices[0].refused.is_none());
+}
+
+/// A run whose GPU loaded a lower build (or none) of a family says so in the report.
+#[test]
+fn markdown_lists_the_kernel_modules_the_driver_kept_back() {
+    let mut r = sample_report();
+    let notes = crate::run::module_notes(0, &crate::kernels::KernelSet::select((8, 0), 10010));
+    for (note, record) in notes {
+        r.notes.push(note);
+        r.module_notes.push(record);
+    }
+    let md = Markdown.render(&r);
+    assert!(
+        md.contains("## Kernel modules not at their best build"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| gpu0 | gemm | compute_70 | compute_80 | CUDA 11.0 (R450+) |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("GPU 0: gemm: compute_70 build loaded instead of compute_80"),
+        "{md}"
+    );
+    // Without module notes the section is absent, and run.json does not carry the field.
+    let plain = sample_report();
+    assert!(!Markdown.render(&plain).contains("not at their best build"));
+    let json = serde_json::to_string(&plain).unwrap();
+    assert!(!json.contains("module_notes"));
+    assert!(serde_json::to_string(&r)
+        .unwrap()
+        .contains("\"module_notes\""));
+    let json = serde_json::to_string(&r.module_notes).unwrap();
+    let back: Vec<ModuleChoice> = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, r.module_notes);
 }
 
 #[test]

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::device::KernelDevice;
 use super::{gemm, stream, transfer, GemmMath, Precision, Trial, WorkloadError, WorkloadSpec};
-use crate::kernels::{gemm_default_for, gemm_variants, GemmKernel};
+use crate::kernels::{gemm_variants, stream_kernel, GemmKernel};
 use crate::measure::tune::TuningTable;
 use crate::model::BackendKind;
 
@@ -37,8 +37,11 @@ pub trait Backend {
 
 /// A backend that runs gpugate's kernels on a [`KernelDevice`]. GEMMs use the variant the
 /// tuning table chose for their precision, math and size class, else the default variant of
-/// that precision and math the device can run; a math the device lacks (tensor cores before
-/// sm_70 / sm_80) is [`WorkloadError::Unsupported`], never a silent fall-back to the other.
+/// that precision and math in the build of the `gemm` module the device loaded; a math the
+/// device lacks (tensor cores before sm_70 / sm_80) is [`WorkloadError::Unsupported`], and one
+/// whose build the driver could not load (or a family with no build loaded) is
+/// [`WorkloadError::NotLoaded`] with the driver to install, never a silent fall-back to the
+/// other.
 pub struct DeviceBackend<D: KernelDevice + ?Sized> {
     pub device: Arc<D>,
     pub index: Option<u32>,
@@ -67,12 +70,14 @@ impl<D: KernelDevice + ?Sized + 'static> Backend for DeviceBackend<D> {
     fn device_name(&self) -> String {
         self.device.props().name
     }
+    /// Every variant in the build of the `gemm` module the device loaded.
     fn gemm_kernels(&self) -> Vec<GemmKernel> {
+        let loaded = self.device.kernel_modules();
         let cc = self.device.props().compute_capability;
         [Precision::F32, Precision::F64, Precision::F16]
             .into_iter()
             .flat_map(gemm_variants)
-            .filter(|k| k.runs_on(cc))
+            .filter(|k| k.runs_on(cc) && loaded.has(k.kernel))
             .copied()
             .collect()
     }
@@ -89,6 +94,13 @@ impl<D: KernelDevice + ?Sized + 'static> Backend for DeviceBackend<D> {
                 kernel.kernel.entry, kernel.min_cc.0, kernel.min_cc.1, cc.0, cc.1
             )));
         }
+        if let Some(why) = self
+            .device
+            .kernel_modules()
+            .why_not(kernel.kernel, kernel.kernel.entry)
+        {
+            return Err(WorkloadError::NotLoaded(why));
+        }
         gemm::prepare_gemm_with(self.device.clone(), *kernel, m, n, k, seed)
     }
     fn prepare(&self, spec: &WorkloadSpec, seed: u64) -> Result<Box<dyn Trial>, WorkloadError> {
@@ -102,16 +114,41 @@ impl<D: KernelDevice + ?Sized + 'static> Backend for DeviceBackend<D> {
                 math,
             } => {
                 let cc = self.device.props().compute_capability;
+                let loaded = self.device.kernel_modules();
+                let offered: Vec<GemmKernel> = loaded
+                    .gemm_variants(precision, math)
+                    .into_iter()
+                    .filter(|v| v.runs_on(cc))
+                    .collect();
                 let kernel = self
                     .tuning
                     .as_ref()
                     .and_then(|t| t.choose(precision, math, m, n, k))
-                    .filter(|v| v.runs_on(cc))
-                    .or_else(|| gemm_default_for(precision, math, cc))
-                    .ok_or_else(|| no_such_path(precision, math, cc))?;
+                    .filter(|v| offered.contains(v))
+                    .or_else(|| offered.first().copied());
+                let Some(kernel) = kernel else {
+                    return Err(match loaded.why_no_gemm(precision, math) {
+                        // The device has the path, the driver could not load its build.
+                        Some(why)
+                            if gemm_variants(precision)
+                                .iter()
+                                .any(|v| v.math == math && v.runs_on(cc)) =>
+                        {
+                            WorkloadError::NotLoaded(why)
+                        }
+                        _ => no_such_path(precision, math, cc),
+                    });
+                };
                 gemm::prepare_gemm_with(dev, kernel, m, n, k, seed)
             }
             WorkloadSpec::Stream { op, precision, n } => {
+                if precision != Precision::F16 {
+                    let k = stream_kernel(op, precision);
+                    let what = format!("stream {} ({})", op.as_str(), precision.as_str());
+                    if let Some(why) = self.device.kernel_modules().why_not(k, &what) {
+                        return Err(WorkloadError::NotLoaded(why));
+                    }
+                }
                 stream::prepare_stream(dev, op, precision, n, seed)
             }
             WorkloadSpec::Transfer {
@@ -134,11 +171,7 @@ fn no_such_path(p: Precision, math: GemmMath, cc: (u32, u32)) -> WorkloadError {
         .filter(|v| v.math == math)
         .map(|v| v.min_cc)
         .min();
-    let label = match p {
-        Precision::F32 => "FP32",
-        Precision::F64 => "FP64",
-        Precision::F16 => "FP16-input",
-    };
+    let label = p.gemm_label();
     WorkloadError::Unsupported(match needed {
         Some((maj, min)) => format!(
             "{label} GEMM on the {} needs compute capability {maj}.{min} or later; this device \
@@ -159,6 +192,183 @@ fn no_such_path(p: Precision, math: GemmMath, cc: (u32, u32)) -> WorkloadError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::KernelSet;
+    use crate::workload::device::{
+        DevBuf, DeviceError, DeviceProps, KArg, KernelDevice, KernelRef, LaunchConfig, PinnedBuf,
+    };
+    use crate::workload::StreamOp;
+
+    /// A device that loaded `loads` and can do nothing else: every preparation that gets past
+    /// the choice of kernel fails at its first allocation.
+    struct Loaded {
+        cc: (u32, u32),
+        loads: KernelSet,
+    }
+
+    const NOTHING: &str = "stub device: nothing runs here";
+
+    impl KernelDevice for Loaded {
+        fn props(&self) -> DeviceProps {
+            DeviceProps {
+                name: "stub".into(),
+                compute_capability: self.cc,
+                ..Default::default()
+            }
+        }
+        fn kernel_modules(&self) -> KernelSet {
+            self.loads.clone()
+        }
+        fn alloc(&self, _: usize) -> Result<DevBuf, DeviceError> {
+            Err(DeviceError(NOTHING.into()))
+        }
+        fn free(&self, _: DevBuf) {}
+        fn upload(&self, _: DevBuf, _: &[u8]) -> Result<(), DeviceError> {
+            Err(DeviceError(NOTHING.into()))
+        }
+        fn download(&self, _: DevBuf, _: &mut [u8]) -> Result<(), DeviceError> {
+            Err(DeviceError(NOTHING.into()))
+        }
+        fn launch(&self, _: KernelRef, _: LaunchConfig, _: &[KArg]) -> Result<(), DeviceError> {
+            Err(DeviceError(NOTHING.into()))
+        }
+        fn alloc_pinned(&self, _: usize) -> Result<PinnedBuf, DeviceError> {
+            Err(DeviceError(NOTHING.into()))
+        }
+        fn free_pinned(&self, _: PinnedBuf) {}
+        fn write_pinned(&self, _: PinnedBuf, _: &[u8]) -> Result<(), DeviceError> {
+            Err(DeviceError(NOTHING.into()))
+        }
+        fn read_pinned(&self, _: PinnedBuf, _: &mut [u8]) -> Result<(), DeviceError> {
+            Err(DeviceError(NOTHING.into()))
+        }
+        fn copy_h2d(&self, _: PinnedBuf, _: DevBuf) -> Result<(), DeviceError> {
+            Err(DeviceError(NOTHING.into()))
+        }
+        fn copy_d2h(&self, _: DevBuf, _: PinnedBuf) -> Result<(), DeviceError> {
+            Err(DeviceError(NOTHING.into()))
+        }
+        fn synchronize(&self) -> Result<(), DeviceError> {
+            Ok(())
+        }
+        fn timer_start(&self) -> Result<(), DeviceError> {
+            Err(DeviceError(NOTHING.into()))
+        }
+        fn timer_stop(&self) -> Result<f64, DeviceError> {
+            Err(DeviceError(NOTHING.into()))
+        }
+    }
+
+    fn backend(cc: (u32, u32), loads: KernelSet) -> DeviceBackend<Loaded> {
+        DeviceBackend::new(Arc::new(Loaded { cc, loads }), Some(0), BackendKind::Cuda)
+    }
+
+    fn prepare_error(b: &DeviceBackend<Loaded>, spec: WorkloadSpec) -> WorkloadError {
+        match b.prepare(&spec, 1) {
+            Err(e) => e,
+            Ok(_) => panic!("{spec:?} prepared on a stub device"),
+        }
+    }
+
+    /// An A100 on R418 loaded gemm's compute_70 build: the variants offered are that build's,
+    /// and the paths only compute_80 has fail with the driver to install, never silently.
+    #[test]
+    fn gemm_paths_follow_the_build_the_driver_loaded() {
+        let a100 = (8, 0);
+        let b = backend(a100, KernelSet::select(a100, 10010));
+        let offered = b.gemm_kernels();
+        let in70 = crate::kernels::MODULES[1];
+        assert_eq!(in70.target, "compute_70");
+        assert_eq!(offered.len(), in70.entries.len());
+        assert!(offered
+            .iter()
+            .all(|k| in70.entries.contains(&k.kernel.entry)));
+        let dmma = WorkloadSpec::Gemm {
+            precision: Precision::F64,
+            m: 64,
+            n: 64,
+            k: 64,
+            math: GemmMath::TensorCores,
+        };
+        let e = prepare_error(&b, dmma);
+        assert!(matches!(e, WorkloadError::NotLoaded(_)), "{e:?}");
+        let e = e.to_string();
+        assert!(
+            e.contains("compute_80") && e.contains("R450+") && e.contains("CUDA 10.1"),
+            "{e}"
+        );
+        // HGEMM on the tensor cores is in compute_70: it gets as far as the device.
+        let hmma = WorkloadSpec::Gemm {
+            precision: Precision::F16,
+            m: 64,
+            n: 64,
+            k: 64,
+            math: GemmMath::TensorCores,
+        };
+        assert!(prepare_error(&b, hmma).to_string().contains(NOTHING));
+        // A forced compute_80 variant (the self-test) is refused the same way.
+        let s4 = crate::kernels::gemm_variant("sgemm_f32_128x128x8_t8x8_s4").unwrap();
+        let e = match b.prepare_gemm_kernel(&s4, (64, 64, 64), 1) {
+            Err(e) => e,
+            Ok(_) => panic!("prepared"),
+        };
+        assert!(matches!(e, WorkloadError::NotLoaded(_)), "{e:?}");
+        assert!(e.to_string().contains("R450+"), "{e}");
+        // On R450 every sm_80 path is offered.
+        let b = backend(a100, KernelSet::select(a100, 11000));
+        assert_eq!(
+            b.gemm_kernels().len(),
+            crate::kernels::MODULES[2].entries.len()
+        );
+        assert!(prepare_error(&b, dmma).to_string().contains(NOTHING));
+    }
+
+    /// A family with no build loaded: its workloads fail with the reason, the others still
+    /// prepare.
+    #[test]
+    fn a_family_that_did_not_load_fails_its_workloads_with_the_reason() {
+        use crate::kernels::{select_modules, KernelModule};
+        static PATCHED: [KernelModule; 2] = [
+            KernelModule {
+                name: "gemm",
+                target: "compute_52",
+                min_cc: (5, 2),
+                ptx_isa: "4.1",
+                ptx: "",
+                entries: &["sgemm_f32_128x128x8_t8x8", "dgemm_f64_64x64x8_t4x4"],
+            },
+            KernelModule {
+                name: "stream",
+                target: "compute_52",
+                min_cc: (5, 2),
+                ptx_isa: "8.0",
+                ptx: "",
+                entries: &["stream_triad_f64"],
+            },
+        ];
+        let loads = KernelSet {
+            families: select_modules(&PATCHED, (5, 2), 11040),
+        };
+        let b = backend((5, 2), loads);
+        let triad = WorkloadSpec::Stream {
+            op: StreamOp::Triad,
+            precision: Precision::F64,
+            n: 1000,
+        };
+        let e = prepare_error(&b, triad);
+        assert!(matches!(e, WorkloadError::NotLoaded(_)), "{e:?}");
+        let e = e.to_string();
+        assert!(
+            e.starts_with("stream triad (f64) cannot run: the driver is too old for kernel module 'stream' (compute_52, PTX ISA 8.0)")
+                && e.contains("CUDA 12.0 or newer (R525+)")
+                && e.contains("CUDA 11.4")
+                && e.contains("7.4"),
+            "{e}"
+        );
+        // GEMM still gets as far as the device.
+        let sgemm = WorkloadSpec::gemm(Precision::F32, 64, 64, 64);
+        assert!(prepare_error(&b, sgemm).to_string().contains(NOTHING));
+        assert_eq!(b.gemm_kernels().len(), 2);
+    }
 
     #[test]
     fn a_missing_math_names_precision_math_and_both_capabilities() {

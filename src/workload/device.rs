@@ -69,6 +69,13 @@ pub struct DeviceProps {
 /// and return the device time between them.
 pub trait KernelDevice {
     fn props(&self) -> DeviceProps;
+    /// Which build of each kernel family this device loaded, or why none (the driver's JIT or
+    /// the device too old): workloads offer only the kernels it holds, and fail with its reason
+    /// for the others. The default, for devices that report no driver (test doubles): every
+    /// family's highest build for the compute capability.
+    fn kernel_modules(&self) -> crate::kernels::KernelSet {
+        crate::kernels::KernelSet::for_cc(self.props().compute_capability)
+    }
     fn alloc(&self, bytes: usize) -> Result<DevBuf, DeviceError>;
     fn free(&self, buf: DevBuf);
     fn upload(&self, dst: DevBuf, src: &[u8]) -> Result<(), DeviceError>;

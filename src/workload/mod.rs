@@ -55,6 +55,14 @@ impl Precision {
             Precision::F16 => "f16",
         }
     }
+    /// How messages name a GEMM of this precision: "FP32", "FP64", "FP16-input".
+    pub fn gemm_label(self) -> &'static str {
+        match self {
+            Precision::F32 => "FP32",
+            Precision::F64 => "FP64",
+            Precision::F16 => "FP16-input",
+        }
+    }
 }
 
 /// How a GEMM's multiply-adds are done: on the CUDA cores (FMA, the arithmetic the FP32 and
@@ -290,6 +298,11 @@ pub enum WorkloadError {
     Device(#[from] device::DeviceError),
     #[error("{0}")]
     Unsupported(String),
+    /// The kernel the workload needs is in a module build this device did not load: the
+    /// driver's JIT is too old for it (the message names the driver to install), or nothing of
+    /// its family could be loaded.
+    #[error("{0}")]
+    NotLoaded(String),
 }
 
 /// One prepared workload on one device.
