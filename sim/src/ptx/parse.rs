@@ -67,8 +67,54 @@ impl<'a> Parser<'a> {
         if self.eat_punct(c) {
             Ok(())
         } else {
-            let found = self.describe();
-            self.err(format!("syntax error: expected '{c}', found {found}"))
+            self.expected(&format!("'{c}'"))
+        }
+    }
+
+    /// The syntax error "expected `what`, found" the next token.
+    fn expected<T>(&self, what: &str) -> PResult<T> {
+        let found = self.describe();
+        self.err(format!("syntax error: expected {what}, found {found}"))
+    }
+
+    /// Items separated by `,` up to the closing `close` (the opening one already eaten); an
+    /// empty list only if `empty` allows it.
+    fn list<T>(
+        &mut self,
+        close: char,
+        empty: bool,
+        mut item: impl FnMut(&mut Self) -> PResult<T>,
+    ) -> PResult<Vec<T>> {
+        let mut items = Vec::new();
+        if empty && self.eat_punct(close) {
+            return Ok(items);
+        }
+        loop {
+            items.push(item(self)?);
+            if self.eat_punct(close) {
+                return Ok(items);
+            }
+            self.expect_punct(',')?;
+        }
+    }
+
+    /// A type directive (`.u32`, `.f16x2`, …) next, taken into `ty` if it holds none yet.
+    fn eat_type(&mut self, ty: &mut Option<String>) -> bool {
+        match self.peek() {
+            Some(Tok::Ident(s)) if is_type_directive(s) && ty.is_none() => {
+                *ty = Some(s.clone());
+                self.i += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// `.pragma "…"`'s string (the directive already eaten).
+    fn pragma_string(&mut self) -> PResult<()> {
+        match self.next() {
+            Some(Tok::Str(_)) => Ok(()),
+            _ => self.err("syntax error: .pragma needs a string"),
         }
     }
 
@@ -100,10 +146,7 @@ impl<'a> Parser<'a> {
                 self.i += 1;
                 Ok(s.clone())
             }
-            _ => {
-                let found = self.describe();
-                self.err(format!("syntax error: expected a name, found {found}"))
-            }
+            _ => self.expected("a name"),
         }
     }
 
@@ -118,10 +161,7 @@ impl<'a> Parser<'a> {
                     msg: format!("syntax error: bad number '{s}'"),
                 })
             }
-            _ => {
-                let found = self.describe();
-                self.err(format!("syntax error: expected a number, found {found}"))
-            }
+            _ => self.expected("a number"),
         }
     }
 
@@ -196,16 +236,13 @@ pub(crate) fn parse(toks: &[Token]) -> Result<ModuleAst, ParseError> {
                     line,
                     msg: format!("syntax error: bad .version '{v}'"),
                 })?;
-                let ver = (
-                    a.parse().map_err(|_| ParseError {
+                let part = |x: &str| {
+                    x.parse().map_err(|_| ParseError {
                         line,
                         msg: format!("bad .version '{v}'"),
-                    })?,
-                    b.parse().map_err(|_| ParseError {
-                        line,
-                        msg: format!("bad .version '{v}'"),
-                    })?,
-                );
+                    })
+                };
+                let ver = (part(a)?, part(b)?);
                 m.version = Some((ver, line));
             }
             ".target" => {
@@ -296,24 +333,12 @@ fn parse_var(p: &mut Parser, external: bool) -> PResult<VarDecl> {
                     }
                 }
             }
-        } else {
-            match p.peek() {
-                Some(Tok::Ident(s)) if is_type_directive(s) && ty.is_none() => {
-                    ty = Some(s.clone());
-                    p.i += 1;
-                }
-                _ => break,
-            }
+        } else if !p.eat_type(&mut ty) {
+            break;
         }
     }
-    let ty = match ty {
-        Some(t) => t,
-        None => {
-            let found = p.describe();
-            return p.err(format!(
-                "syntax error: expected a type in the declaration, found {found}"
-            ));
-        }
+    let Some(ty) = ty else {
+        return p.expected("a type in the declaration");
     };
     let name = p.ident()?;
     let dims = parse_dims(p)?;
@@ -350,17 +375,7 @@ fn parse_dims(p: &mut Parser) -> PResult<Vec<Option<u64>>> {
 
 fn parse_init(p: &mut Parser) -> PResult<Init> {
     if p.eat_punct('{') {
-        let mut items = Vec::new();
-        if !p.eat_punct('}') {
-            loop {
-                items.push(parse_init(p)?);
-                if p.eat_punct('}') {
-                    break;
-                }
-                p.expect_punct(',')?;
-            }
-        }
-        Ok(Init::List(items))
+        Ok(Init::List(p.list('}', true, parse_init)?))
     } else if matches!(p.peek(), Some(Tok::Ident(_))) {
         let s = p.ident()?;
         p.err(format!(
@@ -372,62 +387,46 @@ fn parse_init(p: &mut Parser) -> PResult<Init> {
 }
 
 fn parse_param_list(p: &mut Parser) -> PResult<Vec<ParamDecl>> {
-    let mut out = Vec::new();
     p.expect_punct('(')?;
-    if p.eat_punct(')') {
-        return Ok(out);
+    p.list(')', true, parse_param)
+}
+
+fn parse_param(p: &mut Parser) -> PResult<ParamDecl> {
+    let line = p.line();
+    let space = p.ident()?;
+    if space != ".param" && space != ".reg" {
+        return p.err(format!(
+            "syntax error: expected .param in a parameter list, found '{space}'"
+        ));
     }
+    let mut align = None;
+    let mut ty = None;
     loop {
-        let line = p.line();
-        let space = p.ident()?;
-        if space != ".param" && space != ".reg" {
-            return p.err(format!(
-                "syntax error: expected .param in a parameter list, found '{space}'"
-            ));
-        }
-        let mut align = None;
-        let mut ty = None;
-        loop {
-            if p.eat_ident(".align") {
-                align = Some(p.u32()?);
-            } else if p.eat_ident(".ptr")
-                || p.eat_ident(".global")
-                || p.eat_ident(".const")
-                || p.eat_ident(".shared")
-                || p.eat_ident(".local")
-            {
-            } else {
-                match p.peek() {
-                    Some(Tok::Ident(s)) if is_type_directive(s) && ty.is_none() => {
-                        ty = Some(s.clone());
-                        p.i += 1;
-                    }
-                    _ => break,
-                }
-            }
-        }
-        let Some(ty) = ty else {
-            let found = p.describe();
-            return p.err(format!(
-                "syntax error: expected a parameter type, found {found}"
-            ));
-        };
-        let name = p.ident()?;
-        let dims = parse_dims(p)?;
-        out.push(ParamDecl {
-            line,
-            space,
-            ty,
-            align,
-            name,
-            dims,
-        });
-        if p.eat_punct(')') {
+        if p.eat_ident(".align") {
+            align = Some(p.u32()?);
+        } else if p.eat_ident(".ptr")
+            || p.eat_ident(".global")
+            || p.eat_ident(".const")
+            || p.eat_ident(".shared")
+            || p.eat_ident(".local")
+        {
+        } else if !p.eat_type(&mut ty) {
             break;
         }
-        p.expect_punct(',')?;
     }
-    Ok(out)
+    let Some(ty) = ty else {
+        return p.expected("a parameter type");
+    };
+    let name = p.ident()?;
+    let dims = parse_dims(p)?;
+    Ok(ParamDecl {
+        line,
+        space,
+        ty,
+        align,
+        name,
+        dims,
+    })
 }
 
 fn parse_dim3(p: &mut Parser) -> PResult<(u32, u32, u32)> {
@@ -486,10 +485,7 @@ fn parse_func(p: &mut Parser, external: bool) -> PResult<FuncAst> {
             f.maxnreg = Some(p.u32()?);
         } else if p.eat_ident(".noreturn") {
         } else if p.eat_ident(".pragma") {
-            match p.next() {
-                Some(Tok::Str(_)) => {}
-                _ => return p.err("syntax error: .pragma needs a string"),
-            }
+            p.pragma_string()?;
             p.eat_punct(';');
         } else if let Some(Tok::Ident(s)) = p.peek() {
             if s.starts_with('.') && s != ".reg" {
@@ -547,10 +543,7 @@ fn parse_block(p: &mut Parser, open_line: u32) -> PResult<Vec<Stmt>> {
             }
             Some(Tok::Ident(s)) if s == ".pragma" => {
                 p.i += 1;
-                match p.next() {
-                    Some(Tok::Str(_)) => {}
-                    _ => return p.err("syntax error: .pragma needs a string"),
-                }
+                p.pragma_string()?;
                 p.expect_punct(';')?;
             }
             Some(Tok::Ident(s)) if s == ".loc" => {
@@ -589,10 +582,7 @@ fn parse_reg_decl(p: &mut Parser, line: u32, out: &mut Vec<Stmt>) -> PResult<()>
                 let s = s.clone();
                 return p.err(format!("vector registers ({s}) are not supported"));
             }
-            Some(Tok::Ident(s)) if is_type_directive(s) && ty.is_none() => {
-                ty = Some(s.clone());
-                p.i += 1;
-            }
+            _ if p.eat_type(&mut ty) => {}
             _ => break,
         }
     }
@@ -633,10 +623,7 @@ fn parse_instr(p: &mut Parser) -> PResult<InstrAst> {
         Some(Tok::Ident(s)) => s.clone(),
         _ => {
             p.i = p.i.saturating_sub(1);
-            let found = p.describe();
-            return p.err(format!(
-                "syntax error: expected an instruction, found {found}"
-            ));
+            return p.expected("an instruction");
         }
     };
     let mut operands = Vec::new();
@@ -647,10 +634,7 @@ fn parse_instr(p: &mut Parser) -> PResult<InstrAst> {
                 break;
             }
             if !p.eat_punct(',') {
-                let found = p.describe();
-                return p.err(format!(
-                    "syntax error: expected ',' or ';' after an operand of '{opcode}', found {found}"
-                ));
+                return p.expected(&format!("',' or ';' after an operand of '{opcode}'"));
             }
         }
     }
@@ -690,29 +674,11 @@ fn parse_simple_operand(p: &mut Parser) -> PResult<Operand> {
     match p.peek() {
         Some(Tok::Punct('{')) => {
             p.i += 1;
-            let mut items = Vec::new();
-            loop {
-                items.push(parse_simple_operand(p)?);
-                if p.eat_punct('}') {
-                    break;
-                }
-                p.expect_punct(',')?;
-            }
-            Ok(Operand::Vector(items))
+            Ok(Operand::Vector(p.list('}', false, parse_simple_operand)?))
         }
         Some(Tok::Punct('(')) => {
             p.i += 1;
-            let mut items = Vec::new();
-            if !p.eat_punct(')') {
-                loop {
-                    items.push(parse_simple_operand(p)?);
-                    if p.eat_punct(')') {
-                        break;
-                    }
-                    p.expect_punct(',')?;
-                }
-            }
-            Ok(Operand::List(items))
+            Ok(Operand::List(p.list(')', true, parse_simple_operand)?))
         }
         Some(Tok::Punct('[')) => {
             p.i += 1;
