@@ -19,6 +19,10 @@ pub(crate) struct CompileError {
 
 pub(crate) type CResult<T> = Result<T, CompileError>;
 
+/// An instruction's guard predicate: its slot and whether it is negated (`@!%p`); `None`:
+/// unguarded.
+pub(crate) type Guard = Option<(Slot, bool)>;
+
 pub(crate) fn cerr<T>(line: u32, msg: impl Into<String>) -> CResult<T> {
     Err(CompileError {
         line,
@@ -571,25 +575,30 @@ impl<'a, 'm> Fx<'a, 'm> {
 
     /// A constant slot in the bank of `ty` holding `bits`.
     pub fn const_slot(&mut self, bits: u64, wide: bool) -> Opnd {
+        /// The slot of constant `v` in one bank: the one that holds it already, else a new one.
+        fn intern<V: Copy + Eq + std::hash::Hash>(
+            v: V,
+            slots: &mut HashMap<V, Slot>,
+            count: &mut Slot,
+            consts: &mut Vec<(Slot, V)>,
+        ) -> Slot {
+            *slots.entry(v).or_insert_with(|| {
+                let s = *count;
+                *count += 1;
+                consts.push((s, v));
+                s
+            })
+        }
+        let p = &mut self.prog;
         if wide {
-            if let Some(s) = self.const64.get(&bits) {
-                return Opnd::r64(*s);
-            }
-            let s = self.prog.n64;
-            self.prog.n64 += 1;
-            self.const64.insert(bits, s);
-            self.prog.const64.push((s, bits));
-            Opnd::r64(s)
+            Opnd::r64(intern(bits, &mut self.const64, &mut p.n64, &mut p.const64))
         } else {
-            let b = bits as u32;
-            if let Some(s) = self.const32.get(&b) {
-                return Opnd::r32(*s);
-            }
-            let s = self.prog.n32;
-            self.prog.n32 += 1;
-            self.const32.insert(b, s);
-            self.prog.const32.push((s, b));
-            Opnd::r32(s)
+            Opnd::r32(intern(
+                bits as u32,
+                &mut self.const32,
+                &mut p.n32,
+                &mut p.const32,
+            ))
         }
     }
 
@@ -631,7 +640,7 @@ impl<'a, 'm> Fx<'a, 'm> {
     }
 
     /// Emits an instruction; returns its index.
-    pub fn emit(&mut self, op: Op, line: u32, guard: Option<(Slot, bool)>) -> usize {
+    pub fn emit(&mut self, op: Op, line: u32, guard: Guard) -> usize {
         let (g, x) = match guard {
             Some((s, neg)) => (s, if neg { u32::MAX } else { 0 }),
             None => (NO_GUARD, 0),

@@ -24,12 +24,7 @@ fn param_bytes(p: &ParamDecl) -> CResult<(u64, u64)> {
 }
 
 /// Compiles `call{.uni} (rets), f, (args);` by inlining `f`.
-pub(crate) fn compile_call<M>(
-    fx: &mut Fx,
-    ins: &InstrAst,
-    _m: M,
-    g: Option<(Slot, bool)>,
-) -> CResult<()> {
+pub(crate) fn compile_call<M>(fx: &mut Fx, ins: &InstrAst, _m: M, g: Guard) -> CResult<()> {
     let line = ins.line;
     if !matches!(ins.opcode.as_str(), "call" | "call.uni") {
         return cerr(
@@ -98,8 +93,7 @@ pub(crate) fn compile_call<M>(
                 Resolved::Var(l @ SymLoc::Local(_)) => binds.push((formal.name.clone(), l)),
                 Resolved::Reg(o, rt) => {
                     let off = fx.alloc_local(size.max(rt.bytes() as u64), align);
-                    let c = fx.const_slot(off, true);
-                    emit_frame_store(fx, c, o, rt, line);
+                    frame_access(fx, true, off, o, rt, line);
                     binds.push((formal.name.clone(), SymLoc::Local(off)));
                 }
                 _ => return cerr(line, format!("argument '{n}' cannot be passed")),
@@ -111,8 +105,7 @@ pub(crate) fn compile_call<M>(
                 };
                 let v = fx.const_slot(bits, ty.wide());
                 let off = fx.alloc_local(size, align);
-                let c = fx.const_slot(off, true);
-                emit_frame_store(fx, c, v, ty, line);
+                frame_access(fx, true, off, v, ty, line);
                 binds.push((formal.name.clone(), SymLoc::Local(off)));
             }
             _ => return cerr(line, "bad call argument"),
@@ -151,38 +144,25 @@ pub(crate) fn compile_call<M>(
     fx.pop_scope();
     r?;
     for (o, ty, off) in copy_out {
-        let c = fx.const_slot(off, true);
-        fx.emit(
-            Op::Ld(Box::new(MemSpec {
-                space: MemSpace::Local,
-                elem: ty.bytes() as u8,
-                n: 1,
-                sext: false,
-                ty,
-                data: vec![Some(o)],
-                addr: c,
-                off: 0,
-            })),
-            line,
-            None,
-        );
+        frame_access(fx, false, off, o, ty, line);
     }
     Ok(())
 }
 
-fn emit_frame_store(fx: &mut Fx, addr: Opnd, v: Opnd, ty: Ty, line: u32) {
-    fx.emit(
-        Op::St(Box::new(MemSpec {
-            space: MemSpace::Local,
-            elem: ty.bytes() as u8,
-            n: 1,
-            sext: false,
-            ty,
-            data: vec![Some(v)],
-            addr,
-            off: 0,
-        })),
-        line,
-        None,
-    );
+/// Stores register `v` (of type `ty`) to the frame slot at local offset `off`, or loads it
+/// from there.
+fn frame_access(fx: &mut Fx, store: bool, off: u64, v: Opnd, ty: Ty, line: u32) {
+    let addr = fx.const_slot(off, true);
+    let spec = Box::new(MemSpec {
+        space: MemSpace::Local,
+        elem: ty.bytes() as u8,
+        n: 1,
+        sext: false,
+        ty,
+        data: vec![Some(v)],
+        addr,
+        off: 0,
+    });
+    let op = if store { Op::St(spec) } else { Op::Ld(spec) };
+    fx.emit(op, line, None);
 }

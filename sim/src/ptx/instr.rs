@@ -291,13 +291,7 @@ fn membermask(fx: &mut Fx, ins: &InstrAst, sync: bool, k: usize) -> CResult<Slot
 }
 
 /// Emits `op` once every modifier is accounted for.
-fn emit_plain(
-    fx: &mut Fx,
-    ins: &InstrAst,
-    m: Mods,
-    op: Op,
-    g: Option<(Slot, bool)>,
-) -> CResult<()> {
+fn emit_plain(fx: &mut Fx, ins: &InstrAst, m: Mods, op: Op, g: Guard) -> CResult<()> {
     m.finish()?;
     fx.emit(op, ins.line, g);
     Ok(())
@@ -524,7 +518,7 @@ fn float_kind(ty: Ty) -> u8 {
     }
 }
 
-fn guard(fx: &mut Fx, ins: &InstrAst) -> CResult<Option<(Slot, bool)>> {
+fn guard(fx: &mut Fx, ins: &InstrAst) -> CResult<Guard> {
     match &ins.guard {
         None => Ok(None),
         Some((name, neg)) => match fx.resolve(name, ins.line)? {
@@ -697,7 +691,7 @@ pub(crate) fn compile_instr(fx: &mut Fx, ins: &InstrAst) -> CResult<()> {
     }
 }
 
-fn compile_mov(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Option<(Slot, bool)>) -> CResult<()> {
+fn compile_mov(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Guard) -> CResult<()> {
     let line = ins.line;
     let ty = m.ty()?;
     m.finish()?;
@@ -780,13 +774,7 @@ fn ReadDynOp(d: Opnd, which: Dyn) -> Op {
     Op::ReadDyn { d, which }
 }
 
-fn compile_arith(
-    fx: &mut Fx,
-    ins: &InstrAst,
-    base: &str,
-    mut m: Mods,
-    g: Option<(Slot, bool)>,
-) -> CResult<()> {
+fn compile_arith(fx: &mut Fx, ins: &InstrAst, base: &str, mut m: Mods, g: Guard) -> CResult<()> {
     let line = ins.line;
     let rnd = m.rnd();
     let ftz = m.has("ftz");
@@ -973,13 +961,7 @@ fn compile_arith(
     Ok(())
 }
 
-fn compile_unary(
-    fx: &mut Fx,
-    ins: &InstrAst,
-    base: &str,
-    mut m: Mods,
-    g: Option<(Slot, bool)>,
-) -> CResult<()> {
+fn compile_unary(fx: &mut Fx, ins: &InstrAst, base: &str, mut m: Mods, g: Guard) -> CResult<()> {
     let line = ins.line;
     let rnd = m.rnd();
     let ftz = m.has("ftz");
@@ -1072,13 +1054,7 @@ fn compile_unary(
     Ok(())
 }
 
-fn compile_binary(
-    fx: &mut Fx,
-    ins: &InstrAst,
-    base: &str,
-    mut m: Mods,
-    g: Option<(Slot, bool)>,
-) -> CResult<()> {
+fn compile_binary(fx: &mut Fx, ins: &InstrAst, base: &str, mut m: Mods, g: Guard) -> CResult<()> {
     let line = ins.line;
     let ftz = m.has("ftz");
     let nan = m.has("NaN");
@@ -1173,13 +1149,7 @@ fn compile_binary(
     Ok(())
 }
 
-fn compile_bits(
-    fx: &mut Fx,
-    ins: &InstrAst,
-    base: &str,
-    mut m: Mods,
-    g: Option<(Slot, bool)>,
-) -> CResult<()> {
+fn compile_bits(fx: &mut Fx, ins: &InstrAst, base: &str, mut m: Mods, g: Guard) -> CResult<()> {
     let line = ins.line;
     let s = match base {
         "bfe" => {
@@ -1343,13 +1313,7 @@ const COMPARISONS: [(&str, CmpOp, bool); 18] = [
     ("nan", CmpOp::Nan, false),
 ];
 
-fn compile_setp(
-    fx: &mut Fx,
-    ins: &InstrAst,
-    is_set: bool,
-    mut m: Mods,
-    g: Option<(Slot, bool)>,
-) -> CResult<()> {
+fn compile_setp(fx: &mut Fx, ins: &InstrAst, is_set: bool, mut m: Mods, g: Guard) -> CResult<()> {
     let line = ins.line;
     // The first comparison of the table that is present (a second one is left over).
     let Some((_, cmp, force_u)) = COMPARISONS.into_iter().find(|(s, _, _)| m.has(s)) else {
@@ -1463,7 +1427,7 @@ fn compile_setp(
     Ok(())
 }
 
-fn compile_cvt(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Option<(Slot, bool)>) -> CResult<()> {
+fn compile_cvt(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Guard) -> CResult<()> {
     let line = ins.line;
     let rnd = m.rnd();
     let irnd = m.pick(&[
@@ -1581,7 +1545,7 @@ fn compile_cvt(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Option<(Slot, bool)>
     Ok(())
 }
 
-fn compile_cvta(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Option<(Slot, bool)>) -> CResult<()> {
+fn compile_cvta(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Guard) -> CResult<()> {
     let line = ins.line;
     let to = m.has("to");
     let sp = need(space_mod(&mut m), ins, "a state space")?;
@@ -1649,13 +1613,7 @@ fn compile_cvta(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Option<(Slot, bool)
     Ok(())
 }
 
-fn compile_ldst(
-    fx: &mut Fx,
-    ins: &InstrAst,
-    store: bool,
-    mut m: Mods,
-    g: Option<(Slot, bool)>,
-) -> CResult<()> {
+fn compile_ldst(fx: &mut Fx, ins: &InstrAst, store: bool, mut m: Mods, g: Guard) -> CResult<()> {
     let line = ins.line;
     let sp = space_mod(&mut m);
     let nc = m.has("nc");
@@ -1744,13 +1702,7 @@ const ATOM_OPS: [(&str, AtomOp); 10] = [
     ("cas", AtomOp::Cas),
 ];
 
-fn compile_atom(
-    fx: &mut Fx,
-    ins: &InstrAst,
-    red: bool,
-    mut m: Mods,
-    g: Option<(Slot, bool)>,
-) -> CResult<()> {
+fn compile_atom(fx: &mut Fx, ins: &InstrAst, red: bool, mut m: Mods, g: Guard) -> CResult<()> {
     let line = ins.line;
     let sp = space_mod(&mut m);
     m.drop_hints();
@@ -1818,7 +1770,7 @@ fn compile_atom(
     Ok(())
 }
 
-fn compile_cp(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Option<(Slot, bool)>) -> CResult<()> {
+fn compile_cp(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Guard) -> CResult<()> {
     let line = ins.line;
     if !m.has("async") {
         return unknown(line, &ins.opcode);
@@ -1918,13 +1870,7 @@ fn compile_cp(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Option<(Slot, bool)>)
     Ok(())
 }
 
-fn compile_bar(
-    fx: &mut Fx,
-    ins: &InstrAst,
-    base: &str,
-    mut m: Mods,
-    g: Option<(Slot, bool)>,
-) -> CResult<()> {
+fn compile_bar(fx: &mut Fx, ins: &InstrAst, base: &str, mut m: Mods, g: Guard) -> CResult<()> {
     let line = ins.line;
     if base == "bar" && m.has("warp") {
         if !m.has("sync") {
@@ -2006,7 +1952,7 @@ fn compile_bar(
     Ok(())
 }
 
-fn compile_shfl(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Option<(Slot, bool)>) -> CResult<()> {
+fn compile_shfl(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Guard) -> CResult<()> {
     let line = ins.line;
     let sync = m.has("sync");
     let mode = m.pick_or(
@@ -2049,7 +1995,7 @@ fn compile_shfl(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Option<(Slot, bool)
     Ok(())
 }
 
-fn compile_vote(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Option<(Slot, bool)>) -> CResult<()> {
+fn compile_vote(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Guard) -> CResult<()> {
     let line = ins.line;
     let sync = m.has("sync");
     let mode = m.pick_or(
@@ -2091,7 +2037,7 @@ fn compile_vote(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Option<(Slot, bool)
     Ok(())
 }
 
-fn compile_redux(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Option<(Slot, bool)>) -> CResult<()> {
+fn compile_redux(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Guard) -> CResult<()> {
     let line = ins.line;
     if !m.has("sync") {
         return mismatch(line, &ins.opcode, "redux needs .sync");
@@ -2154,7 +2100,7 @@ pub(crate) fn vec_regs(
     Ok(v)
 }
 
-fn compile_mma(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Option<(Slot, bool)>) -> CResult<()> {
+fn compile_mma(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Guard) -> CResult<()> {
     let line = ins.line;
     let ok = m.has("sync") && m.has("aligned");
     if !ok {

@@ -29,12 +29,7 @@ fn reg_ty(ty: Ty) -> Ty {
     }
 }
 
-pub(crate) fn compile_wmma(
-    fx: &mut Fx,
-    ins: &InstrAst,
-    mods: Vec<&str>,
-    g: Option<(Slot, bool)>,
-) -> CResult<()> {
+pub(crate) fn compile_wmma(fx: &mut Fx, ins: &InstrAst, mods: Vec<&str>, g: Guard) -> CResult<()> {
     need_sm(fx, ins, "wmma", 70)?;
     let mut it = mods.iter().copied();
     let verb = it.next().unwrap_or("");
