@@ -234,22 +234,17 @@ impl Config {
     /// Reads the machine from the environment (see the `ENV_*` constants).
     pub fn from_env() -> Result<Config, ConfigError> {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-        let models: Vec<String> = var(ENV_MODELS)
-            .map(|v| {
-                v.split(',')
+        // The non-empty items of list variable `k`, separated by `sep`.
+        let list = |k: &str, sep: char| -> Vec<String> {
+            var(k).map_or_else(Vec::new, |v| {
+                v.split(sep)
                     .map(|s| s.trim().to_string())
                     .filter(|s| !s.is_empty())
                     .collect()
             })
-            .unwrap_or_default();
-        let faults: Vec<String> = var(ENV_FAULTS)
-            .map(|v| {
-                v.split(';')
-                    .map(|s| s.trim().to_string())
-                    .filter(|s| !s.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default();
+        };
+        let models = list(ENV_MODELS, ',');
+        let faults = list(ENV_FAULTS, ';');
         let mut cfg = Config::build(&models, &faults)?;
         if let Some(d) = var(ENV_DRIVER) {
             cfg.driver =

@@ -106,6 +106,22 @@ unsafe fn launch(
         bytes.push(unsafe { std::slice::from_raw_parts(ptr, p.size) }.to_vec());
     }
     let params: Vec<&[u8]> = bytes.iter().map(|b| b.as_slice()).collect();
+    // A launch record of the log: what every one says, and `rest`.
+    let record = |rest: serde_json::Value| {
+        let mut r = json!({
+            "event": "launch",
+            "gpu": dev,
+            "kernel": kernel.name(),
+            "grid": grid,
+            "block": block,
+            "dynamic_shared_bytes": shared,
+            "stream": log::handle(stream),
+        });
+        if let (Some(r), serde_json::Value::Object(rest)) = (r.as_object_mut(), rest) {
+            r.extend(rest);
+        }
+        log::record(r);
+    };
 
     let gpu = d.gpu(dev);
     let n = gpu.launches.fetch_add(1, Ordering::AcqRel) + 1;
@@ -123,16 +139,7 @@ unsafe fn launch(
             );
             log::stderr(&msg);
             if log::enabled() {
-                log::record(json!({
-                    "event": "launch",
-                    "gpu": dev,
-                    "kernel": kernel.name(),
-                    "grid": grid,
-                    "block": block,
-                    "dynamic_shared_bytes": shared,
-                    "stream": log::handle(stream),
-                    "error": {"code": errors::name(code), "log": msg},
-                }));
+                record(json!({"error": {"code": errors::name(code), "log": msg}}));
             }
             return Ok(());
         }
@@ -165,14 +172,7 @@ unsafe fn launch(
             let (secs, bound) = timing::kernel_seconds(&gpu.model, Factors::of(gpu), &stats);
             let (start, end) = d.lock().enqueue(target, secs);
             if log::enabled() {
-                log::record(json!({
-                    "event": "launch",
-                    "gpu": dev,
-                    "kernel": kernel.name(),
-                    "grid": grid,
-                    "block": block,
-                    "dynamic_shared_bytes": shared,
-                    "stream": log::handle(stream),
+                record(json!({
                     "stats": stats_json(&stats),
                     "sdc": sdc.is_some(),
                     "seconds": secs,
@@ -199,14 +199,7 @@ unsafe fn launch(
             );
             log::stderr(&msg);
             if log::enabled() {
-                log::record(json!({
-                    "event": "launch",
-                    "gpu": dev,
-                    "kernel": kernel.name(),
-                    "grid": grid,
-                    "block": block,
-                    "dynamic_shared_bytes": shared,
-                    "stream": log::handle(stream),
+                record(json!({
                     "sticky": sticky,
                     "error": {"code": errors::name(code), "log": e.log},
                 }));

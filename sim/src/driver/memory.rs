@@ -16,16 +16,21 @@ use super::state::{ctx_handle, driver, Allocation, Driver, Inner, Pinned, Target
 use super::timing::{self, CopyKind, Factors};
 use super::{guard, out, CuResult};
 
+/// The context of `stream` (`None`: the current context).
+fn stream_ctx(st: &Inner, stream: Option<CUstream>) -> CuResult<u64> {
+    match stream {
+        Some(h) => Ok(st.target(h)?.0),
+        None => st.current(),
+    }
+}
+
 fn alloc(dptr: *mut CUdeviceptr, size: usize, stream: Option<CUstream>) -> CuResult {
     let d = driver()?;
     if dptr.is_null() {
         return Err(CUresult::CUDA_ERROR_INVALID_VALUE);
     }
     let mut st = d.lock();
-    let c = match stream {
-        Some(h) => st.target(h)?.0,
-        None => st.current()?,
-    };
+    let c = stream_ctx(&st, stream)?;
     let dev = st.ctxs[&c].device;
     d.sticky(dev)?;
     let a = st.allocate(d.gpu(dev), c, size as u64, false)?;
@@ -61,10 +66,7 @@ pub unsafe extern "C" fn cuMemAllocAsync(
 fn free(p: CUdeviceptr, stream: Option<CUstream>) -> CuResult {
     let d = driver()?;
     let mut st = d.lock();
-    let c = match stream {
-        Some(h) => st.target(h)?.0,
-        None => st.current()?,
-    };
+    let c = stream_ctx(&st, stream)?;
     d.sticky(st.ctxs[&c].device)?;
     let a = st.alloc_at(p).ok_or(CUresult::CUDA_ERROR_INVALID_VALUE)?;
     if a.read_only || is_module_var(&st, &a) {
@@ -329,14 +331,8 @@ pub unsafe extern "C" fn cuMemcpyHtoD_v2(
     src: *const c_void,
     n: usize,
 ) -> CUresult {
-    guard(|| {
-        copy(
-            Spec::Device(dst),
-            Spec::Host(src as usize),
-            n,
-            Queue::Stream(std::ptr::null_mut()),
-        )
-    })
+    // SAFETY: the same contract, on the legacy default stream.
+    unsafe { cuMemcpyHtoDAsync_v2(dst, src, n, std::ptr::null_mut()) }
 }
 
 /// `CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dstDevice, const void *srcHost, size_t
@@ -367,14 +363,8 @@ pub unsafe extern "C" fn cuMemcpyHtoDAsync_v2(
 /// `dst` must be valid for `n` bytes of writes.
 #[no_mangle]
 pub unsafe extern "C" fn cuMemcpyDtoH_v2(dst: *mut c_void, src: CUdeviceptr, n: usize) -> CUresult {
-    guard(|| {
-        copy(
-            Spec::Host(dst as usize),
-            Spec::Device(src),
-            n,
-            Queue::Stream(std::ptr::null_mut()),
-        )
-    })
+    // SAFETY: the same contract, on the legacy default stream.
+    unsafe { cuMemcpyDtoHAsync_v2(dst, src, n, std::ptr::null_mut()) }
 }
 
 /// `CUresult cuMemcpyDtoHAsync_v2(void *dstHost, CUdeviceptr srcDevice, size_t ByteCount,
@@ -402,14 +392,7 @@ pub unsafe extern "C" fn cuMemcpyDtoHAsync_v2(
 /// `CUresult cuMemcpyDtoD_v2(CUdeviceptr dstDevice, CUdeviceptr srcDevice, size_t ByteCount)`
 #[no_mangle]
 pub extern "C" fn cuMemcpyDtoD_v2(dst: CUdeviceptr, src: CUdeviceptr, n: usize) -> CUresult {
-    guard(|| {
-        copy(
-            Spec::Device(dst),
-            Spec::Device(src),
-            n,
-            Queue::Stream(std::ptr::null_mut()),
-        )
-    })
+    cuMemcpyDtoDAsync_v2(dst, src, n, std::ptr::null_mut())
 }
 
 /// `CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dstDevice, CUdeviceptr srcDevice, size_t
@@ -438,14 +421,8 @@ pub extern "C" fn cuMemcpyDtoDAsync_v2(
 /// A host end must be valid for `n` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn cuMemcpy(dst: CUdeviceptr, src: CUdeviceptr, n: usize) -> CUresult {
-    guard(|| {
-        copy(
-            Spec::Unified(dst),
-            Spec::Unified(src),
-            n,
-            Queue::Stream(std::ptr::null_mut()),
-        )
-    })
+    // SAFETY: the same contract, on the legacy default stream.
+    unsafe { cuMemcpyAsync(dst, src, n, std::ptr::null_mut()) }
 }
 
 /// `CUresult cuMemcpyAsync(CUdeviceptr dst, CUdeviceptr src, size_t ByteCount, CUstream
@@ -587,21 +564,21 @@ fn memset(dst: CUdeviceptr, pattern: &[u8], count: usize, stream: CUstream) -> C
 /// `CUresult cuMemsetD8_v2(CUdeviceptr dstDevice, unsigned char uc, size_t N)`
 #[no_mangle]
 pub extern "C" fn cuMemsetD8_v2(dst: CUdeviceptr, uc: u8, n: usize) -> CUresult {
-    guard(|| memset(dst, &[uc], n, std::ptr::null_mut()))
+    cuMemsetD8Async(dst, uc, n, std::ptr::null_mut())
 }
 
 /// `CUresult cuMemsetD16_v2(CUdeviceptr dstDevice, unsigned short us, size_t N)`: `dst` 2-byte
 /// aligned.
 #[no_mangle]
 pub extern "C" fn cuMemsetD16_v2(dst: CUdeviceptr, us: u16, n: usize) -> CUresult {
-    guard(|| memset(dst, &us.to_ne_bytes(), n, std::ptr::null_mut()))
+    cuMemsetD16Async(dst, us, n, std::ptr::null_mut())
 }
 
 /// `CUresult cuMemsetD32_v2(CUdeviceptr dstDevice, unsigned int ui, size_t N)`: `dst` 4-byte
 /// aligned.
 #[no_mangle]
 pub extern "C" fn cuMemsetD32_v2(dst: CUdeviceptr, ui: u32, n: usize) -> CUresult {
-    guard(|| memset(dst, &ui.to_ne_bytes(), n, std::ptr::null_mut()))
+    cuMemsetD32Async(dst, ui, n, std::ptr::null_mut())
 }
 
 /// `CUresult cuMemsetD8Async(CUdeviceptr dstDevice, unsigned char uc, size_t N, CUstream)`

@@ -125,23 +125,24 @@ pub extern "C" fn cuStreamQuery(h: CUstream) -> CUresult {
     guard(|| check(h))
 }
 
+/// A property of stream `h`; `default` for the default streams.
+fn stream_field<T>(h: CUstream, get: impl Fn(&Stream) -> T, default: T) -> CuResult<T> {
+    let d = driver()?;
+    let st = d.lock();
+    Ok(match st.target(h)?.1 {
+        Target::Stream(id) => get(&st.streams[&id]),
+        _ => default,
+    })
+}
+
 /// `CUresult cuStreamGetPriority(CUstream hStream, int *priority)`
 ///
 /// # Safety
 /// `priority` must be NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn cuStreamGetPriority(h: CUstream, priority: *mut c_int) -> CUresult {
-    guard(|| {
-        let d = driver()?;
-        let st = d.lock();
-        let (_, t) = st.target(h)?;
-        let p = match t {
-            Target::Stream(id) => st.streams[&id].priority,
-            _ => 0,
-        };
-        // SAFETY: out-pointer from the caller.
-        unsafe { out(priority, p) }
-    })
+    // SAFETY: the caller's out-pointer.
+    guard(|| unsafe { out(priority, stream_field(h, |s| s.priority, 0)?) })
 }
 
 /// `CUresult cuStreamGetFlags(CUstream hStream, unsigned int *flags)`
@@ -150,17 +151,8 @@ pub unsafe extern "C" fn cuStreamGetPriority(h: CUstream, priority: *mut c_int) 
 /// `flags` must be NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn cuStreamGetFlags(h: CUstream, flags: *mut c_uint) -> CUresult {
-    guard(|| {
-        let d = driver()?;
-        let st = d.lock();
-        let (_, t) = st.target(h)?;
-        let f = match t {
-            Target::Stream(id) => st.streams[&id].flags,
-            _ => 0,
-        };
-        // SAFETY: out-pointer from the caller.
-        unsafe { out(flags, f) }
-    })
+    // SAFETY: the caller's out-pointer.
+    guard(|| unsafe { out(flags, stream_field(h, |s| s.flags, 0)?) })
 }
 
 /// `CUresult cuStreamWaitEvent(CUstream hStream, CUevent hEvent, unsigned int Flags)`: later
