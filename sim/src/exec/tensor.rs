@@ -168,55 +168,32 @@ fn elem_addr(s: &WmmaLdSt, base: u64, stride: u64, r: usize, c: usize) -> u64 {
     base.wrapping_add(idx * s.ty.bytes() as u64)
 }
 
-/// `wmma.load.{a,b,c}`.
-pub(crate) fn wmma_load(
+/// `wmma.load.{a,b,c}` or (`store`) `wmma.store.d` (whose fragment is C).
+pub(crate) fn wmma_move(
     ctx: &mut Ctx,
     w: &mut Warp,
     s: &WmmaLdSt,
     exec: u32,
     pc: u32,
+    store: bool,
 ) -> Result<(), Fault> {
     let (base, stride) = wmma_geometry(w, s, exec)?;
     let esize = s.ty.bytes() as u64;
     for l in super::lanes::lanes(exec) {
         for (j, h, r, c) in frag_elems(s.frag, s.ty, l) {
             let addr = elem_addr(s, base, stride, r, c);
-            let p = resolve_access(ctx, w, s.space, addr, esize, false, l, pc)?;
+            let p = resolve_access(ctx, w, s.space, addr, esize, store, l, pc)?;
             let slot = s.regs[j] as usize * 32 + l as usize;
-            if esize == 4 {
-                // SAFETY: resolved for 4 bytes.
-                w.r32[slot] = unsafe { (p as *const u32).read_unaligned() };
-            } else {
-                // SAFETY: resolved for 2 bytes.
-                let v = unsafe { (p as *const u16).read_unaligned() } as u32;
-                w.r32[slot] = with_half(w.r32[slot], h, v);
-            }
-        }
-    }
-    Ok(())
-}
-
-/// `wmma.store.d`.
-pub(crate) fn wmma_store(
-    ctx: &mut Ctx,
-    w: &mut Warp,
-    s: &WmmaLdSt,
-    exec: u32,
-    pc: u32,
-) -> Result<(), Fault> {
-    let (base, stride) = wmma_geometry(w, s, exec)?;
-    let esize = s.ty.bytes() as u64;
-    for l in super::lanes::lanes(exec) {
-        for (j, h, r, c) in frag_elems(WmmaFrag::C, s.ty, l) {
-            let addr = elem_addr(s, base, stride, r, c);
-            let p = resolve_access(ctx, w, s.space, addr, esize, true, l, pc)?;
-            let v = w.r32[s.regs[j] as usize * 32 + l as usize];
-            if esize == 4 {
-                // SAFETY: resolved (writable) for 4 bytes.
-                unsafe { (p as *mut u32).write_unaligned(v) };
-            } else {
-                // SAFETY: resolved (writable) for 2 bytes.
-                unsafe { (p as *mut u16).write_unaligned(half_of(v, h) as u16) };
+            let v = w.r32[slot];
+            // SAFETY (all four): resolved (writable for a store) for `esize` bytes.
+            match (store, esize) {
+                (false, 4) => w.r32[slot] = unsafe { (p as *const u32).read_unaligned() },
+                (false, _) => {
+                    let x = unsafe { (p as *const u16).read_unaligned() } as u32;
+                    w.r32[slot] = with_half(v, h, x);
+                }
+                (true, 4) => unsafe { (p as *mut u32).write_unaligned(v) },
+                (true, _) => unsafe { (p as *mut u16).write_unaligned(half_of(v, h) as u16) },
             }
         }
     }

@@ -588,7 +588,7 @@ fn exec_group_body(
                 part_bits,
             } => {
                 let pb = *part_bits as u32;
-                let pm = if pb >= 64 { u64::MAX } else { (1u64 << pb) - 1 };
+                let pm = alu::trunc(u64::MAX, pb);
                 for l in lanes(exec) {
                     let mut v = 0u64;
                     for (k, p) in parts.iter().enumerate() {
@@ -603,7 +603,7 @@ fn exec_group_body(
                 part_bits,
             } => {
                 let pb = *part_bits as u32;
-                let pm = if pb >= 64 { u64::MAX } else { (1u64 << pb) - 1 };
+                let pm = alu::trunc(u64::MAX, pb);
                 for l in lanes(exec) {
                     let v = w.rd(*a, l);
                     for (k, p) in parts.iter().enumerate() {
@@ -704,11 +704,11 @@ fn exec_group_body(
             }
             Op::WmmaLoad(s) => {
                 check_aligned(w, exec, mask, "wmma.load.sync.aligned").map_err(|f| (pc, f))?;
-                super::tensor::wmma_load(ctx, w, s, exec, pc).map_err(|f| (pc, f))?;
+                super::tensor::wmma_move(ctx, w, s, exec, pc, false).map_err(|f| (pc, f))?;
             }
             Op::WmmaStore(s) => {
                 check_aligned(w, exec, mask, "wmma.store.sync.aligned").map_err(|f| (pc, f))?;
-                super::tensor::wmma_store(ctx, w, s, exec, pc).map_err(|f| (pc, f))?;
+                super::tensor::wmma_move(ctx, w, s, exec, pc, true).map_err(|f| (pc, f))?;
             }
             Op::WmmaMma(s) => {
                 check_aligned(w, exec, mask, "wmma.mma.sync.aligned").map_err(|f| (pc, f))?;
