@@ -32,14 +32,7 @@ fn sgemm(c: &mut Criterion) {
     let pa = dev.upload(&a);
     let pb = dev.upload(&b);
     let pc = dev.alloc(n * n * 4);
-    let params = vec![
-        a_i32(n as i32),
-        a_i32(n as i32),
-        a_i32(n as i32),
-        a_u64(pa),
-        a_u64(pb),
-        a_u64(pc),
-    ];
+    let params = gemm_args(n, n, n, pa, pb, pc);
     let mut g = c.benchmark_group("sgemm_256");
     g.sample_size(20);
     for racecheck in [false, true] {

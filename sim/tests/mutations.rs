@@ -45,67 +45,69 @@ fn patch_entry(text: &str, entry: &str, f: impl Fn(&str) -> Vec<String>) -> Stri
     out.join("\n") + "\n"
 }
 
-/// A GEMM launch: returns the result (as f64) or the launch error.
-#[allow(clippy::too_many_arguments)]
+/// A GEMM entry: its name, tile geometry (bm, bn, threads) and precision.
+struct Entry {
+    name: &'static str,
+    tile: (u32, u32, u32),
+    prec: Prec,
+}
+
+const DMMA: Entry = Entry {
+    name: "dgemm_f64_tc_64x64x8_w32x32_s4",
+    tile: (64, 64, 128),
+    prec: Prec::F64,
+};
+
+const SGEMM: Entry = Entry {
+    name: "sgemm_f32_128x128x8_t8x8",
+    tile: (128, 128, 256),
+    prec: Prec::F32,
+};
+
+/// A GEMM launch: the launch's result, C (as f64) and the reference.
 fn gemm(
     text: &str,
     sm: u32,
-    entry: &str,
-    tile: (u32, u32, u32),
-    prec: &str,
+    e: &Entry,
     (m, n, k): (usize, usize, usize),
     racecheck: bool,
 ) -> (Result<LaunchStats, LaunchError>, Vec<f64>, Vec<f64>) {
     let mut dev = Dev::new();
     let module = dev
         .load(text, sm)
-        .unwrap_or_else(|e| panic!("{entry}: {}", e.log));
-    let kern = kernel(&module, entry);
+        .unwrap_or_else(|err| panic!("{}: {}", e.name, err.log));
+    let kern = kernel(&module, e.name);
     let mut rng = Rng(0xC0FFEE);
     let a: Vec<f64> = (0..m * k).map(|_| rng.f64(-1.0, 1.0)).collect();
     let b: Vec<f64> = (0..k * n).map(|_| rng.f64(-1.0, 1.0)).collect();
-    let (pa, pb, pc, want) = if prec == "f64" {
-        let pa = dev.upload(&a);
-        let pb = dev.upload(&b);
-        let pc = dev.upload(&vec![0f64; m * n]);
-        (pa, pb, pc, gemm_ref(m, n, k, &a, &b))
-    } else {
-        let af: Vec<f32> = a.iter().map(|x| *x as f32).collect();
-        let bf: Vec<f32> = b.iter().map(|x| *x as f32).collect();
-        let pa = dev.upload(&af);
-        let pb = dev.upload(&bf);
-        let pc = dev.upload(&vec![0f32; m * n]);
-        let a64: Vec<f64> = af.iter().map(|x| *x as f64).collect();
-        let b64: Vec<f64> = bf.iter().map(|x| *x as f64).collect();
-        (pa, pb, pc, gemm_ref(m, n, k, &a64, &b64))
-    };
-    let (bm, bn, threads) = tile;
+    let (pa, a) = dev.upload_as(e.prec, &a);
+    let (pb, b) = dev.upload_as(e.prec, &b);
+    let (pc, _) = dev.upload_as(e.prec, &vec![0.0; m * n]);
+    let (bm, bn, threads) = e.tile;
     let grid = [(n as u32).div_ceil(bn), (m as u32).div_ceil(bm), 1];
     let mut o = opts();
     o.racecheck = racecheck;
-    let r = dev.launch(
-        &kern,
-        grid,
-        [threads, 1, 1],
-        &[
-            a_i32(m as i32),
-            a_i32(n as i32),
-            a_i32(k as i32),
-            a_u64(pa),
-            a_u64(pb),
-            a_u64(pc),
-        ],
-        o,
+    let args = gemm_args(m, n, k, pa, pb, pc);
+    let r = dev.launch(&kern, grid, [threads, 1, 1], &args, o);
+    (r, dev.read_as(e.prec, pc, m * n), gemm_ref(m, n, k, &a, &b))
+}
+
+/// The unpatched module computes C to within `tol`.
+fn assert_right(
+    text: &str,
+    sm: u32,
+    e: &Entry,
+    shape: (usize, usize, usize),
+    racecheck: bool,
+    tol: f64,
+) {
+    let (r, got, want) = gemm(text, sm, e, shape, racecheck);
+    r.unwrap();
+    assert!(
+        max_err(&got, &want) < tol,
+        "unpatched {} must be right",
+        e.name
     );
-    let got: Vec<f64> = if prec == "f64" {
-        dev.read(pc, m * n)
-    } else {
-        dev.read::<f32>(pc, m * n)
-            .iter()
-            .map(|x| *x as f64)
-            .collect()
-    };
-    (r, got, want)
 }
 
 fn max_err(got: &[f64], want: &[f64]) -> f64 {
@@ -117,20 +119,12 @@ fn max_err(got: &[f64], want: &[f64]) -> f64 {
 
 // (a) ------------------------------------------------------------ wrong mma fragment index
 
-const DMMA: &str = "dgemm_f64_tc_64x64x8_w32x32_s4";
-const DMMA_TILE: (u32, u32, u32) = (64, 64, 128);
-
 fn dmma_mutation(patched: &str) {
     let text = ptx_text("gemm.compute_80.ptx");
     for sm in [80, 90] {
         let shape = (45, 70, 24);
-        let (r, got, want) = gemm(&text, sm, DMMA, DMMA_TILE, "f64", shape, false);
-        r.unwrap();
-        assert!(
-            max_err(&got, &want) < 1e-10,
-            "unpatched {DMMA} must be right"
-        );
-        let (r, got, want) = gemm(patched, sm, DMMA, DMMA_TILE, "f64", shape, false);
+        assert_right(&text, sm, &DMMA, shape, false, 1e-10);
+        let (r, got, want) = gemm(patched, sm, &DMMA, shape, false);
         r.unwrap();
         assert!(
             max_err(&got, &want) > 1e-3,
@@ -171,15 +165,11 @@ fn a_wrong_a_fragment_lane_index_gives_a_wrong_dgemm() {
 #[test]
 fn a_dropped_m_edge_guard_is_an_illegal_address() {
     let text = ptx_text("gemm.compute_52.ptx");
-    let entry = "sgemm_f32_128x128x8_t8x8";
-    let tile = (128, 128, 256);
     let shape = (37, 45, 19);
-    let (r, got, want) = gemm(&text, 52, entry, tile, "f32", shape, true);
-    r.unwrap();
-    assert!(max_err(&got, &want) < 1e-4);
+    assert_right(&text, 52, &SGEMM, shape, true, 1e-4);
     // The epilogue's row guard `row >= M → skip the row`.
     let patched = patch_line(&text, 1226, "@%p88 bra \t$L__BB0_65;", "");
-    let (r, _, _) = gemm(&patched, 52, entry, tile, "f32", shape, true);
+    let (r, _, _) = gemm(&patched, 52, &SGEMM, shape, true);
     let e = r.expect_err("the store past row M must fault");
     assert_eq!(e.kind, LaunchErrorKind::IllegalAddress, "{}", e.log);
     assert!(
@@ -195,15 +185,13 @@ fn a_dropped_m_edge_guard_is_an_illegal_address() {
 fn a_misaligned_16_byte_cp_async_faults() {
     let text = ptx_text("gemm.compute_80.ptx");
     let shape = (45, 70, 24);
-    let (r, got, want) = gemm(&text, 80, DMMA, DMMA_TILE, "f64", shape, true);
-    r.unwrap();
-    assert!(max_err(&got, &want) < 1e-10);
+    assert_right(&text, 80, &DMMA, shape, true, 1e-10);
     for (from, to) in [
         ("[%rd6], 16, %r95;", "[%rd6+8], 16, %r95;"),
         ("[%r94], [%rd6]", "[%r94+8], [%rd6]"),
     ] {
         let patched = patch_line(&text, 29694, from, to);
-        let (r, _, _) = gemm(&patched, 80, DMMA, DMMA_TILE, "f64", shape, true);
+        let (r, _, _) = gemm(&patched, 80, &DMMA, shape, true);
         let e = r.expect_err("a 16-byte cp.async at an 8-byte offset must fault");
         assert_eq!(e.kind, LaunchErrorKind::MisalignedAddress, "{}", e.log);
     }
@@ -214,15 +202,11 @@ fn a_misaligned_16_byte_cp_async_faults() {
 #[test]
 fn a_removed_bar_sync_is_a_race() {
     let text = ptx_text("gemm.compute_52.ptx");
-    let entry = "sgemm_f32_128x128x8_t8x8";
-    let tile = (128, 128, 256);
     let shape = (64, 64, 24);
-    let (r, got, want) = gemm(&text, 52, entry, tile, "f32", shape, true);
-    r.unwrap();
-    assert!(max_err(&got, &want) < 1e-4);
+    assert_right(&text, 52, &SGEMM, shape, true, 1e-4);
     // The barrier between staging the first tiles and reading them.
     let patched = patch_line(&text, 315, "bar.sync \t0;", "");
-    let (r, _, _) = gemm(&patched, 52, entry, tile, "f32", shape, true);
+    let (r, _, _) = gemm(&patched, 52, &SGEMM, shape, true);
     let e = r.expect_err("the race must be detected");
     assert_eq!(e.kind, LaunchErrorKind::LaunchFailed, "{}", e.log);
     assert!(e.log.contains("race"), "{}", e.log);

@@ -35,35 +35,21 @@ fn every_module_loads_for_its_own_and_higher_targets() {
     }
 }
 
-/// A CUDA-core GEMM entry's geometry from its name
-/// (`<s|d|h>gemm_<type>_<bm>x<bn>x<bk>_t<tm>x<tn>[_s<stages>]`): (bm, bn, threads).
-fn gemm_geometry(name: &str) -> (u32, u32, u32) {
-    let parts: Vec<&str> = name.split('_').collect();
-    let tile: Vec<u32> = parts[2].split('x').map(|x| x.parse().unwrap()).collect();
-    let t: Vec<u32> = parts[3][1..]
-        .split('x')
-        .map(|x| x.parse().unwrap())
-        .collect();
-    (tile[0], tile[1], (tile[0] / t[0]) * (tile[1] / t[1]))
-}
-
-fn tc_geometry(name: &str) -> (u32, u32, u32) {
-    // <d|h>gemm_<f64|f16>_tc_<bm>x<bn>x<bk>_w<wm>x<wn>_s<stages>
-    let parts: Vec<&str> = name.split('_').collect();
-    let tile: Vec<u32> = parts[3].split('x').map(|x| x.parse().unwrap()).collect();
-    let w: Vec<u32> = parts[4][1..]
-        .split('x')
-        .map(|x| x.parse().unwrap())
-        .collect();
-    (tile[0], tile[1], (tile[0] / w[0]) * (tile[1] / w[1]) * 32)
-}
-
+/// A GEMM entry's geometry from its name: (bm, bn, threads). CUDA-core entries are
+/// `<s|d|h>gemm_<type>_<bm>x<bn>x<bk>_t<tm>x<tn>[_s<stages>]` (a thread per tm×tn),
+/// tensor-core ones `<d|h>gemm_<f64|f16>_tc_<bm>x<bn>x<bk>_w<wm>x<wn>_s<stages>` (a warp per
+/// wm×wn).
 fn geometry(name: &str) -> (u32, u32, u32) {
-    if name.contains("_tc_") {
-        tc_geometry(name)
-    } else {
-        gemm_geometry(name)
-    }
+    let tc = name.contains("_tc_");
+    let parts: Vec<&str> = name.split('_').collect();
+    let dims = |s: &str| -> Vec<u32> { s.split('x').map(|x| x.parse().unwrap()).collect() };
+    let (tile, per, lanes) = if tc { (3, 4, 32) } else { (2, 3, 1) };
+    let (tile, per) = (dims(parts[tile]), dims(&parts[per][1..]));
+    (
+        tile[0],
+        tile[1],
+        (tile[0] / per[0]) * (tile[1] / per[1]) * lanes,
+    )
 }
 
 /// Runs GEMM entry `name` at (m, n, k) and checks C against the f64 reference.
@@ -81,79 +67,32 @@ fn check_gemm(
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (m * 131 + n * 7 + k) as u64);
     let a: Vec<f64> = (0..m * k).map(|_| rng.f64(-1.0, 1.0)).collect();
     let b: Vec<f64> = (0..k * n).map(|_| rng.f64(-1.0, 1.0)).collect();
-    let prec = &name[..5];
-    let (pa, pb, pc, a_used, b_used): (u64, u64, u64, Vec<f64>, Vec<f64>) = match prec {
-        "sgemm" => {
-            let af: Vec<f32> = a.iter().map(|x| *x as f32).collect();
-            let bf: Vec<f32> = b.iter().map(|x| *x as f32).collect();
-            let pa = dev.upload(&af);
-            let pb = dev.upload(&bf);
-            let pc = dev.upload(&vec![f32::NAN; m * n]);
-            (
-                pa,
-                pb,
-                pc,
-                af.iter().map(|x| *x as f64).collect(),
-                bf.iter().map(|x| *x as f64).collect(),
-            )
-        }
-        "dgemm" => {
-            let pa = dev.upload(&a);
-            let pb = dev.upload(&b);
-            let pc = dev.upload(&vec![f64::NAN; m * n]);
-            (pa, pb, pc, a.clone(), b.clone())
-        }
-        _ => {
-            let ah: Vec<u16> = a
-                .iter()
-                .map(|x| half::f16::from_f64(*x).to_bits())
-                .collect();
-            let bh: Vec<u16> = b
-                .iter()
-                .map(|x| half::f16::from_f64(*x).to_bits())
-                .collect();
-            let pa = dev.upload(&ah);
-            let pb = dev.upload(&bh);
-            let pc = dev.upload(&vec![f32::NAN; m * n]);
-            (
-                pa,
-                pb,
-                pc,
-                ah.iter()
-                    .map(|x| half::f16::from_bits(*x).to_f64())
-                    .collect(),
-                bh.iter()
-                    .map(|x| half::f16::from_bits(*x).to_f64())
-                    .collect(),
-            )
-        }
+    // Inputs and output: f32, f64, or f16 inputs into f32.
+    let (pin, pout) = match &name[..5] {
+        "sgemm" => (Prec::F32, Prec::F32),
+        "dgemm" => (Prec::F64, Prec::F64),
+        _ => (Prec::F16, Prec::F32),
     };
+    let (pa, a_used) = dev.upload_as(pin, &a);
+    let (pb, b_used) = dev.upload_as(pin, &b);
+    let (pc, _) = dev.upload_as(pout, &vec![f64::NAN; m * n]);
     let grid = [
         (n as u32).div_ceil(bn).max(1),
         (m as u32).div_ceil(bm).max(1),
         1,
     ];
-    let params = vec![
-        a_i32(m as i32),
-        a_i32(n as i32),
-        a_i32(k as i32),
-        a_u64(pa),
-        a_u64(pb),
-        a_u64(pc),
-    ];
     let st = dev
-        .launch(&kern, grid, [threads, 1, 1], &params, opts())
+        .launch(
+            &kern,
+            grid,
+            [threads, 1, 1],
+            &gemm_args(m, n, k, pa, pb, pc),
+            opts(),
+        )
         .unwrap_or_else(|e| panic!("{name} sm_{dev_sm} {m}x{n}x{k}: {}", e.log));
     let want = gemm_ref(m, n, k, &a_used, &b_used);
-    let got: Vec<f64> = if prec == "dgemm" {
-        dev.read::<f64>(pc, m * n)
-    } else {
-        dev.read::<f32>(pc, m * n)
-            .iter()
-            .map(|x| *x as f64)
-            .collect()
-    };
-    let tol = if prec == "dgemm" { 1e-12 } else { 2e-6 } * (k as f64 + 1.0);
+    let got = dev.read_as(pout, pc, m * n);
+    let tol = if pout == Prec::F64 { 1e-12 } else { 2e-6 } * (k as f64 + 1.0);
     for i in 0..m * n {
         let err = (got[i] - want[i]).abs();
         assert!(
@@ -221,17 +160,14 @@ fn stream_case(prec: &str, op: &str, n: usize, grid: u32) {
     let mut rng = Rng(12345 + n as u64);
     let xs: Vec<f64> = (0..3 * n).map(|_| rng.f64(0.5, 1.5)).collect();
     let scalar = 0.4f64;
-    let sz = if prec == "f32" { 4 } else { 8 };
-    let up = |dev: &mut Dev, v: &[f64]| -> u64 {
-        if prec == "f32" {
-            dev.upload(&v.iter().map(|x| *x as f32).collect::<Vec<_>>())
-        } else {
-            dev.upload(v)
-        }
+    let (p, sz) = if prec == "f32" {
+        (Prec::F32, 4)
+    } else {
+        (Prec::F64, 8)
     };
-    let a = up(&mut dev, &xs[..n]);
-    let b = up(&mut dev, &xs[n..2 * n]);
-    let c = up(&mut dev, &xs[2 * n..]);
+    let a = dev.upload_as(p, &xs[..n]).0;
+    let b = dev.upload_as(p, &xs[n..2 * n]).0;
+    let c = dev.upload_as(p, &xs[2 * n..]).0;
     let partial = dev.alloc(grid as usize * sz);
     let s = if prec == "f32" {
         a_f32(scalar as f32)
@@ -249,16 +185,9 @@ fn stream_case(prec: &str, op: &str, n: usize, grid: u32) {
     let st = dev
         .launch(&k, [grid, 1, 1], [256, 1, 1], &params, opts())
         .unwrap_or_else(|e| panic!("{name}: {}", e.log));
-    let rd = |dev: &Dev, p: u64, len: usize| -> Vec<f64> {
-        if prec == "f32" {
-            dev.read::<f32>(p, len).iter().map(|x| *x as f64).collect()
-        } else {
-            dev.read::<f64>(p, len)
-        }
-    };
-    let ra = rd(&dev, a, n);
-    let rb = rd(&dev, b, n);
-    let rc = rd(&dev, c, n);
+    let ra = dev.read_as(p, a, n);
+    let rb = dev.read_as(p, b, n);
+    let rc = dev.read_as(p, c, n);
     let (ia, ib, ic) = (&xs[..n], &xs[n..2 * n], &xs[2 * n..]);
     let tol = if prec == "f32" { 1e-6 } else { 1e-14 };
     let close = |x: f64, y: f64| (x - y).abs() <= tol * y.abs().max(1.0);
@@ -289,7 +218,7 @@ fn stream_case(prec: &str, op: &str, n: usize, grid: u32) {
             (2 * nb, nb)
         }
         _ => {
-            let got: f64 = rd(&dev, partial, grid as usize).iter().sum();
+            let got: f64 = dev.read_as(p, partial, grid as usize).iter().sum();
             let want: f64 = ia.iter().zip(ib).map(|(x, y)| x * y).sum();
             assert!((got - want).abs() <= 1e-4 * want, "{name}: {got} vs {want}");
             (2 * nb, grid as u64 * sz as u64)

@@ -10,6 +10,7 @@ use gpugate_sim::exec::{
     launch, DeviceLimits, ExecOptions, LaunchConfig, LaunchError, LaunchStats, MemoryMap, Region,
 };
 use gpugate_sim::ptx::{Kernel, LoadError, LoadOptions, Module};
+use half::f16;
 
 /// The committed modules and their targets.
 pub const MODULES: &[(&str, u32)] = &[
@@ -25,6 +26,14 @@ pub fn ptx_text(file: &str) -> String {
         .join("../kernels/ptx")
         .join(file);
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// A floating-point precision of test data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prec {
+    F16,
+    F32,
+    F64,
 }
 
 /// Device memory for tests: allocations 256-byte aligned with a 4 KiB gap after each.
@@ -67,33 +76,68 @@ impl Dev {
         a
     }
 
+    /// The allocation holding `[addr, addr + n)` and the offset of `addr` in it.
+    fn find(&self, addr: u64, n: usize, what: &str) -> (usize, usize) {
+        let i = self
+            .bufs
+            .iter()
+            .position(|(b, v, _)| addr >= *b && addr + n as u64 <= *b + v.len() as u64)
+            .unwrap_or_else(|| panic!("{what} inside an allocation"));
+        (i, (addr - self.bufs[i].0) as usize)
+    }
+
     pub fn write<T: Copy>(&mut self, addr: u64, data: &[T]) {
         let n = std::mem::size_of_val(data);
         // SAFETY (test): plain-old-data reinterpretation.
         let bytes = unsafe { std::slice::from_raw_parts(data.as_ptr() as *const u8, n) };
-        let (base, buf, _) = self
-            .bufs
-            .iter_mut()
-            .find(|(b, v, _)| addr >= *b && addr + n as u64 <= *b + v.len() as u64)
-            .expect("write inside an allocation");
-        let o = (addr - *base) as usize;
-        buf[o..o + n].copy_from_slice(bytes);
+        let (i, o) = self.find(addr, n, "write");
+        self.bufs[i].1[o..o + n].copy_from_slice(bytes);
     }
 
     pub fn read<T: Copy + Default>(&self, addr: u64, n: usize) -> Vec<T> {
         let bytes = n * std::mem::size_of::<T>();
-        let (base, buf, _) = self
-            .bufs
-            .iter()
-            .find(|(b, v, _)| addr >= *b && addr + bytes as u64 <= *b + v.len() as u64)
-            .expect("read inside an allocation");
-        let o = (addr - *base) as usize;
+        let (i, o) = self.find(addr, bytes, "read");
+        let buf = &self.bufs[i].1;
         let mut out = vec![T::default(); n];
         // SAFETY (test): plain-old-data reinterpretation of initialised bytes.
         unsafe {
             std::ptr::copy_nonoverlapping(buf[o..].as_ptr(), out.as_mut_ptr() as *mut u8, bytes)
         };
         out
+    }
+
+    /// `v` stored in precision `p` (rounded to nearest): the address, and the values as stored.
+    pub fn upload_as(&mut self, p: Prec, v: &[f64]) -> (u64, Vec<f64>) {
+        match p {
+            Prec::F16 => {
+                let h: Vec<u16> = v.iter().map(|x| f16::from_f64(*x).to_bits()).collect();
+                let stored = h.iter().map(|x| f16::from_bits(*x).to_f64()).collect();
+                (self.upload(&h), stored)
+            }
+            Prec::F32 => {
+                let f: Vec<f32> = v.iter().map(|x| *x as f32).collect();
+                let stored = f.iter().map(|x| *x as f64).collect();
+                (self.upload(&f), stored)
+            }
+            Prec::F64 => (self.upload(v), v.to_vec()),
+        }
+    }
+
+    /// `n` values of precision `p` at `addr`, as f64.
+    pub fn read_as(&self, p: Prec, addr: u64, n: usize) -> Vec<f64> {
+        match p {
+            Prec::F16 => self
+                .read::<u16>(addr, n)
+                .iter()
+                .map(|x| f16::from_bits(*x).to_f64())
+                .collect(),
+            Prec::F32 => self
+                .read::<f32>(addr, n)
+                .iter()
+                .map(|x| *x as f64)
+                .collect(),
+            Prec::F64 => self.read(addr, n),
+        }
     }
 
     pub fn map(&mut self) -> MemoryMap {
@@ -187,6 +231,18 @@ pub fn a_f32(v: f32) -> Vec<u8> {
 }
 pub fn a_f64(v: f64) -> Vec<u8> {
     v.to_le_bytes().to_vec()
+}
+
+/// The arguments of a GEMM entry: M, N, K and the A, B, C pointers.
+pub fn gemm_args(m: usize, n: usize, k: usize, a: u64, b: u64, c: u64) -> Vec<Vec<u8>> {
+    vec![
+        a_i32(m as i32),
+        a_i32(n as i32),
+        a_i32(k as i32),
+        a_u64(a),
+        a_u64(b),
+        a_u64(c),
+    ]
 }
 
 /// A kernel of a module, by name.
