@@ -172,19 +172,22 @@ pub unsafe extern "C" fn cuCtxPopCurrent(pctx: *mut CUcontext) -> CUresult {
     guard(|| unsafe { pop(pctx) })
 }
 
+/// A property of the current context.
+fn current_field<T>(get: impl Fn(&Ctx) -> T) -> CuResult<T> {
+    let d = driver()?;
+    let st = d.lock();
+    let c = st.current()?;
+    Ok(get(&st.ctxs[&c]))
+}
+
 /// `CUresult cuCtxGetDevice(CUdevice *device)`
 ///
 /// # Safety
 /// `device` must be NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn cuCtxGetDevice(device: *mut CUdevice) -> CUresult {
-    guard(|| {
-        let d = driver()?;
-        let st = d.lock();
-        let c = st.current()?;
-        // SAFETY: out-pointer from the caller.
-        unsafe { out(device, st.ctxs[&c].device as CUdevice) }
-    })
+    // SAFETY: out-pointer from the caller.
+    guard(|| unsafe { out(device, current_field(|c| c.device as CUdevice)?) })
 }
 
 /// `CUresult cuCtxSynchronize(void)`: all work is done at enqueue; returns the device's sticky
@@ -228,13 +231,8 @@ pub unsafe extern "C" fn cuCtxGetApiVersion(ctx: CUcontext, version: *mut c_uint
 /// `flags` must be NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn cuCtxGetFlags(flags: *mut c_uint) -> CUresult {
-    guard(|| {
-        let d = driver()?;
-        let st = d.lock();
-        let c = st.current()?;
-        // SAFETY: out-pointer from the caller.
-        unsafe { out(flags, st.ctxs[&c].flags) }
-    })
+    // SAFETY: out-pointer from the caller.
+    guard(|| unsafe { out(flags, current_field(|c| c.flags)?) })
 }
 
 /// `CUresult cuCtxSetFlags(unsigned int flags)`
@@ -342,13 +340,8 @@ pub unsafe extern "C" fn cuCtxGetStreamPriorityRange(
 /// `pconfig` must be NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn cuCtxGetCacheConfig(pconfig: *mut c_int) -> CUresult {
-    guard(|| {
-        let d = driver()?;
-        let st = d.lock();
-        let c = st.current()?;
-        // SAFETY: out-pointer from the caller.
-        unsafe { out(pconfig, st.ctxs[&c].cache_config) }
-    })
+    // SAFETY: out-pointer from the caller.
+    guard(|| unsafe { out(pconfig, current_field(|c| c.cache_config)?) })
 }
 
 /// `CUresult cuCtxSetCacheConfig(CUfunc_cache config)`: a preference (0–3), recorded.

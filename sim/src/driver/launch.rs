@@ -17,7 +17,7 @@ use std::sync::atomic::Ordering;
 use cudarc::driver::sys::{CUfunction, CUresult, CUstream};
 use serde_json::json;
 
-use super::module::{function_id, max_threads_per_block};
+use super::module::{function, function_on, max_threads_per_block};
 use super::state::driver;
 use super::timing::{self, Factors};
 use super::{errors, guard, log, out, CuResult};
@@ -62,11 +62,7 @@ unsafe fn launch(
     let d = driver()?;
     let (kernel, fctx, target, dev, max_dyn) = {
         let st = d.lock();
-        let fid = function_id(f)?;
-        let fr = st
-            .functions
-            .get(&fid)
-            .ok_or(CUresult::CUDA_ERROR_INVALID_HANDLE)?;
+        let fr = function(&st, f)?;
         let (c, target) = st.target(stream)?;
         if c != fr.ctx {
             // The stream (or the current context, for the default stream) is not the
@@ -286,15 +282,7 @@ pub unsafe extern "C" fn cuOccupancyMaxActiveBlocksPerMultiprocessor(
             return Err(CUresult::CUDA_ERROR_INVALID_VALUE);
         }
         let st = d.lock();
-        let fr = st
-            .functions
-            .get(&function_id(func)?)
-            .ok_or(CUresult::CUDA_ERROR_INVALID_HANDLE)?;
-        let dev = st
-            .ctxs
-            .get(&fr.ctx)
-            .map(|c| c.device)
-            .ok_or(CUresult::CUDA_ERROR_INVALID_HANDLE)?;
+        let (fr, dev) = function_on(&st, func)?;
         let c = &d.gpu(dev).model.compute;
         let bs = block_size as u64;
         if bs > max_threads_per_block(fr, c.max_threads_per_block) as u64 {

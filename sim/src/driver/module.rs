@@ -20,7 +20,7 @@ use cudarc::driver::sys::{
 use serde_json::json;
 
 use super::state::{driver, function_handle, id_of, module_handle, Allocation, FunctionRec};
-use super::state::{Kind, ModuleRec};
+use super::state::{Inner, Kind, ModuleRec};
 use super::{guard, log, out, CuResult};
 use crate::ptx::{self, LoadError, LoadErrorKind, LoadOptions, ModuleVar};
 
@@ -506,6 +506,24 @@ pub(crate) fn function_id(h: CUfunction) -> CuResult<u64> {
     id_of(Kind::Function, h as usize).ok_or(CUresult::CUDA_ERROR_INVALID_HANDLE)
 }
 
+/// The live function `h`.
+pub(crate) fn function(st: &Inner, h: CUfunction) -> CuResult<&FunctionRec> {
+    st.functions
+        .get(&function_id(h)?)
+        .ok_or(CUresult::CUDA_ERROR_INVALID_HANDLE)
+}
+
+/// The live function `h` and the device of its context.
+pub(crate) fn function_on(st: &Inner, h: CUfunction) -> CuResult<(&FunctionRec, usize)> {
+    let f = function(st, h)?;
+    let dev = st
+        .ctxs
+        .get(&f.ctx)
+        .map(|c| c.device)
+        .ok_or(CUresult::CUDA_ERROR_INVALID_HANDLE)?;
+    Ok((f, dev))
+}
+
 /// The most threads a block of `f` may have on `max_per_block` device: the device limit,
 /// `.maxntid` and `.reqntid`, whichever is least.
 pub fn max_threads_per_block(f: &FunctionRec, device_max: u32) -> u32 {
@@ -541,15 +559,7 @@ pub unsafe extern "C" fn cuFuncGetAttribute(
             return Err(CUresult::CUDA_ERROR_INVALID_VALUE);
         }
         let st = d.lock();
-        let f = st
-            .functions
-            .get(&function_id(hfunc)?)
-            .ok_or(CUresult::CUDA_ERROR_INVALID_HANDLE)?;
-        let dev = st
-            .ctxs
-            .get(&f.ctx)
-            .map(|c| c.device)
-            .ok_or(CUresult::CUDA_ERROR_INVALID_HANDLE)?;
+        let (f, dev) = function_on(&st, hfunc)?;
         let m = &d.gpu(dev).model;
         let k = &f.kernel;
         let is = |a: F| attrib == a as c_int;
@@ -594,18 +604,9 @@ pub extern "C" fn cuFuncSetAttribute(hfunc: CUfunction, attrib: c_int, value: c_
     guard(|| {
         let d = driver()?;
         let mut st = d.lock();
-        let fid = function_id(hfunc)?;
-        let ctx = st
-            .functions
-            .get(&fid)
-            .ok_or(CUresult::CUDA_ERROR_INVALID_HANDLE)?
-            .ctx;
-        let dev = st
-            .ctxs
-            .get(&ctx)
-            .map(|c| c.device)
-            .ok_or(CUresult::CUDA_ERROR_INVALID_HANDLE)?;
+        let (_, dev) = function_on(&st, hfunc)?;
         let optin = d.gpu(dev).model.compute.shared_per_block_optin;
+        let fid = function_id(hfunc)?;
         let f = st.functions.get_mut(&fid).expect("checked above");
         let is = |a: F| attrib == a as c_int;
         if is(F::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES) {
@@ -634,9 +635,7 @@ pub extern "C" fn cuFuncSetCacheConfig(hfunc: CUfunction, config: c_int) -> CUre
     guard(|| {
         let d = driver()?;
         let st = d.lock();
-        st.functions
-            .get(&function_id(hfunc)?)
-            .ok_or(CUresult::CUDA_ERROR_INVALID_HANDLE)?;
+        function(&st, hfunc)?;
         if !(0..=3).contains(&config) {
             return Err(CUresult::CUDA_ERROR_INVALID_VALUE);
         }
