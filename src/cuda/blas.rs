@@ -3,29 +3,49 @@
 //!
 //! SGEMM runs in `CUBLAS_PEDANTIC_MATH` (IEEE FP32, never TF32); DGEMM in the default math mode,
 //! which on GPUs with FP64 tensor cores (A100, H100, …) may use them. Every result says which.
+//!
+//! cuBLAS is called through cudarc's lower layers (`cudarc::cublas::result` and `sys`) with the
+//! device's own buffers, stream and timer: raw device pointers from [`CudaDevice`], never
+//! cudarc's safe driver types. A cuBLAS that the driver is too old for, or older than the
+//! peer needs (11.0: pedantic math, `cublasComputeType_t`), is not run, with the reason
+//! ([`cublas_status`]).
 
-use std::panic::catch_unwind;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use cudarc::cublas::sys::{cublasMath_t, cublasOperation_t};
-use cudarc::cublas::{sys as blas_sys, CudaBlas, Gemm, GemmConfig};
-use cudarc::driver::{CudaSlice, DeviceRepr, ValidAsZeroBits};
+use cudarc::cublas::result::{self as blas, CublasError};
+use cudarc::cublas::sys::{self as blas_sys, cublasHandle_t, cublasMath_t, cublasOperation_t};
 
 use super::device::CudaDevice;
-use super::{drv, guarded};
+use super::{cuda_version_string, driver_branch, driver_label, guarded};
 use crate::model::Verification;
 use crate::verify::gemm::check_gemm;
 use crate::verify::Elem;
-use crate::workload::device::DeviceError;
+use crate::workload::device::KernelDevice;
+use crate::workload::device::{as_bytes, as_bytes_mut, bytemuck_lite::Pod, DevBuf, DeviceError};
 use crate::workload::gemm::gemm_inputs;
 use crate::workload::{Precision, Trial, TrialInfo, WorkloadError};
 
-/// Is cuBLAS loadable? Err says where it was looked for and what to do. Never panics.
+/// The oldest cuBLAS the peer runs: 11.0 brought `CUBLAS_PEDANTIC_MATH` (the honest FP32 peer)
+/// and `cublasComputeType_t` (the FP16 peer's `cublasGemmEx`).
+pub const CUBLAS_MIN_MAJOR: i32 = 11;
+
+/// Is cuBLAS loadable, one the peer can use, and one this driver can run? Err says what was
+/// found, where it was looked for and what to do. Never panics.
 pub fn cublas_status() -> Result<(), String> {
     // SAFETY: only tries to dlopen the library by name.
     let present = catch_unwind(|| unsafe { blas_sys::is_culib_present() }).unwrap_or(false);
-    if present {
-        return Ok(());
+    if !present {
+        return Err(not_found());
     }
+    let driver = if super::driver_library_present() {
+        super::driver_status().ok().map(|s| s.driver_cuda_version)
+    } else {
+        None
+    };
+    cublas_fits_driver(cublas_version(), driver)
+}
+
+fn not_found() -> String {
     let names = [
         "libcublas.so",
         "libcublas.so.13",
@@ -33,7 +53,7 @@ pub fn cublas_status() -> Result<(), String> {
         "libcublas.so.11",
     ];
     let ld = std::env::var("LD_LIBRARY_PATH").unwrap_or_default();
-    Err(format!(
+    format!(
         "cuBLAS not found: looked for {} by bare name through LD_LIBRARY_PATH ({}), the \
          executable's RUNPATH and the ld.so cache (`ldconfig -p | grep cublas`). The cuBLAS peer \
          is optional; to run it, install cuBLAS (CUDA toolkit, or `pip install \
@@ -41,20 +61,114 @@ pub fn cublas_status() -> Result<(), String> {
          libcublas.so.* to LD_LIBRARY_PATH.",
         names.join(", "),
         if ld.is_empty() { "unset" } else { ld.as_str() }
-    ))
+    )
 }
 
-/// Element types the cuBLAS peer runs, with their labels and math mode.
-pub trait BlasElem: Elem + DeviceRepr + ValidAsZeroBits + Default
-where
-    CudaBlas: Gemm<Self>,
-{
+/// The version of the cuBLAS library found (major, minor, patch), when it says.
+fn cublas_version() -> Option<(i32, i32, i32)> {
+    use blas_sys::libraryPropertyType as P;
+    let get = |p: P| {
+        let mut v = 0;
+        // SAFETY: an out-parameter call that needs no handle and no GPU (cuBLAS 8.0+).
+        let s = unsafe { blas_sys::cublasGetProperty(p, &mut v) };
+        (s == blas_sys::cublasStatus_t::CUBLAS_STATUS_SUCCESS).then_some(v)
+    };
+    catch_unwind(|| {
+        Some((
+            get(P::MAJOR_VERSION)?,
+            get(P::MINOR_VERSION)?,
+            get(P::PATCH_LEVEL)?,
+        ))
+    })
+    .ok()
+    .flatten()
+}
+
+/// The oldest driver (CUDA version as `cuDriverGetVersion` numbers it) that runs cuBLAS of
+/// major version `major`: a CUDA 11.x library needs a CUDA 11.0 driver (R450, with minor-version
+/// compatibility), 12.x R525, 13.x R580, and so on.
+pub fn cublas_min_driver(major: i32) -> u32 {
+    (major.max(0) as u32) * 1000
+}
+
+/// Whether cuBLAS `cublas` (major, minor, patch; None when it does not say) can serve as the
+/// peer on a driver for CUDA `driver` (None when unknown): Err says why not and what to do.
+pub fn cublas_fits_driver(
+    cublas: Option<(i32, i32, i32)>,
+    driver: Option<u32>,
+) -> Result<(), String> {
+    let Some((major, minor, patch)) = cublas else {
+        return Ok(());
+    };
+    let found = format!("cuBLAS {major}.{minor}.{patch} was found");
+    if major < CUBLAS_MIN_MAJOR {
+        return Err(format!(
+            "{found}, older than the peer needs: cuBLAS {CUBLAS_MIN_MAJOR} or newer \
+             (CUBLAS_PEDANTIC_MATH for an honest FP32 peer and cublasComputeType_t came with \
+             11.0). The cuBLAS peer is optional; to run it, install cuBLAS 11 or newer (`pip \
+             install nvidia-cublas-cu11` or `-cu12`) with a driver that runs it (R450+ for 11, \
+             R525+ for 12)."
+        ));
+    }
+    let needs = cublas_min_driver(major);
+    match driver {
+        Some(d) if d < needs => {
+            let branch = driver_branch(needs)
+                .map(|b| format!(" ({b}+)"))
+                .unwrap_or_default();
+            let instead = if d >= cublas_min_driver(CUBLAS_MIN_MAJOR) {
+                format!(
+                    "put a cuBLAS this driver runs first on LD_LIBRARY_PATH (cuBLAS {}.x, e.g. \
+                     `pip install nvidia-cublas-cu{}`), or upgrade the driver",
+                    d / 1000,
+                    d / 1000
+                )
+            } else {
+                format!(
+                    "no cuBLAS the peer can use runs on it (cuBLAS {CUBLAS_MIN_MAJOR} needs R450 \
+                     or newer); upgrade the driver to run the peer"
+                )
+            };
+            Err(format!(
+                "{found}, which needs an NVIDIA driver for CUDA {} or newer{branch}; this driver \
+                 is {}. The cuBLAS peer is optional; to run it here, {instead}.",
+                cuda_version_string(needs),
+                driver_label(d)
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Element types the cuBLAS peer runs, with their labels, math mode and GEMM entry point.
+pub trait BlasElem: Elem + Pod + Default {
     const IMPLEMENTATION: &'static str;
     const MATH_MODE_LABEL: &'static str;
     const MATH_MODE: cublasMath_t;
     const ONE: Self;
     const ZERO: Self;
+    const NAN: Self;
+
+    /// Column-major C = alpha·op(A)·op(B) + beta·C on device pointers.
+    ///
+    /// # Safety
+    /// The pointers must be device memory of the sizes the dimensions describe.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn gemm(
+        handle: cublasHandle_t,
+        mnk: (i32, i32, i32),
+        alpha: Self,
+        a: u64,
+        lda: i32,
+        b: u64,
+        ldb: i32,
+        beta: Self,
+        c: u64,
+        ldc: i32,
+    ) -> Result<(), CublasError>;
 }
+
+const N: cublasOperation_t = cublasOperation_t::CUBLAS_OP_N;
 
 impl BlasElem for f32 {
     const IMPLEMENTATION: &'static str = "cuBLAS sgemm";
@@ -62,6 +176,27 @@ impl BlasElem for f32 {
     const MATH_MODE: cublasMath_t = cublasMath_t::CUBLAS_PEDANTIC_MATH;
     const ONE: Self = 1.0;
     const ZERO: Self = 0.0;
+    const NAN: Self = f32::NAN;
+
+    unsafe fn gemm(
+        handle: cublasHandle_t,
+        (m, n, k): (i32, i32, i32),
+        alpha: Self,
+        a: u64,
+        lda: i32,
+        b: u64,
+        ldb: i32,
+        beta: Self,
+        c: u64,
+        ldc: i32,
+    ) -> Result<(), CublasError> {
+        // SAFETY: see the trait's contract; alpha and beta are host values.
+        unsafe {
+            blas::sgemm(
+                handle, N, N, m, n, k, &alpha, a as _, lda, b as _, ldb, &beta, c as _, ldc,
+            )
+        }
+    }
 }
 
 impl BlasElem for f64 {
@@ -70,6 +205,27 @@ impl BlasElem for f64 {
     const MATH_MODE: cublasMath_t = cublasMath_t::CUBLAS_DEFAULT_MATH;
     const ONE: Self = 1.0;
     const ZERO: Self = 0.0;
+    const NAN: Self = f64::NAN;
+
+    unsafe fn gemm(
+        handle: cublasHandle_t,
+        (m, n, k): (i32, i32, i32),
+        alpha: Self,
+        a: u64,
+        lda: i32,
+        b: u64,
+        ldb: i32,
+        beta: Self,
+        c: u64,
+        ldc: i32,
+    ) -> Result<(), CublasError> {
+        // SAFETY: see the trait's contract; alpha and beta are host values.
+        unsafe {
+            blas::dgemm(
+                handle, N, N, m, n, k, &alpha, a as _, lda, b as _, ldb, &beta, c as _, ldc,
+            )
+        }
+    }
 }
 
 /// cuBLAS operands for a row-major C[M×N] = A[M×K]·B[K×N] through column-major GEMM.
@@ -83,27 +239,6 @@ pub fn row_major_as_col_major(
     k: usize,
 ) -> (usize, usize, usize, usize, usize, usize) {
     (n, m, k, n, k, n)
-}
-
-/// A cuBLAS GEMM prepared on one device: inputs uploaded, output allocated. Borrows the device
-/// (its stream and timer); one per device at a time.
-pub struct CublasGemmTrial<'d, T>
-where
-    T: BlasElem,
-    CudaBlas: Gemm<T>,
-{
-    dev: &'d CudaDevice,
-    blas: CudaBlas,
-    cfg: GemmConfig<T>,
-    m: usize,
-    n: usize,
-    k: usize,
-    seed: u64,
-    a: Vec<T>,
-    b: Vec<T>,
-    da: CudaSlice<T>,
-    db: CudaSlice<T>,
-    dc: CudaSlice<T>,
 }
 
 fn dev_err(what: &str, e: impl std::fmt::Debug) -> WorkloadError {
@@ -132,43 +267,83 @@ fn hint_workload_error(cc: (u32, u32), e: WorkloadError) -> WorkloadError {
     }
 }
 
+/// A cuBLAS handle on the device's stream and its operands (A, B, C) in the device's memory.
+/// Dropping it destroys the handle and frees the operands, with the device's context bound.
+struct Peer<'d> {
+    dev: &'d CudaDevice,
+    handle: cublasHandle_t,
+    bufs: Vec<DevBuf>,
+}
+
+impl Peer<'_> {
+    /// Device pointers of A, B and C.
+    fn ptrs(&self) -> Result<(u64, u64, u64), WorkloadError> {
+        let p = |i: usize| self.dev.device_ptr(self.bufs[i]);
+        Ok((p(0)?, p(1)?, p(2)?))
+    }
+}
+
+impl Drop for Peer<'_> {
+    fn drop(&mut self) {
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            let _ = self.dev.bind();
+            let _ = self.dev.synchronize();
+            if !self.handle.is_null() {
+                // SAFETY: created by `set_up`, destroyed once, with the context current.
+                let _ = unsafe { blas::destroy_handle(self.handle) };
+            }
+        }));
+        for b in self.bufs.drain(..) {
+            self.dev.free(b);
+        }
+    }
+}
+
 /// Checks the shape, makes a cuBLAS handle on the device's stream in `math` mode, uploads A and
-/// B (as the library reads them) and allocates a zeroed C.
-#[allow(clippy::type_complexity)]
-fn set_up<In: DeviceRepr, Out: DeviceRepr + ValidAsZeroBits>(
-    dev: &CudaDevice,
+/// B (as the library reads them) and allocates C, filled with NaN (beta is 0: cuBLAS never
+/// reads it, and an element it does not write fails verification).
+fn set_up<'d, In: Pod, Out: Pod>(
+    dev: &'d CudaDevice,
     (m, n, k): (usize, usize, usize),
     math: cublasMath_t,
     a: &[In],
     b: &[In],
-) -> Result<(CudaBlas, CudaSlice<In>, CudaSlice<In>, CudaSlice<Out>), String> {
+    c_fill: Out,
+) -> Result<Peer<'d>, String> {
     let limit = i32::MAX as usize;
     if m == 0 || n == 0 || k == 0 || m > limit || n > limit || k > limit {
         return Err(format!(
             "GEMM {m}x{n}x{k}: each dimension must be in 1..2^31 (cuBLAS takes 32-bit sizes)"
         ));
     }
-    let stream = dev.stream.clone();
     dev.bind().map_err(|e| e.0)?;
-    let blas =
-        CudaBlas::new(stream.clone()).map_err(|e| format!("creating a cuBLAS handle: {e:?}"))?;
+    let handle = blas::create_handle().map_err(|e| format!("creating a cuBLAS handle: {e:?}"))?;
+    let mut peer = Peer {
+        dev,
+        handle,
+        bufs: Vec::new(),
+    };
+    // SAFETY: the handle is valid; the stream is the device's, alive as long as the device.
+    unsafe { blas::set_stream(handle, dev.stream.raw() as blas_sys::cudaStream_t) }
+        .map_err(|e| format!("setting the cuBLAS stream: {e:?}"))?;
     // SAFETY: the handle is valid; the mode is a documented enumerator.
-    unsafe { blas_sys::cublasSetMathMode(*blas.handle(), math) }
+    unsafe { blas_sys::cublasSetMathMode(handle, math) }
         .result()
         .map_err(|e| format!("setting cuBLAS math mode {math:?}: {e:?}"))?;
-    let da = stream
-        .clone_htod(a)
-        .map_err(|e| format!("uploading A ({m}x{k}): {}", drv(e)))?;
-    let db = stream
-        .clone_htod(b)
-        .map_err(|e| format!("uploading B ({k}x{n}): {}", drv(e)))?;
-    let dc = stream
-        .alloc_zeros::<Out>(m * n)
-        .map_err(|e| format!("allocating C ({m}x{n}): {}", drv(e)))?;
-    stream
-        .synchronize()
-        .map_err(|e| format!("uploading GEMM inputs: {}", drv(e)))?;
-    Ok((blas, da, db, dc))
+    let c = vec![c_fill; m * n];
+    for (what, bytes) in [
+        (format!("A ({m}x{k})"), as_bytes(a)),
+        (format!("B ({k}x{n})"), as_bytes(b)),
+        (format!("C ({m}x{n})"), as_bytes(&c)),
+    ] {
+        let buf = dev
+            .alloc(bytes.len())
+            .map_err(|e| format!("allocating {what}: {e}"))?;
+        peer.bufs.push(buf);
+        dev.upload(buf, bytes)
+            .map_err(|e| format!("uploading {what}: {e}"))?;
+    }
+    Ok(peer)
 }
 
 /// Runs `enqueue` `iters` times between the device's timing events; returns device seconds.
@@ -177,7 +352,6 @@ fn timed_calls(
     iters: u64,
     mut enqueue: impl FnMut() -> Result<(), WorkloadError>,
 ) -> Result<f64, WorkloadError> {
-    use crate::workload::device::KernelDevice;
     let cc = dev.info().compute_capability;
     let mut timed = || -> Result<f64, WorkloadError> {
         dev.bind()?;
@@ -190,27 +364,28 @@ fn timed_calls(
     timed().map_err(|e| hint_workload_error(cc, e))
 }
 
-/// Copies C back to the host and waits for it.
-fn read_back<T: DeviceRepr + Default + Clone>(
-    dev: &CudaDevice,
-    dc: &CudaSlice<T>,
-) -> Result<Vec<T>, WorkloadError> {
-    dev.bind()?;
-    let stream = dev.stream.clone();
-    let c = stream
-        .clone_dtoh(dc)
-        .map_err(|e| dev_err("reading C back", drv(e)))?;
-    stream
-        .synchronize()
-        .map_err(|e| dev_err("reading C back", drv(e)))?;
+/// Copies C (`len` elements) back to the host and waits for it.
+fn read_back<T: Pod + Default>(peer: &Peer<'_>, len: usize) -> Result<Vec<T>, WorkloadError> {
+    let mut c = vec![T::default(); len];
+    peer.dev
+        .download(peer.bufs[2], as_bytes_mut(&mut c))
+        .map_err(|e| dev_err("reading C back", e))?;
     Ok(c)
 }
 
-impl<'d, T> CublasGemmTrial<'d, T>
-where
-    T: BlasElem,
-    CudaBlas: Gemm<T>,
-{
+/// A cuBLAS GEMM prepared on one device: inputs uploaded, output allocated. Borrows the device
+/// (its stream and timer); one per device at a time.
+pub struct CublasGemmTrial<'d, T: BlasElem> {
+    peer: Peer<'d>,
+    m: usize,
+    n: usize,
+    k: usize,
+    seed: u64,
+    a: Vec<T>,
+    b: Vec<T>,
+}
+
+impl<'d, T: BlasElem> CublasGemmTrial<'d, T> {
     fn prepare(
         dev: &'d CudaDevice,
         m: usize,
@@ -219,49 +394,43 @@ where
         seed: u64,
     ) -> Result<Self, String> {
         let (a, b) = gemm_inputs::<T>(m, n, k, seed);
-        let (blas, da, db, dc) = set_up::<T, T>(dev, (m, n, k), T::MATH_MODE, &a, &b)?;
-        let (cm, cn, ck, lda, ldb, ldc) = row_major_as_col_major(m, n, k);
-        let cfg = GemmConfig {
-            transa: cublasOperation_t::CUBLAS_OP_N,
-            transb: cublasOperation_t::CUBLAS_OP_N,
-            m: cm as i32,
-            n: cn as i32,
-            k: ck as i32,
-            alpha: T::ONE,
-            lda: lda as i32,
-            ldb: ldb as i32,
-            beta: T::ZERO,
-            ldc: ldc as i32,
-        };
+        let peer = set_up::<T, T>(dev, (m, n, k), T::MATH_MODE, &a, &b, T::NAN)?;
         Ok(CublasGemmTrial {
-            dev,
-            blas,
-            cfg,
+            peer,
             m,
             n,
             k,
             seed,
             a,
             b,
-            da,
-            db,
-            dc,
         })
     }
 
     fn enqueue(&mut self) -> Result<(), WorkloadError> {
-        // SAFETY: the operands were allocated with exactly the sizes `cfg` describes
-        // (B: K×N as N×K col-major with ld N, A: M×K as K×M with ld K, C: M×N as N×M with ld N).
-        unsafe { self.blas.gemm(self.cfg, &self.db, &self.da, &mut self.dc) }
-            .map_err(|e| dev_err(T::IMPLEMENTATION, e))
+        let (cm, cn, ck, lda, ldb, ldc) = row_major_as_col_major(self.m, self.n, self.k);
+        let (pa, pb, pc) = self.peer.ptrs()?;
+        // SAFETY: the operands were allocated with exactly the sizes the dimensions describe
+        // (B: K×N as N×K col-major with ld N, A: M×K as K×M with ld K, C: M×N as N×M with ld
+        // N), and live as long as the trial.
+        unsafe {
+            T::gemm(
+                self.peer.handle,
+                (cm as i32, cn as i32, ck as i32),
+                T::ONE,
+                pb,
+                lda as i32,
+                pa,
+                ldb as i32,
+                T::ZERO,
+                pc,
+                ldc as i32,
+            )
+        }
+        .map_err(|e| dev_err(T::IMPLEMENTATION, e))
     }
 }
 
-impl<T> Trial for CublasGemmTrial<'_, T>
-where
-    T: BlasElem,
-    CudaBlas: Gemm<T>,
-{
+impl<T: BlasElem> Trial for CublasGemmTrial<'_, T> {
     fn info(&self) -> TrialInfo {
         TrialInfo {
             implementation: T::IMPLEMENTATION.to_string(),
@@ -270,12 +439,12 @@ where
     }
 
     fn run(&mut self, iters: u64) -> Result<f64, WorkloadError> {
-        let dev = self.dev;
+        let dev = self.peer.dev;
         timed_calls(dev, iters, || self.enqueue())
     }
 
     fn verify(&mut self) -> Result<Verification, WorkloadError> {
-        let c = read_back(self.dev, &self.dc)?;
+        let c = read_back::<T>(&self.peer, self.m * self.n)?;
         Ok(check_gemm::<T>(
             self.m, self.n, self.k, &self.a, &self.b, &c, self.seed,
         ))
@@ -283,10 +452,9 @@ where
 }
 
 /// The cuBLAS peer of HGEMM: `cublasGemmEx` with FP16 A and B, FP32 C and FP32 compute, in
-/// default math (cuBLAS may use tensor cores where the GPU has them; gpugate's HGEMM does not yet).
+/// default math (cuBLAS may use tensor cores where the GPU has them).
 pub struct CublasHgemmTrial<'d> {
-    dev: &'d CudaDevice,
-    blas: CudaBlas,
+    peer: Peer<'d>,
     m: usize,
     n: usize,
     k: usize,
@@ -294,9 +462,6 @@ pub struct CublasHgemmTrial<'d> {
     /// The halves' exact f32 values, for the reference.
     a: Vec<f32>,
     b: Vec<f32>,
-    da: CudaSlice<u16>,
-    db: CudaSlice<u16>,
-    dc: CudaSlice<f32>,
 }
 
 const HGEMM_PEER: &str = "cuBLAS gemmEx (FP16 A, B; FP32 C)";
@@ -312,44 +477,37 @@ impl<'d> CublasHgemmTrial<'d> {
         seed: u64,
     ) -> Result<Self, String> {
         let (a, b, abits, bbits) = crate::workload::gemm::hgemm_inputs(m, n, k, seed);
-        let (blas, da, db, dc) = set_up::<u16, f32>(
+        let peer = set_up::<u16, f32>(
             dev,
             (m, n, k),
             cublasMath_t::CUBLAS_DEFAULT_MATH,
             &abits,
             &bbits,
+            f32::NAN,
         )?;
         Ok(CublasHgemmTrial {
-            dev,
-            blas,
+            peer,
             m,
             n,
             k,
             seed,
             a,
             b,
-            da,
-            db,
-            dc,
         })
     }
 
     fn enqueue(&mut self) -> Result<(), WorkloadError> {
-        use cudarc::driver::{DevicePtr, DevicePtrMut};
         let (cm, cn, ck, lda, ldb, ldc) = row_major_as_col_major(self.m, self.n, self.k);
         let (alpha, beta) = (1.0f32, 0.0f32);
-        let stream = self.dev.stream.clone();
-        let (pb, _rb) = self.db.device_ptr(&stream);
-        let (pa, _ra) = self.da.device_ptr(&stream);
-        let (pc, _rc) = self.dc.device_ptr_mut(&stream);
+        let (pa, pb, pc) = self.peer.ptrs()?;
         // SAFETY: the operands were allocated with the sizes the dimensions describe (B as
-        // cuBLAS's A: N×K col-major, ld N; A as its B: K×M, ld K; C: N×M, ld N); alpha and beta
-        // are f32 as CUBLAS_COMPUTE_32F requires; the pointers outlive the call (guards above).
+        // cuBLAS's A: N×K col-major, ld N; A as its B: K×M, ld K; C: N×M, ld N) and live as
+        // long as the trial; alpha and beta are f32 as CUBLAS_COMPUTE_32F requires.
         unsafe {
             blas_sys::cublasGemmEx(
-                *self.blas.handle(),
-                cublasOperation_t::CUBLAS_OP_N,
-                cublasOperation_t::CUBLAS_OP_N,
+                self.peer.handle,
+                N,
+                N,
                 cm as i32,
                 cn as i32,
                 ck as i32,
@@ -382,12 +540,12 @@ impl Trial for CublasHgemmTrial<'_> {
     }
 
     fn run(&mut self, iters: u64) -> Result<f64, WorkloadError> {
-        let dev = self.dev;
+        let dev = self.peer.dev;
         timed_calls(dev, iters, || self.enqueue())
     }
 
     fn verify(&mut self) -> Result<Verification, WorkloadError> {
-        let c = read_back(self.dev, &self.dc)?;
+        let c = read_back::<f32>(&self.peer, self.m * self.n)?;
         Ok(check_gemm::<f32>(
             self.m, self.n, self.k, &self.a, &self.b, &c, self.seed,
         ))
@@ -401,7 +559,8 @@ impl CudaDevice {
     /// with this device's events and verified like gpugate's own GEMM.
     ///
     /// The trial borrows the device (it runs on the device's stream and timer). Err when cuBLAS
-    /// is not installed (see [`cublas_status`]) or cannot start; never panics.
+    /// is not installed, too old for the peer or too new for the driver (see
+    /// [`cublas_status`]), or cannot start; never panics.
     pub fn cublas_gemm_trial(
         &self,
         precision: Precision,
@@ -463,6 +622,49 @@ mod tests {
         assert!(e.to_string().contains("sm_60"), "{e}");
         let u = hint_workload_error((6, 0), WorkloadError::Unsupported("u".into()));
         assert_eq!(u.to_string(), "u");
+    }
+
+    #[test]
+    fn cublas_runs_only_where_the_driver_can_run_it() {
+        // Unknown version or driver: not refused here (a failure then says why).
+        assert_eq!(cublas_fits_driver(None, Some(10010)), Ok(()));
+        assert_eq!(cublas_fits_driver(Some((12, 0, 2)), None), Ok(()));
+        // Each major version on the first driver that runs it, and later ones.
+        for (major, driver) in [
+            (11, 11000),
+            (11, 11040),
+            (12, 12000),
+            (12, 12080),
+            (13, 13000),
+        ] {
+            assert_eq!(
+                cublas_fits_driver(Some((major, 2, 0)), Some(driver)),
+                Ok(()),
+                "cuBLAS {major} on {driver}"
+            );
+        }
+        // cuBLAS 12 on R470: not run, naming what it needs and what would run there.
+        let e = cublas_fits_driver(Some((12, 1, 3)), Some(11040)).unwrap_err();
+        assert!(e.starts_with("cuBLAS 12.1.3 was found"), "{e}");
+        assert!(e.contains("CUDA 12.0 or newer (R525+)"), "{e}");
+        assert!(e.contains("CUDA 11.4, R470"), "{e}");
+        assert!(
+            e.contains("nvidia-cublas-cu11") && e.contains("optional"),
+            "{e}"
+        );
+        // cuBLAS 13 on R525.
+        let e = cublas_fits_driver(Some((13, 0, 0)), Some(12000)).unwrap_err();
+        assert!(e.contains("CUDA 13.0 or newer (R580+)"), "{e}");
+        // On R418 no cuBLAS the peer can use runs.
+        let e = cublas_fits_driver(Some((11, 0, 0)), Some(10010)).unwrap_err();
+        assert!(e.contains("CUDA 10.1, R418") && e.contains("R450"), "{e}");
+        // cuBLAS 10 lacks pedantic math and cublasComputeType_t, whatever the driver.
+        let e = cublas_fits_driver(Some((10, 2, 1)), Some(10010)).unwrap_err();
+        assert!(
+            e.contains("cuBLAS 10.2.1") && e.contains("11 or newer"),
+            "{e}"
+        );
+        assert!(cublas_fits_driver(Some((10, 2, 1)), Some(12040)).is_err());
     }
 
     #[test]

@@ -2,18 +2,20 @@
 //!
 //! One primary context, one non-blocking stream, every embedded module loaded once at
 //! [`CudaDevice::open`] (each load timed: that is the driver's PTX JIT), and a pair of timing
-//! events. cudarc's per-buffer event tracking is switched off before anything is allocated: all
-//! work is issued in order on the one stream, so it is not needed, and it would add event
-//! records inside timed loops.
+//! events. Everything goes through gpugate's own driver layer ([`super::driver`]): plain
+//! `cuMemAlloc` memory (no memory pools), page-locked host memory from `cuMemHostAlloc`,
+//! asynchronous copies and launches on the one stream, and no event but the two timing ones (no
+//! per-buffer event tracking, so nothing is recorded inside a timed loop).
 
 use std::collections::HashMap;
-use std::ffi::{c_void, CString};
+use std::ffi::c_void;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
-use cudarc::driver::{sys, CudaContext, CudaEvent, CudaSlice, CudaStream, PinnedHostSlice};
+use cudarc::driver::sys;
 
+use super::driver::{self, Context, DeviceMem, ElapsedFn, Event, Module, PinnedMem, Stream};
 use super::{cuda_version_string, drv, guarded};
 use crate::kernels::{select_modules, KernelModule, KernelSet, MODULES};
 use crate::model::{DeviceInfo, ModuleLoad};
@@ -21,14 +23,11 @@ use crate::workload::device::{
     DevBuf, DeviceError, DeviceProps, KArg, KernelDevice, KernelRef, LaunchConfig, PinnedBuf,
 };
 
-/// `cuEventElapsedTime` and `cuEventElapsedTime_v2` share this signature.
-type ElapsedFn = unsafe extern "C" fn(*mut f32, sys::CUevent, sys::CUevent) -> sys::CUresult;
-
 /// The first driver (CUDA 12.8, branch R570) that exports `cuEventElapsedTime_v2`.
 pub const ELAPSED_V2_MIN_DRIVER: u32 = 12080;
 
-/// Which elapsed-time symbols to try, in order, for a driver version. A build for CUDA 13 calls
-/// `_v2`, which drivers before R570 lack; those get the original symbol.
+/// Which elapsed-time symbols to try, in order, for a driver version. Drivers before R570 have
+/// only the original `cuEventElapsedTime`; later ones get `_v2` first.
 pub fn elapsed_symbols(driver_cuda_version: u32) -> [&'static str; 2] {
     if driver_cuda_version >= ELAPSED_V2_MIN_DRIVER {
         ["cuEventElapsedTime_v2", "cuEventElapsedTime"]
@@ -89,25 +88,25 @@ pub(crate) fn check_launch_config(cfg: &LaunchConfig) -> Result<(), DeviceError>
     Ok(())
 }
 
-/// Raw driver handles owned by one [`CudaDevice`] (valid while its context lives).
+/// The modules one [`CudaDevice`] loaded and their entry points (valid while the modules live).
 struct Handles {
-    modules: Vec<sys::CUmodule>,
+    modules: Vec<Module>,
     functions: HashMap<(&'static str, &'static str), sys::CUfunction>,
 }
 
-// SAFETY: CUmodule and CUfunction are opaque driver handles; the driver API is thread safe
-// and every use binds the owning context to the calling thread first.
+// SAFETY: CUfunction is an opaque driver handle; the driver API is thread safe and every use
+// binds the owning context to the calling thread first.
 unsafe impl Send for Handles {}
 unsafe impl Sync for Handles {}
 
 struct DeviceAlloc {
-    slice: CudaSlice<u8>,
+    mem: DeviceMem,
     /// Requested size (the allocation is at least one byte).
     bytes: usize,
 }
 
 struct PinnedAlloc {
-    slice: PinnedHostSlice<u8>,
+    mem: PinnedMem,
     bytes: usize,
 }
 
@@ -115,7 +114,9 @@ struct PinnedAlloc {
 /// device and the driver can take) and a timer.
 ///
 /// `Send + Sync`; every method takes `&self` and serialises through internal locks. Launches,
-/// copies and timer events go in order onto the one stream.
+/// copies and timer events go in order onto the one stream. Fields drop in declaration order
+/// after [`Drop::drop`] has freed the buffers and modules: the events and the stream, then the
+/// context, last.
 pub struct CudaDevice {
     ordinal: u32,
     info: DeviceInfo,
@@ -127,17 +128,17 @@ pub struct CudaDevice {
     next_id: AtomicU64,
     timer_started: Mutex<bool>,
     elapsed: ElapsedFn,
-    start: CudaEvent,
-    stop: CudaEvent,
-    pub(super) stream: Arc<CudaStream>,
-    pub(super) ctx: Arc<CudaContext>,
+    start: Event,
+    stop: Event,
+    pub(super) stream: Stream,
+    pub(super) ctx: Context,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn derr(what: &str, e: cudarc::driver::DriverError) -> DeviceError {
+fn derr(what: &str, e: driver::DriverError) -> DeviceError {
     DeviceError(format!("{what}: {}", drv(e)))
 }
 
@@ -148,8 +149,9 @@ impl CudaDevice {
     /// not loaded ([`CudaDevice::kernel_set`] says why, and its workloads fail with that reason);
     /// the others are.
     ///
-    /// Refuses, with what to do, when no family at all can be loaded (the driver's JIT or the
-    /// device is older than every module), or a module fails to load.
+    /// Refuses, with what to do, a driver older than the oldest supported one (see
+    /// [`super::driver_status`]), and a GPU of which no family at all can be loaded (the driver's
+    /// JIT or the device is older than every module), or whose module fails to load.
     pub fn open(ordinal: u32) -> Result<(CudaDevice, Vec<ModuleLoad>), String> {
         let status = super::driver_status()?;
         if ordinal >= status.device_count {
@@ -164,25 +166,18 @@ impl CudaDevice {
     }
 
     fn open_inner(ordinal: u32, driver: u32) -> Result<(CudaDevice, Vec<ModuleLoad>), String> {
-        let ctx = CudaContext::new(ordinal as usize)
+        let ctx = Context::retain(ordinal)
             .map_err(|e| format!("GPU {ordinal}: creating a context: {}", drv(e)))?;
-        // SAFETY: everything this device does runs in order on one stream; buffers are only
-        // freed from the host after synchronising (see `free`).
-        unsafe { ctx.disable_event_tracking() };
-        let stream = ctx
-            .new_stream()
+        let stream = Stream::new(&ctx)
             .map_err(|e| format!("GPU {ordinal}: creating a stream: {}", drv(e)))?;
         let info =
             super::device_info(&ctx, ordinal, driver).map_err(|e| format!("GPU {ordinal}: {e}"))?;
         let cc = info.compute_capability;
 
         let elapsed = resolve_elapsed(driver)?;
-        let timing = Some(sys::CUevent_flags::CU_EVENT_DEFAULT);
-        let start = ctx
-            .new_event(timing)
+        let start = Event::timing(&ctx)
             .map_err(|e| format!("GPU {ordinal}: creating a timing event: {}", drv(e)))?;
-        let stop = ctx
-            .new_event(timing)
+        let stop = Event::timing(&ctx)
             .map_err(|e| format!("GPU {ordinal}: creating a timing event: {}", drv(e)))?;
 
         let mut handles = Handles {
@@ -195,33 +190,22 @@ impl CudaDevice {
         };
         let modules = modules_to_load(&kernels.families)
             .map_err(|e| format!("GPU {ordinal} ({}): {e}", info.name))?;
+        // On an error below, `handles` drops: each module loaded so far is unloaded.
         for m in modules {
-            match load_module(&ctx, m) {
-                Ok((module, seconds)) => {
-                    handles.modules.push(module);
-                    loads.push(ModuleLoad {
-                        device: ordinal,
-                        module: m.name.to_string(),
-                        target: m.target.to_string(),
-                        seconds,
-                    });
-                    for entry in m.entries {
-                        match entry_point(module, m, entry) {
-                            Ok(f) => {
-                                handles.functions.insert((m.name, *entry), f);
-                            }
-                            Err(e) => {
-                                unload_all(&ctx, &mut handles);
-                                return Err(format!("GPU {ordinal}: {e}"));
-                            }
-                        }
-                    }
-                }
-                Err(e) => {
-                    unload_all(&ctx, &mut handles);
-                    return Err(format!("GPU {ordinal} ({}): {e}", info.name));
-                }
+            let (module, seconds) =
+                load_module(&ctx, m).map_err(|e| format!("GPU {ordinal} ({}): {e}", info.name))?;
+            for entry in m.entries {
+                let f =
+                    entry_point(&module, m, entry).map_err(|e| format!("GPU {ordinal}: {e}"))?;
+                handles.functions.insert((m.name, *entry), f);
             }
+            handles.modules.push(module);
+            loads.push(ModuleLoad {
+                device: ordinal,
+                module: m.name.to_string(),
+                target: m.target.to_string(),
+                seconds,
+            });
         }
 
         Ok((
@@ -262,8 +246,16 @@ impl CudaDevice {
 
     pub(super) fn bind(&self) -> Result<(), DeviceError> {
         self.ctx
-            .bind_to_thread()
+            .bind()
             .map_err(|e| derr("binding the CUDA context", e))
+    }
+
+    /// The device address of a buffer (for the cuBLAS peer, which takes raw pointers).
+    pub(super) fn device_ptr(&self, buf: DevBuf) -> Result<u64, DeviceError> {
+        lock(&self.buffers)
+            .get(&buf.id)
+            .map(|a| a.mem.ptr())
+            .ok_or_else(|| DeviceError(format!("unknown device buffer {}", buf.id)))
     }
 
     fn elapsed_seconds(&self) -> Result<f64, DeviceError> {
@@ -271,7 +263,7 @@ impl CudaDevice {
         let mut ms = 0.0f32;
         // SAFETY: both events belong to this context and have completed (`stop` was
         // synchronised, `start` was recorded before it on the same stream).
-        unsafe { (self.elapsed)(&mut ms, self.start.cu_event(), self.stop.cu_event()) }
+        unsafe { (self.elapsed)(&mut ms, self.start.raw(), self.stop.raw()) }
             .result()
             .map_err(|e| derr("reading the event timer", e))?;
         Ok(ms as f64 * 1e-3)
@@ -280,71 +272,35 @@ impl CudaDevice {
 
 /// Looks up the elapsed-time entry point this driver has (see [`elapsed_symbols`]).
 fn resolve_elapsed(driver: u32) -> Result<ElapsedFn, String> {
-    for name in elapsed_symbols(driver) {
-        // SAFETY: the library is loaded (driver_status succeeded); the symbol, when present,
-        // has the documented signature `CUresult (float*, CUevent, CUevent)`.
-        let f = unsafe {
-            sys::culib()
-                .get::<ElapsedFn>(name.as_bytes())
-                .ok()
-                .map(|s| *s)
-        };
-        if let Some(f) = f {
-            return Ok(f);
-        }
-    }
-    Err(format!(
-        "the NVIDIA driver (CUDA {}) exports neither cuEventElapsedTime nor \
-         cuEventElapsedTime_v2; reinstall the driver.",
-        cuda_version_string(driver)
-    ))
+    driver::elapsed_fn(&elapsed_symbols(driver)).ok_or_else(|| {
+        format!(
+            "the NVIDIA driver (CUDA {}) exports neither cuEventElapsedTime nor \
+             cuEventElapsedTime_v2; reinstall the driver.",
+            cuda_version_string(driver)
+        )
+    })
 }
 
-/// Loads one PTX module into the current context, timing the load (JIT included). On failure
-/// the error carries the JIT's own log.
-fn load_module(ctx: &CudaContext, m: &KernelModule) -> Result<(sys::CUmodule, f64), String> {
-    ctx.bind_to_thread()
-        .map_err(|e| format!("binding the context: {}", drv(e)))?;
-    let image =
-        CString::new(m.ptx).map_err(|_| format!("module '{}' contains a NUL byte", m.name))?;
-    let mut log = vec![0u8; 8192];
-    let mut options = [
-        sys::CUjit_option::CU_JIT_ERROR_LOG_BUFFER,
-        sys::CUjit_option::CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES,
-    ];
-    let mut values: [*mut c_void; 2] = [log.as_mut_ptr() as *mut c_void, log.len() as *mut c_void];
-    let mut module: sys::CUmodule = std::ptr::null_mut();
+/// Loads one PTX module into the context, timing the load (JIT included). On failure the error
+/// carries the JIT's own log.
+fn load_module(ctx: &Context, m: &KernelModule) -> Result<(Module, f64), String> {
     let t0 = Instant::now();
-    // SAFETY: `image` is NUL-terminated PTX; the option arrays have equal length and the log
-    // buffer outlives the call.
-    let r = unsafe {
-        sys::cuModuleLoadDataEx(
-            &mut module,
-            image.as_ptr() as *const c_void,
-            options.len() as u32,
-            options.as_mut_ptr(),
-            values.as_mut_ptr(),
-        )
-    };
+    let r = Module::load(ctx, m.ptx);
     let seconds = t0.elapsed().as_secs_f64();
-    match r.result() {
-        Ok(()) => Ok((module, seconds)),
-        Err(e) => {
-            let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
-            let log = String::from_utf8_lossy(&log[..end]).trim().to_string();
-            Err(format!(
-                "loading kernel module '{}' ({}, PTX ISA {}) failed: {}{}",
-                m.name,
-                m.target,
-                m.ptx_isa,
-                drv(e),
-                if log.is_empty() {
-                    String::new()
-                } else {
-                    format!("; JIT log: {log}")
-                }
-            ))
-        }
+    match r {
+        Ok(module) => Ok((module, seconds)),
+        Err((e, log)) => Err(format!(
+            "loading kernel module '{}' ({}, PTX ISA {}) failed: {}{}",
+            m.name,
+            m.target,
+            m.ptx_isa,
+            drv(e),
+            if log.is_empty() {
+                String::new()
+            } else {
+                format!("; JIT log: {log}")
+            }
+        )),
     }
 }
 
@@ -364,15 +320,9 @@ pub(crate) fn modules_to_load<'a>(
     Ok(loaded)
 }
 
-/// Looks up one kernel entry point of a module loaded in the current context.
-fn entry_point(
-    module: sys::CUmodule,
-    m: &KernelModule,
-    entry: &str,
-) -> Result<sys::CUfunction, String> {
-    let name = CString::new(entry).map_err(|_| format!("bad kernel name {entry:?}"))?;
-    // SAFETY: `module` is loaded in the current context and not yet unloaded.
-    unsafe { cudarc::driver::result::module::get_function(module, name) }.map_err(|e| {
+/// Looks up one kernel entry point of a loaded module.
+fn entry_point(module: &Module, m: &KernelModule, entry: &str) -> Result<sys::CUfunction, String> {
+    module.function(entry).map_err(|e| {
         format!(
             "kernel '{entry}' missing from module '{}' ({}): {}",
             m.name,
@@ -382,21 +332,27 @@ fn entry_point(
     })
 }
 
-fn unload_all(ctx: &CudaContext, handles: &mut Handles) {
-    let _ = ctx.bind_to_thread();
-    handles.functions.clear();
-    for m in handles.modules.drain(..) {
-        // SAFETY: each module was loaded once in this context and is unloaded once.
-        let _ = unsafe { cudarc::driver::result::module::unload(m) };
-    }
-}
-
 impl Drop for CudaDevice {
     fn drop(&mut self) {
+        // Nothing may still use what is freed below.
         let _ = self.stream.synchronize();
         lock(&self.buffers).clear();
         lock(&self.pinned).clear();
-        unload_all(&self.ctx, &mut self.handles);
+        self.handles.functions.clear();
+        self.handles.modules.clear();
+    }
+}
+
+impl CudaDevice {
+    fn pinned_err(what: &str, id: u64) -> DeviceError {
+        DeviceError(format!("{what}: unknown pinned buffer {id}"))
+    }
+
+    /// Waits for the stream, so that no copy still uses a pinned buffer the host touches.
+    fn quiesce(&self, what: &str) -> Result<(), DeviceError> {
+        self.stream
+            .synchronize()
+            .map_err(|e| derr(&format!("{what}: waiting for the pinned buffer"), e))
     }
 }
 
@@ -408,7 +364,7 @@ impl KernelDevice for CudaDevice {
     fn props(&self) -> DeviceProps {
         let free = self
             .ctx
-            .mem_get_info()
+            .mem_info()
             .map(|(free, _)| free as u64)
             .unwrap_or(self.info.free_memory_bytes);
         DeviceProps {
@@ -422,15 +378,15 @@ impl KernelDevice for CudaDevice {
     }
 
     fn alloc(&self, bytes: usize) -> Result<DevBuf, DeviceError> {
-        // SAFETY: the memory is uninitialised until written; callers upload or launch first.
-        let slice = unsafe { self.stream.alloc::<u8>(bytes.max(1)) }.map_err(|e| {
+        // Uninitialised until written; callers upload or launch first.
+        let mem = DeviceMem::alloc(&self.ctx, bytes).map_err(|e| {
             derr(
                 &format!("allocating {bytes} bytes on GPU {}", self.ordinal),
                 e,
             )
         })?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        lock(&self.buffers).insert(id, DeviceAlloc { slice, bytes });
+        lock(&self.buffers).insert(id, DeviceAlloc { mem, bytes });
         Ok(DevBuf { id, bytes })
     }
 
@@ -444,9 +400,9 @@ impl KernelDevice for CudaDevice {
         if src.is_empty() {
             return Ok(());
         }
-        let mut bufs = lock(&self.buffers);
+        let bufs = lock(&self.buffers);
         let a = bufs
-            .get_mut(&dst.id)
+            .get(&dst.id)
             .ok_or_else(|| DeviceError(format!("upload: unknown device buffer {}", dst.id)))?;
         if src.len() > a.bytes {
             return Err(DeviceError(format!(
@@ -455,14 +411,10 @@ impl KernelDevice for CudaDevice {
                 a.bytes
             )));
         }
-        let mut view = a
-            .slice
-            .try_slice_mut(0..src.len())
-            .ok_or_else(|| DeviceError("upload: buffer view out of range".into()))?;
-        self.stream
-            .memcpy_htod(src, &mut view)
+        // SAFETY: `src.len()` bytes fit in the allocation; the source is pageable and borrowed,
+        // so the stream is synchronised before this returns.
+        unsafe { driver::copy_htod(&self.stream, a.mem.ptr(), src.as_ptr(), src.len()) }
             .map_err(|e| derr("copying host to device", e))?;
-        // The source is pageable and borrowed: finish before returning.
         self.stream
             .synchronize()
             .map_err(|e| derr("copying host to device", e))
@@ -483,16 +435,14 @@ impl KernelDevice for CudaDevice {
                 a.bytes
             )));
         }
-        let view = a
-            .slice
-            .try_slice(0..dst.len())
-            .ok_or_else(|| DeviceError("download: buffer view out of range".into()))?;
-        self.stream
-            .memcpy_dtoh(&view, dst)
-            .map_err(|e| derr("copying device to host", e))?;
-        self.stream
-            .synchronize()
-            .map_err(|e| derr("copying device to host", e))
+        // SAFETY: `dst.len()` bytes lie inside the allocation; the destination is borrowed, so
+        // the stream is synchronised before this returns (also on error: nothing may still
+        // write into it).
+        let r =
+            unsafe { driver::copy_dtoh(&self.stream, dst.as_mut_ptr(), a.mem.ptr(), dst.len()) };
+        let sync = self.stream.synchronize();
+        r.map_err(|e| derr("copying device to host", e))?;
+        sync.map_err(|e| derr("copying device to host", e))
     }
 
     fn launch(
@@ -513,30 +463,27 @@ impl KernelDevice for CudaDevice {
                 ))
             })?;
         let bufs = lock(&self.buffers);
+        // Only the addresses are read; an allocation outlives the launch because `free`
+        // synchronises the stream first.
         let mut slots = encode_args(args, |b| {
             bufs.get(&b.id)
-                .map(|a| {
-                    // SAFETY: only the address is read; the allocation outlives the launch
-                    // because `free` synchronises the stream first.
-                    unsafe { raw_device_ptr(&a.slice) }
-                })
+                .map(|a| a.mem.ptr())
                 .ok_or_else(|| DeviceError(format!("launch: unknown device buffer {}", b.id)))
         })?;
         let mut params: Vec<*mut c_void> = slots
             .iter_mut()
             .map(|s| s as *mut u64 as *mut c_void)
             .collect();
-        self.bind()?;
         // SAFETY: `f` belongs to this context; `params` has one pointer per kernel parameter
         // in declaration order (the kernel table documents each signature), each pointing at
         // a slot that holds the value's bytes and lives until the call returns.
         unsafe {
-            cudarc::driver::result::launch_kernel(
+            driver::launch(
                 f,
                 cfg.grid,
                 cfg.block,
                 cfg.shared_bytes,
-                self.stream.cu_stream(),
+                &self.stream,
                 &mut params,
             )
         }
@@ -544,12 +491,10 @@ impl KernelDevice for CudaDevice {
     }
 
     fn alloc_pinned(&self, bytes: usize) -> Result<PinnedBuf, DeviceError> {
-        // Plain page-locked memory (flags 0), not write-combined: it is read back on the host.
-        // SAFETY: uninitialised until written; `write_pinned` or a copy fills it.
-        let slice = unsafe { self.ctx.alloc_pinned_with_flags::<u8>(bytes.max(1), 0) }
+        let mem = PinnedMem::alloc(&self.ctx, bytes)
             .map_err(|e| derr(&format!("allocating {bytes} pinned host bytes"), e))?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        lock(&self.pinned).insert(id, PinnedAlloc { slice, bytes });
+        lock(&self.pinned).insert(id, PinnedAlloc { mem, bytes });
         Ok(PinnedBuf { id, bytes })
     }
 
@@ -560,9 +505,9 @@ impl KernelDevice for CudaDevice {
 
     fn write_pinned(&self, dst: PinnedBuf, src: &[u8]) -> Result<(), DeviceError> {
         let mut pinned = lock(&self.pinned);
-        let p = pinned.get_mut(&dst.id).ok_or_else(|| {
-            DeviceError(format!("write_pinned: unknown pinned buffer {}", dst.id))
-        })?;
+        let p = pinned
+            .get_mut(&dst.id)
+            .ok_or_else(|| Self::pinned_err("write_pinned", dst.id))?;
         if src.len() > p.bytes {
             return Err(DeviceError(format!(
                 "write_pinned: {} bytes do not fit in a {}-byte buffer",
@@ -570,11 +515,8 @@ impl KernelDevice for CudaDevice {
                 p.bytes
             )));
         }
-        let host = p
-            .slice
-            .as_mut_slice()
-            .map_err(|e| derr("waiting for the pinned buffer", e))?;
-        host[..src.len()].copy_from_slice(src);
+        self.quiesce("write_pinned")?;
+        p.mem.as_mut_slice()[..src.len()].copy_from_slice(src);
         Ok(())
     }
 
@@ -582,7 +524,7 @@ impl KernelDevice for CudaDevice {
         let pinned = lock(&self.pinned);
         let p = pinned
             .get(&src.id)
-            .ok_or_else(|| DeviceError(format!("read_pinned: unknown pinned buffer {}", src.id)))?;
+            .ok_or_else(|| Self::pinned_err("read_pinned", src.id))?;
         if dst.len() > p.bytes {
             return Err(DeviceError(format!(
                 "read_pinned: asked for {} bytes from a {}-byte buffer",
@@ -590,22 +532,19 @@ impl KernelDevice for CudaDevice {
                 p.bytes
             )));
         }
-        let host = p
-            .slice
-            .as_slice()
-            .map_err(|e| derr("waiting for the pinned buffer", e))?;
-        dst.copy_from_slice(&host[..dst.len()]);
+        self.quiesce("read_pinned")?;
+        dst.copy_from_slice(&p.mem.as_slice()[..dst.len()]);
         Ok(())
     }
 
     fn copy_h2d(&self, src: PinnedBuf, dst: DevBuf) -> Result<(), DeviceError> {
-        let mut bufs = lock(&self.buffers);
+        let bufs = lock(&self.buffers);
         let pinned = lock(&self.pinned);
         let p = pinned
             .get(&src.id)
-            .ok_or_else(|| DeviceError(format!("copy_h2d: unknown pinned buffer {}", src.id)))?;
+            .ok_or_else(|| Self::pinned_err("copy_h2d", src.id))?;
         let d = bufs
-            .get_mut(&dst.id)
+            .get(&dst.id)
             .ok_or_else(|| DeviceError(format!("copy_h2d: unknown device buffer {}", dst.id)))?;
         if p.bytes == 0 {
             return Ok(());
@@ -616,12 +555,9 @@ impl KernelDevice for CudaDevice {
                 p.bytes, d.bytes
             )));
         }
-        let mut view = d
-            .slice
-            .try_slice_mut(0..p.slice.len())
-            .ok_or_else(|| DeviceError("copy_h2d: buffer view out of range".into()))?;
-        self.stream
-            .memcpy_htod(&p.slice, &mut view)
+        // SAFETY: the pinned buffer lives until `free_pinned`, which synchronises first; the
+        // bytes fit in the device allocation.
+        unsafe { driver::copy_htod(&self.stream, d.mem.ptr(), p.mem.as_ptr(), p.bytes) }
             .map_err(|e| derr("copying pinned host to device", e))
     }
 
@@ -633,7 +569,7 @@ impl KernelDevice for CudaDevice {
             .ok_or_else(|| DeviceError(format!("copy_d2h: unknown device buffer {}", src.id)))?;
         let p = pinned
             .get_mut(&dst.id)
-            .ok_or_else(|| DeviceError(format!("copy_d2h: unknown pinned buffer {}", dst.id)))?;
+            .ok_or_else(|| Self::pinned_err("copy_d2h", dst.id))?;
         if d.bytes == 0 {
             return Ok(());
         }
@@ -643,12 +579,9 @@ impl KernelDevice for CudaDevice {
                 d.bytes, p.bytes
             )));
         }
-        let view = d
-            .slice
-            .try_slice(0..d.bytes)
-            .ok_or_else(|| DeviceError("copy_d2h: buffer view out of range".into()))?;
-        self.stream
-            .memcpy_dtoh(&view, &mut p.slice)
+        // SAFETY: the pinned buffer lives until `free_pinned`, which synchronises first, and is
+        // read on the host only after a synchronisation (`read_pinned`); the bytes fit.
+        unsafe { driver::copy_dtoh(&self.stream, p.mem.as_mut_ptr(), d.mem.ptr(), d.bytes) }
             .map_err(|e| derr("copying device to pinned host", e))
     }
 
@@ -681,17 +614,6 @@ impl KernelDevice for CudaDevice {
         *started = false;
         self.elapsed_seconds()
     }
-}
-
-/// The raw address of a device allocation.
-///
-/// # Safety
-/// The caller must keep the allocation alive while the address is in use.
-unsafe fn raw_device_ptr(slice: &CudaSlice<u8>) -> u64 {
-    use cudarc::driver::DevicePtr;
-    // Event tracking is off, so the returned guard records nothing when dropped.
-    let (ptr, _guard) = slice.device_ptr(slice.stream());
-    ptr
 }
 
 #[cfg(test)]

@@ -2,7 +2,9 @@
 //!
 //! - [`driver_status`]: is there a usable driver, which CUDA version, how many devices. Never
 //!   panics: the driver library is probed before any call (cudarc panics when `libcuda.so` is
-//!   missing) and every driver call runs under `catch_unwind` as a backstop.
+//!   missing), a driver older than [`OLDEST_DRIVER`] (R418) or without an entry point gpugate
+//!   calls is refused with the reason before anything else runs, and every driver call runs
+//!   under `catch_unwind` as a backstop.
 //! - [`max_ptx_isa`] / [`ptx_supported`]: what the driver's PTX JIT accepts.
 //! - [`list_devices`]: the inventory of every GPU, from device attributes.
 //! - [`CudaDevice`]: one context and one stream on one GPU, with every embedded kernel module
@@ -10,19 +12,26 @@
 //!   [`KernelDevice`](crate::workload::device::KernelDevice).
 //! - [`cublas_status`] and [`CudaDevice::cublas_gemm_trial`]: the optional cuBLAS peer.
 //!
+//! The driver is called through gpugate's own thin layer over `cudarc::driver::sys`
+//! ([`driver`]: [`DRIVER_CALLS`] lists every entry point with the release that introduced it),
+//! never through cudarc's safe layer, which needs CUDA 11.2+ drivers.
+//!
 //! Nothing here prints; every failure comes back as a `String` that says what to do.
 
 mod blas;
 mod device;
+pub mod driver;
 
-pub use blas::{cublas_status, CublasGemmTrial};
+pub use blas::{cublas_fits_driver, cublas_status, CublasGemmTrial};
 pub use device::CudaDevice;
+pub use driver::{DriverCall, DRIVER_CALLS, OLDEST_BRANCH, OLDEST_DRIVER};
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use cudarc::driver::{result, sys, CudaContext, DriverError};
+use cudarc::driver::sys;
 
 use crate::model::DeviceInfo;
+use driver::{Context, DriverError};
 
 /// What the driver says about itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +105,44 @@ pub fn min_driver_for_isa(isa: &str) -> Option<(u32, &'static str)> {
         .map(|(v, _, branch)| (*v, *branch))
 }
 
+/// Driver branches older than the PTX ISA table's, for messages about them.
+const OLDER_BRANCHES: &[(u32, &str)] = &[(8000, "R375"), (7050, "R352"), (7000, "R346")];
+
+/// The first driver branch of the CUDA release a driver reports, e.g. "R418" for 10010 (any
+/// R418 driver reports CUDA 10.1). None before CUDA 7.0.
+pub fn driver_branch(driver_cuda_version: u32) -> Option<&'static str> {
+    PTX_ISA_TABLE
+        .iter()
+        .map(|(v, _, b)| (*v, *b))
+        .chain(OLDER_BRANCHES.iter().copied())
+        .find(|(first, _)| driver_cuda_version >= *first)
+        .map(|(_, b)| b)
+}
+
+/// "CUDA 10.1, R418": a driver version for messages.
+pub fn driver_label(driver_cuda_version: u32) -> String {
+    match driver_branch(driver_cuda_version) {
+        Some(b) => format!("CUDA {}, {b}", cuda_version_string(driver_cuda_version)),
+        None => format!("CUDA {}", cuda_version_string(driver_cuda_version)),
+    }
+}
+
+/// Err (what to install) when a driver for CUDA `driver_cuda_version` is older than the oldest
+/// gpugate supports ([`OLDEST_DRIVER`], R418).
+pub fn check_driver_supported(driver_cuda_version: u32) -> Result<(), String> {
+    if driver_cuda_version >= OLDEST_DRIVER {
+        return Ok(());
+    }
+    Err(format!(
+        "the NVIDIA driver ({}) is older than the oldest gpugate supports, {OLDEST_BRANCH} \
+         (CUDA {}): gpugate's GPU path is built and tested for {OLDEST_BRANCH} and newer drivers, \
+         so it does not run on this one. Install {OLDEST_BRANCH} or newer (check with \
+         `nvidia-smi`).",
+        driver_label(driver_cuda_version),
+        cuda_version_string(OLDEST_DRIVER)
+    ))
+}
+
 /// "12.4" for 12040.
 pub fn cuda_version_string(v: u32) -> String {
     format!("{}.{}", v / 1000, (v % 1000) / 10)
@@ -127,14 +174,23 @@ pub(crate) fn guarded<T>(what: &str, f: impl FnOnce() -> Result<T, String>) -> R
 
 /// A driver error as "CUDA_ERROR_NAME (description)".
 pub(crate) fn drv(e: DriverError) -> String {
-    let name = e
-        .error_name()
-        .ok()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| format!("{:?}", e.0));
-    match e.error_string() {
-        Ok(s) => format!("{name} ({})", s.to_string_lossy()),
-        Err(_) => name,
+    // cuGetErrorName/String are checked present before any call (CUDA 6.0+); the guard is a
+    // backstop for a library that lost them.
+    let name = catch_unwind(|| {
+        e.error_name()
+            .ok()
+            .map(|s| s.to_string_lossy().into_owned())
+    })
+    .ok()
+    .flatten()
+    .unwrap_or_else(|| format!("{:?}", e.0));
+    match catch_unwind(|| {
+        e.error_string()
+            .ok()
+            .map(|s| s.to_string_lossy().into_owned())
+    }) {
+        Ok(Some(s)) => format!("{name} ({s})"),
+        _ => name,
     }
 }
 
@@ -150,15 +206,24 @@ pub(crate) fn driver_library_present() -> bool {
     catch_unwind(|| unsafe { sys::is_culib_present() }).unwrap_or(false)
 }
 
-/// Loads the driver, initialises it and counts devices. Never panics.
+/// Loads the driver, checks it, initialises it and counts devices. Never panics.
 ///
-/// Errors (each says what to do): no `libcuda.so`; `cuInit` failed (with the driver's own
-/// reason, e.g. a kernel-module/library version mismatch); no CUDA device.
+/// Errors (each says what to do): no `libcuda.so`; a driver older than [`OLDEST_DRIVER`]
+/// (R418); a driver library without an entry point gpugate calls ([`DRIVER_CALLS`]); `cuInit`
+/// failed (with the driver's own reason, e.g. a kernel-module/library version mismatch); no
+/// CUDA device.
 pub fn driver_status() -> Result<DriverStatus, String> {
     if !driver_library_present() {
         return Err(NO_DRIVER.to_string());
     }
     guarded("querying the CUDA driver", || {
+        if !driver::exported("cuDriverGetVersion") {
+            return Err(
+                "the library found as libcuda.so has no cuDriverGetVersion: it is not an NVIDIA \
+                 driver, or a broken one. Reinstall the NVIDIA driver (check with `nvidia-smi`)."
+                    .to_string(),
+            );
+        }
         let mut version: std::ffi::c_int = 0;
         // SAFETY: plain out-parameter call; valid before cuInit.
         let ver = unsafe { sys::cuDriverGetVersion(&mut version) }.result();
@@ -172,10 +237,15 @@ pub fn driver_status() -> Result<DriverStatus, String> {
                 ))
             }
         };
-        if let Err(e) = result::init() {
+        // Before any other call: an older driver lacks entry points, attributes and PTX ISA
+        // versions gpugate uses.
+        check_driver_supported(version)?;
+        driver::check_entry_points(version)?;
+        // SAFETY: no arguments but the flags, which must be 0.
+        if let Err(e) = unsafe { sys::cuInit(0) }.result() {
             return Err(init_error_message(e, version));
         }
-        let count = result::device::get_count().map_err(|e| {
+        let count = driver::device_count().map_err(|e| {
             format!(
                 "the NVIDIA driver (CUDA {}) could not count devices: {}",
                 cuda_version_string(version),
@@ -219,13 +289,13 @@ fn init_error_message(e: DriverError, version: u32) -> String {
     }
 }
 
-fn attr(ctx: &CudaContext, a: sys::CUdevice_attribute) -> Result<i32, String> {
+fn attr(ctx: &Context, a: sys::CUdevice_attribute) -> Result<i32, String> {
     ctx.attribute(a)
         .map_err(|e| format!("reading device attribute {a:?}: {}", drv(e)))
 }
 
 /// Attribute that may legitimately be unavailable on some drivers: 0 when unknown.
-fn attr_or_zero(ctx: &CudaContext, a: sys::CUdevice_attribute) -> u32 {
+fn attr_or_zero(ctx: &Context, a: sys::CUdevice_attribute) -> u32 {
     ctx.attribute(a).map(|v| v.max(0) as u32).unwrap_or(0)
 }
 
@@ -249,7 +319,7 @@ pub fn format_pci_bus_id(domain: u32, bus: u32, device: u32) -> String {
 }
 
 pub(crate) fn device_info(
-    ctx: &CudaContext,
+    ctx: &Context,
     index: u32,
     driver_cuda_version: u32,
 ) -> Result<DeviceInfo, String> {
@@ -257,15 +327,13 @@ pub(crate) fn device_info(
     let name = ctx
         .name()
         .map_err(|e| format!("reading the device name: {}", drv(e)))?;
-    let uuid = ctx
-        .uuid()
-        .map(|u| format_uuid(&u.bytes.map(|b| b as u8)))
-        .unwrap_or_default();
-    let (major, minor) = ctx
-        .compute_capability()
-        .map_err(|e| format!("reading the compute capability: {}", drv(e)))?;
+    let uuid = ctx.uuid().map(|u| format_uuid(&u)).unwrap_or_default();
+    let major = attr(ctx, A::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)
+        .map_err(|e| format!("reading the compute capability: {e}"))?;
+    let minor = attr(ctx, A::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR)
+        .map_err(|e| format!("reading the compute capability: {e}"))?;
     let (free, total) = ctx
-        .mem_get_info()
+        .mem_info()
         .map_err(|e| format!("reading device memory: {}", drv(e)))?;
     Ok(DeviceInfo {
         index,
@@ -300,7 +368,7 @@ pub fn list_devices() -> Result<Vec<DeviceInfo>, String> {
     guarded("listing CUDA devices", || {
         (0..status.device_count)
             .map(|i| {
-                let ctx = CudaContext::new(i as usize)
+                let ctx = Context::retain(i)
                     .map_err(|e| format!("GPU {i}: creating a context: {}", drv(e)))?;
                 device_info(&ctx, i, status.driver_cuda_version)
                     .map_err(|e| format!("GPU {i}: {e}"))
@@ -393,6 +461,34 @@ mod tests {
     }
 
     #[test]
+    fn a_driver_older_than_r418_is_refused_with_what_to_install() {
+        for ok in [10010, 10020, 11000, 11040, 12000, 13010] {
+            assert_eq!(check_driver_supported(ok), Ok(()), "{ok}");
+        }
+        let e = check_driver_supported(8000).unwrap_err();
+        assert!(
+            e.starts_with(
+                "the NVIDIA driver (CUDA 8.0, R375) is older than the oldest gpugate supports, \
+                 R418 (CUDA 10.1)"
+            ),
+            "{e}"
+        );
+        assert!(e.contains("Install R418 or newer"), "{e}");
+        // The branches in between: the PTX table's, named in the message.
+        let e = check_driver_supported(10000).unwrap_err();
+        assert!(e.contains("(CUDA 10.0, R410)"), "{e}");
+        assert!(check_driver_supported(9020)
+            .unwrap_err()
+            .contains("CUDA 9.2, R396"));
+        assert_eq!(driver_branch(10010), Some("R418"));
+        assert_eq!(driver_branch(11040), Some("R470"));
+        assert_eq!(driver_branch(7050), Some("R352"));
+        assert_eq!(driver_branch(6050), None);
+        assert_eq!(driver_label(6050), "CUDA 6.5");
+        assert_eq!(driver_branch(OLDEST_DRIVER), Some(OLDEST_BRANCH));
+    }
+
+    #[test]
     fn uuid_and_pci_ids_format_like_nvidia_smi() {
         let mut b = [0u8; 16];
         for (i, v) in b.iter_mut().enumerate() {
@@ -465,7 +561,10 @@ mod tests {
     }
 
     /// The ignored GPU tests of this test executable (here, in `device` and in
-    /// `probe::telemetry`), run again under gpugate-sim's simulated M40: `gpugate-sim` beside
+    /// `probe::telemetry`), run again under gpugate-sim's simulated M40, once on the
+    /// simulator's default driver and once on R418, the oldest gpugate supports (which lacks
+    /// `cuDevicePrimaryCtxRelease_v2`, `cuDeviceGetUuid_v2`, memory pools, the newer device
+    /// attributes and NVML's clocks-event reasons): `gpugate-sim` beside
     /// the test executable's directory (`target/<profile>/`, where `cargo test --workspace`
     /// builds it), or `$GPUGATE_SIM`. cuBLAS is not simulated, so `cuda::blas` is skipped.
     #[test]
@@ -495,30 +594,37 @@ mod tests {
                 exe.display()
             )
         };
-        let o = std::process::Command::new(&launcher)
-            .args(["--model", "m40", "--"])
-            .arg(&exe)
-            .args(["--ignored", "--skip", "cuda::blas"])
-            .output()
-            .expect("gpugate-sim runs");
-        let text = format!(
-            "{}\n{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        assert_eq!(o.status.code(), Some(0), "{text}");
-        for test in [
-            "cuda::tests::gpu_inventory_is_filled_in",
-            "cuda::device::tests::gpu_stream_copy_kernel_moves_the_bytes",
-            "cuda::device::tests::gpu_event_timer_and_pinned_copies",
-            "probe::telemetry::tests::samples_device_0",
-            "probe::telemetry::tests::recorder_collects_samples",
-        ] {
-            assert!(
-                text.contains(&format!("test {test} ... ok")),
-                "{test}:\n{text}"
+        for driver in [None, Some("418")] {
+            let mut cmd = std::process::Command::new(&launcher);
+            cmd.args(["--model", "m40"]);
+            if let Some(d) = driver {
+                cmd.args(["--driver", d]);
+            }
+            let o = cmd
+                .arg("--")
+                .arg(&exe)
+                .args(["--ignored", "--skip", "cuda::blas"])
+                .output()
+                .expect("gpugate-sim runs");
+            let text = format!(
+                "driver {driver:?}:\n{}\n{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
             );
+            assert_eq!(o.status.code(), Some(0), "{text}");
+            for test in [
+                "cuda::tests::gpu_inventory_is_filled_in",
+                "cuda::device::tests::gpu_stream_copy_kernel_moves_the_bytes",
+                "cuda::device::tests::gpu_event_timer_and_pinned_copies",
+                "probe::telemetry::tests::samples_device_0",
+                "probe::telemetry::tests::recorder_collects_samples",
+            ] {
+                assert!(
+                    text.contains(&format!("test {test} ... ok")),
+                    "{test}:\n{text}"
+                );
+            }
+            assert!(text.contains("test result: ok."), "{text}");
         }
-        assert!(text.contains("test result: ok."), "{text}");
     }
 }

@@ -78,9 +78,9 @@ fn check(id: String, kind: CheckKind, device: Option<u32>, title: &str, unit: &s
     }
 }
 
-/// The driver branches that the embedded PTX needs: the oldest that loads some build of every
-/// kernel family ("R384"), and the oldest that loads every build ("R450"), from the modules'
-/// PTX ISA versions.
+/// The driver branches gpugate runs on: the oldest it supports ("R418", see
+/// `crate::cuda::OLDEST_DRIVER`; every kernel family has a build that loads there), and the
+/// oldest that loads every build ("R450"), from the modules' PTX ISA versions.
 fn ptx_driver_range() -> (&'static str, &'static str) {
     let drivers = || {
         crate::kernels::MODULES
@@ -101,6 +101,9 @@ fn ptx_driver_range() -> (&'static str, &'static str) {
                 .filter_map(|m| m.min_driver())
                 .min()
         })
+        .max()
+        .into_iter()
+        .chain([(crate::cuda::OLDEST_DRIVER, crate::cuda::OLDEST_BRANCH)])
         .max()
         .map_or(newest, |d| d.1);
     (oldest, newest)
@@ -137,7 +140,7 @@ fn inventory(p: &Profile, r: &RunReport, out: &mut Vec<Check>) {
             c.reason = format!("no GPU could be used: {why}");
             c.hint = format!(
                 "the profile {} wants {}: install or repair the NVIDIA driver (nvidia-smi must \
-                 list the GPUs), check that the driver is new enough for the PTX ({} or later; \
+                 list the GPUs), check that the driver is one gpugate supports ({} or newer; \
                  {} for every path of the newest GPUs; `gpugate info` shows what loads), and look \
                  for fallen-off-the-bus devices (dmesg | grep -i xid, Xid 79)",
                 p.name,

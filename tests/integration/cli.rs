@@ -327,9 +327,27 @@ fn gpu_tests_on_the_simulator() {
 /// device loads runs from the committed PTX and verifies (the default kernels at the self-test
 /// shapes, then every GEMM variant at its own odd and tile-edge shapes).
 fn selftest_on(model: &str) -> String {
-    let o = crate::sim::Sim::new(&[model]).gpugate(&["selftest", "--no-large", "--seed", "1"]);
+    selftest_with(crate::sim::Sim::new(&[model]), model)
+}
+
+/// [`selftest_on`] on a given simulated machine (one GPU of `model`, e.g. on an older driver
+/// whose JIT takes the same builds).
+fn selftest_with(sim: crate::sim::Sim, model: &str) -> String {
+    let t0 = std::time::Instant::now();
+    let o = sim.gpugate(&["selftest", "--no-large", "--seed", "1"]);
     let out = stdout(&o);
-    assert_eq!(o.status.code(), Some(0), "{model}:\n{out}\n{}", stderr(&o));
+    eprintln!(
+        "selftest on {model} (driver {:?}): {:.1} s",
+        sim.driver,
+        t0.elapsed().as_secs_f64()
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{model} {:?}:\n{out}\n{}",
+        sim.driver,
+        stderr(&o)
+    );
     assert!(out.contains(" 0 failed"), "{model}:\n{out}");
     // Every variant the architecture has ran, and no other.
     let cc = match model {
@@ -380,6 +398,62 @@ fn selftest_on_a_simulated_a100_runs_the_cp_async_dmma_and_wmma_paths() {
     ] {
         assert!(out.contains(path), "{path}:\n{out}");
     }
+}
+
+/// Every kernel of the M40 on the drivers its fleets run, from the oldest gpugate supports.
+#[test]
+fn selftest_on_a_simulated_m40_passes_on_r418_r450_r470_and_r525() {
+    if crate::sim::stand_down_for_the_real_gpu(
+        "selftest_on_a_simulated_m40_passes_on_r418_r450_r470_and_r525",
+    ) {
+        return;
+    }
+    for driver in ["418", "450", "470", "525"] {
+        selftest_with(crate::sim::Sim::new(&["m40"]).driver(driver), "m40");
+    }
+}
+
+/// R450 is the oldest driver whose JIT takes gemm's compute_80 build (PTX ISA 7.0): an A100 on
+/// it runs its cp.async and DMMA paths. On R418 (ISA 6.4) it runs the compute_70 build instead,
+/// and `gpugate info` says so before anything runs, naming R450 for the rest.
+#[test]
+fn a_simulated_a100_runs_its_sm80_paths_on_r450_and_the_compute_70_build_on_r418() {
+    if crate::sim::stand_down_for_the_real_gpu(
+        "a_simulated_a100_runs_its_sm80_paths_on_r450_and_the_compute_70_build_on_r418",
+    ) {
+        return;
+    }
+    let out = selftest_with(crate::sim::Sim::new(&["a100"]).driver("450"), "a100");
+    for path in [
+        "sgemm_f32_128x128x8_t8x8_s4",
+        "dgemm_f64_tc_",
+        "hgemm_f16_tc_",
+    ] {
+        assert!(out.contains(path), "{path}:\n{out}");
+    }
+
+    let r418 = crate::sim::Sim::new(&["a100"]).driver("418");
+    let o = r418.gpugate(&["info"]);
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{text}\n{}", stderr(&o));
+    for want in [
+        "driver CUDA 10.1, PTX ISA up to 6.4",
+        "kernel module gemm: compute_70 build loads",
+        "not compute_80",
+        "R450+",
+        "kernel module stream: compute_52 build loads",
+    ] {
+        assert!(text.contains(want), "{want}:\n{text}");
+    }
+    let o = r418.gpugate(&["info", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("info --json");
+    let gemm = v["kernel_modules"]
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["module"] == "gemm"))
+        .unwrap_or_else(|| panic!("no gemm module in {v}"));
+    assert_eq!(gemm["target"], "compute_70", "{gemm}");
+    assert_eq!(gemm["refused"], "compute_80", "{gemm}");
+    assert_eq!(gemm["refused_min_driver"], "CUDA 11.0 (R450+)", "{gemm}");
 }
 
 #[test]

@@ -57,6 +57,9 @@ pub fn stand_down_for_the_real_gpu(test: &str) -> bool {
 pub struct Sim {
     pub models: Vec<String>,
     pub faults: Vec<String>,
+    /// The driver release the machine runs (the simulator's `--driver`: "418", "R470",
+    /// "470.256.02"); None: each model's own.
+    pub driver: Option<String>,
     /// JSON-lines log of every launch and copy (the simulator's `--log`).
     pub log: Option<PathBuf>,
 }
@@ -75,6 +78,12 @@ impl Sim {
         self
     }
 
+    /// Runs the machine on driver release `spec` (`gpugate-sim --driver`).
+    pub fn driver(mut self, spec: &str) -> Sim {
+        self.driver = Some(spec.to_string());
+        self
+    }
+
     pub fn log(mut self, path: &Path) -> Sim {
         self.log = Some(path.to_path_buf());
         self
@@ -88,6 +97,9 @@ impl Sim {
         }
         for f in &self.faults {
             c.arg("--fault").arg(f);
+        }
+        if let Some(d) = &self.driver {
+            c.arg("--driver").arg(d);
         }
         if let Some(l) = &self.log {
             c.arg("--log").arg(l);

@@ -242,6 +242,76 @@ fn two_healthy_simulated_m40s_pass_g2_2xlarge_with_machine_targets() {
     assert_ne!(r.report.gpus[0].uuid, r.report.gpus[1].uuid);
 }
 
+/// The driver branches M40 images carry, from the oldest gpugate supports (R418: CUDA 10.1, PTX
+/// ISA 6.4, no `cuDevicePrimaryCtxRelease_v2`, `cuDeviceGetUuid_v2`, memory pools or newer
+/// device attributes, NVML without the clocks-event reasons) to R525: a healthy simulated M40
+/// passes g2.large end to end on each, and the run reports the driver it ran on.
+#[test]
+fn healthy_simulated_m40_passes_g2_large_on_r418_r450_r470_and_r525() {
+    if crate::sim::stand_down_for_the_real_gpu(
+        "healthy_simulated_m40_passes_g2_large_on_r418_r450_r470_and_r525",
+    ) {
+        return;
+    }
+    let mut failures = Vec::new();
+    for (driver, cuda, isa) in [
+        ("418", 10010, "6.4"),
+        ("450", 11000, "7.0"),
+        ("470", 11040, "7.4"),
+        ("525", 12000, "8.0"),
+    ] {
+        let t0 = std::time::Instant::now();
+        let r = sim_run(
+            &Sim::new(&["m40"]).driver(driver),
+            "g2.large",
+            &["--allow-simulated"],
+        );
+        eprintln!("R{driver}: {:.1} s", t0.elapsed().as_secs_f64());
+        let bad: Vec<String> = r
+            .report
+            .checks
+            .iter()
+            .filter(|c| c.verdict != Verdict::Pass)
+            .map(|c| format!("{} {} ({})", c.id, c.verdict, c.reason))
+            .collect();
+        if r.code != Some(0) || !bad.is_empty() {
+            failures.push(format!("R{driver}: {bad:?}\n{}", r.describe()));
+            continue;
+        }
+        let g = &r.report.gpus[0];
+        if (g.driver_cuda_version, g.max_ptx_isa.as_str()) != (cuda, isa) {
+            failures.push(format!(
+                "R{driver}: the run says CUDA {} ISA {}, want {cuda} {isa}",
+                g.driver_cuda_version, g.max_ptx_isa
+            ));
+        }
+        for check in GPU_CHECKS {
+            if r.verdict(&format!("gpu0.{check}")) != Some(Verdict::Pass) {
+                failures.push(format!("R{driver}: no passing gpu0.{check}"));
+            }
+        }
+        // Every GPU result ran, verified, with device time from the events, and telemetry was
+        // sampled (R418's NVML has every reading gpugate takes).
+        for w in r.report.results.iter().filter(|w| w.device == Some(0)) {
+            if w.error.is_some() || !w.verification.passed() {
+                failures.push(format!("R{driver}: {} {:?}", w.id, w.error));
+            }
+        }
+        if !r
+            .report
+            .results
+            .iter()
+            .any(|w| w.telemetry.as_ref().is_some_and(|t| t.samples > 0))
+        {
+            failures.push(format!("R{driver}: no telemetry"));
+        }
+        if let Some(n) = r.report.notes.iter().find(|n| n.contains("not available")) {
+            failures.push(format!("R{driver}: {n}"));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
+}
+
 /// Each fault, alone, on a simulated M40 gated by g2.large (with --allow-simulated): the exit
 /// code and the checks that must fail.
 #[test]
@@ -370,16 +440,30 @@ fn each_fault_gives_the_verdict_an_operator_must_see() {
             },
         ),
         (
-            "old-driver: the GPU fails with the driver reason",
+            "old-driver (CUDA 8.0, R375): refused before any other call, the GPU count fails \
+             saying which driver to install",
             vec!["m40"],
             &["old-driver"],
             Some(1),
             |r| {
-                let text = r.describe();
-                if !text.contains("too old") {
-                    return Err("no check or note says the driver is too old".into());
+                expect(r, "machine.gpu_count", Verdict::Fail)?;
+                let why = r.check_reason("machine.gpu_count");
+                for want in [
+                    "the NVIDIA driver (CUDA 8.0, R375) is older than the oldest gpugate \
+                     supports, R418 (CUDA 10.1)",
+                    "Install R418 or newer",
+                ] {
+                    if !why.contains(want) {
+                        return Err(format!("the GPU count's reason lacks {want:?}: {why}"));
+                    }
                 }
-                expect(r, "gpu0.fp32_gemm", Verdict::Fail)
+                if !r.stdout.contains("older than the oldest gpugate supports") {
+                    return Err("the console does not show the reason".into());
+                }
+                if r.report.results.iter().any(|w| w.device.is_some()) {
+                    return Err("something ran on the refused driver".into());
+                }
+                Ok(())
             },
         ),
         (
