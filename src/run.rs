@@ -612,7 +612,20 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunR
         save(&report)?;
         // Telemetry (NVML) alongside every measurement on this GPU, where the library is found.
         let telemetry = match nvml::open(&gpu.uuid, &gpu.pci_bus_id) {
-            Ok(t) => Some(Arc::new(t)),
+            Ok(t) => {
+                if !t.unavailable_readings().is_empty() {
+                    let note = format!(
+                        "GPU {}: telemetry without {}: not available on this driver's NVML \
+                         (its entry points came with later drivers); the other readings are \
+                         sampled",
+                        gpu.index,
+                        t.unavailable_readings().join(", ")
+                    );
+                    progress(Progress::Note(&note));
+                    report.notes.push(note);
+                }
+                Some(Arc::new(t))
+            }
             Err(why) => {
                 let note = format!(
                     "GPU {}: no telemetry (clocks, power, throttling) sampled: {why}",

@@ -177,6 +177,54 @@ type FnClock = unsafe extern "C" fn(Device, c_uint, *mut c_uint) -> Ret;
 type FnUint = unsafe extern "C" fn(Device, *mut c_uint) -> Ret;
 type FnUlonglong = unsafe extern "C" fn(Device, *mut c_ulonglong) -> Ret;
 
+/// The readings gpugate takes through NVML and the entry points that give each, preferred
+/// first. Every one is optional: a driver whose NVML lacks all of a reading's entry points does
+/// not give that reading ("not available on this driver"), which is never an error. All of them
+/// are in R418's NVML (the oldest driver gpugate supports); the newest,
+/// `nvmlDeviceGetCurrentClocksEventReasons` (R535), falls back to its old name.
+pub const NVML_READINGS: &[(&str, &[&str])] = &[
+    ("SM and memory clocks", &["nvmlDeviceGetClockInfo"]),
+    ("maximum SM clock", &["nvmlDeviceGetMaxClockInfo"]),
+    ("temperature", &["nvmlDeviceGetTemperature"]),
+    ("power", &["nvmlDeviceGetPowerUsage"]),
+    ("power limit", &["nvmlDeviceGetEnforcedPowerLimit"]),
+    (
+        "throttle reasons",
+        &[
+            "nvmlDeviceGetCurrentClocksEventReasons",
+            "nvmlDeviceGetCurrentClocksThrottleReasons",
+        ],
+    ),
+    (
+        "PCIe link",
+        &[
+            "nvmlDeviceGetCurrPcieLinkGeneration",
+            "nvmlDeviceGetCurrPcieLinkWidth",
+            "nvmlDeviceGetMaxPcieLinkGeneration",
+            "nvmlDeviceGetMaxPcieLinkWidth",
+        ],
+    ),
+];
+
+/// The readings an NVML exporting what `has` finds cannot give, each as "name (entry point)".
+/// (The PCIe link needs all four of its entry points; every other reading needs one of its.)
+pub fn unavailable_readings(has: impl Fn(&str) -> bool) -> Vec<String> {
+    NVML_READINGS
+        .iter()
+        .filter(|(name, syms)| {
+            if *name == "PCIe link" {
+                !syms.iter().all(|s| has(s))
+            } else {
+                !syms.iter().any(|s| has(s))
+            }
+        })
+        .map(|(name, syms)| {
+            let missing: Vec<&str> = syms.iter().copied().filter(|s| !has(s)).collect();
+            format!("{name} ({})", missing.join(", "))
+        })
+        .collect()
+}
+
 /// The library and the entry points used. Only init, shutdown and one way to find a device are
 /// required; every reading is optional so that an old driver missing one symbol still works.
 struct Nvml {
@@ -195,6 +243,8 @@ struct Nvml {
     pcie_width: Option<FnUint>,
     pcie_max_gen: Option<FnUint>,
     pcie_max_width: Option<FnUint>,
+    /// The readings this NVML cannot give ([`unavailable_readings`]).
+    unavailable: Vec<String>,
     /// Keeps the library mapped (for the life of the process: it is never unloaded).
     _lib: libloading::Library,
 }
@@ -278,6 +328,9 @@ impl Nvml {
                 pcie_width: symbol(&lib, "nvmlDeviceGetCurrPcieLinkWidth"),
                 pcie_max_gen: symbol(&lib, "nvmlDeviceGetMaxPcieLinkGeneration"),
                 pcie_max_width: symbol(&lib, "nvmlDeviceGetMaxPcieLinkWidth"),
+                unavailable: unavailable_readings(|n| {
+                    symbol::<unsafe extern "C" fn()>(&lib, n).is_some()
+                }),
                 _lib: lib,
             })
         }
@@ -440,6 +493,12 @@ impl GpuTelemetry {
             max_gen: self.read_uint(n.pcie_max_gen)?,
             max_width: self.read_uint(n.pcie_max_width)?,
         })
+    }
+
+    /// The readings this driver's NVML cannot give, each as "name (missing entry points)":
+    /// not available on this driver, which is not an error (empty on R418 and newer).
+    pub fn unavailable_readings(&self) -> &[String] {
+        &self.session.nvml.unavailable
     }
 
     /// The highest SM clock the device can run, MHz.
@@ -698,6 +757,26 @@ mod tests {
         // No samples: still valid JSON (no NaN).
         let empty = serde_json::to_string(&summarize(&[], None, None)).unwrap();
         assert!(empty.contains("\"throttled_fraction\":0.0"), "{empty}");
+    }
+
+    #[test]
+    fn readings_an_old_nvml_lacks_are_named_not_errors() {
+        assert!(unavailable_readings(|_| true).is_empty());
+        // Before R535: the old name of the throttle reasons is used.
+        let r470 = |n: &str| n != "nvmlDeviceGetCurrentClocksEventReasons";
+        assert!(unavailable_readings(r470).is_empty());
+        let neither = |n: &str| !n.starts_with("nvmlDeviceGetCurrentClocks");
+        assert_eq!(
+            unavailable_readings(neither),
+            ["throttle reasons (nvmlDeviceGetCurrentClocksEventReasons, \
+              nvmlDeviceGetCurrentClocksThrottleReasons)"]
+        );
+        let no_width = |n: &str| n != "nvmlDeviceGetMaxPcieLinkWidth";
+        assert_eq!(
+            unavailable_readings(no_width),
+            ["PCIe link (nvmlDeviceGetMaxPcieLinkWidth)"]
+        );
+        assert_eq!(unavailable_readings(|_| false).len(), NVML_READINGS.len());
     }
 
     /// On this machine, whatever it has: never panics; without NVML both calls say why.
