@@ -738,6 +738,41 @@ mod tests {
         assert_eq!(first_present(&elapsed, all), Some("cuEventElapsedTime_v2"));
     }
 
+    /// Every `sys::cu…(` call in `src/cuda/` is in [`DRIVER_CALLS`], so the table (and the
+    /// check that the driver has each entry point before any is called) stays complete.
+    #[test]
+    fn every_driver_call_in_the_source_is_in_the_table() {
+        let names = every_name();
+        let sources = [
+            include_str!("mod.rs"),
+            include_str!("device.rs"),
+            include_str!("driver.rs"),
+            include_str!("blas.rs"),
+        ];
+        let mut seen = Vec::new();
+        for src in sources {
+            for (i, _) in src.match_indices("sys::cu") {
+                let rest = &src[i + "sys::".len()..];
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                // Calls only (not types such as cudaStream_t); culib loads the library, cuBLAS
+                // has its own entry points.
+                let call = rest[name.len()..].starts_with('(');
+                if !call || name == "culib" || name.starts_with("cublas") {
+                    continue;
+                }
+                assert!(
+                    names.contains(&name.as_str()),
+                    "{name} is not in DRIVER_CALLS"
+                );
+                seen.push(name);
+            }
+        }
+        assert!(seen.len() > 20, "{seen:?}");
+    }
+
     #[test]
     fn the_table_names_the_fallbacks_this_layer_uses() {
         let names = every_name();
