@@ -78,7 +78,7 @@ fn count_global(ctx: &mut Ctx, write: bool, n: u64) {
     }
 }
 
-/// Whether `[a, a + len)` lies within `n` bytes.
+/// Whether `[a, a + len)` lies within `n` bytes (every access here has `len` > 0, so `a` < `n`).
 #[inline(always)]
 fn fits(a: u64, len: u64, n: u64) -> bool {
     a <= n && len <= n - a
