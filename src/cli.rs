@@ -62,6 +62,11 @@ pub enum Command {
         /// level's (arrays smaller than 4 × the L2 cache measure the cache; the report says so).
         #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..=1048576))]
         stream_mib: Option<u32>,
+        /// Video frame sizes to run in place of the level's (1080p; 2160p too at full),
+        /// comma-separated WIDTHxHEIGHT (e.g. 640x360). Video targets are in 1080p frames per
+        /// second: a result at another size is gated scaled by its pixel count, and says so.
+        #[arg(long, value_name = "WxH,…", value_delimiter = ',', value_parser = parse_frame_size)]
+        video_sizes: Option<Vec<(usize, usize)>>,
         /// Let the checks of a simulated GPU (gpugate-sim) keep their verdicts, to test gpugate
         /// itself. Without it every check of a simulated device FAILS: a simulator can never put
         /// a machine into service.
@@ -98,4 +103,20 @@ pub enum Command {
 pub enum ProfilesAction {
     /// Show one profile (built-in name or TOML file) with its targets and their sources.
     Show { name: String },
+}
+
+/// "1920x1080" → (1920, 1080); each side 16 to 16384 pixels.
+pub fn parse_frame_size(s: &str) -> Result<(usize, usize), String> {
+    let bad = || {
+        format!(
+            "{s:?} is not a frame size: write WIDTHxHEIGHT, e.g. 1920x1080 (each side 16 to 16384)"
+        )
+    };
+    let (w, h) = s.trim().split_once(['x', 'X']).ok_or_else(bad)?;
+    let w: usize = w.trim().parse().map_err(|_| bad())?;
+    let h: usize = h.trim().parse().map_err(|_| bad())?;
+    if !(16..=16384).contains(&w) || !(16..=16384).contains(&h) {
+        return Err(bad());
+    }
+    Ok((w, h))
 }

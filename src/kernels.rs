@@ -8,7 +8,7 @@
 
 use crate::cuda::{cuda_version_string, max_ptx_isa, min_driver_for_isa, ptx_supported};
 use crate::workload::device::KernelRef;
-use crate::workload::{GemmMath, Precision, StreamOp};
+use crate::workload::{GemmMath, Precision, StreamOp, VideoStage};
 
 /// One PTX module built for one virtual architecture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -822,6 +822,20 @@ pub fn stream_kernel(op: StreamOp, p: Precision) -> KernelRef {
     };
     KernelRef {
         module: "stream",
+        entry,
+    }
+}
+
+/// The kernel of a video stage (module `video`, compute_52).
+pub fn video_kernel(stage: VideoStage) -> KernelRef {
+    let entry = match stage {
+        VideoStage::Nv12 => "video_rgba_to_nv12",
+        VideoStage::Scale => "video_scale_nv12",
+        VideoStage::Me => "video_me_sad16",
+        VideoStage::Dct => "video_dct4x4_quant",
+    };
+    KernelRef {
+        module: "video",
         entry,
     }
 }

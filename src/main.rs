@@ -37,6 +37,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             retune,
             gemm_sizes,
             stream_mib,
+            video_sizes,
             allow_simulated,
         } => {
             let opts = RunOptions {
@@ -50,6 +51,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 sizes: gpugate::plan::SizeOverrides {
                     gemm: gemm_sizes.map(|v| v.into_iter().map(|s| s as usize).collect()),
                     stream_bytes: stream_mib.map(|m| (m as usize) << 20),
+                    video: video_sizes,
                 },
                 allow_simulated,
                 command_line: std::env::args().collect(),
@@ -135,6 +137,7 @@ fn describe_spec(spec: &gpugate::workload::WorkloadSpec) -> String {
         Gemm { .. } => spec.name(),
         Stream { n, .. } => format!("{} n={n}", spec.name()),
         Transfer { bytes, .. } => format!("{} bytes={bytes}", spec.name()),
+        Video { width, height, .. } => format!("{} {width}x{height}", spec.name()),
     }
 }
 

@@ -70,13 +70,22 @@ impl std::fmt::Display for Verdict {
     }
 }
 
-/// Bytes moved and floating-point operations done by one iteration of a workload.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// Bytes moved and operations done by one iteration of a workload.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct Work {
     /// Minimum bytes that must cross the memory interface (or the bus) per iteration.
     pub bytes: f64,
     /// Floating-point operations per iteration (an FMA counts as 2).
     pub flops: f64,
+    /// Integer operations per iteration, as the algorithm counts them (the video stages: a
+    /// multiply-add counts as 2, an absolute difference as 2, a shift or a compare as 1).
+    /// Absent in run.json files written before the video workloads: 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub int_ops: f64,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 /// Inventory of one GPU, as the driver reports it.

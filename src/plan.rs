@@ -9,7 +9,8 @@ use crate::model::{BackendKind, Level};
 use crate::workload::device::DeviceProps;
 use crate::workload::gemm::gemm_device_bytes;
 use crate::workload::stream::stream_device_bytes;
-use crate::workload::{Direction, GemmMath, Precision, StreamOp, WorkloadSpec};
+use crate::workload::video::video_device_bytes;
+use crate::workload::{Direction, GemmMath, Precision, StreamOp, VideoStage, WorkloadSpec};
 
 /// Fraction of free device memory one workload may use.
 pub const MEMORY_MARGIN: f64 = 0.5;
@@ -82,6 +83,16 @@ pub fn fit_gemm(p: Precision, want: usize, budget: u64) -> Option<usize> {
 pub struct SizeOverrides {
     pub gemm: Option<Vec<usize>>,
     pub stream_bytes: Option<usize>,
+    /// Frame sizes (width, height) of the video stages (`--video-sizes`).
+    pub video: Option<Vec<(usize, usize)>>,
+}
+
+/// Video frame sizes per level on a GPU: 1080p at quick and standard, 1080p and 2160p at full.
+pub fn video_sizes(level: Level) -> &'static [(usize, usize)] {
+    match level {
+        Level::Quick | Level::Standard => &[(1920, 1080)],
+        Level::Full => &[(1920, 1080), (3840, 2160)],
+    }
 }
 
 /// Workloads for one device at the level's sizes. `props` is None for the host.
@@ -173,6 +184,21 @@ pub fn plan_with(
             pinned: true,
         });
     }
+    // The video stages run on GPUs only (their host references check them).
+    if backend == BackendKind::Cuda {
+        let sizes = overrides.video.as_deref().unwrap_or(video_sizes(level));
+        for &(width, height) in sizes {
+            for stage in VideoStage::ALL {
+                if video_device_bytes(stage, width, height, l2 as u64) <= budget {
+                    out.push(WorkloadSpec::Video {
+                        stage,
+                        width,
+                        height,
+                    });
+                }
+            }
+        }
+    }
     out
 }
 
@@ -186,6 +212,7 @@ mod tests {
         let o = SizeOverrides {
             gemm: Some(vec![256, 300]),
             stream_bytes: Some(MIB),
+            video: None,
         };
         let plan = plan_with(Level::Standard, BackendKind::Cuda, Some(&p), &o);
         let mut gemms: Vec<(Precision, usize)> = plan
@@ -217,7 +244,7 @@ mod tests {
                 // 1 MiB arrays although 4 × L2 is 12 MiB: the user asked for them.
                 WorkloadSpec::Stream { precision, n, .. } => assert_eq!(n * precision.bytes(), MIB),
                 WorkloadSpec::Transfer { bytes, .. } => assert_eq!(bytes, MIB),
-                WorkloadSpec::Gemm { .. } => {}
+                WorkloadSpec::Gemm { .. } | WorkloadSpec::Video { .. } => {}
             }
         }
         // The host takes the GEMM sizes too (no FP16 there), and the stream size.

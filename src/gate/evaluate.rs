@@ -699,6 +699,15 @@ fn perf_hint(metric: Metric) -> &'static str {
             "check the memory clock, ECC and throttle reasons (nvidia-smi -q -d CLOCK,ECC,PERFORMANCE) \
              and other processes on the GPU"
         }
+        Metric::VideoNv12 | Metric::VideoScale | Metric::VideoMe | Metric::VideoDct => {
+            "the video stages are bound by memory bandwidth (colour, scale, transform) and integer \
+             throughput (motion estimation): check the memory and SM clocks and throttle reasons \
+             (nvidia-smi -q -d CLOCK,PERFORMANCE), and other processes on the GPU"
+        }
+        Metric::NvencH264 => {
+            "check encoder utilisation and sessions (nvidia-smi -q -d ENCODER_STATS), other \
+             encode sessions on the GPU, the driver's session limit, and the clocks"
+        }
         Metric::H2d | Metric::D2h => {
             "check the PCIe link under load (nvidia-smi -q -d PCIE: generation and width), the \
              slot or riser, and NUMA placement (run on the GPU's NUMA node)"

@@ -41,16 +41,43 @@ pub enum Metric {
     H2d,
     /// Device-to-host copies into pinned memory, GB/s.
     D2h,
+    /// Video stage RGBA8 → NV12 at 1080p (gpugate's kernel), frames/s.
+    VideoNv12,
+    /// Video stage NV12 1080p → 720p bilinear scaling, frames/s.
+    VideoScale,
+    /// Video stage motion estimation at 1080p, frames/s.
+    VideoMe,
+    /// Video stage residual + 4×4 transform + quantisation at 1080p, frames/s.
+    VideoDct,
+    /// Hardware H.264 encode (NVENC through ffmpeg's h264_nvenc), 1080p, the aggregate frames/s
+    /// of 2 × engines concurrent sessions on one GPU.
+    NvencH264,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 5] = [
+    pub const ALL: [Metric; 10] = [
         Metric::Fp32Gemm,
         Metric::Fp64Gemm,
         Metric::StreamTriad,
         Metric::H2d,
         Metric::D2h,
+        Metric::VideoNv12,
+        Metric::VideoScale,
+        Metric::VideoMe,
+        Metric::VideoDct,
+        Metric::NvencH264,
     ];
+
+    /// The video-stage metric of a stage.
+    pub fn video(stage: crate::workload::VideoStage) -> Metric {
+        use crate::workload::VideoStage;
+        match stage {
+            VideoStage::Nv12 => Metric::VideoNv12,
+            VideoStage::Scale => Metric::VideoScale,
+            VideoStage::Me => Metric::VideoMe,
+            VideoStage::Dct => Metric::VideoDct,
+        }
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -59,6 +86,11 @@ impl Metric {
             Metric::StreamTriad => "stream_triad",
             Metric::H2d => "h2d",
             Metric::D2h => "d2h",
+            Metric::VideoNv12 => "video_nv12",
+            Metric::VideoScale => "video_scale",
+            Metric::VideoMe => "video_me",
+            Metric::VideoDct => "video_dct",
+            Metric::NvencH264 => "nvenc_h264",
         }
     }
 
@@ -66,11 +98,16 @@ impl Metric {
         Metric::ALL.into_iter().find(|m| m.as_str() == s)
     }
 
-    /// "TFLOPS" or "GB/s".
+    /// "TFLOPS", "GB/s" or "fps".
     pub fn unit(self) -> &'static str {
         match self {
             Metric::Fp32Gemm | Metric::Fp64Gemm => "TFLOPS",
-            _ => "GB/s",
+            Metric::StreamTriad | Metric::H2d | Metric::D2h => "GB/s",
+            Metric::VideoNv12
+            | Metric::VideoScale
+            | Metric::VideoMe
+            | Metric::VideoDct
+            | Metric::NvencH264 => "fps",
         }
     }
 
@@ -78,7 +115,8 @@ impl Metric {
     pub fn spec_key(self) -> &'static str {
         match self {
             Metric::Fp32Gemm | Metric::Fp64Gemm => "spec_tflops",
-            _ => "spec_gbps",
+            Metric::StreamTriad | Metric::H2d | Metric::D2h => "spec_gbps",
+            _ => "spec_fps",
         }
     }
 
@@ -89,6 +127,11 @@ impl Metric {
             Metric::StreamTriad => "Memory bandwidth (stream triad)",
             Metric::H2d => "Host-to-device bandwidth (pinned)",
             Metric::D2h => "Device-to-host bandwidth (pinned)",
+            Metric::VideoNv12 => "Video colour conversion RGBA → NV12, 1080p",
+            Metric::VideoScale => "Video scaling 1080p → 720p",
+            Metric::VideoMe => "Video motion estimation, 1080p",
+            Metric::VideoDct => "Video 4×4 transform and quantisation, 1080p",
+            Metric::NvencH264 => "Hardware H.264 encode (NVENC), 1080p aggregate",
         }
     }
 }
@@ -153,6 +196,9 @@ pub struct Target {
     /// Spec value for stream_triad / h2d / d2h.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spec_gbps: Option<f64>,
+    /// Spec value for the video stages and the hardware encoder, frames per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec_fps: Option<f64>,
     /// Fraction of the spec a healthy machine must reach, in (0, 1].
     pub pass_fraction: f64,
     /// Where the spec value comes from (datasheet, instance type spec, derived).
@@ -162,7 +208,10 @@ pub struct Target {
 impl Target {
     /// The nominal value, in [`Metric::unit`].
     pub fn spec(&self) -> f64 {
-        self.spec_tflops.or(self.spec_gbps).unwrap_or(0.0)
+        self.spec_tflops
+            .or(self.spec_gbps)
+            .or(self.spec_fps)
+            .unwrap_or(0.0)
     }
     /// The pass line: spec × pass_fraction.
     pub fn required(&self) -> f64 {
@@ -375,26 +424,16 @@ fn validate(p: &Profile, origin: &str) -> Result<(), ProfileError> {
     for (i, t) in p.targets.iter().enumerate() {
         let n = i + 1;
         let metric = t.metric;
-        match (t.spec_tflops, t.spec_gbps) {
-            (Some(_), Some(_)) => {
-                return Err(invalid(format!(
-                    "target #{n} ({metric}) gives both spec_tflops and spec_gbps: keep only {}",
-                    metric.spec_key()
-                )))
-            }
-            (Some(_), None) if metric.spec_key() != "spec_tflops" => {
-                return Err(invalid(format!(
-                    "target #{n} ({metric}) is measured in {}: write spec_gbps, not spec_tflops",
-                    metric.unit()
-                )))
-            }
-            (None, Some(_)) if metric.spec_key() != "spec_gbps" => {
-                return Err(invalid(format!(
-                    "target #{n} ({metric}) is measured in {}: write spec_tflops, not spec_gbps",
-                    metric.unit()
-                )))
-            }
-            (None, None) => {
+        let given: Vec<&str> = [
+            ("spec_tflops", t.spec_tflops),
+            ("spec_gbps", t.spec_gbps),
+            ("spec_fps", t.spec_fps),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|_| k))
+        .collect();
+        match given.as_slice() {
+            [] => {
                 return Err(ProfileError::MissingUnit {
                     origin: origin.to_string(),
                     index: n,
@@ -403,7 +442,21 @@ fn validate(p: &Profile, origin: &str) -> Result<(), ProfileError> {
                     expected: metric.spec_key(),
                 })
             }
-            _ => {}
+            [one] if *one != metric.spec_key() => {
+                return Err(invalid(format!(
+                    "target #{n} ({metric}) is measured in {}: write {}, not {one}",
+                    metric.unit(),
+                    metric.spec_key()
+                )))
+            }
+            [_] => {}
+            several => {
+                return Err(invalid(format!(
+                    "target #{n} ({metric}) gives {}: keep only {}",
+                    several.join(" and "),
+                    metric.spec_key()
+                )))
+            }
         }
         let spec = t.spec();
         if !(spec.is_finite() && spec > 0.0) {
@@ -536,17 +589,14 @@ pub fn fp64_ratio(cc: (u32, u32)) -> (u32, u32) {
 }
 
 fn target(metric: Metric, spec: f64, pass_fraction: f64, source: String) -> Target {
-    let (spec_tflops, spec_gbps) = if metric.unit() == "TFLOPS" {
-        (Some(spec), None)
-    } else {
-        (None, Some(spec))
-    };
+    let value = |key: &str| (metric.spec_key() == key).then_some(spec);
     Target {
         metric,
         scope: Scope::Gpu,
         gpu: None,
-        spec_tflops,
-        spec_gbps,
+        spec_tflops: value("spec_tflops"),
+        spec_gbps: value("spec_gbps"),
+        spec_fps: value("spec_fps"),
         pass_fraction,
         source,
     }

@@ -61,6 +61,11 @@ impl Backend for HostBackend {
                 }
             }),
             WorkloadSpec::Transfer { bytes, .. } => Ok(Box::new(HostCopy::new(bytes, seed))),
+            WorkloadSpec::Video { .. } => Err(WorkloadError::Unsupported(
+                "the video stages run on GPUs; on the host they exist only as the references \
+                 that check the GPU's output"
+                    .into(),
+            )),
         }
     }
 }

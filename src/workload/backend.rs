@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use super::device::KernelDevice;
-use super::{gemm, stream, transfer, GemmMath, Precision, Trial, WorkloadError, WorkloadSpec};
+use super::{
+    gemm, stream, transfer, video, GemmMath, Precision, Trial, WorkloadError, WorkloadSpec,
+};
 use crate::kernels::{gemm_variants, stream_kernel, GemmKernel};
 use crate::measure::tune::TuningTable;
 use crate::model::BackendKind;
@@ -159,6 +161,18 @@ impl<D: KernelDevice + ?Sized + 'static> Backend for DeviceBackend<D> {
             WorkloadSpec::Transfer { pinned: false, .. } => Err(WorkloadError::Unsupported(
                 "pageable transfers are not implemented; gpugate measures pinned transfers".into(),
             )),
+            WorkloadSpec::Video {
+                stage,
+                width,
+                height,
+            } => {
+                let k = crate::kernels::video_kernel(stage);
+                let what = format!("video {}", stage.as_str());
+                if let Some(why) = self.device.kernel_modules().why_not(k, &what) {
+                    return Err(WorkloadError::NotLoaded(why));
+                }
+                video::prepare_video(dev, stage, width, height, seed)
+            }
         }
     }
 }

@@ -10,10 +10,12 @@ pub mod device;
 pub mod gemm;
 pub mod stream;
 pub mod transfer;
+pub mod video;
 
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Verification, Work};
+pub use video::VideoStage;
 
 /// Element precision. `F16` exists for GEMM only: half-precision inputs, FP32 accumulation
 /// and FP32 output (HGEMM).
@@ -179,6 +181,13 @@ pub enum WorkloadSpec {
         bytes: usize,
         pinned: bool,
     },
+    /// One stage of the video pipeline on frames of `width`×`height` (one iteration = one
+    /// frame; see [`video`]).
+    Video {
+        stage: VideoStage,
+        width: usize,
+        height: usize,
+    },
 }
 
 fn is_cuda_cores(m: &GemmMath) -> bool {
@@ -218,22 +227,32 @@ impl WorkloadSpec {
                 flops: 2.0 * m as f64 * n as f64 * k as f64,
                 bytes: ((m * k + k * n) * precision.bytes() + m * n * precision.output_bytes())
                     as f64,
+                int_ops: 0.0,
             },
             WorkloadSpec::Stream { op, precision, n } => Work {
                 flops: (op.flops_per_element() * n) as f64,
                 bytes: (op.arrays_touched() * n * precision.bytes()) as f64,
+                int_ops: 0.0,
             },
             WorkloadSpec::Transfer { bytes, .. } => Work {
                 flops: 0.0,
                 bytes: bytes as f64,
+                int_ops: 0.0,
             },
+            WorkloadSpec::Video {
+                stage,
+                width,
+                height,
+            } => video::video_work(stage, width, height),
         }
     }
 
-    /// "TFLOPS" for GEMMs, "GB/s" for the rest.
+    /// "TFLOPS" for GEMMs, "fps" (frames per second) for the video stages, "GB/s" for the
+    /// rest.
     pub fn throughput_unit(&self) -> &'static str {
         match self {
             WorkloadSpec::Gemm { .. } => "TFLOPS",
+            WorkloadSpec::Video { .. } => "fps",
             _ => "GB/s",
         }
     }
@@ -243,12 +262,13 @@ impl WorkloadSpec {
         let w = self.work();
         match self {
             WorkloadSpec::Gemm { .. } => w.flops / seconds / 1e12,
+            WorkloadSpec::Video { .. } => 1.0 / seconds,
             _ => w.bytes / seconds / 1e9,
         }
     }
 
     /// Stable short name, e.g. "sgemm.4096x4096x4096", "dgemm.tc.4096x4096x4096" (tensor
-    /// cores), "stream.triad.f64", "transfer.h2d.pinned".
+    /// cores), "stream.triad.f64", "transfer.h2d.pinned", "video.me.1080p".
     pub fn name(&self) -> String {
         match *self {
             WorkloadSpec::Gemm {
@@ -278,6 +298,15 @@ impl WorkloadSpec {
                 "transfer.{}.{}",
                 direction.short(),
                 if pinned { "pinned" } else { "pageable" }
+            ),
+            WorkloadSpec::Video {
+                stage,
+                width,
+                height,
+            } => format!(
+                "video.{}.{}",
+                stage.as_str(),
+                video::resolution_name(width, height)
             ),
         }
     }
