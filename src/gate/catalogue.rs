@@ -35,6 +35,13 @@ pub struct GpuModel {
     pub memory_gb: f64,
     pub pcie_gen: u32,
     pub source: String,
+    /// Hardware video encoders (NVENC) on the chip; `Some(0)` = none (A100, H100, H200), None =
+    /// not known to the catalogue (never guessed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nvenc_engines: Option<u32>,
+    /// Where `nvenc_engines` comes from; set exactly when it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nvenc_source: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -172,6 +179,45 @@ mod tests {
         assert_eq!(get("NVIDIA A100 SXM4 80GB").fp64_tensor_tflops, Some(19.5));
         assert_eq!(get("NVIDIA H100 SXM5 80GB").fp64_tensor_tflops, Some(66.9));
         assert_eq!(get("NVIDIA H100 PCIe").fp16_tensor_tflops, Some(756.0));
+    }
+
+    #[test]
+    fn nvenc_engines_from_the_support_matrix_where_known() {
+        let cat = catalogue();
+        for m in &cat {
+            assert_eq!(
+                m.nvenc_engines.is_some(),
+                m.nvenc_source.is_some(),
+                "{}: a count needs its source and a source its count",
+                m.name
+            );
+            if let Some(src) = &m.nvenc_source {
+                assert!(src.contains("Support Matrix"), "{}: {src}", m.name);
+            }
+        }
+        let engines = |name: &str| cat.iter().find(|m| m.name == name).unwrap().nvenc_engines;
+        let cases = [
+            ("Tesla M40 24GB", Some(2)),
+            ("Tesla M40", Some(2)),
+            ("Tesla P40", Some(2)),
+            ("Tesla P100 PCIe 16GB", Some(3)),
+            ("Tesla P100 SXM2", Some(3)),
+            ("Tesla T4", Some(1)),
+            ("NVIDIA A10", Some(1)),
+            ("NVIDIA L4", Some(2)),
+            ("NVIDIA L40S", Some(3)),
+            ("NVIDIA A100 SXM4 40GB", Some(0)),
+            ("NVIDIA A100 PCIe 80GB", Some(0)),
+            ("NVIDIA H100 SXM5 80GB", Some(0)),
+            ("NVIDIA H100 PCIe", Some(0)),
+            ("NVIDIA H200 SXM", Some(0)),
+            // Not in the list the catalogue was filled from: unknown, not guessed.
+            ("Tesla V100 SXM2 16GB", None),
+            ("NVIDIA L40", None),
+        ];
+        for (name, want) in cases {
+            assert_eq!(engines(name), want, "{name}");
+        }
     }
 
     #[test]
