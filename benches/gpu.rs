@@ -13,7 +13,9 @@ use gpugate::cuda::CudaDevice;
 use gpugate::kernels::gemm_maths;
 use gpugate::workload::backend::{Backend, DeviceBackend};
 use gpugate::workload::device::KernelDevice;
-use gpugate::workload::{Direction, GemmMath, Precision, StreamOp, Trial, WorkloadSpec};
+use gpugate::workload::{
+    Direction, GemmMath, Precision, StreamOp, Trial, VideoStage, WorkloadSpec,
+};
 
 fn device() -> Option<Arc<CudaDevice>> {
     let inv = gpugate::probe::gpus();
@@ -128,6 +130,28 @@ fn benches(c: &mut Criterion) {
         g.bench_function(direction.short(), |b| {
             b.iter_custom(|n| timed(t.as_mut(), n))
         });
+    }
+    g.finish();
+    // Video stages at 1080p: one element = one frame, so criterion's elem/s is frames/s. Each
+    // stage's output is verified after its bench (a wrong frame fails the bench).
+    let mut g = c.benchmark_group("video_1080p_frames");
+    g.sample_size(10).measurement_time(Duration::from_secs(3));
+    for stage in VideoStage::ALL {
+        let k = gpugate::kernels::video_kernel(stage);
+        if let Some(why) = dev.kernel_set().why_not(k, k.entry) {
+            eprintln!("video bench skipped: {why}");
+            continue;
+        }
+        let spec = WorkloadSpec::Video {
+            stage,
+            width: 1920,
+            height: 1080,
+        };
+        g.throughput(Throughput::Elements(1));
+        let mut t = backend.prepare(&spec, 1).expect("prepare video stage");
+        g.bench_function(stage.as_str(), |b| b.iter_custom(|n| timed(t.as_mut(), n)));
+        let v = t.verify().expect("verify video stage");
+        assert!(v.passed(), "{}: {}", spec.name(), v.method);
     }
     g.finish();
 }

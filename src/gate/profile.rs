@@ -26,6 +26,78 @@ pub const DEFAULT_PASS_FRACTION_FP32_GEMM: f64 = 0.60;
 pub const DEFAULT_PASS_FRACTION_FP64_GEMM: f64 = 0.75;
 pub const DEFAULT_PASS_FRACTION_STREAM_TRIAD: f64 = 0.70;
 pub const DEFAULT_PASS_FRACTION_TRANSFER: f64 = 0.65;
+/// Pass fraction of the video-stage targets. Their spec is an estimate from first principles
+/// ([`video_spec_fps`]), not yet calibrated on a real card, so the line is low: it fails a card
+/// that runs the stages at well under half the speed its bandwidth and integer units allow, not
+/// one whose kernels are merely less efficient than the model.
+pub const DEFAULT_PASS_FRACTION_VIDEO: f64 = 0.40;
+
+/// The estimated 1080p frame rate of a video stage on a GPU with the given FP32 peak and
+/// memory bandwidth, with its derivation: the lower of
+/// - the bandwidth bound: `memory_gbps` × 1e9 / (the stage's DRAM bytes per 1080p frame), and
+/// - the integer bound: (FP32 TFLOPS × 1e12 / 2) / (the stage's integer operations per frame),
+///   i.e. one 32-bit integer operation per FP32 lane per clock (the FP32 peak counts an FMA as
+///   2 FLOPs); the operation count follows the rule in `crate::workload::video::video_work`.
+///
+/// An estimate until a real card calibrates it; every target built from it says so.
+pub fn video_spec_fps(
+    stage: crate::workload::VideoStage,
+    fp32_tflops: f64,
+    memory_gbps: f64,
+) -> (f64, String) {
+    let (w, h) = crate::gate::evaluate::VIDEO_TARGET_FRAME;
+    let work = crate::workload::video::video_work(stage, w, h);
+    let int_rate = fp32_tflops * 1e12 / 2.0;
+    let bw = if work.bytes > 0.0 {
+        memory_gbps * 1e9 / work.bytes
+    } else {
+        f64::INFINITY
+    };
+    let int = if work.int_ops > 0.0 {
+        int_rate / work.int_ops
+    } else {
+        f64::INFINITY
+    };
+    let fps = bw.min(int);
+    let fps = if fps >= 100.0 {
+        fps.round()
+    } else {
+        (fps * 10.0).round() / 10.0
+    };
+    let why = if bw <= int {
+        format!(
+            "bandwidth bound: {memory_gbps} GB/s / {:.2} MB per 1080p frame; integer bound \
+             {int:.0} fps",
+            work.bytes / 1e6
+        )
+    } else {
+        format!(
+            "integer bound: {:.2} Tops/s (FP32 {fp32_tflops} TFLOPS / 2) / {:.3} Gops per 1080p \
+             frame; bandwidth bound {bw:.0} fps",
+            int_rate / 1e12,
+            work.int_ops / 1e9
+        )
+    };
+    (fps, why)
+}
+
+/// The four video-stage targets for a GPU of the given peaks; `of` names where the peaks come
+/// from (the catalogue entry, or the device attributes).
+pub fn video_targets(fp32_tflops: f64, memory_gbps: f64, of: &str) -> Vec<Target> {
+    crate::workload::VideoStage::ALL
+        .into_iter()
+        .filter(|_| fp32_tflops > 0.0 && memory_gbps > 0.0)
+        .map(|stage| {
+            let (fps, why) = video_spec_fps(stage, fp32_tflops, memory_gbps);
+            target(
+                Metric::video(stage),
+                fps,
+                DEFAULT_PASS_FRACTION_VIDEO,
+                format!("estimate, derived from {of} ({why}); not yet calibrated on a real card"),
+            )
+        })
+        .collect()
+}
 
 /// What a target measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -370,11 +442,14 @@ pub fn parse_profile(text: &str, origin: &str) -> Result<Profile, ProfileError> 
             };
             let unitless = t.keys().find(|k| {
                 (k.starts_with("spec") || k.starts_with("min"))
-                    && !matches!(k.as_str(), "spec_tflops" | "spec_gbps")
+                    && !matches!(k.as_str(), "spec_tflops" | "spec_gbps" | "spec_fps")
             });
             let problem = if let Some(k) = unitless {
                 Some(format!("has key `{k}`, whose name carries no known unit"))
-            } else if !t.contains_key("spec_tflops") && !t.contains_key("spec_gbps") {
+            } else if !["spec_tflops", "spec_gbps", "spec_fps"]
+                .iter()
+                .any(|k| t.contains_key(*k))
+            {
                 Some("gives no spec value".to_string())
             } else {
                 None
@@ -643,6 +718,11 @@ fn catalogue_targets(m: &GpuModel) -> Vec<Target> {
             m.pcie_gen, m.name
         ),
     ));
+    t.extend(video_targets(
+        m.fp32_tflops,
+        m.memory_gbps,
+        &format!("catalogue: {}", m.name),
+    ));
     t
 }
 
@@ -686,6 +766,10 @@ fn derived_targets(d: &DeviceInfo) -> Vec<Target> {
                 d.memory_bus_width_bits
             ),
         ));
+    }
+    let peak = |m: Metric| t.iter().find(|x| x.metric == m).map(|x| x.spec());
+    if let (Some(fp32), Some(gbps)) = (peak(Metric::Fp32Gemm), peak(Metric::StreamTriad)) {
+        t.extend(video_targets(fp32, gbps, "the device attributes"));
     }
     if let (Some(gen), Some(width)) = (d.pcie_link_gen, d.pcie_link_width) {
         t.extend(transfer_targets(
@@ -924,5 +1008,119 @@ mod tests {
             let text = toml::to_string(&p).unwrap();
             assert_eq!(parse_profile(&text, "rt").unwrap(), p);
         }
+    }
+}
+
+#[cfg(test)]
+mod video_target_tests {
+    use super::*;
+    use crate::workload::VideoStage;
+
+    /// The G2 profiles' video targets are the derivation from the catalogue's M40 entry (FP32
+    /// 7.0 TFLOPS, 288 GB/s), stage by stage, with the estimate's pass fraction: a change to the
+    /// stages' work formulas must be carried into the profiles.
+    #[test]
+    fn g2_video_targets_are_the_m40_derivation() {
+        let m40 = crate::gate::catalogue::lookup_gpu("Tesla M40 24GB").unwrap();
+        for name in ["g2.large", "g2.2xlarge"] {
+            let p = load_profile(name).unwrap().0;
+            let mut want = Vec::new();
+            for stage in VideoStage::ALL {
+                let (fps, _) = video_spec_fps(stage, m40.fp32_tflops, m40.memory_gbps);
+                want.push(format!("{} = {fps}", Metric::video(stage)));
+                let t = p
+                    .targets
+                    .iter()
+                    .find(|t| t.metric == Metric::video(stage))
+                    .unwrap_or_else(|| panic!("{name} has no {} target", Metric::video(stage)));
+                assert_eq!(
+                    t.spec_fps,
+                    Some(fps),
+                    "{name}: {} spec_fps; the derivation gives {want:?}",
+                    t.metric
+                );
+                assert_eq!(t.pass_fraction, DEFAULT_PASS_FRACTION_VIDEO, "{name}");
+                assert!(t.source.contains("estimate"), "{name}: {}", t.source);
+            }
+        }
+    }
+
+    /// Bandwidth-bound and integer-bound stages: each bound is computed, the lower one wins, and
+    /// the source says which.
+    #[test]
+    fn video_spec_is_the_lower_bound_and_says_which() {
+        for stage in VideoStage::ALL {
+            let w = crate::workload::video::video_work(stage, 1920, 1080);
+            let (fps, why) = video_spec_fps(stage, 7.0, 288.0);
+            let bw = 288e9 / w.bytes;
+            let int = 3.5e12 / w.int_ops;
+            let want = bw.min(int);
+            assert!(
+                (fps - want).abs() <= want * 0.01 + 0.05,
+                "{stage:?}: {fps} vs {want}"
+            );
+            let bound = if bw <= int {
+                "bandwidth bound"
+            } else {
+                "integer bound"
+            };
+            assert!(why.starts_with(bound), "{stage:?}: {why}");
+            // Twice the bandwidth and twice the FP32 peak: twice the frames.
+            let (f2, _) = video_spec_fps(stage, 14.0, 576.0);
+            assert!((f2 / fps - 2.0).abs() < 0.01, "{stage:?}: {f2} vs {fps}");
+        }
+    }
+
+    /// `auto` on an M40 sets the four video targets from the catalogue.
+    #[test]
+    fn auto_sets_video_targets() {
+        let p = auto_profile(&[crate::test_support::m40(0)]);
+        for stage in VideoStage::ALL {
+            let t = p
+                .targets
+                .iter()
+                .find(|t| t.metric == Metric::video(stage))
+                .unwrap();
+            assert_eq!(t.spec_fps, Some(video_spec_fps(stage, 7.0, 288.0).0));
+            assert!(
+                t.source.contains("catalogue: Tesla M40 24GB"),
+                "{}",
+                t.source
+            );
+        }
+    }
+
+    /// spec_fps is the key of the fps metrics and only of them.
+    #[test]
+    fn fps_targets_take_spec_fps_only() {
+        let base = "name = \"t\"\ndescription = \"\"\n[machine]\ngpu_count = 1\n[[target]]\nscope = \"gpu\"\npass_fraction = 0.5\nsource = \"s\"\n";
+        let ok = format!("{base}metric = \"video_me\"\nspec_fps = 100.0\n");
+        if let Err(e) = parse_profile(&ok, "t") {
+            panic!("{e}");
+        }
+        let e = parse_profile(
+            &format!("{base}metric = \"video_me\"\nspec_gbps = 100.0\n"),
+            "t",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("write spec_fps, not spec_gbps"), "{e}");
+        let e = parse_profile(
+            &format!("{base}metric = \"stream_triad\"\nspec_fps = 100.0\n"),
+            "t",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("write spec_gbps, not spec_fps"), "{e}");
+        let e = parse_profile(
+            &format!("{base}metric = \"video_me\"\nspec_fps = 1.0\nspec_tflops = 1.0\n"),
+            "t",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("spec_tflops and spec_fps: keep only spec_fps"),
+            "{e}"
+        );
     }
 }

@@ -96,6 +96,10 @@ pub fn render_inventory(host: &HostInfo, gpus: &[DeviceInfo], unavailable: Optio
             g.max_ptx_isa
         );
         module_lines(&mut o, g);
+        let _ = writeln!(o, "          video encode: {}", g.nvenc.engines_text());
+        if let Some(nvml) = g.nvenc.nvml_text() {
+            let _ = writeln!(o, "          video encode {nvml}");
+        }
         if g.simulated {
             let _ = writeln!(
                 o,

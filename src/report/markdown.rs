@@ -251,7 +251,7 @@ impl Reporter for Markdown {
         if r.results.is_empty() {
             let _ = writeln!(o, "No workload results.\n");
         }
-        for unit in ["TFLOPS", "GB/s"] {
+        for unit in ["TFLOPS", "GB/s", "fps"] {
             let rows: Vec<Vec<String>> = r
                 .results
                 .iter()
@@ -292,10 +292,10 @@ impl Reporter for Markdown {
             let _ = writeln!(
                 o,
                 "### {}\n",
-                if unit == "TFLOPS" {
-                    "Compute (TFLOPS)"
-                } else {
-                    "Bandwidth (GB/s)"
+                match unit {
+                    "TFLOPS" => "Compute (TFLOPS)",
+                    "fps" => "Video (frames/s)",
+                    _ => "Bandwidth (GB/s)",
                 }
             );
             table(
@@ -365,6 +365,58 @@ impl Reporter for Markdown {
 
         for c in super::charts::gemm_charts(r) {
             let _ = writeln!(o, "![{}]({})\n", c.title, c.file_name);
+        }
+
+        // Video stages: fps beside the GB/s and Gop/s they imply, against the stage's target.
+        let video = super::video::video_rows(r);
+        if !video.is_empty() {
+            let _ = writeln!(
+                o,
+                "## Video stages\n\nFrames per second of gpugate's video kernels (each output \
+                 checked bit for bit on the host). Targets are in 1080p frames per second, \
+                 estimated from the GPU's bandwidth and integer throughput until a real card \
+                 calibrates them; a result at another frame size is counted in 1080p frames by \
+                 its pixel count.\n"
+            );
+            let rows: Vec<Vec<String>> = video
+                .iter()
+                .map(|v| {
+                    vec![
+                        format!("`{}`", v.id),
+                        v.stage.as_str().to_string(),
+                        format!("{}×{}", v.width, v.height),
+                        fmt_opt(v.fps, "fps"),
+                        fmt_opt(v.fps_1080p, "fps"),
+                        fmt_opt(v.gbps, "GB/s"),
+                        fmt_opt(v.gops, "Gop/s"),
+                        fmt_opt(v.spec, "fps"),
+                        fmt_opt(v.pass_line, "fps"),
+                        v.percent_of_spec()
+                            .map_or("—".into(), |p| format!("{p:.1}%")),
+                        cell(&v.verification),
+                    ]
+                })
+                .collect();
+            table(
+                &mut o,
+                &[
+                    "ID",
+                    "Stage",
+                    "Frame",
+                    "fps",
+                    "1080p fps",
+                    "GB/s",
+                    "Gop/s",
+                    "Target fps (spec)",
+                    "Pass line",
+                    "% of spec",
+                    "Verification",
+                ],
+                &rows,
+            );
+            for c in super::video::video_charts(r) {
+                let _ = writeln!(o, "![{}]({})\n", c.title, c.file_name);
+            }
         }
 
         // GEMM tuning: which variant each size class uses, and how the candidates did.

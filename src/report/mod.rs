@@ -19,6 +19,7 @@ pub mod info;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod video;
 
 #[cfg(test)]
 mod tests;
@@ -264,7 +265,10 @@ pub fn write_all(r: &RunReport, dir: &Path) -> Result<Vec<PathBuf>, std::io::Err
     written.push(write_atomic(dir, html.file_name(), &html.render(r))?);
     let junit: &dyn Reporter = &junit::Junit;
     written.push(write_atomic(dir, junit.file_name(), &junit.render(r))?);
-    for c in charts::gemm_charts(r) {
+    for c in charts::gemm_charts(r)
+        .into_iter()
+        .chain(video::video_charts(r))
+    {
         written.push(write_atomic(dir, &c.file_name, &c.svg)?);
     }
     Ok(written)
@@ -272,7 +276,7 @@ pub fn write_all(r: &RunReport, dir: &Path) -> Result<Vec<PathBuf>, std::io::Err
 
 // ---------------------------------------------------------------- formatting shared by renderers
 
-/// A number in its unit's precision: TFLOPS 2 decimals, GB/s and GB 1 decimal, whole numbers
+/// A number in its unit's precision: TFLOPS 2 decimals, GB/s, GB, fps and Gop/s 1 decimal, whole numbers
 /// without decimals, anything else 2 decimals.
 pub fn fmt_value(v: f64, unit: &str) -> String {
     if !v.is_finite() {
@@ -280,7 +284,7 @@ pub fn fmt_value(v: f64, unit: &str) -> String {
     }
     match unit {
         "TFLOPS" => format!("{v:.2}"),
-        "GB/s" | "GB" => format!("{v:.1}"),
+        "GB/s" | "GB" | "fps" | "Gop/s" => format!("{v:.1}"),
         _ if v.fract() == 0.0 && v.abs() < 1e15 => format!("{v:.0}"),
         _ => format!("{v:.2}"),
     }

@@ -514,6 +514,54 @@ fn profile_and_inventory_text() {
     assert!(text.contains("GPU unavailable: no driver"));
 }
 
+/// `gpugate info` gives every GPU's NVENC engines with their source, says so of a GPU without
+/// one, and shows NVML's encoder readings where there are some.
+#[test]
+fn inventory_shows_the_nvenc_engines() {
+    let r = sample_report();
+    let encode = |g: &crate::model::DeviceInfo| -> Vec<String> {
+        info::render_inventory(&r.host, std::slice::from_ref(g), None)
+            .lines()
+            .filter(|l| l.trim_start().starts_with("video encode"))
+            .map(|l| l.trim().to_string())
+            .collect()
+    };
+    let mut m40 = m40(0);
+    m40.nvenc = crate::probe::gpu::nvenc_info(
+        &m40.name,
+        Ok(crate::probe::telemetry::EncoderReadings {
+            supported: Some(true),
+            capacity_h264_percent: Some(100),
+            utilization_percent: Some(0),
+            sessions: Some(0),
+            average_fps: Some(0),
+            average_latency_us: Some(0),
+            note: None,
+        }),
+    );
+    let lines = encode(&m40);
+    assert!(
+        lines[0].starts_with("video encode: 2 NVENC engines (catalogue: Tesla M40 24GB; NVIDIA Video Encode and Decode GPU Support Matrix"),
+        "{lines:?}"
+    );
+    assert_eq!(
+        lines[1],
+        "video encode NVML: H.264 capacity 100 %, utilisation 0 %, 0 sessions"
+    );
+    let mut h100 = m40.clone();
+    h100.name = "NVIDIA H100 80GB HBM3".into();
+    h100.nvenc = crate::probe::gpu::nvenc_info(&h100.name, Err("no NVML here".into()));
+    let lines = encode(&h100);
+    assert!(
+        lines[0].starts_with("video encode: no NVENC engine on this GPU (catalogue: NVIDIA H100"),
+        "{lines:?}"
+    );
+    let mut odd = m40.clone();
+    odd.name = "NVIDIA A10G".into();
+    odd.nvenc = crate::model::NvencInfo::default();
+    assert!(encode(&odd)[0].contains("NVENC engine count unknown for this GPU"));
+}
+
 /// `gpugate info` shows, per GPU, the PTX ISA its driver accepts and, per kernel family, the
 /// build that loads there or why none does.
 #[test]
@@ -533,6 +581,7 @@ fn inventory_shows_the_build_of_every_kernel_module_on_the_driver() {
             "driver CUDA 12.4, PTX ISA up to 8.4",
             "kernel module gemm: compute_52 build loads (PTX ISA 4.1, drivers from CUDA 9.0 (R384+))",
             "kernel module stream: compute_52 build loads (PTX ISA 6.0, drivers from CUDA 9.0 (R384+))",
+            "video encode: 2 NVENC engines (catalogue: Tesla M40 24GB)",
         ]
     );
     // An A100 on R418: gemm falls back to compute_70, saying what compute_80 needs.
