@@ -836,3 +836,99 @@ fn noise_interval_trims_outliers() {
     let (lo, hi) = noise_interval(&m);
     assert!((lo - 4.8).abs() < 1e-9 && (hi - 5.2).abs() < 1e-9);
 }
+
+fn video_me(width: usize, height: usize) -> WorkloadSpec {
+    WorkloadSpec::Video {
+        stage: crate::workload::VideoStage::Me,
+        width,
+        height,
+    }
+}
+
+/// Gate cases for the video fps targets: a video_me target of 1000 fps at 1080p with a 0.4 pass
+/// line (400 fps), against results at 1080p and at a quarter-HD frame (1/16 of the pixels).
+#[test]
+fn video_fps_targets() {
+    use Verdict::*;
+    type VideoCase = (&'static str, fn(&mut RunReport), Verdict, &'static str);
+    let cases: [VideoCase; 7] = [
+        (
+            "1080p above the line passes",
+            |r| r.results.push(result(0, video_me(1920, 1080), 600.0)),
+            Pass,
+            "reaches the pass line 400.0 fps",
+        ),
+        (
+            "1080p below the line fails",
+            |r| r.results.push(result(0, video_me(1920, 1080), 300.0)),
+            Fail,
+            "is below the pass line",
+        ),
+        (
+            "noise straddling the line is inconclusive",
+            |r| {
+                r.results.push(result(0, video_me(1920, 1080), 400.0));
+                set_speed(r, "gpu0.video.me.1080p", 400.0, 0.05);
+            },
+            Inconclusive,
+            "straddles",
+        ),
+        (
+            "a smaller frame counts in 1080p frames by pixel count, and says so",
+            |r| r.results.push(result(0, video_me(480, 270), 8000.0)),
+            Pass,
+            "counted as 1080p frames by pixel count",
+        ),
+        (
+            "1080p is used when both sizes ran",
+            |r| {
+                r.results.push(result(0, video_me(1920, 1080), 300.0));
+                r.results.push(result(0, video_me(480, 270), 16000.0));
+            },
+            Fail,
+            "300.0 fps",
+        ),
+        (
+            "a wrong frame fails whatever its speed",
+            |r| {
+                let mut w = result(0, video_me(1920, 1080), 5000.0);
+                w.verification.status = VerifyStatus::Failed;
+                r.results.push(w);
+            },
+            Fail,
+            "gave wrong results",
+        ),
+        ("no result fails", |_| {}, Fail, "no video_me result"),
+    ];
+    let mut failures = Vec::new();
+    for (name, tweak, want, reason) in cases {
+        let mut p = profile("g2.large");
+        p.targets.retain(|t| t.metric.unit() != "fps");
+        p.targets.push(Target {
+            metric: Metric::VideoMe,
+            scope: Scope::Gpu,
+            gpu: None,
+            spec_tflops: None,
+            spec_gbps: None,
+            spec_fps: Some(1000.0),
+            pass_fraction: 0.4,
+            source: "test".into(),
+        });
+        let mut r = report(1);
+        r.results
+            .retain(|w| !matches!(w.spec, WorkloadSpec::Video { .. }));
+        tweak(&mut r);
+        let checks = evaluate(&p, &r);
+        let Some(c) = checks.iter().find(|c| c.id == "gpu0.video_me") else {
+            failures.push(format!("{name}: no check gpu0.video_me"));
+            continue;
+        };
+        if c.verdict != want || !c.reason.contains(reason) || c.unit != "fps" {
+            failures.push(format!(
+                "{name}: {} {} (want {want}, reason with {reason:?}): {}",
+                c.verdict, c.unit, c.reason
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
