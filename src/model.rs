@@ -119,6 +119,108 @@ pub struct DeviceInfo {
     /// simulator existed: false.
     #[serde(default)]
     pub simulated: bool,
+    /// The hardware video encoders (NVENC): how many (GPU models catalogue), and what NVML
+    /// says about them. Absent in run.json files written before gpugate looked: unknown.
+    #[serde(default)]
+    pub nvenc: NvencInfo,
+}
+
+/// A GPU's hardware video encoders (NVENC). The engine count comes from the GPU models
+/// catalogue (NVIDIA's support matrix), or, for a GPU the catalogue does not know, "none" from
+/// NVML when the driver says the GPU has no encoder; NVML has no engine count. The NVML
+/// readings (H.264 encoder capacity, utilisation, sessions) are there where the driver's NVML
+/// gives them, each `None` otherwise, with `nvml_note` saying why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct NvencInfo {
+    /// NVENC engines on the chip: `Some(0)` = none, `None` = unknown.
+    #[serde(default)]
+    pub engines: Option<u32>,
+    /// Where `engines` comes from.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// NVML: `Some(true)` when the driver reports an H.264 encoder, `Some(false)` when it says
+    /// the GPU has none (NVML_ERROR_NOT_SUPPORTED), `None` when NVML could not tell.
+    #[serde(default)]
+    pub nvml_encoder: Option<bool>,
+    /// NVML: H.264 encoder capacity left, % of the maximum (100 = idle).
+    #[serde(default)]
+    pub capacity_h264_percent: Option<u32>,
+    /// NVML: encoder utilisation, %, over its last sampling period.
+    #[serde(default)]
+    pub utilization_percent: Option<u32>,
+    /// NVML: active encode sessions on the GPU (any process).
+    #[serde(default)]
+    pub sessions: Option<u32>,
+    /// NVML: trailing average frames per second of the active sessions.
+    #[serde(default)]
+    pub average_fps: Option<u32>,
+    /// NVML: trailing average encode latency, µs.
+    #[serde(default)]
+    pub average_latency_us: Option<u32>,
+    /// Why NVML readings are missing: no NVML, an entry point this driver's NVML lacks ("not
+    /// available on this driver"), or the GPU has no encoder.
+    #[serde(default)]
+    pub nvml_note: Option<String>,
+}
+
+/// What `gpugate info` and the reports say of a GPU without NVENC.
+pub const NO_NVENC: &str = "no NVENC engine on this GPU";
+/// What they say when neither the catalogue nor NVML tells the engine count.
+pub const NVENC_UNKNOWN: &str = "NVENC engine count unknown for this GPU";
+
+impl NvencInfo {
+    /// The engine count in words with its source: "2 NVENC engines (catalogue: …)", "no NVENC
+    /// engine on this GPU (…)", "NVENC engine count unknown for this GPU (…)".
+    pub fn engines_text(&self) -> String {
+        let src = self
+            .source
+            .as_deref()
+            .map(|s| format!(" ({s})"))
+            .unwrap_or_default();
+        match self.engines {
+            Some(0) => format!("{NO_NVENC}{src}"),
+            Some(1) => format!("1 NVENC engine{src}"),
+            Some(n) => format!("{n} NVENC engines{src}"),
+            None => {
+                let nvml = match self.nvml_encoder {
+                    Some(true) => {
+                        " (not in the catalogue; NVML reports an H.264 encoder but not how many \
+                         engines)"
+                    }
+                    _ => " (not in the catalogue, and NVML does not tell)",
+                };
+                format!("{NVENC_UNKNOWN}{nvml}")
+            }
+        }
+    }
+
+    /// The NVML readings in words, or why there are none; None when there is nothing to say.
+    pub fn nvml_text(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if let Some(c) = self.capacity_h264_percent {
+            parts.push(format!("H.264 capacity {c} %"));
+        }
+        if let Some(u) = self.utilization_percent {
+            parts.push(format!("utilisation {u} %"));
+        }
+        if let Some(n) = self.sessions {
+            let mut s = format!("{n} session{}", if n == 1 { "" } else { "s" });
+            if n > 0 {
+                if let (Some(f), Some(l)) = (self.average_fps, self.average_latency_us) {
+                    s.push_str(&format!(" (average {f} fps, {l} µs)"));
+                }
+            }
+            parts.push(s);
+        }
+        let mut text = parts.join(", ");
+        if let Some(note) = &self.nvml_note {
+            if !text.is_empty() {
+                text.push_str("; ");
+            }
+            text.push_str(note);
+        }
+        (!text.is_empty()).then(|| format!("NVML: {text}"))
+    }
 }
 
 /// What a simulated device's name carries ("Tesla M40 24GB (gpugate-sim)"). No real GPU is

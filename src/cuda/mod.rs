@@ -358,6 +358,8 @@ pub(crate) fn device_info(
         pcie_link_gen: None,
         pcie_link_width: None,
         simulated: crate::model::is_simulated_name(&name),
+        // The catalogue and NVML fill this in (crate::probe::gpus).
+        nvenc: Default::default(),
     })
 }
 

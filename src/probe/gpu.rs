@@ -1,8 +1,8 @@
 //! The GPUs the CUDA driver can see, or why none can be used.
 
-use super::telemetry::{self, PcieLink};
+use super::telemetry::{self, EncoderReadings, PcieLink};
 use crate::cuda;
-use crate::model::DeviceInfo;
+use crate::model::{DeviceInfo, NvencInfo};
 
 /// Every GPU the driver reports, or the reason none can be used.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -13,7 +13,8 @@ pub struct GpuInventory {
     pub unavailable: Option<String>,
 }
 
-/// Lists the GPUs through the CUDA driver, then adds what only NVML knows (the PCIe link).
+/// Lists the GPUs through the CUDA driver, then adds what only NVML knows (the PCIe link, the
+/// video encoder's readings) and the NVENC engine count from the GPU models catalogue.
 /// Never panics: with no driver, no device or a driver error it returns no devices and the
 /// reason (which says what to do); without NVML the PCIe fields stay `None`.
 pub fn gpus() -> GpuInventory {
@@ -30,7 +31,50 @@ pub fn gpus() -> GpuInventory {
         .map(|t| t.as_ref().and_then(|t| t.pcie_link()))
         .collect();
     fill_pcie_link(&mut inv.devices, links);
+    for (d, t) in inv.devices.iter_mut().zip(&opened) {
+        let readings = match t {
+            Some(t) => Ok(t.encoder()),
+            None => Err(telemetry::nvml_status()
+                .err()
+                .unwrap_or_else(|| "NVML could not open the GPU".into())),
+        };
+        d.nvenc = nvenc_info(&d.name, readings);
+    }
     inv
+}
+
+/// The NVENC record of a GPU named `name`: the engine count and its source from the GPU
+/// models catalogue; for a GPU the catalogue does not know, "none" when NVML says the GPU has
+/// no encoder, else unknown. `readings` is what NVML said, or why NVML could not be asked.
+pub fn nvenc_info(name: &str, readings: Result<EncoderReadings, String>) -> NvencInfo {
+    let mut n = NvencInfo::default();
+    if let Some(m) = crate::gate::lookup_gpu(name) {
+        if let (Some(e), Some(src)) = (m.nvenc_engines, m.nvenc_source) {
+            n.engines = Some(e);
+            n.source = Some(format!("catalogue: {}; {src}", m.name));
+        }
+    }
+    match readings {
+        Ok(r) => {
+            n.nvml_encoder = r.supported;
+            n.capacity_h264_percent = r.capacity_h264_percent;
+            n.utilization_percent = r.utilization_percent;
+            n.sessions = r.sessions;
+            n.average_fps = r.average_fps;
+            n.average_latency_us = r.average_latency_us;
+            n.nvml_note = r.note;
+        }
+        Err(why) => n.nvml_note = Some(format!("no encoder readings: {why}")),
+    }
+    if n.engines.is_none() && n.nvml_encoder == Some(false) {
+        n.engines = Some(0);
+        n.source = Some(
+            "NVML: the driver reports no H.264 encoder on this GPU (nvmlDeviceGetEncoderCapacity: \
+             Not Supported)"
+                .into(),
+        );
+    }
+    n
 }
 
 /// Fills `pcie_link_gen` / `pcie_link_width` with the MAXIMUM link NVML reports: the highest
@@ -130,6 +174,69 @@ mod tests {
         // NVML could not describe GPU 1: unknown, not zero.
         assert_eq!(devices[1].pcie_link_gen, None);
         assert_eq!(devices[1].pcie_link_width, None);
+    }
+
+    #[test]
+    fn nvenc_from_the_catalogue_else_none_from_nvml_else_unknown() {
+        let idle = EncoderReadings {
+            supported: Some(true),
+            capacity_h264_percent: Some(100),
+            utilization_percent: Some(0),
+            sessions: Some(0),
+            average_fps: Some(0),
+            average_latency_us: Some(0),
+            note: None,
+        };
+        let none = EncoderReadings {
+            supported: Some(false),
+            note: Some("the driver reports no encoder on this GPU (Not Supported)".into()),
+            ..Default::default()
+        };
+        // Catalogue: M40 2 engines, with NVML's readings beside.
+        let m40 = nvenc_info("Tesla M40 24GB", Ok(idle.clone()));
+        assert_eq!(m40.engines, Some(2));
+        assert!(m40.source.as_deref().unwrap().contains("Support Matrix"));
+        assert_eq!(m40.capacity_h264_percent, Some(100));
+        assert!(m40
+            .engines_text()
+            .starts_with("2 NVENC engines (catalogue: Tesla M40 24GB"));
+        assert_eq!(
+            m40.nvml_text().unwrap(),
+            "NVML: H.264 capacity 100 %, utilisation 0 %, 0 sessions"
+        );
+        // Catalogue: the H100 has none, whatever NVML says.
+        let h100 = nvenc_info("NVIDIA H100 80GB HBM3", Ok(none.clone()));
+        assert_eq!(h100.engines, Some(0));
+        assert!(h100
+            .engines_text()
+            .starts_with("no NVENC engine on this GPU"));
+        // Not in the catalogue: none from NVML, else unknown.
+        let odd = nvenc_info("NVIDIA A10G", Ok(none));
+        assert_eq!(odd.engines, Some(0));
+        assert!(odd.source.as_deref().unwrap().starts_with("NVML"));
+        let odd = nvenc_info("NVIDIA A10G", Ok(idle));
+        assert_eq!(odd.engines, None);
+        assert!(odd
+            .engines_text()
+            .starts_with("NVENC engine count unknown for this GPU"));
+        // No NVML: the catalogue still counts, and the reason is kept.
+        let m40 = nvenc_info("Tesla M40 24GB", Err("NVML not available: …".into()));
+        assert_eq!((m40.engines, m40.nvml_encoder), (Some(2), None));
+        assert!(m40
+            .nvml_text()
+            .unwrap()
+            .contains("no encoder readings: NVML not available"));
+        let old = nvenc_info(
+            "Tesla M40 24GB",
+            Ok(EncoderReadings {
+                note: Some("not available on this driver (nvmlDeviceGetEncoderStats)".into()),
+                ..Default::default()
+            }),
+        );
+        assert_eq!(
+            old.nvml_text().unwrap(),
+            "NVML: not available on this driver (nvmlDeviceGetEncoderStats)"
+        );
     }
 
     /// On this machine (whatever it has): never panics, and either lists GPUs or says why not.

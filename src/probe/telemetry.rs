@@ -169,6 +169,9 @@ const NVML_SUCCESS: Ret = 0;
 const NVML_CLOCK_SM: c_uint = 1;
 const NVML_CLOCK_MEM: c_uint = 2;
 const NVML_TEMPERATURE_GPU: c_uint = 0;
+const NVML_ERROR_NOT_SUPPORTED: Ret = 3;
+/// `NVML_ENCODER_QUERY_H264` of `nvmlEncoderType_t`.
+const NVML_ENCODER_QUERY_H264: c_uint = 0;
 
 type FnVoid = unsafe extern "C" fn() -> Ret;
 type FnErrorString = unsafe extern "C" fn(Ret) -> *const c_char;
@@ -176,12 +179,15 @@ type FnHandle = unsafe extern "C" fn(*const c_char, *mut Device) -> Ret;
 type FnClock = unsafe extern "C" fn(Device, c_uint, *mut c_uint) -> Ret;
 type FnUint = unsafe extern "C" fn(Device, *mut c_uint) -> Ret;
 type FnUlonglong = unsafe extern "C" fn(Device, *mut c_ulonglong) -> Ret;
+type FnUint2 = unsafe extern "C" fn(Device, *mut c_uint, *mut c_uint) -> Ret;
+type FnUint3 = unsafe extern "C" fn(Device, *mut c_uint, *mut c_uint, *mut c_uint) -> Ret;
 
 /// The readings gpugate takes through NVML and the entry points that give each, preferred
 /// first. Every one is optional: a driver whose NVML lacks all of a reading's entry points does
 /// not give that reading ("not available on this driver"), which is never an error. All of them
 /// are in R418's NVML (the oldest driver gpugate supports); the newest,
-/// `nvmlDeviceGetCurrentClocksEventReasons` (R535), falls back to its old name.
+/// `nvmlDeviceGetCurrentClocksEventReasons` (R535), falls back to its old name. The encoder
+/// readings are read once, for the inventory (`crate::probe::gpus`), not sampled.
 pub const NVML_READINGS: &[(&str, &[&str])] = &[
     ("SM and memory clocks", &["nvmlDeviceGetClockInfo"]),
     ("maximum SM clock", &["nvmlDeviceGetMaxClockInfo"]),
@@ -204,6 +210,9 @@ pub const NVML_READINGS: &[(&str, &[&str])] = &[
             "nvmlDeviceGetMaxPcieLinkWidth",
         ],
     ),
+    ("encoder capacity", &["nvmlDeviceGetEncoderCapacity"]),
+    ("encoder utilisation", &["nvmlDeviceGetEncoderUtilization"]),
+    ("encoder sessions", &["nvmlDeviceGetEncoderStats"]),
 ];
 
 /// The readings an NVML exporting what `has` finds cannot give, each as "name (entry point)".
@@ -243,6 +252,9 @@ struct Nvml {
     pcie_width: Option<FnUint>,
     pcie_max_gen: Option<FnUint>,
     pcie_max_width: Option<FnUint>,
+    encoder_capacity: Option<FnClock>,
+    encoder_utilization: Option<FnUint2>,
+    encoder_stats: Option<FnUint3>,
     /// The readings this NVML cannot give ([`unavailable_readings`]).
     unavailable: Vec<String>,
     /// Keeps the library mapped (for the life of the process: it is never unloaded).
@@ -328,6 +340,9 @@ impl Nvml {
                 pcie_width: symbol(&lib, "nvmlDeviceGetCurrPcieLinkWidth"),
                 pcie_max_gen: symbol(&lib, "nvmlDeviceGetMaxPcieLinkGeneration"),
                 pcie_max_width: symbol(&lib, "nvmlDeviceGetMaxPcieLinkWidth"),
+                encoder_capacity: symbol(&lib, "nvmlDeviceGetEncoderCapacity"),
+                encoder_utilization: symbol(&lib, "nvmlDeviceGetEncoderUtilization"),
+                encoder_stats: symbol(&lib, "nvmlDeviceGetEncoderStats"),
                 unavailable: unavailable_readings(|n| {
                     symbol::<unsafe extern "C" fn()>(&lib, n).is_some()
                 }),
@@ -413,6 +428,24 @@ pub struct PcieLink {
     pub max_width: u32,
 }
 
+/// What NVML says about a GPU's hardware video encoder (NVENC), read once.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct EncoderReadings {
+    /// `Some(false)` when NVML says the GPU has no H.264 encoder (NVML_ERROR_NOT_SUPPORTED, as
+    /// on the A100, H100 and H200), `Some(true)` when it reports its capacity, `None` when it
+    /// could not tell.
+    pub supported: Option<bool>,
+    /// H.264 encoder capacity left, % of the maximum.
+    pub capacity_h264_percent: Option<u32>,
+    pub utilization_percent: Option<u32>,
+    pub sessions: Option<u32>,
+    pub average_fps: Option<u32>,
+    pub average_latency_us: Option<u32>,
+    /// Why readings are missing, e.g. "not available on this driver (nvmlDeviceGetEncoderStats)"
+    /// or "no encoder on this GPU (nvmlDeviceGetEncoderCapacity: Not Supported)".
+    pub note: Option<String>,
+}
+
 /// An open NVML device. Readings may be taken from any thread (NVML is thread-safe).
 pub struct GpuTelemetry {
     session: Session,
@@ -493,6 +526,66 @@ impl GpuTelemetry {
             max_gen: self.read_uint(n.pcie_max_gen)?,
             max_width: self.read_uint(n.pcie_max_width)?,
         })
+    }
+
+    /// The GPU's hardware video encoder as NVML sees it: whether there is one, its H.264
+    /// capacity, utilisation and sessions. An entry point this driver's NVML lacks is "not
+    /// available on this driver"; NOT_SUPPORTED means the GPU has no encoder. Never an error.
+    pub fn encoder(&self) -> EncoderReadings {
+        let n = self.session.nvml;
+        let mut r = EncoderReadings::default();
+        let mut missing = Vec::new();
+        let mut failed = Vec::new();
+        let mut unsupported = false;
+        let mut outcome = |name: &str, ret: Option<Ret>| -> bool {
+            match ret {
+                None => missing.push(name.to_string()),
+                Some(NVML_SUCCESS) => return true,
+                Some(NVML_ERROR_NOT_SUPPORTED) => unsupported = true,
+                Some(e) => failed.push(format!("{name}: {}", n.describe(e))),
+            }
+            false
+        };
+        let (mut a, mut b, mut c): (c_uint, c_uint, c_uint) = (0, 0, 0);
+        // SAFETY (all three): a valid device handle, an nvml.h enum value and out-pointers.
+        let ret = n
+            .encoder_capacity
+            .map(|f| unsafe { f(self.device, NVML_ENCODER_QUERY_H264, &mut a) });
+        if outcome("nvmlDeviceGetEncoderCapacity", ret) {
+            r.supported = Some(true);
+            r.capacity_h264_percent = Some(a);
+        } else if ret == Some(NVML_ERROR_NOT_SUPPORTED) {
+            r.supported = Some(false);
+        }
+        let ret = n
+            .encoder_utilization
+            .map(|f| unsafe { f(self.device, &mut a, &mut b) });
+        if outcome("nvmlDeviceGetEncoderUtilization", ret) {
+            r.utilization_percent = Some(a);
+        }
+        let ret = n
+            .encoder_stats
+            .map(|f| unsafe { f(self.device, &mut a, &mut b, &mut c) });
+        if outcome("nvmlDeviceGetEncoderStats", ret) {
+            r.sessions = Some(a);
+            r.average_fps = Some(b);
+            r.average_latency_us = Some(c);
+        }
+        let mut notes = Vec::new();
+        if r.supported == Some(false) {
+            notes.push("the driver reports no encoder on this GPU (Not Supported)".to_string());
+        } else if unsupported {
+            notes.push("some encoder readings are not supported on this GPU".to_string());
+        }
+        if !missing.is_empty() {
+            notes.push(format!(
+                "not available on this driver ({})",
+                missing.join(", ")
+            ));
+        }
+        notes.extend(failed);
+        r.note = (!notes.is_empty()).then(|| notes.join("; "));
+        r
     }
 
     /// The readings this driver's NVML cannot give, each as "name (missing entry points)":
