@@ -153,7 +153,17 @@ pub const DRIVER_ENTRY_POINTS: &[(&str, u32)] = &[
 
 /// NVML calls the simulator exports that appeared after R384, with the CUDA version of the
 /// branch that introduced them.
+///
+/// The encoder queries `nvmlDeviceGetEncoderCapacity` and `nvmlDeviceGetEncoderStats` (with
+/// `nvmlDeviceGetEncoderSessions` and the vGPU encoder queries) are dated by the earliest NVML
+/// found documenting them: CUDA 9.1's (the "Encoder Structs" group in the nvidia-cuda-dev
+/// 9.1.85 man pages), so R390. They may be one branch older (R384); the simulator errs late,
+/// which only makes an R384 machine stricter than a real one, and both are older than R418,
+/// the oldest driver gpugate supports. `nvmlDeviceGetEncoderUtilization` is older than every
+/// branch simulated here (NVML had it for Kepler-era encoders), so it is not listed.
 pub const NVML_ENTRY_POINTS: &[(&str, u32)] = &[
+    ("nvmlDeviceGetEncoderCapacity", 9010),
+    ("nvmlDeviceGetEncoderStats", 9010),
     ("nvmlInitWithFlags", 9020),
     ("nvmlSystemGetCudaDriverVersion", 10000),
     ("nvmlDeviceGetPciInfo_v3", 10000),
@@ -232,6 +242,12 @@ mod tests {
             assert!(r418.contains(&name), "{name}");
         }
         assert!(!r418.contains(&"cuDeviceGetUuid"));
+        // gpugate's encoder readings are all in R418's NVML; R384's lacks the newer two.
+        assert!(!r418.iter().any(|n| n.contains("Encoder")));
+        let r384 = missing_entry_points(9000);
+        assert!(r384.contains(&"nvmlDeviceGetEncoderCapacity"));
+        assert!(r384.contains(&"nvmlDeviceGetEncoderStats"));
+        assert!(!r384.contains(&"nvmlDeviceGetEncoderUtilization"));
         assert!(!r418.contains(&"nvmlSystemGetCudaDriverVersion_v2"));
         let r470 = missing_entry_points(11040);
         assert_eq!(
