@@ -53,6 +53,7 @@ TARGETS = {
     # and DGEMM on the tensor cores (DMMA). Each module holds every entry of the lower ones.
     "gemm": ["compute_52", "compute_70", "compute_80"],
     "stream": ["compute_52"],
+    "video": ["compute_52"],
 }
 DEFAULT_TARGETS = ["compute_52"]
 

@@ -134,6 +134,20 @@ pub const MODULES: &[KernelModule] = &[
             "stream_dot_f64",
         ],
     },
+    KernelModule {
+        name: "video",
+        target: "compute_52",
+        min_cc: (5, 2),
+        // Nothing beyond `.target sm_52` (PTX ISA 4.1).
+        ptx_isa: "4.1",
+        ptx: include_str!("../kernels/ptx/video.compute_52.ptx"),
+        entries: &[
+            "video_rgba_to_nv12",
+            "video_scale_nv12",
+            "video_me_sad16",
+            "video_dct4x4_quant",
+        ],
+    },
 ];
 
 impl KernelModule {
@@ -826,7 +840,9 @@ pub fn stream_kernel(op: StreamOp, p: Precision) -> KernelRef {
     }
 }
 
-/// The kernel of a video stage (module `video`, compute_52).
+/// The kernel of a video stage (module `video`, compute_52). Signatures, launch geometry and
+/// the integer formulas: `kernels/video.cu` (and `crate::verify::video`, the host references).
+/// Every entry processes a batch of frames (`blockIdx.z`), frame f at `base + f·stride`.
 pub fn video_kernel(stage: VideoStage) -> KernelRef {
     let entry = match stage {
         VideoStage::Nv12 => "video_rgba_to_nv12",
@@ -856,6 +872,9 @@ mod tests {
             for p in [Precision::F32, Precision::F64] {
                 refs.push((stream_kernel(op, p), (5, 2)));
             }
+        }
+        for stage in VideoStage::ALL {
+            refs.push((video_kernel(stage), (5, 2)));
         }
         for (r, min_cc) in refs {
             // In the module of every architecture from its own up, and in no lower one.
@@ -980,6 +999,7 @@ mod tests {
             ("gemm", "compute_70", "6.3", (10000, "R410")),
             ("gemm", "compute_80", "7.0", (11000, "R450")),
             ("stream", "compute_52", "6.0", (9000, "R384")),
+            ("video", "compute_52", "4.1", (9000, "R384")),
         ];
         assert_eq!(MODULES.len(), want.len());
         for (name, target, isa, driver) in want {
@@ -1046,8 +1066,12 @@ mod tests {
         let today = table(TODAY);
         assert_eq!(
             today.iter().map(|m| m.ptx_isa).collect::<Vec<_>>(),
-            MODULES.iter().map(|m| m.ptx_isa).collect::<Vec<_>>(),
-            "the synthetic table is today's"
+            MODULES
+                .iter()
+                .filter(|m| m.name != "video")
+                .map(|m| m.ptx_isa)
+                .collect::<Vec<_>>(),
+            "the synthetic table is today's (gemm and stream; video is compute_52 only, like stream)"
         );
         let (m40, v100, a100, h100) = ((5, 2), (7, 0), (8, 0), (9, 0));
         let c52 = Some("compute_52");

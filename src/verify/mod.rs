@@ -3,6 +3,8 @@
 //! - GEMM: Freivalds' check in f64 for every size, plus sampled elements recomputed in f64.
 //! - Stream: gold values computed on the host from the same inputs, element by element.
 //! - Transfers: byte-for-byte comparison.
+//! - Video: every output of the integer-exact stages against host references in the same
+//!   arithmetic; motion estimation on a known translation plus full searches (`video`).
 //!
 //! Every function here is pure: it takes the inputs and the output and returns a
 //! [`Verification`](crate::model::Verification). NaN always fails.
@@ -10,6 +12,7 @@
 pub mod bytes;
 pub mod gemm;
 pub mod stream;
+pub mod video;
 
 /// Mismatches kept in a report.
 pub const MAX_MISMATCHES: usize = 10;

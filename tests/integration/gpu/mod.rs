@@ -30,6 +30,7 @@ mod bytes;
 mod hgemm;
 mod kernels;
 mod tune;
+mod video;
 mod workloads;
 
 use std::sync::Arc;
@@ -300,11 +301,17 @@ mod gpu_suite_on_the_simulator {
         log: Option<&std::path::Path>,
         args: &[&str],
     ) -> (usize, String) {
-        let exe = std::env::current_exe().expect("the test executable");
         let mut sim = Sim::new(models);
         if let Some(l) = log {
             sim = sim.log(l);
         }
+        run_ignored_on(&sim, args)
+    }
+
+    /// [`run_ignored`] on a simulated machine of any kind (faults, driver).
+    pub fn run_ignored_on(sim: &Sim, args: &[&str]) -> (usize, String) {
+        let models = &sim.models;
+        let exe = std::env::current_exe().expect("the test executable");
         let mut all = vec!["--ignored", "--nocapture"];
         all.extend_from_slice(args);
         let t0 = std::time::Instant::now();
@@ -404,7 +411,8 @@ mod gpu_suite_on_the_simulator {
     }
 
     /// sm_90 runs the same compute_80 PTX as the A100 (the per-variant kernel suites are not
-    /// repeated): the workloads with every variant, the tuner, module selection, launch and copy
+    /// repeated): the workloads with every variant, the video stages, the tuner, module
+    /// selection, launch and copy
     /// errors, on a CUDA 12.8 driver (events timed by `cuEventElapsedTime_v2`).
     #[test]
     fn h100() {
@@ -415,6 +423,7 @@ mod gpu_suite_on_the_simulator {
             "h100",
             &[
                 "gpu::workloads::",
+                "gpu::video::",
                 "gpu::tune::",
                 "gpu::kernels::the_device_loads",
                 "gpu::kernels::bad_launches",
