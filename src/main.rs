@@ -138,6 +138,16 @@ fn describe_spec(spec: &gpugate::workload::WorkloadSpec) -> String {
         Stream { n, .. } => format!("{} n={n}", spec.name()),
         Transfer { bytes, .. } => format!("{} bytes={bytes}", spec.name()),
         Video { width, height, .. } => format!("{} {width}x{height}", spec.name()),
+        Encode {
+            width,
+            height,
+            sessions,
+            frames,
+            ..
+        } => format!(
+            "{} {width}x{height}, {sessions} session(s) × {frames} frames",
+            spec.name()
+        ),
     }
 }
 

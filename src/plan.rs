@@ -244,7 +244,9 @@ mod tests {
                 // 1 MiB arrays although 4 × L2 is 12 MiB: the user asked for them.
                 WorkloadSpec::Stream { precision, n, .. } => assert_eq!(n * precision.bytes(), MIB),
                 WorkloadSpec::Transfer { bytes, .. } => assert_eq!(bytes, MIB),
-                WorkloadSpec::Gemm { .. } | WorkloadSpec::Video { .. } => {}
+                WorkloadSpec::Gemm { .. }
+                | WorkloadSpec::Video { .. }
+                | WorkloadSpec::Encode { .. } => {}
             }
         }
         // The host takes the GEMM sizes too (no FP16 there), and the stream size.

@@ -66,6 +66,9 @@ impl Backend for HostBackend {
                  that check the GPU's output"
                     .into(),
             )),
+            WorkloadSpec::Encode { .. } => Err(WorkloadError::Unsupported(
+                "hardware encode needs a GPU's NVENC; the host has no hardware encoder".into(),
+            )),
         }
     }
 }

@@ -173,6 +173,10 @@ impl<D: KernelDevice + ?Sized + 'static> Backend for DeviceBackend<D> {
                 }
                 video::prepare_video(dev, stage, width, height, seed)
             }
+            WorkloadSpec::Encode { .. } => Err(WorkloadError::Unsupported(
+                "hardware encode runs through ffmpeg (crate::workload::encode), not as a kernel"
+                    .into(),
+            )),
         }
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod backend;
 pub mod device;
+pub mod encode;
 pub mod gemm;
 pub mod stream;
 pub mod transfer;
@@ -188,6 +189,31 @@ pub enum WorkloadSpec {
         width: usize,
         height: usize,
     },
+    /// Hardware video encode (NVENC through ffmpeg, see [`encode`]): `sessions` concurrent
+    /// sessions of `frames` frames each, `width`×`height` NV12 in. One iteration = one frame
+    /// of the aggregate (so the throughput is the aggregate frames per second).
+    Encode {
+        codec: EncodeCodec,
+        width: usize,
+        height: usize,
+        sessions: usize,
+        frames: usize,
+    },
+}
+
+/// What a hardware encode workload encodes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EncodeCodec {
+    H264,
+}
+
+impl EncodeCodec {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EncodeCodec::H264 => "h264",
+        }
+    }
 }
 
 fn is_cuda_cores(m: &GemmMath) -> bool {
@@ -244,6 +270,12 @@ impl WorkloadSpec {
                 width,
                 height,
             } => video::video_work(stage, width, height),
+            // The NV12 frame the encoder reads; the encoder's own work is fixed-function.
+            WorkloadSpec::Encode { width, height, .. } => Work {
+                flops: 0.0,
+                bytes: (width * height * 3 / 2) as f64,
+                int_ops: 0.0,
+            },
         }
     }
 
@@ -252,7 +284,7 @@ impl WorkloadSpec {
     pub fn throughput_unit(&self) -> &'static str {
         match self {
             WorkloadSpec::Gemm { .. } => "TFLOPS",
-            WorkloadSpec::Video { .. } => "fps",
+            WorkloadSpec::Video { .. } | WorkloadSpec::Encode { .. } => "fps",
             _ => "GB/s",
         }
     }
@@ -262,7 +294,7 @@ impl WorkloadSpec {
         let w = self.work();
         match self {
             WorkloadSpec::Gemm { .. } => w.flops / seconds / 1e12,
-            WorkloadSpec::Video { .. } => 1.0 / seconds,
+            WorkloadSpec::Video { .. } | WorkloadSpec::Encode { .. } => 1.0 / seconds,
             _ => w.bytes / seconds / 1e9,
         }
     }
@@ -306,6 +338,17 @@ impl WorkloadSpec {
             } => format!(
                 "video.{}.{}",
                 stage.as_str(),
+                video::resolution_name(width, height)
+            ),
+            WorkloadSpec::Encode {
+                codec,
+                width,
+                height,
+                sessions,
+                ..
+            } => format!(
+                "nvenc.{}.{}.x{sessions}",
+                codec.as_str(),
                 video::resolution_name(width, height)
             ),
         }

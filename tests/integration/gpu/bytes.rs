@@ -109,7 +109,11 @@ fn stream_and_transfer_workloads_move_the_bytes_they_declare() {
                 assert_eq!(r["pinned"], true, "{}", label);
                 r["bytes"].as_f64().expect("bytes")
             }
-            WorkloadSpec::Gemm { .. } | WorkloadSpec::Video { .. } => unreachable!(),
+            WorkloadSpec::Gemm { .. }
+            | WorkloadSpec::Video { .. }
+            | WorkloadSpec::Encode { .. } => {
+                unreachable!()
+            }
         };
         let off = (counted - declared).abs() / declared;
         eprintln!(
