@@ -48,6 +48,9 @@ pub struct Compute {
     pub sm_count: u32,
     /// FP32 lanes (CUDA cores) per SM.
     pub fp32_lanes_per_sm: u32,
+    /// 32-bit integer operations per SM per clock (the CUDA Programming Guide's throughput of
+    /// 32-bit integer add/subtract): the integer unit of the time model.
+    pub int32_lanes_per_sm: u32,
     /// Warp schedulers per SM, each issuing one warp instruction per clock: the
     /// instruction-issue unit of the time model (schedulers × warp size thread-instructions
     /// per SM per clock).
@@ -275,6 +278,7 @@ impl DeviceModel {
         let positive = [
             ("compute.sm_count", c.sm_count as f64),
             ("compute.fp32_lanes_per_sm", c.fp32_lanes_per_sm as f64),
+            ("compute.int32_lanes_per_sm", c.int32_lanes_per_sm as f64),
             ("compute.schedulers_per_sm", c.schedulers_per_sm as f64),
             ("compute.sm_clock_max_mhz", c.sm_clock_max_mhz as f64),
             (

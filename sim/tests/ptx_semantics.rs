@@ -138,6 +138,44 @@ fn fma_is_fused_and_mul_add_rounds_twice() {
     assert_eq!(st.flops_f64, 4);
 }
 
+/// The integer ALU operations the time model's integer unit counts, per executing lane: 1 for
+/// each 32-bit integer add, multiply, multiply-add, abs, min, shift, compare and select, 2 for a
+/// 64-bit add; none for loads, stores, conversions, moves and floating point; lanes a guard
+/// turns off count nothing.
+#[test]
+fn integer_operations_are_counted_per_executing_lane() {
+    let base_body = "
+    ld.global.u32 %r2, [%rd4];
+    st.global.u32 [%rd3], %r2;";
+    let body = "
+    ld.global.u32 %r2, [%rd4];
+    add.s32 %r3, %r2, 7;
+    mul.lo.s32 %r4, %r3, %r2;
+    mad.lo.s32 %r5, %r4, 3, %r3;
+    abs.s32 %r6, %r5;
+    min.u32 %r7, %r6, %r5;
+    shl.b32 %r8, %r7, 2;
+    setp.lt.s32 %p1, %r8, 100;
+    selp.b32 %r9, %r8, %r2, %p1;
+    add.s64 %rd8, %rd7, 5;
+    cvt.rn.f32.s32 %f1, %r9;
+    add.rn.f32 %f2, %f1, %f1;
+    setp.lt.f32 %p2, %f2, 0f00000000;
+    mov.u32 %r10, %r9;
+    setp.lt.u32 %p3, %r1, 8;
+    @%p3 add.s32 %r10, %r1, 1;
+    st.global.u32 [%rd3], %r10;";
+    let input: Vec<u32> = (0..32).collect();
+    let base = ok(&run(52, &kernel_src(52, "", base_body), 1, 32, &input, 128));
+    let st = ok(&run(52, &kernel_src(52, "", body), 1, 32, &input, 128));
+    // 8 32-bit operations and a 64-bit add (2) on 32 lanes, the tid compare on 32, the
+    // guarded add on the 8 lanes with tid < 8.
+    assert_eq!(st.int_ops - base.int_ops, 32 * 10 + 32 + 8);
+    assert_eq!(st.flops_f32, 32);
+    // The preamble: two mul.wide.u32 and four add.s64, 2 each.
+    assert_eq!(base.int_ops, 32 * 12);
+}
+
 #[test]
 fn directed_rounding_and_ftz_sat() {
     // 1 + 2^-24 is a tie between 1 and 1 + 2^-23: .rn → 1 (even), .rp → 1 + 2^-23,

@@ -219,6 +219,7 @@ fn stats_json(s: &exec::LaunchStats) -> serde_json::Value {
         "flops_f32": s.flops_f32,
         "flops_f64": s.flops_f64,
         "flops_f16": s.flops_f16,
+        "int_ops": s.int_ops,
         "tensor_flops_f64": s.tensor_flops_f64,
         "tensor_flops_f16": s.tensor_flops_f16,
         "global_bytes_read": s.global_bytes_read,

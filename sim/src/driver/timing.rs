@@ -10,8 +10,12 @@
 //!                                    tensor_flops_f16       / (fp16_tensor_peak · tc16_eff  · c · s),
 //!                                    (global_bytes_read + global_bytes_written)
 //!                                                           / (memory_bw        · mem_eff   · s),
+//!                                    int_ops                / (SMs · int32_lanes · clock · issue_eff · c · s),
 //!                                    thread_instructions    / (SMs · schedulers · 32 · clock · issue_eff · c · s) ) )
 //! ```
+//! `int_ops` are the integer ALU operations the lanes executed (`exec::LaunchStats`); the
+//! integer rate is the 32-bit integer add throughput per SM (128 per clock on Maxwell, 64 from
+//! Volta on), at the issue efficiency.
 //! The launch interval is what the host's launch path takes per kernel: back-to-back kernels
 //! shorter than it leave the GPU idle. Longer kernels are queued ahead by the host, and only
 //! the GPU-side gap between them shows.
@@ -39,6 +43,7 @@ pub enum Bound {
     Fp64Tensor,
     Fp16Tensor,
     Memory,
+    Int32,
     Issue,
 }
 
@@ -51,6 +56,7 @@ impl Bound {
             Bound::Fp64Tensor => "fp64_tensor",
             Bound::Fp16Tensor => "fp16_tensor",
             Bound::Memory => "memory",
+            Bound::Int32 => "int32",
             Bound::Issue => "issue",
         }
     }
@@ -114,6 +120,12 @@ pub fn kernel_seconds(model: &DeviceModel, f: Factors, s: &LaunchStats) -> (f64,
         * 1e6
         * t.issue_efficiency
         * compute;
+    let int_rate = c.sm_count as f64
+        * c.int32_lanes_per_sm as f64
+        * c.sm_clock_max_mhz as f64
+        * 1e6
+        * t.issue_efficiency
+        * compute;
     let units = [
         (
             Bound::Fp32,
@@ -136,6 +148,7 @@ pub fn kernel_seconds(model: &DeviceModel, f: Factors, s: &LaunchStats) -> (f64,
             (s.global_bytes_read + s.global_bytes_written) as f64
                 / (t.memory_gbps * 1e9 * t.memory_efficiency * f.slow),
         ),
+        (Bound::Int32, s.int_ops as f64 / int_rate),
         (Bound::Issue, s.thread_instructions as f64 / issue_rate),
     ];
     let (bound, work) = units
@@ -320,6 +333,36 @@ mod tests {
             assert_eq!(b, Bound::Fp64, "{key}");
             let want = m.time.fp64_tflops * m.time.fp64_efficiency;
             assert!((tflops(n, t) / want - 1.0).abs() < 0.01, "{key}");
+        }
+    }
+
+    /// An integer kernel (motion estimation: mostly 32-bit adds, subtracts and absolute
+    /// values): bound by the integer unit on an H100 (64 per SM per clock, half the issue rate),
+    /// by instruction issue on an M40 (128, the issue rate).
+    #[test]
+    fn integer_work_runs_at_the_integer_rate() {
+        let s = LaunchStats {
+            int_ops: 6_000_000_000,
+            thread_instructions: 10_000_000_000,
+            global_bytes_read: 4_000_000,
+            ..Default::default()
+        };
+        let h100 = load("h100").unwrap();
+        let (t, b) = kernel_seconds(&h100, Factors::healthy(&h100), &s);
+        assert_eq!(b, Bound::Int32);
+        let c = &h100.compute;
+        let rate = c.sm_count as f64
+            * c.int32_lanes_per_sm as f64
+            * c.sm_clock_max_mhz as f64
+            * 1e6
+            * h100.time.issue_efficiency;
+        assert!((t - (6e9 / rate + h100.time.launch_gap_us * 1e-6)).abs() < 1e-12);
+        let m40 = load("m40").unwrap();
+        let (_, b) = kernel_seconds(&m40, Factors::healthy(&m40), &s);
+        assert_eq!(b, Bound::Issue);
+        for key in crate::model::builtin_names() {
+            let m = load(key).unwrap();
+            assert!(m.compute.int32_lanes_per_sm <= m.compute.schedulers_per_sm * 32);
         }
     }
 

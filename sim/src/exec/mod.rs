@@ -127,6 +127,10 @@ pub struct LaunchStats {
     pub flops_f64: u64,
     /// FP16/BF16 FLOPs on the CUDA cores (packed f16x2 counts both halves).
     pub flops_f16: u64,
+    /// Integer ALU operations per active lane (32-bit add, multiply, multiply-add, min/max,
+    /// abs, logic, shift, bit-field, compare, select; the 64-bit forms count 2): the integer
+    /// unit of the time model.
+    pub int_ops: u64,
     /// Tensor-core FLOPs: mma/wmma with f64 inputs (2·m·n·k per warp instruction).
     pub tensor_flops_f64: u64,
     /// Tensor-core FLOPs with f16/bf16/tf32 inputs.
@@ -296,6 +300,7 @@ fn add_stats(t: &mut LaunchStats, s: &LaunchStats) {
     t.flops_f32 += s.flops_f32;
     t.flops_f64 += s.flops_f64;
     t.flops_f16 += s.flops_f16;
+    t.int_ops += s.int_ops;
     t.tensor_flops_f64 += s.tensor_flops_f64;
     t.tensor_flops_f16 += s.tensor_flops_f16;
     t.global_bytes_read += s.global_bytes_read;

@@ -411,6 +411,7 @@ fn exec_group_body(
     let mut n_warp = 0u64;
     let mut n_thread = 0u64;
     let mut fl = [0u64; 4];
+    let mut n_int = 0u64;
     let mut left = *budget;
     let ev = 'run: loop {
         if pc == stop {
@@ -439,6 +440,7 @@ fn exec_group_body(
         if inst.flops != 0 {
             fl[inst.flop_kind as usize & 3] += inst.flops as u64 * exec.count_ones() as u64;
         }
+        n_int += inst.int_ops as u64 * exec.count_ones() as u64;
         let r = &mut w.r32[..];
         match &inst.op {
             Op::Fma32 { d, a, b, c } => fma_row(r, *d, *a, *b, *c, exec, hw),
@@ -724,6 +726,7 @@ fn exec_group_body(
     ctx.stats.flops_f32 += fl[1];
     ctx.stats.flops_f64 += fl[2];
     ctx.stats.flops_f16 += fl[3];
+    ctx.stats.int_ops += n_int;
     ctx.clock = ctx.clock.wrapping_add(n_warp);
     Ok(ev)
 }

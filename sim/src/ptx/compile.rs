@@ -652,6 +652,7 @@ impl<'a, 'm> Fx<'a, 'm> {
             line,
             flops: 0,
             flop_kind: 0,
+            int_ops: 0,
         });
         self.prog.insts.len() - 1
     }
@@ -701,6 +702,9 @@ impl<'a, 'm> Fx<'a, 'm> {
         // A trailing `exit` so that falling off the end ends the threads.
         let end_line = self.prog.insts.last().map_or(0, |i| i.line);
         self.emit(Op::Exit, end_line, None);
+        for i in self.prog.insts.iter_mut() {
+            i.int_ops = i.op.int_ops();
+        }
         let dyn_align = self
             .dyn_shared
             .iter()

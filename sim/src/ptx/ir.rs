@@ -797,6 +797,36 @@ pub(crate) struct Inst {
     /// FLOPs per executing lane and which counter: 0 none, 1 f32, 2 f64, 3 f16.
     pub flops: u8,
     pub flop_kind: u8,
+    /// Integer ALU operations per executing lane (see [`Op::int_ops`]).
+    pub int_ops: u8,
+}
+
+impl Op {
+    /// Integer ALU operations of one lane of this instruction, for the time model's integer
+    /// unit: 1 for a 32-bit (or narrower) integer add, subtract, multiply, multiply-add,
+    /// min/max, absolute value, negation, logic, shift, bit-field, permute, compare or select;
+    /// 2 for the 64-bit forms (two 32-bit operations on the hardware); 0 for everything else
+    /// (moves, conversions, predicate logic, loads and stores, floating point, branches).
+    pub fn int_ops(&self) -> u8 {
+        let by_width = |bits: u32| if bits > 32 { 2 } else { 1 };
+        match self {
+            Op::I32 { .. } | Op::Mad32 { .. } | Op::Selp32 { .. } => 1,
+            Op::I64 { .. } | Op::Sh64 { .. } | Op::Mad64 { .. } | Op::MulWide { .. } => 2,
+            Op::Selp64 { .. } => 2,
+            Op::Setp32 { t, .. } => u8::from(*t != CmpTy::F),
+            Op::Setp64 { t, .. } => 2 * u8::from(*t != CmpTy::F),
+            Op::Alu(s) if s.ty.is_int() => {
+                let wide = matches!(s.f, AluFn::MulWide | AluFn::MadWide);
+                if wide {
+                    2
+                } else {
+                    by_width(s.ty.bits())
+                }
+            }
+            Op::Setp(s) if s.ty.is_int() => by_width(s.ty.bits()),
+            _ => 0,
+        }
+    }
 }
 
 /// Special registers materialised when a warp starts.
