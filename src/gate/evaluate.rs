@@ -251,6 +251,7 @@ fn inventory(p: &Profile, r: &RunReport, out: &mut Vec<Check>) {
             g.pcie_link_width,
             out,
         );
+        nvenc_check(p, g, out);
     }
 
     if let Some(want) = m.host_vcpus {
@@ -301,6 +302,89 @@ fn inventory(p: &Profile, r: &RunReport, out: &mut Vec<Check>) {
         "less local disk than the instance type: check lsblk for a missing or failed device",
         out,
     );
+}
+
+/// `gpuN.nvenc_engines`, where the profile wants encoders: the GPU's NVENC engine count (the
+/// catalogue's, or none from NVML) against the minimum. An unknown count fails: the profile
+/// asks for something the run cannot confirm.
+fn nvenc_check(p: &Profile, g: &DeviceInfo, out: &mut Vec<Check>) {
+    let Some(want) = p.machine.nvenc_engines else {
+        return;
+    };
+    let mut c = check(
+        format!("gpu{}.nvenc_engines", g.index),
+        CheckKind::Inventory,
+        Some(g.index),
+        "NVENC engines (hardware video encoders)",
+        "engines",
+    );
+    c.required = Some(want as f64);
+    c.source = Some(match &g.nvenc.source {
+        Some(s) => format!("profile {}; count: {s}", p.name),
+        None => format!("profile {}", p.name),
+    });
+    let n = &g.nvenc;
+    match n.engines {
+        Some(have) if have >= want && n.nvml_encoder == Some(false) && have > 0 => {
+            c.observed = Some(have as f64);
+            c.verdict = Verdict::Fail;
+            c.reason = format!(
+                "the catalogue gives {have} NVENC engine(s) (>= {want}), but the driver reports no \
+                 encoder on this GPU (NVML: Not Supported)"
+            );
+            c.hint = "NVENC is not usable here: a vGPU profile or passthrough without the \
+                      encoder, or a driver without video support; check nvidia-smi -q -d \
+                      ENCODER_STATS and the instance's GPU configuration"
+                .into();
+        }
+        Some(have) if have >= want => {
+            c.observed = Some(have as f64);
+            c.reason = format!("{have} >= {want}");
+        }
+        Some(0) => {
+            c.observed = Some(0.0);
+            c.verdict = Verdict::Fail;
+            c.reason = format!(
+                "{} ({}); the profile {} wants {want} per GPU",
+                crate::model::NO_NVENC,
+                n.source.as_deref().unwrap_or("source unknown"),
+                p.name
+            );
+            c.hint = "this GPU model cannot encode video in hardware: use a machine type with \
+                      NVENC GPUs (the profile's gpu_model), or a profile that does not require \
+                      encoders"
+                .into();
+        }
+        Some(have) => {
+            c.observed = Some(have as f64);
+            c.verdict = Verdict::Fail;
+            c.reason = format!(
+                "{have} NVENC engine(s) < {want} ({})",
+                n.source.as_deref().unwrap_or("source unknown")
+            );
+            c.hint = "a GPU model with fewer encoders than the profile's: use the profile for \
+                      this machine (or --profile auto)"
+                .into();
+        }
+        None => {
+            c.verdict = Verdict::Fail;
+            c.reason = format!(
+                "{} ({:?} is not in the GPU models catalogue{}); the profile {} wants {want}",
+                crate::model::NVENC_UNKNOWN,
+                g.name,
+                match n.nvml_encoder {
+                    Some(true) => ", and NVML reports an encoder but not how many engines",
+                    _ => "",
+                },
+                p.name
+            );
+            c.hint = "add the GPU to profiles/gpus.toml with nvenc_engines and nvenc_source from \
+                      NVIDIA's Video Encode and Decode GPU Support Matrix, or use a profile \
+                      without nvenc_engines"
+                .into();
+        }
+    }
+    out.push(c);
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -539,6 +623,11 @@ pub fn workload_matches(spec: &WorkloadSpec, metric: Metric) -> bool {
             Metric::VideoNv12 | Metric::VideoScale | Metric::VideoMe | Metric::VideoDct,
             WorkloadSpec::Video { stage, .. },
         ) => Metric::video(*stage) == metric,
+        // Every H.264 encode run of the GPU (the single session too, so that its failure
+        // fails this check rather than standing alone); [`assess`] gates the concurrent one.
+        (Metric::NvencH264, WorkloadSpec::Encode { codec, .. }) => {
+            *codec == crate::workload::EncodeCodec::H264
+        }
         _ => false,
     }
 }
@@ -691,6 +780,17 @@ fn assess(r: &RunReport, device: u32, metric: Metric) -> Assessment<'_> {
         };
         if usable.iter().any(is_f64) {
             usable.retain(is_f64);
+        }
+    }
+    // Hardware encode: the aggregate of the most concurrent sessions (2 × the engines), never
+    // the single-session run beside it (one session cannot use a second engine).
+    if metric == Metric::NvencH264 {
+        let sessions = |w: &&WorkloadResult| match w.spec {
+            WorkloadSpec::Encode { sessions, .. } => sessions,
+            _ => 0,
+        };
+        if let Some(most) = usable.iter().map(sessions).max() {
+            usable.retain(|w| sessions(w) == most);
         }
     }
     // Video: the 1080p result when there is one (the targets' frame size); otherwise every

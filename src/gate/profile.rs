@@ -250,6 +250,10 @@ pub struct Machine {
     /// Minimum PCIe link width (lanes) of each GPU.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pcie_width: Option<u32>,
+    /// Minimum hardware video encoders (NVENC engines) of each GPU, from the GPU models
+    /// catalogue; a GPU whose count is unknown fails it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nvenc_engines: Option<u32>,
 }
 
 /// One performance target: the pass line is spec × pass_fraction.
@@ -840,6 +844,7 @@ pub fn auto_profile(gpus: &[DeviceInfo]) -> Profile {
             local_disk_gb: None,
             pcie_gen: None,
             pcie_width: None,
+            nvenc_engines: None,
         },
         targets,
     }
@@ -878,8 +883,23 @@ mod tests {
             .collect();
         assert_eq!(
             machine,
-            vec![(Metric::Fp32Gemm, 14.0), (Metric::Fp64Gemm, 0.4)]
+            vec![
+                (Metric::Fp32Gemm, 14.0),
+                (Metric::Fp64Gemm, 0.4),
+                (Metric::NvencH264, 1080.0)
+            ]
         );
+        // Two NVENC engines per GPU, and 540 fps of 1080p H.264 each (an estimate).
+        for p in [large, big] {
+            assert_eq!(p.machine.nvenc_engines, Some(2), "{}", p.name);
+            let t = p
+                .targets
+                .iter()
+                .find(|t| t.metric == Metric::NvencH264 && t.scope == Scope::Gpu)
+                .unwrap();
+            assert_eq!((t.spec_fps, t.pass_fraction), (Some(540.0), 0.60));
+            assert!(t.source.starts_with("estimate"), "{}", t.source);
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::model::*;
-use crate::workload::{Direction, Precision, StreamOp, WorkloadSpec};
+use crate::workload::{Direction, Precision, StreamOp, VideoStage, WorkloadSpec};
 
 use crate::test_support::m40;
 
@@ -111,6 +111,16 @@ fn result(device: u32, spec: WorkloadSpec, v: f64) -> WorkloadResult {
     }
 }
 
+fn nvenc(sessions: usize) -> WorkloadSpec {
+    WorkloadSpec::Encode {
+        codec: crate::workload::EncodeCodec::H264,
+        width: 1920,
+        height: 1080,
+        sessions,
+        frames: 600,
+    }
+}
+
 /// Healthy numbers for one M40 (all above the g2 pass lines, clear of the noise).
 fn healthy(device: u32) -> Vec<WorkloadResult> {
     vec![
@@ -119,7 +129,22 @@ fn healthy(device: u32) -> Vec<WorkloadResult> {
         result(device, triad(Precision::F64), 230.0),
         result(device, xfer(Direction::HostToDevice), 12.5),
         result(device, xfer(Direction::DeviceToHost), 12.8),
+        result(device, nvenc(1), 280.0),
+        result(device, nvenc(4), 520.0),
+        // Video stages at 1080p: 0.6 of the G2 estimates (pass lines at 0.4).
+        result(device, video(VideoStage::Nv12), 15000.0),
+        result(device, video(VideoStage::Scale), 38000.0),
+        result(device, video(VideoStage::Me), 320.0),
+        result(device, video(VideoStage::Dct), 21000.0),
     ]
+}
+
+fn video(stage: VideoStage) -> WorkloadSpec {
+    WorkloadSpec::Video {
+        stage,
+        width: 1920,
+        height: 1080,
+    }
 }
 
 fn report(gpus: usize) -> RunReport {
@@ -224,6 +249,12 @@ fn cases() -> Vec<Case> {
                 ("gpu0.stream_triad", Pass),
                 ("gpu0.h2d", Pass),
                 ("gpu0.d2h", Pass),
+                ("gpu0.nvenc_engines", Pass),
+                ("gpu0.nvenc_h264", Pass),
+                ("gpu0.video_nv12", Pass),
+                ("gpu0.video_scale", Pass),
+                ("gpu0.video_me", Pass),
+                ("gpu0.video_dct", Pass),
             ],
             Pass,
         ),
@@ -931,4 +962,152 @@ fn video_fps_targets() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+const NVENC_X1: &str = "gpu0.nvenc.h264.1080p.x1";
+const NVENC_X4: &str = "gpu0.nvenc.h264.1080p.x4";
+
+/// NVENC engines (inventory) and hardware encode throughput: present, absent, required,
+/// unknown; the concurrent aggregate is gated, a missing encoder fails with its reason.
+#[test]
+fn nvenc_engines_and_encode_throughput() {
+    use Verdict::*;
+    type Tweak = fn(&mut RunReport, &mut Profile);
+    fn none(r: &mut RunReport, _: &mut Profile) {
+        r.gpus[0].name = "NVIDIA H100 80GB HBM3".into();
+        r.gpus[0].nvenc = crate::probe::gpu::nvenc_info(&r.gpus[0].name, Err("no NVML".into()));
+    }
+    #[allow(clippy::type_complexity)]
+    let cases: &[(&str, Tweak, &[(&str, Option<Verdict>, &str)])] = &[
+        (
+            "present: 2 engines, 520 fps of 4 sessions",
+            |_, _| {},
+            &[
+                ("gpu0.nvenc_engines", Some(Pass), "2 >= 2"),
+                ("gpu0.nvenc_h264", Some(Pass), "520.0 fps"),
+            ],
+        ),
+        (
+            "absent where required: fails, saying so",
+            none,
+            &[(
+                "gpu0.nvenc_engines",
+                Some(Fail),
+                "no NVENC engine on this GPU (catalogue: NVIDIA H100",
+            )],
+        ),
+        (
+            "absent and not required: no engine check, no encode check without results",
+            |r, p| {
+                none(r, p);
+                p.machine.nvenc_engines = None;
+                p.targets.retain(|t| t.metric != Metric::NvencH264);
+                r.results
+                    .retain(|w| !matches!(w.spec, WorkloadSpec::Encode { .. }));
+            },
+            &[
+                ("gpu0.nvenc_engines", None, ""),
+                ("gpu0.nvenc_h264", None, ""),
+            ],
+        ),
+        (
+            "fewer engines than required",
+            |r, _| r.gpus[0].nvenc.engines = Some(1),
+            &[("gpu0.nvenc_engines", Some(Fail), "1 NVENC engine(s) < 2")],
+        ),
+        (
+            "unknown count where required fails, saying what to add",
+            |r, _| {
+                r.gpus[0].name = "NVIDIA A10G".into();
+                r.gpus[0].nvenc = crate::model::NvencInfo {
+                    nvml_encoder: Some(true),
+                    ..Default::default()
+                };
+            },
+            &[(
+                "gpu0.nvenc_engines",
+                Some(Fail),
+                "NVENC engine count unknown for this GPU",
+            )],
+        ),
+        (
+            "the catalogue's engines, but the driver reports none",
+            |r, _| r.gpus[0].nvenc.nvml_encoder = Some(false),
+            &[(
+                "gpu0.nvenc_engines",
+                Some(Fail),
+                "the driver reports no encoder",
+            )],
+        ),
+        (
+            "one engine's worth: the concurrent aggregate fails, the single session is not counted",
+            |r, _| {
+                set_speed(r, NVENC_X4, 270.0, 0.005);
+                set_speed(r, NVENC_X1, 400.0, 0.005);
+            },
+            &[("gpu0.nvenc_h264", Some(Fail), "270.0 fps")],
+        ),
+        (
+            "the encoder missing: the throughput check fails naming what to install",
+            |r, _| {
+                for id in [NVENC_X1, NVENC_X4] {
+                    set(r, id, |w| {
+                        w.measurement = None;
+                        w.verification = Verification::not_checked("not run");
+                        w.error = Some(
+                            "ffmpeg's h264_nvenc could not load libnvidia-encode.so.1, the NVIDIA \
+                             driver's video encode library: install it"
+                                .into(),
+                        );
+                    });
+                }
+            },
+            &[("gpu0.nvenc_h264", Some(Fail), "libnvidia-encode.so.1")],
+        ),
+        (
+            "a bitstream that does not read back fails the check and its own",
+            |r, _| {
+                set(r, NVENC_X4, |w| {
+                    w.verification.status = VerifyStatus::Failed;
+                    w.verification.mismatches = vec![Mismatch {
+                        at: "session 2: frames read back".into(),
+                        expected: 600.0,
+                        got: 597.0,
+                    }];
+                })
+            },
+            &[
+                ("gpu0.nvenc_h264", Some(Fail), "gave wrong results"),
+                (
+                    "gpu0.nvenc.h264.1080p.x4.verify",
+                    Some(Fail),
+                    "session 2: frames read back",
+                ),
+            ],
+        ),
+        (
+            "no target: reported, skipped",
+            |_, p| p.targets.retain(|t| t.metric != Metric::NvencH264),
+            &[("gpu0.nvenc_h264", Some(Skipped), "has no nvenc_h264 target")],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, tweak, want) in cases {
+        let mut p = profile("g2.large");
+        let mut r = report(1);
+        tweak(&mut r, &mut p);
+        let checks = evaluate(&p, &r);
+        for (id, verdict, reason) in *want {
+            let c = checks.iter().find(|c| c.id == *id);
+            match (c, verdict) {
+                (None, None) => {}
+                (Some(c), Some(v)) if c.verdict == *v && c.reason.contains(reason) => {}
+                (c, _) => failures.push(format!(
+                    "{name}: {id}: want {verdict:?} with {reason:?}, got {:?}",
+                    c.map(|c| (c.verdict, &c.reason, &c.hint))
+                )),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
