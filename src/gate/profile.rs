@@ -35,9 +35,11 @@ pub const DEFAULT_PASS_FRACTION_VIDEO: f64 = 0.40;
 /// The estimated 1080p frame rate of a video stage on a GPU with the given FP32 peak and
 /// memory bandwidth, with its derivation: the lower of
 /// - the bandwidth bound: `memory_gbps` × 1e9 / (the stage's DRAM bytes per 1080p frame), and
-/// - the integer bound: (FP32 TFLOPS × 1e12 / 2) / (the stage's integer operations per frame),
-///   i.e. one 32-bit integer operation per FP32 lane per clock (the FP32 peak counts an FMA as
-///   2 FLOPs); the operation count follows the rule in `crate::workload::video::video_work`.
+/// - the integer bound: (FP32 TFLOPS × 1e12 / 2) / (the integer instructions gpugate's kernel
+///   executes per 1080p frame), i.e. one 32-bit integer instruction per FP32 lane per clock
+///   (the FP32 peak counts an FMA as 2 FLOPs); the instructions are the operations
+///   `crate::workload::video::video_work` counts × the kernel's measured
+///   `kernel_int_instructions_per_op`.
 ///
 /// An estimate until a real card calibrates it; every target built from it says so.
 pub fn video_spec_fps(
@@ -53,8 +55,10 @@ pub fn video_spec_fps(
     } else {
         f64::INFINITY
     };
-    let int = if work.int_ops > 0.0 {
-        int_rate / work.int_ops
+    let ratio = crate::workload::video::kernel_int_instructions_per_op(stage);
+    let instructions = work.int_ops * ratio;
+    let int = if instructions > 0.0 {
+        int_rate / instructions
     } else {
         f64::INFINITY
     };
@@ -72,9 +76,11 @@ pub fn video_spec_fps(
         )
     } else {
         format!(
-            "integer bound: {:.2} Tops/s (FP32 {fp32_tflops} TFLOPS / 2) / {:.3} Gops per 1080p \
-             frame; bandwidth bound {bw:.0} fps",
+            "integer bound: {:.2} T instructions/s (FP32 {fp32_tflops} TFLOPS / 2) / {:.3} G \
+             integer instructions per 1080p frame ({:.3} Gops × {ratio} executed per op); \
+             bandwidth bound {bw:.0} fps",
             int_rate / 1e12,
+            instructions / 1e9,
             work.int_ops / 1e9
         )
     };
@@ -1073,7 +1079,8 @@ mod video_target_tests {
             let w = crate::workload::video::video_work(stage, 1920, 1080);
             let (fps, why) = video_spec_fps(stage, 7.0, 288.0);
             let bw = 288e9 / w.bytes;
-            let int = 3.5e12 / w.int_ops;
+            let int = 3.5e12
+                / (w.int_ops * crate::workload::video::kernel_int_instructions_per_op(stage));
             let want = bw.min(int);
             assert!(
                 (fps - want).abs() <= want * 0.01 + 0.05,

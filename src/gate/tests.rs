@@ -133,8 +133,8 @@ fn healthy(device: u32) -> Vec<WorkloadResult> {
         result(device, nvenc(4), 520.0),
         // Video stages at 1080p: 0.6 of the G2 estimates (pass lines at 0.4).
         result(device, video(VideoStage::Nv12), 15000.0),
-        result(device, video(VideoStage::Scale), 38000.0),
-        result(device, video(VideoStage::Me), 320.0),
+        result(device, video(VideoStage::Scale), 16500.0),
+        result(device, video(VideoStage::Me), 250.0),
         result(device, video(VideoStage::Dct), 21000.0),
     ]
 }

@@ -97,6 +97,23 @@ pub const MAX_BATCH: usize = 64;
 /// - `dct`: 176 per full 4×4 block (16 residual subtracts; 2 × 4 one-dimensional transforms of
 ///   8 adds/subtracts and 2 shifts; 16 quantisations of absolute value, multiply-add, shift and
 ///   sign).
+/// Integer instructions gpugate's kernel of a stage executes per operation [`video_work`]
+/// counts: the counted arithmetic plus what the formulas leave out (address arithmetic, byte
+/// unpacking, loop control, the position mapping of the scaler). Measured by gpugate-sim from
+/// the committed PTX (its `int_ops`: 32-bit integer instructions per executing lane; a frame of
+/// 200×120) and held to it by `sim_runs::healthy_simulated_m40_passes_g2_large`, which
+/// re-measures them from its launch log. The video targets' integer bound divides by the
+/// executed count, not the counted one, so that an estimate never asks more of a card than the
+/// shipped kernel can give (`crate::gate::profile::video_spec_fps`).
+pub fn kernel_int_instructions_per_op(stage: VideoStage) -> f64 {
+    match stage {
+        VideoStage::Nv12 => 2.57,
+        VideoStage::Scale => 6.12,
+        VideoStage::Me => 1.26,
+        VideoStage::Dct => 1.82,
+    }
+}
+
 pub fn video_work(stage: VideoStage, width: usize, height: usize) -> Work {
     let (w, h) = (width, height);
     let (bytes, int_ops) = match stage {
