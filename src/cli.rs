@@ -63,10 +63,13 @@ pub enum Command {
         #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..=1048576))]
         stream_mib: Option<u32>,
         /// Video frame sizes to run in place of the level's (1080p; 2160p too at full),
-        /// comma-separated WIDTHxHEIGHT (e.g. 640x360). Video targets are in 1080p frames per
-        /// second: a result at another size is gated scaled by its pixel count, and says so.
-        #[arg(long, value_name = "WxH,…", value_delimiter = ',', value_parser = parse_frame_size)]
-        video_sizes: Option<Vec<(usize, usize)>>,
+        /// comma-separated: WIDTHxHEIGHT for every stage, STAGE=WIDTHxHEIGHT for one (nv12,
+        /// scale, me, dct), e.g. `640x360,me=160x90` (motion estimation costs about 100 times
+        /// more per pixel than the other stages). Video targets are in 1080p frames per second:
+        /// a result at another size is gated counted in 1080p frames by its pixel count, and
+        /// says so.
+        #[arg(long, value_name = "[STAGE=]WxH,…", value_delimiter = ',', value_parser = parse_video_size)]
+        video_sizes: Option<Vec<gpugate::plan::VideoSize>>,
         /// Let the checks of a simulated GPU (gpugate-sim) keep their verdicts, to test gpugate
         /// itself. Without it every check of a simulated device FAILS: a simulator can never put
         /// a machine into service.
@@ -103,6 +106,32 @@ pub enum Command {
 pub enum ProfilesAction {
     /// Show one profile (built-in name or TOML file) with its targets and their sources.
     Show { name: String },
+}
+
+/// "me=160x90" → that size for motion estimation; "640x360" → for every stage.
+pub fn parse_video_size(s: &str) -> Result<gpugate::plan::VideoSize, String> {
+    let (stage, size) = match s.split_once('=') {
+        Some((name, size)) => {
+            let name = name.trim().to_ascii_lowercase();
+            let stage = gpugate::workload::VideoStage::ALL
+                .into_iter()
+                .find(|st| st.as_str() == name)
+                .ok_or_else(|| {
+                    format!(
+                        "{s:?}: unknown video stage {name:?}; the stages are nv12, scale, me, dct \
+                         (e.g. me=160x90)"
+                    )
+                })?;
+            (Some(stage), size)
+        }
+        None => (None, s),
+    };
+    let (width, height) = parse_frame_size(size)?;
+    Ok(gpugate::plan::VideoSize {
+        stage,
+        width,
+        height,
+    })
 }
 
 /// "1920x1080" → (1920, 1080); each side 16 to 16384 pixels.

@@ -83,8 +83,42 @@ pub fn fit_gemm(p: Precision, want: usize, budget: u64) -> Option<usize> {
 pub struct SizeOverrides {
     pub gemm: Option<Vec<usize>>,
     pub stream_bytes: Option<usize>,
-    /// Frame sizes (width, height) of the video stages (`--video-sizes`).
-    pub video: Option<Vec<(usize, usize)>>,
+    /// Frame sizes of the video stages (`--video-sizes`): each for one stage, or for every
+    /// stage that has none of its own (None).
+    pub video: Option<Vec<VideoSize>>,
+}
+
+/// A frame size the user gave: `WxH` for every stage, or `STAGE=WxH` for one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VideoSize {
+    pub stage: Option<VideoStage>,
+    pub width: usize,
+    pub height: usize,
+}
+
+/// The frame sizes a stage runs at: the user's for that stage if any, else the user's for
+/// every stage if any, else the level's.
+pub fn stage_video_sizes(
+    level: Level,
+    stage: VideoStage,
+    user: Option<&[VideoSize]>,
+) -> Vec<(usize, usize)> {
+    let pick = |want: Option<VideoStage>| -> Vec<(usize, usize)> {
+        user.unwrap_or(&[])
+            .iter()
+            .filter(|v| v.stage == want)
+            .map(|v| (v.width, v.height))
+            .collect()
+    };
+    let own = pick(Some(stage));
+    if !own.is_empty() {
+        return own;
+    }
+    let all = pick(None);
+    if !all.is_empty() {
+        return all;
+    }
+    video_sizes(level).to_vec()
 }
 
 /// Video frame sizes per level on a GPU: 1080p at quick and standard, 1080p and 2160p at full.
@@ -186,9 +220,8 @@ pub fn plan_with(
     }
     // The video stages run on GPUs only (their host references check them).
     if backend == BackendKind::Cuda {
-        let sizes = overrides.video.as_deref().unwrap_or(video_sizes(level));
-        for &(width, height) in sizes {
-            for stage in VideoStage::ALL {
+        for stage in VideoStage::ALL {
+            for (width, height) in stage_video_sizes(level, stage, overrides.video.as_deref()) {
                 if video_device_bytes(stage, width, height, l2 as u64) <= budget {
                     out.push(WorkloadSpec::Video {
                         stage,
@@ -449,5 +482,66 @@ mod tests {
         let b = gemm_device_bytes(Precision::F32, 1000, 1000, 1000);
         assert_eq!(fit_gemm(Precision::F32, 4096, b), Some(768));
         assert_eq!(fit_gemm(Precision::F32, 4096, 10), None);
+    }
+}
+
+#[cfg(test)]
+mod video_size_tests {
+    use super::*;
+
+    fn size(stage: Option<VideoStage>, width: usize, height: usize) -> VideoSize {
+        VideoSize {
+            stage,
+            width,
+            height,
+        }
+    }
+
+    /// A stage's own sizes win over the sizes for every stage, which win over the level's.
+    #[test]
+    fn a_stage_takes_its_own_sizes_then_everyones_then_the_levels() {
+        let user = [
+            size(None, 320, 180),
+            size(Some(VideoStage::Me), 100, 70),
+            size(Some(VideoStage::Me), 64, 48),
+        ];
+        let got = |st| stage_video_sizes(Level::Quick, st, Some(&user));
+        assert_eq!(got(VideoStage::Me), vec![(100, 70), (64, 48)]);
+        assert_eq!(got(VideoStage::Nv12), vec![(320, 180)]);
+        let only_me = [size(Some(VideoStage::Me), 100, 70)];
+        assert_eq!(
+            stage_video_sizes(Level::Full, VideoStage::Dct, Some(&only_me)),
+            vec![(1920, 1080), (3840, 2160)]
+        );
+        assert_eq!(
+            stage_video_sizes(Level::Standard, VideoStage::Scale, None),
+            vec![(1920, 1080)]
+        );
+        // In the plan: every stage once per size, on the GPU only.
+        let p = DeviceProps {
+            name: "x".into(),
+            sm_count: 24,
+            l2_bytes: 3 << 20,
+            total_memory: 24 << 30,
+            free_memory: 24 << 30,
+            compute_capability: (5, 2),
+        };
+        let o = SizeOverrides {
+            video: Some(user.to_vec()),
+            ..Default::default()
+        };
+        let video: Vec<WorkloadSpec> = plan_with(Level::Quick, BackendKind::Cuda, Some(&p), &o)
+            .into_iter()
+            .filter(|s| matches!(s, WorkloadSpec::Video { .. }))
+            .collect();
+        assert_eq!(video.len(), 5, "{video:?}");
+        assert!(video.contains(&WorkloadSpec::Video {
+            stage: VideoStage::Me,
+            width: 64,
+            height: 48
+        }));
+        assert!(!plan_with(Level::Quick, BackendKind::Host, None, &o)
+            .iter()
+            .any(|s| matches!(s, WorkloadSpec::Video { .. })));
     }
 }
