@@ -401,7 +401,7 @@ pub fn nv12_at(frame: usize, w: usize, h: usize, i: usize) -> String {
     }
     let (cw, _) = chroma_dims(w, h);
     let j = i - w * h;
-    let plane = if j % 2 == 0 { "Cb" } else { "Cr" };
+    let plane = if j.is_multiple_of(2) { "Cb" } else { "Cr" };
     format!(
         "frame {frame} {plane}({},{})",
         (j % (2 * cw)) / 2,
@@ -522,7 +522,7 @@ mod tests {
         // 220·255 + 128 = 56228; >> 8 = 219; + 16.
         assert_eq!(luma(255, 255, 255), 235);
         for v in [0, 1, 77, 128, 254, 255] {
-            let s = 4 * v as i32;
+            let s = 4 * v;
             assert_eq!(chroma(s, s, s), (128, 128), "grey {v}");
         }
         // Red: Y = (47·255 + 128) >> 8 + 16 = 12113 >> 8 + 16 = 47 + 16 = 63.

@@ -74,8 +74,29 @@ pub fn resolution_name(width: usize, height: usize) -> String {
 /// with SAD 0.
 pub const ME_TRUE_VECTOR: (i32, i32) = (5, -3);
 
+/// Frames of the last launch that `verify` checks: its first (`blockIdx.z` = 0) and its last
+/// ones, this many in all.
+pub const VERIFY_FRAMES: usize = 8;
+
 /// Most frames one launch processes (`gridDim.z`).
-pub const MAX_BATCH: usize = 64;
+pub const MAX_BATCH: usize = 1024;
+
+/// Integer instructions gpugate's kernel of a stage executes per operation [`video_work`]
+/// counts: the counted arithmetic plus what the formulas leave out (address arithmetic, byte
+/// unpacking, loop control, the position mapping of the scaler). Measured by gpugate-sim from
+/// the committed PTX (its `int_ops`: 32-bit integer instructions per executing lane; a frame of
+/// 200×120) and held to it by `sim_runs::healthy_simulated_m40_passes_g2_large`, which
+/// re-measures them from its launch log. The video targets' integer bound divides by the
+/// executed count, not the counted one, so that an estimate never asks more of a card than the
+/// shipped kernel can give (`crate::gate::profile::video_spec_fps`).
+pub fn kernel_int_instructions_per_op(stage: VideoStage) -> f64 {
+    match stage {
+        VideoStage::Nv12 => 2.57,
+        VideoStage::Scale => 6.12,
+        VideoStage::Me => 1.26,
+        VideoStage::Dct => 1.82,
+    }
+}
 
 /// Bytes moved and integer operations of one frame of a stage at `width`×`height` (the input
 /// frame's size).
@@ -97,23 +118,6 @@ pub const MAX_BATCH: usize = 64;
 /// - `dct`: 176 per full 4×4 block (16 residual subtracts; 2 × 4 one-dimensional transforms of
 ///   8 adds/subtracts and 2 shifts; 16 quantisations of absolute value, multiply-add, shift and
 ///   sign).
-/// Integer instructions gpugate's kernel of a stage executes per operation [`video_work`]
-/// counts: the counted arithmetic plus what the formulas leave out (address arithmetic, byte
-/// unpacking, loop control, the position mapping of the scaler). Measured by gpugate-sim from
-/// the committed PTX (its `int_ops`: 32-bit integer instructions per executing lane; a frame of
-/// 200×120) and held to it by `sim_runs::healthy_simulated_m40_passes_g2_large`, which
-/// re-measures them from its launch log. The video targets' integer bound divides by the
-/// executed count, not the counted one, so that an estimate never asks more of a card than the
-/// shipped kernel can give (`crate::gate::profile::video_spec_fps`).
-pub fn kernel_int_instructions_per_op(stage: VideoStage) -> f64 {
-    match stage {
-        VideoStage::Nv12 => 2.57,
-        VideoStage::Scale => 6.12,
-        VideoStage::Me => 1.26,
-        VideoStage::Dct => 1.82,
-    }
-}
-
 pub fn video_work(stage: VideoStage, width: usize, height: usize) -> Work {
     let (w, h) = (width, height);
     let (bytes, int_ops) = match stage {
@@ -329,10 +333,11 @@ pub fn prepare_video<D: KernelDevice + ?Sized + 'static>(
     let frames: Vec<Vec<Vec<u8>>> = (0..DISTINCT_FRAMES.min(layout.ring))
         .map(|i| video_inputs(stage, width, height, seed, i))
         .collect();
-    for plane in 0..layout.inputs {
+    for p in 0..layout.inputs {
+        let plane: Vec<&[u8]> = frames.iter().map(|f| f[p].as_slice()).collect();
         let mut host = vec![0u8; layout.ring * layout.in_stride];
         for (s, slot) in host.chunks_mut(layout.in_stride).enumerate() {
-            slot[..layout.in_bytes].copy_from_slice(&frames[s % frames.len()][plane]);
+            slot[..layout.in_bytes].copy_from_slice(plane[s % plane.len()]);
         }
         let b = trial.dev.alloc(host.len())?; // freed by Drop on error
         trial.bufs.push(b);
@@ -466,8 +471,9 @@ impl<D: KernelDevice + ?Sized> Trial for VideoTrial<D> {
         Ok(self.dev.timer_stop()?)
     }
 
-    /// Checks every frame of the last launch: colour, scale and transform every output; motion
-    /// estimation every macroblock with a known answer and a full host search of sampled ones.
+    /// Checks the first frame of the last launch and its last frames, up to [`VERIFY_FRAMES`]:
+    /// colour, scale and transform every output; motion estimation every macroblock with a
+    /// known answer and a full host search of sampled ones.
     fn verify(&mut self) -> Result<Verification, WorkloadError> {
         let Some((first, n)) = self.last else {
             return Ok(Verification::not_checked("no frame was processed"));
@@ -479,7 +485,11 @@ impl<D: KernelDevice + ?Sized> Trial for VideoTrial<D> {
         let mut tally = Exact::default();
         let distinct = DISTINCT_FRAMES.min(l.ring);
         let mut searched = 0;
-        for slot in first..first + n {
+        // The first frame of the launch (blockIdx.z = 0) and its last VERIFY_FRAMES - 1.
+        let slots: Vec<usize> = std::iter::once(first)
+            .chain((first + 1).max(first + n - (VERIFY_FRAMES - 1).min(n))..first + n)
+            .collect();
+        for &slot in &slots {
             let inputs = video_inputs(self.stage, w, h, self.seed, slot % distinct);
             let got = &out[slot * l.out_stride..][..l.out_bytes];
             match self.stage {
@@ -513,10 +523,13 @@ impl<D: KernelDevice + ?Sized> Trial for VideoTrial<D> {
                 }
             }
         }
-        let frames = if n == 1 {
-            format!("frame {first}")
-        } else {
-            format!("frames {first}..{}", first + n - 1)
+        let frames = match slots.as_slice() {
+            [one] => format!("frame {one}"),
+            [a, b, ..] if b - a > 1 => format!(
+                "frames {a} and {b}..{} (the first and last of a launch of {n})",
+                first + n - 1
+            ),
+            _ => format!("frames {first}..{}", first + n - 1),
         };
         let method = match self.stage {
             VideoStage::Nv12 => format!(

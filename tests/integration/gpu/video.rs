@@ -10,7 +10,7 @@ use gpugate::workload::backend::{Backend, DeviceBackend};
 use gpugate::workload::device::{
     DevBuf, DeviceError, DeviceProps, KArg, KernelDevice, KernelRef, LaunchConfig, PinnedBuf,
 };
-use gpugate::workload::video::{prepare_video, VideoLayout, VideoStage};
+use gpugate::workload::video::{prepare_video, VideoLayout, VideoStage, MAX_BATCH, VERIFY_FRAMES};
 use gpugate::workload::WorkloadSpec;
 
 use super::{open, Counting};
@@ -124,8 +124,8 @@ impl KernelDevice for Ring {
 }
 
 /// A run of more frames than a batch: full batches, then the rest; past the ring's end the
-/// walk wraps to its start; the frames of the last launch verify (colour conversion and the
-/// transform, whose kernels are cheap on the simulator).
+/// walk wraps to its start; the first and the last frames of the last launch verify (colour
+/// conversion and the transform, whose kernels are cheap on the simulator).
 #[test]
 #[ignore = "needs a GPU, or the simulator (run by gpu_suite_on_the_simulator)"]
 fn runs_walk_the_ring_in_batches() {
@@ -137,21 +137,29 @@ fn runs_walk_the_ring_in_batches() {
     for stage in [VideoStage::Nv12, VideoStage::Dct] {
         let (w, h) = (34, 18);
         let l = VideoLayout::new(stage, w, h, 0);
-        assert_eq!(l.batch, 64, "{l:?}");
-        assert_eq!(l.ring, 64, "one batch: the least above 2 frames");
+        let b = l.batch;
+        assert_eq!(b, MAX_BATCH, "small frames take the largest batch: {l:?}");
+        assert_eq!(l.ring, b, "one batch: the least above 2 frames");
         let mut trial = prepare_video(dev.clone(), stage, w, h, SEED).unwrap();
         dev.frames.lock().unwrap().clear();
-        trial.run(70).unwrap();
-        assert_eq!(*dev.frames.lock().unwrap(), vec![64, 6]);
+        trial.run(b as u64 + 6).unwrap();
+        assert_eq!(*dev.frames.lock().unwrap(), vec![b as u32, 6]);
         let v = trial.verify().unwrap();
         assert!(v.passed(), "{v:?}");
         assert!(v.method.contains("frames 0..5"), "{}", v.method);
         // The next run continues at slot 6, and stops at the ring's end.
         dev.frames.lock().unwrap().clear();
-        trial.run(60).unwrap();
-        assert_eq!(*dev.frames.lock().unwrap(), vec![58, 2]);
+        trial.run(b as u64).unwrap();
+        assert_eq!(*dev.frames.lock().unwrap(), vec![b as u32 - 6, 6]);
         let v = trial.verify().unwrap();
-        assert!(v.passed() && v.method.contains("frames 0..1"), "{v:?}");
+        assert!(v.passed() && v.method.contains("frames 0..5"), "{v:?}");
+        // A launch of a whole batch: its first frame and its last ones are checked.
+        dev.frames.lock().unwrap().clear();
+        trial.run(2 * b as u64 - 6).unwrap();
+        assert_eq!(*dev.frames.lock().unwrap(), vec![b as u32 - 6, b as u32]);
+        let v = trial.verify().unwrap();
+        let last = format!("frames 0 and {}..{}", b - (VERIFY_FRAMES - 1), b - 1);
+        assert!(v.passed() && v.method.contains(&last), "{last}: {v:?}");
     }
 }
 
