@@ -79,7 +79,7 @@ pub const ME_TRUE_VECTOR: (i32, i32) = (5, -3);
 pub const VERIFY_FRAMES: usize = 8;
 
 /// Most frames one launch processes (`gridDim.z`).
-pub const MAX_BATCH: usize = 1024;
+pub const MAX_BATCH: usize = 64;
 
 /// Integer instructions gpugate's kernel of a stage executes per operation [`video_work`]
 /// counts: the counted arithmetic plus what the formulas leave out (address arithmetic, byte
