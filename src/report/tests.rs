@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use super::*;
 use crate::gate;
 use crate::model::*;
-use crate::workload::{Direction, Precision, StreamOp, WorkloadSpec};
+use crate::workload::{Direction, Precision, StreamOp, VideoStage, WorkloadSpec};
 
 fn snapshot_dir() -> PathBuf {
     crate::repo_path("src/report/snapshots")
@@ -258,6 +258,45 @@ pub(crate) fn sample_report() -> RunReport {
             .into(),
     );
     results.insert(3, tc);
+    // Video: three stages at 1080p above their lines, scaling at 1080p below its line, and a
+    // 2160p motion estimation (reported beside, not gated: 1080p is).
+    let video = |stage, width, height| WorkloadSpec::Video {
+        stage,
+        width,
+        height,
+    };
+    for (stage, (w, h), fps) in [
+        (VideoStage::Nv12, (1920, 1080), 17250.0),
+        (VideoStage::Scale, (1920, 1080), 9800.0),
+        (VideoStage::Me, (1920, 1080), 301.5),
+        (VideoStage::Me, (3840, 2160), 74.8),
+        (VideoStage::Dct, (1920, 1080), 23900.0),
+    ] {
+        let spec = video(stage, w, h);
+        let entry = crate::kernels::video_kernel(stage).entry;
+        let mut v = result(&format!("gpu0.{}", spec.name()), Some(0), spec, entry, fps);
+        v.verification = verified("every output bit for bit against the host reference");
+        results.push(v);
+    }
+    // The hardware encoder: one session, then four concurrent sessions.
+    for (sessions, fps) in [(1, 285.0), (4, 548.0)] {
+        let spec = WorkloadSpec::Encode {
+            codec: crate::workload::EncodeCodec::H264,
+            width: 1920,
+            height: 1080,
+            sessions,
+            frames: 600,
+        };
+        let mut e = result(
+            &format!("gpu0.{}", spec.name()),
+            Some(0),
+            spec,
+            "ffmpeg h264_nvenc",
+            fps,
+        );
+        e.verification = verified("bitstreams non-empty, 600 frames each read back by ffprobe");
+        results.push(e);
+    }
 
     let mut r = RunReport {
         schema_version: SCHEMA_VERSION,
@@ -582,6 +621,7 @@ fn inventory_shows_the_build_of_every_kernel_module_on_the_driver() {
             "driver CUDA 12.4, PTX ISA up to 8.4",
             "kernel module gemm: compute_52 build loads (PTX ISA 4.1, drivers from CUDA 9.0 (R384+))",
             "kernel module stream: compute_52 build loads (PTX ISA 6.0, drivers from CUDA 9.0 (R384+))",
+            "kernel module video: compute_52 build loads (PTX ISA 4.1, drivers from CUDA 9.0 (R384+))",
         ]
     );
     // An A100 on R418: gemm falls back to compute_70, saying what compute_80 needs.
@@ -616,8 +656,8 @@ fn inventory_shows_the_build_of_every_kernel_module_on_the_driver() {
     );
     // The same, as `gpugate info --json` lists it.
     let choices = info::module_choices(&[m40(0), a100]);
-    assert_eq!(choices.len(), 4);
-    let gemm_a100 = &choices[2];
+    assert_eq!(choices.len(), 6);
+    let gemm_a100 = &choices[3];
     assert_eq!((gemm_a100.device, gemm_a100.module.as_str()), (1, "gemm"));
     assert_eq!(gemm_a100.target.as_deref(), Some("compute_70"));
     assert_eq!(gemm_a100.refused.as_deref(), Some("compute_80"));
@@ -696,7 +736,8 @@ fn write_all_writes_every_report_atomically() {
             sub.join("run.json"),
             sub.join("report.md"),
             sub.join("report.html"),
-            sub.join("junit.xml")
+            sub.join("junit.xml"),
+            sub.join("video_gpu0.svg")
         ]
     );
     assert_eq!(

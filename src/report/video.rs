@@ -45,7 +45,7 @@ impl VideoRow {
     }
 }
 
-fn stage_check<'a>(r: &'a RunReport, device: u32, stage: VideoStage) -> Option<&'a Check> {
+fn stage_check(r: &RunReport, device: u32, stage: VideoStage) -> Option<&Check> {
     let id = format!("gpu{device}.{}", Metric::video(stage));
     r.checks.iter().find(|c| c.id == id)
 }
