@@ -101,7 +101,7 @@ const W: f64 = 720.0;
 const H: f64 = 400.0;
 const LEFT: f64 = 80.0;
 const RIGHT: f64 = 190.0;
-const TOP: f64 = 40.0;
+const TOP: f64 = 56.0;
 const BOTTOM: f64 = 60.0;
 
 fn esc(s: &str) -> String {
@@ -157,7 +157,7 @@ pub fn video_charts(r: &RunReport) -> Vec<Chart> {
         } else {
             ""
         };
-        let title = format!("{sim}Video stages on gpu{dev} ({gpu}): 1080p frames/s against target");
+        let title = format!("{sim}Video stages, gpu{dev} ({gpu}): 1080p frames/s against target");
         charts.push(Chart {
             file_name: format!("video_gpu{dev}.svg"),
             svg: render(&title, &bars),
@@ -194,10 +194,22 @@ fn render(title: &str, bars: &[&VideoRow]) -> String {
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="12">"#
     );
     let _ = writeln!(s, r#"<rect width="{W}" height="{H}" fill="white"/>"#);
+    // A simulated run's mark on its own line, in red, so that neither it nor the title is cut.
+    let (mark, rest) = match title.split_once(": ") {
+        Some((mark, rest)) if mark.starts_with("SIMULATED") => (Some(mark), rest),
+        _ => (None, title),
+    };
+    if let Some(mark) = mark {
+        let _ = writeln!(
+            s,
+            r##"<text x="{LEFT}" y="18" font-size="13" font-weight="bold" fill="#d62728">{}</text>"##,
+            esc(mark)
+        );
+    }
     let _ = writeln!(
         s,
-        r#"<text x="{LEFT}" y="22" font-size="14">{}</text>"#,
-        esc(title)
+        r#"<text x="{LEFT}" y="38" font-size="14">{}</text>"#,
+        esc(rest)
     );
     // Axes and decade ticks.
     for d in d0..=d1 {
@@ -300,4 +312,51 @@ fn render(title: &str, bars: &[&VideoRow]) -> String {
     }
     s.push_str("</svg>\n");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sample run's video results: a row per stage and size with the check's target, and a
+    /// chart with a bar per stage (1080p where measured), the spec and the pass line, a red bar
+    /// for the stage below its line, axis labels and a legend; a simulated GPU's chart says so
+    /// on a line of its own.
+    #[test]
+    fn rows_and_chart_of_the_sample_run() {
+        let mut r = crate::report::tests::sample_report();
+        let rows = video_rows(&r);
+        assert_eq!(rows.len(), 5);
+        let scale = rows.iter().find(|v| v.stage == VideoStage::Scale).unwrap();
+        assert_eq!(scale.spec, Some(27580.0));
+        assert!(scale.pass_line.is_some_and(|l| (l - 11032.0).abs() < 1e-6));
+        let me4k = rows
+            .iter()
+            .find(|v| v.stage == VideoStage::Me && v.width == 3840)
+            .unwrap();
+        assert!((me4k.fps_1080p.unwrap() / me4k.fps.unwrap() - 4.0).abs() < 1e-9);
+        let charts = video_charts(&r);
+        assert_eq!(charts.len(), 1);
+        let svg = &charts[0].svg;
+        assert_eq!(charts[0].file_name, "video_gpu0.svg");
+        assert_eq!(
+            svg.matches("<rect x=").count(),
+            4 + 2,
+            "4 bars + 2 legend boxes"
+        );
+        assert_eq!(svg.matches("fill=\"#d62728\"><title>").count(), 1, "{svg}");
+        assert!(
+            svg.contains("gpu0.video.me.1080p"),
+            "1080p is the bar, not 2160p"
+        );
+        assert!(svg.contains("frames/s (1080p frames, log scale)"));
+        assert!(svg.contains("spec (estimate)") && svg.contains("pass line"));
+        assert!(!svg.contains("SIMULATED"));
+        r.gpus[0].simulated = true;
+        let svg = &video_charts(&r)[0].svg;
+        assert!(
+            svg.contains(">SIMULATED, not a measurement</text>"),
+            "{svg}"
+        );
+    }
 }
