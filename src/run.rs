@@ -22,7 +22,8 @@ use crate::probe::telemetry::{self as nvml, GpuTelemetry, TelemetrySummary};
 use crate::report;
 use crate::workload::backend::{Backend, DeviceBackend};
 use crate::workload::device::DeviceProps;
-use crate::workload::{Direction, GemmMath, Precision, StreamOp, Trial, WorkloadSpec};
+use crate::workload::encode::{encode, EncodeOptions, EncodeRun, Encoder};
+use crate::workload::{Direction, EncodeCodec, GemmMath, Precision, StreamOp, Trial, WorkloadSpec};
 
 /// Which backend to run on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -457,7 +458,23 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunR
         report.notes.push(note);
     }
     let peers_wanted = matches!(cublas, Some(Ok(())));
-    let total = jobs.len() + if peers_wanted { peer_count(&jobs) } else { 0 };
+    // Hardware encode (NVENC through ffmpeg) on every GPU that has encoders, or whose profile
+    // asks for encode throughput: a single session, then 2 × engines at once.
+    let encode_plans: Vec<(DeviceInfo, EncodePlan)> = if use_cuda {
+        report
+            .gpus
+            .iter()
+            .filter_map(|g| encode_plan(&profile, g, opts.level).map(|p| (g.clone(), p)))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let total = jobs.len()
+        + if peers_wanted { peer_count(&jobs) } else { 0 }
+        + encode_plans
+            .iter()
+            .map(|(_, p)| p.specs().len())
+            .sum::<usize>();
     let mut index = 0usize;
 
     // GPUs, one at a time.
@@ -699,6 +716,21 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunR
         }
     }
 
+    for (gpu, plan) in &encode_plans {
+        let results = run_encode(gpu, plan, seed, &mut index, total, progress);
+        for r in results {
+            if let Some(e) = &r.error {
+                let note = format!("GPU {}: hardware encode not measured: {e}", gpu.index);
+                if !report.notes.contains(&note) {
+                    progress(Progress::Note(&note));
+                    report.notes.push(note);
+                }
+            }
+            report.results.push(r);
+        }
+        save(&report)?;
+    }
+
     if use_host {
         let backend = HostBackend::new(host.cpu_model.clone());
         let specs: Vec<WorkloadSpec> = jobs
@@ -742,6 +774,249 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunR
         err,
     })?;
     Ok(report)
+}
+
+/// How a GPU's hardware encode is measured in a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncodePlan {
+    /// Concurrent sessions of the gated run: 2 × the NVENC engines (2 when the count is
+    /// unknown).
+    pub sessions: usize,
+    /// Frames per session: 600 (300 at --level quick).
+    pub frames: usize,
+    /// Runs of the concurrent sessions, each a sample: 1 quick, 3 standard, 5 full.
+    pub repetitions: usize,
+    /// Why nothing can be encoded on this GPU (it has no NVENC); its result carries this.
+    pub refused: Option<String>,
+}
+
+impl EncodePlan {
+    /// The workloads: the single session and the concurrent one (only the latter, failing,
+    /// on a GPU without NVENC).
+    pub fn specs(&self) -> Vec<WorkloadSpec> {
+        let spec = |sessions| WorkloadSpec::Encode {
+            codec: EncodeCodec::H264,
+            width: 1920,
+            height: 1080,
+            sessions,
+            frames: self.frames,
+        };
+        if self.refused.is_some() {
+            vec![spec(self.sessions)]
+        } else {
+            vec![spec(1), spec(self.sessions)]
+        }
+    }
+}
+
+/// The encode runs for GPU `g`: on every GPU with NVENC engines (catalogue), and on any GPU
+/// whose profile sets an nvenc_h264 target (there a GPU without NVENC gets a failing result
+/// saying so); None elsewhere: a GPU without NVENC that nothing asks about is not a failure.
+pub fn encode_plan(profile: &Profile, g: &DeviceInfo, level: Level) -> Option<EncodePlan> {
+    let wanted = profile.targets.iter().any(|t| {
+        t.metric == gate::Metric::NvencH264
+            && (t.applies_to(g.index) || t.scope == gate::profile::Scope::Machine)
+    });
+    let engines = g.nvenc.engines;
+    if engines.unwrap_or(0) == 0 && !wanted {
+        return None;
+    }
+    let (frames, repetitions) = match level {
+        Level::Quick => (300, 1),
+        Level::Standard => (600, 3),
+        Level::Full => (600, 5),
+    };
+    let (sessions, refused) = match engines {
+        Some(0) => (
+            2,
+            Some(format!(
+                "{} ({}); the profile asks for hardware encode throughput",
+                crate::model::NO_NVENC,
+                g.nvenc.source.as_deref().unwrap_or("source unknown")
+            )),
+        ),
+        Some(n) => (2 * n as usize, None),
+        None => (2, None),
+    };
+    Some(EncodePlan {
+        sessions,
+        frames,
+        repetitions,
+        refused,
+    })
+}
+
+/// A workload result from encode runs (one sample each), or from why they could not run.
+pub fn encode_result(
+    gpu: &DeviceInfo,
+    spec: WorkloadSpec,
+    runs: Result<Vec<EncodeRun>, String>,
+    telemetry: Option<TelemetrySummary>,
+) -> WorkloadResult {
+    let mut r = WorkloadResult {
+        id: result_id(Some(gpu.index), Role::Primary, &spec),
+        backend: BackendKind::Cuda,
+        device: Some(gpu.index),
+        device_name: gpu.name.clone(),
+        role: Role::Primary,
+        spec,
+        implementation: "ffmpeg h264_nvenc".into(),
+        math_mode: None,
+        work: spec.work(),
+        measurement: None,
+        verification: Verification::not_checked("not run"),
+        error: None,
+        telemetry,
+    };
+    let runs = match runs {
+        Ok(runs) if !runs.is_empty() => runs,
+        Ok(_) => {
+            r.error = Some("no encode run".into());
+            return r;
+        }
+        Err(e) => {
+            r.error = Some(e);
+            return r;
+        }
+    };
+    let first = &runs[0];
+    let WorkloadSpec::Encode {
+        sessions, frames, ..
+    } = spec
+    else {
+        unreachable!("encode results are for Encode specs")
+    };
+    r.implementation = format!(
+        "{}, {} {}; {sessions} concurrent session(s) × {frames} frames of 1920x1080 NV12          ({} seeded synthetic frames looped)",
+        first.ffmpeg_version,
+        first.encoder,
+        first.encoder_args[2..].join(" "),
+        crate::workload::encode::DISTINCT_FRAMES
+    );
+    let samples: Vec<f64> = runs.iter().map(|x| 1.0 / x.fps()).collect();
+    let summary = crate::measure::stats::summarize(&samples);
+    let mut warnings = Vec::new();
+    let wall: Vec<String> = runs
+        .iter()
+        .map(|x| format!("{:.1}", x.aggregate_fps))
+        .collect();
+    if runs.iter().all(|x| x.steady_fps.is_some()) {
+        warnings.push(format!(
+            "fps while every session was encoding (start-up excluded); over the whole wall              time, start-up included: {} fps",
+            wall.join(", ")
+        ));
+    } else {
+        warnings.push(
+            "ffmpeg reported no progress mid-run: fps over the wall time, start-up included".into(),
+        );
+    }
+    r.measurement = Some(crate::model::Measurement {
+        samples: samples.clone(),
+        iters_per_sample: (sessions * frames) as u64,
+        throughput: crate::model::Throughput {
+            unit: "fps".into(),
+            median: 1.0 / summary.median,
+            best: 1.0 / summary.min,
+            worst: 1.0 / summary.max,
+        },
+        summary,
+        warmup_seconds: 0.0,
+        total_seconds: runs.iter().map(|x| x.wall_seconds).sum(),
+        stop_reason: crate::model::StopReason::MaxSamples,
+        warnings,
+    });
+    r.verification = runs
+        .iter()
+        .map(|x| x.verification.clone())
+        .find(|v| !v.passed())
+        .unwrap_or_else(|| {
+            let mut v = first.verification.clone();
+            v.checked = runs.iter().map(|x| x.verification.checked).sum();
+            v
+        });
+    r
+}
+
+/// Measures one GPU's hardware encode as `plan` says; never fails: errors land in the results.
+fn run_encode(
+    gpu: &DeviceInfo,
+    plan: &EncodePlan,
+    seed: u64,
+    index: &mut usize,
+    total: usize,
+    progress: &mut dyn FnMut(Progress),
+) -> Vec<WorkloadResult> {
+    let mut out = Vec::new();
+    let mut failed: Option<String> = plan.refused.clone();
+    for spec in plan.specs() {
+        *index += 1;
+        let id = result_id(Some(gpu.index), Role::Primary, &spec);
+        progress(Progress::WorkloadStarted {
+            index: *index,
+            total,
+            id: &id,
+        });
+        let WorkloadSpec::Encode { sessions, .. } = spec else {
+            continue;
+        };
+        let opts = EncodeOptions::new(
+            Encoder::Nvenc { gpu: gpu.index },
+            sessions,
+            plan.frames,
+            workload_seed(seed, &id),
+        );
+        let (runs, telemetry) = match &failed {
+            // The encoder could not run at all (no NVENC, no ffmpeg, no driver library): the
+            // concurrent run fails with the same reason, without trying again.
+            Some(why) => (Err(why.clone()), None),
+            None => {
+                let t = nvml::open(&gpu.uuid, &gpu.pci_bus_id).ok().map(Arc::new);
+                let recorder = t.map(|t| t.start(TELEMETRY_PERIOD));
+                let reps = if sessions == 1 { 1 } else { plan.repetitions };
+                let mut runs = Vec::new();
+                let mut err = None;
+                for _ in 0..reps {
+                    match encode(&opts) {
+                        Ok(run) => runs.push(run),
+                        Err(e) => {
+                            err = Some(e.to_string());
+                            break;
+                        }
+                    }
+                }
+                let telemetry = recorder.map(|r| r.finish());
+                match err {
+                    Some(e) => {
+                        failed = Some(e.clone());
+                        (Err(e), telemetry)
+                    }
+                    None => (Ok(runs), telemetry),
+                }
+            }
+        };
+        let mut r = encode_result(gpu, spec, runs, telemetry);
+        if let (Some(m), Some(w)) = (
+            r.measurement.as_mut(),
+            r.telemetry.as_ref().and_then(throttle_warning),
+        ) {
+            m.warnings.push(w);
+        }
+        if gpu.nvenc.engines.is_none() && sessions > 1 {
+            if let Some(m) = r.measurement.as_mut() {
+                m.warnings.push(format!(
+                    "{}: {sessions} sessions, as for one engine",
+                    crate::model::NVENC_UNKNOWN
+                ));
+            }
+        }
+        progress(Progress::WorkloadFinished {
+            index: *index,
+            total,
+            result: &r,
+        });
+        out.push(r);
+    }
+    out
 }
 
 /// The run's notes and records for GPU `gpu`'s kernel families that did not load the GPU's best
@@ -1168,6 +1443,50 @@ mod tests {
         );
         let old: ModuleChoice = serde_json::from_str(r#"{"device": 0, "module": "gemm"}"#).unwrap();
         assert_eq!((old.target, old.reason), (None, None));
+    }
+
+    #[test]
+    fn encode_runs_where_there_are_engines_or_a_target() {
+        let g2 = gate::load_profile("g2.large").unwrap().0;
+        let m40 = crate::test_support::m40(0);
+        let auto = gate::auto_profile(std::slice::from_ref(&m40));
+        // An M40: 2 engines, 4 concurrent sessions, with or without a target.
+        for p in [&g2, &auto] {
+            let plan = encode_plan(p, &m40, Level::Standard).unwrap();
+            assert_eq!((plan.sessions, plan.frames, plan.repetitions), (4, 600, 3));
+            let names: Vec<String> = plan.specs().iter().map(|s| s.name()).collect();
+            assert_eq!(names, ["nvenc.h264.1080p.x1", "nvenc.h264.1080p.x4"]);
+        }
+        assert_eq!(encode_plan(&g2, &m40, Level::Quick).unwrap().frames, 300);
+        // An H100 (no NVENC): nothing unless the profile asks; then one failing result.
+        let mut h100 = m40.clone();
+        h100.name = "NVIDIA H100 80GB HBM3".into();
+        h100.nvenc = crate::probe::gpu::nvenc_info(&h100.name, Err("no NVML".into()));
+        let auto = gate::auto_profile(std::slice::from_ref(&h100));
+        assert_eq!(encode_plan(&auto, &h100, Level::Full), None);
+        let plan = encode_plan(&g2, &h100, Level::Full).unwrap();
+        assert!(plan
+            .refused
+            .as_deref()
+            .unwrap()
+            .starts_with("no NVENC engine on this GPU"));
+        assert_eq!(plan.specs().len(), 1);
+        let r = encode_result(
+            &h100,
+            plan.specs()[0],
+            Err(plan.refused.clone().unwrap()),
+            None,
+        );
+        assert_eq!(r.id, "gpu0.nvenc.h264.1080p.x2");
+        assert!(r.error.as_deref().unwrap().contains("no NVENC engine"));
+        // Unknown count, target set: 2 sessions, as for one engine.
+        let mut odd = m40.clone();
+        odd.nvenc = Default::default();
+        assert_eq!(encode_plan(&g2, &odd, Level::Quick).unwrap().sessions, 2);
+        assert_eq!(
+            encode_plan(&gate::auto_profile(&[odd.clone()]), &odd, Level::Quick),
+            None
+        );
     }
 
     #[test]

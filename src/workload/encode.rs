@@ -208,6 +208,14 @@ pub enum EncodeError {
     )]
     CudaLibraryMissing { line: String },
     #[error(
+        "ffmpeg's h264_nvenc could not find {symbol} in libcuda.so.1: the CUDA driver library \
+         loaded first is incomplete or not NVIDIA's (a simulator, a stub from a CUDA toolkit's \
+         stubs directory, a mixed install): install the NVIDIA driver and make its \
+         libcuda.so.1 the one on the library path; NVENC also needs the driver's \
+         libnvidia-encode.so.1. ffmpeg said: {line}"
+    )]
+    CudaEntryPointMissing { symbol: String, line: String },
+    #[error(
         "ffmpeg's h264_nvenc needs a newer NVIDIA driver than this one: update the driver, or \
          use an ffmpeg built against an older NVENC API (nv-codec-headers). ffmpeg said: \
          {detail}"
@@ -464,6 +472,15 @@ pub fn classify_failure(encoder: &'static str, status: &str, stderr: &str) -> En
     }
     if let Some(line) = line_with("Cannot load libcuda") {
         return EncodeError::CudaLibraryMissing { line };
+    }
+    if let Some(line) = line_with("Cannot load cu") {
+        let symbol = line
+            .split("Cannot load ")
+            .nth(1)
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        return EncodeError::CudaEntryPointMissing { symbol, line };
     }
     if let Some(line) = line_with("required nvenc API version")
         .or_else(|| line_with("minimum required Nvidia driver"))
@@ -875,6 +892,16 @@ mod tests {
         let e = classify_failure(
             "h264_nvenc",
             "exit status: 1",
+            "[h264_nvenc @ 0x5] Cannot load cuMemAllocPitch_v2\nError initializing output",
+        );
+        assert!(
+            matches!(&e, EncodeError::CudaEntryPointMissing { symbol, .. } if symbol == "cuMemAllocPitch_v2"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("libnvidia-encode.so.1"), "{e}");
+        let e = classify_failure(
+            "h264_nvenc",
+            "exit status: 1",
             "[h264_nvenc @ 0x5] OpenEncodeSessionEx failed: out of memory (10): (no details)\n",
         );
         assert!(matches!(e, EncodeError::SessionRefused { .. }), "{e}");
@@ -991,6 +1018,7 @@ mod tests {
             Err(
                 e @ (EncodeError::CudaLibraryMissing { .. }
                 | EncodeError::NvencLibraryMissing { .. }
+                | EncodeError::CudaEntryPointMissing { .. }
                 | EncodeError::DriverTooOld { .. }
                 | EncodeError::SessionRefused { .. }),
             ) => {
