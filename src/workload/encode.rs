@@ -768,7 +768,11 @@ fn session_args(
 /// measures the aggregate rate; checks every bitstream. See the module documentation.
 pub fn encode(opts: &EncodeOptions) -> Result<EncodeRun, EncodeError> {
     let (ffmpeg, ffprobe, version) = tools(opts)?;
-    if opts.width % 2 != 0 || opts.height % 2 != 0 || opts.width == 0 || opts.height == 0 {
+    if !opts.width.is_multiple_of(2)
+        || !opts.height.is_multiple_of(2)
+        || opts.width == 0
+        || opts.height == 0
+    {
         return Err(EncodeError::Io(format!(
             "NV12 frames need an even, non-zero size, not {}x{}",
             opts.width, opts.height

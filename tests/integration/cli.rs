@@ -260,6 +260,8 @@ fn quick_run_on_the_gpu_verifies_every_gpu_result() {
             "256",
             "--stream-mib",
             "2",
+            "--video-sizes",
+            "480x270,me=100x70",
             "--allow-simulated",
         ]);
     }
@@ -284,6 +286,10 @@ fn quick_run_on_the_gpu_verifies_every_gpu_result() {
         .results
         .iter()
         .filter(|w| w.backend == BackendKind::Cuda && w.role == gpugate::model::Role::Primary)
+        // The simulator has no hardware encoder: its encode results carry ffmpeg's error.
+        .filter(|w| {
+            !(simulated_gpus() && matches!(w.spec, gpugate::workload::WorkloadSpec::Encode { .. }))
+        })
         .collect();
     assert!(!gpu.is_empty());
     for w in gpu {
@@ -471,4 +477,45 @@ fn selftest_on_a_simulated_h100_runs_the_cp_async_dmma_and_wmma_paths() {
     ] {
         assert!(out.contains(path), "{path}:\n{out}");
     }
+}
+
+/// `gpugate info` on gpugate-sim: the M40's two NVENC engines (catalogue) with NVML's encoder
+/// readings (idle: capacity 100 %, no sessions), and "no NVENC engine on this GPU" for the A100,
+/// in the text and in --json.
+#[test]
+fn info_gives_each_simulated_gpu_its_nvenc_engines() {
+    if crate::sim::stand_down_for_the_real_gpu("info_gives_each_simulated_gpu_its_nvenc_engines") {
+        return;
+    }
+    let sim = crate::sim::Sim::new(&["m40", "a100"]);
+    let o = sim.gpugate(&["info", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("info --json");
+    let m40 = &v["gpus"][0]["nvenc"];
+    assert_eq!(m40["engines"], 2, "{m40}");
+    assert!(
+        m40["source"].as_str().unwrap().contains("Support Matrix"),
+        "{m40}"
+    );
+    assert_eq!(m40["nvml_encoder"], true, "{m40}");
+    assert_eq!(m40["capacity_h264_percent"], 100, "{m40}");
+    assert_eq!(m40["sessions"], 0, "{m40}");
+    let a100 = &v["gpus"][1]["nvenc"];
+    assert_eq!(a100["engines"], 0, "{a100}");
+    assert_eq!(a100["nvml_encoder"], false, "{a100}");
+
+    let o = sim.gpugate(&["info"]);
+    let text = stdout(&o);
+    assert!(
+        text.contains("video encode: 2 NVENC engines (catalogue: Tesla M40 24GB"),
+        "{text}"
+    );
+    assert!(
+        text.contains("video encode NVML: H.264 capacity 100 %, utilisation 0 %, 0 sessions"),
+        "{text}"
+    );
+    assert!(
+        text.contains("video encode: no NVENC engine on this GPU (catalogue: NVIDIA A100"),
+        "{text}"
+    );
 }

@@ -15,8 +15,28 @@ use crate::sim::Sim;
 use crate::{stderr, stdout};
 
 /// A copy of the built-in profile `name` whose host vCPUs, memory and disk are this machine's,
-/// written into `dir`. Every GPU line and target stays as shipped.
+/// written into `dir`, without its nvenc_h264 targets: the simulator has no hardware encoder
+/// (ffmpeg's h264_nvenc cannot run on it), so a healthy simulated machine could not pass them.
+/// Every other GPU line and target stays as shipped ([`host_fit_profile_with_nvenc`] keeps
+/// those too).
 fn host_fit_profile(name: &str, dir: &Path) -> PathBuf {
+    let path = host_fit_profile_with_nvenc(name, dir);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut out = String::new();
+    for block in text.split("\n[[target]]\n") {
+        if out.is_empty() {
+            out.push_str(block);
+        } else if !block.contains("metric = \"nvenc_h264\"") {
+            out.push_str("\n[[target]]\n");
+            out.push_str(block);
+        }
+    }
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
+/// [`host_fit_profile`] with the nvenc_h264 targets kept.
+fn host_fit_profile_with_nvenc(name: &str, dir: &Path) -> PathBuf {
     let src = std::fs::read_to_string(format!("profiles/{name}.toml"))
         .or_else(|_| {
             std::fs::read_to_string(
@@ -99,8 +119,17 @@ impl SimRun {
 /// gpugate run on `sim` against the host-fit copy of `profile`, small sizes, with `extra`
 /// arguments.
 fn sim_run(sim: &Sim, profile: &str, extra: &[&str]) -> SimRun {
+    sim_run_with(sim, profile, extra, false)
+}
+
+/// [`sim_run`], keeping the profile's nvenc_h264 targets when `nvenc` is set.
+fn sim_run_with(sim: &Sim, profile: &str, extra: &[&str], nvenc: bool) -> SimRun {
     let dir = tempfile::tempdir().unwrap();
-    let profile = host_fit_profile(profile, dir.path());
+    let profile = if nvenc {
+        host_fit_profile_with_nvenc(profile, dir.path())
+    } else {
+        host_fit_profile(profile, dir.path())
+    };
     let out = dir.path().join("out");
     let mut args = vec![
         "run",
@@ -112,6 +141,10 @@ fn sim_run(sim: &Sim, profile: &str, extra: &[&str]) -> SimRun {
         "384",
         "--stream-mib",
         "2",
+        // Frames whose work outlasts the 4 µs launch interval of the simulated M40 even at one
+        // frame per sample; motion estimation (≈100× the work per pixel) on a smaller one.
+        "--video-sizes",
+        "480x270,me=100x70",
         "--seed",
         "7",
         "--profile",
@@ -152,13 +185,67 @@ const GPU_CHECKS: &[&str] = &[
     "stream_triad",
     "h2d",
     "d2h",
+    "video_nv12",
+    "video_scale",
+    "video_me",
+    "video_dct",
 ];
 
 fn assert_all_pass(r: &SimRun) {
     assert_eq!(r.code, Some(0), "{}", r.describe());
     assert!(!r.report.checks.is_empty());
     for c in &r.report.checks {
+        if encode_reported(c) {
+            continue;
+        }
         assert_eq!(c.verdict, Verdict::Pass, "{}: {}", c.id, r.describe());
+    }
+}
+
+/// The hardware encode check of a profile copy without nvenc_h264 targets: the simulated M40
+/// has NVENC engines (catalogue), so the encode runs, and fails on the simulator, which has no
+/// encoder; without a target that is reported (SKIPPED), never gated.
+fn encode_reported(c: &gpugate::model::Check) -> bool {
+    c.id.ends_with(".nvenc_h264") && c.verdict == Verdict::Skipped
+}
+
+/// Whether a result is a hardware encode run (which the simulator cannot do).
+fn is_encode(w: &gpugate::model::WorkloadResult) -> bool {
+    matches!(w.spec, gpugate::workload::WorkloadSpec::Encode { .. })
+}
+
+/// The video targets' integer bound assumes gpugate's kernels execute
+/// `kernel_int_instructions_per_op` integer instructions per operation `video_work` counts:
+/// re-measured here from the simulator's launch log (every launch of a stage: its integer
+/// instructions over its frames × the counted operations per frame), within 5 %.
+fn video_kernels_execute_what_the_targets_assume(log: &Path) {
+    use gpugate::workload::video::{kernel_int_instructions_per_op, video_work};
+    use gpugate::workload::VideoStage;
+    let text = std::fs::read_to_string(log).unwrap();
+    for (stage, (w, h)) in [
+        (VideoStage::Nv12, (480, 270)),
+        (VideoStage::Scale, (480, 270)),
+        (VideoStage::Me, (100, 70)),
+        (VideoStage::Dct, (480, 270)),
+    ] {
+        let entry = gpugate::kernels::video_kernel(stage).entry;
+        let (mut int_ops, mut frames) = (0.0, 0.0);
+        for line in text.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            if v["event"] == "launch" && v["kernel"] == entry && v["error"].is_null() {
+                int_ops += v["stats"]["int_ops"].as_f64().unwrap();
+                frames += v["grid"][2].as_f64().unwrap();
+            }
+        }
+        assert!(frames > 0.0, "no launch of {entry} in the log");
+        let measured = int_ops / (frames * video_work(stage, w, h).int_ops);
+        let assumed = kernel_int_instructions_per_op(stage);
+        assert!(
+            (measured / assumed - 1.0).abs() < 0.05,
+            "{entry}: the kernel executes {measured:.3} integer instructions per counted \
+             operation, the targets assume {assumed}: update kernel_int_instructions_per_op and \
+             the G2 profiles' video targets"
+        );
     }
 }
 
@@ -167,8 +254,14 @@ fn healthy_simulated_m40_passes_g2_large() {
     if crate::sim::stand_down_for_the_real_gpu("healthy_simulated_m40_passes_g2_large") {
         return;
     }
-    let r = sim_run(&Sim::new(&["m40"]), "g2.large", &["--allow-simulated"]);
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let r = sim_run(
+        &Sim::new(&["m40"]).log(log.path()),
+        "g2.large",
+        &["--allow-simulated"],
+    );
     assert_all_pass(&r);
+    video_kernels_execute_what_the_targets_assume(log.path());
     for check in GPU_CHECKS {
         assert_eq!(r.verdict(&format!("gpu0.{check}")), Some(Verdict::Pass));
     }
@@ -180,7 +273,12 @@ fn healthy_simulated_m40_passes_g2_large() {
     );
     assert!(r.report.gpus[0].name.ends_with("(gpugate-sim)"));
     // Every GPU result ran on the simulated GPU, verified, from gpugate's own kernels.
-    for w in r.report.results.iter().filter(|w| w.device == Some(0)) {
+    for w in r
+        .report
+        .results
+        .iter()
+        .filter(|w| w.device == Some(0) && !is_encode(w))
+    {
         assert_eq!(w.error, None, "{}", w.id);
         assert!(w.verification.passed(), "{}: {:?}", w.id, w.verification);
     }
@@ -194,6 +292,52 @@ fn healthy_simulated_m40_passes_g2_large() {
         r.describe()
     );
     assert!(r.stdout.contains("SIMULATED"), "{}", r.stdout);
+}
+
+/// With g2.large's NVENC targets kept: the simulated M40 has the two engines the profile wants
+/// (catalogue), but no hardware encoder to drive, so the encode throughput check FAILS, saying
+/// what ffmpeg could not load and what to install, and the run exits 1.
+#[test]
+fn simulated_m40_fails_the_nvenc_throughput_check_naming_what_is_missing() {
+    if crate::sim::stand_down_for_the_real_gpu(
+        "simulated_m40_fails_the_nvenc_throughput_check_naming_what_is_missing",
+    ) {
+        return;
+    }
+    let r = sim_run_with(
+        &Sim::new(&["m40"]),
+        "g2.large",
+        &["--allow-simulated"],
+        true,
+    );
+    assert_eq!(r.code, Some(1), "{}", r.describe());
+    assert_eq!(r.verdict("gpu0.nvenc_engines"), Some(Verdict::Pass));
+    assert_eq!(
+        r.verdict("gpu0.nvenc_h264"),
+        Some(Verdict::Fail),
+        "{}",
+        r.describe()
+    );
+    let why = r.check_reason("gpu0.nvenc_h264");
+    assert!(
+        why.contains("libcuda.so.1") && why.contains("libnvidia-encode.so.1"),
+        "{why}"
+    );
+    assert!(why.contains("install"), "{why}");
+    // Everything else passes; the failure is the encoder's alone.
+    for c in &r.report.checks {
+        if c.id != "gpu0.nvenc_h264" {
+            assert_eq!(c.verdict, Verdict::Pass, "{}: {}", c.id, r.describe());
+        }
+    }
+    assert!(
+        r.report
+            .notes
+            .iter()
+            .any(|n| n.contains("hardware encode not measured")),
+        "{:?}",
+        r.report.notes
+    );
 }
 
 #[test]
@@ -271,7 +415,7 @@ fn healthy_simulated_m40_passes_g2_large_on_r418_r450_r470_and_r525() {
             .report
             .checks
             .iter()
-            .filter(|c| c.verdict != Verdict::Pass)
+            .filter(|c| c.verdict != Verdict::Pass && !encode_reported(c))
             .map(|c| format!("{} {} ({})", c.id, c.verdict, c.reason))
             .collect();
         if r.code != Some(0) || !bad.is_empty() {
@@ -292,7 +436,12 @@ fn healthy_simulated_m40_passes_g2_large_on_r418_r450_r470_and_r525() {
         }
         // Every GPU result ran, verified, with device time from the events, and telemetry was
         // sampled (R418's NVML has every reading gpugate takes).
-        for w in r.report.results.iter().filter(|w| w.device == Some(0)) {
+        for w in r
+            .report
+            .results
+            .iter()
+            .filter(|w| w.device == Some(0) && !is_encode(w))
+        {
             if w.error.is_some() || !w.verification.passed() {
                 failures.push(format!("R{driver}: {} {:?}", w.id, w.error));
             }
@@ -347,6 +496,18 @@ fn each_fault_gives_the_verdict_an_operator_must_see() {
                 }
                 expect(r, "gpu0.fp32_gemm", Verdict::Fail)?;
                 expect(r, "gpu0.fp64_gemm", Verdict::Pass)
+            },
+        ),
+        (
+            "sdc in motion estimation: the video.me check fails, the other stages pass",
+            vec!["m40"],
+            &["sdc=video_me"],
+            Some(1),
+            |r| {
+                expect(r, "gpu0.video.me.100x70.verify", Verdict::Fail)?;
+                expect(r, "gpu0.video_me", Verdict::Fail)?;
+                expect(r, "gpu0.video_nv12", Verdict::Pass)?;
+                expect(r, "gpu0.fp32_gemm", Verdict::Pass)
             },
         ),
         (
