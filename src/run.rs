@@ -1111,6 +1111,21 @@ pub fn selftest_cases(include_large: bool, cc: (u32, u32)) -> Vec<WorkloadSpec> 
             });
         }
     }
+    // Video stages: the smallest frame (one macroblock), sizes that are not multiples of 16 (or
+    // of 2 or 3, for the chroma and the 2/3 scaler), and 1080p with the large cases.
+    let mut frames = vec![(16usize, 16usize), (51, 37), (100, 70)];
+    if include_large {
+        frames.push((1920, 1080));
+    }
+    for stage in crate::workload::VideoStage::ALL {
+        for &(width, height) in &frames {
+            v.push(WorkloadSpec::Video {
+                stage,
+                width,
+                height,
+            });
+        }
+    }
     let mut bytes = vec![1usize, 4097];
     if include_large {
         bytes.push(64 << 20);
@@ -1492,13 +1507,46 @@ mod tests {
     #[test]
     fn host_selftest_passes_every_case() {
         let host = HostBackend::new("test");
-        let cases = selftest_cases(false, (5, 2));
+        // The video stages are GPU kernels only (on the host they are the references).
+        let cases: Vec<WorkloadSpec> = selftest_cases(false, (5, 2))
+            .into_iter()
+            .filter(|s| !matches!(s, WorkloadSpec::Video { .. }))
+            .collect();
         let res = selftest_on(&host, &cases, 5, &mut |_| {});
         // The host has no GPU kernel variants: only the cases themselves.
         assert_eq!(res.len(), cases.len());
         for c in res {
             assert!(c.passed(), "{:?}", c);
             assert_eq!(c.variant, None);
+        }
+    }
+
+    /// Every video stage, at one macroblock and at sizes that are not multiples of 16; 1080p
+    /// only with the large cases.
+    #[test]
+    fn selftest_cases_cover_every_video_stage_at_odd_sizes() {
+        use crate::workload::VideoStage;
+        let sizes = |large, stage| -> Vec<(usize, usize)> {
+            selftest_cases(large, (5, 2))
+                .into_iter()
+                .filter_map(|s| match s {
+                    WorkloadSpec::Video {
+                        stage: st,
+                        width,
+                        height,
+                    } if st == stage => Some((width, height)),
+                    _ => None,
+                })
+                .collect()
+        };
+        for stage in VideoStage::ALL {
+            let small = sizes(false, stage);
+            assert!(small.contains(&(16, 16)), "{stage:?}");
+            assert!(small
+                .iter()
+                .any(|(w, h)| w % 16 != 0 && h % 16 != 0 && w % 2 == 1));
+            assert!(!small.contains(&(1920, 1080)));
+            assert!(sizes(true, stage).contains(&(1920, 1080)));
         }
     }
 
