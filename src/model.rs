@@ -169,6 +169,15 @@ pub const NO_NVENC: &str = "no NVENC engine on this GPU";
 pub const NVENC_UNKNOWN: &str = "NVENC engine count unknown for this GPU";
 
 impl NvencInfo {
+    /// "2", "none" or "unknown": the engine count in a table cell.
+    pub fn engines_cell(&self) -> String {
+        match self.engines {
+            Some(0) => "none".into(),
+            Some(n) => n.to_string(),
+            None => "unknown".into(),
+        }
+    }
+
     /// The engine count in words with its source: "2 NVENC engines (catalogue: …)", "no NVENC
     /// engine on this GPU (…)", "NVENC engine count unknown for this GPU (…)".
     pub fn engines_text(&self) -> String {

@@ -103,13 +103,14 @@ impl Reporter for Html {
             .iter()
             .map(|g| {
                 format!(
-                    "gpu{} {} (sm_{}{}, {} SMs, {:.1} GB)",
+                    "gpu{} {} (sm_{}{}, {} SMs, {:.1} GB, NVENC engines: {})",
                     g.index,
                     g.name,
                     g.compute_capability.0,
                     g.compute_capability.1,
                     g.sm_count,
-                    g.total_memory_bytes as f64 / 1e9
+                    g.total_memory_bytes as f64 / 1e9,
+                    g.nvenc.engines_cell()
                 )
             })
             .collect();

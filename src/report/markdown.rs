@@ -178,6 +178,7 @@ impl Reporter for Markdown {
                             (g.driver_cuda_version % 1000) / 10
                         ),
                         cell(&g.max_ptx_isa),
+                        g.nvenc.engines_cell(),
                     ]
                 })
                 .collect();
@@ -196,6 +197,7 @@ impl Reporter for Markdown {
                     "PCIe",
                     "Driver CUDA",
                     "Max PTX ISA",
+                    "NVENC engines",
                 ],
                 &rows,
             );
