@@ -35,9 +35,10 @@ pub const DEFAULT_PASS_FRACTION_VIDEO: f64 = 0.40;
 /// The estimated 1080p frame rate of a video stage on a GPU with the given FP32 peak and
 /// memory bandwidth, with its derivation: the lower of
 /// - the bandwidth bound: `memory_gbps` × 1e9 / (the stage's DRAM bytes per 1080p frame), and
-/// - the integer bound: (FP32 TFLOPS × 1e12 / 2) / (the integer instructions gpugate's kernel
-///   executes per 1080p frame), i.e. one 32-bit integer instruction per FP32 lane per clock
-///   (the FP32 peak counts an FMA as 2 FLOPs); the instructions are the operations
+/// - the integer bound: (FP32 TFLOPS × 1e12 / 2 × INT32 lanes / FP32 lanes per SM) / (the
+///   integer instructions gpugate's kernel executes per 1080p frame), i.e. one 32-bit integer
+///   instruction per INT32 lane per clock ([`int32_lanes_per_sm`]; the FP32 peak counts an FMA
+///   as 2 FLOPs, so FP32 TFLOPS / 2 is FP32 lanes × clock); the instructions are the operations
 ///   `crate::workload::video::video_work` counts × the kernel's measured
 ///   `kernel_int_instructions_per_op`.
 ///
@@ -46,10 +47,20 @@ pub fn video_spec_fps(
     stage: crate::workload::VideoStage,
     fp32_tflops: f64,
     memory_gbps: f64,
+    cc: (u32, u32),
 ) -> (f64, String) {
     let (w, h) = crate::gate::evaluate::VIDEO_TARGET_FRAME;
     let work = crate::workload::video::video_work(stage, w, h);
-    let int_rate = fp32_tflops * 1e12 / 2.0;
+    let (int_lanes, fp32_lanes) = (int32_lanes_per_sm(cc), fp32_lanes_per_sm(cc));
+    let int_rate = fp32_tflops * 1e12 / 2.0 * int_lanes as f64 / fp32_lanes as f64;
+    let lanes = if int_lanes == fp32_lanes {
+        String::new()
+    } else {
+        format!(
+            " × {int_lanes}/{fp32_lanes} INT32:FP32 lanes of sm_{}{}",
+            cc.0, cc.1
+        )
+    };
     let bw = if work.bytes > 0.0 {
         memory_gbps * 1e9 / work.bytes
     } else {
@@ -76,9 +87,9 @@ pub fn video_spec_fps(
         )
     } else {
         format!(
-            "integer bound: {:.2} T instructions/s (FP32 {fp32_tflops} TFLOPS / 2) / {:.3} G \
-             integer instructions per 1080p frame ({:.3} Gops × {ratio} executed per op); \
-             bandwidth bound {bw:.0} fps",
+            "integer bound: {:.2} T instructions/s (FP32 {fp32_tflops} TFLOPS / 2{lanes}) / \
+             {:.3} G integer instructions per 1080p frame ({:.3} Gops × {ratio} executed per \
+             op); bandwidth bound {bw:.0} fps",
             int_rate / 1e12,
             instructions / 1e9,
             work.int_ops / 1e9
@@ -89,12 +100,12 @@ pub fn video_spec_fps(
 
 /// The four video-stage targets for a GPU of the given peaks; `of` names where the peaks come
 /// from (the catalogue entry, or the device attributes).
-pub fn video_targets(fp32_tflops: f64, memory_gbps: f64, of: &str) -> Vec<Target> {
+pub fn video_targets(fp32_tflops: f64, memory_gbps: f64, cc: (u32, u32), of: &str) -> Vec<Target> {
     crate::workload::VideoStage::ALL
         .into_iter()
         .filter(|_| fp32_tflops > 0.0 && memory_gbps > 0.0)
         .map(|stage| {
-            let (fps, why) = video_spec_fps(stage, fp32_tflops, memory_gbps);
+            let (fps, why) = video_spec_fps(stage, fp32_tflops, memory_gbps, cc);
             target(
                 Metric::video(stage),
                 fps,
@@ -641,6 +652,20 @@ pub fn pcie_gbps_per_lane(gen: u32) -> Option<f64> {
     }
 }
 
+/// 32-bit integer add lanes per SM by compute capability: the CUDA C++ Programming Guide's
+/// arithmetic-instruction throughput table ("32-bit integer add, extended-precision add,
+/// subtract"): 128 on 5.x and 6.1/6.2, 64 on 6.0 and from 7.0 on (Volta's separate INT32 units;
+/// Ampere GA10x, Ada and Hopper keep 64 INT32 lanes beside 128 FP32 ones).
+pub fn int32_lanes_per_sm(cc: (u32, u32)) -> u32 {
+    match cc {
+        (5, _) => 128,
+        (6, 0) => 64,
+        (6, _) => 128,
+        (3, _) => 160,
+        _ => 64,
+    }
+}
+
 /// FP32 lanes (CUDA cores) per SM by compute capability.
 pub fn fp32_lanes_per_sm(cc: (u32, u32)) -> u32 {
     match cc {
@@ -731,6 +756,7 @@ fn catalogue_targets(m: &GpuModel) -> Vec<Target> {
     t.extend(video_targets(
         m.fp32_tflops,
         m.memory_gbps,
+        m.cc(),
         &format!("catalogue: {}", m.name),
     ));
     t
@@ -779,7 +805,12 @@ fn derived_targets(d: &DeviceInfo) -> Vec<Target> {
     }
     let peak = |m: Metric| t.iter().find(|x| x.metric == m).map(|x| x.spec());
     if let (Some(fp32), Some(gbps)) = (peak(Metric::Fp32Gemm), peak(Metric::StreamTriad)) {
-        t.extend(video_targets(fp32, gbps, "the device attributes"));
+        t.extend(video_targets(
+            fp32,
+            gbps,
+            d.compute_capability,
+            "the device attributes",
+        ));
     }
     if let (Some(gen), Some(width)) = (d.pcie_link_gen, d.pcie_link_width) {
         t.extend(transfer_targets(
@@ -1052,7 +1083,7 @@ mod video_target_tests {
             let p = load_profile(name).unwrap().0;
             let mut want = Vec::new();
             for stage in VideoStage::ALL {
-                let (fps, _) = video_spec_fps(stage, m40.fp32_tflops, m40.memory_gbps);
+                let (fps, _) = video_spec_fps(stage, m40.fp32_tflops, m40.memory_gbps, m40.cc());
                 want.push(format!("{} = {fps}", Metric::video(stage)));
                 let t = p
                     .targets
@@ -1077,7 +1108,7 @@ mod video_target_tests {
     fn video_spec_is_the_lower_bound_and_says_which() {
         for stage in VideoStage::ALL {
             let w = crate::workload::video::video_work(stage, 1920, 1080);
-            let (fps, why) = video_spec_fps(stage, 7.0, 288.0);
+            let (fps, why) = video_spec_fps(stage, 7.0, 288.0, (5, 2));
             let bw = 288e9 / w.bytes;
             let int = 3.5e12
                 / (w.int_ops * crate::workload::video::kernel_int_instructions_per_op(stage));
@@ -1093,9 +1124,22 @@ mod video_target_tests {
             };
             assert!(why.starts_with(bound), "{stage:?}: {why}");
             // Twice the bandwidth and twice the FP32 peak: twice the frames.
-            let (f2, _) = video_spec_fps(stage, 14.0, 576.0);
+            let (f2, _) = video_spec_fps(stage, 14.0, 576.0, (5, 2));
             assert!((f2 / fps - 2.0).abs() < 0.01, "{stage:?}: {f2} vs {fps}");
         }
+    }
+
+    /// Hopper has 64 INT32 lanes beside 128 FP32 ones per SM: its integer bound is half of what
+    /// its FP32 peak alone would say, and the source says why.
+    #[test]
+    fn integer_bound_counts_int32_lanes() {
+        use crate::workload::VideoStage::Me;
+        let (m40_like, _) = video_spec_fps(Me, 60.0, 3350.0, (5, 2));
+        let (h100, why) = video_spec_fps(Me, 60.0, 3350.0, (9, 0));
+        assert!((m40_like / h100 - 2.0).abs() < 0.01, "{m40_like} vs {h100}");
+        assert!(why.contains("64/128 INT32:FP32 lanes of sm_90"), "{why}");
+        assert_eq!(int32_lanes_per_sm((5, 2)), 128);
+        assert_eq!(int32_lanes_per_sm((8, 6)), 64);
     }
 
     /// `auto` on an M40 sets the four video targets from the catalogue.
@@ -1108,7 +1152,10 @@ mod video_target_tests {
                 .iter()
                 .find(|t| t.metric == Metric::video(stage))
                 .unwrap();
-            assert_eq!(t.spec_fps, Some(video_spec_fps(stage, 7.0, 288.0).0));
+            assert_eq!(
+                t.spec_fps,
+                Some(video_spec_fps(stage, 7.0, 288.0, (5, 2)).0)
+            );
             assert!(
                 t.source.contains("catalogue: Tesla M40 24GB"),
                 "{}",

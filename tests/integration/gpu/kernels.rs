@@ -409,7 +409,8 @@ fn ptx_params(ptx: &str, entry: &str) -> Vec<String> {
 }
 
 /// Every entry of every module, with the parameter list its table documents (pointers and
-/// `long long` are `.u64`, `int` is `.u32`, the stream scalar is `.f32` / `.f64`): what
+/// `long long` are `.u64`, `int` is `.u32`, the stream scalar is `.f32` / `.f64`; the video
+/// signatures are those of `kernels/video.cu`): what
 /// `cuLaunchKernel` reads from the argument slots gpugate encodes. Host only.
 #[test]
 fn every_table_entry_is_in_its_module_with_its_documented_signature() {
@@ -419,6 +420,18 @@ fn every_table_entry_is_in_its_module_with_its_documented_signature() {
             let got = ptx_params(m.ptx, e);
             let want: Vec<&str> = if m.name == "gemm" {
                 vec!["u32", "u32", "u32", ptr, ptr, ptr]
+            } else if m.name == "video" {
+                // Frames, then the frame size, then the per-frame strides of the batch.
+                match *e {
+                    "video_rgba_to_nv12" => vec![ptr, ptr, "u32", "u32", "u64", "u64"],
+                    "video_scale_nv12" => {
+                        vec![ptr, ptr, "u32", "u32", "u32", "u32", "u64", "u64"]
+                    }
+                    "video_me_sad16" | "video_dct4x4_quant" => {
+                        vec![ptr, ptr, ptr, "u32", "u32", "u64", "u64"]
+                    }
+                    other => panic!("undocumented video entry {other}"),
+                }
             } else {
                 let scalar = if e.ends_with("f32") { "f32" } else { "f64" };
                 match e.split('_').nth(1).unwrap() {
