@@ -189,15 +189,22 @@ impl TuningCache {
         self.tables.push(t);
     }
 
-    /// Writes the cache atomically (temporary file, then rename).
+    /// Writes the cache atomically (a temporary file of this process's own, then rename), so
+    /// that runs sharing a cache (one per GPU from a scheduler, say) never fail each other: the
+    /// last to finish wins, and each reads a whole file.
     pub fn store(&self, path: &Path) -> std::io::Result<()> {
+        static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let tmp = path.with_extension("json.tmp");
+        let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = path.with_extension(format!("json.{}.{seq}.tmp", std::process::id()));
         let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
-        std::fs::write(&tmp, text)?;
-        std::fs::rename(&tmp, path)
+        let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written
     }
 }
 
@@ -406,6 +413,33 @@ fn time_variant<D: KernelDevice + ?Sized + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Runs sharing one cache file store it at the same moment: every store succeeds, the file
+    /// is whole, and no temporary file is left behind. (With one fixed temporary name, one
+    /// writer's rename took the other's file away: "No such file or directory".)
+    #[test]
+    fn concurrent_stores_into_one_cache_never_fail_each_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tuning.json");
+        let cache = TuningCache::default();
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..16)
+                .map(|_| s.spawn(|| (0..20).map(|_| cache.store(&path)).collect::<Vec<_>>()))
+                .collect();
+            for h in handles {
+                for r in h.join().unwrap() {
+                    r.unwrap();
+                }
+            }
+        });
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(serde_json::from_str::<TuningCache>(&text).unwrap(), cache);
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, ["tuning.json"], "{left:?}");
+    }
     use crate::workload::device::{
         DevBuf, DeviceError, DeviceProps, KArg, KernelRef, LaunchConfig, PinnedBuf,
     };
