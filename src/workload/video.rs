@@ -85,8 +85,9 @@ pub const MAX_BATCH: usize = 64;
 /// counts: the counted arithmetic plus what the formulas leave out (address arithmetic, byte
 /// unpacking, loop control, the position mapping of the scaler). Measured by gpugate-sim from
 /// the committed PTX (its `int_ops`: 32-bit integer instructions per executing lane; a frame of
-/// 200×120) and held to it by `sim_runs::healthy_simulated_m40_passes_g2_large`, which
-/// re-measures them from its launch log. The video targets' integer bound divides by the
+/// 200×120) and held to it by the end-to-end test
+/// `sim_runs::healthy_simulated_m40_passes_g2_large_but_the_encoder_it_lacks`, which re-measures
+/// them from its launch log (frames of 480×270, motion estimation 100×70). The video targets' integer bound divides by the
 /// executed count, not the counted one, so that an estimate never asks more of a card than the
 /// shipped kernel can give (`crate::gate::profile::video_spec_fps`).
 pub fn kernel_int_instructions_per_op(stage: VideoStage) -> f64 {
