@@ -385,13 +385,35 @@ fn healthy_simulated_m40_passes_g2_large_on_r418_r450_r470_and_r525() {
     ) {
         return;
     }
-    let mut failures = Vec::new();
-    for (driver, cuda, isa) in [
+    let drivers = [
         ("418", 10010, "6.4"),
         ("450", 11000, "7.0"),
         ("470", 11040, "7.4"),
         ("525", 12000, "8.0"),
-    ] {
+    ];
+    // Two drivers at a time (each tunes its GEMM variants: the cache is keyed by driver).
+    let failures = std::sync::Mutex::new(Vec::new());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                while let Some(&(driver, cuda, isa)) =
+                    drivers.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                {
+                    let found = one_driver(driver, cuda, isa);
+                    failures.lock().unwrap().extend(found);
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap();
+    assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
+}
+
+/// What is wrong with a healthy g2.large run of a simulated M40 on one driver, if anything.
+fn one_driver(driver: &str, cuda: u32, isa: &str) -> Vec<String> {
+    let mut failures = Vec::new();
+    {
         let t0 = std::time::Instant::now();
         let r = sim_run(
             &Sim::new(&["m40"]).driver(driver),
@@ -408,7 +430,7 @@ fn healthy_simulated_m40_passes_g2_large_on_r418_r450_r470_and_r525() {
             .collect();
         if r.code != Some(0) || !bad.is_empty() {
             failures.push(format!("R{driver}: {bad:?}\n{}", r.describe()));
-            continue;
+            return failures;
         }
         let g = &r.report.gpus[0];
         if (g.driver_cuda_version, g.max_ptx_isa.as_str()) != (cuda, isa) {
@@ -446,7 +468,7 @@ fn healthy_simulated_m40_passes_g2_large_on_r418_r450_r470_and_r525() {
             failures.push(format!("R{driver}: {n}"));
         }
     }
-    assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
+    failures
 }
 
 /// Each fault, alone, on a simulated M40 gated by g2.large (with --allow-simulated): the exit
