@@ -4,6 +4,7 @@ mod cli;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Parser;
 
@@ -12,14 +13,53 @@ use gpugate::model::exit;
 use gpugate::report::{self, Reporter};
 use gpugate::run::{self, Progress, RunOptions};
 
+/// Whether a write to stdout failed (a closed pipe, a full disk). Output never decides the
+/// verdict and never panics: a run or a report keeps its verdict's exit code (its files are
+/// written); a command whose whole product is stdout (info, profiles) exits 2.
+static STDOUT_FAILED: AtomicBool = AtomicBool::new(false);
+
+/// Writes to stdout, remembering a failure instead of panicking as `print!` does.
+fn out(args: std::fmt::Arguments) {
+    let mut o = std::io::stdout().lock();
+    if o.write_fmt(args).and_then(|()| o.flush()).is_err() {
+        STDOUT_FAILED.store(true, Ordering::Relaxed);
+    }
+}
+
+/// `print!` that never panics.
+macro_rules! say {
+    ($($t:tt)*) => { out(format_args!($($t)*)) };
+}
+
+/// `println!` that never panics.
+macro_rules! sayln {
+    () => { out(format_args!("\n")) };
+    ($($t:tt)*) => { out(format_args!("{}\n", format_args!($($t)*))) };
+}
+
+/// `eprintln!` that never panics (a closed stderr loses the message, not the exit code).
+macro_rules! complain {
+    ($($t:tt)*) => {{
+        let _ = writeln!(std::io::stderr().lock(), $($t)*);
+    }};
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let stdout_is_the_product =
+        matches!(cli.command, Command::Info { .. } | Command::Profiles { .. });
     let code = match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("gpugate: error: {e:#}");
+            complain!("gpugate: error: {e:#}");
             exit::USAGE
         }
+    };
+    let code = if STDOUT_FAILED.load(Ordering::Relaxed) && stdout_is_the_product {
+        complain!("gpugate: error: could not write to standard output (closed pipe or full disk)");
+        exit::USAGE
+    } else {
+        code
     };
     ExitCode::from(code as u8)
 }
@@ -59,8 +99,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             let mut line = ProgressLine::new();
             let report = run::run(&opts, &mut |p| line.show(&p))?;
             line.finish();
-            print!("{}", report::console::Console.render(&report));
-            println!("reports written to {}", opts.out.display());
+            say!("{}", report::console::Console.render(&report));
+            sayln!("reports written to {}", opts.out.display());
             Ok(report.exit_code)
         }
         Command::Report { run_json, out } => {
@@ -75,29 +115,29 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             let written = report::write_all(&report, &dir).map_err(|e| {
                 anyhow::anyhow!("cannot write reports to {}: {e}. Pass --out with a directory you can write to.", dir.display())
             })?;
-            print!("{}", report::console::Console.render(&report));
+            say!("{}", report::console::Console.render(&report));
             for p in written {
-                println!("wrote {}", p.display());
+                sayln!("wrote {}", p.display());
             }
             Ok(report.exit_code)
         }
         Command::Profiles { action: None } => {
             for p in gpugate::gate::builtin_profiles() {
-                println!("{:<14} {}", p.name, p.description);
+                sayln!("{:<14} {}", p.name, p.description);
             }
-            println!("\n`gpugate profiles show NAME` lists a profile's targets; `--profile FILE.toml` uses your own.");
+            sayln!("\n`gpugate profiles show NAME` lists a profile's targets; `--profile FILE.toml` uses your own.");
             Ok(exit::PASS)
         }
         Command::Profiles {
             action: Some(ProfilesAction::Show { name }),
         } => {
             let (p, origin) = gpugate::gate::load_profile(&name)?;
-            print!("{}", report::info::render_profile(&p, &origin));
+            say!("{}", report::info::render_profile(&p, &origin));
             Ok(exit::PASS)
         }
         Command::Selftest { seed, no_large } => {
             let seed = seed.unwrap_or_else(run::fresh_seed);
-            eprintln!("selftest: seed {seed}");
+            complain!("selftest: seed {seed}");
             let mut failed = 0usize;
             let mut total = 0usize;
             let res = run::selftest(seed, !no_large, &mut |c| {
@@ -107,23 +147,23 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                     failed += 1;
                 }
                 match c.variant {
-                    Some(v) => println!("{status} gpu{} {} {v}", c.device, describe_spec(&c.spec)),
-                    None => println!("{status} gpu{} {}", c.device, describe_spec(&c.spec)),
+                    Some(v) => sayln!("{status} gpu{} {} {v}", c.device, describe_spec(&c.spec)),
+                    None => sayln!("{status} gpu{} {}", c.device, describe_spec(&c.spec)),
                 }
                 if let Some(e) = &c.error {
-                    println!("     error: {e}");
+                    sayln!("     error: {e}");
                 }
                 for m in c.verification.mismatches.iter().take(3) {
-                    println!("     {}: expected {} got {}", m.at, m.expected, m.got);
+                    sayln!("     {}: expected {} got {}", m.at, m.expected, m.got);
                 }
             });
             match res {
                 Err(why) => {
-                    println!("FAIL no GPU can be used: {why}");
+                    sayln!("FAIL no GPU can be used: {why}");
                     Ok(exit::FAIL)
                 }
                 Ok(_) => {
-                    println!("{} passed, {} failed", total - failed, failed);
+                    sayln!("{} passed, {} failed", total - failed, failed);
                     Ok(if failed == 0 { exit::PASS } else { exit::FAIL })
                 }
             }
@@ -161,9 +201,9 @@ fn info(json: bool) -> i32 {
             "gpu_unavailable": inv.unavailable,
             "kernel_modules": report::info::module_choices(&inv.devices),
         });
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        sayln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     } else {
-        print!(
+        say!(
             "{}",
             report::info::render_inventory(&host, &inv.devices, inv.unavailable.as_deref())
         );

@@ -519,3 +519,53 @@ fn info_gives_each_simulated_gpu_its_nvenc_engines() {
         "{text}"
     );
 }
+
+/// A full or closed stdout never panics (exit 101) and never decides a verdict: a command whose
+/// product is stdout (profiles, info) exits 2 and says why on stderr; `report` writes its files
+/// and keeps the verdict's exit code. (`print!` panicked on all three.)
+#[test]
+fn a_full_stdout_is_exit_2_or_the_verdict_never_a_panic() {
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    for args in [
+        &["profiles"][..],
+        &["info", "--json"],
+        &["profiles", "show", "g2.large"],
+    ] {
+        let o = Command::new(bin())
+            .args(args)
+            .stdout(full())
+            .output()
+            .expect("gpugate runs");
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("could not write to standard output")
+                && !stderr(&o).contains("panicked"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let run = fixture("no-gpu-host-quick.run.json");
+    let stored: RunReport = serde_json::from_str(&std::fs::read_to_string(&run).unwrap()).unwrap();
+    let out = dir.path().join("out");
+    let o = Command::new(bin())
+        .args([
+            "report",
+            run.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .stdout(full())
+        .output()
+        .expect("gpugate runs");
+    assert_eq!(o.status.code(), Some(stored.exit_code), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    for f in ["run.json", "report.md", "report.html", "junit.xml"] {
+        assert!(out.join(f).exists(), "{f} not written");
+    }
+}
