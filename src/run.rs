@@ -323,14 +323,24 @@ fn run_one<'d>(
     result
 }
 
+/// The profile `--profile` names, loaded before anything is measured; None for `auto` (built
+/// from the GPUs found). Names behave the same everywhere: `auto`, like the built-in names, in
+/// any case.
+pub fn resolve_profile(
+    name: Option<&str>,
+) -> Result<Option<(Profile, String)>, gate::ProfileError> {
+    match name {
+        None => Ok(None),
+        Some(p) if p.eq_ignore_ascii_case("auto") => Ok(None),
+        Some(p) => gate::load_profile(p).map(Some),
+    }
+}
+
 /// Runs the acceptance run and writes run.json (after every workload) and every report.
 /// Returns the final report; its `exit_code` is the process's.
 pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunReport, Error> {
     // Everything that can make the tool unable to run is checked before measuring.
-    let resolved: Option<(Profile, String)> = match opts.profile.as_deref() {
-        Some("auto") | None => None,
-        Some(p) => Some(gate::load_profile(p)?),
-    };
+    let resolved = resolve_profile(opts.profile.as_deref())?;
     prepare_out_dir(&opts.out)?;
 
     let host = probe::host();
@@ -1502,6 +1512,18 @@ mod tests {
             encode_plan(&gate::auto_profile(&[odd.clone()]), &odd, Level::Quick),
             None
         );
+    }
+
+    /// `--profile AUTO` is `auto`, as `G2.LARGE` is g2.large (it was refused).
+    #[test]
+    fn profile_names_are_case_insensitive_auto_included() {
+        for auto in ["auto", "AUTO", "Auto"] {
+            assert!(resolve_profile(Some(auto)).unwrap().is_none(), "{auto}");
+        }
+        assert!(resolve_profile(None).unwrap().is_none());
+        let (p, origin) = resolve_profile(Some("G2.LARGE")).unwrap().unwrap();
+        assert_eq!((p.name.as_str(), origin.as_str()), ("g2.large", "builtin"));
+        assert!(resolve_profile(Some("g9.huge")).is_err());
     }
 
     #[test]

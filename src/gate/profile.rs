@@ -492,7 +492,58 @@ pub fn parse_profile(text: &str, origin: &str) -> Result<Profile, ProfileError> 
 
     // 4. Meaning.
     validate(&profile, origin)?;
+    no_duplicate_targets(&profile, text, origin)?;
     Ok(profile)
+}
+
+/// Two targets for the same metric, scope and GPU would be two verdicts on one number: the
+/// profile is refused, naming both.
+fn no_duplicate_targets(p: &Profile, text: &str, origin: &str) -> Result<(), ProfileError> {
+    #[derive(Deserialize)]
+    struct At {
+        metric: toml::Spanned<String>,
+    }
+    #[derive(Deserialize)]
+    struct File {
+        #[serde(default)]
+        target: Vec<At>,
+    }
+    let lines: Vec<usize> = toml::from_str::<File>(text)
+        .map(|f| {
+            f.target
+                .iter()
+                .map(|t| line_col(text, t.metric.span().start).0)
+                .collect()
+        })
+        .unwrap_or_default();
+    for (i, a) in p.targets.iter().enumerate() {
+        for (j, b) in p.targets.iter().enumerate().skip(i + 1) {
+            if (a.metric, a.scope, a.gpu) == (b.metric, b.scope, b.gpu) {
+                let at = |k: usize| {
+                    lines
+                        .get(k)
+                        .map_or(String::new(), |l| format!(" (line {l})"))
+                };
+                let whom = match (a.scope, a.gpu) {
+                    (Scope::Machine, _) => "the machine".to_string(),
+                    (Scope::Gpu, None) => "every GPU".to_string(),
+                    (Scope::Gpu, Some(g)) => format!("GPU {g}"),
+                };
+                return Err(ProfileError::Invalid {
+                    origin: origin.to_string(),
+                    message: format!(
+                        "target #{}{} and target #{}{} are both {} for {whom}: keep one",
+                        i + 1,
+                        at(i),
+                        j + 1,
+                        at(j),
+                        a.metric
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 fn validate(p: &Profile, origin: &str) -> Result<(), ProfileError> {
@@ -1162,6 +1213,34 @@ mod video_target_tests {
                 t.source
             );
         }
+    }
+
+    /// A target given twice (same metric, scope and GPU) is refused naming both; the same
+    /// metric for another scope or another GPU is not a duplicate.
+    #[test]
+    fn duplicate_targets_are_refused_naming_both_lines() {
+        let t = |metric: &str, scope: &str, gpu: &str| {
+            format!(
+                "[[target]]\nmetric = \"{metric}\"\nscope = \"{scope}\"\n{gpu}spec_tflops = 7.0\npass_fraction = 0.6\nsource = \"s\"\n"
+            )
+        };
+        let base = "name = \"t\"\ndescription = \"\"\n[machine]\ngpu_count = 2\n";
+        let text = format!(
+            "{base}{}{}{}",
+            t("fp32_gemm", "gpu", ""),
+            t("fp32_gemm", "machine", ""),
+            t("fp32_gemm", "gpu", "gpu = 1\n")
+        );
+        parse_profile(&text, "t").unwrap();
+        let text = format!("{text}{}", t("fp32_gemm", "gpu", ""));
+        let e = parse_profile(&text, "my.toml").unwrap_err().to_string();
+        assert!(
+            e.contains(
+                "target #1 (line 6) and target #4 (line 25) are both fp32_gemm for every GPU"
+            ),
+            "{e}"
+        );
+        assert!(e.starts_with("my.toml"), "{e}");
     }
 
     /// spec_fps is the key of the fps metrics and only of them.
