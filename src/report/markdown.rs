@@ -606,6 +606,9 @@ impl Reporter for Markdown {
              Throughput units are decimal (TFLOPS = 1e12 FLOP/s, GB/s = 1e9 B/s).",
             r.verdict, r.exit_code
         );
-        o
+        // Run text (profile and device names, reasons, notes) is data, never markup: no raw
+        // HTML reaches a Markdown viewer (`<` is the only character that opens it; report.md
+        // itself writes none).
+        o.replace('<', "&lt;")
     }
 }

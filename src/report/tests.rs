@@ -812,3 +812,23 @@ fn numbers_are_formatted_by_unit() {
     assert_eq!(fmt_pct(Some(69.57)), "69.6%");
     assert_eq!(fmt_opt(None, "GB"), "—");
 }
+
+/// A `<script>` (or any tag) in run text — a profile or device name, a note — reaches report.md
+/// as text, never as markup (HTML and JUnit escape it too).
+#[test]
+fn run_text_never_becomes_markup_in_any_report() {
+    let mut r = sample_report();
+    r.profile.name = "<script>alert(1)</script>".into();
+    r.gpus[0].name = "Tesla <img src=x onerror=alert(2)>".into();
+    r.notes.push("<b>bold</b> note".into());
+    let md = Markdown.render(&r);
+    assert!(
+        !md.contains("<script") && !md.contains("<img") && !md.contains("<b>"),
+        "{md}"
+    );
+    assert!(md.contains("&lt;script>alert(1)&lt;/script>"), "{md}");
+    let html = html::Html.render(&r);
+    assert!(!html.contains("<script>alert") && !html.contains("<img src=x"));
+    let junit = junit::Junit.render(&r);
+    assert!(!junit.contains("<script>") && !junit.contains("<img"));
+}
