@@ -518,6 +518,22 @@ fn info_gives_each_simulated_gpu_its_nvenc_engines() {
         text.contains("video encode: no NVENC engine on this GPU (catalogue: NVIDIA A100"),
         "{text}"
     );
+    // Without NVML (the no-nvml fault): the engines still come from the catalogue, and the
+    // readings say why they are missing, never an error.
+    let o = crate::sim::Sim::new(&["m40"])
+        .fault("no-nvml")
+        .gpugate(&["info", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("info --json");
+    let m40 = &v["gpus"][0]["nvenc"];
+    assert_eq!(m40["engines"], 2, "{m40}");
+    assert!(m40["capacity_h264_percent"].is_null(), "{m40}");
+    assert!(
+        m40["nvml_note"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("no encoder readings")),
+        "{m40}"
+    );
 }
 
 /// A full or closed stdout never panics (exit 101) and never decides a verdict: a command whose
