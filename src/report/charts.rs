@@ -26,7 +26,8 @@ const RIGHT: f64 = 170.0;
 const TOP: f64 = 40.0;
 const BOTTOM: f64 = 50.0;
 
-fn esc(s: &str) -> String {
+/// Text for SVG: `&`, `<` and `>` escaped.
+pub(super) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -205,52 +205,19 @@ impl Reporter for Html {
 
         let video = super::video::video_rows(r);
         if !video.is_empty() {
-            let _ = writeln!(
-                o,
-                "<h2>Video stages</h2><p>Frames per second of gpugate's video kernels (each \
-                 output checked bit for bit on the host). Targets are in 1080p frames per second, \
-                 estimated from the GPU's bandwidth and integer throughput until a real card \
-                 calibrates them; a result at another frame size is counted in 1080p frames by \
-                 its pixel count.</p>"
-            );
+            // INTRO is the tool's own text (no markup characters), not run text.
+            let _ = writeln!(o, "<h2>Video stages</h2><p>{}</p>", super::video::INTRO);
             let rows: Vec<_> = video
                 .iter()
                 .map(|v| {
-                    vec![
-                        plain(&v.id),
-                        plain(v.stage.as_str()),
-                        plain(format!("{}×{}", v.width, v.height)),
-                        plain(fmt_opt(v.fps, "fps")),
-                        plain(fmt_opt(v.fps_1080p, "fps")),
-                        plain(fmt_opt(v.gbps, "GB/s")),
-                        plain(fmt_opt(v.gops, "Gop/s")),
-                        plain(fmt_opt(v.spec, "fps")),
-                        plain(fmt_opt(v.pass_line, "fps")),
-                        plain(fmt_pct(v.percent_of_spec())),
-                        (
-                            v.verification.clone(),
-                            Some(if v.ok { "PASS" } else { "FAIL" }),
-                        ),
-                    ]
+                    let mut c: Vec<_> = v.cells().into_iter().map(plain).collect();
+                    if let Some(last) = c.last_mut() {
+                        last.1 = Some(if v.ok { "PASS" } else { "FAIL" });
+                    }
+                    c
                 })
                 .collect();
-            table(
-                &mut o,
-                &[
-                    "ID",
-                    "Stage",
-                    "Frame",
-                    "fps",
-                    "1080p fps",
-                    "GB/s",
-                    "Gop/s",
-                    "Target fps (spec)",
-                    "Pass line",
-                    "% of spec",
-                    "Verification",
-                ],
-                &rows,
-            );
+            table(&mut o, &super::video::COLUMNS, &rows);
             for c in super::video::video_charts(r) {
                 let _ = writeln!(o, "<figure>{}</figure>", c.svg);
             }

@@ -372,50 +372,16 @@ impl Reporter for Markdown {
         // Video stages: fps beside the GB/s and Gop/s they imply, against the stage's target.
         let video = super::video::video_rows(r);
         if !video.is_empty() {
-            let _ = writeln!(
-                o,
-                "## Video stages\n\nFrames per second of gpugate's video kernels (each output \
-                 checked bit for bit on the host). Targets are in 1080p frames per second, \
-                 estimated from the GPU's bandwidth and integer throughput until a real card \
-                 calibrates them; a result at another frame size is counted in 1080p frames by \
-                 its pixel count.\n"
-            );
+            let _ = writeln!(o, "## Video stages\n\n{}\n", super::video::INTRO);
             let rows: Vec<Vec<String>> = video
                 .iter()
                 .map(|v| {
-                    vec![
-                        format!("`{}`", v.id),
-                        v.stage.as_str().to_string(),
-                        format!("{}×{}", v.width, v.height),
-                        fmt_opt(v.fps, "fps"),
-                        fmt_opt(v.fps_1080p, "fps"),
-                        fmt_opt(v.gbps, "GB/s"),
-                        fmt_opt(v.gops, "Gop/s"),
-                        fmt_opt(v.spec, "fps"),
-                        fmt_opt(v.pass_line, "fps"),
-                        v.percent_of_spec()
-                            .map_or("—".into(), |p| format!("{p:.1}%")),
-                        cell(&v.verification),
-                    ]
+                    let mut c = v.cells();
+                    c[0] = format!("`{}`", c[0]);
+                    c.iter().map(|x| cell(x)).collect()
                 })
                 .collect();
-            table(
-                &mut o,
-                &[
-                    "ID",
-                    "Stage",
-                    "Frame",
-                    "fps",
-                    "1080p fps",
-                    "GB/s",
-                    "Gop/s",
-                    "Target fps (spec)",
-                    "Pass line",
-                    "% of spec",
-                    "Verification",
-                ],
-                &rows,
-            );
+            table(&mut o, &super::video::COLUMNS, &rows);
             for c in super::video::video_charts(r) {
                 let _ = writeln!(o, "![{}]({})\n", c.title, c.file_name);
             }

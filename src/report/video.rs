@@ -4,7 +4,8 @@
 
 use std::fmt::Write;
 
-use super::charts::Chart;
+use super::charts::{esc, Chart};
+use super::{fmt_opt, fmt_pct};
 use crate::gate::evaluate::video_scale_to_target;
 use crate::gate::profile::Metric;
 use crate::model::{BackendKind, Check, Role, RunReport, VerifyStatus};
@@ -34,7 +35,45 @@ pub struct VideoRow {
     pub ok: bool,
 }
 
+/// What the Video stages section says before its table (Markdown and HTML alike).
+pub const INTRO: &str = "Frames per second of gpugate's video kernels (each output checked bit \
+    for bit on the host). Targets are in 1080p frames per second, estimated from the GPU's \
+    bandwidth and integer throughput until a real card calibrates them; a result at another frame \
+    size is counted in 1080p frames by its pixel count.";
+
+/// The columns of the Video stages table, for [`VideoRow::cells`].
+pub const COLUMNS: [&str; 11] = [
+    "ID",
+    "Stage",
+    "Frame",
+    "fps",
+    "1080p fps",
+    "GB/s",
+    "Gop/s",
+    "Target fps (spec)",
+    "Pass line",
+    "% of spec",
+    "Verification",
+];
+
 impl VideoRow {
+    /// The row's [`COLUMNS`] as plain text (each renderer escapes and marks up its own way).
+    pub fn cells(&self) -> Vec<String> {
+        vec![
+            self.id.clone(),
+            self.stage.as_str().to_string(),
+            format!("{}×{}", self.width, self.height),
+            fmt_opt(self.fps, "fps"),
+            fmt_opt(self.fps_1080p, "fps"),
+            fmt_opt(self.gbps, "GB/s"),
+            fmt_opt(self.gops, "Gop/s"),
+            fmt_opt(self.spec, "fps"),
+            fmt_opt(self.pass_line, "fps"),
+            fmt_pct(self.percent_of_spec()),
+            self.verification.clone(),
+        ]
+    }
+
     /// "1080p", "2160p", "640x360".
     pub fn frame(&self) -> String {
         resolution_name(self.width, self.height)
@@ -103,12 +142,6 @@ const LEFT: f64 = 80.0;
 const RIGHT: f64 = 190.0;
 const TOP: f64 = 56.0;
 const BOTTOM: f64 = 60.0;
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
 
 /// "1 000 000" style tick labels for a log axis.
 fn fmt_fps(v: f64) -> String {
