@@ -396,36 +396,23 @@ impl<D: KernelDevice + ?Sized> VideoTrial<D> {
                     ],
                 )
             }
-            VideoStage::Me => {
-                let (mbw, mbh) = macroblocks(w, h);
+            // Current and reference frames in, one output: the same arguments, their own grid.
+            VideoStage::Me | VideoStage::Dct => {
+                let (grid, block) = if self.stage == VideoStage::Me {
+                    let (mbw, mbh) = macroblocks(w, h);
+                    ((mbw as u32, mbh as u32, z), (256, 1, 1))
+                } else {
+                    let (bw, bh) = blocks4(w, h);
+                    (
+                        (bw.div_ceil(32) as u32, bh.div_ceil(8) as u32, z),
+                        (32, 8, 1),
+                    )
+                };
+                let reference = at(self.bufs[1], l.in_stride);
                 (
-                    (mbw as u32, mbh as u32, z),
-                    (256, 1, 1),
-                    vec![
-                        input,
-                        at(self.bufs[1], l.in_stride),
-                        output,
-                        wi,
-                        hi,
-                        sin,
-                        sout,
-                    ],
-                )
-            }
-            VideoStage::Dct => {
-                let (bw, bh) = blocks4(w, h);
-                (
-                    (bw.div_ceil(32) as u32, bh.div_ceil(8) as u32, z),
-                    (32, 8, 1),
-                    vec![
-                        input,
-                        at(self.bufs[1], l.in_stride),
-                        output,
-                        wi,
-                        hi,
-                        sin,
-                        sout,
-                    ],
+                    grid,
+                    block,
+                    vec![input, reference, output, wi, hi, sin, sout],
                 )
             }
         };
