@@ -32,6 +32,7 @@
 
 pub mod cuda;
 pub mod error;
+pub mod files;
 pub mod gate;
 pub mod host;
 pub mod kernels;

@@ -51,7 +51,7 @@ fn main() -> ExitCode {
     let code = match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
-            complain!("gpugate: error: {e:#}");
+            complain!("gpugate: error: {e}");
             exit::USAGE
         }
     };
@@ -97,29 +97,23 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 command_line: std::env::args().collect(),
             };
             let mut line = ProgressLine::new();
-            let report = run::run(&opts, &mut |p| line.show(&p))?;
+            let done = run::run(&opts, &mut |p| line.show(&p))?;
             line.finish();
-            say!("{}", report::console::Console.render(&report));
-            sayln!("reports written to {}", opts.out.display());
-            Ok(report.exit_code)
+            say!("{}", report::console::Console.render(&done.report));
+            sayln!("reports written to {}", done.dir.dir.display());
+            latest_line(&done.latest);
+            Ok(done.report.exit_code)
         }
         Command::Report { run_json, out } => {
-            let report = report::load_run(&run_json)?;
-            let dir = out.unwrap_or_else(|| {
-                run_json
-                    .parent()
-                    .map(|p| p.to_path_buf())
-                    .unwrap_or_else(|| ".".into())
-            });
-            run::prepare_out_dir(&dir)?;
-            let written = report::write_all(&report, &dir).map_err(|e| {
-                anyhow::anyhow!("cannot write reports to {}: {e}. Pass --out with a directory you can write to.", dir.display())
-            })?;
-            say!("{}", report::console::Console.render(&report));
-            for p in written {
+            let done = run::rerender(&run_json, out.as_deref())?;
+            say!("{}", report::console::Console.render(&done.report));
+            for p in &done.written {
                 sayln!("wrote {}", p.display());
             }
-            Ok(report.exit_code)
+            if let Some(latest) = &done.latest {
+                latest_line(latest);
+            }
+            Ok(done.report.exit_code)
         }
         Command::Profiles { action: None } => {
             for p in gpugate::gate::builtin_profiles() {
@@ -168,6 +162,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 }
             }
         }
+    }
+}
+
+/// Says where `DIR/latest` points now, or why it could not be moved.
+fn latest_line(latest: &Result<std::path::PathBuf, String>) {
+    match latest {
+        Ok(p) => sayln!("{} now names this run", p.display()),
+        Err(why) => complain!("gpugate: warning: the latest link was not moved: {why}"),
     }
 }
 

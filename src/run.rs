@@ -170,17 +170,25 @@ pub fn tool_info() -> ToolInfo {
     }
 }
 
-/// Makes sure `dir` exists and is writable, before any measuring starts.
-pub fn prepare_out_dir(dir: &Path) -> Result<(), Error> {
-    let fail = |err| Error::Output {
-        path: dir.to_path_buf(),
+/// Creates the run's own directory under `root` (`root/runs/<id>/`, see
+/// [`report::layout`]), once the arguments are known to be good and before anything is
+/// measured.
+pub fn create_run_dir(root: &Path, started_at: &str) -> Result<report::layout::RunDir, Error> {
+    report::layout::create_run_dir(root, started_at).map_err(|err| Error::Output {
+        path: root.to_path_buf(),
         err,
-    };
-    std::fs::create_dir_all(dir).map_err(fail)?;
-    let probe = dir.join(".gpugate-write-test");
-    std::fs::write(&probe, b"ok").map_err(fail)?;
-    let _ = std::fs::remove_file(probe);
-    Ok(())
+    })
+}
+
+/// What a run leaves behind.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub report: RunReport,
+    /// The run's own directory, with every report in it.
+    pub dir: report::layout::RunDir,
+    /// `DIR/latest`, now naming this run; or why it could not be moved (the run's files are
+    /// written either way).
+    pub latest: Result<PathBuf, String>,
 }
 
 fn props_of(d: &DeviceInfo) -> DeviceProps {
@@ -338,10 +346,10 @@ pub fn resolve_profile(
 
 /// Runs the acceptance run and writes run.json (after every workload) and every report.
 /// Returns the final report; its `exit_code` is the process's.
-pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunReport, Error> {
-    // Everything that can make the tool unable to run is checked before measuring.
+pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunOutcome, Error> {
+    // Everything that can make the tool unable to run is checked before measuring, and
+    // nothing is created before the arguments are known to be good.
     let resolved = resolve_profile(opts.profile.as_deref())?;
-    prepare_out_dir(&opts.out)?;
 
     let host = probe::host();
     let inv = probe::gpus();
@@ -379,10 +387,12 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunR
         None => (gate::auto_profile(&inv.devices), "auto".to_string()),
     };
     let seed = opts.seed.unwrap_or_else(fresh_seed);
+    let started_at = now_rfc3339();
+    let run_dir = create_run_dir(&opts.out, &started_at)?;
     let mut report = RunReport {
         schema_version: SCHEMA_VERSION,
         tool: tool_info(),
-        started_at: now_rfc3339(),
+        started_at,
         finished_at: None,
         complete: false,
         command_line: opts.command_line.clone(),
@@ -413,10 +423,10 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunR
         allow_simulated: opts.allow_simulated,
     };
     let save = |r: &RunReport| -> Result<(), Error> {
-        report::write_json_atomic(r, &opts.out)
+        report::write_json_atomic(r, &run_dir.dir)
             .map(|_| ())
             .map_err(|err| Error::Output {
-                path: opts.out.join("run.json"),
+                path: run_dir.dir.join("run.json"),
                 err,
             })
     };
@@ -779,11 +789,64 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunR
     report.exit_code = exit::for_verdict(report.verdict);
     report.finished_at = Some(now_rfc3339());
     report.complete = true;
-    report::write_all(&report, &opts.out).map_err(|err| Error::Output {
-        path: opts.out.clone(),
+    report::write_all(&report, &run_dir.dir).map_err(|err| Error::Output {
+        path: run_dir.dir.clone(),
         err,
     })?;
-    Ok(report)
+    let latest = report::layout::point_latest(&run_dir).map_err(|e| e.to_string());
+    Ok(RunOutcome {
+        report,
+        dir: run_dir,
+        latest,
+    })
+}
+
+/// What `gpugate report` leaves behind.
+#[derive(Debug)]
+pub struct Rerendered {
+    pub report: RunReport,
+    /// The directory the reports were written to.
+    pub dir: PathBuf,
+    pub written: Vec<PathBuf>,
+    /// With `--out`: `DIR/latest`, or why it could not be moved.
+    pub latest: Option<Result<PathBuf, String>>,
+}
+
+/// `gpugate report`: reads a saved run and renders every report from it. Without `out` the
+/// reports are written beside the run.json (its run.json is never rewritten: it is the
+/// record); with `out` into a run directory of their own under it, as a run writes them.
+pub fn rerender(run_json: &Path, out: Option<&Path>) -> Result<Rerendered, Error> {
+    let report = report::load_run(run_json)?;
+    let fail = |path: &Path| {
+        let path = path.to_path_buf();
+        move |err| Error::Output { path, err }
+    };
+    match out {
+        None => {
+            let dir = match run_json.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            let written = report::write_reports(&report, &dir).map_err(fail(&dir))?;
+            Ok(Rerendered {
+                report,
+                dir,
+                written,
+                latest: None,
+            })
+        }
+        Some(root) => {
+            let run_dir = create_run_dir(root, &now_rfc3339())?;
+            let written = report::write_all(&report, &run_dir.dir).map_err(fail(&run_dir.dir))?;
+            let latest = report::layout::point_latest(&run_dir).map_err(|e| e.to_string());
+            Ok(Rerendered {
+                report,
+                dir: run_dir.dir,
+                written,
+                latest: Some(latest),
+            })
+        }
+    }
 }
 
 /// How a GPU's hardware encode is measured in a run.

@@ -338,14 +338,13 @@ pub enum ProfileError {
          detected GPUs); to use your own, pass a path to a TOML file, e.g. --profile ./my.toml"
     )]
     UnknownName { name: String, builtin: String },
-    #[error(
-        "cannot read profile {}: {source}. Check the path, or name a built-in profile ({builtin})",
-        path.display()
-    )]
+    #[error("cannot read profile {}: {source}{advice}", path.display())]
     Io {
         path: PathBuf,
-        source: std::io::Error,
-        builtin: String,
+        source: crate::files::ReadError,
+        /// ". Check the path, or name a built-in profile (…)" where the OS refused the file;
+        /// empty when the file was read but is too large or not text (its message advises).
+        advice: String,
     },
     #[error(
         "{origin}:{line}:{column}: malformed profile: {message}. Fix the TOML there; the built-in \
@@ -649,6 +648,9 @@ pub fn builtin_profiles() -> Vec<Profile> {
         .collect()
 }
 
+/// The largest profile file read (a profile is a few KiB of TOML).
+pub const MAX_PROFILE_BYTES: u64 = 1 << 20;
+
 /// Loads a profile by built-in name or from a file. A value containing '/' (or '\\'), ending in
 /// `.toml`, or naming an existing file is a path. Returns the profile and its origin: "builtin"
 /// or the path. (`auto` is not handled here: build it with [`auto_profile`].)
@@ -667,11 +669,20 @@ pub fn load_profile(name_or_path: &str) -> Result<(Profile, String), ProfileErro
     }
     if is_path {
         let path = PathBuf::from(name_or_path);
-        let text = std::fs::read_to_string(&path).map_err(|source| ProfileError::Io {
-            path: path.clone(),
-            source,
-            builtin: builtin_names(),
-        })?;
+        let text = crate::files::read_text_capped(&path, MAX_PROFILE_BYTES, "profile").map_err(
+            |source| ProfileError::Io {
+                path: path.clone(),
+                advice: if source.is_os_error() {
+                    format!(
+                        ". Check the path, or name a built-in profile ({})",
+                        builtin_names()
+                    )
+                } else {
+                    String::new()
+                },
+                source,
+            },
+        )?;
         let profile = parse_profile(&text, name_or_path)?;
         return Ok((profile, name_or_path.to_string()));
     }

@@ -18,13 +18,13 @@ pub mod html;
 pub mod info;
 pub mod json;
 pub mod junit;
+pub mod layout;
 pub mod markdown;
 pub mod video;
 
 #[cfg(test)]
 mod tests;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::model::{RunReport, SCHEMA_VERSION};
@@ -72,10 +72,10 @@ pub trait Reporter {
 /// Why a saved run could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    #[error("cannot read {}: {source}. Check the path (it names a run.json written by `gpugate run`)", path.display())]
+    #[error("cannot read {}: {source}{}", path.display(), if source.is_os_error() { ". Check the path (it names a run.json written by `gpugate run`)" } else { "" })]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        source: crate::files::ReadError,
     },
     #[error(
         "{}: the file is truncated or not JSON: {message} at line {line} column {column}. \
@@ -98,12 +98,18 @@ pub enum ReportError {
     NewerSchema { path: PathBuf, found: u64 },
 }
 
+/// The largest run.json read back (a full run with every sample is a few MiB).
+pub const MAX_RUN_JSON_BYTES: u64 = 256 << 20;
+
 /// Reads a run.json written by `gpugate run`.
 pub fn load_run(path: &Path) -> Result<RunReport, ReportError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ReportError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text =
+        crate::files::read_text_capped(path, MAX_RUN_JSON_BYTES, "run.json").map_err(|source| {
+            ReportError::Io {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
     let value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| ReportError::Invalid {
             path: path.to_path_buf(),
@@ -236,29 +242,30 @@ fn strip_position(msg: &str) -> String {
     }
 }
 
-/// Writes `text` to `dir/name` through `dir/name.tmp` and a rename, so readers (and a crash)
-/// see either the old complete file or the new one, never a torn one.
+/// Writes `text` to `dir/name` through a temporary file of this writer's own and a rename
+/// ([`crate::files::write_atomic`]), so readers (and a crash) see either the old complete file
+/// or the new one, never a torn one, and concurrent writers never fail each other.
 fn write_atomic(dir: &Path, name: &str, text: &str) -> Result<PathBuf, std::io::Error> {
     std::fs::create_dir_all(dir)?;
-    let path = dir.join(name);
-    let tmp = dir.join(format!("{name}.tmp"));
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, &path)?;
-    Ok(path)
+    crate::files::write_atomic(dir, name, text.as_bytes())
 }
 
-/// Writes `dir/run.json` atomically (run.json.tmp, then rename). Returns its path.
+/// Writes `dir/run.json` atomically (a temporary file, then a rename). Returns its path.
 pub fn write_json_atomic(r: &RunReport, dir: &Path) -> Result<PathBuf, std::io::Error> {
     write_atomic(dir, Json.file_name(), &Json.render(r))
 }
 
-/// Writes run.json and report.md into `dir`. Returns their paths.
+/// Writes run.json and every report (report.md, report.html, junit.xml, the charts) into
+/// `dir`. Returns their paths.
 pub fn write_all(r: &RunReport, dir: &Path) -> Result<Vec<PathBuf>, std::io::Error> {
     let mut written = vec![write_json_atomic(r, dir)?];
+    written.extend(write_reports(r, dir)?);
+    Ok(written)
+}
+
+/// Writes every report but run.json into `dir`. Returns their paths.
+pub fn write_reports(r: &RunReport, dir: &Path) -> Result<Vec<PathBuf>, std::io::Error> {
+    let mut written = Vec::new();
     let md: &dyn Reporter = &Markdown;
     written.push(write_atomic(dir, md.file_name(), &md.render(r))?);
     let html: &dyn Reporter = &html::Html;

@@ -28,7 +28,8 @@ fn host_run_writes_a_full_report_and_fails_the_gpu_checks() {
         stderr(&o)
     );
     let r: RunReport =
-        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(out.join("latest/run.json")).unwrap())
+            .unwrap();
     assert!(r.complete);
     assert_eq!(r.seed, 7);
     assert_eq!(r.exit_code, 1);
@@ -53,11 +54,11 @@ fn host_run_writes_a_full_report_and_fails_the_gpu_checks() {
         .checks
         .iter()
         .any(|c| c.verdict == Verdict::Fail && c.kind == CheckKind::Inventory));
-    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let md = std::fs::read_to_string(out.join("latest/report.md")).unwrap();
     assert!(md.contains("FAIL"));
-    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let html = std::fs::read_to_string(out.join("latest/report.html")).unwrap();
     assert!(html.contains("gpugate: FAIL (exit 1)"));
-    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    let junit = std::fs::read_to_string(out.join("latest/junit.xml")).unwrap();
     assert!(junit.contains(r#"name="machine.gpu_count""#) && junit.contains("<failure"));
     let console = stdout(&o);
     assert!(console.contains("exit 1"), "{console}");
@@ -83,10 +84,10 @@ fn report_rerenders_a_saved_run() {
     )
     .unwrap();
     assert_eq!(o.status.code(), Some(saved.exit_code), "{}", stderr(&o));
-    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    let md = std::fs::read_to_string(dir.path().join("latest/report.md")).unwrap();
     assert!(md.contains(&saved.profile.name));
     let again: RunReport =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("run.json")).unwrap())
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("latest/run.json")).unwrap())
             .unwrap();
     assert_eq!(again, saved, "re-rendering must not change the run");
 }
@@ -141,10 +142,66 @@ fn malformed_profile_is_exit_2_with_its_line() {
 }
 
 #[test]
-fn a_gpu_that_is_not_there_is_exit_2() {
+fn a_gpu_that_is_not_there_is_exit_2_and_creates_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let o = gpugate(&["run", "--gpus", "97", "--out", dir.path().to_str().unwrap()]);
+    let out = dir.path().join("out");
+    let o = gpugate(&["run", "--gpus", "97", "--out", out.to_str().unwrap()]);
     assert_usage_error(&o, "GPU 97");
+    assert!(
+        !out.exists(),
+        "--out was created before the arguments were checked"
+    );
+    // The same for a profile that cannot be read.
+    let o = gpugate(&[
+        "run",
+        "--profile",
+        "g9.huge",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_usage_error(&o, "g9.huge");
+    assert!(!out.exists());
+}
+
+/// Every error is said once, with the advice that fits it: an OS error once (not again as
+/// the "cause"), "check the path" only where the path is the problem.
+#[test]
+fn profile_and_run_json_errors_are_one_message_with_the_right_advice() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let run =
+        |profile: &str| gpugate(&["run", "--profile", profile, "--out", out.to_str().unwrap()]);
+    let missing = dir.path().join("missing.toml");
+    let o = run(missing.to_str().unwrap());
+    assert_usage_error(&o, "Check the path");
+    assert_eq!(
+        stderr(&o).matches("No such file or directory").count(),
+        1,
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+
+    let latin1 = dir.path().join("latin1.toml");
+    std::fs::write(&latin1, b"name = \"caf\xe9\"\n").unwrap();
+    let o = run(latin1.to_str().unwrap());
+    assert_usage_error(&o, "not UTF-8 text (invalid byte at offset 11)");
+    assert!(!stderr(&o).contains("Check the path"), "{}", stderr(&o));
+
+    let o = run("/dev/zero");
+    assert_usage_error(&o, "larger than 1 MiB");
+    assert!(!out.exists());
+
+    let o = gpugate(&["report", "/dev/zero"]);
+    assert_usage_error(&o, "larger than 256 MiB");
+    let o = gpugate(&["report", missing.to_str().unwrap()]);
+    assert_usage_error(&o, "Check the path");
+    assert_eq!(
+        stderr(&o).matches("No such file or directory").count(),
+        1,
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -271,7 +328,8 @@ fn quick_run_on_the_gpu_verifies_every_gpu_result() {
         .output()
         .expect("gpugate runs");
     let r: RunReport =
-        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(out.join("latest/run.json")).unwrap())
+            .unwrap();
     assert!(r.complete, "{}", stderr(&o));
     assert!(!r.gpus.is_empty());
     assert!(
@@ -582,6 +640,6 @@ fn a_full_stdout_is_exit_2_or_the_verdict_never_a_panic() {
     assert_eq!(o.status.code(), Some(stored.exit_code), "{}", stderr(&o));
     assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
     for f in ["run.json", "report.md", "report.html", "junit.xml"] {
-        assert!(out.join(f).exists(), "{f} not written");
+        assert!(out.join("latest").join(f).exists(), "{f} not written");
     }
 }

@@ -158,7 +158,7 @@ fn sim_run_with(sim: &Sim, profile: &str, extra: &[&str], nvenc: bool) -> SimRun
         .env("GPUGATE_CACHE_DIR", tuning_cache())
         .output()
         .expect("gpugate-sim runs");
-    let json = std::fs::read_to_string(out.join("run.json")).unwrap_or_else(|e| {
+    let json = std::fs::read_to_string(out.join("latest/run.json")).unwrap_or_else(|e| {
         panic!(
             "no run.json ({e}); exit {:?}\nstdout:\n{}\nstderr:\n{}",
             o.status.code(),
