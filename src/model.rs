@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use crate::workload::WorkloadSpec;
 
 /// Version of the run.json schema. Bump on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: the profile's machine block and targets are recorded (`profile.machine`,
+/// `profile.targets`), `interrupted`, and the `run.complete` check.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// How much work a run does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -436,6 +438,8 @@ pub enum CheckKind {
     Performance,
     Correctness,
     Inventory,
+    /// About the run itself: `run.complete`.
+    Run,
 }
 
 /// One gate decision: observed against required, with what to do about it.
@@ -473,6 +477,49 @@ pub struct ProfileRef {
     /// "builtin", "auto", or the file path it was read from.
     pub origin: String,
     pub description: String,
+    /// The profile's machine block as gated (schema 2 on), so that `gpugate report` recomputes
+    /// every check from the run alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine: Option<crate::gate::Machine>,
+    /// The profile's targets as gated (schema 2 on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub targets: Option<Vec<crate::gate::Target>>,
+}
+
+impl ProfileRef {
+    /// The record of `p`, read from `origin`.
+    pub fn of(p: &crate::gate::Profile, origin: String) -> Self {
+        ProfileRef {
+            name: p.name.clone(),
+            origin,
+            description: p.description.clone(),
+            machine: Some(p.machine.clone()),
+            targets: Some(p.targets.clone()),
+        }
+    }
+
+    /// The profile as recorded, when the run.json records it (schema 2 on).
+    pub fn recorded(&self) -> Option<crate::gate::Profile> {
+        Some(crate::gate::Profile {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            machine: self.machine.clone()?,
+            targets: self.targets.clone()?,
+        })
+    }
+}
+
+/// How a run was stopped before its end.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Interruption {
+    /// "SIGINT" or "SIGTERM".
+    pub signal: String,
+    /// RFC 3339, UTC: when the run stopped.
+    pub at: String,
+    /// Workloads finished (measured or failed) before it stopped…
+    pub finished_workloads: usize,
+    /// …of those planned.
+    pub planned_workloads: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -490,8 +537,13 @@ pub struct RunReport {
     /// RFC 3339, UTC.
     pub started_at: String,
     pub finished_at: Option<String>,
-    /// False while the run is in progress (run.json is rewritten after each workload).
+    /// False while the run is in progress (run.json is rewritten after each workload), and for
+    /// a run that was interrupted or killed.
     pub complete: bool,
+    /// Set when a signal stopped the run: what was measured is kept, the rest is missing, and
+    /// the `run.complete` check fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<Interruption>,
     pub command_line: Vec<String>,
     pub seed: u64,
     pub level: Level,

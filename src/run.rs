@@ -395,15 +395,12 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunO
         started_at,
         finished_at: None,
         complete: false,
+        interrupted: None,
         command_line: opts.command_line.clone(),
         seed,
         level: opts.level,
         backend_requested: opts.backend.as_str().into(),
-        profile: ProfileRef {
-            name: profile.name.clone(),
-            origin,
-            description: profile.description.clone(),
-        },
+        profile: ProfileRef::of(&profile, origin),
         host: host.clone(),
         gpus: inv
             .devices
@@ -784,11 +781,12 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunO
         }
     }
 
-    report.checks = gate::evaluate(&profile, &report);
-    report.verdict = RunReport::overall(&report.checks);
-    report.exit_code = exit::for_verdict(report.verdict);
     report.finished_at = Some(now_rfc3339());
     report.complete = true;
+    let decision = gate::decide(&profile, &report);
+    report.checks = decision.checks;
+    report.verdict = decision.verdict;
+    report.exit_code = decision.exit_code;
     report::write_all(&report, &run_dir.dir).map_err(|err| Error::Output {
         path: run_dir.dir.clone(),
         err,
@@ -816,7 +814,12 @@ pub struct Rerendered {
 /// reports are written beside the run.json (its run.json is never rewritten: it is the
 /// record); with `out` into a run directory of their own under it, as a run writes them.
 pub fn rerender(run_json: &Path, out: Option<&Path>) -> Result<Rerendered, Error> {
-    let report = report::load_run(run_json)?;
+    let mut report = report::load_run(run_json)?;
+    let decision = gate::redecide(&report);
+    report.checks = decision.checks;
+    report.verdict = decision.verdict;
+    report.exit_code = decision.exit_code;
+    report.notes.extend(decision.notes);
     let fail = |path: &Path| {
         let path = path.to_path_buf();
         move |err| Error::Output { path, err }

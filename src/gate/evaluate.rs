@@ -21,7 +21,9 @@ use super::catalogue::name_matches;
 use super::profile::{pcie_gbps_per_lane, Metric, Profile, Scope, Target, HOST_SIZE_TOLERANCE};
 
 /// Evaluates every rule of `profile` against `report`; the order is inventory, correctness,
-/// per-GPU performance, machine performance.
+/// per-GPU performance, machine performance, the run's completeness. Every target of the
+/// profile gives a check in every run, whatever the GPUs' state: one that could not be
+/// measured FAILS with the reason.
 pub fn evaluate(profile: &Profile, report: &RunReport) -> Vec<Check> {
     let mut checks = Vec::new();
     inventory(profile, report, &mut checks);
@@ -29,6 +31,7 @@ pub fn evaluate(profile: &Profile, report: &RunReport) -> Vec<Check> {
     per_gpu(profile, report, &mut checks);
     machine(profile, report, &mut checks);
     simulated_devices(report, &mut checks);
+    completeness(report, &mut checks);
     checks
 }
 
@@ -56,6 +59,88 @@ fn simulated_devices(r: &RunReport, checks: &mut [Check]) {
             g.index, g.name
         );
         c.hint = "test the real GPU; pass --allow-simulated only to test gpugate itself".into();
+    }
+}
+
+/// `run.complete`: PASSES when the run finished; FAILS for a run that was interrupted or
+/// killed (a run that did not finish is never green, whatever it measured).
+fn completeness(r: &RunReport, out: &mut Vec<Check>) {
+    let mut c = check(
+        "run.complete".into(),
+        CheckKind::Run,
+        None,
+        "The run finished",
+        "workloads",
+    );
+    c.observed = Some(r.results.len() as f64);
+    match (&r.interrupted, r.complete) {
+        (_, true) => {
+            c.verdict = Verdict::Pass;
+            c.reason = format!("the run finished: {} results", r.results.len());
+        }
+        (Some(i), false) => {
+            c.verdict = Verdict::Fail;
+            c.required = Some(i.planned_workloads as f64);
+            c.reason = format!(
+                "interrupted by {} at {} after {} of {} workloads: what was measured is \
+                 reported, the rest was not measured",
+                i.signal, i.at, i.finished_workloads, i.planned_workloads
+            );
+            c.hint = "run it again to the end; a run that did not finish never passes".into();
+        }
+        (None, false) => {
+            c.verdict = Verdict::Fail;
+            c.reason = format!(
+                "the run did not finish: this run.json was saved mid-run ({} results) and \
+                 never completed (the run was killed or crashed, or is still running)",
+                r.results.len()
+            );
+            c.hint = "run it again to the end; if it dies again, look for an OOM kill or a \
+                 crash in the system log (dmesg)"
+                .into();
+        }
+    }
+    out.push(c);
+}
+
+/// The GPU indices the per-GPU targets are judged on: every GPU of the run, plus, when the
+/// run has fewer than the profile wants, the missing ones (the lowest indices not present),
+/// and any GPU a target names. A GPU that is not in the run FAILS each of its targets.
+fn gpu_slots(p: &Profile, r: &RunReport) -> Vec<u32> {
+    let mut slots: Vec<u32> = r.gpus.iter().map(|g| g.index).collect();
+    let mut next = 0u32;
+    while slots.len() < p.machine.gpu_count as usize {
+        if !slots.contains(&next) {
+            slots.push(next);
+        }
+        next += 1;
+    }
+    for t in &p.targets {
+        if let (Scope::Gpu, Some(g)) = (t.scope, t.gpu) {
+            if !slots.contains(&g) {
+                slots.push(g);
+            }
+        }
+    }
+    slots.sort_unstable();
+    slots
+}
+
+/// Why a GPU the profile wants has no results in the run.
+fn missing_gpu_reason(r: &RunReport, index: u32) -> String {
+    match &r.gpu_unavailable {
+        Some(_) if r.gpus.is_empty() => {
+            "not measured: no GPU could be used (see machine.gpu_count for why)".to_string()
+        }
+        _ => format!(
+            "not measured: GPU {index} is not in this run ({} GPU(s) usable: {})",
+            r.gpus.len(),
+            r.gpus
+                .iter()
+                .map(|g| g.index.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 
@@ -252,6 +337,55 @@ fn inventory(p: &Profile, r: &RunReport, out: &mut Vec<Check>) {
             out,
         );
         nvenc_check(p, g, out);
+    }
+    // A GPU the profile wants that is not in the run fails each of its inventory checks.
+    for index in gpu_slots(p, r) {
+        if r.gpus.iter().any(|g| g.index == index) {
+            continue;
+        }
+        let wanted: [(&str, &str, &str, Option<f64>); 5] = [
+            (
+                "model",
+                "GPU model",
+                "",
+                (!m.gpu_model.trim().is_empty()).then_some(f64::NAN),
+            ),
+            ("memory", "GPU memory", "GB", m.min_gpu_memory_gb),
+            (
+                "pcie_gen",
+                "PCIe link generation",
+                "gen",
+                m.pcie_gen.map(f64::from),
+            ),
+            (
+                "pcie_width",
+                "PCIe link width",
+                "lanes",
+                m.pcie_width.map(f64::from),
+            ),
+            (
+                "nvenc_engines",
+                "NVENC engines (hardware video encoders)",
+                "engines",
+                m.nvenc_engines.map(f64::from),
+            ),
+        ];
+        for (key, title, unit, required) in wanted {
+            let Some(required) = required else { continue };
+            let mut c = check(
+                format!("gpu{index}.{key}"),
+                CheckKind::Inventory,
+                Some(index),
+                title,
+                unit,
+            );
+            c.required = required.is_finite().then_some(required);
+            c.source = Some(format!("profile {}", p.name));
+            c.verdict = Verdict::Fail;
+            c.reason = missing_gpu_reason(r, index);
+            c.hint = "see the GPU count check".into();
+            out.push(c);
+        }
     }
 
     if let Some(want) = m.host_vcpus {
@@ -908,23 +1042,46 @@ fn perf_check(id: String, device: Option<u32>, title: String, t: &Target) -> Che
 }
 
 fn per_gpu(p: &Profile, r: &RunReport, out: &mut Vec<Check>) {
-    for g in &r.gpus {
+    for index in gpu_slots(p, r) {
+        let present = r.gpus.iter().any(|g| g.index == index);
         for metric in Metric::ALL {
-            let a = assess(r, g.index, metric);
+            let a = assess(r, index, metric);
             let targets: Vec<&Target> = p
                 .targets
                 .iter()
-                .filter(|t| t.metric == metric && t.applies_to(g.index))
+                .filter(|t| t.metric == metric && t.applies_to(index))
                 .collect();
+            if !present {
+                for (i, t) in targets.into_iter().enumerate() {
+                    let suffix = if i == 0 {
+                        String::new()
+                    } else {
+                        format!("#{}", i + 1)
+                    };
+                    let mut c = perf_check(
+                        format!("gpu{index}.{metric}{suffix}"),
+                        Some(index),
+                        metric.title().to_string(),
+                        t,
+                    );
+                    c.verdict = Verdict::Fail;
+                    c.reason = missing_gpu_reason(r, index);
+                    c.hint = "see the GPU count check: every GPU the profile wants must be \
+                 usable and measured"
+                        .into();
+                    out.push(c);
+                }
+                continue;
+            }
             if targets.is_empty() {
                 if a.candidates.is_empty() {
                     continue;
                 }
                 // Reported, not gated (correctness failures still fail through their own check).
                 let mut c = check(
-                    format!("gpu{}.{metric}", g.index),
+                    format!("gpu{index}.{metric}"),
                     CheckKind::Performance,
-                    Some(g.index),
+                    Some(index),
                     metric.title(),
                     metric.unit(),
                 );
@@ -942,8 +1099,8 @@ fn per_gpu(p: &Profile, r: &RunReport, out: &mut Vec<Check>) {
                     format!("#{}", i + 1)
                 };
                 let mut c = perf_check(
-                    format!("gpu{}.{metric}{suffix}", g.index),
-                    Some(g.index),
+                    format!("gpu{index}.{metric}{suffix}"),
+                    Some(index),
                     metric.title().to_string(),
                     t,
                 );

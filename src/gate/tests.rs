@@ -162,6 +162,7 @@ fn report(gpus: usize) -> RunReport {
         started_at: "2025-01-01T00:00:00Z".into(),
         finished_at: None,
         complete: true,
+        interrupted: None,
         command_line: vec![],
         seed: 1,
         level: Level::Standard,
@@ -170,6 +171,8 @@ fn report(gpus: usize) -> RunReport {
             name: "x".into(),
             origin: "builtin".into(),
             description: String::new(),
+            machine: None,
+            targets: None,
         },
         host: HostInfo {
             hostname: "h".into(),
@@ -1110,4 +1113,183 @@ fn nvenc_engines_and_encode_throughput() {
         }
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+/// The ids of a run's checks, sorted.
+fn ids(checks: &[Check]) -> Vec<String> {
+    let mut v: Vec<String> = checks.iter().map(|c| c.id.clone()).collect();
+    v.sort();
+    v
+}
+
+/// Every target of the profile is a check in every run, whatever the GPUs' state: the JUnit
+/// test cases never change from run to run. A GPU that is not there FAILS each of its checks
+/// with the reason.
+#[test]
+fn the_same_checks_every_time_whatever_the_gpus() {
+    for (name, want) in [("g2.large", 1usize), ("g2.2xlarge", 2)] {
+        let p = profile(name);
+        let healthy = report(want);
+        let all = ids(&evaluate(&p, &healthy));
+        for gpu in 0..want {
+            for m in [
+                "fp32_gemm",
+                "fp64_gemm",
+                "stream_triad",
+                "h2d",
+                "d2h",
+                "model",
+            ] {
+                assert!(all.contains(&format!("gpu{gpu}.{m}")), "{name}: {all:?}");
+            }
+        }
+        assert!(all.contains(&"run.complete".to_string()));
+        // No GPU at all.
+        let mut none = report(0);
+        none.gpu_unavailable = Some("no NVIDIA driver found".into());
+        let checks = evaluate(&p, &none);
+        assert_eq!(ids(&checks), all, "{name} without a GPU");
+        for c in checks.iter().filter(|c| c.device.is_some()) {
+            assert_eq!(c.verdict, Verdict::Fail, "{}", c.id);
+            assert!(
+                c.reason.starts_with("not measured"),
+                "{}: {}",
+                c.id,
+                c.reason
+            );
+        }
+        // One GPU fewer than the profile wants (the second fell off the bus).
+        if want == 2 {
+            let mut one = report(2);
+            one.gpus.truncate(1);
+            one.results.retain(|w| w.device != Some(1));
+            let checks = evaluate(&p, &one);
+            assert_eq!(ids(&checks), all, "{name} with one GPU");
+            let c = checks.iter().find(|c| c.id == "gpu1.fp32_gemm").unwrap();
+            assert_eq!(c.verdict, Verdict::Fail);
+            assert_eq!(
+                c.reason,
+                "not measured: GPU 1 is not in this run (1 GPU(s) usable: 0)"
+            );
+            let c = checks.iter().find(|c| c.id == "gpu0.fp32_gemm").unwrap();
+            assert_eq!(c.verdict, Verdict::Pass, "the GPU that is there is judged");
+        }
+        // A GPU with no results at all (the run stopped before it).
+        let mut stopped = report(want);
+        stopped.results.clear();
+        let checks = evaluate(&p, &stopped);
+        assert_eq!(ids(&checks), all, "{name} without results");
+        let c = checks.iter().find(|c| c.id == "gpu0.fp32_gemm").unwrap();
+        assert_eq!(c.verdict, Verdict::Fail, "{}", c.reason);
+    }
+}
+
+/// `run.complete` passes a finished run and fails one that was interrupted or killed, which
+/// then never passes, whatever it measured.
+#[test]
+fn a_run_that_did_not_finish_never_passes() {
+    let p = profile("g2.large");
+    let done = report(1);
+    let c = evaluate(&p, &done);
+    let rc = c.iter().find(|c| c.id == "run.complete").unwrap();
+    assert_eq!((rc.verdict, rc.kind), (Verdict::Pass, CheckKind::Run));
+    assert_eq!(RunReport::overall(&c), Verdict::Pass);
+
+    let mut killed = report(1);
+    killed.complete = false;
+    let c = evaluate(&p, &killed);
+    let rc = c.iter().find(|c| c.id == "run.complete").unwrap();
+    assert_eq!(rc.verdict, Verdict::Fail);
+    assert!(rc.reason.contains("never completed"), "{}", rc.reason);
+    assert_eq!(RunReport::overall(&c), Verdict::Fail);
+
+    let mut stopped = report(1);
+    stopped.complete = false;
+    stopped.interrupted = Some(Interruption {
+        signal: "SIGTERM".into(),
+        at: "2026-11-30T12:00:00Z".into(),
+        finished_workloads: 3,
+        planned_workloads: 25,
+    });
+    let c = evaluate(&p, &stopped);
+    let rc = c.iter().find(|c| c.id == "run.complete").unwrap();
+    assert_eq!(rc.verdict, Verdict::Fail);
+    assert!(
+        rc.reason
+            .starts_with("interrupted by SIGTERM at 2026-11-30T12:00:00Z after 3 of 25 workloads"),
+        "{}",
+        rc.reason
+    );
+    assert_eq!(RunReport::overall(&c), Verdict::Fail);
+}
+
+/// `gpugate report` never trusts a stored verdict or exit code: they are recomputed from the
+/// results and the recorded profile, and a stored one that disagrees becomes a note.
+#[test]
+fn a_saved_run_is_decided_again_from_its_results_and_recorded_profile() {
+    let p = profile("g2.large");
+    let mut r = report(1);
+    r.profile = ProfileRef::of(&p, "builtin".into());
+    let honest = decide(&p, &r);
+    assert_eq!(honest.verdict, Verdict::Pass);
+    // Stored: exit 77 with verdict pass; and FAIL with exit 256 (which a u8 cast makes 0).
+    for (verdict, code) in [
+        (Verdict::Pass, 77),
+        (Verdict::Fail, 256),
+        (Verdict::Pass, 0),
+    ] {
+        r.verdict = verdict;
+        r.exit_code = code;
+        r.checks = honest.checks.clone();
+        let d = redecide(&r);
+        assert_eq!((d.verdict, d.exit_code), (Verdict::Pass, 0));
+        let disagree = verdict != Verdict::Pass || code != 0;
+        assert_eq!(
+            d.notes.iter().any(|n| n.contains(&format!(
+                "records verdict {verdict} and exit code {code}, but its results and profile \
+                 give PASS (exit 0)"
+            ))),
+            disagree,
+            "{:?}",
+            d.notes
+        );
+    }
+    // A failing result fails, whatever the stored checks say.
+    set_speed(&mut r, "gpu0.sgemm.4096x4096x4096", 1.0, 0.001);
+    r.verdict = Verdict::Pass;
+    r.exit_code = 0;
+    let d = redecide(&r);
+    assert_eq!((d.verdict, d.exit_code), (Verdict::Fail, 1));
+    // The recorded targets decide, not this gpugate's built-in profile of that name.
+    let mut lenient = p.clone();
+    for t in &mut lenient.targets {
+        t.pass_fraction = 0.01;
+    }
+    r.profile = ProfileRef::of(&lenient, "builtin".into());
+    assert_eq!(redecide(&r).verdict, Verdict::Pass);
+    // Schema 1 recorded no targets: a built-in profile is found again by name (and said so),
+    // a profile file is not: its stored checks are kept, but the verdict and exit code are
+    // still recomputed from them.
+    r.profile.machine = None;
+    r.profile.targets = None;
+    let d = redecide(&r);
+    assert_eq!(d.verdict, Verdict::Fail);
+    assert!(
+        d.notes[0].contains("as this gpugate has it"),
+        "{:?}",
+        d.notes
+    );
+    r.profile.origin = "/etc/gpugate/mine.toml".into();
+    r.checks = honest.checks.clone();
+    r.checks[0].verdict = Verdict::Inconclusive;
+    r.verdict = Verdict::Pass;
+    r.exit_code = 0;
+    let d = redecide(&r);
+    assert_eq!((d.verdict, d.exit_code), (Verdict::Inconclusive, 3));
+    assert!(d.notes[0].contains("checks as stored"), "{:?}", d.notes);
+    assert!(
+        d.notes[0].contains("/etc/gpugate/mine.toml"),
+        "{:?}",
+        d.notes
+    );
 }

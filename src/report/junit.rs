@@ -80,6 +80,7 @@ impl Reporter for Junit {
                 CheckKind::Performance => "performance",
                 CheckKind::Correctness => "correctness",
                 CheckKind::Inventory => "inventory",
+                CheckKind::Run => "run",
             };
             let _ = writeln!(
                 o,

@@ -308,6 +308,7 @@ pub(crate) fn sample_report() -> RunReport {
         started_at: "2026-01-02T03:04:05Z".into(),
         finished_at: Some("2026-01-02T03:05:10Z".into()),
         complete: true,
+        interrupted: None,
         command_line: vec![
             "gpugate".into(),
             "run".into(),
@@ -317,11 +318,10 @@ pub(crate) fn sample_report() -> RunReport {
         seed: 1234567,
         level: Level::Standard,
         backend_requested: "auto".into(),
-        profile: ProfileRef {
-            name: "g2.large".into(),
-            origin: "builtin".into(),
-            description: "G2.large: 1 × Tesla M40 24GB".into(),
-        },
+        profile: ProfileRef::of(
+            &crate::gate::load_profile("g2.large").unwrap().0,
+            "builtin".into(),
+        ),
         host: HostInfo {
             hostname: "synthetic-test-data (not a measurement)".into(),
             os: "Ubuntu 22.04.4 LTS".into(),
@@ -764,7 +764,11 @@ fn load_run_errors_say_what_is_wrong() {
         std::fs::write(&p, text).unwrap();
         p
     };
-    let newer = full.replacen("\"schema_version\": 1", "\"schema_version\": 7", 1);
+    let newer = full.replacen(
+        &format!("\"schema_version\": {SCHEMA_VERSION}"),
+        "\"schema_version\": 7",
+        1,
+    );
     let shape = full.replacen("\"seed\":", "\"sead\":", 1);
     let cases: Vec<(PathBuf, &str)> = vec![
         (
@@ -790,7 +794,7 @@ fn load_run_errors_say_what_is_wrong() {
         ),
         (
             write("newer.json", &newer),
-            "written by a newer gpugate (schema 7); this one reads schema 1",
+            "written by a newer gpugate (schema 7); this one reads schema 2",
         ),
         (dir.path().join("missing.json"), "cannot read"),
     ];

@@ -89,7 +89,22 @@ fn report_rerenders_a_saved_run() {
     let again: RunReport =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("latest/run.json")).unwrap())
             .unwrap();
-    assert_eq!(again, saved, "re-rendering must not change the run");
+    // The results are the run's; the checks are decided again (this schema 1 file recorded no
+    // targets: auto is rebuilt from its GPUs, and the report says so).
+    assert_eq!(
+        again.results, saved.results,
+        "re-rendering must not change the results"
+    );
+    assert_eq!(
+        (again.verdict, again.exit_code),
+        (saved.verdict, saved.exit_code)
+    );
+    assert!(again.checks.iter().any(|c| c.id == "run.complete"));
+    assert!(
+        again.notes.iter().any(|n| n.contains("checks recomputed")),
+        "{:?}",
+        again.notes
+    );
 }
 
 fn assert_usage_error(o: &Output, needle: &str) {
@@ -641,5 +656,50 @@ fn a_full_stdout_is_exit_2_or_the_verdict_never_a_panic() {
     assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
     for f in ["run.json", "report.md", "report.html", "junit.xml"] {
         assert!(out.join("latest").join(f).exists(), "{f} not written");
+    }
+}
+
+/// `gpugate report` recomputes the checks, verdict and exit code; a stored one that disagrees
+/// is a note in the report, never the exit code.
+#[test]
+fn report_decides_again_and_never_trusts_the_stored_verdict_or_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture("no-gpu-g2.2xlarge-quick.run.json")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["verdict"], "fail");
+    let cases = [
+        // FAIL stored with exit 256: a u8 cast made it 0.
+        ("fail", 256, 1),
+        // PASS stored with exit 77, beside failing checks.
+        ("pass", 77, 1),
+        ("pass", 0, 1),
+    ];
+    for (verdict, code, want) in cases {
+        v["verdict"] = verdict.into();
+        v["exit_code"] = code.into();
+        let p = dir.path().join(format!("{verdict}-{code}.json"));
+        std::fs::write(&p, serde_json::to_string(&v).unwrap()).unwrap();
+        let out = dir.path().join(format!("out-{verdict}-{code}"));
+        let o = gpugate(&[
+            "report",
+            p.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(want),
+            "{verdict} {code}: {}",
+            stderr(&o)
+        );
+        let md = std::fs::read_to_string(out.join("latest/report.md")).unwrap();
+        assert!(md.starts_with("# gpugate: FAIL (exit 1)"), "{md}");
+        assert!(
+            md.contains(&format!(
+                "the run.json records verdict {} and exit code {code}",
+                verdict.to_uppercase()
+            )),
+            "{verdict} {code}: the disagreement is a note:\n{md}"
+        );
     }
 }

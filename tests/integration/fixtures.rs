@@ -20,17 +20,23 @@ fn every_fixture_loads_and_regates_to_the_same_verdict() {
         let name = p.file_name().unwrap().to_str().unwrap().to_string();
         let r = load(&name);
         assert!(r.complete, "{name}");
-        let (profile, _) = if r.profile.origin == "auto" {
-            (gpugate::gate::auto_profile(&r.gpus), String::new())
-        } else {
-            gpugate::gate::load_profile(&r.profile.name).unwrap()
-        };
-        let checks = gpugate::gate::evaluate(&profile, &r);
+        let d = gpugate::gate::redecide(&r);
         assert_eq!(
-            RunReport::overall(&checks),
-            r.verdict,
+            d.verdict, r.verdict,
             "{name}: re-gating changed the verdict"
         );
+        assert_eq!(d.exit_code, r.exit_code, "{name}");
+        // Every stored check is decided again, with the same verdict (newer rules may add
+        // checks, e.g. run.complete to a schema 1 file).
+        for c in &r.checks {
+            let again = d.checks.iter().find(|x| x.id == c.id);
+            assert_eq!(
+                again.map(|x| x.verdict),
+                Some(c.verdict),
+                "{name}: {}",
+                c.id
+            );
+        }
     }
     assert!(n >= 1, "no fixtures found");
 }
