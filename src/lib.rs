@@ -42,6 +42,7 @@ pub mod plan;
 pub mod probe;
 pub mod report;
 pub mod run;
+pub mod stop;
 pub mod verify;
 pub mod workload;
 

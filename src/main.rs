@@ -96,6 +96,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 allow_simulated,
                 command_line: std::env::args().collect(),
             };
+            // SIGINT and SIGTERM stop the run at its next safe point; what was measured is
+            // written as an incomplete run (its run.complete check fails: exit 1).
+            gpugate::stop::install_signal_handlers();
             let mut line = ProgressLine::new();
             let done = run::run(&opts, &mut |p| line.show(&p))?;
             line.finish();

@@ -319,6 +319,9 @@ pub enum StopReason {
     Timeout,
     /// The sample cap was reached.
     MaxSamples,
+    /// The run was asked to stop (SIGINT, SIGTERM) during sampling: fewer samples than the
+    /// criterion wanted.
+    Interrupted,
 }
 
 /// Throughput derived from the samples.

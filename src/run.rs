@@ -246,6 +246,19 @@ pub fn throttle_warning(t: &TelemetrySummary) -> Option<String> {
     ))
 }
 
+/// A sampler warning on a GPU result, with the GPU's likely causes (the sampler's own text
+/// says only what the samples show: a host CPU result keeps it so, with no guess about
+/// throttling).
+pub fn gpu_warning(w: String) -> String {
+    if w.starts_with(measure::NOISY_PREFIX) {
+        format!("{w}: another process on the GPU, clock changes or throttling")
+    } else if w.starts_with(measure::DRIFT_PREFIX) {
+        format!("{w} (thermal or power throttling?)")
+    } else {
+        w
+    }
+}
+
 /// Where a result comes from.
 struct Slot {
     backend: BackendKind,
@@ -301,10 +314,19 @@ fn run_one<'d>(
                 })
             };
             let recorder = telemetry.map(|t| t.clone().start(TELEMETRY_PERIOD));
-            let measured = measure::measure(trial.as_mut(), spec, crit, &mut on_sample);
+            let measured = measure::measure_until(
+                trial.as_mut(),
+                spec,
+                crit,
+                &mut on_sample,
+                &crate::stop::requested,
+            );
             result.telemetry = recorder.map(|r| r.finish());
             match measured {
                 Ok(mut m) => {
+                    if at.backend == BackendKind::Cuda {
+                        m.warnings = m.warnings.into_iter().map(gpu_warning).collect();
+                    }
                     if let Some(w) = result.telemetry.as_ref().and_then(throttle_warning) {
                         m.warnings.push(w);
                     }
@@ -496,6 +518,9 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunO
 
     // GPUs, one at a time.
     for gpu in report.gpus.clone() {
+        if crate::stop::requested() {
+            break;
+        }
         let specs: Vec<WorkloadSpec> = jobs
             .iter()
             .filter(|(d, _)| *d == Some(gpu.index))
@@ -518,6 +543,9 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunO
                     role: Role::Primary,
                 };
                 for spec in specs {
+                    if crate::stop::requested() {
+                        break;
+                    }
                     index += 1;
                     let r = run_one(
                         &spec,
@@ -559,6 +587,9 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunO
         let mut tuned_now = false;
         let mut tried = Vec::new();
         for spec in &specs {
+            if crate::stop::requested() {
+                break;
+            }
             let WorkloadSpec::Gemm {
                 precision,
                 m,
@@ -685,6 +716,9 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunO
         // of the gpugate GEMMs beside it.
         let mut peers_done: Vec<WorkloadSpec> = Vec::new();
         for spec in specs {
+            if crate::stop::requested() {
+                break;
+            }
             index += 1;
             let r = run_one(
                 &spec,
@@ -734,6 +768,9 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunO
     }
 
     for (gpu, plan) in &encode_plans {
+        if crate::stop::requested() {
+            break;
+        }
         let results = run_encode(gpu, plan, seed, &mut index, total, progress);
         for r in results {
             if let Some(e) = &r.error {
@@ -762,6 +799,9 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunO
             role: Role::Primary,
         };
         for spec in specs {
+            if crate::stop::requested() {
+                break;
+            }
             index += 1;
             let r = run_one(
                 &spec,
@@ -782,7 +822,24 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunO
     }
 
     report.finished_at = Some(now_rfc3339());
-    report.complete = true;
+    match crate::stop::signal_name() {
+        // Asked to stop: what was measured is the run, written as incomplete.
+        Some(signal) => {
+            report.interrupted = Some(crate::model::Interruption {
+                signal: signal.to_string(),
+                at: now_rfc3339(),
+                finished_workloads: report.results.len(),
+                planned_workloads: total,
+            });
+            let note = format!(
+                "interrupted by {signal} after {} of {total} workloads: the rest was not measured",
+                report.results.len()
+            );
+            progress(Progress::Note(&note));
+            report.notes.push(note);
+        }
+        None => report.complete = true,
+    }
     let decision = gate::decide(&profile, &report);
     report.checks = decision.checks;
     report.verdict = decision.verdict;
@@ -1025,6 +1082,9 @@ fn run_encode(
     let mut out = Vec::new();
     let mut failed: Option<String> = plan.refused.clone();
     for spec in plan.specs() {
+        if crate::stop::requested() {
+            break;
+        }
         *index += 1;
         let id = result_id(Some(gpu.index), Role::Primary, &spec);
         progress(Progress::WorkloadStarted {

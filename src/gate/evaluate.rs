@@ -64,7 +64,7 @@ fn simulated_devices(r: &RunReport, checks: &mut [Check]) {
 
 /// `run.complete`: PASSES when the run finished; FAILS for a run that was interrupted or
 /// killed (a run that did not finish is never green, whatever it measured).
-fn completeness(r: &RunReport, out: &mut Vec<Check>) {
+pub fn completeness(r: &RunReport, out: &mut Vec<Check>) {
     let mut c = check(
         "run.complete".into(),
         CheckKind::Run,

@@ -85,9 +85,13 @@ pub fn redecide(r: &RunReport) -> Decision {
         Err(why) => {
             // The stored checks are all there is; their verdicts still decide, not the stored
             // overall verdict or exit code.
-            let verdict = RunReport::overall(&r.checks);
+            let mut checks = r.checks.clone();
+            if !checks.iter().any(|c| c.id == "run.complete") {
+                evaluate::completeness(r, &mut checks);
+            }
+            let verdict = RunReport::overall(&checks);
             Decision {
-                checks: r.checks.clone(),
+                checks,
                 verdict,
                 exit_code: exit::for_verdict(verdict),
                 notes: vec![format!(

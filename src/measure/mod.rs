@@ -69,6 +69,13 @@ pub const NOISY_REL_STDDEV: f64 = 0.05;
 pub const DRIFT_WARNING: f64 = 0.05;
 pub const SPREAD_WARNING: f64 = 1.5;
 
+/// How a noise warning starts. The sampler does not know what it timed, so its warnings say
+/// only what the samples show; the run adds the GPU's likely causes to a GPU result's
+/// warnings (see `run::gpu_warning`), never to a host CPU's.
+pub const NOISY_PREFIX: &str = "noisy:";
+/// How a drift (slow-down) warning starts.
+pub const DRIFT_PREFIX: &str = "slowed down by";
+
 /// Runs `trial` until the criterion is met and returns the measurement.
 pub fn measure(
     trial: &mut dyn Trial,
@@ -76,12 +83,26 @@ pub fn measure(
     crit: &StoppingCriterion,
     progress: &mut dyn FnMut(SampleProgress),
 ) -> Result<Measurement, WorkloadError> {
+    measure_until(trial, spec, crit, progress, &|| false)
+}
+
+/// [`measure`], stopping early (after at least one sample, with [`StopReason::Interrupted`]
+/// and a warning) as soon as `stop` says so: it is asked after every warm-up batch and every
+/// sample, each of which lasts at most about `crit.max_sample_wall` unless a single launch
+/// is longer.
+pub fn measure_until(
+    trial: &mut dyn Trial,
+    spec: &WorkloadSpec,
+    crit: &StoppingCriterion,
+    progress: &mut dyn FnMut(SampleProgress),
+    stop: &dyn Fn() -> bool,
+) -> Result<Measurement, WorkloadError> {
     let start = Instant::now();
     // Warm-up: the first launch, then until warmup_time has passed; calibrate the batch size
     // on device time, bounded by wall time.
     let mut per_iter = trial.run(1)?.max(1e-9);
     let mut per_iter_wall = start.elapsed().as_secs_f64();
-    while start.elapsed().as_secs_f64() < crit.warmup_time {
+    while start.elapsed().as_secs_f64() < crit.warmup_time && !stop() {
         let iters = batch_size(per_iter, per_iter_wall, crit);
         let t0 = Instant::now();
         per_iter = (trial.run(iters)? / iters as f64).max(1e-9);
@@ -111,6 +132,9 @@ pub fn measure(
         if samples.len() >= crit.max_samples {
             break StopReason::MaxSamples;
         }
+        if stop() {
+            break StopReason::Interrupted;
+        }
         // The timeout may cut below min_samples only for very slow workloads (keep >= 3).
         if elapsed >= crit.max_time && samples.len() >= crit.min_samples.min(3) {
             break StopReason::Timeout;
@@ -118,6 +142,13 @@ pub fn measure(
     };
     let summary = stats::summarize(&samples);
     let mut warnings = Vec::new();
+    if stop_reason == StopReason::Interrupted {
+        warnings.push(format!(
+            "interrupted after {} sample(s) in {:.2} s: the run was asked to stop",
+            summary.n,
+            sampling.elapsed().as_secs_f64()
+        ));
+    }
     if stop_reason == StopReason::Timeout {
         warnings.push(format!(
             "did not reach {:.1}% noise within {:.1} s (rel. stddev {:.2}% over {} samples)",
@@ -129,7 +160,7 @@ pub fn measure(
     }
     if summary.rel_stddev > NOISY_REL_STDDEV {
         warnings.push(format!(
-            "noisy: rel. stddev {:.1}% (> {:.0}%): another process, clock changes or throttling",
+            "{NOISY_PREFIX} rel. stddev {:.1}% (> {:.0}%)",
             summary.rel_stddev * 100.0,
             NOISY_REL_STDDEV * 100.0
         ));
@@ -137,7 +168,7 @@ pub fn measure(
     if let Some(d) = stats::drift(&samples) {
         if d > DRIFT_WARNING {
             warnings.push(format!(
-                "slowed down by {:.1}% during the measurement (thermal or power throttling?)",
+                "{DRIFT_PREFIX} {:.1}% during the measurement",
                 d * 100.0
             ));
         }
@@ -248,6 +279,67 @@ mod tests {
         // 2e9 FLOP in 2 ms = 1 TFLOPS
         assert!((m.throughput.median - 1.0).abs() < 1e-12);
         assert!(m.warnings.is_empty(), "{:?}", m.warnings);
+    }
+
+    /// Asked to stop, the sampler stops after the sample in flight and says so.
+    #[test]
+    fn a_stop_request_ends_sampling_after_the_sample_in_flight() {
+        let mut t = Scripted {
+            per_iter: Box::new(|c| if c % 2 == 0 { 2e-3 } else { 3e-3 }),
+            calls: 0,
+            sleep: 0.0,
+        };
+        let asked = std::cell::Cell::new(0usize);
+        let m = measure_until(&mut t, &SPEC, &fast_crit(), &mut |_| {}, &|| {
+            asked.set(asked.get() + 1);
+            asked.get() > 3
+        })
+        .unwrap();
+        assert_eq!(m.stop_reason, StopReason::Interrupted);
+        assert!(m.samples.len() < 10, "{}", m.samples.len());
+        assert!(
+            m.warnings[0].starts_with("interrupted after"),
+            "{:?}",
+            m.warnings
+        );
+    }
+
+    /// The sampler says what the samples show, never a guess about GPUs: the run adds that to
+    /// GPU results only (a host CPU is not "throttling").
+    #[test]
+    fn sampler_warnings_guess_no_cause() {
+        let mut t = Scripted {
+            per_iter: Box::new(|c| {
+                1e-3 * (1.0 + c as f64 / 20.0) * if c % 2 == 0 { 1.0 } else { 1.3 }
+            }),
+            calls: 0,
+            sleep: 0.0,
+        };
+        let m = measure(&mut t, &SPEC, &fast_crit(), &mut |_| {}).unwrap();
+        assert!(
+            m.warnings.iter().any(|w| w.starts_with(NOISY_PREFIX)),
+            "{:?}",
+            m.warnings
+        );
+        assert!(
+            m.warnings.iter().any(|w| w.starts_with(DRIFT_PREFIX)),
+            "{:?}",
+            m.warnings
+        );
+        for w in &m.warnings {
+            assert!(!w.contains("throttl") && !w.contains("GPU"), "{w}");
+        }
+        let gpu: Vec<String> = m
+            .warnings
+            .iter()
+            .cloned()
+            .map(crate::run::gpu_warning)
+            .collect();
+        assert!(
+            gpu.iter()
+                .any(|w| w.ends_with("(thermal or power throttling?)")),
+            "{gpu:?}"
+        );
     }
 
     #[test]

@@ -326,6 +326,9 @@ pub fn tune_class_at<D: KernelDevice + ?Sized + 'static>(
     }
     let mut candidates = Vec::new();
     for v in variants {
+        if crate::stop::requested() {
+            return Err("interrupted: the run was asked to stop".into());
+        }
         candidates.push(time_variant(dev, v, size, budget, seed));
     }
     let best = candidates

@@ -62,8 +62,8 @@ impl Reporter for Console {
         if let Some(why) = &r.gpu_unavailable {
             let _ = writeln!(o, "GPU unavailable: {why}");
         }
-        if !r.complete {
-            let _ = writeln!(o, "incomplete run: results and checks may be missing");
+        if let Some(banner) = super::incomplete_banner(r) {
+            let _ = writeln!(o, "{banner}");
         }
         o.push('\n');
 

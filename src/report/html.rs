@@ -73,6 +73,9 @@ impl Reporter for Html {
             verdict_class(r.verdict),
             esc(&title)
         );
+        if let Some(banner) = super::incomplete_banner(r) {
+            let _ = writeln!(o, r#"<p class="banner"><b>{}</b></p>"#, esc(&banner));
+        }
         if let Some(banner) = super::simulated_banner(r) {
             let _ = writeln!(o, r#"<p class="banner"><b>{}</b></p>"#, esc(&banner));
         }
@@ -268,14 +271,9 @@ impl Reporter for Html {
             &rows,
         );
 
-        let warnings: Vec<String> = r
-            .results
-            .iter()
-            .flat_map(|w| {
-                w.measurement
-                    .iter()
-                    .flat_map(move |m| m.warnings.iter().map(move |x| format!("{}: {x}", w.id)))
-            })
+        let warnings: Vec<String> = super::warnings(r)
+            .into_iter()
+            .map(|w| format!("{}: {}", w.subject, w.text))
             .chain(r.notes.iter().cloned())
             .collect();
         if !warnings.is_empty() {

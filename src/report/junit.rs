@@ -58,6 +58,14 @@ impl Reporter for Junit {
         for (k, v) in [
             ("verdict", r.verdict.to_string()),
             ("exit_code", r.exit_code.to_string()),
+            ("complete", r.complete.to_string()),
+            (
+                "interrupted",
+                r.interrupted
+                    .as_ref()
+                    .map(|i| i.signal.clone())
+                    .unwrap_or_default(),
+            ),
             ("seed", r.seed.to_string()),
             ("level", r.level.to_string()),
             ("tool_version", r.tool.version.clone()),

@@ -72,12 +72,8 @@ impl Reporter for Markdown {
         if let Some(why) = &r.gpu_unavailable {
             let _ = writeln!(o, "> **GPU unavailable: {}**\n", cell(why));
         }
-        if !r.complete {
-            let _ = writeln!(
-                o,
-                "> **Incomplete run:** this run.json was saved while the run was in progress \
-                 (or the run was interrupted); results and checks may be missing.\n"
-            );
+        if let Some(banner) = super::incomplete_banner(r) {
+            let _ = writeln!(o, "> **{}**\n", cell(&banner));
         }
 
         // Run summary.
@@ -539,17 +535,10 @@ impl Reporter for Markdown {
         }
 
         // Warnings and notes.
-        let mut warnings = Vec::new();
-        for w in &r.results {
-            if let Some(m) = &w.measurement {
-                for msg in &m.warnings {
-                    warnings.push(format!("`{}`: {}", w.id, cell(msg)));
-                }
-            }
-            if let Some(e) = &w.error {
-                warnings.push(format!("`{}`: did not run: {}", w.id, cell(e)));
-            }
-        }
+        let warnings: Vec<String> = super::warnings(r)
+            .into_iter()
+            .map(|w| format!("`{}`: {}", w.subject, cell(&w.text)))
+            .collect();
         if !warnings.is_empty() {
             let _ = writeln!(o, "## Warnings\n");
             for w in warnings {

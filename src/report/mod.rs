@@ -61,6 +61,27 @@ pub fn simulated_banner(r: &RunReport) -> Option<String> {
     ))
 }
 
+/// The warning every report carries at its top when the run did not finish: interrupted (by
+/// which signal, when, after how many workloads) or saved mid-run and never completed. None
+/// for a complete run.
+pub fn incomplete_banner(r: &RunReport) -> Option<String> {
+    if r.complete {
+        return None;
+    }
+    Some(match &r.interrupted {
+        Some(i) => format!(
+            "INCOMPLETE: the run was interrupted by {} at {} after {} of {} workloads. What was \
+             measured is reported; the rest was not measured, and the run FAILS (check \
+             run.complete).",
+            i.signal, i.at, i.finished_workloads, i.planned_workloads
+        ),
+        None => "INCOMPLETE: this run.json was saved mid-run and never completed (the run was \
+                 killed or crashed, or is still running). Results and checks are missing, and \
+                 the run FAILS (check run.complete)."
+            .to_string(),
+    })
+}
+
 /// Renders a run into one output format.
 pub trait Reporter {
     /// The file name the output is written under, e.g. "report.md".
@@ -279,6 +300,78 @@ pub fn write_reports(r: &RunReport, dir: &Path) -> Result<Vec<PathBuf>, std::io:
         written.push(write_atomic(dir, &c.file_name, &c.svg)?);
     }
     Ok(written)
+}
+
+/// One line of a report's warnings: what it is about (a result id, or "host") and what.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Warning {
+    pub subject: String,
+    pub text: String,
+}
+
+/// The warnings every report lists: each GPU result's sampler warnings and each result that
+/// did not run. The sampler warnings of host CPU results (noise on a shared or busy CPU is
+/// the rule, and they are never gated) are folded into one line.
+pub fn warnings(r: &RunReport) -> Vec<Warning> {
+    let mut out = Vec::new();
+    let host: Vec<&crate::model::WorkloadResult> = r
+        .results
+        .iter()
+        .filter(|w| w.backend == crate::model::BackendKind::Host)
+        .collect();
+    for w in &r.results {
+        if let Some(m) = &w.measurement {
+            if w.backend == crate::model::BackendKind::Cuda {
+                for msg in &m.warnings {
+                    out.push(Warning {
+                        subject: w.id.clone(),
+                        text: msg.clone(),
+                    });
+                }
+            }
+        }
+        if let Some(e) = &w.error {
+            out.push(Warning {
+                subject: w.id.clone(),
+                text: format!("did not run: {e}"),
+            });
+        }
+    }
+    // An interrupted measurement is said as it is, for the host too.
+    for w in &host {
+        if let Some(m) = &w.measurement {
+            for msg in m.warnings.iter().filter(|m| m.starts_with("interrupted")) {
+                out.push(Warning {
+                    subject: w.id.clone(),
+                    text: msg.clone(),
+                });
+            }
+        }
+    }
+    let warned: Vec<&crate::model::Measurement> = host
+        .iter()
+        .filter_map(|w| w.measurement.as_ref())
+        .filter(|m| m.warnings.iter().any(|w| !w.starts_with("interrupted")))
+        .collect();
+    if !warned.is_empty() {
+        let noise: Vec<f64> = warned
+            .iter()
+            .map(|m| m.summary.rel_stddev * 100.0)
+            .collect();
+        let lo = noise.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = noise.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        out.push(Warning {
+            subject: "host".into(),
+            text: format!(
+                "{} of {} host CPU results were noisy or drifted while sampled (rel. stddev \
+                 {lo:.1}–{hi:.1} %): usual on a shared or busy CPU; host results are \
+                 reported, never gated",
+                warned.len(),
+                host.len()
+            ),
+        });
+    }
+    out
 }
 
 // ---------------------------------------------------------------- formatting shared by renderers

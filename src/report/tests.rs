@@ -378,6 +378,42 @@ fn unavailable_report() -> RunReport {
     r
 }
 
+/// A host-only run's sampler warnings are one line, with no guess about throttling; a GPU
+/// result's stay one line each.
+#[test]
+fn host_noise_is_one_line_and_never_a_throttling_guess() {
+    let mut r = unavailable_report();
+    let host = r.results[0].clone();
+    r.results.clear();
+    for (i, noise) in [0.07, 0.44, 0.13].into_iter().enumerate() {
+        let mut w = host.clone();
+        w.id = format!("host.stream.{i}");
+        let m = w.measurement.as_mut().unwrap();
+        m.summary.rel_stddev = noise;
+        m.warnings = vec![
+            format!("noisy: rel. stddev {:.1}% (> 5%)", noise * 100.0),
+            "slowed down by 9.2% during the measurement".into(),
+        ];
+        r.results.push(w);
+    }
+    r.results.push(host);
+    let lines = warnings(&r);
+    assert_eq!(
+        lines,
+        vec![Warning {
+            subject: "host".into(),
+            text: "3 of 4 host CPU results were noisy or drifted while sampled (rel. stddev \
+                   7.0–44.0 %): usual on a shared or busy CPU; host results are reported, \
+                   never gated"
+                .into()
+        }]
+    );
+    for text in [Markdown.render(&r), html::Html.render(&r)] {
+        assert!(!text.contains("throttl"), "{text}");
+        assert_eq!(text.matches("noisy or drifted").count(), 1);
+    }
+}
+
 #[test]
 fn sample_report_has_the_expected_verdicts() {
     let r = sample_report();

@@ -239,6 +239,8 @@ pub enum EncodeError {
          (dmesg | grep -i xid) and other encode sessions (nvidia-smi -q -d ENCODER_STATS)"
     )]
     Timeout { seconds: f64 },
+    #[error("interrupted: the run was asked to stop (its ffmpeg processes were killed)")]
+    Interrupted,
     #[error("{0}")]
     Io(String),
 }
@@ -614,6 +616,15 @@ fn run_all(
         }
         if all {
             break;
+        }
+        if crate::stop::requested() {
+            for r in &mut running {
+                if r.exited.is_none() {
+                    let _ = r.child.kill();
+                    let _ = r.child.wait();
+                }
+            }
+            return Err(EncodeError::Interrupted);
         }
         if start.elapsed() > timeout {
             for r in &mut running {

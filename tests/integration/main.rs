@@ -3,6 +3,7 @@
 mod cli;
 mod fixtures;
 mod gpu;
+mod lifecycle;
 mod sim;
 mod sim_runs;
 

@@ -1,0 +1,337 @@
+//! A run's life: interrupted by a signal or killed outright, and runs and reports that write
+//! at the same moment. Nothing finished is lost, nothing unfinished is green, no writer fails
+//! another.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::*;
+use gpugate::model::{RunReport, Verdict};
+
+/// A quick host run with small sizes (the fastest whole run there is).
+fn host_run_args(out: &Path) -> Vec<String> {
+    [
+        "run",
+        "--backend",
+        "host",
+        "--level",
+        "quick",
+        "--gemm-sizes",
+        "96",
+        "--stream-mib",
+        "1",
+        "--seed",
+        "5",
+        "--out",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([out.display().to_string()])
+    .collect()
+}
+
+/// Starts a host run and returns it once it has finished `n` workloads (its progress lines on
+/// stderr), with the rest of its stderr collected by a thread.
+fn start_and_wait_for(out: &Path, n: usize) -> (Child, std::thread::JoinHandle<String>) {
+    let mut child = Command::new(bin())
+        .args(host_run_args(out))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("gpugate runs");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = String::new();
+    let want = format!("[{n}/");
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.starts_with(&want) {
+            let rest = std::thread::spawn(move || {
+                let mut s = seen;
+                for l in lines.map_while(Result::ok) {
+                    s.push_str(&l);
+                    s.push('\n');
+                }
+                s
+            });
+            return (child, rest);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("the run ended before {n} workloads:\n{seen}");
+}
+
+/// Waits for a child, with a generous guard against a hang (not a speed assertion).
+fn wait(child: &mut Child) -> Option<i32> {
+    let guard = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        if guard.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            panic!("the run did not stop");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn read_run(path: &Path) -> RunReport {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The run directories under DIR/runs.
+fn runs(out: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(out.join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    v.sort();
+    v
+}
+
+fn assert_run_complete_fails(junit: &str) {
+    let case = junit
+        .split("<testcase ")
+        .find(|c| c.contains(r#"name="run.complete""#))
+        .unwrap_or_else(|| panic!("no run.complete test case:\n{junit}"));
+    assert!(case.contains("<failure"), "{case}");
+    assert!(!junit.contains(r#"tests="0""#), "{junit}");
+}
+
+/// SIGINT stops the run at its next safe point: what was measured is written as an incomplete
+/// run, every report says so, junit.xml has a failing run.complete case, the exit code is 1,
+/// and the run that was there before keeps its files. Re-rendered, it stays a failure.
+#[test]
+fn an_interrupted_run_is_written_incomplete_and_never_green() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    // A finished run already in DIR (a re-rendered fixture is one, with its own directory).
+    let o = gpugate(&[
+        "report",
+        fixture("no-gpu-host-quick.run.json").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let before = runs(&out);
+    assert_eq!(before.len(), 1);
+    let before_md = std::fs::read_to_string(before[0].join("report.md")).unwrap();
+
+    let (mut child, rest) = start_and_wait_for(&out, 2);
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let code = wait(&mut child);
+    let err = rest.join().unwrap();
+    let mut console = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut console).unwrap();
+    assert_eq!(code, Some(1), "stderr:\n{err}\nstdout:\n{console}");
+    assert!(err.contains("stopping at the next safe point"), "{err}");
+
+    let now = runs(&out);
+    assert_eq!(now.len(), 2, "{now:?}");
+    let new = now.iter().find(|p| **p != before[0]).unwrap();
+    assert_eq!(
+        std::fs::canonicalize(out.join("latest")).unwrap(),
+        std::fs::canonicalize(new).unwrap(),
+        "latest names the interrupted run, which wrote its reports"
+    );
+    assert_eq!(
+        std::fs::read_to_string(before[0].join("report.md")).unwrap(),
+        before_md,
+        "the earlier run's files are untouched"
+    );
+    let r = read_run(&new.join("run.json"));
+    assert!(!r.complete);
+    let i = r
+        .interrupted
+        .as_ref()
+        .expect("the interruption is recorded");
+    assert_eq!(i.signal, "SIGINT");
+    assert!(i.finished_workloads >= 2 && i.finished_workloads < i.planned_workloads);
+    assert_eq!(r.results.len(), i.finished_workloads);
+    assert_eq!((r.verdict, r.exit_code), (Verdict::Fail, 1));
+    let banner = "INCOMPLETE: the run was interrupted by SIGINT";
+    for f in ["report.md", "report.html"] {
+        let text = std::fs::read_to_string(new.join(f)).unwrap();
+        assert!(text.contains(banner), "{f}:\n{text}");
+    }
+    assert!(console.contains(banner), "{console}");
+    let junit = std::fs::read_to_string(new.join("junit.xml")).unwrap();
+    assert_run_complete_fails(&junit);
+    assert!(junit.contains(r#"<property name="complete" value="false"/>"#));
+    // Every target still has its check (auto wants a GPU: its count check fails too).
+    assert!(r.checks.iter().any(|c| c.id == "machine.gpu_count"));
+
+    // Re-rendered beside itself, it is still a failure with a failing run.complete.
+    let o = gpugate(&["report", new.join("run.json").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_run_complete_fails(&std::fs::read_to_string(new.join("junit.xml")).unwrap());
+}
+
+/// A run killed outright (SIGKILL: no chance to write anything) leaves `latest` on the run
+/// before it and its partial run.json in its own directory; rendered, that is incomplete and
+/// failing, never "tests=0 failures=0" and never exit 3.
+#[test]
+fn a_killed_run_leaves_latest_alone_and_its_partial_run_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = gpugate(&[
+        "report",
+        fixture("no-gpu-host-quick.run.json").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let latest_before = std::fs::read_link(out.join("latest")).unwrap();
+
+    let (mut child, rest) = start_and_wait_for(&out, 2);
+    child.kill().unwrap();
+    let _ = child.wait();
+    let _ = rest.join();
+    assert_eq!(
+        std::fs::read_link(out.join("latest")).unwrap(),
+        latest_before,
+        "a killed run never moves latest"
+    );
+    let killed = runs(&out)
+        .into_iter()
+        .find(|p| !latest_before.ends_with(p.file_name().unwrap()))
+        .unwrap();
+    let partial = read_run(&killed.join("run.json"));
+    assert!(!partial.complete && partial.interrupted.is_none());
+    // Progress is said before run.json is saved: the second result may not be in it yet.
+    assert!(!partial.results.is_empty());
+
+    let o = gpugate(&["report", killed.join("run.json").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stdout(&o).contains("INCOMPLETE: this run.json was saved mid-run"));
+    let junit = std::fs::read_to_string(killed.join("junit.xml")).unwrap();
+    assert_run_complete_fails(&junit);
+    // Its run.json is the record: re-rendering never rewrites it.
+    assert_eq!(read_run(&killed.join("run.json")), partial);
+}
+
+/// Reports written at the same moment, into one directory and into one --out each: none
+/// fails, every file is whole, and each --out gets a run directory of its own.
+#[test]
+fn concurrent_reports_never_fail_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let shared = dir.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    let run = shared.join("run.json");
+    std::fs::copy(fixture("no-gpu-g2.2xlarge-quick.run.json"), &run).unwrap();
+    let n = 24;
+    let mut children: Vec<(String, Child)> = Vec::new();
+    for i in 0..n {
+        let mut c = Command::new(bin());
+        c.stdout(Stdio::null()).stderr(Stdio::piped());
+        match i % 3 {
+            // Beside the run.json, all into the same directory.
+            0 => c.args(["report", run.to_str().unwrap()]),
+            // All into one --out.
+            1 => c.args([
+                "report",
+                run.to_str().unwrap(),
+                "--out",
+                dir.path().join("one-out").to_str().unwrap(),
+            ]),
+            // Each into its own --out.
+            _ => c.args([
+                "report",
+                run.to_str().unwrap(),
+                "--out",
+                dir.path().join(format!("own-{i}")).to_str().unwrap(),
+            ]),
+        };
+        children.push((format!("report #{i}"), c.spawn().unwrap()));
+    }
+    for (what, c) in children {
+        let o = c.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(1), "{what}: {}", stderr(&o));
+    }
+    let whole = |d: &Path| {
+        let md = std::fs::read_to_string(d.join("report.md")).unwrap();
+        assert!(
+            md.starts_with("# gpugate: FAIL (exit 1)"),
+            "{}",
+            d.display()
+        );
+        let html = std::fs::read_to_string(d.join("report.html")).unwrap();
+        assert!(html.trim_end().ends_with("</html>"), "{}", d.display());
+        let junit = std::fs::read_to_string(d.join("junit.xml")).unwrap();
+        assert!(
+            junit.trim_end().ends_with("</testsuites>"),
+            "{}",
+            d.display()
+        );
+        assert!(gpugate::report::load_run(&d.join("run.json")).is_ok());
+        let tmp: Vec<_> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|f| f.ends_with(".tmp"))
+            .collect();
+        assert!(tmp.is_empty(), "{tmp:?}");
+    };
+    whole(&shared);
+    let one = runs(&dir.path().join("one-out"));
+    assert_eq!(
+        one.len(),
+        n / 3,
+        "one run directory per report into one --out"
+    );
+    for d in &one {
+        whole(d);
+    }
+    whole(&dir.path().join("one-out/latest"));
+    for i in (0..n).filter(|i| i % 3 == 2) {
+        whole(&dir.path().join(format!("own-{i}/latest")));
+    }
+}
+
+/// Runs at the same moment into one --out and into their own: each has its own directory
+/// with its own complete files, none fails another, and `latest` names one of them, whole.
+#[test]
+fn concurrent_runs_never_mix_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let shared = dir.path().join("shared");
+    let outs = [shared.clone(), shared.clone(), dir.path().join("own")];
+    let children: Vec<Child> = outs
+        .iter()
+        .map(|out| {
+            Command::new(bin())
+                .args(host_run_args(out))
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        // auto without a GPU: the GPU count fails; nothing else may go wrong.
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    }
+    let both = runs(&shared);
+    assert_eq!(both.len(), 2, "{both:?}");
+    for d in both.iter().chain(runs(&outs[2]).iter()) {
+        let r = read_run(&d.join("run.json"));
+        assert!(r.complete, "{}", d.display());
+        assert_eq!(r.results.len(), 14, "{}", d.display());
+        let md = std::fs::read_to_string(d.join("report.md")).unwrap();
+        assert!(
+            md.contains(&r.started_at),
+            "report.md is this run's: {}",
+            d.display()
+        );
+    }
+    let latest = std::fs::canonicalize(shared.join("latest")).unwrap();
+    assert!(both
+        .iter()
+        .any(|d| std::fs::canonicalize(d).unwrap() == latest));
+}
