@@ -867,16 +867,22 @@ pub struct Rerendered {
     pub latest: Option<Result<PathBuf, String>>,
 }
 
+/// Replaces a saved run's checks, verdict and exit code with those its results and recorded
+/// profile give ([`gate::redecide`]), adding its notes.
+pub fn decide_again(report: &mut RunReport) {
+    let decision = gate::redecide(report);
+    report.checks = decision.checks;
+    report.verdict = decision.verdict;
+    report.exit_code = decision.exit_code;
+    report.notes.extend(decision.notes);
+}
+
 /// `gpugate report`: reads a saved run and renders every report from it. Without `out` the
 /// reports are written beside the run.json (its run.json is never rewritten: it is the
 /// record); with `out` into a run directory of their own under it, as a run writes them.
 pub fn rerender(run_json: &Path, out: Option<&Path>) -> Result<Rerendered, Error> {
     let mut report = report::load_run(run_json)?;
-    let decision = gate::redecide(&report);
-    report.checks = decision.checks;
-    report.verdict = decision.verdict;
-    report.exit_code = decision.exit_code;
-    report.notes.extend(decision.notes);
+    decide_again(&mut report);
     let fail = |path: &Path| {
         let path = path.to_path_buf();
         move |err| Error::Output { path, err }

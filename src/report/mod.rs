@@ -131,8 +131,13 @@ pub fn load_run(path: &Path) -> Result<RunReport, ReportError> {
                 source,
             }
         })?;
+    parse_run(&text, path)
+}
+
+/// Reads the text of a run.json; `path` names it in the errors.
+pub fn parse_run(text: &str, path: &Path) -> Result<RunReport, ReportError> {
     let value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| ReportError::Invalid {
+        serde_json::from_str(text).map_err(|e| ReportError::Invalid {
             path: path.to_path_buf(),
             line: e.line(),
             column: e.column(),
@@ -160,7 +165,7 @@ pub fn load_run(path: &Path) -> Result<RunReport, ReportError> {
     if version == 0 {
         return Err(foreign("schema_version 0 was never written".into()));
     }
-    match serde_json::from_str::<RunReport>(&text) {
+    match serde_json::from_str::<RunReport>(text) {
         Ok(r) => Ok(r),
         Err(e) => restore_non_finite(value).ok_or_else(|| {
             foreign(format!(
@@ -284,20 +289,31 @@ pub fn write_all(r: &RunReport, dir: &Path) -> Result<Vec<PathBuf>, std::io::Err
     Ok(written)
 }
 
-/// Writes every report but run.json into `dir`. Returns their paths.
-pub fn write_reports(r: &RunReport, dir: &Path) -> Result<Vec<PathBuf>, std::io::Error> {
-    let mut written = Vec::new();
-    let md: &dyn Reporter = &Markdown;
-    written.push(write_atomic(dir, md.file_name(), &md.render(r))?);
-    let html: &dyn Reporter = &html::Html;
-    written.push(write_atomic(dir, html.file_name(), &html.render(r))?);
-    let junit: &dyn Reporter = &junit::Junit;
-    written.push(write_atomic(dir, junit.file_name(), &junit.render(r))?);
+/// Every report of a run, rendered in memory: (file name, contents) for run.json, report.md,
+/// report.html, junit.xml and each chart, then the console summary (named "console").
+pub fn render_all(r: &RunReport) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let reporters: [&dyn Reporter; 4] = [&Json, &Markdown, &html::Html, &junit::Junit];
+    for rep in reporters {
+        out.push((rep.file_name().to_string(), rep.render(r)));
+    }
     for c in charts::gemm_charts(r)
         .into_iter()
         .chain(video::video_charts(r))
     {
-        written.push(write_atomic(dir, &c.file_name, &c.svg)?);
+        out.push((c.file_name, c.svg));
+    }
+    out.push(("console".into(), Console.render(r)));
+    out
+}
+
+/// Writes every report but run.json into `dir`. Returns their paths.
+pub fn write_reports(r: &RunReport, dir: &Path) -> Result<Vec<PathBuf>, std::io::Error> {
+    let mut written = Vec::new();
+    for (name, text) in render_all(r) {
+        if name != Json.file_name() && name != "console" {
+            written.push(write_atomic(dir, &name, &text)?);
+        }
     }
     Ok(written)
 }

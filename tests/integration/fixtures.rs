@@ -19,7 +19,7 @@ fn every_fixture_loads_and_regates_to_the_same_verdict() {
         n += 1;
         let name = p.file_name().unwrap().to_str().unwrap().to_string();
         let r = load(&name);
-        assert!(r.complete, "{name}");
+        assert_eq!(r.complete, r.interrupted.is_none(), "{name}");
         let d = gpugate::gate::redecide(&r);
         assert_eq!(
             d.verdict, r.verdict,
@@ -57,4 +57,43 @@ fn the_no_gpu_fixture_says_why_the_gpu_checks_failed() {
     assert!(failing
         .iter()
         .any(|c| c.reason.contains(&reason) || c.reason.to_lowercase().contains("gpu")));
+}
+
+/// A real run interrupted by SIGINT (on a machine without a GPU, gated against g2.large): it
+/// records the interruption, every target of the profile is a check, and it fails, by its
+/// run.complete check among others, in every report.
+#[test]
+fn the_interrupted_fixture_fails_in_every_report_with_every_check() {
+    let mut r = load("interrupted-g2.large-quick.schema2.run.json");
+    let i = r.interrupted.clone().expect("recorded");
+    assert_eq!(i.signal, "SIGINT");
+    assert_eq!(r.results.len(), i.finished_workloads);
+    gpugate::run::decide_again(&mut r);
+    assert_eq!(r.exit_code, 1);
+    let ids: Vec<&str> = r.checks.iter().map(|c| c.id.as_str()).collect();
+    for t in [
+        "fp32_gemm",
+        "fp64_gemm",
+        "stream_triad",
+        "h2d",
+        "d2h",
+        "video_me",
+        "nvenc_h264",
+    ] {
+        assert!(ids.contains(&format!("gpu0.{t}").as_str()), "{ids:?}");
+    }
+    let complete = r.checks.iter().find(|c| c.id == "run.complete").unwrap();
+    assert_eq!(complete.verdict, gpugate::model::Verdict::Fail);
+    for (name, text) in gpugate::report::render_all(&r) {
+        if name.ends_with(".svg") || name == "run.json" {
+            continue;
+        }
+        assert!(
+            text.contains("INCOMPLETE") || name == "junit.xml",
+            "{name} has no banner"
+        );
+        if name == "junit.xml" {
+            assert!(text.contains(r#"<property name="complete" value="false"/>"#));
+        }
+    }
 }

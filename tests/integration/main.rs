@@ -4,6 +4,7 @@ mod cli;
 mod fixtures;
 mod gpu;
 mod lifecycle;
+mod report_props;
 mod sim;
 mod sim_runs;
 
