@@ -35,13 +35,13 @@ pub enum Command {
         #[arg(long, value_name = "NAME|FILE")]
         profile: Option<String>,
         /// How much work to do.
-        #[arg(long, value_enum, default_value_t = Level::Standard)]
+        #[arg(long, value_enum, ignore_case = true, default_value_t = Level::Standard)]
         level: Level,
         /// GPU ordinals to test, comma-separated (default: all).
         #[arg(long, value_name = "LIST", value_delimiter = ',')]
         gpus: Option<Vec<u32>>,
         /// Which backend runs the workloads.
-        #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+        #[arg(long, value_enum, ignore_case = true, default_value_t = BackendChoice::Auto)]
         backend: BackendChoice,
         /// Directory for run.json and the reports (created if missing).
         #[arg(long, value_name = "DIR", default_value = "gpugate-out")]

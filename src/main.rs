@@ -128,7 +128,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Profiles {
             action: Some(ProfilesAction::Show { name }),
         } => {
-            let (p, origin) = gpugate::gate::load_profile(&name)?;
+            // `auto` is built from the GPUs here, as `run` builds it.
+            let (p, origin) = match run::resolve_profile(Some(&name))? {
+                Some(found) => found,
+                None => (
+                    gpugate::gate::auto_profile(&gpugate::probe::gpus().devices),
+                    "from the GPUs detected here".to_string(),
+                ),
+            };
             say!("{}", report::info::render_profile(&p, &origin));
             Ok(exit::PASS)
         }

@@ -703,3 +703,30 @@ fn report_decides_again_and_never_trusts_the_stored_verdict_or_exit_code() {
         );
     }
 }
+
+/// Names behave the same everywhere: profiles (auto included), levels and backends in any case.
+#[test]
+fn names_are_case_insensitive_everywhere() {
+    for name in ["AUTO", "auto", "G2.Large"] {
+        let o = gpugate(&["profiles", "show", name]);
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", stderr(&o));
+    }
+    assert!(stdout(&gpugate(&["profiles", "show", "Auto"]))
+        .contains("auto (from the GPUs detected here)"));
+    let dir = tempfile::tempdir().unwrap();
+    let o = gpugate(&[
+        "run",
+        "--profile",
+        "AUTO",
+        "--level",
+        "QUICK",
+        "--backend",
+        "Host",
+        "--gpus",
+        "97",
+        "--out",
+        dir.path().join("out").to_str().unwrap(),
+    ]);
+    // Every name was taken; only the GPU that is not there is refused.
+    assert_usage_error(&o, "--gpus names GPU 97");
+}
