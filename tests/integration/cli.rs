@@ -657,6 +657,50 @@ fn a_full_stdout_is_exit_2_or_the_verdict_never_a_panic() {
     for f in ["run.json", "report.md", "report.html", "junit.xml"] {
         assert!(out.join("latest").join(f).exists(), "{f} not written");
     }
+
+    // A whole run with stdout and stderr both full: its verdict's exit code, its files written.
+    let out = dir.path().join("run-out");
+    let o = Command::new(bin())
+        .args([
+            "run",
+            "--backend",
+            "host",
+            "--level",
+            "quick",
+            "--gemm-sizes",
+            "96",
+            "--stream-mib",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .stdout(full())
+        .stderr(full())
+        .status()
+        .expect("gpugate runs");
+    assert_eq!(
+        o.code(),
+        Some(1),
+        "auto without a GPU fails its GPU count, nothing else"
+    );
+    let r: RunReport =
+        serde_json::from_str(&std::fs::read_to_string(out.join("latest/run.json")).unwrap())
+            .unwrap();
+    assert!(r.complete);
+
+    // A pipe whose reader has gone (`gpugate info --json | true`): exit 2, no panic.
+    let mut fds = [0i32; 2];
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    unsafe { libc::close(fds[0]) };
+    // SAFETY: fds[1] is an open descriptor this test owns, handed over once.
+    let write_end = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fds[1]) };
+    let o = Command::new(bin())
+        .args(["info", "--json"])
+        .stdout(write_end)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
 }
 
 /// `gpugate report` recomputes the checks, verdict and exit code; a stored one that disagrees
