@@ -75,14 +75,27 @@ impl Backend for HostBackend {
 
 /// Element types the host GEMM crate supports.
 pub trait HostGemmElem: Elem + Default {
-    /// C = A·B, row-major.
+    /// C = A·B, row-major. Panics when a slice is shorter than its shape (m·k, k·n, m·n):
+    /// the raw pointers handed to matrixmultiply are valid only for those lengths.
     fn gemm(m: usize, n: usize, k: usize, a: &[Self], b: &[Self], c: &mut [Self]);
     const ROUTINE: &'static str;
 }
 
+/// The bounds check of [`HostGemmElem::gemm`]: every slice holds its whole matrix.
+fn check_gemm_lengths(m: usize, n: usize, k: usize, a: usize, b: usize, c: usize) {
+    let need = |rows: usize, cols: usize| rows.checked_mul(cols).expect("GEMM shape overflows");
+    assert!(
+        a >= need(m, k) && b >= need(k, n) && c >= need(m, n),
+        "host GEMM {m}x{n}x{k}: slices of {a}, {b} and {c} elements are shorter than A (m·k), \
+         B (k·n) and C (m·n)"
+    );
+}
+
 impl HostGemmElem for f32 {
     fn gemm(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
-        // SAFETY: the slices have the lengths the strides describe (checked by the caller).
+        check_gemm_lengths(m, n, k, a.len(), b.len(), c.len());
+        // SAFETY: the slices hold at least the elements the shapes and strides address
+        // (checked just above).
         unsafe {
             matrixmultiply::sgemm(
                 m,
@@ -107,6 +120,7 @@ impl HostGemmElem for f32 {
 
 impl HostGemmElem for f64 {
     fn gemm(m: usize, n: usize, k: usize, a: &[f64], b: &[f64], c: &mut [f64]) {
+        check_gemm_lengths(m, n, k, a.len(), b.len(), c.len());
         // SAFETY: as above.
         unsafe {
             matrixmultiply::dgemm(
@@ -372,6 +386,28 @@ mod tests {
     use super::*;
     use crate::model::VerifyStatus;
     use crate::workload::Direction;
+
+    /// A slice shorter than its shape is refused before any pointer reaches matrixmultiply
+    /// (it read and wrote out of bounds instead).
+    #[test]
+    fn host_gemm_refuses_slices_shorter_than_their_shape() {
+        let (m, n, k) = (4, 3, 2);
+        for (a, b, c) in [(7, 6, 12), (8, 5, 12), (8, 6, 11)] {
+            let r = std::panic::catch_unwind(|| {
+                let (a, b, mut c) = (vec![1.0f32; a], vec![1.0f32; b], vec![0.0f32; c]);
+                f32::gemm(m, n, k, &a, &b, &mut c);
+            });
+            assert!(r.is_err(), "{a} {b} {c}");
+            let r = std::panic::catch_unwind(|| {
+                let (a, b, mut c) = (vec![1.0f64; a], vec![1.0f64; b], vec![0.0f64; c]);
+                f64::gemm(m, n, k, &a, &b, &mut c);
+            });
+            assert!(r.is_err(), "{a} {b} {c}");
+        }
+        let mut c = vec![0.0f32; 12];
+        f32::gemm(m, n, k, &[1.0; 8], &[1.0; 6], &mut c);
+        assert_eq!(c, vec![2.0; 12]);
+    }
 
     #[test]
     fn every_host_workload_runs_and_verifies_at_odd_sizes() {
