@@ -43,6 +43,7 @@ pub mod probe;
 pub mod report;
 pub mod run;
 pub mod stop;
+pub mod util;
 pub mod verify;
 pub mod workload;
 

@@ -123,11 +123,7 @@ fn splitmix(mut x: u64) -> u64 {
 
 /// The seed of one workload: derived from the run's seed and the workload's stable id.
 pub fn workload_seed(run_seed: u64, id: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in id.bytes() {
-        h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
-    }
-    splitmix(run_seed ^ h)
+    splitmix(run_seed ^ crate::util::fnv1a64(id.bytes()))
 }
 
 /// RFC 3339 UTC timestamp of now.

@@ -27,3 +27,10 @@ pub mod exec;
 pub mod model;
 pub mod nvml;
 pub mod ptx;
+
+/// FNV-1a, 64 bits (stable UUIDs per model, stable directory names per library path).
+pub fn fnv1a64(bytes: impl IntoIterator<Item = u8>) -> u64 {
+    bytes.into_iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    })
+}

@@ -963,13 +963,7 @@ fn scaled_note(a: &Assessment) -> Option<String> {
     }
 }
 
-fn fmt_value(v: f64, unit: &str) -> String {
-    if unit == "TFLOPS" {
-        format!("{v:.2}")
-    } else {
-        format!("{v:.1}")
-    }
-}
+use crate::util::fmt_value;
 
 fn perf_hint(metric: Metric) -> &'static str {
     match metric {

@@ -143,12 +143,11 @@ impl TuningTable {
 
 /// FNV-1a 64 over every embedded PTX module.
 pub fn ptx_hash() -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for m in MODULES {
-        for b in m.name.bytes().chain(m.target.bytes()).chain(m.ptx.bytes()) {
-            h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
-        }
-    }
+    let h = crate::util::fnv1a64(
+        MODULES
+            .iter()
+            .flat_map(|m| m.name.bytes().chain(m.target.bytes()).chain(m.ptx.bytes())),
+    );
     format!("{h:016x}")
 }
 
@@ -193,18 +192,17 @@ impl TuningCache {
     /// that runs sharing a cache (one per GPU from a scheduler, say) never fail each other: the
     /// last to finish wins, and each reads a whole file.
     pub fn store(&self, path: &Path) -> std::io::Result<()> {
-        static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let tmp = path.with_extension(format!("json.{}.{seq}.tmp", std::process::id()));
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        std::fs::create_dir_all(dir)?;
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| std::io::Error::other("the cache path names no file"))?;
         let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
-        let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
-        if written.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        written
+        crate::files::write_atomic(dir, name, text.as_bytes()).map(|_| ())
     }
 }
 

@@ -105,20 +105,7 @@ pub struct TelemetrySummary {
     pub throttled_fraction: f64,
 }
 
-/// Median of the values (mean of the two middle ones for an even count); NaNs are ignored.
-fn median(mut values: Vec<f64>) -> Option<f64> {
-    values.retain(|v| !v.is_nan());
-    if values.is_empty() {
-        return None;
-    }
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    Some(if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
-    })
-}
+use crate::util::median;
 
 /// Summarizes samples taken during a measurement. Fields no sample reported stay `None`;
 /// `max_sm_clock` and `power_limit` (read once from the device) are carried through.

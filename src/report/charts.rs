@@ -26,12 +26,7 @@ const RIGHT: f64 = 170.0;
 const TOP: f64 = 40.0;
 const BOTTOM: f64 = 50.0;
 
-/// Text for SVG: `&`, `<` and `>` escaped.
-pub(super) fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
+pub(super) use crate::util::xml_escape as esc;
 
 /// A "nice" upper bound for the y axis and its tick step.
 fn nice_axis(max: f64) -> (f64, f64) {

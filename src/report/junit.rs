@@ -13,22 +13,7 @@ use crate::model::{CheckKind, RunReport, Verdict};
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Junit;
 
-/// XML attribute/text escaping.
-pub fn xml_escape(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&apos;"),
-            c if (c as u32) < 0x20 && c != '\n' && c != '\t' => o.push(' '),
-            c => o.push(c),
-        }
-    }
-    o
-}
+pub use crate::util::xml_escape;
 
 impl Reporter for Junit {
     fn file_name(&self) -> &'static str {

@@ -392,19 +392,7 @@ pub fn warnings(r: &RunReport) -> Vec<Warning> {
 
 // ---------------------------------------------------------------- formatting shared by renderers
 
-/// A number in its unit's precision: TFLOPS 2 decimals, GB/s, GB, fps and Gop/s 1 decimal, whole numbers
-/// without decimals, anything else 2 decimals.
-pub fn fmt_value(v: f64, unit: &str) -> String {
-    if !v.is_finite() {
-        return format!("{v}");
-    }
-    match unit {
-        "TFLOPS" => format!("{v:.2}"),
-        "GB/s" | "GB" | "fps" | "Gop/s" => format!("{v:.1}"),
-        _ if v.fract() == 0.0 && v.abs() < 1e15 => format!("{v:.0}"),
-        _ => format!("{v:.2}"),
-    }
-}
+pub use crate::util::fmt_value;
 
 /// An optional number, "—" when absent.
 pub fn fmt_opt(v: Option<f64>, unit: &str) -> String {

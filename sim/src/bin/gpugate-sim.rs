@@ -240,13 +240,6 @@ fn find_library() -> Result<PathBuf, Bad> {
     ))
 }
 
-/// FNV-1a, for a stable directory name per library path.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ *b as u64).wrapping_mul(0x0000_0100_0000_01b3)
-    })
-}
-
 /// The library names the directory offers.
 fn library_names(nvml: bool) -> Vec<&'static str> {
     let mut v = vec!["libcuda.so", "libcuda.so.1"];
@@ -268,7 +261,7 @@ fn library_dir(lib: &Path, nvml: bool, cfg: &Config) -> Result<PathBuf, Bad> {
         .unwrap_or_else(std::env::temp_dir);
     // SAFETY: getuid has no preconditions and cannot fail.
     let uid = unsafe { libc::getuid() };
-    let key = fnv1a(lib.as_os_str().as_encoded_bytes());
+    let key = gpugate_sim::fnv1a64(lib.as_os_str().as_encoded_bytes().iter().copied());
     let hidden = cfg.missing_entry_points();
     let driver = if hidden.is_empty() {
         String::new()

@@ -110,16 +110,13 @@ impl Gpu {
 /// A deterministic UUID per model and index: FNV-1a over both, spread by SplitMix64, with the
 /// RFC 4122 version-4 and variant bits set (real GPU UUIDs look random too).
 fn uuid_for(model: &DeviceModel, index: usize) -> [u8; 16] {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in model
-        .key
-        .bytes()
-        .chain(model.name.bytes())
-        .chain((index as u64).to_le_bytes())
-    {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
+    let h = crate::fnv1a64(
+        model
+            .key
+            .bytes()
+            .chain(model.name.bytes())
+            .chain((index as u64).to_le_bytes()),
+    );
     let mut out = [0u8; 16];
     let mut s = h;
     for chunk in out.chunks_mut(8) {
