@@ -113,19 +113,21 @@ pub fn measure_until(
 
     let sampling = Instant::now();
     let mut samples = Vec::new();
+    let mut running = stats::Running::default();
     let stop_reason = loop {
         let t = trial.run(iters)? / iters as f64;
         samples.push(t);
+        running.push(t);
         let elapsed = sampling.elapsed().as_secs_f64();
-        let s = stats::summarize(&samples);
+        let rel_noise = running.rel_stddev();
         progress(SampleProgress {
             samples: samples.len(),
             elapsed,
-            rel_noise: s.rel_stddev,
+            rel_noise,
         });
         if samples.len() >= crit.min_samples
             && elapsed >= crit.min_time
-            && s.rel_stddev < crit.target_rel_noise
+            && rel_noise < crit.target_rel_noise
         {
             break StopReason::Converged;
         }

@@ -49,6 +49,41 @@ pub fn summarize(samples: &[f64]) -> Summary {
     }
 }
 
+/// Mean and sample standard deviation kept as samples arrive (Welford's update): what the
+/// sampler asks after every sample, in O(1), where summarising re-sorted every sample.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Running {
+    n: usize,
+    mean: f64,
+    m2: f64,
+}
+
+impl Running {
+    pub fn push(&mut self, x: f64) {
+        self.n += 1;
+        let d = x - self.mean;
+        self.mean += d / self.n as f64;
+        self.m2 += d * (x - self.mean);
+    }
+
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// stddev / mean, as [`summarize`] gives it (0 for one sample, NaN for none or a zero mean).
+    pub fn rel_stddev(&self) -> f64 {
+        if self.n == 0 || self.mean == 0.0 {
+            return f64::NAN;
+        }
+        let var = if self.n > 1 {
+            self.m2 / (self.n - 1) as f64
+        } else {
+            0.0
+        };
+        var.sqrt() / self.mean
+    }
+}
+
 /// Relative change of the median of the last third of `samples` against the first third
 /// (positive = got slower). None with fewer than 9 samples.
 pub fn drift(samples: &[f64]) -> Option<f64> {
@@ -69,6 +104,20 @@ pub fn drift(samples: &[f64]) -> Option<f64> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    proptest! {
+        /// The running statistics agree with the summary of the same samples.
+        #[test]
+        fn running_matches_summarize(xs in prop::collection::vec(1e-6f64..1.0, 1..200)) {
+            let mut r = Running::default();
+            for &x in &xs {
+                r.push(x);
+            }
+            let s = summarize(&xs);
+            prop_assert_eq!(r.n(), s.n);
+            prop_assert!((r.rel_stddev() - s.rel_stddev).abs() <= 1e-9 * s.rel_stddev.max(1.0));
+        }
+    }
 
     #[test]
     fn known_values() {
