@@ -7,10 +7,10 @@
 //! ## Data flow
 //!
 //! ```text
-//! probe ──► plan ──► measure ──► verify ──► gate ──► report
-//! (what is   (profile +   (timed       (is the      (verdict   (run.json first;
-//!  here)      level →      trials,      result       per check, everything else
-//!             workloads)   telemetry)   right?)      exit code) rendered from it)
+//! probe ──► plan ──► tune ──► measure ──► verify ──► gate ──► report
+//! (what is   (profile +   (GEMM      (timed       (is the      (verdict   (run.json first;
+//!  here)      level →      variants,  trials,      result       per check, everything else
+//!             workloads)   cached)    telemetry)   right?)      exit code) rendered from it)
 //! ```
 //!
 //! One [`model::RunReport`] is the single source of every output. Measuring never prints;

@@ -47,7 +47,7 @@ impl StoppingCriterion {
             min_time: 0.5,
             max_time,
             target_rel_noise: 0.005,
-            // Kernels shorter than ~50 µs are batched; 1 ms samples keep event resolution
+            // Kernels shorter than 1 ms are batched; 1 ms samples keep event resolution
             // (~0.5 µs) and launch overhead far below the noise target.
             min_sample_time: 1e-3,
             max_sample_wall: 0.05,

@@ -1,6 +1,7 @@
 //! The minimal device interface the GPU workloads are written against.
 //!
-//! `crate::cuda::CudaDevice` implements it with cudarc, on a GPU or, in tests without one, on
+//! `crate::cuda::CudaDevice` implements it over gpugate's own thin driver layer
+//! (`src/cuda/driver.rs`, on `cudarc::driver::sys`), on a GPU or, in tests without one, on
 //! gpugate-sim's simulated driver (`sim/`), which runs the same PTX. Buffers are untyped bytes;
 //! kernel arguments are passed by value in declaration order, exactly as `cuLaunchKernel` takes
 //! them.

@@ -1,4 +1,4 @@
-//! gpugate's own kernels through its real GPU path: `gpugate::cuda::CudaDevice` (cudarc, context,
+//! gpugate's own kernels through its real GPU path: `gpugate::cuda::CudaDevice` (its driver layer, context,
 //! module load, argument encoding, launch, events, pinned copies) running the committed PTX.
 //!
 //! Every test here is `#[ignore]`d and opens GPU 0 in-process: on a GPU machine
