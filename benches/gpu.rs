@@ -2,8 +2,11 @@
 //! `Trial::run` in `iter_custom`. With no usable GPU, or a simulated one (gpugate-sim), they
 //! print why and skip.
 //!
-//! Throughput: GEMM groups count FLOPs as "elements" (criterion prints Gelem/s = GFLOP/s);
-//! stream and transfer groups count bytes.
+//! Throughput: GEMM groups count FLOPs as "elements" (criterion prints Gelem/s = GFLOP/s;
+//! after each GEMM bench the TFLOPS of its median is printed as the reports give it), stream
+//! and transfer groups count decimal bytes (GB/s = 1e9 B/s, as in the reports), video groups
+//! count frames. GEMMs run the variant the tuner picks at each size (as a run does); every
+//! bench's output is verified after it has run, and a wrong result fails the bench.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,15 +51,49 @@ fn timed(trial: &mut dyn Trial, iters: u64) -> Duration {
     Duration::from_secs_f64(trial.run(iters).expect("trial run failed"))
 }
 
+/// Verifies a trial after its bench ran: a wrong result fails the bench.
+fn verified(what: &str, t: &mut dyn Trial) {
+    let v = t
+        .verify()
+        .unwrap_or_else(|e| panic!("{what}: reading the result back failed: {e}"));
+    assert!(
+        v.passed(),
+        "{what}: wrong result ({}; max error {:.3e}, tolerance {:.3e})",
+        v.method,
+        v.max_error,
+        v.tolerance
+    );
+}
+
+/// The TFLOPS of a GEMM trial, from a short run with gpugate's own sampler (the unit the
+/// reports use; criterion prints elements per second).
+fn tflops(what: &str, spec: &WorkloadSpec, t: &mut dyn Trial) {
+    let crit = gpugate::measure::StoppingCriterion::for_level(gpugate::model::Level::Quick);
+    match gpugate::measure::measure(t, spec, &crit, &mut |_| {}) {
+        Ok(m) => eprintln!(
+            "{what}: {:.3} TFLOPS median ({} samples, rel. stddev {:.2}%)",
+            m.throughput.median,
+            m.summary.n,
+            m.summary.rel_stddev * 100.0
+        ),
+        Err(e) => panic!("{what}: {e}"),
+    }
+}
+
 fn benches(c: &mut Criterion) {
     let Some(dev) = device() else { return };
-    let backend = DeviceBackend::new(dev.clone(), Some(0), gpugate::model::BackendKind::Cuda);
+    let mut backend = DeviceBackend::new(dev.clone(), Some(0), gpugate::model::BackendKind::Cuda);
+    let info = gpugate::probe::gpus().devices.remove(0);
+    let mut table = gpugate::measure::tune::TuningTable::new(
+        0,
+        gpugate::measure::tune::TuningKey::for_device(&info),
+    );
     let cublas = gpugate::cuda::cublas_status();
     if let Err(e) = &cublas {
         eprintln!("cuBLAS peer benches skipped: {e}");
     }
     let cc = dev.props().compute_capability;
-    for p in [Precision::F32, Precision::F64] {
+    for p in [Precision::F32, Precision::F64, Precision::F16] {
         let mut g = c.benchmark_group(format!("gemm_{}_flops", p.as_str()));
         g.sample_size(10).measurement_time(Duration::from_secs(3));
         for s in [1024usize, 4096, 8192] {
@@ -77,8 +114,33 @@ fn benches(c: &mut Criterion) {
                     math,
                 };
                 g.throughput(Throughput::Elements(spec.work().flops as u64));
+                // The variant a run would use at this size: tuned here, as a run tunes.
+                let class = gpugate::measure::tune::SizeClass::of(s, s, s);
+                match gpugate::measure::tune::tune_class_at(
+                    &dev,
+                    p,
+                    math,
+                    cc,
+                    class,
+                    s,
+                    gpugate::measure::tune::TuneBudget::default(),
+                    1,
+                ) {
+                    Ok(entry) => {
+                        eprintln!(
+                            "{} {math:?} {s}: tuned variant {}",
+                            p.as_str(),
+                            entry.variant
+                        );
+                        table.entries.retain(|e| {
+                            !(e.precision == p && e.math == math && e.size_class == class)
+                        });
+                        table.entries.push(entry);
+                        backend.tuning = Some(table.clone());
+                    }
+                    Err(why) => eprintln!("{} {math:?} {s}: not tuned ({why})", p.as_str()),
+                }
                 let mut t = backend.prepare(&spec, 1).expect("prepare gemm");
-                assert!(t.verify().is_ok());
                 let name = match math {
                     GemmMath::CudaCores => "gpugate",
                     GemmMath::TensorCores => "gpugate_tc",
@@ -86,6 +148,9 @@ fn benches(c: &mut Criterion) {
                 g.bench_function(BenchmarkId::new(name, s), |b| {
                     b.iter_custom(|n| timed(t.as_mut(), n))
                 });
+                let what = format!("{} {name} {s}", spec.name());
+                verified(&what, t.as_mut());
+                tflops(&what, &spec, t.as_mut());
             }
             if cublas.is_ok() {
                 let mut peer = dev
@@ -94,6 +159,19 @@ fn benches(c: &mut Criterion) {
                 g.bench_function(BenchmarkId::new("cublas", s), |b| {
                     b.iter_custom(|n| timed(peer.as_mut(), n))
                 });
+                let what = format!("{} cuBLAS {s}", p.as_str());
+                verified(&what, peer.as_mut());
+                tflops(
+                    &what,
+                    &WorkloadSpec::Gemm {
+                        precision: p,
+                        m: s,
+                        n: s,
+                        k: s,
+                        math: GemmMath::CudaCores,
+                    },
+                    peer.as_mut(),
+                );
             }
         }
         g.finish();
@@ -112,9 +190,10 @@ fn benches(c: &mut Criterion) {
                 eprintln!("stream bench skipped: {why}");
                 continue;
             }
-            g.throughput(Throughput::Bytes(spec.work().bytes as u64));
+            g.throughput(Throughput::BytesDecimal(spec.work().bytes as u64));
             let mut t = backend.prepare(&spec, 1).expect("prepare stream");
             g.bench_function(op.as_str(), |b| b.iter_custom(|n| timed(t.as_mut(), n)));
+            verified(&spec.name(), t.as_mut());
         }
         g.finish();
     }
@@ -125,11 +204,12 @@ fn benches(c: &mut Criterion) {
             bytes: 256 << 20,
             pinned: true,
         };
-        g.throughput(Throughput::Bytes(spec.work().bytes as u64));
+        g.throughput(Throughput::BytesDecimal(spec.work().bytes as u64));
         let mut t = backend.prepare(&spec, 1).expect("prepare transfer");
         g.bench_function(direction.short(), |b| {
             b.iter_custom(|n| timed(t.as_mut(), n))
         });
+        verified(&spec.name(), t.as_mut());
     }
     g.finish();
     // Video stages at 1080p: one element = one frame, so criterion's elem/s is frames/s. Each
@@ -150,8 +230,7 @@ fn benches(c: &mut Criterion) {
         g.throughput(Throughput::Elements(1));
         let mut t = backend.prepare(&spec, 1).expect("prepare video stage");
         g.bench_function(stage.as_str(), |b| b.iter_custom(|n| timed(t.as_mut(), n)));
-        let v = t.verify().expect("verify video stage");
-        assert!(v.passed(), "{}: {}", spec.name(), v.method);
+        verified(&spec.name(), t.as_mut());
     }
     g.finish();
 }

@@ -30,7 +30,7 @@ fn benches(c: &mut Criterion) {
             precision: Precision::F64,
             n: 1 << 23,
         };
-        g.throughput(Throughput::Bytes(spec.work().bytes as u64));
+        g.throughput(Throughput::BytesDecimal(spec.work().bytes as u64));
         let mut t = host.prepare(&spec, 1).expect("prepare");
         g.bench_function(op.as_str(), |b| {
             b.iter_custom(|n| Duration::from_secs_f64(t.run(n).expect("run")))
