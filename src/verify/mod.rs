@@ -14,6 +14,9 @@ pub mod gemm;
 pub mod stream;
 pub mod video;
 
+#[cfg(test)]
+mod tolerance_pins;
+
 /// Mismatches kept in a report.
 pub const MAX_MISMATCHES: usize = 10;
 
