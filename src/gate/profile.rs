@@ -409,12 +409,25 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 }
 
 fn malformed(text: &str, origin: &str, e: &toml::de::Error) -> ProfileError {
-    let (line, column) = e.span().map_or((1, 1), |s| line_col(text, s.start));
+    let start = e.span().map(|s| s.start);
+    let (line, column) = start.map_or((1, 1), |s| line_col(text, s));
+    let mut message = e.message().trim().to_string();
+    if message.is_empty() {
+        // toml gives no reason for some syntax errors (`key =` at the end of the file, a
+        // carriage return alone): say what stands where it stopped.
+        let next = start
+            .and_then(|s| text.get(s..))
+            .and_then(|rest| rest.chars().next());
+        message = match next {
+            None => "unexpected end of file".to_string(),
+            Some(c) => format!("unexpected {c:?}"),
+        };
+    }
     ProfileError::Malformed {
         origin: origin.to_string(),
         line,
         column,
-        message: e.message().trim().to_string(),
+        message,
     }
 }
 
@@ -1075,6 +1088,51 @@ mod tests {
         let line = text.lines().position(|l| l.contains("fp16_gemm")).unwrap() + 1;
         let e = parse_profile(&text, "x.toml").unwrap_err().to_string();
         assert!(e.starts_with(&format!("x.toml:{line}:")), "{e}");
+    }
+
+    /// toml gives no reason for some syntax errors (a key without a value at the end of the
+    /// file, a carriage return alone); the error still says what is wrong and where (it read
+    /// "malformed profile: ." before).
+    #[test]
+    fn a_syntax_error_without_a_reason_from_toml_still_says_what() {
+        let base = include_str!("../../profiles/g2.large.toml");
+        let cut = |key: &str| {
+            let at = base.find(&format!("\n{key} = ")).unwrap() + key.len() + 4;
+            base[..at].to_string()
+        };
+        let cases: &[(&str, String, &str)] = &[
+            (
+                "key = at the end",
+                "name = ".into(),
+                "x.toml:1:8: malformed profile: unexpected end of file.",
+            ),
+            (
+                "key= at the end",
+                "name=".into(),
+                "x.toml:1:6: malformed profile: unexpected end of file.",
+            ),
+            (
+                "a carriage return alone",
+                "\r/".into(),
+                "x.toml:1:1: malformed profile: unexpected '\\r'.",
+            ),
+            (
+                "cut after gpu_count =",
+                cut("gpu_count"),
+                "malformed profile: unexpected end of file.",
+            ),
+            (
+                "cut after pass_fraction =",
+                cut("pass_fraction"),
+                "malformed profile: unexpected end of file.",
+            ),
+        ];
+        for (what, text, want) in cases {
+            let e = parse_profile(text, "x.toml").unwrap_err().to_string();
+            assert!(e.contains(want), "{what}: {e}");
+            let line = text.lines().count();
+            assert!(e.starts_with(&format!("x.toml:{line}:")), "{what}: {e}");
+        }
     }
 
     #[test]
