@@ -1346,3 +1346,6 @@ mod video_target_tests {
         );
     }
 }
+
+#[cfg(test)]
+mod props;
