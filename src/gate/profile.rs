@@ -630,6 +630,17 @@ fn validate(p: &Profile, origin: &str) -> Result<(), ProfileError> {
                 t.pass_fraction
             )));
         }
+        // A pass line that underflows to zero (a subnormal spec) would pass anything.
+        if !(t.required().is_normal() && t.required() > 0.0) {
+            return Err(invalid(format!(
+                "target #{n} ({metric}): {} = {spec} × pass_fraction {} gives a pass line of \
+                 {}, which passes anything: give the spec in {}",
+                metric.spec_key(),
+                t.pass_fraction,
+                t.required(),
+                metric.unit()
+            )));
+        }
         if t.source.trim().is_empty() {
             return Err(invalid(format!(
                 "target #{n} ({metric}): `source` is empty: say where the number comes from \
@@ -897,6 +908,34 @@ fn derived_targets(d: &DeviceInfo) -> Vec<Target> {
     t
 }
 
+/// A GPU's nominal peaks: the catalogue's where it knows the GPU, else derived from the
+/// device's attributes (vector FP32/FP64 and bandwidth only), as `auto` sets its targets.
+pub fn peaks_for_device(d: &DeviceInfo) -> crate::model::GpuPeaks {
+    let (targets, model) = targets_for_device(d);
+    let spec = |m: Metric| {
+        targets
+            .iter()
+            .find(|t| t.metric == m && t.scope == Scope::Gpu)
+            .map(Target::spec)
+    };
+    crate::model::GpuPeaks {
+        device: d.index,
+        catalogue_model: model.as_ref().map(|m| m.name.clone()),
+        fp32_tflops: spec(Metric::Fp32Gemm),
+        fp64_tflops: spec(Metric::Fp64Gemm),
+        fp64_tensor_tflops: model.as_ref().and_then(|m| m.fp64_tensor_tflops),
+        fp16_tensor_tflops: model.as_ref().and_then(|m| m.fp16_tensor_tflops),
+        memory_gbps: spec(Metric::StreamTriad),
+        source: match &model {
+            Some(m) => m.source.clone(),
+            None => targets
+                .iter()
+                .find(|t| t.metric == Metric::Fp32Gemm)
+                .map_or_else(String::new, |t| t.source.clone()),
+        },
+    }
+}
+
 /// The targets `auto` sets for one GPU, and whether they came from the catalogue.
 pub fn targets_for_device(d: &DeviceInfo) -> (Vec<Target>, Option<GpuModel>) {
     match lookup_gpu(&d.name) {
@@ -1077,6 +1116,11 @@ mod tests {
                 "fraction",
                 base.replace("pass_fraction = 0.60", "pass_fraction = 60"),
                 "must be in (0, 1]",
+            ),
+            (
+                "a pass line that underflows to zero (found by the property tests)",
+                base.replace("spec_tflops = 7.0", "spec_tflops = 5e-324"),
+                "which passes anything",
             ),
         ];
         for (what, text, want) in cases {
