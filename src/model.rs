@@ -9,8 +9,29 @@ use crate::workload::WorkloadSpec;
 
 /// Version of the run.json schema. Bump on any incompatible change.
 /// 2: the profile's machine block and targets are recorded (`profile.machine`,
-/// `profile.targets`), `interrupted`, and the `run.complete` check.
+/// `profile.targets`), each GPU's nominal peaks (`peaks`), `interrupted`, and the
+/// `run.complete` check.
 pub const SCHEMA_VERSION: u32 = 2;
+
+/// serde for an f64 that may be NaN or infinite (a failed verification's error, a degenerate
+/// sample's throughput): JSON has no such numbers, so they are written as `null` and `null` is
+/// read back as NaN. Every such field says `#[serde(with = "nonfinite")]`; nothing else in the
+/// schema needs to know.
+pub mod nonfinite {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_finite() {
+            s.serialize_f64(*v)
+        } else {
+            s.serialize_none()
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+    }
+}
 
 /// How much work a run does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -300,12 +321,18 @@ pub struct ModuleChoice {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     pub n: usize,
+    #[serde(with = "nonfinite")]
     pub median: f64,
+    #[serde(with = "nonfinite")]
     pub mean: f64,
+    #[serde(with = "nonfinite")]
     pub min: f64,
+    #[serde(with = "nonfinite")]
     pub max: f64,
+    #[serde(with = "nonfinite")]
     pub stddev: f64,
     /// stddev / mean.
+    #[serde(with = "nonfinite")]
     pub rel_stddev: f64,
 }
 
@@ -330,10 +357,13 @@ pub struct Throughput {
     /// "TFLOPS" (1e12 FLOP/s) or "GB/s" (1e9 B/s).
     pub unit: String,
     /// From the median time.
+    #[serde(with = "nonfinite")]
     pub median: f64,
     /// From the fastest sample.
+    #[serde(with = "nonfinite")]
     pub best: f64,
     /// From the slowest sample.
+    #[serde(with = "nonfinite")]
     pub worst: f64,
 }
 
@@ -366,7 +396,9 @@ pub enum VerifyStatus {
 pub struct Mismatch {
     /// Where, e.g. "C[12,7]" or "a[1023]" or "byte 4096".
     pub at: String,
+    #[serde(with = "nonfinite")]
     pub expected: f64,
+    #[serde(with = "nonfinite")]
     pub got: f64,
 }
 
@@ -377,8 +409,10 @@ pub struct Verification {
     /// How it was checked, e.g. "Freivalds (3 vectors, f64) + 64 sampled elements in f64".
     pub method: String,
     /// Largest error seen, relative to the tolerance's scale.
+    #[serde(with = "nonfinite")]
     pub max_error: f64,
     /// The tolerance that max_error is compared with.
+    #[serde(with = "nonfinite")]
     pub tolerance: f64,
     /// Elements or bytes checked.
     pub checked: u64,
@@ -512,6 +546,25 @@ impl ProfileRef {
     }
 }
 
+/// One GPU's nominal peaks, recorded at run time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GpuPeaks {
+    pub device: u32,
+    /// The catalogue entry the GPU matched; None when the peaks were derived from its
+    /// attributes.
+    pub catalogue_model: Option<String>,
+    /// CUDA-core (vector) peaks, TFLOPS.
+    pub fp32_tflops: Option<f64>,
+    pub fp64_tflops: Option<f64>,
+    /// Dense tensor-core peaks from the catalogue, TFLOPS, where it has them.
+    pub fp64_tensor_tflops: Option<f64>,
+    pub fp16_tensor_tflops: Option<f64>,
+    /// Memory bandwidth, GB/s.
+    pub memory_gbps: Option<f64>,
+    /// Where the numbers come from (the catalogue's datasheet source, or the derivation).
+    pub source: String,
+}
+
 /// How a run was stopped before its end.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Interruption {
@@ -557,6 +610,11 @@ pub struct RunReport {
     pub gpus: Vec<DeviceInfo>,
     /// Why no GPU could be used, when none could.
     pub gpu_unavailable: Option<String>,
+    /// Each GPU's nominal peaks as this run knew them (catalogue or derived), so that a
+    /// report rendered later by another gpugate gives the same "% of peak". Absent in schema 1
+    /// files: reports then look the peaks up in their own catalogue.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub peaks: Vec<GpuPeaks>,
     pub module_loads: Vec<ModuleLoad>,
     /// Kernel families a GPU did not load its best build of, because the driver's JIT (or the
     /// device) is too old: a lower build (`target` set) or none, and why. Absent in older

@@ -427,6 +427,7 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunO
             .cloned()
             .collect(),
         gpu_unavailable: inv.unavailable.clone(),
+        peaks: Vec::new(),
         module_loads: Vec::new(),
         module_notes: Vec::new(),
         tuning: Vec::new(),
@@ -437,6 +438,7 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunO
         exit_code: exit::INCONCLUSIVE,
         allow_simulated: opts.allow_simulated,
     };
+    report.peaks = report.gpus.iter().map(gate::peaks_for_device).collect();
     let save = |r: &RunReport| -> Result<(), Error> {
         report::write_json_atomic(r, &run_dir.dir)
             .map(|_| ())

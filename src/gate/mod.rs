@@ -16,8 +16,8 @@ mod tests;
 pub use catalogue::{catalogue, lookup_gpu, name_matches, GpuModel};
 pub use evaluate::{evaluate, noise_interval, workload_matches};
 pub use profile::{
-    auto_profile, builtin_profiles, load_profile, parse_profile, Machine, Metric, Profile,
-    ProfileError, Scope, Target,
+    auto_profile, builtin_profiles, load_profile, parse_profile, peaks_for_device, Machine, Metric,
+    Profile, ProfileError, Scope, Target,
 };
 
 use crate::model::{exit, Check, RunReport, Verdict};

@@ -185,6 +185,7 @@ fn report(gpus: usize) -> RunReport {
         },
         gpus: (0..gpus as u32).map(m40).collect(),
         gpu_unavailable: None,
+        peaks: Vec::new(),
         module_loads: vec![],
         module_notes: Vec::new(),
         tuning: Vec::new(),

@@ -4,9 +4,7 @@
 //! the vector peak (catalogue or derived) for the CUDA cores, the catalogue's tensor-core peak
 //! for the tensor cores, or none; a tensor-core number is never divided by a CUDA-core peak.
 
-use crate::gate::catalogue::lookup_gpu;
-use crate::gate::profile::{targets_for_device, Metric, Scope};
-use crate::model::{BackendKind, DeviceInfo, Role, RunReport, WorkloadResult};
+use crate::model::{BackendKind, DeviceInfo, GpuPeaks, Role, RunReport, WorkloadResult};
 use crate::workload::{GemmMath, Precision, WorkloadSpec};
 
 /// One row: a primary CUDA GEMM result with its peer (same device, precision and shape, any
@@ -79,24 +77,28 @@ pub fn gemm_label(p: Precision, math: GemmMath) -> String {
     }
 }
 
-/// The peak a GEMM of this precision and math is compared with, TFLOPS. CUDA cores: the FP32
-/// and FP64 targets' spec (catalogue, or derived for an unknown GPU). Tensor cores: the
-/// catalogue's dense tensor-core figure where it has one. HGEMM on the CUDA cores: none.
-pub fn gemm_peak(g: &DeviceInfo, p: Precision, math: GemmMath) -> Option<f64> {
-    let metric = match (p, math) {
-        (Precision::F32, GemmMath::CudaCores) => Metric::Fp32Gemm,
-        (Precision::F64, GemmMath::CudaCores) => Metric::Fp64Gemm,
-        (Precision::F64, GemmMath::TensorCores) => return lookup_gpu(&g.name)?.fp64_tensor_tflops,
-        (Precision::F16, GemmMath::TensorCores) => return lookup_gpu(&g.name)?.fp16_tensor_tflops,
-        // The catalogue has no figure for FP16 inputs on the CUDA cores, nor any FP32 tensor
-        // (TF32) figure, which gpugate never measures.
-        _ => return None,
-    };
-    targets_for_device(g)
-        .0
-        .iter()
-        .find(|t| t.metric == metric && t.scope == Scope::Gpu)
-        .map(|t| t.spec())
+/// The peak a GEMM of this precision and math is compared with, TFLOPS: the peaks the run
+/// recorded for its GPU (so a later gpugate renders the same "% of peak"), else, for a schema 1
+/// run.json, this gpugate's own (see [`peak_of`]).
+pub fn gemm_peak(r: &RunReport, g: &DeviceInfo, p: Precision, math: GemmMath) -> Option<f64> {
+    match r.peaks.iter().find(|x| x.device == g.index) {
+        Some(recorded) => peak_of(recorded, p, math),
+        None => peak_of(&crate::gate::profile::peaks_for_device(g), p, math),
+    }
+}
+
+/// The peak of one precision and math among a GPU's peaks. CUDA cores: the FP32 and FP64 vector
+/// peaks (catalogue, or derived for an unknown GPU). Tensor cores: the catalogue's dense
+/// tensor-core figure where it has one. HGEMM on the CUDA cores: none (the catalogue has no
+/// figure for FP16 inputs on the CUDA cores, nor any TF32 one, which gpugate never measures).
+pub fn peak_of(peaks: &GpuPeaks, p: Precision, math: GemmMath) -> Option<f64> {
+    match (p, math) {
+        (Precision::F32, GemmMath::CudaCores) => peaks.fp32_tflops,
+        (Precision::F64, GemmMath::CudaCores) => peaks.fp64_tflops,
+        (Precision::F64, GemmMath::TensorCores) => peaks.fp64_tensor_tflops,
+        (Precision::F16, GemmMath::TensorCores) => peaks.fp16_tensor_tflops,
+        _ => None,
+    }
 }
 
 /// Rows for every primary CUDA GEMM in the run, in run order.
@@ -125,7 +127,7 @@ pub fn gemm_rows(r: &RunReport) -> Vec<GemmRow> {
             .gpus
             .iter()
             .find(|g| g.index == dev)
-            .and_then(|g| gemm_peak(g, precision, math));
+            .and_then(|g| gemm_peak(r, g, precision, math));
         rows.push(GemmRow {
             id: w.id.clone(),
             device: dev,
@@ -213,6 +215,33 @@ mod tests {
             .starts_with("cuBLAS sgemm"));
     }
 
+    fn peak(g: &DeviceInfo, p: Precision, math: GemmMath) -> Option<f64> {
+        peak_of(&crate::gate::profile::peaks_for_device(g), p, math)
+    }
+
+    /// A run's recorded peaks are the ones its report shows, whatever this gpugate's catalogue
+    /// says now: re-rendering an old run never changes its "% of peak".
+    #[test]
+    fn recorded_peaks_win_over_the_catalogue() {
+        let mut r = crate::report::tests::sample_report();
+        let row = |r: &RunReport| {
+            gemm_rows(r)
+                .into_iter()
+                .find(|x| x.precision == Precision::F32 && x.math == GemmMath::CudaCores)
+                .unwrap()
+        };
+        assert_eq!(r.peaks.len(), 1, "the sample run records its GPU's peaks");
+        assert_eq!(row(&r).peak, Some(7.0));
+        r.peaks[0].fp32_tflops = Some(6.0);
+        assert_eq!(row(&r).peak, Some(6.0), "recorded, not looked up");
+        r.peaks.clear();
+        assert_eq!(
+            row(&r).peak,
+            Some(7.0),
+            "schema 1: this gpugate's catalogue"
+        );
+    }
+
     #[test]
     fn tensor_core_rows_have_their_own_peak_and_share_the_peer() {
         let mut r = load("no-gpu-host-quick.run.json");
@@ -292,7 +321,7 @@ mod tests {
 
         // A catalogued GPU without a tensor figure (V100 has no DMMA) shows none either.
         assert_eq!(
-            gemm_peak(
+            peak(
                 &gpu("Tesla V100-SXM2-16GB"),
                 Precision::F64,
                 GemmMath::TensorCores
@@ -300,7 +329,7 @@ mod tests {
             None
         );
         assert_eq!(
-            gemm_peak(
+            peak(
                 &gpu("Tesla V100-SXM2-16GB"),
                 Precision::F16,
                 GemmMath::TensorCores
@@ -308,7 +337,7 @@ mod tests {
             Some(125.0)
         );
         assert_eq!(
-            gemm_peak(&gpu("Tesla M40 24GB"), Precision::F16, GemmMath::CudaCores),
+            peak(&gpu("Tesla M40 24GB"), Precision::F16, GemmMath::CudaCores),
             None
         );
     }

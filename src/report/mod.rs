@@ -165,99 +165,15 @@ pub fn parse_run(text: &str, path: &Path) -> Result<RunReport, ReportError> {
     if version == 0 {
         return Err(foreign("schema_version 0 was never written".into()));
     }
-    match serde_json::from_str::<RunReport>(text) {
-        Ok(r) => Ok(r),
-        Err(e) => restore_non_finite(value).ok_or_else(|| {
-            foreign(format!(
-                "wrong shape: {} at line {} column {}",
-                strip_position(&e.to_string()),
-                e.line(),
-                e.column()
-            ))
-        }),
-    }
-}
-
-/// serde_json writes a NaN or infinite f64 as `null`, which it then cannot read back into an
-/// f64. NaN legitimately occurs in a failed verification (a NaN result and its error) and a
-/// degenerate sample can make a throughput infinite, so these places read `null` as NaN.
-fn restore_non_finite(mut value: serde_json::Value) -> Option<RunReport> {
-    use serde_json::Value;
-    type Spot = (usize, &'static str, Option<usize>, &'static str);
-    const VERIFICATION: &[&str] = &["max_error", "tolerance"];
-    const MISMATCH: &[&str] = &["expected", "got"];
-    const SUMMARY: &[&str] = &["median", "mean", "min", "max", "stddev", "rel_stddev"];
-    const THROUGHPUT: &[&str] = &["median", "best", "worst"];
-    let zero = || Value::from(0.0);
-    let mut spots: Vec<Spot> = Vec::new();
-    let mut fix = |obj: Option<&mut Value>, keys: &[&'static str], i, part, j: Option<usize>| {
-        let Some(Value::Object(o)) = obj else { return };
-        for k in keys {
-            if let Some(v) = o.get_mut(*k) {
-                if v.is_null() {
-                    *v = zero();
-                    spots.push((i, part, j, *k));
-                }
-            }
-        }
-    };
-    let results = value.get_mut("results")?.as_array_mut()?;
-    for (i, r) in results.iter_mut().enumerate() {
-        if let Some(ver) = r.get_mut("verification") {
-            fix(Some(ver), VERIFICATION, i, "verification", None);
-            if let Some(Value::Array(ms)) = ver.get_mut("mismatches") {
-                for (j, m) in ms.iter_mut().enumerate() {
-                    fix(Some(m), MISMATCH, i, "mismatch", Some(j));
-                }
-            }
-        }
-        if let Some(m) = r.get_mut("measurement") {
-            fix(m.get_mut("summary"), SUMMARY, i, "summary", None);
-            fix(m.get_mut("throughput"), THROUGHPUT, i, "throughput", None);
-        }
-    }
-    if spots.is_empty() {
-        return None;
-    }
-    let mut report: RunReport = serde_json::from_value(value).ok()?;
-    for (i, part, j, key) in spots {
-        let w = &mut report.results[i];
-        let slot: Option<&mut f64> = match (part, key) {
-            ("verification", "max_error") => Some(&mut w.verification.max_error),
-            ("verification", "tolerance") => Some(&mut w.verification.tolerance),
-            ("mismatch", k) => w.verification.mismatches.get_mut(j?).map(|m| {
-                if k == "expected" {
-                    &mut m.expected
-                } else {
-                    &mut m.got
-                }
-            }),
-            ("summary", k) => w.measurement.as_mut().map(|m| {
-                let s = &mut m.summary;
-                match k {
-                    "median" => &mut s.median,
-                    "mean" => &mut s.mean,
-                    "min" => &mut s.min,
-                    "max" => &mut s.max,
-                    "stddev" => &mut s.stddev,
-                    _ => &mut s.rel_stddev,
-                }
-            }),
-            ("throughput", k) => w.measurement.as_mut().map(|m| {
-                let t = &mut m.throughput;
-                match k {
-                    "median" => &mut t.median,
-                    "best" => &mut t.best,
-                    _ => &mut t.worst,
-                }
-            }),
-            _ => None,
-        };
-        if let Some(x) = slot {
-            *x = f64::NAN;
-        }
-    }
-    Some(report)
+    // NaN and infinite numbers were written as null; `model::nonfinite` reads them back.
+    serde_json::from_str::<RunReport>(text).map_err(|e| {
+        foreign(format!(
+            "wrong shape: {} at line {} column {}",
+            strip_position(&e.to_string()),
+            e.line(),
+            e.column()
+        ))
+    })
 }
 
 /// serde_json appends " at line L column C" to its messages; we say it our own way.

@@ -333,6 +333,7 @@ pub(crate) fn sample_report() -> RunReport {
         },
         gpus: vec![m40(0)],
         gpu_unavailable: None,
+        peaks: vec![crate::gate::profile::peaks_for_device(&m40(0))],
         tuning: Vec::new(),
         module_loads: vec![
             ModuleLoad {
