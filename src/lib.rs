@@ -42,6 +42,7 @@ pub mod plan;
 pub mod probe;
 pub mod report;
 pub mod run;
+pub mod runner;
 pub mod stop;
 pub mod util;
 pub mod verify;

@@ -6,17 +6,16 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::cuda::{self, CudaDevice};
+use crate::cuda::CudaDevice;
 use crate::error::Error;
 use crate::gate::{self, Profile};
-use crate::host::HostBackend;
-use crate::measure::tune::{self, SizeClass, TuneBudget, TuningCache, TuningKey};
+use crate::measure::tune::SizeClass;
 use crate::measure::{self, SampleProgress, StoppingCriterion};
 use crate::model::{
-    exit, BackendKind, DeviceInfo, HostInfo, Level, ModuleChoice, ModuleLoad, ProfileRef, Role,
-    RunReport, ToolInfo, Verdict, Verification, WorkloadResult, SCHEMA_VERSION,
+    BackendKind, DeviceInfo, HostInfo, Level, ModuleChoice, ModuleLoad, Role, RunReport, ToolInfo,
+    Verification, WorkloadResult,
 };
-use crate::plan::{plan_with, SizeOverrides, STREAM_L2_FACTOR};
+use crate::plan::{SizeOverrides, STREAM_L2_FACTOR};
 use crate::probe;
 use crate::probe::telemetry::{self as nvml, GpuTelemetry, TelemetrySummary};
 use crate::report;
@@ -37,7 +36,7 @@ pub enum BackendChoice {
 }
 
 impl BackendChoice {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             BackendChoice::Auto => "auto",
             BackendChoice::Cuda => "cuda",
@@ -187,7 +186,7 @@ pub struct RunOutcome {
     pub latest: Result<PathBuf, String>,
 }
 
-fn props_of(d: &DeviceInfo) -> DeviceProps {
+pub(crate) fn props_of(d: &DeviceInfo) -> DeviceProps {
     DeviceProps {
         name: d.name.clone(),
         sm_count: d.sm_count,
@@ -256,16 +255,16 @@ pub fn gpu_warning(w: String) -> String {
 }
 
 /// Where a result comes from.
-struct Slot {
-    backend: BackendKind,
-    device: Option<u32>,
-    device_name: String,
-    role: Role,
+pub(crate) struct Slot {
+    pub(crate) backend: BackendKind,
+    pub(crate) device: Option<u32>,
+    pub(crate) device_name: String,
+    pub(crate) role: Role,
 }
 
 /// Announces, prepares, measures and verifies one workload. Never fails: errors land in the
 /// result. `prepare` gets the result's id (each workload's seed derives from it).
-fn run_one<'d>(
+pub(crate) fn run_one<'d>(
     spec: &WorkloadSpec,
     at: &Slot,
     (index, total): (usize, usize),
@@ -362,497 +361,7 @@ pub fn resolve_profile(
     }
 }
 
-/// Runs the acceptance run and writes run.json (after every workload) and every report.
-/// Returns the final report; its `exit_code` is the process's.
-pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunOutcome, Error> {
-    // Everything that can make the tool unable to run is checked before measuring, and
-    // nothing is created before the arguments are known to be good.
-    let resolved = resolve_profile(opts.profile.as_deref())?;
-
-    let host = probe::host();
-    let inv = probe::gpus();
-    progress(Progress::Probed {
-        host: &host,
-        gpus: &inv.devices,
-        unavailable: inv.unavailable.as_deref(),
-    });
-    let selected: Vec<u32> = match &opts.gpus {
-        None => inv.devices.iter().map(|d| d.index).collect(),
-        Some(list) => {
-            for g in list {
-                if !inv.devices.iter().any(|d| d.index == *g) {
-                    let have: Vec<String> =
-                        inv.devices.iter().map(|d| d.index.to_string()).collect();
-                    return Err(Error::Usage(format!(
-                        "--gpus names GPU {g}, but {}. Run `gpugate info` to list the GPUs.",
-                        if have.is_empty() {
-                            format!(
-                                "no GPU can be used here ({})",
-                                inv.unavailable.as_deref().unwrap_or("none found")
-                            )
-                        } else {
-                            format!("this machine has GPU {}", have.join(", "))
-                        }
-                    )));
-                }
-            }
-            list.clone()
-        }
-    };
-
-    let (profile, origin) = match resolved {
-        Some(p) => p,
-        None => (gate::auto_profile(&inv.devices), "auto".to_string()),
-    };
-    let seed = opts.seed.unwrap_or_else(fresh_seed);
-    let started_at = now_rfc3339();
-    let run_dir = create_run_dir(&opts.out, &started_at)?;
-    let mut report = RunReport {
-        schema_version: SCHEMA_VERSION,
-        tool: tool_info(),
-        started_at,
-        finished_at: None,
-        complete: false,
-        interrupted: None,
-        command_line: opts.command_line.clone(),
-        seed,
-        level: opts.level,
-        backend_requested: opts.backend.as_str().into(),
-        profile: ProfileRef::of(&profile, origin),
-        host: host.clone(),
-        gpus: inv
-            .devices
-            .iter()
-            .filter(|d| selected.contains(&d.index))
-            .cloned()
-            .collect(),
-        gpu_unavailable: inv.unavailable.clone(),
-        peaks: Vec::new(),
-        module_loads: Vec::new(),
-        module_notes: Vec::new(),
-        tuning: Vec::new(),
-        results: Vec::new(),
-        checks: Vec::new(),
-        notes: Vec::new(),
-        verdict: Verdict::Inconclusive,
-        exit_code: exit::INCONCLUSIVE,
-        allow_simulated: opts.allow_simulated,
-    };
-    report.peaks = report.gpus.iter().map(gate::peaks_for_device).collect();
-    let save = |r: &RunReport| -> Result<(), Error> {
-        report::write_json_atomic(r, &run_dir.dir)
-            .map(|_| ())
-            .map_err(|err| Error::Output {
-                path: run_dir.dir.join("run.json"),
-                err,
-            })
-    };
-    save(&report)?;
-
-    let crit = StoppingCriterion::for_level(opts.level);
-    let use_cuda = opts.backend != BackendChoice::Host && !selected.is_empty();
-    let use_host = opts.backend == BackendChoice::Host
-        || (opts.backend == BackendChoice::Auto && selected.is_empty());
-    if use_host && opts.backend == BackendChoice::Auto {
-        let why = "no GPU can be used (see gpu_unavailable): running the workloads on the host CPU instead; \
-                   host results never count as GPU results"
-            .to_string();
-        progress(Progress::Note(&why));
-        report.notes.push(why);
-    }
-
-    // The whole plan up front, so progress can say "n of total".
-    let mut jobs: Vec<(Option<u32>, WorkloadSpec)> = Vec::new();
-    if use_cuda {
-        for d in report.gpus.clone() {
-            for spec in plan_with(
-                opts.level,
-                BackendKind::Cuda,
-                Some(&props_of(&d)),
-                &opts.sizes,
-            ) {
-                jobs.push((Some(d.index), spec));
-            }
-            if let Some(note) = small_stream_note(&opts.sizes, &d) {
-                progress(Progress::Note(&note));
-                report.notes.push(note);
-            }
-        }
-    }
-    if use_host {
-        for spec in plan_with(opts.level, BackendKind::Host, None, &opts.sizes) {
-            jobs.push((None, spec));
-        }
-    }
-    let cublas = if use_cuda {
-        Some(cuda::cublas_status())
-    } else {
-        None
-    };
-    if let Some(Err(why)) = &cublas {
-        let note = format!("cuBLAS peer not run: {why}");
-        progress(Progress::Note(&note));
-        report.notes.push(note);
-    }
-    let peers_wanted = matches!(cublas, Some(Ok(())));
-    // Hardware encode (NVENC through ffmpeg) on every GPU that has encoders, or whose profile
-    // asks for encode throughput: a single session, then 2 × engines at once.
-    let encode_plans: Vec<(DeviceInfo, EncodePlan)> = if use_cuda {
-        report
-            .gpus
-            .iter()
-            .filter_map(|g| encode_plan(&profile, g, opts.level).map(|p| (g.clone(), p)))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let total = jobs.len()
-        + if peers_wanted { peer_count(&jobs) } else { 0 }
-        + encode_plans
-            .iter()
-            .map(|(_, p)| p.specs().len())
-            .sum::<usize>();
-    let mut index = 0usize;
-
-    // GPUs, one at a time.
-    for gpu in report.gpus.clone() {
-        if crate::stop::requested() {
-            break;
-        }
-        let specs: Vec<WorkloadSpec> = jobs
-            .iter()
-            .filter(|(d, _)| *d == Some(gpu.index))
-            .map(|(_, s)| *s)
-            .collect();
-        if specs.is_empty() {
-            continue;
-        }
-        let opened = CudaDevice::open(gpu.index);
-        let (dev, loads) = match opened {
-            Ok((dev, loads)) => (Arc::new(dev), loads),
-            Err(why) => {
-                let note = format!("GPU {} ({}) could not be used: {why}", gpu.index, gpu.name);
-                progress(Progress::Note(&note));
-                report.notes.push(note);
-                let at = Slot {
-                    backend: BackendKind::Cuda,
-                    device: Some(gpu.index),
-                    device_name: gpu.name.clone(),
-                    role: Role::Primary,
-                };
-                for spec in specs {
-                    if crate::stop::requested() {
-                        break;
-                    }
-                    index += 1;
-                    let r = run_one(
-                        &spec,
-                        &at,
-                        (index, total),
-                        |_| Err(why.clone()),
-                        &crit,
-                        None,
-                        progress,
-                    );
-                    report.results.push(r);
-                }
-                save(&report)?;
-                continue;
-            }
-        };
-        progress(Progress::ModulesLoaded {
-            device: gpu.index,
-            loads: &loads,
-        });
-        report.module_loads.extend(loads);
-        // A family on a lower build than the GPU's best, or on none, because of the driver: say
-        // so (the workloads that need what is missing fail with the same reason).
-        for (note, record) in module_notes(gpu.index, dev.kernel_set()) {
-            progress(Progress::Note(&note));
-            report.notes.push(note);
-            report.module_notes.push(record);
-        }
-        let mut backend = DeviceBackend::new(dev.clone(), Some(gpu.index), BackendKind::Cuda);
-
-        // GEMM variants: from the tuning cache, or timed now for the size classes this run needs.
-        let cache_file = tune::cache_path();
-        let mut cache = cache_file
-            .as_deref()
-            .map(TuningCache::load)
-            .unwrap_or_default();
-        let key = TuningKey::for_device(&gpu);
-        let mut table = tune::cached_or_empty(&cache, gpu.index, &key, opts.retune);
-        let mut tuned_now = false;
-        let mut tried = Vec::new();
-        for spec in &specs {
-            if crate::stop::requested() {
-                break;
-            }
-            let WorkloadSpec::Gemm {
-                precision,
-                m,
-                n,
-                k,
-                math,
-            } = *spec
-            else {
-                continue;
-            };
-            // Nothing to choose from in the build loaded (the driver's JIT is too old for the
-            // one that has this path): the workload fails with that reason, untuned.
-            if dev.kernel_set().gemm_variants(precision, math).is_empty() {
-                continue;
-            }
-            let class = SizeClass::of(m, n, k);
-            // The size the variants are timed on: the class's representative (shrunk to fit),
-            // or, when the user set the GEMM sizes, the first of them in this class. A cached
-            // choice counts only if it was timed at that size.
-            let size = match opts.sizes.gemm {
-                Some(_) => m.max(n).max(k),
-                None => tune::tune_size(&props_of(&gpu), precision, class, TuneBudget::default()),
-            };
-            if table
-                .entry(precision, math, class)
-                .is_some_and(|e| e.size == size)
-                || tried.contains(&(precision, math, class))
-            {
-                continue;
-            }
-            tried.push((precision, math, class));
-            progress(Progress::Tuning {
-                device: gpu.index,
-                precision,
-                math,
-                class,
-            });
-            let tune_seed = workload_seed(seed, &format!("gpu{}.tune", gpu.index));
-            match tune::tune_class_at(
-                &dev,
-                precision,
-                math,
-                gpu.compute_capability,
-                class,
-                size,
-                TuneBudget::default(),
-                tune_seed,
-            ) {
-                Ok(entry) => {
-                    table.entries.retain(|e| {
-                        !(e.precision == precision && e.math == math && e.size_class == class)
-                    });
-                    table.entries.push(entry);
-                    tuned_now = true;
-                }
-                Err(why) => {
-                    let note = format!(
-                        "GPU {}: tuning {} GEMM on the {} ({:?} sizes) failed, using the default variant: {why}",
-                        gpu.index,
-                        precision.as_str(),
-                        math.label(),
-                        class
-                    );
-                    progress(Progress::Note(&note));
-                    report.notes.push(note);
-                }
-            }
-        }
-        if tuned_now {
-            cache.put(&table);
-            let stored = match &cache_file {
-                Some(path) => cache
-                    .store(path)
-                    .map_err(|e| format!("{}: {e}", path.display())),
-                None => Err("no cache directory (set GPUGATE_CACHE_DIR or HOME)".to_string()),
-            };
-            if let Err(why) = stored {
-                let note = format!("tuning cache not saved ({why}); the next run tunes again");
-                progress(Progress::Note(&note));
-                report.notes.push(note);
-            }
-        }
-        report.tuning.push(table.clone());
-        backend.tuning = Some(table);
-        save(&report)?;
-        // Telemetry (NVML) alongside every measurement on this GPU, where the library is found.
-        let telemetry = match nvml::open(&gpu.uuid, &gpu.pci_bus_id) {
-            Ok(t) => {
-                if !t.unavailable_readings().is_empty() {
-                    let note = format!(
-                        "GPU {}: telemetry without {}: not available on this driver's NVML \
-                         (its entry points came with later drivers); the other readings are \
-                         sampled",
-                        gpu.index,
-                        t.unavailable_readings().join(", ")
-                    );
-                    progress(Progress::Note(&note));
-                    report.notes.push(note);
-                }
-                Some(Arc::new(t))
-            }
-            Err(why) => {
-                let note = format!(
-                    "GPU {}: no telemetry (clocks, power, throttling) sampled: {why}",
-                    gpu.index
-                );
-                progress(Progress::Note(&note));
-                report.notes.push(note);
-                None
-            }
-        };
-        let primary = Slot {
-            backend: BackendKind::Cuda,
-            device: Some(gpu.index),
-            device_name: gpu.name.clone(),
-            role: Role::Primary,
-        };
-        let peer = Slot {
-            role: Role::Peer,
-            device_name: gpu.name.clone(),
-            ..primary
-        };
-        // The cuBLAS peers measured on this GPU: one per precision and shape, whatever the math
-        // of the gpugate GEMMs beside it.
-        let mut peers_done: Vec<WorkloadSpec> = Vec::new();
-        for spec in specs {
-            if crate::stop::requested() {
-                break;
-            }
-            index += 1;
-            let r = run_one(
-                &spec,
-                &primary,
-                (index, total),
-                |id| {
-                    backend
-                        .prepare(&spec, workload_seed(seed, id))
-                        .map_err(|e| e.to_string())
-                },
-                &crit,
-                telemetry.as_ref(),
-                progress,
-            );
-            report.results.push(r);
-            save(&report)?;
-
-            // cuBLAS beside the first GEMM of each precision and shape: sgemm (pedantic), dgemm,
-            // gemmEx for FP16 inputs.
-            if let (
-                true,
-                Some(
-                    pspec @ WorkloadSpec::Gemm {
-                        precision, m, n, k, ..
-                    },
-                ),
-            ) = (peers_wanted, spec.peer_spec())
-            {
-                if peers_done.contains(&pspec) {
-                    continue;
-                }
-                peers_done.push(pspec);
-                index += 1;
-                let r = run_one(
-                    &pspec,
-                    &peer,
-                    (index, total),
-                    |id| dev.cublas_gemm_trial(precision, m, n, k, workload_seed(seed, id)),
-                    &crit,
-                    telemetry.as_ref(),
-                    progress,
-                );
-                report.results.push(r);
-                save(&report)?;
-            }
-        }
-    }
-
-    for (gpu, plan) in &encode_plans {
-        if crate::stop::requested() {
-            break;
-        }
-        let results = run_encode(gpu, plan, seed, &mut index, total, progress);
-        for r in results {
-            if let Some(e) = &r.error {
-                let note = format!("GPU {}: hardware encode not measured: {e}", gpu.index);
-                if !report.notes.contains(&note) {
-                    progress(Progress::Note(&note));
-                    report.notes.push(note);
-                }
-            }
-            report.results.push(r);
-        }
-        save(&report)?;
-    }
-
-    if use_host {
-        let backend = HostBackend::new(host.cpu_model.clone());
-        let specs: Vec<WorkloadSpec> = jobs
-            .iter()
-            .filter(|(d, _)| d.is_none())
-            .map(|(_, s)| *s)
-            .collect();
-        let at = Slot {
-            backend: BackendKind::Host,
-            device: None,
-            device_name: backend.device_name(),
-            role: Role::Primary,
-        };
-        for spec in specs {
-            if crate::stop::requested() {
-                break;
-            }
-            index += 1;
-            let r = run_one(
-                &spec,
-                &at,
-                (index, total),
-                |id| {
-                    backend
-                        .prepare(&spec, workload_seed(seed, id))
-                        .map_err(|e| e.to_string())
-                },
-                &crit,
-                None,
-                progress,
-            );
-            report.results.push(r);
-            save(&report)?;
-        }
-    }
-
-    report.finished_at = Some(now_rfc3339());
-    match crate::stop::signal_name() {
-        // Asked to stop: what was measured is the run, written as incomplete.
-        Some(signal) => {
-            report.interrupted = Some(crate::model::Interruption {
-                signal: signal.to_string(),
-                at: now_rfc3339(),
-                finished_workloads: report.results.len(),
-                planned_workloads: total,
-            });
-            let note = format!(
-                "interrupted by {signal} after {} of {total} workloads: the rest was not measured",
-                report.results.len()
-            );
-            progress(Progress::Note(&note));
-            report.notes.push(note);
-        }
-        None => report.complete = true,
-    }
-    let decision = gate::decide(&profile, &report);
-    report.checks = decision.checks;
-    report.verdict = decision.verdict;
-    report.exit_code = decision.exit_code;
-    report::write_all(&report, &run_dir.dir).map_err(|err| Error::Output {
-        path: run_dir.dir.clone(),
-        err,
-    })?;
-    let latest = report::layout::point_latest(&run_dir).map_err(|e| e.to_string());
-    Ok(RunOutcome {
-        report,
-        dir: run_dir,
-        latest,
-    })
-}
+pub use crate::runner::run;
 
 /// What `gpugate report` leaves behind.
 #[derive(Debug)]
@@ -1075,7 +584,7 @@ pub fn encode_result(
 }
 
 /// Measures one GPU's hardware encode as `plan` says; never fails: errors land in the results.
-fn run_encode(
+pub(crate) fn run_encode(
     gpu: &DeviceInfo,
     plan: &EncodePlan,
     seed: u64,
@@ -1183,7 +692,7 @@ pub fn module_notes(gpu: u32, set: &crate::kernels::KernelSet) -> Vec<(String, M
 
 /// A note for the report when `--stream-mib` makes the stream arrays smaller than
 /// [`STREAM_L2_FACTOR`] × the GPU's L2 cache: the bandwidth measured is then partly the cache's.
-fn small_stream_note(sizes: &SizeOverrides, d: &DeviceInfo) -> Option<String> {
+pub(crate) fn small_stream_note(sizes: &SizeOverrides, d: &DeviceInfo) -> Option<String> {
     let bytes = sizes.stream_bytes?;
     let floor = STREAM_L2_FACTOR as u64 * d.l2_cache_bytes;
     (floor > 0 && (bytes as u64) < floor).then(|| {
@@ -1658,7 +1167,7 @@ mod tests {
 
     #[test]
     fn host_selftest_passes_every_case() {
-        let host = HostBackend::new("test");
+        let host = crate::host::HostBackend::new("test");
         // The video stages are GPU kernels only (on the host they are the references).
         let cases: Vec<WorkloadSpec> = selftest_cases(false, (5, 2))
             .into_iter()

@@ -1,0 +1,616 @@
+//! The acceptance run, stage by stage, as the data flows: select the GPUs → plan → for each
+//! GPU open it, tune its GEMM variants, measure its workloads (with their cuBLAS peers) →
+//! hardware encode → host workloads → gate → write.
+//!
+//! [`run`] reads like that list; each stage is a method of [`Runner`], which holds the run's
+//! report (saved to run.json after every workload), its progress callback and its position in
+//! the plan. Every stage stops early when the run is asked to stop ([`crate::stop`]).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::cuda::{self, CudaDevice};
+use crate::error::Error;
+use crate::gate::{self, Profile};
+use crate::host::HostBackend;
+use crate::measure::tune::{self, SizeClass, TuneBudget, TuningCache, TuningKey, TuningTable};
+use crate::measure::StoppingCriterion;
+use crate::model::{
+    exit, BackendKind, DeviceInfo, HostInfo, ProfileRef, Role, RunReport, Verdict, SCHEMA_VERSION,
+};
+use crate::plan::plan_with;
+use crate::probe;
+use crate::probe::telemetry::{self as nvml, GpuTelemetry};
+use crate::report::{self, layout::RunDir};
+use crate::run::{
+    create_run_dir, encode_plan, fresh_seed, module_notes, now_rfc3339, peer_count, props_of,
+    resolve_profile, run_encode, run_one, small_stream_note, tool_info, workload_seed,
+    BackendChoice, EncodePlan, Progress, RunOptions, RunOutcome, Slot,
+};
+use crate::workload::backend::{Backend, DeviceBackend};
+use crate::workload::WorkloadSpec;
+
+/// Runs the acceptance run and writes run.json (after every workload) and every report.
+/// Returns what it wrote; the report's `exit_code` is the process's.
+pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunOutcome, Error> {
+    // Everything that can make the tool unable to run is checked before measuring, and
+    // nothing is created before the arguments are known to be good.
+    let resolved = resolve_profile(opts.profile.as_deref())?;
+    let host = probe::host();
+    let inv = probe::gpus();
+    progress(Progress::Probed {
+        host: &host,
+        gpus: &inv.devices,
+        unavailable: inv.unavailable.as_deref(),
+    });
+    let selected = select_gpus(opts.gpus.as_deref(), &inv)?;
+    let (profile, origin) = match resolved {
+        Some(p) => p,
+        None => (gate::auto_profile(&inv.devices), "auto".to_string()),
+    };
+    let mut runner = Runner::start(opts, progress, &profile, origin, host, &inv, &selected)?;
+    let plan = runner.plan(&profile, !selected.is_empty());
+    for gpu in runner.report.gpus.clone() {
+        if crate::stop::requested() {
+            break;
+        }
+        runner.gpu(&gpu, &plan)?;
+    }
+    runner.encode(&plan)?;
+    runner.host(&plan)?;
+    runner.finish(&profile)
+}
+
+/// The GPUs `--gpus` names (all found when it is absent); a GPU that is not there is a usage
+/// error that lists those that are.
+pub fn select_gpus(wanted: Option<&[u32]>, inv: &probe::GpuInventory) -> Result<Vec<u32>, Error> {
+    let Some(list) = wanted else {
+        return Ok(inv.devices.iter().map(|d| d.index).collect());
+    };
+    for g in list {
+        if !inv.devices.iter().any(|d| d.index == *g) {
+            let have: Vec<String> = inv.devices.iter().map(|d| d.index.to_string()).collect();
+            return Err(Error::Usage(format!(
+                "--gpus names GPU {g}, but {}. Run `gpugate info` to list the GPUs.",
+                if have.is_empty() {
+                    format!(
+                        "no GPU can be used here ({})",
+                        inv.unavailable.as_deref().unwrap_or("none found")
+                    )
+                } else {
+                    format!("this machine has GPU {}", have.join(", "))
+                }
+            )));
+        }
+    }
+    Ok(list.to_vec())
+}
+
+/// What the run will do, decided before anything is measured (so progress can say "n of
+/// total").
+pub struct Plan {
+    /// Workloads per GPU (Some) and on the host (None), in run order.
+    jobs: Vec<(Option<u32>, WorkloadSpec)>,
+    /// cuBLAS is usable: a peer beside the first GEMM of each precision and shape.
+    peers: bool,
+    /// Hardware encode per GPU that has encoders or whose profile asks for encode throughput.
+    encodes: Vec<(DeviceInfo, EncodePlan)>,
+}
+
+impl Plan {
+    fn specs_of(&self, device: Option<u32>) -> Vec<WorkloadSpec> {
+        self.jobs
+            .iter()
+            .filter(|(d, _)| *d == device)
+            .map(|(_, s)| *s)
+            .collect()
+    }
+
+    fn total(&self) -> usize {
+        self.jobs.len()
+            + if self.peers {
+                peer_count(&self.jobs)
+            } else {
+                0
+            }
+            + self
+                .encodes
+                .iter()
+                .map(|(_, p)| p.specs().len())
+                .sum::<usize>()
+    }
+}
+
+/// A run in progress: its report, where it is written, and where it is in the plan.
+pub struct Runner<'a> {
+    opts: &'a RunOptions,
+    progress: &'a mut dyn FnMut(Progress),
+    report: RunReport,
+    dir: RunDir,
+    crit: StoppingCriterion,
+    /// Workloads started so far, and how many the plan has.
+    index: usize,
+    total: usize,
+}
+
+impl<'a> Runner<'a> {
+    /// Creates the run's directory and its first run.json.
+    fn start(
+        opts: &'a RunOptions,
+        progress: &'a mut dyn FnMut(Progress),
+        profile: &Profile,
+        origin: String,
+        host: HostInfo,
+        inv: &probe::GpuInventory,
+        selected: &[u32],
+    ) -> Result<Self, Error> {
+        let started_at = now_rfc3339();
+        let dir = create_run_dir(&opts.out, &started_at)?;
+        let gpus: Vec<DeviceInfo> = inv
+            .devices
+            .iter()
+            .filter(|d| selected.contains(&d.index))
+            .cloned()
+            .collect();
+        let report = RunReport {
+            schema_version: SCHEMA_VERSION,
+            tool: tool_info(),
+            started_at,
+            finished_at: None,
+            complete: false,
+            interrupted: None,
+            command_line: opts.command_line.clone(),
+            seed: opts.seed.unwrap_or_else(fresh_seed),
+            level: opts.level,
+            backend_requested: opts.backend.as_str().into(),
+            profile: ProfileRef::of(profile, origin),
+            host,
+            peaks: gpus.iter().map(gate::peaks_for_device).collect(),
+            gpus,
+            gpu_unavailable: inv.unavailable.clone(),
+            module_loads: Vec::new(),
+            module_notes: Vec::new(),
+            tuning: Vec::new(),
+            results: Vec::new(),
+            checks: Vec::new(),
+            notes: Vec::new(),
+            verdict: Verdict::Inconclusive,
+            exit_code: exit::INCONCLUSIVE,
+            allow_simulated: opts.allow_simulated,
+        };
+        let runner = Runner {
+            opts,
+            progress,
+            report,
+            dir,
+            crit: StoppingCriterion::for_level(opts.level),
+            index: 0,
+            total: 0,
+        };
+        runner.save()?;
+        Ok(runner)
+    }
+
+    /// Writes run.json as it stands (after every workload: a crash keeps what finished).
+    fn save(&self) -> Result<(), Error> {
+        report::write_json_atomic(&self.report, &self.dir.dir)
+            .map(|_| ())
+            .map_err(|err| Error::Output {
+                path: self.dir.dir.join("run.json"),
+                err,
+            })
+    }
+
+    /// A run note, shown as progress and kept in the report.
+    fn note(&mut self, note: String) {
+        (self.progress)(Progress::Note(&note));
+        self.report.notes.push(note);
+    }
+
+    /// The plan: which workloads run where, the peers, the encodes, and the total.
+    fn plan(&mut self, profile: &Profile, any_gpu: bool) -> Plan {
+        let (opts, level) = (self.opts, self.opts.level);
+        let use_cuda = opts.backend != BackendChoice::Host && any_gpu;
+        let use_host = opts.backend == BackendChoice::Host
+            || (opts.backend == BackendChoice::Auto && !any_gpu);
+        if use_host && opts.backend == BackendChoice::Auto {
+            self.note(
+                "no GPU can be used (see gpu_unavailable): running the workloads on the host \
+                 CPU instead; host results never count as GPU results"
+                    .to_string(),
+            );
+        }
+        let mut jobs = Vec::new();
+        for d in self.report.gpus.clone().iter().filter(|_| use_cuda) {
+            let specs = plan_with(level, BackendKind::Cuda, Some(&props_of(d)), &opts.sizes);
+            jobs.extend(specs.into_iter().map(|s| (Some(d.index), s)));
+            if let Some(note) = small_stream_note(&opts.sizes, d) {
+                self.note(note);
+            }
+        }
+        if use_host {
+            let specs = plan_with(level, BackendKind::Host, None, &opts.sizes);
+            jobs.extend(specs.into_iter().map(|s| (None, s)));
+        }
+        let peers = use_cuda
+            && match cuda::cublas_status() {
+                Ok(()) => true,
+                Err(why) => {
+                    self.note(format!("cuBLAS peer not run: {why}"));
+                    false
+                }
+            };
+        let encodes = if use_cuda {
+            self.report
+                .gpus
+                .iter()
+                .filter_map(|g| encode_plan(profile, g, level).map(|p| (g.clone(), p)))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let plan = Plan {
+            jobs,
+            peers,
+            encodes,
+        };
+        self.total = plan.total();
+        plan
+    }
+
+    /// One GPU: open it, tune its GEMM variants, then measure its workloads.
+    fn gpu(&mut self, gpu: &DeviceInfo, plan: &Plan) -> Result<(), Error> {
+        let specs = plan.specs_of(Some(gpu.index));
+        if specs.is_empty() {
+            return Ok(());
+        }
+        let dev = match CudaDevice::open(gpu.index) {
+            Ok((dev, loads)) => {
+                (self.progress)(Progress::ModulesLoaded {
+                    device: gpu.index,
+                    loads: &loads,
+                });
+                self.report.module_loads.extend(loads);
+                Arc::new(dev)
+            }
+            Err(why) => return self.unusable_gpu(gpu, specs, why),
+        };
+        // A family on a lower build than the GPU's best, or on none, because of the driver: say
+        // so (the workloads that need what is missing fail with the same reason).
+        for (note, record) in module_notes(gpu.index, dev.kernel_set()) {
+            self.note(note);
+            self.report.module_notes.push(record);
+        }
+        let mut backend = DeviceBackend::new(dev.clone(), Some(gpu.index), BackendKind::Cuda);
+        let table = self.tune(gpu, &dev, &specs);
+        self.report.tuning.push(table.clone());
+        backend.tuning = Some(table);
+        self.save()?;
+        let telemetry = self.telemetry(gpu);
+        self.measure_gpu(gpu, &dev, &backend, specs, plan.peers, telemetry.as_ref())
+    }
+
+    /// A GPU that could not be opened: each of its workloads fails with the reason.
+    fn unusable_gpu(
+        &mut self,
+        gpu: &DeviceInfo,
+        specs: Vec<WorkloadSpec>,
+        why: String,
+    ) -> Result<(), Error> {
+        self.note(format!(
+            "GPU {} ({}) could not be used: {why}",
+            gpu.index, gpu.name
+        ));
+        let at = Slot {
+            backend: BackendKind::Cuda,
+            device: Some(gpu.index),
+            device_name: gpu.name.clone(),
+            role: Role::Primary,
+        };
+        for spec in specs {
+            if crate::stop::requested() {
+                break;
+            }
+            self.index += 1;
+            let r = run_one(
+                &spec,
+                &at,
+                (self.index, self.total),
+                |_| Err(why.clone()),
+                &self.crit,
+                None,
+                self.progress,
+            );
+            self.report.results.push(r);
+        }
+        self.save()
+    }
+
+    /// GEMM variants: from the tuning cache, or timed now for the size classes this run needs
+    /// (and stored in the cache for the next runs).
+    fn tune(
+        &mut self,
+        gpu: &DeviceInfo,
+        dev: &Arc<CudaDevice>,
+        specs: &[WorkloadSpec],
+    ) -> TuningTable {
+        let cache_file = tune::cache_path();
+        let cache = cache_file
+            .as_deref()
+            .map(TuningCache::load)
+            .unwrap_or_default();
+        let key = TuningKey::for_device(gpu);
+        let mut table = tune::cached_or_empty(&cache, gpu.index, &key, self.opts.retune);
+        let mut tuned_now = false;
+        let mut tried = Vec::new();
+        for spec in specs {
+            if crate::stop::requested() {
+                break;
+            }
+            let WorkloadSpec::Gemm {
+                precision,
+                m,
+                n,
+                k,
+                math,
+            } = *spec
+            else {
+                continue;
+            };
+            // Nothing to choose from in the build loaded (the driver's JIT is too old for the
+            // one that has this path): the workload fails with that reason, untuned.
+            if dev.kernel_set().gemm_variants(precision, math).is_empty() {
+                continue;
+            }
+            let class = SizeClass::of(m, n, k);
+            // The size the variants are timed on: the class's representative (shrunk to fit),
+            // or, when the user set the GEMM sizes, the first of them in this class. A cached
+            // choice counts only if it was timed at that size.
+            let size = match self.opts.sizes.gemm {
+                Some(_) => m.max(n).max(k),
+                None => tune::tune_size(&props_of(gpu), precision, class, TuneBudget::default()),
+            };
+            let cached = table
+                .entry(precision, math, class)
+                .is_some_and(|e| e.size == size);
+            if cached || tried.contains(&(precision, math, class)) {
+                continue;
+            }
+            tried.push((precision, math, class));
+            (self.progress)(Progress::Tuning {
+                device: gpu.index,
+                precision,
+                math,
+                class,
+            });
+            let seed = workload_seed(self.report.seed, &format!("gpu{}.tune", gpu.index));
+            let budget = TuneBudget::default();
+            let cc = gpu.compute_capability;
+            match tune::tune_class_at(dev, precision, math, cc, class, size, budget, seed) {
+                Ok(entry) => {
+                    table.entries.retain(|e| {
+                        !(e.precision == precision && e.math == math && e.size_class == class)
+                    });
+                    table.entries.push(entry);
+                    tuned_now = true;
+                }
+                Err(why) => self.note(format!(
+                    "GPU {}: tuning {} GEMM on the {} ({class:?} sizes) failed, using the \
+                     default variant: {why}",
+                    gpu.index,
+                    precision.as_str(),
+                    math.label(),
+                )),
+            }
+        }
+        if tuned_now {
+            self.store_tuning(cache, cache_file, &table);
+        }
+        table
+    }
+
+    /// Keeps what was tuned now in the cache for the next runs; says so when it cannot.
+    fn store_tuning(
+        &mut self,
+        mut cache: TuningCache,
+        cache_file: Option<std::path::PathBuf>,
+        table: &TuningTable,
+    ) {
+        cache.put(table);
+        let stored = match &cache_file {
+            Some(path) => cache
+                .store(path)
+                .map_err(|e| format!("{}: {e}", path.display())),
+            None => Err("no cache directory (set GPUGATE_CACHE_DIR or HOME)".to_string()),
+        };
+        if let Err(why) = stored {
+            self.note(format!(
+                "tuning cache not saved ({why}); the next run tunes again"
+            ));
+        }
+    }
+
+    /// Telemetry (NVML) alongside every measurement on this GPU, where the library is found.
+    fn telemetry(&mut self, gpu: &DeviceInfo) -> Option<Arc<GpuTelemetry>> {
+        match nvml::open(&gpu.uuid, &gpu.pci_bus_id) {
+            Ok(t) => {
+                if !t.unavailable_readings().is_empty() {
+                    self.note(format!(
+                        "GPU {}: telemetry without {}: not available on this driver's NVML \
+                         (its entry points came with later drivers); the other readings are \
+                         sampled",
+                        gpu.index,
+                        t.unavailable_readings().join(", ")
+                    ));
+                }
+                Some(Arc::new(t))
+            }
+            Err(why) => {
+                self.note(format!(
+                    "GPU {}: no telemetry (clocks, power, throttling) sampled: {why}",
+                    gpu.index
+                ));
+                None
+            }
+        }
+    }
+
+    /// A GPU's workloads, each followed (for the first GEMM of each precision and shape,
+    /// whatever its math) by its cuBLAS peer: sgemm (pedantic), dgemm, gemmEx for FP16 inputs.
+    fn measure_gpu(
+        &mut self,
+        gpu: &DeviceInfo,
+        dev: &Arc<CudaDevice>,
+        backend: &DeviceBackend<CudaDevice>,
+        specs: Vec<WorkloadSpec>,
+        peers: bool,
+        telemetry: Option<&Arc<GpuTelemetry>>,
+    ) -> Result<(), Error> {
+        let primary = Slot {
+            backend: BackendKind::Cuda,
+            device: Some(gpu.index),
+            device_name: gpu.name.clone(),
+            role: Role::Primary,
+        };
+        let peer = Slot {
+            role: Role::Peer,
+            device_name: gpu.name.clone(),
+            ..primary
+        };
+        let seed = self.report.seed;
+        let mut peers_done: Vec<WorkloadSpec> = Vec::new();
+        for spec in specs {
+            if crate::stop::requested() {
+                break;
+            }
+            let prepare = |id: &str| {
+                backend
+                    .prepare(&spec, workload_seed(seed, id))
+                    .map_err(|e| e.to_string())
+            };
+            self.measure(&spec, &primary, prepare, telemetry)?;
+            let Some(
+                pspec @ WorkloadSpec::Gemm {
+                    precision, m, n, k, ..
+                },
+            ) = spec.peer_spec()
+            else {
+                continue;
+            };
+            if !peers || peers_done.contains(&pspec) {
+                continue;
+            }
+            peers_done.push(pspec);
+            let prepare =
+                |id: &str| dev.cublas_gemm_trial(precision, m, n, k, workload_seed(seed, id));
+            self.measure(&pspec, &peer, prepare, telemetry)?;
+        }
+        Ok(())
+    }
+
+    /// One workload: measured, verified, kept, saved.
+    fn measure<'d>(
+        &mut self,
+        spec: &WorkloadSpec,
+        at: &Slot,
+        prepare: impl FnOnce(&str) -> Result<Box<dyn crate::workload::Trial + 'd>, String>,
+        telemetry: Option<&Arc<GpuTelemetry>>,
+    ) -> Result<(), Error> {
+        self.index += 1;
+        let r = run_one(
+            spec,
+            at,
+            (self.index, self.total),
+            prepare,
+            &self.crit,
+            telemetry,
+            self.progress,
+        );
+        self.report.results.push(r);
+        self.save()
+    }
+
+    /// Hardware encode (NVENC through ffmpeg): a single session, then 2 × engines at once.
+    fn encode(&mut self, plan: &Plan) -> Result<(), Error> {
+        for (gpu, encode) in &plan.encodes {
+            if crate::stop::requested() {
+                break;
+            }
+            let (seed, total) = (self.report.seed, self.total);
+            let results = run_encode(gpu, encode, seed, &mut self.index, total, self.progress);
+            for r in results {
+                if let Some(e) = &r.error {
+                    let note = format!("GPU {}: hardware encode not measured: {e}", gpu.index);
+                    if !self.report.notes.contains(&note) {
+                        self.note(note);
+                    }
+                }
+                self.report.results.push(r);
+            }
+            self.save()?;
+        }
+        Ok(())
+    }
+
+    /// The host CPU's workloads (host results never count as GPU results).
+    fn host(&mut self, plan: &Plan) -> Result<(), Error> {
+        let specs = plan.specs_of(None);
+        if specs.is_empty() {
+            return Ok(());
+        }
+        let backend = HostBackend::new(self.report.host.cpu_model.clone());
+        let at = Slot {
+            backend: BackendKind::Host,
+            device: None,
+            device_name: backend.device_name(),
+            role: Role::Primary,
+        };
+        let seed = self.report.seed;
+        for spec in specs {
+            if crate::stop::requested() {
+                break;
+            }
+            let prepare = |id: &str| {
+                backend
+                    .prepare(&spec, workload_seed(seed, id))
+                    .map_err(|e| e.to_string())
+            };
+            self.measure(&spec, &at, prepare, None)?;
+        }
+        Ok(())
+    }
+
+    /// The end: complete, or interrupted with what was measured; gated; every report written;
+    /// `latest` pointed at this run.
+    fn finish(mut self, profile: &Profile) -> Result<RunOutcome, Error> {
+        self.report.finished_at = Some(now_rfc3339());
+        match crate::stop::signal_name() {
+            Some(signal) => {
+                let (done, total) = (self.report.results.len(), self.total);
+                self.report.interrupted = Some(crate::model::Interruption {
+                    signal: signal.to_string(),
+                    at: now_rfc3339(),
+                    finished_workloads: done,
+                    planned_workloads: total,
+                });
+                self.note(format!(
+                    "interrupted by {signal} after {done} of {total} workloads: the rest was \
+                     not measured"
+                ));
+            }
+            None => self.report.complete = true,
+        }
+        let decision = gate::decide(profile, &self.report);
+        self.report.checks = decision.checks;
+        self.report.verdict = decision.verdict;
+        self.report.exit_code = decision.exit_code;
+        let dir: PathBuf = self.dir.dir.clone();
+        report::write_all(&self.report, &dir).map_err(|err| Error::Output { path: dir, err })?;
+        let latest = report::layout::point_latest(&self.dir).map_err(|e| e.to_string());
+        Ok(RunOutcome {
+            report: self.report,
+            dir: self.dir,
+            latest,
+        })
+    }
+}
