@@ -238,6 +238,45 @@ pub struct TuneBudget {
     pub memory_fraction: f64,
 }
 
+/// Why a precision and math could not be tuned. The run then uses the default variant (or
+/// fails the workload, when there is none to run) and says why in a note.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TuneError {
+    /// The module build the driver let the device load has no variant of this path (the
+    /// reason names the build and the driver to install).
+    #[error("{0}")]
+    BuildNotLoaded(String),
+    /// No variant of this precision and math exists for the device's architecture.
+    #[error(
+        "no {} GEMM variant on the {} runs on compute capability {}.{}",
+        precision.as_str(),
+        math.label(),
+        cc.0,
+        cc.1
+    )]
+    NoVariant {
+        precision: Precision,
+        math: GemmMath,
+        cc: (u32, u32),
+    },
+    /// Every variant failed to run or gave a wrong result: (variant, why) for each.
+    #[error(
+        "no {} GEMM variant on the {} produced a verified result at {size}³: {}",
+        precision.as_str(),
+        math.label(),
+        failures.iter().map(|(v, why)| format!("{v}: {why}")).collect::<Vec<_>>().join("; ")
+    )]
+    NoneVerified {
+        precision: Precision,
+        math: GemmMath,
+        size: usize,
+        failures: Vec<(String, String)>,
+    },
+    /// The run was asked to stop (SIGINT, SIGTERM).
+    #[error("interrupted: the run was asked to stop")]
+    Interrupted,
+}
+
 impl Default for TuneBudget {
     fn default() -> Self {
         TuneBudget {
@@ -259,7 +298,7 @@ pub fn tune_class<D: KernelDevice + ?Sized + 'static>(
     class: SizeClass,
     budget: TuneBudget,
     seed: u64,
-) -> Result<TuningEntry, String> {
+) -> Result<TuningEntry, TuneError> {
     let props = dev.props();
     let size = tune_size(&props, p, class, budget);
     tune_class_at(
@@ -304,7 +343,7 @@ pub fn tune_class_at<D: KernelDevice + ?Sized + 'static>(
     size: usize,
     budget: TuneBudget,
     seed: u64,
-) -> Result<TuningEntry, String> {
+) -> Result<TuningEntry, TuneError> {
     let loaded = dev.kernel_modules();
     let variants: Vec<GemmKernel> = gemm_variants_for(p, math, cc)
         .into_iter()
@@ -312,20 +351,18 @@ pub fn tune_class_at<D: KernelDevice + ?Sized + 'static>(
         .collect();
     if variants.is_empty() {
         if let Some(why) = loaded.why_no_gemm(p, math) {
-            return Err(why);
+            return Err(TuneError::BuildNotLoaded(why));
         }
-        return Err(format!(
-            "no {} GEMM variant on the {} runs on compute capability {}.{}",
-            p.as_str(),
-            math.label(),
-            cc.0,
-            cc.1
-        ));
+        return Err(TuneError::NoVariant {
+            precision: p,
+            math,
+            cc,
+        });
     }
     let mut candidates = Vec::new();
     for v in variants {
         if crate::stop::requested() {
-            return Err("interrupted: the run was asked to stop".into());
+            return Err(TuneError::Interrupted);
         }
         candidates.push(time_variant(dev, v, size, budget, seed));
     }
@@ -344,20 +381,18 @@ pub fn tune_class_at<D: KernelDevice + ?Sized + 'static>(
             candidates,
             from_cache: false,
         }),
-        None => Err(format!(
-            "no {} GEMM variant on the {} produced a verified result at {size}³: {}",
-            p.as_str(),
-            math.label(),
-            candidates
+        None => Err(TuneError::NoneVerified {
+            precision: p,
+            math,
+            size,
+            failures: candidates
                 .iter()
-                .map(|c| format!(
-                    "{}: {}",
-                    c.variant,
-                    c.error.as_deref().unwrap_or("wrong result")
-                ))
-                .collect::<Vec<_>>()
-                .join("; ")
-        )),
+                .map(|c| {
+                    let why = c.error.as_deref().unwrap_or("wrong result");
+                    (c.variant.clone(), why.to_string())
+                })
+                .collect(),
+        }),
     }
 }
 
@@ -566,7 +601,7 @@ mod tests {
             } else {
                 gemm::<f64>(m, n, k, &bufs[&a.id], &bufs[&b.id])
             };
-            if self.broken == Some(kernel.entry) {
+            if self.broken == Some(kernel.entry) || self.broken == Some("*") {
                 // A wrong element: flip an exponent bit of C[0,0].
                 let size = if kernel.entry.starts_with("sgemm") {
                     4
@@ -706,6 +741,42 @@ mod tests {
         }
     }
 
+    /// When every variant gives a wrong result, tuning fails naming each and why; nothing is
+    /// chosen.
+    #[test]
+    fn no_verified_variant_is_an_error_naming_each_failure() {
+        // (The scripted device computes FP32 and FP64 GEMMs.)
+        for p in [Precision::F32, Precision::F64] {
+            let variants = gemm_variants_for(p, GemmMath::CudaCores, (5, 2));
+            // "*": every variant gets one element wrong.
+            let dev = tiny_device(&[], Some("*"));
+            let cores = GemmMath::CudaCores;
+            let e = tune_class_at(
+                &dev,
+                p,
+                cores,
+                (5, 2),
+                SizeClass::Small,
+                48,
+                small_budget(),
+                1,
+            )
+            .unwrap_err();
+            let TuneError::NoneVerified {
+                precision,
+                failures,
+                ..
+            } = e
+            else {
+                panic!("{e:?}")
+            };
+            assert_eq!(precision, p);
+            let named: Vec<&str> = failures.iter().map(|(v, _)| v.as_str()).collect();
+            let all: Vec<&str> = variants.iter().map(|v| v.kernel.entry).collect();
+            assert_eq!(named, all);
+        }
+    }
+
     #[test]
     fn a_device_without_the_math_is_an_error_not_an_empty_tuning() {
         // The scripted device is sm_52: no tensor cores.
@@ -720,11 +791,19 @@ mod tests {
                 1,
             )
             .unwrap_err();
+            assert_eq!(
+                e,
+                TuneError::NoVariant {
+                    precision: p,
+                    math: GemmMath::TensorCores,
+                    cc: (5, 2)
+                }
+            );
             assert!(
-                e.contains(&format!(
+                e.to_string().contains(&format!(
                     "no {} GEMM variant on the tensor cores",
                     p.as_str()
-                )) && e.contains("compute capability 5.2"),
+                )),
                 "{e}"
             );
         }
@@ -758,6 +837,9 @@ mod tests {
             "{names:?}"
         );
         let e = tune(Precision::F64, TensorCores).unwrap_err();
+        let TuneError::BuildNotLoaded(e) = e else {
+            panic!("{e:?}: not the refused build")
+        };
         assert!(
             e.contains("compute_80")
                 && e.contains("CUDA 11.0 or newer (R450+)")
