@@ -185,7 +185,9 @@ fn benches(c: &mut Criterion) {
                 precision: p,
                 n,
             };
-            let k = gpugate::kernels::stream_kernel(op, p);
+            let Some(k) = gpugate::kernels::stream_kernel(op, p) else {
+                continue;
+            };
             if let Some(why) = dev.kernel_set().why_not(k, k.entry) {
                 eprintln!("stream bench skipped: {why}");
                 continue;

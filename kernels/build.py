@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """Builds and checks gpugate's PTX (kernels/*.cu -> kernels/ptx/<family>.<target>.ptx).
 
+The kernel table (modules, entries, GEMM variants) comes from kernels/table.json, which gpugate
+emits from src/kernels.rs (`UPDATE_KERNEL_TABLE=1 cargo test -p gpugate --lib kernels::`; a test
+fails when it is stale); this script never parses Rust.
+
     python3 kernels/build.py           regenerate kernels/ptx/ from kernels/*.cu
     python3 kernels/build.py --check   fail if the committed PTX is stale; assemble every module
                                        with ptxas for its own architecture and sm_90, print
                                        registers / shared memory / spills per entry, and fail
                                        on any spill or on an
-                                       entry that src/kernels.rs names but the PTX lacks; check
-                                       every GEMM variant of src/kernels.rs against its PTX and
+                                       entry the kernel table names but the PTX lacks; check
+                                       every GEMM variant of the table against its PTX and
                                        ptxas report (name = tile, launch bounds, register cap,
                                        shared memory); prove that every module declares the lowest
                                        PTX ISA version it can (ptxas refuses a copy at the version
@@ -26,6 +30,7 @@ Standard library only (ctypes for NVRTC).
 import argparse
 import ctypes
 import difflib
+import json
 import os
 import re
 import subprocess
@@ -35,7 +40,7 @@ import tempfile
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KERNELS = os.path.join(REPO, "kernels")
 PTX_DIR = os.path.join(KERNELS, "ptx")
-TABLE = os.path.join(REPO, "src", "kernels.rs")
+TABLE = os.path.join(REPO, "kernels", "table.json")
 
 CUDA_VERSION = "12.0.140"
 PACKAGES = [
@@ -224,8 +229,6 @@ SM_REGISTERS = 65536
 SM_SHARED = 96 * 1024
 BLOCK_SHARED = 48 * 1024
 SM_THREADS = 2048
-# Padding of the transposed A tile's rows in gemm.cu (GEMM_A_PAD in src/kernels.rs).
-GEMM_A_PAD = 4
 
 
 def fail(msg):
@@ -358,65 +361,40 @@ def ptx_entries(ptx):
     return ENTRY_RE.findall(ptx)
 
 
+def load_table():
+    """kernels/table.json: the kernel table as gpugate emits it (src/kernels.rs `table()`, kept
+    equal by the test `kernels::tests::the_committed_kernel_table_is_what_gpugate_emits`)."""
+    try:
+        with open(TABLE, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        fail("%s: %s. Regenerate it: UPDATE_KERNEL_TABLE=1 cargo test -p gpugate --lib kernels::"
+             % (os.path.relpath(TABLE, REPO), e))
+
+
 def table_entries():
-    """{(module, target): [entries]} as listed in src/kernels.rs, plus every entry referenced by
-    name. A module's `entries` is a literal list or a constant: `const NAME: [&str; N] = [...]`
-    or `= concat(X, Y)` of two such constants."""
-    with open(TABLE, encoding="utf-8") as f:
-        text = f.read()
-    # Only the table itself: the unit tests below it build names of their own.
-    text = text.split("#[cfg(test)]")[0]
-    consts = {}
-    for m in re.finditer(r"const\s+(\w+)\s*:\s*\[&(?:'static\s+)?str;\s*\d+\]\s*=\s*(.*?);",
-                         text, re.S):
-        consts[m.group(1)] = m.group(2).strip()
-
-    def resolve(expr, depth=0):
-        expr = expr.strip()
-        if expr.startswith("["):
-            return re.findall(r'"(\w+)"', expr)
-        c = re.match(r"concat\(\s*(\w+)\s*,\s*(\w+)\s*\)$", expr)
-        if c and depth < 8:
-            return resolve(consts.get(c.group(1), ""), depth + 1) + \
-                resolve(consts.get(c.group(2), ""), depth + 1)
-        if expr in consts and depth < 8:
-            return resolve(consts[expr], depth + 1)
-        fail("src/kernels.rs: cannot resolve the entry list %r" % expr)
-
-    modules = {}
-    for m in re.finditer(r'KernelModule\s*\{\s*name:\s*"(\w+)",\s*target:\s*"(\w+)",.*?'
-                         r'entries:\s*&(\[.*?\]|\w+)', text, re.S):
-        modules[(m.group(1), m.group(2))] = resolve(m.group(3))
-    referenced = set(re.findall(r'entry(?::|\s*=>)?\s*"(\w+)"', text))
-    referenced |= set(re.findall(r'=>\s*"(\w+)"', text))
-    referenced |= set(re.findall(r'\b(?:variant|async_variant|tc_variant)\(\s*"(\w+)"', text))
+    """{(module, target): [entries]} of every module, and the set of every entry gpugate
+    references, from the emitted table."""
+    t = load_table()
+    modules = {(m["name"], m["target"]): list(m["entries"]) for m in t["modules"]}
+    referenced = {r["entry"] for r in t["referenced"]}
     return modules, referenced
 
 
 def table_ptx_isas():
-    """{(module, target): ptx_isa} as src/kernels.rs gives them."""
-    with open(TABLE, encoding="utf-8") as f:
-        text = f.read().split("#[cfg(test)]")[0]
-    return {(m.group(1), m.group(2)): m.group(3) for m in re.finditer(
-        r'KernelModule\s*\{\s*name:\s*"(\w+)",\s*target:\s*"(\w+)",[^}]*?ptx_isa:\s*"([\d.]+)"',
-        text, re.S)}
+    """{(module, target): ptx_isa} as the table gives them."""
+    return {(m["name"], m["target"]): m["ptx_isa"] for m in load_table()["modules"]}
 
 
-# The three kinds of GEMM table rows in src/kernels.rs:
-#   variant(entry, P, bm, bn, bk, tm, tn, min_blocks)                 CUDA cores, registers, sm_52
-#   async_variant(entry, P, bm, bn, bk, tm, tn, min_blocks, stages)   CUDA cores, cp.async, sm_80
-#   tc_variant(entry, P, bm, bn, bk, wm, wn, min_blocks, stages)      tensor cores (F16: sm_70,
-#                                                                     F64: sm_80)
-GEMM_VARIANT_RE = re.compile(
-    r'\b(variant|async_variant|tc_variant)\(\s*"(\w+)"\s*,\s*Precision::(F32|F64|F16)\s*,'
-    r'((?:\s*\d+\s*,){5}\s*\d+\s*(?:,\s*\d+\s*)?),?\s*\)')
+# The three kinds of GEMM variants in the table (src/kernels.rs):
+#   variant        CUDA cores, register double buffering, sm_52
+#   async_variant  CUDA cores, cp.async pipeline, sm_80
+#   tc_variant     tensor cores (F16: sm_70, F64: sm_80)
 GEMM_NAME_RE = re.compile(
     r"^([sdh])gemm_(f32|f64|f16)_(tc_)?(\d+)x(\d+)x(\d+)_([tw])(\d+)x(\d+)(?:_s(\d+))?$")
 # Per precision of a row: its name prefix and the bytes of one element of the CUDA-core kernels'
 # shared-memory tiles (HGEMM converts its binary16 inputs to float as it stores the tiles).
 GEMM_PRECISIONS = {"F32": (("s", "f32"), 4), "F64": (("d", "f64"), 8), "F16": (("h", "f16"), 4)}
-# Row padding of the tensor-core tiles (DMMA_PAD / HMMA_PAD in src/kernels.rs), in elements.
-TC_PAD = {"F64": (4, 8), "F16": (8, 2)}   # (pad, bytes per input element)
 
 # Per-SM limits of the real architectures, for the blocks-per-SM columns and checks:
 # (registers, shared memory bytes, threads). 48 KB of static shared memory per block on all.
@@ -429,31 +407,12 @@ SM_LIMITS = {
 
 
 def gemm_variants():
-    """The GEMM variants of src/kernels.rs: {entry: dict(kind, precision, bm, bn, bk, tm, tn,
-    minb, stages, threads, shared, target)}."""
-    with open(TABLE, encoding="utf-8") as f:
-        text = f.read()
-    out = {}
-    for m in GEMM_VARIANT_RE.finditer(text):
-        kind, entry, prec = m.group(1), m.group(2), m.group(3)
-        nums = [int(g) for g in re.findall(r"\d+", m.group(4))]
-        if (kind == "variant") != (len(nums) == 6):
-            fail("src/kernels.rs: %s(%s, ...) has %d numbers" % (kind, entry, len(nums)))
-        bm, bn, bk, tm, tn, minb = nums[:6]
-        stages = nums[6] if len(nums) == 7 else 2
-        if kind == "tc_variant":
-            threads = (bm // tm) * (bn // tn) * 32
-            pad, eb = TC_PAD.get(prec, (4, 8))
-            shared = stages * (bm * (bk + pad) + bk * (bn + pad)) * eb
-            target = "compute_70" if prec == "F16" else "compute_80"
-        else:
-            threads = (bm // tm) * (bn // tn)
-            shared = stages * bk * (bm + GEMM_A_PAD + bn) * GEMM_PRECISIONS[prec][1]
-            target = "compute_52" if kind == "variant" else "compute_80"
-        out[entry] = {"kind": kind, "precision": prec, "bm": bm, "bn": bn, "bk": bk, "tm": tm,
-                      "tn": tn, "minb": minb, "stages": stages, "threads": threads,
-                      "shared": shared, "target": target}
-    return out
+    """The GEMM variants of the table: {entry: dict(kind, precision, bm, bn, bk, tm, tn, minb,
+    stages, threads, shared, target)}; threads and static shared memory as gpugate computes
+    them (the checks hold them to what ptxas reports)."""
+    keys = ("kind", "precision", "bm", "bn", "bk", "tm", "tn", "minb", "stages", "threads",
+            "shared", "target")
+    return {v["entry"]: {k: v[k] for k in keys} for v in load_table()["gemm_variants"]}
 
 
 def register_cap(threads, min_blocks):
@@ -488,7 +447,7 @@ def check_gemm_variants(ptx_by_target, stats, problems):
     ptxas reports; returns table rows. stats: {(target, arch): {entry: ptxas stats}}."""
     variants = gemm_variants()
     if not variants:
-        problems.append("src/kernels.rs: no GEMM variant rows found")
+        problems.append("kernels/table.json: no GEMM variants")
     for target, ptx in ptx_by_target.items():
         for e in ptx_entries(ptx):
             if GEMM_NAME_RE.match(e) and e not in variants:

@@ -804,12 +804,6 @@ pub fn gemm_variant(entry: &str) -> Option<GemmKernel> {
 /// Threads per block of every stream kernel.
 pub const STREAM_BLOCK: u32 = 256;
 
-/// What [`stream_kernel`] names for [`Precision::F16`]: no module defines it (there are no
-/// half-precision stream kernels), so loading it fails. Deliberately not an entry, which is why
-/// it is a constant: `kernels/build.py --check` requires every entry name written in a match arm
-/// or `entry:` field here to exist in the PTX.
-const NO_STREAM_F16: &str = "stream_f16_unsupported";
-
 /// Stream entry for an operation and precision.
 ///
 /// Signatures (`T` = float or double, `n` = elements, grid-stride loops):
@@ -819,7 +813,9 @@ const NO_STREAM_F16: &str = "stream_f16_unsupported";
 /// - triad: `(const T* b, const T* c, T* a, T scalar, long long n)`  a = b + scalar·c
 /// - dot:   `(const T* a, const T* b, T* partial, long long n)` partial[blockIdx.x] = Σ a·b
 ///   over the elements the block visited; block size must be [`STREAM_BLOCK`].
-pub fn stream_kernel(op: StreamOp, p: Precision) -> KernelRef {
+///
+/// None for FP16: there are no half-precision stream kernels.
+pub fn stream_kernel(op: StreamOp, p: Precision) -> Option<KernelRef> {
     let entry = match (op, p) {
         (StreamOp::Copy, Precision::F32) => "stream_copy_f32",
         (StreamOp::Scale, Precision::F32) => "stream_scale_f32",
@@ -831,13 +827,12 @@ pub fn stream_kernel(op: StreamOp, p: Precision) -> KernelRef {
         (StreamOp::Add, Precision::F64) => "stream_add_f64",
         (StreamOp::Triad, Precision::F64) => "stream_triad_f64",
         (StreamOp::Dot, Precision::F64) => "stream_dot_f64",
-        // There are no half-precision stream kernels; prepare_stream refuses F16 before this.
-        (_, Precision::F16) => NO_STREAM_F16,
+        (_, Precision::F16) => return None,
     };
-    KernelRef {
+    Some(KernelRef {
         module: "stream",
         entry,
-    }
+    })
 }
 
 /// The kernel of a video stage (module `video`, compute_52). Signatures, launch geometry and
@@ -856,27 +851,100 @@ pub fn video_kernel(stage: VideoStage) -> KernelRef {
     }
 }
 
+/// Every entry gpugate can name, with the lowest compute capability that runs it: the GEMM
+/// variants, the stream kernels (FP32 and FP64) and the video stages.
+pub fn referenced_entries() -> Vec<(KernelRef, (u32, u32))> {
+    let mut refs: Vec<(KernelRef, (u32, u32))> = SGEMM_VARIANTS
+        .iter()
+        .chain(DGEMM_VARIANTS)
+        .chain(HGEMM_VARIANTS)
+        .map(|k| (k.kernel, k.min_cc))
+        .collect();
+    for op in StreamOp::ALL {
+        for p in [Precision::F32, Precision::F64] {
+            if let Some(k) = stream_kernel(op, p) {
+                refs.push((k, (5, 2)));
+            }
+        }
+    }
+    for stage in VideoStage::ALL {
+        refs.push((video_kernel(stage), (5, 2)));
+    }
+    refs
+}
+
+/// The kernel table as data, for `kernels/build.py` (which reads it from `kernels/table.json`,
+/// kept equal to this by a test, instead of parsing this file): every module with its target,
+/// PTX ISA and entries; every entry gpugate references; every GEMM variant with its tile,
+/// threads, pipeline stages, blocks per SM and static shared memory.
+pub fn table() -> serde_json::Value {
+    use serde_json::json;
+    let modules: Vec<_> = MODULES
+        .iter()
+        .map(|m| {
+            json!({"name": m.name, "target": m.target, "min_cc": [m.min_cc.0, m.min_cc.1],
+                   "ptx_isa": m.ptx_isa, "entries": m.entries})
+        })
+        .collect();
+    let referenced: Vec<_> = referenced_entries()
+        .into_iter()
+        .map(|(k, cc)| json!({"module": k.module, "entry": k.entry, "min_cc": [cc.0, cc.1]}))
+        .collect();
+    let variants: Vec<_> = SGEMM_VARIANTS
+        .iter()
+        .chain(DGEMM_VARIANTS)
+        .chain(HGEMM_VARIANTS)
+        .map(|k| {
+            let kind = match (k.math, k.pipeline) {
+                (GemmMath::TensorCores, _) => "tc_variant",
+                (GemmMath::CudaCores, Pipeline::Registers) => "variant",
+                (GemmMath::CudaCores, Pipeline::CpAsync { .. }) => "async_variant",
+            };
+            let precision = match k.precision {
+                Precision::F32 => "F32",
+                Precision::F64 => "F64",
+                Precision::F16 => "F16",
+            };
+            json!({"entry": k.kernel.entry, "kind": kind, "precision": precision,
+                   "target": format!("compute_{}{}", k.min_cc.0, k.min_cc.1),
+                   "bm": k.bm, "bn": k.bn, "bk": k.bk, "tm": k.tm, "tn": k.tn,
+                   "minb": k.min_blocks_per_sm, "stages": k.pipeline.buffers(),
+                   "threads": k.threads, "shared": k.shared_bytes()})
+        })
+        .collect();
+    json!({
+        "about": "generated from src/kernels.rs by `UPDATE_KERNEL_TABLE=1 cargo test -p gpugate \
+                  --lib kernels::`; read by kernels/build.py; do not edit",
+        "modules": modules,
+        "referenced": referenced,
+        "gemm_variants": variants,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// kernels/table.json is what gpugate emits: build.py reads the table from there, never
+    /// from this source file. `UPDATE_KERNEL_TABLE=1` rewrites it.
+    #[test]
+    fn the_committed_kernel_table_is_what_gpugate_emits() {
+        let path = crate::repo_path("kernels/table.json");
+        let want = serde_json::to_string_pretty(&super::table()).unwrap() + "\n";
+        if std::env::var_os("UPDATE_KERNEL_TABLE").is_some() {
+            std::fs::write(&path, &want).unwrap();
+        }
+        let have = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            have == want,
+            "kernels/table.json is stale: run `UPDATE_KERNEL_TABLE=1 cargo test -p gpugate --lib \
+             kernels::` and commit it"
+        );
+    }
+
     #[test]
     fn every_referenced_entry_is_in_its_module_and_its_ptx() {
-        let mut refs: Vec<(KernelRef, (u32, u32))> = SGEMM_VARIANTS
-            .iter()
-            .chain(DGEMM_VARIANTS)
-            .chain(HGEMM_VARIANTS)
-            .map(|k| (k.kernel, k.min_cc))
-            .collect();
-        for op in StreamOp::ALL {
-            for p in [Precision::F32, Precision::F64] {
-                refs.push((stream_kernel(op, p), (5, 2)));
-            }
-        }
-        for stage in VideoStage::ALL {
-            refs.push((video_kernel(stage), (5, 2)));
-        }
-        for (r, min_cc) in refs {
+        for (r, min_cc) in referenced_entries() {
             // In the module of every architecture from its own up, and in no lower one.
             for cc in [
                 (5, 2),
@@ -1247,7 +1315,7 @@ mod tests {
             .unwrap()
             .contains("R450+"));
         assert_eq!(old.why_not(SGEMM.kernel, "x"), None);
-        let triad = stream_kernel(StreamOp::Triad, Precision::F64);
+        let triad = stream_kernel(StreamOp::Triad, Precision::F64).unwrap();
         assert_eq!(old.why_not(triad, "triad"), None);
         // R450: everything the A100 runs.
         let new = KernelSet::select(a100, 11000);

@@ -765,7 +765,8 @@ mod tests {
         let k = crate::kernels::stream_kernel(
             crate::workload::StreamOp::Copy,
             crate::workload::Precision::F32,
-        );
+        )
+        .unwrap();
         let cfg = LaunchConfig {
             grid: (4, 1, 1),
             block: (crate::kernels::STREAM_BLOCK, 1, 1),

@@ -144,8 +144,7 @@ impl<D: KernelDevice + ?Sized + 'static> Backend for DeviceBackend<D> {
                 gemm::prepare_gemm_with(dev, kernel, m, n, k, seed)
             }
             WorkloadSpec::Stream { op, precision, n } => {
-                if precision != Precision::F16 {
-                    let k = stream_kernel(op, precision);
+                if let Some(k) = stream_kernel(op, precision) {
                     let what = format!("stream {} ({})", op.as_str(), precision.as_str());
                     if let Some(why) = self.device.kernel_modules().why_not(k, &what) {
                         return Err(WorkloadError::NotLoaded(why));

@@ -166,7 +166,7 @@ impl<T: Elem + Pod, D: KernelDevice + ?Sized> StreamTrial<T, D> {
             Precision::F64
         };
         self.dev.launch(
-            stream_kernel(self.op, precision),
+            stream_kernel(self.op, precision).expect("FP32 and FP64 stream kernels exist"),
             LaunchConfig {
                 grid: (self.grid, 1, 1),
                 block: (STREAM_BLOCK, 1, 1),
@@ -186,7 +186,8 @@ impl<T: Elem + Pod, D: KernelDevice + ?Sized> Trial for StreamTrial<T, D> {
             Precision::F64
         };
         TrialInfo {
-            implementation: format!("gpugate {}", stream_kernel(self.op, precision).entry),
+            implementation: stream_kernel(self.op, precision)
+                .map_or_else(String::new, |k| format!("gpugate {}", k.entry)),
             math_mode: None,
         }
     }

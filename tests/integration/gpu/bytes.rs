@@ -92,7 +92,9 @@ fn stream_and_transfer_workloads_move_the_bytes_they_declare() {
         let counted = match spec {
             WorkloadSpec::Stream { op, precision, .. } => {
                 assert_eq!(r["event"], "launch", "{}", label);
-                let entry = gpugate::kernels::stream_kernel(op, precision).entry;
+                let entry = gpugate::kernels::stream_kernel(op, precision)
+                    .unwrap()
+                    .entry;
                 assert_eq!(r["kernel"], entry, "{}", label);
                 assert!(r["error"].is_null(), "{}: {r}", label);
                 let s = &r["stats"];

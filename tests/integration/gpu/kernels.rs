@@ -325,14 +325,14 @@ fn check_stream<T: Real>(dev: &CudaDevice) {
             ];
             for (op, args, want) in elementwise.iter() {
                 dev.upload(out, as_bytes(&nan)).unwrap();
-                launch_stream(dev, stream_kernel(*op, p), grid, args);
+                launch_stream(dev, stream_kernel(*op, p).unwrap(), grid, args);
                 let got = download::<T>(dev, out, n);
                 for (i, g) in got.iter().enumerate() {
                     let w = want(i);
                     assert!(
                         (g.to_f64() - w).abs() <= 2.0 * T::EPS * w.abs(),
                         "{} n={n} grid={grid}: [{i}] = {g:?}, expected {w}",
-                        stream_kernel(*op, p).entry
+                        stream_kernel(*op, p).unwrap().entry
                     );
                 }
             }
@@ -345,7 +345,7 @@ fn check_stream<T: Real>(dev: &CudaDevice) {
             let partial = upload(dev, &vec![T::from_f64(f64::NAN); grid as usize]);
             launch_stream(
                 dev,
-                stream_kernel(StreamOp::Dot, p),
+                stream_kernel(StreamOp::Dot, p).unwrap(),
                 grid,
                 &[KArg::Buf(da), KArg::Buf(db), KArg::Buf(partial), len],
             );
@@ -367,7 +367,7 @@ fn check_stream<T: Real>(dev: &CudaDevice) {
                 assert!(
                     (got.to_f64() - want).abs() <= tol,
                     "{} n={n} grid={grid}: partial[{g}] = {got:?}, expected {want} (tol {tol})",
-                    stream_kernel(StreamOp::Dot, p).entry
+                    stream_kernel(StreamOp::Dot, p).unwrap().entry
                 );
             }
             for buf in [da, db, dc, out, partial] {
@@ -526,8 +526,8 @@ fn upload_bytes(dev: &CudaDevice, bytes: &[u8]) -> DevBuf {
 fn bad_launches_are_errors_not_panics() {
     let dev = open();
     let buf = dev.alloc(64).unwrap();
-    let copy = stream_kernel(StreamOp::Copy, Precision::F32);
-    let dot = stream_kernel(StreamOp::Dot, Precision::F32);
+    let copy = stream_kernel(StreamOp::Copy, Precision::F32).unwrap();
+    let dot = stream_kernel(StreamOp::Dot, Precision::F32).unwrap();
     let args = [KArg::Buf(buf), KArg::Buf(buf), KArg::I64(16)];
     let cfg = |grid, block| LaunchConfig {
         grid,
