@@ -86,6 +86,19 @@ pub fn select_gpus(wanted: Option<&[u32]>, inv: &probe::GpuInventory) -> Result<
     Ok(list.to_vec())
 }
 
+/// How a workload is prepared on a backend: with the seed its result id derives from the run's.
+fn prepare_on<'b, B: Backend + ?Sized>(
+    backend: &'b B,
+    spec: &'b WorkloadSpec,
+    seed: u64,
+) -> impl FnOnce(&str) -> Result<Box<dyn crate::workload::Trial + 'b>, String> + 'b {
+    move |id: &str| {
+        backend
+            .prepare(spec, workload_seed(seed, id))
+            .map_err(|e| e.to_string())
+    }
+}
+
 /// What the run will do, decided before anything is measured (so progress can say "n of
 /// total").
 pub struct Plan {
@@ -483,12 +496,7 @@ impl<'a> Runner<'a> {
             if crate::stop::requested() {
                 break;
             }
-            let prepare = |id: &str| {
-                backend
-                    .prepare(&spec, workload_seed(seed, id))
-                    .map_err(|e| e.to_string())
-            };
-            self.measure(&spec, &primary, prepare, telemetry)?;
+            self.measure(&spec, &primary, prepare_on(backend, &spec, seed), telemetry)?;
             let Some(
                 pspec @ WorkloadSpec::Gemm {
                     precision, m, n, k, ..
@@ -570,12 +578,7 @@ impl<'a> Runner<'a> {
             if crate::stop::requested() {
                 break;
             }
-            let prepare = |id: &str| {
-                backend
-                    .prepare(&spec, workload_seed(seed, id))
-                    .map_err(|e| e.to_string())
-            };
-            self.measure(&spec, &at, prepare, None)?;
+            self.measure(&spec, &at, prepare_on(&backend, &spec, seed), None)?;
         }
         Ok(())
     }

@@ -1035,6 +1035,22 @@ fn perf_check(id: String, device: Option<u32>, title: String, t: &Target) -> Che
     c
 }
 
+/// The check of the `i`th target of `metric` on GPU `index`: "gpu0.fp32_gemm", then
+/// "gpu0.fp32_gemm#2" for a second target of the same metric.
+fn gpu_target_check(index: u32, metric: Metric, i: usize, t: &Target) -> Check {
+    let suffix = if i == 0 {
+        String::new()
+    } else {
+        format!("#{}", i + 1)
+    };
+    perf_check(
+        format!("gpu{index}.{metric}{suffix}"),
+        Some(index),
+        metric.title().to_string(),
+        t,
+    )
+}
+
 fn per_gpu(p: &Profile, r: &RunReport, out: &mut Vec<Check>) {
     for index in gpu_slots(p, r) {
         let present = r.gpus.iter().any(|g| g.index == index);
@@ -1047,17 +1063,7 @@ fn per_gpu(p: &Profile, r: &RunReport, out: &mut Vec<Check>) {
                 .collect();
             if !present {
                 for (i, t) in targets.into_iter().enumerate() {
-                    let suffix = if i == 0 {
-                        String::new()
-                    } else {
-                        format!("#{}", i + 1)
-                    };
-                    let mut c = perf_check(
-                        format!("gpu{index}.{metric}{suffix}"),
-                        Some(index),
-                        metric.title().to_string(),
-                        t,
-                    );
+                    let mut c = gpu_target_check(index, metric, i, t);
                     c.verdict = Verdict::Fail;
                     c.reason = missing_gpu_reason(r, index);
                     c.hint = "see the GPU count check: every GPU the profile wants must be \
@@ -1087,17 +1093,7 @@ fn per_gpu(p: &Profile, r: &RunReport, out: &mut Vec<Check>) {
                 continue;
             }
             for (i, t) in targets.into_iter().enumerate() {
-                let suffix = if i == 0 {
-                    String::new()
-                } else {
-                    format!("#{}", i + 1)
-                };
-                let mut c = perf_check(
-                    format!("gpu{index}.{metric}{suffix}"),
-                    Some(index),
-                    metric.title().to_string(),
-                    t,
-                );
+                let mut c = gpu_target_check(index, metric, i, t);
                 c.evidence = a.ids();
                 match (a.problem(metric), a.best_value()) {
                     (None, Some((v, lo, hi))) => {
