@@ -97,3 +97,39 @@ fn the_interrupted_fixture_fails_in_every_report_with_every_check() {
         }
     }
 }
+
+/// Every committed fixture, decided again and rendered by today's binary, matches its committed
+/// rendering byte for byte (tests/fixtures/rendered/<fixture>/): a change to the rules or the
+/// renderers shows here as a diff to review, never silently. `UPDATE_SNAPSHOTS=1` rewrites them.
+#[test]
+fn every_fixture_renders_as_committed() {
+    let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some();
+    let mut names: Vec<String> = std::fs::read_dir(fixture(""))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".run.json"))
+        .collect();
+    names.sort();
+    assert!(!names.is_empty());
+    let mut stale = Vec::new();
+    for name in names {
+        let mut r = load(&name);
+        gpugate::run::decide_again(&mut r);
+        let dir = fixture("rendered").join(name.trim_end_matches(".run.json"));
+        for (file, text) in gpugate::report::render_all(&r) {
+            let path = dir.join(&file);
+            if update {
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(&path, &text).unwrap();
+            }
+            if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+                stale.push(path.display().to_string());
+            }
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "renderings differ from the committed ones (review, then UPDATE_SNAPSHOTS=1):\n{}",
+        stale.join("\n")
+    );
+}
