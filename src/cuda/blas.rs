@@ -21,7 +21,7 @@ use crate::model::Verification;
 use crate::verify::gemm::check_gemm;
 use crate::verify::Elem;
 use crate::workload::device::KernelDevice;
-use crate::workload::device::{as_bytes, as_bytes_mut, bytemuck_lite::Pod, DevBuf, DeviceError};
+use crate::workload::device::{as_bytes, as_bytes_mut, DevBuf, DeviceError, Pod};
 use crate::workload::gemm::gemm_inputs;
 use crate::workload::{Precision, Trial, TrialInfo, WorkloadError};
 

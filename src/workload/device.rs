@@ -101,27 +101,16 @@ pub trait KernelDevice {
     fn timer_stop(&self) -> Result<f64, DeviceError>;
 }
 
-/// Helpers to move typed slices through the byte interface.
-pub fn as_bytes<T: bytemuck_lite::Pod>(v: &[T]) -> &[u8] {
-    // SAFETY: T is plain old data (f32/f64/u8), so every byte is initialised.
-    unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, std::mem::size_of_val(v)) }
+/// The element types moved through the byte interface: bytemuck's plain-old-data types (every
+/// byte pattern valid, no padding).
+pub use bytemuck::Pod;
+
+/// A typed slice as bytes (bytemuck's checked cast: no unsafe here).
+pub fn as_bytes<T: Pod>(v: &[T]) -> &[u8] {
+    bytemuck::cast_slice(v)
 }
 
-pub fn as_bytes_mut<T: bytemuck_lite::Pod>(v: &mut [T]) -> &mut [u8] {
-    // SAFETY: T is plain old data; any byte pattern is a valid value.
-    unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut u8, std::mem::size_of_val(v)) }
-}
-
-/// A tiny, closed marker for the element types we move as bytes.
-pub mod bytemuck_lite {
-    /// Types for which every byte pattern is valid and there is no padding.
-    ///
-    /// # Safety
-    /// Implement only for primitive numeric types.
-    pub unsafe trait Pod: Copy + 'static {}
-    unsafe impl Pod for f32 {}
-    unsafe impl Pod for f64 {}
-    unsafe impl Pod for u8 {}
-    unsafe impl Pod for u32 {}
-    unsafe impl Pod for u16 {}
+/// A typed slice as mutable bytes.
+pub fn as_bytes_mut<T: Pod>(v: &mut [T]) -> &mut [u8] {
+    bytemuck::cast_slice_mut(v)
 }

@@ -5,9 +5,7 @@ use std::sync::Arc;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::device::{
-    as_bytes, as_bytes_mut, bytemuck_lite::Pod, DevBuf, KArg, KernelDevice, LaunchConfig,
-};
+use super::device::{as_bytes, as_bytes_mut, DevBuf, KArg, KernelDevice, LaunchConfig, Pod};
 use super::{Precision, StreamOp, Trial, TrialInfo, WorkloadError};
 use crate::kernels::{stream_kernel, STREAM_BLOCK};
 use crate::model::Verification;

@@ -7,7 +7,7 @@ use gpugate::kernels::{
     module_for, stream_kernel, GemmKernel, DGEMM, MODULES, SGEMM, STREAM_BLOCK,
 };
 use gpugate::workload::device::{
-    as_bytes, as_bytes_mut, bytemuck_lite::Pod, DevBuf, KArg, KernelDevice, KernelRef, LaunchConfig,
+    as_bytes, as_bytes_mut, DevBuf, KArg, KernelDevice, KernelRef, LaunchConfig, Pod,
 };
 use gpugate::workload::{GemmMath, Precision, StreamOp};
 

@@ -38,8 +38,8 @@ use std::sync::Arc;
 use gpugate::cuda::CudaDevice;
 use gpugate::kernels::{gemm_variants, GemmKernel};
 use gpugate::workload::device::{
-    as_bytes, as_bytes_mut, bytemuck_lite::Pod, DevBuf, DeviceError, DeviceProps, KArg,
-    KernelDevice, KernelRef, LaunchConfig, PinnedBuf,
+    as_bytes, as_bytes_mut, DevBuf, DeviceError, DeviceProps, KArg, KernelDevice, KernelRef,
+    LaunchConfig, PinnedBuf, Pod,
 };
 use gpugate::workload::gemm::gemm_launch_config;
 use gpugate::workload::Precision;
