@@ -43,6 +43,7 @@ pub mod probe;
 pub mod report;
 pub mod run;
 pub mod runner;
+pub mod selftest;
 pub mod stop;
 pub mod util;
 pub mod verify;

@@ -144,7 +144,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             complain!("selftest: seed {seed}");
             let mut failed = 0usize;
             let mut total = 0usize;
-            let res = run::selftest(seed, !no_large, &mut |c| {
+            let res = gpugate::selftest::selftest(seed, !no_large, &mut |c| {
                 total += 1;
                 let status = if c.passed() { "ok  " } else { "FAIL" };
                 if !c.passed() {
