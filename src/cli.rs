@@ -4,8 +4,52 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use clap::ValueEnum;
+
 use gpugate::model::Level;
 use gpugate::run::BackendChoice;
+
+/// `--level`: the command line's names for [`Level`] (the run.json schema knows nothing of clap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LevelArg {
+    /// A few seconds: one GEMM size per precision, stream and transfers at modest sizes.
+    Quick,
+    /// The acceptance default: larger GEMMs, full stream set, transfers.
+    Standard,
+    /// Everything standard does, with the largest sizes that fit and longer sampling.
+    Full,
+}
+
+impl From<LevelArg> for Level {
+    fn from(l: LevelArg) -> Level {
+        match l {
+            LevelArg::Quick => Level::Quick,
+            LevelArg::Standard => Level::Standard,
+            LevelArg::Full => Level::Full,
+        }
+    }
+}
+
+/// `--backend`: the command line's names for [`BackendChoice`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendArg {
+    /// CUDA where a GPU can be used; otherwise the host, and the GPU checks fail with the reason.
+    Auto,
+    /// CUDA only.
+    Cuda,
+    /// The host CPU only (its results never count as GPU results).
+    Host,
+}
+
+impl From<BackendArg> for BackendChoice {
+    fn from(b: BackendArg) -> BackendChoice {
+        match b {
+            BackendArg::Auto => BackendChoice::Auto,
+            BackendArg::Cuda => BackendChoice::Cuda,
+            BackendArg::Host => BackendChoice::Host,
+        }
+    }
+}
 
 /// Decides whether a GPU machine may go live: runs gpugate's own CUDA kernels, verifies every
 /// result, compares the measurements with the machine's profile and exits with the verdict.
@@ -35,14 +79,14 @@ pub enum Command {
         #[arg(long, value_name = "NAME|FILE")]
         profile: Option<String>,
         /// How much work to do.
-        #[arg(long, value_enum, ignore_case = true, default_value_t = Level::Standard)]
-        level: Level,
+        #[arg(long, value_enum, ignore_case = true, default_value_t = LevelArg::Standard)]
+        level: LevelArg,
         /// GPU ordinals to test, comma-separated (default: all).
         #[arg(long, value_name = "LIST", value_delimiter = ',')]
         gpus: Option<Vec<u32>>,
         /// Which backend runs the workloads.
-        #[arg(long, value_enum, ignore_case = true, default_value_t = BackendChoice::Auto)]
-        backend: BackendChoice,
+        #[arg(long, value_enum, ignore_case = true, default_value_t = BackendArg::Auto)]
+        backend: BackendArg,
         /// Directory for run.json and the reports (created if missing).
         #[arg(long, value_name = "DIR", default_value = "gpugate-out")]
         out: PathBuf,

@@ -82,9 +82,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         } => {
             let opts = RunOptions {
                 profile,
-                level,
+                level: level.into(),
                 gpus,
-                backend,
+                backend: backend.into(),
                 out,
                 seed,
                 retune,

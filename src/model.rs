@@ -34,7 +34,7 @@ pub mod nonfinite {
 }
 
 /// How much work a run does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     /// A few seconds: one GEMM size per precision, stream and transfers at modest sizes.

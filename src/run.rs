@@ -22,7 +22,7 @@ use crate::workload::encode::{encode, EncodeOptions, EncodeRun, Encoder};
 use crate::workload::{EncodeCodec, GemmMath, Precision, Trial, WorkloadSpec};
 
 /// Which backend to run on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendChoice {
     /// CUDA where a GPU can be used; otherwise the host, and the GPU checks fail with the reason.
     Auto,
