@@ -126,6 +126,10 @@ fn gpu_slots(p: &Profile, r: &RunReport) -> Vec<u32> {
     slots
 }
 
+/// What to do about a GPU the profile wants that is not in the run.
+const MISSING_GPU_HINT: &str =
+    "see the GPU count check: every GPU the profile wants must be usable and measured";
+
 /// Why a GPU the profile wants has no results in the run.
 fn missing_gpu_reason(r: &RunReport, index: u32) -> String {
     match &r.gpu_unavailable {
@@ -383,7 +387,7 @@ fn inventory(p: &Profile, r: &RunReport, out: &mut Vec<Check>) {
             c.source = Some(format!("profile {}", p.name));
             c.verdict = Verdict::Fail;
             c.reason = missing_gpu_reason(r, index);
-            c.hint = "see the GPU count check".into();
+            c.hint = MISSING_GPU_HINT.into();
             out.push(c);
         }
     }
@@ -1066,9 +1070,7 @@ fn per_gpu(p: &Profile, r: &RunReport, out: &mut Vec<Check>) {
                     let mut c = gpu_target_check(index, metric, i, t);
                     c.verdict = Verdict::Fail;
                     c.reason = missing_gpu_reason(r, index);
-                    c.hint = "see the GPU count check: every GPU the profile wants must be \
-                 usable and measured"
-                        .into();
+                    c.hint = MISSING_GPU_HINT.into();
                     out.push(c);
                 }
                 continue;

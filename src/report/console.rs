@@ -98,10 +98,21 @@ impl Reporter for Console {
                 .collect();
             if !attention.is_empty() {
                 o.push('\n');
+                // Checks with the same verdict, reason and hint (every target of a GPU that is
+                // not there, say) are one paragraph naming them all.
+                let mut groups: Vec<(Verdict, &str, &str, Vec<&str>)> = Vec::new();
                 for c in attention {
-                    let _ = writeln!(o, "{} {}: {}", c.verdict, c.id, c.reason);
-                    if !c.hint.is_empty() {
-                        let _ = writeln!(o, "  hint: {}", c.hint);
+                    match groups.iter_mut().find(|g| {
+                        g.0 == c.verdict && g.1 == c.reason.as_str() && g.2 == c.hint.as_str()
+                    }) {
+                        Some(g) => g.3.push(c.id.as_str()),
+                        None => groups.push((c.verdict, &c.reason, &c.hint, vec![c.id.as_str()])),
+                    }
+                }
+                for (verdict, reason, hint, ids) in groups {
+                    let _ = writeln!(o, "{verdict} {}: {reason}", ids.join(", "));
+                    if !hint.is_empty() {
+                        let _ = writeln!(o, "  hint: {hint}");
                     }
                 }
             }
