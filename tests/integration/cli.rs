@@ -661,19 +661,7 @@ fn a_full_stdout_is_exit_2_or_the_verdict_never_a_panic() {
     // A whole run with stdout and stderr both full: its verdict's exit code, its files written.
     let out = dir.path().join("run-out");
     let o = Command::new(bin())
-        .args([
-            "run",
-            "--backend",
-            "host",
-            "--level",
-            "quick",
-            "--gemm-sizes",
-            "96",
-            "--stream-mib",
-            "1",
-            "--out",
-            out.to_str().unwrap(),
-        ])
+        .args(host_run_args(&out))
         .stdout(full())
         .stderr(full())
         .status()

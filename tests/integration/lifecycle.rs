@@ -10,45 +10,29 @@ use std::time::{Duration, Instant};
 use super::*;
 use gpugate::model::{RunReport, Verdict};
 
-/// A quick host run with small sizes (the fastest whole run there is).
-fn host_run_args(out: &Path) -> Vec<String> {
-    [
-        "run",
-        "--backend",
-        "host",
-        "--level",
-        "quick",
-        "--gemm-sizes",
-        "96",
-        "--stream-mib",
-        "1",
-        "--seed",
-        "5",
-        "--out",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .chain([out.display().to_string()])
-    .collect()
-}
-
 /// Starts a host run and returns it once it has finished `n` workloads (its progress lines on
 /// stderr), with the rest of its stderr collected by a thread.
 fn start_and_wait_for(out: &Path, n: usize) -> (Child, std::thread::JoinHandle<String>) {
-    let mut child = Command::new(bin())
-        .args(host_run_args(out))
+    let mut cmd = Command::new(bin());
+    cmd.args(host_run_args(out));
+    spawn_until(cmd, &format!("[{n}/"))
+}
+
+/// Spawns `cmd` and returns it once a line of its stderr starts with `want`, with the rest of
+/// its stderr collected by a thread.
+fn spawn_until(mut cmd: Command, want: &str) -> (Child, std::thread::JoinHandle<String>) {
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("gpugate runs");
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let mut seen = String::new();
-    let want = format!("[{n}/");
     for line in lines.by_ref() {
         let line = line.unwrap();
         seen.push_str(&line);
         seen.push('\n');
-        if line.starts_with(&want) {
+        if line.starts_with(want) {
             let rest = std::thread::spawn(move || {
                 let mut s = seen;
                 for l in lines.map_while(Result::ok) {
@@ -62,7 +46,7 @@ fn start_and_wait_for(out: &Path, n: usize) -> (Child, std::thread::JoinHandle<S
     }
     let _ = child.kill();
     let _ = child.wait();
-    panic!("the run ended before {n} workloads:\n{seen}");
+    panic!("the run ended before a line {want:?}:\n{seen}");
 }
 
 /// Waits for a child, with a generous guard against a hang (not a speed assertion).
@@ -94,6 +78,18 @@ fn runs(out: &Path) -> Vec<PathBuf> {
     v
 }
 
+/// Puts a finished run into `out` (a fixture re-rendered with `--out` gets a run directory of
+/// its own and `latest`, as a run does).
+fn with_a_finished_run(out: &Path) {
+    let o = gpugate(&[
+        "report",
+        fixture("no-gpu-host-quick.run.json").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+}
+
 fn assert_run_complete_fails(junit: &str) {
     let case = junit
         .split("<testcase ")
@@ -111,13 +107,7 @@ fn an_interrupted_run_is_written_incomplete_and_never_green() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     // A finished run already in DIR (a re-rendered fixture is one, with its own directory).
-    let o = gpugate(&[
-        "report",
-        fixture("no-gpu-host-quick.run.json").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    with_a_finished_run(&out);
     let before = runs(&out);
     assert_eq!(before.len(), 1);
     let before_md = std::fs::read_to_string(before[0].join("report.md")).unwrap();
@@ -181,13 +171,7 @@ fn an_interrupted_run_is_written_incomplete_and_never_green() {
 fn a_killed_run_leaves_latest_alone_and_its_partial_run_fails() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let o = gpugate(&[
-        "report",
-        fixture("no-gpu-host-quick.run.json").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    with_a_finished_run(&out);
     let latest_before = std::fs::read_link(out.join("latest")).unwrap();
 
     let (mut child, rest) = start_and_wait_for(&out, 2);
@@ -334,4 +318,86 @@ fn concurrent_runs_never_mix_files() {
     assert!(both
         .iter()
         .any(|d| std::fs::canonicalize(d).unwrap() == latest));
+}
+
+/// On a simulated M40 the CUDA path stops too: during the tuning of the GEMM variants (a fresh
+/// tuning cache) and during the measurement of the GPU's workloads. Each time the run is
+/// written as interrupted, its GPU peaks recorded, and it fails.
+#[test]
+fn a_simulated_gpu_run_stops_while_tuning_and_while_measuring() {
+    if crate::sim::stand_down_for_the_real_gpu(
+        "a_simulated_gpu_run_stops_while_tuning_and_while_measuring",
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sim = crate::sim::Sim::new(&["m40"]);
+    let cache = dir.path().join("cache");
+    for (n, wait_for) in ["gpu0: tuning", "[2/"].into_iter().enumerate() {
+        let out = dir.path().join(format!("out{n}"));
+        let args = [
+            "run",
+            "--backend",
+            "cuda",
+            "--level",
+            "quick",
+            "--gemm-sizes",
+            "256",
+            "--stream-mib",
+            "2",
+            "--video-sizes",
+            "480x270,me=100x70",
+            "--allow-simulated",
+            "--profile",
+            "g2.large",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        let mut cmd = sim.command(&bin(), &args);
+        // The first run tunes from an empty cache; the second finds the first's choices (or
+        // tunes what the first did not finish) and is stopped among its workloads.
+        cmd.env("GPUGATE_CACHE_DIR", &cache);
+        let (mut child, rest) = spawn_until(cmd, wait_for);
+        unsafe {
+            libc::kill(child.id() as i32, libc::SIGINT);
+        }
+        let code = wait(&mut child);
+        let err = rest.join().unwrap();
+        assert_eq!(code, Some(1), "{wait_for}: {err}");
+        let r = read_run(&out.join("latest/run.json"));
+        let i = r
+            .interrupted
+            .as_ref()
+            .unwrap_or_else(|| panic!("{wait_for}: {err}"));
+        assert_eq!(i.signal, "SIGINT");
+        assert!(
+            i.finished_workloads < i.planned_workloads,
+            "{wait_for}: {i:?}"
+        );
+        assert_eq!(r.peaks.len(), 1);
+        assert_eq!(
+            r.peaks[0].fp32_tflops,
+            Some(7.0),
+            "the M40's catalogue peak"
+        );
+        let complete = r.checks.iter().find(|c| c.id == "run.complete").unwrap();
+        assert_eq!(complete.verdict, Verdict::Fail);
+        if n == 0 {
+            assert!(
+                r.results.is_empty(),
+                "stopped while tuning: {:?}",
+                r.results.len()
+            );
+            // The tuner itself stopped between its variants (the signal came as it began).
+            assert!(
+                r.notes
+                    .iter()
+                    .any(|n| n.contains("interrupted: the run was asked to stop")),
+                "{:?}",
+                r.notes
+            );
+        } else {
+            assert!(!r.results.is_empty());
+        }
+    }
 }

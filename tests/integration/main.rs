@@ -35,6 +35,29 @@ pub fn gpugate(args: &[&str]) -> Output {
         .expect("gpugate runs")
 }
 
+/// The arguments of the quickest whole run there is: host backend, quick level, small sizes,
+/// into `out`.
+pub fn host_run_args(out: &std::path::Path) -> Vec<String> {
+    [
+        "run",
+        "--backend",
+        "host",
+        "--level",
+        "quick",
+        "--gemm-sizes",
+        "96",
+        "--stream-mib",
+        "1",
+        "--seed",
+        "5",
+        "--out",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([out.display().to_string()])
+    .collect()
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
