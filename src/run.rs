@@ -290,6 +290,7 @@ pub(crate) fn run_one<'d>(
         verification: Verification::not_checked("not run"),
         error: None,
         telemetry: None,
+        telemetry_trace: Vec::new(),
     };
     match prepare(&id) {
         Err(e) => result.error = Some(format!("could not prepare: {e}")),
@@ -510,6 +511,7 @@ pub fn encode_result(
         verification: Verification::not_checked("not run"),
         error: None,
         telemetry,
+        telemetry_trace: Vec::new(),
     };
     let runs = match runs {
         Ok(runs) if !runs.is_empty() => runs,

@@ -5,9 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::catalogue::{lookup_gpu, GpuModel};
+pub use crate::model::profile::{Machine, Metric, Profile, Scope, Target};
 use crate::model::DeviceInfo;
 
 /// Embedded built-in profiles: (name, TOML text).
@@ -116,33 +117,6 @@ pub fn video_targets(fp32_tflops: f64, memory_gbps: f64, cc: (u32, u32), of: &st
         .collect()
 }
 
-/// What a target measures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Metric {
-    /// FP32 GEMM (gpugate's own kernel, FP32 FMA, never TF32), TFLOPS.
-    Fp32Gemm,
-    /// FP64 GEMM (vector FP64, never DMMA), TFLOPS.
-    Fp64Gemm,
-    /// STREAM triad bandwidth, GB/s.
-    StreamTriad,
-    /// Host-to-device copies from pinned memory, GB/s.
-    H2d,
-    /// Device-to-host copies into pinned memory, GB/s.
-    D2h,
-    /// Video stage RGBA8 → NV12 at 1080p (gpugate's kernel), frames/s.
-    VideoNv12,
-    /// Video stage NV12 1080p → 720p bilinear scaling, frames/s.
-    VideoScale,
-    /// Video stage motion estimation at 1080p, frames/s.
-    VideoMe,
-    /// Video stage residual + 4×4 transform + quantisation at 1080p, frames/s.
-    VideoDct,
-    /// Hardware H.264 encode (NVENC through ffmpeg's h264_nvenc), 1080p, the aggregate frames/s
-    /// of 2 × engines concurrent sessions on one GPU.
-    NvencH264,
-}
-
 impl Metric {
     pub const ALL: [Metric; 10] = [
         Metric::Fp32Gemm,
@@ -231,73 +205,6 @@ impl std::fmt::Display for Metric {
     }
 }
 
-/// Whether a target applies to each GPU or to the sum over the machine's GPUs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Scope {
-    Gpu,
-    Machine,
-}
-
-/// What the machine must have. Sizes are decimal GB (1e9 bytes).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Machine {
-    /// Match string for every GPU's CUDA device name (case-insensitive, whole words); empty
-    /// accepts any model.
-    #[serde(default)]
-    pub gpu_model: String,
-    /// Exactly this many GPUs must be usable.
-    pub gpu_count: u32,
-    /// Each GPU must report at least this much memory.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_gpu_memory_gb: Option<f64>,
-    /// At least this many logical CPUs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub host_vcpus: Option<u32>,
-    /// Nominal host memory; passes at >= [`HOST_SIZE_TOLERANCE`] of it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub host_memory_gb: Option<f64>,
-    /// Nominal local disk; passes at >= [`HOST_SIZE_TOLERANCE`] of it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub local_disk_gb: Option<f64>,
-    /// Minimum PCIe link generation of each GPU.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pcie_gen: Option<u32>,
-    /// Minimum PCIe link width (lanes) of each GPU.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pcie_width: Option<u32>,
-    /// Minimum hardware video encoders (NVENC engines) of each GPU, from the GPU models
-    /// catalogue; a GPU whose count is unknown fails it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub nvenc_engines: Option<u32>,
-}
-
-/// One performance target: the pass line is spec × pass_fraction.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Target {
-    pub metric: Metric,
-    pub scope: Scope,
-    /// Only for this GPU ordinal (scope gpu); absent = every GPU. `auto` uses it on machines
-    /// with mixed GPU models.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gpu: Option<u32>,
-    /// Spec value for fp32_gemm / fp64_gemm.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub spec_tflops: Option<f64>,
-    /// Spec value for stream_triad / h2d / d2h.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub spec_gbps: Option<f64>,
-    /// Spec value for the video stages and the hardware encoder, frames per second.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub spec_fps: Option<f64>,
-    /// Fraction of the spec a healthy machine must reach, in (0, 1].
-    pub pass_fraction: f64,
-    /// Where the spec value comes from (datasheet, instance type spec, derived).
-    pub source: String,
-}
-
 impl Target {
     /// The nominal value, in [`Metric::unit`].
     pub fn spec(&self) -> f64 {
@@ -317,17 +224,6 @@ impl Target {
     pub fn applies_to(&self, index: u32) -> bool {
         self.scope == Scope::Gpu && self.gpu.is_none_or(|g| g == index)
     }
-}
-
-/// A machine profile.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Profile {
-    pub name: String,
-    pub description: String,
-    pub machine: Machine,
-    #[serde(rename = "target", default)]
-    pub targets: Vec<Target>,
 }
 
 /// Why a profile could not be used. Every message says what was wrong and what to do.

@@ -108,6 +108,7 @@ fn result(device: u32, spec: WorkloadSpec, v: f64) -> WorkloadResult {
         verification: passed(),
         error: None,
         telemetry: None,
+        telemetry_trace: Vec::new(),
     }
 }
 

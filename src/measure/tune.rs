@@ -12,22 +12,11 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::kernels::{gemm_variants, gemm_variants_for, GemmKernel, MODULES};
+pub use crate::model::tuning::{Candidate, SizeClass, TuningEntry, TuningKey, TuningTable};
 use crate::model::{DeviceInfo, VerifyStatus};
 use crate::workload::device::KernelDevice;
 use crate::workload::gemm::{gemm_device_bytes, prepare_gemm_with};
 use crate::workload::{GemmMath, Precision};
-
-/// GEMM size classes, by the largest dimension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SizeClass {
-    /// max(M, N, K) ≤ 1536
-    Small,
-    /// ≤ 6144
-    Medium,
-    /// larger
-    Large,
-}
 
 impl SizeClass {
     pub fn of(m: usize, n: usize, k: usize) -> SizeClass {
@@ -50,16 +39,6 @@ impl SizeClass {
     }
 }
 
-/// What identifies a tuning result: another GPU, driver or set of kernels tunes again.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TuningKey {
-    pub gpu_uuid: String,
-    pub gpu_name: String,
-    pub driver_cuda_version: u32,
-    /// FNV-1a 64 of every embedded PTX module, hex.
-    pub ptx_hash: String,
-}
-
 impl TuningKey {
     pub fn for_device(d: &DeviceInfo) -> Self {
         TuningKey {
@@ -69,43 +48,6 @@ impl TuningKey {
             ptx_hash: ptx_hash(),
         }
     }
-}
-
-/// One variant's showing on a representative size.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Candidate {
-    pub variant: String,
-    /// None when it failed to run or verify.
-    pub tflops: Option<f64>,
-    pub verified: bool,
-    pub error: Option<String>,
-}
-
-/// The choice for one precision, math and size class.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TuningEntry {
-    pub precision: Precision,
-    /// CUDA cores or tensor cores: only variants of this math were candidates. Absent in cache
-    /// files written before tensor-core variants existed: CUDA cores.
-    #[serde(default)]
-    pub math: GemmMath,
-    pub size_class: SizeClass,
-    /// Square size the variants were timed on.
-    pub size: usize,
-    /// The chosen variant's entry point.
-    pub variant: String,
-    pub candidates: Vec<Candidate>,
-    /// True when this entry came from the cache file rather than from timing in this run.
-    #[serde(default)]
-    pub from_cache: bool,
-}
-
-/// The tuning of one GPU.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TuningTable {
-    pub device: u32,
-    pub key: TuningKey,
-    pub entries: Vec<TuningEntry>,
 }
 
 impl TuningTable {

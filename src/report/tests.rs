@@ -116,6 +116,7 @@ fn result(
         verification: verified("gold values"),
         error: None,
         telemetry: None,
+        telemetry_trace: Vec::new(),
     }
 }
 

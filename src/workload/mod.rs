@@ -13,20 +13,10 @@ pub mod stream;
 pub mod transfer;
 pub mod video;
 
-use serde::{Deserialize, Serialize};
-
+pub use crate::model::spec::{
+    Direction, EncodeCodec, GemmMath, Precision, StreamOp, VideoStage, WorkloadSpec,
+};
 use crate::model::{Verification, Work};
-pub use video::VideoStage;
-
-/// Element precision. `F16` exists for GEMM only: half-precision inputs, FP32 accumulation
-/// and FP32 output (HGEMM).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Precision {
-    F32,
-    F64,
-    F16,
-}
 
 impl Precision {
     /// Bytes of one input element.
@@ -68,20 +58,6 @@ impl Precision {
     }
 }
 
-/// How a GEMM's multiply-adds are done: on the CUDA cores (FMA, the arithmetic the FP32 and
-/// FP64 peaks of a datasheet count) or on the tensor cores (`mma.sync` / `wmma`: DMMA for FP64
-/// on sm_80+, HMMA for FP16 inputs on sm_70+). Every GEMM result names its math; a
-/// tensor-core number is never reported as a CUDA-core one.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum GemmMath {
-    #[default]
-    CudaCores,
-    TensorCores,
-}
-
 impl GemmMath {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -96,16 +72,6 @@ impl GemmMath {
             GemmMath::TensorCores => "tensor cores",
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StreamOp {
-    Copy,
-    Scale,
-    Add,
-    Triad,
-    Dot,
 }
 
 impl StreamOp {
@@ -142,13 +108,6 @@ impl StreamOp {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Direction {
-    HostToDevice,
-    DeviceToHost,
-}
-
 impl Direction {
     pub fn short(self) -> &'static str {
         match self {
@@ -158,66 +117,12 @@ impl Direction {
     }
 }
 
-/// Everything gpugate can run. Row-major GEMM: C[M×N] = A[M×K] · B[K×N].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum WorkloadSpec {
-    Gemm {
-        precision: Precision,
-        m: usize,
-        n: usize,
-        k: usize,
-        /// Absent in run.json files written before tensor-core paths existed: CUDA cores.
-        #[serde(default, skip_serializing_if = "is_cuda_cores")]
-        math: GemmMath,
-    },
-    Stream {
-        op: StreamOp,
-        precision: Precision,
-        /// Elements per array.
-        n: usize,
-    },
-    Transfer {
-        direction: Direction,
-        bytes: usize,
-        pinned: bool,
-    },
-    /// One stage of the video pipeline on frames of `width`×`height` (one iteration = one
-    /// frame; see [`video`]).
-    Video {
-        stage: VideoStage,
-        width: usize,
-        height: usize,
-    },
-    /// Hardware video encode (NVENC through ffmpeg, see [`encode`]): `sessions` concurrent
-    /// sessions of `frames` frames each, `width`×`height` NV12 in. One iteration = one frame
-    /// of the aggregate (so the throughput is the aggregate frames per second).
-    Encode {
-        codec: EncodeCodec,
-        width: usize,
-        height: usize,
-        sessions: usize,
-        frames: usize,
-    },
-}
-
-/// What a hardware encode workload encodes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EncodeCodec {
-    H264,
-}
-
 impl EncodeCodec {
     pub fn as_str(self) -> &'static str {
         match self {
             EncodeCodec::H264 => "h264",
         }
     }
-}
-
-fn is_cuda_cores(m: &GemmMath) -> bool {
-    *m == GemmMath::CudaCores
 }
 
 impl WorkloadSpec {

@@ -13,26 +13,15 @@
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-
 use super::device::{DevBuf, KArg, KernelDevice, LaunchConfig};
 use super::{Trial, TrialInfo, WorkloadError};
 use crate::kernels::video_kernel;
+pub use crate::model::spec::VideoStage;
 use crate::model::{Verification, Work};
 use crate::verify::video::{
     blocks4, check_dct_frame, check_me_frame, check_nv12_frame, check_scale_frame, chroma_dims,
     macroblocks, me_axis, me_interior, nv12_bytes, rgba_to_nv12, scaled_dims, Exact, MAX_SIDE,
 };
-
-/// One stage of the video pipeline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum VideoStage {
-    Nv12,
-    Scale,
-    Me,
-    Dct,
-}
 
 impl VideoStage {
     pub const ALL: [VideoStage; 4] = [

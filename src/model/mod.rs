@@ -5,7 +5,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::workload::WorkloadSpec;
+pub mod profile;
+pub mod spec;
+pub mod telemetry;
+pub mod tuning;
+
+pub use spec::WorkloadSpec;
 
 /// Version of the run.json schema. Bump on any incompatible change.
 /// 2: the profile's machine block and targets are recorded (`profile.machine`,
@@ -466,7 +471,11 @@ pub struct WorkloadResult {
     pub error: Option<String>,
     /// GPU clocks, temperature, power and throttle reasons sampled (NVML) while it was measured.
     #[serde(default)]
-    pub telemetry: Option<crate::probe::telemetry::TelemetrySummary>,
+    pub telemetry: Option<telemetry::TelemetrySummary>,
+    /// The readings behind `telemetry`, timed from the start of the run (for the telemetry
+    /// chart). Absent when NVML was not sampled, and in files written before it was recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub telemetry_trace: Vec<telemetry::TelemetryPoint>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -517,15 +526,15 @@ pub struct ProfileRef {
     /// The profile's machine block as gated (schema 2 on), so that `gpugate report` recomputes
     /// every check from the run alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub machine: Option<crate::gate::Machine>,
+    pub machine: Option<profile::Machine>,
     /// The profile's targets as gated (schema 2 on).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub targets: Option<Vec<crate::gate::Target>>,
+    pub targets: Option<Vec<profile::Target>>,
 }
 
 impl ProfileRef {
     /// The record of `p`, read from `origin`.
-    pub fn of(p: &crate::gate::Profile, origin: String) -> Self {
+    pub fn of(p: &profile::Profile, origin: String) -> Self {
         ProfileRef {
             name: p.name.clone(),
             origin,
@@ -536,8 +545,8 @@ impl ProfileRef {
     }
 
     /// The profile as recorded, when the run.json records it (schema 2 on).
-    pub fn recorded(&self) -> Option<crate::gate::Profile> {
-        Some(crate::gate::Profile {
+    pub fn recorded(&self) -> Option<profile::Profile> {
+        Some(profile::Profile {
             name: self.name.clone(),
             description: self.description.clone(),
             machine: self.machine.clone()?,
@@ -623,7 +632,7 @@ pub struct RunReport {
     pub module_notes: Vec<ModuleChoice>,
     /// GEMM variant choice per GPU (autotuned on the device, or from the tuning cache).
     #[serde(default)]
-    pub tuning: Vec<crate::measure::tune::TuningTable>,
+    pub tuning: Vec<tuning::TuningTable>,
     pub results: Vec<WorkloadResult>,
     pub checks: Vec<Check>,
     /// Run-level notes: an optional peer that was not found, a GPU that could not be opened, …
