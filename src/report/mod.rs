@@ -13,6 +13,7 @@
 
 pub mod charts;
 pub mod console;
+pub mod document;
 pub mod gemm;
 pub mod html;
 pub mod info;

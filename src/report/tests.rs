@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use super::*;
 use crate::gate;
+use crate::model::telemetry::TelemetrySummary;
 use crate::model::*;
 use crate::workload::{Direction, Precision, StreamOp, VideoStage, WorkloadSpec};
 
@@ -249,6 +250,31 @@ pub(crate) fn sample_report() -> RunReport {
         .unwrap()
         .warnings
         .push("SM clock fell to 949 MHz during sampling (thermal slowdown)".into());
+    // NVML saw the SGEMM hold its clock, and the triad run hot and throttled.
+    results[0].telemetry = Some(TelemetrySummary {
+        samples: 40,
+        sm_clock_mhz_median: Some(1114.0),
+        sm_clock_mhz_min: Some(1114),
+        max_sm_clock_mhz: Some(1114),
+        mem_clock_mhz_median: Some(3004.0),
+        temperature_c_max: Some(71),
+        power_w_median: Some(231.0),
+        power_limit_w: Some(250.0),
+        throttle_reasons: Vec::new(),
+        throttled_fraction: 0.0,
+    });
+    results[3].telemetry = Some(TelemetrySummary {
+        samples: 30,
+        sm_clock_mhz_median: Some(1020.0),
+        sm_clock_mhz_min: Some(949),
+        max_sm_clock_mhz: Some(1114),
+        mem_clock_mhz_median: Some(3004.0),
+        temperature_c_max: Some(88),
+        power_w_median: Some(248.0),
+        power_limit_w: Some(250.0),
+        throttle_reasons: vec!["hw_thermal_slowdown".into(), "sw_power_cap".into()],
+        throttled_fraction: 0.4,
+    });
     let mut tc = result("gpu0.dgemm.tc.2048x2048x2048", Some(0), dgemm_tc, "", 0.0);
     tc.math_mode = None;
     tc.measurement = None;
@@ -335,7 +361,7 @@ pub(crate) fn sample_report() -> RunReport {
         gpus: vec![m40(0)],
         gpu_unavailable: None,
         peaks: vec![crate::gate::profile::peaks_for_device(&m40(0))],
-        tuning: Vec::new(),
+        tuning: vec![sample_tuning()],
         module_loads: vec![
             ModuleLoad {
                 device: 0,
@@ -477,7 +503,7 @@ fn console_snapshot() {
 fn gpu_unavailable_snapshots() {
     let r = unavailable_report();
     let md = Markdown.render(&r);
-    assert!(md.contains("**GPU unavailable: the NVIDIA driver library"));
+    assert!(md.contains("> **GPU unavailable:** the NVIDIA driver library"));
     check_snapshot("unavailable.md", &md);
     let console = Console.render(&r);
     assert!(console.ends_with("verdict: FAIL (exit 1)\n"), "{console}");
@@ -875,4 +901,107 @@ fn run_text_never_becomes_markup_in_any_report() {
     assert!(!html.contains("<script>alert") && !html.contains("<img src=x"));
     let junit = junit::Junit.render(&r);
     assert!(!junit.contains("<script>") && !junit.contains("<img"));
+}
+
+/// The M40's FP32 tuning for large GEMMs: one variant timed, one wrong, one that failed.
+fn sample_tuning() -> crate::model::tuning::TuningTable {
+    use crate::model::tuning::*;
+    let candidate =
+        |variant: &str, tflops: Option<f64>, verified: bool, error: Option<&str>| Candidate {
+            variant: variant.into(),
+            tflops,
+            verified,
+            error: error.map(Into::into),
+        };
+    TuningTable {
+        device: 0,
+        key: TuningKey {
+            gpu_uuid: "GPU-00000000-0000-0000-0000-000000000000".into(),
+            gpu_name: "Tesla M40 24GB".into(),
+            driver_cuda_version: 12040,
+            ptx_hash: "0123456789abcdef".into(),
+        },
+        entries: vec![TuningEntry {
+            precision: Precision::F32,
+            math: crate::workload::GemmMath::CudaCores,
+            size_class: SizeClass::Large,
+            size: 8192,
+            variant: "sgemm_f32_tiled_128x64".into(),
+            candidates: vec![
+                candidate("sgemm_f32_tiled_128x64", Some(4.91), true, None),
+                candidate("sgemm_f32_tiled_64x64", Some(5.20), false, None),
+                candidate(
+                    "sgemm_f32_tiled_128x128",
+                    None,
+                    false,
+                    Some("out of registers"),
+                ),
+            ],
+            from_cache: false,
+        }],
+    }
+}
+
+/// report.md and report.html are one document laid out twice: every heading, banner, table
+/// cell, list item and chart of the document is in both, and the sections report.html once
+/// lacked (tuning, mismatches, JIT times, telemetry) are there.
+#[test]
+fn markdown_and_html_carry_the_same_document() {
+    use super::document::{build, Block};
+    for r in [
+        sample_report(),
+        unavailable_report(),
+        simulated_report(false),
+    ] {
+        let doc = build(&r);
+        let md = Markdown.render(&r);
+        let html = super::html::Html.render(&r);
+        let md_has = |t: &str| md.contains(&t.replace('|', "\\|").replace('<', "&lt;"));
+        let html_has = |t: &str| html.contains(&crate::util::xml_escape(t));
+        let mut texts: Vec<String> = Vec::new();
+        for b in &doc.blocks {
+            match b {
+                Block::Heading { text, .. } => texts.push(text.clone()),
+                Block::Banner(s) | Block::Paragraph(s) => {
+                    texts.extend(s.iter().map(|s| s.as_str().trim().to_string()))
+                }
+                Block::Table(t) => {
+                    texts.extend(t.header.iter().cloned());
+                    texts.extend(
+                        t.rows
+                            .iter()
+                            .flatten()
+                            .flat_map(|c| c.spans.iter().map(|s| s.as_str().trim().to_string())),
+                    );
+                }
+                Block::List(items) => texts.extend(
+                    items
+                        .iter()
+                        .flatten()
+                        .map(|s| s.as_str().trim().to_string()),
+                ),
+                Block::Chart(c) => {
+                    assert!(md.contains(&c.file_name), "{}", c.file_name);
+                    assert!(html.contains(&c.svg), "{}", c.file_name);
+                }
+                Block::Footer(t) => texts.push(t.clone()),
+            }
+        }
+        for t in texts.iter().filter(|t| !t.is_empty()) {
+            assert!(md_has(t), "report.md lacks {t:?}");
+            assert!(html_has(t), "report.html lacks {t:?}");
+        }
+    }
+    let html = super::html::Html.render(&sample_report());
+    for section in [
+        "<h2>Checks</h2>",
+        "<h2>GPUs</h2>",
+        "<h2>First mismatches</h2>",
+        "<h2>Module load (JIT) times</h2>",
+        "<h2>Telemetry</h2>",
+        "<h2>GEMM tuning, gpu0 (Tesla M40 24GB, driver 12040, PTX 0123456789abcdef)</h2>",
+        "<h2>Notes</h2>",
+    ] {
+        assert!(html.contains(section), "report.html lacks {section}");
+    }
 }
