@@ -30,6 +30,7 @@
 //! - *profile*: what a machine must have and reach ([`gate::Profile`]); *check*: one decision.
 //! - *peer*: a vendor library (cuBLAS) run beside gpugate's kernel for comparison; never gated.
 
+pub mod clock;
 pub mod cuda;
 pub mod error;
 pub mod files;
@@ -43,6 +44,7 @@ pub mod probe;
 pub mod report;
 pub mod run;
 pub mod runner;
+pub mod seed;
 pub mod selftest;
 pub mod stop;
 pub mod util;

@@ -101,59 +101,6 @@ pub enum Progress<'a> {
     Note(&'a str),
 }
 
-/// A fresh seed from the clock and the process id.
-pub fn fresh_seed() -> u64 {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
-    splitmix(t ^ ((std::process::id() as u64) << 32))
-}
-
-fn splitmix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
-}
-
-/// The seed of one workload: derived from the run's seed and the workload's stable id.
-pub fn workload_seed(run_seed: u64, id: &str) -> u64 {
-    splitmix(run_seed ^ crate::util::fnv1a64(id.bytes()))
-}
-
-/// RFC 3339 UTC timestamp of now.
-pub fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    rfc3339(secs)
-}
-
-/// Formats seconds since the Unix epoch as `YYYY-MM-DDTHH:MM:SSZ`.
-pub fn rfc3339(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil from days (Howard Hinnant's algorithm, public domain description).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60
-    )
-}
-
 pub fn tool_info() -> ToolInfo {
     ToolInfo {
         name: "gpugate".into(),
@@ -359,7 +306,9 @@ pub fn resolve_profile(
     }
 }
 
+pub use crate::clock::{now_rfc3339, rfc3339};
 pub use crate::runner::run;
+pub use crate::seed::{fresh_seed, workload_seed};
 
 /// What `gpugate report` leaves behind.
 #[derive(Debug)]
@@ -711,13 +660,6 @@ mod tests {
     use crate::plan::plan;
 
     #[test]
-    fn rfc3339_known_dates() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_795_804_245), "2026-11-27T18:30:45Z");
-    }
-
-    #[test]
     fn throttling_is_a_warning_with_reasons_and_clock() {
         let mut t = nvml::summarize(&[], Some(1114), None);
         assert_eq!(throttle_warning(&t), None, "no samples, no warning");
@@ -732,19 +674,6 @@ mod tests {
         );
         t.throttled_fraction = 0.0;
         assert_eq!(throttle_warning(&t), None);
-    }
-
-    #[test]
-    fn workload_seeds_differ_by_id_and_run() {
-        assert_ne!(
-            workload_seed(1, "gpu0.sgemm"),
-            workload_seed(1, "gpu0.dgemm")
-        );
-        assert_ne!(
-            workload_seed(1, "gpu0.sgemm"),
-            workload_seed(2, "gpu0.sgemm")
-        );
-        assert_eq!(workload_seed(7, "x"), workload_seed(7, "x"));
     }
 
     #[test]
