@@ -39,6 +39,7 @@ pub mod host;
 pub mod kernels;
 pub mod measure;
 pub mod model;
+pub mod peer;
 pub mod plan;
 pub mod probe;
 pub mod report;

@@ -141,19 +141,6 @@ pub(crate) fn props_of(d: &DeviceInfo) -> DeviceProps {
     }
 }
 
-/// How many cuBLAS peers a plan measures: one per GPU, precision and shape.
-pub fn peer_count(jobs: &[(Option<u32>, WorkloadSpec)]) -> usize {
-    let mut peers: Vec<(u32, WorkloadSpec)> = Vec::new();
-    for (d, s) in jobs {
-        if let (Some(d), Some(p)) = (d, s.peer_spec()) {
-            if !peers.contains(&(*d, p)) {
-                peers.push((*d, p));
-            }
-        }
-    }
-    peers.len()
-}
-
 /// Stable id of a workload result.
 pub fn result_id(device: Option<u32>, role: Role, spec: &WorkloadSpec) -> String {
     let dev = match device {
@@ -531,89 +518,98 @@ pub fn encode_result(
     r
 }
 
-/// Measures one GPU's hardware encode as `plan` says; never fails: errors land in the results.
-pub(crate) fn run_encode(
+/// One hardware-encode workload on `gpu` (`spec`, an encode of `plan`): announced, encoded
+/// (`plan.repetitions` runs of the concurrent sessions, one of the single session), checked,
+/// with telemetry. `failed` carries why the encoder could not run at all: set, the workload
+/// fails with it without trying again; a workload that cannot encode sets it.
+pub(crate) fn encode_one(
     gpu: &DeviceInfo,
     plan: &EncodePlan,
+    spec: WorkloadSpec,
     seed: u64,
-    index: &mut usize,
-    total: usize,
+    failed: &mut Option<String>,
+    (index, total): (usize, usize),
     progress: &mut dyn FnMut(Progress),
-) -> Vec<WorkloadResult> {
-    let mut out = Vec::new();
-    let mut failed: Option<String> = plan.refused.clone();
-    for spec in plan.specs() {
-        if crate::stop::requested() {
-            break;
+) -> WorkloadResult {
+    let id = result_id(Some(gpu.index), Role::Primary, &spec);
+    progress(Progress::WorkloadStarted {
+        index,
+        total,
+        id: &id,
+    });
+    let sessions = match spec {
+        WorkloadSpec::Encode { sessions, .. } => sessions,
+        other => {
+            *failed = Some(format!("{} is not a hardware encode", other.name()));
+            0
         }
-        *index += 1;
-        let id = result_id(Some(gpu.index), Role::Primary, &spec);
-        progress(Progress::WorkloadStarted {
-            index: *index,
-            total,
-            id: &id,
-        });
-        let WorkloadSpec::Encode { sessions, .. } = spec else {
-            continue;
-        };
-        let opts = EncodeOptions::new(
-            Encoder::Nvenc { gpu: gpu.index },
-            sessions,
-            plan.frames,
-            workload_seed(seed, &id),
-        );
-        let (runs, telemetry) = match &failed {
-            // The encoder could not run at all (no NVENC, no ffmpeg, no driver library): the
-            // concurrent run fails with the same reason, without trying again.
-            Some(why) => (Err(why.clone()), None),
-            None => {
-                let t = nvml::open(&gpu.uuid, &gpu.pci_bus_id).ok().map(Arc::new);
-                let recorder = t.map(|t| t.start(TELEMETRY_PERIOD));
-                let reps = if sessions == 1 { 1 } else { plan.repetitions };
-                let mut runs = Vec::new();
-                let mut err = None;
-                for _ in 0..reps {
-                    match encode(&opts) {
-                        Ok(run) => runs.push(run),
-                        Err(e) => {
-                            err = Some(e.to_string());
-                            break;
-                        }
-                    }
-                }
-                let telemetry = recorder.map(|r| r.finish());
-                match err {
-                    Some(e) => {
-                        failed = Some(e.clone());
-                        (Err(e), telemetry)
-                    }
-                    None => (Ok(runs), telemetry),
-                }
+    };
+    let (runs, telemetry) = match failed.clone() {
+        // The encoder could not run at all (no NVENC, no ffmpeg, no driver library): the
+        // concurrent run fails with the same reason, without trying again.
+        Some(why) => (Err(why), None),
+        None => {
+            let opts = EncodeOptions::new(
+                Encoder::Nvenc { gpu: gpu.index },
+                sessions,
+                plan.frames,
+                workload_seed(seed, &id),
+            );
+            let reps = if sessions == 1 { 1 } else { plan.repetitions };
+            let (runs, telemetry) = encode_repeated(gpu, &opts, reps);
+            if let Err(e) = &runs {
+                *failed = Some(e.clone());
             }
-        };
-        let mut r = encode_result(gpu, spec, runs, telemetry);
-        if let (Some(m), Some(w)) = (
-            r.measurement.as_mut(),
-            r.telemetry.as_ref().and_then(throttle_warning),
-        ) {
-            m.warnings.push(w);
+            (runs, telemetry)
         }
-        if gpu.nvenc.engines.is_none() && sessions > 1 {
-            if let Some(m) = r.measurement.as_mut() {
-                m.warnings.push(format!(
-                    "{}: {sessions} sessions, as for one engine",
-                    crate::model::NVENC_UNKNOWN
-                ));
-            }
-        }
-        progress(Progress::WorkloadFinished {
-            index: *index,
-            total,
-            result: &r,
-        });
-        out.push(r);
+    };
+    let mut r = encode_result(gpu, spec, runs, telemetry);
+    if let (Some(m), Some(w)) = (
+        r.measurement.as_mut(),
+        r.telemetry.as_ref().and_then(throttle_warning),
+    ) {
+        m.warnings.push(w);
     }
-    out
+    if gpu.nvenc.engines.is_none() && sessions > 1 {
+        if let Some(m) = r.measurement.as_mut() {
+            m.warnings.push(format!(
+                "{}: {sessions} sessions, as for one engine",
+                crate::model::NVENC_UNKNOWN
+            ));
+        }
+    }
+    progress(Progress::WorkloadFinished {
+        index,
+        total,
+        result: &r,
+    });
+    r
+}
+
+/// `reps` encodes of `opts` on `gpu` with NVML sampled throughout; the first error stops them.
+fn encode_repeated(
+    gpu: &DeviceInfo,
+    opts: &EncodeOptions,
+    reps: usize,
+) -> (Result<Vec<EncodeRun>, String>, Option<TelemetrySummary>) {
+    let t = nvml::open(&gpu.uuid, &gpu.pci_bus_id).ok().map(Arc::new);
+    let recorder = t.map(|t| t.start(TELEMETRY_PERIOD));
+    let mut runs = Vec::new();
+    let mut err = None;
+    for _ in 0..reps {
+        match encode(opts) {
+            Ok(run) => runs.push(run),
+            Err(e) => {
+                err = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    let telemetry = recorder.map(|r| r.finish());
+    match err {
+        Some(e) => (Err(e), telemetry),
+        None => (Ok(runs), telemetry),
+    }
 }
 
 /// The run's notes and records for GPU `gpu`'s kernel families that did not load the GPU's best
@@ -714,7 +710,19 @@ mod tests {
             "sm_90 runs every DGEMM size on both maths"
         );
         // DGEMM: one peer per shape, not one per math; none for the host.
-        assert_eq!(peer_count(&jobs), 2 * (s + d + htc));
+        let peers = |jobs: &[(Option<u32>, WorkloadSpec)]| {
+            (0..2)
+                .map(|g| {
+                    let own: Vec<WorkloadSpec> = jobs
+                        .iter()
+                        .filter(|(d, _)| *d == Some(g))
+                        .map(|(_, s)| *s)
+                        .collect();
+                    crate::peer::cublas_jobs(&own).len()
+                })
+                .sum::<usize>()
+        };
+        assert_eq!(peers(&jobs), 2 * (s + d + htc));
         // A peer is recorded on the CUDA-core spec, so its id names no math.
         let tc = WorkloadSpec::Gemm {
             precision: Precision::F64,
@@ -743,7 +751,7 @@ mod tests {
             .iter()
             .filter(|(_, s)| matches!(s, WorkloadSpec::Gemm { .. }))
             .count();
-        assert_eq!(peer_count(&old), n_gemm);
+        assert_eq!(peers(&old), n_gemm);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The acceptance run, stage by stage, as the data flows: select the GPUs → plan → for each
-//! GPU open it, tune its GEMM variants, measure its workloads (with their cuBLAS peers) →
-//! hardware encode → host workloads → gate → write.
+//! GPU open it, tune its GEMM variants, measure its workloads (each followed by the peers'
+//! jobs placed after it, e.g. cuBLAS) → the peers' jobs placed at the end (the hardware
+//! encoder) → host workloads → gate → write. Peers are [`crate::peer::Peer`]s; the runner
+//! knows none by name.
 //!
 //! [`run`] reads like that list; each stage is a method of [`Runner`], which holds the run's
 //! report (saved to run.json after every workload), its progress callback and its position in
@@ -9,7 +11,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::cuda::{self, CudaDevice};
+use crate::cuda::CudaDevice;
 use crate::error::Error;
 use crate::gate::{self, Profile};
 use crate::host::HostBackend;
@@ -18,14 +20,15 @@ use crate::measure::StoppingCriterion;
 use crate::model::{
     exit, BackendKind, DeviceInfo, HostInfo, ProfileRef, Role, RunReport, Verdict, SCHEMA_VERSION,
 };
+use crate::peer::{Peer, PeerJob, PeerSite};
 use crate::plan::plan_with;
 use crate::probe;
 use crate::probe::telemetry::{self as nvml, GpuTelemetry};
 use crate::report::{self, layout::RunDir};
 use crate::run::{
-    create_run_dir, encode_plan, fresh_seed, module_notes, now_rfc3339, peer_count, props_of,
-    resolve_profile, run_encode, run_one, small_stream_note, tool_info, workload_seed,
-    BackendChoice, EncodePlan, Progress, RunOptions, RunOutcome, Slot,
+    create_run_dir, fresh_seed, module_notes, now_rfc3339, props_of, resolve_profile, run_one,
+    small_stream_note, tool_info, workload_seed, BackendChoice, Progress, RunOptions, RunOutcome,
+    Slot,
 };
 use crate::workload::backend::{Backend, DeviceBackend};
 use crate::workload::WorkloadSpec;
@@ -56,7 +59,7 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunO
         }
         runner.gpu(&gpu, &plan)?;
     }
-    runner.encode(&plan)?;
+    runner.peers_at_end(&plan)?;
     runner.host(&plan)?;
     runner.finish(&profile)
 }
@@ -104,10 +107,10 @@ fn prepare_on<'b, B: Backend + ?Sized>(
 pub struct Plan {
     /// Workloads per GPU (Some) and on the host (None), in run order.
     jobs: Vec<(Option<u32>, WorkloadSpec)>,
-    /// cuBLAS is usable: a peer beside the first GEMM of each precision and shape.
-    peers: bool,
-    /// Hardware encode per GPU that has encoders or whose profile asks for encode throughput.
-    encodes: Vec<(DeviceInfo, EncodePlan)>,
+    /// The peers of the run (none without a GPU).
+    peers: Vec<Box<dyn Peer>>,
+    /// Their jobs: (GPU, index into `peers`, job), per GPU in run order.
+    peer_jobs: Vec<(u32, usize, PeerJob)>,
 }
 
 impl Plan {
@@ -120,19 +123,24 @@ impl Plan {
     }
 
     fn total(&self) -> usize {
-        self.jobs.len()
-            + if self.peers {
-                peer_count(&self.jobs)
-            } else {
-                0
-            }
-            + self
-                .encodes
-                .iter()
-                .map(|(_, p)| p.specs().len())
-                .sum::<usize>()
+        self.jobs.len() + self.peer_jobs.len()
+    }
+
+    /// The peers' jobs on GPU `gpu` placed after `after` (None: at the end).
+    fn peer_jobs_of(
+        &self,
+        gpu: u32,
+        after: Option<WorkloadSpec>,
+    ) -> impl Iterator<Item = (usize, PeerJob)> + '_ {
+        self.peer_jobs
+            .iter()
+            .filter(move |(g, _, j)| *g == gpu && j.after == after)
+            .map(|(_, p, j)| (*p, *j))
     }
 }
+
+/// The run's peers, and their jobs: (GPU, index into the peers, job).
+type PeerPlan = (Vec<Box<dyn Peer>>, Vec<(u32, usize, PeerJob)>);
 
 /// A run in progress: its report, where it is written, and where it is in the plan.
 pub struct Runner<'a> {
@@ -245,30 +253,42 @@ impl<'a> Runner<'a> {
             let specs = plan_with(level, BackendKind::Host, None, &opts.sizes);
             jobs.extend(specs.into_iter().map(|s| (None, s)));
         }
-        let peers = use_cuda
-            && match cuda::cublas_status() {
-                Ok(()) => true,
-                Err(why) => {
-                    self.note(format!("cuBLAS peer not run: {why}"));
-                    false
-                }
-            };
-        let encodes = if use_cuda {
-            self.report
-                .gpus
-                .iter()
-                .filter_map(|g| encode_plan(profile, g, level).map(|p| (g.clone(), p)))
-                .collect()
+        let (peers, peer_jobs) = if use_cuda {
+            self.plan_peers(profile, &jobs)
         } else {
-            Vec::new()
+            (Vec::new(), Vec::new())
         };
         let plan = Plan {
             jobs,
             peers,
-            encodes,
+            peer_jobs,
         };
         self.total = plan.total();
         plan
+    }
+
+    /// The run's peers and their jobs on each GPU, from each GPU's own workloads.
+    fn plan_peers(
+        &mut self,
+        profile: &Profile,
+        jobs: &[(Option<u32>, WorkloadSpec)],
+    ) -> PeerPlan {
+        let (peers, notes) = crate::peer::peers_for(profile, &self.report.gpus, self.opts.level);
+        for n in notes {
+            self.note(n);
+        }
+        let mut peer_jobs = Vec::new();
+        for gpu in &self.report.gpus {
+            let own: Vec<WorkloadSpec> = jobs
+                .iter()
+                .filter(|(d, _)| *d == Some(gpu.index))
+                .map(|(_, s)| *s)
+                .collect();
+            for (p, peer) in peers.iter().enumerate() {
+                peer_jobs.extend(peer.plan(gpu, &own).into_iter().map(|j| (gpu.index, p, j)));
+            }
+        }
+        (peers, peer_jobs)
     }
 
     /// One GPU: open it, tune its GEMM variants, then measure its workloads.
@@ -286,7 +306,7 @@ impl<'a> Runner<'a> {
                 self.report.module_loads.extend(loads);
                 Arc::new(dev)
             }
-            Err(why) => return self.unusable_gpu(gpu, specs, why),
+            Err(why) => return self.unusable_gpu(gpu, plan, specs, why),
         };
         // A family on a lower build than the GPU's best, or on none, because of the driver: say
         // so (the workloads that need what is missing fail with the same reason).
@@ -300,13 +320,15 @@ impl<'a> Runner<'a> {
         backend.tuning = Some(table);
         self.save()?;
         let telemetry = self.telemetry(gpu);
-        self.measure_gpu(gpu, &dev, &backend, specs, plan.peers, telemetry.as_ref())
+        self.measure_gpu(gpu, &dev, &backend, plan, specs, telemetry.as_ref())
     }
 
-    /// A GPU that could not be opened: each of its workloads fails with the reason.
+    /// A GPU that could not be opened: each of its workloads, and each peer job placed after
+    /// one, fails with the reason.
     fn unusable_gpu(
         &mut self,
         gpu: &DeviceInfo,
+        plan: &Plan,
         specs: Vec<WorkloadSpec>,
         why: String,
     ) -> Result<(), Error> {
@@ -335,6 +357,9 @@ impl<'a> Runner<'a> {
                 self.progress,
             );
             self.report.results.push(r);
+            for (p, job) in plan.peer_jobs_of(gpu.index, Some(spec)) {
+                self.measure_peer(plan, p, &job, gpu, Err(&why), None)?;
+            }
         }
         self.save()
     }
@@ -468,15 +493,15 @@ impl<'a> Runner<'a> {
         }
     }
 
-    /// A GPU's workloads, each followed (for the first GEMM of each precision and shape,
-    /// whatever its math) by its cuBLAS peer: sgemm (pedantic), dgemm, gemmEx for FP16 inputs.
+    /// A GPU's workloads, each followed by the peers' jobs placed after it (cuBLAS beside the
+    /// first GEMM of each precision and shape).
     fn measure_gpu(
         &mut self,
         gpu: &DeviceInfo,
         dev: &Arc<CudaDevice>,
         backend: &DeviceBackend<CudaDevice>,
+        plan: &Plan,
         specs: Vec<WorkloadSpec>,
-        peers: bool,
         telemetry: Option<&Arc<GpuTelemetry>>,
     ) -> Result<(), Error> {
         let primary = Slot {
@@ -485,35 +510,52 @@ impl<'a> Runner<'a> {
             device_name: gpu.name.clone(),
             role: Role::Primary,
         };
-        let peer = Slot {
-            role: Role::Peer,
-            device_name: gpu.name.clone(),
-            ..primary
-        };
         let seed = self.report.seed;
-        let mut peers_done: Vec<WorkloadSpec> = Vec::new();
         for spec in specs {
             if crate::stop::requested() {
                 break;
             }
             self.measure(&spec, &primary, prepare_on(backend, &spec, seed), telemetry)?;
-            let Some(
-                pspec @ WorkloadSpec::Gemm {
-                    precision, m, n, k, ..
-                },
-            ) = spec.peer_spec()
-            else {
-                continue;
-            };
-            if !peers || peers_done.contains(&pspec) {
-                continue;
+            for (p, job) in plan.peer_jobs_of(gpu.index, Some(spec)) {
+                if crate::stop::requested() {
+                    break;
+                }
+                self.measure_peer(plan, p, &job, gpu, Ok(dev), telemetry)?;
             }
-            peers_done.push(pspec);
-            let prepare =
-                |id: &str| dev.cublas_gemm_trial(precision, m, n, k, workload_seed(seed, id));
-            self.measure(&pspec, &peer, prepare, telemetry)?;
         }
         Ok(())
+    }
+
+    /// One peer job: measured by its peer, kept (with a note where the peer wants one for a
+    /// failure), saved.
+    fn measure_peer(
+        &mut self,
+        plan: &Plan,
+        p: usize,
+        job: &PeerJob,
+        gpu: &DeviceInfo,
+        dev: Result<&Arc<CudaDevice>, &str>,
+        telemetry: Option<&Arc<GpuTelemetry>>,
+    ) -> Result<(), Error> {
+        self.index += 1;
+        let peer = &plan.peers[p];
+        let site = PeerSite {
+            gpu,
+            dev,
+            seed: self.report.seed,
+            position: (self.index, self.total),
+            crit: &self.crit,
+            telemetry,
+            progress: &mut *self.progress,
+        };
+        let r = peer.measure(job, site);
+        if let Some(note) = r.error.as_deref().and_then(|e| peer.failure_note(gpu, e)) {
+            if !self.report.notes.contains(&note) {
+                self.note(note);
+            }
+        }
+        self.report.results.push(r);
+        self.save()
     }
 
     /// One workload: measured, verified, kept, saved.
@@ -538,24 +580,17 @@ impl<'a> Runner<'a> {
         self.save()
     }
 
-    /// Hardware encode (NVENC through ffmpeg): a single session, then 2 × engines at once.
-    fn encode(&mut self, plan: &Plan) -> Result<(), Error> {
-        for (gpu, encode) in &plan.encodes {
-            if crate::stop::requested() {
-                break;
-            }
-            let (seed, total) = (self.report.seed, self.total);
-            let results = run_encode(gpu, encode, seed, &mut self.index, total, self.progress);
-            for r in results {
-                if let Some(e) = &r.error {
-                    let note = format!("GPU {}: hardware encode not measured: {e}", gpu.index);
-                    if !self.report.notes.contains(&note) {
-                        self.note(note);
-                    }
+    /// The peers' jobs placed after every GPU's own workloads (the hardware encoder), GPU by
+    /// GPU. gpugate holds no context on the GPU by then.
+    fn peers_at_end(&mut self, plan: &Plan) -> Result<(), Error> {
+        for gpu in self.report.gpus.clone() {
+            for (p, job) in plan.peer_jobs_of(gpu.index, None) {
+                if crate::stop::requested() {
+                    return Ok(());
                 }
-                self.report.results.push(r);
+                let closed = "gpugate's own workloads on this GPU are done";
+                self.measure_peer(plan, p, &job, &gpu, Err(closed), None)?;
             }
-            self.save()?;
         }
         Ok(())
     }
