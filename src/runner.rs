@@ -28,7 +28,7 @@ use crate::run::{
     BackendChoice, EncodePlan, Progress, RunOptions, RunOutcome, Slot,
 };
 use crate::workload::backend::{Backend, DeviceBackend};
-use crate::workload::WorkloadSpec;
+use crate::workload::{WorkloadError, WorkloadSpec};
 
 /// Runs the acceptance run and writes run.json (after every workload) and every report.
 /// Returns what it wrote; the report's `exit_code` is the process's.
@@ -91,12 +91,8 @@ fn prepare_on<'b, B: Backend + ?Sized>(
     backend: &'b B,
     spec: &'b WorkloadSpec,
     seed: u64,
-) -> impl FnOnce(&str) -> Result<Box<dyn crate::workload::Trial + 'b>, String> + 'b {
-    move |id: &str| {
-        backend
-            .prepare(spec, workload_seed(seed, id))
-            .map_err(|e| e.to_string())
-    }
+) -> impl FnOnce(&str) -> Result<Box<dyn crate::workload::Trial + 'b>, WorkloadError> + 'b {
+    move |id: &str| backend.prepare(spec, workload_seed(seed, id))
 }
 
 /// What the run will do, decided before anything is measured (so progress can say "n of
@@ -308,7 +304,7 @@ impl<'a> Runner<'a> {
         &mut self,
         gpu: &DeviceInfo,
         specs: Vec<WorkloadSpec>,
-        why: String,
+        why: cuda::CudaError,
     ) -> Result<(), Error> {
         self.note(format!(
             "GPU {} ({}) could not be used: {why}",
@@ -329,7 +325,7 @@ impl<'a> Runner<'a> {
                 &spec,
                 &at,
                 (self.index, self.total),
-                |_| Err(why.clone()),
+                |_| Err(WorkloadError::Cuda(why.clone())),
                 &self.crit,
                 None,
                 self.progress,
@@ -509,8 +505,9 @@ impl<'a> Runner<'a> {
                 continue;
             }
             peers_done.push(pspec);
-            let prepare =
-                |id: &str| dev.cublas_gemm_trial(precision, m, n, k, workload_seed(seed, id));
+            let prepare = |id: &str| {
+                Ok(dev.cublas_gemm_trial(precision, m, n, k, workload_seed(seed, id))?)
+            };
             self.measure(&pspec, &peer, prepare, telemetry)?;
         }
         Ok(())
@@ -521,7 +518,7 @@ impl<'a> Runner<'a> {
         &mut self,
         spec: &WorkloadSpec,
         at: &Slot,
-        prepare: impl FnOnce(&str) -> Result<Box<dyn crate::workload::Trial + 'd>, String>,
+        prepare: impl FnOnce(&str) -> Result<Box<dyn crate::workload::Trial + 'd>, WorkloadError>,
         telemetry: Option<&Arc<GpuTelemetry>>,
     ) -> Result<(), Error> {
         self.index += 1;
