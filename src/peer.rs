@@ -12,7 +12,7 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use crate::cuda::{self, CudaDevice};
+use crate::cuda::{self, BlasError, CudaDevice, CudaError};
 use crate::gate::Profile;
 use crate::measure::StoppingCriterion;
 use crate::model::{BackendKind, DeviceInfo, Level, Role, WorkloadResult};
@@ -20,7 +20,7 @@ use crate::probe::telemetry::GpuTelemetry;
 use crate::run::{
     encode_one, encode_plan, encode_result, run_one, workload_seed, EncodePlan, Progress, Slot,
 };
-use crate::workload::WorkloadSpec;
+use crate::workload::{WorkloadError, WorkloadSpec};
 
 /// One workload a peer runs on a GPU, and where in the GPU's run it goes.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -31,13 +31,21 @@ pub struct PeerJob {
     pub after: Option<WorkloadSpec>,
 }
 
+/// gpugate's CUDA context on a peer's GPU, for the peers that run inside it (cuBLAS).
+#[derive(Clone, Copy)]
+pub enum Context<'a> {
+    Open(&'a Arc<CudaDevice>),
+    /// The GPU could not be opened: a peer that needs it fails with the same error.
+    Failed(&'a CudaError),
+    /// The GPU's own workloads are done and its context is gone (peers placed at the end).
+    Closed,
+}
+
 /// What a peer's measurement may use: the GPU, gpugate's open context on it (or why there is
 /// none), the run's seed and stopping rule, telemetry, and the progress callback.
 pub struct PeerSite<'a> {
     pub gpu: &'a DeviceInfo,
-    /// Err: why gpugate has no context on the GPU (it could not be opened, or its own
-    /// workloads are done); a peer that needs one fails its result with this reason.
-    pub dev: Result<&'a Arc<CudaDevice>, &'a str>,
+    pub dev: Context<'a>,
     pub seed: u64,
     /// (this workload's number, the plan's total), for progress.
     pub position: (usize, usize),
@@ -84,7 +92,7 @@ pub struct Cublas(());
 
 impl Cublas {
     /// cuBLAS, if it is installed and fits the driver; else why not.
-    pub fn probe() -> Result<Cublas, String> {
+    pub fn probe() -> Result<Cublas, BlasError> {
         cuda::cublas_status().map(|()| Cublas(()))
     }
 }
@@ -108,13 +116,19 @@ impl Peer for Cublas {
         let (dev, seed) = (site.dev, site.seed);
         let prepare = |id: &str| match (dev, job.spec) {
             (
-                Ok(dev),
+                Context::Open(dev),
                 WorkloadSpec::Gemm {
                     precision, m, n, k, ..
                 },
-            ) => dev.cublas_gemm_trial(precision, m, n, k, workload_seed(seed, id)),
-            (Ok(_), other) => Err(format!("cuBLAS has no peer for {}", other.name())),
-            (Err(why), _) => Err(why.to_string()),
+            ) => Ok(dev.cublas_gemm_trial(precision, m, n, k, workload_seed(seed, id))?),
+            (Context::Open(_), other) => Err(WorkloadError::Unsupported(format!(
+                "cuBLAS has no peer for {}",
+                other.name()
+            ))),
+            (Context::Failed(e), _) => Err(WorkloadError::Cuda(e.clone())),
+            (Context::Closed, _) => Err(WorkloadError::Unsupported(
+                "the GPU's own workloads are done: no context to run cuBLAS in".into(),
+            )),
         };
         run_one(
             &job.spec,
@@ -242,7 +256,7 @@ mod tests {
         };
         let site = PeerSite {
             gpu,
-            dev: Err("not open in this test"),
+            dev: Context::Closed,
             seed: 7,
             position: (1, 1),
             crit: &crit,
@@ -299,7 +313,7 @@ mod tests {
             r.error
                 .as_deref()
                 .unwrap()
-                .contains("not open in this test"),
+                .contains("no context to run cuBLAS in"),
             "{r:?}"
         );
         assert_eq!(

@@ -199,7 +199,7 @@ pub(crate) fn run_one<'d>(
     spec: &WorkloadSpec,
     at: &Slot,
     (index, total): (usize, usize),
-    prepare: impl FnOnce(&str) -> Result<Box<dyn Trial + 'd>, String>,
+    prepare: impl FnOnce(&str) -> Result<Box<dyn Trial + 'd>, crate::workload::WorkloadError>,
     crit: &StoppingCriterion,
     telemetry: Option<&Arc<GpuTelemetry>>,
     progress: &mut dyn FnMut(Progress),

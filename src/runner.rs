@@ -20,7 +20,7 @@ use crate::measure::StoppingCriterion;
 use crate::model::{
     exit, BackendKind, DeviceInfo, HostInfo, ProfileRef, Role, RunReport, Verdict, SCHEMA_VERSION,
 };
-use crate::peer::{Peer, PeerJob, PeerSite};
+use crate::peer::{Context, Peer, PeerJob, PeerSite};
 use crate::plan::plan_with;
 use crate::probe;
 use crate::probe::telemetry::{self as nvml, GpuTelemetry};
@@ -31,7 +31,7 @@ use crate::run::{
     Slot,
 };
 use crate::workload::backend::{Backend, DeviceBackend};
-use crate::workload::WorkloadSpec;
+use crate::workload::{WorkloadError, WorkloadSpec};
 
 /// Runs the acceptance run and writes run.json (after every workload) and every report.
 /// Returns what it wrote; the report's `exit_code` is the process's.
@@ -94,12 +94,8 @@ fn prepare_on<'b, B: Backend + ?Sized>(
     backend: &'b B,
     spec: &'b WorkloadSpec,
     seed: u64,
-) -> impl FnOnce(&str) -> Result<Box<dyn crate::workload::Trial + 'b>, String> + 'b {
-    move |id: &str| {
-        backend
-            .prepare(spec, workload_seed(seed, id))
-            .map_err(|e| e.to_string())
-    }
+) -> impl FnOnce(&str) -> Result<Box<dyn crate::workload::Trial + 'b>, WorkloadError> + 'b {
+    move |id: &str| backend.prepare(spec, workload_seed(seed, id))
 }
 
 /// What the run will do, decided before anything is measured (so progress can say "n of
@@ -268,11 +264,7 @@ impl<'a> Runner<'a> {
     }
 
     /// The run's peers and their jobs on each GPU, from each GPU's own workloads.
-    fn plan_peers(
-        &mut self,
-        profile: &Profile,
-        jobs: &[(Option<u32>, WorkloadSpec)],
-    ) -> PeerPlan {
+    fn plan_peers(&mut self, profile: &Profile, jobs: &[(Option<u32>, WorkloadSpec)]) -> PeerPlan {
         let (peers, notes) = crate::peer::peers_for(profile, &self.report.gpus, self.opts.level);
         for n in notes {
             self.note(n);
@@ -330,7 +322,7 @@ impl<'a> Runner<'a> {
         gpu: &DeviceInfo,
         plan: &Plan,
         specs: Vec<WorkloadSpec>,
-        why: String,
+        why: crate::cuda::CudaError,
     ) -> Result<(), Error> {
         self.note(format!(
             "GPU {} ({}) could not be used: {why}",
@@ -351,14 +343,14 @@ impl<'a> Runner<'a> {
                 &spec,
                 &at,
                 (self.index, self.total),
-                |_| Err(why.clone()),
+                |_| Err(WorkloadError::Cuda(why.clone())),
                 &self.crit,
                 None,
                 self.progress,
             );
             self.report.results.push(r);
             for (p, job) in plan.peer_jobs_of(gpu.index, Some(spec)) {
-                self.measure_peer(plan, p, &job, gpu, Err(&why), None)?;
+                self.measure_peer(plan, p, &job, gpu, Context::Failed(&why), None)?;
             }
         }
         self.save()
@@ -520,7 +512,7 @@ impl<'a> Runner<'a> {
                 if crate::stop::requested() {
                     break;
                 }
-                self.measure_peer(plan, p, &job, gpu, Ok(dev), telemetry)?;
+                self.measure_peer(plan, p, &job, gpu, Context::Open(dev), telemetry)?;
             }
         }
         Ok(())
@@ -534,7 +526,7 @@ impl<'a> Runner<'a> {
         p: usize,
         job: &PeerJob,
         gpu: &DeviceInfo,
-        dev: Result<&Arc<CudaDevice>, &str>,
+        dev: Context<'_>,
         telemetry: Option<&Arc<GpuTelemetry>>,
     ) -> Result<(), Error> {
         self.index += 1;
@@ -563,7 +555,7 @@ impl<'a> Runner<'a> {
         &mut self,
         spec: &WorkloadSpec,
         at: &Slot,
-        prepare: impl FnOnce(&str) -> Result<Box<dyn crate::workload::Trial + 'd>, String>,
+        prepare: impl FnOnce(&str) -> Result<Box<dyn crate::workload::Trial + 'd>, WorkloadError>,
         telemetry: Option<&Arc<GpuTelemetry>>,
     ) -> Result<(), Error> {
         self.index += 1;
@@ -588,8 +580,7 @@ impl<'a> Runner<'a> {
                 if crate::stop::requested() {
                     return Ok(());
                 }
-                let closed = "gpugate's own workloads on this GPU are done";
-                self.measure_peer(plan, p, &job, &gpu, Err(closed), None)?;
+                self.measure_peer(plan, p, &job, &gpu, Context::Closed, None)?;
             }
         }
         Ok(())

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::cuda::CudaDevice;
+use crate::cuda::{CudaDevice, CudaError};
 use crate::model::{BackendKind, Verification};
 use crate::probe;
 use crate::run::workload_seed;
@@ -194,16 +194,31 @@ pub fn selftest_on(
     out
 }
 
+/// Why `gpugate selftest` could test no GPU at all.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SelftestError {
+    /// The CUDA driver cannot be used (missing, too old, broken, no device): the driver's own
+    /// reason, which says what to do.
+    #[error(transparent)]
+    Driver(#[from] CudaError),
+    /// The driver works, yet the inventory lists no GPU (its reason).
+    #[error("{0}")]
+    NoGpu(String),
+}
+
 /// `gpugate selftest`: every kernel at small, odd and large sizes on every usable GPU.
-/// Err(reason) when no GPU can be used.
+/// Err when no GPU can be used; a GPU that cannot be opened is a failed case of its own.
 pub fn selftest(
     seed: u64,
     include_large: bool,
     each: &mut dyn FnMut(&SelftestCase),
-) -> Result<Vec<SelftestCase>, String> {
+) -> Result<Vec<SelftestCase>, SelftestError> {
     let inv = probe::gpus();
     if inv.devices.is_empty() {
-        return Err(inv.unavailable.unwrap_or_else(|| "no GPU found".into()));
+        return Err(match crate::cuda::list_devices() {
+            Err(e) => SelftestError::Driver(e),
+            Ok(_) => SelftestError::NoGpu(inv.unavailable.unwrap_or_else(|| "no GPU found".into())),
+        });
     }
     let mut all = Vec::new();
     for d in &inv.devices {

@@ -16,7 +16,7 @@ use cudarc::cublas::result::{self as blas, CublasError};
 use cudarc::cublas::sys::{self as blas_sys, cublasHandle_t, cublasMath_t, cublasOperation_t};
 
 use super::device::CudaDevice;
-use super::{cuda_version_string, driver_branch, driver_label, guarded};
+use super::{cuda_version_string, driver_branch, driver_label, guarded, CudaError};
 use crate::model::Verification;
 use crate::verify::gemm::check_gemm;
 use crate::verify::Elem;
@@ -29,13 +29,54 @@ use crate::workload::{Precision, Trial, TrialInfo, WorkloadError};
 /// and `cublasComputeType_t` (the FP16 peer's `cublasGemmEx`).
 pub const CUBLAS_MIN_MAJOR: i32 = 11;
 
+/// Why the cuBLAS peer was not run, or failed. Each message says what to do; the peer is
+/// optional, so none of these fails a run.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BlasError {
+    /// No `libcuBLAS.so*` on the library path (`ld_library_path`: LD_LIBRARY_PATH's value).
+    #[error("{}", not_found(ld_library_path))]
+    NotFound { ld_library_path: String },
+    /// The cuBLAS found (major, minor, patch) is older than the peer needs (11.0).
+    #[error("{}", too_old(*found))]
+    TooOld { found: (i32, i32, i32) },
+    /// The cuBLAS found needs a newer driver than this one (CUDA version, as
+    /// `cuDriverGetVersion` numbers it).
+    #[error("{}", needs_driver(*found, *driver))]
+    NeedsNewerDriver { found: (i32, i32, i32), driver: u32 },
+    /// A shape cuBLAS cannot take.
+    #[error("GEMM {m}x{n}x{k}: each dimension must be in 1..2^31 (cuBLAS takes 32-bit sizes)")]
+    BadShape { m: usize, n: usize, k: usize },
+    /// A cuBLAS call failed on a GPU of compute capability `cc` (the message adds the cuBLAS 13
+    /// hint on GPUs it dropped).
+    #[error("{what}: {source:?}{}", arch_hint(*cc))]
+    Call {
+        what: String,
+        cc: (u32, u32),
+        #[source]
+        source: CublasError,
+    },
+    /// The device failed under the peer (allocating, copying, timing).
+    #[error("{what}: {source}{}", arch_hint(*cc))]
+    Device {
+        what: String,
+        cc: (u32, u32),
+        #[source]
+        source: DeviceError,
+    },
+    /// The CUDA bindings failed (a panic inside them).
+    #[error(transparent)]
+    Cuda(#[from] CudaError),
+}
+
 /// Is cuBLAS loadable, one the peer can use, and one this driver can run? Err says what was
 /// found, where it was looked for and what to do. Never panics.
-pub fn cublas_status() -> Result<(), String> {
+pub fn cublas_status() -> Result<(), BlasError> {
     // SAFETY: only tries to dlopen the library by name.
     let present = catch_unwind(|| unsafe { blas_sys::is_culib_present() }).unwrap_or(false);
     if !present {
-        return Err(not_found());
+        return Err(BlasError::NotFound {
+            ld_library_path: std::env::var("LD_LIBRARY_PATH").unwrap_or_default(),
+        });
     }
     let driver = if super::driver_library_present() {
         super::driver_status().ok().map(|s| s.driver_cuda_version)
@@ -45,14 +86,13 @@ pub fn cublas_status() -> Result<(), String> {
     cublas_fits_driver(cublas_version(), driver)
 }
 
-fn not_found() -> String {
+fn not_found(ld: &str) -> String {
     let names = [
         "libcublas.so",
         "libcublas.so.13",
         "libcublas.so.12",
         "libcublas.so.11",
     ];
-    let ld = std::env::var("LD_LIBRARY_PATH").unwrap_or_default();
     format!(
         "cuBLAS not found: looked for {} by bare name through LD_LIBRARY_PATH ({}), the \
          executable's RUNPATH and the ld.so cache (`ldconfig -p | grep cublas`). The cuBLAS peer \
@@ -60,7 +100,7 @@ fn not_found() -> String {
          nvidia-cublas-cu12` for drivers before R580) and add the directory holding \
          libcublas.so.* to LD_LIBRARY_PATH.",
         names.join(", "),
-        if ld.is_empty() { "unset" } else { ld.as_str() }
+        if ld.is_empty() { "unset" } else { ld }
     )
 }
 
@@ -96,48 +136,56 @@ pub fn cublas_min_driver(major: i32) -> u32 {
 pub fn cublas_fits_driver(
     cublas: Option<(i32, i32, i32)>,
     driver: Option<u32>,
-) -> Result<(), String> {
-    let Some((major, minor, patch)) = cublas else {
+) -> Result<(), BlasError> {
+    let Some(found) = cublas else {
         return Ok(());
     };
-    let found = format!("cuBLAS {major}.{minor}.{patch} was found");
-    if major < CUBLAS_MIN_MAJOR {
-        return Err(format!(
-            "{found}, older than the peer needs: cuBLAS {CUBLAS_MIN_MAJOR} or newer \
-             (CUBLAS_PEDANTIC_MATH for an honest FP32 peer and cublasComputeType_t came with \
-             11.0). The cuBLAS peer is optional; to run it, install cuBLAS 11 or newer (`pip \
-             install nvidia-cublas-cu11` or `-cu12`) with a driver that runs it (R450+ for 11, \
-             R525+ for 12)."
-        ));
+    if found.0 < CUBLAS_MIN_MAJOR {
+        return Err(BlasError::TooOld { found });
     }
-    let needs = cublas_min_driver(major);
     match driver {
-        Some(d) if d < needs => {
-            let branch = driver_branch(needs)
-                .map(|b| format!(" ({b}+)"))
-                .unwrap_or_default();
-            let instead = if d >= cublas_min_driver(CUBLAS_MIN_MAJOR) {
-                format!(
-                    "put a cuBLAS this driver runs first on LD_LIBRARY_PATH (cuBLAS {}.x, e.g. \
-                     `pip install nvidia-cublas-cu{}`), or upgrade the driver",
-                    d / 1000,
-                    d / 1000
-                )
-            } else {
-                format!(
-                    "no cuBLAS the peer can use runs on it (cuBLAS {CUBLAS_MIN_MAJOR} needs R450 \
-                     or newer); upgrade the driver to run the peer"
-                )
-            };
-            Err(format!(
-                "{found}, which needs an NVIDIA driver for CUDA {} or newer{branch}; this driver \
-                 is {}. The cuBLAS peer is optional; to run it here, {instead}.",
-                cuda_version_string(needs),
-                driver_label(d)
-            ))
+        Some(d) if d < cublas_min_driver(found.0) => {
+            Err(BlasError::NeedsNewerDriver { found, driver: d })
         }
         _ => Ok(()),
     }
+}
+
+fn too_old((major, minor, patch): (i32, i32, i32)) -> String {
+    format!(
+        "cuBLAS {major}.{minor}.{patch} was found, older than the peer needs: cuBLAS \
+         {CUBLAS_MIN_MAJOR} or newer (CUBLAS_PEDANTIC_MATH for an honest FP32 peer and \
+         cublasComputeType_t came with 11.0). The cuBLAS peer is optional; to run it, install \
+         cuBLAS 11 or newer (`pip install nvidia-cublas-cu11` or `-cu12`) with a driver that runs \
+         it (R450+ for 11, R525+ for 12)."
+    )
+}
+
+fn needs_driver((major, minor, patch): (i32, i32, i32), d: u32) -> String {
+    let needs = cublas_min_driver(major);
+    let branch = driver_branch(needs)
+        .map(|b| format!(" ({b}+)"))
+        .unwrap_or_default();
+    let instead = if d >= cublas_min_driver(CUBLAS_MIN_MAJOR) {
+        format!(
+            "put a cuBLAS this driver runs first on LD_LIBRARY_PATH (cuBLAS {}.x, e.g. `pip \
+             install nvidia-cublas-cu{}`), or upgrade the driver",
+            d / 1000,
+            d / 1000
+        )
+    } else {
+        format!(
+            "no cuBLAS the peer can use runs on it (cuBLAS {CUBLAS_MIN_MAJOR} needs R450 or \
+             newer); upgrade the driver to run the peer"
+        )
+    };
+    format!(
+        "cuBLAS {major}.{minor}.{patch} was found, which needs an NVIDIA driver for CUDA {} or \
+         newer{branch}; this driver is {}. The cuBLAS peer is optional; to run it here, \
+         {instead}.",
+        cuda_version_string(needs),
+        driver_label(d)
+    )
 }
 
 /// Element types the cuBLAS peer runs, with their labels, math mode and GEMM entry point.
@@ -241,29 +289,16 @@ pub fn row_major_as_col_major(
     (n, m, k, n, k, n)
 }
 
-fn dev_err(what: &str, e: impl std::fmt::Debug) -> WorkloadError {
-    WorkloadError::Device(DeviceError(format!("{what}: {e:?}")))
-}
-
 /// CUDA 13's cuBLAS dropped Maxwell, Pascal and Volta: say so when a GEMM fails on one.
-fn with_arch_hint(cc: (u32, u32), msg: String) -> String {
+fn arch_hint(cc: (u32, u32)) -> String {
     if cc < (7, 5) {
         format!(
-            "{msg}. Note: cuBLAS 13 supports compute capability 7.5 and newer only; on this \
-             sm_{}{} GPU make cuBLAS 12 (libcublas.so.12) the library found first",
+            ". Note: cuBLAS 13 supports compute capability 7.5 and newer only; on this sm_{}{} \
+             GPU make cuBLAS 12 (libcublas.so.12) the library found first",
             cc.0, cc.1
         )
     } else {
-        msg
-    }
-}
-
-fn hint_workload_error(cc: (u32, u32), e: WorkloadError) -> WorkloadError {
-    match e {
-        WorkloadError::Device(DeviceError(m)) => {
-            WorkloadError::Device(DeviceError(with_arch_hint(cc, m)))
-        }
-        other => other,
+        String::new()
     }
 }
 
@@ -277,9 +312,29 @@ struct Peer<'d> {
 
 impl Peer<'_> {
     /// Device pointers of A, B and C.
-    fn ptrs(&self) -> Result<(u64, u64, u64), WorkloadError> {
-        let p = |i: usize| self.dev.device_ptr(self.bufs[i]);
+    fn ptrs(&self) -> Result<(u64, u64, u64), BlasError> {
+        let p = |i: usize| {
+            self.dev
+                .device_ptr(self.bufs[i])
+                .map_err(|e| self.device_err("the operands' addresses", e))
+        };
         Ok((p(0)?, p(1)?, p(2)?))
+    }
+
+    fn device_err(&self, what: &str, source: DeviceError) -> BlasError {
+        BlasError::Device {
+            what: what.to_string(),
+            cc: self.dev.info().compute_capability,
+            source,
+        }
+    }
+
+    fn call_err(&self, what: &str, source: CublasError) -> BlasError {
+        BlasError::Call {
+            what: what.to_string(),
+            cc: self.dev.info().compute_capability,
+            source,
+        }
     }
 }
 
@@ -309,27 +364,27 @@ fn set_up<'d, In: Pod, Out: Pod>(
     a: &[In],
     b: &[In],
     c_fill: Out,
-) -> Result<Peer<'d>, String> {
+) -> Result<Peer<'d>, BlasError> {
     let limit = i32::MAX as usize;
     if m == 0 || n == 0 || k == 0 || m > limit || n > limit || k > limit {
-        return Err(format!(
-            "GEMM {m}x{n}x{k}: each dimension must be in 1..2^31 (cuBLAS takes 32-bit sizes)"
-        ));
+        return Err(BlasError::BadShape { m, n, k });
     }
-    dev.bind().map_err(|e| e.0)?;
-    let handle = blas::create_handle().map_err(|e| format!("creating a cuBLAS handle: {e:?}"))?;
     let mut peer = Peer {
         dev,
-        handle,
+        handle: std::ptr::null_mut(),
         bufs: Vec::new(),
     };
+    dev.bind()
+        .map_err(|e| peer.device_err("binding the context", e))?;
+    peer.handle =
+        blas::create_handle().map_err(|e| peer.call_err("creating a cuBLAS handle", e))?;
     // SAFETY: the handle is valid; the stream is the device's, alive as long as the device.
-    unsafe { blas::set_stream(handle, dev.stream.raw() as blas_sys::cudaStream_t) }
-        .map_err(|e| format!("setting the cuBLAS stream: {e:?}"))?;
+    unsafe { blas::set_stream(peer.handle, dev.stream.raw() as blas_sys::cudaStream_t) }
+        .map_err(|e| peer.call_err("setting the cuBLAS stream", e))?;
     // SAFETY: the handle is valid; the mode is a documented enumerator.
-    unsafe { blas_sys::cublasSetMathMode(handle, math) }
+    unsafe { blas_sys::cublasSetMathMode(peer.handle, math) }
         .result()
-        .map_err(|e| format!("setting cuBLAS math mode {math:?}: {e:?}"))?;
+        .map_err(|e| peer.call_err(&format!("setting cuBLAS math mode {math:?}"), e))?;
     let c = vec![c_fill; m * n];
     for (what, bytes) in [
         (format!("A ({m}x{k})"), as_bytes(a)),
@@ -338,38 +393,38 @@ fn set_up<'d, In: Pod, Out: Pod>(
     ] {
         let buf = dev
             .alloc(bytes.len())
-            .map_err(|e| format!("allocating {what}: {e}"))?;
+            .map_err(|e| peer.device_err(&format!("allocating {what}"), e))?;
         peer.bufs.push(buf);
         dev.upload(buf, bytes)
-            .map_err(|e| format!("uploading {what}: {e}"))?;
+            .map_err(|e| peer.device_err(&format!("uploading {what}"), e))?;
     }
     Ok(peer)
 }
 
 /// Runs `enqueue` `iters` times between the device's timing events; returns device seconds.
 fn timed_calls(
-    dev: &CudaDevice,
+    peer: &Peer<'_>,
     iters: u64,
-    mut enqueue: impl FnMut() -> Result<(), WorkloadError>,
-) -> Result<f64, WorkloadError> {
-    let cc = dev.info().compute_capability;
-    let mut timed = || -> Result<f64, WorkloadError> {
-        dev.bind()?;
-        dev.timer_start()?;
-        for _ in 0..iters {
-            enqueue()?;
-        }
-        Ok(dev.timer_stop()?)
-    };
-    timed().map_err(|e| hint_workload_error(cc, e))
+    mut enqueue: impl FnMut() -> Result<(), BlasError>,
+) -> Result<f64, BlasError> {
+    let dev = peer.dev;
+    dev.bind()
+        .map_err(|e| peer.device_err("binding the context", e))?;
+    dev.timer_start()
+        .map_err(|e| peer.device_err("starting the timer", e))?;
+    for _ in 0..iters {
+        enqueue()?;
+    }
+    dev.timer_stop()
+        .map_err(|e| peer.device_err("stopping the timer", e))
 }
 
 /// Copies C (`len` elements) back to the host and waits for it.
-fn read_back<T: Pod + Default>(peer: &Peer<'_>, len: usize) -> Result<Vec<T>, WorkloadError> {
+fn read_back<T: Pod + Default>(peer: &Peer<'_>, len: usize) -> Result<Vec<T>, BlasError> {
     let mut c = vec![T::default(); len];
     peer.dev
         .download(peer.bufs[2], as_bytes_mut(&mut c))
-        .map_err(|e| dev_err("reading C back", e))?;
+        .map_err(|e| peer.device_err("reading C back", e))?;
     Ok(c)
 }
 
@@ -392,7 +447,7 @@ impl<'d, T: BlasElem> CublasGemmTrial<'d, T> {
         n: usize,
         k: usize,
         seed: u64,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, BlasError> {
         let (a, b) = gemm_inputs::<T>(m, n, k, seed);
         let peer = set_up::<T, T>(dev, (m, n, k), T::MATH_MODE, &a, &b, T::NAN)?;
         Ok(CublasGemmTrial {
@@ -406,7 +461,7 @@ impl<'d, T: BlasElem> CublasGemmTrial<'d, T> {
         })
     }
 
-    fn enqueue(&mut self) -> Result<(), WorkloadError> {
+    fn enqueue(&self) -> Result<(), BlasError> {
         let (cm, cn, ck, lda, ldb, ldc) = row_major_as_col_major(self.m, self.n, self.k);
         let (pa, pb, pc) = self.peer.ptrs()?;
         // SAFETY: the operands were allocated with exactly the sizes the dimensions describe
@@ -426,7 +481,7 @@ impl<'d, T: BlasElem> CublasGemmTrial<'d, T> {
                 ldc as i32,
             )
         }
-        .map_err(|e| dev_err(T::IMPLEMENTATION, e))
+        .map_err(|e| self.peer.call_err(T::IMPLEMENTATION, e))
     }
 }
 
@@ -439,8 +494,7 @@ impl<T: BlasElem> Trial for CublasGemmTrial<'_, T> {
     }
 
     fn run(&mut self, iters: u64) -> Result<f64, WorkloadError> {
-        let dev = self.peer.dev;
-        timed_calls(dev, iters, || self.enqueue())
+        Ok(timed_calls(&self.peer, iters, || self.enqueue())?)
     }
 
     fn verify(&mut self) -> Result<Verification, WorkloadError> {
@@ -475,7 +529,7 @@ impl<'d> CublasHgemmTrial<'d> {
         n: usize,
         k: usize,
         seed: u64,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, BlasError> {
         let (a, b, abits, bbits) = crate::workload::gemm::hgemm_inputs(m, n, k, seed);
         let peer = set_up::<u16, f32>(
             dev,
@@ -496,7 +550,7 @@ impl<'d> CublasHgemmTrial<'d> {
         })
     }
 
-    fn enqueue(&mut self) -> Result<(), WorkloadError> {
+    fn enqueue(&self) -> Result<(), BlasError> {
         let (cm, cn, ck, lda, ldb, ldc) = row_major_as_col_major(self.m, self.n, self.k);
         let (alpha, beta) = (1.0f32, 0.0f32);
         let (pa, pb, pc) = self.peer.ptrs()?;
@@ -527,7 +581,7 @@ impl<'d> CublasHgemmTrial<'d> {
             )
         }
         .result()
-        .map_err(|e| dev_err(HGEMM_PEER, e))
+        .map_err(|e| self.peer.call_err(HGEMM_PEER, e))
     }
 }
 
@@ -540,8 +594,7 @@ impl Trial for CublasHgemmTrial<'_> {
     }
 
     fn run(&mut self, iters: u64) -> Result<f64, WorkloadError> {
-        let dev = self.peer.dev;
-        timed_calls(dev, iters, || self.enqueue())
+        Ok(timed_calls(&self.peer, iters, || self.enqueue())?)
     }
 
     fn verify(&mut self) -> Result<Verification, WorkloadError> {
@@ -568,9 +621,8 @@ impl CudaDevice {
         n: usize,
         k: usize,
         seed: u64,
-    ) -> Result<Box<dyn Trial + '_>, String> {
+    ) -> Result<Box<dyn Trial + '_>, BlasError> {
         cublas_status()?;
-        let cc = self.info().compute_capability;
         guarded("preparing the cuBLAS GEMM", || match precision {
             Precision::F32 => CublasGemmTrial::<f32>::prepare(self, m, n, k, seed)
                 .map(|t| Box::new(t) as Box<dyn Trial + '_>),
@@ -579,7 +631,6 @@ impl CudaDevice {
             Precision::F16 => CublasHgemmTrial::prepare(self, m, n, k, seed)
                 .map(|t| Box::new(t) as Box<dyn Trial + '_>),
         })
-        .map_err(|e| with_arch_hint(cc, e))
     }
 }
 
@@ -615,13 +666,33 @@ mod tests {
 
     #[test]
     fn old_gpus_get_the_cublas_13_hint() {
-        let m = with_arch_hint((5, 2), "CUBLAS_STATUS_ARCH_MISMATCH".into());
+        let failed = |cc| BlasError::Call {
+            what: "cuBLAS sgemm".into(),
+            cc,
+            source: CublasError(blas_sys::cublasStatus_t::CUBLAS_STATUS_ARCH_MISMATCH),
+        };
+        let m = failed((5, 2)).to_string();
+        assert!(
+            m.starts_with("cuBLAS sgemm: CublasError(CUBLAS_STATUS_ARCH_MISMATCH)"),
+            "{m}"
+        );
         assert!(m.contains("sm_52") && m.contains("libcublas.so.12"), "{m}");
-        assert_eq!(with_arch_hint((9, 0), "x".into()), "x");
-        let e = hint_workload_error((6, 0), WorkloadError::Device(DeviceError("boom".into())));
-        assert!(e.to_string().contains("sm_60"), "{e}");
-        let u = hint_workload_error((6, 0), WorkloadError::Unsupported("u".into()));
-        assert_eq!(u.to_string(), "u");
+        assert!(!failed((9, 0)).to_string().contains("Note"));
+        let device = BlasError::Device {
+            what: "allocating A (4x4)".into(),
+            cc: (6, 0),
+            source: DeviceError::Invalid("boom".into()),
+        };
+        assert!(device.to_string().contains("sm_60"), "{device}");
+        // Through a workload, the peer's error stays reachable.
+        let w = WorkloadError::from(failed((5, 2)));
+        assert!(
+            matches!(
+                &w,
+                WorkloadError::Cublas(BlasError::Call { cc: (5, 2), .. })
+            ),
+            "{w:?}"
+        );
     }
 
     #[test]
@@ -645,6 +716,14 @@ mod tests {
         }
         // cuBLAS 12 on R470: not run, naming what it needs and what would run there.
         let e = cublas_fits_driver(Some((12, 1, 3)), Some(11040)).unwrap_err();
+        assert_eq!(
+            e,
+            BlasError::NeedsNewerDriver {
+                found: (12, 1, 3),
+                driver: 11040
+            }
+        );
+        let e = e.to_string();
         assert!(e.starts_with("cuBLAS 12.1.3 was found"), "{e}");
         assert!(e.contains("CUDA 12.0 or newer (R525+)"), "{e}");
         assert!(e.contains("CUDA 11.4, R470"), "{e}");
@@ -653,18 +732,27 @@ mod tests {
             "{e}"
         );
         // cuBLAS 13 on R525.
-        let e = cublas_fits_driver(Some((13, 0, 0)), Some(12000)).unwrap_err();
+        let e = cublas_fits_driver(Some((13, 0, 0)), Some(12000))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("CUDA 13.0 or newer (R580+)"), "{e}");
         // On R418 no cuBLAS the peer can use runs.
-        let e = cublas_fits_driver(Some((11, 0, 0)), Some(10010)).unwrap_err();
+        let e = cublas_fits_driver(Some((11, 0, 0)), Some(10010))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("CUDA 10.1, R418") && e.contains("R450"), "{e}");
         // cuBLAS 10 lacks pedantic math and cublasComputeType_t, whatever the driver.
         let e = cublas_fits_driver(Some((10, 2, 1)), Some(10010)).unwrap_err();
+        assert_eq!(e, BlasError::TooOld { found: (10, 2, 1) });
+        let e = e.to_string();
         assert!(
             e.contains("cuBLAS 10.2.1") && e.contains("11 or newer"),
             "{e}"
         );
-        assert!(cublas_fits_driver(Some((10, 2, 1)), Some(12040)).is_err());
+        assert_eq!(
+            cublas_fits_driver(Some((10, 2, 1)), Some(12040)),
+            Err(BlasError::TooOld { found: (10, 2, 1) })
+        );
     }
 
     #[test]
@@ -685,6 +773,7 @@ mod tests {
     #[test]
     fn cublas_status_never_panics_and_says_where_it_looked() {
         if let Err(e) = cublas_status() {
+            let e = e.to_string();
             assert!(e.contains("libcublas.so"), "{e}");
             assert!(e.contains("LD_LIBRARY_PATH"), "{e}");
             assert!(e.contains("optional"), "{e}");
@@ -711,6 +800,9 @@ mod tests {
             .unwrap();
         t.run(1).unwrap();
         assert!(t.verify().unwrap().passed());
-        assert!(dev.cublas_gemm_trial(Precision::F32, 0, 4, 4, 1).is_err());
+        assert!(matches!(
+            dev.cublas_gemm_trial(Precision::F32, 0, 4, 4, 1),
+            Err(BlasError::BadShape { m: 0, .. })
+        ));
     }
 }

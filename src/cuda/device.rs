@@ -16,7 +16,7 @@ use std::time::Instant;
 use cudarc::driver::sys;
 
 use super::driver::{self, Context, DeviceMem, ElapsedFn, Event, Module, PinnedMem, Stream};
-use super::{cuda_version_string, drv, guarded};
+use super::{guarded, CudaError};
 use crate::kernels::{select_modules, KernelModule, KernelSet, MODULES};
 use crate::model::{DeviceInfo, ModuleLoad};
 use crate::workload::device::{
@@ -53,7 +53,7 @@ pub(crate) fn encode_args(
                 KArg::Buf(buf) => device_ptr(buf)?,
                 KArg::BufAt(buf, offset) => {
                     if offset > buf.bytes {
-                        return Err(DeviceError(format!(
+                        return Err(DeviceError::Invalid(format!(
                             "launch: an argument points {offset} bytes into a {}-byte buffer",
                             buf.bytes
                         )));
@@ -74,13 +74,13 @@ pub(crate) fn check_launch_config(cfg: &LaunchConfig) -> Result<(), DeviceError>
     let (gx, gy, gz) = cfg.grid;
     let (bx, by, bz) = cfg.block;
     if gx == 0 || gy == 0 || gz == 0 || bx == 0 || by == 0 || bz == 0 {
-        return Err(DeviceError(format!(
+        return Err(DeviceError::Invalid(format!(
             "invalid launch configuration: grid {:?}, block {:?} (every dimension must be >= 1)",
             cfg.grid, cfg.block
         )));
     }
     if (bx as u64) * (by as u64) * (bz as u64) > 1024 {
-        return Err(DeviceError(format!(
+        return Err(DeviceError::Invalid(format!(
             "invalid launch configuration: block {:?} has more than 1024 threads",
             cfg.block
         )));
@@ -139,7 +139,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 fn derr(what: &str, e: driver::DriverError) -> DeviceError {
-    DeviceError(format!("{what}: {}", drv(e)))
+    DeviceError::Cuda(CudaError::call(what, e))
 }
 
 impl CudaDevice {
@@ -152,33 +152,29 @@ impl CudaDevice {
     /// Refuses, with what to do, a driver older than the oldest supported one (see
     /// [`super::driver_status`]), and a GPU of which no family at all can be loaded (the driver's
     /// JIT or the device is older than every module), or whose module fails to load.
-    pub fn open(ordinal: u32) -> Result<(CudaDevice, Vec<ModuleLoad>), String> {
+    pub fn open(ordinal: u32) -> Result<(CudaDevice, Vec<ModuleLoad>), CudaError> {
         let status = super::driver_status()?;
         if ordinal >= status.device_count {
-            return Err(format!(
-                "GPU {ordinal} does not exist: the driver reports {} device(s)",
-                status.device_count
-            ));
+            return Err(CudaError::NoSuchGpu {
+                ordinal,
+                count: status.device_count,
+            });
         }
         guarded(&format!("opening GPU {ordinal}"), || {
             Self::open_inner(ordinal, status.driver_cuda_version)
         })
     }
 
-    fn open_inner(ordinal: u32, driver: u32) -> Result<(CudaDevice, Vec<ModuleLoad>), String> {
-        let ctx = Context::retain(ordinal)
-            .map_err(|e| format!("GPU {ordinal}: creating a context: {}", drv(e)))?;
-        let stream = Stream::new(&ctx)
-            .map_err(|e| format!("GPU {ordinal}: creating a stream: {}", drv(e)))?;
-        let info =
-            super::device_info(&ctx, ordinal, driver).map_err(|e| format!("GPU {ordinal}: {e}"))?;
+    fn open_inner(ordinal: u32, driver: u32) -> Result<(CudaDevice, Vec<ModuleLoad>), CudaError> {
+        let ctx = Context::retain(ordinal).map_err(|e| CudaError::call("creating a context", e))?;
+        let stream = Stream::new(&ctx).map_err(|e| CudaError::call("creating a stream", e))?;
+        let info = super::device_info(&ctx, ordinal, driver)?;
         let cc = info.compute_capability;
 
         let elapsed = resolve_elapsed(driver)?;
-        let start = Event::timing(&ctx)
-            .map_err(|e| format!("GPU {ordinal}: creating a timing event: {}", drv(e)))?;
-        let stop = Event::timing(&ctx)
-            .map_err(|e| format!("GPU {ordinal}: creating a timing event: {}", drv(e)))?;
+        let event =
+            || Event::timing(&ctx).map_err(|e| CudaError::call("creating a timing event", e));
+        let (start, stop) = (event()?, event()?);
 
         let mut handles = Handles {
             modules: Vec::new(),
@@ -188,15 +184,12 @@ impl CudaDevice {
         let kernels = KernelSet {
             families: select_modules(MODULES, cc, driver),
         };
-        let modules = modules_to_load(&kernels.families)
-            .map_err(|e| format!("GPU {ordinal} ({}): {e}", info.name))?;
+        let modules = modules_to_load(&kernels.families)?;
         // On an error below, `handles` drops: each module loaded so far is unloaded.
         for m in modules {
-            let (module, seconds) =
-                load_module(&ctx, m).map_err(|e| format!("GPU {ordinal} ({}): {e}", info.name))?;
+            let (module, seconds) = load_module(&ctx, m, driver)?;
             for entry in m.entries {
-                let f =
-                    entry_point(&module, m, entry).map_err(|e| format!("GPU {ordinal}: {e}"))?;
+                let f = entry_point(&module, m, entry)?;
                 handles.functions.insert((m.name, *entry), f);
             }
             handles.modules.push(module);
@@ -255,7 +248,7 @@ impl CudaDevice {
         lock(&self.buffers)
             .get(&buf.id)
             .map(|a| a.mem.ptr())
-            .ok_or_else(|| DeviceError(format!("unknown device buffer {}", buf.id)))
+            .ok_or_else(|| DeviceError::Invalid(format!("unknown device buffer {}", buf.id)))
     }
 
     fn elapsed_seconds(&self) -> Result<f64, DeviceError> {
@@ -271,65 +264,70 @@ impl CudaDevice {
 }
 
 /// Looks up the elapsed-time entry point this driver has (see [`elapsed_symbols`]).
-fn resolve_elapsed(driver: u32) -> Result<ElapsedFn, String> {
-    driver::elapsed_fn(&elapsed_symbols(driver)).ok_or_else(|| {
-        format!(
-            "the NVIDIA driver (CUDA {}) exports neither cuEventElapsedTime nor \
-             cuEventElapsedTime_v2; reinstall the driver.",
-            cuda_version_string(driver)
-        )
-    })
+fn resolve_elapsed(driver: u32) -> Result<ElapsedFn, CudaError> {
+    driver::elapsed_fn(&elapsed_symbols(driver)).ok_or(CudaError::NoEventTimer { driver })
 }
 
 /// Loads one PTX module into the context, timing the load (JIT included). On failure the error
-/// carries the JIT's own log.
-fn load_module(ctx: &Context, m: &KernelModule) -> Result<(Module, f64), String> {
+/// carries the JIT's own log; a PTX ISA the driver's JIT is too old for is
+/// [`CudaError::PtxTooNew`].
+fn load_module(ctx: &Context, m: &KernelModule, driver: u32) -> Result<(Module, f64), CudaError> {
     let t0 = Instant::now();
     let r = Module::load(ctx, m.ptx);
     let seconds = t0.elapsed().as_secs_f64();
     match r {
         Ok(module) => Ok((module, seconds)),
-        Err((e, log)) => Err(format!(
-            "loading kernel module '{}' ({}, PTX ISA {}) failed: {}{}",
-            m.name,
-            m.target,
-            m.ptx_isa,
-            drv(e),
-            if log.is_empty() {
-                String::new()
-            } else {
-                format!("; JIT log: {log}")
-            }
-        )),
+        Err((source, log)) if source.0 == sys::CUresult::CUDA_ERROR_UNSUPPORTED_PTX_VERSION => {
+            Err(CudaError::PtxTooNew {
+                module: m.name,
+                target: m.target,
+                ptx_isa: m.ptx_isa,
+                driver,
+                log,
+                source,
+            })
+        }
+        Err((source, log)) => Err(match CudaError::call("loading a kernel module", source) {
+            CudaError::Driver { .. } => CudaError::ModuleLoad {
+                module: m.name,
+                target: m.target,
+                ptx_isa: m.ptx_isa,
+                log,
+                source,
+            },
+            lost_or_out_of_memory => lost_or_out_of_memory,
+        }),
     }
 }
 
 /// The modules to load, one per family that has a build the device and the driver can take;
-/// Err (why, per family) when no family has one: nothing gpugate runs could run on this GPU.
+/// [`CudaError::NoLoadableModule`] (why, per family) when no family has one: nothing gpugate
+/// runs could run on this GPU.
 pub(crate) fn modules_to_load<'a>(
     families: &[crate::kernels::FamilyChoice<'a>],
-) -> Result<Vec<&'a KernelModule>, String> {
+) -> Result<Vec<&'a KernelModule>, CudaError> {
     let loaded: Vec<&KernelModule> = families.iter().filter_map(|f| f.loaded).collect();
     if loaded.is_empty() && !families.is_empty() {
-        let why: Vec<String> = families.iter().filter_map(|f| f.unavailable()).collect();
-        return Err(format!(
-            "no kernel module can be loaded, so gpugate cannot test this GPU: {}",
-            why.join("; ")
-        ));
+        let reasons: Vec<String> = families.iter().filter_map(|f| f.unavailable()).collect();
+        return Err(CudaError::NoLoadableModule { reasons });
     }
     Ok(loaded)
 }
 
 /// Looks up one kernel entry point of a loaded module.
-fn entry_point(module: &Module, m: &KernelModule, entry: &str) -> Result<sys::CUfunction, String> {
-    module.function(entry).map_err(|e| {
-        format!(
-            "kernel '{entry}' missing from module '{}' ({}): {}",
-            m.name,
-            m.target,
-            drv(e)
-        )
-    })
+fn entry_point(
+    module: &Module,
+    m: &KernelModule,
+    entry: &str,
+) -> Result<sys::CUfunction, CudaError> {
+    module
+        .function(entry)
+        .map_err(|source| CudaError::MissingKernel {
+            module: m.name,
+            target: m.target,
+            entry: entry.to_string(),
+            source,
+        })
 }
 
 impl Drop for CudaDevice {
@@ -345,7 +343,7 @@ impl Drop for CudaDevice {
 
 impl CudaDevice {
     fn pinned_err(what: &str, id: u64) -> DeviceError {
-        DeviceError(format!("{what}: unknown pinned buffer {id}"))
+        DeviceError::Invalid(format!("{what}: unknown pinned buffer {id}"))
     }
 
     /// Waits for the stream, so that no copy still uses a pinned buffer the host touches.
@@ -401,11 +399,11 @@ impl KernelDevice for CudaDevice {
             return Ok(());
         }
         let bufs = lock(&self.buffers);
-        let a = bufs
-            .get(&dst.id)
-            .ok_or_else(|| DeviceError(format!("upload: unknown device buffer {}", dst.id)))?;
+        let a = bufs.get(&dst.id).ok_or_else(|| {
+            DeviceError::Invalid(format!("upload: unknown device buffer {}", dst.id))
+        })?;
         if src.len() > a.bytes {
-            return Err(DeviceError(format!(
+            return Err(DeviceError::Invalid(format!(
                 "upload: {} bytes do not fit in a {}-byte buffer",
                 src.len(),
                 a.bytes
@@ -425,11 +423,11 @@ impl KernelDevice for CudaDevice {
             return Ok(());
         }
         let bufs = lock(&self.buffers);
-        let a = bufs
-            .get(&src.id)
-            .ok_or_else(|| DeviceError(format!("download: unknown device buffer {}", src.id)))?;
+        let a = bufs.get(&src.id).ok_or_else(|| {
+            DeviceError::Invalid(format!("download: unknown device buffer {}", src.id))
+        })?;
         if dst.len() > a.bytes {
-            return Err(DeviceError(format!(
+            return Err(DeviceError::Invalid(format!(
                 "download: asked for {} bytes from a {}-byte buffer",
                 dst.len(),
                 a.bytes
@@ -457,7 +455,7 @@ impl KernelDevice for CudaDevice {
             .functions
             .get(&(kernel.module, kernel.entry))
             .ok_or_else(|| {
-                DeviceError(format!(
+                DeviceError::Invalid(format!(
                     "kernel {}::{} is not loaded on GPU {}",
                     kernel.module, kernel.entry, self.ordinal
                 ))
@@ -466,9 +464,9 @@ impl KernelDevice for CudaDevice {
         // Only the addresses are read; an allocation outlives the launch because `free`
         // synchronises the stream first.
         let mut slots = encode_args(args, |b| {
-            bufs.get(&b.id)
-                .map(|a| a.mem.ptr())
-                .ok_or_else(|| DeviceError(format!("launch: unknown device buffer {}", b.id)))
+            bufs.get(&b.id).map(|a| a.mem.ptr()).ok_or_else(|| {
+                DeviceError::Invalid(format!("launch: unknown device buffer {}", b.id))
+            })
         })?;
         let mut params: Vec<*mut c_void> = slots
             .iter_mut()
@@ -487,7 +485,7 @@ impl KernelDevice for CudaDevice {
                 &mut params,
             )
         }
-        .map_err(|e| derr(&format!("launching {}", kernel.entry), e))
+        .map_err(|e| DeviceError::Cuda(CudaError::launch(kernel.entry, e)))
     }
 
     fn alloc_pinned(&self, bytes: usize) -> Result<PinnedBuf, DeviceError> {
@@ -509,7 +507,7 @@ impl KernelDevice for CudaDevice {
             .get_mut(&dst.id)
             .ok_or_else(|| Self::pinned_err("write_pinned", dst.id))?;
         if src.len() > p.bytes {
-            return Err(DeviceError(format!(
+            return Err(DeviceError::Invalid(format!(
                 "write_pinned: {} bytes do not fit in a {}-byte buffer",
                 src.len(),
                 p.bytes
@@ -526,7 +524,7 @@ impl KernelDevice for CudaDevice {
             .get(&src.id)
             .ok_or_else(|| Self::pinned_err("read_pinned", src.id))?;
         if dst.len() > p.bytes {
-            return Err(DeviceError(format!(
+            return Err(DeviceError::Invalid(format!(
                 "read_pinned: asked for {} bytes from a {}-byte buffer",
                 dst.len(),
                 p.bytes
@@ -543,14 +541,14 @@ impl KernelDevice for CudaDevice {
         let p = pinned
             .get(&src.id)
             .ok_or_else(|| Self::pinned_err("copy_h2d", src.id))?;
-        let d = bufs
-            .get(&dst.id)
-            .ok_or_else(|| DeviceError(format!("copy_h2d: unknown device buffer {}", dst.id)))?;
+        let d = bufs.get(&dst.id).ok_or_else(|| {
+            DeviceError::Invalid(format!("copy_h2d: unknown device buffer {}", dst.id))
+        })?;
         if p.bytes == 0 {
             return Ok(());
         }
         if p.bytes > d.bytes {
-            return Err(DeviceError(format!(
+            return Err(DeviceError::Invalid(format!(
                 "copy_h2d: {} pinned bytes do not fit in a {}-byte device buffer",
                 p.bytes, d.bytes
             )));
@@ -564,9 +562,9 @@ impl KernelDevice for CudaDevice {
     fn copy_d2h(&self, src: DevBuf, dst: PinnedBuf) -> Result<(), DeviceError> {
         let bufs = lock(&self.buffers);
         let mut pinned = lock(&self.pinned);
-        let d = bufs
-            .get(&src.id)
-            .ok_or_else(|| DeviceError(format!("copy_d2h: unknown device buffer {}", src.id)))?;
+        let d = bufs.get(&src.id).ok_or_else(|| {
+            DeviceError::Invalid(format!("copy_d2h: unknown device buffer {}", src.id))
+        })?;
         let p = pinned
             .get_mut(&dst.id)
             .ok_or_else(|| Self::pinned_err("copy_d2h", dst.id))?;
@@ -574,7 +572,7 @@ impl KernelDevice for CudaDevice {
             return Ok(());
         }
         if d.bytes > p.bytes {
-            return Err(DeviceError(format!(
+            return Err(DeviceError::Invalid(format!(
                 "copy_d2h: {} device bytes do not fit in a {}-byte pinned buffer",
                 d.bytes, p.bytes
             )));
@@ -603,7 +601,9 @@ impl KernelDevice for CudaDevice {
     fn timer_stop(&self) -> Result<f64, DeviceError> {
         let mut started = lock(&self.timer_started);
         if !*started {
-            return Err(DeviceError("timer_stop called without timer_start".into()));
+            return Err(DeviceError::Invalid(
+                "timer_stop called without timer_start".into(),
+            ));
         }
         self.stop
             .record(&self.stream)
@@ -639,6 +639,15 @@ mod tests {
             .any(|m| m.name == "gemm" && m.target == "compute_70"));
         // A Kepler GPU is below every build: refused, saying so per family.
         let e = load((3, 7), 12040).unwrap_err();
+        let CudaError::NoLoadableModule { reasons } = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(
+            reasons.len(),
+            families.len(),
+            "one reason per family: {reasons:?}"
+        );
+        let e = e.to_string();
         assert!(
             e.contains("compute capability 3.7") && e.contains("compute_52"),
             "{e}"
@@ -646,6 +655,8 @@ mod tests {
         assert!(e.contains("cannot test this GPU"), "{e}");
         // A CUDA 8.0 driver is older than every module: refused with the driver to install.
         let e = load((5, 2), 8000).unwrap_err();
+        assert!(matches!(e, CudaError::NoLoadableModule { .. }), "{e:?}");
+        let e = e.to_string();
         assert!(e.contains("too old") && e.contains("CUDA 8.0"), "{e}");
         assert!(e.contains("CUDA 9.0 or newer (R384+)"), "{e}");
     }
@@ -703,8 +714,8 @@ mod tests {
         );
         assert_eq!(f64::from_ne_bytes(bytes(&slots[4])), -0.25);
         // An unknown buffer is an error, not a launch with a bad pointer.
-        let e = encode_args(&args, |_| Err(DeviceError("unknown".into()))).unwrap_err();
-        assert_eq!(e.0, "unknown");
+        let e = encode_args(&args, |_| Err(DeviceError::Invalid("unknown".into()))).unwrap_err();
+        assert_eq!(e, DeviceError::Invalid("unknown".into()));
     }
 
     #[test]
@@ -733,7 +744,8 @@ mod tests {
             return; // covered by the GPU tests
         }
         let e = CudaDevice::open(0).err().expect("no driver here");
-        assert!(e.contains("libcuda.so"), "{e}");
+        assert_eq!(e, CudaError::NoDriver);
+        assert!(e.to_string().contains("libcuda.so"), "{e}");
     }
 
     fn open0() -> CudaDevice {

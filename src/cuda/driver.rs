@@ -149,19 +149,14 @@ unsafe fn symbol<F: Copy>(name: &str) -> Option<F> {
         .flatten()
 }
 
-/// Err naming every required entry point this driver lacks (see [`missing_required`]).
-pub(crate) fn check_entry_points(driver: u32) -> Result<(), String> {
+/// [`CudaError::MissingEntryPoints`](super::CudaError::MissingEntryPoints) naming every required
+/// entry point this driver lacks (see [`missing_required`]).
+pub(crate) fn check_entry_points(driver: u32) -> Result<(), super::CudaError> {
     let missing = missing_required(exported);
     if missing.is_empty() {
         return Ok(());
     }
-    Err(format!(
-        "the NVIDIA driver library (CUDA {}) lacks entry points gpugate needs: {}. The driver \
-         installation is incomplete or not an NVIDIA driver: reinstall the NVIDIA driver \
-         ({OLDEST_BRANCH} or newer; check with `nvidia-smi`).",
-        super::cuda_version_string(driver),
-        missing.join(", ")
-    ))
+    Err(super::CudaError::MissingEntryPoints { driver, missing })
 }
 
 /// Runs a release call from a destructor: never panics, whatever the driver does.

@@ -16,15 +16,18 @@
 //! ([`driver`]: [`DRIVER_CALLS`] lists every entry point with the release that introduced it),
 //! never through cudarc's safe layer, which needs CUDA 11.2+ drivers.
 //!
-//! Nothing here prints; every failure comes back as a `String` that says what to do.
+//! Nothing here prints; every failure comes back as a [`CudaError`] (or, for the cuBLAS peer,
+//! a [`BlasError`]) whose message says what to do.
 
 mod blas;
 mod device;
 pub mod driver;
+mod error;
 
-pub use blas::{cublas_fits_driver, cublas_status, CublasGemmTrial};
+pub use blas::{cublas_fits_driver, cublas_status, BlasError, CublasGemmTrial};
 pub use device::CudaDevice;
 pub use driver::{DriverCall, DRIVER_CALLS, OLDEST_BRANCH, OLDEST_DRIVER};
+pub use error::CudaError;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -127,20 +130,15 @@ pub fn driver_label(driver_cuda_version: u32) -> String {
     }
 }
 
-/// Err (what to install) when a driver for CUDA `driver_cuda_version` is older than the oldest
-/// gpugate supports ([`OLDEST_DRIVER`], R418).
-pub fn check_driver_supported(driver_cuda_version: u32) -> Result<(), String> {
+/// [`CudaError::DriverTooOld`] (its message says what to install) when a driver for CUDA
+/// `driver_cuda_version` is older than the oldest gpugate supports ([`OLDEST_DRIVER`], R418).
+pub fn check_driver_supported(driver_cuda_version: u32) -> Result<(), CudaError> {
     if driver_cuda_version >= OLDEST_DRIVER {
         return Ok(());
     }
-    Err(format!(
-        "the NVIDIA driver ({}) is older than the oldest gpugate supports, {OLDEST_BRANCH} \
-         (CUDA {}): gpugate's GPU path is built and tested for {OLDEST_BRANCH} and newer drivers, \
-         so it does not run on this one. Install {OLDEST_BRANCH} or newer (check with \
-         `nvidia-smi`).",
-        driver_label(driver_cuda_version),
-        cuda_version_string(OLDEST_DRIVER)
-    ))
+    Err(CudaError::DriverTooOld {
+        driver: driver_cuda_version,
+    })
 }
 
 /// "12.4" for 12040.
@@ -153,21 +151,25 @@ fn parse_isa(s: &str) -> Option<(u32, u32)> {
     Some((major.parse().ok()?, minor.parse().ok()?))
 }
 
-/// Runs `f`, turning a panic inside cudarc (missing library or symbol) into an error.
-pub(crate) fn guarded<T>(what: &str, f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+/// Runs `f`, turning a panic inside cudarc (missing library or symbol) into
+/// [`CudaError::Panicked`].
+pub(crate) fn guarded<T, E: From<CudaError>>(
+    what: &str,
+    f: impl FnOnce() -> Result<T, E>,
+) -> Result<T, E> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => r,
         Err(payload) => {
-            let msg = payload
+            let message = payload
                 .downcast_ref::<String>()
                 .cloned()
                 .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "unknown panic".to_string());
-            Err(format!(
-                "{what} failed inside the CUDA bindings: {msg}. The NVIDIA driver (libcuda.so) may \
-                 be incomplete or older than this build expects; check `nvidia-smi` and reinstall \
-                 or upgrade the driver."
-            ))
+            Err(CudaError::Panicked {
+                what: what.to_string(),
+                message,
+            }
+            .into())
         }
     }
 }
@@ -194,12 +196,6 @@ pub(crate) fn drv(e: DriverError) -> String {
     }
 }
 
-const NO_DRIVER: &str = "no NVIDIA driver found: libcuda.so is not on the library path \
-    (looked for libcuda.so and libcuda.so.1 through LD_LIBRARY_PATH, the executable's RUNPATH and \
-    the ld.so cache). Install the NVIDIA driver (check with `nvidia-smi`), or add the directory \
-    that holds libcuda.so.1 to LD_LIBRARY_PATH; inside a container, run it with the GPU exposed \
-    (e.g. `--gpus all`).";
-
 /// Is the driver library loadable? Does not call into it.
 pub(crate) fn driver_library_present() -> bool {
     // SAFETY: only tries to dlopen the library by name; no symbol is called.
@@ -212,52 +208,34 @@ pub(crate) fn driver_library_present() -> bool {
 /// (R418); a driver library without an entry point gpugate calls ([`DRIVER_CALLS`]); `cuInit`
 /// failed (with the driver's own reason, e.g. a kernel-module/library version mismatch); no
 /// CUDA device.
-pub fn driver_status() -> Result<DriverStatus, String> {
+pub fn driver_status() -> Result<DriverStatus, CudaError> {
     if !driver_library_present() {
-        return Err(NO_DRIVER.to_string());
+        return Err(CudaError::NoDriver);
     }
     guarded("querying the CUDA driver", || {
         if !driver::exported("cuDriverGetVersion") {
-            return Err(
-                "the library found as libcuda.so has no cuDriverGetVersion: it is not an NVIDIA \
-                 driver, or a broken one. Reinstall the NVIDIA driver (check with `nvidia-smi`)."
-                    .to_string(),
-            );
+            return Err(CudaError::NotADriver);
         }
         let mut version: std::ffi::c_int = 0;
         // SAFETY: plain out-parameter call; valid before cuInit.
-        let ver = unsafe { sys::cuDriverGetVersion(&mut version) }.result();
-        let version = match ver {
-            Ok(()) => version.max(0) as u32,
-            Err(e) => {
-                return Err(format!(
-                    "the NVIDIA driver library loaded but cuDriverGetVersion failed: {}. \
-                     Reinstall the driver (check with `nvidia-smi`).",
-                    drv(e)
-                ))
-            }
-        };
+        unsafe { sys::cuDriverGetVersion(&mut version) }
+            .result()
+            .map_err(|source| CudaError::VersionQuery { source })?;
+        let version = version.max(0) as u32;
         // Before any other call: an older driver lacks entry points, attributes and PTX ISA
         // versions gpugate uses.
         check_driver_supported(version)?;
         driver::check_entry_points(version)?;
         // SAFETY: no arguments but the flags, which must be 0.
-        if let Err(e) = unsafe { sys::cuInit(0) }.result() {
-            return Err(init_error_message(e, version));
-        }
-        let count = driver::device_count().map_err(|e| {
-            format!(
-                "the NVIDIA driver (CUDA {}) could not count devices: {}",
-                cuda_version_string(version),
-                drv(e)
-            )
-        })?;
+        unsafe { sys::cuInit(0) }
+            .result()
+            .map_err(|source| CudaError::Init {
+                driver: version,
+                source,
+            })?;
+        let count = driver::device_count().map_err(|e| error::device_count_error(version, e))?;
         if count <= 0 {
-            return Err(format!(
-                "the NVIDIA driver (CUDA {}) is loaded but reports no CUDA device. Check \
-                 `nvidia-smi`, CUDA_VISIBLE_DEVICES and the container's GPU access.",
-                cuda_version_string(version)
-            ));
+            return Err(CudaError::NoDevice { driver: version });
         }
         Ok(DriverStatus {
             driver_cuda_version: version,
@@ -266,32 +244,9 @@ pub fn driver_status() -> Result<DriverStatus, String> {
     })
 }
 
-fn init_error_message(e: DriverError, version: u32) -> String {
-    let ver = cuda_version_string(version);
-    match e.0 {
-        sys::CUresult::CUDA_ERROR_NO_DEVICE => format!(
-            "the NVIDIA driver (CUDA {ver}) is loaded but finds no CUDA device (cuInit: {}). \
-             Check `nvidia-smi`, CUDA_VISIBLE_DEVICES and the container's GPU access.",
-            drv(e)
-        ),
-        sys::CUresult::CUDA_ERROR_COMPAT_NOT_SUPPORTED_ON_DEVICE
-        | sys::CUresult::CUDA_ERROR_SYSTEM_DRIVER_MISMATCH => format!(
-            "cuInit failed: {}. The user-space driver library (libcuda.so, CUDA {ver}) does not \
-             match the kernel module; remove any forward-compatibility libcuda from \
-             LD_LIBRARY_PATH or reboot after a driver upgrade.",
-            drv(e)
-        ),
-        _ => format!(
-            "cuInit failed: {} (driver for CUDA {ver}). Check `nvidia-smi` and `dmesg` for \
-             driver errors; a reboot after a driver upgrade is often needed.",
-            drv(e)
-        ),
-    }
-}
-
-fn attr(ctx: &Context, a: sys::CUdevice_attribute) -> Result<i32, String> {
+fn attr(ctx: &Context, a: sys::CUdevice_attribute) -> Result<i32, CudaError> {
     ctx.attribute(a)
-        .map_err(|e| format!("reading device attribute {a:?}: {}", drv(e)))
+        .map_err(|e| CudaError::call(format!("reading device attribute {a:?}"), e))
 }
 
 /// Attribute that may legitimately be unavailable on some drivers: 0 when unknown.
@@ -322,19 +277,17 @@ pub(crate) fn device_info(
     ctx: &Context,
     index: u32,
     driver_cuda_version: u32,
-) -> Result<DeviceInfo, String> {
+) -> Result<DeviceInfo, CudaError> {
     use sys::CUdevice_attribute as A;
     let name = ctx
         .name()
-        .map_err(|e| format!("reading the device name: {}", drv(e)))?;
+        .map_err(|e| CudaError::call("reading the device name", e))?;
     let uuid = ctx.uuid().map(|u| format_uuid(&u)).unwrap_or_default();
-    let major = attr(ctx, A::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)
-        .map_err(|e| format!("reading the compute capability: {e}"))?;
-    let minor = attr(ctx, A::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR)
-        .map_err(|e| format!("reading the compute capability: {e}"))?;
+    let major = attr(ctx, A::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)?;
+    let minor = attr(ctx, A::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR)?;
     let (free, total) = ctx
         .mem_info()
-        .map_err(|e| format!("reading device memory: {}", drv(e)))?;
+        .map_err(|e| CudaError::call("reading device memory", e))?;
     Ok(DeviceInfo {
         index,
         name: name.clone(),
@@ -365,15 +318,18 @@ pub(crate) fn device_info(
 
 /// The inventory of every CUDA device, in ordinal order. Creates (and releases) each device's
 /// primary context to read its free memory. Never panics.
-pub fn list_devices() -> Result<Vec<DeviceInfo>, String> {
+pub fn list_devices() -> Result<Vec<DeviceInfo>, CudaError> {
     let status = driver_status()?;
     guarded("listing CUDA devices", || {
         (0..status.device_count)
             .map(|i| {
-                let ctx = Context::retain(i)
-                    .map_err(|e| format!("GPU {i}: creating a context: {}", drv(e)))?;
-                device_info(&ctx, i, status.driver_cuda_version)
-                    .map_err(|e| format!("GPU {i}: {e}"))
+                Context::retain(i)
+                    .map_err(|e| CudaError::call("creating a context", e))
+                    .and_then(|ctx| device_info(&ctx, i, status.driver_cuda_version))
+                    .map_err(|e| CudaError::Gpu {
+                        ordinal: i,
+                        source: Box::new(e),
+                    })
             })
             .collect()
     })
@@ -467,7 +423,12 @@ mod tests {
         for ok in [10010, 10020, 11000, 11040, 12000, 13010] {
             assert_eq!(check_driver_supported(ok), Ok(()), "{ok}");
         }
-        let e = check_driver_supported(8000).unwrap_err();
+        assert_eq!(
+            check_driver_supported(8000),
+            Err(CudaError::DriverTooOld { driver: 8000 })
+        );
+        // The message says which driver this is and what to install.
+        let e = check_driver_supported(8000).unwrap_err().to_string();
         assert!(
             e.starts_with(
                 "the NVIDIA driver (CUDA 8.0, R375) is older than the oldest gpugate supports, \
@@ -477,10 +438,11 @@ mod tests {
         );
         assert!(e.contains("Install R418 or newer"), "{e}");
         // The branches in between: the PTX table's, named in the message.
-        let e = check_driver_supported(10000).unwrap_err();
+        let e = check_driver_supported(10000).unwrap_err().to_string();
         assert!(e.contains("(CUDA 10.0, R410)"), "{e}");
         assert!(check_driver_supported(9020)
             .unwrap_err()
+            .to_string()
             .contains("CUDA 9.2, R396"));
         assert_eq!(driver_branch(10010), Some("R418"));
         assert_eq!(driver_branch(11040), Some("R470"));
@@ -503,10 +465,15 @@ mod tests {
 
     #[test]
     fn guarded_turns_a_panic_into_an_error() {
-        let r: Result<(), String> = guarded("testing", || panic!("boom"));
-        let e = r.unwrap_err();
-        assert!(e.contains("testing") && e.contains("boom"), "{e}");
-        assert_eq!(guarded("ok", || Ok::<_, String>(3)), Ok(3));
+        let r: Result<(), CudaError> = guarded("testing", || panic!("boom"));
+        assert_eq!(
+            r,
+            Err(CudaError::Panicked {
+                what: "testing".into(),
+                message: "boom".into()
+            })
+        );
+        assert_eq!(guarded("ok", || Ok::<_, CudaError>(3)), Ok(3));
     }
 
     /// On a machine without the driver this must be a clean error that names libcuda; on a GPU
@@ -520,15 +487,20 @@ mod tests {
             }
             Err(e) => {
                 if !driver_library_present() {
-                    assert!(e.contains("libcuda.so"), "{e}");
-                    assert!(e.contains("no NVIDIA driver"), "{e}");
+                    assert_eq!(e, CudaError::NoDriver);
+                    let m = e.to_string();
+                    assert!(
+                        m.contains("libcuda.so") && m.contains("no NVIDIA driver"),
+                        "{m}"
+                    );
                 }
             }
         }
         // list_devices agrees.
-        match list_devices() {
-            Ok(d) => assert!(!d.is_empty()),
-            Err(e) => assert!(!e.is_empty()),
+        match (list_devices(), driver_status()) {
+            (Ok(d), Ok(s)) => assert_eq!(d.len(), s.device_count as usize),
+            (Err(e), Err(s)) => assert_eq!(e, s),
+            (d, s) => panic!("list_devices {d:?}, driver_status {s:?}"),
         }
     }
 

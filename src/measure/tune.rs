@@ -534,7 +534,7 @@ mod tests {
             let [KArg::I32(m), KArg::I32(n), KArg::I32(k), KArg::Buf(a), KArg::Buf(b), KArg::Buf(c)] =
                 args
             else {
-                return Err(DeviceError("unexpected GEMM arguments".into()));
+                return Err(DeviceError::Invalid("unexpected GEMM arguments".into()));
             };
             let (m, n, k) = (*m as usize, *n as usize, *k as usize);
             let mut bufs = self.bufs.lock().unwrap();
@@ -561,7 +561,7 @@ mod tests {
             Ok(())
         }
         fn alloc_pinned(&self, _: usize) -> Result<PinnedBuf, DeviceError> {
-            Err(DeviceError("no pinned memory".into()))
+            Err(DeviceError::Unavailable("no pinned memory".into()))
         }
         fn free_pinned(&self, _: PinnedBuf) {}
         fn write_pinned(&self, _: PinnedBuf, _: &[u8]) -> Result<(), DeviceError> {

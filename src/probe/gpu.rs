@@ -18,7 +18,10 @@ pub struct GpuInventory {
 /// Never panics: with no driver, no device or a driver error it returns no devices and the
 /// reason (which says what to do); without NVML the PCIe fields stay `None`.
 pub fn gpus() -> GpuInventory {
-    let mut inv = from_results(cuda::driver_status().map(|_| ()), cuda::list_devices);
+    let mut inv = from_results(
+        cuda::driver_status().map(|_| ()).map_err(|e| e.to_string()),
+        || cuda::list_devices().map_err(|e| e.to_string()),
+    );
     // All devices are opened before any is closed, so NVML is initialised once for the lot
     // (nvmlInit can take seconds on GPUs without persistence mode).
     let opened: Vec<_> = inv

@@ -236,42 +236,42 @@ mod tests {
             self.loads.clone()
         }
         fn alloc(&self, _: usize) -> Result<DevBuf, DeviceError> {
-            Err(DeviceError(NOTHING.into()))
+            Err(DeviceError::Unavailable(NOTHING.into()))
         }
         fn free(&self, _: DevBuf) {}
         fn upload(&self, _: DevBuf, _: &[u8]) -> Result<(), DeviceError> {
-            Err(DeviceError(NOTHING.into()))
+            Err(DeviceError::Unavailable(NOTHING.into()))
         }
         fn download(&self, _: DevBuf, _: &mut [u8]) -> Result<(), DeviceError> {
-            Err(DeviceError(NOTHING.into()))
+            Err(DeviceError::Unavailable(NOTHING.into()))
         }
         fn launch(&self, _: KernelRef, _: LaunchConfig, _: &[KArg]) -> Result<(), DeviceError> {
-            Err(DeviceError(NOTHING.into()))
+            Err(DeviceError::Unavailable(NOTHING.into()))
         }
         fn alloc_pinned(&self, _: usize) -> Result<PinnedBuf, DeviceError> {
-            Err(DeviceError(NOTHING.into()))
+            Err(DeviceError::Unavailable(NOTHING.into()))
         }
         fn free_pinned(&self, _: PinnedBuf) {}
         fn write_pinned(&self, _: PinnedBuf, _: &[u8]) -> Result<(), DeviceError> {
-            Err(DeviceError(NOTHING.into()))
+            Err(DeviceError::Unavailable(NOTHING.into()))
         }
         fn read_pinned(&self, _: PinnedBuf, _: &mut [u8]) -> Result<(), DeviceError> {
-            Err(DeviceError(NOTHING.into()))
+            Err(DeviceError::Unavailable(NOTHING.into()))
         }
         fn copy_h2d(&self, _: PinnedBuf, _: DevBuf) -> Result<(), DeviceError> {
-            Err(DeviceError(NOTHING.into()))
+            Err(DeviceError::Unavailable(NOTHING.into()))
         }
         fn copy_d2h(&self, _: DevBuf, _: PinnedBuf) -> Result<(), DeviceError> {
-            Err(DeviceError(NOTHING.into()))
+            Err(DeviceError::Unavailable(NOTHING.into()))
         }
         fn synchronize(&self) -> Result<(), DeviceError> {
             Ok(())
         }
         fn timer_start(&self) -> Result<(), DeviceError> {
-            Err(DeviceError(NOTHING.into()))
+            Err(DeviceError::Unavailable(NOTHING.into()))
         }
         fn timer_stop(&self) -> Result<f64, DeviceError> {
-            Err(DeviceError(NOTHING.into()))
+            Err(DeviceError::Unavailable(NOTHING.into()))
         }
     }
 

@@ -6,10 +6,22 @@
 //! kernel arguments are passed by value in declaration order, exactly as `cuLaunchKernel` takes
 //! them.
 
-/// A failure reported by a device (driver error, out of memory, missing kernel, …).
+/// A failure reported by a device.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{0}")]
-pub struct DeviceError(pub String);
+pub enum DeviceError {
+    /// The GPU driver failed the call: [`CudaError`](crate::cuda::CudaError) says how (out of
+    /// memory, a launch refused, the context lost to a kernel fault, …).
+    #[error(transparent)]
+    Cuda(#[from] crate::cuda::CudaError),
+    /// A request refused before it reached the device: an unknown buffer, a copy that does not
+    /// fit, a launch configuration out of range, a kernel that is not loaded, the timer stopped
+    /// before it started. A bug in the caller, never the hardware.
+    #[error("{0}")]
+    Invalid(String),
+    /// The device cannot do this at all (a test double without memory, …).
+    #[error("{0}")]
+    Unavailable(String),
+}
 
 /// A device allocation, identified by the device that made it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -273,6 +273,12 @@ pub struct TrialInfo {
 pub enum WorkloadError {
     #[error("device error: {0}")]
     Device(#[from] device::DeviceError),
+    /// The CUDA driver failed outside a device call (the GPU could not be opened, …).
+    #[error(transparent)]
+    Cuda(#[from] crate::cuda::CudaError),
+    /// The cuBLAS peer was not run or failed.
+    #[error(transparent)]
+    Cublas(#[from] crate::cuda::BlasError),
     #[error("{0}")]
     Unsupported(String),
     /// The kernel the workload needs is in a module build this device did not load: the

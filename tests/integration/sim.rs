@@ -62,6 +62,8 @@ pub struct Sim {
     pub driver: Option<String>,
     /// JSON-lines log of every launch and copy (the simulator's `--log`).
     pub log: Option<PathBuf>,
+    /// Environment of the command (e.g. which case an ignored test is run for).
+    pub env: Vec<(String, String)>,
 }
 
 impl Sim {
@@ -89,6 +91,12 @@ impl Sim {
         self
     }
 
+    /// Sets `key` to `value` in the command's environment.
+    pub fn env(mut self, key: &str, value: &str) -> Sim {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
     /// `program args…` with the simulated driver and NVML in front.
     pub fn command(&self, program: &Path, args: &[&str]) -> Command {
         let mut c = Command::new(launcher());
@@ -105,6 +113,7 @@ impl Sim {
             c.arg("--log").arg(l);
         }
         c.arg("--").arg(program).args(args);
+        c.envs(self.env.iter().map(|(k, v)| (k, v)));
         c
     }
 

@@ -27,6 +27,7 @@
 #![allow(dead_code)]
 
 mod bytes;
+mod errors;
 mod hgemm;
 mod kernels;
 mod tune;
