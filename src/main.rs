@@ -79,99 +79,125 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             stream_mib,
             video_sizes,
             allow_simulated,
-        } => {
-            let opts = RunOptions {
-                profile,
-                level: level.into(),
-                gpus,
-                backend: backend.into(),
-                out,
-                seed,
-                retune,
-                sizes: gpugate::plan::SizeOverrides {
-                    gemm: gemm_sizes.map(|v| v.into_iter().map(|s| s as usize).collect()),
-                    stream_bytes: stream_mib.map(|m| (m as usize) << 20),
-                    video: video_sizes,
-                },
-                allow_simulated,
-                command_line: std::env::args().collect(),
-            };
-            // SIGINT and SIGTERM stop the run at its next safe point; what was measured is
-            // written as an incomplete run (its run.complete check fails: exit 1).
-            gpugate::stop::install_signal_handlers();
-            let mut line = ProgressLine::new();
-            let done = run::run(&opts, &mut |p| line.show(&p))?;
-            line.finish();
-            say!("{}", report::console::Console.render(&done.report));
-            sayln!("reports written to {}", done.dir.dir.display());
-            latest_line(&done.latest);
-            Ok(done.report.exit_code)
-        }
-        Command::Report { run_json, out } => {
-            let done = run::rerender(&run_json, out.as_deref())?;
-            say!("{}", report::console::Console.render(&done.report));
-            for p in &done.written {
-                sayln!("wrote {}", p.display());
-            }
-            if let Some(latest) = &done.latest {
-                latest_line(latest);
-            }
-            Ok(done.report.exit_code)
-        }
-        Command::Profiles { action: None } => {
-            for p in gpugate::gate::builtin_profiles() {
-                sayln!("{:<14} {}", p.name, p.description);
-            }
-            sayln!("\n`gpugate profiles show NAME` lists a profile's targets; `--profile FILE.toml` uses your own.");
-            Ok(exit::PASS)
-        }
+        } => run_command(&RunOptions {
+            profile,
+            level: level.into(),
+            gpus,
+            backend: backend.into(),
+            out,
+            seed,
+            retune,
+            sizes: gpugate::plan::SizeOverrides {
+                gemm: gemm_sizes.map(|v| v.into_iter().map(|s| s as usize).collect()),
+                stream_bytes: stream_mib.map(|m| (m as usize) << 20),
+                video: video_sizes,
+            },
+            allow_simulated,
+            command_line: std::env::args().collect(),
+        }),
+        Command::Report { run_json, out } => report_command(&run_json, out.as_deref()),
+        Command::Profiles { action: None } => Ok(profiles_list()),
         Command::Profiles {
             action: Some(ProfilesAction::Show { name }),
-        } => {
-            // `auto` is built from the GPUs here, as `run` builds it.
-            let (p, origin) = match run::resolve_profile(Some(&name))? {
-                Some(found) => found,
-                None => (
-                    gpugate::gate::auto_profile(&gpugate::probe::gpus().devices),
-                    "from the GPUs detected here".to_string(),
-                ),
-            };
-            say!("{}", report::info::render_profile(&p, &origin));
-            Ok(exit::PASS)
+        } => profiles_show(&name),
+        Command::Selftest { seed, no_large } => Ok(selftest_command(seed, no_large)),
+    }
+}
+
+/// `gpugate run`: the acceptance run, with a progress line on stderr and the summary on stdout.
+fn run_command(opts: &RunOptions) -> anyhow::Result<i32> {
+    // SIGINT and SIGTERM stop the run at its next safe point; what was measured is
+    // written as an incomplete run (its run.complete check fails: exit 1).
+    gpugate::stop::install_signal_handlers();
+    let mut line = ProgressLine::new();
+    let done = run::run(opts, &mut |p| line.show(&p))?;
+    line.finish();
+    say!("{}", report::console::Console.render(&done.report));
+    sayln!("reports written to {}", done.dir.dir.display());
+    latest_line(&done.latest);
+    Ok(done.report.exit_code)
+}
+
+/// `gpugate report RUN.json [--out DIR]`: a saved run gated and rendered again.
+fn report_command(
+    run_json: &std::path::Path,
+    out: Option<&std::path::Path>,
+) -> anyhow::Result<i32> {
+    let done = run::rerender(run_json, out)?;
+    say!("{}", report::console::Console.render(&done.report));
+    for p in &done.written {
+        sayln!("wrote {}", p.display());
+    }
+    if let Some(latest) = &done.latest {
+        latest_line(latest);
+    }
+    Ok(done.report.exit_code)
+}
+
+/// `gpugate profiles`: the built-in profiles, one a line.
+fn profiles_list() -> i32 {
+    for p in gpugate::gate::builtin_profiles() {
+        sayln!("{:<14} {}", p.name, p.description);
+    }
+    sayln!("\n`gpugate profiles show NAME` lists a profile's targets; `--profile FILE.toml` uses your own.");
+    exit::PASS
+}
+
+/// `gpugate profiles show NAME`: one profile's machine and targets.
+fn profiles_show(name: &str) -> anyhow::Result<i32> {
+    // `auto` is built from the GPUs here, as `run` builds it.
+    let (p, origin) = match run::resolve_profile(Some(name))? {
+        Some(found) => found,
+        None => (
+            gpugate::gate::auto_profile(&gpugate::probe::gpus().devices),
+            "from the GPUs detected here".to_string(),
+        ),
+    };
+    say!("{}", report::info::render_profile(&p, &origin));
+    Ok(exit::PASS)
+}
+
+/// `gpugate selftest`: every case a line on stdout, then the tally; exit 1 on any failure.
+fn selftest_command(seed: Option<u64>, no_large: bool) -> i32 {
+    let seed = seed.unwrap_or_else(run::fresh_seed);
+    complain!("selftest: seed {seed}");
+    let mut failed = 0usize;
+    let mut total = 0usize;
+    let res = gpugate::selftest::selftest(seed, !no_large, &mut |c| {
+        total += 1;
+        if !c.passed() {
+            failed += 1;
         }
-        Command::Selftest { seed, no_large } => {
-            let seed = seed.unwrap_or_else(run::fresh_seed);
-            complain!("selftest: seed {seed}");
-            let mut failed = 0usize;
-            let mut total = 0usize;
-            let res = gpugate::selftest::selftest(seed, !no_large, &mut |c| {
-                total += 1;
-                let status = if c.passed() { "ok  " } else { "FAIL" };
-                if !c.passed() {
-                    failed += 1;
-                }
-                match c.variant {
-                    Some(v) => sayln!("{status} gpu{} {} {v}", c.device, describe_spec(&c.spec)),
-                    None => sayln!("{status} gpu{} {}", c.device, describe_spec(&c.spec)),
-                }
-                if let Some(e) = &c.error {
-                    sayln!("     error: {e}");
-                }
-                for m in c.verification.mismatches.iter().take(3) {
-                    sayln!("     {}: expected {} got {}", m.at, m.expected, m.got);
-                }
-            });
-            match res {
-                Err(why) => {
-                    sayln!("FAIL no GPU can be used: {why}");
-                    Ok(exit::FAIL)
-                }
-                Ok(_) => {
-                    sayln!("{} passed, {} failed", total - failed, failed);
-                    Ok(if failed == 0 { exit::PASS } else { exit::FAIL })
-                }
+        selftest_case_lines(c);
+    });
+    match res {
+        Err(why) => {
+            sayln!("FAIL no GPU can be used: {why}");
+            exit::FAIL
+        }
+        Ok(_) => {
+            sayln!("{} passed, {} failed", total - failed, failed);
+            if failed == 0 {
+                exit::PASS
+            } else {
+                exit::FAIL
             }
         }
+    }
+}
+
+/// One self-test case: its status line, its error and its first mismatches.
+fn selftest_case_lines(c: &gpugate::selftest::SelftestCase) {
+    let status = if c.passed() { "ok  " } else { "FAIL" };
+    match c.variant {
+        Some(v) => sayln!("{status} gpu{} {} {v}", c.device, describe_spec(&c.spec)),
+        None => sayln!("{status} gpu{} {}", c.device, describe_spec(&c.spec)),
+    }
+    if let Some(e) = &c.error {
+        sayln!("     error: {e}");
+    }
+    for m in c.verification.mismatches.iter().take(3) {
+        sayln!("     {}: expected {} got {}", m.at, m.expected, m.got);
     }
 }
 
@@ -243,18 +269,7 @@ impl ProgressLine {
             Progress::Probed {
                 gpus, unavailable, ..
             } => {
-                let _ = match unavailable {
-                    Some(why) if gpus.is_empty() => writeln!(err, "no GPU can be used: {why}"),
-                    _ => writeln!(
-                        err,
-                        "found {} GPU(s): {}",
-                        gpus.len(),
-                        gpus.iter()
-                            .map(|g| g.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                };
+                let _ = writeln!(err, "{}", probed_line(gpus, *unavailable));
             }
             Progress::ModulesLoaded { device, loads } => {
                 let total: f64 = loads.iter().map(|l| l.seconds).sum();
@@ -284,10 +299,7 @@ impl ProgressLine {
                 let _ = writeln!(err, "note: {n}");
             }
             Progress::WorkloadStarted { index, total, id } => {
-                if self.tty {
-                    let _ = write!(err, "\r\x1b[K[{index}/{total}] {id} …");
-                    self.dirty = true;
-                }
+                self.rewrite(&mut err, format_args!("[{index}/{total}] {id} …"));
             }
             Progress::Sample {
                 index,
@@ -295,16 +307,15 @@ impl ProgressLine {
                 id,
                 progress,
             } => {
-                if self.tty {
-                    let _ = write!(
-                        err,
-                        "\r\x1b[K[{index}/{total}] {id}  {} samples  {:.1} s  noise {:.2}%",
+                self.rewrite(
+                    &mut err,
+                    format_args!(
+                        "[{index}/{total}] {id}  {} samples  {:.1} s  noise {:.2}%",
                         progress.samples,
                         progress.elapsed,
                         progress.rel_noise * 100.0
-                    );
-                    self.dirty = true;
-                }
+                    ),
+                );
             }
             Progress::WorkloadFinished {
                 index,
@@ -312,20 +323,18 @@ impl ProgressLine {
                 result,
             } => {
                 self.clear(&mut err);
-                let speed = result
-                    .measurement
-                    .as_ref()
-                    .map(|m| format!("{:.3} {}", m.throughput.median, m.throughput.unit))
-                    .unwrap_or_else(|| "-".into());
-                let verdict = match (&result.error, result.verification.status) {
-                    (Some(e), _) => format!("ERROR {e}"),
-                    (None, gpugate::model::VerifyStatus::Passed) => "verified".into(),
-                    (None, s) => format!("verification {s:?}"),
-                };
-                let _ = writeln!(err, "[{index}/{total}] {}  {speed}  {verdict}", result.id);
+                let _ = writeln!(err, "[{index}/{total}] {}", finished_line(result));
             }
         }
         let _ = err.flush();
+    }
+
+    /// On a terminal, replaces the line in place with `line` (left open); elsewhere nothing.
+    fn rewrite(&mut self, err: &mut impl Write, line: std::fmt::Arguments) {
+        if self.tty {
+            let _ = write!(err, "\r\x1b[K{line}");
+            self.dirty = true;
+        }
     }
 
     fn clear(&mut self, err: &mut impl Write) {
@@ -339,4 +348,34 @@ impl ProgressLine {
         let mut err = std::io::stderr().lock();
         self.clear(&mut err);
     }
+}
+
+/// What the probe found: the GPUs by name, or why none can be used.
+fn probed_line(gpus: &[gpugate::model::DeviceInfo], unavailable: Option<&str>) -> String {
+    match unavailable {
+        Some(why) if gpus.is_empty() => format!("no GPU can be used: {why}"),
+        _ => format!(
+            "found {} GPU(s): {}",
+            gpus.len(),
+            gpus.iter()
+                .map(|g| g.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// A finished workload: its id, median throughput and verification (or error).
+fn finished_line(result: &gpugate::model::WorkloadResult) -> String {
+    let speed = result
+        .measurement
+        .as_ref()
+        .map(|m| format!("{:.3} {}", m.throughput.median, m.throughput.unit))
+        .unwrap_or_else(|| "-".into());
+    let verdict = match (&result.error, result.verification.status) {
+        (Some(e), _) => format!("ERROR {e}"),
+        (None, gpugate::model::VerifyStatus::Passed) => "verified".into(),
+        (None, s) => format!("verification {s:?}"),
+    };
+    format!("{}  {speed}  {verdict}", result.id)
 }

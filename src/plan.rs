@@ -146,83 +146,137 @@ pub fn plan_with(
     props: Option<&DeviceProps>,
     overrides: &SizeOverrides,
 ) -> Vec<WorkloadSpec> {
-    let mut out = Vec::new();
     let budget = props
         .map(|p| (p.free_memory.min(p.total_memory) as f64 * MEMORY_MARGIN) as u64)
         .unwrap_or(u64::MAX);
-    for p in [Precision::F32, Precision::F64, Precision::F16] {
-        let sizes: &[usize] = match (backend, p, overrides.gemm.as_deref()) {
-            // Half precision on the host would measure nothing the gate uses.
-            (BackendKind::Host, Precision::F16, _) => &[],
-            (_, _, Some(user)) => user,
-            (BackendKind::Cuda, _, None) => gpu_gemm_sizes(level, p),
-            (BackendKind::Host, _, None) => host_gemm_sizes(level),
-        };
-        // Every path the device has for this precision: DGEMM on the CUDA cores and, from sm_80,
-        // on the tensor cores too (same sizes); HGEMM on the tensor cores from sm_70. The host
-        // has only the CUDA-core arithmetic's counterpart.
-        let maths = match props {
-            Some(d) if backend == BackendKind::Cuda => gemm_maths(p, d.compute_capability),
-            _ => vec![GemmMath::CudaCores],
-        };
-        for math in maths {
-            let mut seen = Vec::new();
-            for &s in sizes {
-                if let Some(s) = fit_gemm(p, s, budget) {
-                    if !seen.contains(&s) {
-                        seen.push(s);
-                        out.push(WorkloadSpec::Gemm {
-                            precision: p,
-                            m: s,
-                            n: s,
-                            k: s,
-                            math,
-                        });
+    let planning = Planning {
+        level,
+        backend,
+        props,
+        overrides,
+        budget,
+    };
+    let mut out = planning.gemms();
+    out.extend(planning.streams());
+    out.extend(planning.transfers());
+    out.extend(planning.videos());
+    out
+}
+
+/// What every family's sizes depend on: the level, the backend, the device (None for the
+/// host), the user's sizes and the memory budget (bytes a workload may allocate on the device).
+struct Planning<'a> {
+    level: Level,
+    backend: BackendKind,
+    props: Option<&'a DeviceProps>,
+    overrides: &'a SizeOverrides,
+    budget: u64,
+}
+
+impl Planning<'_> {
+    fn l2_bytes(&self) -> usize {
+        self.props.map(|p| p.l2_bytes as usize).unwrap_or(0)
+    }
+
+    /// Square GEMMs per precision and math path, each size once after fitting the budget.
+    fn gemms(&self) -> Vec<WorkloadSpec> {
+        let mut out = Vec::new();
+        for p in [Precision::F32, Precision::F64, Precision::F16] {
+            let sizes: &[usize] = match (self.backend, p, self.overrides.gemm.as_deref()) {
+                // Half precision on the host would measure nothing the gate uses.
+                (BackendKind::Host, Precision::F16, _) => &[],
+                (_, _, Some(user)) => user,
+                (BackendKind::Cuda, _, None) => gpu_gemm_sizes(self.level, p),
+                (BackendKind::Host, _, None) => host_gemm_sizes(self.level),
+            };
+            // Every path the device has for this precision: DGEMM on the CUDA cores and, from
+            // sm_80, on the tensor cores too (same sizes); HGEMM on the tensor cores from sm_70.
+            // The host has only the CUDA-core arithmetic's counterpart.
+            let maths = match self.props {
+                Some(d) if self.backend == BackendKind::Cuda => gemm_maths(p, d.compute_capability),
+                _ => vec![GemmMath::CudaCores],
+            };
+            for math in maths {
+                let mut seen = Vec::new();
+                for &s in sizes {
+                    if let Some(s) = fit_gemm(p, s, self.budget) {
+                        if !seen.contains(&s) {
+                            seen.push(s);
+                            out.push(WorkloadSpec::Gemm {
+                                precision: p,
+                                m: s,
+                                n: s,
+                                k: s,
+                                math,
+                            });
+                        }
                     }
                 }
             }
         }
+        out
     }
-    let l2 = props.map(|p| p.l2_bytes as usize).unwrap_or(0);
-    for p in [Precision::F32, Precision::F64] {
-        let mut bytes = match overrides.stream_bytes {
-            Some(b) => b,
-            None => stream_array_bytes(level, backend).max(STREAM_L2_FACTOR * l2),
-        };
-        let mut n = bytes / p.bytes();
-        while n > 0 && stream_device_bytes(p, n) > budget {
-            bytes /= 2;
-            n = bytes / p.bytes();
+
+    /// Every stream operation in FP32 and FP64, on arrays of at least
+    /// [`STREAM_L2_FACTOR`] × L2 (unless the user's), halved until they fit the budget.
+    fn streams(&self) -> Vec<WorkloadSpec> {
+        let mut out = Vec::new();
+        for p in [Precision::F32, Precision::F64] {
+            let mut bytes = match self.overrides.stream_bytes {
+                Some(b) => b,
+                None => stream_array_bytes(self.level, self.backend)
+                    .max(STREAM_L2_FACTOR * self.l2_bytes()),
+            };
+            let mut n = bytes / p.bytes();
+            while n > 0 && stream_device_bytes(p, n) > self.budget {
+                bytes /= 2;
+                n = bytes / p.bytes();
+            }
+            if n == 0 {
+                continue;
+            }
+            for op in StreamOp::ALL {
+                out.push(WorkloadSpec::Stream {
+                    op,
+                    precision: p,
+                    n,
+                });
+            }
         }
-        if n == 0 {
-            continue;
+        out
+    }
+
+    /// Pinned copies both ways, halved (down to 1 MiB) until they fit the budget.
+    fn transfers(&self) -> Vec<WorkloadSpec> {
+        let mut tb = self
+            .overrides
+            .stream_bytes
+            .unwrap_or_else(|| transfer_bytes(self.level, self.backend));
+        while tb as u64 > self.budget && tb > MIB {
+            tb /= 2;
         }
-        for op in StreamOp::ALL {
-            out.push(WorkloadSpec::Stream {
-                op,
-                precision: p,
-                n,
-            });
+        [Direction::HostToDevice, Direction::DeviceToHost]
+            .into_iter()
+            .map(|direction| WorkloadSpec::Transfer {
+                direction,
+                bytes: tb,
+                pinned: true,
+            })
+            .collect()
+    }
+
+    /// The video stages at each of their frame sizes that fits the budget; on GPUs only
+    /// (their host references check them).
+    fn videos(&self) -> Vec<WorkloadSpec> {
+        let mut out = Vec::new();
+        if self.backend != BackendKind::Cuda {
+            return out;
         }
-    }
-    let mut tb = overrides
-        .stream_bytes
-        .unwrap_or_else(|| transfer_bytes(level, backend));
-    while tb as u64 > budget && tb > MIB {
-        tb /= 2;
-    }
-    for direction in [Direction::HostToDevice, Direction::DeviceToHost] {
-        out.push(WorkloadSpec::Transfer {
-            direction,
-            bytes: tb,
-            pinned: true,
-        });
-    }
-    // The video stages run on GPUs only (their host references check them).
-    if backend == BackendKind::Cuda {
+        let l2 = self.l2_bytes() as u64;
         for stage in VideoStage::ALL {
-            for (width, height) in stage_video_sizes(level, stage, overrides.video.as_deref()) {
-                if video_device_bytes(stage, width, height, l2 as u64) <= budget {
+            let sizes = stage_video_sizes(self.level, stage, self.overrides.video.as_deref());
+            for (width, height) in sizes {
+                if video_device_bytes(stage, width, height, l2) <= self.budget {
                     out.push(WorkloadSpec::Video {
                         stage,
                         width,
@@ -231,8 +285,8 @@ pub fn plan_with(
                 }
             }
         }
+        out
     }
-    out
 }
 
 #[cfg(test)]

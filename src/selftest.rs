@@ -12,7 +12,21 @@ use crate::workload::{Direction, Precision, StreamOp, Trial, WorkloadSpec};
 
 /// One self-test case: a workload at a size chosen to catch index and tiling bugs.
 pub fn selftest_cases(include_large: bool, cc: (u32, u32)) -> Vec<WorkloadSpec> {
+    let shapes = gemm_shapes(include_large);
     let mut v = Vec::new();
+    for p in [Precision::F32, Precision::F64] {
+        v.extend(gemm_cases(p, cc, &shapes));
+        v.extend(stream_cases(p, include_large));
+    }
+    v.extend(gemm_cases(Precision::F16, cc, &shapes));
+    v.extend(video_cases(include_large));
+    v.extend(transfer_cases(include_large));
+    v
+}
+
+/// GEMM shapes (M, N, K): a single element, odd sizes, thin and flat matrices, K = 1; with the
+/// large cases two big ones.
+fn gemm_shapes(include_large: bool) -> Vec<(usize, usize, usize)> {
     let mut shapes = vec![
         (1, 1, 1),
         (31, 31, 31),
@@ -27,36 +41,16 @@ pub fn selftest_cases(include_large: bool, cc: (u32, u32)) -> Vec<WorkloadSpec> 
         shapes.push((2048, 2048, 2048));
         shapes.push((4097, 1025, 515));
     }
-    for p in [Precision::F32, Precision::F64] {
-        for math in crate::kernels::gemm_maths(p, cc) {
-            for &(m, n, k) in &shapes {
-                v.push(WorkloadSpec::Gemm {
-                    precision: p,
-                    m,
-                    n,
-                    k,
-                    math,
-                });
-            }
-        }
-        let mut ns = vec![1usize, 31, 257, 1000, 100_003];
-        if include_large {
-            ns.push((1 << 26) + 3);
-        }
-        for op in StreamOp::ALL {
-            for &n in &ns {
-                v.push(WorkloadSpec::Stream {
-                    op,
-                    precision: p,
-                    n,
-                });
-            }
-        }
-    }
-    for math in crate::kernels::gemm_maths(Precision::F16, cc) {
-        for &(m, n, k) in &shapes {
+    shapes
+}
+
+/// Every GEMM path of precision `p` on a device of compute capability `cc`, at each shape.
+fn gemm_cases(p: Precision, cc: (u32, u32), shapes: &[(usize, usize, usize)]) -> Vec<WorkloadSpec> {
+    let mut v = Vec::new();
+    for math in crate::kernels::gemm_maths(p, cc) {
+        for &(m, n, k) in shapes {
             v.push(WorkloadSpec::Gemm {
-                precision: Precision::F16,
+                precision: p,
                 m,
                 n,
                 k,
@@ -64,12 +58,36 @@ pub fn selftest_cases(include_large: bool, cc: (u32, u32)) -> Vec<WorkloadSpec> 
             });
         }
     }
-    // Video stages: the smallest frame (one macroblock), sizes that are not multiples of 16 (or
-    // of 2 or 3, for the chroma and the 2/3 scaler), and 1080p with the large cases.
+    v
+}
+
+/// Every stream operation in precision `p`, at lengths from one element to odd and large ones.
+fn stream_cases(p: Precision, include_large: bool) -> Vec<WorkloadSpec> {
+    let mut ns = vec![1usize, 31, 257, 1000, 100_003];
+    if include_large {
+        ns.push((1 << 26) + 3);
+    }
+    let mut v = Vec::new();
+    for op in StreamOp::ALL {
+        for &n in &ns {
+            v.push(WorkloadSpec::Stream {
+                op,
+                precision: p,
+                n,
+            });
+        }
+    }
+    v
+}
+
+/// Video stages: the smallest frame (one macroblock), sizes that are not multiples of 16 (or
+/// of 2 or 3, for the chroma and the 2/3 scaler), and 1080p with the large cases.
+fn video_cases(include_large: bool) -> Vec<WorkloadSpec> {
     let mut frames = vec![(16usize, 16usize), (51, 37), (100, 70)];
     if include_large {
         frames.push((1920, 1080));
     }
+    let mut v = Vec::new();
     for stage in crate::workload::VideoStage::ALL {
         for &(width, height) in &frames {
             v.push(WorkloadSpec::Video {
@@ -79,10 +97,16 @@ pub fn selftest_cases(include_large: bool, cc: (u32, u32)) -> Vec<WorkloadSpec> 
             });
         }
     }
+    v
+}
+
+/// Pinned copies both ways: one byte, a page and one, and 64 MiB with the large cases.
+fn transfer_cases(include_large: bool) -> Vec<WorkloadSpec> {
     let mut bytes = vec![1usize, 4097];
     if include_large {
         bytes.push(64 << 20);
     }
+    let mut v = Vec::new();
     for direction in [Direction::HostToDevice, Direction::DeviceToHost] {
         for &b in &bytes {
             v.push(WorkloadSpec::Transfer {

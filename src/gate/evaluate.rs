@@ -208,11 +208,71 @@ fn plural(n: usize, one: &str) -> String {
 
 // ---------------------------------------------------------------- inventory
 
+/// The inventory checks, in this order: the GPU count; per GPU in the run its model, memory,
+/// PCIe link and encoders; the same checks failed for each GPU the profile wants that is not
+/// in the run; the host's CPUs, memory and local disk.
 fn inventory(p: &Profile, r: &RunReport, out: &mut Vec<Check>) {
-    let m = &p.machine;
-    let want = m.gpu_count as usize;
-    let have = r.gpus.len();
+    out.push(gpu_count_check(p, r));
+    for g in &r.gpus {
+        gpu_inventory(p, r, g, out);
+    }
+    missing_gpu_inventory(p, r, out);
+    host_inventory(p, r, out);
+}
 
+/// One item of a GPU's inventory a profile can ask for: the key of its check id
+/// (`gpuN.<key>`), its title and its unit.
+#[derive(Debug, Clone, Copy)]
+struct GpuItem {
+    key: &'static str,
+    title: &'static str,
+    unit: &'static str,
+}
+
+const GPU_MODEL: GpuItem = GpuItem {
+    key: "model",
+    title: "GPU model",
+    unit: "",
+};
+const GPU_MEMORY: GpuItem = GpuItem {
+    key: "memory",
+    title: "GPU memory",
+    unit: "GB",
+};
+const PCIE_GEN: GpuItem = GpuItem {
+    key: "pcie_gen",
+    title: "PCIe link generation",
+    unit: "gen",
+};
+const PCIE_WIDTH: GpuItem = GpuItem {
+    key: "pcie_width",
+    title: "PCIe link width",
+    unit: "lanes",
+};
+const NVENC_ENGINES: GpuItem = GpuItem {
+    key: "nvenc_engines",
+    title: "NVENC engines (hardware video encoders)",
+    unit: "engines",
+};
+
+/// The inventory check of `item` on GPU `index`, sourced from the profile, passing until told
+/// otherwise.
+fn gpu_item_check(p: &Profile, index: u32, item: GpuItem) -> Check {
+    let mut c = check(
+        format!("gpu{index}.{}", item.key),
+        CheckKind::Inventory,
+        Some(index),
+        item.title,
+        item.unit,
+    );
+    c.source = Some(format!("profile {}", p.name));
+    c
+}
+
+/// `machine.gpu_count`: exactly as many usable GPUs as the profile wants.
+fn gpu_count_check(p: &Profile, r: &RunReport) -> Check {
+    let want = p.machine.gpu_count as usize;
+    let have = r.gpus.len();
     let mut c = check(
         "machine.gpu_count".into(),
         CheckKind::Inventory,
@@ -270,156 +330,105 @@ fn inventory(p: &Profile, r: &RunReport, out: &mut Vec<Check>) {
             c.reason = format!("{} usable, as the profile wants", plural(have, "GPU"));
         }
     }
-    out.push(c);
+    c
+}
 
-    for g in &r.gpus {
-        if !m.gpu_model.trim().is_empty() {
-            let mut c = check(
-                format!("gpu{}.model", g.index),
-                CheckKind::Inventory,
-                Some(g.index),
-                "GPU model",
-                "",
-            );
-            c.source = Some(format!("profile {}", p.name));
-            if name_matches(&g.name, &m.gpu_model) {
-                c.reason = format!("{:?} matches {:?}", g.name, m.gpu_model);
-            } else {
-                c.verdict = Verdict::Fail;
-                c.reason = format!("{:?} does not match {:?}", g.name, m.gpu_model);
-                c.hint = format!(
-                    "the profile {} is for {}; this is a different GPU: use the profile for this \
-                     machine (or --profile auto)",
-                    p.name, m.gpu_model
-                );
-            }
-            out.push(c);
-        }
-        if let Some(min_gb) = m.min_gpu_memory_gb {
-            let gb = g.total_memory_bytes as f64 / 1e9;
-            let mut c = check(
-                format!("gpu{}.memory", g.index),
-                CheckKind::Inventory,
-                Some(g.index),
-                "GPU memory",
-                "GB",
-            );
-            c.observed = Some(gb);
-            c.required = Some(min_gb);
-            c.source = Some(format!("profile {}", p.name));
-            if gb >= min_gb {
-                c.reason = format!("{gb:.1} GB >= {min_gb:.1} GB");
-            } else {
-                c.verdict = Verdict::Fail;
-                c.reason = format!("{gb:.1} GB < {min_gb:.1} GB");
-                c.hint = "less memory than the model has: a different SKU, or pages retired \
-                          after ECC errors; check nvidia-smi -q -d MEMORY,ECC,PAGE_RETIREMENT"
-                    .into();
-            }
-            out.push(c);
-        }
-        pcie_check(
-            p,
-            r,
-            g,
-            "pcie_gen",
-            "PCIe link generation",
-            "gen",
-            m.pcie_gen,
-            g.pcie_link_gen,
-            out,
-        );
-        pcie_check(
-            p,
-            r,
-            g,
-            "pcie_width",
-            "PCIe link width",
-            "lanes",
-            m.pcie_width,
-            g.pcie_link_width,
-            out,
-        );
-        nvenc_check(p, g, out);
+/// The inventory checks of one GPU in the run: model, memory, PCIe link generation and width,
+/// NVENC engines (each only where the profile asks for it).
+fn gpu_inventory(p: &Profile, r: &RunReport, g: &DeviceInfo, out: &mut Vec<Check>) {
+    let m = &p.machine;
+    if !m.gpu_model.trim().is_empty() {
+        out.push(gpu_model_check(p, g));
     }
-    // A GPU the profile wants that is not in the run fails each of its inventory checks.
+    if let Some(min_gb) = m.min_gpu_memory_gb {
+        out.push(gpu_memory_check(p, g, min_gb));
+    }
+    let gen = PcieReading {
+        item: PCIE_GEN,
+        required: m.pcie_gen,
+        observed: g.pcie_link_gen,
+    };
+    pcie_check(p, r, g, gen, out);
+    let width = PcieReading {
+        item: PCIE_WIDTH,
+        required: m.pcie_width,
+        observed: g.pcie_link_width,
+    };
+    pcie_check(p, r, g, width, out);
+    nvenc_check(p, g, out);
+}
+
+/// `gpuN.model`: the GPU's name matches the profile's `gpu_model`.
+fn gpu_model_check(p: &Profile, g: &DeviceInfo) -> Check {
+    let want = &p.machine.gpu_model;
+    let mut c = gpu_item_check(p, g.index, GPU_MODEL);
+    if name_matches(&g.name, want) {
+        c.reason = format!("{:?} matches {:?}", g.name, want);
+    } else {
+        c.verdict = Verdict::Fail;
+        c.reason = format!("{:?} does not match {:?}", g.name, want);
+        c.hint = format!(
+            "the profile {} is for {}; this is a different GPU: use the profile for this \
+             machine (or --profile auto)",
+            p.name, want
+        );
+    }
+    c
+}
+
+/// `gpuN.memory`: the GPU's memory is at least `min_gb`.
+fn gpu_memory_check(p: &Profile, g: &DeviceInfo, min_gb: f64) -> Check {
+    let gb = g.total_memory_bytes as f64 / 1e9;
+    let mut c = gpu_item_check(p, g.index, GPU_MEMORY);
+    c.observed = Some(gb);
+    c.required = Some(min_gb);
+    if gb >= min_gb {
+        c.reason = format!("{gb:.1} GB >= {min_gb:.1} GB");
+    } else {
+        c.verdict = Verdict::Fail;
+        c.reason = format!("{gb:.1} GB < {min_gb:.1} GB");
+        c.hint = "less memory than the model has: a different SKU, or pages retired \
+                  after ECC errors; check nvidia-smi -q -d MEMORY,ECC,PAGE_RETIREMENT"
+            .into();
+    }
+    c
+}
+
+/// A GPU the profile wants that is not in the run fails each of its inventory checks.
+fn missing_gpu_inventory(p: &Profile, r: &RunReport, out: &mut Vec<Check>) {
+    let m = &p.machine;
+    // NaN: the check is wanted but has no number to require.
+    let wanted: [(GpuItem, Option<f64>); 5] = [
+        (
+            GPU_MODEL,
+            (!m.gpu_model.trim().is_empty()).then_some(f64::NAN),
+        ),
+        (GPU_MEMORY, m.min_gpu_memory_gb),
+        (PCIE_GEN, m.pcie_gen.map(f64::from)),
+        (PCIE_WIDTH, m.pcie_width.map(f64::from)),
+        (NVENC_ENGINES, m.nvenc_engines.map(f64::from)),
+    ];
     for index in gpu_slots(p, r) {
         if r.gpus.iter().any(|g| g.index == index) {
             continue;
         }
-        let wanted: [(&str, &str, &str, Option<f64>); 5] = [
-            (
-                "model",
-                "GPU model",
-                "",
-                (!m.gpu_model.trim().is_empty()).then_some(f64::NAN),
-            ),
-            ("memory", "GPU memory", "GB", m.min_gpu_memory_gb),
-            (
-                "pcie_gen",
-                "PCIe link generation",
-                "gen",
-                m.pcie_gen.map(f64::from),
-            ),
-            (
-                "pcie_width",
-                "PCIe link width",
-                "lanes",
-                m.pcie_width.map(f64::from),
-            ),
-            (
-                "nvenc_engines",
-                "NVENC engines (hardware video encoders)",
-                "engines",
-                m.nvenc_engines.map(f64::from),
-            ),
-        ];
-        for (key, title, unit, required) in wanted {
+        for (item, required) in wanted {
             let Some(required) = required else { continue };
-            let mut c = check(
-                format!("gpu{index}.{key}"),
-                CheckKind::Inventory,
-                Some(index),
-                title,
-                unit,
-            );
+            let mut c = gpu_item_check(p, index, item);
             c.required = required.is_finite().then_some(required);
-            c.source = Some(format!("profile {}", p.name));
             c.verdict = Verdict::Fail;
             c.reason = missing_gpu_reason(r, index);
             c.hint = MISSING_GPU_HINT.into();
             out.push(c);
         }
     }
+}
 
+/// The host's inventory checks: logical CPUs, memory, local disk.
+fn host_inventory(p: &Profile, r: &RunReport, out: &mut Vec<Check>) {
+    let m = &p.machine;
     if let Some(want) = m.host_vcpus {
-        let mut c = check(
-            "host.vcpus".into(),
-            CheckKind::Inventory,
-            None,
-            "Host logical CPUs",
-            "vCPUs",
-        );
-        c.required = Some(want as f64);
-        c.source = Some(format!("profile {}", p.name));
-        let have = r.host.logical_cpus;
-        if have == 0 {
-            c.verdict = Verdict::Inconclusive;
-            c.reason = "the host's CPU count was not reported".into();
-            c.hint = "the host inventory could not be read; re-run, or check /proc/cpuinfo".into();
-        } else {
-            c.observed = Some(have as f64);
-            if have >= want {
-                c.reason = format!("{have} >= {want}");
-            } else {
-                c.verdict = Verdict::Fail;
-                c.reason = format!("{have} < {want}");
-                c.hint = "fewer vCPUs than the instance type: check the instance size, CPU \
-                          hotplug and the cgroup/cpuset the tool runs in (nproc)"
-                    .into();
-            }
-        }
-        out.push(c);
+        out.push(host_vcpus_check(p, r, want));
     }
     host_size_check(
         p,
@@ -442,6 +451,37 @@ fn inventory(p: &Profile, r: &RunReport, out: &mut Vec<Check>) {
     );
 }
 
+/// `host.vcpus`: at least `want` logical CPUs; inconclusive when the host did not say.
+fn host_vcpus_check(p: &Profile, r: &RunReport, want: u32) -> Check {
+    let mut c = check(
+        "host.vcpus".into(),
+        CheckKind::Inventory,
+        None,
+        "Host logical CPUs",
+        "vCPUs",
+    );
+    c.required = Some(want as f64);
+    c.source = Some(format!("profile {}", p.name));
+    let have = r.host.logical_cpus;
+    if have == 0 {
+        c.verdict = Verdict::Inconclusive;
+        c.reason = "the host's CPU count was not reported".into();
+        c.hint = "the host inventory could not be read; re-run, or check /proc/cpuinfo".into();
+    } else {
+        c.observed = Some(have as f64);
+        if have >= want {
+            c.reason = format!("{have} >= {want}");
+        } else {
+            c.verdict = Verdict::Fail;
+            c.reason = format!("{have} < {want}");
+            c.hint = "fewer vCPUs than the instance type: check the instance size, CPU \
+                      hotplug and the cgroup/cpuset the tool runs in (nproc)"
+                .into();
+        }
+    }
+    c
+}
+
 /// `gpuN.nvenc_engines`, where the profile wants encoders: the GPU's NVENC engine count (the
 /// catalogue's, or none from NVML) against the minimum. An unknown count fails: the profile
 /// asks for something the run cannot confirm.
@@ -449,13 +489,7 @@ fn nvenc_check(p: &Profile, g: &DeviceInfo, out: &mut Vec<Check>) {
     let Some(want) = p.machine.nvenc_engines else {
         return;
     };
-    let mut c = check(
-        format!("gpu{}.nvenc_engines", g.index),
-        CheckKind::Inventory,
-        Some(g.index),
-        "NVENC engines (hardware video encoders)",
-        "engines",
-    );
+    let mut c = gpu_item_check(p, g.index, NVENC_ENGINES);
     c.required = Some(want as f64);
     c.source = Some(match &g.nvenc.source {
         Some(s) => format!("profile {}; count: {s}", p.name),
@@ -525,29 +559,22 @@ fn nvenc_check(p: &Profile, g: &DeviceInfo, out: &mut Vec<Check>) {
     out.push(c);
 }
 
-#[allow(clippy::too_many_arguments)]
-fn pcie_check(
-    p: &Profile,
-    r: &RunReport,
-    g: &DeviceInfo,
-    key: &str,
-    title: &str,
-    unit: &str,
+/// One PCIe link property of a GPU: which one, what the profile requires (none: no check) and
+/// what the driver reported (none: not reported).
+#[derive(Debug, Clone, Copy)]
+struct PcieReading {
+    item: GpuItem,
     required: Option<u32>,
     observed: Option<u32>,
-    out: &mut Vec<Check>,
-) {
-    let Some(want) = required else { return };
-    let mut c = check(
-        format!("gpu{}.{key}", g.index),
-        CheckKind::Inventory,
-        Some(g.index),
-        title,
-        unit,
-    );
+}
+
+/// `gpuN.pcie_gen` / `gpuN.pcie_width`: the link as reported, and when it reads low, judged by
+/// what the host-to-device copies reached.
+fn pcie_check(p: &Profile, r: &RunReport, g: &DeviceInfo, link: PcieReading, out: &mut Vec<Check>) {
+    let Some(want) = link.required else { return };
+    let mut c = gpu_item_check(p, g.index, link.item);
     c.required = Some(want as f64);
-    c.source = Some(format!("profile {}", p.name));
-    let Some(have) = observed else {
+    let Some(have) = link.observed else {
         c.verdict = Verdict::Skipped;
         c.reason = "the driver did not report the PCIe link".into();
         c.hint = "see the host-to-device bandwidth check instead".into();

@@ -462,7 +462,17 @@ fn validate(p: &Profile, origin: &str) -> Result<(), ProfileError> {
     if p.name.trim().is_empty() {
         return Err(invalid("`name` is empty: give the profile a name".into()));
     }
-    let m = &p.machine;
+    validate_machine_sizes(&p.machine).map_err(invalid)?;
+    for (i, t) in p.targets.iter().enumerate() {
+        let n = i + 1;
+        validate_spec_key(t, n, origin)?;
+        validate_target_values(t, n, &p.machine).map_err(invalid)?;
+    }
+    Ok(())
+}
+
+/// The machine's sizes in GB are non-negative numbers.
+fn validate_machine_sizes(m: &Machine) -> Result<(), String> {
     for (key, v) in [
         ("min_gpu_memory_gb", m.min_gpu_memory_gb),
         ("host_memory_gb", m.host_memory_gb),
@@ -470,89 +480,98 @@ fn validate(p: &Profile, origin: &str) -> Result<(), ProfileError> {
     ] {
         if let Some(v) = v {
             if !(v.is_finite() && v >= 0.0) {
-                return Err(invalid(format!(
+                return Err(format!(
                     "[machine] {key} = {v} is not a size: give a non-negative number of GB"
-                )));
+                ));
             }
         }
     }
-    for (i, t) in p.targets.iter().enumerate() {
-        let n = i + 1;
-        let metric = t.metric;
-        let given: Vec<&str> = [
-            ("spec_tflops", t.spec_tflops),
-            ("spec_gbps", t.spec_gbps),
-            ("spec_fps", t.spec_fps),
-        ]
-        .into_iter()
-        .filter_map(|(k, v)| v.map(|_| k))
-        .collect();
-        match given.as_slice() {
-            [] => {
-                return Err(ProfileError::MissingUnit {
-                    origin: origin.to_string(),
-                    index: n,
-                    metric: metric.as_str().to_string(),
-                    problem: "gives no spec value".into(),
-                    expected: metric.spec_key(),
-                })
-            }
-            [one] if *one != metric.spec_key() => {
-                return Err(invalid(format!(
-                    "target #{n} ({metric}) is measured in {}: write {}, not {one}",
-                    metric.unit(),
-                    metric.spec_key()
-                )))
-            }
-            [_] => {}
-            several => {
-                return Err(invalid(format!(
-                    "target #{n} ({metric}) gives {}: keep only {}",
-                    several.join(" and "),
-                    metric.spec_key()
-                )))
-            }
+    Ok(())
+}
+
+/// Target #`n` gives exactly one spec value, under the key of its metric's unit.
+fn validate_spec_key(t: &Target, n: usize, origin: &str) -> Result<(), ProfileError> {
+    let metric = t.metric;
+    let given: Vec<&str> = [
+        ("spec_tflops", t.spec_tflops),
+        ("spec_gbps", t.spec_gbps),
+        ("spec_fps", t.spec_fps),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.map(|_| k))
+    .collect();
+    let message = match given.as_slice() {
+        [] => {
+            return Err(ProfileError::MissingUnit {
+                origin: origin.to_string(),
+                index: n,
+                metric: metric.as_str().to_string(),
+                problem: "gives no spec value".into(),
+                expected: metric.spec_key(),
+            })
         }
-        let spec = t.spec();
-        if !(spec.is_finite() && spec > 0.0) {
-            return Err(invalid(format!(
-                "target #{n} ({metric}): {} = {spec} must be a positive number",
-                metric.spec_key()
-            )));
-        }
-        if !(t.pass_fraction > 0.0 && t.pass_fraction <= 1.0) {
-            return Err(invalid(format!(
-                "target #{n} ({metric}): pass_fraction = {} must be in (0, 1], e.g. 0.6 for 60 % of spec",
-                t.pass_fraction
-            )));
-        }
-        // A pass line that underflows to zero (a subnormal spec) would pass anything.
-        if !(t.required().is_normal() && t.required() > 0.0) {
-            return Err(invalid(format!(
-                "target #{n} ({metric}): {} = {spec} × pass_fraction {} gives a pass line of \
-                 {}, which passes anything: give the spec in {}",
-                metric.spec_key(),
-                t.pass_fraction,
-                t.required(),
-                metric.unit()
-            )));
-        }
-        if t.source.trim().is_empty() {
-            return Err(invalid(format!(
-                "target #{n} ({metric}): `source` is empty: say where the number comes from \
-                 (datasheet, instance type spec, derived)"
-            )));
-        }
-        if t.scope == Scope::Machine && t.gpu.is_some() {
-            return Err(invalid(format!(
-                "target #{n} ({metric}): `gpu` only applies to scope = \"gpu\""
-            )));
-        }
-        if m.gpu_count == 0 {
-            return Err(invalid(format!(
-                "target #{n} ({metric}) needs GPUs but [machine] gpu_count = 0"
-            )));
-        }
+        [one] if *one != metric.spec_key() => format!(
+            "target #{n} ({metric}) is measured in {}: write {}, not {one}",
+            metric.unit(),
+            metric.spec_key()
+        ),
+        [_] => return Ok(()),
+        several => format!(
+            "target #{n} ({metric}) gives {}: keep only {}",
+            several.join(" and "),
+            metric.spec_key()
+        ),
+    };
+    Err(ProfileError::Invalid {
+        origin: origin.to_string(),
+        message,
+    })
+}
+
+/// Target #`n`'s values make sense: a positive spec, a pass fraction in (0, 1], a pass line
+/// that is a normal positive number, a source, `gpu` only on a GPU-scope target, and a machine
+/// with GPUs.
+fn validate_target_values(t: &Target, n: usize, m: &Machine) -> Result<(), String> {
+    let metric = t.metric;
+    let spec = t.spec();
+    if !(spec.is_finite() && spec > 0.0) {
+        return Err(format!(
+            "target #{n} ({metric}): {} = {spec} must be a positive number",
+            metric.spec_key()
+        ));
+    }
+    if !(t.pass_fraction > 0.0 && t.pass_fraction <= 1.0) {
+        return Err(format!(
+            "target #{n} ({metric}): pass_fraction = {} must be in (0, 1], e.g. 0.6 for 60 % of spec",
+            t.pass_fraction
+        ));
+    }
+    // A pass line that underflows to zero (a subnormal spec) would pass anything.
+    if !(t.required().is_normal() && t.required() > 0.0) {
+        return Err(format!(
+            "target #{n} ({metric}): {} = {spec} × pass_fraction {} gives a pass line of \
+             {}, which passes anything: give the spec in {}",
+            metric.spec_key(),
+            t.pass_fraction,
+            t.required(),
+            metric.unit()
+        ));
+    }
+    if t.source.trim().is_empty() {
+        return Err(format!(
+            "target #{n} ({metric}): `source` is empty: say where the number comes from \
+             (datasheet, instance type spec, derived)"
+        ));
+    }
+    if t.scope == Scope::Machine && t.gpu.is_some() {
+        return Err(format!(
+            "target #{n} ({metric}): `gpu` only applies to scope = \"gpu\""
+        ));
+    }
+    if m.gpu_count == 0 {
+        return Err(format!(
+            "target #{n} ({metric}) needs GPUs but [machine] gpu_count = 0"
+        ));
     }
     Ok(())
 }

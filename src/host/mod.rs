@@ -239,87 +239,107 @@ impl<T: Elem + Default> HostStream<T> {
         self.x.a.len().div_ceil(self.threads).max(1)
     }
 
+    /// One pass of the operation over the arrays, split across the threads.
     fn once(&mut self) {
         let chunk = self.chunk();
-        let s = self.x.scalar.to_f64();
         let x = &mut self.x;
         match self.op {
-            StreamOp::Copy => std::thread::scope(|sc| {
-                for (c, a) in x.c.chunks_mut(chunk).zip(x.a.chunks(chunk)) {
-                    sc.spawn(move || c.copy_from_slice(a));
-                }
-            }),
-            StreamOp::Scale => std::thread::scope(|sc| {
-                for (b, c) in x.b.chunks_mut(chunk).zip(x.c.chunks(chunk)) {
-                    sc.spawn(move || {
-                        for (b, c) in b.iter_mut().zip(c) {
-                            *b = T::from_f64(s * c.to_f64());
-                        }
-                    });
-                }
-            }),
-            StreamOp::Add => std::thread::scope(|sc| {
-                for ((c, a), b) in
-                    x.c.chunks_mut(chunk)
-                        .zip(x.a.chunks(chunk))
-                        .zip(x.b.chunks(chunk))
-                {
-                    sc.spawn(move || {
-                        for ((c, a), b) in c.iter_mut().zip(a).zip(b) {
-                            *c = T::from_f64(a.to_f64() + b.to_f64());
-                        }
-                    });
-                }
-            }),
-            StreamOp::Triad => std::thread::scope(|sc| {
-                for ((a, b), c) in
-                    x.a.chunks_mut(chunk)
-                        .zip(x.b.chunks(chunk))
-                        .zip(x.c.chunks(chunk))
-                {
-                    sc.spawn(move || {
-                        for ((a, b), c) in a.iter_mut().zip(b).zip(c) {
-                            *a = T::from_f64(b.to_f64() + s * c.to_f64());
-                        }
-                    });
-                }
-            }),
-            StreamOp::Dot => {
-                let total = std::thread::scope(|sc| {
-                    let hs: Vec<_> = x
-                        .a
-                        .chunks(chunk)
-                        .zip(x.b.chunks(chunk))
-                        .map(|(a, b)| {
-                            sc.spawn(move || {
-                                // DOT_LANES independent accumulators in T, like a GPU's threads.
-                                let mut acc = [T::from_f64(0.0); DOT_LANES];
-                                let mut ca = a.chunks_exact(DOT_LANES);
-                                let mut cb = b.chunks_exact(DOT_LANES);
-                                for (xa, xb) in (&mut ca).zip(&mut cb) {
-                                    for l in 0..DOT_LANES {
-                                        acc[l] = T::from_f64(
-                                            acc[l].to_f64() + xa[l].to_f64() * xb[l].to_f64(),
-                                        );
-                                    }
-                                }
-                                for (l, (x, y)) in
-                                    ca.remainder().iter().zip(cb.remainder()).enumerate()
-                                {
-                                    acc[l] = T::from_f64(acc[l].to_f64() + x.to_f64() * y.to_f64());
-                                }
-                                acc.iter().map(|v| v.to_f64()).sum::<f64>()
-                            })
-                        })
-                        .collect();
-                    hs.into_iter()
-                        .map(|h| h.join().unwrap_or(f64::NAN))
-                        .sum::<f64>()
-                });
-                self.dot = total;
-            }
+            StreamOp::Copy => copy(x, chunk),
+            StreamOp::Scale => scale(x, chunk),
+            StreamOp::Add => add(x, chunk),
+            StreamOp::Triad => triad(x, chunk),
+            StreamOp::Dot => self.dot = dot(x, chunk),
         }
     }
+}
+
+/// c = a, `chunk` elements a thread.
+fn copy<T: Elem>(x: &mut StreamArrays<T>, chunk: usize) {
+    std::thread::scope(|sc| {
+        for (c, a) in x.c.chunks_mut(chunk).zip(x.a.chunks(chunk)) {
+            sc.spawn(move || c.copy_from_slice(a));
+        }
+    })
+}
+
+/// b = scalar·c, `chunk` elements a thread.
+fn scale<T: Elem>(x: &mut StreamArrays<T>, chunk: usize) {
+    let s = x.scalar.to_f64();
+    std::thread::scope(|sc| {
+        for (b, c) in x.b.chunks_mut(chunk).zip(x.c.chunks(chunk)) {
+            sc.spawn(move || {
+                for (b, c) in b.iter_mut().zip(c) {
+                    *b = T::from_f64(s * c.to_f64());
+                }
+            });
+        }
+    })
+}
+
+/// c = a + b, `chunk` elements a thread.
+fn add<T: Elem>(x: &mut StreamArrays<T>, chunk: usize) {
+    std::thread::scope(|sc| {
+        for ((c, a), b) in
+            x.c.chunks_mut(chunk)
+                .zip(x.a.chunks(chunk))
+                .zip(x.b.chunks(chunk))
+        {
+            sc.spawn(move || {
+                for ((c, a), b) in c.iter_mut().zip(a).zip(b) {
+                    *c = T::from_f64(a.to_f64() + b.to_f64());
+                }
+            });
+        }
+    })
+}
+
+/// a = b + scalar·c, `chunk` elements a thread.
+fn triad<T: Elem>(x: &mut StreamArrays<T>, chunk: usize) {
+    let s = x.scalar.to_f64();
+    std::thread::scope(|sc| {
+        for ((a, b), c) in
+            x.a.chunks_mut(chunk)
+                .zip(x.b.chunks(chunk))
+                .zip(x.c.chunks(chunk))
+        {
+            sc.spawn(move || {
+                for ((a, b), c) in a.iter_mut().zip(b).zip(c) {
+                    *a = T::from_f64(b.to_f64() + s * c.to_f64());
+                }
+            });
+        }
+    })
+}
+
+/// a·b, `chunk` elements a thread; the threads' partial sums added in order.
+fn dot<T: Elem>(x: &StreamArrays<T>, chunk: usize) -> f64 {
+    std::thread::scope(|sc| {
+        let hs: Vec<_> =
+            x.a.chunks(chunk)
+                .zip(x.b.chunks(chunk))
+                .map(|(a, b)| sc.spawn(move || dot_lanes(a, b)))
+                .collect();
+        hs.into_iter()
+            .map(|h| h.join().unwrap_or(f64::NAN))
+            .sum::<f64>()
+    })
+}
+
+/// One thread's part of the dot product: DOT_LANES independent accumulators in T, like a
+/// GPU's threads, summed in f64.
+fn dot_lanes<T: Elem>(a: &[T], b: &[T]) -> f64 {
+    let mut acc = [T::from_f64(0.0); DOT_LANES];
+    let mut ca = a.chunks_exact(DOT_LANES);
+    let mut cb = b.chunks_exact(DOT_LANES);
+    for (xa, xb) in (&mut ca).zip(&mut cb) {
+        for l in 0..DOT_LANES {
+            acc[l] = T::from_f64(acc[l].to_f64() + xa[l].to_f64() * xb[l].to_f64());
+        }
+    }
+    for (l, (x, y)) in ca.remainder().iter().zip(cb.remainder()).enumerate() {
+        acc[l] = T::from_f64(acc[l].to_f64() + x.to_f64() * y.to_f64());
+    }
+    acc.iter().map(|v| v.to_f64()).sum::<f64>()
 }
 
 impl<T: Elem + Default> Trial for HostStream<T> {

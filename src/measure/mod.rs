@@ -7,7 +7,7 @@ pub mod tune;
 
 use std::time::Instant;
 
-use crate::model::{Level, Measurement, StopReason, Throughput};
+use crate::model::{Level, Measurement, StopReason, Summary, Throughput};
 use crate::workload::{Trial, WorkloadError, WorkloadSpec};
 
 /// When to stop sampling.
@@ -98,8 +98,39 @@ pub fn measure_until(
     stop: &dyn Fn() -> bool,
 ) -> Result<Measurement, WorkloadError> {
     let start = Instant::now();
-    // Warm-up: the first launch, then until warmup_time has passed; calibrate the batch size
-    // on device time, bounded by wall time.
+    let iters = warm_up(trial, crit, stop, start)?;
+    let warmup_seconds = start.elapsed().as_secs_f64();
+
+    let sampling = Instant::now();
+    let (samples, stop_reason) = sample(trial, iters, crit, progress, stop, sampling)?;
+    let summary = stats::summarize(&samples);
+    let warnings = warnings(&samples, &summary, stop_reason, crit, sampling);
+    let throughput = Throughput {
+        unit: spec.throughput_unit().to_string(),
+        median: spec.throughput(summary.median),
+        best: spec.throughput(summary.min),
+        worst: spec.throughput(summary.max),
+    };
+    Ok(Measurement {
+        samples,
+        iters_per_sample: iters,
+        summary,
+        throughput,
+        warmup_seconds,
+        total_seconds: start.elapsed().as_secs_f64(),
+        stop_reason,
+        warnings,
+    })
+}
+
+/// Warm-up: the first launch, then until `crit.warmup_time` has passed since `start`;
+/// calibrates the batch size on device time, bounded by wall time, and returns it.
+fn warm_up(
+    trial: &mut dyn Trial,
+    crit: &StoppingCriterion,
+    stop: &dyn Fn() -> bool,
+    start: Instant,
+) -> Result<u64, WorkloadError> {
     let mut per_iter = trial.run(1)?.max(1e-9);
     let mut per_iter_wall = start.elapsed().as_secs_f64();
     while start.elapsed().as_secs_f64() < crit.warmup_time && !stop() {
@@ -108,10 +139,19 @@ pub fn measure_until(
         per_iter = (trial.run(iters)? / iters as f64).max(1e-9);
         per_iter_wall = t0.elapsed().as_secs_f64() / iters as f64;
     }
-    let iters = batch_size(per_iter, per_iter_wall, crit);
-    let warmup_seconds = start.elapsed().as_secs_f64();
+    Ok(batch_size(per_iter, per_iter_wall, crit))
+}
 
-    let sampling = Instant::now();
+/// Samples of `iters` iterations each (seconds per iteration), from `sampling` on, until the
+/// criterion says stop or `stop` does; returns them with the reason sampling stopped.
+fn sample(
+    trial: &mut dyn Trial,
+    iters: u64,
+    crit: &StoppingCriterion,
+    progress: &mut dyn FnMut(SampleProgress),
+    stop: &dyn Fn() -> bool,
+    sampling: Instant,
+) -> Result<(Vec<f64>, StopReason), WorkloadError> {
     let mut samples = Vec::new();
     let mut running = stats::Running::default();
     let stop_reason = loop {
@@ -142,7 +182,18 @@ pub fn measure_until(
             break StopReason::Timeout;
         }
     };
-    let summary = stats::summarize(&samples);
+    Ok((samples, stop_reason))
+}
+
+/// What the samples show that a reader should know: an interruption, a timeout, noise, drift
+/// and spread. `sampling` is when sampling began.
+fn warnings(
+    samples: &[f64],
+    summary: &Summary,
+    stop_reason: StopReason,
+    crit: &StoppingCriterion,
+    sampling: Instant,
+) -> Vec<String> {
     let mut warnings = Vec::new();
     if stop_reason == StopReason::Interrupted {
         warnings.push(format!(
@@ -167,7 +218,7 @@ pub fn measure_until(
             NOISY_REL_STDDEV * 100.0
         ));
     }
-    if let Some(d) = stats::drift(&samples) {
+    if let Some(d) = stats::drift(samples) {
         if d > DRIFT_WARNING {
             warnings.push(format!(
                 "{DRIFT_PREFIX} {:.1}% during the measurement",
@@ -181,22 +232,7 @@ pub fn measure_until(
             summary.max / summary.min
         ));
     }
-    let throughput = Throughput {
-        unit: spec.throughput_unit().to_string(),
-        median: spec.throughput(summary.median),
-        best: spec.throughput(summary.min),
-        worst: spec.throughput(summary.max),
-    };
-    Ok(Measurement {
-        samples,
-        iters_per_sample: iters,
-        summary,
-        throughput,
-        warmup_seconds,
-        total_seconds: start.elapsed().as_secs_f64(),
-        stop_reason,
-        warnings,
-    })
+    warnings
 }
 
 /// Iterations per sample: enough that one sample lasts at least `crit.min_sample_time` of

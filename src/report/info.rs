@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::fmt_gb;
-use crate::gate::profile::{Profile, Scope};
+use crate::gate::profile::{Machine, Profile, Scope};
 use crate::kernels::KernelSet;
 use crate::model::{DeviceInfo, HostInfo, ModuleChoice};
 
@@ -117,7 +117,19 @@ pub fn render_profile(p: &Profile, origin: &str) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "profile   {} ({origin})", p.name);
     let _ = writeln!(o, "          {}", p.description);
-    let m = &p.machine;
+    gpu_lines(&mut o, &p.machine);
+    host_lines(&mut o, &p.machine);
+    if p.targets.is_empty() {
+        let _ = writeln!(o, "targets   none");
+        return o;
+    }
+    let _ = writeln!(o, "targets");
+    write_aligned(&mut o, &target_rows(p));
+    o
+}
+
+/// The profile's GPUs: count and model, memory, PCIe link.
+fn gpu_lines(o: &mut String, m: &Machine) {
     let model = if m.gpu_model.trim().is_empty() {
         "any model".to_string()
     } else {
@@ -139,6 +151,10 @@ pub fn render_profile(p: &Profile, origin: &str) -> String {
         }
         (None, None) => {}
     }
+}
+
+/// The profile's host: vCPUs, memory, local disk.
+fn host_lines(o: &mut String, m: &Machine) {
     let tol = crate::gate::profile::HOST_SIZE_TOLERANCE * 100.0;
     if let Some(v) = m.host_vcpus {
         let _ = writeln!(o, "host      at least {v} vCPUs");
@@ -152,11 +168,11 @@ pub fn render_profile(p: &Profile, origin: &str) -> String {
             "          {v:.0} GB local disk (passes at >= {tol:.0} %)"
         );
     }
-    if p.targets.is_empty() {
-        let _ = writeln!(o, "targets   none");
-        return o;
-    }
-    let _ = writeln!(o, "targets");
+}
+
+/// The targets table: a header row, then per target its metric, scope, spec, pass fraction,
+/// pass line and source.
+fn target_rows(p: &Profile) -> Vec<[String; 6]> {
     let mut rows = vec![[
         "metric".to_string(),
         "scope".to_string(),
@@ -181,10 +197,15 @@ pub fn render_profile(p: &Profile, origin: &str) -> String {
             t.source.clone(),
         ]);
     }
+    rows
+}
+
+/// `rows` as columns two spaces apart, indented by two, without trailing blanks.
+fn write_aligned(o: &mut String, rows: &[[String; 6]]) {
     let widths: Vec<usize> = (0..6)
         .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();
-    for r in &rows {
+    for r in rows {
         let mut line = String::from("  ");
         for (i, s) in r.iter().enumerate() {
             line.push_str(s);
@@ -194,5 +215,4 @@ pub fn render_profile(p: &Profile, origin: &str) -> String {
         }
         let _ = writeln!(o, "{}", line.trim_end());
     }
-    o
 }

@@ -39,43 +39,65 @@ pub fn check_gemm<T: Elem>(
     assert_eq!(a.len(), m * k, "A has the wrong length");
     assert_eq!(b.len(), k * n, "B has the wrong length");
     assert_eq!(c.len(), m * n, "C has the wrong length");
-    let eps = T::EPS;
+    let g = Gemm { m, n, k, a, b, c };
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x9e37_79b9_7f4a_7c15);
     let mut tally = Tally::default();
+    g.check_finite(&mut tally);
+    for _ in 0..FREIVALDS_VECTORS {
+        g.freivalds(random_signs(&mut rng, n), &mut tally);
+    }
+    for (i, j) in g.sampled_points(&mut rng) {
+        g.check_element(i, j, &mut tally);
+    }
+    tally.finish(format!(
+            "Freivalds ({FREIVALDS_VECTORS} sign vectors, f64) + {SAMPLED_ELEMENTS} sampled elements in f64; \
+             tolerance {FREIVALDS_C}·ε·√K scaled by |A||B| ({} ε = {:.2e})",
+            T::NAME,
+            T::EPS
+        ))
+}
 
-    // NaN / Inf anywhere fails at once.
-    for (idx, v) in c.iter().enumerate() {
-        let v = v.to_f64();
-        if !v.is_finite() {
-            tally.mismatch(|| format!("C[{},{}]", idx / n, idx % n), f64::NAN, v);
+/// The product under test: C[M×N] = A[M×K]·B[K×N], row-major.
+struct Gemm<'a, T> {
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &'a [T],
+    b: &'a [T],
+    c: &'a [T],
+}
+
+/// `n` random signs (±1), drawn from `rng`.
+fn random_signs(rng: &mut ChaCha8Rng, n: usize) -> Vec<f64> {
+    (0..n)
+        .map(|_| if rng.gen::<bool>() { 1.0 } else { -1.0 })
+        .collect()
+}
+
+impl<T: Elem> Gemm<'_, T> {
+    fn sqrt_k(&self) -> f64 {
+        (self.k.max(1) as f64).sqrt()
+    }
+
+    /// NaN / Inf anywhere in C fails at once.
+    fn check_finite(&self, tally: &mut Tally) {
+        let n = self.n;
+        for (idx, v) in self.c.iter().enumerate() {
+            let v = v.to_f64();
+            if !v.is_finite() {
+                tally.mismatch(|| format!("C[{},{}]", idx / n, idx % n), f64::NAN, v);
+            }
         }
     }
 
-    let sqrt_k = (k.max(1) as f64).sqrt();
-    let sqrt_n = (n.max(1) as f64).sqrt();
-    let mut x = vec![0.0f64; n];
-    let mut bx = vec![0.0f64; k];
-    let mut abx = vec![0.0f64; k];
-    for _ in 0..FREIVALDS_VECTORS {
-        for v in x.iter_mut() {
-            *v = if rng.gen::<bool>() { 1.0 } else { -1.0 };
-        }
-        // B·x and |B|·|x| (|x| = 1).
-        // The sums are compensated: for an f64 GEMM the check runs in the precision under
-        // test, and plain sums over N or K terms would err as much as the tolerance allows C.
-        for kk in 0..k {
-            let row = &b[kk * n..(kk + 1) * n];
-            let (mut s, mut sa) = (Sum::default(), 0.0);
-            for (bv, xv) in row.iter().zip(&x) {
-                let bv = bv.to_f64();
-                s.add(bv * xv);
-                sa += bv.abs();
-            }
-            bx[kk] = s.value();
-            abx[kk] = sa;
-        }
-        for i in 0..m {
-            let arow = &a[i * k..(i + 1) * k];
+    /// One Freivalds round with the sign vector `x`: every row of C·x against A·(B·x).
+    fn freivalds(&self, x: Vec<f64>, tally: &mut Tally) {
+        let (n, k) = (self.n, self.k);
+        let eps = T::EPS;
+        let sqrt_n = (n.max(1) as f64).sqrt();
+        let (bx, abx) = self.b_times(&x);
+        for i in 0..self.m {
+            let arow = &self.a[i * k..(i + 1) * k];
             let (mut z, mut zb) = (Sum::default(), 0.0);
             for kk in 0..k {
                 let av = arow[kk].to_f64();
@@ -83,9 +105,9 @@ pub fn check_gemm<T: Elem>(
                 zb += av.abs() * abx[kk];
             }
             let z = z.value();
-            let crow = &c[i * n..(i + 1) * n];
+            let crow = &self.c[i * n..(i + 1) * n];
             let w = Sum::of(crow.iter().zip(&x).map(|(cv, xv)| cv.to_f64() * xv));
-            let statistical = FREIVALDS_C * eps * sqrt_k * zb / sqrt_n;
+            let statistical = FREIVALDS_C * eps * self.sqrt_k() * zb / sqrt_n;
             let one_rounding = eps * zb;
             let tol = statistical.max(one_rounding) + f64::MIN_POSITIVE;
             let ratio = (w - z).abs() / tol;
@@ -99,47 +121,69 @@ pub fn check_gemm<T: Elem>(
         }
     }
 
-    // Sampled elements: corners, tile edges, random.
-    let mut points: Vec<(usize, usize)> = Vec::new();
-    if m > 0 && n > 0 {
-        for &(i, j) in &[
-            (0, 0),
-            (0, n - 1),
-            (m - 1, 0),
-            (m - 1, n - 1),
-            (m / 2, n / 2),
-        ] {
-            points.push((i, j));
+    /// B·x and |B|·|x| (|x| = 1).
+    /// The sums are compensated: for an f64 GEMM the check runs in the precision under
+    /// test, and plain sums over N or K terms would err as much as the tolerance allows C.
+    fn b_times(&self, x: &[f64]) -> (Vec<f64>, Vec<f64>) {
+        let n = self.n;
+        let mut bx = vec![0.0f64; self.k];
+        let mut abx = vec![0.0f64; self.k];
+        for kk in 0..self.k {
+            let row = &self.b[kk * n..(kk + 1) * n];
+            let (mut s, mut sa) = (Sum::default(), 0.0);
+            for (bv, xv) in row.iter().zip(x) {
+                let bv = bv.to_f64();
+                s.add(bv * xv);
+                sa += bv.abs();
+            }
+            bx[kk] = s.value();
+            abx[kk] = sa;
         }
-        for t in [7usize, 8, 31, 32, 63, 64, 127, 128] {
-            if t < m && t < n {
-                points.push((t, t));
+        (bx, abx)
+    }
+
+    /// The elements to check one by one: corners, tile edges, random.
+    fn sampled_points(&self, rng: &mut ChaCha8Rng) -> Vec<(usize, usize)> {
+        let (m, n) = (self.m, self.n);
+        let mut points: Vec<(usize, usize)> = Vec::new();
+        if m > 0 && n > 0 {
+            for &(i, j) in &[
+                (0, 0),
+                (0, n - 1),
+                (m - 1, 0),
+                (m - 1, n - 1),
+                (m / 2, n / 2),
+            ] {
+                points.push((i, j));
+            }
+            for t in [7usize, 8, 31, 32, 63, 64, 127, 128] {
+                if t < m && t < n {
+                    points.push((t, t));
+                }
+            }
+            while points.len() < SAMPLED_ELEMENTS.min(m * n + 13) {
+                points.push((rng.gen_range(0..m), rng.gen_range(0..n)));
             }
         }
-        while points.len() < SAMPLED_ELEMENTS.min(m * n + 13) {
-            points.push((rng.gen_range(0..m), rng.gen_range(0..n)));
-        }
+        points
     }
-    for (i, j) in points {
+
+    /// C[i,j] against the f64 dot product of A's row i and B's column j.
+    fn check_element(&self, i: usize, j: usize, tally: &mut Tally) {
+        let (n, k) = (self.n, self.k);
+        let eps = T::EPS;
         let (mut s, mut sa) = (Sum::default(), 0.0f64);
         for kk in 0..k {
-            let p = a[i * k + kk].to_f64() * b[kk * n + j].to_f64();
+            let p = self.a[i * k + kk].to_f64() * self.b[kk * n + j].to_f64();
             s.add(p);
             sa += p.abs();
         }
         let s = s.value();
-        let got = c[i * n + j].to_f64();
-        let tol = (ELEMENT_C * eps * sqrt_k * sa).max(eps * sa) + f64::MIN_POSITIVE;
+        let got = self.c[i * n + j].to_f64();
+        let tol = (ELEMENT_C * eps * self.sqrt_k() * sa).max(eps * sa) + f64::MIN_POSITIVE;
         let ratio = (got - s).abs() / tol;
         tally.compare(1, ratio, || format!("C[{i},{j}]"), s, got);
     }
-
-    tally.finish(format!(
-            "Freivalds ({FREIVALDS_VECTORS} sign vectors, f64) + {SAMPLED_ELEMENTS} sampled elements in f64; \
-             tolerance {FREIVALDS_C}·ε·√K scaled by |A||B| ({} ε = {:.2e})",
-            T::NAME,
-            eps
-        ))
 }
 
 #[cfg(test)]
