@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::error::Error;
 use crate::gate::{self, Profile};
@@ -260,14 +261,16 @@ pub(crate) struct Slot {
 }
 
 /// Announces, prepares, measures and verifies one workload. Never fails: errors land in the
-/// result. `prepare` gets the result's id (each workload's seed derives from it).
+/// result. `prepare` gets the result's id (each workload's seed derives from it). `telemetry`
+/// is the GPU's NVML, sampled while the workload is measured, with the instant the run started
+/// (the zero of the trace's times).
 pub(crate) fn run_one<'d>(
     spec: &WorkloadSpec,
     at: &Slot,
     (index, total): (usize, usize),
     prepare: impl FnOnce(&str) -> Result<Box<dyn Trial + 'd>, String>,
     crit: &StoppingCriterion,
-    telemetry: Option<&Arc<GpuTelemetry>>,
+    telemetry: Option<(&Arc<GpuTelemetry>, Instant)>,
     progress: &mut dyn FnMut(Progress),
 ) -> WorkloadResult {
     let id = result_id(at.device, at.role, spec);
@@ -306,7 +309,7 @@ pub(crate) fn run_one<'d>(
                     progress: p,
                 })
             };
-            let recorder = telemetry.map(|t| t.clone().start(TELEMETRY_PERIOD));
+            let recorder = telemetry.map(|(t, epoch)| t.clone().start(TELEMETRY_PERIOD, epoch));
             let measured = measure::measure_until(
                 trial.as_mut(),
                 spec,
@@ -314,7 +317,10 @@ pub(crate) fn run_one<'d>(
                 &mut on_sample,
                 &crate::stop::requested,
             );
-            result.telemetry = recorder.map(|r| r.finish());
+            if let Some(recorded) = recorder.map(|r| r.finish()) {
+                result.telemetry = Some(recorded.summary);
+                result.telemetry_trace = recorded.trace;
+            }
             match measured {
                 Ok(mut m) => {
                     if at.backend == BackendKind::Cuda {
@@ -583,10 +589,11 @@ pub fn encode_result(
 }
 
 /// Measures one GPU's hardware encode as `plan` says; never fails: errors land in the results.
+/// NVML's readings are timed from `epoch`, the instant the run started.
 pub(crate) fn run_encode(
     gpu: &DeviceInfo,
     plan: &EncodePlan,
-    seed: u64,
+    (seed, epoch): (u64, Instant),
     index: &mut usize,
     total: usize,
     progress: &mut dyn FnMut(Progress),
@@ -619,7 +626,7 @@ pub(crate) fn run_encode(
             Some(why) => (Err(why.clone()), None),
             None => {
                 let t = nvml::open(&gpu.uuid, &gpu.pci_bus_id).ok().map(Arc::new);
-                let recorder = t.map(|t| t.start(TELEMETRY_PERIOD));
+                let recorder = t.map(|t| t.start(TELEMETRY_PERIOD, epoch));
                 let reps = if sessions == 1 { 1 } else { plan.repetitions };
                 let mut runs = Vec::new();
                 let mut err = None;
@@ -642,7 +649,11 @@ pub(crate) fn run_encode(
                 }
             }
         };
-        let mut r = encode_result(gpu, spec, runs, telemetry);
+        let (summary, trace) = telemetry
+            .map(|t| (Some(t.summary), t.trace))
+            .unwrap_or_default();
+        let mut r = encode_result(gpu, spec, runs, summary);
+        r.telemetry_trace = trace;
         if let (Some(m), Some(w)) = (
             r.measurement.as_mut(),
             r.telemetry.as_ref().and_then(throttle_warning),

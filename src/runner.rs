@@ -8,6 +8,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::cuda::{self, CudaDevice};
 use crate::error::Error;
@@ -144,6 +145,8 @@ pub struct Runner<'a> {
     /// Workloads started so far, and how many the plan has.
     index: usize,
     total: usize,
+    /// When the run started: the zero of the telemetry traces' times.
+    started: Instant,
 }
 
 impl<'a> Runner<'a> {
@@ -157,6 +160,7 @@ impl<'a> Runner<'a> {
         inv: &probe::GpuInventory,
         selected: &[u32],
     ) -> Result<Self, Error> {
+        let started = Instant::now();
         let started_at = now_rfc3339();
         let dir = create_run_dir(&opts.out, &started_at)?;
         let gpus: Vec<DeviceInfo> = inv
@@ -199,6 +203,7 @@ impl<'a> Runner<'a> {
             crit: StoppingCriterion::for_level(opts.level),
             index: 0,
             total: 0,
+            started,
         };
         runner.save()?;
         Ok(runner)
@@ -531,7 +536,7 @@ impl<'a> Runner<'a> {
             (self.index, self.total),
             prepare,
             &self.crit,
-            telemetry,
+            telemetry.map(|t| (t, self.started)),
             self.progress,
         );
         self.report.results.push(r);
@@ -545,7 +550,14 @@ impl<'a> Runner<'a> {
                 break;
             }
             let (seed, total) = (self.report.seed, self.total);
-            let results = run_encode(gpu, encode, seed, &mut self.index, total, self.progress);
+            let results = run_encode(
+                gpu,
+                encode,
+                (seed, self.started),
+                &mut self.index,
+                total,
+                self.progress,
+            );
             for r in results {
                 if let Some(e) = &r.error {
                     let note = format!("GPU {}: hardware encode not measured: {e}", gpu.index);
