@@ -11,6 +11,7 @@
 
 use std::cell::RefCell;
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::cuda::{self, BlasError, CudaDevice, CudaError};
 use crate::gate::Profile;
@@ -51,6 +52,8 @@ pub struct PeerSite<'a> {
     pub position: (usize, usize),
     pub crit: &'a StoppingCriterion,
     pub telemetry: Option<&'a Arc<GpuTelemetry>>,
+    /// When the run started: the zero of telemetry traces.
+    pub epoch: Instant,
     pub progress: &'a mut dyn FnMut(Progress),
 }
 
@@ -136,7 +139,7 @@ impl Peer for Cublas {
             site.position,
             prepare,
             site.crit,
-            site.telemetry,
+            site.telemetry.map(|t| (t, site.epoch)),
             site.progress,
         )
     }
@@ -219,7 +222,7 @@ impl Peer for Nvenc {
             gpu,
             plan,
             job.spec,
-            site.seed,
+            (site.seed, site.epoch),
             &mut failed,
             site.position,
             site.progress,
@@ -261,6 +264,7 @@ mod tests {
             position: (1, 1),
             crit: &crit,
             telemetry: None,
+            epoch: Instant::now(),
             progress: &mut progress,
         };
         let r = peer.measure(job, site);

@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::error::Error;
 use crate::gate::{self, Profile};
@@ -194,14 +195,16 @@ pub(crate) struct Slot {
 }
 
 /// Announces, prepares, measures and verifies one workload. Never fails: errors land in the
-/// result. `prepare` gets the result's id (each workload's seed derives from it).
+/// result. `prepare` gets the result's id (each workload's seed derives from it). `telemetry`
+/// is the GPU's NVML, sampled while the workload is measured, with the instant the run started
+/// (the zero of the trace's times).
 pub(crate) fn run_one<'d>(
     spec: &WorkloadSpec,
     at: &Slot,
     (index, total): (usize, usize),
     prepare: impl FnOnce(&str) -> Result<Box<dyn Trial + 'd>, crate::workload::WorkloadError>,
     crit: &StoppingCriterion,
-    telemetry: Option<&Arc<GpuTelemetry>>,
+    telemetry: Option<(&Arc<GpuTelemetry>, Instant)>,
     progress: &mut dyn FnMut(Progress),
 ) -> WorkloadResult {
     let id = result_id(at.device, at.role, spec);
@@ -240,7 +243,7 @@ pub(crate) fn run_one<'d>(
                     progress: p,
                 })
             };
-            let recorder = telemetry.map(|t| t.clone().start(TELEMETRY_PERIOD));
+            let recorder = telemetry.map(|(t, epoch)| t.clone().start(TELEMETRY_PERIOD, epoch));
             let measured = measure::measure_until(
                 trial.as_mut(),
                 spec,
@@ -248,7 +251,10 @@ pub(crate) fn run_one<'d>(
                 &mut on_sample,
                 &crate::stop::requested,
             );
-            result.telemetry = recorder.map(|r| r.finish());
+            if let Some(recorded) = recorder.map(|r| r.finish()) {
+                result.telemetry = Some(recorded.summary);
+                result.telemetry_trace = recorded.trace;
+            }
             match measured {
                 Ok(mut m) => {
                     if at.backend == BackendKind::Cuda {
@@ -526,7 +532,7 @@ pub(crate) fn encode_one(
     gpu: &DeviceInfo,
     plan: &EncodePlan,
     spec: WorkloadSpec,
-    seed: u64,
+    (seed, epoch): (u64, Instant),
     failed: &mut Option<String>,
     (index, total): (usize, usize),
     progress: &mut dyn FnMut(Progress),
@@ -556,14 +562,18 @@ pub(crate) fn encode_one(
                 workload_seed(seed, &id),
             );
             let reps = if sessions == 1 { 1 } else { plan.repetitions };
-            let (runs, telemetry) = encode_repeated(gpu, &opts, reps);
+            let (runs, telemetry) = encode_repeated(gpu, &opts, reps, epoch);
             if let Err(e) = &runs {
                 *failed = Some(e.clone());
             }
             (runs, telemetry)
         }
     };
-    let mut r = encode_result(gpu, spec, runs, telemetry);
+    let (summary, trace) = telemetry
+        .map(|t| (Some(t.summary), t.trace))
+        .unwrap_or_default();
+    let mut r = encode_result(gpu, spec, runs, summary);
+    r.telemetry_trace = trace;
     if let (Some(m), Some(w)) = (
         r.measurement.as_mut(),
         r.telemetry.as_ref().and_then(throttle_warning),
@@ -586,14 +596,16 @@ pub(crate) fn encode_one(
     r
 }
 
-/// `reps` encodes of `opts` on `gpu` with NVML sampled throughout; the first error stops them.
+/// `reps` encodes of `opts` on `gpu` with NVML sampled throughout (timed from `epoch`); the
+/// first error stops them.
 fn encode_repeated(
     gpu: &DeviceInfo,
     opts: &EncodeOptions,
     reps: usize,
-) -> (Result<Vec<EncodeRun>, String>, Option<TelemetrySummary>) {
+    epoch: Instant,
+) -> (Result<Vec<EncodeRun>, String>, Option<nvml::Recording>) {
     let t = nvml::open(&gpu.uuid, &gpu.pci_bus_id).ok().map(Arc::new);
-    let recorder = t.map(|t| t.start(TELEMETRY_PERIOD));
+    let recorder = t.map(|t| t.start(TELEMETRY_PERIOD, epoch));
     let mut runs = Vec::new();
     let mut err = None;
     for _ in 0..reps {

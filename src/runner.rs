@@ -10,6 +10,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::cuda::CudaDevice;
 use crate::error::Error;
@@ -148,6 +149,8 @@ pub struct Runner<'a> {
     /// Workloads started so far, and how many the plan has.
     index: usize,
     total: usize,
+    /// When the run started: the zero of the telemetry traces' times.
+    started: Instant,
 }
 
 impl<'a> Runner<'a> {
@@ -161,6 +164,7 @@ impl<'a> Runner<'a> {
         inv: &probe::GpuInventory,
         selected: &[u32],
     ) -> Result<Self, Error> {
+        let started = Instant::now();
         let started_at = now_rfc3339();
         let dir = create_run_dir(&opts.out, &started_at)?;
         let gpus: Vec<DeviceInfo> = inv
@@ -203,6 +207,7 @@ impl<'a> Runner<'a> {
             crit: StoppingCriterion::for_level(opts.level),
             index: 0,
             total: 0,
+            started,
         };
         runner.save()?;
         Ok(runner)
@@ -538,6 +543,7 @@ impl<'a> Runner<'a> {
             position: (self.index, self.total),
             crit: &self.crit,
             telemetry,
+            epoch: self.started,
             progress: &mut *self.progress,
         };
         let r = peer.measure(job, site);
@@ -565,7 +571,7 @@ impl<'a> Runner<'a> {
             (self.index, self.total),
             prepare,
             &self.crit,
-            telemetry,
+            telemetry.map(|t| (t, self.started)),
             self.progress,
         );
         self.report.results.push(r);

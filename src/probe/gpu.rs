@@ -27,20 +27,15 @@ pub fn gpus() -> GpuInventory {
     let opened: Vec<_> = inv
         .devices
         .iter()
-        .map(|d| telemetry::open(&d.uuid, &d.pci_bus_id).ok())
+        .map(|d| telemetry::open(&d.uuid, &d.pci_bus_id))
         .collect();
     let links: Vec<_> = opened
         .iter()
-        .map(|t| t.as_ref().and_then(|t| t.pcie_link()))
+        .map(|t| t.as_ref().ok().and_then(|t| t.pcie_link()))
         .collect();
     fill_pcie_link(&mut inv.devices, links);
     for (d, t) in inv.devices.iter_mut().zip(&opened) {
-        let readings = match t {
-            Some(t) => Ok(t.encoder()),
-            None => Err(telemetry::nvml_status()
-                .err()
-                .unwrap_or_else(|| "NVML could not open the GPU".into())),
-        };
+        let readings = t.as_ref().map(|t| t.encoder()).map_err(|e| e.to_string());
         d.nvenc = nvenc_info(&d.name, readings);
     }
     inv

@@ -12,5 +12,6 @@ pub mod telemetry;
 pub use gpu::{gpus, GpuInventory};
 pub use host::host;
 pub use telemetry::{
-    nvml_status, GpuTelemetry, PcieLink, TelemetryRecorder, TelemetrySample, TelemetrySummary,
+    nvml_status, GpuTelemetry, PcieLink, Recording, TelemetryError, TelemetryPoint,
+    TelemetryRecorder, TelemetrySample, TelemetrySummary,
 };

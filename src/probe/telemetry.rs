@@ -1,9 +1,10 @@
 //! GPU telemetry through NVML (`libnvidia-ml.so.1`, installed with the NVIDIA driver): SM and
 //! memory clocks, temperature, power, the power limit, clock-throttle reasons and the PCIe link.
 //!
-//! NVML is optional at run time. The library is opened with `dlopen` (through `libloading`) the
-//! first time it is needed; when it is absent, or `nvmlInit` fails, or a device cannot be found,
-//! every entry point returns an error that says why, and nothing panics. Each reading that the
+//! NVML is optional at run time. The library is opened through the `nvml-wrapper` crate (which
+//! `dlopen`s it) the first time it is needed, and stays initialised for the life of the
+//! process; when it is absent, or `nvmlInit` fails, or a device cannot be found, every entry
+//! point returns a [`TelemetryError`] that says why, and nothing panics. Each reading that the
 //! device does not support is `None` on its own, so a GPU that reports clocks but not power
 //! (common on older boards and in passthrough VMs) still gives clocks.
 //!
@@ -15,15 +16,19 @@
 //!
 //! [`summarize`] and [`throttle_reason_names`] are pure; the sampler ([`GpuTelemetry::start`])
 //! samples on its own thread while a workload runs, and [`TelemetryRecorder::finish`] returns the
-//! [`TelemetrySummary`] that goes into the report.
+//! [`TelemetrySummary`] that goes into the report with the timed samples behind it.
 
+use nvml_wrapper::enum_wrappers::device::{Clock, EncoderType, TemperatureSensor};
+use nvml_wrapper::error::{nvml_sym, nvml_try, NvmlError};
+use nvml_wrapper::{Device, Nvml};
+use nvml_wrapper_sys::bindings::NvmlLib;
 use serde::{Deserialize, Serialize};
-use std::ffi::{c_char, c_int, c_uint, c_ulonglong, c_void, CString};
+use std::ffi::{CString, OsStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc;
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------------------------------------
 // Pure parts: throttle reasons and the summary.
@@ -69,7 +74,7 @@ pub fn throttle_reason_names(mask: u64) -> Vec<String> {
     names
 }
 
-pub use crate::model::telemetry::{TelemetrySample, TelemetrySummary};
+pub use crate::model::telemetry::{TelemetryPoint, TelemetrySample, TelemetrySummary};
 use crate::util::median;
 
 /// Summarizes samples taken during a measurement. Fields no sample reported stay `None`;
@@ -111,28 +116,8 @@ pub fn summarize(
 }
 
 // ---------------------------------------------------------------------------------------------
-// NVML, loaded at run time.
+// NVML, loaded at run time through nvml-wrapper.
 // ---------------------------------------------------------------------------------------------
-
-/// `nvmlDevice_t`: an opaque pointer owned by NVML, valid until the last `nvmlShutdown`.
-type Device = *mut c_void;
-type Ret = c_int;
-const NVML_SUCCESS: Ret = 0;
-const NVML_CLOCK_SM: c_uint = 1;
-const NVML_CLOCK_MEM: c_uint = 2;
-const NVML_TEMPERATURE_GPU: c_uint = 0;
-const NVML_ERROR_NOT_SUPPORTED: Ret = 3;
-/// `NVML_ENCODER_QUERY_H264` of `nvmlEncoderType_t`.
-const NVML_ENCODER_QUERY_H264: c_uint = 0;
-
-type FnVoid = unsafe extern "C" fn() -> Ret;
-type FnErrorString = unsafe extern "C" fn(Ret) -> *const c_char;
-type FnHandle = unsafe extern "C" fn(*const c_char, *mut Device) -> Ret;
-type FnClock = unsafe extern "C" fn(Device, c_uint, *mut c_uint) -> Ret;
-type FnUint = unsafe extern "C" fn(Device, *mut c_uint) -> Ret;
-type FnUlonglong = unsafe extern "C" fn(Device, *mut c_ulonglong) -> Ret;
-type FnUint2 = unsafe extern "C" fn(Device, *mut c_uint, *mut c_uint) -> Ret;
-type FnUint3 = unsafe extern "C" fn(Device, *mut c_uint, *mut c_uint, *mut c_uint) -> Ret;
 
 /// The readings gpugate takes through NVML and the entry points that give each, preferred
 /// first. Every one is optional: a driver whose NVML lacks all of a reading's entry points does
@@ -186,187 +171,134 @@ pub fn unavailable_readings(has: impl Fn(&str) -> bool) -> Vec<String> {
         .collect()
 }
 
-/// The library and the entry points used. Only init, shutdown and one way to find a device are
-/// required; every reading is optional so that an old driver missing one symbol still works.
-struct Nvml {
-    init: FnVoid,
-    shutdown: FnVoid,
-    error_string: Option<FnErrorString>,
-    by_uuid: Option<FnHandle>,
-    by_pci: Option<FnHandle>,
-    clock: Option<FnClock>,
-    max_clock: Option<FnClock>,
-    temperature: Option<FnClock>,
-    power: Option<FnUint>,
-    power_limit: Option<FnUint>,
-    throttle: Option<FnUlonglong>,
-    pcie_gen: Option<FnUint>,
-    pcie_width: Option<FnUint>,
-    pcie_max_gen: Option<FnUint>,
-    pcie_max_width: Option<FnUint>,
-    encoder_capacity: Option<FnClock>,
-    encoder_utilization: Option<FnUint2>,
-    encoder_stats: Option<FnUint3>,
-    /// The readings this NVML cannot give ([`unavailable_readings`]).
-    unavailable: Vec<String>,
-    /// Keeps the library mapped (for the life of the process: it is never unloaded).
-    _lib: libloading::Library,
+/// Whether an NVML library exports each entry point [`NVML_READINGS`] names. nvml-wrapper's sys
+/// layer (`NvmlLib`) looks every symbol up when the library is loaded and keeps the ones it did
+/// not find as errors, so this asks it rather than `dlsym` again.
+macro_rules! exports {
+    ($($sym:ident),* $(,)?) => {
+        const EXPORTS: &[(&str, fn(&NvmlLib) -> bool)] =
+            &[$((stringify!($sym), |lib: &NvmlLib| lib.$sym.is_ok())),*];
+    };
+}
+
+exports!(
+    nvmlDeviceGetClockInfo,
+    nvmlDeviceGetMaxClockInfo,
+    nvmlDeviceGetTemperature,
+    nvmlDeviceGetPowerUsage,
+    nvmlDeviceGetEnforcedPowerLimit,
+    nvmlDeviceGetCurrentClocksEventReasons,
+    nvmlDeviceGetCurrentClocksThrottleReasons,
+    nvmlDeviceGetCurrPcieLinkGeneration,
+    nvmlDeviceGetCurrPcieLinkWidth,
+    nvmlDeviceGetMaxPcieLinkGeneration,
+    nvmlDeviceGetMaxPcieLinkWidth,
+    nvmlDeviceGetEncoderCapacity,
+    nvmlDeviceGetEncoderUtilization,
+    nvmlDeviceGetEncoderStats,
+);
+
+fn exported(lib: &NvmlLib, name: &str) -> bool {
+    EXPORTS.iter().any(|(n, has)| *n == name && has(lib))
+}
+
+/// Why NVML telemetry cannot be had. Each is "telemetry not sampled" with its reason, never a
+/// failed run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TelemetryError {
+    /// No NVML library could be loaded under any of its names; `tried` holds each `dlopen`
+    /// error (which names the file).
+    #[error(
+        "NVML not available: libnvidia-ml.so.1 (installed with the NVIDIA driver) was not \
+         found; looked up by name through LD_LIBRARY_PATH, RUNPATH and the ld.so cache, then in \
+         /usr/lib/wsl/lib ({})",
+        tried.join("; ")
+    )]
+    LibraryNotFound { tried: Vec<String> },
+    /// The library loaded but lacks an entry point NVML cannot be used without.
+    #[error("NVML not available: {library} lacks {entry_point}")]
+    MissingEntryPoint {
+        library: String,
+        entry_point: &'static str,
+    },
+    /// `nvmlInit` returned an error.
+    #[error("NVML not available: nvmlInit failed: {reason} (is the NVIDIA kernel driver loaded?)")]
+    InitFailed { reason: String },
+    /// Neither a UUID nor a PCI bus id was given.
+    #[error("NVML: no UUID or PCI bus id to look the GPU up by")]
+    NoDeviceId,
+    /// NVML found no device by the UUID nor by the PCI bus id; `tried` is "id: why" for each.
+    #[error("NVML could not find the GPU ({})", tried.join("; "))]
+    DeviceNotFound { tried: Vec<String> },
+    /// A backstop: something in NVML or here panicked.
+    #[error("{0} panicked")]
+    Panicked(&'static str),
 }
 
 #[cfg(windows)]
 const LIBRARY_NAMES: &[&str] = &["nvml.dll"];
+/// The names the library is looked for under, in order: the driver's versioned name (the one
+/// every driver ships), the development link, and WSL2's location of the driver's libraries
+/// (outside the ld.so cache).
 #[cfg(not(windows))]
 const LIBRARY_NAMES: &[&str] = &[
     "libnvidia-ml.so.1",
     "libnvidia-ml.so",
-    // WSL2 keeps the driver's user-space libraries here, outside the ld.so cache.
     "/usr/lib/wsl/lib/libnvidia-ml.so.1",
 ];
 
-/// Copies a symbol's function pointer out of the library, or None when it is not exported.
-///
-/// # Safety
-/// `T` must be the symbol's true C signature.
-unsafe fn symbol<T: Copy>(lib: &libloading::Library, name: &str) -> Option<T> {
-    lib.get::<T>(name.as_bytes()).ok().map(|s| *s)
-}
-
-impl Nvml {
-    fn load() -> Result<Nvml, String> {
-        let mut errors = Vec::new();
-        let mut found = None;
-        for name in LIBRARY_NAMES {
-            // SAFETY: loading NVML runs no initialisation code that needs arguments from us.
-            match unsafe { libloading::Library::new(*name) } {
-                Ok(lib) => {
-                    found = Some(lib);
-                    break;
-                }
-                // libloading's message is just "dlopen failed"; dlerror's text is its source.
-                Err(e) => errors.push(match std::error::Error::source(&e) {
-                    Some(why) => why.to_string(),
-                    None => format!("{name}: {e}"),
-                }),
+/// Loads and initialises NVML from the first of `names` that `dlopen` finds.
+fn load(names: &[&str]) -> Result<Nvml, TelemetryError> {
+    let mut tried = Vec::new();
+    for name in names {
+        match Nvml::builder().lib_path(OsStr::new(name)).init() {
+            Ok(nvml) => return Ok(nvml),
+            // The library is not there under this name (libloading's message is dlerror's).
+            Err(NvmlError::LibloadingError(e)) => tried.push(e.to_string()),
+            // nvml-wrapper initialises through nvmlInit_v2 only, and has no constructor to
+            // fall back to the plain nvmlInit with. Every NVML since R319 (CUDA 5.5) exports
+            // nvmlInit_v2, far older than R418, the oldest driver gpugate supports.
+            Err(NvmlError::FailedToLoadSymbol(_)) => {
+                return Err(TelemetryError::MissingEntryPoint {
+                    library: (*name).to_string(),
+                    entry_point: "nvmlInit_v2",
+                })
+            }
+            Err(e) => {
+                return Err(TelemetryError::InitFailed {
+                    reason: e.to_string(),
+                })
             }
         }
-        let Some(lib) = found else {
-            return Err(format!(
-                "NVML not available: libnvidia-ml.so.1 (installed with the NVIDIA driver) was not \
-                 found; looked up by name through LD_LIBRARY_PATH, RUNPATH and the ld.so cache, \
-                 then in /usr/lib/wsl/lib ({})",
-                errors.join("; ")
-            ));
-        };
-        // SAFETY: every type below is the signature declared in nvml.h for that symbol.
-        unsafe {
-            let init = symbol::<FnVoid>(&lib, "nvmlInit_v2").or_else(|| symbol(&lib, "nvmlInit"));
-            let shutdown = symbol::<FnVoid>(&lib, "nvmlShutdown");
-            let (Some(init), Some(shutdown)) = (init, shutdown) else {
-                return Err(
-                    "NVML not available: libnvidia-ml lacks nvmlInit_v2/nvmlShutdown".to_string(),
-                );
-            };
-            let by_uuid = symbol(&lib, "nvmlDeviceGetHandleByUUID");
-            let by_pci = symbol(&lib, "nvmlDeviceGetHandleByPciBusId_v2")
-                .or_else(|| symbol(&lib, "nvmlDeviceGetHandleByPciBusId"));
-            if by_uuid.is_none() && by_pci.is_none() {
-                return Err(
-                    "NVML not available: libnvidia-ml has no way to look a device up".to_string(),
-                );
-            }
-            Ok(Nvml {
-                init,
-                shutdown,
-                error_string: symbol(&lib, "nvmlErrorString"),
-                by_uuid,
-                by_pci,
-                clock: symbol(&lib, "nvmlDeviceGetClockInfo"),
-                max_clock: symbol(&lib, "nvmlDeviceGetMaxClockInfo"),
-                temperature: symbol(&lib, "nvmlDeviceGetTemperature"),
-                power: symbol(&lib, "nvmlDeviceGetPowerUsage"),
-                power_limit: symbol(&lib, "nvmlDeviceGetEnforcedPowerLimit"),
-                // Renamed "clocks event reasons" in CUDA 12.2's nvml.h; same function, same bits.
-                throttle: symbol(&lib, "nvmlDeviceGetCurrentClocksEventReasons")
-                    .or_else(|| symbol(&lib, "nvmlDeviceGetCurrentClocksThrottleReasons")),
-                pcie_gen: symbol(&lib, "nvmlDeviceGetCurrPcieLinkGeneration"),
-                pcie_width: symbol(&lib, "nvmlDeviceGetCurrPcieLinkWidth"),
-                pcie_max_gen: symbol(&lib, "nvmlDeviceGetMaxPcieLinkGeneration"),
-                pcie_max_width: symbol(&lib, "nvmlDeviceGetMaxPcieLinkWidth"),
-                encoder_capacity: symbol(&lib, "nvmlDeviceGetEncoderCapacity"),
-                encoder_utilization: symbol(&lib, "nvmlDeviceGetEncoderUtilization"),
-                encoder_stats: symbol(&lib, "nvmlDeviceGetEncoderStats"),
-                unavailable: unavailable_readings(|n| {
-                    symbol::<unsafe extern "C" fn()>(&lib, n).is_some()
-                }),
-                _lib: lib,
-            })
-        }
     }
-
-    fn describe(&self, ret: Ret) -> String {
-        let text = self.error_string.and_then(|f| {
-            // SAFETY: nvmlErrorString returns a static NUL-terminated string (or NULL).
-            let p = unsafe { f(ret) };
-            (!p.is_null()).then(|| {
-                unsafe { std::ffi::CStr::from_ptr(p) }
-                    .to_string_lossy()
-                    .into_owned()
-            })
-        });
-        match text {
-            Some(t) => format!("{t} (NVML error {ret})"),
-            None => format!("NVML error {ret}"),
-        }
-    }
+    Err(TelemetryError::LibraryNotFound { tried })
 }
 
-/// The library, loaded once per process.
-fn nvml() -> Result<&'static Nvml, String> {
-    static NVML: OnceLock<Result<Nvml, String>> = OnceLock::new();
+/// NVML, loaded and initialised once per process and never shut down (the process's exit
+/// releases it), or why it cannot be used. Keeping it initialised also spares each GPU's
+/// telemetry an nvmlInit, which can take seconds on GPUs without persistence mode.
+fn nvml() -> Result<&'static Nvml, TelemetryError> {
+    static NVML: OnceLock<Result<Nvml, TelemetryError>> = OnceLock::new();
     NVML.get_or_init(|| {
-        catch_unwind(Nvml::load)
-            .unwrap_or_else(|_| Err("NVML not available: loading it panicked".to_string()))
+        catch_unwind(|| load(LIBRARY_NAMES))
+            .unwrap_or(Err(TelemetryError::Panicked("loading NVML")))
     })
     .as_ref()
     .map_err(Clone::clone)
 }
 
-/// One `nvmlInit` … `nvmlShutdown` pair (NVML counts them, so sessions may overlap).
-struct Session {
-    nvml: &'static Nvml,
-}
-
-impl Session {
-    fn new() -> Result<Session, String> {
-        let nvml = nvml()?;
-        // SAFETY: nvmlInit_v2 takes no arguments and may be called any number of times.
-        let ret = unsafe { (nvml.init)() };
-        if ret != NVML_SUCCESS {
-            return Err(format!(
-                "NVML not available: nvmlInit failed: {} (is the NVIDIA kernel driver loaded?)",
-                nvml.describe(ret)
-            ));
-        }
-        Ok(Session { nvml })
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        // SAFETY: matches the successful nvmlInit of this session.
-        unsafe { (self.nvml.shutdown)() };
-    }
-}
-
 /// Runs `f`, turning a panic into an error (a backstop: nothing here is expected to panic).
-fn guarded<T>(what: &str, f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| Err(format!("{what} panicked")))
+fn guarded<T>(
+    what: &'static str,
+    f: impl FnOnce() -> Result<T, TelemetryError>,
+) -> Result<T, TelemetryError> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or(Err(TelemetryError::Panicked(what)))
 }
 
 /// Whether NVML can be used here, or why not (library not found and where it was looked for,
 /// init failed, …).
-pub fn nvml_status() -> Result<(), String> {
-    guarded("NVML status", || Session::new().map(|_| ()))
+pub fn nvml_status() -> Result<(), TelemetryError> {
+    guarded("NVML status", || nvml().map(|_| ()))
 }
 
 /// The PCIe link of a GPU: what it runs at now and the most it can run at in this slot.
@@ -400,14 +332,10 @@ pub struct EncoderReadings {
 
 /// An open NVML device. Readings may be taken from any thread (NVML is thread-safe).
 pub struct GpuTelemetry {
-    session: Session,
-    device: Device,
+    device: Device<'static>,
+    /// The readings this NVML cannot give ([`unavailable_readings`]).
+    unavailable: Vec<String>,
 }
-
-// SAFETY: `device` is an NVML handle, valid while `session` keeps NVML initialised; NVML's
-// functions are documented thread-safe, and the handle is never dereferenced here.
-unsafe impl Send for GpuTelemetry {}
-unsafe impl Sync for GpuTelemetry {}
 
 impl std::fmt::Debug for GpuTelemetry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -415,68 +343,114 @@ impl std::fmt::Debug for GpuTelemetry {
     }
 }
 
-/// Opens a GPU by UUID (`GPU-…`), falling back to its PCI bus id (`0000:65:00.0`).
-pub fn open(uuid: &str, pci_bus_id: &str) -> Result<GpuTelemetry, String> {
-    guarded("NVML open", || {
-        let session = Session::new()?;
-        let nvml = session.nvml;
-        let mut tried = Vec::new();
-        for (key, lookup) in [(uuid, nvml.by_uuid), (pci_bus_id, nvml.by_pci)] {
-            let (Some(lookup), false) = (lookup, key.is_empty()) else {
-                continue;
-            };
-            let Ok(text) = CString::new(key) else {
-                tried.push(format!("{key:?}: not a valid id"));
-                continue;
-            };
-            let mut device: Device = std::ptr::null_mut();
-            // SAFETY: a NUL-terminated id and a valid out-pointer.
-            let ret = unsafe { lookup(text.as_ptr(), &mut device) };
-            if ret == NVML_SUCCESS && !device.is_null() {
-                return Ok(GpuTelemetry { session, device });
-            }
-            tried.push(format!("{key}: {}", nvml.describe(ret)));
+/// A device by its PCI bus id: nvml-wrapper's `device_by_pci_bus_id` calls
+/// `nvmlDeviceGetHandleByPciBusId_v2` only; an NVML without it gets the plain name, called
+/// through nvml-wrapper's sys layer (nvml-wrapper-sys, `legacy-functions`).
+fn by_pci_bus_id(nvml: &'static Nvml, id: &str) -> Result<Device<'static>, NvmlError> {
+    match nvml.device_by_pci_bus_id(id) {
+        Err(NvmlError::FailedToLoadSymbol(_)) => {
+            let lookup = nvml_sym(nvml.lib().nvmlDeviceGetHandleByPciBusId.as_ref())?;
+            let id = CString::new(id)?;
+            let mut handle = std::ptr::null_mut();
+            // SAFETY: a NUL-terminated id and a valid out-pointer, as nvml.h declares.
+            nvml_try(unsafe { lookup(id.as_ptr(), &mut handle) })?;
+            // SAFETY: a handle NVML just gave, valid while NVML stays initialised (always).
+            Ok(unsafe { Device::new(handle, nvml) })
         }
-        Err(if tried.is_empty() {
-            "NVML: no UUID or PCI bus id to look the GPU up by".to_string()
-        } else {
-            format!("NVML could not find the GPU ({})", tried.join("; "))
-        })
+        other => other,
+    }
+}
+
+/// A way to look a GPU up by an id.
+type Lookup = fn(&'static Nvml, &str) -> Result<Device<'static>, NvmlError>;
+
+/// What NVML said when looking a GPU up, for the message.
+fn lookup_failure(e: &NvmlError) -> String {
+    match e {
+        NvmlError::NotFound => "NVML knows no GPU by this id (Not Found)".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Opens a GPU by UUID (`GPU-…`), falling back to its PCI bus id (`0000:65:00.0`).
+pub fn open(uuid: &str, pci_bus_id: &str) -> Result<GpuTelemetry, TelemetryError> {
+    guarded("NVML open", || {
+        let nvml = nvml()?;
+        if uuid.is_empty() && pci_bus_id.is_empty() {
+            return Err(TelemetryError::NoDeviceId);
+        }
+        let lookups: [(&str, Lookup); 2] = [
+            (uuid, |nvml, id| nvml.device_by_uuid(id)),
+            (pci_bus_id, by_pci_bus_id),
+        ];
+        let mut tried = Vec::new();
+        for (id, lookup) in lookups.into_iter().filter(|(id, _)| !id.is_empty()) {
+            match lookup(nvml, id) {
+                Ok(device) => {
+                    let unavailable = unavailable_readings(|n| exported(nvml.lib(), n));
+                    return Ok(GpuTelemetry {
+                        device,
+                        unavailable,
+                    });
+                }
+                Err(e) => tried.push(format!("{id}: {}", lookup_failure(&e))),
+            }
+        }
+        Err(TelemetryError::DeviceNotFound { tried })
     })
 }
 
+/// The outcomes of the encoder queries, for the note that says why readings are missing.
+#[derive(Default)]
+struct Outcomes {
+    /// Entry points this driver's NVML does not export.
+    missing: Vec<&'static str>,
+    /// Some query said NOT_SUPPORTED.
+    unsupported: bool,
+    /// "entry point: error" of the queries that failed otherwise.
+    failed: Vec<String>,
+}
+
+impl Outcomes {
+    fn take<T>(&mut self, name: &'static str, r: Result<T, NvmlError>) -> Option<T> {
+        match r {
+            Ok(v) => return Some(v),
+            Err(NvmlError::FailedToLoadSymbol(_)) => self.missing.push(name),
+            Err(NvmlError::NotSupported) => self.unsupported = true,
+            Err(e) => self.failed.push(format!("{name}: {e}")),
+        }
+        None
+    }
+}
+
 impl GpuTelemetry {
-    fn read_uint(&self, f: Option<FnUint>) -> Option<u32> {
-        let f = f?;
-        let mut v: c_uint = 0;
-        // SAFETY: a valid device handle and out-pointer.
-        (unsafe { f(self.device, &mut v) } == NVML_SUCCESS).then_some(v)
-    }
-
-    fn read_typed(&self, f: Option<FnClock>, kind: c_uint) -> Option<u32> {
-        let f = f?;
-        let mut v: c_uint = 0;
-        // SAFETY: a valid device handle, an enum value from nvml.h and an out-pointer.
-        (unsafe { f(self.device, kind, &mut v) } == NVML_SUCCESS).then_some(v)
-    }
-
+    /// The clock-throttle reason mask. Through nvml-wrapper's sys layer: its
+    /// `current_throttle_reasons` calls only the pre-R535 name and drops the bits its flags do
+    /// not know, where gpugate prefers the R535 name and names unknown bits.
     fn throttle_mask(&self) -> Option<u64> {
-        let f = self.session.nvml.throttle?;
-        let mut v: c_ulonglong = 0;
-        // SAFETY: a valid device handle and out-pointer.
-        (unsafe { f(self.device, &mut v) } == NVML_SUCCESS).then_some(v)
+        let lib = self.device.nvml().lib();
+        // Renamed "clocks event reasons" in CUDA 12.2's nvml.h; same function, same bits.
+        let read = lib
+            .nvmlDeviceGetCurrentClocksEventReasons
+            .as_ref()
+            .or(lib.nvmlDeviceGetCurrentClocksThrottleReasons.as_ref())
+            .ok()?;
+        let mut mask = 0;
+        // SAFETY: the handle of an open device (NVML stays initialised) and an out-pointer.
+        nvml_try(unsafe { read(self.device.handle(), &mut mask) }).ok()?;
+        Some(mask)
     }
 
     /// The PCIe link now and at most; None unless all four values can be read (NVML often
     /// cannot in VMs with passed-through GPUs). An idle GPU trains its link down to save power,
     /// so `current_*` under no load may be lower than `max_*` on a healthy machine.
     pub fn pcie_link(&self) -> Option<PcieLink> {
-        let n = self.session.nvml;
+        let d = &self.device;
         Some(PcieLink {
-            current_gen: self.read_uint(n.pcie_gen)?,
-            current_width: self.read_uint(n.pcie_width)?,
-            max_gen: self.read_uint(n.pcie_max_gen)?,
-            max_width: self.read_uint(n.pcie_max_width)?,
+            current_gen: d.current_pcie_link_gen().ok()?,
+            current_width: d.current_pcie_link_width().ok()?,
+            max_gen: d.max_pcie_link_gen().ok()?,
+            max_width: d.max_pcie_link_width().ok()?,
         })
     }
 
@@ -484,58 +458,36 @@ impl GpuTelemetry {
     /// capacity, utilisation and sessions. An entry point this driver's NVML lacks is "not
     /// available on this driver"; NOT_SUPPORTED means the GPU has no encoder. Never an error.
     pub fn encoder(&self) -> EncoderReadings {
-        let n = self.session.nvml;
+        let d = &self.device;
         let mut r = EncoderReadings::default();
-        let mut missing = Vec::new();
-        let mut failed = Vec::new();
-        let mut unsupported = false;
-        let mut outcome = |name: &str, ret: Option<Ret>| -> bool {
-            match ret {
-                None => missing.push(name.to_string()),
-                Some(NVML_SUCCESS) => return true,
-                Some(NVML_ERROR_NOT_SUPPORTED) => unsupported = true,
-                Some(e) => failed.push(format!("{name}: {}", n.describe(e))),
-            }
-            false
+        let mut o = Outcomes::default();
+        let capacity = d.encoder_capacity(EncoderType::H264);
+        r.supported = match &capacity {
+            Ok(_) => Some(true),
+            Err(NvmlError::NotSupported) => Some(false),
+            Err(_) => None,
         };
-        let (mut a, mut b, mut c): (c_uint, c_uint, c_uint) = (0, 0, 0);
-        // SAFETY (all three): a valid device handle, an nvml.h enum value and out-pointers.
-        let ret = n
-            .encoder_capacity
-            .map(|f| unsafe { f(self.device, NVML_ENCODER_QUERY_H264, &mut a) });
-        if outcome("nvmlDeviceGetEncoderCapacity", ret) {
-            r.supported = Some(true);
-            r.capacity_h264_percent = Some(a);
-        } else if ret == Some(NVML_ERROR_NOT_SUPPORTED) {
-            r.supported = Some(false);
-        }
-        let ret = n
-            .encoder_utilization
-            .map(|f| unsafe { f(self.device, &mut a, &mut b) });
-        if outcome("nvmlDeviceGetEncoderUtilization", ret) {
-            r.utilization_percent = Some(a);
-        }
-        let ret = n
-            .encoder_stats
-            .map(|f| unsafe { f(self.device, &mut a, &mut b, &mut c) });
-        if outcome("nvmlDeviceGetEncoderStats", ret) {
-            r.sessions = Some(a);
-            r.average_fps = Some(b);
-            r.average_latency_us = Some(c);
+        r.capacity_h264_percent = o.take("nvmlDeviceGetEncoderCapacity", capacity);
+        let utilization = o.take("nvmlDeviceGetEncoderUtilization", d.encoder_utilization());
+        r.utilization_percent = utilization.map(|u| u.utilization);
+        if let Some(s) = o.take("nvmlDeviceGetEncoderStats", d.encoder_stats()) {
+            r.sessions = Some(s.session_count);
+            r.average_fps = Some(s.average_fps);
+            r.average_latency_us = Some(s.average_latency);
         }
         let mut notes = Vec::new();
         if r.supported == Some(false) {
             notes.push("the driver reports no encoder on this GPU (Not Supported)".to_string());
-        } else if unsupported {
+        } else if o.unsupported {
             notes.push("some encoder readings are not supported on this GPU".to_string());
         }
-        if !missing.is_empty() {
+        if !o.missing.is_empty() {
             notes.push(format!(
                 "not available on this driver ({})",
-                missing.join(", ")
+                o.missing.join(", ")
             ));
         }
-        notes.extend(failed);
+        notes.extend(o.failed);
         r.note = (!notes.is_empty()).then(|| notes.join("; "));
         r
     }
@@ -543,29 +495,29 @@ impl GpuTelemetry {
     /// The readings this driver's NVML cannot give, each as "name (missing entry points)":
     /// not available on this driver, which is not an error (empty on R418 and newer).
     pub fn unavailable_readings(&self) -> &[String] {
-        &self.session.nvml.unavailable
+        &self.unavailable
     }
 
     /// The highest SM clock the device can run, MHz.
     pub fn max_sm_clock_mhz(&self) -> Option<u32> {
-        self.read_typed(self.session.nvml.max_clock, NVML_CLOCK_SM)
+        self.device.max_clock_info(Clock::SM).ok()
     }
 
     /// The power limit the board enforces now, W.
     pub fn power_limit_w(&self) -> Option<f64> {
-        self.read_uint(self.session.nvml.power_limit)
-            .map(|mw| f64::from(mw) / 1000.0)
+        let mw = self.device.enforced_power_limit().ok()?;
+        Some(f64::from(mw) / 1000.0)
     }
 
     /// Reads clocks, temperature, power and throttle reasons now. Power is NVML's power
     /// usage, which on recent GPUs is an average over the last second or so.
     pub fn sample(&self) -> TelemetrySample {
-        let n = self.session.nvml;
+        let d = &self.device;
         TelemetrySample {
-            sm_clock_mhz: self.read_typed(n.clock, NVML_CLOCK_SM),
-            mem_clock_mhz: self.read_typed(n.clock, NVML_CLOCK_MEM),
-            temperature_c: self.read_typed(n.temperature, NVML_TEMPERATURE_GPU),
-            power_w: self.read_uint(n.power).map(|mw| f64::from(mw) / 1000.0),
+            sm_clock_mhz: d.clock_info(Clock::SM).ok(),
+            mem_clock_mhz: d.clock_info(Clock::Memory).ok(),
+            temperature_c: d.temperature(TemperatureSensor::Gpu).ok(),
+            power_w: d.power_usage().ok().map(|mw| f64::from(mw) / 1000.0),
             throttle: self
                 .throttle_mask()
                 .map(throttle_reason_names)
@@ -574,22 +526,25 @@ impl GpuTelemetry {
     }
 
     /// Samples every `period` on a background thread (the first sample at once) until
-    /// [`TelemetryRecorder::finish`]. Dropping the recorder also stops the thread.
-    pub fn start(self: Arc<Self>, period: Duration) -> TelemetryRecorder {
+    /// [`TelemetryRecorder::finish`], timing each sample from `epoch` (the start of the run).
+    /// Dropping the recorder also stops the thread.
+    pub fn start(self: Arc<Self>, period: Duration, epoch: Instant) -> TelemetryRecorder {
         let (stop, stopped) = mpsc::channel::<()>();
         let device = Arc::clone(&self);
         let thread = std::thread::Builder::new()
             .name("gpugate-telemetry".into())
             .spawn(move || {
-                let mut samples = Vec::new();
+                let mut trace = Vec::new();
                 loop {
-                    samples.push(device.sample());
+                    let at_s = epoch.elapsed().as_secs_f64();
+                    let sample = device.sample();
+                    trace.push(TelemetryPoint { at_s, sample });
                     match stopped.recv_timeout(period) {
                         Err(mpsc::RecvTimeoutError::Timeout) => {}
                         _ => break,
                     }
                 }
-                samples
+                trace
             })
             .ok();
         TelemetryRecorder {
@@ -600,28 +555,41 @@ impl GpuTelemetry {
     }
 }
 
+/// What a recorder saw during one measurement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recording {
+    /// The summary that goes into the result.
+    pub summary: TelemetrySummary,
+    /// Every sample behind it, in the order taken, timed from the start of the run.
+    pub trace: Vec<TelemetryPoint>,
+}
+
 /// A running background sampler; see [`GpuTelemetry::start`].
 pub struct TelemetryRecorder {
     device: Arc<GpuTelemetry>,
     stop: Option<mpsc::Sender<()>>,
     /// None when the thread could not be spawned (the summary then has no samples).
-    thread: Option<JoinHandle<Vec<TelemetrySample>>>,
+    thread: Option<JoinHandle<Vec<TelemetryPoint>>>,
 }
 
 impl TelemetryRecorder {
     /// Stops the sampler, waits for it and summarizes what it saw.
-    pub fn finish(mut self) -> TelemetrySummary {
+    pub fn finish(mut self) -> Recording {
         drop(self.stop.take());
-        let samples = self
+        let trace = self
             .thread
             .take()
             .and_then(|t| t.join().ok())
             .unwrap_or_default();
-        summarize(
-            &samples,
-            self.device.max_sm_clock_mhz(),
-            self.device.power_limit_w(),
-        )
+        let samples: Vec<TelemetrySample> = trace.iter().map(|p| p.sample.clone()).collect();
+        Recording {
+            summary: summarize(
+                &samples,
+                self.device.max_sm_clock_mhz(),
+                self.device.power_limit_w(),
+            ),
+            trace,
+        }
     }
 }
 
@@ -824,24 +792,95 @@ mod tests {
         assert_eq!(unavailable_readings(|_| false).len(), NVML_READINGS.len());
     }
 
+    /// Every entry point a reading names is one whose presence is asked of the library.
+    #[test]
+    fn every_reading_entry_point_is_looked_up() {
+        for (reading, syms) in NVML_READINGS {
+            for sym in *syms {
+                assert!(
+                    EXPORTS.iter().any(|(n, _)| n == sym),
+                    "{reading}: {sym} is never looked up"
+                );
+            }
+        }
+    }
+
+    /// An entry point the driver's NVML lacks is "not available on this driver", NOT_SUPPORTED
+    /// is the GPU's answer, anything else a failure: none of them an error of the caller's.
+    #[test]
+    fn encoder_outcomes_tell_missing_from_unsupported_from_failed() {
+        let mut o = Outcomes::default();
+        assert_eq!(o.take("a", Ok(7)), Some(7));
+        let missing: Result<u32, _> = Err(NvmlError::FailedToLoadSymbol("undefined".into()));
+        assert_eq!(o.take("nvmlDeviceGetEncoderStats", missing), None);
+        assert!(!o.unsupported && o.failed.is_empty());
+        assert_eq!(o.take::<u32>("b", Err(NvmlError::NotSupported)), None);
+        assert!(o.unsupported);
+        assert_eq!(o.take::<u32>("c", Err(NvmlError::Unknown)), None);
+        assert_eq!(o.missing, ["nvmlDeviceGetEncoderStats"]);
+        assert_eq!(o.failed.len(), 1);
+        assert!(o.failed[0].starts_with("c: "), "{:?}", o.failed);
+    }
+
+    /// A library found under none of the names: every dlopen error is kept, and nothing panics.
+    #[test]
+    fn no_library_is_library_not_found() {
+        let names = [
+            "libgpugate-no-such-nvml.so.1",
+            "/nonexistent/libnvidia-ml.so.1",
+        ];
+        match load(&names) {
+            Err(TelemetryError::LibraryNotFound { tried }) => {
+                assert_eq!(tried.len(), 2, "{tried:?}");
+                assert!(
+                    tried[0].contains("libgpugate-no-such-nvml.so.1"),
+                    "{tried:?}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A library that is not NVML (here the C library) lacks nvmlInit_v2: named, not a panic.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_library_without_nvml_init_is_named() {
+        match load(&["libc.so.6"]) {
+            Err(TelemetryError::MissingEntryPoint {
+                library,
+                entry_point,
+            }) => assert_eq!(
+                (library.as_str(), entry_point),
+                ("libc.so.6", "nvmlInit_v2")
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
     /// On this machine, whatever it has: never panics; without NVML both calls say why.
     #[test]
     fn status_and_open_on_this_machine() {
         match nvml_status() {
             Err(reason) => {
                 assert!(
-                    reason.contains("libnvidia-ml") || reason.contains("nvmlInit"),
-                    "{reason}"
+                    matches!(
+                        reason,
+                        TelemetryError::LibraryNotFound { .. } | TelemetryError::InitFailed { .. }
+                    ),
+                    "{reason:?}"
                 );
                 let err = open("GPU-00000000-0000-0000-0000-000000000000", "0000:00:00.0")
                     .expect_err("no NVML, no device");
-                assert!(err.contains("NVML"), "{err}");
+                assert_eq!(err, reason, "open says why NVML cannot be used");
             }
             Ok(()) => {
                 let err =
                     open("GPU-00000000-0000-0000-0000-000000000000", "").expect_err("no such GPU");
-                assert!(err.contains("could not find"), "{err}");
-                assert!(open("", "").is_err());
+                match err {
+                    TelemetryError::DeviceNotFound { tried } => assert_eq!(tried.len(), 1),
+                    other => panic!("{other:?}"),
+                }
+                assert_eq!(open("", "").unwrap_err(), TelemetryError::NoDeviceId);
             }
         }
     }
@@ -882,10 +921,21 @@ mod tests {
         let inv = crate::probe::gpus();
         let d = inv.devices.first().expect("a GPU");
         let t = Arc::new(open(&d.uuid, &d.pci_bus_id).expect("NVML opens GPU 0"));
-        let rec = t.start(Duration::from_millis(50));
+        let epoch = Instant::now();
+        std::thread::sleep(Duration::from_millis(20));
+        let rec = t.start(Duration::from_millis(50), epoch);
         std::thread::sleep(Duration::from_millis(200));
-        let sum = rec.finish();
-        assert!(sum.samples >= 2, "{sum:?}");
-        assert!(sum.sm_clock_mhz_median.is_some(), "{sum:?}");
+        let Recording { summary, trace } = rec.finish();
+        assert!(summary.samples >= 2, "{summary:?}");
+        assert!(summary.sm_clock_mhz_median.is_some(), "{summary:?}");
+        // The trace is the samples behind the summary, timed from the epoch, in order.
+        assert_eq!(trace.len(), summary.samples);
+        assert!(trace[0].at_s >= 0.02, "{:?}", trace[0]);
+        assert!(trace.windows(2).all(|w| w[0].at_s < w[1].at_s), "{trace:?}");
+        let samples: Vec<_> = trace.into_iter().map(|p| p.sample).collect();
+        assert_eq!(
+            summarize(&samples, summary.max_sm_clock_mhz, summary.power_limit_w),
+            summary
+        );
     }
 }

@@ -249,6 +249,51 @@ fn video_kernels_execute_what_the_targets_assume(log: &Path) {
     }
 }
 
+/// Every GPU result sampled by NVML records its samples as a trace (`telemetry_trace`): as many
+/// points as the summary counts, time-ordered from the start of the run (so one workload's
+/// points follow the previous one's), with the summary's hottest temperature and lowest SM
+/// clock. At least one result has a non-empty trace.
+fn traces_agree_with_summaries(report: &RunReport) -> Result<(), String> {
+    let mut last_at = 0.0;
+    let mut traced = 0;
+    for w in report.results.iter().filter(|w| w.device == Some(0)) {
+        let Some(t) = &w.telemetry else {
+            if !w.telemetry_trace.is_empty() {
+                return Err(format!("{}: a trace without a summary", w.id));
+            }
+            continue;
+        };
+        let trace = &w.telemetry_trace;
+        if trace.len() != t.samples || trace.is_empty() {
+            return Err(format!(
+                "{}: {} points, {} samples",
+                w.id,
+                trace.len(),
+                t.samples
+            ));
+        }
+        traced += 1;
+        for p in trace {
+            if p.at_s < last_at {
+                return Err(format!("{}: at {} s after {last_at} s", w.id, p.at_s));
+            }
+            last_at = p.at_s;
+        }
+        let hottest = trace.iter().filter_map(|p| p.sample.temperature_c).max();
+        let slowest = trace.iter().filter_map(|p| p.sample.sm_clock_mhz).min();
+        if (hottest, slowest) != (t.temperature_c_max, t.sm_clock_mhz_min) {
+            return Err(format!(
+                "{}: trace max {hottest:?} °C, min {slowest:?} MHz; summary {:?} °C, {:?} MHz",
+                w.id, t.temperature_c_max, t.sm_clock_mhz_min
+            ));
+        }
+    }
+    if traced == 0 {
+        return Err("no result has a telemetry trace".into());
+    }
+    Ok(())
+}
+
 /// A healthy simulated M40 against g2.large as shipped (host block fitted to this machine, the
 /// NVENC targets kept): every check passes but the hardware encode throughput, which FAILS
 /// saying what ffmpeg could not load and what to install (the simulator has the two engines the
@@ -316,15 +361,11 @@ fn healthy_simulated_m40_passes_g2_large_but_the_encoder_it_lacks() {
         assert_eq!(w.error, None, "{}", w.id);
         assert!(w.verification.passed(), "{}: {:?}", w.id, w.verification);
     }
-    // NVML was there: telemetry was sampled.
-    assert!(
-        r.report
-            .results
-            .iter()
-            .any(|w| w.telemetry.as_ref().is_some_and(|t| t.samples > 0)),
-        "{}",
-        r.describe()
-    );
+    // NVML was there: telemetry was sampled, and run.json keeps the timed samples behind each
+    // summary.
+    if let Err(e) = traces_agree_with_summaries(&r.report) {
+        panic!("{e}\n{}", r.describe());
+    }
     assert!(r.stdout.contains("SIMULATED"), "{}", r.stdout);
 }
 
@@ -456,13 +497,8 @@ fn one_driver(driver: &str, cuda: u32, isa: &str) -> Vec<String> {
                 failures.push(format!("R{driver}: {} {:?}", w.id, w.error));
             }
         }
-        if !r
-            .report
-            .results
-            .iter()
-            .any(|w| w.telemetry.as_ref().is_some_and(|t| t.samples > 0))
-        {
-            failures.push(format!("R{driver}: no telemetry"));
+        if let Err(e) = traces_agree_with_summaries(&r.report) {
+            failures.push(format!("R{driver}: telemetry: {e}"));
         }
         if let Some(n) = r.report.notes.iter().find(|n| n.contains("not available")) {
             failures.push(format!("R{driver}: {n}"));
