@@ -232,9 +232,6 @@ pub(crate) fn run_one<'d>(
     match prepare(&id) {
         Err(e) => result.error = Some(format!("could not prepare: {e}")),
         Ok(mut trial) => {
-            let info = trial.info();
-            result.implementation = info.implementation;
-            result.math_mode = info.math_mode;
             let mut on_sample = |p| {
                 progress(Progress::Sample {
                     index,
@@ -243,39 +240,12 @@ pub(crate) fn run_one<'d>(
                     progress: p,
                 })
             };
-            let recorder = telemetry.map(|(t, epoch)| t.clone().start(TELEMETRY_PERIOD, epoch));
-            let measured = measure::measure_until(
-                trial.as_mut(),
-                spec,
+            let how = Sampling {
                 crit,
-                &mut on_sample,
-                &crate::stop::requested,
-            );
-            if let Some(recorded) = recorder.map(|r| r.finish()) {
-                result.telemetry = Some(recorded.summary);
-                result.telemetry_trace = recorded.trace;
-            }
-            match measured {
-                Ok(mut m) => {
-                    if at.backend == BackendKind::Cuda {
-                        m.warnings = m.warnings.into_iter().map(gpu_warning).collect();
-                    }
-                    if let Some(w) = result.telemetry.as_ref().and_then(throttle_warning) {
-                        m.warnings.push(w);
-                    }
-                    result.measurement = Some(m);
-                }
-                // Still verify: a run that failed part-way may have left wrong output behind.
-                Err(e) => result.error = Some(format!("failed while running: {e}")),
-            }
-            match trial.verify() {
-                Ok(v) => result.verification = v,
-                Err(e) => {
-                    result
-                        .error
-                        .get_or_insert(format!("could not read the result back: {e}"));
-                }
-            }
+                telemetry,
+                on_sample: &mut on_sample,
+            };
+            measure_and_verify(trial.as_mut(), how, &mut result);
         }
     }
     progress(Progress::WorkloadFinished {
@@ -289,6 +259,57 @@ pub(crate) fn run_one<'d>(
 /// The profile `--profile` names, loaded before anything is measured; None for `auto` (built
 /// from the GPUs found). Names behave the same everywhere: `auto`, like the built-in names, in
 /// any case.
+/// How a prepared workload is sampled: the stopping rule, NVML (with the run's start, the zero
+/// of its trace) and where each sample's progress goes.
+struct Sampling<'s> {
+    crit: &'s StoppingCriterion,
+    telemetry: Option<(&'s Arc<GpuTelemetry>, Instant)>,
+    on_sample: &'s mut dyn FnMut(SampleProgress),
+}
+
+/// Measures a prepared workload (with telemetry around it) and verifies its output, into
+/// `result`; a failure on the way is the result's error.
+fn measure_and_verify(trial: &mut dyn Trial, how: Sampling<'_>, result: &mut WorkloadResult) {
+    let info = trial.info();
+    result.implementation = info.implementation;
+    result.math_mode = info.math_mode;
+    let recorder = how
+        .telemetry
+        .map(|(t, epoch)| t.clone().start(TELEMETRY_PERIOD, epoch));
+    let measured = measure::measure_until(
+        trial,
+        &result.spec,
+        how.crit,
+        how.on_sample,
+        &crate::stop::requested,
+    );
+    if let Some(recorded) = recorder.map(|r| r.finish()) {
+        result.telemetry = Some(recorded.summary);
+        result.telemetry_trace = recorded.trace;
+    }
+    match measured {
+        Ok(mut m) => {
+            if result.backend == BackendKind::Cuda {
+                m.warnings = m.warnings.into_iter().map(gpu_warning).collect();
+            }
+            if let Some(w) = result.telemetry.as_ref().and_then(throttle_warning) {
+                m.warnings.push(w);
+            }
+            result.measurement = Some(m);
+        }
+        // Still verify: a run that failed part-way may have left wrong output behind.
+        Err(e) => result.error = Some(format!("failed while running: {e}")),
+    }
+    match trial.verify() {
+        Ok(v) => result.verification = v,
+        Err(e) => {
+            result
+                .error
+                .get_or_insert(format!("could not read the result back: {e}"));
+        }
+    }
+}
+
 pub fn resolve_profile(
     name: Option<&str>,
 ) -> Result<Option<(Profile, String)>, gate::ProfileError> {
@@ -474,12 +495,27 @@ pub fn encode_result(
         unreachable!("encode results are for Encode specs")
     };
     r.implementation = format!(
-        "{}, {} {}; {sessions} concurrent session(s) × {frames} frames of 1920x1080 NV12          ({} seeded synthetic frames looped)",
+        "{}, {} {}; {sessions} concurrent session(s) × {frames} frames of 1920x1080 NV12 ({} seeded synthetic frames looped)",
         first.ffmpeg_version,
         first.encoder,
         first.encoder_args[2..].join(" "),
         crate::workload::encode::DISTINCT_FRAMES
     );
+    r.measurement = Some(encode_measurement(&runs, sessions * frames));
+    r.verification = runs
+        .iter()
+        .map(|x| x.verification.clone())
+        .find(|v| !v.passed())
+        .unwrap_or_else(|| {
+            let mut v = first.verification.clone();
+            v.checked = runs.iter().map(|x| x.verification.checked).sum();
+            v
+        });
+    r
+}
+
+/// The measurement of encode runs (each a sample) of `frames_per_run` frames in all.
+fn encode_measurement(runs: &[EncodeRun], frames_per_run: usize) -> crate::model::Measurement {
     let samples: Vec<f64> = runs.iter().map(|x| 1.0 / x.fps()).collect();
     let summary = crate::measure::stats::summarize(&samples);
     let mut warnings = Vec::new();
@@ -489,7 +525,7 @@ pub fn encode_result(
         .collect();
     if runs.iter().all(|x| x.steady_fps.is_some()) {
         warnings.push(format!(
-            "fps while every session was encoding (start-up excluded); over the whole wall              time, start-up included: {} fps",
+            "fps while every session was encoding (start-up excluded); over the whole wall time, start-up included: {} fps",
             wall.join(", ")
         ));
     } else {
@@ -497,9 +533,9 @@ pub fn encode_result(
             "ffmpeg reported no progress mid-run: fps over the wall time, start-up included".into(),
         );
     }
-    r.measurement = Some(crate::model::Measurement {
+    crate::model::Measurement {
         samples: samples.clone(),
-        iters_per_sample: (sessions * frames) as u64,
+        iters_per_sample: frames_per_run as u64,
         throughput: crate::model::Throughput {
             unit: "fps".into(),
             median: 1.0 / summary.median,
@@ -511,17 +547,7 @@ pub fn encode_result(
         total_seconds: runs.iter().map(|x| x.wall_seconds).sum(),
         stop_reason: crate::model::StopReason::MaxSamples,
         warnings,
-    });
-    r.verification = runs
-        .iter()
-        .map(|x| x.verification.clone())
-        .find(|v| !v.passed())
-        .unwrap_or_else(|| {
-            let mut v = first.verification.clone();
-            v.checked = runs.iter().map(|x| x.verification.checked).sum();
-            v
-        });
-    r
+    }
 }
 
 /// One hardware-encode workload on `gpu` (`spec`, an encode of `plan`): announced, encoded
