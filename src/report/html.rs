@@ -201,7 +201,10 @@ impl Reporter for Html {
                 ],
                 &rows,
             );
-            for c in charts::gemm_charts(r) {
+            for c in charts::all(r)
+                .into_iter()
+                .filter(|c| c.kind == charts::ChartKind::Gemm)
+            {
                 let _ = writeln!(o, "<figure>{}</figure>", c.svg);
             }
         }
@@ -221,7 +224,23 @@ impl Reporter for Html {
                 })
                 .collect();
             table(&mut o, &super::video::COLUMNS, &rows);
-            for c in super::video::video_charts(r) {
+            for c in charts::all(r)
+                .into_iter()
+                .filter(|c| c.kind == charts::ChartKind::Video)
+            {
+                let _ = writeln!(o, "<figure>{}</figure>", c.svg);
+            }
+        }
+
+        // The other charts (checks, stream, roofline, samples, telemetry), until each has its
+        // place in its section.
+        let others: Vec<_> = charts::all(r)
+            .into_iter()
+            .filter(|c| !matches!(c.kind, charts::ChartKind::Gemm | charts::ChartKind::Video))
+            .collect();
+        if !others.is_empty() {
+            let _ = writeln!(o, "<h2>Charts</h2>");
+            for c in others {
                 let _ = writeln!(o, "<figure>{}</figure>", c.svg);
             }
         }

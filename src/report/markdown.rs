@@ -244,6 +244,24 @@ impl Reporter for Markdown {
             );
         }
 
+        // The other charts (checks, stream, roofline, samples, telemetry), until each has its
+        // place in its section.
+        let others: Vec<_> = super::charts::all(r)
+            .into_iter()
+            .filter(|c| {
+                !matches!(
+                    c.kind,
+                    super::charts::ChartKind::Gemm | super::charts::ChartKind::Video
+                )
+            })
+            .collect();
+        if !others.is_empty() {
+            let _ = writeln!(o, "## Charts\n");
+            for c in others {
+                let _ = writeln!(o, "![{}]({})\n", c.title, c.file_name);
+            }
+        }
+
         // Results, one table per throughput unit.
         let _ = writeln!(o, "## Results\n");
         if r.results.is_empty() {
@@ -361,7 +379,10 @@ impl Reporter for Markdown {
             );
         }
 
-        for c in super::charts::gemm_charts(r) {
+        for c in super::charts::all(r)
+            .into_iter()
+            .filter(|c| c.kind == super::charts::ChartKind::Gemm)
+        {
             let _ = writeln!(o, "![{}]({})\n", c.title, c.file_name);
         }
 
@@ -378,7 +399,10 @@ impl Reporter for Markdown {
                 })
                 .collect();
             table(&mut o, &super::video::COLUMNS, &rows);
-            for c in super::video::video_charts(r) {
+            for c in super::charts::all(r)
+                .into_iter()
+                .filter(|c| c.kind == super::charts::ChartKind::Video)
+            {
                 let _ = writeln!(o, "![{}]({})\n", c.title, c.file_name);
             }
         }
