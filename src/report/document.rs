@@ -8,7 +8,7 @@
 //! cannot drift: a section added here is in both. Text in the model is plain run text; each
 //! renderer escapes it for its own format.
 
-use super::charts::Chart;
+use super::charts::{self, Chart, ChartKind};
 use super::{fmt_gb, fmt_opt, fmt_pct};
 use crate::model::{BackendKind, Check, Role, RunReport, Verdict, VerifyStatus, WorkloadResult};
 
@@ -102,7 +102,7 @@ pub const EXIT_CODES: &str = "Exit codes: 0 every check passed · 1 a check fail
 
 /// The report of a run, every section in reading order.
 pub fn build(r: &RunReport) -> Document {
-    let charts = all_charts(r);
+    let charts = charts::all(r);
     let mut d = Doc::default();
     banners(&mut d, r);
     run_summary(&mut d, r);
@@ -127,27 +127,6 @@ pub fn build(r: &RunReport) -> Document {
     }
 }
 
-/// What a chart shows, which decides the section it goes in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChartKind {
-    Checks,
-    Samples,
-    Gemm,
-    Stream,
-    Roofline,
-    Video,
-    Telemetry,
-}
-
-/// Every chart of the run with its kind.
-fn all_charts(r: &RunReport) -> Vec<(ChartKind, Chart)> {
-    let gemm = super::charts::gemm_charts(r).into_iter();
-    let video = super::video::video_charts(r).into_iter();
-    gemm.map(|c| (ChartKind::Gemm, c))
-        .chain(video.map(|c| (ChartKind::Video, c)))
-        .collect()
-}
-
 /// The blocks being built.
 #[derive(Default)]
 struct Doc(Vec<Block>);
@@ -169,8 +148,8 @@ impl Doc {
         }));
     }
     /// The charts of `kind`, in the order they were drawn.
-    fn charts(&mut self, all: &[(ChartKind, Chart)], kind: ChartKind) {
-        for (_, c) in all.iter().filter(|(k, _)| *k == kind) {
+    fn charts(&mut self, all: &[Chart], kind: ChartKind) {
+        for c in all.iter().filter(|c| c.kind == kind) {
             self.0.push(Block::Chart(c.clone()));
         }
     }
@@ -250,7 +229,7 @@ fn check_row(c: &Check) -> Vec<Cell> {
     ]
 }
 
-fn checks(d: &mut Doc, r: &RunReport, all: &[(ChartKind, Chart)]) {
+fn checks(d: &mut Doc, r: &RunReport, all: &[Chart]) {
     d.heading(2, "Checks");
     if r.checks.is_empty() {
         d.para("No checks were evaluated.");
@@ -421,7 +400,7 @@ fn result_row(w: &WorkloadResult, unit: &str) -> Vec<Cell> {
 }
 
 /// Every result, one table per throughput unit.
-fn results(d: &mut Doc, r: &RunReport, all: &[(ChartKind, Chart)]) {
+fn results(d: &mut Doc, r: &RunReport, all: &[Chart]) {
     d.heading(2, "Results");
     if r.results.is_empty() {
         d.para("No workload results.");
@@ -462,7 +441,7 @@ fn results(d: &mut Doc, r: &RunReport, all: &[(ChartKind, Chart)]) {
     d.charts(all, ChartKind::Roofline);
 }
 
-fn gemm(d: &mut Doc, r: &RunReport, all: &[(ChartKind, Chart)]) {
+fn gemm(d: &mut Doc, r: &RunReport, all: &[Chart]) {
     let gemm = super::gemm::gemm_rows(r);
     if gemm.is_empty() {
         return;
@@ -506,7 +485,7 @@ fn gemm(d: &mut Doc, r: &RunReport, all: &[(ChartKind, Chart)]) {
     d.charts(all, ChartKind::Gemm);
 }
 
-fn video(d: &mut Doc, r: &RunReport, all: &[(ChartKind, Chart)]) {
+fn video(d: &mut Doc, r: &RunReport, all: &[Chart]) {
     let video = super::video::video_rows(r);
     if video.is_empty() {
         return;
@@ -587,7 +566,7 @@ fn tuning(d: &mut Doc, r: &RunReport) {
 }
 
 /// What NVML saw while each GPU result was measured.
-fn telemetry(d: &mut Doc, r: &RunReport, all: &[(ChartKind, Chart)]) {
+fn telemetry(d: &mut Doc, r: &RunReport, all: &[Chart]) {
     let sampled: Vec<&WorkloadResult> = r
         .results
         .iter()

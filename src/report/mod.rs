@@ -214,10 +214,7 @@ pub fn render_all(r: &RunReport) -> Vec<(String, String)> {
     for rep in reporters {
         out.push((rep.file_name().to_string(), rep.render(r)));
     }
-    for c in charts::gemm_charts(r)
-        .into_iter()
-        .chain(video::video_charts(r))
-    {
+    for c in charts::all(r) {
         out.push((c.file_name, c.svg));
     }
     out.push(("console".into(), Console.render(r)));

@@ -1,0 +1,360 @@
+//! Tests of the charts: every kind drawn from one run with every kind of data, each SVG well
+//! formed, and the marks at the pixels their values and the run's targets say.
+
+use super::*;
+use crate::model::telemetry::{TelemetryPoint, TelemetrySample};
+use crate::model::Role;
+use crate::workload::{GemmMath, Precision, WorkloadSpec};
+
+/// The sample run with something of everything: a second SGEMM size with its peer (a GEMM
+/// sweep), and an NVML trace on two results, throttled for a while.
+pub(crate) fn rich_report() -> RunReport {
+    let mut r = crate::report::tests::sample_report();
+    for (id, role, v) in [
+        ("gpu0.sgemm.2048x2048x2048", Role::Primary, 4.1),
+        ("gpu0.cublas.sgemm.2048x2048x2048", Role::Peer, 4.6),
+    ] {
+        let mut w = r.results[0].clone();
+        w.id = id.into();
+        w.role = role;
+        w.spec = WorkloadSpec::Gemm {
+            precision: Precision::F32,
+            m: 2048,
+            n: 2048,
+            k: 2048,
+            math: GemmMath::CudaCores,
+        };
+        w.work = w.spec.work();
+        w.measurement.as_mut().unwrap().throughput.median = v;
+        w.measurement.as_mut().unwrap().summary.median = w.work.flops / v / 1e12;
+        r.results.push(w);
+    }
+    for (k, w) in r
+        .results
+        .iter_mut()
+        .filter(|w| w.device == Some(0))
+        .take(2)
+        .enumerate()
+    {
+        w.telemetry_trace = (0..40)
+            .map(|i| {
+                let at_s = k as f64 * 2.0 + i as f64 * 0.05;
+                let hot = k == 1 && (10..20).contains(&i);
+                TelemetryPoint {
+                    at_s,
+                    sample: TelemetrySample {
+                        sm_clock_mhz: Some(if hot { 949 } else { 1114 }),
+                        mem_clock_mhz: Some(3004),
+                        temperature_c: Some(60 + (i / 4) as u32),
+                        power_w: Some(180.0 + (i % 7) as f64),
+                        throttle: if hot {
+                            vec!["hw_slowdown".into()]
+                        } else {
+                            vec![]
+                        },
+                    },
+                }
+            })
+            .collect();
+    }
+    r
+}
+
+type Line = (String, String, Vec<(f64, f64)>);
+
+/// The texts, circles and lines of an SVG, with their pixels.
+struct Svg {
+    /// (x, y, text-anchor, dy, text)
+    texts: Vec<(f64, f64, String, String, String)>,
+    /// (stroke, stroke-width, points)
+    lines: Vec<Line>,
+    /// (fill, cx, cy)
+    circles: Vec<(String, f64, f64)>,
+}
+
+fn parse(svg: &str) -> Svg {
+    let doc = roxmltree::Document::parse(svg).expect("well-formed SVG");
+    let num =
+        |n: &roxmltree::Node, a: &str| n.attribute(a).unwrap_or("nan").parse::<f64>().unwrap();
+    let attr = |n: &roxmltree::Node, a: &str| n.attribute(a).unwrap_or("").to_string();
+    let mut s = Svg {
+        texts: vec![],
+        lines: vec![],
+        circles: vec![],
+    };
+    for n in doc.descendants() {
+        match n.tag_name().name() {
+            "text" => s.texts.push((
+                num(&n, "x"),
+                num(&n, "y"),
+                attr(&n, "text-anchor"),
+                attr(&n, "dy"),
+                n.text().unwrap_or("").trim().to_string(),
+            )),
+            "polyline" => {
+                let pts = attr(&n, "points")
+                    .split_whitespace()
+                    .map(|p| {
+                        let (x, y) = p.split_once(',').unwrap();
+                        (x.parse().unwrap(), y.parse().unwrap())
+                    })
+                    .collect();
+                s.lines
+                    .push((attr(&n, "stroke"), attr(&n, "stroke-width"), pts));
+            }
+            "circle" => s
+                .circles
+                .push((attr(&n, "fill"), num(&n, "cx"), num(&n, "cy"))),
+            _ => {}
+        }
+    }
+    s
+}
+
+fn tick_value(t: &str) -> Option<f64> {
+    match t.strip_suffix('k') {
+        Some(k) => k.parse::<f64>().ok().map(|v| v * 1e3),
+        None => t.parse().ok(),
+    }
+}
+
+impl Svg {
+    /// The axis as a reader reads it from its tick labels: value → pixel (x labels hang below
+    /// the axis, y labels end left of it), linear or log.
+    fn axis(&self, x_axis: bool, log: bool) -> impl Fn(f64) -> f64 {
+        let mut ticks: Vec<(f64, f64)> = self
+            .texts
+            .iter()
+            .filter(|t| {
+                if x_axis {
+                    t.2 == "middle" && t.3 == "0.76em"
+                } else {
+                    t.2 == "end" && t.3 == "0.5ex"
+                }
+            })
+            .filter_map(|t| Some((tick_value(&t.4)?, if x_axis { t.0 } else { t.1 })))
+            .collect();
+        ticks.sort_by(|a, b| a.0.total_cmp(&b.0));
+        assert!(ticks.len() >= 2, "axis ticks");
+        let f = move |v: f64| if log { v.log10() } else { v };
+        let ((v0, p0), (v1, p1)) = (ticks[0], ticks[ticks.len() - 1]);
+        move |v: f64| p0 + (f(v) - f(v0)) / (f(v1) - f(v0)) * (p1 - p0)
+    }
+    fn text(&self, text: &str) -> (f64, f64) {
+        let t = self
+            .texts
+            .iter()
+            .find(|t| t.4 == text)
+            .unwrap_or_else(|| panic!("{text}"));
+        (t.0, t.1)
+    }
+    fn lines_of(&self, stroke: &str, width: &str) -> Vec<&Vec<(f64, f64)>> {
+        self.lines
+            .iter()
+            .filter(|l| l.0 == stroke && l.1 == width)
+            .map(|l| &l.2)
+            .collect()
+    }
+}
+
+fn chart(r: &RunReport, name: &str) -> Chart {
+    all(r)
+        .into_iter()
+        .find(|c| c.file_name == name)
+        .unwrap_or_else(|| panic!("no {name}"))
+}
+
+/// A run with every kind of data draws every kind of chart, each well-formed XML, the same
+/// bytes every time; report.html inlines them and references nothing outside itself.
+#[test]
+fn every_kind_is_drawn_well_formed_and_deterministic() {
+    let r = rich_report();
+    let charts = all(&r);
+    let kinds: Vec<ChartKind> = charts.iter().map(|c| c.kind).collect();
+    use ChartKind::*;
+    assert_eq!(
+        kinds,
+        [Checks, Gemm, Stream, Video, Roofline, Samples, Telemetry]
+    );
+    for c in &charts {
+        assert!(c.file_name.ends_with("_gpu0.svg") || c.file_name == "gemm_gpu0_f32.svg");
+        let s = parse(&c.svg);
+        assert!(
+            s.texts.iter().any(|t| t.4 == c.title),
+            "{}: title",
+            c.file_name
+        );
+        assert!(s.texts.len() > 8, "{}: axis labels and legend", c.file_name);
+    }
+    assert_eq!(charts, all(&r), "deterministic");
+    let html = crate::report::Reporter::render(&crate::report::html::Html, &r);
+    for c in &charts {
+        assert!(html.contains(&c.svg), "{} inline", c.file_name);
+    }
+    let lower = html.to_lowercase();
+    let ns = lower
+        .matches("xmlns=\"http://www.w3.org/2000/svg\"")
+        .count();
+    assert_eq!(ns, charts.len());
+    assert_eq!(lower.matches("http").count(), ns, "only the SVG namespace");
+    for bad in ["src=", "href=", "@import", "url(", "//www.", "\"//", "'//"] {
+        let n = lower.matches(bad).count();
+        let ok = if bad == "//www." { ns } else { 0 };
+        assert_eq!(n, ok, "{bad}");
+    }
+}
+
+/// The checks chart's marks sit where the profile puts them: the FP32 GEMM pass line at the
+/// target's pass fraction of the spec, the median at observed / spec.
+#[test]
+fn the_checks_chart_puts_the_pass_line_at_the_pass_fraction() {
+    let r = rich_report();
+    let (profile, _) = crate::gate::load_profile("g2.large").unwrap();
+    let t = profile
+        .targets
+        .iter()
+        .find(|t| t.metric == crate::gate::profile::Metric::Fp32Gemm)
+        .unwrap();
+    let s = parse(&chart(&r, "checks_gpu0.svg").svg);
+    let x = s.axis(true, false);
+    let (_, row) = s.text("fp32_gemm (4.87 TFLOPS)");
+    let pass = s
+        .lines_of("#FF7F0E", "3")
+        .into_iter()
+        .find(|l| l[0].1.min(l[1].1) < row && l[0].1.max(l[1].1) > row)
+        .expect("a pass line on the row");
+    assert!(
+        (pass[0].0 - x(t.pass_fraction * 100.0)).abs() <= 1.5,
+        "{pass:?}"
+    );
+    let dot = s
+        .circles
+        .iter()
+        .find(|c| (c.2 - row).abs() < 1.0)
+        .expect("a median on the row");
+    assert!((dot.1 - x(4.87 / t.spec() * 100.0)).abs() <= 1.5);
+    assert_eq!(dot.0, "#2CA02C", "a PASS");
+}
+
+/// The GEMM chart's points are at their sizes and TFLOPS, the peak at the recorded peak.
+#[test]
+fn the_gemm_chart_puts_each_result_at_its_size_and_tflops() {
+    let mut r = rich_report();
+    r.peaks[0].fp32_tflops = Some(6.5); // recorded, not looked up
+    let s = parse(&chart(&r, "gemm_gpu0_f32.svg").svg);
+    let y = s.axis(false, false);
+    let (x2048, _) = s.text("2048");
+    let kernel: Vec<_> = s.circles.iter().filter(|c| c.0 == "#1F77B4").collect();
+    assert_eq!(kernel.len(), 2);
+    let p = kernel.iter().find(|c| (c.1 - x2048).abs() <= 1.0).unwrap();
+    assert!((p.2 - y(4.1)).abs() <= 1.5, "{p:?} vs {}", y(4.1));
+    let peer = s.circles.iter().filter(|c| c.0 == "#D62728").count();
+    assert_eq!(peer, 2);
+    let peak = s.lines_of("#2CA02C", "2");
+    assert!(peak
+        .iter()
+        .any(|l| l.iter().all(|p| (p.1 - y(6.5)).abs() <= 1.5)));
+    assert!(s.texts.iter().any(|t| t.4 == "peak 6.5 TFLOPS"));
+}
+
+/// The roofline's bandwidth ceiling meets the FP32 ceiling at peak FLOP/s / peak bandwidth.
+#[test]
+fn the_roofline_knee_is_at_peak_flops_over_bandwidth() {
+    let r = rich_report();
+    let p = &r.peaks[0];
+    let (fp32, bw) = (p.fp32_tflops.unwrap(), p.memory_gbps.unwrap());
+    let s = parse(&chart(&r, "roofline_gpu0.svg").svg);
+    let (x, y) = (s.axis(true, true), s.axis(false, true));
+    // The ceiling in the plot (the legend's sample line is right of it).
+    let plot_w = f64::from(WIDTH - LEGEND_W);
+    let roof = s.lines_of("#D62728", "2");
+    let end = *roof
+        .iter()
+        .find(|l| l[0].0 < plot_w)
+        .unwrap()
+        .last()
+        .unwrap();
+    let knee = fp32 * 1e12 / (bw * 1e9);
+    assert!((end.0 - x(knee)).abs() <= 1.5, "{end:?} vs {}", x(knee));
+    assert!((end.1 - y(fp32)).abs() <= 1.5);
+    // The 4096³ SGEMM's point: intensity from its work, TFLOP/s from its median time.
+    let w = &r.results[0];
+    let ai = w.work.flops / w.work.bytes;
+    let tf = w.work.flops / w.measurement.as_ref().unwrap().summary.median / 1e12;
+    assert!(s
+        .circles
+        .iter()
+        .any(|c| (c.1 - x(ai)).abs() <= 1.5 && (c.2 - y(tf)).abs() <= 1.5));
+}
+
+/// No NVML trace, no telemetry chart; a throttled stretch is one shaded span per panel.
+#[test]
+fn telemetry_only_where_sampled_with_throttled_spans() {
+    let plain = crate::report::tests::sample_report();
+    assert!(all(&plain).iter().all(|c| c.kind != ChartKind::Telemetry));
+    let r = rich_report();
+    let t: Vec<&TelemetryPoint> = r.results.iter().flat_map(|w| &w.telemetry_trace).collect();
+    let spans = telemetry::throttled_spans(&t);
+    assert_eq!(spans.len(), 1);
+    assert!((spans[0].0 - 2.5).abs() < 1e-9 && (spans[0].1 - 3.0).abs() < 1e-9);
+    let svg = chart(&r, "telemetry_gpu0.svg").svg;
+    assert_eq!(
+        svg.matches("opacity=\"0.15\" fill=\"#D62728\"").count(),
+        3,
+        "{svg}"
+    );
+    for label in [
+        "SM clock, MHz",
+        "temperature, °C",
+        "board power, W",
+        "throttled: hw_slowdown",
+    ] {
+        assert!(svg.contains(label), "{label}");
+    }
+}
+
+/// A run without a GPU draws nothing; a simulated GPU's charts say so first.
+#[test]
+fn no_data_no_chart_and_simulated_charts_say_so() {
+    let p = crate::repo_path("tests/fixtures/no-gpu-host-quick.run.json");
+    let host = crate::report::load_run(&p).unwrap();
+    assert!(all(&host).is_empty());
+    let mut r = rich_report();
+    r.gpus[0].simulated = true;
+    for c in all(&r) {
+        assert!(c.title.starts_with(SIM_MARK), "{}", c.title);
+        let s = parse(&c.svg);
+        assert!(s.texts.iter().any(|t| t.4 == SIM_MARK), "{}", c.file_name);
+    }
+}
+
+/// Tensor-core GEMMs get a chart of their own, against the tensor peak (none recorded: it
+/// says so); a single size makes no chart.
+#[test]
+fn tensor_core_gemms_have_their_own_chart_and_one_size_none() {
+    let mut r = rich_report();
+    let tc: Vec<_> = r
+        .results
+        .iter()
+        .filter(|w| w.role == Role::Primary && w.id.contains("sgemm"))
+        .cloned()
+        .map(|mut w| {
+            if let WorkloadSpec::Gemm { ref mut math, .. } = w.spec {
+                *math = GemmMath::TensorCores;
+            }
+            w.id = crate::run::result_id(w.device, w.role, &w.spec);
+            w
+        })
+        .collect();
+    r.results.extend(tc);
+    let names: Vec<String> = all(&r)
+        .into_iter()
+        .filter(|c| c.kind == ChartKind::Gemm)
+        .map(|c| c.file_name)
+        .collect();
+    assert_eq!(names, ["gemm_gpu0_f32.svg", "gemm_gpu0_f32_tc.svg"]);
+    let tc = chart(&r, "gemm_gpu0_f32_tc.svg");
+    assert!(tc.title.contains("tensor cores") && tc.svg.contains("tensor peak: unknown"));
+    let one = crate::report::tests::sample_report();
+    assert!(all(&one).iter().all(|c| c.kind != ChartKind::Gemm));
+}
