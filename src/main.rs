@@ -367,10 +367,21 @@ fn probed_line(gpus: &[gpugate::model::DeviceInfo], unavailable: Option<&str>) -
 
 /// A finished workload: its id, median throughput and verification (or error).
 fn finished_line(result: &gpugate::model::WorkloadResult) -> String {
+    // A simulated device's number is a test of gpugate, never a measurement: each line says so.
+    let simulated = if gpugate::model::is_simulated_name(&result.device_name) {
+        " (simulated, not a measurement)"
+    } else {
+        ""
+    };
     let speed = result
         .measurement
         .as_ref()
-        .map(|m| format!("{:.3} {}", m.throughput.median, m.throughput.unit))
+        .map(|m| {
+            format!(
+                "{:.3} {}{simulated}",
+                m.throughput.median, m.throughput.unit
+            )
+        })
         .unwrap_or_else(|| "-".into());
     let verdict = match (&result.error, result.verification.status) {
         (Some(e), _) => format!("ERROR {e}"),

@@ -12,13 +12,13 @@ use crate::util::xml_escape as esc;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Html;
 
-const STYLE: &str = "body{font-family:sans-serif;margin:2em;max-width:1200px;color:#222}\
+const STYLE: &str = "body{font-family:sans-serif;margin:2em;max-width:1500px;color:#222}\
 table{border-collapse:collapse;margin:1em 0;font-size:13px}\
 td,th{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}\
 th{background:#f2f2f2}.PASS{background:#d9f2d9}.FAIL{background:#f8d0d0}\
 .INCONCLUSIVE{background:#fbeec2}.SKIPPED{background:#e8e8e8}\
 .banner{padding:.6em 1em;border:1px solid #c00;background:#fdecec}\
-.wide{overflow-x:auto}td.long{min-width:16em}\
+.wide{overflow-x:auto}td.long{min-width:12em}\
 figure{margin:1em 0}figure svg{max-width:100%;height:auto}\
 footer{margin-top:2em;border-top:1px solid #ccc;padding-top:.5em;font-size:13px;color:#555}";
 
