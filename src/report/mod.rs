@@ -240,7 +240,7 @@ pub struct Warning {
 }
 
 /// The warnings every report lists: each GPU result's sampler warnings and each result that
-/// did not run. The sampler warnings of host CPU results (noise on a shared or busy CPU is
+/// did not run (results that failed for the same reason are one line). The sampler warnings of host CPU results (noise on a shared or busy CPU is
 /// the rule, and they are never gated) are folded into one line.
 pub fn warnings(r: &RunReport) -> Vec<Warning> {
     let mut out = Vec::new();
@@ -261,10 +261,18 @@ pub fn warnings(r: &RunReport) -> Vec<Warning> {
             }
         }
         if let Some(e) = &w.error {
-            out.push(Warning {
-                subject: w.id.clone(),
-                text: format!("did not run: {e}"),
-            });
+            let text = format!("did not run: {e}");
+            // Results that failed for the same reason are one line naming them all.
+            match out.iter_mut().find(|x| x.text == text) {
+                Some(same) => {
+                    same.subject.push_str(", ");
+                    same.subject.push_str(&w.id);
+                }
+                None => out.push(Warning {
+                    subject: w.id.clone(),
+                    text,
+                }),
+            }
         }
     }
     // An interrupted measurement is said as it is, for the host too.

@@ -1031,3 +1031,30 @@ fn markdown_and_html_carry_the_same_document() {
         assert!(html.contains(section), "report.html lacks {section}");
     }
 }
+
+/// Results that did not run for the same reason are one warning naming them all (a GPU
+/// without a working encoder listed its reason once per encode workload).
+#[test]
+fn results_that_failed_alike_are_one_warning() {
+    let mut r = sample_report();
+    let why = "could not prepare: the GPU fell off the bus".to_string();
+    let ids: Vec<String> = r.results.iter().take(3).map(|w| w.id.clone()).collect();
+    for w in r.results.iter_mut().take(3) {
+        w.error = Some(why.clone());
+    }
+    let same: Vec<Warning> = warnings(&r)
+        .into_iter()
+        .filter(|w| w.text == format!("did not run: {why}"))
+        .collect();
+    assert_eq!(same.len(), 1, "{same:?}");
+    assert_eq!(same[0].subject, ids.join(", "));
+    // Another reason stays a line of its own.
+    r.results[1].error = Some("could not prepare: out of memory".into());
+    assert_eq!(
+        warnings(&r)
+            .iter()
+            .filter(|w| w.text.starts_with("did not run"))
+            .count(),
+        3
+    );
+}
