@@ -202,7 +202,17 @@ fn warnings(
             sampling.elapsed().as_secs_f64()
         ));
     }
-    if stop_reason == StopReason::Timeout {
+    if stop_reason == StopReason::Timeout && summary.n < crit.min_samples {
+        // Too slow for the samples wanted, whatever the noise: say that, not "noise".
+        warnings.push(format!(
+            "took {} of the {} samples wanted within {:.1} s (each sample is slow here; rel. \
+             stddev {:.2}%)",
+            summary.n,
+            crit.min_samples,
+            crit.max_time,
+            summary.rel_stddev * 100.0
+        ));
+    } else if stop_reason == StopReason::Timeout {
         warnings.push(format!(
             "did not reach {:.1}% noise within {:.1} s (rel. stddev {:.2}% over {} samples)",
             crit.target_rel_noise * 100.0,
@@ -390,6 +400,26 @@ mod tests {
         let m = measure(&mut t, &SPEC, &fast_crit(), &mut |_| {}).unwrap();
         assert_eq!(m.iters_per_sample, 100);
         assert!((m.summary.median - 10e-6).abs() < 1e-15);
+    }
+
+    /// A steady workload whose samples are too slow to take the minimum number within the
+    /// time limit is said to be slow, not noisy.
+    #[test]
+    fn a_slow_steady_trial_says_it_took_too_few_samples_not_that_it_was_noisy() {
+        let mut t = Scripted {
+            per_iter: Box::new(|_| 2e-3),
+            calls: 0,
+            sleep: 0.06,
+        };
+        let m = measure(&mut t, &SPEC, &fast_crit(), &mut |_| {}).unwrap();
+        assert_eq!(m.stop_reason, StopReason::Timeout);
+        assert!(m.summary.n < 10, "{}", m.summary.n);
+        let w = m.warnings.join("; ");
+        assert!(
+            w.contains(&format!("took {} of the 10 samples wanted", m.summary.n)),
+            "{w}"
+        );
+        assert!(!w.contains("did not reach") && !w.contains("noisy"), "{w}");
     }
 
     #[test]
