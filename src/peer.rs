@@ -329,6 +329,35 @@ mod tests {
         );
     }
 
+    /// On a GPU that could not be opened, cuBLAS's job fails with the very error the GPU
+    /// gave (typed, so the result says what the open said), never a generic one.
+    #[test]
+    fn a_peer_on_a_gpu_that_could_not_be_opened_fails_with_its_error() {
+        let gpu = crate::test_support::m40(0);
+        let job = cublas_jobs(&[WorkloadSpec::gemm(Precision::F64, 64, 64, 64)])[0];
+        let why = CudaError::NoSuchGpu {
+            ordinal: 0,
+            count: 0,
+        };
+        let crit = StoppingCriterion::for_level(Level::Quick);
+        let site = PeerSite {
+            gpu: &gpu,
+            dev: Context::Failed(&why),
+            seed: 7,
+            position: (1, 1),
+            crit: &crit,
+            telemetry: None,
+            epoch: Instant::now(),
+            progress: &mut |_| {},
+        };
+        let r = Cublas(()).measure(&job, site);
+        assert_eq!(r.id, "gpu0.peer.dgemm.64x64x64");
+        assert_eq!(
+            r.error.as_deref(),
+            Some(format!("could not prepare: {why}").as_str())
+        );
+    }
+
     #[test]
     fn the_encoder_plans_at_the_end_and_a_gpu_without_nvenc_fails_without_encoding() {
         let g2 = gate::load_profile("g2.large").unwrap().0;
