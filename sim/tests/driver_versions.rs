@@ -71,6 +71,90 @@ fn hidden_symbols_are_not_found_and_the_others_are() {
     // A name that is not a whole entry of the table is refused, not half-renamed.
     let e = elf::hide_symbols(&bytes, &["cuDevicePrimaryCtx"]).unwrap_err();
     assert!(e.0.contains("0 times"), "{e}");
+    // The names stay; only the symbols' binding and visibility change.
+    let before = elf::dynamic_symbols(&bytes).unwrap();
+    let after = elf::dynamic_symbols(&patched).unwrap();
+    assert_eq!(before.len(), after.len());
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!(a.name, b.name);
+        assert_eq!(
+            a.visible,
+            b.visible && !hide.contains(&b.name.as_str()),
+            "{}",
+            a.name
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Every simulated driver release, in the build profile these tests run in (the release build
+/// too, where the compiler may call one entry point from another through the PLT): the copy the
+/// launcher would hand out loads with every relocation bound at once (`RTLD_NOW`), finds none of
+/// the entry points that release lacked, and an entry point it has that calls one it lacks
+/// (NVML's pre-R535 throttle-reasons name calls the clocks-event-reasons one) still works.
+#[test]
+fn every_driver_release_loads_and_what_it_lacks_still_works_inside() {
+    let bytes = std::fs::read(library()).unwrap();
+    let dir = tempfile_dir("releases");
+    let mut tried = 0;
+    for r in drivers::RELEASES {
+        let hide = drivers::missing_entry_points(r.cuda_version);
+        if hide.is_empty() {
+            continue;
+        }
+        let patched = elf::hide_symbols(&bytes, &hide).unwrap();
+        let path = dir.join(format!("libcuda-r{}.so.1", r.branch));
+        std::fs::write(&path, &patched).unwrap();
+        let p = CString::new(path.to_str().unwrap()).unwrap();
+        // SAFETY: dlopen of a copy of this crate's own shared object.
+        let h = unsafe { libc::dlopen(p.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
+        assert!(
+            !h.is_null(),
+            "R{}: {}",
+            r.branch,
+            // SAFETY: dlerror returns a NUL-terminated message after a failed dlopen.
+            unsafe { CStr::from_ptr(libc::dlerror()) }.to_string_lossy()
+        );
+        let sym = |n: &str| {
+            let c = CString::new(n).unwrap();
+            // SAFETY: a valid handle and a NUL-terminated name.
+            unsafe { libc::dlsym(h, c.as_ptr()) }
+        };
+        for n in &hide {
+            assert!(sym(n).is_null(), "R{} still exports {n}", r.branch);
+        }
+        if hide.contains(&"nvmlDeviceGetCurrentClocksEventReasons") {
+            type Init = unsafe extern "C" fn() -> nvml::NvmlReturn;
+            type Handle = unsafe extern "C" fn(u32, *mut *mut std::ffi::c_void) -> nvml::NvmlReturn;
+            type Reasons =
+                unsafe extern "C" fn(*mut std::ffi::c_void, *mut u64) -> nvml::NvmlReturn;
+            let (init, handle, reasons) = (
+                sym("nvmlInit_v2"),
+                sym("nvmlDeviceGetHandleByIndex_v2"),
+                sym("nvmlDeviceGetCurrentClocksThrottleReasons"),
+            );
+            assert!(!init.is_null() && !handle.is_null() && !reasons.is_null());
+            // SAFETY: the entry points have these C signatures (NVML's API reference).
+            unsafe {
+                let init: Init = std::mem::transmute(init);
+                let handle: Handle = std::mem::transmute(handle);
+                let reasons: Reasons = std::mem::transmute(reasons);
+                assert_eq!(init(), nvml::NVML_SUCCESS, "R{}", r.branch);
+                let mut dev = std::ptr::null_mut();
+                assert_eq!(handle(0, &mut dev), nvml::NVML_SUCCESS, "R{}", r.branch);
+                let mut mask = u64::MAX;
+                assert_eq!(reasons(dev, &mut mask), nvml::NVML_SUCCESS, "R{}", r.branch);
+                assert_ne!(mask, u64::MAX, "R{}: the mask was written", r.branch);
+            }
+            tried += 1;
+        }
+        // The copies stay loaded: each holds its own state, and unloading a Rust cdylib that
+        // started threads is not safe.
+    }
+    assert!(
+        tried >= 5,
+        "the throttle-reasons forwarding was tried on {tried} releases"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
