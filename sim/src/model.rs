@@ -11,6 +11,10 @@
 use serde::Deserialize;
 use std::path::Path;
 
+/// What every simulated device's name ends with (gpugate's `model::SIMULATED_MARK`). The
+/// simulator refuses a model whose name does not, so no simulated device can be named as a GPU.
+pub const SIMULATED_MARK: &str = "(gpugate-sim)";
+
 /// The built-in models: (name, TOML text), in the order `gpugate-sim models` lists them.
 pub const BUILTIN: &[(&str, &str)] = &[
     ("m40", include_str!("../models/m40.toml")),
@@ -242,9 +246,9 @@ pub fn load(name_or_path: &str) -> Result<DeviceModel, ModelError> {
     if !looks_like_path && !path.exists() {
         return Err(ModelError::Unknown(s.to_string()));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| ModelError::Io {
+    let text = read_model_file(path).map_err(|reason| ModelError::Io {
         path: s.to_string(),
-        reason: e.to_string(),
+        reason,
     })?;
     let stem = path
         .file_stem()
@@ -255,6 +259,36 @@ pub fn load(name_or_path: &str) -> Result<DeviceModel, ModelError> {
         m.key = stem;
     }
     Ok(m)
+}
+
+/// The most a model file may hold. The built-in ones are about 4 KiB.
+pub const MAX_MODEL_BYTES: u64 = 1 << 20;
+
+/// A model file's text: a regular file of at most [`MAX_MODEL_BYTES`], in UTF-8. Anything else
+/// (a device such as `/dev/zero`, a FIFO, a directory, a huge file) is refused at once, never
+/// read without end.
+fn read_model_file(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err(
+            "not a regular file: give a model TOML file (`gpugate-sim models m40` \
+                    prints one to copy)"
+                .into(),
+        );
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_MODEL_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_MODEL_BYTES {
+        return Err(format!(
+            "larger than {} KiB: a model file is a few KiB of TOML",
+            MAX_MODEL_BYTES / 1024
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| "not UTF-8 text: a model file is TOML".into())
 }
 
 /// Parses and checks a model's TOML text; `what` names it in errors.
@@ -359,9 +393,10 @@ impl DeviceModel {
         if self.memory.context_reserved_bytes >= self.memory.total_bytes {
             return Err("memory.context_reserved_bytes must be below total_bytes".into());
         }
-        if !self.name.contains("gpugate-sim") {
+        if !self.name.trim_end().ends_with(SIMULATED_MARK) {
             return Err(format!(
-                "name {:?} must say it is simulated (contain \"gpugate-sim\")",
+                "name {:?} must say it is simulated: end with \"{SIMULATED_MARK}\" (e.g. \
+                 \"Tesla M40 24GB {SIMULATED_MARK}\"), as every simulated device's name does",
                 self.name
             ));
         }
@@ -539,6 +574,33 @@ mod tests {
             .replace("Tesla M40 24GB (gpugate-sim)", "Tesla M40 24GB");
         let e = parse(&text, "x").unwrap_err();
         assert!(e.to_string().contains("simulated"), "{e}");
+        // So is one that carries the simulator's name anywhere but at the end, marked.
+        for name in [
+            "Tesla M40 24GB gpugate-sim edition",
+            "Tesla M40 24GB (gpugate-sim) edition",
+            "gpugate-sim Tesla M40 24GB",
+        ] {
+            let text = builtin_text("m40")
+                .unwrap()
+                .replace("Tesla M40 24GB (gpugate-sim)", name);
+            let e = parse(&text, "x").unwrap_err();
+            assert!(
+                e.to_string().contains("end with \"(gpugate-sim)\""),
+                "{name}: {e}"
+            );
+        }
+        // A device, a directory or a huge file is refused at once, never read without end.
+        for path in ["/dev/zero", "/tmp"] {
+            let e = load(path).unwrap_err();
+            assert!(e.to_string().contains("not a regular file"), "{path}: {e}");
+        }
+        let dir = std::env::temp_dir().join(format!("gpugate-sim-big-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let big = dir.join("big.toml");
+        std::fs::write(&big, vec![b'#'; MAX_MODEL_BYTES as usize + 1]).unwrap();
+        let e = load(big.to_str().unwrap()).unwrap_err();
+        assert!(e.to_string().contains("larger than 1024 KiB"), "{e}");
+        let _ = std::fs::remove_dir_all(dir);
         // Out-of-range efficiencies are refused.
         let text = builtin_text("m40")
             .unwrap()

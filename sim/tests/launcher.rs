@@ -140,6 +140,38 @@ fn help_documents_the_grammar() {
     }
 }
 
+/// A model "file" that is a device or a directory is exit 2 at once: read without a bound,
+/// `/dev/zero` never ended. (Waits at most 20 s, then kills it and fails.)
+#[test]
+fn a_model_that_is_not_a_regular_file_is_refused_at_once() {
+    for path in ["/dev/zero", "/dev/null", "/"] {
+        let mut child = Command::new(BIN)
+            .args(["--model", path, "--", "true"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if start.elapsed() > std::time::Duration::from_secs(20) {
+                let _ = child.kill();
+                panic!("gpugate-sim --model {path} did not return in 20 s");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let mut err = String::new();
+        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+        assert_eq!(status.code(), Some(2), "{path}: {err}");
+        assert!(
+            err.contains("not a regular file") && err.contains(path),
+            "{path}: {err}"
+        );
+    }
+}
+
 /// The environment `env` printed, as pairs.
 fn env_of(out: &Output) -> Vec<(String, String)> {
     text(&out.stdout)
