@@ -23,6 +23,7 @@ pub(crate) fn m40(index: u32) -> DeviceInfo {
         pcie_link_gen: Some(3),
         pcie_link_width: Some(16),
         simulated: false,
+        driver_identity: None,
         nvenc: crate::model::NvencInfo {
             engines: Some(2),
             source: Some("catalogue: Tesla M40 24GB".into()),

@@ -128,6 +128,43 @@ pub fn missing_required(has: impl Fn(&str) -> bool) -> Vec<String> {
         .collect()
 }
 
+/// The entry point only gpugate-sim's driver exports: `const char *gpugateSimIdentity(void)`.
+pub const SIMULATOR_IDENTITY_SYMBOL: &str = "gpugateSimIdentity";
+
+/// What the loaded driver library declares itself to be, when it is not NVIDIA's: gpugate-sim
+/// exports [`SIMULATOR_IDENTITY_SYMBOL`], which no NVIDIA driver has, returning a static string
+/// ("gpugate-sim 0.1.0: a simulated NVIDIA driver …"). None for a driver without that entry point.
+/// This is how gpugate knows a device is simulated: from the driver itself, never from what the
+/// devices are called.
+pub(crate) fn simulator_identity() -> Option<String> {
+    catch_unwind(|| {
+        // SAFETY: the library was found (`driver_library_present`); the symbol, where present,
+        // is gpugate-sim's `const char *gpugateSimIdentity(void)`, which returns a static
+        // NUL-terminated string.
+        unsafe {
+            let f = sys::culib()
+                .get::<unsafe extern "C" fn() -> *const c_char>(
+                    SIMULATOR_IDENTITY_SYMBOL.as_bytes(),
+                )
+                .ok()?;
+            let p = f();
+            if p.is_null() {
+                // Something exports the name but says nothing: still not NVIDIA's driver.
+                return Some(format!("{SIMULATOR_IDENTITY_SYMBOL} (no text)"));
+            }
+            Some(
+                std::ffi::CStr::from_ptr(p)
+                    .to_string_lossy()
+                    .chars()
+                    .take(256)
+                    .collect(),
+            )
+        }
+    })
+    .ok()
+    .flatten()
+}
+
 /// Whether the loaded driver library exports `name`.
 pub(crate) fn exported(name: &str) -> bool {
     // SAFETY: the library was found (`driver_library_present`); only the address is looked up.

@@ -288,9 +288,9 @@ pub(crate) fn device_info(
     let (free, total) = ctx
         .mem_info()
         .map_err(|e| CudaError::call("reading device memory", e))?;
-    Ok(DeviceInfo {
+    let mut info = DeviceInfo {
         index,
-        name: name.clone(),
+        name,
         uuid,
         pci_bus_id: format_pci_bus_id(
             attr_or_zero(ctx, A::CU_DEVICE_ATTRIBUTE_PCI_DOMAIN_ID),
@@ -310,10 +310,13 @@ pub(crate) fn device_info(
         // Not available from the driver API; NVML fills these in.
         pcie_link_gen: None,
         pcie_link_width: None,
-        simulated: crate::model::is_simulated_name(&name),
+        driver_identity: driver::simulator_identity(),
+        simulated: false,
         // The catalogue and NVML fill this in (crate::probe::gpus).
         nvenc: Default::default(),
-    })
+    };
+    info.simulated = info.is_simulated();
+    Ok(info)
 }
 
 /// The inventory of every CUDA device, in ordinal order. Creates (and releases) each device's
@@ -524,13 +527,18 @@ mod tests {
             assert!(d.l2_cache_bytes > 0);
             assert_ne!(d.max_ptx_isa, "unknown");
             assert!(ptx_supported(d.driver_cuda_version, &d.max_ptx_isa));
-            // A simulated GPU says so, in its name and its inventory.
+            // A simulated GPU is known from its driver, and says so in its name and inventory;
+            // a GPU on NVIDIA's driver has no identity of the simulator's.
+            assert_eq!(d.simulated, d.driver_identity.is_some(), "{}", d.name);
             assert_eq!(
                 d.simulated,
                 crate::model::is_simulated_name(&d.name),
                 "{}",
                 d.name
             );
+            if let Some(id) = &d.driver_identity {
+                assert!(id.starts_with("gpugate-sim "), "{id}");
+            }
         }
     }
 

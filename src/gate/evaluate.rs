@@ -40,7 +40,7 @@ pub fn evaluate(profile: &Profile, report: &RunReport) -> Vec<Check> {
 /// value and original decision stay in the reason), and so do the machine-wide GPU checks when
 /// any GPU is simulated. Host checks are untouched.
 fn simulated_devices(r: &RunReport, checks: &mut [Check]) {
-    let simulated: Vec<&DeviceInfo> = r.gpus.iter().filter(|g| g.simulated).collect();
+    let simulated: Vec<&DeviceInfo> = r.gpus.iter().filter(|g| g.is_simulated()).collect();
     if simulated.is_empty() || r.allow_simulated {
         return;
     }

@@ -700,6 +700,29 @@ fn cases() -> Vec<Case> {
             Fail,
         ),
         (
+            "a GPU whose driver declared itself gpugate-sim is simulated, whatever its name \
+             and stored flag say",
+            "g2.large",
+            1,
+            |r, _| {
+                r.gpus[0].driver_identity = Some("gpugate-sim 0.1.0: a simulated driver".into());
+                r.gpus[0].simulated = false;
+            },
+            &[("gpu0.fp32_gemm", Fail), ("gpu0.model", Fail)],
+            Fail,
+        ),
+        (
+            "a GPU named after the simulator anywhere is simulated, whatever its stored flag says",
+            "g2.large",
+            1,
+            |r, _| {
+                r.gpus[0].name = "Tesla M40 24GB gpugate-sim edition".into();
+                r.gpus[0].simulated = false;
+            },
+            &[("gpu0.fp32_gemm", Fail), ("gpu0.model", Fail)],
+            Fail,
+        ),
+        (
             "with --allow-simulated a healthy simulated GPU passes",
             "g2.large",
             1,

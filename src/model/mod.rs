@@ -142,11 +142,19 @@ pub struct DeviceInfo {
     pub pcie_link_gen: Option<u32>,
     pub pcie_link_width: Option<u32>,
     /// A simulated device (gpugate-sim), not a GPU: its numbers are not measurements, and its
-    /// checks can pass only in a run given `--allow-simulated`. Set from the device name, which a
-    /// simulator marks with [`SIMULATED_MARK`]. Absent in run.json files written before the
-    /// simulator existed: false.
+    /// checks can pass only in a run given `--allow-simulated`. Derived, never trusted alone:
+    /// gpugate sets it from [`DeviceInfo::is_simulated`] when it probes and again when it reads
+    /// a run.json, so a file edited to say `false` is still simulated. Absent in run.json files
+    /// written before the simulator existed: false.
     #[serde(default)]
     pub simulated: bool,
+    /// What the driver library that enumerated this device declares itself to be, where it is
+    /// not NVIDIA's: gpugate-sim's libcuda exports an entry point no NVIDIA driver has
+    /// (`gpugateSimIdentity`) and this is its text ("gpugate-sim 0.1.0: a simulated NVIDIA
+    /// driver …"). Absent (None) for NVIDIA's driver, and in run.json files written before
+    /// gpugate looked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver_identity: Option<String>,
     /// The hardware video encoders (NVENC): how many (GPU models catalogue), and what NVML
     /// says about them. Absent in run.json files written before gpugate looked: unknown.
     #[serde(default)]
@@ -264,9 +272,21 @@ impl NvencInfo {
 /// named so.
 pub const SIMULATED_MARK: &str = "(gpugate-sim)";
 
-/// Whether a CUDA device name is a simulated device's.
+/// Whether a CUDA device name is a simulated device's: it names gpugate-sim anywhere, in any
+/// case (gpugate-sim itself only accepts names that end with [`SIMULATED_MARK`]; a name that
+/// merely mentions it is no GPU's either).
 pub fn is_simulated_name(name: &str) -> bool {
-    name.trim_end().ends_with(SIMULATED_MARK)
+    name.to_ascii_lowercase().contains("gpugate-sim")
+}
+
+impl DeviceInfo {
+    /// Whether this device is simulated, from what is known of it: the driver that enumerated
+    /// it declared itself gpugate-sim ([`DeviceInfo::driver_identity`]), or its name names the
+    /// simulator, or it was already marked simulated. A stored `simulated: false` never makes a
+    /// device real on its own: this is how a run is decided, on the machine and from run.json.
+    pub fn is_simulated(&self) -> bool {
+        self.simulated || self.driver_identity.is_some() || is_simulated_name(&self.name)
+    }
 }
 
 /// Inventory of the host.
@@ -649,7 +669,7 @@ pub struct RunReport {
 impl RunReport {
     /// Whether any GPU of the run is simulated (every report then says so in its header).
     pub fn simulated(&self) -> bool {
-        self.gpus.iter().any(|g| g.simulated)
+        self.gpus.iter().any(|g| g.is_simulated())
     }
 
     /// The overall verdict of a set of checks: any Fail fails, else any Inconclusive, else Pass.

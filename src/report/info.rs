@@ -100,7 +100,7 @@ pub fn render_inventory(host: &HostInfo, gpus: &[DeviceInfo], unavailable: Optio
         if let Some(nvml) = g.nvenc.nvml_text() {
             let _ = writeln!(o, "          video encode {nvml}");
         }
-        if g.simulated {
+        if g.is_simulated() {
             let _ = writeln!(
                 o,
                 "          SIMULATED: gpugate-sim on the CPU, not a GPU (its checks fail unless \

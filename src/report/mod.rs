@@ -41,7 +41,7 @@ pub fn simulated_banner(r: &RunReport) -> Option<String> {
     let sims: Vec<String> = r
         .gpus
         .iter()
-        .filter(|g| g.simulated)
+        .filter(|g| g.is_simulated())
         .map(|g| format!("GPU {} ({})", g.index, g.name))
         .collect();
     if sims.is_empty() {
@@ -167,14 +167,20 @@ pub fn parse_run(text: &str, path: &Path) -> Result<RunReport, ReportError> {
         return Err(foreign("schema_version 0 was never written".into()));
     }
     // NaN and infinite numbers were written as null; `model::nonfinite` reads them back.
-    serde_json::from_str::<RunReport>(text).map_err(|e| {
+    let mut run = serde_json::from_str::<RunReport>(text).map_err(|e| {
         foreign(format!(
             "wrong shape: {} at line {} column {}",
             strip_position(&e.to_string()),
             e.line(),
             e.column()
         ))
-    })
+    })?;
+    // Whether a device is simulated is derived again from what the file records of it (the
+    // driver's identity, the device's name), never taken from the stored flag alone.
+    for g in &mut run.gpus {
+        g.simulated = g.is_simulated();
+    }
+    Ok(run)
 }
 
 /// serde_json appends " at line L column C" to its messages; we say it our own way.

@@ -389,6 +389,69 @@ fn simulated_m40_without_allow_simulated_fails_every_gpu_check() {
         assert!(r.check_reason(&id).starts_with("simulated device"));
     }
     assert_eq!(r.verdict("host.vcpus"), Some(Verdict::Pass));
+    // The driver itself said it is the simulator, and run.json records it.
+    let g = &r.report.gpus[0];
+    assert!(g.simulated, "{}", r.describe());
+    let identity = g.driver_identity.as_deref().unwrap_or_default();
+    assert!(identity.starts_with("gpugate-sim "), "{identity:?}");
+    a_report_of_an_edited_simulated_run_is_still_simulated(&r.report);
+}
+
+/// `gpugate report` decides whether a device is simulated again from what run.json records
+/// of it (the driver's identity and the name), never from the stored flag: a file edited to say
+/// `"simulated": false`, or with the name's mark removed as well, still fails every GPU check
+/// under the SIMULATED banner.
+fn a_report_of_an_edited_simulated_run_is_still_simulated(run: &RunReport) {
+    let original = serde_json::to_value(run).unwrap();
+    type Edit = fn(&mut serde_json::Value);
+    let flag_false: Edit = |g| g["simulated"] = false.into();
+    let unmarked: Edit = |g| {
+        g["simulated"] = false.into();
+        let name = g["name"].as_str().unwrap().replace(" (gpugate-sim)", "");
+        g["name"] = name.into();
+    };
+    let no_identity: Edit = |g| {
+        g["simulated"] = false.into();
+        g.as_object_mut().unwrap().remove("driver_identity");
+    };
+    for (what, edit) in [
+        ("simulated: false", flag_false),
+        ("simulated: false, name unmarked", unmarked),
+        ("simulated: false, no driver identity", no_identity),
+    ] {
+        let mut v = original.clone();
+        for g in v["gpus"].as_array_mut().unwrap() {
+            edit(g);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.json");
+        std::fs::write(&path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+        let o = std::process::Command::new(crate::bin())
+            .args(["report", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{what}: {}", stderr(&o));
+        let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+        assert!(md.contains("SIMULATED: GPU 0"), "{what}: {md}");
+        let junit = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
+        let doc = roxmltree::Document::parse(&junit).unwrap();
+        let case = doc
+            .descendants()
+            .find(|n| n.has_tag_name("testcase") && n.attribute("name") == Some("gpu0.fp32_gemm"))
+            .unwrap_or_else(|| panic!("{what}: no gpu0.fp32_gemm case"));
+        let failure = case
+            .children()
+            .find(|n| n.has_tag_name("failure"))
+            .unwrap_or_else(|| panic!("{what}: gpu0.fp32_gemm did not fail"));
+        assert!(
+            failure
+                .attribute("message")
+                .unwrap_or_default()
+                .contains("simulated device"),
+            "{what}: {:?}",
+            failure.attribute("message")
+        );
+    }
 }
 
 #[test]

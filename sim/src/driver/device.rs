@@ -20,6 +20,23 @@ pub extern "C" fn cuInit(flags: c_uint) -> CUresult {
     })
 }
 
+/// What the simulator declares itself to be, NUL-terminated (see [`gpugateSimIdentity`]).
+pub const IDENTITY: &str = concat!(
+    "gpugate-sim ",
+    env!("CARGO_PKG_VERSION"),
+    ": a simulated NVIDIA driver executing PTX on the CPU, not a GPU\0"
+);
+
+/// `const char *gpugateSimIdentity(void)`: the simulator's identity, a static NUL-terminated
+/// string. No NVIDIA library exports this name, and every library the simulator stands in for
+/// (`libcuda.so.1`, `libnvidia-ml.so.1`, …) is this one object, so a program that finds the
+/// name in the driver it loaded knows the driver is simulated, whatever the devices are called.
+/// gpugate looks it up in the libcuda it loaded and records the string in run.json.
+#[no_mangle]
+pub extern "C" fn gpugateSimIdentity() -> *const c_char {
+    IDENTITY.as_ptr().cast()
+}
+
 /// `CUresult cuDriverGetVersion(int *driverVersion)`: valid before cuInit.
 ///
 /// # Safety

@@ -139,7 +139,7 @@ enum Mark {
 /// "gpu0 (Tesla M40 24GB)" and whether that GPU is simulated.
 fn gpu_label(r: &RunReport, dev: u32) -> (String, bool) {
     match r.gpus.iter().find(|g| g.index == dev) {
-        Some(g) => (format!("gpu{dev} ({})", g.name), g.simulated),
+        Some(g) => (format!("gpu{dev} ({})", g.name), g.is_simulated()),
         None => (format!("gpu{dev}"), false),
     }
 }
