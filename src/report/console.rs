@@ -1,5 +1,7 @@
-//! The console summary: an aligned table of the checks, what to do about the ones that did not
-//! pass, and one closing line `verdict: PASS|FAIL|INCONCLUSIVE (exit N)`. No colours.
+//! The console summary: the verdict and, right after it, one line per check that failed or was
+//! inconclusive (observed against required, and why); then an aligned table of every check,
+//! what to do about the ones that did not pass, and one closing line
+//! `verdict: PASS|FAIL|INCONCLUSIVE (exit N)`. No colours.
 
 use std::fmt::Write;
 
@@ -64,6 +66,29 @@ impl Reporter for Console {
         }
         if let Some(banner) = super::incomplete_banner(r) {
             let _ = writeln!(o, "{banner}");
+        }
+        // The verdict, and right after it every check that did not pass, one line each.
+        let attention = super::attention(r);
+        if attention.is_empty() {
+            let _ = writeln!(o, "\nverdict: {} (exit {})", r.verdict, r.exit_code);
+        } else {
+            let _ = writeln!(
+                o,
+                "\nverdict: {} (exit {}): {}",
+                r.verdict,
+                r.exit_code,
+                super::attention_summary(&attention)
+            );
+            let width = attention.iter().map(|c| c.id.len()).max().unwrap_or(0);
+            for c in &attention {
+                let _ = writeln!(
+                    o,
+                    "  {:<width$}  {:<12}  {}",
+                    c.id,
+                    c.verdict.to_string(),
+                    super::attention_text(c)
+                );
+            }
         }
         o.push('\n');
 

@@ -2,7 +2,8 @@
 //!
 //! [`build`] turns a [`RunReport`] into a [`Document`]: a list of blocks (headings, banners,
 //! paragraphs, tables, lists, charts) made once, section by section, in the order a reader
-//! needs them: verdict, checks, inventory, results, GEMM, video, tuning, telemetry,
+//! needs them: verdict, banners, why (every check that failed or was inconclusive, one line
+//! each), run, checks, inventory, results, GEMM, video, tuning, telemetry,
 //! mismatches, environment, warnings and notes. The Markdown and HTML renderers only lay the
 //! blocks out (`markdown::render_document`, `html::render_document`), so the two reports
 //! cannot drift: a section added here is in both. Text in the model is plain run text; each
@@ -105,6 +106,7 @@ pub fn build(r: &RunReport) -> Document {
     let charts = charts::all(r);
     let mut d = Doc::default();
     banners(&mut d, r);
+    why_first(&mut d, r);
     run_summary(&mut d, r);
     checks(&mut d, r, &charts);
     inventory(&mut d, r);
@@ -153,6 +155,37 @@ impl Doc {
             self.0.push(Block::Chart(c.clone()));
         }
     }
+}
+
+/// Right after the verdict (the title) and the run-wide banners (simulated, incomplete, no GPU):
+/// one line per check that failed or was inconclusive, with what was observed against what was
+/// required and why, before the run table and the full checks table.
+fn why_first(d: &mut Doc, r: &RunReport) {
+    let attention = super::attention(r);
+    if attention.is_empty() {
+        return;
+    }
+    d.heading(
+        2,
+        format!(
+            "Why {}: {}",
+            r.verdict,
+            super::attention_summary(&attention)
+        ),
+    );
+    d.0.push(Block::List(
+        attention
+            .iter()
+            .map(|c| {
+                vec![
+                    Span::Code(c.id.clone()),
+                    Span::Text(" ".into()),
+                    Span::Strong(c.verdict.to_string()),
+                    Span::Text(format!(" {}", super::attention_text(c))),
+                ]
+            })
+            .collect(),
+    ));
 }
 
 fn banners(d: &mut Doc, r: &RunReport) {

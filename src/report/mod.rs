@@ -28,7 +28,7 @@ mod tests;
 
 use std::path::{Path, PathBuf};
 
-use crate::model::{RunReport, SCHEMA_VERSION};
+use crate::model::{Check, RunReport, Verdict, SCHEMA_VERSION};
 
 pub use console::Console;
 pub use json::Json;
@@ -325,6 +325,55 @@ pub use crate::util::fmt_value;
 /// An optional number, "—" when absent.
 pub fn fmt_opt(v: Option<f64>, unit: &str) -> String {
     v.map_or_else(|| "—".to_string(), |v| fmt_value(v, unit))
+}
+
+/// The checks a reader must see first: every FAIL and INCONCLUSIVE, in check order.
+pub fn attention(r: &RunReport) -> Vec<&Check> {
+    r.checks
+        .iter()
+        .filter(|c| matches!(c.verdict, Verdict::Fail | Verdict::Inconclusive))
+        .collect()
+}
+
+/// What a check that did not pass came to, on one line: "observed 3.1 TFLOPS vs required
+/// 4.2 TFLOPS: <reason>" (the values only where the check has them).
+pub fn attention_text(c: &Check) -> String {
+    let values = match (c.observed, c.required) {
+        (None, None) => String::new(),
+        (o, q) => {
+            let with_unit = |v: Option<f64>| match v {
+                Some(_) if !c.unit.is_empty() => format!("{} {}", fmt_opt(v, &c.unit), c.unit),
+                _ => fmt_opt(v, &c.unit),
+            };
+            match o {
+                None => format!("required {}", with_unit(q)),
+                Some(_) => format!("observed {} vs required {}", with_unit(o), with_unit(q)),
+            }
+        }
+    };
+    match (values.is_empty(), c.reason.trim().is_empty()) {
+        (true, true) => "(no reason recorded)".into(),
+        (true, false) => c.reason.clone(),
+        (false, true) => values,
+        (false, false) => format!("{values}: {}", c.reason),
+    }
+}
+
+/// "2 checks failed, 1 inconclusive": the count behind the verdict.
+pub fn attention_summary(checks: &[&Check]) -> String {
+    let failed = checks.iter().filter(|c| c.verdict == Verdict::Fail).count();
+    let inconclusive = checks.len() - failed;
+    let mut parts = Vec::new();
+    if failed > 0 {
+        parts.push(format!(
+            "{failed} check{} failed",
+            if failed == 1 { "" } else { "s" }
+        ));
+    }
+    if inconclusive > 0 {
+        parts.push(format!("{inconclusive} inconclusive"));
+    }
+    parts.join(", ")
 }
 
 /// A percentage with one decimal, "—" when absent.

@@ -604,6 +604,72 @@ fn simulated_runs_say_so_in_every_report() {
     assert!(!Markdown.render(&sample_report()).contains("SIMULATED"));
 }
 
+/// Right after the verdict (and the run's banners), every report lists the checks that failed
+/// or were inconclusive, one line each, in check order, before the run table and the full
+/// checks table; a run where every check passed has no such list.
+#[test]
+fn failing_checks_come_first_in_every_report() {
+    let r = sample_report();
+    let want: Vec<&str> = r
+        .checks
+        .iter()
+        .filter(|c| matches!(c.verdict, Verdict::Fail | Verdict::Inconclusive))
+        .map(|c| c.id.as_str())
+        .collect();
+    assert_eq!(
+        want.len(),
+        5,
+        "the sample has 4 failures and 1 inconclusive"
+    );
+    assert!(r.checks.len() > 20);
+    // report.md: the title, then the list, each line naming its check, verdict and values.
+    let md = Markdown.render(&r);
+    let lines: Vec<&str> = md.lines().collect();
+    assert_eq!(lines[0], "# gpugate: FAIL (exit 1)");
+    assert_eq!(lines[2], "## Why FAIL: 4 checks failed, 1 inconclusive");
+    let items: Vec<&str> = lines[4..4 + want.len()].to_vec();
+    for (line, id) in items.iter().zip(&want) {
+        assert!(line.starts_with(&format!("- `{id}` **")), "{line}");
+    }
+    assert!(items[3].contains("**INCONCLUSIVE** observed 10.3 GB/s vs required 10.2 GB/s"));
+    assert!(md.find("## Why FAIL").unwrap() < md.find("| Run |").unwrap());
+    assert!(md.find("| Run |").unwrap() < md.find("## Checks").unwrap());
+    // report.html: the same list is the first thing after the title.
+    let html = super::html::Html.render(&r);
+    let after_title = &html[html.find("</h1>").unwrap() + 6..];
+    assert!(after_title.starts_with("<h2>Why FAIL: 4 checks failed, 1 inconclusive</h2>\n<ul>"));
+    let list = &after_title[..after_title.find("</ul>").unwrap()];
+    let ids: Vec<&str> = list
+        .split("<li><code>")
+        .skip(1)
+        .map(|li| &li[..li.find("</code>").unwrap()])
+        .collect();
+    assert_eq!(ids, want);
+    // The console: the verdict line, then one line per check, then the table.
+    let console = Console.render(&r);
+    let lines: Vec<&str> = console.lines().collect();
+    assert_eq!(
+        lines[2],
+        "verdict: FAIL (exit 1): 4 checks failed, 1 inconclusive"
+    );
+    for (line, id) in lines[3..3 + want.len()].iter().zip(&want) {
+        assert_eq!(line.split_whitespace().next(), Some(*id), "{line}");
+    }
+    assert!(lines[3 + want.len() + 1].starts_with("CHECK "));
+    // A run where every check passed opens with its run table.
+    let mut pass = r.clone();
+    for c in &mut pass.checks {
+        c.verdict = Verdict::Pass;
+    }
+    pass.verdict = Verdict::Pass;
+    pass.exit_code = 0;
+    let md = Markdown.render(&pass);
+    assert!(!md.contains("## Why"), "{md}");
+    assert_eq!(md.lines().nth(2), Some("| Run |  |"));
+    let console = Console.render(&pass);
+    assert_eq!(console.lines().nth(2), Some("verdict: PASS (exit 0)"));
+}
+
 #[test]
 fn console_ends_with_the_verdict_line() {
     let mut r = sample_report();
