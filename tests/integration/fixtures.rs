@@ -1,6 +1,8 @@
 //! Real run.json files from real machines: they must load, gate the same way again, and render.
 
 use super::*;
+use std::path::Path;
+
 use gpugate::model::RunReport;
 
 fn load(name: &str) -> RunReport {
@@ -103,8 +105,27 @@ fn the_interrupted_fixture_fails_in_every_report_with_every_check() {
 /// renderers shows here as a diff to review, never silently. `UPDATE_SNAPSHOTS=1` rewrites them.
 #[test]
 fn every_fixture_renders_as_committed() {
-    let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some();
-    let mut names: Vec<String> = std::fs::read_dir(fixture(""))
+    let stale = stale_renderings(
+        &fixture(""),
+        update_requested(std::env::var_os("UPDATE_SNAPSHOTS").as_deref()),
+    );
+    assert!(
+        stale.is_empty(),
+        "renderings differ from the committed ones (review, then UPDATE_SNAPSHOTS=1):\n{}",
+        stale.join("\n")
+    );
+}
+
+/// Whether `UPDATE_SNAPSHOTS` asks to rewrite the renderings: only the value `1` does (as for
+/// the unit tests' snapshots); unset, `0`, empty or anything else compares.
+fn update_requested(value: Option<&std::ffi::OsStr>) -> bool {
+    value.is_some_and(|v| v == "1")
+}
+
+/// The renderings under `fixtures/rendered/` that differ from what today's binary gives for
+/// the run.json files in `fixtures` (rewriting them first when `update`).
+fn stale_renderings(fixtures: &Path, update: bool) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(fixtures)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.ends_with(".run.json"))
@@ -113,9 +134,12 @@ fn every_fixture_renders_as_committed() {
     assert!(!names.is_empty());
     let mut stale = Vec::new();
     for name in names {
-        let mut r = load(&name);
+        let path = fixtures.join(&name);
+        let mut r = gpugate::report::load_run(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
         gpugate::run::decide_again(&mut r);
-        let dir = fixture("rendered").join(name.trim_end_matches(".run.json"));
+        let dir = fixtures
+            .join("rendered")
+            .join(name.trim_end_matches(".run.json"));
         for (file, text) in gpugate::report::render_all(&r) {
             let path = dir.join(&file);
             if update {
@@ -127,9 +151,45 @@ fn every_fixture_renders_as_committed() {
             }
         }
     }
-    assert!(
-        stale.is_empty(),
-        "renderings differ from the committed ones (review, then UPDATE_SNAPSHOTS=1):\n{}",
-        stale.join("\n")
-    );
+    stale
+}
+
+/// Only `UPDATE_SNAPSHOTS=1` rewrites the committed renderings: with `0` (or any other value) a
+/// stale rendering is reported, not overwritten (it once reacted to any value, so
+/// `UPDATE_SNAPSHOTS=0` rewrote them all and passed).
+#[test]
+fn only_update_snapshots_1_rewrites_the_renderings() {
+    use std::ffi::OsStr;
+    for (value, update) in [
+        (None, false),
+        (Some("0"), false),
+        (Some(""), false),
+        (Some("no"), false),
+        (Some("1"), true),
+    ] {
+        assert_eq!(update_requested(value.map(OsStr::new)), update, "{value:?}");
+    }
+    // On a copy of one fixture with a stale rendering: compared, it is reported and left as it
+    // was; rewritten, it is fixed.
+    let dir = tempfile::tempdir().unwrap();
+    let name = "no-gpu-host-quick";
+    std::fs::copy(
+        fixture(&format!("{name}.run.json")),
+        dir.path().join(format!("{name}.run.json")),
+    )
+    .unwrap();
+    let rendered = dir.path().join("rendered").join(name);
+    std::fs::create_dir_all(&rendered).unwrap();
+    for e in std::fs::read_dir(fixture("rendered").join(name)).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), rendered.join(e.file_name())).unwrap();
+    }
+    let md = rendered.join("report.md");
+    std::fs::write(&md, "stale\n").unwrap();
+    let stale = stale_renderings(dir.path(), update_requested(Some(OsStr::new("0"))));
+    assert_eq!(stale, [md.display().to_string()]);
+    assert_eq!(std::fs::read_to_string(&md).unwrap(), "stale\n");
+    assert!(stale_renderings(dir.path(), true).is_empty());
+    assert!(stale_renderings(dir.path(), false).is_empty());
+    assert_ne!(std::fs::read_to_string(&md).unwrap(), "stale\n");
 }
