@@ -501,16 +501,43 @@ fn html_snapshot() {
 
 #[test]
 fn junit_snapshot() {
-    let xml = super::junit::Junit.render(&sample_report());
-    // Well-formed enough for a JUnit reader: one suite, a test case per check.
+    let r = sample_report();
+    let xml = super::junit::Junit.render(&r);
+    // Parsed as XML, as a JUnit reader sees it: one suite, a test case per check named by its
+    // id, the declared counts those of the cases (FAIL and INCONCLUSIVE are failures).
+    let doc = roxmltree::Document::parse(&xml).expect("junit.xml is XML");
+    let suites: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testsuite"))
+        .collect();
+    assert_eq!(suites.len(), 1);
+    let cases: Vec<_> = suites[0]
+        .children()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    let names: Vec<&str> = cases.iter().filter_map(|c| c.attribute("name")).collect();
+    let ids: Vec<&str> = r.checks.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(names, ids);
+    let with = |tag: &str| {
+        cases
+            .iter()
+            .filter(|c| c.children().any(|k| k.has_tag_name(tag)))
+            .count()
+    };
+    let count = |v: Verdict| r.checks.iter().filter(|c| c.verdict == v).count();
     assert_eq!(
-        xml.matches("<testcase ").count(),
-        sample_report().checks.len()
+        with("failure"),
+        count(Verdict::Fail) + count(Verdict::Inconclusive)
     );
-    assert_eq!(
-        xml.matches("<testcase ").count(),
-        xml.matches("</testcase>").count()
-    );
+    assert_eq!(with("skipped"), count(Verdict::Skipped));
+    for n in [doc.root_element(), suites[0]] {
+        assert_eq!(n.attribute("tests"), Some(cases.len().to_string().as_str()));
+        assert_eq!(n.attribute("failures"), Some("5"));
+        assert_eq!(
+            n.attribute("skipped"),
+            Some(with("skipped").to_string().as_str())
+        );
+    }
     check_snapshot("sample.junit.xml", &xml);
 }
 

@@ -59,7 +59,11 @@ fn host_run_writes_a_full_report_and_fails_the_gpu_checks() {
     let html = std::fs::read_to_string(out.join("latest/report.html")).unwrap();
     assert!(html.contains("gpugate: FAIL (exit 1)"));
     let junit = std::fs::read_to_string(out.join("latest/junit.xml")).unwrap();
-    assert!(junit.contains(r#"name="machine.gpu_count""#) && junit.contains("<failure"));
+    let suite = crate::junit::assert_matches_run(&junit, &r);
+    assert!(matches!(
+        suite.case("machine.gpu_count").unwrap().outcome,
+        crate::junit::Outcome::Failure { .. }
+    ));
     let console = stdout(&o);
     assert!(console.contains("exit 1"), "{console}");
     // progress went to stderr, one line per workload when not a terminal

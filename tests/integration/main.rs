@@ -3,6 +3,7 @@
 mod cli;
 mod fixtures;
 mod gpu;
+mod junit;
 mod lifecycle;
 mod report_props;
 mod sim;

@@ -166,9 +166,13 @@ fn sim_run_with(sim: &Sim, profile: &str, extra: &[&str], nvenc: bool) -> SimRun
             stderr(&o)
         )
     });
+    let report: RunReport = serde_json::from_str(&json).expect("run.json parses");
+    // junit.xml, read as a JUnit consumer reads it, says what run.json says.
+    let junit = std::fs::read_to_string(out.join("latest/junit.xml")).unwrap();
+    crate::junit::assert_matches_run(&junit, &report);
     SimRun {
         code: o.status.code(),
-        report: serde_json::from_str(&json).expect("run.json parses"),
+        report,
         stdout: stdout(&o),
         stderr: stderr(&o),
     }
@@ -434,23 +438,17 @@ fn a_report_of_an_edited_simulated_run_is_still_simulated(run: &RunReport) {
         let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
         assert!(md.contains("SIMULATED: GPU 0"), "{what}: {md}");
         let junit = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
-        let doc = roxmltree::Document::parse(&junit).unwrap();
-        let case = doc
-            .descendants()
-            .find(|n| n.has_tag_name("testcase") && n.attribute("name") == Some("gpu0.fp32_gemm"))
+        let suites = crate::junit::read(&junit).unwrap();
+        let case = suites[0]
+            .case("gpu0.fp32_gemm")
             .unwrap_or_else(|| panic!("{what}: no gpu0.fp32_gemm case"));
-        let failure = case
-            .children()
-            .find(|n| n.has_tag_name("failure"))
-            .unwrap_or_else(|| panic!("{what}: gpu0.fp32_gemm did not fail"));
         assert!(
-            failure
-                .attribute("message")
-                .unwrap_or_default()
-                .contains("simulated device"),
+            matches!(&case.outcome, crate::junit::Outcome::Failure { message, .. }
+                if message.starts_with("simulated device")),
             "{what}: {:?}",
-            failure.attribute("message")
+            case.outcome
         );
+        assert_eq!(suites[0].property("simulated"), Some("true"), "{what}");
     }
 }
 
