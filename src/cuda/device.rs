@@ -826,6 +826,23 @@ mod tests {
             let gbps = bytes as f64 / secs / 1e9;
             assert!((0.1..1000.0).contains(&gbps), "{gbps} GB/s");
         }
+        // On gpugate-sim, exactly the time its model gives a pinned 64 MiB copy.
+        if dev.info().is_simulated() {
+            use gpugate_sim::driver::timing::{copy_seconds, CopyKind, Factors};
+            let models = std::env::var(gpugate_sim::config::ENV_MODELS).unwrap_or_default();
+            let first = models.split(',').find(|m| !m.is_empty()).unwrap_or("m40");
+            let m = gpugate_sim::model::load(first).unwrap();
+            for (secs, kind) in [
+                (t, CopyKind::HostToDevice { pinned: true }),
+                (t2, CopyKind::DeviceToHost { pinned: true }),
+            ] {
+                let want = copy_seconds(&m, Factors::healthy(&m), kind, bytes as u64);
+                assert!(
+                    ((secs - want) / want).abs() < 1e-4,
+                    "{secs} s, modelled {want} s"
+                );
+            }
+        }
         dev.timer_start().unwrap();
         let empty = dev.timer_stop().unwrap();
         assert!(

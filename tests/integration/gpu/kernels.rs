@@ -651,6 +651,14 @@ fn copies_are_checked() {
     dev.copy_h2d(p, d).unwrap();
     let t = dev.timer_stop().unwrap();
     assert!(t > 0.0 && t < 1.0, "{t}");
+    if let Some(m) = super::sim_model(&dev) {
+        super::assert_modelled(
+            t,
+            super::pinned_copy_seconds(&m, 1000),
+            1e-4,
+            "a 1000-byte copy",
+        );
+    }
     let props = dev.props();
     assert!(props.sm_count > 0 && props.total_memory > 0);
     assert!(props.free_memory <= props.total_memory);

@@ -62,6 +62,72 @@ pub fn simulated(dev: &CudaDevice) -> bool {
     gpugate::model::is_simulated_name(&dev.props().name)
 }
 
+/// The device model of GPU 0 where it is gpugate-sim's (None on a real GPU): the first model
+/// the launcher was given (`GPUGATE_SIM_MODELS`), healthy (the GPU suites run without faults).
+/// The simulator is deterministic, so a test can assert the device time its model gives.
+pub fn sim_model(dev: &CudaDevice) -> Option<gpugate_sim::model::DeviceModel> {
+    if !simulated(dev) {
+        return None;
+    }
+    let models = std::env::var(gpugate_sim::config::ENV_MODELS).unwrap_or_default();
+    let first = models
+        .split(',')
+        .next()
+        .filter(|m| !m.is_empty())
+        .unwrap_or("m40");
+    Some(gpugate_sim::model::load(first).unwrap_or_else(|e| panic!("model {first}: {e}")))
+}
+
+/// The modelled time of `launches` launches of a kernel that moves `bytes` through device
+/// memory and does nothing else that bounds it (the stream kernels): each launch takes the
+/// launch interval, or the gap plus the bytes at the model's memory bandwidth × efficiency.
+pub fn memory_bound_seconds(m: &gpugate_sim::model::DeviceModel, bytes: f64, launches: u64) -> f64 {
+    let t = &m.time;
+    let one = (t.launch_interval_us * 1e-6)
+        .max(t.launch_gap_us * 1e-6 + bytes / (t.memory_gbps * 1e9 * t.memory_efficiency));
+    one * launches as f64
+}
+
+/// The least time `launches` launches of a kernel doing `flops` can take on the model: the
+/// launch interval, or the gap plus the FLOPs at the unit's peak × efficiency (FP64 on the FP64
+/// units, FP32 and FP16 on the CUDA cores). A tiled GEMM may execute more FMAs than 2·m·n·k
+/// (padding), so this bounds the time from below.
+pub fn least_compute_seconds(
+    m: &gpugate_sim::model::DeviceModel,
+    p: Precision,
+    flops: f64,
+    launches: u64,
+) -> f64 {
+    let t = &m.time;
+    let rate = match p {
+        Precision::F64 => t.fp64_tflops * t.fp64_efficiency,
+        _ => t.fp32_tflops * t.fp32_efficiency,
+    } * 1e12;
+    let one = (t.launch_interval_us * 1e-6).max(t.launch_gap_us * 1e-6 + flops / rate);
+    one * launches as f64
+}
+
+/// The modelled time of one pinned copy of `bytes` between host and device.
+pub fn pinned_copy_seconds(m: &gpugate_sim::model::DeviceModel, bytes: u64) -> f64 {
+    use gpugate_sim::driver::timing::{copy_seconds, CopyKind, Factors};
+    copy_seconds(
+        m,
+        Factors::healthy(m),
+        CopyKind::HostToDevice { pinned: true },
+        bytes,
+    )
+}
+
+/// Asserts a device time against the time the simulator models: equal within `rel` (1e-4 where
+/// the model is exact, as events carry single-precision milliseconds; 1 % for a stream kernel,
+/// whose declared bytes leave out a dot product's per-block partial sums, as in `bytes.rs`).
+pub fn assert_modelled(secs: f64, want: f64, rel: f64, what: &str) {
+    assert!(
+        ((secs - want) / want).abs() < rel,
+        "{what}: device time {secs:e} s, the simulator models {want:e} s (±{rel})"
+    );
+}
+
 /// Every GEMM variant of a precision that `dev` can load, in table order (at least the sm_52
 /// ones). Says on stderr which ones the architecture leaves out.
 pub fn variants_here(dev: &CudaDevice, p: Precision) -> Vec<GemmKernel> {

@@ -33,9 +33,29 @@ fn every_variant_is_timed_and_verified_and_the_backend_uses_the_choice() {
             let e = tune_class_at(&dev, p, math, cc, SizeClass::Small, 37, budget, 9)
                 .expect("tuning succeeds");
             assert_eq!(e.candidates.len(), variants.len());
+            // On the simulator no variant can beat the model's peak × efficiency of its unit.
+            let ceiling = super::sim_model(&dev).map(|m| match (p, math) {
+                (Precision::F64, GemmMath::CudaCores) => {
+                    m.time.fp64_tflops * m.time.fp64_efficiency
+                }
+                (Precision::F64, GemmMath::TensorCores) => {
+                    m.time.fp64_tensor_tflops * m.time.fp64_tensor_efficiency
+                }
+                (_, GemmMath::TensorCores) => {
+                    m.time.fp16_tensor_tflops * m.time.fp16_tensor_efficiency
+                }
+                _ => m.time.fp32_tflops * m.time.fp32_efficiency,
+            });
             for c in &e.candidates {
                 assert!(c.verified, "{} did not verify: {:?}", c.variant, c.error);
-                assert!(c.tflops.unwrap() > 0.0, "{c:?}");
+                let tflops = c.tflops.unwrap();
+                assert!(tflops > 0.0 && tflops.is_finite(), "{c:?}");
+                if let Some(ceiling) = ceiling {
+                    assert!(
+                        tflops <= ceiling * (1.0 + 1e-4),
+                        "{c:?} above {ceiling} TFLOPS"
+                    );
+                }
             }
             assert!(variants.iter().any(|v| v.kernel.entry == e.variant));
 
@@ -56,7 +76,12 @@ fn every_variant_is_timed_and_verified_and_the_backend_uses_the_choice() {
                 "{}",
                 t.info().implementation
             );
-            assert!(t.run(1).unwrap() > 0.0);
+            let secs = t.run(1).unwrap();
+            assert!(secs > 0.0 && secs.is_finite());
+            if let Some(m) = super::sim_model(&dev) {
+                // At least one launch interval: a 33×17×9 GEMM is shorter than it.
+                super::assert_modelled(secs, m.time.launch_interval_us * 1e-6, 1e-4, "33x17x9");
+            }
             assert!(t.verify().unwrap().passed());
             tuned += 1;
         }

@@ -17,7 +17,10 @@ use gpugate::workload::stream::prepare_stream;
 use gpugate::workload::transfer::prepare_transfer;
 use gpugate::workload::{Direction, GemmMath, Precision, StreamOp, Trial, WorkloadSpec};
 
-use super::{cc, open, variants_here, Counting};
+use super::{
+    cc, least_compute_seconds, memory_bound_seconds, open, pinned_copy_seconds, sim_model,
+    variants_here, Counting,
+};
 
 const GEMM_SHAPES: &[(usize, usize, usize)] = &[
     (1, 1, 1),
@@ -32,9 +35,73 @@ const GEMM_SHAPES: &[(usize, usize, usize)] = &[
 const STREAM_SIZES: &[usize] = &[1, 31, 257, 1000, 100_003];
 const SEED: u64 = 0x5eed_0001;
 
-fn run_once(trial: &mut dyn Trial) -> Verification {
+/// How a device time must fit what the simulator models.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Fit {
+    /// At least the modelled time (a GEMM: its padding FMAs are not known here).
+    AtLeast,
+    /// Equal within this relative tolerance.
+    Within(f64),
+}
+
+/// A stream kernel's time: its declared bytes leave out a dot product's per-block partials.
+const STREAM: Fit = Fit::Within(1e-2);
+/// A copy's time is exact (to the events' single precision).
+const EXACT: Fit = Fit::Within(1e-4);
+
+/// What the simulator models for `launches` runs of `spec`, and how the time must fit it. None
+/// for what the test does not model here (tensor-core GEMMs, video).
+fn modelled_for(
+    model: Option<&gpugate_sim::model::DeviceModel>,
+    spec: &WorkloadSpec,
+    launches: u64,
+) -> Option<(f64, Fit)> {
+    let m = model?;
+    match *spec {
+        WorkloadSpec::Gemm {
+            precision,
+            math: GemmMath::CudaCores,
+            ..
+        } => Some((
+            least_compute_seconds(m, precision, spec.work().flops, launches),
+            Fit::AtLeast,
+        )),
+        WorkloadSpec::Stream { .. } => {
+            Some((memory_bound_seconds(m, spec.work().bytes, launches), STREAM))
+        }
+        WorkloadSpec::Transfer {
+            bytes,
+            pinned: true,
+            ..
+        } => Some((
+            pinned_copy_seconds(m, bytes as u64) * launches as f64,
+            EXACT,
+        )),
+        _ => None,
+    }
+}
+
+/// Asserts `secs` fits what the simulator models (see [`modelled_for`]).
+fn assert_fits(secs: f64, modelled: Option<(f64, Fit)>, what: &str) {
+    assert!(
+        secs > 0.0 && secs.is_finite(),
+        "{what}: a device time: {secs}"
+    );
+    match modelled {
+        Some((least, Fit::AtLeast)) => assert!(
+            secs >= least * (1.0 - 1e-4),
+            "{what}: device time {secs:e} s below the modelled least {least:e} s"
+        ),
+        Some((want, Fit::Within(rel))) => super::assert_modelled(secs, want, rel, what),
+        None => {}
+    }
+}
+
+/// One run and its verification; the device time fits what the simulator models for it
+/// (`modelled`, where the simulator runs), and on a GPU is positive and finite.
+fn run_once(trial: &mut dyn Trial, modelled: Option<(f64, Fit)>) -> Verification {
     let secs = trial.run(1).expect("run");
-    assert!(secs > 0.0, "a device time: {secs}");
+    assert_fits(secs, modelled, "one run");
     trial.verify().expect("verify")
 }
 
@@ -42,11 +109,19 @@ fn run_once(trial: &mut dyn Trial) -> Verification {
 #[test]
 #[ignore = "needs a GPU, or the simulator (run by gpu_suite_on_the_simulator)"]
 fn gemm_workloads_verify() {
-    let dev = Counting::new(&open());
+    let real = open();
+    let model = sim_model(&real);
+    let dev = Counting::new(&real);
     for p in [Precision::F32, Precision::F64, Precision::F16] {
         for &(m, n, k) in GEMM_SHAPES {
             let mut trial = prepare_gemm(dev.clone(), p, m, n, k, SEED).unwrap();
-            let v = run_once(trial.as_mut());
+            let least = model.as_ref().map(|md| {
+                (
+                    least_compute_seconds(md, p, 2.0 * (m * n * k) as f64, 1),
+                    Fit::AtLeast,
+                )
+            });
+            let v = run_once(trial.as_mut(), least);
             assert!(v.passed(), "{p:?} {m}x{n}x{k}: {v:?}");
             assert!(v.checked > 0);
         }
@@ -62,6 +137,7 @@ fn gemm_workloads_verify() {
 #[ignore = "needs a GPU, or the simulator (run by gpu_suite_on_the_simulator)"]
 fn every_gemm_variant_verifies_through_the_workload() {
     let dev = Counting::new(&open());
+    let model = sim_model(&dev.inner);
     for p in [Precision::F32, Precision::F64, Precision::F16] {
         for kernel in variants_here(&dev.inner, p) {
             let (bm, bn, bk) = (kernel.bm as usize, kernel.bn as usize, kernel.bk as usize);
@@ -81,7 +157,17 @@ fn every_gemm_variant_verifies_through_the_workload() {
                     "{info:?}"
                 );
                 assert_eq!(info.math_mode.as_deref(), Some(kernel.math_mode));
-                let v = run_once(trial.as_mut());
+                let flops = 2.0 * (m * n * k) as f64;
+                let least = model
+                    .as_ref()
+                    .filter(|_| kernel.math == GemmMath::CudaCores)
+                    .map(|md| {
+                        (
+                            least_compute_seconds(md, kernel.precision, flops, 1),
+                            Fit::AtLeast,
+                        )
+                    });
+                let v = run_once(trial.as_mut(), least);
                 assert!(v.passed(), "{} {m}x{n}x{k}: {v:?}", kernel.kernel.entry);
                 assert!(v.checked > 0);
             }
@@ -93,12 +179,24 @@ fn every_gemm_variant_verifies_through_the_workload() {
 #[test]
 #[ignore = "needs a GPU, or the simulator (run by gpu_suite_on_the_simulator)"]
 fn stream_workloads_verify() {
-    let dev = Counting::new(&open());
+    let real = open();
+    let model = sim_model(&real);
+    let dev = Counting::new(&real);
     for p in [Precision::F32, Precision::F64] {
         for op in StreamOp::ALL {
             for &n in STREAM_SIZES {
                 let mut trial = prepare_stream(dev.clone(), op, p, n, SEED).unwrap();
-                let v = run_once(trial.as_mut());
+                let bytes = WorkloadSpec::Stream {
+                    op,
+                    precision: p,
+                    n,
+                }
+                .work()
+                .bytes;
+                let want = model
+                    .as_ref()
+                    .map(|md| (memory_bound_seconds(md, bytes, 1), STREAM));
+                let v = run_once(trial.as_mut(), want);
                 assert!(v.passed(), "{} {p:?} n={n}: {v:?}", op.as_str());
             }
         }
@@ -109,11 +207,16 @@ fn stream_workloads_verify() {
 #[test]
 #[ignore = "needs a GPU, or the simulator (run by gpu_suite_on_the_simulator)"]
 fn transfer_workloads_verify() {
-    let dev = Counting::new(&open());
+    let real = open();
+    let model = sim_model(&real);
+    let dev = Counting::new(&real);
     for direction in [Direction::HostToDevice, Direction::DeviceToHost] {
         for bytes in [1, 31, 257, 1000, 100_003, 1 << 20] {
             let mut trial = prepare_transfer(dev.clone(), direction, bytes, SEED).unwrap();
-            let v = run_once(trial.as_mut());
+            let want = model
+                .as_ref()
+                .map(|md| (pinned_copy_seconds(md, bytes as u64), EXACT));
+            let v = run_once(trial.as_mut(), want);
             assert!(v.passed(), "{direction:?} {bytes} B: {v:?}");
         }
     }
@@ -151,13 +254,15 @@ fn the_device_backend_runs_every_kind_of_spec() {
             pinned: true,
         },
     ];
+    let model = sim_model(&dev);
     for spec in specs {
         let mut trial = backend.prepare(&spec, SEED).unwrap();
-        let v = run_once(trial.as_mut());
+        let v = run_once(trial.as_mut(), modelled_for(model.as_ref(), &spec, 1));
         assert!(v.passed(), "{}: {v:?}", spec.name());
-        // A second run of three iterations gives the same, verified, answer.
+        // A second run of three iterations gives the same, verified, answer, in three times
+        // the modelled time.
         let secs = trial.run(3).unwrap();
-        assert!(secs > 0.0);
+        assert_fits(secs, modelled_for(model.as_ref(), &spec, 3), &spec.name());
         let v = trial.verify().unwrap();
         assert!(v.passed(), "{} (second run): {v:?}", spec.name());
     }
@@ -196,7 +301,7 @@ fn tensor_core_specs_run_where_the_architecture_has_them_and_are_refused_elsewhe
             let info = t.info();
             assert!(info.implementation.starts_with(prefix), "{info:?}");
             assert!(info.math_mode.unwrap().contains("tensor cores"));
-            let v = run_once(t.as_mut());
+            let v = run_once(t.as_mut(), None);
             assert!(v.passed(), "{p:?}: {v:?}");
         } else {
             let err = backend
@@ -447,7 +552,7 @@ fn gemm_verification_fails_on_wrong_results() {
             // Shapes with more than one column of blocks and M != N, so every fault shows.
             let (m, n, k) = (70, 200, 33);
             let mut trial = prepare_gemm(Faulty::new(&dev, fault), p, m, n, k, SEED).unwrap();
-            let v = run_once(trial.as_mut());
+            let v = run_once(trial.as_mut(), None);
             assert_fails(&format!("{fault:?} {p:?}"), v);
         }
     }
@@ -470,7 +575,7 @@ fn stream_verification_fails_on_wrong_results() {
             }
             for fault in faults {
                 let mut trial = prepare_stream(Faulty::new(&dev, fault), op, p, n, SEED).unwrap();
-                let v = run_once(trial.as_mut());
+                let v = run_once(trial.as_mut(), None);
                 assert_fails(&format!("{} {p:?} {fault:?}", op.as_str()), v);
             }
         }
@@ -484,7 +589,7 @@ fn transfer_verification_fails_on_corrupted_copies() {
     for direction in [Direction::HostToDevice, Direction::DeviceToHost] {
         let mut trial =
             prepare_transfer(Faulty::new(&dev, Fault::FlipBit), direction, 4097, SEED).unwrap();
-        let v = run_once(trial.as_mut());
+        let v = run_once(trial.as_mut(), None);
         assert_fails(&format!("{direction:?}"), v);
     }
 }
