@@ -1295,3 +1295,254 @@ fn a_saved_run_is_decided_again_from_its_results_and_recorded_profile() {
         d.notes
     );
 }
+
+// ---------------------------------------------------------------- fail closed (issue 17, item 3)
+
+/// A check starts undecided, and only a rule decides it: one no rule decided FAILS naming the
+/// rule; PASS (like every verdict) needs a rule to give it; a performance check passed on a
+/// value that is not a finite number above zero fails whatever rule passed it.
+#[test]
+fn a_check_no_rule_decides_fails_naming_the_rule() {
+    use evaluate::{check, Draft};
+    type Case = (
+        &'static str,
+        CheckKind,
+        fn(&mut Draft),
+        Verdict,
+        &'static [&'static str],
+    );
+    let cases: &[Case] = &[
+        (
+            "nothing decided",
+            CheckKind::Inventory,
+            |_| {},
+            Verdict::Fail,
+            &[evaluate::UNDECIDED, "`the_rule`", "no rule decided"],
+        ),
+        (
+            "a reason but no verdict",
+            CheckKind::Performance,
+            |c| {
+                c.observed = Some(5.0);
+                c.reason = "5 TFLOPS reaches the line".into();
+            },
+            Verdict::Fail,
+            &[
+                evaluate::UNDECIDED,
+                "`the_rule`",
+                "5 TFLOPS reaches the line",
+            ],
+        ),
+        (
+            "an explicit pass",
+            CheckKind::Performance,
+            |c| {
+                c.observed = Some(5.0);
+                c.verdict = Some(Verdict::Pass);
+                c.reason = "5 TFLOPS reaches the line".into();
+            },
+            Verdict::Pass,
+            &["5 TFLOPS reaches the line"],
+        ),
+        (
+            "an explicit pass of an inventory check without a value",
+            CheckKind::Inventory,
+            |c| {
+                c.verdict = Some(Verdict::Pass);
+                c.reason = "matches".into();
+            },
+            Verdict::Pass,
+            &["matches"],
+        ),
+        (
+            "a performance pass on an infinite value",
+            CheckKind::Performance,
+            |c| {
+                c.observed = Some(f64::INFINITY);
+                c.verdict = Some(Verdict::Pass);
+            },
+            Verdict::Fail,
+            &["inf TFLOPS: not a valid measurement", "`the_rule`"],
+        ),
+        (
+            "a performance pass without a value",
+            CheckKind::Performance,
+            |c| c.verdict = Some(Verdict::Pass),
+            Verdict::Fail,
+            &["no value: not a valid measurement"],
+        ),
+        (
+            "an explicit skip",
+            CheckKind::Performance,
+            |c| c.verdict = Some(Verdict::Skipped),
+            Verdict::Skipped,
+            &[],
+        ),
+        (
+            "an explicit inconclusive",
+            CheckKind::Inventory,
+            |c| c.verdict = Some(Verdict::Inconclusive),
+            Verdict::Inconclusive,
+            &[],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, kind, decide, want, says) in cases {
+        let mut d = check("the_rule", "gpu0.x".into(), *kind, Some(0), "X", "TFLOPS");
+        assert_eq!(d.verdict, None, "a check starts undecided");
+        decide(&mut d);
+        let c = d.finish();
+        if c.verdict != *want || !says.iter().all(|s| c.reason.contains(s)) {
+            failures.push(format!(
+                "{name}: {} {:?} / {:?}",
+                c.verdict, c.reason, c.hint
+            ));
+        }
+        if c.verdict == Verdict::Fail && c.hint.is_empty() {
+            failures.push(format!("{name}: a failure without a hint"));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+/// Every rule decides every check it makes: over every scenario of the rule table, no check is
+/// left undecided.
+#[test]
+fn every_rule_decides_every_check_it_makes() {
+    for (name, prof, gpus, tweak, _, _) in cases() {
+        let mut p = profile(prof);
+        let mut r = report(gpus);
+        tweak(&mut r, &mut p);
+        for c in evaluate(&p, &r) {
+            assert!(
+                !c.reason.starts_with(evaluate::UNDECIDED),
+                "{name}: {}: {}",
+                c.id,
+                c.reason
+            );
+        }
+    }
+}
+
+/// A measurement of `spec` whose 10 samples take `t` seconds per iteration each (`t` may be
+/// zero, negative or NaN), with the throughput the sampler computed from them before it
+/// refused such times: `spec.throughput(t)`.
+fn measured_at(spec: WorkloadSpec, t: f64) -> Measurement {
+    let mut m = measurement(spec.throughput_unit(), spec.throughput(t), 0.0);
+    m.samples = vec![t; 10];
+    m.summary = crate::measure::stats::summarize(&m.samples);
+    m
+}
+
+/// A throughput that is infinite, NaN, zero or negative (from a time of zero, NaN, infinity or
+/// below zero) FAILS its target with the reason, and never passes a machine total either.
+#[test]
+fn non_finite_zero_or_negative_throughputs_fail() {
+    type Case = (&'static str, f64, Option<f64>, &'static str);
+    // (what, seconds per iteration, throughput in place of spec.throughput(t), reason)
+    let cases: &[Case] = &[
+        (
+            "0 ms: infinite TFLOPS",
+            0.0,
+            None,
+            "10 of 10 samples took 0 s of device time",
+        ),
+        ("a negative time", -1e-3, None, "a negative device time"),
+        ("a NaN time", f64::NAN, None, "not a finite number"),
+        (
+            "an infinite time: 0 TFLOPS",
+            f64::INFINITY,
+            None,
+            "not a finite number",
+        ),
+        (
+            "an infinite throughput",
+            2e-3,
+            Some(f64::INFINITY),
+            "its throughput is inf",
+        ),
+        (
+            "a NaN throughput",
+            2e-3,
+            Some(f64::NAN),
+            "its throughput is NaN",
+        ),
+        ("a zero throughput", 2e-3, Some(0.0), "its throughput is 0"),
+        (
+            "a negative throughput",
+            2e-3,
+            Some(-5.0),
+            "its throughput is -5",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (what, t, throughput, says) in cases {
+        for (prof, gpus) in [("g2.large", 1), ("g2.2xlarge", 2)] {
+            let mut r = report(gpus);
+            for id in [SGEMM0, SGEMM1].iter().take(gpus) {
+                set(&mut r, id, |w| {
+                    let mut m = measured_at(w.spec, *t);
+                    if let Some(v) = throughput {
+                        m.throughput.median = *v;
+                    }
+                    w.measurement = Some(m);
+                });
+            }
+            let checks = evaluate(&profile(prof), &r);
+            let ids = ["gpu0.fp32_gemm", "machine.fp32_gemm"];
+            for c in checks.iter().filter(|c| ids.contains(&c.id.as_str())) {
+                let ok = c.verdict == Verdict::Fail
+                    && c.reason.contains("not a valid measurement")
+                    && c.reason.contains(says)
+                    && (c.id.starts_with("machine.") || c.hint.contains("impossible time"));
+                if !ok {
+                    failures.push(format!(
+                        "{what} ({prof}): {} {} ({}) / {}",
+                        c.id, c.verdict, c.reason, c.hint
+                    ));
+                }
+                if c.observed.is_some_and(|v| !v.is_finite()) {
+                    failures.push(format!("{what}: {} observed {:?}", c.id, c.observed));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+/// `decide` itself fails a value or interval that is not a finite number above zero (a machine
+/// total of a GPU without a valid value never gets there: it fails as a problem first).
+#[test]
+fn the_pass_line_is_never_compared_with_a_value_that_is_not_a_number() {
+    let p = profile("g2.large");
+    let t = p
+        .targets
+        .iter()
+        .find(|t| t.metric == Metric::Fp32Gemm)
+        .unwrap();
+    for (v, lo, hi) in [
+        (f64::INFINITY, f64::INFINITY, f64::INFINITY),
+        (5.0, f64::NAN, 5.1),
+        (5.0, 4.9, f64::INFINITY),
+        (0.0, 0.0, 0.0),
+        (-1.0, -2.0, 5.0),
+    ] {
+        let mut c = evaluate::check(
+            "t",
+            "gpu0.fp32_gemm".into(),
+            CheckKind::Performance,
+            Some(0),
+            "",
+            "TFLOPS",
+        );
+        evaluate::decide(&mut c, t, v, lo, hi);
+        let c = c.finish();
+        assert_eq!(c.verdict, Verdict::Fail, "{v} {lo} {hi}: {}", c.reason);
+        assert!(
+            c.reason.starts_with("not a valid measurement"),
+            "{}",
+            c.reason
+        );
+        assert_eq!(c.observed, None);
+    }
+}
