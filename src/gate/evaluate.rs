@@ -189,7 +189,8 @@ impl Draft {
             None => (
                 Verdict::Fail,
                 format!(
-                    "{UNDECIDED} no rule decided this check: the rule `{}` (src/gate/evaluate.rs)                      made it and gave it no verdict, and a check no rule decided fails{}",
+                    "{UNDECIDED} no rule decided this check: the rule `{}` (src/gate/evaluate.rs) \
+                     made it and gave it no verdict, and a check no rule decided fails{}",
                     self.rule,
                     if self.reason.is_empty() {
                         String::new()
@@ -269,7 +270,10 @@ pub fn valid_value(v: f64) -> bool {
 }
 
 /// What to do about a measurement that is not a valid number.
-const INVALID_HINT: &str = "the GPU's timer gave an impossible time (zero, negative or not a     number), so nothing was measured: re-run; if it repeats, the driver's event timing is     broken (check the driver version, nvidia-smi and dmesg | grep -i xid); a measurement that is     not a number never passes";
+const INVALID_HINT: &str = "the GPU's timer gave an impossible time (zero, negative or not a \
+    number), so nothing was measured: re-run; if it repeats, the driver's event timing is broken \
+    (check the driver version, nvidia-smi and dmesg | grep -i xid); a measurement that is not a \
+    number never passes";
 
 /// The driver branches gpugate runs on: the oldest it supports ("R418", see
 /// `crate::cuda::OLDEST_DRIVER`; every kernel family has a build that loads there), and the
