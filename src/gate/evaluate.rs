@@ -1205,6 +1205,117 @@ fn perf_hint(metric: Metric) -> &'static str {
     }
 }
 
+/// A result is too small to measure its GPU when one launch of it would take, at the pass line,
+/// less than this many times the GPU's floor (a kernel launch for GEMM, stream and video, a
+/// small copy for transfers; `crate::measure::floor`): the fixed cost would then be more than a
+/// tenth of the time, and a healthy GPU can fail its line on the launch alone.
+pub const TOO_SMALL_FACTOR: f64 = 10.0;
+
+/// Seconds as microseconds, for a reason.
+fn micros(s: f64) -> String {
+    format!("{:.2} µs", s * 1e6)
+}
+
+/// The sizes the run's level runs for `metric` on a GPU, and the option that replaced them.
+fn level_sizes(level: crate::model::Level, metric: Metric) -> String {
+    let gemm = |p: Precision, what: &str| {
+        let sizes: Vec<String> = crate::plan::gpu_gemm_sizes(level, p)
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        format!("{what} {} (leave out --gemm-sizes)", sizes.join(", "))
+    };
+    let mib = |b: usize| b >> 20;
+    match metric {
+        Metric::Fp32Gemm => gemm(Precision::F32, "FP32 GEMM"),
+        Metric::Fp64Gemm => gemm(Precision::F64, "FP64 GEMM"),
+        Metric::StreamTriad => format!(
+            "stream arrays of {} MiB, or {} × the L2 cache where that is larger (leave out \
+             --stream-mib)",
+            mib(crate::plan::gpu_stream_array_bytes(level)),
+            crate::plan::STREAM_L2_FACTOR
+        ),
+        Metric::H2d | Metric::D2h => format!(
+            "transfers of {} MiB (leave out --stream-mib)",
+            mib(crate::plan::gpu_transfer_bytes(level))
+        ),
+        Metric::VideoNv12 | Metric::VideoScale | Metric::VideoMe | Metric::VideoDct => {
+            let sizes: Vec<String> = crate::plan::video_sizes(level)
+                .iter()
+                .map(|(w, h)| format!("{w}x{h}"))
+                .collect();
+            format!(
+                "frames of {} (leave out --video-sizes)",
+                sizes.join(" and ")
+            )
+        }
+        Metric::NvencH264 => "the level's sizes".to_string(),
+    }
+}
+
+/// Whether result `w` is too small to measure its GPU against the pass line `line` (in the
+/// target's unit, and for video in 1080p frames per second): the time one launch (or copy)
+/// would take at exactly the line, against the GPU's floor recorded in the run
+/// ([`TOO_SMALL_FACTOR`]). A GEMM or stream iteration is one launch, a transfer one copy, and
+/// a video launch processes a batch of frames (`VideoLayout::batch`, from the frame size
+/// alone). Some((what the reason adds, the hint)) when it is too small; None when it is not,
+/// or the run recorded no floor for its GPU (files written before gpugate measured it).
+fn too_small(
+    r: &RunReport,
+    w: &WorkloadResult,
+    metric: Metric,
+    line: f64,
+) -> Option<(String, String)> {
+    let floor = r.floors.iter().find(|f| Some(f.device) == w.device)?;
+    // (the floor, what it is the cost of, iterations per launch or copy)
+    let (floor_s, what, per_op) = match w.spec {
+        WorkloadSpec::Gemm { .. } | WorkloadSpec::Stream { .. } => (floor.launch_s?, "launch", 1.0),
+        WorkloadSpec::Transfer { .. } => (floor.copy_s?, "copy", 1.0),
+        WorkloadSpec::Video {
+            stage,
+            width,
+            height,
+        } => {
+            let batch = crate::workload::video::VideoLayout::new(stage, width, height, 0).batch;
+            (floor.launch_s?, "launch", batch as f64)
+        }
+        WorkloadSpec::Encode { .. } => return None,
+    };
+    if !(valid_value(floor_s) && valid_value(line)) {
+        return None;
+    }
+    // Throughput is work over time: one iteration's throughput in 1 s over the line is the
+    // time it takes at the line (a video line counts 1080p frames: scaled to this size).
+    let at_line = per_op * w.spec.throughput(1.0) * video_scale_to_target(&w.spec) / line;
+    if at_line >= TOO_SMALL_FACTOR * floor_s {
+        return None;
+    }
+    let one = match w.spec {
+        WorkloadSpec::Video { .. } => format!("launch of {per_op} {} frames", w.spec.name()),
+        _ => w.spec.name(),
+    };
+    let took = w
+        .measurement
+        .as_ref()
+        .map(|m| format!(" (it took {})", micros(per_op * m.summary.median)))
+        .unwrap_or_default();
+    let reason = format!(
+        "; too small to measure this GPU: at the pass line one {one} would take {}{took}, less \
+         than {TOO_SMALL_FACTOR} × the {} a {what} costs on this GPU whatever its size (its \
+         {what} floor, timed when the GPU was opened), so this result cannot tell a slow GPU \
+         from the cost of the {what}",
+        micros(at_line),
+        micros(floor_s),
+    );
+    let hint = format!(
+        "the size is too small to measure this GPU, and says nothing about its clocks: run the \
+         {} level's sizes, {}",
+        r.level,
+        level_sizes(r.level, metric)
+    );
+    Some((reason, hint))
+}
+
 const INCONCLUSIVE_HINT: &str = "the noise interval straddles the pass line: re-run with \
     --level full, and check for noisy neighbours, throttling or other processes on the GPU";
 
@@ -1333,6 +1444,14 @@ fn per_gpu(p: &Profile, r: &RunReport, out: &mut Vec<Draft>) {
                         if let Some(note) = scaled_note(&a) {
                             c.reason.push_str(&note);
                         }
+                        // A failure of a size that measures the launch, not the GPU, says so.
+                        let small = a
+                            .best
+                            .and_then(|(w, ..)| too_small(r, w, metric, t.required()));
+                        if let (Some(Verdict::Fail), Some((why, hint))) = (c.verdict, small) {
+                            c.reason.push_str(&why);
+                            c.hint = hint;
+                        }
                     }
                     (problem, _) => {
                         c.verdict = Some(Verdict::Fail);
@@ -1406,6 +1525,9 @@ fn machine(p: &Profile, r: &RunReport, out: &mut Vec<Draft>) {
         }
         let (mut sum, mut lo, mut hi) = (0.0, 0.0, 0.0);
         let mut problems = Vec::new();
+        // The first GPU whose best result is too small for its share of the line.
+        let mut small = None;
+        let share = t.required() / r.gpus.len() as f64;
         for g in &r.gpus {
             let a = assess(r, g.index, metric);
             c.evidence.extend(a.ids());
@@ -1414,6 +1536,17 @@ fn machine(p: &Profile, r: &RunReport, out: &mut Vec<Draft>) {
                     sum += v;
                     lo += l;
                     hi += h;
+                    if small.is_none() {
+                        small = a
+                            .best
+                            .and_then(|(w, ..)| too_small(r, w, metric, share))
+                            .map(|(why, hint)| {
+                                (
+                                    format!("; gpu{}: {}", g.index, why.trim_start_matches("; ")),
+                                    hint,
+                                )
+                            });
+                    }
                 }
                 (problem, _) => {
                     problems.push(format!("gpu{}: {}", g.index, problem.unwrap_or_default()))
@@ -1422,6 +1555,10 @@ fn machine(p: &Profile, r: &RunReport, out: &mut Vec<Draft>) {
         }
         if problems.is_empty() {
             decide(&mut c, t, sum, lo, hi);
+            if let (Some(Verdict::Fail), Some((why, hint))) = (c.verdict, small) {
+                c.reason.push_str(&why);
+                c.hint = hint;
+            }
             if r.gpus.len() < p.machine.gpu_count as usize && c.verdict == Some(Verdict::Fail) {
                 c.hint = format!(
                     "{} of the {} GPUs the profile wants are usable; see the GPU count check",

@@ -2,6 +2,7 @@
 //! timeout, and warnings for noise, drift and outliers. It never prints: progress goes to a
 //! callback.
 
+pub mod floor;
 pub mod stats;
 pub mod tune;
 

@@ -520,6 +520,10 @@ fn one_driver(driver: &str, cuda: u32, isa: &str) -> Vec<String> {
     failures
 }
 
+/// `launch-fail-after=N` with N = 40 launches after the launch floor's
+/// (`gpugate::measure::floor::FLOOR_LAUNCHES`, asserted below).
+const LAUNCH_FAIL_AFTER: &str = "launch-fail-after=137";
+
 /// Each fault, alone, on a simulated M40 gated by g2.large (with --allow-simulated): the exit
 /// code and the checks that must fail.
 #[test]
@@ -528,6 +532,13 @@ fn each_fault_gives_the_verdict_an_operator_must_see() {
     {
         return;
     }
+    assert_eq!(
+        LAUNCH_FAIL_AFTER,
+        format!(
+            "launch-fail-after={}",
+            40 + gpugate::measure::floor::FLOOR_LAUNCHES
+        )
+    );
     type Expect = fn(&SimRun) -> Result<(), String>;
     /// Name, GPU models, faults, exit code, what else must hold.
     type Case = (
@@ -612,7 +623,8 @@ fn each_fault_gives_the_verdict_an_operator_must_see() {
         (
             "launch-fail-after: the GPU fails with the reason, earlier results are kept",
             vec!["m40"],
-            &["launch-fail-after=40"],
+            // 40 launches after the floor's, which every GPU makes when it is opened.
+            &[LAUNCH_FAIL_AFTER],
             Some(1),
             |r| {
                 let failed: Vec<_> = r
@@ -774,8 +786,8 @@ const SPEED_CHECKS: &[&str] = &[
 
 /// `timer=zero` (the events report 0 ms between any two): every speed check of the GPU FAILS
 /// saying its samples took 0 s of device time (the gate once saw infinite throughput there and
-/// passed it), each result says so in its warnings and has no throughput, and the inventory
-/// still passes.
+/// passed it), each result says so in its warnings and has no throughput, the floors are not
+/// measured and say why, and the inventory still passes.
 #[test]
 fn timer_zero_fails_every_speed_check_with_the_zero_time_reason() {
     if crate::sim::stand_down_for_the_real_gpu(
@@ -833,6 +845,14 @@ fn timer_zero_fails_every_speed_check_with_the_zero_time_reason() {
             m.warnings
         );
     }
+    let f = &r.report.floors[0];
+    assert_eq!((f.launch_s, f.copy_s), (None, None), "{f:?}");
+    assert!(
+        f.note
+            .as_deref()
+            .is_some_and(|n| n.contains("the timer gave 0 s")),
+        "{f:?}"
+    );
 }
 
 /// The simulated M40's pinned host-to-device rate over `--stream-mib 2` (2 MiB per copy), in
@@ -976,4 +996,79 @@ fn jitter_on_the_pass_line_is_inconclusive_and_heavy_jitter_warns_of_noise() {
     let median = sorted[sorted.len() / 2];
     assert!((median - 0.25).abs() < 0.05, "rel. stddev {noisy:?}");
     assert!(r.markdown.contains("noisy: rel. stddev"), "{}", r.markdown);
+}
+
+/// A simulated H100 run with `--gemm-sizes 256` and 2 MiB stream arrays: each GEMM takes the
+/// H100's 2.5 µs launch interval (2·256³ FLOP in 2.5 µs: 13.42 TFLOPS, against pass lines of
+/// 40.2 and 25.5), and the triad takes 0.8 µs + 6 291 456 B / (3352 GB/s × 0.89) = 2.909 µs
+/// (2163 GB/s, against 2345). All three FAIL, and each says the size is too small to measure
+/// this GPU, with the quick level's sizes, instead of pointing at clocks and throttling. The
+/// floors recorded for the GPU are the model's: 2.5 µs per launch, 5 µs + 4 B / 52.3 GB/s per
+/// copy.
+#[test]
+fn a_size_too_small_for_a_simulated_h100_says_so_and_names_the_levels_sizes() {
+    if crate::sim::stand_down_for_the_real_gpu(
+        "a_size_too_small_for_a_simulated_h100_says_so_and_names_the_levels_sizes",
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let r = sim_run_profile(
+        &Sim::new(&["h100"]),
+        "auto",
+        &["--allow-simulated", "--gemm-sizes", "256"],
+        dir.path(),
+    );
+    assert_eq!(r.code, Some(1), "{}", r.describe());
+    let f = &r.report.floors[0];
+    let launch = f.launch_s.unwrap();
+    assert!((launch / 2.5e-6 - 1.0).abs() < 1e-5, "{f:?}");
+    let pcie5_x16 = 16.0 * 32.0 * 128.0 / 130.0 / 8.0 * 0.83 * 1e9;
+    let copy = 5e-6 + 4.0 / pcie5_x16;
+    assert!((f.copy_s.unwrap() / copy - 1.0).abs() < 1e-5, "{f:?}");
+    let gemm = 2.0 * 256f64.powi(3) / 2.5e-6 / 1e12;
+    let triad = 6_291_456.0 / (0.8e-6 + 6_291_456.0 / (3352e9 * 0.89)) / 1e9;
+    for (id, model, sizes) in [
+        (
+            "gpu0.fp32_gemm",
+            gemm,
+            "FP32 GEMM 4096 (leave out --gemm-sizes)",
+        ),
+        (
+            "gpu0.fp64_gemm",
+            gemm,
+            "FP64 GEMM 2048 (leave out --gemm-sizes)",
+        ),
+        (
+            "gpu0.stream_triad",
+            triad,
+            "stream arrays of 64 MiB, or 4 × the L2 cache where that is larger",
+        ),
+    ] {
+        let c = r
+            .check(id)
+            .unwrap_or_else(|| panic!("no {id}: {}", r.describe()));
+        assert_eq!(c.verdict, Verdict::Fail, "{id}: {}", r.describe());
+        let v = c.observed.unwrap();
+        assert!((v / model - 1.0).abs() < 1e-3, "{id}: {v}, model {model}");
+        assert!(
+            c.reason.contains("too small to measure this GPU")
+                && c.reason.contains("the 2.50 µs a launch costs on this GPU"),
+            "{id}: {}",
+            c.reason
+        );
+        assert!(
+            c.hint
+                .starts_with("the size is too small to measure this GPU")
+                && c.hint.contains("run the quick level's sizes")
+                && c.hint.contains(sizes),
+            "{id}: {}",
+            c.hint
+        );
+        assert!(!c.hint.contains("throttle"), "{id}: {}", c.hint);
+        assert!(
+            r.markdown.contains(&c.hint),
+            "{id}: the report shows the check's hint"
+        );
+    }
 }
