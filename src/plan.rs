@@ -65,6 +65,17 @@ fn transfer_bytes(level: Level, backend: BackendKind) -> usize {
     }
 }
 
+/// Bytes per stream array on a GPU at `level`, before the [`STREAM_L2_FACTOR`] × L2 rule
+/// (what `--stream-mib` replaces).
+pub fn gpu_stream_array_bytes(level: Level) -> usize {
+    stream_array_bytes(level, BackendKind::Cuda)
+}
+
+/// Bytes per transfer on a GPU at `level` (what `--stream-mib` replaces).
+pub fn gpu_transfer_bytes(level: Level) -> usize {
+    transfer_bytes(level, BackendKind::Cuda)
+}
+
 /// The largest square size ≤ `want` (a multiple of 256) whose GEMM fits in `budget` bytes.
 pub fn fit_gemm(p: Precision, want: usize, budget: u64) -> Option<usize> {
     let mut s = want;

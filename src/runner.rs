@@ -187,6 +187,7 @@ impl<'a> Runner<'a> {
             profile: ProfileRef::of(profile, origin),
             host,
             peaks: gpus.iter().map(gate::peaks_for_device).collect(),
+            floors: Vec::new(),
             gpus,
             gpu_unavailable: inv.unavailable.clone(),
             module_loads: Vec::new(),
@@ -311,6 +312,13 @@ impl<'a> Runner<'a> {
             self.note(note);
             self.report.module_notes.push(record);
         }
+        // What a launch and a small copy cost here whatever their size, before anything else
+        // runs: the gate tells a size too small to measure this GPU from a slow GPU by them.
+        let floor = crate::measure::floor::measure_floors(dev.as_ref(), gpu.index);
+        if let Some(why) = &floor.note {
+            self.note(format!("GPU {}: {why}", gpu.index));
+        }
+        self.report.floors.push(floor);
         let mut backend = DeviceBackend::new(dev.clone(), Some(gpu.index), BackendKind::Cuda);
         let table = self.tune(gpu, &dev, &specs);
         self.report.tuning.push(table.clone());

@@ -49,7 +49,14 @@ Faults (--fault SPEC, repeatable; SPEC = [gpu=I:]FAULT, without gpu=I: every GPU
                          gpugate ships (whole machine only)
   no-nvml                no libnvidia-ml.so.1 in front; the simulator's nvmlInit fails with
                          NVML_ERROR_LIBRARY_NOT_FOUND (whole machine only)
-Examples: --fault slow=0.5   --fault gpu=1:throttle   --fault sdc=sgemm@22   --fault pcie=3,8";
+  timer=zero             cuEventElapsedTime reports 0 ms between any two events (a timer that
+                         does not count)
+  jitter=SIGMA           noise on event times: each elapsed time is scaled by 1 + SIGMA·z, z a
+                         standard normal draw clamped to ±3, seeded by the two events' stamps
+                         (reproducible; 0 < SIGMA <= 0.3: SIGMA is the relative standard
+                         deviation)
+Examples: --fault slow=0.5   --fault gpu=1:throttle   --fault sdc=sgemm@22   --fault pcie=3,8
+          --fault jitter=0.02   --fault timer=zero";
 
 /// The driver version the `old-driver` fault reports: CUDA 8.0.
 pub const OLD_DRIVER_CUDA: u32 = 8000;
@@ -90,13 +97,27 @@ impl From<model::ModelError> for ConfigError {
 pub enum Fault {
     Slow(f64),
     Throttle,
-    Sdc { substring: String, bit: Option<u32> },
+    Sdc {
+        substring: String,
+        bit: Option<u32>,
+    },
     LaunchFailAfter(u64),
     OomAfter(u64),
-    Pcie { gen: u32, width: u32 },
+    Pcie {
+        gen: u32,
+        width: u32,
+    },
     OldDriver,
     NoNvml,
+    /// Event timing reports 0 ms elapsed.
+    TimerZero,
+    /// Relative standard deviation of the noise on event times.
+    Jitter(f64),
 }
+
+/// The largest `jitter=SIGMA`: with z clamped to ±3, every elapsed time stays above 0.1 × its
+/// noiseless value.
+pub const MAX_JITTER: f64 = 0.3;
 
 /// A fault and the GPU it applies to (`None`: every GPU).
 #[derive(Debug, Clone, PartialEq)]
@@ -117,6 +138,10 @@ pub struct GpuFaults {
     pub oom_after: Option<u64>,
     /// The current link (gen, width) in place of the model's.
     pub pcie: Option<(u32, u32)>,
+    /// `timer=zero`: event elapsed times are 0 ms.
+    pub timer_zero: bool,
+    /// `jitter=SIGMA`: relative standard deviation of the noise on event elapsed times.
+    pub jitter: Option<f64>,
 }
 
 /// One simulated GPU.
@@ -225,6 +250,8 @@ impl Config {
                 Fault::LaunchFailAfter(n) => g.launch_fail_after = Some(*n),
                 Fault::OomAfter(b) => g.oom_after = Some(*b),
                 Fault::Pcie { gen, width } => g.pcie = Some((*gen, *width)),
+                Fault::TimerZero => g.timer_zero = true,
+                Fault::Jitter(sigma) => g.jitter = Some(*sigma),
                 Fault::OldDriver | Fault::NoNvml => unreachable!("handled above"),
             }
         }
@@ -455,11 +482,28 @@ pub fn parse_fault(spec: &str) -> Result<FaultSpec, ConfigError> {
             none()?;
             Fault::NoNvml
         }
+        "timer" => match need("zero")? {
+            "zero" => Fault::TimerZero,
+            _ => return Err(bad("the only timer fault is timer=zero")),
+        },
+        "jitter" => {
+            let v = need("SIGMA")?;
+            let sigma: f64 = v.parse().map_err(|_| {
+                bad("jitter=SIGMA needs a number with 0 < SIGMA <= 0.3, e.g. jitter=0.02")
+            })?;
+            if !(sigma > 0.0 && sigma <= MAX_JITTER) {
+                return Err(bad(
+                    "jitter=SIGMA needs 0 < SIGMA <= 0.3 (a relative standard deviation), e.g. \
+                     jitter=0.02",
+                ));
+            }
+            Fault::Jitter(sigma)
+        }
         "" => return Err(bad("empty fault")),
         other => {
             return Err(bad(&format!(
                 "unknown fault '{other}' (known: slow, throttle, sdc, launch-fail-after, \
-                 oom-after, pcie, old-driver, no-nvml)"
+                 oom-after, pcie, old-driver, no-nvml, timer, jitter)"
             )))
         }
     };
@@ -552,6 +596,15 @@ mod tests {
         );
         assert_eq!(parse_fault("old-driver").unwrap().fault, Fault::OldDriver);
         assert_eq!(parse_fault(" no-nvml ").unwrap().fault, Fault::NoNvml);
+        assert_eq!(parse_fault("timer=zero").unwrap().fault, Fault::TimerZero);
+        assert_eq!(
+            parse_fault("gpu=0:jitter=0.02").unwrap(),
+            FaultSpec {
+                gpu: Some(0),
+                fault: Fault::Jitter(0.02)
+            }
+        );
+        assert_eq!(parse_fault("jitter=0.3").unwrap().fault, Fault::Jitter(0.3));
     }
 
     #[test]
@@ -572,6 +625,14 @@ mod tests {
             ("pcie=3", "GEN,WIDTH"),
             ("gpu=x:throttle", "whole number"),
             ("gpu=1", "gpu=I:FAULT"),
+            ("timer", "needs a value"),
+            ("timer=slow", "timer=zero"),
+            ("jitter", "needs a value"),
+            ("jitter=0", "0 < SIGMA <= 0.3"),
+            ("jitter=0.5", "0 < SIGMA <= 0.3"),
+            ("jitter=-0.1", "0 < SIGMA <= 0.3"),
+            ("jitter=NaN", "0 < SIGMA <= 0.3"),
+            ("jitter=lots", "number"),
             ("melt", "unknown fault"),
             ("", "empty"),
         ] {
@@ -605,6 +666,16 @@ mod tests {
         assert_eq!(c.gpus[0].faults.slow, None);
         assert_eq!(c.gpus[1].faults.slow, Some(0.5));
         assert!(c.gpus[0].faults.throttle && c.gpus[1].faults.throttle);
+        let c = Config::build(
+            &["m40".into(), "m40".into()],
+            &["gpu=1:jitter=0.05".into(), "timer=zero".into()],
+        )
+        .unwrap();
+        assert_eq!(
+            (c.gpus[0].faults.jitter, c.gpus[1].faults.jitter),
+            (None, Some(0.05))
+        );
+        assert!(c.gpus[0].faults.timer_zero && c.gpus[1].faults.timer_zero);
         let e = Config::build(&["m40".into()], &["gpu=1:throttle".into()]).unwrap_err();
         assert!(e.to_string().contains("1 GPU(s)"), "{e}");
         let e = Config::build(&["m40".into()], &["gpu=0:old-driver".into()]).unwrap_err();

@@ -40,6 +40,8 @@ fn bad_faults_exit_2_with_the_reason_and_the_grammar() {
         ("gpu=4:throttle", "1 GPU(s)"),
         ("gpu=0:no-nvml", "whole machine"),
         ("launch-fail-after=x", "whole number"),
+        ("jitter=1", "0 < SIGMA <= 0.3"),
+        ("timer=off", "timer=zero"),
     ] {
         let out = sim(&["--fault", spec, "--", "true"]);
         let err = text(&out.stderr);
@@ -133,6 +135,8 @@ fn help_documents_the_grammar() {
         "pcie=GEN,WIDTH",
         "old-driver",
         "no-nvml",
+        "timer=zero",
+        "jitter=SIGMA",
         "gpu=I:",
         "GPUGATE_SIM_MODELS",
     ] {

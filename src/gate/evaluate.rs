@@ -25,11 +25,13 @@ use super::profile::{pcie_gbps_per_lane, Metric, Profile, Scope, Target, HOST_SI
 /// profile gives a check in every run, whatever the GPUs' state: one that could not be
 /// measured FAILS with the reason.
 pub fn evaluate(profile: &Profile, report: &RunReport) -> Vec<Check> {
-    let mut checks = Vec::new();
-    inventory(profile, report, &mut checks);
-    correctness(report, &mut checks);
-    per_gpu(profile, report, &mut checks);
-    machine(profile, report, &mut checks);
+    let mut drafts = Vec::new();
+    inventory(profile, report, &mut drafts);
+    correctness(report, &mut drafts);
+    per_gpu(profile, report, &mut drafts);
+    machine(profile, report, &mut drafts);
+    // The one way from a rule's draft to a check: an undecided one fails here.
+    let mut checks: Vec<Check> = drafts.into_iter().map(Draft::finish).collect();
     simulated_devices(report, &mut checks);
     completeness(report, &mut checks);
     checks
@@ -66,6 +68,7 @@ fn simulated_devices(r: &RunReport, checks: &mut [Check]) {
 /// killed (a run that did not finish is never green, whatever it measured).
 pub fn completeness(r: &RunReport, out: &mut Vec<Check>) {
     let mut c = check(
+        "completeness",
         "run.complete".into(),
         CheckKind::Run,
         None,
@@ -75,11 +78,11 @@ pub fn completeness(r: &RunReport, out: &mut Vec<Check>) {
     c.observed = Some(r.results.len() as f64);
     match (&r.interrupted, r.complete) {
         (_, true) => {
-            c.verdict = Verdict::Pass;
+            c.verdict = Some(Verdict::Pass);
             c.reason = format!("the run finished: {} results", r.results.len());
         }
         (Some(i), false) => {
-            c.verdict = Verdict::Fail;
+            c.verdict = Some(Verdict::Fail);
             c.required = Some(i.planned_workloads as f64);
             c.reason = format!(
                 "interrupted by {} at {} after {} of {} workloads: what was measured is \
@@ -89,7 +92,7 @@ pub fn completeness(r: &RunReport, out: &mut Vec<Check>) {
             c.hint = "run it again to the end; a run that did not finish never passes".into();
         }
         (None, false) => {
-            c.verdict = Verdict::Fail;
+            c.verdict = Some(Verdict::Fail);
             c.reason = format!(
                 "the run did not finish: this run.json was saved mid-run ({} results) and \
                  never completed (the run was killed or crashed, or is still running)",
@@ -100,7 +103,7 @@ pub fn completeness(r: &RunReport, out: &mut Vec<Check>) {
                 .into();
         }
     }
-    out.push(c);
+    out.push(c.finish());
 }
 
 /// The GPU indices the per-GPU targets are judged on: every GPU of the run, plus, when the
@@ -148,13 +151,105 @@ fn missing_gpu_reason(r: &RunReport, index: u32) -> String {
     }
 }
 
-fn check(id: String, kind: CheckKind, device: Option<u32>, title: &str, unit: &str) -> Check {
-    Check {
+/// A check while the rules decide it: everything a [`Check`] holds, but its verdict starts
+/// undecided (`None`) rather than PASS, and only a rule gives it one (`Some`), PASS included.
+/// The gate hands out nothing but [`Draft::finish`]ed checks, and a check that no rule decided
+/// FAILS there, naming the rule that made it: a value no rule judged never passes.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Draft {
+    /// The rule (the function in this file) that made the check and must decide it.
+    pub rule: &'static str,
+    pub id: String,
+    pub kind: CheckKind,
+    pub device: Option<u32>,
+    pub title: String,
+    /// `None` until a rule decides.
+    pub verdict: Option<Verdict>,
+    pub observed: Option<f64>,
+    pub required: Option<f64>,
+    pub spec: Option<f64>,
+    pub percent_of_spec: Option<f64>,
+    pub unit: String,
+    pub source: Option<String>,
+    pub reason: String,
+    pub hint: String,
+    pub evidence: Vec<String>,
+}
+
+/// What an undecided check's reason starts with.
+pub const UNDECIDED: &str = "undecided:";
+
+impl Draft {
+    /// The check as decided. Undecided: FAIL, naming the rule. A performance check decided
+    /// PASS on a value that is not a finite positive number: FAIL (a measurement that is not a
+    /// number never passes, whichever rule let it through).
+    pub fn finish(self) -> Check {
+        let (verdict, reason, hint) = match self.verdict {
+            Some(v) => (v, self.reason, self.hint),
+            None => (
+                Verdict::Fail,
+                format!(
+                    "{UNDECIDED} no rule decided this check: the rule `{}` (src/gate/evaluate.rs) \
+                     made it and gave it no verdict, and a check no rule decided fails{}",
+                    self.rule,
+                    if self.reason.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (it had got as far as: {})", self.reason)
+                    }
+                ),
+                "this is a bug in gpugate's gate, not in the machine: report it with the run.json"
+                    .to_string(),
+            ),
+        };
+        let (verdict, reason, hint, observed) = match (verdict, self.kind, self.observed) {
+            (Verdict::Pass, CheckKind::Performance, v) if !v.is_some_and(valid_value) => (
+                Verdict::Fail,
+                format!(
+                    "{}: not a valid measurement (the rule `{}` passed it: {reason})",
+                    v.map_or_else(|| "no value".to_string(), |v| format!("{v} {}", self.unit)),
+                    self.rule
+                ),
+                INVALID_HINT.to_string(),
+                None,
+            ),
+            _ => (verdict, reason, hint, self.observed),
+        };
+        Check {
+            id: self.id,
+            kind: self.kind,
+            device: self.device,
+            title: self.title,
+            verdict,
+            observed,
+            required: self.required,
+            spec: self.spec,
+            percent_of_spec: self.percent_of_spec.filter(|p| p.is_finite()),
+            unit: self.unit,
+            source: self.source,
+            reason,
+            hint,
+            evidence: self.evidence,
+        }
+    }
+}
+
+/// A new, undecided check made by `rule`.
+pub(crate) fn check(
+    rule: &'static str,
+    id: String,
+    kind: CheckKind,
+    device: Option<u32>,
+    title: &str,
+    unit: &str,
+) -> Draft {
+    Draft {
+        rule,
         id,
         kind,
         device,
         title: title.to_string(),
-        verdict: Verdict::Pass,
+        verdict: None,
         observed: None,
         required: None,
         spec: None,
@@ -166,6 +261,19 @@ fn check(id: String, kind: CheckKind, device: Option<u32>, title: &str, unit: &s
         evidence: Vec::new(),
     }
 }
+
+/// Whether a measured value can be judged: a finite number above zero. A throughput of zero,
+/// below zero, infinite or NaN comes from a time that was not a time (an event timer that
+/// reported 0 ms gives infinite TFLOPS), never from a GPU.
+pub fn valid_value(v: f64) -> bool {
+    v.is_finite() && v > 0.0
+}
+
+/// What to do about a measurement that is not a valid number.
+const INVALID_HINT: &str = "the GPU's timer gave an impossible time (zero, negative or not a \
+    number), so nothing was measured: re-run; if it repeats, the driver's event timing is broken \
+    (check the driver version, nvidia-smi and dmesg | grep -i xid); a measurement that is not a \
+    number never passes";
 
 /// The driver branches gpugate runs on: the oldest it supports ("R418", see
 /// `crate::cuda::OLDEST_DRIVER`; every kernel family has a build that loads there), and the
@@ -211,7 +319,7 @@ fn plural(n: usize, one: &str) -> String {
 /// The inventory checks, in this order: the GPU count; per GPU in the run its model, memory,
 /// PCIe link and encoders; the same checks failed for each GPU the profile wants that is not
 /// in the run; the host's CPUs, memory and local disk.
-fn inventory(p: &Profile, r: &RunReport, out: &mut Vec<Check>) {
+fn inventory(p: &Profile, r: &RunReport, out: &mut Vec<Draft>) {
     out.push(gpu_count_check(p, r));
     for g in &r.gpus {
         gpu_inventory(p, r, g, out);
@@ -257,8 +365,9 @@ const NVENC_ENGINES: GpuItem = GpuItem {
 
 /// The inventory check of `item` on GPU `index`, sourced from the profile, passing until told
 /// otherwise.
-fn gpu_item_check(p: &Profile, index: u32, item: GpuItem) -> Check {
+fn gpu_item_check(rule: &'static str, p: &Profile, index: u32, item: GpuItem) -> Draft {
     let mut c = check(
+        rule,
         format!("gpu{index}.{}", item.key),
         CheckKind::Inventory,
         Some(index),
@@ -270,10 +379,11 @@ fn gpu_item_check(p: &Profile, index: u32, item: GpuItem) -> Check {
 }
 
 /// `machine.gpu_count`: exactly as many usable GPUs as the profile wants.
-fn gpu_count_check(p: &Profile, r: &RunReport) -> Check {
+fn gpu_count_check(p: &Profile, r: &RunReport) -> Draft {
     let want = p.machine.gpu_count as usize;
     let have = r.gpus.len();
     let mut c = check(
+        "gpu_count_check",
         "machine.gpu_count".into(),
         CheckKind::Inventory,
         None,
@@ -285,7 +395,7 @@ fn gpu_count_check(p: &Profile, r: &RunReport) -> Check {
     c.source = Some(format!("profile {}", p.name));
     match (&r.gpu_unavailable, want) {
         (Some(why), w) if w > 0 => {
-            c.verdict = Verdict::Fail;
+            c.verdict = Some(Verdict::Fail);
             c.reason = format!("no GPU could be used: {why}");
             c.hint = format!(
                 "the profile {} wants {}: install or repair the NVIDIA driver (nvidia-smi must \
@@ -299,7 +409,7 @@ fn gpu_count_check(p: &Profile, r: &RunReport) -> Check {
             );
         }
         _ if have < want => {
-            c.verdict = Verdict::Fail;
+            c.verdict = Some(Verdict::Fail);
             c.reason = format!(
                 "{} usable, the profile {} wants {}",
                 plural(have, "GPU"),
@@ -316,7 +426,7 @@ fn gpu_count_check(p: &Profile, r: &RunReport) -> Check {
             );
         }
         _ if have > want => {
-            c.verdict = Verdict::Fail;
+            c.verdict = Some(Verdict::Fail);
             c.reason = format!(
                 "{} usable, the profile {} wants exactly {want}",
                 plural(have, "GPU"),
@@ -327,6 +437,7 @@ fn gpu_count_check(p: &Profile, r: &RunReport) -> Check {
                 .into();
         }
         _ => {
+            c.verdict = Some(Verdict::Pass);
             c.reason = format!("{} usable, as the profile wants", plural(have, "GPU"));
         }
     }
@@ -335,7 +446,7 @@ fn gpu_count_check(p: &Profile, r: &RunReport) -> Check {
 
 /// The inventory checks of one GPU in the run: model, memory, PCIe link generation and width,
 /// NVENC engines (each only where the profile asks for it).
-fn gpu_inventory(p: &Profile, r: &RunReport, g: &DeviceInfo, out: &mut Vec<Check>) {
+fn gpu_inventory(p: &Profile, r: &RunReport, g: &DeviceInfo, out: &mut Vec<Draft>) {
     let m = &p.machine;
     if !m.gpu_model.trim().is_empty() {
         out.push(gpu_model_check(p, g));
@@ -359,13 +470,14 @@ fn gpu_inventory(p: &Profile, r: &RunReport, g: &DeviceInfo, out: &mut Vec<Check
 }
 
 /// `gpuN.model`: the GPU's name matches the profile's `gpu_model`.
-fn gpu_model_check(p: &Profile, g: &DeviceInfo) -> Check {
+fn gpu_model_check(p: &Profile, g: &DeviceInfo) -> Draft {
     let want = &p.machine.gpu_model;
-    let mut c = gpu_item_check(p, g.index, GPU_MODEL);
+    let mut c = gpu_item_check("gpu_model_check", p, g.index, GPU_MODEL);
     if name_matches(&g.name, want) {
+        c.verdict = Some(Verdict::Pass);
         c.reason = format!("{:?} matches {:?}", g.name, want);
     } else {
-        c.verdict = Verdict::Fail;
+        c.verdict = Some(Verdict::Fail);
         c.reason = format!("{:?} does not match {:?}", g.name, want);
         c.hint = format!(
             "the profile {} is for {}; this is a different GPU: use the profile for this \
@@ -377,15 +489,16 @@ fn gpu_model_check(p: &Profile, g: &DeviceInfo) -> Check {
 }
 
 /// `gpuN.memory`: the GPU's memory is at least `min_gb`.
-fn gpu_memory_check(p: &Profile, g: &DeviceInfo, min_gb: f64) -> Check {
+fn gpu_memory_check(p: &Profile, g: &DeviceInfo, min_gb: f64) -> Draft {
     let gb = g.total_memory_bytes as f64 / 1e9;
-    let mut c = gpu_item_check(p, g.index, GPU_MEMORY);
+    let mut c = gpu_item_check("gpu_memory_check", p, g.index, GPU_MEMORY);
     c.observed = Some(gb);
     c.required = Some(min_gb);
     if gb >= min_gb {
+        c.verdict = Some(Verdict::Pass);
         c.reason = format!("{gb:.1} GB >= {min_gb:.1} GB");
     } else {
-        c.verdict = Verdict::Fail;
+        c.verdict = Some(Verdict::Fail);
         c.reason = format!("{gb:.1} GB < {min_gb:.1} GB");
         c.hint = "less memory than the model has: a different SKU, or pages retired \
                   after ECC errors; check nvidia-smi -q -d MEMORY,ECC,PAGE_RETIREMENT"
@@ -395,7 +508,7 @@ fn gpu_memory_check(p: &Profile, g: &DeviceInfo, min_gb: f64) -> Check {
 }
 
 /// A GPU the profile wants that is not in the run fails each of its inventory checks.
-fn missing_gpu_inventory(p: &Profile, r: &RunReport, out: &mut Vec<Check>) {
+fn missing_gpu_inventory(p: &Profile, r: &RunReport, out: &mut Vec<Draft>) {
     let m = &p.machine;
     // NaN: the check is wanted but has no number to require.
     let wanted: [(GpuItem, Option<f64>); 5] = [
@@ -414,9 +527,9 @@ fn missing_gpu_inventory(p: &Profile, r: &RunReport, out: &mut Vec<Check>) {
         }
         for (item, required) in wanted {
             let Some(required) = required else { continue };
-            let mut c = gpu_item_check(p, index, item);
+            let mut c = gpu_item_check("missing_gpu_inventory", p, index, item);
             c.required = required.is_finite().then_some(required);
-            c.verdict = Verdict::Fail;
+            c.verdict = Some(Verdict::Fail);
             c.reason = missing_gpu_reason(r, index);
             c.hint = MISSING_GPU_HINT.into();
             out.push(c);
@@ -425,7 +538,7 @@ fn missing_gpu_inventory(p: &Profile, r: &RunReport, out: &mut Vec<Check>) {
 }
 
 /// The host's inventory checks: logical CPUs, memory, local disk.
-fn host_inventory(p: &Profile, r: &RunReport, out: &mut Vec<Check>) {
+fn host_inventory(p: &Profile, r: &RunReport, out: &mut Vec<Draft>) {
     let m = &p.machine;
     if let Some(want) = m.host_vcpus {
         out.push(host_vcpus_check(p, r, want));
@@ -452,8 +565,9 @@ fn host_inventory(p: &Profile, r: &RunReport, out: &mut Vec<Check>) {
 }
 
 /// `host.vcpus`: at least `want` logical CPUs; inconclusive when the host did not say.
-fn host_vcpus_check(p: &Profile, r: &RunReport, want: u32) -> Check {
+fn host_vcpus_check(p: &Profile, r: &RunReport, want: u32) -> Draft {
     let mut c = check(
+        "host_vcpus_check",
         "host.vcpus".into(),
         CheckKind::Inventory,
         None,
@@ -464,15 +578,16 @@ fn host_vcpus_check(p: &Profile, r: &RunReport, want: u32) -> Check {
     c.source = Some(format!("profile {}", p.name));
     let have = r.host.logical_cpus;
     if have == 0 {
-        c.verdict = Verdict::Inconclusive;
+        c.verdict = Some(Verdict::Inconclusive);
         c.reason = "the host's CPU count was not reported".into();
         c.hint = "the host inventory could not be read; re-run, or check /proc/cpuinfo".into();
     } else {
         c.observed = Some(have as f64);
         if have >= want {
+            c.verdict = Some(Verdict::Pass);
             c.reason = format!("{have} >= {want}");
         } else {
-            c.verdict = Verdict::Fail;
+            c.verdict = Some(Verdict::Fail);
             c.reason = format!("{have} < {want}");
             c.hint = "fewer vCPUs than the instance type: check the instance size, CPU \
                       hotplug and the cgroup/cpuset the tool runs in (nproc)"
@@ -485,11 +600,11 @@ fn host_vcpus_check(p: &Profile, r: &RunReport, want: u32) -> Check {
 /// `gpuN.nvenc_engines`, where the profile wants encoders: the GPU's NVENC engine count (the
 /// catalogue's, or none from NVML) against the minimum. An unknown count fails: the profile
 /// asks for something the run cannot confirm.
-fn nvenc_check(p: &Profile, g: &DeviceInfo, out: &mut Vec<Check>) {
+fn nvenc_check(p: &Profile, g: &DeviceInfo, out: &mut Vec<Draft>) {
     let Some(want) = p.machine.nvenc_engines else {
         return;
     };
-    let mut c = gpu_item_check(p, g.index, NVENC_ENGINES);
+    let mut c = gpu_item_check("nvenc_check", p, g.index, NVENC_ENGINES);
     c.required = Some(want as f64);
     c.source = Some(match &g.nvenc.source {
         Some(s) => format!("profile {}; count: {s}", p.name),
@@ -499,7 +614,7 @@ fn nvenc_check(p: &Profile, g: &DeviceInfo, out: &mut Vec<Check>) {
     match n.engines {
         Some(have) if have >= want && n.nvml_encoder == Some(false) && have > 0 => {
             c.observed = Some(have as f64);
-            c.verdict = Verdict::Fail;
+            c.verdict = Some(Verdict::Fail);
             c.reason = format!(
                 "the catalogue gives {have} NVENC engine(s) (>= {want}), but the driver reports no \
                  encoder on this GPU (NVML: Not Supported)"
@@ -511,11 +626,12 @@ fn nvenc_check(p: &Profile, g: &DeviceInfo, out: &mut Vec<Check>) {
         }
         Some(have) if have >= want => {
             c.observed = Some(have as f64);
+            c.verdict = Some(Verdict::Pass);
             c.reason = format!("{have} >= {want}");
         }
         Some(0) => {
             c.observed = Some(0.0);
-            c.verdict = Verdict::Fail;
+            c.verdict = Some(Verdict::Fail);
             c.reason = format!(
                 "{} ({}); the profile {} wants {want} per GPU",
                 crate::model::NO_NVENC,
@@ -529,7 +645,7 @@ fn nvenc_check(p: &Profile, g: &DeviceInfo, out: &mut Vec<Check>) {
         }
         Some(have) => {
             c.observed = Some(have as f64);
-            c.verdict = Verdict::Fail;
+            c.verdict = Some(Verdict::Fail);
             c.reason = format!(
                 "{have} NVENC engine(s) < {want} ({})",
                 n.source.as_deref().unwrap_or("source unknown")
@@ -539,7 +655,7 @@ fn nvenc_check(p: &Profile, g: &DeviceInfo, out: &mut Vec<Check>) {
                 .into();
         }
         None => {
-            c.verdict = Verdict::Fail;
+            c.verdict = Some(Verdict::Fail);
             c.reason = format!(
                 "{} ({:?} is not in the GPU models catalogue{}); the profile {} wants {want}",
                 crate::model::NVENC_UNKNOWN,
@@ -570,12 +686,12 @@ struct PcieReading {
 
 /// `gpuN.pcie_gen` / `gpuN.pcie_width`: the link as reported, and when it reads low, judged by
 /// what the host-to-device copies reached.
-fn pcie_check(p: &Profile, r: &RunReport, g: &DeviceInfo, link: PcieReading, out: &mut Vec<Check>) {
+fn pcie_check(p: &Profile, r: &RunReport, g: &DeviceInfo, link: PcieReading, out: &mut Vec<Draft>) {
     let Some(want) = link.required else { return };
-    let mut c = gpu_item_check(p, g.index, link.item);
+    let mut c = gpu_item_check("pcie_check", p, g.index, link.item);
     c.required = Some(want as f64);
     let Some(have) = link.observed else {
-        c.verdict = Verdict::Skipped;
+        c.verdict = Some(Verdict::Skipped);
         c.reason = "the driver did not report the PCIe link".into();
         c.hint = "see the host-to-device bandwidth check instead".into();
         out.push(c);
@@ -583,6 +699,7 @@ fn pcie_check(p: &Profile, r: &RunReport, g: &DeviceInfo, link: PcieReading, out
     };
     c.observed = Some(have as f64);
     if have >= want {
+        c.verdict = Some(Verdict::Pass);
         c.reason = format!("{have} >= {want}");
         out.push(c);
         return;
@@ -603,6 +720,7 @@ fn pcie_check(p: &Profile, r: &RunReport, g: &DeviceInfo, link: PcieReading, out
     let a = assess(r, g.index, Metric::H2d);
     match (a.best_value(), h2d_line) {
         (Some((v, _, _)), Some(line)) if a.clean() && v >= line => {
+            c.verdict = Some(Verdict::Pass);
             c.reason = format!(
                 "reported {have} (< {want}), but host-to-device copies reach {v:.1} GB/s \
                  (>= {line:.1}): the link trains down while idle"
@@ -610,7 +728,7 @@ fn pcie_check(p: &Profile, r: &RunReport, g: &DeviceInfo, link: PcieReading, out
             c.evidence = a.ids();
         }
         (Some((v, _, _)), Some(line)) => {
-            c.verdict = Verdict::Fail;
+            c.verdict = Some(Verdict::Fail);
             c.reason = format!(
                 "reported {have} (< {want}) and host-to-device copies reach only {v:.1} GB/s \
                  (< {line:.1})"
@@ -621,7 +739,7 @@ fn pcie_check(p: &Profile, r: &RunReport, g: &DeviceInfo, link: PcieReading, out
             c.evidence = a.ids();
         }
         _ => {
-            c.verdict = Verdict::Inconclusive;
+            c.verdict = Some(Verdict::Inconclusive);
             c.reason = format!(
                 "reported {have} (< {want}); no host-to-device measurement to tell an idle \
                  link from a degraded one"
@@ -641,11 +759,18 @@ fn host_size_check(
     nominal_gb: Option<f64>,
     bytes: u64,
     hint: &str,
-    out: &mut Vec<Check>,
+    out: &mut Vec<Draft>,
 ) {
     let Some(nominal) = nominal_gb else { return };
     let line = nominal * HOST_SIZE_TOLERANCE;
-    let mut c = check(id.into(), CheckKind::Inventory, None, title, "GB");
+    let mut c = check(
+        "host_size_check",
+        id.into(),
+        CheckKind::Inventory,
+        None,
+        title,
+        "GB",
+    );
     c.required = Some(line);
     c.spec = Some(nominal);
     c.source = Some(format!(
@@ -654,7 +779,7 @@ fn host_size_check(
         HOST_SIZE_TOLERANCE * 100.0
     ));
     if bytes == 0 {
-        c.verdict = Verdict::Inconclusive;
+        c.verdict = Some(Verdict::Inconclusive);
         c.reason = "not reported by the host inventory".into();
         c.hint = "the host inventory could not be read; re-run as a user who can read \
                   /proc/meminfo and /sys/block"
@@ -664,9 +789,10 @@ fn host_size_check(
         c.observed = Some(gb);
         c.percent_of_spec = Some(gb / nominal * 100.0);
         if gb >= line {
+            c.verdict = Some(Verdict::Pass);
             c.reason = format!("{gb:.1} GB >= {line:.1} GB");
         } else {
-            c.verdict = Verdict::Fail;
+            c.verdict = Some(Verdict::Fail);
             c.reason = format!("{gb:.1} GB < {line:.1} GB");
             c.hint = hint.into();
         }
@@ -702,19 +828,20 @@ const CORRECTNESS_HINT: &str = "wrong results make a machine unfit whatever its 
 /// One Correctness check per CUDA result (gpugate's kernel or a peer library) whose output was
 /// checked and found wrong, and one per kernel of gpugate's that could not run and that no
 /// performance target covers. Host results are the tool's own references: never gated.
-fn correctness(r: &RunReport, out: &mut Vec<Check>) {
+fn correctness(r: &RunReport, out: &mut Vec<Draft>) {
     for w in &r.results {
         if w.backend != BackendKind::Cuda || w.verification.status != VerifyStatus::Failed {
             continue;
         }
         let mut c = check(
+            "correctness",
             format!("{}.verify", w.id),
             CheckKind::Correctness,
             w.device,
             &format!("Correctness of {}", w.spec.name()),
             "",
         );
-        c.verdict = Verdict::Fail;
+        c.verdict = Some(Verdict::Fail);
         c.reason = first_mismatches(w, 3);
         c.hint = CORRECTNESS_HINT.into();
         c.source = Some(w.verification.method.clone());
@@ -734,13 +861,14 @@ fn correctness(r: &RunReport, out: &mut Vec<Check>) {
             continue;
         }
         let mut c = check(
+            "correctness",
             format!("{}.run", w.id),
             CheckKind::Correctness,
             w.device,
             &format!("Run of {}", w.spec.name()),
             "",
         );
-        c.verdict = Verdict::Fail;
+        c.verdict = Some(Verdict::Fail);
         c.reason = format!("{}: {e}", w.id);
         c.hint = "a kernel that cannot run on a GPU is a failure, never a skip: read the error, \
                   look for Xid errors (dmesg | grep -i xid) and re-run; if the error names a \
@@ -812,6 +940,46 @@ pub fn video_scale_to_target(spec: &WorkloadSpec) -> f64 {
     }
 }
 
+/// Why a measurement is not a valid one, or None when it is: a sample whose device time is zero,
+/// negative or not a number (a zero-time sample is an infinite throughput: the timer did not
+/// count, or nothing ran), or a median throughput that is not a finite number above zero (no
+/// valid sample at all). Such a result never passes: its checks FAIL with this reason.
+pub fn invalid_measurement(m: &Measurement) -> Option<String> {
+    let n = m.samples.len();
+    let zero = m.samples.iter().filter(|t| **t == 0.0).count();
+    let negative = m.samples.iter().filter(|t| **t < 0.0).count();
+    let nan = m.samples.iter().filter(|t| !t.is_finite()).count();
+    let mut bad = Vec::new();
+    if zero > 0 {
+        bad.push(format!("{zero} of {n} samples took 0 s of device time"));
+    }
+    if negative > 0 {
+        bad.push(format!(
+            "{negative} of {n} samples took a negative device time"
+        ));
+    }
+    if nan > 0 {
+        bad.push(format!(
+            "{nan} of {n} samples have a device time that is not a finite number"
+        ));
+    }
+    if !bad.is_empty() {
+        return Some(format!(
+            "{} (a device time of zero or less is never a sample: the GPU's event timer did not \
+             count, or nothing ran)",
+            bad.join(", ")
+        ));
+    }
+    let v = m.throughput.median;
+    if !valid_value(v) {
+        return Some(format!(
+            "its throughput is {v} {}, not a finite number above zero",
+            m.throughput.unit
+        ));
+    }
+    None
+}
+
 /// The noise interval of a measurement's throughput, (lo, hi): the throughput of the slowest
 /// and the fastest sample of the middle 80 % of samples (10 % trimmed at each end, so one
 /// outlier does not decide). With fewer than 3 samples it is median × (1 ± 2 · rel_stddev).
@@ -853,11 +1021,20 @@ impl Assessment<'_> {
     fn ids(&self) -> Vec<String> {
         self.candidates.iter().map(|r| r.id.clone()).collect()
     }
+    /// The candidates that ran with an error, were not verified right, or whose measurement
+    /// is not a valid one ([`invalid_measurement`]).
     fn bad(&self) -> Vec<&WorkloadResult> {
         self.candidates
             .iter()
             .copied()
-            .filter(|r| r.verification.status != VerifyStatus::Passed || r.error.is_some())
+            .filter(|r| {
+                r.verification.status != VerifyStatus::Passed
+                    || r.error.is_some()
+                    || r.measurement
+                        .as_ref()
+                        .and_then(invalid_measurement)
+                        .is_some()
+            })
             .collect()
     }
     /// Every matching result ran and was verified right.
@@ -873,6 +1050,7 @@ impl Assessment<'_> {
                     .as_ref()
                     .map(|m| m.throughput.median * video_scale_to_target(&w.spec))
             })
+            .filter(|v| valid_value(*v))
             .max_by(f64::total_cmp)
     }
     fn best_value(&self) -> Option<(f64, f64, f64)> {
@@ -887,8 +1065,11 @@ impl Assessment<'_> {
             } else {
                 String::new()
             };
+            let invalid = w.measurement.as_ref().and_then(invalid_measurement);
             let why = if let Some(e) = &w.error {
                 format!("{} did not run: {e}", w.id)
+            } else if let (VerifyStatus::Passed, Some(why)) = (w.verification.status, invalid) {
+                format!("{}: not a valid measurement: {why}", w.id)
             } else {
                 match w.verification.status {
                     VerifyStatus::Failed => format!(
@@ -928,7 +1109,9 @@ fn assess(r: &RunReport, device: u32, metric: Metric) -> Assessment<'_> {
     let good = |w: &&WorkloadResult| {
         w.error.is_none()
             && w.verification.status == VerifyStatus::Passed
-            && w.measurement.is_some()
+            && w.measurement
+                .as_ref()
+                .is_some_and(|m| invalid_measurement(m).is_none())
     };
     let mut usable: Vec<&WorkloadResult> = candidates.iter().copied().filter(good).collect();
     // Stream triad: f64 when there is one (the BabelStream convention), else f32. For arrays far
@@ -1022,14 +1205,137 @@ fn perf_hint(metric: Metric) -> &'static str {
     }
 }
 
+/// A result is too small to measure its GPU when one launch of it would take, at the pass line,
+/// less than this many times the GPU's floor (a kernel launch for GEMM, stream and video, a
+/// small copy for transfers; `crate::measure::floor`): the fixed cost would then be more than a
+/// tenth of the time, and a healthy GPU can fail its line on the launch alone.
+pub const TOO_SMALL_FACTOR: f64 = 10.0;
+
+/// Seconds as microseconds, for a reason.
+fn micros(s: f64) -> String {
+    format!("{:.2} µs", s * 1e6)
+}
+
+/// The sizes the run's level runs for `metric` on a GPU, and the option that replaced them.
+fn level_sizes(level: crate::model::Level, metric: Metric) -> String {
+    let gemm = |p: Precision, what: &str| {
+        let sizes: Vec<String> = crate::plan::gpu_gemm_sizes(level, p)
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        format!("{what} {} (leave out --gemm-sizes)", sizes.join(", "))
+    };
+    let mib = |b: usize| b >> 20;
+    match metric {
+        Metric::Fp32Gemm => gemm(Precision::F32, "FP32 GEMM"),
+        Metric::Fp64Gemm => gemm(Precision::F64, "FP64 GEMM"),
+        Metric::StreamTriad => format!(
+            "stream arrays of {} MiB, or {} × the L2 cache where that is larger (leave out \
+             --stream-mib)",
+            mib(crate::plan::gpu_stream_array_bytes(level)),
+            crate::plan::STREAM_L2_FACTOR
+        ),
+        Metric::H2d | Metric::D2h => format!(
+            "transfers of {} MiB (leave out --stream-mib)",
+            mib(crate::plan::gpu_transfer_bytes(level))
+        ),
+        Metric::VideoNv12 | Metric::VideoScale | Metric::VideoMe | Metric::VideoDct => {
+            let sizes: Vec<String> = crate::plan::video_sizes(level)
+                .iter()
+                .map(|(w, h)| format!("{w}x{h}"))
+                .collect();
+            format!(
+                "frames of {} (leave out --video-sizes)",
+                sizes.join(" and ")
+            )
+        }
+        Metric::NvencH264 => "the level's sizes".to_string(),
+    }
+}
+
+/// Whether result `w` is too small to measure its GPU against the pass line `line` (in the
+/// target's unit, and for video in 1080p frames per second): the time one launch (or copy)
+/// would take at exactly the line, against the GPU's floor recorded in the run
+/// ([`TOO_SMALL_FACTOR`]). A GEMM or stream iteration is one launch, a transfer one copy, and
+/// a video launch processes a batch of frames (`VideoLayout::batch`, from the frame size
+/// alone). Some((what the reason adds, the hint)) when it is too small; None when it is not,
+/// or the run recorded no floor for its GPU (files written before gpugate measured it).
+fn too_small(
+    r: &RunReport,
+    w: &WorkloadResult,
+    metric: Metric,
+    line: f64,
+) -> Option<(String, String)> {
+    let floor = r.floors.iter().find(|f| Some(f.device) == w.device)?;
+    // (the floor, what it is the cost of, iterations per launch or copy)
+    let (floor_s, what, per_op) = match w.spec {
+        WorkloadSpec::Gemm { .. } | WorkloadSpec::Stream { .. } => (floor.launch_s?, "launch", 1.0),
+        WorkloadSpec::Transfer { .. } => (floor.copy_s?, "copy", 1.0),
+        WorkloadSpec::Video {
+            stage,
+            width,
+            height,
+        } => {
+            let batch = crate::workload::video::VideoLayout::new(stage, width, height, 0).batch;
+            (floor.launch_s?, "launch", batch as f64)
+        }
+        WorkloadSpec::Encode { .. } => return None,
+    };
+    if !(valid_value(floor_s) && valid_value(line)) {
+        return None;
+    }
+    // Throughput is work over time: one iteration's throughput in 1 s over the line is the
+    // time it takes at the line (a video line counts 1080p frames: scaled to this size).
+    let at_line = per_op * w.spec.throughput(1.0) * video_scale_to_target(&w.spec) / line;
+    if at_line >= TOO_SMALL_FACTOR * floor_s {
+        return None;
+    }
+    let one = match w.spec {
+        WorkloadSpec::Video { .. } => format!("launch of {per_op} {} frames", w.spec.name()),
+        _ => w.spec.name(),
+    };
+    let took = w
+        .measurement
+        .as_ref()
+        .map(|m| format!(" (it took {})", micros(per_op * m.summary.median)))
+        .unwrap_or_default();
+    let reason = format!(
+        "; too small to measure this GPU: at the pass line one {one} would take {}{took}, less \
+         than {TOO_SMALL_FACTOR} × the {} a {what} costs on this GPU whatever its size (its \
+         {what} floor, timed when the GPU was opened), so this result cannot tell a slow GPU \
+         from the cost of the {what}",
+        micros(at_line),
+        micros(floor_s),
+    );
+    let hint = format!(
+        "the size is too small to measure this GPU, and says nothing about its clocks: run the \
+         {} level's sizes, {}",
+        r.level,
+        level_sizes(r.level, metric)
+    );
+    Some((reason, hint))
+}
+
 const INCONCLUSIVE_HINT: &str = "the noise interval straddles the pass line: re-run with \
     --level full, and check for noisy neighbours, throttling or other processes on the GPU";
 
-/// Fills verdict, reason and hint from a value with its noise interval.
-fn decide(c: &mut Check, t: &Target, value: f64, lo: f64, hi: f64) {
+/// Fills verdict, reason and hint from a value with its noise interval. A value or interval
+/// that is not finite and above zero FAILS, whatever the line: it is not a measurement.
+pub(crate) fn decide(c: &mut Draft, t: &Target, value: f64, lo: f64, hi: f64) {
     let unit = t.unit();
     let spec = t.spec();
     let line = t.required();
+    if !(valid_value(value) && valid_value(lo) && valid_value(hi)) {
+        c.verdict = Some(Verdict::Fail);
+        c.observed = None;
+        c.reason = format!(
+            "not a valid measurement: {value} {unit} (noise interval {lo}–{hi}) is not a finite \
+             number above zero, so it says nothing about the pass line {} {unit}",
+            fmt_value(line, unit)
+        );
+        c.hint = INVALID_HINT.into();
+        return;
+    }
     c.observed = Some(value);
     c.percent_of_spec = Some(value / spec * 100.0);
     let interval = format!(
@@ -1045,21 +1351,27 @@ fn decide(c: &mut Check, t: &Target, value: f64, lo: f64, hi: f64) {
         fmt_value(spec, unit)
     );
     if hi < line {
-        c.verdict = Verdict::Fail;
+        c.verdict = Some(Verdict::Fail);
         c.reason = format!("{interval} is below {line_s}");
         c.hint = perf_hint(t.metric).into();
     } else if lo >= line {
-        c.verdict = Verdict::Pass;
+        c.verdict = Some(Verdict::Pass);
         c.reason = format!("{interval} reaches {line_s}");
     } else {
-        c.verdict = Verdict::Inconclusive;
+        c.verdict = Some(Verdict::Inconclusive);
         c.reason = format!("{interval} straddles {line_s}");
         c.hint = INCONCLUSIVE_HINT.into();
     }
 }
 
-fn perf_check(id: String, device: Option<u32>, title: String, t: &Target) -> Check {
-    let mut c = check(id, CheckKind::Performance, device, &title, t.unit());
+fn perf_check(
+    rule: &'static str,
+    id: String,
+    device: Option<u32>,
+    title: String,
+    t: &Target,
+) -> Draft {
+    let mut c = check(rule, id, CheckKind::Performance, device, &title, t.unit());
     c.required = Some(t.required());
     c.spec = Some(t.spec());
     c.source = Some(t.source.clone());
@@ -1068,13 +1380,14 @@ fn perf_check(id: String, device: Option<u32>, title: String, t: &Target) -> Che
 
 /// The check of the `i`th target of `metric` on GPU `index`: "gpu0.fp32_gemm", then
 /// "gpu0.fp32_gemm#2" for a second target of the same metric.
-fn gpu_target_check(index: u32, metric: Metric, i: usize, t: &Target) -> Check {
+fn gpu_target_check(index: u32, metric: Metric, i: usize, t: &Target) -> Draft {
     let suffix = if i == 0 {
         String::new()
     } else {
         format!("#{}", i + 1)
     };
     perf_check(
+        "per_gpu",
         format!("gpu{index}.{metric}{suffix}"),
         Some(index),
         metric.title().to_string(),
@@ -1082,7 +1395,7 @@ fn gpu_target_check(index: u32, metric: Metric, i: usize, t: &Target) -> Check {
     )
 }
 
-fn per_gpu(p: &Profile, r: &RunReport, out: &mut Vec<Check>) {
+fn per_gpu(p: &Profile, r: &RunReport, out: &mut Vec<Draft>) {
     for index in gpu_slots(p, r) {
         let present = r.gpus.iter().any(|g| g.index == index);
         for metric in Metric::ALL {
@@ -1095,7 +1408,7 @@ fn per_gpu(p: &Profile, r: &RunReport, out: &mut Vec<Check>) {
             if !present {
                 for (i, t) in targets.into_iter().enumerate() {
                     let mut c = gpu_target_check(index, metric, i, t);
-                    c.verdict = Verdict::Fail;
+                    c.verdict = Some(Verdict::Fail);
                     c.reason = missing_gpu_reason(r, index);
                     c.hint = MISSING_GPU_HINT.into();
                     out.push(c);
@@ -1108,13 +1421,14 @@ fn per_gpu(p: &Profile, r: &RunReport, out: &mut Vec<Check>) {
                 }
                 // Reported, not gated (correctness failures still fail through their own check).
                 let mut c = check(
+                    "per_gpu",
                     format!("gpu{index}.{metric}"),
                     CheckKind::Performance,
                     Some(index),
                     metric.title(),
                     metric.unit(),
                 );
-                c.verdict = Verdict::Skipped;
+                c.verdict = Some(Verdict::Skipped);
                 c.observed = a.best_value().map(|(v, _, _)| v);
                 c.reason = format!("the profile {} has no {metric} target", p.name);
                 c.evidence = a.ids();
@@ -1130,9 +1444,17 @@ fn per_gpu(p: &Profile, r: &RunReport, out: &mut Vec<Check>) {
                         if let Some(note) = scaled_note(&a) {
                             c.reason.push_str(&note);
                         }
+                        // A failure of a size that measures the launch, not the GPU, says so.
+                        let small = a
+                            .best
+                            .and_then(|(w, ..)| too_small(r, w, metric, t.required()));
+                        if let (Some(Verdict::Fail), Some((why, hint))) = (c.verdict, small) {
+                            c.reason.push_str(&why);
+                            c.hint = hint;
+                        }
                     }
                     (problem, _) => {
-                        c.verdict = Verdict::Fail;
+                        c.verdict = Some(Verdict::Fail);
                         // Shown for information: an unverified speed never passes.
                         c.observed = a.fastest_any();
                         c.percent_of_spec = c.observed.map(|v| v / t.spec() * 100.0);
@@ -1141,6 +1463,14 @@ fn per_gpu(p: &Profile, r: &RunReport, out: &mut Vec<Check>) {
                             w.error.is_none() && w.verification.status == VerifyStatus::Failed
                         }) {
                             CORRECTNESS_HINT.into()
+                        } else if a.bad().iter().any(|w| {
+                            w.error.is_none()
+                                && w.measurement
+                                    .as_ref()
+                                    .and_then(invalid_measurement)
+                                    .is_some()
+                        }) {
+                            INVALID_HINT.into()
                         } else {
                             "re-run; if it repeats, read the error above and the run log \
                              (a workload that cannot run on a GPU is a failure, never a skip)"
@@ -1154,7 +1484,7 @@ fn per_gpu(p: &Profile, r: &RunReport, out: &mut Vec<Check>) {
     }
 }
 
-fn machine(p: &Profile, r: &RunReport, out: &mut Vec<Check>) {
+fn machine(p: &Profile, r: &RunReport, out: &mut Vec<Draft>) {
     for (i, t) in p
         .targets
         .iter()
@@ -1173,6 +1503,7 @@ fn machine(p: &Profile, r: &RunReport, out: &mut Vec<Check>) {
             String::new()
         };
         let mut c = perf_check(
+            "machine",
             format!("machine.{metric}{suffix}"),
             None,
             format!(
@@ -1183,7 +1514,7 @@ fn machine(p: &Profile, r: &RunReport, out: &mut Vec<Check>) {
             t,
         );
         if r.gpus.is_empty() {
-            c.verdict = Verdict::Fail;
+            c.verdict = Some(Verdict::Fail);
             c.reason = match &r.gpu_unavailable {
                 Some(why) => format!("no GPU could be used: {why}"),
                 None => "no GPU detected".into(),
@@ -1194,6 +1525,9 @@ fn machine(p: &Profile, r: &RunReport, out: &mut Vec<Check>) {
         }
         let (mut sum, mut lo, mut hi) = (0.0, 0.0, 0.0);
         let mut problems = Vec::new();
+        // The first GPU whose best result is too small for its share of the line.
+        let mut small = None;
+        let share = t.required() / r.gpus.len() as f64;
         for g in &r.gpus {
             let a = assess(r, g.index, metric);
             c.evidence.extend(a.ids());
@@ -1202,6 +1536,17 @@ fn machine(p: &Profile, r: &RunReport, out: &mut Vec<Check>) {
                     sum += v;
                     lo += l;
                     hi += h;
+                    if small.is_none() {
+                        small = a
+                            .best
+                            .and_then(|(w, ..)| too_small(r, w, metric, share))
+                            .map(|(why, hint)| {
+                                (
+                                    format!("; gpu{}: {}", g.index, why.trim_start_matches("; ")),
+                                    hint,
+                                )
+                            });
+                    }
                 }
                 (problem, _) => {
                     problems.push(format!("gpu{}: {}", g.index, problem.unwrap_or_default()))
@@ -1210,7 +1555,11 @@ fn machine(p: &Profile, r: &RunReport, out: &mut Vec<Check>) {
         }
         if problems.is_empty() {
             decide(&mut c, t, sum, lo, hi);
-            if r.gpus.len() < p.machine.gpu_count as usize && c.verdict == Verdict::Fail {
+            if let (Some(Verdict::Fail), Some((why, hint))) = (c.verdict, small) {
+                c.reason.push_str(&why);
+                c.hint = hint;
+            }
+            if r.gpus.len() < p.machine.gpu_count as usize && c.verdict == Some(Verdict::Fail) {
                 c.hint = format!(
                     "{} of the {} GPUs the profile wants are usable; see the GPU count check",
                     r.gpus.len(),
@@ -1218,7 +1567,7 @@ fn machine(p: &Profile, r: &RunReport, out: &mut Vec<Check>) {
                 );
             }
         } else {
-            c.verdict = Verdict::Fail;
+            c.verdict = Some(Verdict::Fail);
             c.reason = problems.join("; ");
             c.hint = "a GPU without a valid result makes the machine's total unknown: see that \
                       GPU's checks"

@@ -14,7 +14,9 @@ pub mod profile;
 mod tests;
 
 pub use catalogue::{catalogue, lookup_gpu, name_matches, GpuModel};
-pub use evaluate::{evaluate, noise_interval, workload_matches};
+pub use evaluate::{
+    evaluate, invalid_measurement, noise_interval, valid_value, workload_matches, TOO_SMALL_FACTOR,
+};
 pub use profile::{
     auto_profile, builtin_profiles, load_profile, parse_profile, peaks_for_device, Machine, Metric,
     Profile, ProfileError, Scope, Target,

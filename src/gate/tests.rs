@@ -187,6 +187,7 @@ fn report(gpus: usize) -> RunReport {
         gpus: (0..gpus as u32).map(m40).collect(),
         gpu_unavailable: None,
         peaks: Vec::new(),
+        floors: Vec::new(),
         module_loads: vec![],
         module_notes: Vec::new(),
         tuning: Vec::new(),
@@ -1317,4 +1318,455 @@ fn a_saved_run_is_decided_again_from_its_results_and_recorded_profile() {
         "{:?}",
         d.notes
     );
+}
+
+// ---------------------------------------------------------------- fail closed (issue 17, item 3)
+
+/// A check starts undecided, and only a rule decides it: one no rule decided FAILS naming the
+/// rule; PASS (like every verdict) needs a rule to give it; a performance check passed on a
+/// value that is not a finite number above zero fails whatever rule passed it.
+#[test]
+fn a_check_no_rule_decides_fails_naming_the_rule() {
+    use evaluate::{check, Draft};
+    type Case = (
+        &'static str,
+        CheckKind,
+        fn(&mut Draft),
+        Verdict,
+        &'static [&'static str],
+    );
+    let cases: &[Case] = &[
+        (
+            "nothing decided",
+            CheckKind::Inventory,
+            |_| {},
+            Verdict::Fail,
+            &[evaluate::UNDECIDED, "`the_rule`", "no rule decided"],
+        ),
+        (
+            "a reason but no verdict",
+            CheckKind::Performance,
+            |c| {
+                c.observed = Some(5.0);
+                c.reason = "5 TFLOPS reaches the line".into();
+            },
+            Verdict::Fail,
+            &[
+                evaluate::UNDECIDED,
+                "`the_rule`",
+                "5 TFLOPS reaches the line",
+            ],
+        ),
+        (
+            "an explicit pass",
+            CheckKind::Performance,
+            |c| {
+                c.observed = Some(5.0);
+                c.verdict = Some(Verdict::Pass);
+                c.reason = "5 TFLOPS reaches the line".into();
+            },
+            Verdict::Pass,
+            &["5 TFLOPS reaches the line"],
+        ),
+        (
+            "an explicit pass of an inventory check without a value",
+            CheckKind::Inventory,
+            |c| {
+                c.verdict = Some(Verdict::Pass);
+                c.reason = "matches".into();
+            },
+            Verdict::Pass,
+            &["matches"],
+        ),
+        (
+            "a performance pass on an infinite value",
+            CheckKind::Performance,
+            |c| {
+                c.observed = Some(f64::INFINITY);
+                c.verdict = Some(Verdict::Pass);
+            },
+            Verdict::Fail,
+            &["inf TFLOPS: not a valid measurement", "`the_rule`"],
+        ),
+        (
+            "a performance pass without a value",
+            CheckKind::Performance,
+            |c| c.verdict = Some(Verdict::Pass),
+            Verdict::Fail,
+            &["no value: not a valid measurement"],
+        ),
+        (
+            "an explicit skip",
+            CheckKind::Performance,
+            |c| c.verdict = Some(Verdict::Skipped),
+            Verdict::Skipped,
+            &[],
+        ),
+        (
+            "an explicit inconclusive",
+            CheckKind::Inventory,
+            |c| c.verdict = Some(Verdict::Inconclusive),
+            Verdict::Inconclusive,
+            &[],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, kind, decide, want, says) in cases {
+        let mut d = check("the_rule", "gpu0.x".into(), *kind, Some(0), "X", "TFLOPS");
+        assert_eq!(d.verdict, None, "a check starts undecided");
+        decide(&mut d);
+        let c = d.finish();
+        if c.verdict != *want || !says.iter().all(|s| c.reason.contains(s)) {
+            failures.push(format!(
+                "{name}: {} {:?} / {:?}",
+                c.verdict, c.reason, c.hint
+            ));
+        }
+        if c.verdict == Verdict::Fail && c.hint.is_empty() {
+            failures.push(format!("{name}: a failure without a hint"));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+/// Every rule decides every check it makes: over every scenario of the rule table, no check is
+/// left undecided.
+#[test]
+fn every_rule_decides_every_check_it_makes() {
+    for (name, prof, gpus, tweak, _, _) in cases() {
+        let mut p = profile(prof);
+        let mut r = report(gpus);
+        tweak(&mut r, &mut p);
+        r.floors = (0..gpus as u32).map(|d| floor(d, 4e-6, 8e-6)).collect();
+        for c in evaluate(&p, &r) {
+            assert!(
+                !c.reason.starts_with(evaluate::UNDECIDED),
+                "{name}: {}: {}",
+                c.id,
+                c.reason
+            );
+        }
+    }
+}
+
+/// A measurement of `spec` whose 10 samples take `t` seconds per iteration each (`t` may be
+/// zero, negative or NaN), with the throughput the sampler computed from them before it
+/// refused such times: `spec.throughput(t)`.
+fn measured_at(spec: WorkloadSpec, t: f64) -> Measurement {
+    let mut m = measurement(spec.throughput_unit(), spec.throughput(t), 0.0);
+    m.samples = vec![t; 10];
+    m.summary = crate::measure::stats::summarize(&m.samples);
+    m
+}
+
+/// A throughput that is infinite, NaN, zero or negative (from a time of zero, NaN, infinity or
+/// below zero) FAILS its target with the reason, and never passes a machine total either.
+#[test]
+fn non_finite_zero_or_negative_throughputs_fail() {
+    type Case = (&'static str, f64, Option<f64>, &'static str);
+    // (what, seconds per iteration, throughput in place of spec.throughput(t), reason)
+    let cases: &[Case] = &[
+        (
+            "0 ms: infinite TFLOPS",
+            0.0,
+            None,
+            "10 of 10 samples took 0 s of device time",
+        ),
+        ("a negative time", -1e-3, None, "a negative device time"),
+        ("a NaN time", f64::NAN, None, "not a finite number"),
+        (
+            "an infinite time: 0 TFLOPS",
+            f64::INFINITY,
+            None,
+            "not a finite number",
+        ),
+        (
+            "an infinite throughput",
+            2e-3,
+            Some(f64::INFINITY),
+            "its throughput is inf",
+        ),
+        (
+            "a NaN throughput",
+            2e-3,
+            Some(f64::NAN),
+            "its throughput is NaN",
+        ),
+        ("a zero throughput", 2e-3, Some(0.0), "its throughput is 0"),
+        (
+            "a negative throughput",
+            2e-3,
+            Some(-5.0),
+            "its throughput is -5",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (what, t, throughput, says) in cases {
+        for (prof, gpus) in [("g2.large", 1), ("g2.2xlarge", 2)] {
+            let mut r = report(gpus);
+            for id in [SGEMM0, SGEMM1].iter().take(gpus) {
+                set(&mut r, id, |w| {
+                    let mut m = measured_at(w.spec, *t);
+                    if let Some(v) = throughput {
+                        m.throughput.median = *v;
+                    }
+                    w.measurement = Some(m);
+                });
+            }
+            let checks = evaluate(&profile(prof), &r);
+            let ids = ["gpu0.fp32_gemm", "machine.fp32_gemm"];
+            for c in checks.iter().filter(|c| ids.contains(&c.id.as_str())) {
+                let ok = c.verdict == Verdict::Fail
+                    && c.reason.contains("not a valid measurement")
+                    && c.reason.contains(says)
+                    && (c.id.starts_with("machine.") || c.hint.contains("impossible time"));
+                if !ok {
+                    failures.push(format!(
+                        "{what} ({prof}): {} {} ({}) / {}",
+                        c.id, c.verdict, c.reason, c.hint
+                    ));
+                }
+                if c.observed.is_some_and(|v| !v.is_finite()) {
+                    failures.push(format!("{what}: {} observed {:?}", c.id, c.observed));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+/// `decide` itself fails a value or interval that is not a finite number above zero (a machine
+/// total of a GPU without a valid value never gets there: it fails as a problem first).
+#[test]
+fn the_pass_line_is_never_compared_with_a_value_that_is_not_a_number() {
+    let p = profile("g2.large");
+    let t = p
+        .targets
+        .iter()
+        .find(|t| t.metric == Metric::Fp32Gemm)
+        .unwrap();
+    for (v, lo, hi) in [
+        (f64::INFINITY, f64::INFINITY, f64::INFINITY),
+        (5.0, f64::NAN, 5.1),
+        (5.0, 4.9, f64::INFINITY),
+        (0.0, 0.0, 0.0),
+        (-1.0, -2.0, 5.0),
+    ] {
+        let mut c = evaluate::check(
+            "t",
+            "gpu0.fp32_gemm".into(),
+            CheckKind::Performance,
+            Some(0),
+            "",
+            "TFLOPS",
+        );
+        evaluate::decide(&mut c, t, v, lo, hi);
+        let c = c.finish();
+        assert_eq!(c.verdict, Verdict::Fail, "{v} {lo} {hi}: {}", c.reason);
+        assert!(
+            c.reason.starts_with("not a valid measurement"),
+            "{}",
+            c.reason
+        );
+        assert_eq!(c.observed, None);
+    }
+}
+
+// ---------------------------------------------------------------- too small (issue 17, item 8b)
+
+fn floor(device: u32, launch_s: f64, copy_s: f64) -> GpuFloor {
+    GpuFloor {
+        device,
+        launch_s: Some(launch_s),
+        copy_s: Some(copy_s),
+        note: None,
+    }
+}
+
+/// Replaces result `id`'s workload with `spec` measured at `tput` (its unit), steady.
+fn resize(r: &mut RunReport, id: &str, spec: WorkloadSpec, tput: f64) {
+    set(r, id, |w| {
+        w.spec = spec;
+        w.work = spec.work();
+        w.measurement = Some(measured_at(spec, spec.throughput(1.0) / tput));
+    });
+}
+
+fn square(precision: Precision, n: usize) -> WorkloadSpec {
+    WorkloadSpec::Gemm {
+        precision,
+        m: n,
+        n,
+        k: n,
+        math: crate::workload::GemmMath::CudaCores,
+    }
+}
+
+/// A failure of a size whose time at the pass line is within TOO_SMALL_FACTOR of the GPU's
+/// recorded launch (or copy) floor says the size is too small to measure the GPU, with the
+/// level's sizes, instead of blaming its clocks; a failure of a big enough size, a pass, and a
+/// run that recorded no floor say nothing of size.
+#[test]
+fn a_size_too_small_to_measure_the_gpu_says_so_instead_of_blaming_it() {
+    const TRIAD0: &str = "gpu0.stream.triad.f64";
+    const H2D0: &str = "gpu0.transfer.h2d.pinned";
+    type Case = (
+        &'static str,
+        &'static str,
+        fn(&mut RunReport),
+        &'static str,
+        Verdict,
+        Option<&'static [&'static str]>,
+    );
+    // The M40 fixture: launch floor 4 µs, copy floor 8 µs; g2.large's lines: FP32 4.2 TFLOPS,
+    // FP64 0.15, triad 201.6 GB/s, h2d 10.24 GB/s.
+    let cases: &[Case] = &[
+        (
+            // 2·256³ = 33.6 MFLOP: 7.99 µs at 4.2 TFLOPS, under 10 × 4 µs.
+            "SGEMM 256³ at 2 TFLOPS",
+            "g2.large",
+            |r| resize(r, SGEMM0, square(Precision::F32, 256), 2.0),
+            "gpu0.fp32_gemm",
+            Verdict::Fail,
+            Some(&[
+                "too small to measure this GPU",
+                "would take 7.99 µs",
+                "10 × the 4.00 µs a launch costs",
+                "it took 16.78 µs",
+                "run the quick level's sizes, FP32 GEMM 4096 (leave out --gemm-sizes)",
+            ]),
+        ),
+        (
+            // 2·512³ = 268 MFLOP: 1.79 ms at 0.15 TFLOPS.
+            "DGEMM 512³ at 0.1 TFLOPS: big enough, so the GPU is blamed",
+            "g2.large",
+            |r| resize(r, DGEMM0, square(Precision::F64, 512), 0.1),
+            "gpu0.fp64_gemm",
+            Verdict::Fail,
+            None,
+        ),
+        (
+            "SGEMM 256³ at 5 TFLOPS passes: nothing to excuse",
+            "g2.large",
+            |r| resize(r, SGEMM0, square(Precision::F32, 256), 5.0),
+            "gpu0.fp32_gemm",
+            Verdict::Pass,
+            None,
+        ),
+        (
+            "SGEMM 256³ at 2 TFLOPS in a run.json without floors: as before",
+            "g2.large",
+            |r| {
+                resize(r, SGEMM0, square(Precision::F32, 256), 2.0);
+                r.floors.clear();
+            },
+            "gpu0.fp32_gemm",
+            Verdict::Fail,
+            None,
+        ),
+        (
+            // 3 arrays × 64 Ki doubles = 1.57 MB: 7.80 µs at 201.6 GB/s, under 40 µs.
+            "triad over 512 KiB arrays at 150 GB/s",
+            "g2.large",
+            |r| {
+                let spec = WorkloadSpec::Stream {
+                    op: StreamOp::Triad,
+                    precision: Precision::F64,
+                    n: 1 << 16,
+                };
+                resize(r, TRIAD0, spec, 150.0);
+            },
+            "gpu0.stream_triad",
+            Verdict::Fail,
+            Some(&[
+                "too small to measure this GPU",
+                "one stream.triad.f64 would take 7.80 µs",
+                "a launch costs",
+                "stream arrays of 64 MiB, or 4 × the L2 cache",
+            ]),
+        ),
+        (
+            // 64 KiB: 6.40 µs at 10.24 GB/s, under 10 × the 8 µs copy floor.
+            "h2d of 64 KiB at 6 GB/s",
+            "g2.large",
+            |r| {
+                let spec = WorkloadSpec::Transfer {
+                    direction: Direction::HostToDevice,
+                    bytes: 1 << 16,
+                    pinned: true,
+                };
+                resize(r, H2D0, spec, 6.0);
+            },
+            "gpu0.h2d",
+            Verdict::Fail,
+            Some(&[
+                "too small to measure this GPU",
+                "would take 6.40 µs",
+                "the 8.00 µs a copy costs",
+                "transfers of 64 MiB (leave out --stream-mib)",
+            ]),
+        ),
+        (
+            // 128×72 frames, 64 per launch: at the 1080p line of 10101.2 fps, each frame is
+            // 9216 / 2073600 of one, so a launch takes 64 × 0.004444 / 10101.2 = 28.16 µs.
+            "colour conversion of 128x72 frames at 1 M fps (4444 1080p fps)",
+            "g2.large",
+            |r| {
+                let spec = WorkloadSpec::Video {
+                    stage: VideoStage::Nv12,
+                    width: 128,
+                    height: 72,
+                };
+                resize(r, "gpu0.video.nv12.1080p", spec, 1e6);
+            },
+            "gpu0.video_nv12",
+            Verdict::Fail,
+            Some(&[
+                "at the pass line one launch of 64 video.nv12.128x72 frames would take 28.16 µs \
+                 (it took 64.00 µs)",
+                "frames of 1920x1080 (leave out --video-sizes)",
+            ]),
+        ),
+        (
+            // The machine line (8.4 TFLOPS) shared by two GPUs: 7.99 µs each.
+            "two GPUs at SGEMM 256³: the machine total says so too",
+            "g2.2xlarge",
+            |r| {
+                resize(r, SGEMM0, square(Precision::F32, 256), 2.0);
+                resize(r, SGEMM1, square(Precision::F32, 256), 2.0);
+            },
+            "machine.fp32_gemm",
+            Verdict::Fail,
+            Some(&["gpu0: too small to measure this GPU", "FP32 GEMM 4096"]),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, prof, tweak, id, want, says) in cases {
+        let gpus = if *prof == "g2.2xlarge" { 2 } else { 1 };
+        let mut r = report(gpus);
+        r.level = Level::Quick;
+        r.floors = (0..gpus as u32).map(|d| floor(d, 4e-6, 8e-6)).collect();
+        tweak(&mut r);
+        let checks = evaluate(&profile(prof), &r);
+        let Some(c) = checks.iter().find(|c| c.id == *id) else {
+            failures.push(format!("{name}: no check {id}"));
+            continue;
+        };
+        let small = c.reason.contains("too small") || c.hint.contains("too small");
+        let ok = c.verdict == *want
+            && match says {
+                Some(says) => {
+                    says.iter()
+                        .all(|s| c.reason.contains(s) || c.hint.contains(s))
+                        && c.hint
+                            .starts_with("the size is too small to measure this GPU")
+                        && !c.hint.contains("throttle reasons")
+                }
+                None => !small,
+            };
+        if !ok {
+            failures.push(format!("{name}: {} {} / {}", c.verdict, c.reason, c.hint));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }

@@ -2,6 +2,7 @@
 //! timeout, and warnings for noise, drift and outliers. It never prints: progress goes to a
 //! callback.
 
+pub mod floor;
 pub mod stats;
 pub mod tune;
 
@@ -103,8 +104,21 @@ pub fn measure_until(
 
     let sampling = Instant::now();
     let (samples, stop_reason) = sample(trial, iters, crit, progress, stop, sampling)?;
-    let summary = stats::summarize(&samples);
-    let warnings = warnings(&samples, &summary, stop_reason, crit, sampling);
+    // A device time of zero or less (or not a number) is never a sample: it is kept in
+    // `samples` as it came, said in the warnings, and left out of everything computed from them.
+    let valid = valid_samples(&samples);
+    let summary = stats::summarize(&valid);
+    let mut warnings = invalid_time_warning(&samples)
+        .into_iter()
+        .collect::<Vec<_>>();
+    warnings.extend(self::warnings(
+        &valid,
+        samples.len(),
+        &summary,
+        stop_reason,
+        crit,
+        sampling,
+    ));
     let throughput = Throughput {
         unit: spec.throughput_unit().to_string(),
         median: spec.throughput(summary.median),
@@ -131,12 +145,15 @@ fn warm_up(
     stop: &dyn Fn() -> bool,
     start: Instant,
 ) -> Result<u64, WorkloadError> {
-    let mut per_iter = trial.run(1)?.max(1e-9);
+    // A time that is not a valid sample (zero, negative, not a number) calibrates as 1 ns:
+    // the wall-time bound then keeps the batch short.
+    let calibrate = |t: f64| if valid_time(t) { t.max(1e-9) } else { 1e-9 };
+    let mut per_iter = calibrate(trial.run(1)?);
     let mut per_iter_wall = start.elapsed().as_secs_f64();
     while start.elapsed().as_secs_f64() < crit.warmup_time && !stop() {
         let iters = batch_size(per_iter, per_iter_wall, crit);
         let t0 = Instant::now();
-        per_iter = (trial.run(iters)? / iters as f64).max(1e-9);
+        per_iter = calibrate(trial.run(iters)? / iters as f64);
         per_iter_wall = t0.elapsed().as_secs_f64() / iters as f64;
     }
     Ok(batch_size(per_iter, per_iter_wall, crit))
@@ -157,7 +174,9 @@ fn sample(
     let stop_reason = loop {
         let t = trial.run(iters)? / iters as f64;
         samples.push(t);
-        running.push(t);
+        if valid_time(t) {
+            running.push(t);
+        }
         let elapsed = sampling.elapsed().as_secs_f64();
         let rel_noise = running.rel_stddev();
         progress(SampleProgress {
@@ -165,7 +184,7 @@ fn sample(
             elapsed,
             rel_noise,
         });
-        if samples.len() >= crit.min_samples
+        if running.n() >= crit.min_samples
             && elapsed >= crit.min_time
             && rel_noise < crit.target_rel_noise
         {
@@ -185,10 +204,53 @@ fn sample(
     Ok((samples, stop_reason))
 }
 
-/// What the samples show that a reader should know: an interruption, a timeout, noise, drift
-/// and spread. `sampling` is when sampling began.
+/// Whether a device time (seconds) can be a sample: a finite number above zero.
+pub fn valid_time(t: f64) -> bool {
+    t.is_finite() && t > 0.0
+}
+
+/// The samples that are valid device times ([`valid_time`]), in order.
+pub fn valid_samples(samples: &[f64]) -> Vec<f64> {
+    samples.iter().copied().filter(|t| valid_time(*t)).collect()
+}
+
+/// How the warning about samples that are not valid device times starts.
+pub const INVALID_TIME_PREFIX: &str = "invalid device time:";
+
+/// The warning about the samples whose device time is zero, negative or not a number, if any:
+/// how many, and that the throughput is computed from the rest (or that there is none).
+pub fn invalid_time_warning(samples: &[f64]) -> Option<String> {
+    let n = samples.len();
+    let bad = n - valid_samples(samples).len();
+    if bad == 0 {
+        return None;
+    }
+    let zero = samples.iter().filter(|t| **t == 0.0).count();
+    let what = if zero == bad {
+        "0 s".to_string()
+    } else {
+        "0 s or less, or not a number".to_string()
+    };
+    let rest = if bad == n {
+        "no valid sample, so no throughput".to_string()
+    } else {
+        format!(
+            "they are left out; the throughput is from the other {}",
+            n - bad
+        )
+    };
+    Some(format!(
+        "{INVALID_TIME_PREFIX} {bad} of {n} samples took {what} of device time: a time of zero \
+         or less is never a sample (the timer did not count, or nothing ran); {rest}"
+    ))
+}
+
+/// What the (valid) samples show that a reader should know: an interruption, a timeout,
+/// noise, drift and spread. `taken` counts every sample taken, valid or not; `sampling` is when
+/// sampling began. Without a valid sample there is no noise to speak of: only an interruption.
 fn warnings(
     samples: &[f64],
+    taken: usize,
     summary: &Summary,
     stop_reason: StopReason,
     crit: &StoppingCriterion,
@@ -197,10 +259,12 @@ fn warnings(
     let mut warnings = Vec::new();
     if stop_reason == StopReason::Interrupted {
         warnings.push(format!(
-            "interrupted after {} sample(s) in {:.2} s: the run was asked to stop",
-            summary.n,
+            "interrupted after {taken} sample(s) in {:.2} s: the run was asked to stop",
             sampling.elapsed().as_secs_f64()
         ));
+    }
+    if summary.n == 0 {
+        return warnings;
     }
     if stop_reason == StopReason::Timeout && summary.n < crit.min_samples {
         // Too slow for the samples wanted, whatever the noise: say that, not "noise".
@@ -387,6 +451,79 @@ mod tests {
             gpu.iter()
                 .any(|w| w.ends_with("(thermal or power throttling?)")),
             "{gpu:?}"
+        );
+    }
+
+    /// A device time of zero (a timer that does not count) is never a sample: every sample of
+    /// such a trial is kept as it came, said in the warnings, and gives no throughput (where it
+    /// gave infinite TFLOPS).
+    #[test]
+    fn a_zero_device_time_is_never_a_sample() {
+        let mut t = Scripted {
+            per_iter: Box::new(|_| 0.0),
+            calls: 0,
+            sleep: 0.001,
+        };
+        let m = measure(&mut t, &SPEC, &fast_crit(), &mut |_| {}).unwrap();
+        assert!(m.samples.len() >= 3 && m.samples.iter().all(|s| *s == 0.0));
+        assert_eq!(m.summary.n, 0);
+        assert!(m.throughput.median.is_nan(), "{:?}", m.throughput);
+        assert!(m.throughput.best.is_nan() && m.throughput.worst.is_nan());
+        let n = m.samples.len();
+        assert_eq!(m.warnings.len(), 1, "{:?}", m.warnings);
+        assert_eq!(
+            m.warnings[0],
+            format!(
+                "{INVALID_TIME_PREFIX} {n} of {n} samples took 0 s of device time: a time of zero \
+                 or less is never a sample (the timer did not count, or nothing ran); no valid \
+                 sample, so no throughput"
+            )
+        );
+    }
+
+    /// Among valid samples, the invalid ones (zero, negative, NaN) are left out of the summary
+    /// and the throughput, and counted in the warning.
+    #[test]
+    fn invalid_samples_are_left_out_of_the_summary() {
+        let mut t = Scripted {
+            per_iter: Box::new(|c| match c % 4 {
+                0 => 0.0,
+                1 => -2e-3,
+                2 => f64::NAN,
+                _ => 2e-3,
+            }),
+            calls: 0,
+            sleep: 0.001,
+        };
+        let m = measure(&mut t, &SPEC, &fast_crit(), &mut |_| {}).unwrap();
+        let valid = m.samples.iter().filter(|s| **s == 2e-3).count();
+        assert_eq!(m.stop_reason, StopReason::Converged);
+        assert!(
+            valid >= 10,
+            "converged on 10 valid samples: {:?}",
+            m.samples
+        );
+        assert_eq!(m.summary.n, valid);
+        assert_eq!((m.summary.min, m.summary.max), (2e-3, 2e-3));
+        assert!((m.throughput.median - 1.0).abs() < 1e-12);
+        assert!((m.throughput.best - 1.0).abs() < 1e-12);
+        let w = &m.warnings[0];
+        let bad = m.samples.len() - valid;
+        assert!(
+            w.starts_with(&format!(
+                "{INVALID_TIME_PREFIX} {bad} of {} samples took 0 s or less, or not a number",
+                m.samples.len()
+            )),
+            "{w}"
+        );
+        assert!(
+            w.ends_with(&format!("the throughput is from the other {valid}")),
+            "{w}"
+        );
+        assert!(
+            !m.warnings.iter().any(|w| w.contains("slowest sample")),
+            "{:?}",
+            m.warnings
         );
     }
 

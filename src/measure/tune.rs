@@ -201,9 +201,10 @@ pub enum TuneError {
         math: GemmMath,
         cc: (u32, u32),
     },
-    /// Every variant failed to run or gave a wrong result: (variant, why) for each.
+    /// Every variant failed to run, gave a wrong result or had no valid time: (variant, why)
+    /// for each.
     #[error(
-        "no {} GEMM variant on the {} produced a verified result at {size}³: {}",
+        "no {} GEMM variant on the {} produced a verified, timed result at {size}³: {}",
         precision.as_str(),
         math.label(),
         failures.iter().map(|(v, why)| format!("{v}: {why}")).collect::<Vec<_>>().join("; ")
@@ -338,6 +339,9 @@ pub fn tune_class_at<D: KernelDevice + ?Sized + 'static>(
     }
 }
 
+/// How a candidate whose device time was not a valid time says so.
+pub const INVALID_TUNE_TIME: &str = "invalid device time:";
+
 fn time_variant<D: KernelDevice + ?Sized + 'static>(
     dev: &Arc<D>,
     v: GemmKernel,
@@ -376,6 +380,18 @@ fn time_variant<D: KernelDevice + ?Sized + 'static>(
         Ok(ver) => ver.status == VerifyStatus::Passed,
         Err(e) => return fail(e.to_string()),
     };
+    // A device time of zero or less is never a time: no speed, so never the fastest.
+    if !super::valid_time(per_iter) {
+        return Candidate {
+            variant: name,
+            tflops: None,
+            verified,
+            error: Some(format!(
+                "{INVALID_TUNE_TIME} {per_iter} s per launch (the timer did not count, or \
+                 nothing ran): this variant has no speed to compare"
+            )),
+        };
+    }
     Candidate {
         variant: name,
         tflops: Some(2.0 * (size as f64).powi(3) / per_iter / 1e12),

@@ -594,6 +594,26 @@ pub struct GpuPeaks {
     pub source: String,
 }
 
+/// What one operation costs on a GPU whatever its size, measured when the GPU was opened
+/// (`measure::floor`): the time of one kernel launch (an empty kernel, launched back to back)
+/// and of one small host-to-device copy. A workload whose time at its pass line is within a
+/// small factor of it is too small to measure the GPU, and the gate says so instead of blaming
+/// the GPU. None where it could not be measured (`note` says why).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GpuFloor {
+    pub device: u32,
+    /// Seconds per launch of an empty kernel, back to back: the fastest of a few timed batches.
+    #[serde(default)]
+    pub launch_s: Option<f64>,
+    /// Seconds per host-to-device copy of a few bytes from pinned memory, back to back: the
+    /// fastest of a few timed batches.
+    #[serde(default)]
+    pub copy_s: Option<f64>,
+    /// Why a floor is missing (the timer gave no valid time, a launch failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
 /// How a run was stopped before its end.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Interruption {
@@ -644,6 +664,11 @@ pub struct RunReport {
     /// files: reports then look the peaks up in their own catalogue.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub peaks: Vec<GpuPeaks>,
+    /// Each GPU's launch and copy floor, measured when it was opened: what the gate compares a
+    /// too-small workload with. Absent in files written before gpugate measured it (their
+    /// checks then say nothing of a size too small), and for GPUs that could not be opened.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub floors: Vec<GpuFloor>,
     pub module_loads: Vec<ModuleLoad>,
     /// Kernel families a GPU did not load its best build of, because the driver's JIT (or the
     /// device) is too old: a lower build (`target` set) or none, and why. Absent in older

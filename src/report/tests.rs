@@ -361,6 +361,7 @@ pub(crate) fn sample_report() -> RunReport {
         gpus: vec![m40(0)],
         gpu_unavailable: None,
         peaks: vec![crate::gate::profile::peaks_for_device(&m40(0))],
+        floors: Vec::new(),
         tuning: vec![sample_tuning()],
         module_loads: vec![
             ModuleLoad {

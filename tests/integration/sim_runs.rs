@@ -76,6 +76,8 @@ fn tuning_cache() -> PathBuf {
 struct SimRun {
     code: Option<i32>,
     report: RunReport,
+    /// The run's report.md.
+    markdown: String,
     stdout: String,
     stderr: String,
 }
@@ -87,6 +89,10 @@ impl SimRun {
             .iter()
             .find(|c| c.id == id)
             .map(|c| c.verdict)
+    }
+
+    fn check(&self, id: &str) -> Option<&gpugate::model::Check> {
+        self.report.checks.iter().find(|c| c.id == id)
     }
 
     fn check_reason(&self, id: &str) -> String {
@@ -130,15 +136,21 @@ fn sim_run_with(sim: &Sim, profile: &str, extra: &[&str], nvenc: bool) -> SimRun
     } else {
         host_fit_profile(profile, dir.path())
     };
-    let out = dir.path().join("out");
-    let mut args = vec![
-        "run",
-        "--backend",
-        "cuda",
-        "--level",
-        "quick",
-        "--gemm-sizes",
-        "384",
+    sim_run_profile(sim, profile.to_str().unwrap(), extra, dir.path())
+}
+
+/// gpugate run on `sim` against `profile` (a file, a built-in name or `auto`), small sizes
+/// (`extra` may set `--gemm-sizes` in place of 384), with `extra` arguments, writing into `dir`.
+fn sim_run_profile(sim: &Sim, profile: &str, extra: &[&str], dir: &Path) -> SimRun {
+    let out = dir.join("out");
+    let gemm: &[&str] = if extra.contains(&"--gemm-sizes") {
+        &[]
+    } else {
+        &["--gemm-sizes", "384"]
+    };
+    let mut args = vec!["run", "--backend", "cuda", "--level", "quick"];
+    args.extend_from_slice(gemm);
+    args.extend_from_slice(&[
         "--stream-mib",
         "2",
         // Frames whose work outlasts the 4 µs launch interval of the simulated M40 even at one
@@ -148,10 +160,10 @@ fn sim_run_with(sim: &Sim, profile: &str, extra: &[&str], nvenc: bool) -> SimRun
         "--seed",
         "7",
         "--profile",
-        profile.to_str().unwrap(),
+        profile,
         "--out",
         out.to_str().unwrap(),
-    ];
+    ]);
     args.extend_from_slice(extra);
     let o = sim
         .command(&crate::bin(), &args)
@@ -173,6 +185,7 @@ fn sim_run_with(sim: &Sim, profile: &str, extra: &[&str], nvenc: bool) -> SimRun
     SimRun {
         code: o.status.code(),
         report,
+        markdown: std::fs::read_to_string(out.join("latest/report.md")).unwrap_or_default(),
         stdout: stdout(&o),
         stderr: stderr(&o),
     }
@@ -568,6 +581,10 @@ fn one_driver(driver: &str, cuda: u32, isa: &str) -> Vec<String> {
     failures
 }
 
+/// `launch-fail-after=N` with N = 40 launches after the launch floor's
+/// (`gpugate::measure::floor::FLOOR_LAUNCHES`, asserted below).
+const LAUNCH_FAIL_AFTER: &str = "launch-fail-after=137";
+
 /// Each fault, alone, on a simulated M40 gated by g2.large (with --allow-simulated): the exit
 /// code and the checks that must fail.
 #[test]
@@ -576,6 +593,13 @@ fn each_fault_gives_the_verdict_an_operator_must_see() {
     {
         return;
     }
+    assert_eq!(
+        LAUNCH_FAIL_AFTER,
+        format!(
+            "launch-fail-after={}",
+            40 + gpugate::measure::floor::FLOOR_LAUNCHES
+        )
+    );
     type Expect = fn(&SimRun) -> Result<(), String>;
     /// Name, GPU models, faults, exit code, what else must hold.
     type Case = (
@@ -660,7 +684,8 @@ fn each_fault_gives_the_verdict_an_operator_must_see() {
         (
             "launch-fail-after: the GPU fails with the reason, earlier results are kept",
             vec!["m40"],
-            &["launch-fail-after=40"],
+            // 40 launches after the floor's, which every GPU makes when it is opened.
+            &[LAUNCH_FAIL_AFTER],
             Some(1),
             |r| {
                 let failed: Vec<_> = r
@@ -804,5 +829,307 @@ fn expect(r: &SimRun, id: &str, want: Verdict) -> Result<(), String> {
         Some(v) if v == want => Ok(()),
         Some(v) => Err(format!("{id} is {v}, want {want}: {}", r.check_reason(id))),
         None => Err(format!("no check {id}")),
+    }
+}
+
+/// The GPU speed checks of the G2 profiles.
+const SPEED_CHECKS: &[&str] = &[
+    "fp32_gemm",
+    "fp64_gemm",
+    "stream_triad",
+    "h2d",
+    "d2h",
+    "video_nv12",
+    "video_scale",
+    "video_me",
+    "video_dct",
+];
+
+/// `timer=zero` (the events report 0 ms between any two): every speed check of the GPU FAILS
+/// saying its samples took 0 s of device time (the gate once saw infinite throughput there and
+/// passed it), each result says so in its warnings and has no throughput, the floors are not
+/// measured and say why, and the inventory still passes.
+#[test]
+fn timer_zero_fails_every_speed_check_with_the_zero_time_reason() {
+    if crate::sim::stand_down_for_the_real_gpu(
+        "timer_zero_fails_every_speed_check_with_the_zero_time_reason",
+    ) {
+        return;
+    }
+    let r = sim_run(
+        &Sim::new(&["m40"]).fault("timer=zero"),
+        "g2.large",
+        &["--allow-simulated"],
+    );
+    assert_eq!(r.code, Some(1), "{}", r.describe());
+    for m in SPEED_CHECKS {
+        let id = format!("gpu0.{m}");
+        let c = r
+            .check(&id)
+            .unwrap_or_else(|| panic!("no {id}: {}", r.describe()));
+        assert_eq!(c.verdict, Verdict::Fail, "{id}: {}", r.describe());
+        assert!(
+            c.reason.contains("not a valid measurement")
+                && c.reason.contains("samples took 0 s of device time"),
+            "{id}: {}",
+            c.reason
+        );
+        assert!(c.hint.contains("impossible time"), "{id}: {}", c.hint);
+        assert_eq!(c.observed, None, "{id}");
+    }
+    for id in ["gpu0.model", "gpu0.memory", "machine.gpu_count"] {
+        assert_eq!(r.verdict(id), Some(Verdict::Pass), "{id}: {}", r.describe());
+    }
+    let measured: Vec<_> = r
+        .report
+        .results
+        .iter()
+        .filter(|w| w.device == Some(0) && !is_encode(w))
+        .filter_map(|w| w.measurement.as_ref().map(|m| (w, m)))
+        .collect();
+    assert!(measured.len() >= SPEED_CHECKS.len(), "{}", r.describe());
+    for (w, m) in measured {
+        assert!(
+            m.samples.iter().all(|s| *s == 0.0),
+            "{}: {:?}",
+            w.id,
+            m.samples
+        );
+        assert!(m.throughput.median.is_nan(), "{}: {:?}", w.id, m.throughput);
+        assert!(
+            m.warnings[0].starts_with(&format!(
+                "invalid device time: {n} of {n} samples took 0 s of device time",
+                n = m.samples.len()
+            )),
+            "{}: {:?}",
+            w.id,
+            m.warnings
+        );
+    }
+    let f = &r.report.floors[0];
+    assert_eq!((f.launch_s, f.copy_s), (None, None), "{f:?}");
+    assert!(
+        f.note
+            .as_deref()
+            .is_some_and(|n| n.contains("the timer gave 0 s")),
+        "{f:?}"
+    );
+}
+
+/// The simulated M40's pinned host-to-device rate over `--stream-mib 2` (2 MiB per copy), in
+/// GB/s, from its model (`sim/models/m40.toml`): PCIe 3.0 x16 is 16 lanes × 8 GT/s × 128/130 / 8
+/// = 15.754 GB/s, × pcie_efficiency 0.79 = 12.446 GB/s; one copy of 2 097 152 B takes the
+/// copy latency, 8 µs, plus 168.51 µs: 176.51 µs, 11.881 GB/s.
+fn m40_h2d_2mib_gbps() -> f64 {
+    let bytes = 2.0 * 1024.0 * 1024.0;
+    let rate = 16.0 * 8.0 * 128.0 / 130.0 / 8.0 * 0.79 * 1e9;
+    bytes / (8e-6 + bytes / rate) / 1e9
+}
+
+/// The host-fit copy of g2.large whose h2d pass line is the simulated M40's modelled h2d
+/// throughput at 2 MiB (spec = that throughput, pass fraction 1): a noiseless run sits exactly
+/// on it, and noise spreads its samples on both sides.
+fn g2_large_with_h2d_line_at_the_model(dir: &Path) -> PathBuf {
+    let path = host_fit_profile("g2.large", dir);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut out = String::new();
+    for (i, block) in text.split("\n[[target]]\n").enumerate() {
+        if i > 0 {
+            out.push_str("\n[[target]]\n");
+        }
+        if block.contains("metric = \"h2d\"") {
+            let lines: Vec<String> = block
+                .lines()
+                .map(|l| match l.split('=').next().unwrap_or("").trim() {
+                    "spec_gbps" => format!("spec_gbps = {:.9}", m40_h2d_2mib_gbps()),
+                    "pass_fraction" => "pass_fraction = 1.0".to_string(),
+                    _ => l.to_string(),
+                })
+                .collect();
+            out.push_str(&lines.join("\n"));
+            out.push('\n');
+        } else {
+            out.push_str(block);
+        }
+    }
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
+/// `jitter=SIGMA` puts noise of relative standard deviation SIGMA on every event time.
+///
+/// At 0.02, against a profile whose h2d pass line is the modelled 11.881 GB/s
+/// ([`m40_h2d_2mib_gbps`]): each sample is 11.881 / (1 + 0.02·z) GB/s, so about half of them
+/// are slower than the line and half faster; the noise interval keeps the middle 80 %, about
+/// ±2.6 % (the 10th and 90th percentiles of z are ∓1.28), and straddles the line. The check is
+/// INCONCLUSIVE, the run exits 3, and the result says it never reached the 0.5 % noise target
+/// (in run.json and report.md). Nothing fails: every other check of g2.large has more than
+/// 2.6 % of margin on the M40's model, which noise spreads about but does not move.
+///
+/// At 0.25, every measurement with enough samples is noisy (rel. stddev ≈ 25 % > 5 %) and says
+/// so.
+#[test]
+fn jitter_on_the_pass_line_is_inconclusive_and_heavy_jitter_warns_of_noise() {
+    if crate::sim::stand_down_for_the_real_gpu(
+        "jitter_on_the_pass_line_is_inconclusive_and_heavy_jitter_warns_of_noise",
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let profile = g2_large_with_h2d_line_at_the_model(dir.path());
+    let (moderate, heavy) = std::thread::scope(|s| {
+        let moderate = s.spawn(|| {
+            sim_run_profile(
+                &Sim::new(&["m40"]).fault("jitter=0.02"),
+                profile.to_str().unwrap(),
+                &["--allow-simulated"],
+                dir.path(),
+            )
+        });
+        let heavy = s.spawn(|| {
+            sim_run(
+                &Sim::new(&["m40"]).fault("jitter=0.25"),
+                "g2.large",
+                &["--allow-simulated"],
+            )
+        });
+        (moderate.join().unwrap(), heavy.join().unwrap())
+    });
+
+    let r = &moderate;
+    assert_eq!(r.code, Some(3), "{}", r.describe());
+    let model = m40_h2d_2mib_gbps();
+    let c = r.check("gpu0.h2d").unwrap();
+    assert_eq!(c.verdict, Verdict::Inconclusive, "{}", r.describe());
+    assert!(c.reason.contains("straddles the pass line"), "{}", c.reason);
+    assert!(c.hint.contains("--level full"), "{}", c.hint);
+    assert!((c.required.unwrap() / model - 1.0).abs() < 1e-6, "{c:?}");
+    // The median of many samples of 1 / (1 + 0.02·z) stays within 1 % of the model.
+    let v = c.observed.unwrap();
+    assert!((v / model - 1.0).abs() < 0.01, "{v} GB/s, model {model}");
+    let w = r
+        .report
+        .results
+        .iter()
+        .find(|w| c.evidence.contains(&w.id))
+        .unwrap();
+    let m = w.measurement.as_ref().unwrap();
+    assert!(
+        (m.summary.rel_stddev - 0.02).abs() < 0.006,
+        "rel. stddev {}",
+        m.summary.rel_stddev
+    );
+    let noise = m
+        .warnings
+        .iter()
+        .find(|x| x.starts_with("did not reach 0.5% noise"))
+        .unwrap_or_else(|| panic!("{:?}", m.warnings));
+    assert!(r.markdown.contains(noise.as_str()), "{}", r.markdown);
+    assert!(
+        r.markdown.contains("INCONCLUSIVE") && r.markdown.contains("straddles the pass line"),
+        "{}",
+        r.markdown
+    );
+
+    let r = &heavy;
+    let noisy: Vec<f64> = r
+        .report
+        .results
+        .iter()
+        .filter(|w| w.device == Some(0) && !is_encode(w))
+        .filter_map(|w| w.measurement.as_ref().map(|m| (w, m)))
+        .filter(|(_, m)| m.summary.n >= 10)
+        .map(|(w, m)| {
+            assert!(
+                m.warnings
+                    .iter()
+                    .any(|x| x.starts_with("noisy: rel. stddev")),
+                "{}: {:?}",
+                w.id,
+                m.warnings
+            );
+            m.summary.rel_stddev
+        })
+        .collect();
+    assert!(noisy.len() >= 5, "{}", r.describe());
+    let mut sorted = noisy.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    assert!((median - 0.25).abs() < 0.05, "rel. stddev {noisy:?}");
+    assert!(r.markdown.contains("noisy: rel. stddev"), "{}", r.markdown);
+}
+
+/// A simulated H100 run with `--gemm-sizes 256` and 2 MiB stream arrays: each GEMM takes the
+/// H100's 2.5 µs launch interval (2·256³ FLOP in 2.5 µs: 13.42 TFLOPS, against pass lines of
+/// 40.2 and 25.5), and the triad takes 0.8 µs + 6 291 456 B / (3352 GB/s × 0.89) = 2.909 µs
+/// (2163 GB/s, against 2345). All three FAIL, and each says the size is too small to measure
+/// this GPU, with the quick level's sizes, instead of pointing at clocks and throttling. The
+/// floors recorded for the GPU are the model's: 2.5 µs per launch, 5 µs + 4 B / 52.3 GB/s per
+/// copy.
+#[test]
+fn a_size_too_small_for_a_simulated_h100_says_so_and_names_the_levels_sizes() {
+    if crate::sim::stand_down_for_the_real_gpu(
+        "a_size_too_small_for_a_simulated_h100_says_so_and_names_the_levels_sizes",
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let r = sim_run_profile(
+        &Sim::new(&["h100"]),
+        "auto",
+        &["--allow-simulated", "--gemm-sizes", "256"],
+        dir.path(),
+    );
+    assert_eq!(r.code, Some(1), "{}", r.describe());
+    let f = &r.report.floors[0];
+    let launch = f.launch_s.unwrap();
+    assert!((launch / 2.5e-6 - 1.0).abs() < 1e-5, "{f:?}");
+    let pcie5_x16 = 16.0 * 32.0 * 128.0 / 130.0 / 8.0 * 0.83 * 1e9;
+    let copy = 5e-6 + 4.0 / pcie5_x16;
+    assert!((f.copy_s.unwrap() / copy - 1.0).abs() < 1e-5, "{f:?}");
+    let gemm = 2.0 * 256f64.powi(3) / 2.5e-6 / 1e12;
+    let triad = 6_291_456.0 / (0.8e-6 + 6_291_456.0 / (3352e9 * 0.89)) / 1e9;
+    for (id, model, sizes) in [
+        (
+            "gpu0.fp32_gemm",
+            gemm,
+            "FP32 GEMM 4096 (leave out --gemm-sizes)",
+        ),
+        (
+            "gpu0.fp64_gemm",
+            gemm,
+            "FP64 GEMM 2048 (leave out --gemm-sizes)",
+        ),
+        (
+            "gpu0.stream_triad",
+            triad,
+            "stream arrays of 64 MiB, or 4 × the L2 cache where that is larger",
+        ),
+    ] {
+        let c = r
+            .check(id)
+            .unwrap_or_else(|| panic!("no {id}: {}", r.describe()));
+        assert_eq!(c.verdict, Verdict::Fail, "{id}: {}", r.describe());
+        let v = c.observed.unwrap();
+        assert!((v / model - 1.0).abs() < 1e-3, "{id}: {v}, model {model}");
+        assert!(
+            c.reason.contains("too small to measure this GPU")
+                && c.reason.contains("the 2.50 µs a launch costs on this GPU"),
+            "{id}: {}",
+            c.reason
+        );
+        assert!(
+            c.hint
+                .starts_with("the size is too small to measure this GPU")
+                && c.hint.contains("run the quick level's sizes")
+                && c.hint.contains(sizes),
+            "{id}: {}",
+            c.hint
+        );
+        assert!(!c.hint.contains("throttle"), "{id}: {}", c.hint);
+        assert!(
+            r.markdown.contains(&c.hint),
+            "{id}: the report shows the check's hint"
+        );
     }
 }

@@ -11,6 +11,7 @@ use std::ffi::{c_int, c_uint};
 use cudarc::driver::sys::{CUevent, CUresult, CUstream};
 
 use super::state::{driver, event_handle, id_of, stream_handle, Event, Kind, Stream, Target};
+use super::timing;
 use super::{guard, out, CuResult};
 
 /// `CU_EVENT_DISABLE_TIMING`
@@ -308,11 +309,17 @@ unsafe fn elapsed(ms: *mut f32, start: CUevent, end: CUevent) -> CuResult {
     let (Some(t0), Some(t1)) = (a.time, b.time) else {
         return Err(CUresult::CUDA_ERROR_INVALID_HANDLE);
     };
+    let mut secs = t1 - t0;
     if let Some(c) = st.ctxs.get(&a.ctx) {
         d.sticky(c.device)?;
+        // The GPU's timer faults (`timer=zero`, `jitter=SIGMA`).
+        let gpu = d.gpu(c.device);
+        let launches = gpu.launches.load(std::sync::atomic::Ordering::Acquire);
+        let seed = timing::jitter_seed(c.device, t0, t1, launches);
+        secs = timing::reported_elapsed(&gpu.faults, secs, seed);
     }
     // SAFETY: checked non-null; the caller's out-pointer.
-    unsafe { ms.write(((t1 - t0) * 1e3) as f32) };
+    unsafe { ms.write((secs * 1e3) as f32) };
     Ok(())
 }
 

@@ -28,7 +28,13 @@
 //! memory_bw × mem_eff × s / 2 for device→device on one GPU (each byte is read and written),
 //! and the slower of the two links for a peer copy. Memset: overhead + bytes / (memory_bw ·
 //! mem_eff · s).
+//!
+//! Event timing ([`reported_elapsed`]): `cuEventElapsedTime` reports the simulated time between
+//! two events, 0 under `timer=zero`, and × (1 + SIGMA·z) under `jitter=SIGMA`, z a standard
+//! normal draw clamped to ±3 and seeded by the two stamps and the GPU's launch count
+//! ([`jitter_seed`]): the same sequence of calls gives the same times.
 
+use crate::config::GpuFaults;
 use crate::exec::LaunchStats;
 use crate::model::{pcie_lane_gbps, DeviceModel};
 
@@ -232,6 +238,51 @@ pub fn copy_seconds(model: &DeviceModel, f: Factors, kind: CopyKind, bytes: u64)
     latency + bytes as f64 / rate
 }
 
+/// The seed of one elapsed-time query's jitter: GPU `gpu`, the stamps of its two events (`t0`,
+/// `t1`, simulated seconds) and the launches the GPU has made.
+pub fn jitter_seed(gpu: usize, t0: f64, t1: f64, launches: u64) -> u64 {
+    crate::fnv1a64(
+        (gpu as u64)
+            .to_le_bytes()
+            .into_iter()
+            .chain(t0.to_bits().to_le_bytes())
+            .chain(t1.to_bits().to_le_bytes())
+            .chain(launches.to_le_bytes()),
+    )
+}
+
+/// SplitMix64's output function: a well-spread 64-bit value from `x`.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// A standard normal draw from `seed` (Box–Muller on two uniforms from SplitMix64), clamped to
+/// ±3 so that a jittered time never reaches zero.
+pub fn standard_normal(seed: u64) -> f64 {
+    let a = mix(seed);
+    let b = mix(a);
+    // Uniforms in (0, 1]: 53 random bits, never zero (ln 0).
+    let u = |x: u64| ((x >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
+    let z = (-2.0 * u(a).ln()).sqrt() * (2.0 * std::f64::consts::PI * u(b)).cos();
+    z.clamp(-3.0, 3.0)
+}
+
+/// What `cuEventElapsedTime` reports, in seconds, for `secs` of simulated time between two
+/// events of a GPU with `faults`: 0 under `timer=zero`, `secs` × (1 + SIGMA · z) under
+/// `jitter=SIGMA` (z = [`standard_normal`]`(seed)`), else `secs`.
+pub fn reported_elapsed(faults: &GpuFaults, secs: f64, seed: u64) -> f64 {
+    if faults.timer_zero {
+        return 0.0;
+    }
+    match faults.jitter {
+        Some(sigma) => secs * (1.0 + sigma * standard_normal(seed)),
+        None => secs,
+    }
+}
+
 /// Simulated seconds for a memset of `bytes`.
 pub fn memset_seconds(model: &DeviceModel, f: Factors, bytes: u64) -> f64 {
     let t = &model.time;
@@ -424,6 +475,47 @@ mod tests {
         let (t, b) = kernel_seconds(&m, Factors::healthy(&m), &LaunchStats::default());
         assert_eq!(b, Bound::Overhead);
         assert!((t - 4e-6).abs() < 1e-12);
+    }
+
+    /// `timer=zero` reports no time; `jitter=SIGMA` reports the time with that relative standard
+    /// deviation, the same for the same seed, never below 1 − 3·SIGMA of it.
+    #[test]
+    fn timer_faults_change_what_events_report() {
+        let healthy = GpuFaults::default();
+        assert_eq!(reported_elapsed(&healthy, 2e-3, 7), 2e-3);
+        let zero = GpuFaults {
+            timer_zero: true,
+            ..GpuFaults::default()
+        };
+        assert_eq!(reported_elapsed(&zero, 2e-3, 7), 0.0);
+        let sigma = 0.05;
+        let noisy = GpuFaults {
+            jitter: Some(sigma),
+            ..GpuFaults::default()
+        };
+        let n = 20_000;
+        let times: Vec<f64> = (0..n)
+            .map(|i| reported_elapsed(&noisy, 1.0, jitter_seed(0, i as f64, i as f64 + 1.0, i)))
+            .collect();
+        let mean = times.iter().sum::<f64>() / n as f64;
+        let sd = (times.iter().map(|t| (t - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt();
+        // The mean of 20 000 draws is within 4 standard errors (0.05 / √20000 each) of 1.
+        assert!(
+            (mean - 1.0).abs() < 4.0 * sigma / (n as f64).sqrt(),
+            "mean {mean}"
+        );
+        assert!(
+            (sd / sigma - 1.0).abs() < 0.03,
+            "relative standard deviation {sd}"
+        );
+        let lo = times.iter().copied().fold(f64::INFINITY, f64::min);
+        assert!(lo >= 1.0 - 3.0 * sigma, "{lo}");
+        let seed = jitter_seed(1, 0.5, 0.75, 40);
+        assert_eq!(
+            reported_elapsed(&noisy, 0.25, seed),
+            reported_elapsed(&noisy, 0.25, seed)
+        );
+        assert_ne!(seed, jitter_seed(1, 0.5, 0.75, 41));
     }
 
     #[test]
