@@ -17,9 +17,12 @@
 //! - `driver`: the CUDA driver API (`cu*` symbols, C ABI) over `ptx` and `exec`, with the time
 //!   model behind events.
 //! - `nvml`: the NVML API (`nvml*` symbols).
+//! - [`cublas`]: the cuBLAS entry points gpugate's cuBLAS peer calls (`cublas*` symbols), in the
+//!   same library, over the driver's contexts, streams and memory.
 //! - the `gpugate-sim` binary: runs a command with the simulated libraries in front.
 
 pub mod config;
+pub mod cublas;
 pub mod driver;
 pub mod drivers;
 pub mod elf;
