@@ -103,6 +103,46 @@ pub fn hide_symbols(so: &[u8], names: &[&str]) -> Result<Vec<u8>, ElfError> {
     Ok(out)
 }
 
+/// The names of the symbols that the object both defines and refers to by name from a dynamic
+/// relocation (`.rela.dyn`, `.rela.plt`): references the dynamic linker resolves by name at load
+/// time. Hiding one of these would leave the object unable to load, so the launcher refuses to
+/// (the library is linked with `-Bsymbolic`, see `build.rs`, which leaves none).
+pub fn self_referenced_symbols(so: &[u8]) -> Result<Vec<String>, ElfError> {
+    const SYM: usize = 24;
+    const RELA: usize = 24;
+    let dynsym = section(so, ".dynsym")?;
+    let dynstr = section(so, ".dynstr")?;
+    let name_at = |off: usize| -> Option<String> {
+        let start = dynstr.start + off;
+        let len = so.get(start..dynstr.end)?.iter().position(|&c| c == 0)?;
+        Some(String::from_utf8_lossy(&so[start..start + len]).into_owned())
+    };
+    let mut out = Vec::new();
+    for rela in [".rela.dyn", ".rela.plt"] {
+        let Ok(r) = section(so, rela) else { continue };
+        for e in (r.start..r.end).step_by(RELA) {
+            let info = u64_at(so, e + 8)?;
+            let sym = info >> 32;
+            if sym == 0 {
+                continue;
+            }
+            let s = dynsym.start + sym * SYM;
+            if s + SYM > dynsym.end {
+                return Err(ElfError(format!("{rela}: symbol {sym} is past .dynsym")));
+            }
+            let defined = u16_at(so, s + 6)? != 0;
+            if defined {
+                let name = name_at(u32_at(so, s)? as usize)
+                    .ok_or_else(|| ElfError(format!("{rela}: bad name of symbol {sym}")))?;
+                if !out.contains(&name) {
+                    out.push(name);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The names of `.dynstr` (for tests and messages).
 pub fn dynamic_strings(so: &[u8]) -> Result<Vec<String>, ElfError> {
     let r = section(so, ".dynstr")?;

@@ -156,11 +156,18 @@ fn get<'a>(env: &'a [(String, String)], k: &str) -> Option<&'a str> {
     env.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str())
 }
 
+/// The library the launcher uses: the newer of the one beside it and the one in deps/.
 fn library() -> PathBuf {
     let dir = Path::new(BIN).parent().unwrap();
-    std::fs::canonicalize(dir.join("libgpugate_sim.so"))
-        .or_else(|_| std::fs::canonicalize(dir.join("deps/libgpugate_sim.so")))
-        .expect("the cdylib is built beside the launcher")
+    let newest = [
+        dir.join("libgpugate_sim.so"),
+        dir.join("deps/libgpugate_sim.so"),
+    ]
+    .into_iter()
+    .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
+    .max_by_key(|(t, _)| *t)
+    .expect("the cdylib is built beside the launcher");
+    std::fs::canonicalize(newest.1).unwrap()
 }
 
 #[test]
@@ -341,6 +348,54 @@ fn cublas_names_follow_the_machines_cublas_and_cublas_missing_leaves_them_out() 
         text(&out.stderr)
     );
     let _ = std::fs::remove_file(model_file);
+}
+
+/// Runs in a child under the launcher (GPUGATE_SIM_DLOPEN=1): the driver, NVML and cuBLAS
+/// names load with every symbol bound at once (RTLD_NOW). A no-op otherwise.
+#[test]
+fn helper_dlopen_now() {
+    if std::env::var_os("GPUGATE_SIM_DLOPEN").is_none() {
+        return;
+    }
+    for name in [c"libcuda.so.1", c"libnvidia-ml.so.1", c"libcublas.so.12"] {
+        // SAFETY: dlopen with a NUL-terminated name; dlerror's text is read at once.
+        unsafe {
+            let h = libc::dlopen(name.as_ptr(), libc::RTLD_NOW);
+            assert!(
+                !h.is_null(),
+                "{name:?}: {}",
+                std::ffi::CStr::from_ptr(libc::dlerror()).to_string_lossy()
+            );
+        }
+    }
+    println!("dlopen ok");
+}
+
+/// The library never refers to its own entry points by name (it is linked with -Bsymbolic), so
+/// the launcher can hide any of them for an old driver: on R375, which lacks the most, every
+/// name still loads with RTLD_NOW. (The release build once referred to
+/// nvmlDeviceGetCurrentClocksEventReasons from its older twin, and every `--driver` before R535
+/// then failed to load: "no NVIDIA driver found".)
+#[test]
+fn an_old_driver_hides_entry_points_without_breaking_the_library() {
+    let so = std::fs::read(library()).unwrap();
+    let refs = gpugate_sim::elf::self_referenced_symbols(&so).unwrap();
+    assert!(refs.is_empty(), "referred to by name from inside: {refs:?}");
+    assert!(!gpugate_sim::drivers::missing_entry_points(8000).is_empty());
+    let me = std::env::current_exe().unwrap();
+    let out = Command::new(BIN)
+        .env("GPUGATE_SIM_DLOPEN", "1")
+        .args(["--driver", "375", "--"])
+        .arg(me)
+        .args(["--exact", "helper_dlopen_now", "--nocapture"])
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("dlopen ok"),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]

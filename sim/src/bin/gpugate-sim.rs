@@ -207,8 +207,8 @@ fn model_env(models: &[String]) -> Result<Vec<String>, Bad> {
         .collect()
 }
 
-/// The simulator's shared library: $GPUGATE_SIM_LIB, else beside this program, else in
-/// `deps/` beside it (where `cargo test` leaves it).
+/// The simulator's shared library: $GPUGATE_SIM_LIB, else the newer of the one beside this
+/// program and the one in `deps/` beside it (where `cargo test` leaves it).
 fn find_library() -> Result<PathBuf, Bad> {
     const NAME: &str = "libgpugate_sim.so";
     if let Some(p) = std::env::var_os("GPUGATE_SIM_LIB").filter(|p| !p.is_empty()) {
@@ -224,14 +224,19 @@ fn find_library() -> Result<PathBuf, Bad> {
         .and_then(std::fs::canonicalize)
         .map_err(|e| Bad(format!("cannot find this program's own path: {e}"), false))?;
     let dir = exe.parent().unwrap_or(Path::new("/"));
-    let mut tried = Vec::new();
-    for cand in [dir.join(NAME), dir.join("deps").join(NAME)] {
-        if cand.is_file() {
-            return std::fs::canonicalize(&cand)
-                .map_err(|e| Bad(format!("{}: {e}", cand.display()), false));
-        }
-        tried.push(cand.display().to_string());
+    // Both may exist: `cargo build` leaves the library beside the launcher, `cargo test`
+    // rebuilds it in deps/ only. The newer one is the one built from the current sources.
+    let cands = [dir.join(NAME), dir.join("deps").join(NAME)];
+    let newest = cands
+        .iter()
+        .filter_map(|c| Some((std::fs::metadata(c).ok()?.modified().ok()?, c)))
+        .filter(|(_, c)| c.is_file())
+        .max_by_key(|(t, _)| *t);
+    if let Some((_, cand)) = newest {
+        return std::fs::canonicalize(cand)
+            .map_err(|e| Bad(format!("{}: {e}", cand.display()), false));
     }
+    let tried: Vec<String> = cands.iter().map(|c| c.display().to_string()).collect();
     Err(Bad(
         format!(
             "cannot find the simulator library {NAME} (looked at {}); build it with `cargo \
@@ -308,6 +313,18 @@ fn library_dir(lib: &Path, nvml: bool, cfg: &Config) -> Result<PathBuf, Bad> {
     } else {
         let bytes =
             std::fs::read(lib).map_err(|e| fail(format!("cannot read {}: {e}", lib.display())))?;
+        let driver_name = gpugate_sim::drivers::cuda_string(cfg.driver_cuda_version());
+        let referenced = gpugate_sim::elf::self_referenced_symbols(&bytes)
+            .map_err(|e| fail(format!("cannot read {}: {e}", lib.display())))?;
+        if let Some(name) = hidden.iter().find(|h| referenced.iter().any(|r| r == *h)) {
+            return Err(fail(format!(
+                "cannot make a CUDA {driver_name} driver from {}: the library refers to {name} \
+                 by name from inside (a dynamic relocation), so hiding it would keep the \
+                 library from loading; rebuild it (gpugate-sim's build.rs links it with \
+                 -Bsymbolic, which leaves no such reference)",
+                lib.display()
+            )));
+        }
         let patched = gpugate_sim::elf::hide_symbols(&bytes, &hidden).map_err(|e| {
             fail(format!(
                 "cannot make a CUDA {} driver from {}: {e}",
