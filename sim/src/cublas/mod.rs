@@ -190,7 +190,7 @@ pub unsafe extern "C" fn cublasCreate_v2(handle: *mut *mut c_void) -> Status {
                 id_of(Kind::Context, c as usize).ok_or(not_init)?
             }
         };
-        let device = d.lock().ctxs[&ctx].device;
+        let device = d.lock().ctxs.get(&ctx).map(|c| c.device).ok_or(not_init)?;
         d.sticky(device).map_err(|_| not_init)?;
         let mut hs = handles();
         hs.next += 1;
