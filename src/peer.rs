@@ -13,7 +13,7 @@ use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::cuda::{self, BlasError, CudaDevice, CudaError};
+use crate::cuda::{self, BlasError, CublasLibrary, CudaDevice, CudaError};
 use crate::gate::Profile;
 use crate::measure::StoppingCriterion;
 use crate::model::{BackendKind, DeviceInfo, Level, Role, WorkloadResult};
@@ -81,7 +81,10 @@ pub fn peers_for(
     let mut peers: Vec<Box<dyn Peer>> = Vec::new();
     let mut notes = Vec::new();
     match Cublas::probe() {
-        Ok(c) => peers.push(Box::new(c)),
+        Ok(c) => {
+            notes.push(c.found_note());
+            peers.push(Box::new(c))
+        }
         Err(why) => notes.push(format!("cuBLAS peer not run: {why}")),
     }
     peers.push(Box::new(Nvenc::new(profile, gpus, level)));
@@ -91,12 +94,25 @@ pub fn peers_for(
 /// cuBLAS: beside the first GEMM of each precision and shape on a GPU (whatever its math):
 /// sgemm (pedantic FP32), dgemm, gemmEx for FP16 inputs. Its results are peers: compared with
 /// gpugate's kernel in the reports, never gated.
-pub struct Cublas(());
+pub struct Cublas(CublasLibrary);
 
 impl Cublas {
     /// cuBLAS, if it is installed and fits the driver; else why not.
     pub fn probe() -> Result<Cublas, BlasError> {
-        cuda::cublas_status().map(|()| Cublas(()))
+        cuda::cublas_status().map(Cublas)
+    }
+
+    /// The run's note naming the library found: "cuBLAS peer: cuBLAS 12.4.5 (gpugate-sim) from
+    /// /…/libgpugate_sim.so, compared with gpugate's GEMMs, never gated".
+    pub fn found_note(&self) -> String {
+        format!(
+            "cuBLAS peer: {} from {}, compared with gpugate's GEMMs, never gated",
+            self.0.label(),
+            self.0
+                .path
+                .as_deref()
+                .unwrap_or("a file the loader does not name")
+        )
     }
 }
 
@@ -142,6 +158,15 @@ impl Peer for Cublas {
             site.telemetry.map(|t| (t, site.epoch)),
             site.progress,
         )
+    }
+
+    /// One note per GPU whose cuBLAS results failed: the warnings say how, and nothing is gated.
+    fn failure_note(&self, gpu: &DeviceInfo, _error: &str) -> Option<String> {
+        Some(format!(
+            "GPU {}: cuBLAS peer failed (see the warnings); peers are compared with gpugate's \
+             GEMMs, never gated",
+            gpu.index
+        ))
     }
 }
 
@@ -309,7 +334,7 @@ mod tests {
     fn a_peer_without_a_context_fails_its_result_with_the_reason() {
         let gpu = crate::test_support::m40(0);
         let job = cublas_jobs(&[WorkloadSpec::gemm(Precision::F32, 64, 64, 64)])[0];
-        let (r, seen) = site_run(&Cublas(()), &job, &gpu);
+        let (r, seen) = site_run(&Cublas(CublasLibrary::default()), &job, &gpu);
         assert_eq!(r.role, Role::Peer);
         assert_eq!(r.id, "gpu0.peer.sgemm.64x64x64");
         assert!(r.measurement.is_none());
@@ -350,7 +375,7 @@ mod tests {
             epoch: Instant::now(),
             progress: &mut |_| {},
         };
-        let r = Cublas(()).measure(&job, site);
+        let r = Cublas(CublasLibrary::default()).measure(&job, site);
         assert_eq!(r.id, "gpu0.peer.dgemm.64x64x64");
         assert_eq!(
             r.error.as_deref(),

@@ -55,8 +55,12 @@ Faults (--fault SPEC, repeatable; SPEC = [gpu=I:]FAULT, without gpu=I: every GPU
                          standard normal draw clamped to ±3, seeded by the two events' stamps
                          (reproducible; 0 < SIGMA <= 0.3: SIGMA is the relative standard
                          deviation)
+  cublas-missing         no libcublas.so* in front (a machine without cuBLAS); the simulator's
+                         cublasCreate fails with CUBLAS_STATUS_NOT_INITIALIZED (whole machine)
+  cublas-fail            every cuBLAS GEMM on the GPU fails to launch with
+                         CUBLAS_STATUS_EXECUTION_FAILED (handles, streams and math modes work)
 Examples: --fault slow=0.5   --fault gpu=1:throttle   --fault sdc=sgemm@22   --fault pcie=3,8
-          --fault jitter=0.02   --fault timer=zero";
+          --fault jitter=0.02   --fault timer=zero   --fault cublas-missing   --fault gpu=0:cublas-fail";
 
 /// The driver version the `old-driver` fault reports: CUDA 8.0.
 pub const OLD_DRIVER_CUDA: u32 = 8000;
@@ -113,6 +117,8 @@ pub enum Fault {
     TimerZero,
     /// Relative standard deviation of the noise on event times.
     Jitter(f64),
+    CublasMissing,
+    CublasFail,
 }
 
 /// The largest `jitter=SIGMA`: with z clamped to ±3, every elapsed time stays above 0.1 × its
@@ -142,6 +148,8 @@ pub struct GpuFaults {
     pub timer_zero: bool,
     /// `jitter=SIGMA`: relative standard deviation of the noise on event elapsed times.
     pub jitter: Option<f64>,
+    /// Every cuBLAS GEMM on the GPU fails (CUBLAS_STATUS_EXECUTION_FAILED).
+    pub cublas_fail: bool,
 }
 
 /// One simulated GPU.
@@ -161,6 +169,8 @@ pub struct Config {
     pub driver: Option<crate::drivers::Driver>,
     /// nvmlInit fails with NVML_ERROR_LIBRARY_NOT_FOUND.
     pub no_nvml: bool,
+    /// No cuBLAS: the launcher offers no libcublas name, cublasCreate fails.
+    pub cublas_missing: bool,
     pub log: Option<PathBuf>,
     pub threads: usize,
     pub racecheck: bool,
@@ -180,6 +190,7 @@ impl Config {
             old_driver: false,
             driver: None,
             no_nvml: false,
+            cublas_missing: false,
             log: None,
             threads: default_threads(),
             racecheck: true,
@@ -202,6 +213,7 @@ impl Config {
             let f = parse_fault(spec)?;
             cfg.apply(spec, f)?;
         }
+        cfg.check_cublas()?;
         Ok(cfg)
     }
 
@@ -220,18 +232,18 @@ impl Config {
             }
         }
         match &f.fault {
-            Fault::OldDriver | Fault::NoNvml => {
+            Fault::OldDriver | Fault::NoNvml | Fault::CublasMissing => {
                 if f.gpu.is_some() {
                     return Err(bad(
-                        "old-driver and no-nvml apply to the whole machine (one driver), not \
-                         to one GPU"
+                        "old-driver, no-nvml and cublas-missing apply to the whole machine (one \
+                         driver, one set of libraries), not to one GPU"
                             .to_string(),
                     ));
                 }
-                if f.fault == Fault::OldDriver {
-                    self.old_driver = true;
-                } else {
-                    self.no_nvml = true;
+                match f.fault {
+                    Fault::OldDriver => self.old_driver = true,
+                    Fault::NoNvml => self.no_nvml = true,
+                    _ => self.cublas_missing = true,
                 }
                 return Ok(());
             }
@@ -252,7 +264,10 @@ impl Config {
                 Fault::Pcie { gen, width } => g.pcie = Some((*gen, *width)),
                 Fault::TimerZero => g.timer_zero = true,
                 Fault::Jitter(sigma) => g.jitter = Some(*sigma),
-                Fault::OldDriver | Fault::NoNvml => unreachable!("handled above"),
+                Fault::CublasFail => g.cublas_fail = true,
+                Fault::OldDriver | Fault::NoNvml | Fault::CublasMissing => {
+                    unreachable!("handled above")
+                }
             }
         }
         Ok(())
@@ -330,6 +345,43 @@ impl Config {
                 .first()
                 .map(|g| g.model.driver.version.clone())
                 .unwrap_or_default()
+        }
+    }
+
+    /// The cuBLAS version the machine's library reports (major, minor, patch): its first GPU's
+    /// model's (checked when the model was loaded).
+    pub fn cublas_version(&self) -> (u32, u32, u32) {
+        self.gpus
+            .first()
+            .and_then(|g| g.model.cublas.version_triple())
+            .unwrap_or((12, 0, 0))
+    }
+
+    /// The machine's cuBLAS (its first GPU's model's) must support every GPU: cuBLAS 13 and
+    /// newer dropped compute capability below 7.5.
+    fn check_cublas(&self) -> Result<(), ConfigError> {
+        let v = self.cublas_version();
+        if v.0 < 13 {
+            return Ok(());
+        }
+        match self
+            .gpus
+            .iter()
+            .position(|g| g.model.compute.capability < model::CUBLAS_13_MIN_CAPABILITY)
+        {
+            Some(i) => Err(ConfigError::Setting {
+                name: "cuBLAS".to_string(),
+                reason: format!(
+                    "the machine's cuBLAS is {}.{}.{} (GPU 0's model), which supports compute \
+                     capability 7.5 and newer only, and GPU {i} is sm_{}: put a model with a \
+                     cuBLAS 12 first",
+                    v.0,
+                    v.1,
+                    v.2,
+                    self.gpus[i].model.sm()
+                ),
+            }),
+            None => Ok(()),
         }
     }
 
@@ -499,11 +551,19 @@ pub fn parse_fault(spec: &str) -> Result<FaultSpec, ConfigError> {
             }
             Fault::Jitter(sigma)
         }
+        "cublas-missing" => {
+            none()?;
+            Fault::CublasMissing
+        }
+        "cublas-fail" => {
+            none()?;
+            Fault::CublasFail
+        }
         "" => return Err(bad("empty fault")),
         other => {
             return Err(bad(&format!(
                 "unknown fault '{other}' (known: slow, throttle, sdc, launch-fail-after, \
-                 oom-after, pcie, old-driver, no-nvml, timer, jitter)"
+                 oom-after, pcie, old-driver, no-nvml, timer, jitter, cublas-missing, cublas-fail)"
             )))
         }
     };
@@ -605,6 +665,17 @@ mod tests {
             }
         );
         assert_eq!(parse_fault("jitter=0.3").unwrap().fault, Fault::Jitter(0.3));
+        assert_eq!(
+            parse_fault("cublas-missing").unwrap().fault,
+            Fault::CublasMissing
+        );
+        assert_eq!(
+            parse_fault("gpu=1:cublas-fail").unwrap(),
+            FaultSpec {
+                gpu: Some(1),
+                fault: Fault::CublasFail
+            }
+        );
     }
 
     #[test]
@@ -633,6 +704,8 @@ mod tests {
             ("jitter=-0.1", "0 < SIGMA <= 0.3"),
             ("jitter=NaN", "0 < SIGMA <= 0.3"),
             ("jitter=lots", "number"),
+            ("cublas-fail=1", "takes no value"),
+            ("cublas-missing=yes", "takes no value"),
             ("melt", "unknown fault"),
             ("", "empty"),
         ] {
@@ -680,6 +753,33 @@ mod tests {
         assert!(e.to_string().contains("1 GPU(s)"), "{e}");
         let e = Config::build(&["m40".into()], &["gpu=0:old-driver".into()]).unwrap_err();
         assert!(e.to_string().contains("whole machine"), "{e}");
+        let e = Config::build(&["m40".into()], &["gpu=0:cublas-missing".into()]).unwrap_err();
+        assert!(e.to_string().contains("whole machine"), "{e}");
+        let c = Config::build(
+            &["m40".into(), "m40".into()],
+            &["gpu=1:cublas-fail".into(), "cublas-missing".into()],
+        )
+        .unwrap();
+        assert!(!c.gpus[0].faults.cublas_fail && c.gpus[1].faults.cublas_fail);
+        assert!(c.cublas_missing);
+    }
+
+    #[test]
+    fn the_machines_cublas_is_its_first_models_and_must_support_every_gpu() {
+        let c = Config::build(&["h100".into(), "m40".into()], &[]).unwrap();
+        assert_eq!(c.cublas_version(), (12, 8, 4));
+        assert_eq!(
+            Config::build(&[], &[]).unwrap().cublas_version(),
+            (12, 4, 5)
+        );
+        // A cuBLAS 13 model first, an M40 second: cuBLAS 13 has no sm_52 support.
+        let mut h100 = crate::model::load("h100").unwrap();
+        h100.cublas.version = "13.0.2".into();
+        let mut c = Config::new(vec![h100, crate::model::load("m40").unwrap()]);
+        let e = c.check_cublas().unwrap_err().to_string();
+        assert!(e.contains("13.0.2") && e.contains("GPU 1 is sm_52"), "{e}");
+        c.gpus.truncate(1);
+        assert!(c.check_cublas().is_ok());
     }
 
     #[test]

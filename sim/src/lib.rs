@@ -1,9 +1,10 @@
 //! # gpugate-sim
 //!
-//! A simulated NVIDIA GPU for machines without one: a CUDA driver (`libcuda.so.1`) and NVML
-//! (`libnvidia-ml.so.1`) that run on the CPU and execute the PTX that gpugate ships, so that every
-//! line of gpugate's GPU path runs in `cargo test`. It is a test tool: nothing it reports is a GPU
-//! measurement, and every device it shows is named "… (gpugate-sim)".
+//! A simulated NVIDIA GPU for machines without one: a CUDA driver (`libcuda.so.1`), NVML
+//! (`libnvidia-ml.so.1`) and cuBLAS (`libcublas.so.12`) that run on the CPU and execute the PTX
+//! that gpugate ships (and its cuBLAS peer's GEMMs), so that every line of gpugate's GPU path runs
+//! in `cargo test`. It is a test tool: nothing it reports is a GPU measurement, and every device
+//! it shows is named "… (gpugate-sim)".
 //!
 //! Layers (each only uses the ones above it):
 //!
@@ -17,9 +18,12 @@
 //! - `driver`: the CUDA driver API (`cu*` symbols, C ABI) over `ptx` and `exec`, with the time
 //!   model behind events.
 //! - `nvml`: the NVML API (`nvml*` symbols).
+//! - [`cublas`]: the cuBLAS entry points gpugate's cuBLAS peer calls (`cublas*` symbols), in the
+//!   same library, over the driver's contexts, streams and memory.
 //! - the `gpugate-sim` binary: runs a command with the simulated libraries in front.
 
 pub mod config;
+pub mod cublas;
 pub mod driver;
 pub mod drivers;
 pub mod elf;

@@ -41,6 +41,7 @@ pub struct DeviceModel {
     pub driver: Driver,
     pub nvml: Nvml,
     pub time: TimeModel,
+    pub cublas: Cublas,
 }
 
 /// The SMs and the limits of a launch.
@@ -191,6 +192,47 @@ pub struct TimeModel {
     pub copy_latency_us: f64,
 }
 
+/// The cuBLAS the simulator serves beside this model's driver (`libcublas.so`, see
+/// `crate::cublas`): the version it reports and the fraction of the peak each GEMM reaches. A
+/// cuBLAS GEMM takes the launch gap plus its FLOPs at the peak of the unit it runs on × its
+/// efficiency (or its bytes at the memory rate, whichever is longer), at least the launch
+/// interval, with the `slow` and `throttle` factors of a kernel.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cublas {
+    /// What cublasGetProperty reports, "MAJOR.MINOR.PATCH" ("12.4.5"). The machine's cuBLAS is
+    /// its first GPU's model's; cuBLAS N needs a driver for CUDA N.0 or newer.
+    pub version: String,
+    /// cublasSgemm (and cublasGemmEx in FP32): fraction of the FP32 peak, in every math mode.
+    pub sgemm_efficiency: f64,
+    /// cublasDgemm (and cublasGemmEx in FP64): fraction of the FP64 tensor-core peak in default
+    /// math where the model has FP64 tensor cores (cuBLAS uses DMMA there), else, and in
+    /// pedantic math, of the FP64 peak.
+    pub dgemm_efficiency: f64,
+    /// cublasGemmEx with FP16 A and B and FP32 compute: fraction of the FP16 tensor-core peak in
+    /// default math where the model has tensor cores, else, and in pedantic math, of the FP32
+    /// peak (the halves are converted and multiplied on the FP32 units).
+    pub hgemm_efficiency: f64,
+    /// Where the version and the efficiencies come from.
+    pub source: String,
+}
+
+impl Cublas {
+    /// The version as (major, minor, patch); None when it is not three whole numbers.
+    pub fn version_triple(&self) -> Option<(u32, u32, u32)> {
+        let mut it = self
+            .version
+            .trim()
+            .split('.')
+            .map(|x| x.parse::<u32>().ok());
+        let v = (it.next()??, it.next()??, it.next()??);
+        it.next().is_none().then_some(v)
+    }
+}
+
+/// cuBLAS 13 dropped the GPUs before compute capability 7.5 (Maxwell, Pascal, Volta).
+pub const CUBLAS_13_MIN_CAPABILITY: [u32; 2] = [7, 5];
+
 /// Why a model could not be had.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ModelError {
@@ -338,7 +380,11 @@ impl DeviceModel {
                 return Err(format!("{k} must be > 0"));
             }
         }
+        let b = &self.cublas;
         let fractions = [
+            ("cublas.sgemm_efficiency", b.sgemm_efficiency),
+            ("cublas.dgemm_efficiency", b.dgemm_efficiency),
+            ("cublas.hgemm_efficiency", b.hgemm_efficiency),
             ("time.fp32_efficiency", t.fp32_efficiency),
             ("time.fp64_efficiency", t.fp64_efficiency),
             ("time.memory_efficiency", t.memory_efficiency),
@@ -402,6 +448,28 @@ impl DeviceModel {
         }
         if self.driver.version.trim().is_empty() {
             return Err("driver.version must not be empty".into());
+        }
+        match b.version_triple() {
+            None | Some((0, _, _)) => {
+                return Err(format!(
+                    "cublas.version {:?} must be MAJOR.MINOR.PATCH, e.g. \"12.4.5\"",
+                    b.version
+                ))
+            }
+            Some((major, _, _)) if major >= 13 && c.capability < CUBLAS_13_MIN_CAPABILITY => {
+                return Err(format!(
+                    "cublas.version {}: cuBLAS 13 and newer support compute capability 7.5 and \
+                     newer only, and this model is sm_{}: give it a cuBLAS 12",
+                    b.version,
+                    self.sm()
+                ))
+            }
+            Some(_) => {}
+        }
+        if b.source.trim().is_empty() {
+            return Err(
+                "cublas.source must say where the version and efficiencies come from".into(),
+            );
         }
         Ok(())
     }
@@ -557,6 +625,16 @@ mod tests {
         let a100 = load("a100").unwrap();
         assert_eq!(a100.sm(), 80);
         assert_eq!(a100.driver.cuda_version, 12020);
+        // Each model's cuBLAS is a 12.x its driver runs, as the toolkit of that driver ships it.
+        for m in [&m40, &h100, &h200, &a100] {
+            let (major, minor, _) = m.cublas.version_triple().unwrap();
+            assert_eq!(major, 12, "{}", m.key);
+            assert_eq!(minor, (m.driver.cuda_version % 1000) / 10, "{}", m.key);
+            assert!(m.driver.cuda_version >= major * 1000, "{}", m.key);
+        }
+        // The published cuBLAS SGEMM of the M40: 4.93 TF.
+        let sgemm = m40.time.fp32_tflops * m40.cublas.sgemm_efficiency;
+        assert!((sgemm - 4.93).abs() < 0.02, "{sgemm}");
     }
 
     #[test]
@@ -607,6 +685,37 @@ mod tests {
             .replace("fp32_efficiency = 0.72", "fp32_efficiency = 1.5");
         let e = parse(&text, "x").unwrap_err();
         assert!(e.to_string().contains("fp32_efficiency"), "{e}");
+        // The cuBLAS block: a version of three numbers, efficiencies in (0, 1], and no cuBLAS 13
+        // on a GPU it dropped.
+        let m40 = builtin_text("m40").unwrap();
+        for (from, to, says) in [
+            (
+                "version = \"12.4.5\"",
+                "version = \"12.4\"",
+                "MAJOR.MINOR.PATCH",
+            ),
+            (
+                "version = \"12.4.5\"",
+                "version = \"13.0.0\"",
+                "compute capability 7.5",
+            ),
+            (
+                "sgemm_efficiency = 0.72",
+                "sgemm_efficiency = 0",
+                "cublas.sgemm_efficiency",
+            ),
+            (
+                "hgemm_efficiency = 0.72",
+                "hgemm_efficiency = 1.2",
+                "cublas.hgemm_efficiency",
+            ),
+        ] {
+            assert!(m40.contains(from), "{from}");
+            let e = parse(&m40.replace(from, to), "x").unwrap_err().to_string();
+            assert!(e.contains(says), "{to}: {e}");
+        }
+        let e = parse(&m40.replace("[cublas]", "[cublas_]"), "x").unwrap_err();
+        assert!(e.to_string().contains("cublas"), "{e}");
     }
 
     #[test]

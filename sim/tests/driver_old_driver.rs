@@ -85,6 +85,17 @@ fn calls_before_init_and_an_old_driver() {
         assert_eq!(nvml::nvmlSystemGetCudaDriverVersion_v2(&mut cv), 0);
         assert_eq!(cv, 8000);
         assert_eq!(nvml::nvmlShutdown(), 0);
+
+        // cuBLAS 12 answers its version, but cannot start on this driver, as the real one's
+        // CUDA runtime cannot: CUBLAS_STATUS_NOT_INITIALIZED.
+        use cudarc::cublas::sys::cublasStatus_t as S;
+        use gpugate_sim::cublas::{cublasCreate_v2, cublasGetProperty};
+        let mut major = 0;
+        assert_eq!(cublasGetProperty(0, &mut major), S::CUBLAS_STATUS_SUCCESS);
+        assert_eq!(major, 12);
+        let mut h = std::ptr::null_mut();
+        assert_eq!(cublasCreate_v2(&mut h), S::CUBLAS_STATUS_NOT_INITIALIZED);
+        assert!(h.is_null());
         ok(cuCtxDestroy_v2(ctx));
     }
 }

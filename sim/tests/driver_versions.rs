@@ -182,7 +182,7 @@ fn the_launcher_hands_out_an_r418_library_and_refuses_an_unknown_driver() {
         .unwrap();
     let dir = PathBuf::from(path.split(':').next().unwrap());
     assert!(
-        dir.to_str().unwrap().ends_with("-cuda10010"),
+        dir.to_str().unwrap().ends_with("-cuda10010-cublas12"),
         "{}",
         dir.display()
     );

@@ -137,6 +137,9 @@ fn help_documents_the_grammar() {
         "no-nvml",
         "timer=zero",
         "jitter=SIGMA",
+        "cublas-missing",
+        "cublas-fail",
+        "libcublas.so",
         "gpu=I:",
         "GPUGATE_SIM_MODELS",
     ] {
@@ -189,11 +192,18 @@ fn get<'a>(env: &'a [(String, String)], k: &str) -> Option<&'a str> {
     env.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str())
 }
 
+/// The library the launcher uses: the newer of the one beside it and the one in deps/.
 fn library() -> PathBuf {
     let dir = Path::new(BIN).parent().unwrap();
-    std::fs::canonicalize(dir.join("libgpugate_sim.so"))
-        .or_else(|_| std::fs::canonicalize(dir.join("deps/libgpugate_sim.so")))
-        .expect("the cdylib is built beside the launcher")
+    let newest = [
+        dir.join("libgpugate_sim.so"),
+        dir.join("deps/libgpugate_sim.so"),
+    ]
+    .into_iter()
+    .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
+    .max_by_key(|(t, _)| *t)
+    .expect("the cdylib is built beside the launcher");
+    std::fs::canonicalize(newest.1).unwrap()
 }
 
 #[test]
@@ -235,14 +245,21 @@ fn the_command_sees_the_library_directory_and_the_machine() {
     assert_eq!(rest, "/opt/elsewhere", "prepended, not replaced");
     let lib = library();
     // The machine's driver is its first GPU's (the M40's, CUDA 12.4), which lacks
-    // cuEventElapsedTime_v2 (12.8): the names point at a copy of the library without it.
-    assert!(dir.ends_with("-cuda12040"), "{dir}");
+    // cuEventElapsedTime_v2 (12.8): the names point at a copy of the library without it. Its
+    // cuBLAS is the M40 model's, 12.x.
+    assert!(dir.ends_with("-cuda12040-cublas12"), "{dir}");
     let copy = Path::new(dir).join("libgpugate_sim.so");
     assert_eq!(
         std::fs::metadata(&copy).unwrap().len(),
         std::fs::metadata(&lib).unwrap().len()
     );
-    for name in ["libcuda.so", "libcuda.so.1", "libnvidia-ml.so.1"] {
+    for name in [
+        "libcuda.so",
+        "libcuda.so.1",
+        "libnvidia-ml.so.1",
+        "libcublas.so",
+        "libcublas.so.12",
+    ] {
         let target = std::fs::read_link(Path::new(dir).join(name)).unwrap();
         assert_eq!(target, copy, "{name}");
     }
@@ -298,6 +315,119 @@ fn no_nvml_leaves_libnvidia_ml_out() {
         "{names:?}"
     );
     assert_eq!(get(&env, "GPUGATE_SIM_FAULTS"), Some("no-nvml"));
+}
+
+/// The names in the library directory a run gets.
+fn library_names_of(out: &Output) -> Vec<String> {
+    let env = env_of(out);
+    let dir = get(&env, "LD_LIBRARY_PATH")
+        .unwrap()
+        .split(':')
+        .next()
+        .unwrap()
+        .to_string();
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    names.sort();
+    names
+}
+
+/// cuBLAS is offered under its major version's name, and left out under `cublas-missing`; a
+/// machine whose cuBLAS is 13 (a model file) names libcublas.so.13.
+#[test]
+fn cublas_names_follow_the_machines_cublas_and_cublas_missing_leaves_them_out() {
+    let out = sim(&["--fault", "cublas-missing", "--", "env"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let names = library_names_of(&out);
+    assert!(names.contains(&"libcuda.so.1".to_string()), "{names:?}");
+    assert!(
+        names.contains(&"libnvidia-ml.so.1".to_string()),
+        "{names:?}"
+    );
+    assert!(
+        !names.iter().any(|n| n.starts_with("libcublas")),
+        "{names:?}"
+    );
+    let with = library_names_of(&sim(&["--", "env"]));
+    assert!(
+        with.contains(&"libcublas.so".to_string()) && with.contains(&"libcublas.so.12".to_string()),
+        "{with:?}"
+    );
+    let model_file = tmp("cublas13.toml");
+    std::fs::write(
+        &model_file,
+        gpugate_sim::model::builtin_text("h100")
+            .unwrap()
+            .replace("version = \"12.8.4\"", "version = \"13.0.2\""),
+    )
+    .unwrap();
+    let out = sim(&["--model", model_file.to_str().unwrap(), "--", "env"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let names = library_names_of(&out);
+    assert!(names.contains(&"libcublas.so.13".to_string()), "{names:?}");
+    // cuBLAS 13 has no Maxwell support: an M40 behind it is refused before anything runs.
+    let out = sim(&[
+        "--model",
+        model_file.to_str().unwrap(),
+        "--model",
+        "m40",
+        "--",
+        "true",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("GPU 1 is sm_52"),
+        "{}",
+        text(&out.stderr)
+    );
+    let _ = std::fs::remove_file(model_file);
+}
+
+/// Runs in a child under the launcher (GPUGATE_SIM_DLOPEN=1): the driver, NVML and cuBLAS
+/// names load with every symbol bound at once (RTLD_NOW). A no-op otherwise.
+#[test]
+fn helper_dlopen_now() {
+    if std::env::var_os("GPUGATE_SIM_DLOPEN").is_none() {
+        return;
+    }
+    for name in [c"libcuda.so.1", c"libnvidia-ml.so.1", c"libcublas.so.12"] {
+        // SAFETY: dlopen with a NUL-terminated name; dlerror's text is read at once.
+        unsafe {
+            let h = libc::dlopen(name.as_ptr(), libc::RTLD_NOW);
+            assert!(
+                !h.is_null(),
+                "{name:?}: {}",
+                std::ffi::CStr::from_ptr(libc::dlerror()).to_string_lossy()
+            );
+        }
+    }
+    println!("dlopen ok");
+}
+
+/// The launcher can withhold any entry point for an old driver without breaking the library:
+/// on R375, which lacks the most, the library it hands out loads with RTLD_NOW. (The release
+/// build once referred to nvmlDeviceGetCurrentClocksEventReasons from its older twin by name,
+/// and every `--driver` before R535 then failed to load: "no NVIDIA driver found".)
+#[test]
+fn an_old_driver_hides_entry_points_without_breaking_the_library() {
+    assert!(!gpugate_sim::drivers::missing_entry_points(8000).is_empty());
+    let me = std::env::current_exe().unwrap();
+    let out = Command::new(BIN)
+        .env("GPUGATE_SIM_DLOPEN", "1")
+        .args(["--driver", "375", "--"])
+        .arg(me)
+        .args(["--exact", "helper_dlopen_now", "--nocapture"])
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("dlopen ok"),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -375,6 +505,38 @@ fn helper_cudarc_session() {
         let mut n = 0;
         assert_eq!(count(&mut n), 0);
         assert_eq!(n, 2);
+        // cuBLAS too: dlopen by its name hands back the object already mapped.
+        let cuda = libc::dlopen(c"libcuda.so.1".as_ptr(), libc::RTLD_NOW);
+        let cublas = libc::dlopen(c"libcublas.so.12".as_ptr(), libc::RTLD_NOW);
+        assert!(!cublas.is_null(), "libcublas.so.12 is on the library path");
+        assert_eq!(cuda, cublas, "one object under every name");
+    }
+    // cudarc's cuBLAS (the safe layer: a handle on this stream, SGEMM on this context's
+    // memory) through the same dynamic loading path as gpugate's peer.
+    {
+        use cudarc::cublas::{sys as bsys, CudaBlas, Gemm, GemmConfig};
+        // SAFETY: only probes the library by name.
+        assert!(unsafe { bsys::is_culib_present() });
+        let blas = CudaBlas::new(stream.clone()).unwrap();
+        let a = stream.clone_htod(&[1.0f32, 2.0, 3.0, 4.0]).unwrap();
+        let b = stream.clone_htod(&[0.0f32, 1.0, 1.0, 0.0]).unwrap();
+        let mut c = stream.alloc_zeros::<f32>(4).unwrap();
+        let cfg = GemmConfig {
+            transa: bsys::cublasOperation_t::CUBLAS_OP_N,
+            transb: bsys::cublasOperation_t::CUBLAS_OP_N,
+            m: 2,
+            n: 2,
+            k: 2,
+            alpha: 1.0f32,
+            lda: 2,
+            ldb: 2,
+            beta: 0.0f32,
+            ldc: 2,
+        };
+        // SAFETY: 2×2 operands of the sizes the configuration gives.
+        unsafe { blas.gemm(cfg, &a, &b, &mut c) }.unwrap();
+        // Column-major A·[[0,1],[1,0]] swaps A's columns.
+        assert_eq!(stream.clone_dtoh(&c).unwrap(), [3.0, 4.0, 1.0, 2.0]);
     }
     println!("helper ok: {ms} ms");
 }
@@ -417,5 +579,13 @@ fn cudarc_runs_on_the_simulated_driver() {
     assert!(recs
         .iter()
         .any(|r| r["event"] == "module_load" && r["entries"][0] == "add_one"));
+    let gemm = recs
+        .iter()
+        .find(|r| r["event"] == "cublas")
+        .expect("the cuBLAS GEMM is logged");
+    assert_eq!(
+        (gemm["gpu"].as_u64(), gemm["call"].as_str()),
+        (Some(1), Some("cublasSgemm_v2"))
+    );
     let _ = std::fs::remove_file(log);
 }

@@ -9,7 +9,12 @@
 //! cudarc's safe driver types. A cuBLAS that the driver is too old for, or older than the
 //! peer needs (11.0: pedantic math, `cublasComputeType_t`), is not run, with the reason
 //! ([`cublas_status`]).
+//!
+//! Every peer result names the library it came from, with its version ([`CublasLibrary`]):
+//! "cuBLAS 12.4.5 sgemm", or "cuBLAS 12.4.5 (gpugate-sim) sgemm" for the simulator's, which is
+//! recognised by what it is (the very object loaded as the CUDA driver), not by a name.
 
+use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use cudarc::cublas::result::{self as blas, CublasError};
@@ -36,41 +41,80 @@ pub enum BlasError {
     /// No `libcuBLAS.so*` on the library path (`ld_library_path`: LD_LIBRARY_PATH's value).
     #[error("{}", not_found(ld_library_path))]
     NotFound { ld_library_path: String },
-    /// The cuBLAS found (major, minor, patch) is older than the peer needs (11.0).
-    #[error("{}", too_old(*found))]
-    TooOld { found: (i32, i32, i32) },
-    /// The cuBLAS found needs a newer driver than this one (CUDA version, as
-    /// `cuDriverGetVersion` numbers it).
-    #[error("{}", needs_driver(*found, *driver))]
-    NeedsNewerDriver { found: (i32, i32, i32), driver: u32 },
+    /// The cuBLAS found (major, minor, patch; `simulated`: gpugate-sim's) is older than the peer
+    /// needs (11.0).
+    #[error("{}", too_old(*found, *simulated))]
+    TooOld {
+        found: (i32, i32, i32),
+        simulated: bool,
+    },
+    /// The cuBLAS found (`simulated`: gpugate-sim's) needs a newer driver than this one (CUDA
+    /// version, as `cuDriverGetVersion` numbers it).
+    #[error("{}", needs_driver(*found, *simulated, *driver))]
+    NeedsNewerDriver {
+        found: (i32, i32, i32),
+        simulated: bool,
+        driver: u32,
+    },
     /// A shape cuBLAS cannot take.
     #[error("GEMM {m}x{n}x{k}: each dimension must be in 1..2^31 (cuBLAS takes 32-bit sizes)")]
     BadShape { m: usize, n: usize, k: usize },
-    /// A cuBLAS call failed on a GPU of compute capability `cc` (the message adds the cuBLAS 13
-    /// hint on GPUs it dropped).
-    #[error("{what}: {source:?}{}", arch_hint(*cc))]
+    /// A cuBLAS call failed on a GPU of compute capability `cc` with cuBLAS of major version
+    /// `major` (None: unknown); the message adds the cuBLAS 13 hint on GPUs it dropped.
+    #[error("{what}: {source:?}{}", arch_hint(*cc, *major))]
     Call {
         what: String,
         cc: (u32, u32),
+        major: Option<i32>,
         #[source]
         source: CublasError,
     },
-    /// The device failed under the peer (allocating, copying, timing).
-    #[error("{what}: {source}{}", arch_hint(*cc))]
+    /// The device failed under the peer (allocating, copying, timing). Boxed: the device's
+    /// error is large, and most of this enum's values are not.
+    #[error("{what}: {source}{}", arch_hint(*cc, *major))]
     Device {
         what: String,
         cc: (u32, u32),
+        major: Option<i32>,
         #[source]
-        source: DeviceError,
+        source: Box<DeviceError>,
     },
     /// The CUDA bindings failed (a panic inside them).
     #[error(transparent)]
     Cuda(#[from] CudaError),
 }
 
-/// Is cuBLAS loadable, one the peer can use, and one this driver can run? Err says what was
-/// found, where it was looked for and what to do. Never panics.
-pub fn cublas_status() -> Result<(), BlasError> {
+/// The cuBLAS library a peer runs: its version, where it was loaded from, and whether it is
+/// gpugate-sim's.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CublasLibrary {
+    /// (major, minor, patch) from `cublasGetProperty`; None when it does not say.
+    pub version: Option<(i32, i32, i32)>,
+    /// The file the loader mapped (symlinks resolved); None when it does not say.
+    pub path: Option<String>,
+    /// gpugate-sim's simulated cuBLAS: the same loaded object as the CUDA driver (NVIDIA ships
+    /// cuBLAS as a library of its own; the simulator serves both from one file).
+    pub simulated: bool,
+}
+
+impl CublasLibrary {
+    /// "cuBLAS 12.4.5", "cuBLAS 12.4.5 (gpugate-sim)", "cuBLAS (version unknown)".
+    pub fn label(&self) -> String {
+        let version = match self.version {
+            Some((a, b, c)) => format!("{a}.{b}.{c}"),
+            None => "(version unknown)".into(),
+        };
+        format!(
+            "cuBLAS {version}{}",
+            if self.simulated { " (gpugate-sim)" } else { "" }
+        )
+    }
+}
+
+/// Is cuBLAS loadable, one the peer can use, and one this driver can run? Ok names the library
+/// (version, file, gpugate-sim's or not); Err says what was found, where it was looked for and
+/// what to do. Never panics.
+pub fn cublas_status() -> Result<CublasLibrary, BlasError> {
     // SAFETY: only tries to dlopen the library by name.
     let present = catch_unwind(|| unsafe { blas_sys::is_culib_present() }).unwrap_or(false);
     if !present {
@@ -78,12 +122,66 @@ pub fn cublas_status() -> Result<(), BlasError> {
             ld_library_path: std::env::var("LD_LIBRARY_PATH").unwrap_or_default(),
         });
     }
-    let driver = if super::driver_library_present() {
+    let driver_present = super::driver_library_present();
+    let driver = if driver_present {
         super::driver_status().ok().map(|s| s.driver_cuda_version)
     } else {
         None
     };
-    cublas_fits_driver(cublas_version(), driver)
+    // SAFETY: both libraries were found; only the addresses of their symbols are looked up,
+    // nothing is called.
+    let cublas_object = catch_unwind(|| unsafe {
+        blas_sys::culib()
+            .get::<*mut c_void>(b"cublasCreate_v2")
+            .ok()
+            .map(|s| *s)
+    })
+    .ok()
+    .flatten()
+    .and_then(loaded_object);
+    let driver_object = if driver_present {
+        // SAFETY: as above.
+        catch_unwind(|| unsafe {
+            cudarc::driver::sys::culib()
+                .get::<*mut c_void>(b"cuInit")
+                .ok()
+                .map(|s| *s)
+        })
+        .ok()
+        .flatten()
+        .and_then(loaded_object)
+    } else {
+        None
+    };
+    let lib = CublasLibrary {
+        version: cublas_version(),
+        path: cublas_object.as_ref().map(|(_, path)| path.clone()),
+        simulated: matches!(
+            (&cublas_object, &driver_object),
+            (Some((a, _)), Some((b, _))) if a == b
+        ),
+    };
+    cublas_fits_driver(&lib, driver)?;
+    Ok(lib)
+}
+
+/// The loaded object that holds `addr` (a symbol's address): its base address and its file
+/// (symlinks resolved), as the dynamic loader tells (`dladdr`).
+fn loaded_object(addr: *mut c_void) -> Option<(usize, String)> {
+    // SAFETY: Dl_info is plain data (pointers and NULL are valid values).
+    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+    // SAFETY: `addr` is an address inside a loaded object; `info` is writable.
+    if unsafe { libc::dladdr(addr as *const c_void, &mut info) } == 0 || info.dli_fname.is_null() {
+        return None;
+    }
+    // SAFETY: dladdr filled in a NUL-terminated file name owned by the loader.
+    let name = unsafe { std::ffi::CStr::from_ptr(info.dli_fname) }
+        .to_string_lossy()
+        .into_owned();
+    let path = std::fs::canonicalize(&name)
+        .map(|p| p.display().to_string())
+        .unwrap_or(name);
+    Some((info.dli_fbase as usize, path))
 }
 
 fn not_found(ld: &str) -> String {
@@ -131,37 +229,49 @@ pub fn cublas_min_driver(major: i32) -> u32 {
     (major.max(0) as u32) * 1000
 }
 
-/// Whether cuBLAS `cublas` (major, minor, patch; None when it does not say) can serve as the
-/// peer on a driver for CUDA `driver` (None when unknown): Err says why not and what to do.
-pub fn cublas_fits_driver(
-    cublas: Option<(i32, i32, i32)>,
-    driver: Option<u32>,
-) -> Result<(), BlasError> {
-    let Some(found) = cublas else {
+/// Whether cuBLAS `lib` (its version None when it does not say) can serve as the peer on a
+/// driver for CUDA `driver` (None when unknown): Err says why not and what to do.
+pub fn cublas_fits_driver(lib: &CublasLibrary, driver: Option<u32>) -> Result<(), BlasError> {
+    let Some(found) = lib.version else {
         return Ok(());
     };
+    let simulated = lib.simulated;
     if found.0 < CUBLAS_MIN_MAJOR {
-        return Err(BlasError::TooOld { found });
+        return Err(BlasError::TooOld { found, simulated });
     }
     match driver {
-        Some(d) if d < cublas_min_driver(found.0) => {
-            Err(BlasError::NeedsNewerDriver { found, driver: d })
-        }
+        Some(d) if d < cublas_min_driver(found.0) => Err(BlasError::NeedsNewerDriver {
+            found,
+            simulated,
+            driver: d,
+        }),
         _ => Ok(()),
     }
 }
 
-fn too_old((major, minor, patch): (i32, i32, i32)) -> String {
+/// "cuBLAS 12.4.5" or "cuBLAS 12.4.5 (gpugate-sim)".
+fn found_label(found: (i32, i32, i32), simulated: bool) -> String {
+    CublasLibrary {
+        version: Some(found),
+        path: None,
+        simulated,
+    }
+    .label()
+}
+
+fn too_old(found: (i32, i32, i32), simulated: bool) -> String {
     format!(
-        "cuBLAS {major}.{minor}.{patch} was found, older than the peer needs: cuBLAS \
+        "{} was found, older than the peer needs: cuBLAS \
          {CUBLAS_MIN_MAJOR} or newer (CUBLAS_PEDANTIC_MATH for an honest FP32 peer and \
          cublasComputeType_t came with 11.0). The cuBLAS peer is optional; to run it, install \
          cuBLAS 11 or newer (`pip install nvidia-cublas-cu11` or `-cu12`) with a driver that runs \
-         it (R450+ for 11, R525+ for 12)."
+         it (R450+ for 11, R525+ for 12).",
+        found_label(found, simulated)
     )
 }
 
-fn needs_driver((major, minor, patch): (i32, i32, i32), d: u32) -> String {
+fn needs_driver(found: (i32, i32, i32), simulated: bool, d: u32) -> String {
+    let major = found.0;
     let needs = cublas_min_driver(major);
     let branch = driver_branch(needs)
         .map(|b| format!(" ({b}+)"))
@@ -180,9 +290,9 @@ fn needs_driver((major, minor, patch): (i32, i32, i32), d: u32) -> String {
         )
     };
     format!(
-        "cuBLAS {major}.{minor}.{patch} was found, which needs an NVIDIA driver for CUDA {} or \
-         newer{branch}; this driver is {}. The cuBLAS peer is optional; to run it here, \
-         {instead}.",
+        "{} was found, which needs an NVIDIA driver for CUDA {} or newer{branch}; this driver \
+         is {}. The cuBLAS peer is optional; to run it here, {instead}.",
+        found_label(found, simulated),
         cuda_version_string(needs),
         driver_label(d)
     )
@@ -190,7 +300,8 @@ fn needs_driver((major, minor, patch): (i32, i32, i32), d: u32) -> String {
 
 /// Element types the cuBLAS peer runs, with their labels, math mode and GEMM entry point.
 pub trait BlasElem: Elem + Pod + Default {
-    const IMPLEMENTATION: &'static str;
+    /// The routine, as the result's implementation names it after the library: "sgemm".
+    const ROUTINE: &'static str;
     const MATH_MODE_LABEL: &'static str;
     const MATH_MODE: cublasMath_t;
     const ONE: Self;
@@ -219,7 +330,7 @@ pub trait BlasElem: Elem + Pod + Default {
 const N: cublasOperation_t = cublasOperation_t::CUBLAS_OP_N;
 
 impl BlasElem for f32 {
-    const IMPLEMENTATION: &'static str = "cuBLAS sgemm";
+    const ROUTINE: &'static str = "sgemm";
     const MATH_MODE_LABEL: &'static str = "cuBLAS pedantic FP32 (no TF32)";
     const MATH_MODE: cublasMath_t = cublasMath_t::CUBLAS_PEDANTIC_MATH;
     const ONE: Self = 1.0;
@@ -248,7 +359,7 @@ impl BlasElem for f32 {
 }
 
 impl BlasElem for f64 {
-    const IMPLEMENTATION: &'static str = "cuBLAS dgemm";
+    const ROUTINE: &'static str = "dgemm";
     const MATH_MODE_LABEL: &'static str = "cuBLAS FP64 (default math: may use FP64 tensor cores)";
     const MATH_MODE: cublasMath_t = cublasMath_t::CUBLAS_DEFAULT_MATH;
     const ONE: Self = 1.0;
@@ -289,9 +400,10 @@ pub fn row_major_as_col_major(
     (n, m, k, n, k, n)
 }
 
-/// CUDA 13's cuBLAS dropped Maxwell, Pascal and Volta: say so when a GEMM fails on one.
-fn arch_hint(cc: (u32, u32)) -> String {
-    if cc < (7, 5) {
+/// CUDA 13's cuBLAS dropped Maxwell, Pascal and Volta: say so when a GEMM fails on one with a
+/// cuBLAS of major `major` that may be 13 or newer (None: unknown).
+fn arch_hint(cc: (u32, u32), major: Option<i32>) -> String {
+    if cc < (7, 5) && major.is_none_or(|m| m >= 13) {
         format!(
             ". Note: cuBLAS 13 supports compute capability 7.5 and newer only; on this sm_{}{} \
              GPU make cuBLAS 12 (libcublas.so.12) the library found first",
@@ -306,8 +418,11 @@ fn arch_hint(cc: (u32, u32)) -> String {
 /// Dropping it destroys the handle and frees the operands, with the device's context bound.
 struct Peer<'d> {
     dev: &'d CudaDevice,
+    lib: CublasLibrary,
     handle: cublasHandle_t,
     bufs: Vec<DevBuf>,
+    /// A call failed: C holds no result of this trial's, so it is not verified.
+    failed: bool,
 }
 
 impl Peer<'_> {
@@ -325,7 +440,8 @@ impl Peer<'_> {
         BlasError::Device {
             what: what.to_string(),
             cc: self.dev.info().compute_capability,
-            source,
+            major: self.lib.version.map(|v| v.0),
+            source: Box::new(source),
         }
     }
 
@@ -333,8 +449,27 @@ impl Peer<'_> {
         BlasError::Call {
             what: what.to_string(),
             cc: self.dev.info().compute_capability,
+            major: self.lib.version.map(|v| v.0),
             source,
         }
+    }
+
+    /// "cuBLAS 12.4.5 (gpugate-sim) sgemm": the library and the routine.
+    fn implementation(&self, routine: &str) -> String {
+        format!("{} {routine}", self.lib.label())
+    }
+
+    /// The verification of C, unless a call failed (then C is no result of the trial's).
+    fn verify_with(
+        &self,
+        check: impl FnOnce() -> Result<Verification, BlasError>,
+    ) -> Result<Verification, BlasError> {
+        if self.failed {
+            return Ok(Verification::not_checked(
+                "not verified: a cuBLAS call failed, so C holds no result",
+            ));
+        }
+        check()
     }
 }
 
@@ -359,6 +494,7 @@ impl Drop for Peer<'_> {
 /// reads it, and an element it does not write fails verification).
 fn set_up<'d, In: Pod, Out: Pod>(
     dev: &'d CudaDevice,
+    lib: &CublasLibrary,
     (m, n, k): (usize, usize, usize),
     math: cublasMath_t,
     a: &[In],
@@ -371,8 +507,10 @@ fn set_up<'d, In: Pod, Out: Pod>(
     }
     let mut peer = Peer {
         dev,
+        lib: lib.clone(),
         handle: std::ptr::null_mut(),
         bufs: Vec::new(),
+        failed: false,
     };
     dev.bind()
         .map_err(|e| peer.device_err("binding the context", e))?;
@@ -402,21 +540,28 @@ fn set_up<'d, In: Pod, Out: Pod>(
 }
 
 /// Runs `enqueue` `iters` times between the device's timing events; returns device seconds.
+/// A failure marks the peer failed (its C is then not verified).
 fn timed_calls(
-    peer: &Peer<'_>,
+    peer: &mut Peer<'_>,
     iters: u64,
-    mut enqueue: impl FnMut() -> Result<(), BlasError>,
+    mut enqueue: impl FnMut(&Peer<'_>) -> Result<(), BlasError>,
 ) -> Result<f64, BlasError> {
-    let dev = peer.dev;
-    dev.bind()
-        .map_err(|e| peer.device_err("binding the context", e))?;
-    dev.timer_start()
-        .map_err(|e| peer.device_err("starting the timer", e))?;
-    for _ in 0..iters {
-        enqueue()?;
+    let r = (|| {
+        let dev = peer.dev;
+        dev.bind()
+            .map_err(|e| peer.device_err("binding the context", e))?;
+        dev.timer_start()
+            .map_err(|e| peer.device_err("starting the timer", e))?;
+        for _ in 0..iters {
+            enqueue(peer)?;
+        }
+        dev.timer_stop()
+            .map_err(|e| peer.device_err("stopping the timer", e))
+    })();
+    if r.is_err() {
+        peer.failed = true;
     }
-    dev.timer_stop()
-        .map_err(|e| peer.device_err("stopping the timer", e))
+    r
 }
 
 /// Copies C (`len` elements) back to the host and waits for it.
@@ -443,13 +588,14 @@ pub struct CublasGemmTrial<'d, T: BlasElem> {
 impl<'d, T: BlasElem> CublasGemmTrial<'d, T> {
     fn prepare(
         dev: &'d CudaDevice,
+        lib: &CublasLibrary,
         m: usize,
         n: usize,
         k: usize,
         seed: u64,
     ) -> Result<Self, BlasError> {
         let (a, b) = gemm_inputs::<T>(m, n, k, seed);
-        let peer = set_up::<T, T>(dev, (m, n, k), T::MATH_MODE, &a, &b, T::NAN)?;
+        let peer = set_up::<T, T>(dev, lib, (m, n, k), T::MATH_MODE, &a, &b, T::NAN)?;
         Ok(CublasGemmTrial {
             peer,
             m,
@@ -461,15 +607,15 @@ impl<'d, T: BlasElem> CublasGemmTrial<'d, T> {
         })
     }
 
-    fn enqueue(&self) -> Result<(), BlasError> {
-        let (cm, cn, ck, lda, ldb, ldc) = row_major_as_col_major(self.m, self.n, self.k);
-        let (pa, pb, pc) = self.peer.ptrs()?;
+    fn enqueue_on(peer: &Peer<'_>, (m, n, k): (usize, usize, usize)) -> Result<(), BlasError> {
+        let (cm, cn, ck, lda, ldb, ldc) = row_major_as_col_major(m, n, k);
+        let (pa, pb, pc) = peer.ptrs()?;
         // SAFETY: the operands were allocated with exactly the sizes the dimensions describe
         // (B: K×N as N×K col-major with ld N, A: M×K as K×M with ld K, C: M×N as N×M with ld
         // N), and live as long as the trial.
         unsafe {
             T::gemm(
-                self.peer.handle,
+                peer.handle,
                 (cm as i32, cn as i32, ck as i32),
                 T::ONE,
                 pb,
@@ -481,27 +627,32 @@ impl<'d, T: BlasElem> CublasGemmTrial<'d, T> {
                 ldc as i32,
             )
         }
-        .map_err(|e| self.peer.call_err(T::IMPLEMENTATION, e))
+        .map_err(|e| peer.call_err(&peer.implementation(T::ROUTINE), e))
     }
 }
 
 impl<T: BlasElem> Trial for CublasGemmTrial<'_, T> {
     fn info(&self) -> TrialInfo {
         TrialInfo {
-            implementation: T::IMPLEMENTATION.to_string(),
+            implementation: self.peer.implementation(T::ROUTINE),
             math_mode: Some(T::MATH_MODE_LABEL.to_string()),
         }
     }
 
     fn run(&mut self, iters: u64) -> Result<f64, WorkloadError> {
-        Ok(timed_calls(&self.peer, iters, || self.enqueue())?)
+        let shape = (self.m, self.n, self.k);
+        Ok(timed_calls(&mut self.peer, iters, |p| {
+            Self::enqueue_on(p, shape)
+        })?)
     }
 
     fn verify(&mut self) -> Result<Verification, WorkloadError> {
-        let c = read_back::<T>(&self.peer, self.m * self.n)?;
-        Ok(check_gemm::<T>(
-            self.m, self.n, self.k, &self.a, &self.b, &c, self.seed,
-        ))
+        Ok(self.peer.verify_with(|| {
+            let c = read_back::<T>(&self.peer, self.m * self.n)?;
+            Ok(check_gemm::<T>(
+                self.m, self.n, self.k, &self.a, &self.b, &c, self.seed,
+            ))
+        })?)
     }
 }
 
@@ -518,13 +669,15 @@ pub struct CublasHgemmTrial<'d> {
     b: Vec<f32>,
 }
 
-const HGEMM_PEER: &str = "cuBLAS gemmEx (FP16 A, B; FP32 C)";
+/// The FP16 peer's routine, after the library's label.
+const HGEMM_ROUTINE: &str = "gemmEx (FP16 A, B; FP32 C)";
 const HGEMM_PEER_MATH: &str =
     "cuBLAS FP16 inputs, FP32 accumulate (default math: may use tensor cores)";
 
 impl<'d> CublasHgemmTrial<'d> {
     fn prepare(
         dev: &'d CudaDevice,
+        lib: &CublasLibrary,
         m: usize,
         n: usize,
         k: usize,
@@ -533,6 +686,7 @@ impl<'d> CublasHgemmTrial<'d> {
         let (a, b, abits, bbits) = crate::workload::gemm::hgemm_inputs(m, n, k, seed);
         let peer = set_up::<u16, f32>(
             dev,
+            lib,
             (m, n, k),
             cublasMath_t::CUBLAS_DEFAULT_MATH,
             &abits,
@@ -550,16 +704,16 @@ impl<'d> CublasHgemmTrial<'d> {
         })
     }
 
-    fn enqueue(&self) -> Result<(), BlasError> {
-        let (cm, cn, ck, lda, ldb, ldc) = row_major_as_col_major(self.m, self.n, self.k);
+    fn enqueue_on(peer: &Peer<'_>, (m, n, k): (usize, usize, usize)) -> Result<(), BlasError> {
+        let (cm, cn, ck, lda, ldb, ldc) = row_major_as_col_major(m, n, k);
         let (alpha, beta) = (1.0f32, 0.0f32);
-        let (pa, pb, pc) = self.peer.ptrs()?;
+        let (pa, pb, pc) = peer.ptrs()?;
         // SAFETY: the operands were allocated with the sizes the dimensions describe (B as
         // cuBLAS's A: N×K col-major, ld N; A as its B: K×M, ld K; C: N×M, ld N) and live as
         // long as the trial; alpha and beta are f32 as CUBLAS_COMPUTE_32F requires.
         unsafe {
             blas_sys::cublasGemmEx(
-                self.peer.handle,
+                peer.handle,
                 N,
                 N,
                 cm as i32,
@@ -581,27 +735,32 @@ impl<'d> CublasHgemmTrial<'d> {
             )
         }
         .result()
-        .map_err(|e| self.peer.call_err(HGEMM_PEER, e))
+        .map_err(|e| peer.call_err(&peer.implementation(HGEMM_ROUTINE), e))
     }
 }
 
 impl Trial for CublasHgemmTrial<'_> {
     fn info(&self) -> TrialInfo {
         TrialInfo {
-            implementation: HGEMM_PEER.to_string(),
+            implementation: self.peer.implementation(HGEMM_ROUTINE),
             math_mode: Some(HGEMM_PEER_MATH.to_string()),
         }
     }
 
     fn run(&mut self, iters: u64) -> Result<f64, WorkloadError> {
-        Ok(timed_calls(&self.peer, iters, || self.enqueue())?)
+        let shape = (self.m, self.n, self.k);
+        Ok(timed_calls(&mut self.peer, iters, |p| {
+            Self::enqueue_on(p, shape)
+        })?)
     }
 
     fn verify(&mut self) -> Result<Verification, WorkloadError> {
-        let c = read_back::<f32>(&self.peer, self.m * self.n)?;
-        Ok(check_gemm::<f32>(
-            self.m, self.n, self.k, &self.a, &self.b, &c, self.seed,
-        ))
+        Ok(self.peer.verify_with(|| {
+            let c = read_back::<f32>(&self.peer, self.m * self.n)?;
+            Ok(check_gemm::<f32>(
+                self.m, self.n, self.k, &self.a, &self.b, &c, self.seed,
+            ))
+        })?)
     }
 }
 
@@ -622,13 +781,14 @@ impl CudaDevice {
         k: usize,
         seed: u64,
     ) -> Result<Box<dyn Trial + '_>, BlasError> {
-        cublas_status()?;
+        let lib = cublas_status()?;
+        let lib = &lib;
         guarded("preparing the cuBLAS GEMM", || match precision {
-            Precision::F32 => CublasGemmTrial::<f32>::prepare(self, m, n, k, seed)
+            Precision::F32 => CublasGemmTrial::<f32>::prepare(self, lib, m, n, k, seed)
                 .map(|t| Box::new(t) as Box<dyn Trial + '_>),
-            Precision::F64 => CublasGemmTrial::<f64>::prepare(self, m, n, k, seed)
+            Precision::F64 => CublasGemmTrial::<f64>::prepare(self, lib, m, n, k, seed)
                 .map(|t| Box::new(t) as Box<dyn Trial + '_>),
-            Precision::F16 => CublasHgemmTrial::prepare(self, m, n, k, seed)
+            Precision::F16 => CublasHgemmTrial::prepare(self, lib, m, n, k, seed)
                 .map(|t| Box::new(t) as Box<dyn Trial + '_>),
         })
     }
@@ -666,26 +826,34 @@ mod tests {
 
     #[test]
     fn old_gpus_get_the_cublas_13_hint() {
-        let failed = |cc| BlasError::Call {
-            what: "cuBLAS sgemm".into(),
+        let failed = |cc, major| BlasError::Call {
+            what: "cuBLAS 13.0.2 sgemm".into(),
             cc,
+            major,
             source: CublasError(blas_sys::cublasStatus_t::CUBLAS_STATUS_ARCH_MISMATCH),
         };
-        let m = failed((5, 2)).to_string();
+        let m = failed((5, 2), Some(13)).to_string();
         assert!(
-            m.starts_with("cuBLAS sgemm: CublasError(CUBLAS_STATUS_ARCH_MISMATCH)"),
+            m.starts_with("cuBLAS 13.0.2 sgemm: CublasError(CUBLAS_STATUS_ARCH_MISMATCH)"),
             "{m}"
         );
         assert!(m.contains("sm_52") && m.contains("libcublas.so.12"), "{m}");
-        assert!(!failed((9, 0)).to_string().contains("Note"));
+        assert!(
+            failed((5, 2), None).to_string().contains("Note"),
+            "unknown version"
+        );
+        assert!(!failed((9, 0), Some(13)).to_string().contains("Note"));
+        // A cuBLAS 12 failing on an M40 is not cuBLAS 13's missing support.
+        assert!(!failed((5, 2), Some(12)).to_string().contains("Note"));
         let device = BlasError::Device {
             what: "allocating A (4x4)".into(),
             cc: (6, 0),
-            source: DeviceError::Invalid("boom".into()),
+            major: Some(13),
+            source: Box::new(DeviceError::Invalid("boom".into())),
         };
         assert!(device.to_string().contains("sm_60"), "{device}");
         // Through a workload, the peer's error stays reachable.
-        let w = WorkloadError::from(failed((5, 2)));
+        let w = WorkloadError::from(failed((5, 2), Some(13)));
         assert!(
             matches!(
                 &w,
@@ -695,11 +863,21 @@ mod tests {
         );
     }
 
+    /// A library of version `v` (None: unknown), gpugate-sim's when `simulated`.
+    fn lib(v: Option<(i32, i32, i32)>, simulated: bool) -> CublasLibrary {
+        CublasLibrary {
+            version: v,
+            path: None,
+            simulated,
+        }
+    }
+
     #[test]
     fn cublas_runs_only_where_the_driver_can_run_it() {
+        let real = |v| lib(Some(v), false);
         // Unknown version or driver: not refused here (a failure then says why).
-        assert_eq!(cublas_fits_driver(None, Some(10010)), Ok(()));
-        assert_eq!(cublas_fits_driver(Some((12, 0, 2)), None), Ok(()));
+        assert_eq!(cublas_fits_driver(&lib(None, false), Some(10010)), Ok(()));
+        assert_eq!(cublas_fits_driver(&real((12, 0, 2)), None), Ok(()));
         // Each major version on the first driver that runs it, and later ones.
         for (major, driver) in [
             (11, 11000),
@@ -709,17 +887,18 @@ mod tests {
             (13, 13000),
         ] {
             assert_eq!(
-                cublas_fits_driver(Some((major, 2, 0)), Some(driver)),
+                cublas_fits_driver(&real((major, 2, 0)), Some(driver)),
                 Ok(()),
                 "cuBLAS {major} on {driver}"
             );
         }
         // cuBLAS 12 on R470: not run, naming what it needs and what would run there.
-        let e = cublas_fits_driver(Some((12, 1, 3)), Some(11040)).unwrap_err();
+        let e = cublas_fits_driver(&real((12, 1, 3)), Some(11040)).unwrap_err();
         assert_eq!(
             e,
             BlasError::NeedsNewerDriver {
                 found: (12, 1, 3),
+                simulated: false,
                 driver: 11040
             }
         );
@@ -731,39 +910,63 @@ mod tests {
             e.contains("nvidia-cublas-cu11") && e.contains("optional"),
             "{e}"
         );
+        // gpugate-sim's cuBLAS says so.
+        let e = cublas_fits_driver(&lib(Some((12, 4, 5)), true), Some(11000))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("cuBLAS 12.4.5 (gpugate-sim) was found, which needs"),
+            "{e}"
+        );
+        assert!(e.contains("CUDA 11.0, R450"), "{e}");
         // cuBLAS 13 on R525.
-        let e = cublas_fits_driver(Some((13, 0, 0)), Some(12000))
+        let e = cublas_fits_driver(&real((13, 0, 0)), Some(12000))
             .unwrap_err()
             .to_string();
         assert!(e.contains("CUDA 13.0 or newer (R580+)"), "{e}");
         // On R418 no cuBLAS the peer can use runs.
-        let e = cublas_fits_driver(Some((11, 0, 0)), Some(10010))
+        let e = cublas_fits_driver(&real((11, 0, 0)), Some(10010))
             .unwrap_err()
             .to_string();
         assert!(e.contains("CUDA 10.1, R418") && e.contains("R450"), "{e}");
         // cuBLAS 10 lacks pedantic math and cublasComputeType_t, whatever the driver.
-        let e = cublas_fits_driver(Some((10, 2, 1)), Some(10010)).unwrap_err();
-        assert_eq!(e, BlasError::TooOld { found: (10, 2, 1) });
+        let e = cublas_fits_driver(&real((10, 2, 1)), Some(10010)).unwrap_err();
+        assert_eq!(
+            e,
+            BlasError::TooOld {
+                found: (10, 2, 1),
+                simulated: false
+            }
+        );
         let e = e.to_string();
         assert!(
             e.contains("cuBLAS 10.2.1") && e.contains("11 or newer"),
             "{e}"
         );
         assert_eq!(
-            cublas_fits_driver(Some((10, 2, 1)), Some(12040)),
-            Err(BlasError::TooOld { found: (10, 2, 1) })
+            cublas_fits_driver(&real((10, 2, 1)), Some(12040)),
+            Err(BlasError::TooOld {
+                found: (10, 2, 1),
+                simulated: false
+            })
         );
     }
 
     #[test]
     fn labels_are_honest() {
-        assert_eq!(<f32 as BlasElem>::IMPLEMENTATION, "cuBLAS sgemm");
+        assert_eq!(lib(Some((12, 4, 5)), false).label(), "cuBLAS 12.4.5");
+        assert_eq!(
+            lib(Some((12, 4, 5)), true).label(),
+            "cuBLAS 12.4.5 (gpugate-sim)"
+        );
+        assert_eq!(lib(None, false).label(), "cuBLAS (version unknown)");
+        assert_eq!(<f32 as BlasElem>::ROUTINE, "sgemm");
         assert!(<f32 as BlasElem>::MATH_MODE_LABEL.contains("no TF32"));
         assert_eq!(
             <f32 as BlasElem>::MATH_MODE,
             cublasMath_t::CUBLAS_PEDANTIC_MATH
         );
-        assert_eq!(<f64 as BlasElem>::IMPLEMENTATION, "cuBLAS dgemm");
+        assert_eq!(<f64 as BlasElem>::ROUTINE, "dgemm");
         assert_eq!(
             <f64 as BlasElem>::MATH_MODE,
             cublasMath_t::CUBLAS_DEFAULT_MATH
@@ -784,11 +987,19 @@ mod tests {
     #[ignore = "needs an NVIDIA GPU, driver and cuBLAS"]
     fn gpu_cublas_sgemm_and_dgemm_verify() {
         let (dev, _) = CudaDevice::open(0).expect("open GPU 0");
-        cublas_status().expect("cuBLAS present");
+        let lib = cublas_status().expect("cuBLAS present");
+        // gpugate-sim's cuBLAS is the driver's own object: named so on a simulated GPU, and
+        // only there.
+        assert_eq!(lib.simulated, dev.info().simulated, "{lib:?}");
+        assert!(lib.version.is_some() && lib.path.is_some(), "{lib:?}");
         for p in [Precision::F32, Precision::F64, Precision::F16] {
             let mut t = dev.cublas_gemm_trial(p, 64, 64, 64, 42).expect("prepare");
             let info = t.info();
-            assert!(info.implementation.starts_with("cuBLAS"));
+            assert!(
+                info.implementation
+                    .starts_with(&format!("{} ", lib.label())),
+                "{info:?}"
+            );
             let secs = t.run(3).expect("run");
             assert!(secs > 0.0, "{secs}");
             let v = t.verify().expect("verify");
@@ -804,5 +1015,50 @@ mod tests {
             dev.cublas_gemm_trial(Precision::F32, 0, 4, 4, 1),
             Err(BlasError::BadShape { m: 0, .. })
         ));
+    }
+
+    /// The peer runs exactly where the driver runs the cuBLAS found: on a driver too old for it
+    /// (gpugate-sim --driver 418 with its cuBLAS 12) every trial is refused with the reason
+    /// before cuBLAS is called. `GPUGATE_TEST_CUBLAS_EXPECT` (`runs` or `refused`), where set,
+    /// says which case this machine must be.
+    #[test]
+    #[ignore = "needs an NVIDIA GPU, driver and cuBLAS"]
+    fn gpu_cublas_runs_exactly_where_the_driver_can_run_it() {
+        let (dev, _) = CudaDevice::open(0).expect("open GPU 0");
+        let driver = dev.info().driver_cuda_version;
+        let found = cublas_status();
+        let case = match &found {
+            Ok(lib) => {
+                let major = lib.version.expect("cuBLAS says its version").0;
+                assert!(driver >= cublas_min_driver(major), "{lib:?} on {driver}");
+                let mut t = dev
+                    .cublas_gemm_trial(Precision::F32, 16, 16, 16, 3)
+                    .expect("the peer runs");
+                t.run(1).expect("run");
+                assert!(t.verify().expect("verify").passed());
+                "runs"
+            }
+            Err(
+                e @ BlasError::NeedsNewerDriver {
+                    found, driver: d, ..
+                },
+            ) => {
+                assert_eq!(*d, driver);
+                assert!(*d < cublas_min_driver(found.0));
+                let msg = e.to_string();
+                assert!(msg.contains("optional"), "{msg}");
+                assert!(
+                    !dev.info().simulated || msg.contains("(gpugate-sim) was found"),
+                    "{msg}"
+                );
+                let again = dev.cublas_gemm_trial(Precision::F64, 16, 16, 16, 3);
+                assert_eq!(again.err().as_ref(), Some(e), "the trial is refused alike");
+                "refused"
+            }
+            Err(e) => panic!("cuBLAS cannot be used here: {e}"),
+        };
+        if let Ok(want) = std::env::var("GPUGATE_TEST_CUBLAS_EXPECT") {
+            assert_eq!(case, want, "{found:?}");
+        }
     }
 }

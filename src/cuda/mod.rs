@@ -24,7 +24,7 @@ mod device;
 pub mod driver;
 mod error;
 
-pub use blas::{cublas_fits_driver, cublas_status, BlasError, CublasGemmTrial};
+pub use blas::{cublas_fits_driver, cublas_status, BlasError, CublasGemmTrial, CublasLibrary};
 pub use device::CudaDevice;
 pub use driver::{DriverCall, DRIVER_CALLS, OLDEST_BRANCH, OLDEST_DRIVER};
 pub use error::CudaError;
@@ -548,7 +548,8 @@ mod tests {
     /// `cuDevicePrimaryCtxRelease_v2`, `cuDeviceGetUuid_v2`, memory pools, the newer device
     /// attributes and NVML's clocks-event reasons): `gpugate-sim` beside
     /// the test executable's directory (`target/<profile>/`, where `cargo test --workspace`
-    /// builds it), or `$GPUGATE_SIM`. cuBLAS is not simulated, so `cuda::blas` is skipped.
+    /// builds it), or `$GPUGATE_SIM`. The cuBLAS peer runs on the simulator's cuBLAS 12 on the
+    /// default driver, and is refused with the reason on R418 (too old for cuBLAS 12).
     #[test]
     fn gpu_tests_on_the_simulator() {
         let exe = std::env::current_exe().expect("the test executable");
@@ -582,10 +583,18 @@ mod tests {
             if let Some(d) = driver {
                 cmd.args(["--driver", d]);
             }
+            cmd.arg("--").arg(&exe).arg("--ignored");
+            if driver.is_some() {
+                cmd.args([
+                    "--skip",
+                    "cuda::blas::tests::gpu_cublas_sgemm_and_dgemm_verify",
+                ]);
+            }
             let o = cmd
-                .arg("--")
-                .arg(&exe)
-                .args(["--ignored", "--skip", "cuda::blas"])
+                .env(
+                    "GPUGATE_TEST_CUBLAS_EXPECT",
+                    if driver.is_some() { "refused" } else { "runs" },
+                )
                 .output()
                 .expect("gpugate-sim runs");
             let text = format!(
@@ -594,13 +603,18 @@ mod tests {
                 String::from_utf8_lossy(&o.stderr)
             );
             assert_eq!(o.status.code(), Some(0), "{text}");
-            for test in [
+            let mut tests = vec![
+                "cuda::blas::tests::gpu_cublas_runs_exactly_where_the_driver_can_run_it",
                 "cuda::tests::gpu_inventory_is_filled_in",
                 "cuda::device::tests::gpu_stream_copy_kernel_moves_the_bytes",
                 "cuda::device::tests::gpu_event_timer_and_pinned_copies",
                 "probe::telemetry::tests::samples_device_0",
                 "probe::telemetry::tests::recorder_collects_samples",
-            ] {
+            ];
+            if driver.is_none() {
+                tests.push("cuda::blas::tests::gpu_cublas_sgemm_and_dgemm_verify");
+            }
+            for test in tests {
                 assert!(
                     text.contains(&format!("test {test} ... ok")),
                     "{test}:\n{text}"

@@ -493,8 +493,8 @@ fn gemm(d: &mut Doc, r: &RunReport, all: &[Chart]) {
                 pct(g.percent_of_peak()),
                 pct(g.percent_of_peak_at_held_clock()),
                 Cell::text(fmt_opt(g.peak, "TFLOPS")),
-                Cell::text(g.peer_implementation.as_deref().unwrap_or("not run")),
-                Cell::text(fmt_opt(g.peer_tflops, "TFLOPS")),
+                Cell::text(g.peer_label()),
+                Cell::text(g.peer_tflops_cell(|t| fmt_opt(t, "TFLOPS"))),
                 pct(g.ratio_to_peer().map(|x| x * 100.0)),
             ]
         })

@@ -25,6 +25,10 @@ pub struct GemmRow {
     pub peak: Option<f64>,
     pub peer_implementation: Option<String>,
     pub peer_tflops: Option<f64>,
+    /// Why a peer that was tried has no number: "failed (see warnings)" when it did not run,
+    /// "wrong result (see checks)" when its output was wrong, "not verified" otherwise; None
+    /// when it has a number or was never tried.
+    pub peer_problem: Option<String>,
     /// Median SM clock held during the measurement / the GPU's maximum SM clock (telemetry).
     pub held_clock_fraction: Option<f64>,
 }
@@ -56,6 +60,36 @@ impl GemmRow {
     /// Kernel TFLOPS / peer TFLOPS.
     pub fn ratio_to_peer(&self) -> Option<f64> {
         Some(self.tflops? / self.peer_tflops?)
+    }
+
+    /// The peer's column: its label, or "not run" when no peer was tried for this shape.
+    pub fn peer_label(&self) -> String {
+        self.peer_implementation
+            .clone()
+            .unwrap_or_else(|| "not run".into())
+    }
+}
+
+/// Why a peer result has no number to compare, if it has none.
+fn peer_problem(p: &WorkloadResult) -> Option<String> {
+    if p.error.is_some() {
+        Some("failed (see warnings)".into())
+    } else if p.verification.status == crate::model::VerifyStatus::Failed {
+        Some("wrong result (see checks)".into())
+    } else if !p.verification.passed() || median(p).is_none() {
+        Some("not verified".into())
+    } else {
+        None
+    }
+}
+
+impl GemmRow {
+    /// The peer's TFLOPS as a report cell: the number, or why there is none.
+    pub fn peer_tflops_cell(&self, fmt: impl Fn(Option<f64>) -> String) -> String {
+        match (&self.peer_problem, self.peer_tflops) {
+            (Some(why), None) => why.clone(),
+            (_, t) => fmt(t),
+        }
     }
 }
 
@@ -150,6 +184,7 @@ pub fn gemm_rows(r: &RunReport) -> Vec<GemmRow> {
                 )
             }),
             peer_tflops: peer.filter(|p| p.verification.passed()).and_then(median),
+            peer_problem: peer.and_then(peer_problem),
             held_clock_fraction: w.telemetry.as_ref().and_then(|t| {
                 let f = t.sm_clock_mhz_median? / t.max_sm_clock_mhz? as f64;
                 (f > 0.0 && f.is_finite()).then_some(f)
@@ -213,6 +248,52 @@ mod tests {
             .as_deref()
             .unwrap()
             .starts_with("cuBLAS sgemm"));
+    }
+
+    /// A peer that failed, gave a wrong result or was never run says so in its TFLOPS cell; a
+    /// measured one gives its number.
+    #[test]
+    fn a_peer_without_a_number_says_why() {
+        let mut r = load("no-gpu-host-quick.run.json");
+        r.gpus = vec![DeviceInfo {
+            index: 0,
+            name: "Tesla M40 24GB".into(),
+            ..Default::default()
+        }];
+        let mut w = r
+            .results
+            .iter()
+            .find(|w| w.id.contains("sgemm"))
+            .unwrap()
+            .clone();
+        w.backend = BackendKind::Cuda;
+        w.device = Some(0);
+        let mut peer = w.clone();
+        peer.role = Role::Peer;
+        peer.implementation = "cuBLAS 12.4.5 (gpugate-sim) sgemm".into();
+        let cell = |r: &RunReport| {
+            let row = gemm_rows(r).remove(0);
+            (row.peer_label(), row.peer_tflops_cell(|t| format!("{t:?}")))
+        };
+        r.results = vec![w.clone()];
+        assert_eq!(cell(&r), ("not run".into(), "None".into()));
+        r.results = vec![w.clone(), peer.clone()];
+        let measured = peer.measurement.as_ref().unwrap().throughput.median;
+        assert_eq!(cell(&r).1, format!("{:?}", Some(measured)));
+        assert!(cell(&r)
+            .0
+            .starts_with("cuBLAS 12.4.5 (gpugate-sim) sgemm ("));
+        let mut failed = peer.clone();
+        failed.error = Some("failed while running: CUBLAS_STATUS_EXECUTION_FAILED".into());
+        failed.measurement = None;
+        failed.verification = crate::model::Verification::not_checked("not verified");
+        r.results = vec![w.clone(), failed];
+        assert_eq!(cell(&r).1, "failed (see warnings)");
+        let mut wrong = peer.clone();
+        wrong.verification.status = crate::model::VerifyStatus::Failed;
+        r.results = vec![w.clone(), wrong];
+        assert_eq!(cell(&r).1, "wrong result (see checks)");
+        assert_eq!(gemm_rows(&r)[0].ratio_to_peer(), None);
     }
 
     fn peak(g: &DeviceInfo, p: Precision, math: GemmMath) -> Option<f64> {
@@ -401,6 +482,7 @@ mod tests {
             peak: Some(7.0),
             peer_implementation: None,
             peer_tflops: None,
+            peer_problem: None,
             // e.g. 948 of 1114 MHz held
             held_clock_fraction: Some(948.0 / 1114.0),
         };

@@ -76,10 +76,13 @@ fn tuning_cache() -> PathBuf {
 struct SimRun {
     code: Option<i32>,
     report: RunReport,
-    /// The run's report.md.
-    markdown: String,
     stdout: String,
     stderr: String,
+    /// The run's report.md.
+    markdown: String,
+    /// The run's directory (report files, charts), alive as long as this value.
+    dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
 }
 
 impl SimRun {
@@ -136,7 +139,16 @@ fn sim_run_with(sim: &Sim, profile: &str, extra: &[&str], nvenc: bool) -> SimRun
     } else {
         host_fit_profile(profile, dir.path())
     };
-    sim_run_profile(sim, profile.to_str().unwrap(), extra, dir.path())
+    let mut r = sim_run_profile(sim, profile.to_str().unwrap(), extra, dir.path());
+    r._tmp = Some(dir);
+    r
+}
+
+/// [`sim_run_with`] at the GEMM sizes `gemm` (`--gemm-sizes`).
+fn sim_run_sized(sim: &Sim, profile: &str, extra: &[&str], nvenc: bool, gemm: &str) -> SimRun {
+    let mut args = vec!["--gemm-sizes", gemm];
+    args.extend_from_slice(extra);
+    sim_run_with(sim, profile, &args, nvenc)
 }
 
 /// gpugate run on `sim` against `profile` (a file, a built-in name or `auto`), small sizes
@@ -182,12 +194,15 @@ fn sim_run_profile(sim: &Sim, profile: &str, extra: &[&str], dir: &Path) -> SimR
     // junit.xml, read as a JUnit consumer reads it, says what run.json says.
     let junit = std::fs::read_to_string(out.join("latest/junit.xml")).unwrap();
     crate::junit::assert_matches_run(&junit, &report);
+    let run_dir = std::fs::canonicalize(out.join("latest")).expect("DIR/latest");
     SimRun {
         code: o.status.code(),
         report,
-        markdown: std::fs::read_to_string(out.join("latest/report.md")).unwrap_or_default(),
         stdout: stdout(&o),
         stderr: stderr(&o),
+        markdown: std::fs::read_to_string(run_dir.join("report.md")).unwrap_or_default(),
+        dir: run_dir,
+        _tmp: None,
     }
 }
 
@@ -377,6 +392,23 @@ fn healthy_simulated_m40_passes_g2_large_but_the_encoder_it_lacks() {
     {
         assert_eq!(w.error, None, "{}", w.id);
         assert!(w.verification.passed(), "{}: {:?}", w.id, w.verification);
+    }
+    // The simulator's cuBLAS ran beside each GEMM (FP32, FP64, FP16 inputs at 384³), verified,
+    // named as gpugate-sim's.
+    let peers: Vec<_> = r
+        .report
+        .results
+        .iter()
+        .filter(|w| w.role == gpugate::model::Role::Peer)
+        .collect();
+    assert_eq!(peers.len(), 3, "{}", r.describe());
+    for w in peers {
+        assert!(
+            w.implementation.starts_with("cuBLAS 12.4.5 (gpugate-sim) "),
+            "{}: {}",
+            w.id,
+            w.implementation
+        );
     }
     // NVML was there: telemetry was sampled, and run.json keeps the timed samples behind each
     // summary.
@@ -577,6 +609,33 @@ fn one_driver(driver: &str, cuda: u32, isa: &str) -> Vec<String> {
         if let Some(n) = r.report.notes.iter().find(|n| n.contains("not available")) {
             failures.push(format!("R{driver}: {n}"));
         }
+        // The simulator's cuBLAS is 12.4.5, which needs CUDA 12.0 (R525): before that the peer
+        // is not run, and the note says why, as on a real machine with that driver and cuBLAS.
+        let peers = r
+            .report
+            .results
+            .iter()
+            .filter(|w| w.role == gpugate::model::Role::Peer)
+            .count();
+        let refused = r
+            .report
+            .notes
+            .iter()
+            .find(|n| n.starts_with("cuBLAS peer not run: "));
+        match (cuda >= 12000, refused) {
+            (true, None) if peers == 3 => {}
+            (false, Some(n))
+                if peers == 0
+                    && n.contains(
+                        "cuBLAS 12.4.5 (gpugate-sim) was found, which needs an NVIDIA driver \
+                         for CUDA 12.0 or newer (R525+)",
+                    )
+                    && n.contains(&format!("this driver is CUDA {}", cuda_label(cuda))) => {}
+            (_, n) => failures.push(format!(
+                "R{driver}: {peers} cuBLAS peer results, note {n:?}, notes {:?}",
+                r.report.notes
+            )),
+        }
     }
     failures
 }
@@ -584,6 +643,175 @@ fn one_driver(driver: &str, cuda: u32, isa: &str) -> Vec<String> {
 /// `launch-fail-after=N` with N = 40 launches after the launch floor's
 /// (`gpugate::measure::floor::FLOOR_LAUNCHES`, asserted below).
 const LAUNCH_FAIL_AFTER: &str = "launch-fail-after=137";
+
+/// "11.0, R450" for 11000: how gpugate names a driver in its notes.
+fn cuda_label(cuda: u32) -> String {
+    let branch = match cuda {
+        10010 => "R418",
+        11000 => "R450",
+        11040 => "R470",
+        _ => "?",
+    };
+    format!("{}.{}, {branch}", cuda / 1000, (cuda % 1000) / 10)
+}
+
+/// The cuBLAS peer beside every GEMM, on a simulated M40 whose model file gives cuBLAS other
+/// efficiencies than gpugate's kernels reach (SGEMM 0.36, DGEMM 0.45, FP16-input gemmEx 0.54 of
+/// the peak, against the model's 0.72 / 0.90 / 0.72 for kernels): each peer is verified, named
+/// as gpugate-sim's cuBLAS, and its TFLOPS are the model's to 1e-4 (the launch gap plus 2·n³ at
+/// peak × cuBLAS efficiency, at least the launch interval); each GEMM row's kernel / peer ratio
+/// is the kernel's simulated time (its launches in the simulator's log) against the peer's
+/// modelled one, to 1e-4, and where both are bound by the FP64 units (DGEMM at 256³) it is the
+/// ratio of the efficiencies, 0.90 / 0.45 = 2, within 0.5 % (the 1 µs launch gap of each
+/// ~0.2 ms call). report.md shows the rows, the GEMM chart draws the peer, and no check
+/// gates a peer.
+#[test]
+fn the_cublas_peer_runs_beside_every_gemm_as_the_model_times_it() {
+    if crate::sim::stand_down_for_the_real_gpu(
+        "the_cublas_peer_runs_beside_every_gemm_as_the_model_times_it",
+    ) {
+        return;
+    }
+    use gpugate::model::Role;
+    use gpugate::workload::{Precision, WorkloadSpec};
+    let tmp = tempfile::tempdir().unwrap();
+    let shown = std::process::Command::new(crate::sim::launcher())
+        .args(["models", "m40"])
+        .output()
+        .unwrap();
+    let mut model_text = String::from_utf8(shown.stdout).unwrap();
+    for (from, to) in [
+        ("sgemm_efficiency = 0.72", "sgemm_efficiency = 0.36"),
+        ("dgemm_efficiency = 0.90", "dgemm_efficiency = 0.45"),
+        ("hgemm_efficiency = 0.72", "hgemm_efficiency = 0.54"),
+    ] {
+        assert!(model_text.contains(from), "{from}");
+        model_text = model_text.replace(from, to);
+    }
+    // The same key and name as the built-in M40 (same UUID, so the tuning cache is shared).
+    let model_path = tmp.path().join("m40-slow-cublas.toml");
+    std::fs::write(&model_path, &model_text).unwrap();
+    let model: toml::Value = toml::from_str(&model_text).unwrap();
+    let log = tmp.path().join("sim.jsonl");
+    let r = sim_run_sized(
+        &Sim::new(&[model_path.to_str().unwrap()]).log(&log),
+        "g2.large",
+        &["--allow-simulated"],
+        false,
+        "64,256",
+    );
+    let why = r.describe();
+    assert!(
+        r.report.notes.iter().any(|n| n
+            .starts_with("cuBLAS peer: cuBLAS 12.4.5 (gpugate-sim) from /")
+            && n.ends_with("libgpugate_sim.so, compared with gpugate's GEMMs, never gated")),
+        "{why}"
+    );
+    // The simulator's log: each launch's simulated seconds.
+    let launches: Vec<serde_json::Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|v: &serde_json::Value| v["event"] == "launch" && v["error"].is_null())
+        .collect();
+    let rows = gpugate::report::gemm::gemm_rows(&r.report);
+    assert_eq!(rows.len(), 6, "3 precisions × 2 sizes: {why}");
+    for row in &rows {
+        let (n, _, _) = row.shape;
+        let p = row.precision;
+        let spec = WorkloadSpec::gemm(p, n, n, n);
+        let peer = r
+            .report
+            .results
+            .iter()
+            .find(|w| w.role == Role::Peer && w.spec == spec)
+            .unwrap_or_else(|| panic!("no peer for {}: {why}", row.id));
+        assert!(
+            peer.verification.passed(),
+            "{}: {:?}",
+            peer.id,
+            peer.verification
+        );
+        assert_eq!(peer.error, None);
+        assert!(
+            peer.implementation
+                .starts_with("cuBLAS 12.4.5 (gpugate-sim) "),
+            "{}",
+            peer.implementation
+        );
+        let flops = 2.0 * (n as f64).powi(3);
+        let peer_s = crate::gpu::cublas::modelled_seconds(&model, p, (n, n, n));
+        let peer_tf = row.peer_tflops.expect("a peer number");
+        assert!(
+            (peer_tf / (flops / peer_s / 1e12) - 1.0).abs() < 1e-4,
+            "{}: peer {peer_tf} TFLOPS, modelled {}",
+            row.id,
+            flops / peer_s / 1e12
+        );
+        // gpugate's kernel: the variant the result names, its launches of this size.
+        let entry = row.implementation.trim_start_matches("gpugate ");
+        let kernel_s: Vec<f64> = launches
+            .iter()
+            .filter(|v| v["kernel"] == entry)
+            .filter(|v| {
+                let st = &v["stats"];
+                let f: f64 = ["flops_f32", "flops_f64", "flops_f16"]
+                    .iter()
+                    .map(|k| st[k].as_f64().unwrap_or(0.0))
+                    .sum();
+                f >= flops && f <= flops * 1.05
+            })
+            .map(|v| v["seconds"].as_f64().unwrap())
+            .collect();
+        assert!(!kernel_s.is_empty(), "{entry} at {n}³ is not in the log");
+        assert!(kernel_s.iter().all(|s| *s == kernel_s[0]), "{kernel_s:?}");
+        let want = peer_s / kernel_s[0];
+        let ratio = row.ratio_to_peer().expect("a ratio");
+        assert!(
+            (ratio / want - 1.0).abs() < 1e-4,
+            "{}: kernel / peer {ratio}, the simulated times give {want}",
+            row.id
+        );
+        if p == Precision::F64 && n == 256 {
+            assert!((ratio / 2.0 - 1.0).abs() < 0.005, "{}: {ratio}", row.id);
+        }
+        // report.md: the row names the peer and gives the ratio.
+        let line = gemm_row_line(&r, &row.id).unwrap();
+        assert!(line.contains("| cuBLAS 12.4.5 (gpugate-sim) "), "{line}");
+        assert!(
+            line.ends_with(&format!("| {:.1}% |", ratio * 100.0)),
+            "{line}"
+        );
+    }
+    // Peers are never gated: no check is about one, and none of them failed.
+    for c in &r.report.checks {
+        assert!(!c.id.contains(".peer."), "{}: {why}", c.id);
+        for e in &c.evidence {
+            assert!(!e.contains(".peer."), "{} cites {e}", c.id);
+        }
+    }
+    // The FP32 chart draws the peer: its legend and one red point per size, the 256³ one below
+    // the kernel's (2.29 against 2.99 TFLOPS).
+    let svg = std::fs::read_to_string(r.dir.join("gemm_gpu0_f32.svg")).unwrap();
+    assert!(svg.contains("cuBLAS peer"), "no peer in the legend");
+    let points = |fill: &str| -> Vec<(f64, f64)> {
+        svg.split("<circle ")
+            .skip(1)
+            .filter(|c| c.contains(&format!("fill=\"{fill}\"")) && c.contains("r=\"4\""))
+            .map(|c| {
+                let attr = |a: &str| -> f64 {
+                    let v = c.split(&format!("{a}=\"")).nth(1).unwrap();
+                    v[..v.find('"').unwrap()].parse().unwrap()
+                };
+                (attr("cx"), attr("cy"))
+            })
+            .collect()
+    };
+    let (peer, kernel) = (points("#D62728"), points("#1F77B4"));
+    assert_eq!((peer.len(), kernel.len()), (2, 2), "{peer:?} {kernel:?}");
+    let right = |v: &[(f64, f64)]| *v.iter().max_by(|a, b| a.0.total_cmp(&b.0)).unwrap();
+    assert!(right(&peer).1 > right(&kernel).1, "{peer:?} {kernel:?}");
+}
 
 /// Each fault, alone, on a simulated M40 gated by g2.large (with --allow-simulated): the exit
 /// code and the checks that must fail.
@@ -772,6 +1000,81 @@ fn each_fault_gives_the_verdict_an_operator_must_see() {
             },
         ),
         (
+            "cublas-missing: the peer is not run, the note says where cuBLAS was looked for, \
+             and the verdict is the healthy one (every check passes)",
+            vec!["m40"],
+            &["cublas-missing"],
+            Some(0),
+            |r| {
+                peers_never_gated(r)?;
+                let note = r
+                    .report
+                    .notes
+                    .iter()
+                    .find(|n| n.starts_with("cuBLAS peer not run: cuBLAS not found: looked for"))
+                    .ok_or("no note says the peer was not run")?;
+                for want in ["libcublas.so.12", "LD_LIBRARY_PATH (", "gpugate-sim-", "optional"] {
+                    if !note.contains(want) {
+                        return Err(format!("the note lacks {want:?}: {note}"));
+                    }
+                }
+                if r.report.results.iter().any(|w| w.role == gpugate::model::Role::Peer) {
+                    return Err("a peer result without cuBLAS".into());
+                }
+                let row = gemm_row_line(r, "gpu0.sgemm.384x384x384")?;
+                if !row.contains("| not run | — | — |") {
+                    return Err(format!("the GEMM row does not say the peer did not run: {row}"));
+                }
+                Ok(())
+            },
+        ),
+        (
+            "cublas-fail: each peer fails with CUBLAS_STATUS_EXECUTION_FAILED, said in the \
+             warnings, a note and the GEMM rows, and the verdict is the healthy one",
+            vec!["m40"],
+            &["cublas-fail"],
+            Some(0),
+            |r| {
+                peers_never_gated(r)?;
+                let peers: Vec<_> = r
+                    .report
+                    .results
+                    .iter()
+                    .filter(|w| w.role == gpugate::model::Role::Peer)
+                    .collect();
+                if peers.len() != 3 {
+                    return Err(format!("{} peer results, want 3", peers.len()));
+                }
+                for w in &peers {
+                    let e = w.error.as_deref().unwrap_or("");
+                    if !e.contains("cuBLAS 12.4.5 (gpugate-sim)")
+                        || !e.contains("CUBLAS_STATUS_EXECUTION_FAILED")
+                    {
+                        return Err(format!("{}: error {e:?}", w.id));
+                    }
+                    if w.verification.status != gpugate::model::VerifyStatus::NotChecked {
+                        return Err(format!("{}: {:?}", w.id, w.verification));
+                    }
+                }
+                if !r.report.notes.iter().any(|n| n == "GPU 0: cuBLAS peer failed (see the warnings); peers are compared with gpugate's GEMMs, never gated") {
+                    return Err("no note says the peer failed".into());
+                }
+                let warned = gpugate::report::warnings(&r.report);
+                if !warned.iter().any(|w| w.subject.contains("gpu0.peer.sgemm.384x384x384")
+                    && w.text.contains("CUBLAS_STATUS_EXECUTION_FAILED"))
+                {
+                    return Err(format!("no warning names the failed peer: {warned:?}"));
+                }
+                let row = gemm_row_line(r, "gpu0.dgemm.384x384x384")?;
+                if !row.contains("| cuBLAS 12.4.5 (gpugate-sim) dgemm")
+                    || !row.contains("| failed (see warnings) | — |")
+                {
+                    return Err(format!("the GEMM row does not say the peer failed: {row}"));
+                }
+                Ok(())
+            },
+        ),
+        (
             "gpu=1:slow=0.5 on two GPUs: only GPU 1 fails",
             vec!["m40", "m40"],
             &["gpu=1:slow=0.5"],
@@ -822,6 +1125,33 @@ fn each_fault_gives_the_verdict_an_operator_must_see() {
     });
     let failures = failures.into_inner().unwrap();
     assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
+}
+
+/// Every check of the run passes (the healthy M40's verdict, exit 0), and none is about a peer.
+fn peers_never_gated(r: &SimRun) -> Result<(), String> {
+    for c in &r.report.checks {
+        if c.verdict != Verdict::Pass && !encode_reported(c) {
+            return Err(format!("{} is {}: {}", c.id, c.verdict, c.reason));
+        }
+        if c.id.contains(".peer.") || c.evidence.iter().any(|e| e.contains(".peer.")) {
+            return Err(format!("{} gates a peer", c.id));
+        }
+    }
+    Ok(())
+}
+
+/// The row of GEMM result `id` in report.md's GEMM section.
+fn gemm_row_line(r: &SimRun, id: &str) -> Result<String, String> {
+    r.markdown
+        .split("## GEMM: gpugate kernel vs peak and cuBLAS")
+        .nth(1)
+        .and_then(|section| {
+            section
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{id}` |")))
+        })
+        .map(str::to_string)
+        .ok_or_else(|| format!("no row for {id} in report.md's GEMM section"))
 }
 
 fn expect(r: &SimRun, id: &str, want: Verdict) -> Result<(), String> {

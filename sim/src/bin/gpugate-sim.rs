@@ -2,7 +2,8 @@
 //!
 //! It checks every argument first (exit 2 with what was wrong), finds the simulator's shared
 //! library, makes a directory of symlinks to it named as the real libraries (`libcuda.so`,
-//! `libcuda.so.1`, `libnvidia-ml.so.1`, `libnvidia-ml.so`), puts that directory first on
+//! `libcuda.so.1`, `libnvidia-ml.so.1`, `libnvidia-ml.so`, `libcublas.so`,
+//! `libcublas.so.MAJOR`), puts that directory first on
 //! `LD_LIBRARY_PATH`, describes the machine in the environment (see `gpugate_sim::config`) and
 //! replaces itself with the command, so exit codes and signals pass through.
 
@@ -21,9 +22,10 @@ Usage: gpugate-sim [--model NAME|FILE]... [--fault SPEC]... [--driver VERSION] [
        gpugate-sim models [NAME]
        gpugate-sim --help
 
-Runs COMMAND with a simulated NVIDIA driver (libcuda.so.1) and NVML (libnvidia-ml.so.1) in
-front: the GPUs execute the PTX they are given on this machine's CPU. Nothing they report is a
-GPU measurement, and every device is named \"… (gpugate-sim)\".
+Runs COMMAND with a simulated NVIDIA driver (libcuda.so.1), NVML (libnvidia-ml.so.1) and
+cuBLAS (libcublas.so.MAJOR) in front: the GPUs execute the PTX they are given, and cuBLAS its
+GEMMs, on this machine's CPU. Nothing they report is a GPU measurement, and every device is
+named \"… (gpugate-sim)\".
 
 Options:
   --model NAME|FILE   one GPU of a built-in model (m40, a100, h100, h200) or of a model TOML
@@ -205,8 +207,8 @@ fn model_env(models: &[String]) -> Result<Vec<String>, Bad> {
         .collect()
 }
 
-/// The simulator's shared library: $GPUGATE_SIM_LIB, else beside this program, else in
-/// `deps/` beside it (where `cargo test` leaves it).
+/// The simulator's shared library: $GPUGATE_SIM_LIB, else the newer of the one beside this
+/// program and the one in `deps/` beside it (where `cargo test` leaves it).
 fn find_library() -> Result<PathBuf, Bad> {
     const NAME: &str = "libgpugate_sim.so";
     if let Some(p) = std::env::var_os("GPUGATE_SIM_LIB").filter(|p| !p.is_empty()) {
@@ -222,14 +224,19 @@ fn find_library() -> Result<PathBuf, Bad> {
         .and_then(std::fs::canonicalize)
         .map_err(|e| Bad(format!("cannot find this program's own path: {e}"), false))?;
     let dir = exe.parent().unwrap_or(Path::new("/"));
-    let mut tried = Vec::new();
-    for cand in [dir.join(NAME), dir.join("deps").join(NAME)] {
-        if cand.is_file() {
-            return std::fs::canonicalize(&cand)
-                .map_err(|e| Bad(format!("{}: {e}", cand.display()), false));
-        }
-        tried.push(cand.display().to_string());
+    // Both may exist: `cargo build` leaves the library beside the launcher, `cargo test`
+    // rebuilds it in deps/ only. The newer one is the one built from the current sources.
+    let cands = [dir.join(NAME), dir.join("deps").join(NAME)];
+    let newest = cands
+        .iter()
+        .filter_map(|c| Some((std::fs::metadata(c).ok()?.modified().ok()?, c)))
+        .filter(|(_, c)| c.is_file())
+        .max_by_key(|(t, _)| *t);
+    if let Some((_, cand)) = newest {
+        return std::fs::canonicalize(cand)
+            .map_err(|e| Bad(format!("{}: {e}", cand.display()), false));
     }
+    let tried: Vec<String> = cands.iter().map(|c| c.display().to_string()).collect();
     Err(Bad(
         format!(
             "cannot find the simulator library {NAME} (looked at {}); build it with `cargo \
@@ -240,11 +247,18 @@ fn find_library() -> Result<PathBuf, Bad> {
     ))
 }
 
-/// The library names the directory offers.
-fn library_names(nvml: bool) -> Vec<&'static str> {
-    let mut v = vec!["libcuda.so", "libcuda.so.1"];
+/// The library names the directory offers: the driver's, NVML's (unless `no-nvml`) and
+/// cuBLAS's for its major version `cublas` (unless `cublas-missing`: None).
+fn library_names(nvml: bool, cublas: Option<u32>) -> Vec<String> {
+    let mut v = vec!["libcuda.so".to_string(), "libcuda.so.1".to_string()];
     if nvml {
-        v.extend(["libnvidia-ml.so.1", "libnvidia-ml.so"]);
+        v.extend([
+            "libnvidia-ml.so.1".to_string(),
+            "libnvidia-ml.so".to_string(),
+        ]);
+    }
+    if let Some(major) = cublas {
+        v.extend(["libcublas.so".to_string(), format!("libcublas.so.{major}")]);
     }
     v
 }
@@ -254,6 +268,7 @@ fn library_names(nvml: bool) -> Vec<&'static str> {
 /// or, where the machine's driver is older than some of the simulator's entry points, to a copy
 /// of `lib` in which those are hidden (rewritten at every launch, so it follows rebuilds).
 fn library_dir(lib: &Path, nvml: bool, cfg: &Config) -> Result<PathBuf, Bad> {
+    let cublas = (!cfg.cublas_missing).then(|| cfg.cublas_version().0);
     let fail = |what: String| Bad(what, false);
     let base = std::env::var_os("XDG_RUNTIME_DIR")
         .map(PathBuf::from)
@@ -269,8 +284,12 @@ fn library_dir(lib: &Path, nvml: bool, cfg: &Config) -> Result<PathBuf, Bad> {
         format!("-cuda{}", cfg.driver_cuda_version())
     };
     let dir = base.join(format!(
-        "gpugate-sim-{uid}-{key:016x}{driver}{}",
-        if nvml { "" } else { "-no-nvml" }
+        "gpugate-sim-{uid}-{key:016x}{driver}{}{}",
+        if nvml { "" } else { "-no-nvml" },
+        match cublas {
+            Some(major) => format!("-cublas{major}"),
+            None => "-no-cublas".to_string(),
+        }
     ));
     match std::fs::create_dir(&dir) {
         Ok(()) => {
@@ -308,8 +327,8 @@ fn library_dir(lib: &Path, nvml: bool, cfg: &Config) -> Result<PathBuf, Bad> {
             .map_err(|e| fail(format!("cannot write {}: {e}", copy.display())))?;
         copy
     };
-    for name in library_names(nvml) {
-        let link = dir.join(name);
+    for name in library_names(nvml, cublas) {
+        let link = dir.join(&name);
         if std::fs::read_link(&link).is_ok_and(|t| t == target) {
             continue;
         }
@@ -323,6 +342,13 @@ fn library_dir(lib: &Path, nvml: bool, cfg: &Config) -> Result<PathBuf, Bad> {
     if !nvml {
         for name in ["libnvidia-ml.so.1", "libnvidia-ml.so"] {
             let _ = std::fs::remove_file(dir.join(name));
+        }
+    }
+    if cublas.is_none() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if entry.file_name().to_string_lossy().starts_with("libcublas") {
+                let _ = std::fs::remove_file(entry.path());
+            }
         }
     }
     Ok(dir)
@@ -351,7 +377,7 @@ fn list_models(name: Option<String>) -> ExitCode {
     for n in model::builtin_names() {
         match model::load(n) {
             Ok(m) => println!(
-                "{:<6} {:<38} sm_{:<3} {:>4} {:>6.1} GB  {:>5.1} TF  {:>5.0} GB/s  CUDA {}.{} ({}), PCIe {}.0 x{}",
+                "{:<6} {:<38} sm_{:<3} {:>4} {:>6.1} GB  {:>5.1} TF  {:>5.0} GB/s  CUDA {}.{} ({}), PCIe {}.0 x{}, cuBLAS {}",
                 m.key,
                 m.name,
                 m.sm(),
@@ -363,7 +389,8 @@ fn list_models(name: Option<String>) -> ExitCode {
                 (m.driver.cuda_version % 1000) / 10,
                 m.driver.version,
                 m.pci.gen,
-                m.pci.width
+                m.pci.width,
+                m.cublas.version
             ),
             Err(e) => println!("{n:<6} (broken: {e})"),
         }

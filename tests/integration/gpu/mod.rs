@@ -22,11 +22,15 @@
 //! bound on random ones; the HGEMM input classes and the binary16 → binary32 conversion on all
 //! 65536 bit patterns; the stream kernels at odd sizes and grids; the workloads, the tuner, and
 //! wrong results caught by verification.
+//!
+//! The cuBLAS peer runs on each model too, against the simulator's cuBLAS (`gpu/cublas.rs`):
+//! verified at odd shapes, and timed as the model's cuBLAS efficiencies say.
 
 // Each test file uses a part of this module.
 #![allow(dead_code)]
 
 mod bytes;
+pub(crate) mod cublas;
 mod errors;
 mod hgemm;
 mod kernels;
@@ -457,6 +461,12 @@ mod gpu_suite_on_the_simulator {
         assert!(!text.contains("ran sgemm_f32_128x128x8_t8x8_s4:"), "{text}");
         assert!(!text.contains("ran dgemm_f64_tc_"), "{text}");
         assert!(!text.contains("ran hgemm_f16_tc_"), "{text}");
+        // The cuBLAS peer at the simulated M40's cuBLAS SGEMM rate: 256³ in the 1 µs launch gap
+        // plus 2·256³ FLOPs at 6.84 TF × 0.72.
+        assert!(
+            text.contains("F32 256³: 4.294 TFLOPS as modelled"),
+            "{text}"
+        );
     }
 
     /// sm_80: the compute_80 gemm module, with the cp.async, DMMA and wmma paths.
@@ -490,6 +500,7 @@ mod gpu_suite_on_the_simulator {
             "h100",
             &[
                 "gpu::workloads::",
+                "gpu::cublas::",
                 "gpu::video::",
                 "gpu::tune::",
                 "gpu::kernels::the_device_loads",
