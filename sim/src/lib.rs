@@ -14,6 +14,8 @@
 //!   lockstep, blocks in parallel on the host's cores, bounds/alignment checks, the shared-memory
 //!   race detector, and the counts (instructions, FLOPs, global bytes) the time model uses.
 //! - `model`, `config`: device models (TOML) and faults, from the launcher's environment.
+//! - `driver_releases`: the NVIDIA driver releases the simulated driver can be (`--driver`):
+//!   the CUDA version, PTX ISA, entry points and attributes of each.
 //! - `driver`: the CUDA driver API (`cu*` symbols, C ABI) over `ptx` and `exec`, with the time
 //!   model behind events.
 //! - `nvml`: the NVML API (`nvml*` symbols).
@@ -21,7 +23,7 @@
 
 pub mod config;
 pub mod driver;
-pub mod drivers;
+pub mod driver_releases;
 pub mod elf;
 pub mod exec;
 pub mod model;
