@@ -6,7 +6,7 @@
 //! by the sign of its error, which error-free transformations (two-sum, fma residues) give
 //! exactly.
 
-use crate::ptx::ir::{AluFn, AluSpec, BoolOp, CmpOp, CvtSpec, IRnd, Rnd, SetpSpec, Ty};
+use crate::ir::{AluFn, AluSpec, BoolOp, CmpOp, CvtSpec, IRnd, Rnd, SetpSpec, Ty};
 use half::{bf16, f16};
 
 /// Sign-extends the low `bits` of `v`.

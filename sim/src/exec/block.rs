@@ -7,7 +7,7 @@ use super::mem::Fault;
 use super::memops::thread_xyz;
 use super::warp::{self, BarState, Ctx, Group, Warp, WarpState};
 use super::{LaunchError, LaunchErrorKind};
-use crate::ptx::ir::{BarKind, BarRed, Op, Special};
+use crate::ir::{BarKind, BarRed, Op, Special};
 
 /// The log of a fault: kernel, PTX line, block, thread, address.
 pub(crate) fn fault_log(ctx: &Ctx, warp_idx: Option<u32>, pc: Option<u32>, f: &Fault) -> String {

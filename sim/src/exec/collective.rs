@@ -3,14 +3,14 @@
 use super::lanes::*;
 use super::mem::Fault;
 use super::warp::{check_members, Warp};
-use crate::ptx::ir::{AtomOp, ReduxSpec, ShflMode, ShflSpec, VoteMode, VoteSpec};
+use crate::ir::{AtomOp, ReduxSpec, ShflMode, ShflSpec, VoteMode, VoteSpec, NO_MEMBERMASK};
 
 /// The value a lane reads from a source lane that does not execute the shuffle (undefined on
 /// a GPU; here an all-ones pattern, a NaN as a float, so that using it shows).
 pub(crate) const SHFL_UNDEFINED: u32 = 0xFFFF_FFFF;
 
 fn membermask(w: &Warp, slot: u32, exec: u32) -> u32 {
-    if slot == u32::MAX {
+    if slot == NO_MEMBERMASK {
         exec
     } else {
         w.r32[slot as usize * 32 + exec.trailing_zeros() as usize]

@@ -30,7 +30,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use crate::ptx::Kernel;
+use crate::ir::Kernel;
 
 mod alu;
 mod block;
@@ -45,11 +45,11 @@ mod warp;
 /// Generic addresses of shared memory: `cvta.shared` maps shared offset `o` to
 /// `SHARED_WINDOW_BASE + o` (4 GiB window). Device allocations must not overlap the windows
 /// (a launch over a memory map that does fails with [`LaunchErrorKind::InvalidConfig`]).
-pub const SHARED_WINDOW_BASE: u64 = crate::ptx::SHARED_WINDOW;
+pub const SHARED_WINDOW_BASE: u64 = crate::ir::SHARED_WINDOW;
 /// Generic addresses of local memory (`cvta.local`), a 4 GiB window.
-pub const LOCAL_WINDOW_BASE: u64 = crate::ptx::LOCAL_WINDOW;
+pub const LOCAL_WINDOW_BASE: u64 = crate::ir::LOCAL_WINDOW;
 /// Generic addresses of kernel parameters (`cvta.param`), a 4 GiB window.
-pub const PARAM_WINDOW_BASE: u64 = crate::ptx::PARAM_WINDOW;
+pub const PARAM_WINDOW_BASE: u64 = crate::ir::PARAM_WINDOW;
 
 /// One piece of memory a kernel may touch through the global (or generic) state space:
 /// `len` bytes at device address `base`, stored at host address `ptr`.

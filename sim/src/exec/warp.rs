@@ -11,8 +11,7 @@ use super::lanes::*;
 use super::mem::{Fault, GlobalMem};
 use super::race::Race;
 use super::{LaunchErrorKind, LaunchStats};
-use crate::ptx::ir::*;
-use crate::ptx::Kernel;
+use crate::ir::*;
 
 // The fast paths of one register bank. Macros, not generics over the bank: the operations
 // need the bank's signed and float types, and each expansion is the same specialised lane loop
@@ -634,9 +633,9 @@ fn exec_group_body(
                 for l in lanes(exec) {
                     let v = w.rd(*a, l);
                     let out = if *to_generic {
-                        super::mem::to_generic(*space, v)
+                        crate::ir::to_generic(*space, v)
                     } else {
-                        super::mem::from_generic(*space, v)
+                        crate::ir::from_generic(*space, v)
                     };
                     w.wr(*d, l, out);
                 }
@@ -644,7 +643,7 @@ fn exec_group_body(
             Op::IsSpace { space, d, a } => {
                 let mut m = 0u32;
                 for l in lanes(exec) {
-                    let (s, _) = super::mem::classify(w.rd(*a, l));
+                    let (s, _) = classify(w.rd(*a, l));
                     let yes = match space {
                         MemSpace::Global | MemSpace::Const => s == MemSpace::Global,
                         other => s == *other,
@@ -723,9 +722,9 @@ fn exec_group_body(
     *budget = left;
     ctx.stats.warp_instructions += n_warp;
     ctx.stats.thread_instructions += n_thread;
-    ctx.stats.flops_f32 += fl[1];
-    ctx.stats.flops_f64 += fl[2];
-    ctx.stats.flops_f16 += fl[3];
+    ctx.stats.flops_f32 += fl[FLOPS_F32 as usize];
+    ctx.stats.flops_f64 += fl[FLOPS_F64 as usize];
+    ctx.stats.flops_f16 += fl[FLOPS_F16 as usize];
     ctx.stats.int_ops += n_int;
     ctx.clock = ctx.clock.wrapping_add(n_warp);
     Ok(ev)

@@ -7,8 +7,8 @@
 use std::collections::HashMap;
 
 use super::ast::*;
-use super::ir::*;
 use super::lex::Number;
+use crate::ir::*;
 
 /// A compile error: line and message (becomes an InvalidPtx log).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -651,7 +651,7 @@ impl<'a, 'm> Fx<'a, 'm> {
             guard_xor: x,
             line,
             flops: 0,
-            flop_kind: 0,
+            flop_kind: FLOPS_NONE,
             int_ops: 0,
         });
         self.prog.insts.len() - 1

@@ -7,7 +7,7 @@
 use super::ast::*;
 use super::compile::*;
 use super::instr::compile_body;
-use super::ir::*;
+use crate::ir::*;
 
 fn param_bytes(p: &ParamDecl) -> CResult<(u64, u64)> {
     let Some(eb) = type_bytes(&p.ty) else {

@@ -4,17 +4,8 @@
 
 use super::ast::*;
 use super::compile::*;
-use super::ir::*;
 use super::lex::Number;
-
-/// Base of the generic-address window of shared memory (`cvta.shared`).
-pub(crate) const SHARED_WINDOW: u64 = 0xFFFF_A000_0000_0000;
-/// Base of the generic-address window of local memory (`cvta.local`).
-pub(crate) const LOCAL_WINDOW: u64 = 0xFFFF_B000_0000_0000;
-/// Base of the generic-address window of kernel parameters (`cvta.param`).
-pub(crate) const PARAM_WINDOW: u64 = 0xFFFF_C000_0000_0000;
-/// Size of each window.
-pub(crate) const WINDOW_SIZE: u64 = 1 << 32;
+use crate::ir::*;
 
 /// The modifiers of an opcode, each consumed at most once; leftovers are an error.
 struct Mods<'s> {
@@ -280,13 +271,13 @@ fn srcs<const N: usize>(
     Ok(out.try_into().expect("N operands"))
 }
 
-/// The membermask operand `k` of a `.sync` warp collective; the executing lanes (`u32::MAX`)
-/// for the pre-sm_70 form without one.
+/// The membermask operand `k` of a `.sync` warp collective; [`NO_MEMBERMASK`] (the executing
+/// lanes) for the pre-sm_70 form without one.
 fn membermask(fx: &mut Fx, ins: &InstrAst, sync: bool, k: usize) -> CResult<Slot> {
     if sync {
         Ok(src(fx, &ins.operands[k], Ty::B32, false, ins)?.slot())
     } else {
-        Ok(u32::MAX)
+        Ok(NO_MEMBERMASK)
     }
 }
 
@@ -511,10 +502,10 @@ fn space_mod(m: &mut Mods) -> Option<MemSpace> {
 
 fn float_kind(ty: Ty) -> u8 {
     match ty {
-        Ty::F32 => 1,
-        Ty::F64 => 2,
-        Ty::F16 | Ty::F16x2 | Ty::BF16 | Ty::BF16x2 => 3,
-        _ => 0,
+        Ty::F32 => FLOPS_F32,
+        Ty::F64 => FLOPS_F64,
+        Ty::F16 | Ty::F16x2 | Ty::BF16 | Ty::BF16x2 => FLOPS_F16,
+        _ => FLOPS_NONE,
     }
 }
 

@@ -4,7 +4,9 @@
 //! may change freely).
 //!
 //! Pipeline: `lex` (tokens) → `parse` (syntax tree) → `compile`/`instr` (names resolved,
-//! every instruction checked and lowered to the engine's IR, `.func` calls inlined). Anything the
+//! every instruction checked and lowered to the IR of [`crate::ir`], `.func` calls inlined) →
+//! `regs` (registers packed into slots). The result, a [`Kernel`] per entry, is `ir::Kernel`:
+//! the engine runs it without importing anything of this module. Anything the
 //! front end does not know fails the load with [`LoadErrorKind::InvalidPtx`] and a ptxas-style
 //! log naming the line and the construct; nothing is skipped silently.
 //!
@@ -46,13 +48,12 @@ mod ast;
 mod compile;
 mod inline;
 mod instr;
-pub(crate) mod ir;
 mod lex;
 mod parse;
 mod regs;
 mod tensor;
 
-pub(crate) use instr::{LOCAL_WINDOW, PARAM_WINDOW, SHARED_WINDOW, WINDOW_SIZE};
+pub use crate::ir::{Kernel, ParamInfo};
 
 /// What the loading device and driver accept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,35 +93,12 @@ pub struct ModuleVar {
     pub constant: bool,
 }
 
-/// One kernel parameter as the ABI lays it out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ParamInfo {
-    pub size: usize,
-    pub align: usize,
-}
-
 /// A loaded module.
 pub struct Module {
     isa: (u32, u32),
     target_sm: u32,
     kernels: Vec<Arc<Kernel>>,
     vars: Vec<(ModuleVar, u64)>,
-}
-
-/// One `.entry` of a loaded module, ready to launch (see [`crate::exec::launch`]).
-pub struct Kernel {
-    pub(crate) name: String,
-    pub(crate) params: Vec<ParamInfo>,
-    /// Byte offset of each parameter in the parameter buffer.
-    pub(crate) param_offsets: Vec<usize>,
-    pub(crate) param_bytes: usize,
-    pub(crate) maxntid: Option<(u32, u32, u32)>,
-    pub(crate) reqntid: Option<(u32, u32, u32)>,
-    pub(crate) minnctapersm: Option<u32>,
-    pub(crate) shared: ir::SharedLayout,
-    pub(crate) num_regs: u32,
-    pub(crate) line: u32,
-    pub(crate) prog: ir::Program,
 }
 
 fn ptxas_log(line: u32, severity: &str, msg: &str) -> String {
@@ -368,42 +346,4 @@ fn compile_kernel(mctx: &compile::ModuleCtx, f: &ast::FuncAst) -> compile::CResu
         line: f.line,
         prog,
     })
-}
-
-impl Kernel {
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-    pub fn params(&self) -> &[ParamInfo] {
-        &self.params
-    }
-    /// `.maxntid` (x, y, z) when declared.
-    pub fn maxntid(&self) -> Option<(u32, u32, u32)> {
-        self.maxntid
-    }
-    /// `.reqntid` (x, y, z) when declared.
-    pub fn reqntid(&self) -> Option<(u32, u32, u32)> {
-        self.reqntid
-    }
-    /// `.minnctapersm` when declared.
-    pub fn min_ctas_per_sm(&self) -> Option<u32> {
-        self.minnctapersm
-    }
-    /// Bytes of static `.shared` memory the entry uses.
-    pub fn static_shared_bytes(&self) -> u32 {
-        self.shared.static_bytes
-    }
-    /// Bytes of `.local` memory per thread.
-    pub fn local_bytes(&self) -> u32 {
-        self.prog.local_bytes
-    }
-    /// Registers per thread as a driver would report them (CU_FUNC_ATTRIBUTE_NUM_REGS): an
-    /// estimate, since there is no register allocator here; at most 255.
-    pub fn num_regs(&self) -> u32 {
-        self.num_regs
-    }
-    /// The line of the `.entry` directive in the module text (for logs).
-    pub fn line(&self) -> u32 {
-        self.line
-    }
 }

@@ -13,7 +13,7 @@
 //! `.maxntid` × `.minnctapersm` leaves in a 64 K-register file).
 
 use super::ast::FuncAst;
-use super::ir::{Op, Opnd, Program, Role, NO_GUARD};
+use crate::ir::{Op, Opnd, Program, Role, NO_GUARD};
 
 struct BitSet {
     w: Vec<u64>,

@@ -8,7 +8,7 @@ use super::instr::{
     address as addr_operand, need_sm, src as src_operand, unknown, unsupported,
     vec_regs as vector_regs,
 };
-use super::ir::*;
+use crate::ir::*;
 
 fn bad<T>(ins: &InstrAst, why: &str) -> CResult<T> {
     unsupported(ins.line, &ins.opcode, why)
