@@ -3,12 +3,13 @@
 //! INTERFACE CONTRACT (the driver layer codes against exactly this; the implementation behind it
 //! may change freely).
 //!
-//! Pipeline: `lex` (tokens) → `parse` (syntax tree) → `compile`/`instr` (names resolved,
-//! every instruction checked and lowered to the IR of [`crate::ir`], `.func` calls inlined) →
-//! `regs` (registers packed into slots). The result, a [`Kernel`] per entry, is `ir::Kernel`:
-//! the engine runs it without importing anything of this module. Anything the
-//! front end does not know fails the load with [`LoadErrorKind::InvalidPtx`] and a ptxas-style
-//! log naming the line and the construct; nothing is skipped silently.
+//! Pipeline: `lex` (tokens) → `parse` (syntax tree) → `compile` (names resolved to slots, the
+//! per-kernel context) and `instr` (every instruction checked and lowered to the IR of
+//! [`crate::ir`], `.func` calls inlined) → `regs` (registers packed into slots). The result, a
+//! [`Kernel`] per entry, is `ir::Kernel`: the engine runs it without importing anything of this
+//! module. Anything the front end does not know fails the load with
+//! [`LoadErrorKind::InvalidPtx`] and a ptxas-style log naming the line and the construct;
+//! nothing is skipped silently.
 //!
 //! Accepted: `.version`, `.target sm_XX[a|f]` (+ `texmode_unified`, `debug`), `.address_size 64`,
 //! `.file`/`.loc`, `.pragma`; `.visible`/`.weak`/`.extern`/`.common` linkage; `.entry` and
@@ -35,6 +36,26 @@
 //! shfl(.sync), vote(.sync), activemask, redux.sync (32-bit integers), mma.sync m8n8k4 f64,
 //! wmma load/mma/store m16n16k16 (f16 inputs, f16/f32 accumulators), bra/bra.uni, call, ret,
 //! exit, trap, brkpt, membar, fence, nanosleep, pmevent, prefetch.
+//!
+//! Where each instruction is compiled: `instr::compile_instr` (`instr/mod.rs`) dispatches on
+//! the opcode to one file per family under `instr/`:
+//!
+//! | file | instructions |
+//! |---|---|
+//! | `mov.rs` | mov |
+//! | `cvt.rs` | cvt |
+//! | `arith.rs` | add sub mul mad fma div rem mul24 mad24 sad; abs neg not cnot popc clz brev bfind rcp sqrt rsqrt ex2 lg2 sin cos tanh; min max and or xor shl shr copysign |
+//! | `bits.rs` | bfe bfi prmt lop3 shf slct dp4a dp2a |
+//! | `compare.rs` | setp set selp testp |
+//! | `memory.rs` | ld ldu st, atom red, cp.async (commit_group, wait_group, wait_all), cvta, isspacep |
+//! | `collective.rs` | bar barrier (sync, arrive, red), bar.warp.sync, shfl, vote, activemask, redux |
+//! | `mma.rs` | mma |
+//! | `control.rs` | bra ret |
+//! | `mod.rs` itself | exit trap brkpt, and the hints compiled to nothing: membar fence nanosleep pmevent prefetch |
+//!
+//! `wmma` is compiled in `tensor.rs` and `call` (a `.func` inlined) in `inline.rs`. What the
+//! families share is in `instr/form.rs` (the modifier set `Mods`, the operand count, the errors
+//! of a wrong form) and `instr/operands.rs` (operands as slots).
 //!
 //! Refused (InvalidPtx naming the instruction): textures and surfaces, ldmatrix/stmatrix,
 //! wgmma/tcgen05/mbarrier/bulk copies, other mma shapes and types, `.cc` carries, brx.idx,
