@@ -49,11 +49,11 @@
 //! | `compare.rs` | setp set selp testp |
 //! | `memory.rs` | ld ldu st, atom red, cp.async (commit_group, wait_group, wait_all), cvta, isspacep |
 //! | `collective.rs` | bar barrier (sync, arrive, red), bar.warp.sync, shfl, vote, activemask, redux |
-//! | `mma.rs` | mma |
+//! | `mma.rs` | mma, wmma (load, mma, store) |
 //! | `control.rs` | bra ret |
 //! | `mod.rs` itself | exit trap brkpt, and the hints compiled to nothing: membar fence nanosleep pmevent prefetch |
 //!
-//! `wmma` is compiled in `tensor.rs` and `call` (a `.func` inlined) in `inline.rs`. What the
+//! `call` (a `.func` inlined) is compiled in `inline.rs`. What the
 //! families share is in `instr/form.rs` (the modifier set `Mods`, the operand count, the errors
 //! of a wrong form) and `instr/operands.rs` (operands as slots).
 //!
@@ -72,7 +72,6 @@ mod instr;
 mod lex;
 mod parse;
 mod regs;
-mod tensor;
 
 pub use crate::ir::{Kernel, ParamInfo};
 

@@ -171,7 +171,7 @@ pub(super) fn need<T>(v: Option<T>, ins: &InstrAst, what: &str) -> CResult<T> {
 }
 
 /// Fails unless the module's target is at least sm_`sm`, as ptxas does for `feature`.
-pub(crate) fn need_sm(fx: &Fx, ins: &InstrAst, feature: &str, sm: u32) -> CResult<()> {
+pub(super) fn need_sm(fx: &Fx, ins: &InstrAst, feature: &str, sm: u32) -> CResult<()> {
     if fx.m.sm < sm {
         return cerr(
             ins.line,
@@ -184,14 +184,14 @@ pub(crate) fn need_sm(fx: &Fx, ins: &InstrAst, feature: &str, sm: u32) -> CResul
     Ok(())
 }
 
-pub(crate) fn unknown<T>(line: u32, opcode: &str) -> CResult<T> {
+pub(super) fn unknown<T>(line: u32, opcode: &str) -> CResult<T> {
     cerr(
         line,
         format!("Not a name of any known instruction: '{opcode}'"),
     )
 }
 
-pub(crate) fn unsupported<T>(line: u32, opcode: &str, why: &str) -> CResult<T> {
+pub(super) fn unsupported<T>(line: u32, opcode: &str, why: &str) -> CResult<T> {
     cerr(
         line,
         format!("instruction '{opcode}' is not supported by gpugate-sim ({why})"),

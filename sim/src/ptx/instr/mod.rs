@@ -24,10 +24,8 @@ mod mma;
 mod mov;
 mod operands;
 
-use form::{emit_plain, Mods};
-pub(crate) use form::{need_sm, unknown, unsupported};
+use form::{emit_plain, unknown, unsupported, Mods};
 use operands::space_mod;
-pub(crate) use operands::{address, src, vec_regs};
 
 /// What one statement compiles to is appended to `fx.prog`.
 pub(crate) fn compile_body(fx: &mut Fx, stmts: &[Stmt]) -> CResult<()> {
@@ -85,7 +83,7 @@ pub(crate) fn compile_instr(fx: &mut Fx, ins: &InstrAst) -> CResult<()> {
         "activemask" => collective::compile_activemask(fx, ins, m, g),
         "redux" => collective::compile_redux(fx, ins, m, g),
         "mma" => mma::compile_mma(fx, ins, m, g),
-        "wmma" => super::tensor::compile_wmma(fx, ins, m.list.clone(), g),
+        "wmma" => mma::compile_wmma(fx, ins, m.list.clone(), g),
         "bra" => control::compile_bra(fx, ins, m, g),
         "ret" => control::compile_ret(fx, ins, m, g),
         "call" => super::inline::compile_call(fx, ins, m, g),

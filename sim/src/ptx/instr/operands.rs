@@ -23,7 +23,7 @@ pub(super) use by_width;
 
 /// A value source of type `ty`: a register of that size (wider if `relaxed`), an immediate,
 /// a special register, or a variable's address.
-pub(crate) fn src(
+pub(super) fn src(
     fx: &mut Fx,
     op: &Operand,
     ty: Ty,
@@ -166,7 +166,7 @@ pub(super) fn pdst(fx: &mut Fx, op: &Operand, ins: &InstrAst) -> CResult<Slot> {
     }
 }
 
-pub(crate) fn vec_regs(
+pub(super) fn vec_regs(
     fx: &mut Fx,
     op: &Operand,
     n: usize,
@@ -198,7 +198,7 @@ pub(crate) fn vec_regs(
 
 /// An address operand: (the variable's location if the base is a variable, the base operand,
 /// the offset).
-pub(crate) fn address(
+pub(super) fn address(
     fx: &mut Fx,
     op: &Operand,
     ins: &InstrAst,
