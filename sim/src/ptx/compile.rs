@@ -1,8 +1,8 @@
 //! Names → slots: the per-kernel compile context. Resolves registers (allocated on first use,
 //! one slot per register actually used), special registers, immediates (materialised into
 //! constant slots, deduplicated), variables (shared/local/param offsets, global/const
-//! addresses), labels, and inlines `.func` calls. Instruction selection is in
-//! [`super::instr`].
+//! addresses) and labels, with the scopes and label namespaces that inlining a `.func` call
+//! needs. Instruction selection, `call` included, is in [`super::instr`].
 
 use std::collections::HashMap;
 

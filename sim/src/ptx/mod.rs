@@ -50,11 +50,10 @@
 //! | `memory.rs` | ld ldu st, atom red, cp.async (commit_group, wait_group, wait_all), cvta, isspacep |
 //! | `collective.rs` | bar barrier (sync, arrive, red), bar.warp.sync, shfl, vote, activemask, redux |
 //! | `mma.rs` | mma, wmma (load, mma, store) |
-//! | `control.rs` | bra ret |
+//! | `control.rs` | bra, call (a `.func` inlined), ret |
 //! | `mod.rs` itself | exit trap brkpt, and the hints compiled to nothing: membar fence nanosleep pmevent prefetch |
 //!
-//! `call` (a `.func` inlined) is compiled in `inline.rs`. What the
-//! families share is in `instr/form.rs` (the modifier set `Mods`, the operand count, the errors
+//! What the families share is in `instr/form.rs` (the modifier set `Mods`, the operand count, the errors
 //! of a wrong form) and `instr/operands.rs` (operands as slots).
 //!
 //! Refused (InvalidPtx naming the instruction): textures and surfaces, ldmatrix/stmatrix,
@@ -67,7 +66,6 @@ use std::sync::Arc;
 
 mod ast;
 mod compile;
-mod inline;
 mod instr;
 mod lex;
 mod parse;

@@ -86,7 +86,7 @@ pub(crate) fn compile_instr(fx: &mut Fx, ins: &InstrAst) -> CResult<()> {
         "wmma" => mma::compile_wmma(fx, ins, m.list.clone(), g),
         "bra" => control::compile_bra(fx, ins, m, g),
         "ret" => control::compile_ret(fx, ins, m, g),
-        "call" => super::inline::compile_call(fx, ins, m, g),
+        "call" => control::compile_call(fx, ins, m, g),
         "exit" => emit_plain(fx, ins, m, Op::Exit, g),
         "trap" | "brkpt" => emit_plain(fx, ins, m, Op::Trap, g),
         "membar" | "fence" => {
