@@ -6,7 +6,7 @@
 //! How a launch runs:
 //! - CTAs are handed out in order to `ExecOptions::workers` host threads. A CTA's warps run on
 //!   one thread, each warp's 32 lanes in lockstep: every instruction is decoded once per warp and
-//!   applied to the lanes of its register rows (`warp`). Warps take turns in slices of a few
+//!   applied to the lanes of its register rows (`interp`, over the state in `warp`). Warps take turns in slices of a few
 //!   dozen instructions until they finish or wait at a barrier (`block`).
 //! - Divergence: lanes split into groups with their own PC; the lowest-PC group runs, groups
 //!   merge where their PCs meet, and warp collectives wait until every group that can still run
@@ -35,6 +35,7 @@ use crate::ir::Kernel;
 mod alu;
 mod block;
 mod collective;
+mod interp;
 mod lanes;
 mod mem;
 mod memops;
