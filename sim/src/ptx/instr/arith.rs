@@ -10,6 +10,8 @@ use crate::ir::*;
 use crate::ptx::ast::*;
 use crate::ptx::compile::*;
 
+/// add sub mul mad fma div rem mul24 mad24 sad: the modifiers and operands read and checked,
+/// then lowered to a fast op ([`fast_arith`]) or the generic one ([`generic_arith`]).
 pub(super) fn compile_arith(
     fx: &mut Fx,
     ins: &InstrAst,
@@ -69,8 +71,72 @@ pub(super) fn compile_arith(
     } else {
         a
     };
+    let x = Arith {
+        base,
+        ty,
+        rnd,
+        ftz,
+        sat,
+        approx,
+        full,
+        hilo,
+        d,
+        a,
+        b,
+        c,
+    };
+    let op = match fast_arith(fx, ins, &x)? {
+        Some(op) => op,
+        None => generic_arith(ins, &x)?,
+    };
+    let at = fx.emit(op, line, g);
+    if float {
+        let flops = match base {
+            "fma" | "mad" => 2,
+            "add" | "sub" | "mul" => 1,
+            _ => 0,
+        };
+        fx.set_flops(at, flops * pairs, fk);
+    }
+    Ok(())
+}
+
+/// An arithmetic instruction as [`compile_arith`] read it: its opcode, modifiers and operands
+/// (`c` is `a` for the two-operand forms).
+struct Arith<'s> {
+    base: &'s str,
+    ty: Ty,
+    rnd: Option<Rnd>,
+    ftz: bool,
+    sat: bool,
+    approx: bool,
+    full: bool,
+    hilo: Option<&'static str>,
+    d: Opnd,
+    a: Opnd,
+    b: Opnd,
+    c: Opnd,
+}
+
+/// The fast op of one register bank, where `x` has one: f32/f64 add, sub, mul and fma at
+/// round-to-nearest without `.ftz`/`.sat`; 32/64-bit integer add, sub, mul.lo and mad.lo;
+/// mul.wide of 32 bits. `None`: the generic ALU computes it.
+fn fast_arith(fx: &Fx, ins: &InstrAst, x: &Arith) -> CResult<Option<Op>> {
+    let line = ins.line;
+    let Arith {
+        base,
+        ty,
+        rnd,
+        ftz,
+        sat,
+        approx,
+        hilo,
+        ..
+    } = *x;
+    let float = ty.is_float();
+    let wide = hilo == Some("wide");
     let plain_f = float && matches!(rnd, None | Some(Rnd::Rn)) && !ftz && !sat;
-    let (sd, sa, sb, sc) = (d.slot(), a.slot(), b.slot(), c.slot());
+    let (sd, sa, sb, sc) = (x.d.slot(), x.a.slot(), x.b.slot(), x.c.slot());
     let op = match base {
         "add" | "sub" | "mul" if plain_f && (ty == Ty::F32 || ty == Ty::F64) => {
             let f = match base {
@@ -144,63 +210,71 @@ pub(super) fn compile_arith(
                 }
             )
         }
-        _ => {
-            let f = match (base, hilo) {
-                ("add", _) => AluFn::Add,
-                ("sub", _) => AluFn::Sub,
-                ("mul", None) if float => AluFn::Mul,
-                ("mul", Some("lo")) => AluFn::Mul,
-                ("mul", Some("hi")) => AluFn::MulHi,
-                ("mul", Some("wide")) => AluFn::MulWide,
-                ("mad", None) if float => AluFn::Fma,
-                ("fma", None) if float => AluFn::Fma,
-                ("mad", Some("lo")) => AluFn::MadLo,
-                ("mad", Some("hi")) => AluFn::MadHi,
-                ("mad", Some("wide")) => AluFn::MadWide,
-                ("div", None) => AluFn::Div,
-                ("rem", None) if !float => AluFn::Rem,
-                ("mul24", Some("lo")) => AluFn::Mul24Lo,
-                ("mul24", Some("hi")) => AluFn::Mul24Hi,
-                ("mad24", Some("lo")) => AluFn::Mad24Lo,
-                ("mad24", Some("hi")) => AluFn::Mad24Hi,
-                ("sad", None) if !float => AluFn::Sad,
-                _ => return mismatch(line, &ins.opcode, "bad combination of modifiers"),
-            };
-            // fma.f16 needs .rn too, but be lenient: a missing rounding is round-to-nearest.
-            if float && base == "div" && ty == Ty::F32 && rnd.is_none() && !approx && !full {
-                return mismatch(
-                    line,
-                    &ins.opcode,
-                    "div.f32 needs .approx, .full or a rounding",
-                );
-            }
-            if (f == AluFn::Mul24Lo
-                || f == AluFn::Mul24Hi
-                || f == AluFn::Mad24Lo
-                || f == AluFn::Mad24Hi)
-                && ty.bits() != 32
-            {
-                return mismatch(line, &ins.opcode, "mul24/mad24 need a 32-bit type");
-            }
-            alu_op(AluSpec {
-                rnd: rnd.unwrap_or(Rnd::Rn),
-                ftz,
-                sat,
-                approx: approx || full,
-                ..alu(f, ty, d, a, b, c)
-            })
-        }
+        _ => return Ok(None),
     };
-    let at = fx.emit(op, line, g);
-    if float {
-        let flops = match base {
-            "fma" | "mad" => 2,
-            "add" | "sub" | "mul" => 1,
-            _ => 0,
-        };
-        fx.set_flops(at, flops * pairs, fk);
+    Ok(Some(op))
+}
+
+/// `Op::Alu` for every other form: the [`AluFn`] of the opcode and `.lo/.hi/.wide`, refused
+/// where the PTX ISA has no such form.
+fn generic_arith(ins: &InstrAst, x: &Arith) -> CResult<Op> {
+    let line = ins.line;
+    let Arith {
+        base,
+        ty,
+        rnd,
+        ftz,
+        sat,
+        approx,
+        full,
+        hilo,
+        d,
+        a,
+        b,
+        c,
+    } = *x;
+    let float = ty.is_float();
+    let f = match (base, hilo) {
+        ("add", _) => AluFn::Add,
+        ("sub", _) => AluFn::Sub,
+        ("mul", None) if float => AluFn::Mul,
+        ("mul", Some("lo")) => AluFn::Mul,
+        ("mul", Some("hi")) => AluFn::MulHi,
+        ("mul", Some("wide")) => AluFn::MulWide,
+        ("mad", None) if float => AluFn::Fma,
+        ("fma", None) if float => AluFn::Fma,
+        ("mad", Some("lo")) => AluFn::MadLo,
+        ("mad", Some("hi")) => AluFn::MadHi,
+        ("mad", Some("wide")) => AluFn::MadWide,
+        ("div", None) => AluFn::Div,
+        ("rem", None) if !float => AluFn::Rem,
+        ("mul24", Some("lo")) => AluFn::Mul24Lo,
+        ("mul24", Some("hi")) => AluFn::Mul24Hi,
+        ("mad24", Some("lo")) => AluFn::Mad24Lo,
+        ("mad24", Some("hi")) => AluFn::Mad24Hi,
+        ("sad", None) if !float => AluFn::Sad,
+        _ => return mismatch(line, &ins.opcode, "bad combination of modifiers"),
+    };
+    // fma.f16 needs .rn too, but be lenient: a missing rounding is round-to-nearest.
+    if float && base == "div" && ty == Ty::F32 && rnd.is_none() && !approx && !full {
+        return mismatch(
+            line,
+            &ins.opcode,
+            "div.f32 needs .approx, .full or a rounding",
+        );
     }
-    Ok(())
+    if (f == AluFn::Mul24Lo || f == AluFn::Mul24Hi || f == AluFn::Mad24Lo || f == AluFn::Mad24Hi)
+        && ty.bits() != 32
+    {
+        return mismatch(line, &ins.opcode, "mul24/mad24 need a 32-bit type");
+    }
+    Ok(alu_op(AluSpec {
+        rnd: rnd.unwrap_or(Rnd::Rn),
+        ftz,
+        sat,
+        approx: approx || full,
+        ..alu(f, ty, d, a, b, c)
+    }))
 }
 
 pub(super) fn compile_unary(
