@@ -143,138 +143,8 @@ impl Module {
             lex::lex(text).map_err(|e| invalid(e.line, &format!("syntax error: {}", e.msg)))?;
         let ast = parse::parse(&toks).map_err(|e| invalid(e.line, &e.msg))?;
 
-        let Some((isa, vline)) = ast.version else {
-            return Err(invalid(1, "missing .version directive at start of file"));
-        };
-        if isa > opts.max_isa {
-            return Err(LoadError {
-                kind: LoadErrorKind::UnsupportedPtxVersion,
-                log: ptxas_log(
-                    vline,
-                    "fatal",
-                    &format!(
-                        "Unsupported .version {}.{}; current version is '{}.{}'",
-                        isa.0, isa.1, opts.max_isa.0, opts.max_isa.1
-                    ),
-                ),
-            });
-        }
-        let Some((targets, tline)) = &ast.target else {
-            return Err(invalid(vline, "missing .target directive"));
-        };
-        let mut target_sm = None;
-        for t in targets {
-            if let Some(num) = t.strip_prefix("sm_") {
-                let digits: String = num.chars().take_while(|c| c.is_ascii_digit()).collect();
-                let suffix = &num[digits.len()..];
-                let v: u32 = digits
-                    .parse()
-                    .map_err(|_| invalid(*tline, &format!("unknown target '{t}'")))?;
-                if !(suffix.is_empty() || suffix == "a" || suffix == "f") {
-                    return Err(invalid(*tline, &format!("unknown target '{t}'")));
-                }
-                target_sm = Some(v);
-            } else if matches!(t.as_str(), "texmode_unified" | "debug") {
-            } else {
-                return Err(invalid(
-                    *tline,
-                    &format!("target option '{t}' is not supported by gpugate-sim"),
-                ));
-            }
-        }
-        let Some(target_sm) = target_sm else {
-            return Err(invalid(*tline, "'.target' names no sm_XX"));
-        };
-        if target_sm > opts.sm {
-            return Err(invalid(
-                *tline,
-                "SM version specified by .target is higher than default SM version assumed",
-            ));
-        }
-        match ast.address_size {
-            Some((64, _)) => {}
-            Some((n, l)) => {
-                return Err(invalid(
-                    l,
-                    &format!(".address_size {n} is not supported by gpugate-sim (64 only)"),
-                ))
-            }
-            None => {
-                return Err(invalid(
-                    *tline,
-                    "32-bit addressing (no .address_size 64) is not supported by gpugate-sim",
-                ))
-            }
-        }
-
-        // Module-scope variables.
-        let mut vars = Vec::new();
-        let mut globals = HashMap::new();
-        let mut shared = HashMap::new();
-        let mut local = HashMap::new();
-        for v in &ast.vars {
-            match v.space {
-                ast::Space::Global | ast::Space::Const => {
-                    let (size, align, dynamic) =
-                        compile::var_size(v).map_err(|e| invalid(e.line, &e.msg))?;
-                    if dynamic || (v.external && v.init.is_none()) {
-                        return Err(invalid(
-                            v.line,
-                            &format!(
-                                "external variable '{}' is not defined in the module",
-                                v.name
-                            ),
-                        ));
-                    }
-                    let init = compile::var_init(v, size).map_err(|e| invalid(e.line, &e.msg))?;
-                    let mv = ModuleVar {
-                        name: v.name.clone(),
-                        size: size as usize,
-                        align: align as usize,
-                        init,
-                        constant: v.space == ast::Space::Const,
-                    };
-                    let addr = place(&mv)?;
-                    let loc = if mv.constant {
-                        compile::SymLoc::Const(addr)
-                    } else {
-                        compile::SymLoc::Global(addr)
-                    };
-                    globals.insert(v.name.clone(), loc);
-                    vars.push((mv, addr));
-                }
-                ast::Space::Shared => {
-                    shared.insert(v.name.clone(), v);
-                }
-                ast::Space::Local => {
-                    local.insert(v.name.clone(), v);
-                }
-                ast::Space::Param => {
-                    return Err(invalid(v.line, "module-scope .param variable"));
-                }
-            }
-        }
-        let mut funcs = HashMap::new();
-        for f in &ast.funcs {
-            if let Some(prev) = funcs.insert(f.name.clone(), f) {
-                if prev.body.is_some() && f.body.is_some() {
-                    return Err(invalid(
-                        f.line,
-                        &format!("function '{}' is defined twice", f.name),
-                    ));
-                }
-                if prev.body.is_some() {
-                    funcs.insert(f.name.clone(), prev);
-                }
-            }
-        }
-        let mctx = compile::ModuleCtx {
-            funcs,
-            globals,
-            shared,
-            local,
-            sm: target_sm,
-        };
+        let (isa, target_sm) = check_header(&ast, opts)?;
+        let (mctx, vars) = module_scope(&ast, target_sm, place)?;
         let mut kernels = Vec::new();
         for f in &ast.funcs {
             if f.kind != ast::FuncKind::Entry || f.body.is_none() {
@@ -315,6 +185,155 @@ impl Module {
     pub fn vars(&self) -> Vec<(ModuleVar, u64)> {
         self.vars.clone()
     }
+}
+
+/// Checks `.version` against the driver's JIT, `.target` against the device and
+/// `.address_size 64`; returns the module's ISA and target SM.
+fn check_header(ast: &ast::ModuleAst, opts: &LoadOptions) -> Result<((u32, u32), u32), LoadError> {
+    let Some((isa, vline)) = ast.version else {
+        return Err(invalid(1, "missing .version directive at start of file"));
+    };
+    if isa > opts.max_isa {
+        return Err(LoadError {
+            kind: LoadErrorKind::UnsupportedPtxVersion,
+            log: ptxas_log(
+                vline,
+                "fatal",
+                &format!(
+                    "Unsupported .version {}.{}; current version is '{}.{}'",
+                    isa.0, isa.1, opts.max_isa.0, opts.max_isa.1
+                ),
+            ),
+        });
+    }
+    let Some((targets, tline)) = &ast.target else {
+        return Err(invalid(vline, "missing .target directive"));
+    };
+    let mut target_sm = None;
+    for t in targets {
+        if let Some(num) = t.strip_prefix("sm_") {
+            let digits: String = num.chars().take_while(|c| c.is_ascii_digit()).collect();
+            let suffix = &num[digits.len()..];
+            let v: u32 = digits
+                .parse()
+                .map_err(|_| invalid(*tline, &format!("unknown target '{t}'")))?;
+            if !(suffix.is_empty() || suffix == "a" || suffix == "f") {
+                return Err(invalid(*tline, &format!("unknown target '{t}'")));
+            }
+            target_sm = Some(v);
+        } else if matches!(t.as_str(), "texmode_unified" | "debug") {
+        } else {
+            return Err(invalid(
+                *tline,
+                &format!("target option '{t}' is not supported by gpugate-sim"),
+            ));
+        }
+    }
+    let Some(target_sm) = target_sm else {
+        return Err(invalid(*tline, "'.target' names no sm_XX"));
+    };
+    if target_sm > opts.sm {
+        return Err(invalid(
+            *tline,
+            "SM version specified by .target is higher than default SM version assumed",
+        ));
+    }
+    match ast.address_size {
+        Some((64, _)) => {}
+        Some((n, l)) => {
+            return Err(invalid(
+                l,
+                &format!(".address_size {n} is not supported by gpugate-sim (64 only)"),
+            ))
+        }
+        None => {
+            return Err(invalid(
+                *tline,
+                "32-bit addressing (no .address_size 64) is not supported by gpugate-sim",
+            ))
+        }
+    }
+    Ok((isa, target_sm))
+}
+
+/// The module scope the kernels compile against: its `.global` and `.const` variables, each
+/// placed by `place` in declaration order (also returned with their addresses, for
+/// cuModuleGetGlobal), its `.shared` and `.local` declarations, and its functions by name (a
+/// definition wins over a declaration; two definitions are refused).
+fn module_scope<'a>(
+    ast: &'a ast::ModuleAst,
+    target_sm: u32,
+    place: &mut dyn FnMut(&ModuleVar) -> Result<u64, LoadError>,
+) -> Result<(compile::ModuleCtx<'a>, Vec<(ModuleVar, u64)>), LoadError> {
+    // Module-scope variables.
+    let mut vars = Vec::new();
+    let mut globals = HashMap::new();
+    let mut shared = HashMap::new();
+    let mut local = HashMap::new();
+    for v in &ast.vars {
+        match v.space {
+            ast::Space::Global | ast::Space::Const => {
+                let (size, align, dynamic) =
+                    compile::var_size(v).map_err(|e| invalid(e.line, &e.msg))?;
+                if dynamic || (v.external && v.init.is_none()) {
+                    return Err(invalid(
+                        v.line,
+                        &format!(
+                            "external variable '{}' is not defined in the module",
+                            v.name
+                        ),
+                    ));
+                }
+                let init = compile::var_init(v, size).map_err(|e| invalid(e.line, &e.msg))?;
+                let mv = ModuleVar {
+                    name: v.name.clone(),
+                    size: size as usize,
+                    align: align as usize,
+                    init,
+                    constant: v.space == ast::Space::Const,
+                };
+                let addr = place(&mv)?;
+                let loc = if mv.constant {
+                    compile::SymLoc::Const(addr)
+                } else {
+                    compile::SymLoc::Global(addr)
+                };
+                globals.insert(v.name.clone(), loc);
+                vars.push((mv, addr));
+            }
+            ast::Space::Shared => {
+                shared.insert(v.name.clone(), v);
+            }
+            ast::Space::Local => {
+                local.insert(v.name.clone(), v);
+            }
+            ast::Space::Param => {
+                return Err(invalid(v.line, "module-scope .param variable"));
+            }
+        }
+    }
+    let mut funcs = HashMap::new();
+    for f in &ast.funcs {
+        if let Some(prev) = funcs.insert(f.name.clone(), f) {
+            if prev.body.is_some() && f.body.is_some() {
+                return Err(invalid(
+                    f.line,
+                    &format!("function '{}' is defined twice", f.name),
+                ));
+            }
+            if prev.body.is_some() {
+                funcs.insert(f.name.clone(), prev);
+            }
+        }
+    }
+    let mctx = compile::ModuleCtx {
+        funcs,
+        globals,
+        shared,
+        local,
+        sm: target_sm,
+    };
+    Ok((mctx, vars))
 }
 
 fn compile_kernel(mctx: &compile::ModuleCtx, f: &ast::FuncAst) -> compile::CResult<Kernel> {
