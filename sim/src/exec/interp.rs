@@ -196,6 +196,15 @@ unsafe fn exec_group_avx2(
     exec_group_body(ctx, w, gi, stop, solo, budget)
 }
 
+/// The dispatch loop: runs group `gi` until it reaches `stop` (another group's PC), leaves the
+/// straight line (a branch that diverges, an exit, a collective it must wait at) or has used
+/// `budget`, counting what it issues.
+///
+/// One function on purpose, although long: the loop keeps the PC, the group's mask and the
+/// counters in locals across instructions, and the arms that move control (bra, exit, trap,
+/// the parking of a collective, bar) change them in place and leave the loop. Every other arm
+/// is one call to a lane loop (here, in `lanes`, or in the instruction files), so the match
+/// reads as the table of what each op does.
 #[inline(always)]
 fn exec_group_body(
     ctx: &mut Ctx,
@@ -249,29 +258,7 @@ fn exec_group_body(
             Op::Fma64 { d, a, b, c } => fma_row(&mut w.r64, *d, *a, *b, *c, exec, hw),
             Op::I32 { f, d, a, b } => int_rows!(r, *f, *d, *a, *b, exec, u32, i32),
             Op::I64 { f, d, a, b } => int_rows!(&mut w.r64[..], *f, *d, *a, *b, exec, u64, i64),
-            Op::Sh64 { f, d, a, b } => {
-                let x = get_row(&w.r64, *a);
-                let y = get_row(&w.r32, *b);
-                let mut o = [0u64; 32];
-                match f {
-                    IntOp::Shl => {
-                        for i in 0..32 {
-                            o[i] = if y[i] >= 64 { 0 } else { x[i] << y[i] };
-                        }
-                    }
-                    IntOp::ShrU => {
-                        for i in 0..32 {
-                            o[i] = if y[i] >= 64 { 0 } else { x[i] >> y[i] };
-                        }
-                    }
-                    _ => {
-                        for i in 0..32 {
-                            o[i] = ((x[i] as i64) >> y[i].min(63)) as u64;
-                        }
-                    }
-                }
-                put_row(&mut w.r64, *d, &o, exec);
-            }
+            Op::Sh64 { f, d, a, b } => sh64_row(w, *f, *d, *a, *b, exec),
             Op::F32 { f, d, a, b } => float_rows!(r, *f, *d, *a, *b, exec, f32),
             Op::F64 { f, d, a, b } => float_rows!(&mut w.r64[..], *f, *d, *a, *b, exec, f64),
             Op::Mad32 { d, a, b, c } => tern_row(r, *d, *a, *b, *c, exec, |x: u32, y, z| {
@@ -282,21 +269,7 @@ fn exec_group_body(
                     x.wrapping_mul(y).wrapping_add(z)
                 })
             }
-            Op::MulWide { signed, d, a, b } => {
-                let x = get_row(&w.r32, *a);
-                let y = get_row(&w.r32, *b);
-                let mut o = [0u64; 32];
-                if *signed {
-                    for i in 0..32 {
-                        o[i] = ((x[i] as i32 as i64) * (y[i] as i32 as i64)) as u64;
-                    }
-                } else {
-                    for i in 0..32 {
-                        o[i] = x[i] as u64 * y[i] as u64;
-                    }
-                }
-                put_row(&mut w.r64, *d, &o, exec);
-            }
+            Op::MulWide { signed, d, a, b } => mul_wide_row(w, *signed, *d, *a, *b, exec),
             Op::Setp32 { cmp, t, d, a, b } => {
                 let m = setp32(&w.r32, *cmp, *t, *a, *b);
                 w.set_pred(*d, exec, m);
@@ -369,94 +342,26 @@ fn exec_group_body(
             Op::Nop => {}
             Op::Alu(s) => alu_row(w, s, exec),
             Op::Setp(s) => setp_row(w, s, exec),
-            Op::CvtGen(s) => {
-                for l in lanes(exec) {
-                    let a = w.rd(s.a, l);
-                    let b = s.b.map_or(0, |b| w.rd(b, l));
-                    let v = alu::cvt(s, a, b);
-                    w.wr(s.d, l, v);
-                }
-            }
-            Op::Testp { test, ty, d, a } => {
-                let mut m = 0u32;
-                for l in lanes(exec) {
-                    if alu::testp(*test, *ty, w.rd(*a, l)) {
-                        m |= 1 << l;
-                    }
-                }
-                w.set_pred(*d, exec, m);
-            }
+            Op::CvtGen(s) => cvt_gen_row(w, s, exec),
+            Op::Testp { test, ty, d, a } => testp_row(w, *test, *ty, *d, *a, exec),
             Op::Pack {
                 d,
                 parts,
                 part_bits,
-            } => {
-                let pb = *part_bits as u32;
-                let pm = alu::trunc(u64::MAX, pb);
-                for l in lanes(exec) {
-                    let mut v = 0u64;
-                    for (k, p) in parts.iter().enumerate() {
-                        v |= (w.rd(*p, l) & pm) << (pb * k as u32);
-                    }
-                    w.wr(*d, l, v);
-                }
-            }
+            } => pack_row(w, *d, parts, *part_bits, exec),
             Op::Unpack {
                 a,
                 parts,
                 part_bits,
-            } => {
-                let pb = *part_bits as u32;
-                let pm = alu::trunc(u64::MAX, pb);
-                for l in lanes(exec) {
-                    let v = w.rd(*a, l);
-                    for (k, p) in parts.iter().enumerate() {
-                        if let Some(p) = p {
-                            w.wr(*p, l, (v >> (pb * k as u32)) & pm);
-                        }
-                    }
-                }
-            }
-            Op::ReadDyn { d, which } => {
-                let v = match which {
-                    Dyn::Clock => ctx.clock & 0xffff_ffff,
-                    Dyn::Clock64 => ctx.clock,
-                    Dyn::GlobalTimer => ctx.clock.wrapping_mul(1000),
-                };
-                for l in lanes(exec) {
-                    w.wr(*d, l, v);
-                }
-            }
+            } => unpack_row(w, *a, parts, *part_bits, exec),
+            Op::ReadDyn { d, which } => read_dyn(ctx, w, *d, *which, exec),
             Op::Cvta {
                 to_generic,
                 space,
                 d,
                 a,
-            } => {
-                for l in lanes(exec) {
-                    let v = w.rd(*a, l);
-                    let out = if *to_generic {
-                        crate::ir::to_generic(*space, v)
-                    } else {
-                        crate::ir::from_generic(*space, v)
-                    };
-                    w.wr(*d, l, out);
-                }
-            }
-            Op::IsSpace { space, d, a } => {
-                let mut m = 0u32;
-                for l in lanes(exec) {
-                    let (s, _) = classify(w.rd(*a, l));
-                    let yes = match space {
-                        MemSpace::Global | MemSpace::Const => s == MemSpace::Global,
-                        other => s == *other,
-                    };
-                    if yes {
-                        m |= 1 << l;
-                    }
-                }
-                w.set_pred(*d, exec, m);
-            }
+            } => cvta_row(w, *to_generic, *space, *d, *a, exec),
+            Op::IsSpace { space, d, a } => isspace_row(w, *space, *d, *a, exec),
             Op::ActiveMask { d } => w.fill32(*d, exec, mask),
             Op::Ld(s) => super::memops::load(ctx, w, s, exec, pc).map_err(|f| (pc, f))?,
             Op::St(s) => super::memops::store(ctx, w, s, exec, pc).map_err(|f| (pc, f))?,
@@ -594,4 +499,144 @@ fn setp_row(w: &mut Warp, s: &SetpSpec, exec: u32) {
     if let Some(q) = s.q {
         w.set_pred(q, exec, qm);
     }
+}
+
+/// A 64-bit shift by a 32-bit amount (`Op::Sh64`).
+#[inline(always)]
+fn sh64_row(w: &mut Warp, f: IntOp, d: u32, a: u32, b: u32, exec: u32) {
+    let x = get_row(&w.r64, a);
+    let y = get_row(&w.r32, b);
+    let mut o = [0u64; 32];
+    match f {
+        IntOp::Shl => {
+            for i in 0..32 {
+                o[i] = if y[i] >= 64 { 0 } else { x[i] << y[i] };
+            }
+        }
+        IntOp::ShrU => {
+            for i in 0..32 {
+                o[i] = if y[i] >= 64 { 0 } else { x[i] >> y[i] };
+            }
+        }
+        _ => {
+            for i in 0..32 {
+                o[i] = ((x[i] as i64) >> y[i].min(63)) as u64;
+            }
+        }
+    }
+    put_row(&mut w.r64, d, &o, exec);
+}
+
+/// `mul.wide` of 32-bit registers into a 64-bit one (`Op::MulWide`).
+#[inline(always)]
+fn mul_wide_row(w: &mut Warp, signed: bool, d: u32, a: u32, b: u32, exec: u32) {
+    let x = get_row(&w.r32, a);
+    let y = get_row(&w.r32, b);
+    let mut o = [0u64; 32];
+    if signed {
+        for i in 0..32 {
+            o[i] = ((x[i] as i32 as i64) * (y[i] as i32 as i64)) as u64;
+        }
+    } else {
+        for i in 0..32 {
+            o[i] = x[i] as u64 * y[i] as u64;
+        }
+    }
+    put_row(&mut w.r64, d, &o, exec);
+}
+
+/// A conversion of the generic path (`Op::CvtGen`).
+#[inline(always)]
+fn cvt_gen_row(w: &mut Warp, s: &CvtSpec, exec: u32) {
+    for l in lanes(exec) {
+        let a = w.rd(s.a, l);
+        let b = s.b.map_or(0, |b| w.rd(b, l));
+        let v = alu::cvt(s, a, b);
+        w.wr(s.d, l, v);
+    }
+}
+
+/// `testp` (`Op::Testp`).
+#[inline(always)]
+fn testp_row(w: &mut Warp, test: u8, ty: Ty, d: u32, a: Opnd, exec: u32) {
+    let mut m = 0u32;
+    for l in lanes(exec) {
+        if alu::testp(test, ty, w.rd(a, l)) {
+            m |= 1 << l;
+        }
+    }
+    w.set_pred(d, exec, m);
+}
+
+/// `mov d, {a, b, …}`: parts low to high (`Op::Pack`).
+#[inline(always)]
+fn pack_row(w: &mut Warp, d: Opnd, parts: &[Opnd], part_bits: u8, exec: u32) {
+    let pb = part_bits as u32;
+    let pm = alu::trunc(u64::MAX, pb);
+    for l in lanes(exec) {
+        let mut v = 0u64;
+        for (k, p) in parts.iter().enumerate() {
+            v |= (w.rd(*p, l) & pm) << (pb * k as u32);
+        }
+        w.wr(d, l, v);
+    }
+}
+
+/// `mov {a, b, …}, d` (`Op::Unpack`).
+#[inline(always)]
+fn unpack_row(w: &mut Warp, a: Opnd, parts: &[Option<Opnd>], part_bits: u8, exec: u32) {
+    let pb = part_bits as u32;
+    let pm = alu::trunc(u64::MAX, pb);
+    for l in lanes(exec) {
+        let v = w.rd(a, l);
+        for (k, p) in parts.iter().enumerate() {
+            if let Some(p) = p {
+                w.wr(*p, l, (v >> (pb * k as u32)) & pm);
+            }
+        }
+    }
+}
+
+/// `%clock`, `%clock64`, `%globaltimer` (`Op::ReadDyn`): the CTA's own warp instructions.
+#[inline(always)]
+fn read_dyn(ctx: &Ctx, w: &mut Warp, d: Opnd, which: Dyn, exec: u32) {
+    let v = match which {
+        Dyn::Clock => ctx.clock & 0xffff_ffff,
+        Dyn::Clock64 => ctx.clock,
+        Dyn::GlobalTimer => ctx.clock.wrapping_mul(1000),
+    };
+    for l in lanes(exec) {
+        w.wr(d, l, v);
+    }
+}
+
+/// `cvta` and `cvta.to` (`Op::Cvta`).
+#[inline(always)]
+fn cvta_row(w: &mut Warp, to_generic: bool, space: MemSpace, d: Opnd, a: Opnd, exec: u32) {
+    for l in lanes(exec) {
+        let v = w.rd(a, l);
+        let out = if to_generic {
+            crate::ir::to_generic(space, v)
+        } else {
+            crate::ir::from_generic(space, v)
+        };
+        w.wr(d, l, out);
+    }
+}
+
+/// `isspacep` (`Op::IsSpace`).
+#[inline(always)]
+fn isspace_row(w: &mut Warp, space: MemSpace, d: u32, a: Opnd, exec: u32) {
+    let mut m = 0u32;
+    for l in lanes(exec) {
+        let (s, _) = classify(w.rd(a, l));
+        let yes = match space {
+            MemSpace::Global | MemSpace::Const => s == MemSpace::Global,
+            other => s == other,
+        };
+        if yes {
+            m |= 1 << l;
+        }
+    }
+    w.set_pred(d, exec, m);
 }
