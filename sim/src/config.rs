@@ -25,7 +25,7 @@ pub const ENV_THREADS: &str = "GPUGATE_SIM_THREADS";
 /// `0` turns the shared-memory race detector off (default `1`).
 pub const ENV_RACECHECK: &str = "GPUGATE_SIM_RACECHECK";
 /// The driver the whole machine runs, in place of the first model's: a branch (`418`, `R470`)
-/// or a version (`470.256.02`); see [`crate::drivers`].
+/// or a version (`470.256.02`); see [`crate::driver_releases`].
 pub const ENV_DRIVER: &str = "GPUGATE_SIM_DRIVER";
 
 /// The fault grammar, for `--help` and error messages.
@@ -166,7 +166,7 @@ pub struct Config {
     /// Every GPU sees a CUDA 8.0 driver.
     pub old_driver: bool,
     /// The driver the machine runs (`--driver`), in place of the first model's.
-    pub driver: Option<crate::drivers::Driver>,
+    pub driver: Option<crate::driver_releases::Driver>,
     /// nvmlInit fails with NVML_ERROR_LIBRARY_NOT_FOUND.
     pub no_nvml: bool,
     /// No cuBLAS: the launcher offers no libcublas name, cublasCreate fails.
@@ -291,7 +291,7 @@ impl Config {
         if let Some(d) = var(ENV_DRIVER) {
             cfg.driver =
                 Some(
-                    crate::drivers::parse(&d).map_err(|reason| ConfigError::Setting {
+                    crate::driver_releases::parse(&d).map_err(|reason| ConfigError::Setting {
                         name: ENV_DRIVER.to_string(),
                         reason,
                     })?,
@@ -388,13 +388,13 @@ impl Config {
     /// The entry points (driver and NVML) this machine's driver does not have: the launcher
     /// hides them from the library it hands out.
     pub fn missing_entry_points(&self) -> Vec<&'static str> {
-        crate::drivers::missing_entry_points(self.driver_cuda_version())
+        crate::driver_releases::missing_entry_points(self.driver_cuda_version())
     }
 
     /// Whether a device attribute (`CUdevice_attribute` number) exists on this machine's
     /// driver; a newer one is CUDA_ERROR_INVALID_VALUE, as on the real driver.
     pub fn has_attribute(&self, attr: i32) -> bool {
-        crate::drivers::attribute_since(attr) <= self.driver_cuda_version()
+        crate::driver_releases::attribute_since(attr) <= self.driver_cuda_version()
     }
 
     /// The newest PTX ISA the driver's JIT accepts.
@@ -798,7 +798,7 @@ mod tests {
     #[test]
     fn a_driver_release_overrides_the_models_and_old_driver_overrides_both() {
         let mut c = Config::build(&["h100".into()], &[]).unwrap();
-        c.driver = Some(crate::drivers::parse("418").unwrap());
+        c.driver = Some(crate::driver_releases::parse("418").unwrap());
         assert_eq!(c.driver_cuda_version(), 10010);
         assert_eq!(c.driver_version_string(), "418.226.00");
         assert!(c
@@ -812,7 +812,7 @@ mod tests {
         assert!(plain.has_attribute(115));
         assert_eq!(
             plain.missing_entry_points(),
-            crate::drivers::missing_entry_points(12080)
+            crate::driver_releases::missing_entry_points(12080)
         );
     }
 

@@ -8,12 +8,17 @@
 //!
 //! Layers (each only uses the ones above it):
 //!
+//! - `ir`: the contract between the front end and the engine: the compiled instructions and
+//!   kernel (`ptx::Kernel` is `ir::Kernel`), and the generic-address windows. `ptx` and `exec`
+//!   both build on it, and neither uses the other.
 //! - [`ptx`]: the front end. PTX text → a checked, compiled module (entries, parameters, shared
 //!   and local memory, module-scope variables), or CUDA_ERROR_INVALID_PTX naming what it does not
 //!   know.
 //! - [`exec`]: the execution engine. One kernel launch over a memory map: warps of 32 lanes in
 //!   lockstep, blocks in parallel on the host's cores, bounds/alignment checks, the shared-memory
 //!   race detector, and the counts (instructions, FLOPs, global bytes) the time model uses.
+//! - `driver_releases`: the NVIDIA driver releases the simulated driver can be (`--driver`):
+//!   the CUDA version, PTX ISA, entry points and attributes of each.
 //! - `model`, `config`: device models (TOML) and faults, from the launcher's environment.
 //! - `driver`: the CUDA driver API (`cu*` symbols, C ABI) over `ptx` and `exec`, with the time
 //!   model behind events.
@@ -25,9 +30,10 @@
 pub mod config;
 pub mod cublas;
 pub mod driver;
-pub mod drivers;
+pub mod driver_releases;
 pub mod elf;
 pub mod exec;
+pub(crate) mod ir;
 pub mod model;
 pub mod nvml;
 pub mod ptx;

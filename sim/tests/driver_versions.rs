@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use driver_common::*;
-use gpugate_sim::{config, drivers, elf, nvml};
+use gpugate_sim::{config, driver_releases, elf, nvml};
 
 const BIN: &str = env!("CARGO_BIN_EXE_gpugate-sim");
 
@@ -49,7 +49,7 @@ fn exported(path: &std::path::Path, names: &[&str]) -> Vec<bool> {
 fn hidden_symbols_are_not_found_and_the_others_are() {
     let lib = library();
     let bytes = std::fs::read(&lib).unwrap();
-    let hide = drivers::missing_entry_points(10010);
+    let hide = driver_releases::missing_entry_points(10010);
     let patched = elf::hide_symbols(&bytes, &hide).unwrap();
     assert_eq!(patched.len(), bytes.len());
     let dir = tempfile_dir("hide");
@@ -97,8 +97,8 @@ fn every_driver_release_loads_and_what_it_lacks_still_works_inside() {
     let bytes = std::fs::read(library()).unwrap();
     let dir = tempfile_dir("releases");
     let mut tried = 0;
-    for r in drivers::RELEASES {
-        let hide = drivers::missing_entry_points(r.cuda_version);
+    for r in driver_releases::RELEASES {
+        let hide = driver_releases::missing_entry_points(r.cuda_version);
         if hide.is_empty() {
             continue;
         }
@@ -216,7 +216,7 @@ fn the_launcher_hands_out_an_r418_library_and_refuses_an_unknown_driver() {
 #[test]
 fn an_r418_driver_reports_its_version_and_refuses_newer_attributes_and_ptx() {
     let mut cfg = config::Config::build(&["a100".into()], &[]).unwrap();
-    cfg.driver = Some(drivers::parse("418").unwrap());
+    cfg.driver = Some(driver_releases::parse("418").unwrap());
     assert!(config::install_for_tests(cfg));
     init();
     let mut v = 0;

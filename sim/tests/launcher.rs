@@ -413,7 +413,7 @@ fn helper_dlopen_now() {
 /// and every `--driver` before R535 then failed to load: "no NVIDIA driver found".)
 #[test]
 fn an_old_driver_hides_entry_points_without_breaking_the_library() {
-    assert!(!gpugate_sim::drivers::missing_entry_points(8000).is_empty());
+    assert!(!gpugate_sim::driver_releases::missing_entry_points(8000).is_empty());
     let me = std::env::current_exe().unwrap();
     let out = Command::new(BIN)
         .env("GPUGATE_SIM_DLOPEN", "1")

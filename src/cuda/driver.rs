@@ -684,7 +684,7 @@ mod tests {
     use super::*;
 
     /// The entry points of the oldest supported driver: everything gpugate-sim's R418 exports
-    /// (its table in `sim/src/drivers.rs` hides what came after CUDA 10.1).
+    /// (its table in `sim/src/driver_releases.rs` hides what came after CUDA 10.1).
     const R418_LACKS: &[&str] = &[
         "cuDevicePrimaryCtxRelease_v2",
         "cuDeviceGetUuid_v2",

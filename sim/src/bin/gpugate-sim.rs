@@ -143,7 +143,7 @@ fn parse(argv: Vec<OsString>) -> Result<Action, Bad> {
             }
             "--driver" => {
                 let v = utf8("--driver", value("--driver")?)?;
-                gpugate_sim::drivers::parse(&v)
+                gpugate_sim::driver_releases::parse(&v)
                     .map_err(|e| Bad(format!("--driver: {e}"), false))?;
                 a.driver = Some(v);
             }
@@ -316,7 +316,7 @@ fn library_dir(lib: &Path, nvml: bool, cfg: &Config) -> Result<PathBuf, Bad> {
         let patched = gpugate_sim::elf::hide_symbols(&bytes, &hidden).map_err(|e| {
             fail(format!(
                 "cannot make a CUDA {} driver from {}: {e}",
-                gpugate_sim::drivers::cuda_string(cfg.driver_cuda_version()),
+                gpugate_sim::driver_releases::cuda_string(cfg.driver_cuda_version()),
                 lib.display()
             ))
         })?;
@@ -406,8 +406,9 @@ fn run(a: Args) -> Result<std::convert::Infallible, (Bad, Option<i32>)> {
         bad(Bad(e.to_string(), grammar))
     })?;
     if let Some(d) = &a.driver {
-        cfg.driver =
-            Some(gpugate_sim::drivers::parse(d).map_err(|e| bad(Bad(e.to_string(), false)))?);
+        cfg.driver = Some(
+            gpugate_sim::driver_releases::parse(d).map_err(|e| bad(Bad(e.to_string(), false)))?,
+        );
     }
     for f in &a.faults {
         if f.contains(';') {

@@ -170,7 +170,7 @@ pub unsafe extern "C" fn cublasCreate_v2(handle: *mut *mut c_void) -> Status {
                  {major}.0 or newer and this driver is CUDA {} ({}): \
                  CUBLAS_STATUS_NOT_INITIALIZED, as the real library returns when its CUDA \
                  runtime cannot start (cudaErrorInsufficientDriver)",
-                crate::drivers::cuda_string(drv),
+                crate::driver_releases::cuda_string(drv),
                 cfg.driver_version_string()
             ));
             return Err(not_init);

@@ -6,7 +6,7 @@
 //! by the sign of its error, which error-free transformations (two-sum, fma residues) give
 //! exactly.
 
-use crate::ptx::ir::{AluFn, AluSpec, BoolOp, CmpOp, CvtSpec, IRnd, Rnd, SetpSpec, Ty};
+use crate::ir::{AluFn, AluSpec, BoolOp, CmpOp, CvtSpec, IRnd, Rnd, SetpSpec, Ty};
 use half::{bf16, f16};
 
 /// Sign-extends the low `bits` of `v`.
@@ -581,6 +581,155 @@ fn lop3(a: u32, b: u32, c: u32, lut: u8) -> u32 {
     r
 }
 
+/// mul24/mad24 `.lo`/`.hi` (`f`): the 48-bit product of the low 24 bits of `a` and `b`, its low
+/// or its middle 32 bits, plus `uc` for mad24.
+fn mul24(f: AluFn, signed: bool, a: u64, b: u64, uc: u64) -> u64 {
+    let (x, y) = if signed {
+        (sx(a, 24) as i128, sx(b, 24) as i128)
+    } else {
+        ((a & 0xff_ffff) as i128, (b & 0xff_ffff) as i128)
+    };
+    let p = (x * y) as u64;
+    let v = if matches!(f, AluFn::Mul24Hi | AluFn::Mad24Hi) {
+        p >> 16
+    } else {
+        p
+    };
+    if matches!(f, AluFn::Mad24Lo | AluFn::Mad24Hi) {
+        v.wrapping_add(uc)
+    } else {
+        v
+    }
+}
+
+/// Integer division. Division by zero does not trap: all ones, as the hardware gives.
+fn int_div(signed: bool, ia: i64, ib: i64, ua: u64, ub: u64) -> u64 {
+    if signed {
+        if ib == 0 {
+            u64::MAX
+        } else {
+            ia.wrapping_div(ib) as u64
+        }
+    } else {
+        ua.checked_div(ub).unwrap_or(u64::MAX)
+    }
+}
+
+/// Integer remainder; by zero, the dividend.
+fn int_rem(signed: bool, ia: i64, ib: i64, ua: u64, ub: u64) -> u64 {
+    if signed {
+        if ib == 0 {
+            ia as u64
+        } else {
+            ia.wrapping_rem(ib) as u64
+        }
+    } else if ub == 0 {
+        ua
+    } else {
+        ua % ub
+    }
+}
+
+/// bfind: the position of the most significant bit that differs from the sign (of a negative
+/// signed value: the most significant 0), counted from bit 0 or, with `.shiftamt`, as the left
+/// shift that brings it to the top; 0xffffffff where there is none.
+fn bfind(signed: bool, ia: i64, ua: u64, bits: u32, shiftamt: bool) -> u64 {
+    let v = if signed && ia < 0 {
+        !ua & trunc(u64::MAX, bits)
+    } else {
+        ua
+    };
+    if v == 0 {
+        return 0xffff_ffff;
+    }
+    let pos = 63 - v.leading_zeros() as u64;
+    if shiftamt {
+        (bits as u64 - 1) - pos
+    } else {
+        pos
+    }
+}
+
+/// bfe: `len` (c) bits of `ua` from bit `pos` (b), zero- or sign-extended.
+fn bfe(ua: u64, b: u64, c: u64, bits: u32, signed: bool) -> u64 {
+    let pos = (b & 0xff) as u32;
+    let len = (c & 0xff) as u32;
+    let msb = bits - 1;
+    let sbit = if signed {
+        if len == 0 {
+            false
+        } else {
+            let k = (pos + len - 1).min(msb);
+            ua >> k & 1 == 1
+        }
+    } else {
+        false
+    };
+    let mut out = 0u64;
+    for i in 0..bits {
+        let bit = if i < len && pos + i <= msb {
+            ua >> (pos + i) & 1 == 1
+        } else {
+            sbit
+        };
+        if bit {
+            out |= 1 << i;
+        }
+    }
+    out
+}
+
+/// bfi: `ub` with `len` (e) bits from bit `pos` (c) replaced by the low bits of `ua`.
+fn bfi(ua: u64, ub: u64, c: u64, e: u64, bits: u32) -> u64 {
+    let pos = (c & 0xff) as u32;
+    let len = (e & 0xff) as u32;
+    let mut f = ub;
+    for i in 0..len {
+        if pos + i >= bits {
+            break;
+        }
+        let bit = ua >> i & 1;
+        f = (f & !(1 << (pos + i))) | bit << (pos + i);
+    }
+    f
+}
+
+/// shf: the 64-bit funnel {b, a} shifted by c; the result is its middle (`left`) or low word.
+fn funnel_shift(a: u64, b: u64, c: u64, clamp: bool, left: bool) -> u64 {
+    let n = c as u32;
+    let n = if clamp { n.min(32) } else { n & 31 };
+    let v = (b << 32) | (a & 0xffff_ffff);
+    let out = if left { (v << n) >> 32 } else { v >> n };
+    out & 0xffff_ffff
+}
+
+/// dp4a: `c` plus the four products of the bytes of `a` and `b`.
+fn dp4a(a: u64, b: u64, c: u64, a_signed: bool, b_signed: bool) -> u64 {
+    let mut acc = c as u32;
+    for k in 0..4 {
+        let x = (a >> (8 * k)) & 0xff;
+        let y = (b >> (8 * k)) & 0xff;
+        let x = if a_signed { sx(x, 8) } else { x as i64 };
+        let y = if b_signed { sx(y, 8) } else { y as i64 };
+        acc = acc.wrapping_add((x * y) as u32);
+    }
+    acc as u64
+}
+
+/// dp2a: `c` plus the two products of the halves of `a` and two bytes of `b` (its low or, with
+/// `hi`, its high two).
+fn dp2a(a: u64, b: u64, c: u64, a_signed: bool, b_signed: bool, hi: bool) -> u64 {
+    let mut acc = c as u32;
+    for k in 0..2 {
+        let x = (a >> (16 * k)) & 0xffff;
+        let x = if a_signed { sx(x, 16) } else { x as i64 };
+        let byte = (b >> (8 * (k + if hi { 2 } else { 0 }))) & 0xff;
+        let y = if b_signed { sx(byte, 8) } else { byte as i64 };
+        acc = acc.wrapping_add((x * y) as u32);
+    }
+    acc as u64
+}
+
 /// The generic per-lane ALU: `a`, `b`, `c`, `e` are the operand bits (zero-extended from their
 /// registers); the result's low bits are written to the destination register.
 pub(crate) fn eval(s: &AluSpec, a: u64, b: u64, c: u64, e: u64) -> u64 {
@@ -642,48 +791,10 @@ pub(crate) fn eval(s: &AluSpec, a: u64, b: u64, c: u64, e: u64) -> u64 {
             return trunc((product() as u64).wrapping_add(cw), wide_bits);
         }
         AluFn::Mul24Lo | AluFn::Mul24Hi | AluFn::Mad24Lo | AluFn::Mad24Hi => {
-            let (x, y) = if signed {
-                (sx(a, 24) as i128, sx(b, 24) as i128)
-            } else {
-                ((a & 0xff_ffff) as i128, (b & 0xff_ffff) as i128)
-            };
-            let p = (x * y) as u64;
-            let v = if matches!(s.f, AluFn::Mul24Hi | AluFn::Mad24Hi) {
-                p >> 16
-            } else {
-                p
-            };
-            if matches!(s.f, AluFn::Mad24Lo | AluFn::Mad24Hi) {
-                v.wrapping_add(uc)
-            } else {
-                v
-            }
+            mul24(s.f, signed, a, b, uc)
         }
-        AluFn::Div => {
-            // Division by zero does not trap: all ones, as the hardware gives.
-            if signed {
-                if ib == 0 {
-                    u64::MAX
-                } else {
-                    ia.wrapping_div(ib) as u64
-                }
-            } else {
-                ua.checked_div(ub).unwrap_or(u64::MAX)
-            }
-        }
-        AluFn::Rem => {
-            if signed {
-                if ib == 0 {
-                    ia as u64
-                } else {
-                    ia.wrapping_rem(ib) as u64
-                }
-            } else if ub == 0 {
-                ua
-            } else {
-                ua % ub
-            }
-        }
+        AluFn::Div => int_div(signed, ia, ib, ua, ub),
+        AluFn::Rem => int_rem(signed, ia, ib, ua, ub),
         AluFn::Abs => ia.unsigned_abs(),
         AluFn::Neg => ua.wrapping_neg(),
         AluFn::Min | AluFn::MinNaN => {
@@ -727,74 +838,14 @@ pub(crate) fn eval(s: &AluSpec, a: u64, b: u64, c: u64, e: u64) -> u64 {
         AluFn::Clz => return (ua.leading_zeros() - (64 - bits)) as u64,
         AluFn::Brev => ua.reverse_bits() >> (64 - bits),
         AluFn::Bfind | AluFn::BfindShift => {
-            let v = if signed && ia < 0 {
-                !ua & trunc(u64::MAX, bits)
-            } else {
-                ua
-            };
-            if v == 0 {
-                return 0xffff_ffff;
-            }
-            let pos = 63 - v.leading_zeros() as u64;
-            return if s.f == AluFn::BfindShift {
-                (bits as u64 - 1) - pos
-            } else {
-                pos
-            };
+            return bfind(signed, ia, ua, bits, s.f == AluFn::BfindShift)
         }
-        AluFn::Bfe => {
-            let pos = (b & 0xff) as u32;
-            let len = (c & 0xff) as u32;
-            let msb = bits - 1;
-            let sbit = if signed {
-                if len == 0 {
-                    false
-                } else {
-                    let k = (pos + len - 1).min(msb);
-                    ua >> k & 1 == 1
-                }
-            } else {
-                false
-            };
-            let mut out = 0u64;
-            for i in 0..bits {
-                let bit = if i < len && pos + i <= msb {
-                    ua >> (pos + i) & 1 == 1
-                } else {
-                    sbit
-                };
-                if bit {
-                    out |= 1 << i;
-                }
-            }
-            out
-        }
-        AluFn::Bfi => {
-            let pos = (c & 0xff) as u32;
-            let len = (e & 0xff) as u32;
-            let mut f = ub;
-            for i in 0..len {
-                if pos + i >= bits {
-                    break;
-                }
-                let bit = ua >> i & 1;
-                f = (f & !(1 << (pos + i))) | bit << (pos + i);
-            }
-            f
-        }
+        AluFn::Bfe => bfe(ua, b, c, bits, signed),
+        AluFn::Bfi => bfi(ua, ub, c, e, bits),
         AluFn::Prmt(mode) => prmt(a as u32, b as u32, c as u32, mode) as u64,
         AluFn::Lop3(lut) => lop3(a as u32, b as u32, c as u32, lut) as u64,
         AluFn::ShfL { clamp } | AluFn::ShfR { clamp } => {
-            // The 64-bit funnel {b, a} shifted by c; the result is its middle (l) or low (r) word.
-            let n = c as u32;
-            let n = if clamp { n.min(32) } else { n & 31 };
-            let v = (b << 32) | (a & 0xffff_ffff);
-            let out = if matches!(s.f, AluFn::ShfL { .. }) {
-                (v << n) >> 32
-            } else {
-                v >> n
-            };
-            out & 0xffff_ffff
+            funnel_shift(a, b, c, clamp, matches!(s.f, AluFn::ShfL { .. }))
         }
         AluFn::Sad => {
             let d = if signed {
@@ -816,32 +867,12 @@ pub(crate) fn eval(s: &AluSpec, a: u64, b: u64, c: u64, e: u64) -> u64 {
                 b
             }
         }
-        AluFn::Dp4a { a_signed, b_signed } => {
-            let mut acc = c as u32;
-            for k in 0..4 {
-                let x = (a >> (8 * k)) & 0xff;
-                let y = (b >> (8 * k)) & 0xff;
-                let x = if a_signed { sx(x, 8) } else { x as i64 };
-                let y = if b_signed { sx(y, 8) } else { y as i64 };
-                acc = acc.wrapping_add((x * y) as u32);
-            }
-            acc as u64
-        }
+        AluFn::Dp4a { a_signed, b_signed } => dp4a(a, b, c, a_signed, b_signed),
         AluFn::Dp2a {
             a_signed,
             b_signed,
             hi,
-        } => {
-            let mut acc = c as u32;
-            for k in 0..2 {
-                let x = (a >> (16 * k)) & 0xffff;
-                let x = if a_signed { sx(x, 16) } else { x as i64 };
-                let byte = (b >> (8 * (k + if hi { 2 } else { 0 }))) & 0xff;
-                let y = if b_signed { sx(byte, 8) } else { byte as i64 };
-                acc = acc.wrapping_add((x * y) as u32);
-            }
-            acc as u64
-        }
+        } => dp2a(a, b, c, a_signed, b_signed, hi),
         _ => 0,
     };
     let out_bits = if matches!(s.f, AluFn::MulWide) {

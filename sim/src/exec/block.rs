@@ -3,11 +3,12 @@
 //! Warps waiting at different `bar.sync` instructions, or a barrier nobody can complete, fail
 //! the launch.
 
+use super::interp;
 use super::mem::Fault;
 use super::memops::thread_xyz;
-use super::warp::{self, BarState, Ctx, Group, Warp, WarpState};
+use super::warp::{BarState, Ctx, Group, Warp, WarpState};
 use super::{LaunchError, LaunchErrorKind};
-use crate::ptx::ir::{BarKind, BarRed, Op, Special};
+use crate::ir::{BarKind, BarRed, Op, Special};
 
 /// The log of a fault: kernel, PTX line, block, thread, address.
 pub(crate) fn fault_log(ctx: &Ctx, warp_idx: Option<u32>, pc: Option<u32>, f: &Fault) -> String {
@@ -147,7 +148,7 @@ pub(crate) fn run_block(
         for w in warps.iter_mut().take(nw) {
             if w.state == WarpState::Ready {
                 let idx = w.idx;
-                warp::run(ctx, w).map_err(|(pc, f)| LaunchError {
+                interp::run(ctx, w).map_err(|(pc, f)| LaunchError {
                     kind: f.kind,
                     log: fault_log(ctx, Some(idx), Some(pc), &f),
                 })?;

@@ -1,16 +1,21 @@
-//! Warp collectives that exchange registers: `shfl.sync`, `vote.sync`, `redux.sync`.
+//! Collectives, and the checks that every lane they need takes part: the CTA barrier
+//! instructions (`bar`, `barrier`: a warp's arrival; `block` releases the barrier), and the warp
+//! collectives that exchange registers, `shfl.sync`, `vote.sync`, `redux.sync`.
 
 use super::lanes::*;
 use super::mem::Fault;
-use super::warp::{check_members, Warp};
-use crate::ptx::ir::{AtomOp, ReduxSpec, ShflMode, ShflSpec, VoteMode, VoteSpec};
+use super::warp::{Ctx, Warp, WarpState};
+use super::LaunchErrorKind;
+use crate::ir::{
+    AtomOp, BarKind, BarSpec, Op, ReduxSpec, ShflMode, ShflSpec, VoteMode, VoteSpec, NO_MEMBERMASK,
+};
 
 /// The value a lane reads from a source lane that does not execute the shuffle (undefined on
 /// a GPU; here an all-ones pattern, a NaN as a float, so that using it shows).
 pub(crate) const SHFL_UNDEFINED: u32 = 0xFFFF_FFFF;
 
 fn membermask(w: &Warp, slot: u32, exec: u32) -> u32 {
-    if slot == u32::MAX {
+    if slot == NO_MEMBERMASK {
         exec
     } else {
         w.r32[slot as usize * 32 + exec.trailing_zeros() as usize]
@@ -112,4 +117,163 @@ pub(crate) fn redux(w: &mut Warp, s: &ReduxSpec, exec: u32) -> Result<(), Fault>
     }
     w.fill32(s.d, exec, acc.unwrap_or(0));
     Ok(())
+}
+
+/// A `.sync.aligned` matrix instruction must be executed by all 32 lanes of the warp (PTX: its
+/// behaviour is undefined if any thread of the warp has exited).
+pub(crate) fn check_aligned(w: &Warp, exec: u32, mask: u32, what: &str) -> Result<(), Fault> {
+    if w.live != FULL {
+        return Err(launch_failed(format!(
+            "{what} in a warp whose lanes {} have exited or do not exist",
+            lane_list(!w.live)
+        )));
+    }
+    if exec != w.live || mask != w.live || w.groups.len() != 1 {
+        return Err(launch_failed(format!(
+            "{what} reached by only part of the warp: lanes {} execute it, live lanes {}",
+            lane_list(exec),
+            lane_list(w.live)
+        )));
+    }
+    Ok(())
+}
+
+/// Every non-exited lane a membermask names must execute the instruction, and every executing
+/// lane must be named (PTX: the instruction waits for "all non-exited threads corresponding to
+/// membermask"; lanes that exited, or never existed in a partial warp, may be named).
+pub(crate) fn check_members(w: &Warp, m: u32, exec: u32, what: &str) -> Result<(), Fault> {
+    let m_live = m & w.live;
+    if m_live & !exec != 0 {
+        return Err(launch_failed(format!(
+            "{what}: membermask {m:#010x} names lanes {} that do not execute it (executing: {}, live: {})",
+            lane_list(m_live & !exec),
+            lane_list(exec),
+            lane_list(w.live)
+        )));
+    }
+    if exec & !m != 0 {
+        return Err(launch_failed(format!(
+            "{what}: lanes {} execute it but are not in membermask {m:#010x}",
+            lane_list(exec & !m)
+        )));
+    }
+    Ok(())
+}
+
+/// A CTA barrier instruction; returns whether the warp must wait (at the barrier: `block`
+/// releases it).
+pub(crate) fn barrier(
+    ctx: &mut Ctx,
+    w: &mut Warp,
+    gi: usize,
+    b: &BarSpec,
+    exec: u32,
+    mask: u32,
+    pc: u32,
+) -> Result<bool, Fault> {
+    let lane0 = exec.trailing_zeros() as usize;
+    let id = w.r32[b.id as usize * 32 + lane0];
+    if id >= 16 {
+        return Err(Fault::new(
+            LaunchErrorKind::IllegalInstruction,
+            format!("barrier id {id} is out of range (0-15)"),
+        ));
+    }
+    let count = b.count.map(|c| w.r32[c as usize * 32 + lane0]);
+    if let Some(c) = count {
+        if c % 32 != 0 || c == 0 {
+            return Err(Fault::new(
+                LaunchErrorKind::IllegalInstruction,
+                format!("barrier thread count {c} is not a positive multiple of 32"),
+            ));
+        }
+    }
+    let aligned = matches!(b.kind, BarKind::Sync { aligned: true } | BarKind::Red(_));
+    if aligned {
+        if exec != w.live || mask != w.live || w.groups.len() != 1 {
+            return Err(launch_failed(format!(
+                "bar.sync (barrier {id}) reached by only part of the warp: lanes {} arrive, live lanes {}",
+                lane_list(exec),
+                lane_list(w.live)
+            )));
+        }
+    } else {
+        if exec != mask {
+            return Err(launch_failed(format!(
+                "barrier {id}: predicated off for lanes {} of the arriving group",
+                lane_list(mask & !exec)
+            )));
+        }
+        for (i, g) in w.groups.iter().enumerate() {
+            if i == gi {
+                continue;
+            }
+            let other = ctx.prog.insts.get(g.pc as usize).map(|x| &x.op);
+            let same = matches!(other, Some(Op::Bar(ob)) if w.r32[ob.id as usize * 32 + g.mask.trailing_zeros() as usize] == id);
+            if !same {
+                return Err(launch_failed(format!(
+                    "barrier {id}: lanes {} of the warp are not at a barrier {id}",
+                    lane_list(g.mask)
+                )));
+            }
+        }
+    }
+    let threads = w.live.count_ones();
+    let Some(st) = ctx.bars.get_mut(id as usize) else {
+        return Err(launch_failed("barrier state"));
+    };
+    if let Some(c) = count {
+        if st.count.is_some_and(|x| x != c) && st.arrived > 0 {
+            return Err(launch_failed(format!(
+                "barrier {id}: thread counts {} and {c} in use at once",
+                st.count.unwrap_or(0)
+            )));
+        }
+        st.count = Some(c);
+    }
+    st.arrived += threads;
+    if let (BarKind::Red(_), Some((_, p, neg))) = (b.kind, b.red) {
+        let v = (w.preds[p as usize] ^ if neg { u32::MAX } else { 0 }) & exec;
+        st.popc += v.count_ones();
+        st.all &= v == exec;
+        st.any |= v != 0;
+    }
+    if b.kind == BarKind::Arrive {
+        return Ok(false);
+    }
+    st.waiting.push((w.idx, pc));
+    for g in w.groups.iter_mut() {
+        g.parked = true;
+    }
+    w.state = WarpState::Waiting { id, pc };
+    Ok(true)
+}
+
+fn launch_failed(msg: impl Into<String>) -> Fault {
+    Fault::new(LaunchErrorKind::LaunchFailed, msg)
+}
+
+/// Lane list for logs: "lanes 0-15".
+fn lane_list(m: u32) -> String {
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < 32 {
+        if m >> i & 1 == 1 {
+            let s = i;
+            while i + 1 < 32 && m >> (i + 1) & 1 == 1 {
+                i += 1;
+            }
+            parts.push(if s == i {
+                format!("{s}")
+            } else {
+                format!("{s}-{i}")
+            });
+        }
+        i += 1;
+    }
+    if parts.is_empty() {
+        "none".into()
+    } else {
+        parts.join(",")
+    }
 }

@@ -5,8 +5,7 @@
 use std::cell::Cell;
 
 use super::{LaunchErrorKind, Region};
-use crate::ptx::ir::MemSpace;
-use crate::ptx::{LOCAL_WINDOW, PARAM_WINDOW, SHARED_WINDOW, WINDOW_SIZE};
+use crate::ir::MemSpace;
 
 /// A fault raised by one lane of one instruction; the block runner adds kernel, line, block
 /// and thread.
@@ -104,46 +103,6 @@ impl<'a> GlobalMem<'a> {
                 r.base, end
             )
         }
-    }
-}
-
-/// A resolved generic address.
-#[inline]
-pub(crate) fn classify(addr: u64) -> (MemSpace, u64) {
-    let s = addr.wrapping_sub(SHARED_WINDOW);
-    if s < WINDOW_SIZE {
-        return (MemSpace::Shared, s);
-    }
-    let l = addr.wrapping_sub(LOCAL_WINDOW);
-    if l < WINDOW_SIZE {
-        return (MemSpace::Local, l);
-    }
-    let p = addr.wrapping_sub(PARAM_WINDOW);
-    if p < WINDOW_SIZE {
-        return (MemSpace::Param, p);
-    }
-    (MemSpace::Global, addr)
-}
-
-/// The generic address of an address in `space`.
-#[inline]
-pub(crate) fn to_generic(space: MemSpace, a: u64) -> u64 {
-    match space {
-        MemSpace::Shared => SHARED_WINDOW.wrapping_add(a & 0xffff_ffff),
-        MemSpace::Local => LOCAL_WINDOW.wrapping_add(a & 0xffff_ffff),
-        MemSpace::Param => PARAM_WINDOW.wrapping_add(a & 0xffff_ffff),
-        _ => a,
-    }
-}
-
-/// The address in `space` of a generic address (as `cvta.to` computes it: no check).
-#[inline]
-pub(crate) fn from_generic(space: MemSpace, a: u64) -> u64 {
-    match space {
-        MemSpace::Shared => a.wrapping_sub(SHARED_WINDOW),
-        MemSpace::Local => a.wrapping_sub(LOCAL_WINDOW),
-        MemSpace::Param => a.wrapping_sub(PARAM_WINDOW),
-        _ => a,
     }
 }
 

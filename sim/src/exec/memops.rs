@@ -6,11 +6,11 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use super::alu::{ftz32, sx};
 use super::lanes::{lanes, FULL};
-use super::mem::{classify, misaligned, out_of_bounds, Fault};
+use super::mem::{misaligned, out_of_bounds, Fault};
 use super::race::RaceHit;
 use super::warp::{CpEntry, Ctx, Warp};
 use super::LaunchErrorKind;
-use crate::ptx::ir::{AtomOp, AtomSpec, CpAsyncSpec, MemSpace, MemSpec, Opnd, Ty};
+use crate::ir::{classify, AtomOp, AtomSpec, CpAsyncSpec, MemSpace, MemSpec, Opnd, Ty};
 
 /// What a shared-memory destination reads as while a cp.async into it is in flight.
 pub(crate) const POISON: u8 = 0xFF;

@@ -20,7 +20,7 @@ use super::mem::Fault;
 use super::memops::resolve_access;
 use super::warp::{Ctx, Warp};
 use super::LaunchErrorKind;
-use crate::ptx::ir::{MmaSpec, Ty, WmmaFrag, WmmaLdSt, WmmaMma};
+use crate::ir::{MmaSpec, Ty, WmmaFrag, WmmaLdSt, WmmaMma};
 use half::f16;
 
 /// D = A·B + C (M×K by K×N): each product added to the running sum with one rounding

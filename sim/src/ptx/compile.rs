@@ -1,14 +1,14 @@
 //! Names → slots: the per-kernel compile context. Resolves registers (allocated on first use,
 //! one slot per register actually used), special registers, immediates (materialised into
 //! constant slots, deduplicated), variables (shared/local/param offsets, global/const
-//! addresses), labels, and inlines `.func` calls. Instruction selection is in
-//! [`super::instr`].
+//! addresses) and labels, with the scopes and label namespaces that inlining a `.func` call
+//! needs. Instruction selection, `call` included, is in [`super::instr`].
 
 use std::collections::HashMap;
 
 use super::ast::*;
-use super::ir::*;
 use super::lex::Number;
+use crate::ir::*;
 
 /// A compile error: line and message (becomes an InvalidPtx log).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -651,7 +651,7 @@ impl<'a, 'm> Fx<'a, 'm> {
             guard_xor: x,
             line,
             flops: 0,
-            flop_kind: 0,
+            flop_kind: FLOPS_NONE,
             int_ops: 0,
         });
         self.prog.insts.len() - 1

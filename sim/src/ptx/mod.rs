@@ -3,10 +3,13 @@
 //! INTERFACE CONTRACT (the driver layer codes against exactly this; the implementation behind it
 //! may change freely).
 //!
-//! Pipeline: `lex` (tokens) → `parse` (syntax tree) → `compile`/`instr` (names resolved,
-//! every instruction checked and lowered to the engine's IR, `.func` calls inlined). Anything the
-//! front end does not know fails the load with [`LoadErrorKind::InvalidPtx`] and a ptxas-style
-//! log naming the line and the construct; nothing is skipped silently.
+//! Pipeline: `lex` (tokens) → `parse` (syntax tree) → `compile` (names resolved to slots, the
+//! per-kernel context) and `instr` (every instruction checked and lowered to the IR of
+//! [`crate::ir`], `.func` calls inlined) → `regs` (registers packed into slots). The result, a
+//! [`Kernel`] per entry, is `ir::Kernel`: the engine runs it without importing anything of this
+//! module. Anything the front end does not know fails the load with
+//! [`LoadErrorKind::InvalidPtx`] and a ptxas-style log naming the line and the construct;
+//! nothing is skipped silently.
 //!
 //! Accepted: `.version`, `.target sm_XX[a|f]` (+ `texmode_unified`, `debug`), `.address_size 64`,
 //! `.file`/`.loc`, `.pragma`; `.visible`/`.weak`/`.extern`/`.common` linkage; `.entry` and
@@ -34,6 +37,25 @@
 //! wmma load/mma/store m16n16k16 (f16 inputs, f16/f32 accumulators), bra/bra.uni, call, ret,
 //! exit, trap, brkpt, membar, fence, nanosleep, pmevent, prefetch.
 //!
+//! Where each instruction is compiled: `instr::compile_instr` (`instr/mod.rs`) dispatches on
+//! the opcode to one file per family under `instr/`:
+//!
+//! | file | instructions |
+//! |---|---|
+//! | `mov.rs` | mov |
+//! | `cvt.rs` | cvt |
+//! | `arith.rs` | add sub mul mad fma div rem mul24 mad24 sad; abs neg not cnot popc clz brev bfind rcp sqrt rsqrt ex2 lg2 sin cos tanh; min max and or xor shl shr copysign |
+//! | `bits.rs` | bfe bfi prmt lop3 shf slct dp4a dp2a |
+//! | `compare.rs` | setp set selp testp |
+//! | `memory.rs` | ld ldu st, atom red, cp.async (commit_group, wait_group, wait_all), cvta, isspacep |
+//! | `collective.rs` | bar barrier (sync, arrive, red), bar.warp.sync, shfl, vote, activemask, redux |
+//! | `mma.rs` | mma, wmma (load, mma, store) |
+//! | `control.rs` | bra, call (a `.func` inlined), ret |
+//! | `mod.rs` itself | exit trap brkpt, and the hints compiled to nothing: membar fence nanosleep pmevent prefetch |
+//!
+//! What the families share is in `instr/form.rs` (the modifier set `Mods`, the operand count, the errors
+//! of a wrong form) and `instr/operands.rs` (operands as slots).
+//!
 //! Refused (InvalidPtx naming the instruction): textures and surfaces, ldmatrix/stmatrix,
 //! wgmma/tcgen05/mbarrier/bulk copies, other mma shapes and types, `.cc` carries, brx.idx,
 //! indirect calls, `.v8`, `.b128` values, vector registers, address initialisers,
@@ -44,15 +66,12 @@ use std::sync::Arc;
 
 mod ast;
 mod compile;
-mod inline;
 mod instr;
-pub(crate) mod ir;
 mod lex;
 mod parse;
 mod regs;
-mod tensor;
 
-pub(crate) use instr::{LOCAL_WINDOW, PARAM_WINDOW, SHARED_WINDOW, WINDOW_SIZE};
+pub use crate::ir::{Kernel, ParamInfo};
 
 /// What the loading device and driver accept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,35 +111,12 @@ pub struct ModuleVar {
     pub constant: bool,
 }
 
-/// One kernel parameter as the ABI lays it out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ParamInfo {
-    pub size: usize,
-    pub align: usize,
-}
-
 /// A loaded module.
 pub struct Module {
     isa: (u32, u32),
     target_sm: u32,
     kernels: Vec<Arc<Kernel>>,
     vars: Vec<(ModuleVar, u64)>,
-}
-
-/// One `.entry` of a loaded module, ready to launch (see [`crate::exec::launch`]).
-pub struct Kernel {
-    pub(crate) name: String,
-    pub(crate) params: Vec<ParamInfo>,
-    /// Byte offset of each parameter in the parameter buffer.
-    pub(crate) param_offsets: Vec<usize>,
-    pub(crate) param_bytes: usize,
-    pub(crate) maxntid: Option<(u32, u32, u32)>,
-    pub(crate) reqntid: Option<(u32, u32, u32)>,
-    pub(crate) minnctapersm: Option<u32>,
-    pub(crate) shared: ir::SharedLayout,
-    pub(crate) num_regs: u32,
-    pub(crate) line: u32,
-    pub(crate) prog: ir::Program,
 }
 
 fn ptxas_log(line: u32, severity: &str, msg: &str) -> String {
@@ -147,138 +143,8 @@ impl Module {
             lex::lex(text).map_err(|e| invalid(e.line, &format!("syntax error: {}", e.msg)))?;
         let ast = parse::parse(&toks).map_err(|e| invalid(e.line, &e.msg))?;
 
-        let Some((isa, vline)) = ast.version else {
-            return Err(invalid(1, "missing .version directive at start of file"));
-        };
-        if isa > opts.max_isa {
-            return Err(LoadError {
-                kind: LoadErrorKind::UnsupportedPtxVersion,
-                log: ptxas_log(
-                    vline,
-                    "fatal",
-                    &format!(
-                        "Unsupported .version {}.{}; current version is '{}.{}'",
-                        isa.0, isa.1, opts.max_isa.0, opts.max_isa.1
-                    ),
-                ),
-            });
-        }
-        let Some((targets, tline)) = &ast.target else {
-            return Err(invalid(vline, "missing .target directive"));
-        };
-        let mut target_sm = None;
-        for t in targets {
-            if let Some(num) = t.strip_prefix("sm_") {
-                let digits: String = num.chars().take_while(|c| c.is_ascii_digit()).collect();
-                let suffix = &num[digits.len()..];
-                let v: u32 = digits
-                    .parse()
-                    .map_err(|_| invalid(*tline, &format!("unknown target '{t}'")))?;
-                if !(suffix.is_empty() || suffix == "a" || suffix == "f") {
-                    return Err(invalid(*tline, &format!("unknown target '{t}'")));
-                }
-                target_sm = Some(v);
-            } else if matches!(t.as_str(), "texmode_unified" | "debug") {
-            } else {
-                return Err(invalid(
-                    *tline,
-                    &format!("target option '{t}' is not supported by gpugate-sim"),
-                ));
-            }
-        }
-        let Some(target_sm) = target_sm else {
-            return Err(invalid(*tline, "'.target' names no sm_XX"));
-        };
-        if target_sm > opts.sm {
-            return Err(invalid(
-                *tline,
-                "SM version specified by .target is higher than default SM version assumed",
-            ));
-        }
-        match ast.address_size {
-            Some((64, _)) => {}
-            Some((n, l)) => {
-                return Err(invalid(
-                    l,
-                    &format!(".address_size {n} is not supported by gpugate-sim (64 only)"),
-                ))
-            }
-            None => {
-                return Err(invalid(
-                    *tline,
-                    "32-bit addressing (no .address_size 64) is not supported by gpugate-sim",
-                ))
-            }
-        }
-
-        // Module-scope variables.
-        let mut vars = Vec::new();
-        let mut globals = HashMap::new();
-        let mut shared = HashMap::new();
-        let mut local = HashMap::new();
-        for v in &ast.vars {
-            match v.space {
-                ast::Space::Global | ast::Space::Const => {
-                    let (size, align, dynamic) =
-                        compile::var_size(v).map_err(|e| invalid(e.line, &e.msg))?;
-                    if dynamic || (v.external && v.init.is_none()) {
-                        return Err(invalid(
-                            v.line,
-                            &format!(
-                                "external variable '{}' is not defined in the module",
-                                v.name
-                            ),
-                        ));
-                    }
-                    let init = compile::var_init(v, size).map_err(|e| invalid(e.line, &e.msg))?;
-                    let mv = ModuleVar {
-                        name: v.name.clone(),
-                        size: size as usize,
-                        align: align as usize,
-                        init,
-                        constant: v.space == ast::Space::Const,
-                    };
-                    let addr = place(&mv)?;
-                    let loc = if mv.constant {
-                        compile::SymLoc::Const(addr)
-                    } else {
-                        compile::SymLoc::Global(addr)
-                    };
-                    globals.insert(v.name.clone(), loc);
-                    vars.push((mv, addr));
-                }
-                ast::Space::Shared => {
-                    shared.insert(v.name.clone(), v);
-                }
-                ast::Space::Local => {
-                    local.insert(v.name.clone(), v);
-                }
-                ast::Space::Param => {
-                    return Err(invalid(v.line, "module-scope .param variable"));
-                }
-            }
-        }
-        let mut funcs = HashMap::new();
-        for f in &ast.funcs {
-            if let Some(prev) = funcs.insert(f.name.clone(), f) {
-                if prev.body.is_some() && f.body.is_some() {
-                    return Err(invalid(
-                        f.line,
-                        &format!("function '{}' is defined twice", f.name),
-                    ));
-                }
-                if prev.body.is_some() {
-                    funcs.insert(f.name.clone(), prev);
-                }
-            }
-        }
-        let mctx = compile::ModuleCtx {
-            funcs,
-            globals,
-            shared,
-            local,
-            sm: target_sm,
-        };
+        let (isa, target_sm) = check_header(&ast, opts)?;
+        let (mctx, vars) = module_scope(&ast, target_sm, place)?;
         let mut kernels = Vec::new();
         for f in &ast.funcs {
             if f.kind != ast::FuncKind::Entry || f.body.is_none() {
@@ -319,6 +185,155 @@ impl Module {
     pub fn vars(&self) -> Vec<(ModuleVar, u64)> {
         self.vars.clone()
     }
+}
+
+/// Checks `.version` against the driver's JIT, `.target` against the device and
+/// `.address_size 64`; returns the module's ISA and target SM.
+fn check_header(ast: &ast::ModuleAst, opts: &LoadOptions) -> Result<((u32, u32), u32), LoadError> {
+    let Some((isa, vline)) = ast.version else {
+        return Err(invalid(1, "missing .version directive at start of file"));
+    };
+    if isa > opts.max_isa {
+        return Err(LoadError {
+            kind: LoadErrorKind::UnsupportedPtxVersion,
+            log: ptxas_log(
+                vline,
+                "fatal",
+                &format!(
+                    "Unsupported .version {}.{}; current version is '{}.{}'",
+                    isa.0, isa.1, opts.max_isa.0, opts.max_isa.1
+                ),
+            ),
+        });
+    }
+    let Some((targets, tline)) = &ast.target else {
+        return Err(invalid(vline, "missing .target directive"));
+    };
+    let mut target_sm = None;
+    for t in targets {
+        if let Some(num) = t.strip_prefix("sm_") {
+            let digits: String = num.chars().take_while(|c| c.is_ascii_digit()).collect();
+            let suffix = &num[digits.len()..];
+            let v: u32 = digits
+                .parse()
+                .map_err(|_| invalid(*tline, &format!("unknown target '{t}'")))?;
+            if !(suffix.is_empty() || suffix == "a" || suffix == "f") {
+                return Err(invalid(*tline, &format!("unknown target '{t}'")));
+            }
+            target_sm = Some(v);
+        } else if matches!(t.as_str(), "texmode_unified" | "debug") {
+        } else {
+            return Err(invalid(
+                *tline,
+                &format!("target option '{t}' is not supported by gpugate-sim"),
+            ));
+        }
+    }
+    let Some(target_sm) = target_sm else {
+        return Err(invalid(*tline, "'.target' names no sm_XX"));
+    };
+    if target_sm > opts.sm {
+        return Err(invalid(
+            *tline,
+            "SM version specified by .target is higher than default SM version assumed",
+        ));
+    }
+    match ast.address_size {
+        Some((64, _)) => {}
+        Some((n, l)) => {
+            return Err(invalid(
+                l,
+                &format!(".address_size {n} is not supported by gpugate-sim (64 only)"),
+            ))
+        }
+        None => {
+            return Err(invalid(
+                *tline,
+                "32-bit addressing (no .address_size 64) is not supported by gpugate-sim",
+            ))
+        }
+    }
+    Ok((isa, target_sm))
+}
+
+/// The module scope the kernels compile against: its `.global` and `.const` variables, each
+/// placed by `place` in declaration order (also returned with their addresses, for
+/// cuModuleGetGlobal), its `.shared` and `.local` declarations, and its functions by name (a
+/// definition wins over a declaration; two definitions are refused).
+fn module_scope<'a>(
+    ast: &'a ast::ModuleAst,
+    target_sm: u32,
+    place: &mut dyn FnMut(&ModuleVar) -> Result<u64, LoadError>,
+) -> Result<(compile::ModuleCtx<'a>, Vec<(ModuleVar, u64)>), LoadError> {
+    // Module-scope variables.
+    let mut vars = Vec::new();
+    let mut globals = HashMap::new();
+    let mut shared = HashMap::new();
+    let mut local = HashMap::new();
+    for v in &ast.vars {
+        match v.space {
+            ast::Space::Global | ast::Space::Const => {
+                let (size, align, dynamic) =
+                    compile::var_size(v).map_err(|e| invalid(e.line, &e.msg))?;
+                if dynamic || (v.external && v.init.is_none()) {
+                    return Err(invalid(
+                        v.line,
+                        &format!(
+                            "external variable '{}' is not defined in the module",
+                            v.name
+                        ),
+                    ));
+                }
+                let init = compile::var_init(v, size).map_err(|e| invalid(e.line, &e.msg))?;
+                let mv = ModuleVar {
+                    name: v.name.clone(),
+                    size: size as usize,
+                    align: align as usize,
+                    init,
+                    constant: v.space == ast::Space::Const,
+                };
+                let addr = place(&mv)?;
+                let loc = if mv.constant {
+                    compile::SymLoc::Const(addr)
+                } else {
+                    compile::SymLoc::Global(addr)
+                };
+                globals.insert(v.name.clone(), loc);
+                vars.push((mv, addr));
+            }
+            ast::Space::Shared => {
+                shared.insert(v.name.clone(), v);
+            }
+            ast::Space::Local => {
+                local.insert(v.name.clone(), v);
+            }
+            ast::Space::Param => {
+                return Err(invalid(v.line, "module-scope .param variable"));
+            }
+        }
+    }
+    let mut funcs = HashMap::new();
+    for f in &ast.funcs {
+        if let Some(prev) = funcs.insert(f.name.clone(), f) {
+            if prev.body.is_some() && f.body.is_some() {
+                return Err(invalid(
+                    f.line,
+                    &format!("function '{}' is defined twice", f.name),
+                ));
+            }
+            if prev.body.is_some() {
+                funcs.insert(f.name.clone(), prev);
+            }
+        }
+    }
+    let mctx = compile::ModuleCtx {
+        funcs,
+        globals,
+        shared,
+        local,
+        sm: target_sm,
+    };
+    Ok((mctx, vars))
 }
 
 fn compile_kernel(mctx: &compile::ModuleCtx, f: &ast::FuncAst) -> compile::CResult<Kernel> {
@@ -368,42 +383,4 @@ fn compile_kernel(mctx: &compile::ModuleCtx, f: &ast::FuncAst) -> compile::CResu
         line: f.line,
         prog,
     })
-}
-
-impl Kernel {
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-    pub fn params(&self) -> &[ParamInfo] {
-        &self.params
-    }
-    /// `.maxntid` (x, y, z) when declared.
-    pub fn maxntid(&self) -> Option<(u32, u32, u32)> {
-        self.maxntid
-    }
-    /// `.reqntid` (x, y, z) when declared.
-    pub fn reqntid(&self) -> Option<(u32, u32, u32)> {
-        self.reqntid
-    }
-    /// `.minnctapersm` when declared.
-    pub fn min_ctas_per_sm(&self) -> Option<u32> {
-        self.minnctapersm
-    }
-    /// Bytes of static `.shared` memory the entry uses.
-    pub fn static_shared_bytes(&self) -> u32 {
-        self.shared.static_bytes
-    }
-    /// Bytes of `.local` memory per thread.
-    pub fn local_bytes(&self) -> u32 {
-        self.prog.local_bytes
-    }
-    /// Registers per thread as a driver would report them (CU_FUNC_ATTRIBUTE_NUM_REGS): an
-    /// estimate, since there is no register allocator here; at most 255.
-    pub fn num_regs(&self) -> u32 {
-        self.num_regs
-    }
-    /// The line of the `.entry` directive in the module text (for logs).
-    pub fn line(&self) -> u32 {
-        self.line
-    }
 }

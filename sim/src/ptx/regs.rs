@@ -13,7 +13,7 @@
 //! `.maxntid` × `.minnctapersm` leaves in a 64 K-register file).
 
 use super::ast::FuncAst;
-use super::ir::{Op, Opnd, Program, Role, NO_GUARD};
+use crate::ir::{Op, Opnd, Program, Role, NO_GUARD};
 
 struct BitSet {
     w: Vec<u64>,
@@ -52,13 +52,27 @@ pub(crate) fn allocate(prog: &mut Program) -> u32 {
     let n32 = prog.n32 as usize;
     let n64 = prog.n64 as usize;
     let n = n32 + n64;
-    let id = |o: Opnd| -> usize {
-        if o.is64() {
-            n32 + o.slot() as usize
-        } else {
-            o.slot() as usize
-        }
-    };
+    let pinned = pinned(prog, n32, n);
+    let (uses, defs) = uses_and_defs(prog, n32, &pinned);
+    let cfg = Cfg::new(prog);
+    let live_out = liveness(&cfg, &uses, &defs, n);
+    let (start, end, peak) = intervals(&cfg, &uses, &defs, &live_out, n32, n);
+    let (map, next) = linear_scan(&pinned, &start, &end, n32);
+    rewrite(prog, &map, next, n32);
+    peak
+}
+
+/// A register's index among all of them: the 32-bit bank's first, then the 64-bit bank's.
+fn reg_id(n32: usize, o: Opnd) -> usize {
+    if o.is64() {
+        n32 + o.slot() as usize
+    } else {
+        o.slot() as usize
+    }
+}
+
+/// The registers that keep slots of their own: constants and special registers.
+fn pinned(prog: &Program, n32: usize, n: usize) -> Vec<bool> {
     let mut pinned = vec![false; n];
     for (s, _) in &prog.const32 {
         pinned[*s as usize] = true;
@@ -67,9 +81,18 @@ pub(crate) fn allocate(prog: &mut Program) -> u32 {
         pinned[n32 + *s as usize] = true;
     }
     for (o, _) in &prog.specials {
-        pinned[id(*o)] = true;
+        pinned[reg_id(n32, *o)] = true;
     }
-    // Uses and defs per instruction.
+    pinned
+}
+
+/// The registers each instruction reads and writes (pinned ones left out). A guarded write is
+/// also a read: the lanes it does not write keep the old value.
+fn uses_and_defs(
+    prog: &mut Program,
+    n32: usize,
+    pinned: &[bool],
+) -> (Vec<Vec<usize>>, Vec<Vec<usize>>) {
     let len = prog.insts.len();
     let mut uses: Vec<Vec<usize>> = Vec::with_capacity(len);
     let mut defs: Vec<Vec<usize>> = Vec::with_capacity(len);
@@ -78,7 +101,7 @@ pub(crate) fn allocate(prog: &mut Program) -> u32 {
         let mut u = Vec::new();
         let mut d = Vec::new();
         ins.op.for_each_reg(&mut |o: &mut Opnd, r: Role| {
-            let k = id(*o);
+            let k = reg_id(n32, *o);
             if pinned[k] {
                 return;
             }
@@ -99,59 +122,86 @@ pub(crate) fn allocate(prog: &mut Program) -> u32 {
         uses.push(u);
         defs.push(d);
     }
-    // Basic blocks.
-    let mut leader = vec![false; len + 1];
-    leader[0] = true;
-    for (i, ins) in prog.insts.iter().enumerate() {
-        match ins.op {
-            Op::Bra { target } => {
-                leader[(target as usize).min(len)] = true;
-                leader[i + 1] = true;
-            }
-            Op::Exit | Op::Trap => leader[i + 1] = true,
-            _ => {}
-        }
-    }
-    let starts: Vec<usize> = (0..len).filter(|&i| leader[i]).collect();
-    let nb = starts.len();
-    let mut block_of = vec![0usize; len];
-    for (b, &s) in starts.iter().enumerate() {
-        let e = starts.get(b + 1).copied().unwrap_or(len);
-        block_of[s..e].iter_mut().for_each(|x| *x = b);
-    }
-    let end_of = |b: usize| starts.get(b + 1).copied().unwrap_or(len);
-    let mut succ: Vec<Vec<usize>> = vec![Vec::new(); nb];
-    for (b, out) in succ.iter_mut().enumerate() {
-        let last = end_of(b) - 1;
-        let ins = &prog.insts[last];
-        let guarded = ins.guard != NO_GUARD;
-        let fall = last + 1 < len;
-        match ins.op {
-            Op::Bra { target } => {
-                if (target as usize) < len {
-                    out.push(block_of[target as usize]);
+    (uses, defs)
+}
+
+/// The control-flow graph: basic blocks (`starts`) and their successors.
+struct Cfg {
+    len: usize,
+    starts: Vec<usize>,
+    succ: Vec<Vec<usize>>,
+}
+
+impl Cfg {
+    fn new(prog: &Program) -> Cfg {
+        let len = prog.insts.len();
+        let mut leader = vec![false; len + 1];
+        leader[0] = true;
+        for (i, ins) in prog.insts.iter().enumerate() {
+            match ins.op {
+                Op::Bra { target } => {
+                    leader[(target as usize).min(len)] = true;
+                    leader[i + 1] = true;
                 }
-                if guarded && fall {
-                    out.push(block_of[last + 1]);
-                }
-            }
-            Op::Exit | Op::Trap => {
-                if guarded && fall {
-                    out.push(block_of[last + 1]);
-                }
-            }
-            _ => {
-                if fall {
-                    out.push(block_of[last + 1]);
-                }
+                Op::Exit | Op::Trap => leader[i + 1] = true,
+                _ => {}
             }
         }
+        let starts: Vec<usize> = (0..len).filter(|&i| leader[i]).collect();
+        let nb = starts.len();
+        let mut block_of = vec![0usize; len];
+        for (b, &s) in starts.iter().enumerate() {
+            let e = starts.get(b + 1).copied().unwrap_or(len);
+            block_of[s..e].iter_mut().for_each(|x| *x = b);
+        }
+        let end_of = |b: usize| starts.get(b + 1).copied().unwrap_or(len);
+        let mut succ: Vec<Vec<usize>> = vec![Vec::new(); nb];
+        for (b, out) in succ.iter_mut().enumerate() {
+            let last = end_of(b) - 1;
+            let ins = &prog.insts[last];
+            let guarded = ins.guard != NO_GUARD;
+            let fall = last + 1 < len;
+            match ins.op {
+                Op::Bra { target } => {
+                    if (target as usize) < len {
+                        out.push(block_of[target as usize]);
+                    }
+                    if guarded && fall {
+                        out.push(block_of[last + 1]);
+                    }
+                }
+                Op::Exit | Op::Trap => {
+                    if guarded && fall {
+                        out.push(block_of[last + 1]);
+                    }
+                }
+                _ => {
+                    if fall {
+                        out.push(block_of[last + 1]);
+                    }
+                }
+            }
+        }
+        Cfg { len, starts, succ }
     }
-    // gen/kill per block, then live-in/out to a fixed point.
+
+    fn blocks(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// One past block `b`'s last instruction.
+    fn end_of(&self, b: usize) -> usize {
+        self.starts.get(b + 1).copied().unwrap_or(self.len)
+    }
+}
+
+/// gen/kill per block, then live-in/out to a fixed point; the registers live out of each block.
+fn liveness(cfg: &Cfg, uses: &[Vec<usize>], defs: &[Vec<usize>], n: usize) -> Vec<BitSet> {
+    let (nb, starts, succ) = (cfg.blocks(), &cfg.starts, &cfg.succ);
     let mut gen: Vec<BitSet> = (0..nb).map(|_| BitSet::new(n)).collect();
     let mut kill: Vec<BitSet> = (0..nb).map(|_| BitSet::new(n)).collect();
     for b in 0..nb {
-        for i in (starts[b]..end_of(b)).rev() {
+        for i in (starts[b]..cfg.end_of(b)).rev() {
             for &k in &defs[i] {
                 kill[b].set(k);
                 gen[b].clear(k);
@@ -182,15 +232,27 @@ pub(crate) fn allocate(prog: &mut Program) -> u32 {
             }
         }
     }
-    // Live intervals (hulls of every position a register is live at or defined at).
+    live_out
+}
+
+/// Live intervals (hulls of every position a register is live at or defined at): each
+/// register's first and last position, and the most 32-bit words live at once.
+fn intervals(
+    cfg: &Cfg,
+    uses: &[Vec<usize>],
+    defs: &[Vec<usize>],
+    live_out: &[BitSet],
+    n32: usize,
+    n: usize,
+) -> (Vec<usize>, Vec<usize>, u32) {
     let mut start = vec![usize::MAX; n];
     let mut end = vec![0usize; n];
     let mut peak = 0u32;
     let weight = |k: usize| if k >= n32 { 2u32 } else { 1 };
-    for b in 0..nb {
+    for (b, out) in live_out.iter().enumerate() {
         let mut live = BitSet::new(n);
-        live.w.copy_from_slice(&live_out[b].w);
-        for i in (starts[b]..end_of(b)).rev() {
+        live.w.copy_from_slice(&out.w);
+        for i in (cfg.starts[b]..cfg.end_of(b)).rev() {
             let mut words_live = 0u32;
             for k in live.iter() {
                 start[k] = start[k].min(i);
@@ -210,7 +272,18 @@ pub(crate) fn allocate(prog: &mut Program) -> u32 {
             peak = peak.max(words_live);
         }
     }
-    // Pinned slots first, in their order; then a linear scan per bank.
+    (start, end, peak)
+}
+
+/// Pinned slots first, in their order; then a linear scan per bank. The slot of every register
+/// (`u32::MAX`: never used) and the slots used per bank.
+fn linear_scan(
+    pinned: &[bool],
+    start: &[usize],
+    end: &[usize],
+    n32: usize,
+) -> (Vec<u32>, [u32; 2]) {
+    let n = pinned.len();
     let mut map = vec![u32::MAX; n];
     let mut next = [0u32; 2];
     for k in 0..n {
@@ -249,9 +322,13 @@ pub(crate) fn allocate(prog: &mut Program) -> u32 {
         map[k] = slot;
         active.push((end[k], slot, bank));
     }
-    // Rewrite.
+    (map, next)
+}
+
+/// Rewrites every operand, constant and special-register slot to its new slot.
+fn rewrite(prog: &mut Program, map: &[u32], next: [u32; 2], n32: usize) {
     let remap = |o: Opnd| -> Opnd {
-        let m = map[id(o)];
+        let m = map[reg_id(n32, o)];
         if o.is64() {
             Opnd::r64(m)
         } else {
@@ -260,7 +337,7 @@ pub(crate) fn allocate(prog: &mut Program) -> u32 {
     };
     for ins in prog.insts.iter_mut() {
         ins.op.for_each_reg(&mut |o: &mut Opnd, _r: Role| {
-            if map[id(*o)] != u32::MAX {
+            if map[reg_id(n32, *o)] != u32::MAX {
                 *o = remap(*o);
             }
         });
@@ -276,7 +353,6 @@ pub(crate) fn allocate(prog: &mut Program) -> u32 {
     }
     prog.n32 = next[0];
     prog.n64 = next[1];
-    peak
 }
 
 /// Registers per thread a driver would report for this kernel (an estimate from `peak`).

@@ -1,13 +1,51 @@
-//! `call` of a `.func`: the callee's body is compiled in place (inlined) with fresh registers
-//! and labels. Parameters and return values live in the thread's local frame: a caller's
-//! `.param` variable and the callee's formal name denote the same bytes; a register or an
-//! immediate argument is stored into a fresh frame slot first. `ret` in the callee branches to
-//! the end of its inlined body, so divergent returns reconverge there.
+//! Control flow: bra; call of a `.func`, and ret.
+//!
+//! `call`: the callee's body is compiled in place (inlined) with fresh registers and labels.
+//! Parameters and return values live in the thread's local frame: a caller's `.param` variable
+//! and the callee's formal name denote the same bytes; a register or an immediate argument is
+//! stored into a fresh frame slot first. `ret` in the callee branches to the end of its inlined
+//! body, so divergent returns reconverge there; `ret` in the entry is an exit.
 
-use super::ast::*;
-use super::compile::*;
-use super::instr::compile_body;
-use super::ir::*;
+use super::compile_body;
+use super::form::{nops, Mods};
+use crate::ir::*;
+use crate::ptx::ast::*;
+use crate::ptx::compile::*;
+
+/// `bra{.uni} label`.
+pub(super) fn compile_bra(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Guard) -> CResult<()> {
+    let line = ins.line;
+    m.has("uni");
+    m.finish()?;
+    nops(ins, 1)?;
+    let Operand::Name(label, 0) = &ins.operands[0] else {
+        return cerr(line, "bra needs a label");
+    };
+    let at = fx.emit(Op::Bra { target: 0 }, line, g);
+    fx.branch_to(at, label, line);
+    Ok(())
+}
+
+/// `ret{.uni}`: the end of the entry (an exit), or in an inlined `.func` a branch to the end of
+/// its body.
+pub(super) fn compile_ret(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Guard) -> CResult<()> {
+    let line = ins.line;
+    m.has("uni");
+    m.finish()?;
+    match fx.ret_target.clone() {
+        Some((ns, label)) => {
+            let at = fx.emit(Op::Bra { target: 0 }, line, g);
+            let cur = fx.ns;
+            fx.set_ns(ns);
+            fx.branch_to(at, &label, line);
+            fx.set_ns(cur);
+        }
+        None => {
+            fx.emit(Op::Exit, line, g);
+        }
+    }
+    Ok(())
+}
 
 fn param_bytes(p: &ParamDecl) -> CResult<(u64, u64)> {
     let Some(eb) = type_bytes(&p.ty) else {
@@ -24,7 +62,7 @@ fn param_bytes(p: &ParamDecl) -> CResult<(u64, u64)> {
 }
 
 /// Compiles `call{.uni} (rets), f, (args);` by inlining `f`.
-pub(crate) fn compile_call<M>(fx: &mut Fx, ins: &InstrAst, _m: M, g: Guard) -> CResult<()> {
+pub(super) fn compile_call(fx: &mut Fx, ins: &InstrAst, _m: Mods, g: Guard) -> CResult<()> {
     let line = ins.line;
     if !matches!(ins.opcode.as_str(), "call" | "call.uni") {
         return cerr(

@@ -1,5 +1,5 @@
-//! The compiled form of a kernel: a flat instruction list whose operands are register-file slot
-//! indices (immediates and special registers are materialised into slots filled when a warp
+//! The compiled form of an instruction, as a kernel's flat instruction list holds it (see
+//! [`super::Program`]): its operands are register-file slot indices (immediates and special registers are materialised into slots filled when a warp
 //! starts), so that the engine's hot loop decodes each instruction once per warp and reads
 //! only slots.
 //!
@@ -486,6 +486,7 @@ pub(crate) struct ShflSpec {
     pub a: Slot,
     pub b: Slot,
     pub c: Slot,
+    /// The membermask's slot, or [`NO_MEMBERMASK`].
     pub mask: Slot,
 }
 
@@ -505,6 +506,7 @@ pub(crate) struct VoteSpec {
     pub d: Slot,
     pub a: Slot,
     pub a_neg: bool,
+    /// The membermask's slot, or [`NO_MEMBERMASK`].
     pub mask: Slot,
 }
 
@@ -784,6 +786,17 @@ pub(crate) enum Op {
 /// "No guard predicate".
 pub(crate) const NO_GUARD: u32 = u32::MAX;
 
+/// The membermask slot of a warp collective written without one (`shfl`, `vote` before sm_70):
+/// the lanes that execute it.
+pub(crate) const NO_MEMBERMASK: Slot = u32::MAX;
+
+/// Which counter an instruction's FLOPs go to ([`Inst::flop_kind`]).
+pub(crate) const FLOPS_NONE: u8 = 0;
+pub(crate) const FLOPS_F32: u8 = 1;
+pub(crate) const FLOPS_F64: u8 = 2;
+/// f16, bf16 and their packed pairs.
+pub(crate) const FLOPS_F16: u8 = 3;
+
 /// One compiled instruction.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Inst {
@@ -794,7 +807,8 @@ pub(crate) struct Inst {
     pub guard_xor: u32,
     /// PTX line.
     pub line: u32,
-    /// FLOPs per executing lane and which counter: 0 none, 1 f32, 2 f64, 3 f16.
+    /// FLOPs per executing lane and which counter: [`FLOPS_NONE`], [`FLOPS_F32`],
+    /// [`FLOPS_F64`] or [`FLOPS_F16`].
     pub flops: u8,
     pub flop_kind: u8,
     /// Integer ALU operations per executing lane (see [`Op::int_ops`]).
@@ -851,33 +865,6 @@ pub(crate) enum Special {
     TotalSmemSize,
     /// `%envreg<n>`: zero.
     Zero,
-}
-
-/// A compiled kernel body.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Program {
-    pub insts: Vec<Inst>,
-    pub n32: u32,
-    pub n64: u32,
-    pub npred: u32,
-    /// Constant slots: (slot, value) per bank; predicate constants are lane masks.
-    pub const32: Vec<(Slot, u32)>,
-    pub const64: Vec<(Slot, u64)>,
-    pub constpred: Vec<(Slot, u32)>,
-    /// Special register slots (32-bit bank unless `wide`).
-    pub specials: Vec<(Opnd, Special)>,
-    /// Bytes of per-thread local memory (depots, inlined call frames).
-    pub local_bytes: u32,
-    /// Whether the kernel uses cp.async (the engine then keeps a queue per warp).
-    pub uses_cp_async: bool,
-}
-
-/// Static shared-memory layout of a kernel (module `.shared` variables it references and its
-/// own; `.extern .shared` arrays start at `dynamic_base`).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct SharedLayout {
-    pub static_bytes: u32,
-    pub dynamic_align: u32,
 }
 
 /// How an instruction touches a register operand.
@@ -1049,13 +1036,13 @@ impl Op {
                 slot_op(&mut s.a, false, Use, f);
                 slot_op(&mut s.b, false, Use, f);
                 slot_op(&mut s.c, false, Use, f);
-                if s.mask != u32::MAX {
+                if s.mask != NO_MEMBERMASK {
                     slot_op(&mut s.mask, false, Use, f);
                 }
                 slot_op(&mut s.d, false, Def, f);
             }
             Op::Vote(s) => {
-                if s.mask != u32::MAX {
+                if s.mask != NO_MEMBERMASK {
                     slot_op(&mut s.mask, false, Use, f);
                 }
                 if s.mode == VoteMode::Ballot {

@@ -1,14 +1,49 @@
-//! `wmma.load`, `wmma.mma`, `wmma.store` (shape m16n16k16; A and B in f16, C and D in f32 or
-//! f16). The fragment layout is the engine's own (see `exec::tensor`); load, mma and store
-//! agree on it, as the ISA requires of any implementation.
+//! Warp matrix instructions: `mma.sync.aligned.m8n8k4.row.col.f64`, and `wmma.load`,
+//! `wmma.mma`, `wmma.store` (shape m16n16k16; A and B in f16, C and D in f32 or f16). The wmma
+//! fragment layout is the engine's own (see `exec::tensor`); load, mma and store agree on it,
+//! as the ISA requires of any implementation.
 
-use super::ast::*;
-use super::compile::*;
-use super::instr::{
-    address as addr_operand, need_sm, src as src_operand, unknown, unsupported,
-    vec_regs as vector_regs,
-};
-use super::ir::*;
+use super::form::{mismatch, need_sm, nops, unknown, unsupported, Mods};
+use super::operands::{address, src, vec_regs};
+use crate::ir::*;
+use crate::ptx::ast::*;
+use crate::ptx::compile::*;
+
+pub(super) fn compile_mma(fx: &mut Fx, ins: &InstrAst, mut m: Mods, g: Guard) -> CResult<()> {
+    let line = ins.line;
+    let ok = m.has("sync") && m.has("aligned");
+    if !ok {
+        return mismatch(line, &ins.opcode, "mma needs .sync.aligned");
+    }
+    need_sm(fx, ins, "mma with .f64", 80)?;
+    if !m.has("m8n8k4") {
+        return unsupported(line, &ins.opcode, "only mma m8n8k4 with f64 is implemented");
+    }
+    if !(m.has("row") && m.has("col")) {
+        return unsupported(line, &ins.opcode, "m8n8k4 f64 is .row.col");
+    }
+    let tys = m.types();
+    m.finish()?;
+    if tys != [Ty::F64, Ty::F64, Ty::F64, Ty::F64] {
+        return unsupported(line, &ins.opcode, "only mma m8n8k4 with f64 is implemented");
+    }
+    nops(ins, 4)?;
+    let d = vec_regs(fx, &ins.operands[0], 2, Ty::F64, true, ins)?;
+    let a = vec_regs(fx, &ins.operands[1], 1, Ty::F64, false, ins)?;
+    let b = vec_regs(fx, &ins.operands[2], 1, Ty::F64, false, ins)?;
+    let c = vec_regs(fx, &ins.operands[3], 2, Ty::F64, false, ins)?;
+    fx.emit(
+        Op::Mma(Box::new(MmaSpec {
+            d: [d[0], d[1]],
+            a: a[0],
+            b: b[0],
+            c: [c[0], c[1]],
+        })),
+        line,
+        g,
+    );
+    Ok(())
+}
 
 fn bad<T>(ins: &InstrAst, why: &str) -> CResult<T> {
     unsupported(ins.line, &ins.opcode, why)
@@ -29,7 +64,7 @@ fn reg_ty(ty: Ty) -> Ty {
     }
 }
 
-pub(crate) fn compile_wmma(fx: &mut Fx, ins: &InstrAst, mods: Vec<&str>, g: Guard) -> CResult<()> {
+pub(super) fn compile_wmma(fx: &mut Fx, ins: &InstrAst, mods: Vec<&str>, g: Guard) -> CResult<()> {
     need_sm(fx, ins, "wmma", 70)?;
     let mut it = mods.iter().copied();
     let verb = it.next().unwrap_or("");
@@ -99,14 +134,14 @@ pub(crate) fn compile_wmma(fx: &mut Fx, ins: &InstrAst, mods: Vec<&str>, g: Guar
                 ("store", [a, r, s]) => (r, a, Some(s)),
                 _ => return cerr(ins.line, format!("'{}': wrong operands", ins.opcode)),
             };
-            let regs = vector_regs(fx, regs_op, nregs, reg_ty(ty), verb == "load", ins)?;
-            let (loc, addr, off) = addr_operand(fx, addr_op, ins)?;
+            let regs = vec_regs(fx, regs_op, nregs, reg_ty(ty), verb == "load", ins)?;
+            let (loc, addr, off) = address(fx, addr_op, ins)?;
             let space = match loc {
                 Some(l) => l.space(),
                 None => space,
             };
             let stride = match stride_op {
-                Some(s) => Some(src_operand(fx, s, Ty::U32, false, ins)?.slot()),
+                Some(s) => Some(src(fx, s, Ty::U32, false, ins)?.slot()),
                 None => None,
             };
             let spec = Box::new(WmmaLdSt {
@@ -156,10 +191,10 @@ pub(crate) fn compile_wmma(fx: &mut Fx, ins: &InstrAst, mods: Vec<&str>, g: Guar
             let [d, a, b, c] = ins.operands.as_slice() else {
                 return cerr(ins.line, format!("'{}' takes 4 operands", ins.opcode));
             };
-            let d = vector_regs(fx, d, frag_regs(WmmaFrag::C, dty), reg_ty(dty), true, ins)?;
-            let a = vector_regs(fx, a, 8, Ty::B32, false, ins)?;
-            let b = vector_regs(fx, b, 8, Ty::B32, false, ins)?;
-            let c = vector_regs(fx, c, frag_regs(WmmaFrag::C, cty), reg_ty(cty), false, ins)?;
+            let d = vec_regs(fx, d, frag_regs(WmmaFrag::C, dty), reg_ty(dty), true, ins)?;
+            let a = vec_regs(fx, a, 8, Ty::B32, false, ins)?;
+            let b = vec_regs(fx, b, 8, Ty::B32, false, ins)?;
+            let c = vec_regs(fx, c, frag_regs(WmmaFrag::C, cty), reg_ty(cty), false, ins)?;
             fx.emit(
                 Op::WmmaMma(Box::new(WmmaMma {
                     d,
