@@ -188,6 +188,24 @@ fn the_launcher_hands_out_an_r418_library_and_refuses_an_unknown_driver() {
     );
     let target = std::fs::canonicalize(dir.join("libcuda.so.1")).unwrap();
     assert_eq!(target, dir.join("libgpugate_sim.so"));
+    // A later launch hands out the very same file, never a rewritten copy: a process that
+    // loaded libcuda.so.1 and later loads libcublas.so.12 by name must get one object (a copy
+    // replaced in between gave it two simulators that shared nothing).
+    use std::os::unix::fs::MetadataExt;
+    let inode = std::fs::metadata(&target).unwrap().ino();
+    let again = Command::new(BIN)
+        .args(["--driver", "R418", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(0));
+    assert_eq!(std::fs::metadata(&target).unwrap().ino(), inode);
+    for name in ["libcuda.so", "libnvidia-ml.so.1", "libcublas.so.12"] {
+        assert_eq!(
+            std::fs::canonicalize(dir.join(name)).unwrap(),
+            target,
+            "{name}"
+        );
+    }
     assert_eq!(
         exported(
             &target,

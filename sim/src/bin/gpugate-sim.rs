@@ -264,9 +264,9 @@ fn library_names(nvml: bool, cublas: Option<u32>) -> Vec<String> {
 }
 
 /// Makes (or reuses) the directory the command's library path starts with, keyed by the
-/// library's path and the machine's driver: symlinks named as the real libraries, to `lib` —
-/// or, where the machine's driver is older than some of the simulator's entry points, to a copy
-/// of `lib` in which those are hidden (rewritten at every launch, so it follows rebuilds).
+/// library's path and build and the machine's driver: symlinks named as the real libraries, to
+/// `lib` — or, where the machine's driver is older than some of the simulator's entry points, to
+/// a copy of `lib` in which those are hidden (made once per directory, never replaced).
 fn library_dir(lib: &Path, nvml: bool, cfg: &Config) -> Result<PathBuf, Bad> {
     let cublas = (!cfg.cublas_missing).then(|| cfg.cublas_version().0);
     let fail = |what: String| Bad(what, false);
@@ -276,7 +276,28 @@ fn library_dir(lib: &Path, nvml: bool, cfg: &Config) -> Result<PathBuf, Bad> {
         .unwrap_or_else(std::env::temp_dir);
     // SAFETY: getuid has no preconditions and cannot fail.
     let uid = unsafe { libc::getuid() };
-    let key = gpugate_sim::fnv1a64(lib.as_os_str().as_encoded_bytes().iter().copied());
+    // Keyed by the library's path and by this build of it (size, modification time, inode), so
+    // that a directory's names never change target: a process loads libcuda.so.1 at start and
+    // libcublas.so.12 or libnvidia-encode.so.1 later, by name, and both must be the same loaded
+    // object. (Rewriting the copy at every launch, as the launcher once did, let a concurrent
+    // launch swap the file in between: the process then ran two simulators that did not share
+    // contexts, memory or streams.) A rebuilt library gets a directory of its own.
+    let built =
+        std::fs::metadata(lib).map_err(|e| fail(format!("cannot read {}: {e}", lib.display())))?;
+    let stamp = format!(
+        "{}:{}:{}:{}",
+        built.len(),
+        built.mtime(),
+        built.mtime_nsec(),
+        built.ino()
+    );
+    let key = gpugate_sim::fnv1a64(
+        lib.as_os_str()
+            .as_encoded_bytes()
+            .iter()
+            .chain(stamp.as_bytes())
+            .copied(),
+    );
     let hidden = cfg.missing_entry_points();
     let driver = if hidden.is_empty() {
         String::new()
@@ -321,10 +342,20 @@ fn library_dir(lib: &Path, nvml: bool, cfg: &Config) -> Result<PathBuf, Bad> {
             ))
         })?;
         let copy = dir.join("libgpugate_sim.so");
-        let tmp = dir.join(format!(".libgpugate_sim.so.{}", std::process::id()));
-        std::fs::write(&tmp, patched)
-            .and_then(|()| std::fs::rename(&tmp, &copy))
-            .map_err(|e| fail(format!("cannot write {}: {e}", copy.display())))?;
+        // Written once per directory and never replaced (see the key above): a running process
+        // may still load a second name that points at it.
+        // Concurrent launches race to create it: a hard link is made only where the name is
+        // free, so the first one's file stays and the others drop theirs.
+        if !copy.is_file() {
+            let tmp = dir.join(format!(".libgpugate_sim.so.{}", std::process::id()));
+            std::fs::write(&tmp, patched)
+                .and_then(|()| match std::fs::hard_link(&tmp, &copy) {
+                    Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(e),
+                    _ => Ok(()),
+                })
+                .map_err(|e| fail(format!("cannot write {}: {e}", copy.display())))?;
+            let _ = std::fs::remove_file(&tmp);
+        }
         copy
     };
     for name in library_names(nvml, cublas) {
