@@ -27,6 +27,10 @@ pub const ENV_RACECHECK: &str = "GPUGATE_SIM_RACECHECK";
 /// The driver the whole machine runs, in place of the first model's: a branch (`418`, `R470`)
 /// or a version (`470.256.02`); see [`crate::drivers`].
 pub const ENV_DRIVER: &str = "GPUGATE_SIM_DRIVER";
+/// A directory private to this simulated machine (the launcher makes one per launch) where
+/// its processes share state: the book of NVENC engines and sessions (`crate::nvenc`).
+/// Unset: each process is a machine of its own.
+pub const ENV_STATE_DIR: &str = "GPUGATE_SIM_STATE_DIR";
 
 /// The fault grammar, for `--help` and error messages.
 pub const FAULT_GRAMMAR: &str = "\
@@ -49,7 +53,12 @@ Faults (--fault SPEC, repeatable; SPEC = [gpu=I:]FAULT, without gpu=I: every GPU
                          gpugate ships (whole machine only)
   no-nvml                no libnvidia-ml.so.1 in front; the simulator's nvmlInit fails with
                          NVML_ERROR_LIBRARY_NOT_FOUND (whole machine only)
-Examples: --fault slow=0.5   --fault gpu=1:throttle   --fault sdc=sgemm@22   --fault pcie=3,8";
+  nvenc-fail             the hardware encoder is broken: every NvEncEncodePicture fails with
+                         NV_ENC_ERR_GENERIC (sessions still open)
+  nvenc-engines=N        only N of the model's NVENC engines work (0 to the model's count):
+                         concurrent encode sessions share fewer engines; 0 = no encoder
+Examples: --fault slow=0.5   --fault gpu=1:throttle   --fault sdc=sgemm@22   --fault pcie=3,8
+          --fault nvenc-engines=1";
 
 /// The driver version the `old-driver` fault reports: CUDA 8.0.
 pub const OLD_DRIVER_CUDA: u32 = 8000;
@@ -96,6 +105,8 @@ pub enum Fault {
     Pcie { gen: u32, width: u32 },
     OldDriver,
     NoNvml,
+    NvencFail,
+    NvencEngines(u32),
 }
 
 /// A fault and the GPU it applies to (`None`: every GPU).
@@ -117,6 +128,10 @@ pub struct GpuFaults {
     pub oom_after: Option<u64>,
     /// The current link (gen, width) in place of the model's.
     pub pcie: Option<(u32, u32)>,
+    /// Every encoded picture fails (`nvenc-fail`).
+    pub nvenc_fail: bool,
+    /// Working NVENC engines in place of the model's (`nvenc-engines=N`).
+    pub nvenc_engines: Option<u32>,
 }
 
 /// One simulated GPU.
@@ -217,6 +232,16 @@ impl Config {
             None => (0..self.gpus.len()).collect(),
         };
         for i in targets {
+            if let Fault::NvencEngines(n) = f.fault {
+                let m = &self.gpus[i].model;
+                if n > m.nvenc.engines {
+                    return Err(bad(format!(
+                        "GPU {i} ({}) has {} NVENC engine(s): nvenc-engines can only take \
+                         engines away (0 to {})",
+                        m.key, m.nvenc.engines, m.nvenc.engines
+                    )));
+                }
+            }
             let g = &mut self.gpus[i].faults;
             match &f.fault {
                 Fault::Slow(x) => g.slow = Some(*x),
@@ -225,6 +250,8 @@ impl Config {
                 Fault::LaunchFailAfter(n) => g.launch_fail_after = Some(*n),
                 Fault::OomAfter(b) => g.oom_after = Some(*b),
                 Fault::Pcie { gen, width } => g.pcie = Some((*gen, *width)),
+                Fault::NvencFail => g.nvenc_fail = true,
+                Fault::NvencEngines(n) => g.nvenc_engines = Some(*n),
                 Fault::OldDriver | Fault::NoNvml => unreachable!("handled above"),
             }
         }
@@ -455,11 +482,22 @@ pub fn parse_fault(spec: &str) -> Result<FaultSpec, ConfigError> {
             none()?;
             Fault::NoNvml
         }
+        "nvenc-fail" => {
+            none()?;
+            Fault::NvencFail
+        }
+        "nvenc-engines" => {
+            let v = need("N")?;
+            let n: u32 = v.parse().map_err(|_| {
+                bad("nvenc-engines=N needs a whole number of engines, e.g. nvenc-engines=1")
+            })?;
+            Fault::NvencEngines(n)
+        }
         "" => return Err(bad("empty fault")),
         other => {
             return Err(bad(&format!(
                 "unknown fault '{other}' (known: slow, throttle, sdc, launch-fail-after, \
-                 oom-after, pcie, old-driver, no-nvml)"
+                 oom-after, pcie, old-driver, no-nvml, nvenc-fail, nvenc-engines)"
             )))
         }
     };
@@ -552,6 +590,14 @@ mod tests {
         );
         assert_eq!(parse_fault("old-driver").unwrap().fault, Fault::OldDriver);
         assert_eq!(parse_fault(" no-nvml ").unwrap().fault, Fault::NoNvml);
+        assert_eq!(parse_fault("nvenc-fail").unwrap().fault, Fault::NvencFail);
+        assert_eq!(
+            parse_fault("gpu=1:nvenc-engines=1").unwrap(),
+            FaultSpec {
+                gpu: Some(1),
+                fault: Fault::NvencEngines(1)
+            }
+        );
     }
 
     #[test]
@@ -572,6 +618,9 @@ mod tests {
             ("pcie=3", "GEN,WIDTH"),
             ("gpu=x:throttle", "whole number"),
             ("gpu=1", "gpu=I:FAULT"),
+            ("nvenc-fail=1", "takes no value"),
+            ("nvenc-engines", "needs a value"),
+            ("nvenc-engines=two", "whole number"),
             ("melt", "unknown fault"),
             ("", "empty"),
         ] {
@@ -609,6 +658,18 @@ mod tests {
         assert!(e.to_string().contains("1 GPU(s)"), "{e}");
         let e = Config::build(&["m40".into()], &["gpu=0:old-driver".into()]).unwrap_err();
         assert!(e.to_string().contains("whole machine"), "{e}");
+        // The encoder faults: per GPU, and never more engines than the model has.
+        let c = Config::build(
+            &["m40".into(), "m40".into()],
+            &["gpu=0:nvenc-engines=1".into(), "gpu=1:nvenc-fail".into()],
+        )
+        .unwrap();
+        assert_eq!(c.gpus[0].faults.nvenc_engines, Some(1));
+        assert!(!c.gpus[0].faults.nvenc_fail && c.gpus[1].faults.nvenc_fail);
+        let e = Config::build(&["m40".into()], &["nvenc-engines=3".into()]).unwrap_err();
+        assert!(e.to_string().contains("has 2 NVENC engine(s)"), "{e}");
+        let e = Config::build(&["h100".into()], &["nvenc-engines=1".into()]).unwrap_err();
+        assert!(e.to_string().contains("has 0 NVENC engine(s)"), "{e}");
     }
 
     #[test]

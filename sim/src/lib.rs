@@ -17,6 +17,8 @@
 //! - `driver`: the CUDA driver API (`cu*` symbols, C ABI) over `ptx` and `exec`, with the time
 //!   model behind events.
 //! - `nvml`: the NVML API (`nvml*` symbols).
+//! - [`nvenc`]: NVIDIA's encoder library (`libnvidia-encode.so.1`, the NVENC API that ffmpeg's
+//!   `h264_nvenc` drives), with a lossless H.264 encoder timed by the model's engines.
 //! - the `gpugate-sim` binary: runs a command with the simulated libraries in front.
 
 pub mod config;
@@ -25,6 +27,7 @@ pub mod drivers;
 pub mod elf;
 pub mod exec;
 pub mod model;
+pub mod nvenc;
 pub mod nvml;
 pub mod ptx;
 
