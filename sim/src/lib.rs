@@ -1,8 +1,9 @@
 //! # gpugate-sim
 //!
-//! A simulated NVIDIA GPU for machines without one: a CUDA driver (`libcuda.so.1`) and NVML
-//! (`libnvidia-ml.so.1`) that run on the CPU and execute the PTX that gpugate ships, so that every
-//! line of gpugate's GPU path runs in `cargo test`. It is a test tool: nothing it reports is a GPU
+//! A simulated NVIDIA GPU for machines without one: a CUDA driver (`libcuda.so.1`), NVML
+//! (`libnvidia-ml.so.1`) and the encoder library (`libnvidia-encode.so.1`) that run on the CPU,
+//! execute the PTX that gpugate ships and encode H.264 for ffmpeg, so that every line of
+//! gpugate's GPU path, the hardware-encode check included, runs in `cargo test`. It is a test tool: nothing it reports is a GPU
 //! measurement, and every device it shows is named "… (gpugate-sim)".
 //!
 //! Layers (each only uses the ones above it):
