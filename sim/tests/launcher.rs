@@ -40,6 +40,8 @@ fn bad_faults_exit_2_with_the_reason_and_the_grammar() {
         ("gpu=4:throttle", "1 GPU(s)"),
         ("gpu=0:no-nvml", "whole machine"),
         ("launch-fail-after=x", "whole number"),
+        ("nvenc-engines=3", "has 2 NVENC engine(s)"),
+        ("nvenc-fail=yes", "takes no value"),
     ] {
         let out = sim(&["--fault", spec, "--", "true"]);
         let err = text(&out.stderr);
@@ -133,6 +135,10 @@ fn help_documents_the_grammar() {
         "pcie=GEN,WIDTH",
         "old-driver",
         "no-nvml",
+        "nvenc-fail",
+        "nvenc-engines=N",
+        "libnvidia-encode.so.1",
+        "GPUGATE_SIM_STATE_DIR",
         "gpu=I:",
         "GPUGATE_SIM_MODELS",
     ] {
