@@ -85,6 +85,8 @@ struct SimRun {
     report: RunReport,
     stdout: String,
     stderr: String,
+    /// The simulator's log, when the machine kept one.
+    log: Option<PathBuf>,
 }
 
 impl SimRun {
@@ -213,6 +215,7 @@ fn sim_run_with(sim: &Sim, profile: &str, extra: &[&str], encode: Encode) -> Sim
         report: serde_json::from_str(&json).expect("run.json parses"),
         stdout: stdout(&o),
         stderr: stderr(&o),
+        log: sim.log.clone(),
     }
 }
 
@@ -355,6 +358,98 @@ fn encode_rates(r: &SimRun, gpu: u32) -> Vec<(usize, f64)> {
         .collect()
 }
 
+/// The encode records of GPU `gpu` in a simulator log, by session (process id, session id):
+/// (engine, engine seconds, done) of each picture, in order.
+type Sessions = std::collections::BTreeMap<(u64, u64), Vec<(u64, f64, f64)>>;
+
+fn encode_sessions(log: &Path, gpu: u64) -> Sessions {
+    let mut sessions = Sessions::new();
+    for line in std::fs::read_to_string(log).unwrap_or_default().lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if v["event"] != "encode" || v["gpu"] != gpu {
+            continue;
+        }
+        let f = |k: &str| v[k].as_f64().unwrap_or(0.0);
+        sessions
+            .entry((
+                v["pid"].as_u64().unwrap_or(0),
+                v["session"].as_u64().unwrap_or(0),
+            ))
+            .or_default()
+            .push((v["engine"].as_u64().unwrap_or(0), f("seconds"), f("done")));
+    }
+    sessions
+}
+
+/// How busy GPU `gpu`'s engines were while the four sessions of the concurrent run were all
+/// encoding (the last four sessions of the log): the engine time inside that window over the
+/// window times the engines used. Below 1 the engines waited for pictures: ffmpeg, on this
+/// machine's CPU, was late with them (the simulated engines never idle otherwise).
+fn engines_busy(log: &Path, gpu: u64) -> Option<f64> {
+    let sessions = encode_sessions(log, gpu);
+    let mut by_start: Vec<&Vec<(u64, f64, f64)>> = sessions.values().collect();
+    by_start.sort_by(|a, b| (a[0].2 - a[0].1).total_cmp(&(b[0].2 - b[0].1)));
+    let four = by_start.get(by_start.len().checked_sub(4)?..)?;
+    let t0 = four.iter().map(|s| s[0].2 - s[0].1).fold(0.0, f64::max);
+    let t1 = four
+        .iter()
+        .map(|s| s[s.len() - 1].2)
+        .fold(f64::INFINITY, f64::min);
+    let engines: std::collections::BTreeSet<u64> =
+        four.iter().flat_map(|s| s.iter().map(|p| p.0)).collect();
+    let busy: f64 = four
+        .iter()
+        .flat_map(|s| s.iter())
+        .map(|&(_, secs, done)| (done.min(t1) - (done - secs).max(t0)).max(0.0))
+        .sum();
+    (t1 > t0).then(|| busy / ((t1 - t0) * engines.len() as f64))
+}
+
+/// A run whose encode rate is judged, with the simulator's log: tried again (three tries in
+/// all) only when an nvenc_h264 check failed while the simulated engines stood idle more than
+/// 10 % of the concurrent run, waiting for pictures — this machine's CPU, busy with other work,
+/// could not feed them, which says nothing of gpugate or the simulator. Any other failure is
+/// returned at once.
+fn gated_run(models: &[&str], profile: &str) -> SimRun {
+    let mut tries = Vec::new();
+    loop {
+        let log = tempfile::NamedTempFile::new().unwrap().into_temp_path();
+        let r = sim_run_with(
+            &Sim::new(models).log(&log),
+            profile,
+            &["--allow-simulated"],
+            Encode::Gated,
+        );
+        let failed = r
+            .report
+            .checks
+            .iter()
+            .any(|c| c.id.ends_with("nvenc_h264") && c.verdict != Verdict::Pass);
+        let busy: Vec<f64> = (0..models.len() as u64)
+            .filter_map(|g| engines_busy(&log, g))
+            .collect();
+        let starved = busy.iter().any(|&b| b < 0.9);
+        if !(failed && starved) || tries.len() == 2 {
+            if failed && starved {
+                eprintln!(
+                    "{profile}: the engines were starved in every try (busy {tries:?}, then \
+                     {busy:?}): this machine's CPU could not feed them"
+                );
+            }
+            // Keep the log for the assertions (removed with the process's temporary files).
+            let _ = log.keep();
+            return r;
+        }
+        eprintln!(
+            "{profile}: an nvenc_h264 check failed with the engines busy only {busy:?} of the \
+             time (the CPU was late with pictures): again"
+        );
+        tries.push(busy);
+    }
+}
+
 /// What the simulator's log says of the encodes of GPU `gpu`: every 1080p picture held its
 /// engine for exactly 1 / 270 s (the model), pictures never overlapped on an engine, and the
 /// sessions of each run were spread over both engines (the concurrent run's four, two on each).
@@ -425,13 +520,8 @@ fn healthy_simulated_m40_passes_g2_large_including_the_hardware_encoder() {
     ) {
         return;
     }
-    let log = tempfile::NamedTempFile::new().unwrap();
-    let r = sim_run_with(
-        &Sim::new(&["m40"]).log(log.path()),
-        "g2.large",
-        &["--allow-simulated"],
-        Encode::Gated,
-    );
+    let r = gated_run(&["m40"], "g2.large");
+    let log = r.log.clone().expect("the run kept a log");
     assert_all_pass(&r);
     for check in GPU_CHECKS.iter().chain(&["nvenc_engines", "nvenc_h264"]) {
         assert_eq!(
@@ -456,7 +546,7 @@ fn healthy_simulated_m40_passes_g2_large_including_the_hardware_encoder() {
         x1 > 0.0 && x1 <= M40_ENGINE_FPS * 1.1,
         "one session: {x1} fps"
     );
-    if let Err(e) = encodes_follow_the_model(log.path(), 0) {
+    if let Err(e) = encodes_follow_the_model(&log, 0) {
         panic!("{e}");
     }
     for w in r.report.results.iter().filter(|w| is_encode(w)) {
@@ -475,7 +565,8 @@ fn healthy_simulated_m40_passes_g2_large_including_the_hardware_encoder() {
             "every session's bitstream read back"
         );
     }
-    video_kernels_execute_what_the_targets_assume(log.path());
+    video_kernels_execute_what_the_targets_assume(&log);
+    let _ = std::fs::remove_file(&log);
     assert!(r.report.complete && r.report.allow_simulated);
     assert_eq!(r.report.gpus.len(), 1);
     assert!(
@@ -533,12 +624,15 @@ fn two_healthy_simulated_m40s_pass_g2_2xlarge_with_machine_targets() {
     ) {
         return;
     }
-    let r = sim_run_with(
-        &Sim::new(&["m40", "m40"]),
-        "g2.2xlarge",
-        &["--allow-simulated"],
-        Encode::Gated,
-    );
+    let r = gated_run(&["m40", "m40"], "g2.2xlarge");
+    if let Some(log) = &r.log {
+        for gpu in [0, 1] {
+            if let Err(e) = encodes_follow_the_model(log, gpu) {
+                panic!("GPU {gpu}: {e}");
+            }
+        }
+        let _ = std::fs::remove_file(log);
+    }
     assert_all_pass(&r);
     for id in [
         "machine.gpu_count",
@@ -860,10 +954,10 @@ fn each_fault_gives_the_verdict_an_operator_must_see() {
             },
         ),
         (
-            // One engine: four sessions share it, at most 270 fps (+ 10 % for the steady
-            // window's edges, as in the healthy test). The lower bound is half of that: the
-            // rate is wall-clock time, and a machine that gives the four ffmpeg processes less
-            // than half of the 0.7 core they need at 270 fps is not testing the encoder.
+            // One engine: the simulator's log shows every picture of every session on engine 0
+            // for 1/270 s (the model), and the rate ffmpeg measures is at most 270 fps (+ 10 %
+            // for the steady window's edges, as in the healthy test). Its floor is this
+            // machine's CPU, not the model: it is not asserted.
             "nvenc-engines=1: the encode is too slow and fails, the engine count still passes",
             vec!["m40"],
             &["nvenc-engines=1"],
@@ -879,8 +973,18 @@ fn each_fault_gives_the_verdict_an_operator_must_see() {
                     .find(|(s, _)| *s == 4)
                     .map(|(_, f)| f)
                     .unwrap_or(0.0);
-                if !(M40_ENGINE_FPS * 0.5..=M40_ENGINE_FPS * 1.1).contains(&x4) {
+                if !(x4 > 0.0 && x4 <= M40_ENGINE_FPS * 1.1) {
                     return Err(format!("four sessions on one engine: {x4} fps"));
+                }
+                let log = r.log.as_deref().ok_or("no simulator log")?;
+                let sessions = encode_sessions(log, 0);
+                let pictures: Vec<&(u64, f64, f64)> = sessions.values().flatten().collect();
+                if sessions.len() != 5
+                    || pictures
+                        .iter()
+                        .any(|p| p.0 != 0 || (p.1 - 1.0 / M40_ENGINE_FPS).abs() > 1e-9)
+                {
+                    return Err(format!("not every picture on engine 0 for 1/270 s: {sessions:?}"));
                 }
                 // The catalogue still gives the M40 two engines: the throughput check is the
                 // one that sees the missing engine.
@@ -950,7 +1054,11 @@ fn each_fault_gives_the_verdict_an_operator_must_see() {
                 let Some((name, models, faults, code, check)) = cases.get(i) else {
                     break;
                 };
+                let log = tempfile::NamedTempFile::new().unwrap().into_temp_path();
                 let mut sim = Sim::new(models);
+                if with_nvenc(name) {
+                    sim = sim.log(&log);
+                }
                 for f in faults.iter() {
                     sim = sim.fault(f);
                 }
