@@ -114,6 +114,11 @@ pub enum Command {
         /// says so.
         #[arg(long, value_name = "[STAGE=]WxH,…", value_delimiter = ',', value_parser = parse_video_size)]
         video_sizes: Option<Vec<gpugate::plan::VideoSize>>,
+        /// Frames each hardware-encode session encodes, in place of the level's (300 at quick,
+        /// 600 otherwise). Fewer make a quicker, noisier measurement: ffmpeg's start-up weighs
+        /// more, and below about a second of encoding the rate includes it (the result says so).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        encode_frames: Option<u32>,
         /// Let the checks of a simulated GPU (gpugate-sim) keep their verdicts, to test gpugate
         /// itself. Without it every check of a simulated device FAILS: a simulator can never put
         /// a machine into service.

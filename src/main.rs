@@ -78,6 +78,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             gemm_sizes,
             stream_mib,
             video_sizes,
+            encode_frames,
             allow_simulated,
         } => run_command(&RunOptions {
             profile,
@@ -91,6 +92,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 gemm: gemm_sizes.map(|v| v.into_iter().map(|s| s as usize).collect()),
                 stream_bytes: stream_mib.map(|m| (m as usize) << 20),
                 video: video_sizes,
+                encode_frames: encode_frames.map(|n| n as usize),
             },
             allow_simulated,
             command_line: std::env::args().collect(),

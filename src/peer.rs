@@ -72,11 +72,13 @@ pub trait Peer {
 }
 
 /// The peers of a run on GPUs: cuBLAS where it can run (else why not, as a note), and the
-/// hardware encoder on the GPUs that have one or whose profile asks for it.
+/// hardware encoder on the GPUs that have one or whose profile asks for it (`encode_frames`
+/// per session in place of the level's, when the user set it: a note says so).
 pub fn peers_for(
     profile: &Profile,
     gpus: &[DeviceInfo],
     level: Level,
+    encode_frames: Option<usize>,
 ) -> (Vec<Box<dyn Peer>>, Vec<String>) {
     let mut peers: Vec<Box<dyn Peer>> = Vec::new();
     let mut notes = Vec::new();
@@ -87,7 +89,15 @@ pub fn peers_for(
         }
         Err(why) => notes.push(format!("cuBLAS peer not run: {why}")),
     }
-    peers.push(Box::new(Nvenc::new(profile, gpus, level)));
+    let nvenc = Nvenc::new(profile, gpus, level, encode_frames);
+    if let (Some(n), Some((_, plan))) = (encode_frames, nvenc.plans.first()) {
+        notes.push(format!(
+            "hardware encode: {n} frames per session (--encode-frames) in place of the level's \
+             {}",
+            plan.level_frames
+        ));
+    }
+    peers.push(Box::new(nvenc));
     (peers, notes)
 }
 
@@ -198,12 +208,24 @@ pub struct Nvenc {
 
 impl Nvenc {
     /// The encode plan of each GPU that has encoders or whose profile asks for encode
-    /// throughput ([`encode_plan`]).
-    pub fn new(profile: &Profile, gpus: &[DeviceInfo], level: Level) -> Nvenc {
+    /// throughput ([`encode_plan`]), with `frames` per session in place of the level's when
+    /// given.
+    pub fn new(
+        profile: &Profile,
+        gpus: &[DeviceInfo],
+        level: Level,
+        frames: Option<usize>,
+    ) -> Nvenc {
         Nvenc {
             plans: gpus
                 .iter()
-                .filter_map(|g| encode_plan(profile, g, level).map(|p| (g.index, p)))
+                .filter_map(|g| {
+                    let mut p = encode_plan(profile, g, level)?;
+                    if let Some(f) = frames {
+                        p.frames = f;
+                    }
+                    Some((g.index, p))
+                })
                 .collect(),
             failed: RefCell::new(Vec::new()),
         }
@@ -390,7 +412,7 @@ mod tests {
         let mut h100 = crate::test_support::m40(1);
         h100.name = "NVIDIA H100 80GB HBM3".into();
         h100.nvenc = crate::probe::gpu::nvenc_info(&h100.name, Err("no NVML".into()));
-        let nvenc = Nvenc::new(&g2, &[m40.clone(), h100.clone()], Level::Quick);
+        let nvenc = Nvenc::new(&g2, &[m40.clone(), h100.clone()], Level::Quick, None);
         let own = [WorkloadSpec::gemm(Precision::F32, 64, 64, 64)];
         // The M40: one session, then four (2 × its 2 engines), after everything else.
         let jobs = nvenc.plan(&m40, &own);
@@ -414,8 +436,29 @@ mod tests {
             &gate::auto_profile(std::slice::from_ref(&h100)),
             &[h100.clone()],
             Level::Quick,
+            None,
         );
         assert!(auto.plan(&h100, &own).is_empty());
+        // --encode-frames: every session encodes that many, and a note says so.
+        let frames = |n: &Nvenc| -> Vec<usize> {
+            n.plan(&m40, &own)
+                .iter()
+                .map(|j| match j.spec {
+                    WorkloadSpec::Encode { frames, .. } => frames,
+                    _ => 0,
+                })
+                .collect()
+        };
+        assert_eq!(frames(&nvenc), [300, 300], "the quick level's");
+        let short = Nvenc::new(&g2, std::slice::from_ref(&m40), Level::Quick, Some(60));
+        assert_eq!(frames(&short), [60, 60]);
+        let (_, notes) = peers_for(&g2, std::slice::from_ref(&m40), Level::Quick, Some(60));
+        assert!(
+            notes.iter().any(|n| n
+                == "hardware encode: 60 frames per session (--encode-frames) in place of the \
+                    level's 300"),
+            "{notes:?}"
+        );
     }
 
     /// An encoder that cannot run at all fails the GPU's next encode with the same reason,
@@ -424,7 +467,7 @@ mod tests {
     fn an_encoder_that_cannot_run_is_not_tried_twice() {
         let g2 = gate::load_profile("g2.large").unwrap().0;
         let m40 = crate::test_support::m40(9);
-        let nvenc = Nvenc::new(&g2, std::slice::from_ref(&m40), Level::Quick);
+        let nvenc = Nvenc::new(&g2, std::slice::from_ref(&m40), Level::Quick, None);
         let jobs = nvenc.plan(&m40, &[]);
         let (first, _) = site_run(&nvenc, &jobs[0], &m40);
         let why = first

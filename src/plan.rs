@@ -88,8 +88,9 @@ pub fn fit_gemm(p: Precision, want: usize, budget: u64) -> Option<usize> {
     None
 }
 
-/// Sizes a user set in place of the level's: `--gemm-sizes` (square GEMMs, every precision)
-/// and `--stream-mib` (each stream array and each transfer). None keeps the level's.
+/// Sizes a user set in place of the level's: `--gemm-sizes` (square GEMMs, every precision),
+/// `--stream-mib` (each stream array and each transfer), `--video-sizes` and `--encode-frames`
+/// (frames per hardware-encode session). None keeps the level's.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SizeOverrides {
     pub gemm: Option<Vec<usize>>,
@@ -97,6 +98,8 @@ pub struct SizeOverrides {
     /// Frame sizes of the video stages (`--video-sizes`): each for one stage, or for every
     /// stage that has none of its own (None).
     pub video: Option<Vec<VideoSize>>,
+    /// Frames each hardware-encode session encodes (`--encode-frames`).
+    pub encode_frames: Option<usize>,
 }
 
 /// A frame size the user gave: `WxH` for every stage, or `STAGE=WxH` for one.
@@ -311,6 +314,7 @@ mod tests {
             gemm: Some(vec![256, 300]),
             stream_bytes: Some(MIB),
             video: None,
+            encode_frames: None,
         };
         let plan = plan_with(Level::Standard, BackendKind::Cuda, Some(&p), &o);
         let mut gemms: Vec<(Precision, usize)> = plan

@@ -389,8 +389,10 @@ pub struct EncodePlan {
     /// Concurrent sessions of the gated run: 2 × the NVENC engines (2 when the count is
     /// unknown).
     pub sessions: usize,
-    /// Frames per session: 600 (300 at --level quick).
+    /// Frames per session: 600 (300 at --level quick), or the user's (`--encode-frames`).
     pub frames: usize,
+    /// The level's frames per session (what `frames` replaced, if the user set it).
+    pub level_frames: usize,
     /// Runs of the concurrent sessions, each a sample: 1 quick, 3 standard, 5 full.
     pub repetitions: usize,
     /// Why nothing can be encoded on this GPU (it has no NVENC); its result carries this.
@@ -448,6 +450,7 @@ pub fn encode_plan(profile: &Profile, g: &DeviceInfo, level: Level) -> Option<En
     Some(EncodePlan {
         sessions,
         frames,
+        level_frames: frames,
         repetitions,
         refused,
     })

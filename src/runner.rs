@@ -271,7 +271,12 @@ impl<'a> Runner<'a> {
 
     /// The run's peers and their jobs on each GPU, from each GPU's own workloads.
     fn plan_peers(&mut self, profile: &Profile, jobs: &[(Option<u32>, WorkloadSpec)]) -> PeerPlan {
-        let (peers, notes) = crate::peer::peers_for(profile, &self.report.gpus, self.opts.level);
+        let (peers, notes) = crate::peer::peers_for(
+            profile,
+            &self.report.gpus,
+            self.opts.level,
+            self.opts.sizes.encode_frames,
+        );
         for n in notes {
             self.note(n);
         }

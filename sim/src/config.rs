@@ -27,6 +27,10 @@ pub const ENV_RACECHECK: &str = "GPUGATE_SIM_RACECHECK";
 /// The driver the whole machine runs, in place of the first model's: a branch (`418`, `R470`)
 /// or a version (`470.256.02`); see [`crate::driver_releases`].
 pub const ENV_DRIVER: &str = "GPUGATE_SIM_DRIVER";
+/// A directory private to this simulated machine (the launcher makes one per launch) where
+/// its processes share state: the book of NVENC engines and sessions (`crate::nvenc`).
+/// Unset: each process is a machine of its own.
+pub const ENV_STATE_DIR: &str = "GPUGATE_SIM_STATE_DIR";
 
 /// The fault grammar, for `--help` and error messages.
 pub const FAULT_GRAMMAR: &str = "\
@@ -59,8 +63,13 @@ Faults (--fault SPEC, repeatable; SPEC = [gpu=I:]FAULT, without gpu=I: every GPU
                          cublasCreate fails with CUBLAS_STATUS_NOT_INITIALIZED (whole machine)
   cublas-fail            every cuBLAS GEMM on the GPU fails to launch with
                          CUBLAS_STATUS_EXECUTION_FAILED (handles, streams and math modes work)
+  nvenc-fail             the hardware encoder is broken: every NvEncEncodePicture fails with
+                         NV_ENC_ERR_GENERIC (sessions still open)
+  nvenc-engines=N        only N of the model's NVENC engines work (0 to the model's count):
+                         concurrent encode sessions share fewer engines; 0 = no encoder
 Examples: --fault slow=0.5   --fault gpu=1:throttle   --fault sdc=sgemm@22   --fault pcie=3,8
-          --fault jitter=0.02   --fault timer=zero   --fault cublas-missing   --fault gpu=0:cublas-fail";
+          --fault jitter=0.02   --fault timer=zero   --fault cublas-missing   --fault gpu=0:cublas-fail
+          --fault nvenc-engines=1";
 
 /// The driver version the `old-driver` fault reports: CUDA 8.0.
 pub const OLD_DRIVER_CUDA: u32 = 8000;
@@ -119,6 +128,8 @@ pub enum Fault {
     Jitter(f64),
     CublasMissing,
     CublasFail,
+    NvencFail,
+    NvencEngines(u32),
 }
 
 /// The largest `jitter=SIGMA`: with z clamped to ±3, every elapsed time stays above 0.1 × its
@@ -150,6 +161,10 @@ pub struct GpuFaults {
     pub jitter: Option<f64>,
     /// Every cuBLAS GEMM on the GPU fails (CUBLAS_STATUS_EXECUTION_FAILED).
     pub cublas_fail: bool,
+    /// Every encoded picture fails (`nvenc-fail`).
+    pub nvenc_fail: bool,
+    /// Working NVENC engines in place of the model's (`nvenc-engines=N`).
+    pub nvenc_engines: Option<u32>,
 }
 
 /// One simulated GPU.
@@ -254,6 +269,16 @@ impl Config {
             None => (0..self.gpus.len()).collect(),
         };
         for i in targets {
+            if let Fault::NvencEngines(n) = f.fault {
+                let m = &self.gpus[i].model;
+                if n > m.nvenc.engines {
+                    return Err(bad(format!(
+                        "GPU {i} ({}) has {} NVENC engine(s): nvenc-engines can only take \
+                         engines away (0 to {})",
+                        m.key, m.nvenc.engines, m.nvenc.engines
+                    )));
+                }
+            }
             let g = &mut self.gpus[i].faults;
             match &f.fault {
                 Fault::Slow(x) => g.slow = Some(*x),
@@ -265,6 +290,8 @@ impl Config {
                 Fault::TimerZero => g.timer_zero = true,
                 Fault::Jitter(sigma) => g.jitter = Some(*sigma),
                 Fault::CublasFail => g.cublas_fail = true,
+                Fault::NvencFail => g.nvenc_fail = true,
+                Fault::NvencEngines(n) => g.nvenc_engines = Some(*n),
                 Fault::OldDriver | Fault::NoNvml | Fault::CublasMissing => {
                     unreachable!("handled above")
                 }
@@ -559,11 +586,23 @@ pub fn parse_fault(spec: &str) -> Result<FaultSpec, ConfigError> {
             none()?;
             Fault::CublasFail
         }
+        "nvenc-fail" => {
+            none()?;
+            Fault::NvencFail
+        }
+        "nvenc-engines" => {
+            let v = need("N")?;
+            let n: u32 = v.parse().map_err(|_| {
+                bad("nvenc-engines=N needs a whole number of engines, e.g. nvenc-engines=1")
+            })?;
+            Fault::NvencEngines(n)
+        }
         "" => return Err(bad("empty fault")),
         other => {
             return Err(bad(&format!(
                 "unknown fault '{other}' (known: slow, throttle, sdc, launch-fail-after, \
-                 oom-after, pcie, old-driver, no-nvml, timer, jitter, cublas-missing, cublas-fail)"
+                 oom-after, pcie, old-driver, no-nvml, timer, jitter, cublas-missing, cublas-fail, \
+                 nvenc-fail, nvenc-engines)"
             )))
         }
     };
@@ -676,6 +715,14 @@ mod tests {
                 fault: Fault::CublasFail
             }
         );
+        assert_eq!(parse_fault("nvenc-fail").unwrap().fault, Fault::NvencFail);
+        assert_eq!(
+            parse_fault("gpu=1:nvenc-engines=1").unwrap(),
+            FaultSpec {
+                gpu: Some(1),
+                fault: Fault::NvencEngines(1)
+            }
+        );
     }
 
     #[test]
@@ -706,6 +753,9 @@ mod tests {
             ("jitter=lots", "number"),
             ("cublas-fail=1", "takes no value"),
             ("cublas-missing=yes", "takes no value"),
+            ("nvenc-fail=1", "takes no value"),
+            ("nvenc-engines", "needs a value"),
+            ("nvenc-engines=two", "whole number"),
             ("melt", "unknown fault"),
             ("", "empty"),
         ] {
@@ -762,6 +812,18 @@ mod tests {
         .unwrap();
         assert!(!c.gpus[0].faults.cublas_fail && c.gpus[1].faults.cublas_fail);
         assert!(c.cublas_missing);
+        // The encoder faults: per GPU, and never more engines than the model has.
+        let c = Config::build(
+            &["m40".into(), "m40".into()],
+            &["gpu=0:nvenc-engines=1".into(), "gpu=1:nvenc-fail".into()],
+        )
+        .unwrap();
+        assert_eq!(c.gpus[0].faults.nvenc_engines, Some(1));
+        assert!(!c.gpus[0].faults.nvenc_fail && c.gpus[1].faults.nvenc_fail);
+        let e = Config::build(&["m40".into()], &["nvenc-engines=3".into()]).unwrap_err();
+        assert!(e.to_string().contains("has 2 NVENC engine(s)"), "{e}");
+        let e = Config::build(&["h100".into()], &["nvenc-engines=1".into()]).unwrap_err();
+        assert!(e.to_string().contains("has 0 NVENC engine(s)"), "{e}");
     }
 
     #[test]

@@ -172,11 +172,56 @@ pub const NVML_ENTRY_POINTS: &[(&str, u32)] = &[
     ("nvmlDeviceGetCurrentClocksEventReasons", 12020),
 ];
 
+/// Exports of the encoder library (`libnvidia-encode.so.1`) newer than R375, with the CUDA
+/// version of the branch that introduced them: `NvEncodeAPIGetMaxSupportedVersion` came with
+/// Video Codec SDK 8.1, whose minimum Linux driver is 390.25 (R390, CUDA 9.1; nv-codec-headers
+/// n8.1.24.2, README). `NvEncodeAPICreateInstance` is older than every branch simulated here.
+pub const NVENC_ENTRY_POINTS: &[(&str, u32)] = &[("NvEncodeAPIGetMaxSupportedVersion", 9010)];
+
+/// Each NVENC API version with the first Linux driver that supports it: the "Minimum required
+/// driver versions" of each nv-codec-headers release (FFmpeg's copies of NVIDIA's Video Codec
+/// SDK headers; SDK 8.1 → 390.25, 9.0 → 418.30, 11.1 → 470.57.02, 12.2 → 550.54.14, …).
+pub const NVENC_API_DRIVERS: &[((u32, u32), &str)] = &[
+    ((8, 1), "390.25"),
+    ((8, 2), "396.24"),
+    ((9, 0), "418.30"),
+    ((9, 1), "435.21"),
+    ((10, 0), "445.87"),
+    ((11, 0), "455.28"),
+    ((11, 1), "470.57.02"),
+    ((12, 0), "520.56.06"),
+    ((12, 1), "530.41.03"),
+    ((12, 2), "550.54.14"),
+    ((13, 0), "570.0"),
+];
+
+/// The numbers of a version string, for comparing: "470.57.02" → [470, 57, 2].
+fn version_numbers(v: &str) -> Vec<u32> {
+    v.trim()
+        .split('.')
+        .map(|p| p.parse().unwrap_or(0))
+        .collect()
+}
+
+/// The newest NVENC API (major, minor) that driver `version` supports (what its
+/// `NvEncodeAPIGetMaxSupportedVersion` reports). A driver older than 390.25 reports 8.0 (the
+/// entry point itself is missing from branches before R390).
+pub fn nvenc_api_version(version: &str) -> (u32, u32) {
+    let have = version_numbers(version);
+    NVENC_API_DRIVERS
+        .iter()
+        .rev()
+        .find(|(_, min)| have >= version_numbers(min))
+        .map(|(api, _)| *api)
+        .unwrap_or((8, 0))
+}
+
 /// The simulator's exports that a driver for CUDA `cuda_version` does not have.
 pub fn missing_entry_points(cuda_version: u32) -> Vec<&'static str> {
     DRIVER_ENTRY_POINTS
         .iter()
         .chain(NVML_ENTRY_POINTS)
+        .chain(NVENC_ENTRY_POINTS)
         .filter(|(_, since)| *since > cuda_version)
         .map(|(name, _)| *name)
         .collect()
@@ -229,6 +274,34 @@ mod tests {
         assert_eq!(cuda_string(10010), "10.1");
     }
 
+    /// What each branch's encoder library reports, from the minimum drivers of the Video Codec
+    /// SDK releases: Debian 12's ffmpeg (SDK 11.1) needs 470.57.02.
+    #[test]
+    fn nvenc_api_versions_follow_the_sdk_driver_minimums() {
+        for (driver, api) in [
+            ("375.88", (8, 0)),
+            ("390.157", (8, 1)),
+            ("418.226.00", (9, 0)),
+            ("440.118.02", (9, 1)),
+            ("450.248.02", (10, 0)),
+            ("460.106.00", (11, 0)),
+            ("470.42.01", (11, 0)),
+            ("470.57.02", (11, 1)),
+            ("470.256.02", (11, 1)),
+            ("525.147.05", (12, 0)),
+            ("535.247.01", (12, 1)),
+            ("550.127.05", (12, 2)),
+            ("570.124.06", (13, 0)),
+            ("590.44.01", (13, 0)),
+        ] {
+            assert_eq!(nvenc_api_version(driver), api, "{driver}");
+        }
+        // Every release branch from R390 answers the version query.
+        for r in RELEASES.iter().filter(|r| r.branch >= 390) {
+            assert!(nvenc_api_version(r.version) >= (8, 1), "R{}", r.branch);
+        }
+    }
+
     #[test]
     fn old_drivers_lack_the_newer_entry_points() {
         let r418 = missing_entry_points(10010);
@@ -259,6 +332,9 @@ mod tests {
             ]
         );
         assert!(missing_entry_points(13010).is_empty());
+        // The encoder's version query came with R390.
+        assert!(missing_entry_points(9000).contains(&"NvEncodeAPIGetMaxSupportedVersion"));
+        assert!(!missing_entry_points(9010).contains(&"NvEncodeAPIGetMaxSupportedVersion"));
         // Memory pools (attribute 115) came with CUDA 11.2.
         assert_eq!(attribute_since(115), 11020);
         assert!(attribute_since(16) <= 9000);

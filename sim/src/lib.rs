@@ -1,10 +1,11 @@
 //! # gpugate-sim
 //!
 //! A simulated NVIDIA GPU for machines without one: a CUDA driver (`libcuda.so.1`), NVML
-//! (`libnvidia-ml.so.1`) and cuBLAS (`libcublas.so.12`) that run on the CPU and execute the PTX
-//! that gpugate ships (and its cuBLAS peer's GEMMs), so that every line of gpugate's GPU path runs
-//! in `cargo test`. It is a test tool: nothing it reports is a GPU measurement, and every device
-//! it shows is named "… (gpugate-sim)".
+//! (`libnvidia-ml.so.1`), cuBLAS (`libcublas.so.12`) and the encoder library
+//! (`libnvidia-encode.so.1`) that run on the CPU, execute the PTX that gpugate ships (and its
+//! cuBLAS peer's GEMMs) and encode H.264 for ffmpeg, so that every line of gpugate's GPU path,
+//! the hardware-encode check included, runs in `cargo test`. It is a test tool: nothing it
+//! reports is a GPU measurement, and every device it shows is named "… (gpugate-sim)".
 //!
 //! Layers (each only uses the ones above it):
 //!
@@ -25,6 +26,8 @@
 //! - `nvml`: the NVML API (`nvml*` symbols).
 //! - [`cublas`]: the cuBLAS entry points gpugate's cuBLAS peer calls (`cublas*` symbols), in the
 //!   same library, over the driver's contexts, streams and memory.
+//! - [`nvenc`]: NVIDIA's encoder library (`libnvidia-encode.so.1`, the NVENC API that ffmpeg's
+//!   `h264_nvenc` drives), with a lossless H.264 encoder timed by the model's engines.
 //! - the `gpugate-sim` binary: runs a command with the simulated libraries in front.
 
 pub mod config;
@@ -35,6 +38,7 @@ pub mod elf;
 pub mod exec;
 pub(crate) mod ir;
 pub mod model;
+pub mod nvenc;
 pub mod nvml;
 pub mod ptx;
 

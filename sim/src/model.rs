@@ -40,6 +40,7 @@ pub struct DeviceModel {
     pub pci: Pci,
     pub driver: Driver,
     pub nvml: Nvml,
+    pub nvenc: Nvenc,
     pub time: TimeModel,
     pub cublas: Cublas,
 }
@@ -151,10 +152,26 @@ pub struct Nvml {
     /// Where thermal slowdown starts: the temperature the `throttle` fault reports.
     pub slowdown_temperature_c: u32,
     pub video_clock_mhz: u32,
-    /// NVENC engines (0: encoder queries are NOT_SUPPORTED).
-    pub nvenc_engines: u32,
     /// The SM clock under the `throttle` fault, as a fraction of the max clock.
     pub throttle_clock_fraction: f64,
+}
+
+/// The hardware video encoder (NVENC) of the simulated `libnvidia-encode.so.1`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Nvenc {
+    /// NVENC engines on the chip. 0: no encoder (an encode session is refused with
+    /// NV_ENC_ERR_UNSUPPORTED_DEVICE, and NVML's encoder queries are NOT_SUPPORTED).
+    pub engines: u32,
+    /// 1920×1080 H.264 frames per second one engine encodes (fastest preset); a frame of
+    /// another size takes its pixel count's share of that time. 0 where there is no engine.
+    pub h264_1080p_fps_per_engine: f64,
+    /// Concurrent encode sessions the driver allows on this GPU (one more is refused with
+    /// NV_ENC_ERR_OUT_OF_MEMORY, as GeForce drivers do); 0 = no limit (Tesla and data-centre
+    /// boards).
+    pub max_sessions: u32,
+    /// Where the engine count and the rate come from.
+    pub source: String,
 }
 
 /// The time model: peaks at the max SM clock and the fraction of each that a good kernel or copy
@@ -446,6 +463,23 @@ impl DeviceModel {
                 self.name
             ));
         }
+        let e = &self.nvenc;
+        if e.engines > 0
+            && !(e.h264_1080p_fps_per_engine > 0.0 && e.h264_1080p_fps_per_engine.is_finite())
+        {
+            return Err(
+                "nvenc.h264_1080p_fps_per_engine must be > 0 where there are engines".into(),
+            );
+        }
+        if e.h264_1080p_fps_per_engine < 0.0 || !e.h264_1080p_fps_per_engine.is_finite() {
+            return Err("nvenc.h264_1080p_fps_per_engine must be >= 0".into());
+        }
+        if e.engines > 16 {
+            return Err(format!("nvenc.engines {} (at most 16)", e.engines));
+        }
+        if e.source.trim().is_empty() {
+            return Err("nvenc.source must say where the numbers come from".into());
+        }
         if self.driver.version.trim().is_empty() {
             return Err("driver.version must not be empty".into());
         }
@@ -614,11 +648,13 @@ mod tests {
         assert_eq!(m40.compute.sm_count, 24);
         assert_eq!(m40.driver.cuda_version, 12040);
         assert_eq!(m40.time.fp64_tensor_tflops, 0.0);
-        assert_eq!(m40.nvml.nvenc_engines, 2);
+        assert_eq!(m40.nvenc.engines, 2);
+        assert_eq!(m40.nvenc.h264_1080p_fps_per_engine, 270.0);
+        assert_eq!(m40.nvenc.max_sessions, 0);
         let h100 = load("h100").unwrap();
         assert_eq!(h100.sm(), 90);
         assert_eq!(h100.driver.cuda_version, 12080);
-        assert_eq!(h100.nvml.nvenc_engines, 0);
+        assert_eq!(h100.nvenc.engines, 0);
         let h200 = load("h200").unwrap();
         assert_eq!(h200.driver.cuda_version, 12090);
         assert!(h200.memory.total_bytes > 140_000_000_000);
@@ -716,6 +752,13 @@ mod tests {
         }
         let e = parse(&m40.replace("[cublas]", "[cublas_]"), "x").unwrap_err();
         assert!(e.to_string().contains("cublas"), "{e}");
+        // Engines without a rate are refused.
+        let text = builtin_text("m40").unwrap().replace(
+            "h264_1080p_fps_per_engine = 270.0",
+            "h264_1080p_fps_per_engine = 0.0",
+        );
+        let e = parse(&text, "x").unwrap_err();
+        assert!(e.to_string().contains("h264_1080p_fps_per_engine"), "{e}");
     }
 
     #[test]

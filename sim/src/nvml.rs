@@ -1044,7 +1044,7 @@ pub unsafe extern "C" fn nvmlDeviceGetMemoryErrorCounter(
 }
 
 fn encoder(g: &Gpu) -> NvmlResult {
-    if g.model.nvml.nvenc_engines == 0 {
+    if g.nvenc_engines() == 0 {
         Err(NVML_ERROR_NOT_SUPPORTED)
     } else {
         Ok(())

@@ -42,6 +42,8 @@ fn bad_faults_exit_2_with_the_reason_and_the_grammar() {
         ("launch-fail-after=x", "whole number"),
         ("jitter=1", "0 < SIGMA <= 0.3"),
         ("timer=off", "timer=zero"),
+        ("nvenc-engines=3", "has 2 NVENC engine(s)"),
+        ("nvenc-fail=yes", "takes no value"),
     ] {
         let out = sim(&["--fault", spec, "--", "true"]);
         let err = text(&out.stderr);
@@ -140,6 +142,10 @@ fn help_documents_the_grammar() {
         "cublas-missing",
         "cublas-fail",
         "libcublas.so",
+        "nvenc-fail",
+        "nvenc-engines=N",
+        "libnvidia-encode.so.1",
+        "GPUGATE_SIM_STATE_DIR",
         "gpu=I:",
         "GPUGATE_SIM_MODELS",
     ] {
@@ -253,12 +259,15 @@ fn the_command_sees_the_library_directory_and_the_machine() {
         std::fs::metadata(&copy).unwrap().len(),
         std::fs::metadata(&lib).unwrap().len()
     );
+    // One file under every name: the driver, NVML and the encoder share one machine.
     for name in [
         "libcuda.so",
         "libcuda.so.1",
         "libnvidia-ml.so.1",
         "libcublas.so",
         "libcublas.so.12",
+        "libnvidia-encode.so.1",
+        "libnvidia-encode.so",
     ] {
         let target = std::fs::read_link(Path::new(dir).join(name)).unwrap();
         assert_eq!(target, copy, "{name}");
@@ -292,6 +301,46 @@ fn the_command_sees_the_library_directory_and_the_machine() {
     );
     let _ = std::fs::remove_file(model_file);
     let _ = std::fs::remove_file(log);
+}
+
+/// Each launch is a machine with a state directory of its own (where its processes share the
+/// NVENC engines), named by the command's process id; the directories of machines whose
+/// process is gone are removed by the next launch.
+#[test]
+fn each_launch_gets_a_machine_state_directory_and_stale_ones_go() {
+    let out = sim(&[
+        "--",
+        "sh",
+        "-c",
+        "echo $GPUGATE_SIM_STATE_DIR; echo $$; test -d $GPUGATE_SIM_STATE_DIR",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let mut lines = stdout.lines();
+    let state = PathBuf::from(lines.next().unwrap());
+    let pid = lines.next().unwrap();
+    assert_eq!(
+        state.file_name().unwrap().to_str().unwrap(),
+        format!("machine-{pid}"),
+        "named by the command's process id (the launcher execs it)"
+    );
+    let lib_dir = state.parent().unwrap().to_path_buf();
+    assert!(
+        lib_dir.join("libcuda.so.1").exists(),
+        "{}",
+        lib_dir.display()
+    );
+    // A machine whose process has exited: its directory goes at the next launch.
+    let mut child = Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let stale = lib_dir.join(format!("machine-{dead}"));
+    std::fs::create_dir_all(&stale).unwrap();
+    std::fs::write(stale.join("nvenc-gpu0"), "left over").unwrap();
+    let again = sim(&["--", "true"]);
+    assert!(again.status.success());
+    assert!(!stale.exists(), "{} is left over", stale.display());
+    assert!(!state.exists(), "the first launch's machine has ended too");
 }
 
 #[test]

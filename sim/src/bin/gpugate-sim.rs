@@ -3,9 +3,11 @@
 //! It checks every argument first (exit 2 with what was wrong), finds the simulator's shared
 //! library, makes a directory of symlinks to it named as the real libraries (`libcuda.so`,
 //! `libcuda.so.1`, `libnvidia-ml.so.1`, `libnvidia-ml.so`, `libcublas.so`,
-//! `libcublas.so.MAJOR`), puts that directory first on
-//! `LD_LIBRARY_PATH`, describes the machine in the environment (see `gpugate_sim::config`) and
-//! replaces itself with the command, so exit codes and signals pass through.
+//! `libcublas.so.MAJOR`, `libnvidia-encode.so.1`, `libnvidia-encode.so`), puts that directory
+//! first on `LD_LIBRARY_PATH`, makes a state directory for the machine (shared by the command's
+//! processes: the NVENC engines), describes the machine in the environment (see
+//! `gpugate_sim::config`) and replaces itself with the command, so exit codes and signals pass
+//! through.
 
 use std::ffi::OsString;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -23,9 +25,10 @@ Usage: gpugate-sim [--model NAME|FILE]... [--fault SPEC]... [--driver VERSION] [
        gpugate-sim --help
 
 Runs COMMAND with a simulated NVIDIA driver (libcuda.so.1), NVML (libnvidia-ml.so.1) and
-cuBLAS (libcublas.so.MAJOR) in front: the GPUs execute the PTX they are given, and cuBLAS its
-GEMMs, on this machine's CPU. Nothing they report is a GPU measurement, and every device is
-named \"… (gpugate-sim)\".
+cuBLAS (libcublas.so.MAJOR) and the video encoder (libnvidia-encode.so.1, the NVENC API
+ffmpeg's h264_nvenc uses) in front: the GPUs execute the PTX they are given, cuBLAS its GEMMs,
+and the encoder H.264 (lossless, timed by the model's NVENC engines), on this machine's CPU.
+Nothing they report is a GPU measurement, and every device is named \"… (gpugate-sim)\".
 
 Options:
   --model NAME|FILE   one GPU of a built-in model (m40, a100, h100, h200) or of a model TOML
@@ -51,9 +54,10 @@ COMMAND cannot be run.
 
 const ENV_HELP: &str = "\
 Environment set for COMMAND: LD_LIBRARY_PATH (the simulator's directory first),
-GPUGATE_SIM_MODELS, GPUGATE_SIM_FAULTS, and GPUGATE_SIM_DRIVER / GPUGATE_SIM_LOG /
-GPUGATE_SIM_THREADS / GPUGATE_SIM_RACECHECK when given. GPUGATE_SIM_LIB names the simulator's shared library when it
-is not beside this program (or in deps/ beside it).
+GPUGATE_SIM_MODELS, GPUGATE_SIM_FAULTS, GPUGATE_SIM_STATE_DIR (the machine's shared state: its
+NVENC engines and sessions, across COMMAND's processes), and GPUGATE_SIM_DRIVER /
+GPUGATE_SIM_LOG / GPUGATE_SIM_THREADS / GPUGATE_SIM_RACECHECK when given. GPUGATE_SIM_LIB names
+the simulator's shared library when it is not beside this program (or in deps/ beside it).
 
 Examples:
   gpugate-sim -- gpugate run --backend cuda --allow-simulated
@@ -208,7 +212,8 @@ fn model_env(models: &[String]) -> Result<Vec<String>, Bad> {
 }
 
 /// The simulator's shared library: $GPUGATE_SIM_LIB, else the newer of the one beside this
-/// program and the one in `deps/` beside it (where `cargo test` leaves it).
+/// program and the one in `deps/` beside it (`cargo build` leaves one beside the launcher and
+/// `cargo test` updates only the one in `deps/`: the older may be stale).
 fn find_library() -> Result<PathBuf, Bad> {
     const NAME: &str = "libgpugate_sim.so";
     if let Some(p) = std::env::var_os("GPUGATE_SIM_LIB").filter(|p| !p.is_empty()) {
@@ -247,10 +252,18 @@ fn find_library() -> Result<PathBuf, Bad> {
     ))
 }
 
-/// The library names the directory offers: the driver's, NVML's (unless `no-nvml`) and
-/// cuBLAS's for its major version `cublas` (unless `cublas-missing`: None).
+/// The library names the directory offers: the driver's and the encoder's (one file, so ld.so
+/// maps it once and both share one machine), NVML's (unless `no-nvml`) and cuBLAS's for its
+/// major version `cublas` (unless `cublas-missing`: None).
 fn library_names(nvml: bool, cublas: Option<u32>) -> Vec<String> {
-    let mut v = vec!["libcuda.so".to_string(), "libcuda.so.1".to_string()];
+    let mut v: Vec<String> = [
+        "libcuda.so",
+        "libcuda.so.1",
+        "libnvidia-encode.so.1",
+        "libnvidia-encode.so",
+    ]
+    .map(String::from)
+    .to_vec();
     if nvml {
         v.extend([
             "libnvidia-ml.so.1".to_string(),
@@ -385,6 +398,37 @@ fn library_dir(lib: &Path, nvml: bool, cfg: &Config) -> Result<PathBuf, Bad> {
     Ok(dir)
 }
 
+/// Whether process `pid` exists.
+fn alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists and may be signalled.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// The state directory of the machine this launch makes: `machine-<pid>` in `dir`, named by
+/// this process's id, which COMMAND keeps (exec). The directories of machines whose process is
+/// gone are removed first.
+fn machine_dir(dir: &Path) -> Result<PathBuf, Bad> {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let pid = name
+                .to_str()
+                .and_then(|n| n.strip_prefix("machine-"))
+                .and_then(|p| p.parse::<i32>().ok());
+            if pid.is_some_and(|p| !alive(p)) {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    let m = dir.join(format!("machine-{}", std::process::id()));
+    // One left by an earlier process with this id.
+    let _ = std::fs::remove_dir_all(&m);
+    std::fs::create_dir(&m)
+        .map_err(|e| Bad(format!("cannot create {}: {e}", m.display()), false))?;
+    Ok(m)
+}
+
 fn list_models(name: Option<String>) -> ExitCode {
     if let Some(n) = name {
         return match model::builtin_text(&n) {
@@ -467,6 +511,7 @@ fn run(a: Args) -> Result<std::convert::Infallible, (Bad, Option<i32>)> {
     };
     let lib = find_library().map_err(bad)?;
     let dir = library_dir(&lib, !cfg.no_nvml, &cfg).map_err(bad)?;
+    let state = machine_dir(&dir).map_err(bad)?;
 
     let mut cmd = Command::new(&a.command[0]);
     cmd.args(&a.command[1..]);
@@ -478,6 +523,7 @@ fn run(a: Args) -> Result<std::convert::Infallible, (Bad, Option<i32>)> {
     cmd.env("LD_LIBRARY_PATH", path);
     cmd.env(config::ENV_MODELS, models.join(","));
     cmd.env(config::ENV_FAULTS, a.faults.join(";"));
+    cmd.env(config::ENV_STATE_DIR, &state);
     match &a.driver {
         Some(d) => cmd.env(config::ENV_DRIVER, d),
         None => cmd.env_remove(config::ENV_DRIVER),

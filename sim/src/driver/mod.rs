@@ -21,6 +21,7 @@ pub mod context;
 pub mod device;
 pub mod errors;
 pub mod launch;
+pub mod loader;
 pub mod log;
 pub mod memory;
 pub mod module;

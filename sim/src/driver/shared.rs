@@ -102,6 +102,13 @@ impl Gpu {
         }
     }
 
+    /// NVENC engines that work: the `nvenc-engines` fault's count, or the model's.
+    pub fn nvenc_engines(&self) -> u32 {
+        self.faults
+            .nvenc_engines
+            .unwrap_or(self.model.nvenc.engines)
+    }
+
     pub fn is_open(&self) -> bool {
         self.open_contexts.load(Ordering::Relaxed) > 0
     }
