@@ -119,6 +119,14 @@ pub enum Command {
         /// more, and below about a second of encoding the rate includes it (the result says so).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
         encode_frames: Option<u32>,
+        /// The least time each workload is sampled, in seconds, in place of 0.5 (the warm-up
+        /// is at most as long). The stopping rule still wants 10 samples and 0.5 % noise.
+        #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+        min_time: Option<f64>,
+        /// The most time each workload is sampled, in seconds, in place of the level's (1 s
+        /// quick, 5 s standard, 15 s full); at least --min-time.
+        #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+        timeout: Option<f64>,
         /// Let the checks of a simulated GPU (gpugate-sim) keep their verdicts, to test gpugate
         /// itself. Without it every check of a simulated device FAILS: a simulator can never put
         /// a machine into service.
@@ -155,6 +163,20 @@ pub enum Command {
 pub enum ProfilesAction {
     /// Show one profile (built-in name or TOML file) with its targets and their sources.
     Show { name: String },
+}
+
+/// A time in seconds: a number above 0 and at most an hour.
+pub fn parse_seconds(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of seconds (e.g. 0.5)"))?;
+    if !(v > 0.0 && v <= 3600.0) {
+        return Err(format!(
+            "{s} s is out of range: give more than 0 and at most 3600 seconds"
+        ));
+    }
+    Ok(v)
 }
 
 /// "me=160x90" → that size for motion estimation; "640x360" → for every stage.

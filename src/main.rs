@@ -79,6 +79,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             stream_mib,
             video_sizes,
             encode_frames,
+            min_time,
+            timeout,
             allow_simulated,
         } => run_command(&RunOptions {
             profile,
@@ -93,6 +95,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 stream_bytes: stream_mib.map(|m| (m as usize) << 20),
                 video: video_sizes,
                 encode_frames: encode_frames.map(|n| n as usize),
+            },
+            sampling: gpugate::measure::SamplingOverrides {
+                min_time,
+                max_time: timeout,
             },
             allow_simulated,
             command_line: std::env::args().collect(),

@@ -59,6 +59,8 @@ pub struct RunOptions {
     pub retune: bool,
     /// Sizes the user set in place of the level's (`--gemm-sizes`, `--stream-mib`).
     pub sizes: SizeOverrides,
+    /// Sampling times the user set in place of the level's (`--min-time`, `--timeout`).
+    pub sampling: crate::measure::SamplingOverrides,
     /// Checks of simulated devices keep their verdicts (`--allow-simulated`).
     pub allow_simulated: bool,
     pub command_line: Vec<String>,

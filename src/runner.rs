@@ -39,6 +39,7 @@ use crate::workload::{WorkloadError, WorkloadSpec};
 pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunOutcome, Error> {
     // Everything that can make the tool unable to run is checked before measuring, and
     // nothing is created before the arguments are known to be good.
+    check_sampling(opts)?;
     let resolved = resolve_profile(opts.profile.as_deref())?;
     let host = probe::host();
     let inv = probe::gpus();
@@ -63,6 +64,39 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunO
     runner.peers_at_end(&plan)?;
     runner.host(&plan)?;
     runner.finish(&profile)
+}
+
+/// `--min-time` must not exceed the timeout it runs under (`--timeout`, else the level's).
+fn check_sampling(opts: &RunOptions) -> Result<(), Error> {
+    let crit = StoppingCriterion::for_level_with(opts.level, opts.sampling);
+    if crit.min_time > crit.max_time {
+        return Err(Error::Usage(format!(
+            "--min-time {} s is longer than the timeout of {} s ({}): lower --min-time or raise \
+             --timeout",
+            crit.min_time,
+            crit.max_time,
+            if opts.sampling.max_time.is_some() {
+                "--timeout".to_string()
+            } else {
+                format!("--level {}", opts.level)
+            }
+        )));
+    }
+    Ok(())
+}
+
+/// The note a run records when the user set its sampling times.
+pub(crate) fn sampling_note(opts: &RunOptions, crit: &StoppingCriterion) -> Option<String> {
+    opts.sampling.any().then(|| {
+        format!(
+            "sampling: at least {} s and at most {} s per workload (--min-time / --timeout in \
+             place of the level's 0.5 s and {} s); still at least 10 samples and 0.5 % noise \
+             to stop early",
+            crit.min_time,
+            crit.max_time,
+            StoppingCriterion::for_level(opts.level).max_time
+        )
+    })
 }
 
 /// The GPUs `--gpus` names (all found when it is absent); a GPU that is not there is a usage
@@ -200,12 +234,15 @@ impl<'a> Runner<'a> {
             exit_code: exit::INCONCLUSIVE,
             allow_simulated: opts.allow_simulated,
         };
+        let crit = StoppingCriterion::for_level_with(opts.level, opts.sampling);
+        let mut report = report;
+        report.notes.extend(sampling_note(opts, &crit));
         let runner = Runner {
             opts,
             progress,
             report,
             dir,
-            crit: StoppingCriterion::for_level(opts.level),
+            crit,
             index: 0,
             total: 0,
             started,

@@ -33,7 +33,39 @@ pub struct StoppingCriterion {
     pub warmup_time: f64,
 }
 
+/// The sampling times a user set in place of the level's (`gpugate run --min-time`,
+/// `--timeout`), in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct SamplingOverrides {
+    pub min_time: Option<f64>,
+    pub max_time: Option<f64>,
+}
+
+impl SamplingOverrides {
+    /// Whether the user set anything.
+    pub fn any(&self) -> bool {
+        self.min_time.is_some() || self.max_time.is_some()
+    }
+}
+
 impl StoppingCriterion {
+    /// The level's criterion with the user's sampling times in place of its own: a shorter
+    /// least time also shortens the warm-up to at most that long, and each sample's wall time
+    /// to at most a tenth of it (so the least number of samples fits in it where the host is
+    /// slower than the device claims; on a GPU a sample's wall time is its device time).
+    pub fn for_level_with(level: Level, o: SamplingOverrides) -> Self {
+        let mut c = Self::for_level(level);
+        if let Some(t) = o.min_time {
+            c.min_time = t;
+            c.warmup_time = c.warmup_time.min(t);
+            c.max_sample_wall = c.max_sample_wall.min(t / c.min_samples as f64);
+        }
+        if let Some(t) = o.max_time {
+            c.max_time = t;
+        }
+        c
+    }
+
     /// The criterion of a run level: at least 10 samples and 0.5 s, 0.5 % noise target, and a
     /// timeout that grows with the level.
     pub fn for_level(level: Level) -> Self {

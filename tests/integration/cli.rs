@@ -16,6 +16,10 @@ fn host_run_writes_a_full_report_and_fails_the_gpu_checks() {
         "host",
         "--seed",
         "7",
+        "--min-time",
+        "0.05",
+        "--timeout",
+        "0.5",
         "--out",
         out.to_str().unwrap(),
     ]);
@@ -268,6 +272,31 @@ fn bad_arguments_are_exit_2() {
         Some(2)
     );
     assert_eq!(gpugate(&["frobnicate"]).status.code(), Some(2));
+    // Sampling times: positive, at most an hour, the least within the timeout; nothing created.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    for (args, says) in [
+        (vec!["--min-time", "0"], "0 s is out of range"),
+        (vec!["--timeout", "-1"], "out of range"),
+        (vec!["--min-time", "abc"], "not a number of seconds"),
+        (vec!["--timeout", "7200"], "out of range"),
+        (
+            vec!["--min-time", "2"],
+            "--min-time 2 s is longer than the timeout of 1 s (--level quick)",
+        ),
+        (
+            vec!["--min-time", "0.5", "--timeout", "0.1"],
+            "longer than the timeout of 0.1 s (--timeout)",
+        ),
+    ] {
+        let mut all = vec!["run", "--level", "quick", "--backend", "host", "--out"];
+        all.push(out.to_str().unwrap());
+        all.extend(args.iter());
+        let o = gpugate(&all);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{args:?}: {}", stderr(&o));
+        assert!(!out.exists(), "{args:?} created {}", out.display());
+    }
 }
 
 #[test]
@@ -332,6 +361,12 @@ fn quick_run_on_the_gpu_verifies_every_gpu_result() {
     let mut args = vec!["run", "--level", "quick", "--out", out.to_str().unwrap()];
     if simulated_gpus() {
         args.extend([
+            // The simulator's samples are identical: the least sampling time a GPU needs is
+            // only time here.
+            "--min-time",
+            "0.05",
+            "--timeout",
+            "0.5",
             "--gemm-sizes",
             "256",
             "--stream-mib",

@@ -51,6 +51,10 @@ pub fn host_run_args(out: &std::path::Path) -> Vec<String> {
         "1",
         "--seed",
         "5",
+        "--min-time",
+        "0.05",
+        "--timeout",
+        "0.5",
         "--out",
     ]
     .iter()
