@@ -121,11 +121,11 @@ pub enum Command {
         encode_frames: Option<u32>,
         /// The least time each workload is sampled, in seconds, in place of 0.5 (the warm-up
         /// is at most as long). The stopping rule still wants 10 samples and 0.5 % noise.
-        #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+        #[arg(long, value_name = "SECS", value_parser = parse_seconds, allow_negative_numbers = true)]
         min_time: Option<f64>,
         /// The most time each workload is sampled, in seconds, in place of the level's (1 s
         /// quick, 5 s standard, 15 s full); at least --min-time.
-        #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+        #[arg(long, value_name = "SECS", value_parser = parse_seconds, allow_negative_numbers = true)]
         timeout: Option<f64>,
         /// Let the checks of a simulated GPU (gpugate-sim) keep their verdicts, to test gpugate
         /// itself. Without it every check of a simulated device FAILS: a simulator can never put
