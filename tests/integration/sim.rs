@@ -64,6 +64,53 @@ pub struct Sim {
     pub log: Option<PathBuf>,
     /// Environment of the command (e.g. which case an ignored test is run for).
     pub env: Vec<(String, String)>,
+    /// Run the release binaries the README tells users to build (`cargo build --release`), not
+    /// the test build's: see [`release_binaries`].
+    pub release: bool,
+    /// The shared-memory race detector off (`--no-racecheck`): for runs about verdicts, whose
+    /// kernels the GPU suite already runs with it on.
+    pub no_racecheck: bool,
+}
+
+/// The release build of `gpugate` and `gpugate-sim` (the launcher and its library), as the
+/// README tells users to build them: `cargo build --release -p gpugate -p gpugate-sim`, run once
+/// per test binary (cargo does nothing when they are up to date). The compiler resolves calls
+/// between exported functions differently in the release profile (the simulator's withheld
+/// driver entry points once broke only there), so the tests of old drivers run these.
+pub fn release_binaries() -> &'static (PathBuf, PathBuf) {
+    static BUILT: std::sync::OnceLock<(PathBuf, PathBuf)> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let t0 = std::time::Instant::now();
+        let o = Command::new(&cargo)
+            .current_dir(root)
+            .args(["build", "--release", "-p", "gpugate", "-p", "gpugate-sim"])
+            .output()
+            .unwrap_or_else(|e| panic!("{cargo:?} build --release does not start: {e}"));
+        assert!(
+            o.status.success(),
+            "cargo build --release -p gpugate -p gpugate-sim failed:\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        eprintln!(
+            "release binaries built or up to date in {:.1} s",
+            t0.elapsed().as_secs_f64()
+        );
+        // target/debug/gpugate → target/release/…: the same target directory (CARGO_TARGET_DIR
+        // included) in the release profile.
+        let debug = PathBuf::from(env!("CARGO_BIN_EXE_gpugate"));
+        let dir = debug
+            .parent()
+            .and_then(|d| d.parent())
+            .expect("the test build's target directory")
+            .join("release");
+        let pair = (dir.join("gpugate"), dir.join("gpugate-sim"));
+        for p in [&pair.0, &pair.1] {
+            assert!(p.exists(), "the release build left no {}", p.display());
+        }
+        pair
+    })
 }
 
 impl Sim {
@@ -97,9 +144,37 @@ impl Sim {
         self
     }
 
+    /// The machine with the release binaries of gpugate and gpugate-sim in place of the test
+    /// build's ([`release_binaries`]).
+    pub fn release(mut self) -> Sim {
+        self.release = true;
+        self
+    }
+
+    /// Without the shared-memory race detector (`gpugate-sim --no-racecheck`), which takes about
+    /// a sixth of a simulated run.
+    pub fn no_racecheck(mut self) -> Sim {
+        self.no_racecheck = true;
+        self
+    }
+
+    /// The gpugate binary this machine runs: the test build's ([`crate::bin`]) or the release
+    /// build's.
+    pub fn gpugate_bin(&self) -> PathBuf {
+        if self.release {
+            release_binaries().0.clone()
+        } else {
+            crate::bin()
+        }
+    }
+
     /// `program args…` with the simulated driver and NVML in front.
     pub fn command(&self, program: &Path, args: &[&str]) -> Command {
-        let mut c = Command::new(launcher());
+        let mut c = Command::new(if self.release {
+            release_binaries().1.clone()
+        } else {
+            launcher()
+        });
         for m in &self.models {
             c.arg("--model").arg(m);
         }
@@ -112,6 +187,9 @@ impl Sim {
         if let Some(l) = &self.log {
             c.arg("--log").arg(l);
         }
+        if self.no_racecheck {
+            c.arg("--no-racecheck");
+        }
         c.arg("--").arg(program).args(args);
         c.envs(self.env.iter().map(|(k, v)| (k, v)));
         c
@@ -119,7 +197,7 @@ impl Sim {
 
     /// gpugate with `args` on this simulated machine.
     pub fn gpugate(&self, args: &[&str]) -> Output {
-        self.command(&crate::bin(), args)
+        self.command(&self.gpugate_bin(), args)
             .output()
             .expect("gpugate-sim runs")
     }
