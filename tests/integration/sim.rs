@@ -68,7 +68,7 @@ pub struct Sim {
     /// the test build's: see [`release_binaries`].
     pub release: bool,
     /// The shared-memory race detector off (`--no-racecheck`): for runs about verdicts, whose
-    /// kernels the GPU suite already runs with it on.
+    /// kernels the GPU suite and the selftests already run with it on.
     pub no_racecheck: bool,
 }
 

@@ -192,18 +192,15 @@ fn sim_run_sized(sim: &Sim, profile: &str, extra: &[&str], encode: Encode, gemm:
     sim_run_with(sim, profile, &args, encode)
 }
 
-/// gpugate run on `sim` against `profile` (a file, a built-in name or `auto`), small sizes
-/// (`extra` may set `--gemm-sizes` in place of 384), the encode frames `encode` wants, with
-/// `extra` arguments, writing into `dir`.
+/// gpugate run on `sim` against `profile` (a file, a built-in name or `auto`), small sizes, the
+/// encode frames `encode` wants, with `extra` arguments (an option in `extra` replaces this
+/// function's value for it, e.g. `--gemm-sizes 256`), writing into `dir`.
 fn sim_run_profile(sim: &Sim, profile: &str, extra: &[&str], encode: Encode, dir: &Path) -> SimRun {
-    // The binaries users build and run (and a tenth quicker than the test build's).
-    let sim = &sim.clone().release();
+    // The binaries users build and run (and a tenth quicker than the test build's); these runs
+    // are about verdicts, so without the race detector (a sixth of a run), which the GPU suite
+    // and the selftests keep on for every kernel.
+    let sim = &sim.clone().release().no_racecheck();
     let out = dir.join("out");
-    let gemm: &[&str] = if extra.contains(&"--gemm-sizes") {
-        &[]
-    } else {
-        &["--gemm-sizes", "384"]
-    };
     let frames = match encode {
         Encode::Gated => GATED_FRAMES.to_string(),
         Encode::Reported | Encode::Failing => REPORTED_FRAMES.to_string(),
@@ -211,34 +208,25 @@ fn sim_run_profile(sim: &Sim, profile: &str, extra: &[&str], encode: Encode, dir
     // The simulator's samples of a workload are identical: a short least sampling time (and a
     // shorter timeout, for the slow DGEMM and motion estimation) gives the same medians in a
     // third of the time. The jitter runs still take 10 samples or more.
-    let mut args = vec![
-        "run",
-        "--backend",
-        "cuda",
-        "--level",
-        "quick",
-        "--min-time",
-        "0.05",
-        "--timeout",
-        "0.5",
-    ];
-    args.extend_from_slice(gemm);
-    args.extend_from_slice(&[
-        "--stream-mib",
-        "2",
+    let defaults: [(&str, &str); 8] = [
+        ("--min-time", "0.05"),
+        ("--timeout", "0.5"),
+        ("--gemm-sizes", "384"),
+        ("--stream-mib", "2"),
         // Frames whose work outlasts the 4 µs launch interval of the simulated M40 even at one
         // frame per sample; motion estimation (≈100× the work per pixel) on a smaller one.
-        "--video-sizes",
-        "480x270,me=100x70",
-        "--encode-frames",
-        &frames,
-        "--seed",
-        "7",
-        "--profile",
-        profile,
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+        ("--video-sizes", "480x270,me=100x70"),
+        ("--encode-frames", &frames),
+        ("--seed", "7"),
+        ("--profile", profile),
+    ];
+    let mut args = vec!["run", "--backend", "cuda", "--level", "quick"];
+    for (flag, value) in defaults {
+        if !extra.contains(&flag) {
+            args.extend_from_slice(&[flag, value]);
+        }
+    }
+    args.extend_from_slice(&["--out", out.to_str().unwrap()]);
     args.extend_from_slice(extra);
     let lock = encode_lock();
     let _alone = (encode == Encode::Gated).then(|| lock.write().unwrap_or_else(|p| p.into_inner()));
@@ -671,7 +659,19 @@ fn simulated_m40_without_allow_simulated_fails_every_gpu_check() {
     ) {
         return;
     }
-    let r = sim_run(&Sim::new(&["m40"]), "g2.large", &[]);
+    // The smallest sizes: the verdict of a simulated device does not depend on its speed.
+    let r = sim_run(
+        &Sim::new(&["m40"]),
+        "g2.large",
+        &[
+            "--gemm-sizes",
+            "64",
+            "--stream-mib",
+            "1",
+            "--video-sizes",
+            "64x64",
+        ],
+    );
     assert_eq!(r.code, Some(1), "{}", r.describe());
     for check in GPU_CHECKS {
         let id = format!("gpu0.{check}");
@@ -1468,8 +1468,7 @@ fn each_fault_gives_the_verdict_an_operator_must_see() {
                     break;
                 };
                 let log = tempfile::NamedTempFile::new().unwrap().into_temp_path();
-                // Verdicts: every kernel runs under the race detector in the GPU suite.
-                let mut sim = Sim::new(models).no_racecheck();
+                let mut sim = Sim::new(models);
                 if with_nvenc(name) {
                     sim = sim.log(&log);
                 }
@@ -1570,7 +1569,9 @@ fn timer_zero_fails_every_speed_check_with_the_zero_time_reason() {
     let r = sim_run(
         &Sim::new(&["m40"]).fault("timer=zero"),
         "g2.large",
-        &["--allow-simulated"],
+        // A zero time never satisfies the least sampling time: each workload samples until
+        // its timeout, here a short one.
+        &["--allow-simulated", "--timeout", "0.2"],
     );
     assert_eq!(r.code, Some(1), "{}", r.describe());
     for m in SPEED_CHECKS {
