@@ -4,8 +4,12 @@
 
 use cudarc::driver::sys::CUresult;
 
-use super::driver::{DriverError, OLDEST_BRANCH, OLDEST_DRIVER};
-use super::{cuda_version_string, driver_label, drv, max_ptx_isa, min_driver_for_isa};
+use super::driver::DriverError;
+use super::drv;
+use crate::kernels::{
+    cuda_version_string, driver_label, max_ptx_isa, min_driver_for_isa, OLDEST_BRANCH,
+    OLDEST_DRIVER,
+};
 
 /// Where `libcuda.so` was looked for, and what to do when it is not there.
 const NO_DRIVER: &str = "no NVIDIA driver found: libcuda.so is not on the library path \

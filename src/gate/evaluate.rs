@@ -276,7 +276,7 @@ const INVALID_HINT: &str = "the GPU's timer gave an impossible time (zero, negat
     number never passes";
 
 /// The driver branches gpugate runs on: the oldest it supports ("R418", see
-/// `crate::cuda::OLDEST_DRIVER`; every kernel family has a build that loads there), and the
+/// `crate::kernels::OLDEST_DRIVER`; every kernel family has a build that loads there), and the
 /// oldest that loads every build ("R450"), from the modules' PTX ISA versions.
 fn ptx_driver_range() -> (&'static str, &'static str) {
     let drivers = || {
@@ -300,7 +300,7 @@ fn ptx_driver_range() -> (&'static str, &'static str) {
         })
         .max()
         .into_iter()
-        .chain([(crate::cuda::OLDEST_DRIVER, crate::cuda::OLDEST_BRANCH)])
+        .chain([(crate::kernels::OLDEST_DRIVER, crate::kernels::OLDEST_BRANCH)])
         .max()
         .map_or(newest, |d| d.1);
     (oldest, newest)

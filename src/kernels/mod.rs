@@ -6,19 +6,21 @@
 //! context, before any timing (see `crate::cuda`); [`select_modules`] chooses, per family, the
 //! highest build that both the device and the driver's JIT can take.
 //!
-//! By concern: [`modules`] (the module table and the embedded PTX), [`select`] (driver and ISA
-//! selection), [`gemm`] (the GEMM variant catalogue) and [`table`] (the JSON emitter).
+//! By concern: [`modules`] (the module table and the embedded PTX), [`isa`] (the PTX ISA table:
+//! which driver's JIT takes which PTX), [`select`] (driver and ISA selection), [`gemm`] (the
+//! GEMM variant catalogue) and [`table`] (the JSON emitter).
 
 mod gemm;
+mod isa;
 mod modules;
 mod select;
 mod table;
 
 pub use gemm::*;
+pub use isa::*;
 pub use modules::*;
 pub use select::*;
 pub use table::table;
 
-use crate::cuda::{cuda_version_string, max_ptx_isa, min_driver_for_isa, ptx_supported};
 use crate::workload::device::KernelRef;
 use crate::workload::{GemmMath, Precision};

@@ -8,8 +8,9 @@
 //! ([`typed_errors_on_the_simulator`]); in any other process (the simulator suites, a real GPU)
 //! they say there is nothing to check.
 
-use gpugate::cuda::{CudaDevice, CudaError, OLDEST_DRIVER};
+use gpugate::cuda::{CudaDevice, CudaError};
 use gpugate::kernels::stream_kernel;
+use gpugate::kernels::OLDEST_DRIVER;
 use gpugate::selftest::SelftestError;
 use gpugate::workload::device::{DeviceError, KArg, KernelDevice, LaunchConfig};
 use gpugate::workload::{Precision, StreamOp};
