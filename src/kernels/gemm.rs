@@ -2,7 +2,7 @@
 //! threads, pipeline and the architecture that runs it.
 
 use super::{KernelModule, KernelRef};
-use crate::workload::{GemmMath, Precision};
+use crate::model::spec::{GemmMath, Precision};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pipeline {

@@ -22,5 +22,4 @@ pub use modules::*;
 pub use select::*;
 pub use table::table;
 
-use crate::workload::device::KernelRef;
-use crate::workload::{GemmMath, Precision};
+use crate::model::spec::{GemmMath, Precision};

@@ -1,10 +1,16 @@
 //! The module table and the embedded PTX: every PTX module gpugate ships, with its entry points,
 //! and the entries the stream and video workloads name.
 
-use super::{
-    min_driver_for_isa, ptx_supported, KernelRef, DGEMM_VARIANTS, HGEMM_VARIANTS, SGEMM_VARIANTS,
-};
-use crate::workload::{Precision, StreamOp, VideoStage};
+use super::{min_driver_for_isa, ptx_supported, DGEMM_VARIANTS, HGEMM_VARIANTS, SGEMM_VARIANTS};
+use crate::model::spec::{Precision, StreamOp, VideoStage};
+
+/// A kernel entry point in one of the embedded modules ([`MODULES`]): what the
+/// device interface (`KernelDevice`, in the workloads) launches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KernelRef {
+    pub module: &'static str,
+    pub entry: &'static str,
+}
 
 /// One PTX module built for one virtual architecture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

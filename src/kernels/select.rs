@@ -5,7 +5,7 @@ use super::{
     cuda_version_string, gemm_variants_in, max_ptx_isa, min_driver_for_isa, GemmKernel,
     KernelModule, KernelRef, MODULES,
 };
-use crate::workload::{GemmMath, Precision};
+use crate::model::spec::{GemmMath, Precision};
 
 /// for a device that reports no driver (test doubles that run no PTX).
 pub const ANY_DRIVER: u32 = u32::MAX;
@@ -298,7 +298,7 @@ impl KernelSet {
 mod tests {
     use super::*;
     use crate::kernels::{gemm_maths, gemm_variant, gemm_variants_for, stream_kernel, SGEMM};
-    use crate::workload::StreamOp;
+    use crate::model::spec::StreamOp;
 
     /// A module table shaped like today's: gemm for compute_52/70/80, stream for compute_52,
     /// with the given PTX ISA versions (gemm 52, 70, 80, stream 52).

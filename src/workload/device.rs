@@ -6,6 +6,8 @@
 //! kernel arguments are passed by value in declaration order, exactly as `cuLaunchKernel` takes
 //! them.
 
+pub use crate::kernels::KernelRef;
+
 /// A failure reported by a device.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DeviceError {
@@ -35,13 +37,6 @@ pub struct DevBuf {
 pub struct PinnedBuf {
     pub id: u64,
     pub bytes: usize,
-}
-
-/// A kernel entry point in one of the embedded modules (see `crate::kernels`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct KernelRef {
-    pub module: &'static str,
-    pub entry: &'static str,
 }
 
 /// One kernel argument, by value. `Buf` passes the buffer's device address; `BufAt` the address
