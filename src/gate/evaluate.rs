@@ -18,7 +18,9 @@ use crate::model::{
 use crate::workload::{Direction, GemmMath, Precision, StreamOp, WorkloadSpec};
 
 use super::catalogue::name_matches;
-use super::profile::{pcie_gbps_per_lane, Metric, Profile, Scope, Target, HOST_SIZE_TOLERANCE};
+use super::profile::{
+    pcie_gbps_per_lane, Metric, Profile, Scope, Target, HOST_SIZE_TOLERANCE, VIDEO_TARGET_FRAME,
+};
 
 /// Evaluates every rule of `profile` against `report`; the order is inventory, correctness,
 /// per-GPU performance, machine performance, the run's completeness. Every target of the
@@ -924,9 +926,6 @@ pub fn workload_matches(spec: &WorkloadSpec, metric: Metric) -> bool {
         _ => false,
     }
 }
-
-/// The frame size the video targets are written for: their fps are 1080p frames per second.
-pub const VIDEO_TARGET_FRAME: (usize, usize) = (1920, 1080);
 
 /// How a video result's fps converts to the targets' 1080p fps: 1 at 1080p, else the ratio of
 /// its pixel count to 1080p's (every stage's work is proportional to the pixel count; a small
