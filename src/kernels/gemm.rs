@@ -3,6 +3,7 @@
 
 use super::{KernelModule, KernelRef};
 use crate::model::spec::{GemmMath, Precision};
+use crate::model::tuning::{SizeClass, TuningTable};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pipeline {
@@ -341,6 +342,26 @@ pub fn gemm_variant(entry: &str) -> Option<GemmKernel> {
         .find(|k| k.kernel.entry == entry)
         .copied()
 }
+
+impl TuningTable {
+    /// The tuned variant for a GEMM of this precision, math and shape, if its class has been
+    /// tuned. Never a variant of another math (a cache entry naming one is ignored).
+    pub fn choose(
+        &self,
+        p: Precision,
+        math: GemmMath,
+        m: usize,
+        n: usize,
+        k: usize,
+    ) -> Option<GemmKernel> {
+        let e = self.entry(p, math, SizeClass::of(m, n, k))?;
+        gemm_variants(p)
+            .iter()
+            .copied()
+            .find(|v| v.kernel.entry == e.variant && v.math == math)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
