@@ -2,7 +2,7 @@
 """Builds and checks gpugate's PTX (kernels/*.cu -> kernels/ptx/<family>.<target>.ptx).
 
 The kernel table (modules, entries, GEMM variants) comes from kernels/table.json, which gpugate
-emits from src/kernels.rs (`UPDATE_KERNEL_TABLE=1 cargo test -p gpugate --lib kernels::`; a test
+emits from src/kernels/table.rs (`UPDATE_KERNEL_TABLE=1 cargo test -p gpugate --lib kernels::`; a test
 fails when it is stale); this script never parses Rust.
 
     python3 kernels/build.py           regenerate kernels/ptx/ from kernels/*.cu
@@ -52,7 +52,7 @@ EXPECTED_PTX_ISA = "8.0"
 
 # Virtual architectures each family is built for. Every family has compute_52 (Maxwell, the M40,
 # and every later GPU through the driver's JIT); add newer targets here when a family grows a path
-# behind `#if __CUDA_ARCH__ >= ...`, and list the module in src/kernels.rs.
+# behind `#if __CUDA_ARCH__ >= ...`, and list the module in src/kernels/modules.rs.
 TARGETS = {
     # compute_70 adds HGEMM on the tensor cores (wmma); compute_80 adds the cp.async pipelines
     # and DGEMM on the tensor cores (DMMA). Each module holds every entry of the lower ones.
@@ -362,7 +362,7 @@ def ptx_entries(ptx):
 
 
 def load_table():
-    """kernels/table.json: the kernel table as gpugate emits it (src/kernels.rs `table()`, kept
+    """kernels/table.json: the kernel table as gpugate emits it (src/kernels/table.rs `table()`, kept
     equal by the test `kernels::tests::the_committed_kernel_table_is_what_gpugate_emits`)."""
     try:
         with open(TABLE, encoding="utf-8") as f:
@@ -386,7 +386,7 @@ def table_ptx_isas():
     return {(m["name"], m["target"]): m["ptx_isa"] for m in load_table()["modules"]}
 
 
-# The three kinds of GEMM variants in the table (src/kernels.rs):
+# The three kinds of GEMM variants in the table (src/kernels/gemm.rs):
 #   variant        CUDA cores, register double buffering, sm_52
 #   async_variant  CUDA cores, cp.async pipeline, sm_80
 #   tc_variant     tensor cores (F16: sm_70, F64: sm_80)
@@ -443,7 +443,7 @@ def target_key(target):
 
 
 def check_gemm_variants(ptx_by_target, stats, problems):
-    """Checks every GEMM variant of src/kernels.rs against the gemm PTX of every target and the
+    """Checks every GEMM variant of src/kernels/gemm.rs against the gemm PTX of every target and the
     ptxas reports; returns table rows. stats: {(target, arch): {entry: ptxas stats}}."""
     variants = gemm_variants()
     if not variants:
@@ -451,7 +451,7 @@ def check_gemm_variants(ptx_by_target, stats, problems):
     for target, ptx in ptx_by_target.items():
         for e in ptx_entries(ptx):
             if GEMM_NAME_RE.match(e) and e not in variants:
-                problems.append("GEMM entry %s (%s) has no row in src/kernels.rs" % (e, target))
+                problems.append("GEMM entry %s (%s) has no row in src/kernels/gemm.rs" % (e, target))
     rows = []
     for e, v in sorted(variants.items()):
         m = GEMM_NAME_RE.match(e)
@@ -496,7 +496,7 @@ def check_gemm_variants(ptx_by_target, stats, problems):
                 regs[arch] = s["regs"]
             if s["smem"] != shared:
                 problems.append("GEMM variant %s (%s on %s): ptxas reports %d B of shared "
-                                "memory, src/kernels.rs computes %d B"
+                                "memory, src/kernels/gemm.rs computes %d B"
                                 % (e, target, arch, s["smem"], shared))
             if s["regs"] > cap:
                 problems.append("GEMM variant %s (%s on %s): %d registers > %d, the cap for %d "
@@ -646,21 +646,21 @@ def check(nvrtc, ptxas):
             all_entries.update(ptx_entries(ptx))
             listed = modules.get((fam, target))
             if listed is None:
-                problems.append("kernels/ptx/%s has no KernelModule in src/kernels.rs" % name)
+                problems.append("kernels/ptx/%s has no KernelModule in src/kernels/modules.rs" % name)
                 continue
             for e in listed:
                 if e not in ptx_entries(ptx):
-                    problems.append("%s: entry %s listed in src/kernels.rs is missing" % (name, e))
+                    problems.append("%s: entry %s listed in src/kernels/modules.rs is missing" % (name, e))
             for e in ptx_entries(ptx):
                 if e not in listed:
-                    problems.append("%s: entry %s is not listed in src/kernels.rs" % (name, e))
+                    problems.append("%s: entry %s is not listed in src/kernels/modules.rs" % (name, e))
         for (fam, target) in modules:
             if "%s.%s.ptx" % (fam, target) not in fresh:
-                problems.append("src/kernels.rs names module %s for %s, which kernels/build.py "
+                problems.append("src/kernels/modules.rs names module %s for %s, which kernels/build.py "
                                 "does not build" % (fam, target))
         for e in sorted(referenced):
             if e not in all_entries:
-                problems.append("src/kernels.rs refers to entry %s, which no PTX defines" % e)
+                problems.append("src/kernels/modules.rs refers to entry %s, which no PTX defines" % e)
 
         # 3. ptxas: every entry assembles for its module's architecture and sm_90, no spills.
         rows = []
@@ -690,14 +690,14 @@ def check(nvrtc, ptxas):
 
         # 5. PTX ISA versions: each module assembled above at the version it declares (ptxas
         # refuses an instruction newer than that); a copy at the version just below is refused;
-        # src/kernels.rs says the same version.
+        # src/kernels/modules.rs says the same version.
         isa_rows = check_min_versions(ptxas, fresh, tmp, problems)
         table_isa = table_ptx_isas()
         for name, ptx in sorted(fresh.items()):
             fam, target = name.split(".")[:2]
             said = table_isa.get((fam, target))
             if said is not None and said != ptx_version(ptx):
-                problems.append("src/kernels.rs gives %s %s ptx_isa \"%s\"; its PTX declares "
+                problems.append("src/kernels/modules.rs gives %s %s ptx_isa \"%s\"; its PTX declares "
                                 ".version %s" % (fam, target, said, ptx_version(ptx)))
 
     print_table(("entry", "module", "arch", "registers", "shared B", "stack B", "spill st B",
@@ -706,7 +706,7 @@ def check(nvrtc, ptxas):
                   str(s["spill_ld"])) for e, t, a, s in rows], left=3)
     if gemm_rows:
         print()
-        print("GEMM variants (src/kernels.rs), on the lowest architecture that runs each (sm_52 "
+        print("GEMM variants (src/kernels/gemm.rs), on the lowest architecture that runs each (sm_52 "
               "GM200: 64 K registers, 96 KB shared, 2048 threads per SM): registers on it / "
               "sm_90, blocks per SM by registers / shared memory / threads:")
         print_table(("variant", "arch", "threads", "min blocks", "reg cap", "regs",

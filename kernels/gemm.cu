@@ -15,7 +15,7 @@
 // and its name encodes the tile: <s|d|h>gemm_<f32|f64|f16>_<BM>x<BN>x<BK>_t<TM>x<TN>, with
 // _s<STAGES> for the cp.async ones and _tc_..._w<WM>x<WN>_s<STAGES> (warp tile) on the tensor
 // cores. Launch: grid = (ceil(N / BN), ceil(M / BM)), block = ((BM/TM) * (BN/TN), 1, 1) on the
-// CUDA cores, 32 * (BM/WM) * (BN/WN) threads on the tensor cores; no dynamic shared memory. src/kernels.rs (SGEMM_VARIANTS / DGEMM_VARIANTS / HGEMM_VARIANTS) must agree
+// CUDA cores, 32 * (BM/WM) * (BN/WN) threads on the tensor cores; no dynamic shared memory. src/kernels/gemm.rs (SGEMM_VARIANTS / DGEMM_VARIANTS / HGEMM_VARIANTS) must agree
 // with the list at the end of this file, including the second argument of __launch_bounds__
 // (min_blocks_per_sm); kernels/build.py --check verifies both.
 //
@@ -913,7 +913,7 @@ __device__ __forceinline__ void gg_hmma(int M, int N, int K, const unsigned shor
 
 // ----------------------------------------------------------------------------------------------
 // The variants (entry points). Keep in step with SGEMM_VARIANTS / DGEMM_VARIANTS /
-// HGEMM_VARIANTS in src/kernels.rs: __launch_bounds__(threads, min_blocks_per_sm).
+// HGEMM_VARIANTS in src/kernels/gemm.rs: __launch_bounds__(threads, min_blocks_per_sm).
 // ----------------------------------------------------------------------------------------------
 
 // SGEMM, large tile (the default before tuning): 256 threads, 8x8 per thread, two blocks per SM

@@ -1,6 +1,6 @@
 // stream.cu - BabelStream-style memory-bandwidth kernels, CUDA C for NVRTC.
 //
-// Entry points (names and signatures as documented in src/kernels.rs `stream_kernel`);
+// Entry points (names and signatures as documented in src/kernels/modules.rs `stream_kernel`);
 // T = float (_f32) or double (_f64), n = elements per array, grid-stride loops over long long:
 //   stream_copy_T (const T* a, T* c, long long n)                 c = a
 //   stream_scale_T(const T* c, T* b, T scalar, long long n)       b = scalar * c

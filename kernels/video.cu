@@ -7,7 +7,7 @@
 // Frames are tightly packed (row pitch = width); w, h <= 4096 (the position mapping of the scaler
 // is computed in 32-bit unsigned arithmetic, see video_map).
 //
-// Entry points (src/kernels.rs `video_kernel`):
+// Entry points (src/kernels/modules.rs `video_kernel`):
 //
 //   video_rgba_to_nv12(const unsigned* rgba, unsigned char* nv12, int w, int h,
 //                      long long in_stride, long long out_stride)

@@ -21,7 +21,8 @@ use cudarc::cublas::result::{self as blas, CublasError};
 use cudarc::cublas::sys::{self as blas_sys, cublasHandle_t, cublasMath_t, cublasOperation_t};
 
 use super::device::CudaDevice;
-use super::{cuda_version_string, driver_branch, driver_label, guarded, CudaError};
+use super::{guarded, CudaError};
+use crate::kernels::{cuda_version_string, driver_branch, driver_label};
 use crate::model::Verification;
 use crate::verify::gemm::check_gemm;
 use crate::verify::Elem;

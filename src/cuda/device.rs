@@ -139,7 +139,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 fn derr(what: &str, e: driver::DriverError) -> DeviceError {
-    DeviceError::Cuda(CudaError::call(what, e))
+    CudaError::call(what, e).into()
 }
 
 impl CudaDevice {
@@ -485,7 +485,7 @@ impl KernelDevice for CudaDevice {
                 &mut params,
             )
         }
-        .map_err(|e| DeviceError::Cuda(CudaError::launch(kernel.entry, e)))
+        .map_err(|e| CudaError::launch(kernel.entry, e).into())
     }
 
     fn alloc_pinned(&self, bytes: usize) -> Result<PinnedBuf, DeviceError> {

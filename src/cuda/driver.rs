@@ -24,19 +24,6 @@ use cudarc::driver::sys;
 
 pub(crate) use cudarc::driver::result::DriverError;
 
-/// The oldest driver gpugate supports, as `cuDriverGetVersion` numbers its CUDA version.
-///
-/// R418 (CUDA 10.1): the first long-term support branch of the data-centre driver lifecycle
-/// NVIDIA introduced in 2019, still on old M40 images, and the oldest driver gpugate is tested
-/// against (`cargo test` runs the whole GPU path on a simulated R418). Every entry point in
-/// [`DRIVER_CALLS`] is older (the newest required one, `cuDevicePrimaryCtxRetain`, came with
-/// CUDA 7.0; `cuDeviceGetUuid` with 9.2), and its PTX JIT (ISA 6.4) takes every compute_52
-/// module and gemm's compute_70 one. Older drivers (R375–R410) would take the compute_52 modules
-/// too, but are untested.
-pub const OLDEST_DRIVER: u32 = 10010;
-/// The branch of [`OLDEST_DRIVER`].
-pub const OLDEST_BRANCH: &str = "R418";
-
 /// One driver call gpugate makes: the entry points that provide it, preferred first, each with
 /// the CUDA release (as `cuDriverGetVersion` numbers it) that introduced it, and what gpugate
 /// does when the driver exports none of them (None: it cannot run without it).
@@ -122,7 +109,7 @@ pub fn missing_required(has: impl Fn(&str) -> bool) -> Vec<String> {
             format!(
                 "{} (CUDA {}+)",
                 names.join(" or "),
-                super::cuda_version_string(oldest)
+                crate::kernels::cuda_version_string(oldest)
             )
         })
         .collect()
@@ -682,6 +669,7 @@ pub(crate) unsafe fn launch(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::{cuda_version_string, OLDEST_BRANCH, OLDEST_DRIVER};
 
     /// The entry points of the oldest supported driver: everything gpugate-sim's R418 exports
     /// (its table in `sim/src/driver_releases.rs` hides what came after CUDA 10.1).
@@ -721,7 +709,7 @@ mod tests {
             assert!(!names.contains(&never), "{never}");
         }
         assert_eq!(
-            super::super::cuda_version_string(OLDEST_DRIVER),
+            cuda_version_string(OLDEST_DRIVER),
             "10.1",
             "{OLDEST_BRANCH}"
         );

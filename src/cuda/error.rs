@@ -4,8 +4,13 @@
 
 use cudarc::driver::sys::CUresult;
 
-use super::driver::{DriverError, OLDEST_BRANCH, OLDEST_DRIVER};
-use super::{cuda_version_string, driver_label, drv, max_ptx_isa, min_driver_for_isa};
+use super::driver::DriverError;
+use super::drv;
+use crate::kernels::{
+    cuda_version_string, driver_label, max_ptx_isa, min_driver_for_isa, OLDEST_BRANCH,
+    OLDEST_DRIVER,
+};
+use crate::workload::device::DeviceError;
 
 /// Where `libcuda.so` was looked for, and what to do when it is not there.
 const NO_DRIVER: &str = "no NVIDIA driver found: libcuda.so is not on the library path \
@@ -178,6 +183,14 @@ pub enum CudaError {
         ordinal: u32,
         source: Box<CudaError>,
     },
+}
+
+/// The CUDA backend's edge: a driver failure inside a device call is a backend-neutral
+/// [`DeviceError::Driver`] that carries this error.
+impl From<CudaError> for DeviceError {
+    fn from(e: CudaError) -> Self {
+        DeviceError::driver(e)
+    }
 }
 
 impl CudaError {

@@ -18,7 +18,9 @@ use crate::model::{
 use crate::workload::{Direction, GemmMath, Precision, StreamOp, WorkloadSpec};
 
 use super::catalogue::name_matches;
-use super::profile::{pcie_gbps_per_lane, Metric, Profile, Scope, Target, HOST_SIZE_TOLERANCE};
+use super::profile::{
+    pcie_gbps_per_lane, Metric, Profile, Scope, Target, HOST_SIZE_TOLERANCE, VIDEO_TARGET_FRAME,
+};
 
 /// Evaluates every rule of `profile` against `report`; the order is inventory, correctness,
 /// per-GPU performance, machine performance, the run's completeness. Every target of the
@@ -276,7 +278,7 @@ const INVALID_HINT: &str = "the GPU's timer gave an impossible time (zero, negat
     number never passes";
 
 /// The driver branches gpugate runs on: the oldest it supports ("R418", see
-/// `crate::cuda::OLDEST_DRIVER`; every kernel family has a build that loads there), and the
+/// `crate::kernels::OLDEST_DRIVER`; every kernel family has a build that loads there), and the
 /// oldest that loads every build ("R450"), from the modules' PTX ISA versions.
 fn ptx_driver_range() -> (&'static str, &'static str) {
     let drivers = || {
@@ -300,7 +302,7 @@ fn ptx_driver_range() -> (&'static str, &'static str) {
         })
         .max()
         .into_iter()
-        .chain([(crate::cuda::OLDEST_DRIVER, crate::cuda::OLDEST_BRANCH)])
+        .chain([(crate::kernels::OLDEST_DRIVER, crate::kernels::OLDEST_BRANCH)])
         .max()
         .map_or(newest, |d| d.1);
     (oldest, newest)
@@ -924,9 +926,6 @@ pub fn workload_matches(spec: &WorkloadSpec, metric: Metric) -> bool {
         _ => false,
     }
 }
-
-/// The frame size the video targets are written for: their fps are 1080p frames per second.
-pub const VIDEO_TARGET_FRAME: (usize, usize) = (1920, 1080);
 
 /// How a video result's fps converts to the targets' 1080p fps: 1 at 1080p, else the ratio of
 /// its pixel count to 1080p's (every stage's work is proportional to the pixel count; a small

@@ -33,6 +33,9 @@ pub const DEFAULT_PASS_FRACTION_TRANSFER: f64 = 0.65;
 /// one whose kernels are merely less efficient than the model.
 pub const DEFAULT_PASS_FRACTION_VIDEO: f64 = 0.40;
 
+/// The frame size the video targets are written for: their fps are 1080p frames per second.
+pub const VIDEO_TARGET_FRAME: (usize, usize) = (1920, 1080);
+
 /// The estimated 1080p frame rate of a video stage on a GPU with the given FP32 peak and
 /// memory bandwidth, with its derivation: the lower of
 /// - the bandwidth bound: `memory_gbps` × 1e9 / (the stage's DRAM bytes per 1080p frame), and
@@ -50,7 +53,7 @@ pub fn video_spec_fps(
     memory_gbps: f64,
     cc: (u32, u32),
 ) -> (f64, String) {
-    let (w, h) = crate::gate::evaluate::VIDEO_TARGET_FRAME;
+    let (w, h) = VIDEO_TARGET_FRAME;
     let work = crate::workload::video::video_work(stage, w, h);
     let (int_lanes, fp32_lanes) = (int32_lanes_per_sm(cc), fp32_lanes_per_sm(cc));
     let int_rate = fp32_tflops * 1e12 / 2.0 * int_lanes as f64 / fp32_lanes as f64;

@@ -11,33 +11,12 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::kernels::{gemm_variants, gemm_variants_for, GemmKernel, MODULES};
+use crate::kernels::{gemm_variants_for, GemmKernel, MODULES};
 pub use crate::model::tuning::{Candidate, SizeClass, TuningEntry, TuningKey, TuningTable};
 use crate::model::{DeviceInfo, VerifyStatus};
 use crate::workload::device::KernelDevice;
 use crate::workload::gemm::{gemm_device_bytes, prepare_gemm_with};
 use crate::workload::{GemmMath, Precision};
-
-impl SizeClass {
-    pub fn of(m: usize, n: usize, k: usize) -> SizeClass {
-        let d = m.max(n).max(k);
-        if d <= 1536 {
-            SizeClass::Small
-        } else if d <= 6144 {
-            SizeClass::Medium
-        } else {
-            SizeClass::Large
-        }
-    }
-    /// The square size the class is tuned on.
-    pub fn representative(self) -> usize {
-        match self {
-            SizeClass::Small => 1024,
-            SizeClass::Medium => 4096,
-            SizeClass::Large => 8192,
-        }
-    }
-}
 
 impl TuningKey {
     pub fn for_device(d: &DeviceInfo) -> Self {
@@ -47,39 +26,6 @@ impl TuningKey {
             driver_cuda_version: d.driver_cuda_version,
             ptx_hash: ptx_hash(),
         }
-    }
-}
-
-impl TuningTable {
-    pub fn new(device: u32, key: TuningKey) -> Self {
-        TuningTable {
-            device,
-            key,
-            entries: Vec::new(),
-        }
-    }
-
-    pub fn entry(&self, p: Precision, math: GemmMath, class: SizeClass) -> Option<&TuningEntry> {
-        self.entries
-            .iter()
-            .find(|e| e.precision == p && e.math == math && e.size_class == class)
-    }
-
-    /// The tuned variant for a GEMM of this precision, math and shape, if its class has been
-    /// tuned. Never a variant of another math (a cache entry naming one is ignored).
-    pub fn choose(
-        &self,
-        p: Precision,
-        math: GemmMath,
-        m: usize,
-        n: usize,
-        k: usize,
-    ) -> Option<GemmKernel> {
-        let e = self.entry(p, math, SizeClass::of(m, n, k))?;
-        gemm_variants(p)
-            .iter()
-            .copied()
-            .find(|v| v.kernel.entry == e.variant && v.math == math)
     }
 }
 
@@ -407,6 +353,7 @@ fn time_variant<D: KernelDevice + ?Sized + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::gemm_variants;
 
     /// Runs sharing one cache file store it at the same moment: every store succeeds, the file
     /// is whole, and no temporary file is left behind. (With one fixed temporary name, one
@@ -618,14 +565,6 @@ mod tests {
         broken: Option<&'static str>,
     ) -> Arc<ScriptedGemmDevice> {
         Arc::new(ScriptedGemmDevice::new(times, broken))
-    }
-
-    #[test]
-    fn size_classes() {
-        assert_eq!(SizeClass::of(1024, 1024, 1024), SizeClass::Small);
-        assert_eq!(SizeClass::of(1000, 4096, 17), SizeClass::Medium);
-        assert_eq!(SizeClass::of(8192, 8192, 8192), SizeClass::Large);
-        assert_eq!(SizeClass::of(1, 1, 1), SizeClass::Small);
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! What ran, as run.json records it: the closed set of workloads and their parameters. Their
-//! behaviour (bytes, FLOPs, labels) is implemented beside the workloads (`crate::workload`).
+//! What ran, as run.json records it: the closed set of workloads and their parameters, with
+//! their names and closed lists (`as_str`, labels, `ALL`). Their behaviour (bytes, FLOPs,
+//! tolerances) is implemented beside the workloads (`crate::workload`).
 
 use serde::{Deserialize, Serialize};
 
@@ -106,4 +107,84 @@ pub enum VideoStage {
 
 fn is_cuda_cores(m: &GemmMath) -> bool {
     *m == GemmMath::CudaCores
+}
+
+// Their names (what run.json, the reports and the messages call them) and the closed lists.
+
+impl Precision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::F64 => "f64",
+            Precision::F16 => "f16",
+        }
+    }
+    /// How messages name a GEMM of this precision: "FP32", "FP64", "FP16-input".
+    pub fn gemm_label(self) -> &'static str {
+        match self {
+            Precision::F32 => "FP32",
+            Precision::F64 => "FP64",
+            Precision::F16 => "FP16-input",
+        }
+    }
+}
+
+impl GemmMath {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GemmMath::CudaCores => "cuda_cores",
+            GemmMath::TensorCores => "tensor_cores",
+        }
+    }
+    /// Human label, e.g. for report headings.
+    pub fn label(self) -> &'static str {
+        match self {
+            GemmMath::CudaCores => "CUDA cores",
+            GemmMath::TensorCores => "tensor cores",
+        }
+    }
+}
+
+impl StreamOp {
+    pub const ALL: [StreamOp; 5] = [
+        StreamOp::Copy,
+        StreamOp::Scale,
+        StreamOp::Add,
+        StreamOp::Triad,
+        StreamOp::Dot,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamOp::Copy => "copy",
+            StreamOp::Scale => "scale",
+            StreamOp::Add => "add",
+            StreamOp::Triad => "triad",
+            StreamOp::Dot => "dot",
+        }
+    }
+}
+
+impl VideoStage {
+    pub const ALL: [VideoStage; 4] = [
+        VideoStage::Nv12,
+        VideoStage::Scale,
+        VideoStage::Me,
+        VideoStage::Dct,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VideoStage::Nv12 => "nv12",
+            VideoStage::Scale => "scale",
+            VideoStage::Me => "me",
+            VideoStage::Dct => "dct",
+        }
+    }
+    pub fn title(self) -> &'static str {
+        match self {
+            VideoStage::Nv12 => "colour conversion RGBA8 → NV12 (BT.709)",
+            VideoStage::Scale => "scaling NV12 by 2/3 (bilinear, fixed point)",
+            VideoStage::Me => "motion estimation (16×16, ±16 full search, SAD)",
+            VideoStage::Dct => "residual + 4×4 integer transform + quantisation",
+        }
+    }
 }

@@ -1,5 +1,7 @@
-//! The GEMM tuning a run used, as run.json and the tuning cache record it. How variants are
-//! timed and chosen lives in `crate::measure::tune`.
+//! The GEMM tuning a run used, as run.json and the tuning cache record it, with the lookups of
+//! the data itself (a shape's size class, a table's entry). How variants are timed and chosen
+//! lives in `crate::measure::tune`; which kernel a table names for a GEMM, in
+//! `crate::kernels` (`TuningTable::choose`).
 
 use serde::{Deserialize, Serialize};
 
@@ -62,4 +64,54 @@ pub struct TuningTable {
     pub device: u32,
     pub key: TuningKey,
     pub entries: Vec<TuningEntry>,
+}
+
+impl SizeClass {
+    pub fn of(m: usize, n: usize, k: usize) -> SizeClass {
+        let d = m.max(n).max(k);
+        if d <= 1536 {
+            SizeClass::Small
+        } else if d <= 6144 {
+            SizeClass::Medium
+        } else {
+            SizeClass::Large
+        }
+    }
+    /// The square size the class is tuned on.
+    pub fn representative(self) -> usize {
+        match self {
+            SizeClass::Small => 1024,
+            SizeClass::Medium => 4096,
+            SizeClass::Large => 8192,
+        }
+    }
+}
+
+impl TuningTable {
+    pub fn new(device: u32, key: TuningKey) -> Self {
+        TuningTable {
+            device,
+            key,
+            entries: Vec::new(),
+        }
+    }
+
+    pub fn entry(&self, p: Precision, math: GemmMath, class: SizeClass) -> Option<&TuningEntry> {
+        self.entries
+            .iter()
+            .find(|e| e.precision == p && e.math == math && e.size_class == class)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_classes() {
+        assert_eq!(SizeClass::of(1024, 1024, 1024), SizeClass::Small);
+        assert_eq!(SizeClass::of(1000, 4096, 17), SizeClass::Medium);
+        assert_eq!(SizeClass::of(8192, 8192, 8192), SizeClass::Large);
+        assert_eq!(SizeClass::of(1, 1, 1), SizeClass::Small);
+    }
 }

@@ -809,7 +809,7 @@ fn inventory_shows_the_build_of_every_kernel_module_on_the_driver() {
     a100.name = "NVIDIA A100-SXM4-40GB".into();
     a100.compute_capability = (8, 0);
     a100.driver_cuda_version = 10010;
-    a100.max_ptx_isa = crate::cuda::max_ptx_isa(10010);
+    a100.max_ptx_isa = crate::kernels::max_ptx_isa(10010);
     assert_eq!(
         lines(std::slice::from_ref(&a100))[..3],
         [
@@ -823,7 +823,7 @@ fn inventory_shows_the_build_of_every_kernel_module_on_the_driver() {
     // A CUDA 8.0 driver: no build of either family, each saying what to install.
     let mut old = m40(0);
     old.driver_cuda_version = 8000;
-    old.max_ptx_isa = crate::cuda::max_ptx_isa(8000);
+    old.max_ptx_isa = crate::kernels::max_ptx_isa(8000);
     let text = lines(&[old]);
     assert!(
         text[1].starts_with("kernel module gemm: no build loads: the driver is too old")

@@ -7,7 +7,7 @@ use super::{
     gemm, stream, transfer, video, GemmMath, Precision, Trial, WorkloadError, WorkloadSpec,
 };
 use crate::kernels::{gemm_variants, stream_kernel, GemmKernel};
-use crate::measure::tune::TuningTable;
+use crate::model::tuning::TuningTable;
 use crate::model::BackendKind;
 
 /// Something that can prepare workloads as trials.

@@ -6,13 +6,20 @@
 //! kernel arguments are passed by value in declaration order, exactly as `cuLaunchKernel` takes
 //! them.
 
+use std::any::Any;
+use std::sync::Arc;
+
+pub use crate::kernels::KernelRef;
+
 /// A failure reported by a device.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DeviceError {
-    /// The GPU driver failed the call: [`CudaError`](crate::cuda::CudaError) says how (out of
-    /// memory, a launch refused, the context lost to a kernel fault, …).
+    /// The device's driver failed the call (out of memory, a launch refused, the context lost
+    /// to a kernel fault, …): the backend's own error says how, and [`DeviceError::driver_error`]
+    /// gives it back as its type (the CUDA backend converts its `CudaError` into this at its
+    /// edge, `src/cuda/`).
     #[error(transparent)]
-    Cuda(#[from] crate::cuda::CudaError),
+    Driver(BackendError),
     /// A request refused before it reached the device: an unknown buffer, a copy that does not
     /// fit, a launch configuration out of range, a kernel that is not loaded, the timer stopped
     /// before it started. A bug in the caller, never the hardware.
@@ -21,6 +28,68 @@ pub enum DeviceError {
     /// The device cannot do this at all (a test double without memory, …).
     #[error("{0}")]
     Unavailable(String),
+}
+
+impl DeviceError {
+    /// A driver failure carrying the backend's own error.
+    pub fn driver<E>(e: E) -> Self
+    where
+        E: std::error::Error + PartialEq + Send + Sync + 'static,
+    {
+        DeviceError::Driver(BackendError(Arc::new(e)))
+    }
+
+    /// The backend's own error of a driver failure, when it is an `E`.
+    pub fn driver_error<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        match self {
+            DeviceError::Driver(b) => b.0.as_any().downcast_ref(),
+            _ => None,
+        }
+    }
+}
+
+/// A backend's own error behind [`DeviceError::Driver`], of whatever type the backend has:
+/// displayed, compared and cloned as itself.
+#[derive(Clone)]
+pub struct BackendError(Arc<dyn AnyError>);
+
+/// What [`BackendError`] needs of a backend's error type.
+trait AnyError: std::error::Error + Send + Sync + 'static {
+    fn as_any(&self) -> &dyn Any;
+    fn same(&self, other: &dyn AnyError) -> bool;
+}
+
+impl<E: std::error::Error + PartialEq + Send + Sync + 'static> AnyError for E {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn same(&self, other: &dyn AnyError) -> bool {
+        other.as_any().downcast_ref::<E>() == Some(self)
+    }
+}
+
+impl PartialEq for BackendError {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.same(other.0.as_ref())
+    }
+}
+
+impl std::fmt::Debug for BackendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl std::fmt::Display for BackendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for BackendError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
 }
 
 /// A device allocation, identified by the device that made it.
@@ -35,13 +104,6 @@ pub struct DevBuf {
 pub struct PinnedBuf {
     pub id: u64,
     pub bytes: usize,
-}
-
-/// A kernel entry point in one of the embedded modules (see `crate::kernels`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct KernelRef {
-    pub module: &'static str,
-    pub entry: &'static str,
 }
 
 /// One kernel argument, by value. `Buf` passes the buffer's device address; `BufAt` the address

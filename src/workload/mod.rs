@@ -41,56 +41,9 @@ impl Precision {
             Precision::F16 => 9.765625e-4, // 2^-10
         }
     }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Precision::F32 => "f32",
-            Precision::F64 => "f64",
-            Precision::F16 => "f16",
-        }
-    }
-    /// How messages name a GEMM of this precision: "FP32", "FP64", "FP16-input".
-    pub fn gemm_label(self) -> &'static str {
-        match self {
-            Precision::F32 => "FP32",
-            Precision::F64 => "FP64",
-            Precision::F16 => "FP16-input",
-        }
-    }
-}
-
-impl GemmMath {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GemmMath::CudaCores => "cuda_cores",
-            GemmMath::TensorCores => "tensor_cores",
-        }
-    }
-    /// Human label, e.g. for report headings.
-    pub fn label(self) -> &'static str {
-        match self {
-            GemmMath::CudaCores => "CUDA cores",
-            GemmMath::TensorCores => "tensor cores",
-        }
-    }
 }
 
 impl StreamOp {
-    pub const ALL: [StreamOp; 5] = [
-        StreamOp::Copy,
-        StreamOp::Scale,
-        StreamOp::Add,
-        StreamOp::Triad,
-        StreamOp::Dot,
-    ];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StreamOp::Copy => "copy",
-            StreamOp::Scale => "scale",
-            StreamOp::Add => "add",
-            StreamOp::Triad => "triad",
-            StreamOp::Dot => "dot",
-        }
-    }
     /// Arrays read and written per element.
     pub fn arrays_touched(self) -> usize {
         match self {

@@ -23,31 +23,6 @@ use crate::verify::video::{
     macroblocks, me_axis, me_interior, nv12_bytes, rgba_to_nv12, scaled_dims, Exact, MAX_SIDE,
 };
 
-impl VideoStage {
-    pub const ALL: [VideoStage; 4] = [
-        VideoStage::Nv12,
-        VideoStage::Scale,
-        VideoStage::Me,
-        VideoStage::Dct,
-    ];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            VideoStage::Nv12 => "nv12",
-            VideoStage::Scale => "scale",
-            VideoStage::Me => "me",
-            VideoStage::Dct => "dct",
-        }
-    }
-    pub fn title(self) -> &'static str {
-        match self {
-            VideoStage::Nv12 => "colour conversion RGBA8 → NV12 (BT.709)",
-            VideoStage::Scale => "scaling NV12 by 2/3 (bilinear, fixed point)",
-            VideoStage::Me => "motion estimation (16×16, ±16 full search, SAD)",
-            VideoStage::Dct => "residual + 4×4 integer transform + quantisation",
-        }
-    }
-}
-
 /// "1080p" for 1920×1080, "2160p" for 3840×2160, "720p" for 1280×720, else "WxH".
 pub fn resolution_name(width: usize, height: usize) -> String {
     match (width, height) {

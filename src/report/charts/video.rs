@@ -19,7 +19,7 @@ fn bars(rows: &[VideoRow], dev: u32) -> Vec<&VideoRow> {
             .collect();
         let pick = of_stage
             .iter()
-            .find(|v| (v.width, v.height) == crate::gate::evaluate::VIDEO_TARGET_FRAME)
+            .find(|v| (v.width, v.height) == crate::gate::profile::VIDEO_TARGET_FRAME)
             .or_else(|| of_stage.iter().max_by_key(|v| v.width * v.height));
         if let Some(v) = pick {
             bars.push(*v);

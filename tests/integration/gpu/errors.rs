@@ -8,8 +8,9 @@
 //! ([`typed_errors_on_the_simulator`]); in any other process (the simulator suites, a real GPU)
 //! they say there is nothing to check.
 
-use gpugate::cuda::{CudaDevice, CudaError, OLDEST_DRIVER};
+use gpugate::cuda::{CudaDevice, CudaError};
 use gpugate::kernels::stream_kernel;
+use gpugate::kernels::OLDEST_DRIVER;
 use gpugate::selftest::SelftestError;
 use gpugate::workload::device::{DeviceError, KArg, KernelDevice, LaunchConfig};
 use gpugate::workload::{Precision, StreamOp};
@@ -28,7 +29,10 @@ fn copy_config() -> LaunchConfig {
 }
 
 fn is_lost(e: &DeviceError) -> bool {
-    matches!(e, DeviceError::Cuda(CudaError::ContextLost { .. }))
+    matches!(
+        e.driver_error::<CudaError>(),
+        Some(CudaError::ContextLost { .. })
+    )
 }
 
 /// Twice the device's memory cannot be had: out of memory, and the device works on.
@@ -40,7 +44,10 @@ fn an_impossible_allocation_is_out_of_memory() {
         .alloc(2 * dev.props().total_memory as usize)
         .unwrap_err();
     assert!(
-        matches!(&e, DeviceError::Cuda(CudaError::OutOfMemory { .. })),
+        matches!(
+            e.driver_error::<CudaError>(),
+            Some(CudaError::OutOfMemory { .. })
+        ),
         "{e:?}"
     );
     assert!(e.to_string().contains("CUDA_ERROR_OUT_OF_MEMORY"), "{e}");
