@@ -16,7 +16,7 @@ use crate::cuda::CudaDevice;
 use crate::error::Error;
 use crate::gate::{self, Profile};
 use crate::host::HostBackend;
-use crate::measure::tune::{self, SizeClass, TuneBudget, TuningCache, TuningKey, TuningTable};
+use crate::measure::tune::{self, TuneBudget, TuneJob, TuningCache, TuningKey, TuningTable};
 use crate::measure::StoppingCriterion;
 use crate::model::{
     exit, BackendKind, DeviceInfo, HostInfo, ProfileRef, Role, RunReport, Verdict, SCHEMA_VERSION,
@@ -412,7 +412,7 @@ impl<'a> Runner<'a> {
     }
 
     /// GEMM variants: from the tuning cache, or timed now for the size classes this run needs
-    /// (and stored in the cache for the next runs).
+    /// ([`tune::tuning_needed`]; stored in the cache for the next runs).
     fn tune(
         &mut self,
         gpu: &DeviceInfo,
@@ -426,42 +426,24 @@ impl<'a> Runner<'a> {
             .unwrap_or_default();
         let key = TuningKey::for_device(gpu);
         let mut table = tune::cached_or_empty(&cache, gpu.index, &key, self.opts.retune);
+        let needed = tune::tuning_needed(
+            &table,
+            specs,
+            &props_of(gpu),
+            self.opts.sizes.gemm.is_some(),
+            |p, math| !dev.kernel_set().gemm_variants(p, math).is_empty(),
+        );
         let mut tuned_now = false;
-        let mut tried = Vec::new();
-        for spec in specs {
+        for job in needed {
             if crate::stop::requested() {
                 break;
             }
-            let WorkloadSpec::Gemm {
+            let TuneJob {
                 precision,
-                m,
-                n,
-                k,
                 math,
-            } = *spec
-            else {
-                continue;
-            };
-            // Nothing to choose from in the build loaded (the driver's JIT is too old for the
-            // one that has this path): the workload fails with that reason, untuned.
-            if dev.kernel_set().gemm_variants(precision, math).is_empty() {
-                continue;
-            }
-            let class = SizeClass::of(m, n, k);
-            // The size the variants are timed on: the class's representative (shrunk to fit),
-            // or, when the user set the GEMM sizes, the first of them in this class. A cached
-            // choice counts only if it was timed at that size.
-            let size = match self.opts.sizes.gemm {
-                Some(_) => m.max(n).max(k),
-                None => tune::tune_size(&props_of(gpu), precision, class, TuneBudget::default()),
-            };
-            let cached = table
-                .entry(precision, math, class)
-                .is_some_and(|e| e.size == size);
-            if cached || tried.contains(&(precision, math, class)) {
-                continue;
-            }
-            tried.push((precision, math, class));
+                class,
+                size,
+            } = job;
             (self.progress)(Progress::Tuning {
                 device: gpu.index,
                 precision,
@@ -473,10 +455,7 @@ impl<'a> Runner<'a> {
             let cc = gpu.compute_capability;
             match tune::tune_class_at(dev, precision, math, cc, class, size, budget, seed) {
                 Ok(entry) => {
-                    table.entries.retain(|e| {
-                        !(e.precision == precision && e.math == math && e.size_class == class)
-                    });
-                    table.entries.push(entry);
+                    table.replace(entry);
                     tuned_now = true;
                 }
                 Err(why) => self.note(format!(
