@@ -54,14 +54,14 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunO
         None => (gate::auto_profile(&inv.devices), "auto".to_string()),
     };
     let mut runner = Runner::start(opts, progress, &profile, origin, host, &inv, &selected)?;
-    let plan = runner.plan(&profile, !selected.is_empty());
+    let mut plan = runner.plan(&profile, !selected.is_empty());
     for gpu in runner.report.gpus.clone() {
         if crate::stop::requested() {
             break;
         }
-        runner.gpu(&gpu, &plan)?;
+        runner.gpu(&gpu, &mut plan)?;
     }
-    runner.peers_at_end(&plan)?;
+    runner.peers_at_end(&mut plan)?;
     runner.host(&plan)?;
     runner.finish(&profile)
 }
@@ -157,16 +157,14 @@ impl Plan {
         self.jobs.len() + self.peer_jobs.len()
     }
 
-    /// The peers' jobs on GPU `gpu` placed after `after` (None: at the end).
-    fn peer_jobs_of(
-        &self,
-        gpu: u32,
-        after: Option<WorkloadSpec>,
-    ) -> impl Iterator<Item = (usize, PeerJob)> + '_ {
+    /// The peers' jobs on GPU `gpu` placed after `after` (None: at the end): (index into
+    /// `peers`, job).
+    fn peer_jobs_of(&self, gpu: u32, after: Option<WorkloadSpec>) -> Vec<(usize, PeerJob)> {
         self.peer_jobs
             .iter()
-            .filter(move |(g, _, j)| *g == gpu && j.after == after)
+            .filter(|(g, _, j)| *g == gpu && j.after == after)
             .map(|(_, p, j)| (*p, *j))
+            .collect()
     }
 }
 
@@ -332,7 +330,7 @@ impl<'a> Runner<'a> {
     }
 
     /// One GPU: open it, tune its GEMM variants, then measure its workloads.
-    fn gpu(&mut self, gpu: &DeviceInfo, plan: &Plan) -> Result<(), Error> {
+    fn gpu(&mut self, gpu: &DeviceInfo, plan: &mut Plan) -> Result<(), Error> {
         let specs = plan.specs_of(Some(gpu.index));
         if specs.is_empty() {
             return Ok(());
@@ -375,7 +373,7 @@ impl<'a> Runner<'a> {
     fn unusable_gpu(
         &mut self,
         gpu: &DeviceInfo,
-        plan: &Plan,
+        plan: &mut Plan,
         specs: Vec<WorkloadSpec>,
         why: crate::cuda::CudaError,
     ) -> Result<(), Error> {
@@ -526,7 +524,7 @@ impl<'a> Runner<'a> {
         gpu: &DeviceInfo,
         dev: &Arc<CudaDevice>,
         backend: &DeviceBackend<CudaDevice>,
-        plan: &Plan,
+        plan: &mut Plan,
         specs: Vec<WorkloadSpec>,
         telemetry: Option<&Arc<GpuTelemetry>>,
     ) -> Result<(), Error> {
@@ -556,7 +554,7 @@ impl<'a> Runner<'a> {
     /// failure), saved.
     fn measure_peer(
         &mut self,
-        plan: &Plan,
+        plan: &mut Plan,
         p: usize,
         job: &PeerJob,
         gpu: &DeviceInfo,
@@ -564,7 +562,7 @@ impl<'a> Runner<'a> {
         telemetry: Option<&Arc<GpuTelemetry>>,
     ) -> Result<(), Error> {
         self.index += 1;
-        let peer = &plan.peers[p];
+        let peer = &mut plan.peers[p];
         let site = PeerSite {
             gpu,
             dev,
@@ -609,7 +607,7 @@ impl<'a> Runner<'a> {
 
     /// The peers' jobs placed after every GPU's own workloads (the hardware encoder), GPU by
     /// GPU. gpugate holds no context on the GPU by then.
-    fn peers_at_end(&mut self, plan: &Plan) -> Result<(), Error> {
+    fn peers_at_end(&mut self, plan: &mut Plan) -> Result<(), Error> {
         for gpu in self.report.gpus.clone() {
             for (p, job) in plan.peer_jobs_of(gpu.index, None) {
                 if crate::stop::requested() {

@@ -42,7 +42,7 @@ impl Peer for Cublas {
         cublas_jobs(own)
     }
 
-    fn measure(&self, job: &PeerJob, site: PeerSite<'_>) -> WorkloadResult {
+    fn measure(&mut self, job: &PeerJob, site: PeerSite<'_>) -> WorkloadResult {
         let at = Slot {
             backend: BackendKind::Cuda,
             device: Some(site.gpu.index),
@@ -152,7 +152,7 @@ mod tests {
     fn a_peer_without_a_context_fails_its_result_with_the_reason() {
         let gpu = crate::test_support::m40(0);
         let job = cublas_jobs(&[WorkloadSpec::gemm(Precision::F32, 64, 64, 64)])[0];
-        let (r, seen) = site_run(&Cublas(CublasLibrary::default()), &job, &gpu);
+        let (r, seen) = site_run(&mut Cublas(CublasLibrary::default()), &job, &gpu);
         assert_eq!(r.role, Role::Peer);
         assert_eq!(r.id, "gpu0.peer.sgemm.64x64x64");
         assert!(r.measurement.is_none());

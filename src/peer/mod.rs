@@ -70,8 +70,9 @@ pub trait Peer {
     fn name(&self) -> &'static str;
     /// Its jobs on `gpu`, given the workloads the GPU runs itself, in run order.
     fn plan(&self, gpu: &DeviceInfo, own: &[WorkloadSpec]) -> Vec<PeerJob>;
-    /// Measures one of its jobs. Never fails: errors land in the result.
-    fn measure(&self, job: &PeerJob, site: PeerSite<'_>) -> WorkloadResult;
+    /// Measures one of its jobs. Never fails: errors land in the result. A peer may keep what
+    /// it learns for its next jobs (the encoder: that it cannot run at all on a GPU).
+    fn measure(&mut self, job: &PeerJob, site: PeerSite<'_>) -> WorkloadResult;
     /// The run note for a result of its that did not run, if it deserves one.
     fn failure_note(&self, _gpu: &DeviceInfo, _error: &str) -> Option<String> {
         None
@@ -109,7 +110,7 @@ pub(crate) mod tests {
     /// Measures `job` with `peer` on `gpu` with no context, at the quick level: its result and
     /// the progress it announced ("start <id>", "done <id>").
     pub(crate) fn site_run(
-        peer: &dyn Peer,
+        peer: &mut dyn Peer,
         job: &PeerJob,
         gpu: &DeviceInfo,
     ) -> (WorkloadResult, Vec<String>) {

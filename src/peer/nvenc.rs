@@ -3,7 +3,6 @@
 //! encode and how much ([`encode_plan`], [`EncodePlan`]), one encode workload
 //! ([`encode_one`]: the runs, with telemetry around them) and its result ([`encode_result`]).
 
-use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -22,7 +21,7 @@ pub struct Nvenc {
     plans: Vec<(u32, EncodePlan)>,
     /// Per GPU, why the encoder could not run at all: its next job fails with the same reason
     /// without trying again.
-    failed: RefCell<Vec<(u32, String)>>,
+    failed: Vec<(u32, String)>,
     /// The frames per session the user set (`--encode-frames`), if any.
     user_frames: Option<usize>,
 }
@@ -48,7 +47,7 @@ impl Nvenc {
                     Some((g.index, p))
                 })
                 .collect(),
-            failed: RefCell::new(Vec::new()),
+            failed: Vec::new(),
             user_frames: frames,
         }
     }
@@ -82,11 +81,10 @@ impl Peer for Nvenc {
         })
     }
 
-    fn measure(&self, job: &PeerJob, site: PeerSite<'_>) -> WorkloadResult {
+    fn measure(&mut self, job: &PeerJob, site: PeerSite<'_>) -> WorkloadResult {
         let gpu = site.gpu;
         let mut failed = self
             .failed
-            .borrow()
             .iter()
             .find(|(g, _)| *g == gpu.index)
             .map(|(_, why)| why.clone());
@@ -107,9 +105,8 @@ impl Peer for Nvenc {
             site.progress,
         );
         if let Some(why) = failed {
-            let mut f = self.failed.borrow_mut();
-            f.retain(|(g, _)| *g != gpu.index);
-            f.push((gpu.index, why));
+            self.failed.retain(|(g, _)| *g != gpu.index);
+            self.failed.push((gpu.index, why));
         }
         r
     }
@@ -450,7 +447,7 @@ mod tests {
         let mut h100 = crate::test_support::m40(1);
         h100.name = "NVIDIA H100 80GB HBM3".into();
         h100.nvenc = crate::probe::gpu::nvenc_info(&h100.name, Err("no NVML".into()));
-        let nvenc = Nvenc::new(&g2, &[m40.clone(), h100.clone()], Level::Quick, None);
+        let mut nvenc = Nvenc::new(&g2, &[m40.clone(), h100.clone()], Level::Quick, None);
         let own = [WorkloadSpec::gemm(Precision::F32, 64, 64, 64)];
         // The M40: one session, then four (2 × its 2 engines), after everything else.
         let jobs = nvenc.plan(&m40, &own);
@@ -460,7 +457,7 @@ mod tests {
         // The H100 has no NVENC and g2.large asks for encode throughput: one failing job.
         let jobs = nvenc.plan(&h100, &own);
         assert_eq!(jobs.len(), 1);
-        let (r, seen) = site_run(&nvenc, &jobs[0], &h100);
+        let (r, seen) = site_run(&mut nvenc, &jobs[0], &h100);
         let err = r.error.clone().unwrap();
         assert!(err.starts_with("no NVENC engine on this GPU"), "{err}");
         assert_eq!(r.id, "gpu1.nvenc.h264.1080p.x2");
@@ -505,15 +502,15 @@ mod tests {
     fn an_encoder_that_cannot_run_is_not_tried_twice() {
         let g2 = gate::load_profile("g2.large").unwrap().0;
         let m40 = crate::test_support::m40(9);
-        let nvenc = Nvenc::new(&g2, std::slice::from_ref(&m40), Level::Quick, None);
+        let mut nvenc = Nvenc::new(&g2, std::slice::from_ref(&m40), Level::Quick, None);
         let jobs = nvenc.plan(&m40, &[]);
-        let (first, _) = site_run(&nvenc, &jobs[0], &m40);
+        let (first, _) = site_run(&mut nvenc, &jobs[0], &m40);
         let why = first
             .error
             .clone()
             .expect("no NVENC here: the encode fails");
-        assert_eq!(nvenc.failed.borrow().as_slice(), [(9, why.clone())]);
-        let (second, _) = site_run(&nvenc, &jobs[1], &m40);
+        assert_eq!(nvenc.failed.as_slice(), [(9, why.clone())]);
+        let (second, _) = site_run(&mut nvenc, &jobs[1], &m40);
         assert_eq!(second.error.as_deref(), Some(why.as_str()));
     }
 }
