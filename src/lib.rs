@@ -44,7 +44,6 @@ pub mod plan;
 pub mod probe;
 pub mod report;
 pub mod run;
-pub mod runner;
 pub mod seed;
 pub mod selftest;
 pub mod stop;

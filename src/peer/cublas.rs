@@ -3,7 +3,8 @@
 
 use crate::cuda::{self, BlasError, CublasLibrary};
 use crate::model::{BackendKind, DeviceInfo, Role, WorkloadResult};
-use crate::run::{run_one, workload_seed, Slot};
+use crate::run::one::{run_one, Slot};
+use crate::run::workload_seed;
 use crate::workload::{WorkloadError, WorkloadSpec};
 
 use super::{Context, Peer, PeerJob, PeerSite};

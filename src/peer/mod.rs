@@ -13,8 +13,8 @@
 //! its plan per GPU, the encodes through ffmpeg, and their results). Driving ffmpeg itself is
 //! the workload's, in [`crate::workload::encode`].
 
-mod cublas;
-mod nvenc;
+pub mod cublas;
+pub mod nvenc;
 
 pub use cublas::{cublas_jobs, Cublas};
 pub use nvenc::{encode_plan, encode_result, EncodePlan, Nvenc};
