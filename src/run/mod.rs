@@ -17,8 +17,9 @@
 //!
 //! A second runner (a burn-in: every GPU at once, in intervals) is a file beside
 //! [`acceptance`] that calls the same stages in its own order: [`stages::Runner::open_gpu`] for
-//! every GPU first, then its intervals over the [`stages::OpenGpu`]s, then
-//! [`stages::Runner::finish`]; the stages, the peers, [`one::run_one`] and the report stay one.
+//! every GPU first, then its intervals over the [`stages::OpenGpu`]s (each result handed to
+//! [`stages::Runner::keep`]), then [`stages::Runner::finish`]; the stages, the peers,
+//! [`one::run_one`] and the report stay one.
 //! The hardware encoder is a peer ([`crate::peer::nvenc`]); re-rendering a saved run is the
 //! report's ([`crate::report::rerender`]).
 

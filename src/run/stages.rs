@@ -20,7 +20,7 @@ use crate::measure::tune::{self, TuneBudget, TuneJob, TuningCache, TuningKey, Tu
 use crate::measure::StoppingCriterion;
 use crate::model::{
     exit, BackendKind, DeviceInfo, HostInfo, ProfileRef, Role, RunReport, ToolInfo, Verdict,
-    SCHEMA_VERSION,
+    WorkloadResult, SCHEMA_VERSION,
 };
 use crate::peer::{Context, Peer, PeerJob, PeerSite};
 use crate::plan::plan_with;
@@ -385,11 +385,11 @@ impl<'a> Runner<'a> {
             if crate::stop::requested() {
                 break;
             }
-            self.index += 1;
+            let position = self.next_position();
             let r = run_one(
                 &spec,
                 &at,
-                (self.index, self.total),
+                position,
                 |_| Err(WorkloadError::Cuda(why.clone())),
                 &self.crit,
                 None,
@@ -554,13 +554,13 @@ impl<'a> Runner<'a> {
         dev: Context<'_>,
         telemetry: Option<&Arc<GpuTelemetry>>,
     ) -> Result<(), Error> {
-        self.index += 1;
+        let position = self.next_position();
         let peer = &mut plan.peers[p];
         let site = PeerSite {
             gpu,
             dev,
             seed: self.report.seed,
-            position: (self.index, self.total),
+            position,
             crit: &self.crit,
             telemetry,
             epoch: self.started,
@@ -572,8 +572,7 @@ impl<'a> Runner<'a> {
                 self.note(note);
             }
         }
-        self.report.results.push(r);
-        self.save()
+        self.keep(r)
     }
 
     /// One workload: measured, verified, kept, saved.
@@ -584,16 +583,29 @@ impl<'a> Runner<'a> {
         prepare: impl FnOnce(&str) -> Result<Box<dyn crate::workload::Trial + 'd>, WorkloadError>,
         telemetry: Option<&Arc<GpuTelemetry>>,
     ) -> Result<(), Error> {
-        self.index += 1;
+        let position = self.next_position();
         let r = run_one(
             spec,
             at,
-            (self.index, self.total),
+            position,
             prepare,
             &self.crit,
             telemetry.map(|t| (t, self.started)),
             self.progress,
         );
+        self.keep(r)
+    }
+
+    /// The next workload's place in the plan: (its number, the plan's total), for progress.
+    pub fn next_position(&mut self) -> (usize, usize) {
+        self.index += 1;
+        (self.index, self.total)
+    }
+
+    /// A finished result kept in the report, and run.json saved (a crash keeps it). Every
+    /// measured workload and peer job ends with it; a runner that measures on threads of its own
+    /// hands each result to it on the thread that holds the `Runner`.
+    pub fn keep(&mut self, r: WorkloadResult) -> Result<(), Error> {
         self.report.results.push(r);
         self.save()
     }
