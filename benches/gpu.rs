@@ -132,10 +132,7 @@ fn benches(c: &mut Criterion) {
                             p.as_str(),
                             entry.variant
                         );
-                        table.entries.retain(|e| {
-                            !(e.precision == p && e.math == math && e.size_class == class)
-                        });
-                        table.entries.push(entry);
+                        table.replace(entry);
                         backend.tuning = Some(table.clone());
                     }
                     Err(why) => eprintln!("{} {math:?} {s}: not tuned ({why})", p.as_str()),

@@ -28,7 +28,9 @@
 //! - *measurement*: timed samples of a trial with their statistics ([`model::Measurement`]).
 //! - *verification*: the correctness verdict on a trial's output ([`model::Verification`]).
 //! - *profile*: what a machine must have and reach ([`gate::Profile`]); *check*: one decision.
-//! - *peer*: a vendor library (cuBLAS) run beside gpugate's kernel for comparison; never gated.
+//! - *peer*: something a run measures on a GPU beside gpugate's own kernels ([`peer::Peer`]):
+//!   the vendor GEMM library (cuBLAS), for comparison and never gated, and the hardware encoder
+//!   (NVENC through ffmpeg), gated.
 
 pub mod clock;
 pub mod cuda;
@@ -44,7 +46,6 @@ pub mod plan;
 pub mod probe;
 pub mod report;
 pub mod run;
-pub mod runner;
 pub mod seed;
 pub mod selftest;
 pub mod stop;

@@ -131,7 +131,7 @@ fn report_command(
     run_json: &std::path::Path,
     out: Option<&std::path::Path>,
 ) -> anyhow::Result<i32> {
-    let done = run::rerender(run_json, out)?;
+    let done = report::rerender(run_json, out)?;
     say!("{}", report::console::Console.render(&done.report));
     for p in &done.written {
         sayln!("wrote {}", p.display());

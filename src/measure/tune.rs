@@ -14,9 +14,9 @@ use serde::{Deserialize, Serialize};
 use crate::kernels::{gemm_variants_for, GemmKernel, MODULES};
 pub use crate::model::tuning::{Candidate, SizeClass, TuningEntry, TuningKey, TuningTable};
 use crate::model::{DeviceInfo, VerifyStatus};
-use crate::workload::device::KernelDevice;
+use crate::workload::device::{DeviceProps, KernelDevice};
 use crate::workload::gemm::{gemm_device_bytes, prepare_gemm_with};
-use crate::workload::{GemmMath, Precision};
+use crate::workload::{GemmMath, Precision, WorkloadSpec};
 
 impl TuningKey {
     pub fn for_device(d: &DeviceInfo) -> Self {
@@ -111,6 +111,81 @@ pub fn cached_or_empty(
         }
         _ => TuningTable::new(device, key.clone()),
     }
+}
+
+impl TuningTable {
+    /// Keeps `entry` as the choice for its precision, math and size class, in place of any
+    /// earlier one (from the cache, or timed at another size).
+    pub fn replace(&mut self, entry: TuningEntry) {
+        self.entries.retain(|e| {
+            !(e.precision == entry.precision
+                && e.math == entry.math
+                && e.size_class == entry.size_class)
+        });
+        self.entries.push(entry);
+    }
+}
+
+/// One precision, math and size class a run still has to time, and the square size to time it
+/// at.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TuneJob {
+    pub precision: Precision,
+    pub math: GemmMath,
+    pub class: SizeClass,
+    pub size: usize,
+}
+
+/// What a run tunes before it measures `specs` on a device: each precision, math and size class
+/// of its GEMMs once, in run order, unless `table` holds a choice timed at the size it would be
+/// timed at now. That size is the class's representative shrunk to fit ([`tune_size`]), or,
+/// when the user set the GEMM sizes (`user_sizes`), the first of them in the class. A path
+/// without a variant in the build loaded (`has_variants` false) is not tuned: its workloads
+/// fail with that reason.
+pub fn tuning_needed(
+    table: &TuningTable,
+    specs: &[WorkloadSpec],
+    props: &DeviceProps,
+    user_sizes: bool,
+    has_variants: impl Fn(Precision, GemmMath) -> bool,
+) -> Vec<TuneJob> {
+    let mut jobs: Vec<TuneJob> = Vec::new();
+    for spec in specs {
+        let WorkloadSpec::Gemm {
+            precision,
+            m,
+            n,
+            k,
+            math,
+        } = *spec
+        else {
+            continue;
+        };
+        if !has_variants(precision, math) {
+            continue;
+        }
+        let class = SizeClass::of(m, n, k);
+        let size = if user_sizes {
+            m.max(n).max(k)
+        } else {
+            tune_size(props, precision, class, TuneBudget::default())
+        };
+        let cached = table
+            .entry(precision, math, class)
+            .is_some_and(|e| e.size == size);
+        let planned = jobs
+            .iter()
+            .any(|j| (j.precision, j.math, j.class) == (precision, math, class));
+        if !cached && !planned {
+            jobs.push(TuneJob {
+                precision,
+                math,
+                class,
+                size,
+            });
+        }
+    }
+    jobs
 }
 
 /// How long to time each candidate.
@@ -944,5 +1019,62 @@ mod tests {
         );
         std::fs::write(&path, "{ truncated").unwrap();
         assert_eq!(TuningCache::load(&path), TuningCache::default());
+    }
+
+    /// A class is timed once per run, in run order, unless the table holds a choice timed at
+    /// the size it would be timed at now; a new choice replaces the old one of its class.
+    #[test]
+    fn a_run_tunes_each_class_once_and_a_new_choice_replaces_the_old() {
+        use GemmMath::{CudaCores, TensorCores};
+        let props = DeviceProps {
+            total_memory: 24 << 30,
+            free_memory: 24 << 30,
+            ..Default::default()
+        };
+        let mut t = TuningTable::new(0, TuningKey::for_device(&DeviceInfo::default()));
+        let sgemm = |s| WorkloadSpec::gemm(Precision::F32, s, s, s);
+        let dgemm_tc = WorkloadSpec::Gemm {
+            precision: Precision::F64,
+            m: 4096,
+            n: 4096,
+            k: 4096,
+            math: TensorCores,
+        };
+        let specs = [sgemm(1024), sgemm(512), dgemm_tc, sgemm(4096)];
+        let all = |_: Precision, _: GemmMath| true;
+        let classes = |jobs: Vec<TuneJob>| -> Vec<(Precision, GemmMath, SizeClass, usize)> {
+            jobs.iter()
+                .map(|j| (j.precision, j.math, j.class, j.size))
+                .collect()
+        };
+        assert_eq!(
+            classes(tuning_needed(&t, &specs, &props, false, all)),
+            [
+                (Precision::F32, CudaCores, SizeClass::Small, 1024),
+                (Precision::F64, TensorCores, SizeClass::Medium, 4096),
+                (Precision::F32, CudaCores, SizeClass::Medium, 4096),
+            ]
+        );
+        // The user's sizes: the first GEMM of each class is the size it is timed at.
+        assert_eq!(
+            classes(tuning_needed(&t, &specs, &props, true, all))[0],
+            (Precision::F32, CudaCores, SizeClass::Small, 1024)
+        );
+        // A path with nothing to choose from in the build loaded is not tuned.
+        let no_tc = |_: Precision, m: GemmMath| m == CudaCores;
+        assert_eq!(tuning_needed(&t, &specs, &props, false, no_tc).len(), 2);
+        // A cached choice at the same size stands; one timed at another size is timed again.
+        t.entries
+            .push(entry(Precision::F32, CudaCores, SizeClass::Small, "old"));
+        assert_eq!(tuning_needed(&t, &specs, &props, false, all).len(), 2);
+        t.entries[0].size = 512;
+        assert_eq!(tuning_needed(&t, &specs, &props, false, all).len(), 3);
+        t.replace(entry(Precision::F32, CudaCores, SizeClass::Small, "new"));
+        t.replace(entry(Precision::F32, TensorCores, SizeClass::Small, "tc"));
+        assert_eq!(t.entries.len(), 2);
+        let small = t
+            .entry(Precision::F32, CudaCores, SizeClass::Small)
+            .unwrap();
+        assert_eq!((small.variant.as_str(), small.size), ("new", 1024));
     }
 }

@@ -6,6 +6,8 @@
 //! - [`junit`]: junit.xml, every check as a JUnit test case.
 //! - [`console`]: the compact summary printed at the end of a run.
 //! - [`info`]: the inventory text of `gpugate info`.
+//! - [`rerender`]: `gpugate report`, a saved run decided again ([`decide_again`]) and rendered
+//!   once more.
 //!
 //! run.json is written atomically (a temporary file renamed over the old one), so a crash
 //! mid-write keeps the previous complete file. [`load_run`] reads it back, on any machine, with
@@ -21,6 +23,7 @@ pub mod json;
 pub mod junit;
 pub mod layout;
 pub mod markdown;
+mod rerender;
 pub mod video;
 
 #[cfg(test)]
@@ -33,6 +36,7 @@ use crate::model::{Check, RunReport, Verdict, SCHEMA_VERSION};
 pub use console::Console;
 pub use json::Json;
 pub use markdown::Markdown;
+pub use rerender::{decide_again, rerender, Rerendered};
 
 /// The warning every report carries at its top when a GPU of the run was simulated
 /// (gpugate-sim): which GPUs, that nothing is a measurement, and whether their checks were let

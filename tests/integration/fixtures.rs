@@ -70,7 +70,7 @@ fn the_interrupted_fixture_fails_in_every_report_with_every_check() {
     let i = r.interrupted.clone().expect("recorded");
     assert_eq!(i.signal, "SIGINT");
     assert_eq!(r.results.len(), i.finished_workloads);
-    gpugate::run::decide_again(&mut r);
+    gpugate::report::decide_again(&mut r);
     assert_eq!(r.exit_code, 1);
     let ids: Vec<&str> = r.checks.iter().map(|c| c.id.as_str()).collect();
     for t in [
@@ -137,7 +137,7 @@ fn stale_renderings(fixtures: &Path, update: bool) -> Vec<String> {
     for name in names {
         let path = fixtures.join(&name);
         let mut r = gpugate::report::load_run(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
-        gpugate::run::decide_again(&mut r);
+        gpugate::report::decide_again(&mut r);
         let dir = fixtures
             .join("rendered")
             .join(name.trim_end_matches(".run.json"));

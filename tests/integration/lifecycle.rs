@@ -255,7 +255,7 @@ fn concurrent_reports_never_fail_each_other() {
         let junit = std::fs::read_to_string(d.join("junit.xml")).unwrap();
         // The reports are of the run decided again (the stored checks are an older gpugate's).
         let mut run = gpugate::report::load_run(&d.join("run.json")).unwrap();
-        gpugate::run::decide_again(&mut run);
+        gpugate::report::decide_again(&mut run);
         crate::junit::assert_matches_run(&junit, &run);
         let tmp: Vec<_> = std::fs::read_dir(d)
             .unwrap()

@@ -128,7 +128,7 @@ fn report_of(text: &str) -> (i32, String) {
     let path = Path::new("/fuzz/run.json");
     match gpugate::report::parse_run(text, path) {
         Ok(mut r) => {
-            gpugate::run::decide_again(&mut r);
+            gpugate::report::decide_again(&mut r);
             let outputs = gpugate::report::render_all(&r);
             assert!(outputs
                 .iter()

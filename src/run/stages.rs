@@ -1,14 +1,14 @@
-//! The acceptance run, stage by stage, as the data flows: select the GPUs → plan → for each
-//! GPU open it, tune its GEMM variants, measure its workloads (each followed by the peers'
-//! jobs placed after it, e.g. cuBLAS) → the peers' jobs placed at the end (the hardware
-//! encoder) → host workloads → gate → write. Peers are [`crate::peer::Peer`]s; the runner
-//! knows none by name.
-//!
-//! [`run`] reads like that list; each stage is a method of [`Runner`], which holds the run's
-//! report (saved to run.json after every workload), its progress callback and its position in
-//! the plan. Every stage stops early when the run is asked to stop ([`crate::stop`]).
+//! The stages of a run, each a method of [`Runner`], which holds the run's report (saved to
+//! run.json after every workload), its progress callback and its position in the plan: start
+//! (the run's directory and first run.json), [`Runner::plan`] (which workloads run where, with
+//! the peers' jobs), [`Runner::open_gpu`] (open, floors, tune, telemetry), [`Runner::measure_gpu`]
+//! (each workload followed by the peers' jobs placed after it), [`Runner::peers_at_end`],
+//! [`Runner::host`], [`Runner::finish`] (gate, write every report, point `latest`). A runner
+//! (the acceptance run, [`super::acceptance`]) is the order it calls them in; every stage stops
+//! early when the run is asked to stop ([`crate::stop`]). Peers are [`crate::peer::Peer`]s: the
+//! stages know none by name.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -16,87 +16,57 @@ use crate::cuda::CudaDevice;
 use crate::error::Error;
 use crate::gate::{self, Profile};
 use crate::host::HostBackend;
-use crate::measure::tune::{self, SizeClass, TuneBudget, TuningCache, TuningKey, TuningTable};
+use crate::measure::tune::{self, TuneBudget, TuneJob, TuningCache, TuningKey, TuningTable};
 use crate::measure::StoppingCriterion;
 use crate::model::{
-    exit, BackendKind, DeviceInfo, HostInfo, ProfileRef, Role, RunReport, Verdict, SCHEMA_VERSION,
+    exit, BackendKind, DeviceInfo, HostInfo, ProfileRef, Role, RunReport, ToolInfo, Verdict,
+    WorkloadResult, SCHEMA_VERSION,
 };
 use crate::peer::{Context, Peer, PeerJob, PeerSite};
 use crate::plan::plan_with;
 use crate::probe;
 use crate::probe::telemetry::{self as nvml, GpuTelemetry};
 use crate::report::{self, layout::RunDir};
-use crate::run::{
-    create_run_dir, fresh_seed, module_notes, now_rfc3339, props_of, resolve_profile, run_one,
-    small_stream_note, tool_info, workload_seed, BackendChoice, Progress, RunOptions, RunOutcome,
-    Slot,
-};
 use crate::workload::backend::{Backend, DeviceBackend};
+use crate::workload::device::DeviceProps;
 use crate::workload::{WorkloadError, WorkloadSpec};
 
-/// Runs the acceptance run and writes run.json (after every workload) and every report.
-/// Returns what it wrote; the report's `exit_code` is the process's.
-pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunOutcome, Error> {
-    // Everything that can make the tool unable to run is checked before measuring, and
-    // nothing is created before the arguments are known to be good.
-    check_sampling(opts)?;
-    let resolved = resolve_profile(opts.profile.as_deref())?;
-    let host = probe::host();
-    let inv = probe::gpus();
-    progress(Progress::Probed {
-        host: &host,
-        gpus: &inv.devices,
-        unavailable: inv.unavailable.as_deref(),
-    });
-    let selected = select_gpus(opts.gpus.as_deref(), &inv)?;
-    let (profile, origin) = match resolved {
-        Some(p) => p,
-        None => (gate::auto_profile(&inv.devices), "auto".to_string()),
-    };
-    let mut runner = Runner::start(opts, progress, &profile, origin, host, &inv, &selected)?;
-    let plan = runner.plan(&profile, !selected.is_empty());
-    for gpu in runner.report.gpus.clone() {
-        if crate::stop::requested() {
-            break;
-        }
-        runner.gpu(&gpu, &plan)?;
+use super::one::{run_one, Slot};
+use super::options::sampling_note;
+use super::{
+    fresh_seed, module_notes, now_rfc3339, small_stream_note, workload_seed, BackendChoice,
+    Progress, RunOptions, RunOutcome,
+};
+
+/// This gpugate: its name, version and the git commit it was built from, as a run records it.
+pub fn tool_info() -> ToolInfo {
+    ToolInfo {
+        name: "gpugate".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        git_commit: option_env!("GPUGATE_GIT_COMMIT").map(str::to_string),
     }
-    runner.peers_at_end(&plan)?;
-    runner.host(&plan)?;
-    runner.finish(&profile)
 }
 
-/// `--min-time` must not exceed the timeout it runs under (`--timeout`, else the level's).
-fn check_sampling(opts: &RunOptions) -> Result<(), Error> {
-    let crit = StoppingCriterion::for_level_with(opts.level, opts.sampling);
-    if crit.min_time > crit.max_time {
-        return Err(Error::Usage(format!(
-            "--min-time {} s is longer than the timeout of {} s ({}): lower --min-time or raise \
-             --timeout",
-            crit.min_time,
-            crit.max_time,
-            if opts.sampling.max_time.is_some() {
-                "--timeout".to_string()
-            } else {
-                format!("--level {}", opts.level)
-            }
-        )));
-    }
-    Ok(())
-}
-
-/// The note a run records when the user set its sampling times.
-pub(crate) fn sampling_note(opts: &RunOptions, crit: &StoppingCriterion) -> Option<String> {
-    opts.sampling.any().then(|| {
-        format!(
-            "sampling: at least {} s and at most {} s per workload (--min-time / --timeout in \
-             place of the level's 0.5 s and {} s); still at least 10 samples and 0.5 % noise \
-             to stop early",
-            crit.min_time,
-            crit.max_time,
-            StoppingCriterion::for_level(opts.level).max_time
-        )
+/// Creates the run's own directory under `root` (`root/runs/<id>/`, see
+/// [`report::layout`]), once the arguments are known to be good and before anything is
+/// measured.
+pub fn create_run_dir(root: &Path, started_at: &str) -> Result<report::layout::RunDir, Error> {
+    report::layout::create_run_dir(root, started_at).map_err(|err| Error::Output {
+        path: root.to_path_buf(),
+        err,
     })
+}
+
+/// What the planner and the tuner need to know of a GPU, from its inventory.
+pub(crate) fn props_of(d: &DeviceInfo) -> DeviceProps {
+    DeviceProps {
+        name: d.name.clone(),
+        sm_count: d.sm_count,
+        l2_bytes: d.l2_cache_bytes,
+        total_memory: d.total_memory_bytes,
+        free_memory: d.free_memory_bytes,
+        compute_capability: d.compute_capability,
+    }
 }
 
 /// The GPUs `--gpus` names (all found when it is absent); a GPU that is not there is a usage
@@ -157,21 +127,27 @@ impl Plan {
         self.jobs.len() + self.peer_jobs.len()
     }
 
-    /// The peers' jobs on GPU `gpu` placed after `after` (None: at the end).
-    fn peer_jobs_of(
-        &self,
-        gpu: u32,
-        after: Option<WorkloadSpec>,
-    ) -> impl Iterator<Item = (usize, PeerJob)> + '_ {
+    /// The peers' jobs on GPU `gpu` placed after `after` (None: at the end): (index into
+    /// `peers`, job).
+    fn peer_jobs_of(&self, gpu: u32, after: Option<WorkloadSpec>) -> Vec<(usize, PeerJob)> {
         self.peer_jobs
             .iter()
-            .filter(move |(g, _, j)| *g == gpu && j.after == after)
+            .filter(|(g, _, j)| *g == gpu && j.after == after)
             .map(|(_, p, j)| (*p, *j))
+            .collect()
     }
 }
 
 /// The run's peers, and their jobs: (GPU, index into the peers, job).
 type PeerPlan = (Vec<Box<dyn Peer>>, Vec<(u32, usize, PeerJob)>);
+
+/// A GPU opened for measuring ([`Runner::open_gpu`]): gpugate's context on it, the backend
+/// that prepares its workloads (with the GEMM variants tuned for it) and its telemetry.
+pub struct OpenGpu {
+    pub dev: Arc<CudaDevice>,
+    pub backend: DeviceBackend<CudaDevice>,
+    pub telemetry: Option<Arc<GpuTelemetry>>,
+}
 
 /// A run in progress: its report, where it is written, and where it is in the plan.
 pub struct Runner<'a> {
@@ -189,7 +165,7 @@ pub struct Runner<'a> {
 
 impl<'a> Runner<'a> {
     /// Creates the run's directory and its first run.json.
-    fn start(
+    pub fn start(
         opts: &'a RunOptions,
         progress: &'a mut dyn FnMut(Progress),
         profile: &Profile,
@@ -268,7 +244,7 @@ impl<'a> Runner<'a> {
     }
 
     /// The plan: which workloads run where, the peers, the encodes, and the total.
-    fn plan(&mut self, profile: &Profile, any_gpu: bool) -> Plan {
+    pub fn plan(&mut self, profile: &Profile, any_gpu: bool) -> Plan {
         let (opts, level) = (self.opts, self.opts.level);
         let use_cuda = opts.backend != BackendChoice::Host && any_gpu;
         let use_host = opts.backend == BackendChoice::Host
@@ -331,11 +307,23 @@ impl<'a> Runner<'a> {
         (peers, peer_jobs)
     }
 
-    /// One GPU: open it, tune its GEMM variants, then measure its workloads.
-    fn gpu(&mut self, gpu: &DeviceInfo, plan: &Plan) -> Result<(), Error> {
+    /// The GPUs of the run, in order.
+    pub fn gpus(&self) -> Vec<DeviceInfo> {
+        self.report.gpus.clone()
+    }
+
+    /// One GPU made ready to measure: opened (its modules loaded), its launch and copy floors
+    /// timed, its GEMM variants tuned, its telemetry opened. None when the plan has nothing for
+    /// it, or when it could not be opened: then each of its workloads has failed with the
+    /// reason.
+    pub fn open_gpu(
+        &mut self,
+        gpu: &DeviceInfo,
+        plan: &mut Plan,
+    ) -> Result<Option<OpenGpu>, Error> {
         let specs = plan.specs_of(Some(gpu.index));
         if specs.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let dev = match CudaDevice::open(gpu.index) {
             Ok((dev, loads)) => {
@@ -346,7 +334,7 @@ impl<'a> Runner<'a> {
                 self.report.module_loads.extend(loads);
                 Arc::new(dev)
             }
-            Err(why) => return self.unusable_gpu(gpu, plan, specs, why),
+            Err(why) => return self.unusable_gpu(gpu, plan, specs, why).map(|()| None),
         };
         // A family on a lower build than the GPU's best, or on none, because of the driver: say
         // so (the workloads that need what is missing fail with the same reason).
@@ -367,7 +355,11 @@ impl<'a> Runner<'a> {
         backend.tuning = Some(table);
         self.save()?;
         let telemetry = self.telemetry(gpu);
-        self.measure_gpu(gpu, &dev, &backend, plan, specs, telemetry.as_ref())
+        Ok(Some(OpenGpu {
+            dev,
+            backend,
+            telemetry,
+        }))
     }
 
     /// A GPU that could not be opened: each of its workloads, and each peer job placed after
@@ -375,7 +367,7 @@ impl<'a> Runner<'a> {
     fn unusable_gpu(
         &mut self,
         gpu: &DeviceInfo,
-        plan: &Plan,
+        plan: &mut Plan,
         specs: Vec<WorkloadSpec>,
         why: crate::cuda::CudaError,
     ) -> Result<(), Error> {
@@ -393,11 +385,11 @@ impl<'a> Runner<'a> {
             if crate::stop::requested() {
                 break;
             }
-            self.index += 1;
+            let position = self.next_position();
             let r = run_one(
                 &spec,
                 &at,
-                (self.index, self.total),
+                position,
                 |_| Err(WorkloadError::Cuda(why.clone())),
                 &self.crit,
                 None,
@@ -412,7 +404,7 @@ impl<'a> Runner<'a> {
     }
 
     /// GEMM variants: from the tuning cache, or timed now for the size classes this run needs
-    /// (and stored in the cache for the next runs).
+    /// ([`tune::tuning_needed`]; stored in the cache for the next runs).
     fn tune(
         &mut self,
         gpu: &DeviceInfo,
@@ -426,42 +418,24 @@ impl<'a> Runner<'a> {
             .unwrap_or_default();
         let key = TuningKey::for_device(gpu);
         let mut table = tune::cached_or_empty(&cache, gpu.index, &key, self.opts.retune);
+        let needed = tune::tuning_needed(
+            &table,
+            specs,
+            &props_of(gpu),
+            self.opts.sizes.gemm.is_some(),
+            |p, math| !dev.kernel_set().gemm_variants(p, math).is_empty(),
+        );
         let mut tuned_now = false;
-        let mut tried = Vec::new();
-        for spec in specs {
+        for job in needed {
             if crate::stop::requested() {
                 break;
             }
-            let WorkloadSpec::Gemm {
+            let TuneJob {
                 precision,
-                m,
-                n,
-                k,
                 math,
-            } = *spec
-            else {
-                continue;
-            };
-            // Nothing to choose from in the build loaded (the driver's JIT is too old for the
-            // one that has this path): the workload fails with that reason, untuned.
-            if dev.kernel_set().gemm_variants(precision, math).is_empty() {
-                continue;
-            }
-            let class = SizeClass::of(m, n, k);
-            // The size the variants are timed on: the class's representative (shrunk to fit),
-            // or, when the user set the GEMM sizes, the first of them in this class. A cached
-            // choice counts only if it was timed at that size.
-            let size = match self.opts.sizes.gemm {
-                Some(_) => m.max(n).max(k),
-                None => tune::tune_size(&props_of(gpu), precision, class, TuneBudget::default()),
-            };
-            let cached = table
-                .entry(precision, math, class)
-                .is_some_and(|e| e.size == size);
-            if cached || tried.contains(&(precision, math, class)) {
-                continue;
-            }
-            tried.push((precision, math, class));
+                class,
+                size,
+            } = job;
             (self.progress)(Progress::Tuning {
                 device: gpu.index,
                 precision,
@@ -473,10 +447,7 @@ impl<'a> Runner<'a> {
             let cc = gpu.compute_capability;
             match tune::tune_class_at(dev, precision, math, cc, class, size, budget, seed) {
                 Ok(entry) => {
-                    table.entries.retain(|e| {
-                        !(e.precision == precision && e.math == math && e.size_class == class)
-                    });
-                    table.entries.push(entry);
+                    table.replace(entry);
                     tuned_now = true;
                 }
                 Err(why) => self.note(format!(
@@ -541,15 +512,12 @@ impl<'a> Runner<'a> {
     }
 
     /// A GPU's workloads, each followed by the peers' jobs placed after it (cuBLAS beside the
-    /// first GEMM of each precision and shape).
-    fn measure_gpu(
+    /// first GEMM of each precision and shape), on the GPU [`Runner::open_gpu`] opened.
+    pub fn measure_gpu(
         &mut self,
         gpu: &DeviceInfo,
-        dev: &Arc<CudaDevice>,
-        backend: &DeviceBackend<CudaDevice>,
-        plan: &Plan,
-        specs: Vec<WorkloadSpec>,
-        telemetry: Option<&Arc<GpuTelemetry>>,
+        open: &OpenGpu,
+        plan: &mut Plan,
     ) -> Result<(), Error> {
         let primary = Slot {
             backend: BackendKind::Cuda,
@@ -557,17 +525,19 @@ impl<'a> Runner<'a> {
             device_name: gpu.name.clone(),
             role: Role::Primary,
         };
-        let seed = self.report.seed;
-        for spec in specs {
+        let (seed, telemetry) = (self.report.seed, open.telemetry.as_ref());
+        for spec in plan.specs_of(Some(gpu.index)) {
             if crate::stop::requested() {
                 break;
             }
-            self.measure(&spec, &primary, prepare_on(backend, &spec, seed), telemetry)?;
+            let prepare = prepare_on(&open.backend, &spec, seed);
+            self.measure(&spec, &primary, prepare, telemetry)?;
             for (p, job) in plan.peer_jobs_of(gpu.index, Some(spec)) {
                 if crate::stop::requested() {
                     break;
                 }
-                self.measure_peer(plan, p, &job, gpu, Context::Open(dev), telemetry)?;
+                let dev = Context::Open(&open.dev);
+                self.measure_peer(plan, p, &job, gpu, dev, telemetry)?;
             }
         }
         Ok(())
@@ -577,20 +547,20 @@ impl<'a> Runner<'a> {
     /// failure), saved.
     fn measure_peer(
         &mut self,
-        plan: &Plan,
+        plan: &mut Plan,
         p: usize,
         job: &PeerJob,
         gpu: &DeviceInfo,
         dev: Context<'_>,
         telemetry: Option<&Arc<GpuTelemetry>>,
     ) -> Result<(), Error> {
-        self.index += 1;
-        let peer = &plan.peers[p];
+        let position = self.next_position();
+        let peer = &mut plan.peers[p];
         let site = PeerSite {
             gpu,
             dev,
             seed: self.report.seed,
-            position: (self.index, self.total),
+            position,
             crit: &self.crit,
             telemetry,
             epoch: self.started,
@@ -602,8 +572,7 @@ impl<'a> Runner<'a> {
                 self.note(note);
             }
         }
-        self.report.results.push(r);
-        self.save()
+        self.keep(r)
     }
 
     /// One workload: measured, verified, kept, saved.
@@ -614,23 +583,36 @@ impl<'a> Runner<'a> {
         prepare: impl FnOnce(&str) -> Result<Box<dyn crate::workload::Trial + 'd>, WorkloadError>,
         telemetry: Option<&Arc<GpuTelemetry>>,
     ) -> Result<(), Error> {
-        self.index += 1;
+        let position = self.next_position();
         let r = run_one(
             spec,
             at,
-            (self.index, self.total),
+            position,
             prepare,
             &self.crit,
             telemetry.map(|t| (t, self.started)),
             self.progress,
         );
+        self.keep(r)
+    }
+
+    /// The next workload's place in the plan: (its number, the plan's total), for progress.
+    pub fn next_position(&mut self) -> (usize, usize) {
+        self.index += 1;
+        (self.index, self.total)
+    }
+
+    /// A finished result kept in the report, and run.json saved (a crash keeps it). Every
+    /// measured workload and peer job ends with it; a runner that measures on threads of its own
+    /// hands each result to it on the thread that holds the `Runner`.
+    pub fn keep(&mut self, r: WorkloadResult) -> Result<(), Error> {
         self.report.results.push(r);
         self.save()
     }
 
     /// The peers' jobs placed after every GPU's own workloads (the hardware encoder), GPU by
     /// GPU. gpugate holds no context on the GPU by then.
-    fn peers_at_end(&mut self, plan: &Plan) -> Result<(), Error> {
+    pub fn peers_at_end(&mut self, plan: &mut Plan) -> Result<(), Error> {
         for gpu in self.report.gpus.clone() {
             for (p, job) in plan.peer_jobs_of(gpu.index, None) {
                 if crate::stop::requested() {
@@ -643,7 +625,7 @@ impl<'a> Runner<'a> {
     }
 
     /// The host CPU's workloads (host results never count as GPU results).
-    fn host(&mut self, plan: &Plan) -> Result<(), Error> {
+    pub fn host(&mut self, plan: &Plan) -> Result<(), Error> {
         let specs = plan.specs_of(None);
         if specs.is_empty() {
             return Ok(());
@@ -667,7 +649,7 @@ impl<'a> Runner<'a> {
 
     /// The end: complete, or interrupted with what was measured; gated; every report written;
     /// `latest` pointed at this run.
-    fn finish(mut self, profile: &Profile) -> Result<RunOutcome, Error> {
+    pub fn finish(mut self, profile: &Profile) -> Result<RunOutcome, Error> {
         self.report.finished_at = Some(now_rfc3339());
         match crate::stop::signal_name() {
             Some(signal) => {
