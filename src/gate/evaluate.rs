@@ -12,8 +12,8 @@
 //! - Host results never count as GPU results; they are reported, never gated.
 
 use crate::model::{
-    BackendKind, Check, CheckKind, DeviceInfo, Measurement, Role, RunReport, Verdict, VerifyStatus,
-    WorkloadResult,
+    BackendKind, Check, CheckKind, DeviceInfo, Interval, Measurement, Role, RunReport, Verdict,
+    VerifyStatus, WorkloadResult,
 };
 use crate::workload::{Direction, GemmMath, Precision, StreamOp, WorkloadSpec};
 
@@ -176,6 +176,10 @@ pub(crate) struct Draft {
     pub reason: String,
     pub hint: String,
     pub evidence: Vec<String>,
+    /// The noise interval [`decide`] compared with the pass line.
+    pub noise_interval: Option<Interval>,
+    /// The result(s) the judged value came from.
+    pub decided_from: Vec<String>,
 }
 
 /// What an undecided check's reason starts with.
@@ -232,6 +236,9 @@ impl Draft {
             reason,
             hint,
             evidence: self.evidence,
+            // Only a value that stands was judged by its interval.
+            noise_interval: self.noise_interval.filter(|_| observed.is_some()),
+            decided_from: self.decided_from,
         }
     }
 }
@@ -261,6 +268,8 @@ pub(crate) fn check(
         reason: String::new(),
         hint: String::new(),
         evidence: Vec::new(),
+        noise_interval: None,
+        decided_from: Vec::new(),
     }
 }
 
@@ -728,6 +737,7 @@ fn pcie_check(p: &Profile, r: &RunReport, g: &DeviceInfo, link: PcieReading, out
                  (>= {line:.1}): the link trains down while idle"
             );
             c.evidence = a.ids();
+            c.decided_from.extend(a.best_id());
         }
         (Some((v, _, _)), Some(line)) => {
             c.verdict = Some(Verdict::Fail);
@@ -739,6 +749,7 @@ fn pcie_check(p: &Profile, r: &RunReport, g: &DeviceInfo, link: PcieReading, out
                       slot, BIOS PCIe settings and nvidia-smi -q -d PCIE under load"
                 .into();
             c.evidence = a.ids();
+            c.decided_from.extend(a.best_id());
         }
         _ => {
             c.verdict = Some(Verdict::Inconclusive);
@@ -1055,6 +1066,10 @@ impl Assessment<'_> {
     fn best_value(&self) -> Option<(f64, f64, f64)> {
         self.best.map(|(_, v, lo, hi)| (v, lo, hi))
     }
+    /// The id of the result [`Self::best_value`] is the value of (none when there is none).
+    fn best_id(&self) -> Option<String> {
+        self.best.map(|(w, ..)| w.id.clone())
+    }
     /// Why this GPU has no verdict-worthy value: None when it is clean and measured.
     fn problem(&self, metric: Metric) -> Option<String> {
         let bad = self.bad();
@@ -1337,6 +1352,7 @@ pub(crate) fn decide(c: &mut Draft, t: &Target, value: f64, lo: f64, hi: f64) {
     }
     c.observed = Some(value);
     c.percent_of_spec = Some(value / spec * 100.0);
+    c.noise_interval = Some(Interval { lo, hi });
     let interval = format!(
         "{} {unit} (noise interval {}–{})",
         fmt_value(value, unit),
@@ -1394,6 +1410,28 @@ fn gpu_target_check(index: u32, metric: Metric, i: usize, t: &Target) -> Draft {
     )
 }
 
+/// What to do about a GPU's metric that has no verdict-worthy value ([`Assessment::problem`]).
+fn problem_hint(a: &Assessment) -> &'static str {
+    let bad = a.bad();
+    if bad
+        .iter()
+        .any(|w| w.error.is_none() && w.verification.status == VerifyStatus::Failed)
+    {
+        CORRECTNESS_HINT
+    } else if bad.iter().any(|w| {
+        w.error.is_none()
+            && w.measurement
+                .as_ref()
+                .and_then(invalid_measurement)
+                .is_some()
+    }) {
+        INVALID_HINT
+    } else {
+        "re-run; if it repeats, read the error above and the run log (a workload that cannot \
+         run on a GPU is a failure, never a skip)"
+    }
+}
+
 fn per_gpu(p: &Profile, r: &RunReport, out: &mut Vec<Draft>) {
     for index in gpu_slots(p, r) {
         let present = r.gpus.iter().any(|g| g.index == index);
@@ -1440,6 +1478,7 @@ fn per_gpu(p: &Profile, r: &RunReport, out: &mut Vec<Draft>) {
                 match (a.problem(metric), a.best_value()) {
                     (None, Some((v, lo, hi))) => {
                         decide(&mut c, t, v, lo, hi);
+                        c.decided_from.extend(a.best_id());
                         if let Some(note) = scaled_note(&a) {
                             c.reason.push_str(&note);
                         }
@@ -1458,29 +1497,70 @@ fn per_gpu(p: &Profile, r: &RunReport, out: &mut Vec<Draft>) {
                         c.observed = a.fastest_any();
                         c.percent_of_spec = c.observed.map(|v| v / t.spec() * 100.0);
                         c.reason = problem.unwrap_or_default();
-                        c.hint = if a.bad().iter().any(|w| {
-                            w.error.is_none() && w.verification.status == VerifyStatus::Failed
-                        }) {
-                            CORRECTNESS_HINT.into()
-                        } else if a.bad().iter().any(|w| {
-                            w.error.is_none()
-                                && w.measurement
-                                    .as_ref()
-                                    .and_then(invalid_measurement)
-                                    .is_some()
-                        }) {
-                            INVALID_HINT.into()
-                        } else {
-                            "re-run; if it repeats, read the error above and the run log \
-                             (a workload that cannot run on a GPU is a failure, never a skip)"
-                                .into()
-                        };
+                        c.hint = problem_hint(&a).into();
                     }
                 }
                 out.push(c);
             }
         }
     }
+}
+
+/// What the GPUs' results add up to for a machine target.
+struct MachineSum {
+    /// The sum of each GPU's value, and of the ends of its noise interval.
+    sum: f64,
+    lo: f64,
+    hi: f64,
+    /// The result each GPU's value came from.
+    decided_from: Vec<String>,
+    /// Every result of the metric, of every GPU.
+    evidence: Vec<String>,
+    /// Why a GPU has no value, one per such GPU.
+    problems: Vec<String>,
+    /// The first GPU whose best result is too small for its `share` of the line: what the
+    /// reason adds, and the hint.
+    small: Option<(String, String)>,
+}
+
+fn machine_sum(r: &RunReport, metric: Metric, share: f64) -> MachineSum {
+    let mut m = MachineSum {
+        sum: 0.0,
+        lo: 0.0,
+        hi: 0.0,
+        decided_from: Vec::new(),
+        evidence: Vec::new(),
+        problems: Vec::new(),
+        small: None,
+    };
+    for g in &r.gpus {
+        let a = assess(r, g.index, metric);
+        m.evidence.extend(a.ids());
+        match (a.problem(metric), a.best_value()) {
+            (None, Some((v, l, h))) => {
+                m.sum += v;
+                m.lo += l;
+                m.hi += h;
+                m.decided_from.extend(a.best_id());
+                if m.small.is_none() {
+                    m.small = a
+                        .best
+                        .and_then(|(w, ..)| too_small(r, w, metric, share))
+                        .map(|(why, hint)| {
+                            (
+                                format!("; gpu{}: {}", g.index, why.trim_start_matches("; ")),
+                                hint,
+                            )
+                        });
+                }
+            }
+            (problem, _) => {
+                m.problems
+                    .push(format!("gpu{}: {}", g.index, problem.unwrap_or_default()))
+            }
+        }
+    }
+    m
 }
 
 fn machine(p: &Profile, r: &RunReport, out: &mut Vec<Draft>) {
@@ -1522,39 +1602,12 @@ fn machine(p: &Profile, r: &RunReport, out: &mut Vec<Draft>) {
             out.push(c);
             continue;
         }
-        let (mut sum, mut lo, mut hi) = (0.0, 0.0, 0.0);
-        let mut problems = Vec::new();
-        // The first GPU whose best result is too small for its share of the line.
-        let mut small = None;
-        let share = t.required() / r.gpus.len() as f64;
-        for g in &r.gpus {
-            let a = assess(r, g.index, metric);
-            c.evidence.extend(a.ids());
-            match (a.problem(metric), a.best_value()) {
-                (None, Some((v, l, h))) => {
-                    sum += v;
-                    lo += l;
-                    hi += h;
-                    if small.is_none() {
-                        small = a
-                            .best
-                            .and_then(|(w, ..)| too_small(r, w, metric, share))
-                            .map(|(why, hint)| {
-                                (
-                                    format!("; gpu{}: {}", g.index, why.trim_start_matches("; ")),
-                                    hint,
-                                )
-                            });
-                    }
-                }
-                (problem, _) => {
-                    problems.push(format!("gpu{}: {}", g.index, problem.unwrap_or_default()))
-                }
-            }
-        }
-        if problems.is_empty() {
-            decide(&mut c, t, sum, lo, hi);
-            if let (Some(Verdict::Fail), Some((why, hint))) = (c.verdict, small) {
+        let m = machine_sum(r, metric, t.required() / r.gpus.len() as f64);
+        c.evidence = m.evidence;
+        if m.problems.is_empty() {
+            decide(&mut c, t, m.sum, m.lo, m.hi);
+            c.decided_from = m.decided_from;
+            if let (Some(Verdict::Fail), Some((why, hint))) = (c.verdict, m.small) {
                 c.reason.push_str(&why);
                 c.hint = hint;
             }
@@ -1567,7 +1620,7 @@ fn machine(p: &Profile, r: &RunReport, out: &mut Vec<Draft>) {
             }
         } else {
             c.verdict = Some(Verdict::Fail);
-            c.reason = problems.join("; ");
+            c.reason = m.problems.join("; ");
             c.hint = "a GPU without a valid result makes the machine's total unknown: see that \
                       GPU's checks"
                 .into();

@@ -92,13 +92,20 @@ pub fn redecide(r: &RunReport) -> Decision {
                 evaluate::completeness(r, &mut checks);
             }
             let verdict = RunReport::overall(&checks);
+            // Nothing of the gate is worked out again for them (charts included).
+            let no_intervals = if checks.iter().any(|c| c.noise_interval.is_some()) {
+                ""
+            } else {
+                ". They record no noise intervals (run.json schema 3 on), so the checks and \
+                 samples charts are not drawn"
+            };
             Decision {
                 checks,
                 verdict,
                 exit_code: exit::for_verdict(verdict),
                 notes: vec![format!(
                     "checks as stored, not recomputed: {why}; the verdict and exit code are \
-                     recomputed from them"
+                     recomputed from them{no_intervals}"
                 )],
             }
         }

@@ -1770,3 +1770,161 @@ fn a_size_too_small_to_measure_the_gpu_says_so_instead_of_blaming_it() {
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
+
+/// A check records how it was decided: the result(s) whose value it judged
+/// (`decided_from`) and the noise interval it compared with its pass line
+/// (`noise_interval`), which is what the gate computed from those results (one per GPU summed
+/// for a machine check, video in 1080p frames), and which explains the verdict and appears in
+/// the reason. A check whose value was not judged records neither.
+#[test]
+fn a_check_records_the_interval_and_results_it_was_decided_from() {
+    type RecordCase = (
+        &'static str,
+        usize,
+        &'static str,
+        fn(&mut RunReport),
+        &'static str,
+        &'static [&'static str],
+    );
+    let cases: [RecordCase; 10] = [
+        (
+            "one result",
+            1,
+            "g2.large",
+            |_| {},
+            "gpu0.fp32_gemm",
+            &[SGEMM0],
+        ),
+        (
+            "the fastest of two sizes",
+            1,
+            "g2.large",
+            |r| {
+                let mut w = result(0, sgemm(), 5.5);
+                w.id = "gpu0.sgemm.2048x2048x2048".into();
+                r.results.push(w);
+            },
+            "gpu0.fp32_gemm",
+            &["gpu0.sgemm.2048x2048x2048"],
+        ),
+        (
+            "the FP64 triad over a faster FP32 one",
+            1,
+            "g2.large",
+            |r| r.results.push(result(0, triad(Precision::F32), 300.0)),
+            "gpu0.stream_triad",
+            &["gpu0.stream.triad.f64"],
+        ),
+        (
+            "the most concurrent encode sessions over a faster single one",
+            1,
+            "g2.large",
+            |r| set_speed(r, "gpu0.nvenc.h264.1080p.x1", 900.0, 0.005),
+            "gpu0.nvenc_h264",
+            &["gpu0.nvenc.h264.1080p.x4"],
+        ),
+        (
+            "a smaller video frame, in 1080p frames",
+            1,
+            "g2.large",
+            |r| {
+                r.results.retain(|w| w.id != "gpu0.video.me.1080p");
+                r.results.push(result(0, video_me(1280, 720), 560.0));
+            },
+            "gpu0.video_me",
+            &["gpu0.video.me.720p"],
+        ),
+        (
+            "a straddling interval, inconclusive",
+            1,
+            "g2.large",
+            |r| set_speed(r, SGEMM0, 4.25, 0.1),
+            "gpu0.fp32_gemm",
+            &[SGEMM0],
+        ),
+        (
+            "below the line, failed",
+            1,
+            "g2.large",
+            |r| set_speed(r, SGEMM0, 3.0, 0.01),
+            "gpu0.fp32_gemm",
+            &[SGEMM0],
+        ),
+        (
+            "a machine check sums one result per GPU",
+            2,
+            "g2.2xlarge",
+            |r| set_speed(r, SGEMM1, 4.6, 0.05),
+            "machine.fp32_gemm",
+            &[SGEMM0, SGEMM1],
+        ),
+        (
+            "a wrong result: nothing judged",
+            1,
+            "g2.large",
+            |r| set(r, SGEMM0, |w| w.verification.status = VerifyStatus::Failed),
+            "gpu0.fp32_gemm",
+            &[],
+        ),
+        (
+            "a machine check with a GPU that did not run: nothing judged",
+            2,
+            "g2.2xlarge",
+            |r| set(r, SGEMM1, |w| w.error = Some("launch failed".into())),
+            "machine.fp32_gemm",
+            &[],
+        ),
+    ];
+    for (name, gpus, profile_name, mutate, id, from) in cases {
+        let mut r = report(gpus);
+        mutate(&mut r);
+        let c = evaluate(&profile(profile_name), &r);
+        let c = c
+            .iter()
+            .find(|c| c.id == id)
+            .unwrap_or_else(|| panic!("{name}: no check {id}"));
+        assert_eq!(c.decided_from, from, "{name}: {c:#?}");
+        if from.is_empty() {
+            assert_eq!(c.noise_interval, None, "{name}");
+            continue;
+        }
+        // What the gate computes from the results it was decided from.
+        let (mut lo, mut hi) = (0.0, 0.0);
+        for wid in from {
+            let w = r.results.iter().find(|w| w.id == *wid).unwrap();
+            let (l, h) = noise_interval(w.measurement.as_ref().unwrap());
+            let f = evaluate::video_scale_to_target(&w.spec);
+            lo += l * f;
+            hi += h * f;
+        }
+        let got = c
+            .noise_interval
+            .unwrap_or_else(|| panic!("{name}: no interval"));
+        assert!(
+            (got.lo - lo).abs() <= 1e-9 * lo && (got.hi - hi).abs() <= 1e-9 * hi,
+            "{name}: recorded {got:?}, the gate's ({lo}, {hi})"
+        );
+        let o = c.observed.unwrap();
+        assert!(got.lo <= o && o <= got.hi, "{name}: {o} outside {got:?}");
+        // The recorded interval is the one the verdict and the reason came from.
+        let line = c.required.unwrap();
+        let want = if got.hi < line {
+            Verdict::Fail
+        } else if got.lo >= line {
+            Verdict::Pass
+        } else {
+            Verdict::Inconclusive
+        };
+        assert_eq!(c.verdict, want, "{name}: {}", c.reason);
+        let shown = format!(
+            "noise interval {}–{}",
+            crate::util::fmt_value(got.lo, &c.unit),
+            crate::util::fmt_value(got.hi, &c.unit)
+        );
+        assert!(
+            c.reason.contains(&shown),
+            "{name}: {shown} not in {}",
+            c.reason
+        );
+    }
+}

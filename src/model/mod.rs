@@ -16,7 +16,10 @@ pub use spec::WorkloadSpec;
 /// 2: the profile's machine block and targets are recorded (`profile.machine`,
 /// `profile.targets`), each GPU's nominal peaks (`peaks`), `interrupted`, and the
 /// `run.complete` check.
-pub const SCHEMA_VERSION: u32 = 2;
+/// 3: a check records how it was decided: the noise interval it compared with its pass line
+/// (`checks[].noise_interval`) and the result(s) its value came from (`checks[].decided_from`).
+/// `gpugate report` reads 1 and 2 too: it decides their checks again, which records both.
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// serde for an f64 that may be NaN or infinite (a failed verification's error, a degenerate
 /// sample's throughput): JSON has no such numbers, so they are written as `null` and `null` is
@@ -532,8 +535,27 @@ pub struct Check {
     pub reason: String,
     /// What to do next.
     pub hint: String,
-    /// Workload result ids this check was decided from.
+    /// Workload result ids this check looked at: every result of its metric and GPU(s),
+    /// whether or not it ran, was verified or counted.
     pub evidence: Vec<String>,
+    /// The noise interval of `observed` that the gate compared with the pass line (schema 3
+    /// on): FAIL when all of it is below the line, PASS when all of it reaches it. Set only
+    /// where a valid value was judged against a line; absent otherwise, and in the checks of an
+    /// older run.json that are shown as stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise_interval: Option<Interval>,
+    /// The ids of the result(s) `observed` and `noise_interval` came from (schema 3 on): the
+    /// one result a GPU's check counted, one per GPU for a machine check (summed). Empty where
+    /// no value was judged, and in the checks of an older run.json that are shown as stored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub decided_from: Vec<String>,
+}
+
+/// A closed interval `[lo, hi]` of values in a check's unit.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Interval {
+    pub lo: f64,
+    pub hi: f64,
 }
 
 /// The profile a run was gated against, as recorded in the report.

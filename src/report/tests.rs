@@ -978,7 +978,7 @@ fn load_run_errors_say_what_is_wrong() {
         ),
         (
             write("newer.json", &newer),
-            "written by a newer gpugate (schema 7); this one reads schema 2",
+            "written by a newer gpugate (schema 7); this one reads schema 3",
         ),
         (dir.path().join("missing.json"), "cannot read"),
     ];
@@ -1151,4 +1151,71 @@ fn results_that_failed_alike_are_one_warning() {
             .count(),
         3
     );
+}
+
+/// A run.json written before checks recorded how they were decided (schema 2: no
+/// `noise_interval`, no `decided_from`) still loads; deciding it again on reading (what
+/// `gpugate report` does) records both, and its charts are those of the run as gated today.
+/// Where its checks are shown as stored (a schema 1 file gated against a profile file, whose
+/// targets it does not record), they have no interval to draw: the checks and samples charts
+/// are left out, nothing recomputed in their place, and the charts of the results stay.
+#[test]
+fn an_older_run_json_without_recorded_intervals_still_renders() {
+    let r = sample_report();
+    assert!(r.checks.iter().any(|c| c.noise_interval.is_some()));
+    let mut v = serde_json::to_value(&r).unwrap();
+    v["schema_version"] = 2.into();
+    for c in v["checks"].as_array_mut().unwrap() {
+        let c = c.as_object_mut().unwrap();
+        c.remove("noise_interval");
+        c.remove("decided_from");
+    }
+    let text = serde_json::to_string_pretty(&v).unwrap();
+    let mut old = parse_run(&text, std::path::Path::new("old.run.json")).unwrap();
+    assert_eq!(old.schema_version, 2);
+    assert!(old
+        .checks
+        .iter()
+        .all(|c| c.noise_interval.is_none() && c.decided_from.is_empty()));
+    let d = gate::redecide(&old);
+    assert!(d.notes.is_empty(), "{:?}", d.notes);
+    assert_eq!(
+        d.checks, r.checks,
+        "decided again, the checks record it all"
+    );
+    old.checks = d.checks;
+    let svgs = |r: &RunReport| -> Vec<(String, String)> {
+        charts::all(r)
+            .into_iter()
+            .map(|c| (c.file_name, c.svg))
+            .collect()
+    };
+    assert_eq!(svgs(&old), svgs(&r));
+
+    // Schema 1, gated against a profile file: the checks as stored, without intervals.
+    v["schema_version"] = 1.into();
+    v["profile"]["origin"] = "/etc/gpugate/mine.toml".into();
+    let p = v["profile"].as_object_mut().unwrap();
+    p.remove("machine");
+    p.remove("targets");
+    let text = serde_json::to_string_pretty(&v).unwrap();
+    let mut old = parse_run(&text, std::path::Path::new("old.run.json")).unwrap();
+    let d = gate::redecide(&old);
+    assert!(d.notes[0].starts_with("checks as stored"), "{:?}", d.notes);
+    assert!(
+        d.notes[0].contains("the checks and samples charts are not drawn"),
+        "{:?}",
+        d.notes
+    );
+    old.checks = d.checks;
+    let names: Vec<String> = charts::all(&old).into_iter().map(|c| c.file_name).collect();
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.starts_with("checks_") || n.starts_with("samples_")),
+        "{names:?}"
+    );
+    assert!(names.iter().any(|n| n == "stream_gpu0.svg"), "{names:?}");
+    let html = super::html::Html.render(&old);
+    assert!(html.contains("gpu0.fp32_gemm"));
 }

@@ -1,15 +1,15 @@
 //! Per GPU, every gated performance metric on one axis, as % of its spec: the measured median
 //! (coloured by the check's verdict) with the noise interval the gate compared, the check's
-//! pass line, and the spec at 100 %.
+//! pass line, and the spec at 100 %. Everything drawn is what the check records (its
+//! `noise_interval` included): nothing of the gate is computed again here, and a check that
+//! records no interval (no value was judged against its line) is not drawn.
 
 use plotters::prelude::*;
 
 use super::{
-    devices, draw, gpu_label, measured_check, rows, title, Chart, ChartKind, Mark, AMBER, GREEN,
-    GREY, ORANGE, RED,
+    devices, draw, gpu_label, rows, title, Chart, ChartKind, Mark, AMBER, GREEN, GREY, ORANGE, RED,
 };
-use crate::gate::evaluate::{noise_interval, video_scale_to_target};
-use crate::model::{RunReport, Verdict};
+use crate::model::{CheckKind, RunReport, Verdict};
 use crate::util::fmt_value;
 
 /// One check on the chart, in % of its spec.
@@ -25,20 +25,15 @@ struct Row {
 fn rows_of(r: &RunReport, dev: u32) -> Vec<Row> {
     r.checks
         .iter()
-        .filter(|c| c.device == Some(dev))
-        .filter_map(|c| measured_check(r, c))
-        .map(|(c, w)| {
-            let spec = c.spec.unwrap_or(1.0);
+        .filter(|c| c.device == Some(dev) && c.kind == CheckKind::Performance)
+        .filter_map(|c| {
+            let spec = c.spec.filter(|s| *s > 0.0)?;
+            let observed = c.observed.filter(|v| v.is_finite())?;
+            let interval = c.noise_interval?;
+            Some((c, spec, observed, interval.lo, interval.hi))
+        })
+        .map(|(c, spec, observed, lo, hi)| {
             let pct = |v: f64| v / spec * 100.0;
-            let observed = c.observed.unwrap_or(f64::NAN);
-            let (lo, hi) = match &w.measurement {
-                Some(m) => {
-                    let (lo, hi) = noise_interval(m);
-                    let f = video_scale_to_target(&w.spec);
-                    (lo * f, hi * f)
-                }
-                None => (observed, observed),
-            };
             Row {
                 label: format!(
                     "{} ({} {})",

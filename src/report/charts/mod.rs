@@ -176,27 +176,20 @@ fn peaks(r: &RunReport, dev: u32) -> Option<GpuPeaks> {
     Some(crate::gate::profile::peaks_for_device(g))
 }
 
-/// A performance check with a measured value and a spec, with the result behind its value: of
-/// the results it was decided from, the measured and verified one whose median (in the check's
-/// frames for video) is the check's observed value.
+/// A performance check with a measured value and a spec, with the result its value was
+/// decided from (recorded by the gate in `decided_from`): for a GPU's check the one result it
+/// counted. None for a check that records no such result (nothing was judged, a machine
+/// check's sum, or an older run.json's checks shown as stored).
 fn measured_check<'a>(r: &'a RunReport, c: &'a Check) -> Option<(&'a Check, &'a WorkloadResult)> {
     if c.kind != CheckKind::Performance {
         return None;
     }
-    let observed = c.observed.filter(|v| v.is_finite())?;
+    c.observed.filter(|v| v.is_finite())?;
     c.spec.filter(|s| *s > 0.0)?;
-    let scaled = |w: &WorkloadResult| {
-        let m = w.measurement.as_ref()?;
-        Some(m.throughput.median * crate::gate::evaluate::video_scale_to_target(&w.spec))
+    let [id] = c.decided_from.as_slice() else {
+        return None;
     };
-    let w = c
-        .evidence
-        .iter()
-        .filter_map(|id| r.results.iter().find(|w| &w.id == id))
-        .filter(|w| w.error.is_none() && w.verification.passed())
-        .filter_map(|w| Some((w, (scaled(w)? - observed).abs())))
-        .min_by(|a, b| a.1.total_cmp(&b.1))?
-        .0;
+    let w = r.results.iter().find(|w| &w.id == id)?;
     Some((c, w))
 }
 

@@ -9,7 +9,6 @@ use super::{
     devices, draw, gpu_label, measured_check, rows, title, Chart, ChartKind, Mark, BLUE, GREY,
     ORANGE,
 };
-use crate::gate::evaluate::noise_interval;
 use crate::model::{RunReport, WorkloadResult};
 use crate::util::fmt_value;
 
@@ -61,10 +60,11 @@ fn rows_of(r: &RunReport, dev: u32) -> Vec<Row> {
             }
             let mut sorted = samples.clone();
             sorted.sort_by(f64::total_cmp);
-            let (lo, hi) = noise_interval(m);
-            // The check's pass line in the result's own frames (video: 1080p frames scaled
-            // back to the frame size measured).
+            // The check's pass line and recorded noise interval in the result's own frames
+            // (video: 1080p frames scaled back to the frame size measured).
             let scale = c.observed.map_or(1.0, |o| o / med);
+            let interval = c.noise_interval?;
+            let (lo, hi) = (interval.lo / scale, interval.hi / scale);
             let unit = &m.throughput.unit;
             Some(Row {
                 label: format!(

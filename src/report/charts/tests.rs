@@ -358,3 +358,82 @@ fn tensor_core_gemms_have_their_own_chart_and_one_size_none() {
     let one = crate::report::tests::sample_report();
     assert!(all(&one).iter().all(|c| c.kind != ChartKind::Gemm));
 }
+
+/// The checks and samples charts draw the noise interval the check records (the one the gate
+/// compared with the pass line), never one computed again from the results: a recorded
+/// interval far from what a recomputation gives is drawn where it was recorded. A check that
+/// records no interval (nothing was judged, or an older run.json's checks as stored) is not
+/// drawn on the checks chart, nor its samples.
+#[test]
+fn the_check_charts_draw_the_interval_the_check_records() {
+    let mut r = rich_report();
+    let c = r
+        .checks
+        .iter_mut()
+        .find(|c| c.id == "gpu0.fp32_gemm")
+        .unwrap();
+    let (observed, spec) = (c.observed.unwrap(), c.spec.unwrap());
+    let recorded = crate::model::Interval {
+        lo: observed * 0.8,
+        hi: observed * 1.1,
+    };
+    c.noise_interval = Some(recorded);
+    let w = r
+        .results
+        .iter()
+        .find(|w| w.id == c.decided_from[0])
+        .unwrap();
+    let (lo, hi) = crate::gate::noise_interval(w.measurement.as_ref().unwrap());
+    assert!(
+        lo > recorded.lo * 1.1 && hi < recorded.hi / 1.05,
+        "{lo} {hi}"
+    );
+    let grey_span_near = |s: &Svg, y: f64| {
+        s.lines_of("#6E6E6E", "2")
+            .into_iter()
+            .filter(|l| l.len() == 2 && (l[0].1 - l[1].1).abs() < 0.5)
+            .min_by(|a, b| (a[0].1 - y).abs().total_cmp(&(b[0].1 - y).abs()))
+            .map(|l| (l[0].0.min(l[1].0), l[0].0.max(l[1].0)))
+            .expect("a noise interval")
+    };
+
+    let s = parse(&chart(&r, "checks_gpu0.svg").svg);
+    let x = s.axis(true, false);
+    let (_, row) = s.text("fp32_gemm (4.87 TFLOPS)");
+    let (x0, x1) = grey_span_near(&s, row);
+    let pct = |v: f64| v / spec * 100.0;
+    assert!(
+        (x0 - x(pct(recorded.lo))).abs() <= 1.5,
+        "{x0} vs {}",
+        x(pct(recorded.lo))
+    );
+    assert!(
+        (x1 - x(pct(recorded.hi))).abs() <= 1.5,
+        "{x1} vs {}",
+        x(pct(recorded.hi))
+    );
+
+    let s = parse(&chart(&r, "samples_gpu0.svg").svg);
+    let x = s.axis(true, false);
+    let (_, row) = s
+        .texts
+        .iter()
+        .find(|t| t.4.starts_with("fp32_gemm: median"))
+        .map(|t| (t.0, t.1))
+        .expect("the fp32_gemm row");
+    let (x0, x1) = grey_span_near(&s, row);
+    assert!((x0 - x(80.0)).abs() <= 1.5, "{x0} vs {}", x(80.0));
+    assert!((x1 - x(110.0)).abs() <= 1.5, "{x1} vs {}", x(110.0));
+
+    // No recorded interval: not drawn, whatever the results would give.
+    for c in r.checks.iter_mut().filter(|c| c.id == "gpu0.fp32_gemm") {
+        c.noise_interval = None;
+    }
+    for name in ["checks_gpu0.svg", "samples_gpu0.svg"] {
+        let s = parse(&chart(&r, name).svg);
+        assert!(
+            !s.texts.iter().any(|t| t.4.starts_with("fp32_gemm")),
+            "{name}"
+        );
+    }
+}
