@@ -208,9 +208,11 @@ fn fmt_tick(v: f64) -> String {
         return format!("{}M", fmt_tick(v / 1e6));
     } else if a >= 1e4 {
         return format!("{}k", fmt_tick(v / 1e3));
-    } else if a >= 100.0 {
+    } else if a >= 100.0 && (v - v.round()).abs() < 1e-9 {
         format!("{v:.0}")
     } else if a >= 1.0 {
+        // Two decimals, also above 100: the samples chart's ticks are 100 ± a small step
+        // (98.75, 99, …), which whole numbers would label "100 100 101 101".
         format!("{v:.2}")
     } else {
         format!("{v:.4}")

@@ -129,6 +129,11 @@ fn render(title: &str, sim: bool, rows: &[Row]) -> Option<String> {
     let labels: Vec<String> = rows.iter().map(|r| r.label.clone()).collect();
     let e = extent(rows);
     let (_, steps) = super::nice_ticks(e);
+    // Mirrored about 100, every step gives up to 11 ticks on a narrow axis: where the steps
+    // are fractions (labels like 99.75), every other one, so that their labels never touch.
+    let fractional = steps.get(1).is_some_and(|s| s.fract() != 0.0);
+    let stride = if steps.len() > 3 && fractional { 2 } else { 1 };
+    let steps: Vec<f64> = steps.into_iter().step_by(stride).collect();
     let ticks: Vec<f64> = steps
         .iter()
         .rev()

@@ -437,3 +437,19 @@ fn the_check_charts_draw_the_interval_the_check_records() {
         );
     }
 }
+
+/// The samples chart's ticks sit at 100 ± small steps: each gets its own label (whole numbers
+/// above 100 once labelled 99.75, 100, 100.25 and 100.5 as "99.75 100 100 100").
+#[test]
+fn tick_labels_near_100_keep_their_decimals() {
+    let labels: Vec<String> = [98.75, 99.0, 99.75, 100.0, 100.25, 100.5, 101.25]
+        .iter()
+        .map(|v| super::fmt_tick(*v))
+        .collect();
+    assert_eq!(
+        labels,
+        ["98.75", "99", "99.75", "100", "100.25", "100.5", "101.25"]
+    );
+    assert_eq!(super::fmt_tick(250.0), "250");
+    assert_eq!(super::fmt_tick(12_500.0), "12.5k");
+}
