@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::gate::{self, Profile};
-use crate::model::{BackendKind, DeviceInfo, Level, Role, Verification, WorkloadResult};
+use crate::model::{
+    BackendKind, DeviceInfo, Level, MeasurementWarning, Role, Verification, WorkloadResult,
+};
 use crate::probe::telemetry::{self as nvml, TelemetrySummary};
 use crate::run::{result_id, throttle_warning, workload_seed, Progress, TELEMETRY_PERIOD};
 use crate::workload::encode::{encode, EncodeOptions, EncodeRun, Encoder};
@@ -257,21 +259,13 @@ pub fn encode_result(
 fn encode_measurement(runs: &[EncodeRun], frames_per_run: usize) -> crate::model::Measurement {
     let samples: Vec<f64> = runs.iter().map(|x| 1.0 / x.fps()).collect();
     let summary = crate::measure::stats::summarize(&samples);
-    let mut warnings = Vec::new();
-    let wall: Vec<String> = runs
-        .iter()
-        .map(|x| format!("{:.1}", x.aggregate_fps))
-        .collect();
-    if runs.iter().all(|x| x.steady_fps.is_some()) {
-        warnings.push(format!(
-            "fps while every session was encoding (start-up excluded); over the whole wall time, start-up included: {} fps",
-            wall.join(", ")
-        ));
+    let warnings = vec![if runs.iter().all(|x| x.steady_fps.is_some()) {
+        MeasurementWarning::EncodeSteadyFps {
+            wall_fps: runs.iter().map(|x| x.aggregate_fps).collect(),
+        }
     } else {
-        warnings.push(
-            "ffmpeg reported no progress mid-run: fps over the wall time, start-up included".into(),
-        );
-    }
+        MeasurementWarning::EncodeNoProgress
+    }];
     crate::model::Measurement {
         samples: samples.clone(),
         iters_per_sample: frames_per_run as u64,
@@ -347,10 +341,8 @@ pub(crate) fn encode_one(
     }
     if gpu.nvenc.engines.is_none() && sessions > 1 {
         if let Some(m) = r.measurement.as_mut() {
-            m.warnings.push(format!(
-                "{}: {sessions} sessions, as for one engine",
-                crate::model::NVENC_UNKNOWN
-            ));
+            m.warnings
+                .push(MeasurementWarning::NvencEnginesUnknown { sessions });
         }
     }
     progress(Progress::WorkloadFinished {

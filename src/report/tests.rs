@@ -249,7 +249,9 @@ pub(crate) fn sample_report() -> RunReport {
         .as_mut()
         .unwrap()
         .warnings
-        .push("SM clock fell to 949 MHz during sampling (thermal slowdown)".into());
+        .push(MeasurementWarning::Other {
+            text: "SM clock fell to 949 MHz during sampling (thermal slowdown)".into(),
+        });
     // NVML saw the SGEMM hold its clock, and the triad run hot and throttled.
     results[0].telemetry = Some(TelemetrySummary {
         samples: 40,
@@ -440,8 +442,15 @@ fn host_noise_is_one_line_and_never_a_throttling_guess() {
         let m = w.measurement.as_mut().unwrap();
         m.summary.rel_stddev = noise;
         m.warnings = vec![
-            format!("noisy: rel. stddev {:.1}% (> 5%)", noise * 100.0),
-            "slowed down by 9.2% during the measurement".into(),
+            MeasurementWarning::Noisy {
+                rel_stddev: noise,
+                limit: 0.05,
+                on_gpu: false,
+            },
+            MeasurementWarning::Drift {
+                slowdown: 0.092,
+                on_gpu: false,
+            },
         ];
         r.results.push(w);
     }
@@ -978,7 +987,7 @@ fn load_run_errors_say_what_is_wrong() {
         ),
         (
             write("newer.json", &newer),
-            "written by a newer gpugate (schema 7); this one reads schema 3",
+            "written by a newer gpugate (schema 7); this one reads schema 4",
         ),
         (dir.path().join("missing.json"), "cannot read"),
     ];
