@@ -390,7 +390,7 @@ impl<'a> Runner<'a> {
                 &spec,
                 &at,
                 position,
-                |_| Err(WorkloadError::Cuda(why.clone())),
+                |_| Err(WorkloadError::from(why.clone())),
                 &self.crit,
                 None,
                 self.progress,
