@@ -12,7 +12,7 @@ use crate::model::{
 };
 use crate::probe::telemetry::{self as nvml, TelemetrySummary};
 use crate::run::{result_id, throttle_warning, workload_seed, Progress, TELEMETRY_PERIOD};
-use crate::workload::encode::{encode, EncodeOptions, EncodeRun, Encoder};
+use crate::workload::encode::{encode, EncodeError, EncodeOptions, EncodeRun, Encoder};
 use crate::workload::{EncodeCodec, WorkloadSpec};
 
 use super::{Peer, PeerJob, PeerSite};
@@ -23,7 +23,7 @@ pub struct Nvenc {
     plans: Vec<(u32, EncodePlan)>,
     /// Per GPU, why the encoder could not run at all: its next job fails with the same reason
     /// without trying again.
-    failed: Vec<(u32, String)>,
+    failed: Vec<(u32, EncodeFailure)>,
     /// The frames per session the user set (`--encode-frames`), if any.
     user_frames: Option<usize>,
 }
@@ -91,7 +91,7 @@ impl Peer for Nvenc {
             .find(|(g, _)| *g == gpu.index)
             .map(|(_, why)| why.clone());
         let Some(plan) = self.plan_of(gpu.index) else {
-            let why = format!("no hardware encode was planned on GPU {}", gpu.index);
+            let why = EncodeFailure::NotPlanned { gpu: gpu.index };
             return encode_result(gpu, job.spec, Err(why), None);
         };
         if failed.is_none() {
@@ -121,6 +121,32 @@ impl Peer for Nvenc {
     }
 }
 
+/// Why a hardware encode workload could not run on a GPU. It stays typed until its result
+/// records it (`WorkloadResult::error`, its message) and is what a GPU's later encode jobs
+/// fail with, without trying again.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EncodeFailure {
+    /// The encoder could not run (no ffmpeg, no NVENC library, a refused session, …).
+    #[error(transparent)]
+    Encoder(#[from] EncodeError),
+    /// The GPU has no NVENC engine (`evidence`: how that is known) and the profile asks for
+    /// hardware encode throughput: nothing is encoded.
+    #[error(
+        "{} ({evidence}); the profile asks for hardware encode throughput",
+        crate::model::NO_NVENC
+    )]
+    NoNvenc { evidence: String },
+    /// No encode was planned on this GPU.
+    #[error("no hardware encode was planned on GPU {gpu}")]
+    NotPlanned { gpu: u32 },
+    /// The job's workload is not a hardware encode.
+    #[error("{name} is not a hardware encode")]
+    NotAnEncode { name: String },
+    /// The encoder ran no run at all.
+    #[error("no encode run")]
+    NoRun,
+}
+
 /// How a GPU's hardware encode is measured in a run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EncodePlan {
@@ -134,7 +160,7 @@ pub struct EncodePlan {
     /// Runs of the concurrent sessions, each a sample: 1 quick, 3 standard, 5 full.
     pub repetitions: usize,
     /// Why nothing can be encoded on this GPU (it has no NVENC); its result carries this.
-    pub refused: Option<String>,
+    pub refused: Option<EncodeFailure>,
 }
 
 impl EncodePlan {
@@ -176,11 +202,9 @@ pub fn encode_plan(profile: &Profile, g: &DeviceInfo, level: Level) -> Option<En
     let (sessions, refused) = match engines {
         Some(0) => (
             2,
-            Some(format!(
-                "{} ({}); the profile asks for hardware encode throughput",
-                crate::model::NO_NVENC,
-                g.nvenc.source.as_deref().unwrap_or("source unknown")
-            )),
+            Some(EncodeFailure::NoNvenc {
+                evidence: g.nvenc.source.as_deref().unwrap_or("source unknown").into(),
+            }),
         ),
         Some(n) => (2 * n as usize, None),
         None => (2, None),
@@ -198,7 +222,7 @@ pub fn encode_plan(profile: &Profile, g: &DeviceInfo, level: Level) -> Option<En
 pub fn encode_result(
     gpu: &DeviceInfo,
     spec: WorkloadSpec,
-    runs: Result<Vec<EncodeRun>, String>,
+    runs: Result<Vec<EncodeRun>, EncodeFailure>,
     telemetry: Option<TelemetrySummary>,
 ) -> WorkloadResult {
     let mut r = WorkloadResult {
@@ -220,11 +244,11 @@ pub fn encode_result(
     let runs = match runs {
         Ok(runs) if !runs.is_empty() => runs,
         Ok(_) => {
-            r.error = Some("no encode run".into());
+            r.error = Some(EncodeFailure::NoRun.to_string());
             return r;
         }
         Err(e) => {
-            r.error = Some(e);
+            r.error = Some(e.to_string());
             return r;
         }
     };
@@ -292,7 +316,7 @@ pub(crate) fn encode_one(
     plan: &EncodePlan,
     spec: WorkloadSpec,
     (seed, epoch): (u64, Instant),
-    failed: &mut Option<String>,
+    failed: &mut Option<EncodeFailure>,
     (index, total): (usize, usize),
     progress: &mut dyn FnMut(Progress),
 ) -> WorkloadResult {
@@ -305,7 +329,7 @@ pub(crate) fn encode_one(
     let sessions = match spec {
         WorkloadSpec::Encode { sessions, .. } => sessions,
         other => {
-            *failed = Some(format!("{} is not a hardware encode", other.name()));
+            *failed = Some(EncodeFailure::NotAnEncode { name: other.name() });
             0
         }
     };
@@ -360,7 +384,10 @@ fn encode_repeated(
     opts: &EncodeOptions,
     reps: usize,
     epoch: Instant,
-) -> (Result<Vec<EncodeRun>, String>, Option<nvml::Recording>) {
+) -> (
+    Result<Vec<EncodeRun>, EncodeFailure>,
+    Option<nvml::Recording>,
+) {
     let t = nvml::open(&gpu.uuid, &gpu.pci_bus_id).ok().map(Arc::new);
     let recorder = t.map(|t| t.start(TELEMETRY_PERIOD, epoch));
     let mut runs = Vec::new();
@@ -369,7 +396,7 @@ fn encode_repeated(
         match encode(opts) {
             Ok(run) => runs.push(run),
             Err(e) => {
-                err = Some(e.to_string());
+                err = Some(EncodeFailure::Encoder(e));
                 break;
             }
         }
@@ -408,10 +435,13 @@ mod tests {
         let auto = gate::auto_profile(std::slice::from_ref(&h100));
         assert_eq!(encode_plan(&auto, &h100, Level::Full), None);
         let plan = encode_plan(&g2, &h100, Level::Full).unwrap();
-        assert!(plan
-            .refused
-            .as_deref()
-            .unwrap()
+        let refused = plan.refused.clone().unwrap();
+        assert!(
+            matches!(&refused, EncodeFailure::NoNvenc { .. }),
+            "{refused:?}"
+        );
+        assert!(refused
+            .to_string()
             .starts_with("no NVENC engine on this GPU"));
         assert_eq!(plan.specs().len(), 1);
         let r = encode_result(
@@ -501,7 +531,11 @@ mod tests {
             .error
             .clone()
             .expect("no NVENC here: the encode fails");
-        assert_eq!(nvenc.failed.as_slice(), [(9, why.clone())]);
+        // Remembered typed, as the encoder's own error, and recorded as its message.
+        let [(9, EncodeFailure::Encoder(e))] = nvenc.failed.as_slice() else {
+            panic!("{:?}", nvenc.failed)
+        };
+        assert_eq!(e.to_string(), why);
         let (second, _) = site_run(&mut nvenc, &jobs[1], &m40);
         assert_eq!(second.error.as_deref(), Some(why.as_str()));
     }

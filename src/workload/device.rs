@@ -236,7 +236,11 @@ mod tests {
         assert_eq!(w.backend_error::<ToasterError>(), Some(&ToasterError(7)));
         assert_eq!(w.backend_error::<OtherError>(), None);
         let through = WorkloadError::from(d);
-        assert_eq!(through.backend_error::<ToasterError>(), None, "a device error");
+        assert_eq!(
+            through.backend_error::<ToasterError>(),
+            None,
+            "a device error"
+        );
         assert_eq!(through.to_string(), "device error: the toaster is cold: 3");
     }
 }
