@@ -431,7 +431,10 @@ mod tests {
         // An H100 (no NVENC): nothing unless the profile asks; then one failing result.
         let mut h100 = m40.clone();
         h100.name = "NVIDIA H100 80GB HBM3".into();
-        h100.nvenc = crate::probe::gpu::nvenc_info(&h100.name, Err("no NVML".into()));
+        h100.nvenc = crate::probe::gpu::nvenc_info(
+            &h100.name,
+            Err(&crate::probe::telemetry::TelemetryError::NoDeviceId),
+        );
         let auto = gate::auto_profile(std::slice::from_ref(&h100));
         assert_eq!(encode_plan(&auto, &h100, Level::Full), None);
         let plan = encode_plan(&g2, &h100, Level::Full).unwrap();
@@ -468,7 +471,10 @@ mod tests {
         let m40 = crate::test_support::m40(0);
         let mut h100 = crate::test_support::m40(1);
         h100.name = "NVIDIA H100 80GB HBM3".into();
-        h100.nvenc = crate::probe::gpu::nvenc_info(&h100.name, Err("no NVML".into()));
+        h100.nvenc = crate::probe::gpu::nvenc_info(
+            &h100.name,
+            Err(&crate::probe::telemetry::TelemetryError::NoDeviceId),
+        );
         let mut nvenc = Nvenc::new(&g2, &[m40.clone(), h100.clone()], Level::Quick, None);
         let own = [WorkloadSpec::gemm(Precision::F32, 64, 64, 64)];
         // The M40: one session, then four (2 × its 2 engines), after everything else.

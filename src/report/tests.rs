@@ -778,7 +778,10 @@ fn inventory_shows_the_nvenc_engines() {
     );
     let mut h100 = m40.clone();
     h100.name = "NVIDIA H100 80GB HBM3".into();
-    h100.nvenc = crate::probe::gpu::nvenc_info(&h100.name, Err("no NVML here".into()));
+    h100.nvenc = crate::probe::gpu::nvenc_info(
+        &h100.name,
+        Err(&crate::probe::telemetry::TelemetryError::NoDeviceId),
+    );
     let lines = encode(&h100);
     assert!(
         lines[0].starts_with("video encode: no NVENC engine on this GPU (catalogue: NVIDIA H100"),
