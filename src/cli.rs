@@ -197,7 +197,7 @@ pub fn parse_video_size(s: &str) -> Result<gpugate::plan::VideoSize, String> {
         }
         None => (None, s),
     };
-    let (width, height) = parse_frame_size(size)?;
+    let (width, height) = parse_frame_size(size).map_err(|e| e.to_string())?;
     Ok(gpugate::plan::VideoSize {
         stage,
         width,
@@ -205,13 +205,14 @@ pub fn parse_video_size(s: &str) -> Result<gpugate::plan::VideoSize, String> {
     })
 }
 
+/// A frame size that is not WIDTHxHEIGHT with each side 16 to 16384 pixels: what was given.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0:?} is not a frame size: write WIDTHxHEIGHT, e.g. 1920x1080 (each side 16 to 16384)")]
+pub struct BadFrameSize(pub String);
+
 /// "1920x1080" → (1920, 1080); each side 16 to 16384 pixels.
-pub fn parse_frame_size(s: &str) -> Result<(usize, usize), String> {
-    let bad = || {
-        format!(
-            "{s:?} is not a frame size: write WIDTHxHEIGHT, e.g. 1920x1080 (each side 16 to 16384)"
-        )
-    };
+pub fn parse_frame_size(s: &str) -> Result<(usize, usize), BadFrameSize> {
+    let bad = || BadFrameSize(s.to_string());
     let (w, h) = s.trim().split_once(['x', 'X']).ok_or_else(bad)?;
     let w: usize = w.trim().parse().map_err(|_| bad())?;
     let h: usize = h.trim().parse().map_err(|_| bad())?;

@@ -210,7 +210,7 @@ fn selftest_case_lines(c: &gpugate::selftest::SelftestCase) {
 }
 
 /// Says where `DIR/latest` points now, or why it could not be moved.
-fn latest_line(latest: &Result<std::path::PathBuf, String>) {
+fn latest_line(latest: &std::io::Result<std::path::PathBuf>) {
     match latest {
         Ok(p) => sayln!("{} now names this run", p.display()),
         Err(why) => complain!("gpugate: warning: the latest link was not moved: {why}"),

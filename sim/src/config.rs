@@ -318,18 +318,15 @@ impl Config {
         if let Some(d) = var(ENV_DRIVER) {
             cfg.driver =
                 Some(
-                    crate::driver_releases::parse(&d).map_err(|reason| ConfigError::Setting {
+                    crate::driver_releases::parse(&d).map_err(|e| ConfigError::Setting {
                         name: ENV_DRIVER.to_string(),
-                        reason,
+                        reason: e.to_string(),
                     })?,
                 );
         }
         cfg.log = var(ENV_LOG).map(PathBuf::from);
         if let Some(t) = var(ENV_THREADS) {
-            cfg.threads = parse_threads(&t).map_err(|reason| ConfigError::Setting {
-                name: ENV_THREADS.to_string(),
-                reason,
-            })?;
+            cfg.threads = parse_threads(&t)?;
         }
         if let Some(r) = var(ENV_RACECHECK) {
             cfg.racecheck = match r.trim() {
@@ -442,11 +439,14 @@ pub fn default_threads() -> usize {
         .unwrap_or(1)
 }
 
-/// A thread count: a whole number from 1 to 1024.
-pub fn parse_threads(s: &str) -> Result<usize, String> {
+/// A thread count ([`ENV_THREADS`]): a whole number from 1 to 1024.
+pub fn parse_threads(s: &str) -> Result<usize, ConfigError> {
     match s.trim().parse::<usize>() {
         Ok(n) if (1..=1024).contains(&n) => Ok(n),
-        _ => Err(format!("'{s}' (expected a whole number from 1 to 1024)")),
+        _ => Err(ConfigError::Setting {
+            name: ENV_THREADS.to_string(),
+            reason: format!("'{s}' (expected a whole number from 1 to 1024)"),
+        }),
     }
 }
 
@@ -532,7 +532,7 @@ pub fn parse_fault(spec: &str) -> Result<FaultSpec, ConfigError> {
         }
         "oom-after" => {
             let v = need("BYTES")?;
-            Fault::OomAfter(parse_bytes(v).map_err(|e| bad(&e))?)
+            Fault::OomAfter(parse_bytes(v).map_err(|e| bad(&e.to_string()))?)
         }
         "pcie" => {
             let v = need("GEN,WIDTH")?;
@@ -609,15 +609,29 @@ pub fn parse_fault(spec: &str) -> Result<FaultSpec, ConfigError> {
     Ok(FaultSpec { gpu, fault })
 }
 
+/// A byte count that [`parse_bytes`] refuses.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BadByteCount {
+    #[error("'{0}' is not a byte count (e.g. 1000, 512M, 2GiB)")]
+    NotANumber(String),
+    #[error(
+        "unknown size suffix '{suffix}' in '{given}' (K, M, G, T = decimal; KiB, MiB, GiB, TiB \
+         = binary)"
+    )]
+    UnknownSuffix { suffix: String, given: String },
+    #[error("'{0}' is too large")]
+    TooLarge(String),
+}
+
 /// A byte count: digits with an optional suffix. `K`, `M`, `G`, `T` (or `KB`…) are decimal
 /// (1e3…), `KiB`, `MiB`, `GiB`, `TiB` (or `Ki`…) are binary (2^10…); `B` or nothing is bytes.
-pub fn parse_bytes(s: &str) -> Result<u64, String> {
+pub fn parse_bytes(s: &str) -> Result<u64, BadByteCount> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (digits, suffix) = t.split_at(split);
     let n: u64 = digits
         .parse()
-        .map_err(|_| format!("'{s}' is not a byte count (e.g. 1000, 512M, 2GiB)"))?;
+        .map_err(|_| BadByteCount::NotANumber(s.to_string()))?;
     let mult: u64 = match suffix.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kb" => 1_000,
@@ -629,14 +643,14 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
         "gi" | "gib" => 1 << 30,
         "ti" | "tib" => 1 << 40,
         other => {
-            return Err(format!(
-                "unknown size suffix '{other}' in '{s}' (K, M, G, T = decimal; KiB, MiB, GiB, \
-                 TiB = binary)"
-            ))
+            return Err(BadByteCount::UnknownSuffix {
+                suffix: other.to_string(),
+                given: s.to_string(),
+            })
         }
     };
     n.checked_mul(mult)
-        .ok_or_else(|| format!("'{s}' is too large"))
+        .ok_or_else(|| BadByteCount::TooLarge(s.to_string()))
 }
 
 static CONFIG: OnceLock<Result<Config, ConfigError>> = OnceLock::new();
@@ -775,8 +789,15 @@ mod tests {
         assert_eq!(parse_bytes("2G").unwrap(), 2_000_000_000);
         assert_eq!(parse_bytes("2GB").unwrap(), 2_000_000_000);
         assert_eq!(parse_bytes("3B").unwrap(), 3);
-        assert!(parse_bytes("G").is_err());
-        assert!(parse_bytes("99999999999T").is_err());
+        assert_eq!(parse_bytes("G"), Err(BadByteCount::NotANumber("G".into())));
+        assert_eq!(
+            parse_bytes("99999999999T"),
+            Err(BadByteCount::TooLarge("99999999999T".into()))
+        );
+        assert!(matches!(
+            parse_bytes("4Q"),
+            Err(BadByteCount::UnknownSuffix { ref suffix, .. }) if suffix == "q"
+        ));
     }
 
     #[test]

@@ -85,33 +85,46 @@ impl From<&Release> for Driver {
     }
 }
 
+/// Why a `--driver` value names no driver the simulator can be.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DriverSpecError {
+    #[error(
+        "bad driver '{spec}': give a branch (418, R470) or a version (470.256.02); known \
+         branches: {}",
+        known_branches()
+    )]
+    NotABranch { spec: String },
+    #[error("unknown driver branch R{branch}; known: {}", known_branches())]
+    UnknownBranch { branch: u32 },
+    #[error("bad driver version '{version}': digits and dots, e.g. 470.256.02")]
+    BadVersion { version: String },
+}
+
+/// "R418, R450, …": the branches the simulator knows.
+fn known_branches() -> String {
+    RELEASES
+        .iter()
+        .map(|r| format!("R{}", r.branch))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The driver a `--driver` value names: a branch ("418", "R418", "r418") or a full version
 /// string ("470.256.02", kept as the reported version).
-pub fn parse(spec: &str) -> Result<Driver, String> {
+pub fn parse(spec: &str) -> Result<Driver, DriverSpecError> {
     let s = spec.trim();
     let digits = s.strip_prefix(['R', 'r']).unwrap_or(s);
     let (branch, full) = match digits.split_once('.') {
         Some((b, rest)) if !rest.is_empty() => (b, Some(s)),
         _ => (digits, None),
     };
-    let known = || {
-        RELEASES
-            .iter()
-            .map(|r| format!("R{}", r.branch))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let branch: u32 = branch.parse().map_err(|_| {
-        format!(
-            "bad driver '{spec}': give a branch (418, R470) or a version (470.256.02); known \
-             branches: {}",
-            known()
-        )
+    let branch: u32 = branch.parse().map_err(|_| DriverSpecError::NotABranch {
+        spec: spec.to_string(),
     })?;
     let r = RELEASES
         .iter()
         .find(|r| r.branch == branch)
-        .ok_or_else(|| format!("unknown driver branch R{branch}; known: {}", known()))?;
+        .ok_or(DriverSpecError::UnknownBranch { branch })?;
     match full {
         Some(v)
             if v.split('.')
@@ -122,9 +135,9 @@ pub fn parse(spec: &str) -> Result<Driver, String> {
                 ..Driver::from(r)
             })
         }
-        Some(v) => Err(format!(
-            "bad driver version '{v}': digits and dots, e.g. 470.256.02"
-        )),
+        Some(v) => Err(DriverSpecError::BadVersion {
+            version: v.to_string(),
+        }),
         None => Ok(Driver::from(r)),
     }
 }
@@ -257,8 +270,23 @@ mod tests {
             (470, 11040, "470.82.01")
         );
         assert_eq!(parse("525").unwrap().version, "525.147.05");
-        for bad in ["", "R", "419", "fast", "470.x", "470."] {
+        for (bad, why) in [
+            ("", "a branch"),
+            ("R", "a branch"),
+            ("419", "known"),
+            ("fast", "a branch"),
+            ("470.x", "digits"),
+            ("470.", "a branch"),
+        ] {
             let e = parse(bad).unwrap_err();
+            let variant = match &e {
+                DriverSpecError::NotABranch { .. } => "a branch",
+                DriverSpecError::UnknownBranch { branch: 419 } => "known",
+                DriverSpecError::UnknownBranch { .. } => "another branch",
+                DriverSpecError::BadVersion { .. } => "digits",
+            };
+            assert_eq!(variant, why, "{bad}: {e:?}");
+            let e = e.to_string();
             assert!(e.contains("R418") || e.contains("digits"), "{bad}: {e}");
         }
     }

@@ -305,10 +305,7 @@ pub fn load(name_or_path: &str) -> Result<DeviceModel, ModelError> {
     if !looks_like_path && !path.exists() {
         return Err(ModelError::Unknown(s.to_string()));
     }
-    let text = read_model_file(path).map_err(|reason| ModelError::Io {
-        path: s.to_string(),
-        reason,
-    })?;
+    let text = read_model_file(path, s)?;
     let stem = path
         .file_stem()
         .map(|x| x.to_string_lossy().into_owned())
@@ -326,28 +323,32 @@ pub const MAX_MODEL_BYTES: u64 = 1 << 20;
 /// A model file's text: a regular file of at most [`MAX_MODEL_BYTES`], in UTF-8. Anything else
 /// (a device such as `/dev/zero`, a FIFO, a directory, a huge file) is refused at once, never
 /// read without end.
-fn read_model_file(path: &Path) -> Result<String, String> {
+fn read_model_file(path: &Path, name: &str) -> Result<String, ModelError> {
     use std::io::Read;
-    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let meta = file.metadata().map_err(|e| e.to_string())?;
+    let io = |reason: String| ModelError::Io {
+        path: name.to_string(),
+        reason,
+    };
+    let file = std::fs::File::open(path).map_err(|e| io(e.to_string()))?;
+    let meta = file.metadata().map_err(|e| io(e.to_string()))?;
     if !meta.is_file() {
-        return Err(
+        return Err(io(
             "not a regular file: give a model TOML file (`gpugate-sim models m40` \
-                    prints one to copy)"
+                       prints one to copy)"
                 .into(),
-        );
+        ));
     }
     let mut bytes = Vec::new();
     file.take(MAX_MODEL_BYTES + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| io(e.to_string()))?;
     if bytes.len() as u64 > MAX_MODEL_BYTES {
-        return Err(format!(
+        return Err(io(format!(
             "larger than {} KiB: a model file is a few KiB of TOML",
             MAX_MODEL_BYTES / 1024
-        ));
+        )));
     }
-    String::from_utf8(bytes).map_err(|_| "not UTF-8 text: a model file is TOML".into())
+    String::from_utf8(bytes).map_err(|_| io("not UTF-8 text: a model file is TOML".into()))
 }
 
 /// Parses and checks a model's TOML text; `what` names it in errors.
@@ -356,16 +357,17 @@ pub fn parse(text: &str, what: &str) -> Result<DeviceModel, ModelError> {
         what: what.to_string(),
         reason: e.to_string(),
     })?;
-    m.validate().map_err(|reason| ModelError::Invalid {
-        what: what.to_string(),
-        reason,
-    })?;
+    m.validate(what)?;
     Ok(m)
 }
 
 impl DeviceModel {
-    /// Checks the ranges that the driver relies on.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks the ranges that the driver relies on; `what` names the model in the error.
+    pub fn validate(&self, what: &str) -> Result<(), ModelError> {
+        let bad = |reason: String| ModelError::Invalid {
+            what: what.to_string(),
+            reason,
+        };
         let c = &self.compute;
         let t = &self.time;
         let positive = [
@@ -394,7 +396,7 @@ impl DeviceModel {
         ];
         for (k, v) in positive {
             if !(v > 0.0 && v.is_finite()) {
-                return Err(format!("{k} must be > 0"));
+                return Err(bad(format!("{k} must be > 0")));
             }
         }
         let b = &self.cublas;
@@ -414,7 +416,7 @@ impl DeviceModel {
         ];
         for (k, v) in fractions {
             if !(v > 0.0 && v <= 1.0) {
-                return Err(format!("{k} must be in (0, 1], not {v}"));
+                return Err(bad(format!("{k} must be in (0, 1], not {v}")));
             }
         }
         for (k, peak, eff) in [
@@ -430,80 +432,90 @@ impl DeviceModel {
             ),
         ] {
             if peak < 0.0 || !peak.is_finite() {
-                return Err(format!("time.{k}_tflops must be >= 0 (0 = none)"));
+                return Err(bad(format!("time.{k}_tflops must be >= 0 (0 = none)")));
             }
             if peak > 0.0 && !(eff > 0.0 && eff <= 1.0) {
-                return Err(format!("time.{k}_efficiency must be in (0, 1]"));
+                return Err(bad(format!("time.{k}_efficiency must be in (0, 1]")));
             }
         }
         if !(t.issue_efficiency > 0.0 && t.issue_efficiency.is_finite()) {
-            return Err("time.issue_efficiency must be > 0".into());
+            return Err(bad("time.issue_efficiency must be > 0".to_string()));
         }
         if t.launch_interval_us < 0.0 || t.launch_gap_us < 0.0 || t.copy_latency_us < 0.0 {
-            return Err(
+            return Err(bad(
                 "time.launch_interval_us, launch_gap_us and copy_latency_us must be >= 0".into(),
-            );
+            ));
         }
         if c.max_block_dim.contains(&0) || c.max_grid_dim.contains(&0) {
-            return Err("compute.max_block_dim / max_grid_dim must be >= 1".into());
+            return Err(bad(
+                "compute.max_block_dim / max_grid_dim must be >= 1".to_string()
+            ));
         }
         if c.shared_per_block_optin < c.shared_per_block {
-            return Err("compute.shared_per_block_optin must be >= shared_per_block".into());
+            return Err(bad(
+                "compute.shared_per_block_optin must be >= shared_per_block".to_string(),
+            ));
         }
         if self.pci.bus_ids.is_empty() || self.pci.bus_ids.iter().any(|&b| b > 0xff) {
-            return Err("pci.bus_ids must list bus numbers 0..=255".into());
+            return Err(bad("pci.bus_ids must list bus numbers 0..=255".to_string()));
         }
         if self.memory.context_reserved_bytes >= self.memory.total_bytes {
-            return Err("memory.context_reserved_bytes must be below total_bytes".into());
+            return Err(bad(
+                "memory.context_reserved_bytes must be below total_bytes".to_string(),
+            ));
         }
         if !self.name.trim_end().ends_with(SIMULATED_MARK) {
-            return Err(format!(
+            return Err(bad(format!(
                 "name {:?} must say it is simulated: end with \"{SIMULATED_MARK}\" (e.g. \
                  \"Tesla M40 24GB {SIMULATED_MARK}\"), as every simulated device's name does",
                 self.name
-            ));
+            )));
         }
         let e = &self.nvenc;
         if e.engines > 0
             && !(e.h264_1080p_fps_per_engine > 0.0 && e.h264_1080p_fps_per_engine.is_finite())
         {
-            return Err(
+            return Err(bad(
                 "nvenc.h264_1080p_fps_per_engine must be > 0 where there are engines".into(),
-            );
+            ));
         }
         if e.h264_1080p_fps_per_engine < 0.0 || !e.h264_1080p_fps_per_engine.is_finite() {
-            return Err("nvenc.h264_1080p_fps_per_engine must be >= 0".into());
+            return Err(bad(
+                "nvenc.h264_1080p_fps_per_engine must be >= 0".to_string()
+            ));
         }
         if e.engines > 16 {
-            return Err(format!("nvenc.engines {} (at most 16)", e.engines));
+            return Err(bad(format!("nvenc.engines {} (at most 16)", e.engines)));
         }
         if e.source.trim().is_empty() {
-            return Err("nvenc.source must say where the numbers come from".into());
+            return Err(bad(
+                "nvenc.source must say where the numbers come from".to_string()
+            ));
         }
         if self.driver.version.trim().is_empty() {
-            return Err("driver.version must not be empty".into());
+            return Err(bad("driver.version must not be empty".to_string()));
         }
         match b.version_triple() {
             None | Some((0, _, _)) => {
-                return Err(format!(
+                return Err(bad(format!(
                     "cublas.version {:?} must be MAJOR.MINOR.PATCH, e.g. \"12.4.5\"",
                     b.version
-                ))
+                )))
             }
             Some((major, _, _)) if major >= 13 && c.capability < CUBLAS_13_MIN_CAPABILITY => {
-                return Err(format!(
+                return Err(bad(format!(
                     "cublas.version {}: cuBLAS 13 and newer support compute capability 7.5 and \
                      newer only, and this model is sm_{}: give it a cuBLAS 12",
                     b.version,
                     self.sm()
-                ))
+                )))
             }
             Some(_) => {}
         }
         if b.source.trim().is_empty() {
-            return Err(
+            return Err(bad(
                 "cublas.source must say where the version and efficiencies come from".into(),
-            );
+            ));
         }
         Ok(())
     }

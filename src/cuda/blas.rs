@@ -112,6 +112,14 @@ impl CublasLibrary {
     }
 }
 
+/// The CUDA backend's edge for the peer: a cuBLAS failure is a backend-neutral
+/// [`WorkloadError::Backend`] that carries this error.
+impl From<BlasError> for WorkloadError {
+    fn from(e: BlasError) -> Self {
+        WorkloadError::backend(e)
+    }
+}
+
 /// Is cuBLAS loadable, one the peer can use, and one this driver can run? Ok names the library
 /// (version, file, gpugate-sim's or not); Err says what was found, where it was looked for and
 /// what to do. Never panics.
@@ -857,8 +865,8 @@ mod tests {
         let w = WorkloadError::from(failed((5, 2), Some(13)));
         assert!(
             matches!(
-                &w,
-                WorkloadError::Cublas(BlasError::Call { cc: (5, 2), .. })
+                w.backend_error::<BlasError>(),
+                Some(BlasError::Call { cc: (5, 2), .. })
             ),
             "{w:?}"
         );

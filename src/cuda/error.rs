@@ -11,6 +11,7 @@ use crate::kernels::{
     OLDEST_DRIVER,
 };
 use crate::workload::device::DeviceError;
+use crate::workload::WorkloadError;
 
 /// Where `libcuda.so` was looked for, and what to do when it is not there.
 const NO_DRIVER: &str = "no NVIDIA driver found: libcuda.so is not on the library path \
@@ -190,6 +191,14 @@ pub enum CudaError {
 impl From<CudaError> for DeviceError {
     fn from(e: CudaError) -> Self {
         DeviceError::driver(e)
+    }
+}
+
+/// The same edge for a workload: a driver failure outside a device call (the GPU could not be
+/// opened) is a backend-neutral [`WorkloadError::Backend`] that carries this error.
+impl From<CudaError> for WorkloadError {
+    fn from(e: CudaError) -> Self {
+        WorkloadError::backend(e)
     }
 }
 

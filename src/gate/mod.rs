@@ -37,23 +37,35 @@ pub struct Decision {
     pub notes: Vec<String>,
 }
 
+/// Why the profile a saved run was gated against cannot be had again.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileOfRunError {
+    /// The built-in profile it names cannot be loaded (no longer built in).
+    #[error(transparent)]
+    Builtin(#[from] ProfileError),
+    /// It was read from a file, and the run.json (older than schema 2) does not record its
+    /// targets.
+    #[error(
+        "this run.json (schema {schema}) does not record the targets of its profile, which was \
+         read from {path}"
+    )]
+    NotRecorded { schema: u32, path: String },
+}
+
 /// The profile a run was gated against: as recorded in it (schema 2 on); for an older
-/// run.json, `auto` rebuilt from its GPUs or the built-in profile of that name. None for an
-/// older run.json gated against a file (its targets were not recorded), with why.
-pub fn profile_of(r: &RunReport) -> Result<Profile, String> {
+/// run.json, `auto` rebuilt from its GPUs or the built-in profile of that name. An error for an
+/// older run.json gated against a file (its targets were not recorded), saying why.
+pub fn profile_of(r: &RunReport) -> Result<Profile, ProfileOfRunError> {
     if let Some(p) = r.profile.recorded() {
         return Ok(p);
     }
     match r.profile.origin.as_str() {
         "auto" => Ok(auto_profile(&r.gpus)),
-        "builtin" => load_profile(&r.profile.name)
-            .map(|(p, _)| p)
-            .map_err(|e| e.to_string()),
-        path => Err(format!(
-            "this run.json (schema {}) does not record the targets of its profile, which was \
-             read from {path}",
-            r.schema_version
-        )),
+        "builtin" => Ok(load_profile(&r.profile.name)?.0),
+        path => Err(ProfileOfRunError::NotRecorded {
+            schema: r.schema_version,
+            path: path.to_string(),
+        }),
     }
 }
 

@@ -458,24 +458,31 @@ fn no_duplicate_targets(p: &Profile, text: &str, origin: &str) -> Result<(), Pro
 }
 
 fn validate(p: &Profile, origin: &str) -> Result<(), ProfileError> {
-    let invalid = |message: String| ProfileError::Invalid {
-        origin: origin.to_string(),
-        message,
-    };
     if p.name.trim().is_empty() {
-        return Err(invalid("`name` is empty: give the profile a name".into()));
+        return Err(invalid(
+            origin,
+            "`name` is empty: give the profile a name".into(),
+        ));
     }
-    validate_machine_sizes(&p.machine).map_err(invalid)?;
+    validate_machine_sizes(&p.machine, origin)?;
     for (i, t) in p.targets.iter().enumerate() {
         let n = i + 1;
         validate_spec_key(t, n, origin)?;
-        validate_target_values(t, n, &p.machine).map_err(invalid)?;
+        validate_target_values(t, n, &p.machine, origin)?;
     }
     Ok(())
 }
 
+/// The problem `message` of the profile read from `origin`.
+fn invalid(origin: &str, message: String) -> ProfileError {
+    ProfileError::Invalid {
+        origin: origin.to_string(),
+        message,
+    }
+}
+
 /// The machine's sizes in GB are non-negative numbers.
-fn validate_machine_sizes(m: &Machine) -> Result<(), String> {
+fn validate_machine_sizes(m: &Machine, origin: &str) -> Result<(), ProfileError> {
     for (key, v) in [
         ("min_gpu_memory_gb", m.min_gpu_memory_gb),
         ("host_memory_gb", m.host_memory_gb),
@@ -483,8 +490,11 @@ fn validate_machine_sizes(m: &Machine) -> Result<(), String> {
     ] {
         if let Some(v) = v {
             if !(v.is_finite() && v >= 0.0) {
-                return Err(format!(
-                    "[machine] {key} = {v} is not a size: give a non-negative number of GB"
+                return Err(invalid(
+                    origin,
+                    format!(
+                        "[machine] {key} = {v} is not a size: give a non-negative number of GB"
+                    ),
                 ));
             }
         }
@@ -534,46 +544,62 @@ fn validate_spec_key(t: &Target, n: usize, origin: &str) -> Result<(), ProfileEr
 /// Target #`n`'s values make sense: a positive spec, a pass fraction in (0, 1], a pass line
 /// that is a normal positive number, a source, `gpu` only on a GPU-scope target, and a machine
 /// with GPUs.
-fn validate_target_values(t: &Target, n: usize, m: &Machine) -> Result<(), String> {
+fn validate_target_values(
+    t: &Target,
+    n: usize,
+    m: &Machine,
+    origin: &str,
+) -> Result<(), ProfileError> {
     let metric = t.metric;
     let spec = t.spec();
     if !(spec.is_finite() && spec > 0.0) {
-        return Err(format!(
-            "target #{n} ({metric}): {} = {spec} must be a positive number",
-            metric.spec_key()
+        return Err(invalid(
+            origin,
+            format!(
+                "target #{n} ({metric}): {} = {spec} must be a positive number",
+                metric.spec_key()
+            ),
         ));
     }
     if !(t.pass_fraction > 0.0 && t.pass_fraction <= 1.0) {
-        return Err(format!(
+        return Err(invalid(origin, format!(
             "target #{n} ({metric}): pass_fraction = {} must be in (0, 1], e.g. 0.6 for 60 % of spec",
             t.pass_fraction
-        ));
+        )));
     }
     // A pass line that underflows to zero (a subnormal spec) would pass anything.
     if !(t.required().is_normal() && t.required() > 0.0) {
-        return Err(format!(
-            "target #{n} ({metric}): {} = {spec} × pass_fraction {} gives a pass line of \
+        return Err(invalid(
+            origin,
+            format!(
+                "target #{n} ({metric}): {} = {spec} × pass_fraction {} gives a pass line of \
              {}, which passes anything: give the spec in {}",
-            metric.spec_key(),
-            t.pass_fraction,
-            t.required(),
-            metric.unit()
+                metric.spec_key(),
+                t.pass_fraction,
+                t.required(),
+                metric.unit()
+            ),
         ));
     }
     if t.source.trim().is_empty() {
-        return Err(format!(
-            "target #{n} ({metric}): `source` is empty: say where the number comes from \
+        return Err(invalid(
+            origin,
+            format!(
+                "target #{n} ({metric}): `source` is empty: say where the number comes from \
              (datasheet, instance type spec, derived)"
+            ),
         ));
     }
     if t.scope == Scope::Machine && t.gpu.is_some() {
-        return Err(format!(
-            "target #{n} ({metric}): `gpu` only applies to scope = \"gpu\""
+        return Err(invalid(
+            origin,
+            format!("target #{n} ({metric}): `gpu` only applies to scope = \"gpu\""),
         ));
     }
     if m.gpu_count == 0 {
-        return Err(format!(
-            "target #{n} ({metric}) needs GPUs but [machine] gpu_count = 0"
+        return Err(invalid(
+            origin,
+            format!("target #{n} ({metric}) needs GPUs but [machine] gpu_count = 0"),
         ));
     }
     Ok(())

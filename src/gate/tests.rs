@@ -1004,7 +1004,10 @@ fn nvenc_engines_and_encode_throughput() {
     type Tweak = fn(&mut RunReport, &mut Profile);
     fn none(r: &mut RunReport, _: &mut Profile) {
         r.gpus[0].name = "NVIDIA H100 80GB HBM3".into();
-        r.gpus[0].nvenc = crate::probe::gpu::nvenc_info(&r.gpus[0].name, Err("no NVML".into()));
+        r.gpus[0].nvenc = crate::probe::gpu::nvenc_info(
+            &r.gpus[0].name,
+            Err(&crate::probe::telemetry::TelemetryError::NoDeviceId),
+        );
     }
     #[allow(clippy::type_complexity)]
     let cases: &[(&str, Tweak, &[(&str, Option<Verdict>, &str)])] = &[
@@ -1318,6 +1321,18 @@ fn a_saved_run_is_decided_again_from_its_results_and_recorded_profile() {
         "{:?}",
         d.notes
     );
+    // Why, typed: the file's targets are not recorded; a built-in name no longer built in is
+    // the profile loader's own error.
+    assert!(matches!(
+        crate::gate::profile_of(&r),
+        Err(crate::gate::ProfileOfRunError::NotRecorded { ref path, .. }) if path == "/etc/gpugate/mine.toml"
+    ));
+    r.profile.origin = "builtin".into();
+    r.profile.name = "g9.gone".into();
+    assert!(matches!(
+        crate::gate::profile_of(&r),
+        Err(crate::gate::ProfileOfRunError::Builtin(_))
+    ));
 }
 
 // ---------------------------------------------------------------- fail closed (issue 17, item 3)

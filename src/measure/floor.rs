@@ -13,7 +13,7 @@
 
 use crate::kernels::stream_kernel;
 use crate::model::GpuFloor;
-use crate::workload::device::{KArg, KernelDevice, LaunchConfig};
+use crate::workload::device::{DeviceError, KArg, KernelDevice, LaunchConfig};
 use crate::workload::{Precision, StreamOp};
 
 /// Launches (and copies) per timed batch.
@@ -44,23 +44,38 @@ pub fn measure_floors(dev: &dyn KernelDevice, device: u32) -> GpuFloor {
     }
 }
 
+/// Why a floor could not be measured.
+#[derive(Debug, thiserror::Error)]
+pub enum FloorError {
+    /// The device failed an operation (a launch, a copy, an allocation, the timer).
+    #[error(transparent)]
+    Device(#[from] DeviceError),
+    /// The kernel the launch floor times is not loaded on this GPU.
+    #[error("{entry} is not loaded on this GPU")]
+    NotLoaded { entry: &'static str },
+    /// A batch whose device time is zero, negative or not a number.
+    #[error("the timer gave {per_op} s per operation over {FLOOR_BATCH} of them, not a time")]
+    NotATime { per_op: f64 },
+}
+
 /// The fastest batch of `op`, per operation, in seconds: one warm-up, then [`FLOOR_BATCHES`]
 /// timed batches of [`FLOOR_BATCH`]. A batch whose device time is zero, negative or not a
 /// number is not a time: an error saying what the timer gave.
-fn fastest(dev: &dyn KernelDevice, op: &dyn Fn() -> Result<(), String>) -> Result<f64, String> {
+fn fastest(
+    dev: &dyn KernelDevice,
+    op: &dyn Fn() -> Result<(), DeviceError>,
+) -> Result<f64, FloorError> {
     op()?;
-    dev.synchronize().map_err(|e| e.to_string())?;
+    dev.synchronize()?;
     let mut best = f64::INFINITY;
     for _ in 0..FLOOR_BATCHES {
-        dev.timer_start().map_err(|e| e.to_string())?;
+        dev.timer_start()?;
         for _ in 0..FLOOR_BATCH {
             op()?;
         }
-        let t = dev.timer_stop().map_err(|e| e.to_string())? / FLOOR_BATCH as f64;
+        let t = dev.timer_stop()? / FLOOR_BATCH as f64;
         if !super::valid_time(t) {
-            return Err(format!(
-                "the timer gave {t} s per operation over {FLOOR_BATCH} of them, not a time"
-            ));
+            return Err(FloorError::NotATime { per_op: t });
         }
         best = best.min(t);
     }
@@ -69,41 +84,39 @@ fn fastest(dev: &dyn KernelDevice, op: &dyn Fn() -> Result<(), String>) -> Resul
 
 /// Seconds per launch of an empty kernel: the stream copy kernel over no elements (one block
 /// of one warp, which returns at once).
-fn launch_floor(dev: &dyn KernelDevice) -> Result<f64, String> {
+fn launch_floor(dev: &dyn KernelDevice) -> Result<f64, FloorError> {
     let kernel = stream_kernel(StreamOp::Copy, Precision::F32).expect("the f32 copy kernel");
     if !dev.kernel_modules().has(kernel) {
-        return Err(format!("{} is not loaded on this GPU", kernel.entry));
+        return Err(FloorError::NotLoaded {
+            entry: kernel.entry,
+        });
     }
-    let buf = dev.alloc(4).map_err(|e| e.to_string())?;
+    let buf = dev.alloc(4)?;
     let cfg = LaunchConfig {
         grid: (1, 1, 1),
         block: (32, 1, 1),
         shared_bytes: 0,
     };
     let args = [KArg::Buf(buf), KArg::Buf(buf), KArg::I64(0)];
-    let t = fastest(dev, &|| {
-        dev.launch(kernel, cfg, &args).map_err(|e| e.to_string())
-    });
+    let t = fastest(dev, &|| dev.launch(kernel, cfg, &args));
     dev.free(buf);
     t
 }
 
 /// Seconds per host-to-device copy of [`FLOOR_COPY_BYTES`] from pinned memory.
-fn copy_floor(dev: &dyn KernelDevice) -> Result<f64, String> {
-    let host = dev
-        .alloc_pinned(FLOOR_COPY_BYTES)
-        .map_err(|e| e.to_string())?;
+fn copy_floor(dev: &dyn KernelDevice) -> Result<f64, FloorError> {
+    let host = dev.alloc_pinned(FLOOR_COPY_BYTES)?;
     let buf = match dev.alloc(FLOOR_COPY_BYTES) {
         Ok(b) => b,
         Err(e) => {
             dev.free_pinned(host);
-            return Err(e.to_string());
+            return Err(e.into());
         }
     };
     let t = dev
         .write_pinned(host, &[0x5A; FLOOR_COPY_BYTES])
-        .map_err(|e| e.to_string())
-        .and_then(|()| fastest(dev, &|| dev.copy_h2d(host, buf).map_err(|e| e.to_string())));
+        .map_err(FloorError::from)
+        .and_then(|()| fastest(dev, &|| dev.copy_h2d(host, buf)));
     dev.free(buf);
     dev.free_pinned(host);
     t
@@ -215,5 +228,9 @@ mod tests {
         let note = f.note.unwrap();
         assert!(note.contains("launch floor not measured"), "{note}");
         assert!(note.contains("the timer gave 0 s per operation"), "{note}");
+        assert!(matches!(
+            launch_floor(&dev),
+            Err(FloorError::NotATime { per_op }) if per_op == 0.0
+        ));
     }
 }

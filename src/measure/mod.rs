@@ -8,7 +8,7 @@ pub mod tune;
 
 use std::time::Instant;
 
-use crate::model::{Level, Measurement, StopReason, Summary, Throughput};
+use crate::model::{Level, Measurement, MeasurementWarning, StopReason, Summary, Throughput};
 use crate::workload::{Trial, WorkloadError, WorkloadSpec};
 
 /// When to stop sampling.
@@ -97,17 +97,13 @@ pub struct SampleProgress {
     pub rel_noise: f64,
 }
 
-/// Warnings worth a reader's attention.
+/// Warnings worth a reader's attention ([`MeasurementWarning`]). The sampler does not know what
+/// it timed, so its warnings say only what the samples show; the run marks a GPU result's noise
+/// and drift as on a GPU, whose text then names the likely causes (see `run::gpu_warning`),
+/// never a host CPU's.
 pub const NOISY_REL_STDDEV: f64 = 0.05;
 pub const DRIFT_WARNING: f64 = 0.05;
 pub const SPREAD_WARNING: f64 = 1.5;
-
-/// How a noise warning starts. The sampler does not know what it timed, so its warnings say
-/// only what the samples show; the run adds the GPU's likely causes to a GPU result's
-/// warnings (see `run::gpu_warning`), never to a host CPU's.
-pub const NOISY_PREFIX: &str = "noisy:";
-/// How a drift (slow-down) warning starts.
-pub const DRIFT_PREFIX: &str = "slowed down by";
 
 /// Runs `trial` until the criterion is met and returns the measurement.
 pub fn measure(
@@ -246,35 +242,16 @@ pub fn valid_samples(samples: &[f64]) -> Vec<f64> {
     samples.iter().copied().filter(|t| valid_time(*t)).collect()
 }
 
-/// How the warning about samples that are not valid device times starts.
-pub const INVALID_TIME_PREFIX: &str = "invalid device time:";
-
 /// The warning about the samples whose device time is zero, negative or not a number, if any:
-/// how many, and that the throughput is computed from the rest (or that there is none).
-pub fn invalid_time_warning(samples: &[f64]) -> Option<String> {
+/// how many, and whether they were all exactly zero.
+pub fn invalid_time_warning(samples: &[f64]) -> Option<MeasurementWarning> {
     let n = samples.len();
     let bad = n - valid_samples(samples).len();
-    if bad == 0 {
-        return None;
-    }
-    let zero = samples.iter().filter(|t| **t == 0.0).count();
-    let what = if zero == bad {
-        "0 s".to_string()
-    } else {
-        "0 s or less, or not a number".to_string()
-    };
-    let rest = if bad == n {
-        "no valid sample, so no throughput".to_string()
-    } else {
-        format!(
-            "they are left out; the throughput is from the other {}",
-            n - bad
-        )
-    };
-    Some(format!(
-        "{INVALID_TIME_PREFIX} {bad} of {n} samples took {what} of device time: a time of zero \
-         or less is never a sample (the timer did not count, or nothing ran); {rest}"
-    ))
+    (bad > 0).then(|| MeasurementWarning::InvalidTime {
+        invalid: bad,
+        samples: n,
+        all_zero: samples.iter().filter(|t| **t == 0.0).count() == bad,
+    })
 }
 
 /// What the (valid) samples show that a reader should know: an interruption, a timeout,
@@ -287,56 +264,52 @@ fn warnings(
     stop_reason: StopReason,
     crit: &StoppingCriterion,
     sampling: Instant,
-) -> Vec<String> {
+) -> Vec<MeasurementWarning> {
     let mut warnings = Vec::new();
     if stop_reason == StopReason::Interrupted {
-        warnings.push(format!(
-            "interrupted after {taken} sample(s) in {:.2} s: the run was asked to stop",
-            sampling.elapsed().as_secs_f64()
-        ));
+        warnings.push(MeasurementWarning::Interrupted {
+            samples: taken,
+            seconds: sampling.elapsed().as_secs_f64(),
+        });
     }
     if summary.n == 0 {
         return warnings;
     }
     if stop_reason == StopReason::Timeout && summary.n < crit.min_samples {
         // Too slow for the samples wanted, whatever the noise: say that, not "noise".
-        warnings.push(format!(
-            "took {} of the {} samples wanted within {:.1} s (each sample is slow here; rel. \
-             stddev {:.2}%)",
-            summary.n,
-            crit.min_samples,
-            crit.max_time,
-            summary.rel_stddev * 100.0
-        ));
+        warnings.push(MeasurementWarning::TooFewSamples {
+            samples: summary.n,
+            wanted: crit.min_samples,
+            timeout_s: crit.max_time,
+            rel_stddev: summary.rel_stddev,
+        });
     } else if stop_reason == StopReason::Timeout {
-        warnings.push(format!(
-            "did not reach {:.1}% noise within {:.1} s (rel. stddev {:.2}% over {} samples)",
-            crit.target_rel_noise * 100.0,
-            crit.max_time,
-            summary.rel_stddev * 100.0,
-            summary.n
-        ));
+        warnings.push(MeasurementWarning::NoiseNotReached {
+            target: crit.target_rel_noise,
+            timeout_s: crit.max_time,
+            rel_stddev: summary.rel_stddev,
+            samples: summary.n,
+        });
     }
     if summary.rel_stddev > NOISY_REL_STDDEV {
-        warnings.push(format!(
-            "{NOISY_PREFIX} rel. stddev {:.1}% (> {:.0}%)",
-            summary.rel_stddev * 100.0,
-            NOISY_REL_STDDEV * 100.0
-        ));
+        warnings.push(MeasurementWarning::Noisy {
+            rel_stddev: summary.rel_stddev,
+            limit: NOISY_REL_STDDEV,
+            on_gpu: false,
+        });
     }
     if let Some(d) = stats::drift(samples) {
         if d > DRIFT_WARNING {
-            warnings.push(format!(
-                "{DRIFT_PREFIX} {:.1}% during the measurement",
-                d * 100.0
-            ));
+            warnings.push(MeasurementWarning::Drift {
+                slowdown: d,
+                on_gpu: false,
+            });
         }
     }
     if summary.max / summary.min > SPREAD_WARNING {
-        warnings.push(format!(
-            "slowest sample took {:.2}× the fastest",
-            summary.max / summary.min
-        ));
+        warnings.push(MeasurementWarning::Spread {
+            ratio: summary.max / summary.min,
+        });
     }
     warnings
 }
@@ -442,7 +415,7 @@ mod tests {
         assert_eq!(m.stop_reason, StopReason::Interrupted);
         assert!(m.samples.len() < 10, "{}", m.samples.len());
         assert!(
-            m.warnings[0].starts_with("interrupted after"),
+            matches!(m.warnings[0], MeasurementWarning::Interrupted { samples, .. } if samples == m.samples.len()),
             "{:?}",
             m.warnings
         );
@@ -460,28 +433,33 @@ mod tests {
             sleep: 0.0,
         };
         let m = measure(&mut t, &SPEC, &fast_crit(), &mut |_| {}).unwrap();
+        use MeasurementWarning::{Drift, Noisy};
         assert!(
-            m.warnings.iter().any(|w| w.starts_with(NOISY_PREFIX)),
+            m.warnings
+                .iter()
+                .any(|w| matches!(w, Noisy { on_gpu: false, .. })),
             "{:?}",
             m.warnings
         );
         assert!(
-            m.warnings.iter().any(|w| w.starts_with(DRIFT_PREFIX)),
+            m.warnings
+                .iter()
+                .any(|w| matches!(w, Drift { on_gpu: false, .. })),
             "{:?}",
             m.warnings
         );
-        for w in &m.warnings {
+        for w in m.warnings.iter().map(|w| w.to_string()) {
             assert!(!w.contains("throttl") && !w.contains("GPU"), "{w}");
         }
-        let gpu: Vec<String> = m
+        let gpu: Vec<MeasurementWarning> = m
             .warnings
             .iter()
             .cloned()
             .map(crate::run::gpu_warning)
             .collect();
         assert!(
-            gpu.iter()
-                .any(|w| w.ends_with("(thermal or power throttling?)")),
+            gpu.iter().any(|w| matches!(w, Drift { on_gpu: true, .. })
+                && w.to_string().ends_with("(thermal or power throttling?)")),
             "{gpu:?}"
         );
     }
@@ -502,11 +480,18 @@ mod tests {
         assert!(m.throughput.median.is_nan(), "{:?}", m.throughput);
         assert!(m.throughput.best.is_nan() && m.throughput.worst.is_nan());
         let n = m.samples.len();
-        assert_eq!(m.warnings.len(), 1, "{:?}", m.warnings);
         assert_eq!(
-            m.warnings[0],
+            m.warnings,
+            [MeasurementWarning::InvalidTime {
+                invalid: n,
+                samples: n,
+                all_zero: true
+            }]
+        );
+        assert_eq!(
+            m.warnings[0].to_string(),
             format!(
-                "{INVALID_TIME_PREFIX} {n} of {n} samples took 0 s of device time: a time of zero \
+                "invalid device time: {n} of {n} samples took 0 s of device time: a time of zero \
                  or less is never a sample (the timer did not count, or nothing ran); no valid \
                  sample, so no throughput"
             )
@@ -539,21 +524,24 @@ mod tests {
         assert_eq!((m.summary.min, m.summary.max), (2e-3, 2e-3));
         assert!((m.throughput.median - 1.0).abs() < 1e-12);
         assert!((m.throughput.best - 1.0).abs() < 1e-12);
-        let w = &m.warnings[0];
         let bad = m.samples.len() - valid;
-        assert!(
-            w.starts_with(&format!(
-                "{INVALID_TIME_PREFIX} {bad} of {} samples took 0 s or less, or not a number",
-                m.samples.len()
-            )),
-            "{w}"
+        assert_eq!(
+            m.warnings[0],
+            MeasurementWarning::InvalidTime {
+                invalid: bad,
+                samples: m.samples.len(),
+                all_zero: false
+            }
         );
+        let w = m.warnings[0].to_string();
         assert!(
             w.ends_with(&format!("the throughput is from the other {valid}")),
             "{w}"
         );
         assert!(
-            !m.warnings.iter().any(|w| w.contains("slowest sample")),
+            !m.warnings
+                .iter()
+                .any(|w| matches!(w, MeasurementWarning::Spread { .. })),
             "{:?}",
             m.warnings
         );
@@ -583,12 +571,20 @@ mod tests {
         let m = measure(&mut t, &SPEC, &fast_crit(), &mut |_| {}).unwrap();
         assert_eq!(m.stop_reason, StopReason::Timeout);
         assert!(m.summary.n < 10, "{}", m.summary.n);
-        let w = m.warnings.join("; ");
+        use MeasurementWarning::{NoiseNotReached, Noisy, TooFewSamples};
         assert!(
-            w.contains(&format!("took {} of the 10 samples wanted", m.summary.n)),
-            "{w}"
+            m.warnings.iter().any(|w| matches!(w,
+                TooFewSamples { samples, wanted: 10, .. } if *samples == m.summary.n)),
+            "{:?}",
+            m.warnings
         );
-        assert!(!w.contains("did not reach") && !w.contains("noisy"), "{w}");
+        assert!(
+            !m.warnings
+                .iter()
+                .any(|w| matches!(w, NoiseNotReached { .. } | Noisy { .. })),
+            "{:?}",
+            m.warnings
+        );
     }
 
     #[test]
@@ -600,8 +596,12 @@ mod tests {
         };
         let m = measure(&mut t, &SPEC, &fast_crit(), &mut |_| {}).unwrap();
         assert_eq!(m.stop_reason, StopReason::Timeout);
-        assert!(m.warnings.iter().any(|w| w.contains("did not reach")));
-        assert!(m.warnings.iter().any(|w| w.contains("noisy")));
+        let has = |f: fn(&MeasurementWarning) -> bool| m.warnings.iter().any(f);
+        assert!(has(|w| matches!(
+            w,
+            MeasurementWarning::NoiseNotReached { .. }
+        )));
+        assert!(has(|w| matches!(w, MeasurementWarning::Noisy { .. })));
     }
 
     #[test]
@@ -618,7 +618,9 @@ mod tests {
         let m = measure(&mut t, &SPEC, &crit, &mut |_| {}).unwrap();
         assert_eq!(m.stop_reason, StopReason::MaxSamples);
         assert!(
-            m.warnings.iter().any(|w| w.contains("slowed down")),
+            m.warnings
+                .iter()
+                .any(|w| matches!(w, MeasurementWarning::Drift { .. })),
             "{:?}",
             m.warnings
         );

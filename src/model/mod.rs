@@ -9,8 +9,10 @@ pub mod profile;
 pub mod spec;
 pub mod telemetry;
 pub mod tuning;
+pub mod warning;
 
 pub use spec::WorkloadSpec;
+pub use warning::MeasurementWarning;
 
 /// Version of the run.json schema. Bump on any incompatible change.
 /// 2: the profile's machine block and targets are recorded (`profile.machine`,
@@ -19,7 +21,10 @@ pub use spec::WorkloadSpec;
 /// 3: a check records how it was decided: the noise interval it compared with its pass line
 /// (`checks[].noise_interval`) and the result(s) its value came from (`checks[].decided_from`).
 /// `gpugate report` reads 1 and 2 too: it decides their checks again, which records both.
-pub const SCHEMA_VERSION: u32 = 3;
+/// 4: a measurement's warnings are typed (`results[].measurement.warnings[]`, objects tagged by
+/// `kind` with their data, [`MeasurementWarning`]) where they were text. The text of 1 to 3 is
+/// parsed when the file is read, into the warning that renders the same text.
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// serde for an f64 that may be NaN or infinite (a failed verification's error, a degenerate
 /// sample's throughput): JSON has no such numbers, so they are written as `null` and `null` is
@@ -407,7 +412,9 @@ pub struct Measurement {
     pub warmup_seconds: f64,
     pub total_seconds: f64,
     pub stop_reason: StopReason,
-    pub warnings: Vec<String>,
+    /// Text only when rendered (`Display`); read from either form (`warning::read`).
+    #[serde(deserialize_with = "warning::read")]
+    pub warnings: Vec<MeasurementWarning>,
 }
 
 /// Outcome of a correctness check.

@@ -62,7 +62,7 @@ impl Peer for Cublas {
                 "cuBLAS has no peer for {}",
                 other.name()
             ))),
-            (Context::Failed(e), _) => Err(WorkloadError::Cuda(e.clone())),
+            (Context::Failed(e), _) => Err(WorkloadError::from(e.clone())),
             (Context::Closed, _) => Err(WorkloadError::Unsupported(
                 "the GPU's own workloads are done: no context to run cuBLAS in".into(),
             )),

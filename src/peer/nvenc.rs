@@ -7,10 +7,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::gate::{self, Profile};
-use crate::model::{BackendKind, DeviceInfo, Level, Role, Verification, WorkloadResult};
+use crate::model::{
+    BackendKind, DeviceInfo, Level, MeasurementWarning, Role, Verification, WorkloadResult,
+};
 use crate::probe::telemetry::{self as nvml, TelemetrySummary};
 use crate::run::{result_id, throttle_warning, workload_seed, Progress, TELEMETRY_PERIOD};
-use crate::workload::encode::{encode, EncodeOptions, EncodeRun, Encoder};
+use crate::workload::encode::{encode, EncodeError, EncodeOptions, EncodeRun, Encoder};
 use crate::workload::{EncodeCodec, WorkloadSpec};
 
 use super::{Peer, PeerJob, PeerSite};
@@ -21,7 +23,7 @@ pub struct Nvenc {
     plans: Vec<(u32, EncodePlan)>,
     /// Per GPU, why the encoder could not run at all: its next job fails with the same reason
     /// without trying again.
-    failed: Vec<(u32, String)>,
+    failed: Vec<(u32, EncodeFailure)>,
     /// The frames per session the user set (`--encode-frames`), if any.
     user_frames: Option<usize>,
 }
@@ -89,7 +91,7 @@ impl Peer for Nvenc {
             .find(|(g, _)| *g == gpu.index)
             .map(|(_, why)| why.clone());
         let Some(plan) = self.plan_of(gpu.index) else {
-            let why = format!("no hardware encode was planned on GPU {}", gpu.index);
+            let why = EncodeFailure::NotPlanned { gpu: gpu.index };
             return encode_result(gpu, job.spec, Err(why), None);
         };
         if failed.is_none() {
@@ -119,6 +121,32 @@ impl Peer for Nvenc {
     }
 }
 
+/// Why a hardware encode workload could not run on a GPU. It stays typed until its result
+/// records it (`WorkloadResult::error`, its message) and is what a GPU's later encode jobs
+/// fail with, without trying again.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EncodeFailure {
+    /// The encoder could not run (no ffmpeg, no NVENC library, a refused session, …).
+    #[error(transparent)]
+    Encoder(#[from] EncodeError),
+    /// The GPU has no NVENC engine (`evidence`: how that is known) and the profile asks for
+    /// hardware encode throughput: nothing is encoded.
+    #[error(
+        "{} ({evidence}); the profile asks for hardware encode throughput",
+        crate::model::NO_NVENC
+    )]
+    NoNvenc { evidence: String },
+    /// No encode was planned on this GPU.
+    #[error("no hardware encode was planned on GPU {gpu}")]
+    NotPlanned { gpu: u32 },
+    /// The job's workload is not a hardware encode.
+    #[error("{name} is not a hardware encode")]
+    NotAnEncode { name: String },
+    /// The encoder ran no run at all.
+    #[error("no encode run")]
+    NoRun,
+}
+
 /// How a GPU's hardware encode is measured in a run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EncodePlan {
@@ -132,7 +160,7 @@ pub struct EncodePlan {
     /// Runs of the concurrent sessions, each a sample: 1 quick, 3 standard, 5 full.
     pub repetitions: usize,
     /// Why nothing can be encoded on this GPU (it has no NVENC); its result carries this.
-    pub refused: Option<String>,
+    pub refused: Option<EncodeFailure>,
 }
 
 impl EncodePlan {
@@ -174,11 +202,9 @@ pub fn encode_plan(profile: &Profile, g: &DeviceInfo, level: Level) -> Option<En
     let (sessions, refused) = match engines {
         Some(0) => (
             2,
-            Some(format!(
-                "{} ({}); the profile asks for hardware encode throughput",
-                crate::model::NO_NVENC,
-                g.nvenc.source.as_deref().unwrap_or("source unknown")
-            )),
+            Some(EncodeFailure::NoNvenc {
+                evidence: g.nvenc.source.as_deref().unwrap_or("source unknown").into(),
+            }),
         ),
         Some(n) => (2 * n as usize, None),
         None => (2, None),
@@ -196,7 +222,7 @@ pub fn encode_plan(profile: &Profile, g: &DeviceInfo, level: Level) -> Option<En
 pub fn encode_result(
     gpu: &DeviceInfo,
     spec: WorkloadSpec,
-    runs: Result<Vec<EncodeRun>, String>,
+    runs: Result<Vec<EncodeRun>, EncodeFailure>,
     telemetry: Option<TelemetrySummary>,
 ) -> WorkloadResult {
     let mut r = WorkloadResult {
@@ -218,11 +244,11 @@ pub fn encode_result(
     let runs = match runs {
         Ok(runs) if !runs.is_empty() => runs,
         Ok(_) => {
-            r.error = Some("no encode run".into());
+            r.error = Some(EncodeFailure::NoRun.to_string());
             return r;
         }
         Err(e) => {
-            r.error = Some(e);
+            r.error = Some(e.to_string());
             return r;
         }
     };
@@ -257,21 +283,13 @@ pub fn encode_result(
 fn encode_measurement(runs: &[EncodeRun], frames_per_run: usize) -> crate::model::Measurement {
     let samples: Vec<f64> = runs.iter().map(|x| 1.0 / x.fps()).collect();
     let summary = crate::measure::stats::summarize(&samples);
-    let mut warnings = Vec::new();
-    let wall: Vec<String> = runs
-        .iter()
-        .map(|x| format!("{:.1}", x.aggregate_fps))
-        .collect();
-    if runs.iter().all(|x| x.steady_fps.is_some()) {
-        warnings.push(format!(
-            "fps while every session was encoding (start-up excluded); over the whole wall time, start-up included: {} fps",
-            wall.join(", ")
-        ));
+    let warnings = vec![if runs.iter().all(|x| x.steady_fps.is_some()) {
+        MeasurementWarning::EncodeSteadyFps {
+            wall_fps: runs.iter().map(|x| x.aggregate_fps).collect(),
+        }
     } else {
-        warnings.push(
-            "ffmpeg reported no progress mid-run: fps over the wall time, start-up included".into(),
-        );
-    }
+        MeasurementWarning::EncodeNoProgress
+    }];
     crate::model::Measurement {
         samples: samples.clone(),
         iters_per_sample: frames_per_run as u64,
@@ -298,7 +316,7 @@ pub(crate) fn encode_one(
     plan: &EncodePlan,
     spec: WorkloadSpec,
     (seed, epoch): (u64, Instant),
-    failed: &mut Option<String>,
+    failed: &mut Option<EncodeFailure>,
     (index, total): (usize, usize),
     progress: &mut dyn FnMut(Progress),
 ) -> WorkloadResult {
@@ -311,7 +329,7 @@ pub(crate) fn encode_one(
     let sessions = match spec {
         WorkloadSpec::Encode { sessions, .. } => sessions,
         other => {
-            *failed = Some(format!("{} is not a hardware encode", other.name()));
+            *failed = Some(EncodeFailure::NotAnEncode { name: other.name() });
             0
         }
     };
@@ -347,10 +365,8 @@ pub(crate) fn encode_one(
     }
     if gpu.nvenc.engines.is_none() && sessions > 1 {
         if let Some(m) = r.measurement.as_mut() {
-            m.warnings.push(format!(
-                "{}: {sessions} sessions, as for one engine",
-                crate::model::NVENC_UNKNOWN
-            ));
+            m.warnings
+                .push(MeasurementWarning::NvencEnginesUnknown { sessions });
         }
     }
     progress(Progress::WorkloadFinished {
@@ -368,7 +384,10 @@ fn encode_repeated(
     opts: &EncodeOptions,
     reps: usize,
     epoch: Instant,
-) -> (Result<Vec<EncodeRun>, String>, Option<nvml::Recording>) {
+) -> (
+    Result<Vec<EncodeRun>, EncodeFailure>,
+    Option<nvml::Recording>,
+) {
     let t = nvml::open(&gpu.uuid, &gpu.pci_bus_id).ok().map(Arc::new);
     let recorder = t.map(|t| t.start(TELEMETRY_PERIOD, epoch));
     let mut runs = Vec::new();
@@ -377,7 +396,7 @@ fn encode_repeated(
         match encode(opts) {
             Ok(run) => runs.push(run),
             Err(e) => {
-                err = Some(e.to_string());
+                err = Some(EncodeFailure::Encoder(e));
                 break;
             }
         }
@@ -412,14 +431,20 @@ mod tests {
         // An H100 (no NVENC): nothing unless the profile asks; then one failing result.
         let mut h100 = m40.clone();
         h100.name = "NVIDIA H100 80GB HBM3".into();
-        h100.nvenc = crate::probe::gpu::nvenc_info(&h100.name, Err("no NVML".into()));
+        h100.nvenc = crate::probe::gpu::nvenc_info(
+            &h100.name,
+            Err(&crate::probe::telemetry::TelemetryError::NoDeviceId),
+        );
         let auto = gate::auto_profile(std::slice::from_ref(&h100));
         assert_eq!(encode_plan(&auto, &h100, Level::Full), None);
         let plan = encode_plan(&g2, &h100, Level::Full).unwrap();
-        assert!(plan
-            .refused
-            .as_deref()
-            .unwrap()
+        let refused = plan.refused.clone().unwrap();
+        assert!(
+            matches!(&refused, EncodeFailure::NoNvenc { .. }),
+            "{refused:?}"
+        );
+        assert!(refused
+            .to_string()
             .starts_with("no NVENC engine on this GPU"));
         assert_eq!(plan.specs().len(), 1);
         let r = encode_result(
@@ -446,7 +471,10 @@ mod tests {
         let m40 = crate::test_support::m40(0);
         let mut h100 = crate::test_support::m40(1);
         h100.name = "NVIDIA H100 80GB HBM3".into();
-        h100.nvenc = crate::probe::gpu::nvenc_info(&h100.name, Err("no NVML".into()));
+        h100.nvenc = crate::probe::gpu::nvenc_info(
+            &h100.name,
+            Err(&crate::probe::telemetry::TelemetryError::NoDeviceId),
+        );
         let mut nvenc = Nvenc::new(&g2, &[m40.clone(), h100.clone()], Level::Quick, None);
         let own = [WorkloadSpec::gemm(Precision::F32, 64, 64, 64)];
         // The M40: one session, then four (2 × its 2 engines), after everything else.
@@ -509,7 +537,11 @@ mod tests {
             .error
             .clone()
             .expect("no NVENC here: the encode fails");
-        assert_eq!(nvenc.failed.as_slice(), [(9, why.clone())]);
+        // Remembered typed, as the encoder's own error, and recorded as its message.
+        let [(9, EncodeFailure::Encoder(e))] = nvenc.failed.as_slice() else {
+            panic!("{:?}", nvenc.failed)
+        };
+        assert_eq!(e.to_string(), why);
         let (second, _) = site_run(&mut nvenc, &jobs[1], &m40);
         assert_eq!(second.error.as_deref(), Some(why.as_str()));
     }

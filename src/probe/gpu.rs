@@ -1,6 +1,6 @@
 //! The GPUs the CUDA driver can see, or why none can be used.
 
-use super::telemetry::{self, EncoderReadings, PcieLink};
+use super::telemetry::{self, EncoderReadings, PcieLink, TelemetryError};
 use crate::cuda;
 use crate::model::{DeviceInfo, NvencInfo};
 
@@ -18,10 +18,7 @@ pub struct GpuInventory {
 /// Never panics: with no driver, no device or a driver error it returns no devices and the
 /// reason (which says what to do); without NVML the PCIe fields stay `None`.
 pub fn gpus() -> GpuInventory {
-    let mut inv = from_results(
-        cuda::driver_status().map(|_| ()).map_err(|e| e.to_string()),
-        || cuda::list_devices().map_err(|e| e.to_string()),
-    );
+    let mut inv = from_results(cuda::driver_status().map(|_| ()), cuda::list_devices);
     // All devices are opened before any is closed, so NVML is initialised once for the lot
     // (nvmlInit can take seconds on GPUs without persistence mode).
     let opened: Vec<_> = inv
@@ -35,8 +32,7 @@ pub fn gpus() -> GpuInventory {
         .collect();
     fill_pcie_link(&mut inv.devices, links);
     for (d, t) in inv.devices.iter_mut().zip(&opened) {
-        let readings = t.as_ref().map(|t| t.encoder()).map_err(|e| e.to_string());
-        d.nvenc = nvenc_info(&d.name, readings);
+        d.nvenc = nvenc_info(&d.name, t.as_ref().map(|t| t.encoder()));
     }
     inv
 }
@@ -44,7 +40,7 @@ pub fn gpus() -> GpuInventory {
 /// The NVENC record of a GPU named `name`: the engine count and its source from the GPU
 /// models catalogue; for a GPU the catalogue does not know, "none" when NVML says the GPU has
 /// no encoder, else unknown. `readings` is what NVML said, or why NVML could not be asked.
-pub fn nvenc_info(name: &str, readings: Result<EncoderReadings, String>) -> NvencInfo {
+pub fn nvenc_info(name: &str, readings: Result<EncoderReadings, &TelemetryError>) -> NvencInfo {
     let mut n = NvencInfo::default();
     if let Some(m) = crate::gate::lookup_gpu(name) {
         if let (Some(e), Some(src)) = (m.nvenc_engines, m.nvenc_source) {
@@ -90,14 +86,16 @@ fn fill_pcie_link(devices: &mut [DeviceInfo], links: Vec<Option<PcieLink>>) {
     }
 }
 
+/// The inventory from the driver's status and, when it is usable, its list of devices; the
+/// driver's error is recorded as its message (`GpuInventory::unavailable`).
 fn from_results(
-    status: Result<(), String>,
-    list: impl FnOnce() -> Result<Vec<DeviceInfo>, String>,
+    status: Result<(), cuda::CudaError>,
+    list: impl FnOnce() -> Result<Vec<DeviceInfo>, cuda::CudaError>,
 ) -> GpuInventory {
     if let Err(reason) = status {
         return GpuInventory {
             devices: Vec::new(),
-            unavailable: Some(reason),
+            unavailable: Some(reason.to_string()),
         };
     }
     match list() {
@@ -111,7 +109,7 @@ fn from_results(
         },
         Err(reason) => GpuInventory {
             devices: Vec::new(),
-            unavailable: Some(reason),
+            unavailable: Some(reason.to_string()),
         },
     }
 }
@@ -122,18 +120,21 @@ mod tests {
 
     #[test]
     fn inventory_reports_every_outcome() {
-        let no_driver = from_results(Err("no NVIDIA driver found".into()), || {
+        use crate::cuda::CudaError;
+        let no_driver = from_results(Err(CudaError::NoDriver), || {
             panic!("must not list without a driver")
         });
         assert!(no_driver.devices.is_empty());
-        assert_eq!(
-            no_driver.unavailable.as_deref(),
-            Some("no NVIDIA driver found")
-        );
+        assert_eq!(no_driver.unavailable, Some(CudaError::NoDriver.to_string()));
 
-        let list_failed = from_results(Ok(()), || Err("GPU 0: boom".into()));
+        let boom = CudaError::Gpu {
+            ordinal: 0,
+            source: Box::new(CudaError::NotADriver),
+        };
+        let list_failed = from_results(Ok(()), || Err(boom.clone()));
         assert!(list_failed.devices.is_empty());
-        assert_eq!(list_failed.unavailable.as_deref(), Some("GPU 0: boom"));
+        assert_eq!(list_failed.unavailable, Some(boom.to_string()));
+        assert!(boom.to_string().starts_with("GPU 0: "), "{boom}");
 
         let empty = from_results(Ok(()), || Ok(Vec::new()));
         assert!(empty.unavailable.unwrap().contains("no CUDA device"));
@@ -218,7 +219,8 @@ mod tests {
             .engines_text()
             .starts_with("NVENC engine count unknown for this GPU"));
         // No NVML: the catalogue still counts, and the reason is kept.
-        let m40 = nvenc_info("Tesla M40 24GB", Err("NVML not available: …".into()));
+        let no_nvml = TelemetryError::LibraryNotFound { tried: Vec::new() };
+        let m40 = nvenc_info("Tesla M40 24GB", Err(&no_nvml));
         assert_eq!((m40.engines, m40.nvml_encoder), (Some(2), None));
         assert!(m40
             .nvml_text()

@@ -265,7 +265,7 @@ pub fn warnings(r: &RunReport) -> Vec<Warning> {
                 for msg in &m.warnings {
                     out.push(Warning {
                         subject: w.id.clone(),
-                        text: msg.clone(),
+                        text: msg.to_string(),
                     });
                 }
             }
@@ -288,10 +288,10 @@ pub fn warnings(r: &RunReport) -> Vec<Warning> {
     // An interrupted measurement is said as it is, for the host too.
     for w in &host {
         if let Some(m) = &w.measurement {
-            for msg in m.warnings.iter().filter(|m| m.starts_with("interrupted")) {
+            for msg in m.warnings.iter().filter(|m| interrupted(m)) {
                 out.push(Warning {
                     subject: w.id.clone(),
-                    text: msg.clone(),
+                    text: msg.to_string(),
                 });
             }
         }
@@ -299,7 +299,7 @@ pub fn warnings(r: &RunReport) -> Vec<Warning> {
     let warned: Vec<&crate::model::Measurement> = host
         .iter()
         .filter_map(|w| w.measurement.as_ref())
-        .filter(|m| m.warnings.iter().any(|w| !w.starts_with("interrupted")))
+        .filter(|m| m.warnings.iter().any(|w| !interrupted(w)))
         .collect();
     if !warned.is_empty() {
         let noise: Vec<f64> = warned
@@ -320,6 +320,10 @@ pub fn warnings(r: &RunReport) -> Vec<Warning> {
         });
     }
     out
+}
+
+fn interrupted(w: &crate::model::MeasurementWarning) -> bool {
+    matches!(w, crate::model::MeasurementWarning::Interrupted { .. })
 }
 
 // ---------------------------------------------------------------- formatting shared by renderers

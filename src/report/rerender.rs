@@ -18,7 +18,7 @@ pub struct Rerendered {
     pub dir: PathBuf,
     pub written: Vec<PathBuf>,
     /// With `--out`: `DIR/latest`, or why it could not be moved.
-    pub latest: Option<Result<PathBuf, String>>,
+    pub latest: Option<std::io::Result<PathBuf>>,
 }
 
 /// Replaces a saved run's checks, verdict and exit code with those its results and recorded
@@ -58,7 +58,7 @@ pub fn rerender(run_json: &Path, out: Option<&Path>) -> Result<Rerendered, Error
         Some(root) => {
             let run_dir = layout::create_run_dir(root, &now_rfc3339()).map_err(fail(root))?;
             let written = super::write_all(&report, &run_dir.dir).map_err(fail(&run_dir.dir))?;
-            let latest = super::layout::point_latest(&run_dir).map_err(|e| e.to_string());
+            let latest = super::layout::point_latest(&run_dir);
             Ok(Rerendered {
                 report,
                 dir: run_dir.dir,

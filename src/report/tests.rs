@@ -249,7 +249,9 @@ pub(crate) fn sample_report() -> RunReport {
         .as_mut()
         .unwrap()
         .warnings
-        .push("SM clock fell to 949 MHz during sampling (thermal slowdown)".into());
+        .push(MeasurementWarning::Other {
+            text: "SM clock fell to 949 MHz during sampling (thermal slowdown)".into(),
+        });
     // NVML saw the SGEMM hold its clock, and the triad run hot and throttled.
     results[0].telemetry = Some(TelemetrySummary {
         samples: 40,
@@ -440,8 +442,15 @@ fn host_noise_is_one_line_and_never_a_throttling_guess() {
         let m = w.measurement.as_mut().unwrap();
         m.summary.rel_stddev = noise;
         m.warnings = vec![
-            format!("noisy: rel. stddev {:.1}% (> 5%)", noise * 100.0),
-            "slowed down by 9.2% during the measurement".into(),
+            MeasurementWarning::Noisy {
+                rel_stddev: noise,
+                limit: 0.05,
+                on_gpu: false,
+            },
+            MeasurementWarning::Drift {
+                slowdown: 0.092,
+                on_gpu: false,
+            },
         ];
         r.results.push(w);
     }
@@ -769,7 +778,10 @@ fn inventory_shows_the_nvenc_engines() {
     );
     let mut h100 = m40.clone();
     h100.name = "NVIDIA H100 80GB HBM3".into();
-    h100.nvenc = crate::probe::gpu::nvenc_info(&h100.name, Err("no NVML here".into()));
+    h100.nvenc = crate::probe::gpu::nvenc_info(
+        &h100.name,
+        Err(&crate::probe::telemetry::TelemetryError::NoDeviceId),
+    );
     let lines = encode(&h100);
     assert!(
         lines[0].starts_with("video encode: no NVENC engine on this GPU (catalogue: NVIDIA H100"),
@@ -978,7 +990,7 @@ fn load_run_errors_say_what_is_wrong() {
         ),
         (
             write("newer.json", &newer),
-            "written by a newer gpugate (schema 7); this one reads schema 3",
+            "written by a newer gpugate (schema 7); this one reads schema 4",
         ),
         (dir.path().join("missing.json"), "cannot read"),
     ];

@@ -102,7 +102,7 @@ pub struct RunOutcome {
     pub dir: report::layout::RunDir,
     /// `DIR/latest`, now naming this run; or why it could not be moved (the run's files are
     /// written either way).
-    pub latest: Result<PathBuf, String>,
+    pub latest: std::io::Result<PathBuf>,
 }
 
 /// `--min-time` must not exceed the timeout it runs under (`--timeout`, else the level's).

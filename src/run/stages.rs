@@ -390,7 +390,7 @@ impl<'a> Runner<'a> {
                 &spec,
                 &at,
                 position,
-                |_| Err(WorkloadError::Cuda(why.clone())),
+                |_| Err(WorkloadError::from(why.clone())),
                 &self.crit,
                 None,
                 self.progress,
@@ -673,7 +673,7 @@ impl<'a> Runner<'a> {
         self.report.exit_code = decision.exit_code;
         let dir: PathBuf = self.dir.dir.clone();
         report::write_all(&self.report, &dir).map_err(|err| Error::Output { path: dir, err })?;
-        let latest = report::layout::point_latest(&self.dir).map_err(|e| e.to_string());
+        let latest = report::layout::point_latest(&self.dir);
         Ok(RunOutcome {
             report: self.report,
             dir: self.dir,

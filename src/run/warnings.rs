@@ -2,37 +2,40 @@
 //! throttling) and the run's notes about a GPU (a kernel build the driver could not load,
 //! stream arrays smaller than the cache).
 
-use crate::measure;
-use crate::model::{DeviceInfo, ModuleChoice};
+use crate::model::{DeviceInfo, MeasurementWarning, ModuleChoice};
 use crate::plan::{SizeOverrides, STREAM_L2_FACTOR};
 use crate::probe::telemetry::TelemetrySummary;
 
 /// A warning when the GPU reported throttle reasons during a measurement.
-pub fn throttle_warning(t: &TelemetrySummary) -> Option<String> {
+pub fn throttle_warning(t: &TelemetrySummary) -> Option<MeasurementWarning> {
     if t.samples == 0 || t.throttled_fraction <= 0.0 {
         return None;
     }
-    Some(format!(
-        "throttled during {:.0}% of the measurement ({}){}",
-        t.throttled_fraction * 100.0,
-        t.throttle_reasons.join(", "),
-        match (t.sm_clock_mhz_median, t.max_sm_clock_mhz) {
-            (Some(held), Some(max)) => format!("; SM clock held {held:.0} of {max} MHz"),
-            _ => String::new(),
-        }
-    ))
+    Some(MeasurementWarning::Throttled {
+        share: t.throttled_fraction,
+        reasons: t.throttle_reasons.clone(),
+        sm_clock_held_mhz: t.sm_clock_mhz_median,
+        sm_clock_max_mhz: t.max_sm_clock_mhz,
+    })
 }
 
-/// A sampler warning on a GPU result, with the GPU's likely causes (the sampler's own text
-/// says only what the samples show: a host CPU result keeps it so, with no guess about
-/// throttling).
-pub fn gpu_warning(w: String) -> String {
-    if w.starts_with(measure::NOISY_PREFIX) {
-        format!("{w}: another process on the GPU, clock changes or throttling")
-    } else if w.starts_with(measure::DRIFT_PREFIX) {
-        format!("{w} (thermal or power throttling?)")
-    } else {
-        w
+/// A sampler warning on a GPU result: noise and drift marked as on a GPU, so that they name
+/// the GPU's likely causes (the sampler says only what the samples show: a host CPU result
+/// keeps it so, with no guess about throttling).
+pub fn gpu_warning(w: MeasurementWarning) -> MeasurementWarning {
+    match w {
+        MeasurementWarning::Noisy {
+            rel_stddev, limit, ..
+        } => MeasurementWarning::Noisy {
+            rel_stddev,
+            limit,
+            on_gpu: true,
+        },
+        MeasurementWarning::Drift { slowdown, .. } => MeasurementWarning::Drift {
+            slowdown,
+            on_gpu: true,
+        },
+        other => other,
     }
 }
 
@@ -87,8 +90,9 @@ mod tests {
         t.throttle_reasons = vec!["hw_thermal_slowdown".into(), "sw_power_cap".into()];
         t.sm_clock_mhz_median = Some(948.0);
         let w = throttle_warning(&t).unwrap();
+        assert!(matches!(&w, MeasurementWarning::Throttled { share, .. } if *share == 0.25));
         assert_eq!(
-            w,
+            w.to_string(),
             "throttled during 25% of the measurement (hw_thermal_slowdown, sw_power_cap); SM clock held 948 of 1114 MHz"
         );
         t.throttled_fraction = 0.0;

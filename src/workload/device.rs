@@ -36,22 +36,39 @@ impl DeviceError {
     where
         E: std::error::Error + PartialEq + Send + Sync + 'static,
     {
-        DeviceError::Driver(BackendError(Arc::new(e)))
+        DeviceError::Driver(BackendError::new(e))
     }
 
     /// The backend's own error of a driver failure, when it is an `E`.
     pub fn driver_error<E: std::error::Error + 'static>(&self) -> Option<&E> {
         match self {
-            DeviceError::Driver(b) => b.0.as_any().downcast_ref(),
+            DeviceError::Driver(b) => b.downcast_ref(),
             _ => None,
         }
     }
 }
 
-/// A backend's own error behind [`DeviceError::Driver`], of whatever type the backend has:
-/// displayed, compared and cloned as itself.
+/// A backend's own error behind [`DeviceError::Driver`] and `WorkloadError::Backend`, of
+/// whatever type the backend has: displayed, compared and cloned as itself. The workloads name
+/// no backend's error type; a caller that knows the backend gets its error back with
+/// [`BackendError::downcast_ref`].
 #[derive(Clone)]
 pub struct BackendError(Arc<dyn AnyError>);
+
+impl BackendError {
+    /// A backend's own error.
+    pub fn new<E>(e: E) -> Self
+    where
+        E: std::error::Error + PartialEq + Send + Sync + 'static,
+    {
+        BackendError(Arc::new(e))
+    }
+
+    /// The backend's own error, when it is an `E`.
+    pub fn downcast_ref<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        self.0.as_any().downcast_ref()
+    }
+}
 
 /// What [`BackendError`] needs of a backend's error type.
 trait AnyError: std::error::Error + Send + Sync + 'static {
@@ -187,4 +204,43 @@ pub fn as_bytes<T: Pod>(v: &[T]) -> &[u8] {
 /// A typed slice as mutable bytes.
 pub fn as_bytes_mut<T: Pod>(v: &mut [T]) -> &mut [u8] {
     bytemuck::cast_slice_mut(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workload::WorkloadError;
+
+    /// A backend of its own, unknown to the workloads.
+    #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+    #[error("the toaster is cold: {0}")]
+    struct ToasterError(u32);
+
+    #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+    #[error("another backend")]
+    struct OtherError;
+
+    /// Any backend's error passes through the device interface and the workloads as itself:
+    /// said, compared and given back as its own type, with no backend named by the interface.
+    #[test]
+    fn a_backend_error_passes_through_as_itself() {
+        let d = DeviceError::driver(ToasterError(3));
+        assert_eq!(d.to_string(), "the toaster is cold: 3");
+        assert_eq!(d.driver_error::<ToasterError>(), Some(&ToasterError(3)));
+        assert_eq!(d.driver_error::<OtherError>(), None);
+        assert_eq!(d, DeviceError::driver(ToasterError(3)));
+        assert_ne!(d, DeviceError::driver(ToasterError(4)));
+        assert_ne!(d, DeviceError::driver(OtherError));
+        let w = WorkloadError::backend(ToasterError(7));
+        assert_eq!(w.to_string(), "the toaster is cold: 7");
+        assert_eq!(w.backend_error::<ToasterError>(), Some(&ToasterError(7)));
+        assert_eq!(w.backend_error::<OtherError>(), None);
+        let through = WorkloadError::from(d);
+        assert_eq!(
+            through.backend_error::<ToasterError>(),
+            None,
+            "a device error"
+        );
+        assert_eq!(through.to_string(), "device error: the toaster is cold: 3");
+    }
 }

@@ -241,6 +241,9 @@ pub enum EncodeError {
     Timeout { seconds: f64 },
     #[error("interrupted: the run was asked to stop (its ffmpeg processes were killed)")]
     Interrupted,
+    /// ffprobe gave no frame count for a bitstream (it could not decode it).
+    #[error("ffprobe read no frame count ({status}): {stderr_tail}")]
+    NoFrameCount { status: String, stderr_tail: String },
     #[error("{0}")]
     Io(String),
 }
@@ -660,7 +663,7 @@ fn run_all(
 }
 
 /// How many frames ffprobe decodes from `file`.
-fn count_frames(ffprobe: &Path, file: &Path) -> Result<u64, String> {
+fn count_frames(ffprobe: &Path, file: &Path) -> Result<u64, EncodeError> {
     let o = Command::new(ffprobe)
         .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
         .args(["-show_entries", "stream=nb_read_frames"])
@@ -668,15 +671,14 @@ fn count_frames(ffprobe: &Path, file: &Path) -> Result<u64, String> {
         .arg(file)
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| format!("running {}: {e}", ffprobe.display()))?;
+        .map_err(|e| EncodeError::Io(format!("running {}: {e}", ffprobe.display())))?;
     let text = String::from_utf8_lossy(&o.stdout);
-    text.trim().parse::<u64>().map_err(|_| {
-        format!(
-            "ffprobe read no frame count ({}): {}",
-            o.status,
-            tail(&String::from_utf8_lossy(&o.stderr), 2)
-        )
-    })
+    text.trim()
+        .parse::<u64>()
+        .map_err(|_| EncodeError::NoFrameCount {
+            status: o.status.to_string(),
+            stderr_tail: tail(&String::from_utf8_lossy(&o.stderr), 2),
+        })
 }
 
 /// Checks each session's bitstream: non-empty, and ffprobe decodes exactly `frames` frames.

@@ -221,17 +221,17 @@ pub struct TrialInfo {
     pub math_mode: Option<String>,
 }
 
-/// Errors while preparing, running or verifying a workload.
+/// Errors while preparing, running or verifying a workload. It names no backend's error type:
+/// a backend's failure outside a device call is [`WorkloadError::Backend`], which carries the
+/// backend's own error (the CUDA backend converts its errors into it at its edge, `src/cuda/`).
 #[derive(Debug, thiserror::Error)]
 pub enum WorkloadError {
     #[error("device error: {0}")]
     Device(#[from] device::DeviceError),
-    /// The CUDA driver failed outside a device call (the GPU could not be opened, …).
+    /// The backend failed outside a device call (the GPU could not be opened, the cuBLAS peer
+    /// was not run or failed, …): its own error, as itself ([`WorkloadError::backend_error`]).
     #[error(transparent)]
-    Cuda(#[from] crate::cuda::CudaError),
-    /// The cuBLAS peer was not run or failed.
-    #[error(transparent)]
-    Cublas(#[from] crate::cuda::BlasError),
+    Backend(device::BackendError),
     #[error("{0}")]
     Unsupported(String),
     /// The kernel the workload needs is in a module build this device did not load: the
@@ -239,6 +239,24 @@ pub enum WorkloadError {
     /// its family could be loaded.
     #[error("{0}")]
     NotLoaded(String),
+}
+
+impl WorkloadError {
+    /// A backend's failure outside a device call, carrying the backend's own error.
+    pub fn backend<E>(e: E) -> Self
+    where
+        E: std::error::Error + PartialEq + Send + Sync + 'static,
+    {
+        WorkloadError::Backend(device::BackendError::new(e))
+    }
+
+    /// The backend's own error of a backend failure, when it is an `E`.
+    pub fn backend_error<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        match self {
+            WorkloadError::Backend(b) => b.downcast_ref(),
+            _ => None,
+        }
+    }
 }
 
 /// One prepared workload on one device.

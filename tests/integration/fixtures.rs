@@ -101,6 +101,63 @@ fn the_interrupted_fixture_fails_in_every_report_with_every_check() {
     }
 }
 
+/// run.json files of schemas 1 to 3 wrote a measurement's warnings as text; read today, each
+/// is a typed warning that says the very same text, so their reports list what they listed.
+/// The sampler's and the run's own warnings of schemas 2 and 3 are recognised (none is left as
+/// `Other`); schema 1's "another process, clock changes" (on host results too) is kept as it was.
+#[test]
+fn old_text_warnings_are_read_typed_and_say_the_same() {
+    use gpugate::model::MeasurementWarning;
+    use gpugate::report::Reporter;
+    let mut recognised = 0;
+    for name in [
+        "no-gpu-host-quick.run.json",
+        "no-gpu-g2.2xlarge-quick.run.json",
+        "interrupted-g2.large-quick.schema2.run.json",
+        "no-gpu-auto-quick.schema2.run.json",
+        "no-gpu-g2.large-quick.schema3.run.json",
+    ] {
+        let raw: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(fixture(name)).unwrap()).unwrap();
+        let r = load(name);
+        assert!(r.schema_version < 4, "{name}");
+        let report = gpugate::report::Markdown.render(&r);
+        // Written again (`gpugate report --out`), the run is schema 4 and says the same.
+        let again = gpugate::report::parse_run(&gpugate::report::Json.render(&r), Path::new(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(again.schema_version, gpugate::model::SCHEMA_VERSION);
+        assert_eq!(
+            gpugate::report::Markdown.render(&again),
+            report,
+            "{name}: written again, it renders otherwise"
+        );
+        for (w, stored) in r.results.iter().zip(raw["results"].as_array().unwrap()) {
+            let (Some(m), Some(texts)) =
+                (&w.measurement, stored["measurement"]["warnings"].as_array())
+            else {
+                continue;
+            };
+            let said: Vec<String> = m.warnings.iter().map(|x| x.to_string()).collect();
+            let written: Vec<&str> = texts.iter().map(|t| t.as_str().unwrap()).collect();
+            assert_eq!(said, written, "{name}: {}", w.id);
+            for x in &m.warnings {
+                if r.schema_version >= 2 {
+                    assert!(
+                        !matches!(x, MeasurementWarning::Other { .. }),
+                        "{name}: {x:?}"
+                    );
+                    recognised += 1;
+                }
+                // An interruption is listed as it was written, host results' too.
+                if matches!(x, MeasurementWarning::Interrupted { .. }) {
+                    assert!(report.contains(&x.to_string()), "{name}: {x}");
+                }
+            }
+        }
+    }
+    assert!(recognised >= 100, "{recognised}");
+}
+
 /// Every committed fixture, decided again and rendered by today's binary, matches its committed
 /// rendering byte for byte (tests/fixtures/rendered/<fixture>/): a change to the rules or the
 /// renderers shows here as a diff to review, never silently. `UPDATE_SNAPSHOTS=1` rewrites them.

@@ -20,7 +20,7 @@
 
 use std::path::{Path, PathBuf};
 
-use gpugate::model::{RunReport, Verdict};
+use gpugate::model::{MeasurementWarning, RunReport, Verdict};
 
 use crate::sim::Sim;
 use crate::{stderr, stdout};
@@ -1161,7 +1161,7 @@ fn each_fault_gives_the_verdict_an_operator_must_see() {
                 let warned = r.report.results.iter().any(|w| {
                     w.measurement
                         .as_ref()
-                        .is_some_and(|m| m.warnings.iter().any(|x| x.contains("throttled")))
+                        .is_some_and(|m| m.warnings.iter().any(|x| matches!(x, MeasurementWarning::Throttled { .. })))
                 });
                 if warned {
                     Ok(())
@@ -1608,11 +1608,14 @@ fn timer_zero_fails_every_speed_check_with_the_zero_time_reason() {
             m.samples
         );
         assert!(m.throughput.median.is_nan(), "{}: {:?}", w.id, m.throughput);
-        assert!(
-            m.warnings[0].starts_with(&format!(
-                "invalid device time: {n} of {n} samples took 0 s of device time",
-                n = m.samples.len()
-            )),
+        let n = m.samples.len();
+        assert_eq!(
+            m.warnings[0],
+            MeasurementWarning::InvalidTime {
+                invalid: n,
+                samples: n,
+                all_zero: true
+            },
             "{}: {:?}",
             w.id,
             m.warnings
@@ -1735,9 +1738,11 @@ fn jitter_on_the_pass_line_is_inconclusive_and_heavy_jitter_warns_of_noise() {
     let noise = m
         .warnings
         .iter()
-        .find(|x| x.starts_with("did not reach 0.5% noise"))
+        .find(
+            |x| matches!(x, MeasurementWarning::NoiseNotReached { target, .. } if *target == 0.005),
+        )
         .unwrap_or_else(|| panic!("{:?}", m.warnings));
-    assert!(r.markdown.contains(noise.as_str()), "{}", r.markdown);
+    assert!(r.markdown.contains(&noise.to_string()), "{}", r.markdown);
     assert!(
         r.markdown.contains("INCONCLUSIVE") && r.markdown.contains("straddles the pass line"),
         "{}",
@@ -1756,7 +1761,7 @@ fn jitter_on_the_pass_line_is_inconclusive_and_heavy_jitter_warns_of_noise() {
             assert!(
                 m.warnings
                     .iter()
-                    .any(|x| x.starts_with("noisy: rel. stddev")),
+                    .any(|x| matches!(x, MeasurementWarning::Noisy { .. })),
                 "{}: {:?}",
                 w.id,
                 m.warnings

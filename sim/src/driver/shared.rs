@@ -145,10 +145,21 @@ pub struct Machine {
     pub gpus: Vec<Gpu>,
 }
 
-static MACHINE: OnceLock<Result<Machine, String>> = OnceLock::new();
+static MACHINE: OnceLock<Result<Machine, BadMachine>> = OnceLock::new();
+
+/// Why the simulated machine cannot be built: its configuration in the environment is bad.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "bad configuration in the environment ({models}, {faults}): {0}; the simulated driver \
+     reports CUDA_ERROR_INVALID_VALUE from cuInit (run COMMAND through `gpugate-sim`, which \
+     checks its arguments first)",
+    models = config::ENV_MODELS,
+    faults = config::ENV_FAULTS
+)]
+pub struct BadMachine(&'static ConfigError);
 
 /// The simulated machine, or why its configuration is bad (reported once on stderr).
-pub fn machine() -> Result<&'static Machine, &'static str> {
+pub fn machine() -> Result<&'static Machine, &'static BadMachine> {
     MACHINE
         .get_or_init(|| match config::get() {
             Ok(cfg) => Ok(Machine {
@@ -167,23 +178,12 @@ pub fn machine() -> Result<&'static Machine, &'static str> {
                 },
             }),
             Err(e) => {
-                let msg = describe_config_error(e);
-                super::log::stderr(&msg);
-                Err(msg)
+                let bad = BadMachine(e);
+                super::log::stderr(&bad.to_string());
+                Err(bad)
             }
         })
         .as_ref()
-        .map_err(|s| s.as_str())
-}
-
-fn describe_config_error(e: &ConfigError) -> String {
-    format!(
-        "bad configuration in the environment ({}, {}): {e}; the simulated driver reports \
-         CUDA_ERROR_INVALID_VALUE from cuInit (run COMMAND through `gpugate-sim`, which checks \
-         its arguments first)",
-        config::ENV_MODELS,
-        config::ENV_FAULTS
-    )
 }
 
 #[cfg(test)]

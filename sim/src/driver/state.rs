@@ -282,7 +282,7 @@ pub struct Driver {
     inner: Mutex<Inner>,
 }
 
-static DRIVER: OnceLock<Result<Driver, &'static str>> = OnceLock::new();
+static DRIVER: OnceLock<Result<Driver, &'static super::shared::BadMachine>> = OnceLock::new();
 static INITIALIZED: AtomicBool = AtomicBool::new(false);
 
 thread_local! {
@@ -290,7 +290,7 @@ thread_local! {
     static CTX_STACK: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
 }
 
-fn build() -> Result<Driver, &'static str> {
+fn build() -> Result<Driver, &'static super::shared::BadMachine> {
     let machine = machine()?;
     let n = machine.gpus.len();
     let mut inner = Inner {

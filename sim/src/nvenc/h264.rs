@@ -159,6 +159,47 @@ fn dpb_frames(l: &LevelLimits, mbw: u32, mbh: u32) -> u32 {
     (l.max_dpb_mbs / (mbw * mbh)).min(16)
 }
 
+/// Why settings or a frame cannot be coded.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CodingError {
+    #[error("4:2:0 frames need an even, non-zero width and height, not {width}x{height}")]
+    OddSize { width: u32, height: u32 },
+    #[error("unknown H.264 level {0}")]
+    UnknownLevel(u32),
+    #[error(
+        "a frame of {mbw}x{mbh} macroblocks does not fit H.264 level {level} (table A-1: at \
+         most {max_fs} macroblocks)"
+    )]
+    LevelTooSmall {
+        mbw: u32,
+        mbh: u32,
+        level: String,
+        max_fs: u32,
+    },
+    #[error(
+        "H.264 level {level}'s decoded picture buffer cannot hold one {mbw}x{mbh}-macroblock frame"
+    )]
+    DpbTooSmall { level: String, mbw: u32, mbh: u32 },
+    #[error(
+        "a frame of {mbw}x{mbh} macroblocks is larger than H.264 allows (level 6.2: 139264 \
+         macroblocks)"
+    )]
+    FrameTooLarge { mbw: u32, mbh: u32 },
+    #[error("QP {0} is outside 0..51")]
+    QpOutOfRange(u32),
+    #[error(
+        "the {plane} plane holds {bytes} bytes, too few for {rows} rows of {row_bytes} at pitch \
+         {pitch}"
+    )]
+    PlaneTooSmall {
+        plane: &'static str,
+        bytes: usize,
+        rows: usize,
+        row_bytes: usize,
+        pitch: usize,
+    },
+}
+
 /// The level and the number of reference pictures for a frame of `mbw` × `mbh` macroblocks:
 /// the `requested` level (NVENC's number; 0 = choose), with as many of the `wanted` reference
 /// pictures as it holds; or the lowest level that holds the frame and all of them (the highest
@@ -168,31 +209,28 @@ pub fn choose_level(
     mbh: u32,
     wanted: u32,
     requested: u32,
-) -> Result<(Level, u32), String> {
+) -> Result<(Level, u32), CodingError> {
     let wanted = wanted.clamp(1, MAX_REFS);
     if requested != 0 {
         let l = LEVELS
             .iter()
             .find(|l| l.nvenc == requested)
-            .ok_or_else(|| format!("unknown H.264 level {requested}"))?;
+            .ok_or(CodingError::UnknownLevel(requested))?;
         if !fits(l, mbw, mbh) {
-            return Err(format!(
-                "a frame of {}x{} macroblocks does not fit H.264 level {} (table A-1: at most \
-                 {} macroblocks)",
+            return Err(CodingError::LevelTooSmall {
                 mbw,
                 mbh,
-                Level { nvenc: l.nvenc }.name(),
-                l.max_fs
-            ));
+                level: Level { nvenc: l.nvenc }.name(),
+                max_fs: l.max_fs,
+            });
         }
         let refs = dpb_frames(l, mbw, mbh).min(wanted);
         if refs == 0 {
-            return Err(format!(
-                "H.264 level {}'s decoded picture buffer cannot hold one {}x{}-macroblock frame",
-                Level { nvenc: l.nvenc }.name(),
+            return Err(CodingError::DpbTooSmall {
+                level: Level { nvenc: l.nvenc }.name(),
                 mbw,
-                mbh
-            ));
+                mbh,
+            });
         }
         return Ok((Level { nvenc: l.nvenc }, refs));
     }
@@ -207,10 +245,7 @@ pub fn choose_level(
         Some(l) if dpb_frames(l, mbw, mbh) > 0 => {
             Ok((Level { nvenc: l.nvenc }, dpb_frames(l, mbw, mbh)))
         }
-        _ => Err(format!(
-            "a frame of {mbw}x{mbh} macroblocks is larger than H.264 allows (level 6.2: 139264 \
-             macroblocks)"
-        )),
+        _ => Err(CodingError::FrameTooLarge { mbw, mbh }),
     }
 }
 
@@ -547,16 +582,16 @@ pub struct Encoder {
 
 impl Encoder {
     /// An encoder for `set`, or why the settings cannot be coded.
-    pub fn new(set: Settings) -> Result<Encoder, String> {
+    pub fn new(set: Settings) -> Result<Encoder, CodingError> {
         if set.width == 0
             || set.height == 0
             || !set.width.is_multiple_of(2)
             || !set.height.is_multiple_of(2)
         {
-            return Err(format!(
-                "4:2:0 frames need an even, non-zero width and height, not {}x{}",
-                set.width, set.height
-            ));
+            return Err(CodingError::OddSize {
+                width: set.width,
+                height: set.height,
+            });
         }
         let (mbw, mbh) = (set.width.div_ceil(16), set.height.div_ceil(16));
         let wanted = if set.max_refs == 0 {
@@ -566,9 +601,9 @@ impl Encoder {
         };
         let (level, refs) = choose_level(mbw, mbh, wanted, set.level)?;
         if set.qp > 51 {
-            return Err(format!("QP {} is outside 0..51", set.qp));
+            return Err(CodingError::QpOutOfRange(set.qp));
         }
-        let slices = slice_ranges(set.slicing, mbw as usize, mbh as usize)?;
+        let slices = slice_ranges(set.slicing, mbw as usize, mbh as usize);
         Ok(Encoder {
             seq: Sequence {
                 mbw,
@@ -637,7 +672,7 @@ impl Encoder {
         force: Force,
         with_headers: bool,
         out: &mut Vec<u8>,
-    ) -> Result<Coded, String> {
+    ) -> Result<Coded, CodingError> {
         self.check_planes(frame)?;
         let mut kind = self.decide(force);
         let total = (self.seq.mbw * self.seq.mbh) as usize;
@@ -834,7 +869,7 @@ impl Encoder {
     }
 
     /// Checks that every row the encoder reads is in `frame`'s planes.
-    fn check_planes(&self, frame: &Frame) -> Result<(), String> {
+    fn check_planes(&self, frame: &Frame) -> Result<(), CodingError> {
         let (w, h) = (self.set.width as usize, self.set.height as usize);
         let (cw, ch) = (w / 2, h / 2);
         let cpitch = match frame.chroma {
@@ -842,13 +877,15 @@ impl Encoder {
             Chroma::Planar { .. } => frame.pitch / 2,
         };
         // Every row read must be in the planes given.
-        let need = |plane: &[u8], rows: usize, pitch: usize, row_bytes: usize, what: &str| {
+        let need = |plane: &[u8], rows: usize, pitch: usize, row_bytes: usize, what| {
             if pitch < row_bytes || plane.len() < (rows - 1) * pitch + row_bytes {
-                Err(format!(
-                    "the {what} plane holds {} bytes, too few for {rows} rows of {row_bytes} at \
-                     pitch {pitch}",
-                    plane.len()
-                ))
+                Err(CodingError::PlaneTooSmall {
+                    plane: what,
+                    bytes: plane.len(),
+                    rows,
+                    row_bytes,
+                    pitch,
+                })
             } else {
                 Ok(())
             }
@@ -939,7 +976,7 @@ impl Encoder {
 }
 
 /// The macroblock ranges of the slices of a picture of `mbw` × `mbh` macroblocks.
-fn slice_ranges(s: Slicing, mbw: usize, mbh: usize) -> Result<Vec<(usize, usize)>, String> {
+fn slice_ranges(s: Slicing, mbw: usize, mbh: usize) -> Vec<(usize, usize)> {
     let total = mbw * mbh;
     let chunks = |per: usize| -> Vec<(usize, usize)> {
         (0..total)
@@ -947,7 +984,7 @@ fn slice_ranges(s: Slicing, mbw: usize, mbh: usize) -> Result<Vec<(usize, usize)
             .map(|a| (a, (a + per).min(total)))
             .collect()
     };
-    Ok(match s {
+    match s {
         Slicing::Macroblocks(0) => vec![(0, total)],
         Slicing::Macroblocks(n) => chunks(n as usize),
         Slicing::Rows(0) => vec![(0, total)],
@@ -959,7 +996,7 @@ fn slice_ranges(s: Slicing, mbw: usize, mbh: usize) -> Result<Vec<(usize, usize)
                 .map(|i| (i * mbh / n * mbw, (i + 1) * mbh / n * mbw))
                 .collect()
         }
-    })
+    }
 }
 
 /// `seq_parameter_set_rbsp()` (7.3.2.1.1) with VUI (E.1.1).
@@ -1173,10 +1210,23 @@ mod tests {
             (Level { nvenc: 41 }, 4)
         );
         let e = choose_level(120, 68, 16, 30).unwrap_err();
-        assert!(e.contains("does not fit H.264 level 3.0"), "{e}");
+        assert!(
+            matches!(&e, CodingError::LevelTooSmall { level, .. } if level == "3.0"),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string().contains("does not fit H.264 level 3.0"),
+            "{e}"
+        );
         // 4096 × 2304 (256 × 144): level 5.1 fits the frame but holds 5; 6.0 holds 16.
         assert_eq!(choose_level(256, 144, 16, 0).unwrap().0.name(), "6.0");
-        assert!(choose_level(1024, 1024, 1, 0).is_err());
+        assert_eq!(
+            choose_level(1024, 1024, 1, 0),
+            Err(CodingError::FrameTooLarge {
+                mbw: 1024,
+                mbh: 1024
+            })
+        );
         assert_eq!(
             Level { nvenc: 9 }.idc_and_set3(Profile::Main),
             (11, true),
@@ -1195,7 +1245,7 @@ mod tests {
             Slicing::Count(3),
             Slicing::Count(50),
         ] {
-            let r = slice_ranges(s, 11, 9).unwrap();
+            let r = slice_ranges(s, 11, 9);
             assert_eq!(r[0].0, 0, "{s:?}");
             assert_eq!(r.last().unwrap().1, 99, "{s:?}");
             for w in r.windows(2) {
@@ -1203,8 +1253,8 @@ mod tests {
             }
             assert!(r.iter().all(|(a, b)| a < b), "{s:?}");
         }
-        assert_eq!(slice_ranges(Slicing::Count(3), 11, 9).unwrap().len(), 3);
-        assert_eq!(slice_ranges(Slicing::Count(50), 11, 9).unwrap().len(), 9);
+        assert_eq!(slice_ranges(Slicing::Count(3), 11, 9).len(), 3);
+        assert_eq!(slice_ranges(Slicing::Count(50), 11, 9).len(), 9);
     }
 
     fn settings(w: u32, h: u32) -> Settings {
@@ -1349,8 +1399,11 @@ mod tests {
 
     #[test]
     fn bad_sizes_and_short_planes_are_refused() {
-        assert!(Encoder::new(settings(33, 32)).is_err());
-        assert!(Encoder::new(settings(32, 0)).is_err());
+        for (w, h) in [(33, 32), (32, 0)] {
+            assert!(
+                matches!(Encoder::new(settings(w, h)), Err(CodingError::OddSize { width, height }) if (width, height) == (w, h)),
+            );
+        }
         let mut e = Encoder::new(settings(32, 32)).unwrap();
         let short = vec![0u8; 32 * 32];
         let f = Frame {
@@ -1361,6 +1414,17 @@ mod tests {
         let err = e
             .encode(&f, Force::None, false, &mut Vec::new())
             .unwrap_err();
-        assert!(err.contains("chroma"), "{err}");
+        assert!(
+            matches!(
+                err,
+                CodingError::PlaneTooSmall {
+                    plane: "chroma",
+                    bytes: 100,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("chroma"), "{err}");
     }
 }

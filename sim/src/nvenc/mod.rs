@@ -944,7 +944,7 @@ unsafe extern "C" fn initialize_encoder(
             *unsafe { param(p.encode_config, CONFIG_VER, "NV_ENC_CONFIG") }?
         };
         let (set, qp) = settings(p, &config)?;
-        let enc = h264::Encoder::new(set).map_err(|e| (ERR_INVALID_PARAM, e))?;
+        let enc = h264::Encoder::new(set).map_err(|e| (ERR_INVALID_PARAM, e.to_string()))?;
         let g = gpu(s.gpu)?;
         s.init = Some(Init {
             encoder: enc,
@@ -1292,7 +1292,7 @@ unsafe extern "C" fn encode_picture(encoder: *mut c_void, params: *mut PicParams
                 p.encode_pic_flags & PIC_FLAG_OUTPUT_SPSPPS != 0,
                 &mut out.data,
             )
-            .map_err(|e| (ERR_INVALID_PARAM, e))?;
+            .map_err(|e| (ERR_INVALID_PARAM, e.to_string()))?;
         let start = engines::now_ns();
         let done_ns = books()[gpu_index]
             .reserve(engine_count, engine, init.frame_ns)

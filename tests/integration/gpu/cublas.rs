@@ -11,7 +11,7 @@ use std::path::Path;
 use gpugate::cuda::{cublas_status, BlasError};
 use gpugate::model::VerifyStatus;
 use gpugate::workload::device::KernelDevice;
-use gpugate::workload::{Precision, WorkloadError};
+use gpugate::workload::Precision;
 
 use super::{open, simulated};
 
@@ -141,7 +141,7 @@ fn a_failing_cublas_fails_the_peer_and_leaves_nothing_to_verify() {
     for p in ALL {
         let mut t = dev.cublas_gemm_trial(p, 32, 32, 32, 1).expect("prepares");
         let e = t.run(2).unwrap_err();
-        let WorkloadError::Cublas(BlasError::Call { source, .. }) = &e else {
+        let Some(BlasError::Call { source, .. }) = e.backend_error::<BlasError>() else {
             panic!("{p:?}: {e:?}")
         };
         assert_eq!(
