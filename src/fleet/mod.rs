@@ -234,4 +234,4 @@ fn missing_nodes(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -16,6 +16,7 @@
 pub mod charts;
 pub mod console;
 pub mod document;
+pub mod fleet;
 pub mod gemm;
 pub mod html;
 pub mod info;
