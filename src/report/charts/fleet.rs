@@ -16,7 +16,7 @@ use crate::model::is_simulated_name;
 pub const LABELLED: usize = 8;
 /// GPUs drawn one point each; above this, a histogram strip.
 pub const MAX_POINTS: usize = 2000;
-const HEIGHT: u32 = 330;
+const HEIGHT: u32 = 290;
 const BINS: usize = 120;
 
 /// One chart per group, GPU model and metric, in the report's order.
@@ -101,6 +101,7 @@ fn render(t: &str, f: &FleetReport, d: &Distribution) -> Option<String> {
     draw(HEIGHT, t, &legend(d, many), |area| {
         let mut chart = ChartBuilder::on(area)
             .margin(14)
+            .margin_left(30)
             .x_label_area_size(46)
             .build_cartesian_2d(ticked(lo..hi, tk), 0.0..1.0)?;
         let x_fmt = |v: &f64| fmt_tick(*v);

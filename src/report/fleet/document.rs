@@ -45,14 +45,17 @@ pub fn build(f: &FleetReport, charts: &[Chart]) -> Document {
     why(&mut b, f);
     summary(&mut b, f);
     nodes(&mut b, f);
-    let mut next_chart = charts.iter();
+    // The charts come one per distribution, group by group, in the order of `groups`.
+    let mut first = 0;
     for g in &f.groups {
-        group(&mut b, g, &mut next_chart);
+        let end = (first + g.metrics.len()).min(charts.len());
+        group(&mut b, g, &charts[first.min(end)..end]);
+        first = end;
     }
     fast_outliers(&mut b, f);
     if !f.notes.is_empty() {
         b.push(heading(2, "Notes"));
-        b.push(Block::List(f.notes.iter().map(|n| text(n)).collect()));
+        b.push(Block::List(f.notes.iter().map(text).collect()));
     }
     b.push(Block::Footer(format!(
         "Fleet verdict {} → exit {}. {FLEET_EXIT_CODES}",
@@ -340,7 +343,7 @@ fn spread_text(d: &Distribution) -> String {
 }
 
 /// A profile's section: its distributions (table and charts) and its homogeneity.
-fn group<'c>(b: &mut Vec<Block>, g: &Group, charts: &mut impl Iterator<Item = &'c Chart>) {
+fn group(b: &mut Vec<Block>, g: &Group, charts: &[Chart]) {
     b.push(heading(
         2,
         format!("Profile {}: {} nodes", g.profile, g.nodes),
@@ -365,10 +368,11 @@ fn group<'c>(b: &mut Vec<Block>, g: &Group, charts: &mut impl Iterator<Item = &'
         .to_vec(),
         rows,
     }));
-    for _ in &g.metrics {
-        if let Some(c) = charts.next() {
-            b.push(Block::Chart(c.clone()));
-        }
+    // The charts of distributions with outliers first, then the others.
+    let with_outliers = |i: &usize| !g.metrics[*i].outliers.is_empty();
+    let (first, rest): (Vec<usize>, Vec<usize>) = (0..charts.len()).partition(with_outliers);
+    for i in first.into_iter().chain(rest) {
+        b.push(Block::Chart(charts[i].clone()));
     }
     homogeneity(b, g);
 }

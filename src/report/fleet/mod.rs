@@ -3,8 +3,11 @@
 //! junit.xml, and one SVG chart per profile, GPU model and metric. Writing goes through the
 //! run's layout: `DIR/runs/<id>/` and `DIR/latest`.
 
+pub mod console;
 pub mod document;
 pub mod junit;
+
+pub use console::console;
 
 use std::path::{Path, PathBuf};
 
