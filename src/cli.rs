@@ -141,6 +141,26 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+    /// Merge many nodes' run.json files into one fleet report: each node's verdict, the
+    /// distribution of every metric per GPU model, outliers (modified z-score), homogeneity.
+    /// Exit 0 every node passed and none is a slow outlier · 1 a node failed or an expected
+    /// node is missing · 2 nothing could be merged · 3 only outliers, inconclusive nodes or
+    /// unreadable inputs.
+    Fleet {
+        /// run.json files, or directories searched for run.json and *.run.json.
+        #[arg(required = true, value_name = "RUN_DIRS_OR_FILES")]
+        inputs: Vec<PathBuf>,
+        /// A file of the hostnames that must report, one a line (`#` comments): a node listed
+        /// with no run.json FAILS ("no result").
+        #[arg(long, value_name = "FILE")]
+        expect_nodes: Option<PathBuf>,
+        /// Directory for fleet.json and the reports (a run directory under it, as `run` writes).
+        #[arg(long, value_name = "DIR", default_value = "gpugate-fleet")]
+        out: PathBuf,
+        /// The modified z-score beyond which a GPU is an outlier.
+        #[arg(long, value_name = "Z", default_value_t = gpugate::fleet::DEFAULT_THRESHOLD)]
+        threshold: f64,
+    },
     /// List the built-in profiles, or show one with its targets.
     Profiles {
         #[command(subcommand)]

@@ -36,6 +36,7 @@ pub mod clock;
 pub mod cuda;
 pub mod error;
 pub mod files;
+pub mod fleet;
 pub mod gate;
 pub mod host;
 pub mod kernels;

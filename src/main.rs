@@ -104,6 +104,19 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             command_line: std::env::args().collect(),
         }),
         Command::Report { run_json, out } => report_command(&run_json, out.as_deref()),
+        Command::Fleet {
+            inputs,
+            expect_nodes,
+            out,
+            threshold,
+        } => fleet_command(
+            &gpugate::fleet::FleetOptions {
+                inputs,
+                expect_nodes,
+                threshold,
+            },
+            &out,
+        ),
         Command::Profiles { action: None } => Ok(profiles_list()),
         Command::Profiles {
             action: Some(ProfilesAction::Show { name }),
@@ -140,6 +153,23 @@ fn report_command(
         latest_line(latest);
     }
     Ok(done.report.exit_code)
+}
+
+/// `gpugate fleet`: the nodes' runs merged; the summary on stdout, what was not merged on
+/// stderr.
+fn fleet_command(
+    opts: &gpugate::fleet::FleetOptions,
+    out_dir: &std::path::Path,
+) -> anyhow::Result<i32> {
+    let f = gpugate::fleet::merge_fleet(opts)?;
+    for u in &f.unreadable {
+        complain!("gpugate: not merged: {}: {}", u.path, u.reason);
+    }
+    let written = report::fleet::write_all(&f, out_dir)?;
+    say!("{}", report::fleet::console(&f));
+    sayln!("reports written to {}", written.dir.dir.display());
+    latest_line(&written.latest);
+    Ok(f.exit_code)
 }
 
 /// `gpugate profiles`: the built-in profiles, one a line.

@@ -15,7 +15,7 @@ fn snapshot_dir() -> PathBuf {
     crate::repo_path("src/report/snapshots")
 }
 
-fn check_snapshot(name: &str, actual: &str) {
+pub(super) fn check_snapshot(name: &str, actual: &str) {
     let path = snapshot_dir().join(name);
     if std::env::var_os("UPDATE_SNAPSHOTS").is_some_and(|v| v == "1") {
         std::fs::create_dir_all(snapshot_dir()).unwrap();

@@ -2,6 +2,7 @@
 
 mod cli;
 mod fixtures;
+mod fleet;
 mod gpu;
 mod junit;
 mod lifecycle;

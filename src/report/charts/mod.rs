@@ -17,6 +17,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use crate::model::{Check, CheckKind, GpuPeaks, RunReport, WorkloadResult};
 
 mod checks;
+pub mod fleet;
 mod gemm;
 mod roofline;
 mod rows;
@@ -45,6 +46,9 @@ pub enum ChartKind {
     Samples,
     /// Per GPU, SM clock, temperature and power over the run (NVML).
     Telemetry,
+    /// A fleet's distribution of one metric on one GPU model (`gpugate fleet`; drawn from a
+    /// `FleetReport` by [`fleet::charts`], never by [`all`]).
+    Fleet,
 }
 
 /// One chart: its file name, title, kind and SVG text.
