@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod memtest;
 pub mod profile;
 pub mod spec;
 pub mod telemetry;
@@ -711,6 +712,10 @@ pub struct RunReport {
     /// (otherwise each of them FAILS with "simulated device"). Absent in older run.json: false.
     #[serde(default)]
     pub allow_simulated: bool,
+    /// The GPU memory test of each GPU tested (`gpugate memtest`; a burn-in's memory stage).
+    /// Absent from runs that did not test memory, and from files written before it existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub memtest: Vec<memtest::MemtestReport>,
 }
 
 impl RunReport {
