@@ -208,6 +208,7 @@ pub fn opts() -> ExecOptions {
         racecheck: true,
         sdc: None,
         max_dynamic_shared_bytes: 0,
+        stuck: None,
     }
 }
 
