@@ -634,7 +634,7 @@ impl Inner {
             match s.address {
                 Some(word) => m.stuck = Some((s.cell(word), 0)),
                 None if m.stuck.is_none_or(|(_, held)| size > held) => {
-                    m.stuck = Some((s.cell(base + (size / 2 & !7)), size));
+                    m.stuck = Some((s.cell(base + ((size / 2) & !7)), size));
                 }
                 None => {}
             }

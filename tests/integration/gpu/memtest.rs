@@ -31,7 +31,10 @@ fn memtest_kernels_match_the_host_model_step_by_step() {
     launch_step(&*dev, buf, FIRST, &Step::FillAddress { x: 0 }, log, CAP).unwrap();
     let first_word: [u8; 8] = download(&*dev, buf)[..8].try_into().unwrap();
     let base = u64::from_le_bytes(first_word);
-    assert!(base != 0 && base % 256 == 0, "device address {base:#x}");
+    assert!(
+        base != 0 && base.is_multiple_of(256),
+        "device address {base:#x}"
+    );
     let mut flips = 0usize;
     for p in Pattern::ALL {
         let mut host = HostMemory::new(base, FIRST, 4 * WORDS, None);
@@ -104,7 +107,7 @@ fn every_pattern_finds_the_simulators_stuck_bit() {
     let log = dev.alloc(8 * (1 + 3 * CAP)).unwrap();
     launch_step(&*dev, buf, 0, &Step::FillAddress { x: 0 }, log, CAP).unwrap();
     let base = u64::from_le_bytes(download(&*dev, buf)[..8].try_into().unwrap());
-    let word = base + (4 * WORDS as u64 / 2 & !7);
+    let word = base + ((4 * WORDS as u64 / 2) & !7);
     for p in Pattern::ALL {
         let mut found = Vec::new();
         for step in steps(p, 7, 2) {
