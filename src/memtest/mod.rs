@@ -156,9 +156,14 @@ fn allocate(dev: &dyn KernelDevice, free: u64, opts: &MemtestOptions) -> Result<
     let log = dev
         .alloc(8 * (1 + 3 * cap))
         .map_err(|e| format!("could not allocate the error log: {e}"))?;
+    // The share rounded up to whole chunks (so that the test covers at least what was asked),
+    // within what is free beside the log.
     let log_bytes = (8 * (1 + 3 * cap) as u64).next_multiple_of(256);
-    let want = ((free as f64 * opts.share_percent / 100.0) as u64).saturating_sub(log_bytes);
-    let mut left = want - want % CHUNK_ALIGN;
+    let asked =
+        ((free as f64 * opts.share_percent / 100.0).ceil() as u64).next_multiple_of(CHUNK_ALIGN);
+    let room = free.saturating_sub(log_bytes);
+    let want = asked.min(room - room % CHUNK_ALIGN);
+    let mut left = want;
     let mut size = left;
     let mut chunks = Vec::new();
     while left >= CHUNK_ALIGN && size >= CHUNK_ALIGN {
@@ -385,5 +390,131 @@ fn grid_for(dev: &dyn KernelDevice, n: i64) -> LaunchConfig {
         grid: (blocks, 1, 1),
         block: (block, 1, 1),
         shared_bytes: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workload::device::{DeviceError, DeviceProps, PinnedBuf};
+    use std::cell::RefCell;
+
+    /// A device with `free` bytes that refuses any allocation above `largest`; its kernels
+    /// find nothing wrong (the error log stays zero).
+    struct Fragmented {
+        free: u64,
+        largest: usize,
+        allocs: RefCell<Vec<usize>>,
+        launches: RefCell<usize>,
+    }
+
+    impl KernelDevice for Fragmented {
+        fn props(&self) -> DeviceProps {
+            DeviceProps {
+                sm_count: 4,
+                total_memory: self.free + (1 << 20),
+                free_memory: self.free,
+                compute_capability: (5, 2),
+                ..DeviceProps::default()
+            }
+        }
+        fn alloc(&self, bytes: usize) -> Result<DevBuf, DeviceError> {
+            let used: usize = self.allocs.borrow().iter().sum();
+            if bytes > self.largest || (used + bytes) as u64 > self.free {
+                return Err(DeviceError::Unavailable("out of memory".into()));
+            }
+            self.allocs.borrow_mut().push(bytes);
+            let id = self.allocs.borrow().len() as u64;
+            Ok(DevBuf { id, bytes })
+        }
+        fn free(&self, _: DevBuf) {}
+        fn upload(&self, _: DevBuf, _: &[u8]) -> Result<(), DeviceError> {
+            Ok(())
+        }
+        fn download(&self, _: DevBuf, dst: &mut [u8]) -> Result<(), DeviceError> {
+            dst.fill(0);
+            Ok(())
+        }
+        fn launch(&self, _: KernelRef, _: LaunchConfig, _: &[KArg]) -> Result<(), DeviceError> {
+            *self.launches.borrow_mut() += 1;
+            Ok(())
+        }
+        fn alloc_pinned(&self, _: usize) -> Result<PinnedBuf, DeviceError> {
+            Err(DeviceError::Unavailable("none".into()))
+        }
+        fn free_pinned(&self, _: PinnedBuf) {}
+        fn write_pinned(&self, _: PinnedBuf, _: &[u8]) -> Result<(), DeviceError> {
+            Ok(())
+        }
+        fn read_pinned(&self, _: PinnedBuf, _: &mut [u8]) -> Result<(), DeviceError> {
+            Ok(())
+        }
+        fn copy_h2d(&self, _: PinnedBuf, _: DevBuf) -> Result<(), DeviceError> {
+            Ok(())
+        }
+        fn copy_d2h(&self, _: DevBuf, _: PinnedBuf) -> Result<(), DeviceError> {
+            Ok(())
+        }
+        fn synchronize(&self) -> Result<(), DeviceError> {
+            Ok(())
+        }
+        fn timer_start(&self) -> Result<(), DeviceError> {
+            Ok(())
+        }
+        fn timer_stop(&self) -> Result<f64, DeviceError> {
+            Ok(1e-3)
+        }
+    }
+
+    use crate::workload::device::KernelRef;
+
+    fn device(free: u64, largest: usize) -> Fragmented {
+        Fragmented {
+            free,
+            largest,
+            allocs: RefCell::new(Vec::new()),
+            launches: RefCell::new(0),
+        }
+    }
+
+    #[test]
+    fn a_share_the_driver_gives_only_in_pieces_is_covered_in_chunks() {
+        let mib = 1u64 << 20;
+        // (free, largest single allocation, share): every case covers at least the share.
+        for (free, largest, share) in [
+            (100 * mib, 1 << 40, 90.0),
+            (100 * mib, 32 << 20, 90.0),
+            (100 * mib, 5 << 20, 100.0),
+            (64 * mib + 12_345, 3 << 20, 37.5),
+        ] {
+            let dev = device(free, largest);
+            let r = run(&dev, 0, &MemtestOptions::new(share, 1), &mut |_| {});
+            assert_eq!(r.error, None);
+            let covered = 100.0 * r.covered_bytes as f64 / free as f64;
+            assert!(
+                covered >= share.min(99.9) && r.covered_bytes <= free,
+                "{free} {largest} {share}: covered {covered} %"
+            );
+            assert_eq!(r.allocations as usize + 1, dev.allocs.borrow().len());
+            assert!(dev.allocs.borrow().iter().all(|a| *a <= largest));
+            assert_eq!(r.share_of_free_percent(), Some(covered));
+            assert_eq!(r.patterns.len(), 7);
+            assert!(r
+                .patterns
+                .iter()
+                .all(|p| p.errors == 0 && p.failed.is_none()));
+        }
+    }
+
+    #[test]
+    fn memory_that_cannot_be_allocated_is_an_error_not_a_pass() {
+        let dev = device(100 << 20, 1 << 19);
+        let r = run(&dev, 3, &MemtestOptions::new(90.0, 1), &mut |_| {});
+        assert!(r
+            .error
+            .unwrap()
+            .contains("no device memory could be allocated"));
+        assert!(r.patterns.is_empty());
+        assert_eq!(*dev.launches.borrow(), 0);
     }
 }
