@@ -174,6 +174,7 @@ fn report(gpus: usize) -> RunReport {
             description: String::new(),
             machine: None,
             targets: None,
+            memtest: None,
         },
         host: HostInfo {
             hostname: "h".into(),

@@ -573,6 +573,9 @@ pub struct ProfileRef {
     /// The profile's targets as gated (schema 2 on).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub targets: Option<Vec<profile::Target>>,
+    /// The profile's memory-test requirement, where it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memtest: Option<profile::MemtestTarget>,
 }
 
 impl ProfileRef {
@@ -584,6 +587,7 @@ impl ProfileRef {
             description: p.description.clone(),
             machine: Some(p.machine.clone()),
             targets: Some(p.targets.clone()),
+            memtest: p.memtest.clone(),
         }
     }
 
@@ -594,6 +598,7 @@ impl ProfileRef {
             description: self.description.clone(),
             machine: self.machine.clone()?,
             targets: self.targets.clone()?,
+            memtest: self.memtest.clone(),
         })
     }
 }
