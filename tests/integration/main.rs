@@ -5,6 +5,7 @@ mod fixtures;
 mod gpu;
 mod junit;
 mod lifecycle;
+mod memtest_runs;
 mod report_props;
 mod sim;
 mod sim_runs;
