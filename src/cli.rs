@@ -133,6 +133,32 @@ pub enum Command {
         #[arg(long)]
         allow_simulated: bool,
     },
+    /// The GPU memory test: the cuda_memtest / DCGM memtest patterns over a share of each GPU's
+    /// free memory, every error with its address, bit, expected and found value; any error
+    /// FAILS the GPU. Writes the same run directory and exit codes as `run`.
+    Memtest {
+        /// Built-in profile name or a TOML file: its machine block and `[memtest]` coverage
+        /// (default: auto, 90 % of free memory).
+        #[arg(long, value_name = "NAME|FILE")]
+        profile: Option<String>,
+        /// GPU ordinals to test, comma-separated (default: all).
+        #[arg(long, value_name = "LIST", value_delimiter = ',')]
+        gpus: Option<Vec<u32>>,
+        /// Share of each GPU's free memory to allocate and test, percent (1 to 100).
+        #[arg(long, value_name = "PCT", default_value_t = gpugate::memtest::DEFAULT_SHARE_PERCENT,
+              value_parser = parse_share, allow_negative_numbers = true)]
+        memory_share: f64,
+        /// Directory for run.json and the reports (created if missing).
+        #[arg(long, value_name = "DIR", default_value = "gpugate-out")]
+        out: PathBuf,
+        /// Seed of the random patterns (default: fresh, recorded in run.json).
+        #[arg(long, value_name = "N")]
+        seed: Option<u64>,
+        /// Let the checks of a simulated GPU (gpugate-sim) keep their verdicts, to test gpugate
+        /// itself.
+        #[arg(long)]
+        allow_simulated: bool,
+    },
     /// Re-render every report from a saved run.json (no GPU needed).
     Report {
         /// A run.json written by `gpugate run`.
@@ -183,6 +209,17 @@ pub enum Command {
 pub enum ProfilesAction {
     /// Show one profile (built-in name or TOML file) with its targets and their sources.
     Show { name: String },
+}
+
+/// `--memory-share`: a percentage from 1 to 100.
+pub fn parse_share(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| format!("'{s}' is not a percentage (e.g. 90)"))?;
+    gpugate::run::check_share(v).map_err(|e| e.to_string())?;
+    Ok(v)
 }
 
 /// A time in seconds: a number above 0 and at most an hour.

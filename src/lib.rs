@@ -41,6 +41,7 @@ pub mod gate;
 pub mod host;
 pub mod kernels;
 pub mod measure;
+pub mod memtest;
 pub mod model;
 pub mod peer;
 pub mod plan;

@@ -103,6 +103,29 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             allow_simulated,
             command_line: std::env::args().collect(),
         }),
+        Command::Memtest {
+            profile,
+            gpus,
+            memory_share,
+            out,
+            seed,
+            allow_simulated,
+        } => memtest_command(&run::MemtestRunOptions {
+            run: RunOptions {
+                profile,
+                level: gpugate::model::Level::Quick,
+                gpus,
+                backend: run::BackendChoice::Cuda,
+                out,
+                seed,
+                retune: false,
+                sizes: Default::default(),
+                sampling: Default::default(),
+                allow_simulated,
+                command_line: std::env::args().collect(),
+            },
+            share_percent: memory_share,
+        }),
         Command::Report { run_json, out } => report_command(&run_json, out.as_deref()),
         Command::Fleet {
             inputs,
@@ -132,6 +155,18 @@ fn run_command(opts: &RunOptions) -> anyhow::Result<i32> {
     gpugate::stop::install_signal_handlers();
     let mut line = ProgressLine::new();
     let done = run::run(opts, &mut |p| line.show(&p))?;
+    line.finish();
+    say!("{}", report::console::Console.render(&done.report));
+    sayln!("reports written to {}", done.dir.dir.display());
+    latest_line(&done.latest);
+    Ok(done.report.exit_code)
+}
+
+/// `gpugate memtest`: the memory test, with progress on stderr and the summary on stdout.
+fn memtest_command(opts: &run::MemtestRunOptions) -> anyhow::Result<i32> {
+    gpugate::stop::install_signal_handlers();
+    let mut line = ProgressLine::new();
+    let done = run::memtest(opts, &mut |p| line.show(&p))?;
     line.finish();
     say!("{}", report::console::Console.render(&done.report));
     sayln!("reports written to {}", done.dir.dir.display());
@@ -363,8 +398,62 @@ impl ProgressLine {
                 self.clear(&mut err);
                 let _ = writeln!(err, "[{index}/{total}] {}", finished_line(result));
             }
+            Progress::Memtest(m) => self.memtest(&mut err, m),
         }
         let _ = err.flush();
+    }
+
+    /// A memory test's progress: pattern i of n over how many GB, and each pattern's errors.
+    fn memtest(&mut self, err: &mut impl Write, p: &gpugate::memtest::MemtestProgress) {
+        use gpugate::memtest::MemtestProgress as M;
+        match p {
+            M::Allocated {
+                device,
+                bytes,
+                allocations,
+            } => {
+                self.clear(err);
+                let _ = writeln!(
+                    err,
+                    "gpu{device}: memory test over {:.3} GB in {allocations} allocation(s)",
+                    *bytes as f64 / 1e9
+                );
+            }
+            M::PatternStarted {
+                device,
+                index,
+                total,
+                pattern,
+                bytes,
+            } => self.rewrite(
+                err,
+                format_args!(
+                    "[{}/{total}] gpu{device}.memtest.{} over {:.3} GB …",
+                    index + 1,
+                    pattern.name(),
+                    *bytes as f64 / 1e9
+                ),
+            ),
+            M::PatternFinished {
+                device,
+                index,
+                total,
+                result,
+            } => {
+                self.clear(err);
+                let what = match (&result.failed, result.errors) {
+                    (_, n) if n > 0 => format!("{n} word(s) read back wrong"),
+                    (Some(why), _) => format!("did not finish: {why}"),
+                    (None, _) => "no error".to_string(),
+                };
+                let _ = writeln!(
+                    err,
+                    "[{}/{total}] gpu{device}.memtest.{}: {what}",
+                    index + 1,
+                    result.pattern
+                );
+            }
+        }
     }
 
     /// On a terminal, replaces the line in place with `line` (left open); elsewhere nothing.

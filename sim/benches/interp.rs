@@ -18,6 +18,7 @@ fn options(racecheck: bool) -> ExecOptions {
         racecheck,
         sdc: None,
         max_dynamic_shared_bytes: 0,
+        stuck: None,
     }
 }
 

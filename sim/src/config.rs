@@ -67,9 +67,16 @@ Faults (--fault SPEC, repeatable; SPEC = [gpu=I:]FAULT, without gpu=I: every GPU
                          NV_ENC_ERR_GENERIC (sessions still open)
   nvenc-engines=N        only N of the model's NVENC engines work (0 to the model's count):
                          concurrent encode sessions share fewer engines; 0 = no encoder
+  stuck-bit=ADDRESS:BIT[:V]
+                         a memory cell that reads constant: bit BIT (0..63) of the 64-bit
+                         little-endian word at device address ADDRESS (0x… or decimal; the
+                         bit lands in byte ADDRESS + BIT/8) always holds V (0 or 1, default 1),
+                         whatever kernels, copies and memsets write there; ADDRESS = any puts
+                         the word in the middle of the largest allocation the program makes
+                         (it moves to each larger one as it is made)
 Examples: --fault slow=0.5   --fault gpu=1:throttle   --fault sdc=sgemm@22   --fault pcie=3,8
           --fault jitter=0.02   --fault timer=zero   --fault cublas-missing   --fault gpu=0:cublas-fail
-          --fault nvenc-engines=1";
+          --fault nvenc-engines=1   --fault stuck-bit=any:5   --fault gpu=1:stuck-bit=0x200000100:33:0";
 
 /// The driver version the `old-driver` fault reports: CUDA 8.0.
 pub const OLD_DRIVER_CUDA: u32 = 8000;
@@ -130,6 +137,27 @@ pub enum Fault {
     CublasFail,
     NvencFail,
     NvencEngines(u32),
+    StuckBit(StuckBit),
+}
+
+/// The `stuck-bit` fault as given: where (None = `any`: inside the largest allocation), which
+/// bit of the 64-bit word there, stuck at which value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StuckBit {
+    pub address: Option<u64>,
+    pub bit: u32,
+    pub value: bool,
+}
+
+impl StuckBit {
+    /// The cell, once the word's address is known: the byte that holds the bit.
+    pub fn cell(&self, word: u64) -> crate::exec::StuckCell {
+        crate::exec::StuckCell {
+            address: word + u64::from(self.bit / 8),
+            bit: self.bit % 8,
+            value: self.value,
+        }
+    }
 }
 
 /// The largest `jitter=SIGMA`: with z clamped to ±3, every elapsed time stays above 0.1 × its
@@ -165,6 +193,8 @@ pub struct GpuFaults {
     pub nvenc_fail: bool,
     /// Working NVENC engines in place of the model's (`nvenc-engines=N`).
     pub nvenc_engines: Option<u32>,
+    /// A bit of device memory that reads constant (`stuck-bit=ADDRESS:BIT[:V]`).
+    pub stuck_bit: Option<StuckBit>,
 }
 
 /// One simulated GPU.
@@ -292,6 +322,7 @@ impl Config {
                 Fault::CublasFail => g.cublas_fail = true,
                 Fault::NvencFail => g.nvenc_fail = true,
                 Fault::NvencEngines(n) => g.nvenc_engines = Some(*n),
+                Fault::StuckBit(s) => g.stuck_bit = Some(*s),
                 Fault::OldDriver | Fault::NoNvml | Fault::CublasMissing => {
                     unreachable!("handled above")
                 }
@@ -597,12 +628,13 @@ pub fn parse_fault(spec: &str) -> Result<FaultSpec, ConfigError> {
             })?;
             Fault::NvencEngines(n)
         }
+        "stuck-bit" => Fault::StuckBit(parse_stuck_bit(need("ADDRESS:BIT")?).map_err(|e| bad(&e.to_string()))?),
         "" => return Err(bad("empty fault")),
         other => {
             return Err(bad(&format!(
                 "unknown fault '{other}' (known: slow, throttle, sdc, launch-fail-after, \
                  oom-after, pcie, old-driver, no-nvml, timer, jitter, cublas-missing, cublas-fail, \
-                 nvenc-fail, nvenc-engines)"
+                 nvenc-fail, nvenc-engines, stuck-bit)"
             )))
         }
     };
@@ -621,6 +653,73 @@ pub enum BadByteCount {
     UnknownSuffix { suffix: String, given: String },
     #[error("'{0}' is too large")]
     TooLarge(String),
+}
+
+/// A `stuck-bit` value that [`parse_stuck_bit`] refuses.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BadStuckBit {
+    #[error("expected {STUCK_BIT_FORM}")]
+    Form,
+    #[error("the address '{0}' is not 'any', 0x… or a whole number ({STUCK_BIT_FORM})")]
+    Address(String),
+    #[error(
+        "the address {given} is not 8-aligned: name the 64-bit word, {word:#x}, and count the \
+         bit from it (bit k of byte {given} is BIT {first_bit}+k)"
+    )]
+    Unaligned {
+        given: String,
+        word: u64,
+        first_bit: u64,
+    },
+    #[error("the bit must be a whole number from 0 to 63 ({STUCK_BIT_FORM})")]
+    Bit,
+    #[error("the stuck value '{0}' must be 0 or 1 ({STUCK_BIT_FORM})")]
+    Value(String),
+}
+
+const STUCK_BIT_FORM: &str = "stuck-bit=ADDRESS:BIT[:V], e.g. stuck-bit=any:5 or \
+                              stuck-bit=0x200000100:33:0";
+
+/// `ADDRESS:BIT[:V]` of the `stuck-bit` fault: ADDRESS `any`, `0x…` or decimal, 8-aligned;
+/// BIT 0..63; V 0 or 1 (default 1).
+pub fn parse_stuck_bit(v: &str) -> Result<StuckBit, BadStuckBit> {
+    let parts: Vec<&str> = v.split(':').map(str::trim).collect();
+    if !(2..=3).contains(&parts.len()) {
+        return Err(BadStuckBit::Form);
+    }
+    let address = match parts[0] {
+        "any" => None,
+        a => {
+            let n = match a.strip_prefix("0x").or_else(|| a.strip_prefix("0X")) {
+                Some(h) => u64::from_str_radix(h, 16),
+                None => a.parse(),
+            }
+            .map_err(|_| BadStuckBit::Address(a.to_string()))?;
+            if n % 8 != 0 {
+                return Err(BadStuckBit::Unaligned {
+                    given: a.to_string(),
+                    word: n & !7,
+                    first_bit: (n % 8) * 8,
+                });
+            }
+            Some(n)
+        }
+    };
+    let bit = parts[1]
+        .parse::<u32>()
+        .ok()
+        .filter(|b| *b < 64)
+        .ok_or(BadStuckBit::Bit)?;
+    let value = match parts.get(2) {
+        None | Some(&"1") => true,
+        Some(&"0") => false,
+        Some(other) => return Err(BadStuckBit::Value(other.to_string())),
+    };
+    Ok(StuckBit {
+        address,
+        bit,
+        value,
+    })
 }
 
 /// A byte count: digits with an optional suffix. `K`, `M`, `G`, `T` (or `KB`…) are decimal
@@ -740,6 +839,45 @@ mod tests {
     }
 
     #[test]
+    fn stuck_bits_parse() {
+        let stuck = |spec: &str| match parse_fault(spec).unwrap() {
+            FaultSpec {
+                gpu,
+                fault: Fault::StuckBit(s),
+            } => (gpu, s.address, s.bit, s.value),
+            other => panic!("{spec}: {other:?}"),
+        };
+        assert_eq!(stuck("stuck-bit=any:5"), (None, None, 5, true));
+        assert_eq!(
+            stuck("gpu=1:stuck-bit=0x200000100:33:0"),
+            (Some(1), Some(0x2_0000_0100), 33, false)
+        );
+        assert_eq!(stuck("stuck-bit=4096:63:1"), (None, Some(4096), 63, true));
+        // Bit 33 of the word at 0x100 is bit 1 of the byte at 0x104.
+        let s = StuckBit {
+            address: None,
+            bit: 33,
+            value: false,
+        };
+        assert_eq!(
+            s.cell(0x100),
+            crate::exec::StuckCell {
+                address: 0x104,
+                bit: 1,
+                value: false
+            }
+        );
+        let mut cfg = Config::build(&[], &["gpu=0:stuck-bit=any:7".to_string()]).unwrap();
+        assert_eq!(cfg.gpus[0].faults.stuck_bit.map(|s| s.bit), Some(7));
+        assert!(cfg
+            .apply(
+                "gpu=3:stuck-bit=any:7",
+                parse_fault("gpu=3:stuck-bit=any:7").unwrap()
+            )
+            .is_err());
+    }
+
+    #[test]
     fn bad_faults_say_what_was_wrong() {
         for (spec, says) in [
             ("slow=0", "0 < F <= 1"),
@@ -770,6 +908,18 @@ mod tests {
             ("nvenc-fail=1", "takes no value"),
             ("nvenc-engines", "needs a value"),
             ("nvenc-engines=two", "whole number"),
+            ("stuck-bit", "needs a value"),
+            ("stuck-bit=any", "ADDRESS:BIT"),
+            ("stuck-bit=any:5:1:2", "ADDRESS:BIT"),
+            ("stuck-bit=nowhere:5", "not 'any', 0x"),
+            ("stuck-bit=0x10g:5", "not 'any', 0x"),
+            (
+                "stuck-bit=0x1003:5",
+                "not 8-aligned: name the 64-bit word, 0x1000",
+            ),
+            ("stuck-bit=any:64", "0 to 63"),
+            ("stuck-bit=any:x", "0 to 63"),
+            ("stuck-bit=any:5:2", "must be 0 or 1"),
             ("melt", "unknown fault"),
             ("", "empty"),
         ] {

@@ -30,6 +30,7 @@ pub fn evaluate(profile: &Profile, report: &RunReport) -> Vec<Check> {
     let mut drafts = Vec::new();
     inventory(profile, report, &mut drafts);
     correctness(report, &mut drafts);
+    super::memtest::memtest_checks(profile, &report.memtest, &mut drafts);
     per_gpu(profile, report, &mut drafts);
     machine(profile, report, &mut drafts);
     // The one way from a rule's draft to a check: an undecided one fails here.

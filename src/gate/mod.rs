@@ -8,6 +8,7 @@
 
 pub mod catalogue;
 pub mod evaluate;
+pub mod memtest;
 pub mod profile;
 
 #[cfg(test)]
@@ -17,6 +18,7 @@ pub use catalogue::{catalogue, lookup_gpu, name_matches, GpuModel};
 pub use evaluate::{
     evaluate, invalid_measurement, noise_interval, valid_value, workload_matches, TOO_SMALL_FACTOR,
 };
+pub use memtest::{DEFAULT_MEMTEST_COVERAGE, DEFAULT_MEMTEST_SOURCE};
 pub use profile::{
     auto_profile, builtin_profiles, load_profile, parse_profile, peaks_for_device, Machine, Metric,
     Profile, ProfileError, Scope, Target,

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::catalogue::{lookup_gpu, GpuModel};
-pub use crate::model::profile::{Machine, Metric, Profile, Scope, Target};
+pub use crate::model::profile::{Machine, MemtestTarget, Metric, Profile, Scope, Target};
 use crate::model::DeviceInfo;
 
 /// Embedded built-in profiles: (name, TOML text).
@@ -465,6 +465,18 @@ fn validate(p: &Profile, origin: &str) -> Result<(), ProfileError> {
         ));
     }
     validate_machine_sizes(&p.machine, origin)?;
+    if let Some(m) = &p.memtest {
+        let v = m.min_coverage_percent;
+        if !(v.is_finite() && v > 0.0 && v <= 100.0) {
+            return Err(invalid(
+                origin,
+                format!(
+                    "[memtest] min_coverage_percent = {v} is not a share: give a percentage \
+                     above 0 and at most 100"
+                ),
+            ));
+        }
+    }
     for (i, t) in p.targets.iter().enumerate() {
         let n = i + 1;
         validate_spec_key(t, n, origin)?;
@@ -942,6 +954,7 @@ pub fn auto_profile(gpus: &[DeviceInfo]) -> Profile {
             nvenc_engines: None,
         },
         targets,
+        memtest: None,
     }
 }
 
@@ -994,7 +1007,29 @@ mod tests {
                 .unwrap();
             assert_eq!((t.spec_fps, t.pass_fraction), (Some(540.0), 0.60));
             assert!(t.source.starts_with("estimate"), "{}", t.source);
+            // The memory test must cover 90 % of free memory, with its source.
+            let m = p.memtest.as_ref().expect("a [memtest] block");
+            assert_eq!(m.min_coverage_percent, 90.0);
+            assert!(m.source.contains("issue 19"), "{}", m.source);
         }
+    }
+
+    #[test]
+    fn a_memtest_coverage_outside_0_to_100_is_refused() {
+        let text = include_str!("../../profiles/g2.large.toml");
+        for bad in ["0.0", "100.5", "-5.0", "nan"] {
+            let t = text.replace(
+                "min_coverage_percent = 90.0",
+                &format!("min_coverage_percent = {bad}"),
+            );
+            let e = parse_profile(&t, "x.toml").unwrap_err().to_string();
+            assert!(e.contains("min_coverage_percent"), "{bad}: {e}");
+        }
+        let t = text.replace(
+            "min_coverage_percent = 90.0",
+            "min_coverage_percent = 100.0",
+        );
+        assert!(parse_profile(&t, "x.toml").is_ok());
     }
 
     #[test]

@@ -151,7 +151,35 @@ pub const MODULES: &[KernelModule] = &[
             "video_dct4x4_quant",
         ],
     },
+    KernelModule {
+        name: "memtest",
+        target: "compute_52",
+        min_cc: (5, 2),
+        // Nothing beyond `.target sm_52` (PTX ISA 4.1; atom.add.u64 is older).
+        ptx_isa: "4.1",
+        ptx: include_str!("../../kernels/ptx/memtest.compute_52.ptx"),
+        entries: &MEMTEST_ENTRIES,
+    },
 ];
+
+/// The memory test's steps (module `memtest`, compute_52; signatures, the values and the error
+/// log at the top of `kernels/memtest.cu`; the patterns built from them: `crate::memtest`).
+pub const MEMTEST_ENTRIES: [&str; 5] = [
+    "memtest_fill_u32",
+    "memtest_check_u32",
+    "memtest_fill_addr_u64",
+    "memtest_check_addr_u64",
+    "memtest_address_lines_u32",
+];
+
+/// A memory-test entry by name (one of [`MEMTEST_ENTRIES`]).
+pub fn memtest_kernel(entry: &'static str) -> KernelRef {
+    debug_assert!(MEMTEST_ENTRIES.contains(&entry), "{entry}");
+    KernelRef {
+        module: "memtest",
+        entry,
+    }
+}
 
 impl KernelModule {
     /// The oldest driver whose JIT accepts this module's PTX ISA: the CUDA version as
@@ -228,7 +256,7 @@ pub fn video_kernel(stage: VideoStage) -> KernelRef {
 }
 
 /// Every entry gpugate can name, with the lowest compute capability that runs it: the GEMM
-/// variants, the stream kernels (FP32 and FP64) and the video stages.
+/// variants, the stream kernels (FP32 and FP64), the video stages and the memory test's steps.
 pub fn referenced_entries() -> Vec<(KernelRef, (u32, u32))> {
     let mut refs: Vec<(KernelRef, (u32, u32))> = SGEMM_VARIANTS
         .iter()
@@ -245,6 +273,9 @@ pub fn referenced_entries() -> Vec<(KernelRef, (u32, u32))> {
     }
     for stage in VideoStage::ALL {
         refs.push((video_kernel(stage), (5, 2)));
+    }
+    for entry in MEMTEST_ENTRIES {
+        refs.push((memtest_kernel(entry), (5, 2)));
     }
     refs
 }
@@ -326,6 +357,7 @@ mod tests {
             ("gemm", "compute_80", "7.0", (11000, "R450")),
             ("stream", "compute_52", "6.0", (9000, "R384")),
             ("video", "compute_52", "4.1", (9000, "R384")),
+            ("memtest", "compute_52", "4.1", (9000, "R384")),
         ];
         assert_eq!(MODULES.len(), want.len());
         for (name, target, isa, driver) in want {

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod memtest;
 pub mod profile;
 pub mod spec;
 pub mod telemetry;
@@ -579,6 +580,9 @@ pub struct ProfileRef {
     /// The profile's targets as gated (schema 2 on).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub targets: Option<Vec<profile::Target>>,
+    /// The profile's memory-test requirement, where it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memtest: Option<profile::MemtestTarget>,
 }
 
 impl ProfileRef {
@@ -590,6 +594,7 @@ impl ProfileRef {
             description: p.description.clone(),
             machine: Some(p.machine.clone()),
             targets: Some(p.targets.clone()),
+            memtest: p.memtest.clone(),
         }
     }
 
@@ -600,6 +605,7 @@ impl ProfileRef {
             description: self.description.clone(),
             machine: self.machine.clone()?,
             targets: self.targets.clone()?,
+            memtest: self.memtest.clone(),
         })
     }
 }
@@ -718,6 +724,10 @@ pub struct RunReport {
     /// (otherwise each of them FAILS with "simulated device"). Absent in older run.json: false.
     #[serde(default)]
     pub allow_simulated: bool,
+    /// The GPU memory test of each GPU tested (`gpugate memtest`; a burn-in's memory stage).
+    /// Absent from runs that did not test memory, and from files written before it existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub memtest: Vec<memtest::MemtestReport>,
 }
 
 impl RunReport {

@@ -107,4 +107,19 @@ pub struct Profile {
     pub machine: Machine,
     #[serde(rename = "target", default)]
     pub targets: Vec<Target>,
+    /// What the GPU memory test must cover (`[memtest]`); absent: the gate's default
+    /// (`crate::gate::DEFAULT_MEMTEST_COVERAGE`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memtest: Option<MemtestTarget>,
+}
+
+/// The memory test's coverage requirement: a test over less of the free memory than this is
+/// INCONCLUSIVE (nothing wrong was found, but not enough was looked at to vouch for the GPU).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemtestTarget {
+    /// Share of each GPU's free memory the test must cover, percent, in (0, 100].
+    pub min_coverage_percent: f64,
+    /// Where the number comes from.
+    pub source: String,
 }

@@ -386,6 +386,7 @@ pub(crate) fn sample_report() -> RunReport {
         verdict: Verdict::Pass,
         exit_code: 0,
         allow_simulated: false,
+        memtest: Vec::new(),
     };
     // Seconds per iteration as the median throughput implies (the charts derive each sample's
     // throughput from them and the work).
@@ -806,12 +807,13 @@ fn inventory_shows_the_build_of_every_kernel_module_on_the_driver() {
             .map(|l| l.trim().to_string())
             .collect()
     };
-    // An M40 on R525+: both compute_52 builds.
+    // An M40 on R525+: every compute_52 build.
     assert_eq!(
         lines(&[m40(0)]),
         [
             "driver CUDA 12.4, PTX ISA up to 8.4",
             "kernel module gemm: compute_52 build loads (PTX ISA 4.1, drivers from CUDA 9.0 (R384+))",
+            "kernel module memtest: compute_52 build loads (PTX ISA 4.1, drivers from CUDA 9.0 (R384+))",
             "kernel module stream: compute_52 build loads (PTX ISA 6.0, drivers from CUDA 9.0 (R384+))",
             "kernel module video: compute_52 build loads (PTX ISA 4.1, drivers from CUDA 9.0 (R384+))",
         ]
@@ -829,7 +831,7 @@ fn inventory_shows_the_build_of_every_kernel_module_on_the_driver() {
             "kernel module gemm: compute_70 build loads (PTX ISA 6.3, drivers from CUDA 10.0 \
              (R410+)); not compute_80, the best for this GPU: it needs PTX ISA 7.0, drivers from \
              CUDA 11.0 (R450+), and this driver accepts up to 6.4",
-            "kernel module stream: compute_52 build loads (PTX ISA 6.0, drivers from CUDA 9.0 (R384+))",
+            "kernel module memtest: compute_52 build loads (PTX ISA 4.1, drivers from CUDA 9.0 (R384+))",
         ]
     );
     // A CUDA 8.0 driver: no build of either family, each saying what to install.
@@ -843,13 +845,17 @@ fn inventory_shows_the_build_of_every_kernel_module_on_the_driver() {
         "{text:?}"
     );
     assert!(
-        text[2].starts_with("kernel module stream: no build loads"),
+        text[2].starts_with("kernel module memtest: no build loads"),
+        "{text:?}"
+    );
+    assert!(
+        text[3].starts_with("kernel module stream: no build loads"),
         "{text:?}"
     );
     // The same, as `gpugate info --json` lists it.
     let choices = info::module_choices(&[m40(0), a100]);
-    assert_eq!(choices.len(), 6);
-    let gemm_a100 = &choices[3];
+    assert_eq!(choices.len(), 8);
+    let gemm_a100 = &choices[4];
     assert_eq!((gemm_a100.device, gemm_a100.module.as_str()), (1, "gemm"));
     assert_eq!(gemm_a100.target.as_deref(), Some("compute_70"));
     assert_eq!(gemm_a100.refused.as_deref(), Some("compute_80"));

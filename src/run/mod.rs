@@ -14,6 +14,8 @@
 //! - [`warnings`]: the warnings on a GPU result and the run's notes about a GPU.
 //! - [`acceptance`]: the acceptance run ([`run`], `gpugate run`), the order it calls the stages
 //!   in.
+//! - [`memtest`](mod@memtest): the memory-test run ([`memtest()`], `gpugate memtest`) and its
+//!   stage, [`memtest_gpu`], which a burn-in can call too.
 //!
 //! A second runner (a burn-in: every GPU at once, in intervals) is a file beside
 //! [`acceptance`] that calls the same stages in its own order: [`stages::Runner::open_gpu`] for
@@ -25,6 +27,7 @@
 
 pub mod acceptance;
 pub mod ids;
+pub mod memtest;
 pub mod one;
 pub mod options;
 pub mod profile;
@@ -35,6 +38,7 @@ pub use crate::clock::{now_rfc3339, rfc3339};
 pub use crate::seed::{fresh_seed, workload_seed};
 pub use acceptance::run;
 pub use ids::result_id;
+pub use memtest::{check_share, memtest, memtest_gpu, MemtestRunOptions};
 pub use one::TELEMETRY_PERIOD;
 pub use options::{check_sampling, BackendChoice, Progress, RunOptions, RunOutcome};
 pub use profile::resolve_profile;

@@ -92,6 +92,8 @@ pub enum Progress<'a> {
         result: &'a WorkloadResult,
     },
     Note(&'a str),
+    /// The memory test of one GPU (`gpugate memtest`).
+    Memtest(crate::memtest::MemtestProgress<'a>),
 }
 
 /// What a run leaves behind.

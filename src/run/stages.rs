@@ -209,6 +209,7 @@ impl<'a> Runner<'a> {
             verdict: Verdict::Inconclusive,
             exit_code: exit::INCONCLUSIVE,
             allow_simulated: opts.allow_simulated,
+            memtest: Vec::new(),
         };
         let crit = StoppingCriterion::for_level_with(opts.level, opts.sampling);
         let mut report = report;
@@ -238,7 +239,7 @@ impl<'a> Runner<'a> {
     }
 
     /// A run note, shown as progress and kept in the report.
-    fn note(&mut self, note: String) {
+    pub fn note(&mut self, note: String) {
         (self.progress)(Progress::Note(&note));
         self.report.notes.push(note);
     }
@@ -608,6 +609,22 @@ impl<'a> Runner<'a> {
     pub fn keep(&mut self, r: WorkloadResult) -> Result<(), Error> {
         self.report.results.push(r);
         self.save()
+    }
+
+    /// A GPU's memory test kept in the report, and run.json saved (`run::memtest`).
+    pub fn keep_memtest(&mut self, m: crate::model::memtest::MemtestReport) -> Result<(), Error> {
+        self.report.memtest.push(m);
+        self.save()
+    }
+
+    /// Progress from a stage that lives beside this file (the memory test).
+    pub fn say(&mut self, p: Progress) {
+        (self.progress)(p);
+    }
+
+    /// The run's seed (recorded in run.json); each workload's derives from it.
+    pub fn seed(&self) -> u64 {
+        self.report.seed
     }
 
     /// The peers' jobs placed after every GPU's own workloads (the hardware encoder), GPU by

@@ -6,6 +6,7 @@ mod fleet;
 mod gpu;
 mod junit;
 mod lifecycle;
+mod memtest_runs;
 mod report_props;
 mod sim;
 mod sim_runs;

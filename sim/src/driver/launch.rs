@@ -152,14 +152,19 @@ unsafe fn launch(
         .iter()
         .find(|(sub, _)| kernel.name().contains(sub.as_str()))
         .map(|(_, bit)| *bit);
+    let (map, keep, stuck) = {
+        let st = d.lock();
+        let (map, keep) = st.memory_map(fctx);
+        (map, keep, st.stuck_cell(dev))
+    };
     let opts = ExecOptions {
         workers: d.machine.config.threads.max(1),
         racecheck: d.machine.config.racecheck,
         sdc,
         max_dynamic_shared_bytes: max_dyn,
+        stuck,
     };
     let limits = device_limits(&gpu.model);
-    let (map, keep) = d.lock().memory_map(fctx);
     let result = exec::launch(&kernel, &cfg, &params, &map, &limits, &opts);
     drop(keep);
 

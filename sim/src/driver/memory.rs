@@ -12,7 +12,7 @@ use cudarc::driver::sys::{CUcontext, CUdeviceptr, CUresult, CUstream};
 use serde_json::json;
 
 use super::log;
-use super::state::{ctx_handle, driver, Allocation, Driver, Inner, Pinned, Target};
+use super::state::{ctx_handle, driver, force_stuck, Allocation, Driver, Inner, Pinned, Target};
 use super::timing::{self, CopyKind, Factors};
 use super::{guard, out, CuResult};
 
@@ -245,7 +245,7 @@ enum Queue {
 fn copy(dst: Spec, src: Spec, n: usize, q: Queue) -> CuResult {
     let d = driver()?;
     let n = n as u64;
-    let (target, dst_end, src_end, gpu_index, kind) = {
+    let (target, dst_end, src_end, gpu_index, kind, stuck) = {
         let st = d.lock();
         let (c, target) = match q {
             Queue::Stream(h) => st.target(h)?,
@@ -285,12 +285,19 @@ fn copy(dst: Spec, src: Spec, n: usize, q: Queue) -> CuResult {
                 }
             }
         }
-        (target, dst_end, src_end, gpu_index, kind)
+        let stuck = match &dst_end {
+            End::Device { alloc, .. } => st.stuck_cell(alloc.device),
+            End::Host { .. } => None,
+        };
+        (target, dst_end, src_end, gpu_index, kind, stuck)
     };
     // SAFETY: both ranges were checked: device ranges lie within live allocations kept mapped
     // by the Arcs held here; host ranges are the caller's promise, as for the real driver.
     // `copy` (memmove) is used because a device-to-device copy may overlap.
     unsafe { std::ptr::copy(src_end.ptr() as *const u8, dst_end.ptr(), n as usize) };
+    if let End::Device { alloc, .. } = &dst_end {
+        force_stuck(alloc, stuck);
+    }
     finish_copy(d, target, gpu_index, kind, n, q);
     Ok(())
 }
@@ -512,7 +519,7 @@ fn memset(dst: CUdeviceptr, pattern: &[u8], count: usize, stream: CUstream) -> C
     let bytes = (count as u64)
         .checked_mul(size)
         .ok_or(CUresult::CUDA_ERROR_INVALID_VALUE)?;
-    let (target, alloc, offset) = {
+    let (target, alloc, offset, stuck) = {
         let st = d.lock();
         let (c, target) = st.target(stream)?;
         d.sticky(st.ctxs[&c].device)?;
@@ -526,7 +533,8 @@ fn memset(dst: CUdeviceptr, pattern: &[u8], count: usize, stream: CUstream) -> C
             .find_alloc(dst, bytes)
             .ok_or(CUresult::CUDA_ERROR_INVALID_VALUE)?;
         let off = dst - a.base;
-        (target, a, off)
+        let stuck = st.stuck_cell(a.device);
+        (target, a, off, stuck)
     };
     // SAFETY: [offset, offset + bytes) lies within the allocation (checked above), which the
     // Arc keeps mapped.
@@ -544,6 +552,7 @@ fn memset(dst: CUdeviceptr, pattern: &[u8], count: usize, stream: CUstream) -> C
             }
         }
     }
+    force_stuck(&alloc, stuck);
     let g = d.gpu(alloc.device);
     let secs = timing::memset_seconds(&g.model, Factors::of(g), bytes);
     let (start, end) = d.lock().enqueue(target, secs);

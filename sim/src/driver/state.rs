@@ -191,6 +191,17 @@ impl Drop for Allocation {
     }
 }
 
+/// Forces the stuck bit `cell` where it lies in `a` (after the driver wrote into `a`: a new
+/// allocation, a copy, a memset), so that it reads constant.
+pub fn force_stuck(a: &Allocation, cell: Option<crate::exec::StuckCell>) {
+    let Some(c) = cell else { return };
+    let Some(off) = c.address.checked_sub(a.base).filter(|o| *o < a.size) else {
+        return;
+    };
+    // SAFETY: off < size, within the mapping the allocation owns.
+    unsafe { c.force(a.ptr.add(off as usize)) };
+}
+
 /// Maps `len` bytes of zeroed, lazily backed memory; None when the host refuses.
 pub fn map_zeroed(len: usize, noreserve: bool) -> Option<(*mut u8, usize)> {
     let map_len = len.max(1);
@@ -248,6 +259,9 @@ pub struct DevMem {
     start: u64,
     end: u64,
     pub allocs: BTreeMap<u64, Arc<Allocation>>,
+    /// The `stuck-bit` fault's cell once its word has an address (a fixed address from the
+    /// start; `any`: in the largest allocation so far, whose size is the second field).
+    pub stuck: Option<(crate::exec::StuckCell, u64)>,
 }
 
 /// Where a stream-ordered operation goes.
@@ -309,6 +323,7 @@ fn build() -> Result<Driver, &'static super::shared::BadMachine> {
                     start,
                     end: start + DEVICE_ADDRESS_SPAN - (1 << 32),
                     allocs: BTreeMap::new(),
+                    stuck: None,
                 }
             })
             .collect(),
@@ -614,7 +629,23 @@ impl Inner {
         });
         self.mem[d].allocs.insert(base, a.clone());
         gpu.used_bytes.fetch_add(charged, Ordering::Relaxed);
+        if let Some(s) = gpu.faults.stuck_bit {
+            let m = &mut self.mem[d];
+            match s.address {
+                Some(word) => m.stuck = Some((s.cell(word), 0)),
+                None if m.stuck.is_none_or(|(_, held)| size > held) => {
+                    m.stuck = Some((s.cell(base + ((size / 2) & !7)), size));
+                }
+                None => {}
+            }
+            force_stuck(&a, self.stuck_cell(d));
+        }
         Ok(a)
+    }
+
+    /// GPU `d`'s stuck bit (the `stuck-bit` fault), once it has an address.
+    pub fn stuck_cell(&self, d: usize) -> Option<crate::exec::StuckCell> {
+        self.mem.get(d).and_then(|m| m.stuck).map(|(c, _)| c)
     }
 
     /// Frees the allocation at `base` (CUDA_ERROR_INVALID_VALUE when there is none).
@@ -732,6 +763,7 @@ mod tests {
             start: 0x1000,
             end: 0x1000 + 4 * (GUARD_BYTES + 256),
             allocs: BTreeMap::new(),
+            stuck: None,
         };
         let a = m.place(256).unwrap();
         let b = m.place(256).unwrap();

@@ -60,6 +60,11 @@ pub fn launch(
             local_bytes: kernel.prog.local_bytes as usize,
             race: opts.racecheck.then(race::Race::default),
             sdc: None,
+            stuck: opts.stuck.and_then(|c| {
+                mem::GlobalMem::new(&mem.regions)
+                    .lookup(c.address, 1)
+                    .map(|(p, _)| (c, p as usize))
+            }),
             stats: LaunchStats::default(),
             hw_fma,
             clock: 0,

@@ -498,6 +498,7 @@ pub(crate) fn store(
             // SAFETY: contiguous checked the row's span at p (writable).
             unsafe { copy_row(w, d, p, false) };
         }
+        force_stuck(ctx);
         return Ok(());
     }
     let elem = s.elem as usize;
@@ -528,7 +529,18 @@ pub(crate) fn store(
             wr_bytes(p, elem, v);
         }
     }
+    force_stuck(ctx);
     Ok(())
+}
+
+/// The `stuck-bit` fault: whatever a store or atomic wrote, the stuck bit holds its value.
+#[inline]
+fn force_stuck(ctx: &Ctx) {
+    if let Some((cell, p)) = ctx.stuck {
+        // SAFETY: p was resolved in the launch's memory map, which the driver keeps alive for
+        // the whole launch.
+        unsafe { cell.force(p as *mut u8) };
+    }
 }
 
 /// The new value of an atomic.
@@ -678,6 +690,7 @@ pub(crate) fn atom(
             w.wr(d, l, old);
         }
     }
+    force_stuck(ctx);
     let _ = pc;
     Ok(())
 }

@@ -109,6 +109,36 @@ pub struct ExecOptions {
     /// Dynamic shared memory the launch may use, as raised by cuFuncSetAttribute
     /// (MAX_DYNAMIC_SHARED_SIZE_BYTES); 0 = not raised.
     pub max_dynamic_shared_bytes: u32,
+    /// A bit of global memory that reads constant (the `stuck-bit` fault): forced to its value
+    /// after every store and atomic of the launch, so no load ever sees another value.
+    pub stuck: Option<StuckCell>,
+}
+
+/// One stuck bit of device memory: bit `bit` (0..7) of the byte at device address `address`
+/// always holds `value`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StuckCell {
+    pub address: u64,
+    pub bit: u32,
+    pub value: bool,
+}
+
+impl StuckCell {
+    /// Forces the bit in the byte at host address `p`.
+    ///
+    /// # Safety
+    /// `p` must be valid for one byte, for writes, for the duration of the call.
+    pub unsafe fn force(&self, p: *mut u8) {
+        // SAFETY: the caller's promise; an atomic so that concurrent GPU-style writers of the
+        // same byte (other worker threads) never tear it.
+        let b = unsafe { std::sync::atomic::AtomicU8::from_ptr(p) };
+        let m = 1u8 << self.bit;
+        if self.value {
+            b.fetch_or(m, std::sync::atomic::Ordering::Relaxed);
+        } else {
+            b.fetch_and(!m, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
 }
 
 /// What one launch executed: the time model's inputs and the byte counter of the tests.

@@ -167,6 +167,8 @@ pub(crate) struct Ctx<'a> {
     pub race: Option<Race>,
     /// The sdc fault still to apply in this CTA (None: nothing pending).
     pub sdc: Option<Option<u32>>,
+    /// The stuck bit's cell and its host address, when it lies in this launch's memory.
+    pub stuck: Option<(super::StuckCell, usize)>,
     pub stats: LaunchStats,
     pub hw_fma: bool,
     pub clock: u64,

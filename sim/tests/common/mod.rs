@@ -19,6 +19,7 @@ pub const MODULES: &[(&str, u32)] = &[
     ("gemm.compute_80.ptx", 80),
     ("stream.compute_52.ptx", 52),
     ("video.compute_52.ptx", 52),
+    ("memtest.compute_52.ptx", 52),
 ];
 
 /// `kernels/ptx/<file>` of this repository.
@@ -207,6 +208,7 @@ pub fn opts() -> ExecOptions {
         racecheck: true,
         sdc: None,
         max_dynamic_shared_bytes: 0,
+        stuck: None,
     }
 }
 

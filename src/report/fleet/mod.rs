@@ -48,7 +48,7 @@ pub struct Written {
     pub dir: RunDir,
     pub files: Vec<PathBuf>,
     /// `DIR/latest`, or why it could not be moved.
-    pub latest: Result<PathBuf, String>,
+    pub latest: std::io::Result<PathBuf>,
 }
 
 /// Writes every fleet output into a run directory of its own under `root`, then points
@@ -63,7 +63,7 @@ pub fn write_all(f: &FleetReport, root: &Path) -> Result<Written, crate::error::
     for (name, text) in render_all(f) {
         files.push(super::write_atomic(&dir.dir, &name, &text).map_err(fail(&dir.dir))?);
     }
-    let latest = layout::point_latest(&dir).map_err(|e| e.to_string());
+    let latest = layout::point_latest(&dir);
     Ok(Written { dir, files, latest })
 }
 

@@ -410,7 +410,7 @@ fn ptx_params(ptx: &str, entry: &str) -> Vec<String> {
 
 /// Every entry of every module, with the parameter list its table documents (pointers and
 /// `long long` are `.u64`, `int` is `.u32`, the stream scalar is `.f32` / `.f64`; the video
-/// signatures are those of `kernels/video.cu`): what
+/// and memtest signatures are those of `kernels/video.cu` and `kernels/memtest.cu`): what
 /// `cuLaunchKernel` reads from the argument slots gpugate encodes. Host only.
 #[test]
 fn every_table_entry_is_in_its_module_with_its_documented_signature() {
@@ -431,6 +431,20 @@ fn every_table_entry_is_in_its_module_with_its_documented_signature() {
                         vec![ptr, ptr, ptr, "u32", "u32", "u64", "u64"]
                     }
                     other => panic!("undocumented video entry {other}"),
+                }
+            } else if m.name == "memtest" {
+                // kernels/memtest.cu: (p, n, …, log, cap); unsigned and int are .u32.
+                match *e {
+                    "memtest_fill_u32" => vec![ptr, "u64", "u64", "u32", "u64", "u32"],
+                    "memtest_check_u32" => vec![
+                        ptr, "u64", "u64", "u32", "u64", "u32", "u32", "u32", "u32", ptr, "u32",
+                    ],
+                    "memtest_fill_addr_u64" => vec![ptr, "u64", "u64"],
+                    "memtest_check_addr_u64" => vec![ptr, "u64", "u64", ptr, "u32"],
+                    "memtest_address_lines_u32" => {
+                        vec![ptr, "u64", "u32", "u32", "u32", ptr, "u32"]
+                    }
+                    other => panic!("undocumented memtest entry {other}"),
                 }
             } else {
                 let scalar = if e.ends_with("f32") { "f32" } else { "f64" };

@@ -34,6 +34,7 @@ pub(crate) mod cublas;
 mod errors;
 mod hgemm;
 mod kernels;
+mod memtest;
 mod tune;
 mod video;
 mod workloads;
