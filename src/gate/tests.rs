@@ -174,6 +174,7 @@ fn report(gpus: usize) -> RunReport {
             description: String::new(),
             machine: None,
             targets: None,
+            health: None,
         },
         host: HostInfo {
             hostname: "h".into(),
@@ -197,6 +198,7 @@ fn report(gpus: usize) -> RunReport {
         verdict: Verdict::Pass,
         exit_code: 0,
         allow_simulated: false,
+        health: Vec::new(),
     }
 }
 

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod health;
 pub mod profile;
 pub mod spec;
 pub mod telemetry;
@@ -572,6 +573,9 @@ pub struct ProfileRef {
     /// The profile's targets as gated (schema 2 on).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub targets: Option<Vec<profile::Target>>,
+    /// The profile's health limits as gated, where it has them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<profile::HealthLimits>,
 }
 
 impl ProfileRef {
@@ -583,6 +587,7 @@ impl ProfileRef {
             description: p.description.clone(),
             machine: Some(p.machine.clone()),
             targets: Some(p.targets.clone()),
+            health: p.health.clone(),
         }
     }
 
@@ -593,6 +598,7 @@ impl ProfileRef {
             description: self.description.clone(),
             machine: self.machine.clone()?,
             targets: self.targets.clone()?,
+            health: self.health.clone(),
         })
     }
 }
@@ -711,6 +717,10 @@ pub struct RunReport {
     /// (otherwise each of them FAILS with "simulated device"). Absent in older run.json: false.
     #[serde(default)]
     pub allow_simulated: bool,
+    /// Each GPU's health before and after the run, and its Xid events (`health`). Absent in
+    /// files written before it was recorded, and where no GPU was used.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub health: Vec<health::GpuHealth>,
 }
 
 impl RunReport {

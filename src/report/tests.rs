@@ -384,6 +384,7 @@ pub(crate) fn sample_report() -> RunReport {
         verdict: Verdict::Pass,
         exit_code: 0,
         allow_simulated: false,
+        health: Vec::new(),
     };
     // Seconds per iteration as the median throughput implies (the charts derive each sample's
     // throughput from them and the work).
@@ -721,6 +722,11 @@ fn profile_and_inventory_text() {
     assert!(text.contains("2 × \"Tesla M40 24GB\""), "{text}");
     assert!(text.contains("fp32_gemm"), "{text}");
     assert!(text.contains("8.40 TFLOPS"), "{text}");
+    assert!(
+        text.contains("at most 10 new corrected ECC errors, 100 PCIe replays, 5 %"),
+        "{text}"
+    );
+    assert!(text.contains("fewer than 62 retired pages"), "{text}");
     let r = sample_report();
     let text = info::render_inventory(&r.host, &r.gpus, None);
     assert!(text.contains("Tesla M40 24GB") && text.contains("catalogue: Tesla M40 24GB"));

@@ -209,6 +209,7 @@ impl<'a> Runner<'a> {
             verdict: Verdict::Inconclusive,
             exit_code: exit::INCONCLUSIVE,
             allow_simulated: opts.allow_simulated,
+            health: Vec::new(),
         };
         let crit = StoppingCriterion::for_level_with(opts.level, opts.sampling);
         let mut report = report;
