@@ -43,6 +43,13 @@ pub const CRITICAL_XIDS: &[(u64, &str)] = &[
     (95, "uncontained ECC error"),
 ];
 
+/// Where the rules that need no limit come from.
+const NVML_ECC: &str = "NVML ECC counters: an uncorrectable error corrupts data (NVIDIA Dynamic \
+    Page Retirement guide)";
+const RETIREMENT: &str = "NVIDIA Dynamic Page Retirement guide: a retirement takes effect at the \
+    next reset";
+const XID_CATALOGUE: &str = "NVIDIA Xid catalogue (docs.nvidia.com/deploy/xid-errors)";
+
 /// The throttle reasons that count as a hardware slowdown or a thermal limit
 /// (`probe::telemetry::throttle_reason_names`); `sw_power_cap` is reported, never counted.
 pub const SLOWDOWN_REASONS: &[&str] = &[
@@ -71,20 +78,28 @@ pub(crate) fn health_drafts(
     trace: &[TelemetryPoint],
     out: &mut Vec<Draft>,
 ) {
-    let source = limits.map(|l| l.source.clone());
-    let mut drafts = vec![
-        ecc_uncorrected(h),
-        ecc_corrected(limits, h),
-        retired_memory(limits, h),
-        retirement_pending(h),
-        pcie_replays(limits, h),
-        xid(h),
-        hw_slowdown(limits, h.gpu, trace),
+    let limit = |key: &str| {
+        limits.map_or_else(
+            || "no limit in the profile".to_string(),
+            |_| format!("the profile's [health] {key} (sources: gpugate profiles show)"),
+        )
+    };
+    let drafts = [
+        (ecc_uncorrected(h), NVML_ECC.to_string()),
+        (ecc_corrected(limits, h), limit("max_new_sbe")),
+        (retired_memory(limits, h), limit("retired_pages_table")),
+        (retirement_pending(h), RETIREMENT.to_string()),
+        (pcie_replays(limits, h), limit("max_pcie_replays")),
+        (xid(h), XID_CATALOGUE.to_string()),
+        (
+            hw_slowdown(limits, h.gpu, trace),
+            limit("max_throttle_share"),
+        ),
     ];
-    for d in &mut drafts {
-        d.source = d.source.take().or_else(|| source.clone());
-    }
-    out.extend(drafts);
+    out.extend(drafts.into_iter().map(|(mut d, source)| {
+        d.source = Some(source);
+        d
+    }));
 }
 
 fn draft(rule: &'static str, gpu: u32, name: &str, title: &str, unit: &str) -> Draft {
@@ -347,7 +362,7 @@ fn retirement_pending(h: &GpuHealth) -> Draft {
         "No page retirement or row remap pending",
         "",
     );
-    let Some((_, after)) = snapshots(h, &mut d) else {
+    let Some((before, after)) = snapshots(h, &mut d) else {
         return d;
     };
     let pending = [
@@ -365,11 +380,20 @@ fn retirement_pending(h: &GpuHealth) -> Draft {
             h.gpu, after.retirement_pending, after.remap_pending
         );
     } else if let Some((what, _)) = known.iter().find(|(_, v)| *v) {
+        let already = before.is_some_and(|b| {
+            [&b.retirement_pending, &b.remap_pending]
+                .iter()
+                .any(|r| r.value() == Some(true))
+        });
+        let when = match before {
+            Some(b) if already => format!("already at {:.1} s", b.at_s),
+            _ => window(before, after),
+        };
         d.verdict = Some(Verdict::Fail);
         d.reason = format!(
-            "a {what} is pending on GPU {} at {:.1} s: the bad memory is still in use until \
-             the GPU is reset",
-            h.gpu, after.at_s
+            "a {what} is pending on GPU {} {when}: the bad memory is still in use until the \
+             GPU is reset",
+            h.gpu
         );
         d.hint = "reset the GPU (nvidia-smi -r, or reboot) so the retirement takes effect, then \
                   run again"
@@ -451,14 +475,18 @@ fn xid(h: &GpuHealth) -> Draft {
         .collect();
     d.observed = Some(critical.len() as f64);
     d.evidence = described.clone();
-    if let Some(first) = critical.first() {
+    if !critical.is_empty() {
         d.verdict = Some(Verdict::Fail);
         d.required = Some(0.0);
         d.reason = format!(
-            "{} critical Xid event(s) on GPU {}: {first}{}",
+            "{} critical Xid event(s) on GPU {}: {}",
             critical.len(),
             h.gpu,
-            if critical.len() > 1 { ", …" } else { "" }
+            critical
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
         );
         d.hint = "look the Xid up in NVIDIA's Xid catalogue and the system log (dmesg); take \
                   the GPU out of service until it is understood"
@@ -683,7 +711,17 @@ mod tests {
             after(h).retired_pages_dbe = Reading::Value(1);
         }, "retired_memory", Verdict::Fail, "the retirement table of 62 pages is full"),
         ("pending retirement", |h| after(h).retirement_pending = Reading::Value(true),
-         "retirement_pending", Verdict::Fail, "a page retirement is pending on GPU 1 at 10.0 s"),
+         "retirement_pending", Verdict::Fail, "a page retirement is pending on GPU 1 between 0.5 s and 10.0 s"),
+        ("pending before the run", |h| {
+            h.before.as_mut().unwrap().retirement_pending = Reading::Value(true);
+            after(h).retirement_pending = Reading::Value(true);
+        }, "retirement_pending", Verdict::Fail, "a page retirement is pending on GPU 1 already at 0.5 s"),
+        ("two critical Xids", |h| {
+            h.events.push(HealthEvent { gpu: 1, xid: 13, at_s: 1.0 });
+            h.events.push(HealthEvent { gpu: 1, xid: 48, at_s: 2.0 });
+            h.events.push(HealthEvent { gpu: 1, xid: 94, at_s: 3.0 });
+        }, "xid", Verdict::Fail,
+         "2 critical Xid event(s) on GPU 1: Xid 48 (double-bit ECC error) at 2.0 s; Xid 94 (contained ECC error) at 3.0 s"),
         ("row remap failure", |h| {
             let a = after(h);
             a.retired_pages_sbe = Reading::NotAvailable("not supported".into());
@@ -758,7 +796,12 @@ mod tests {
             checks.iter().all(|c| c.verdict == Verdict::Pass),
             "{checks:#?}"
         );
-        assert!(checks.iter().all(|c| c.source.as_deref() == Some("test")));
+        let source = |id: &str| checks.iter().find(|c| c.id == id).unwrap().source.clone();
+        assert_eq!(
+            source("gpu1.health.pcie_replays").as_deref(),
+            Some("the profile's [health] max_pcie_replays (sources: gpugate profiles show)")
+        );
+        assert!(source("gpu1.health.xid").unwrap().contains("Xid catalogue"));
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod charts;
 pub mod console;
 pub mod document;
 pub mod gemm;
+pub mod health;
 pub mod html;
 pub mod info;
 pub mod json;

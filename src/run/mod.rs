@@ -24,6 +24,7 @@
 //! report's ([`crate::report::rerender`]).
 
 pub mod acceptance;
+pub mod health;
 pub mod ids;
 pub mod one;
 pub mod options;
@@ -34,6 +35,7 @@ pub mod warnings;
 pub use crate::clock::{now_rfc3339, rfc3339};
 pub use crate::seed::{fresh_seed, workload_seed};
 pub use acceptance::run;
+pub use health::HealthWatch;
 pub use ids::result_id;
 pub use one::TELEMETRY_PERIOD;
 pub use options::{check_sampling, BackendChoice, Progress, RunOptions, RunOutcome};

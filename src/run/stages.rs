@@ -238,6 +238,20 @@ impl<'a> Runner<'a> {
             })
     }
 
+    /// When the run started: the zero of every time it records.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// Records the GPUs' health over the run (`run::health::HealthWatch`) and saves run.json.
+    pub fn record_health(
+        &mut self,
+        health: Vec<crate::model::health::GpuHealth>,
+    ) -> Result<(), Error> {
+        self.report.health = health;
+        self.save()
+    }
+
     /// A run note, shown as progress and kept in the report.
     fn note(&mut self, note: String) {
         (self.progress)(Progress::Note(&note));
