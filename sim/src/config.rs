@@ -49,6 +49,22 @@ Faults (--fault SPEC, repeatable; SPEC = [gpu=I:]FAULT, without gpu=I: every GPU
                          64KiB, 512MiB, 2GiB = binary)
   pcie=GEN,WIDTH         the link runs at PCIe GEN (1..6) xWIDTH (1,2,4,8,16,32): copies slow
                          down and NVML's current link says so (its max link stays the model's)
+  ecc=sbe@T | ecc=dbe@T  from T seconds after the driver started, NVML counts one corrected
+                         (sbe) or uncorrected (dbe) ECC error, volatile and aggregate; a dbe
+                         also retires its page (pending until a reset; a remapped row, pending,
+                         on GPUs with row remapping) and raises Xid 48 to registered event sets
+  retired-pages=N[,pending]  N pages already retired for multiple single-bit errors (a row
+                         remapping GPU: N rows remapped for uncorrectable errors); ',pending':
+                         a retirement (remap) waits for a reset
+  xid=N@T                an Xid event N (1..=999) delivered at T to every NVML event set that
+                         registered for critical Xid events on the GPU
+  pcie-replays=N         NVML's PCIe replay counter reads N
+  thermal=RISE[@T]       under load the temperature climbs RISE degrees C per second (0 < RISE
+                         <= 100) from the model's load temperature up to its slowdown
+                         temperature; from T the GPU is in hardware slowdown (HW slowdown + HW
+                         thermal slowdown reasons, SM clock at the model's throttle fraction)
+  power-cap              under load the board draws its power limit and the SW power cap
+                         reason is on, the SM clock at POWER_CAP_CLOCK_FRACTION (95 %) of max
   old-driver             the driver is CUDA 8.0 (R375, PTX ISA 5.0): older than every module
                          gpugate ships (whole machine only)
   no-nvml                no libnvidia-ml.so.1 in front; the simulator's nvmlInit fails with
@@ -138,6 +154,9 @@ pub enum Fault {
     NvencFail,
     NvencEngines(u32),
     StuckBit(StuckBit),
+    /// A health fault (ECC, retired pages, Xid, PCIe replays, thermal, power cap):
+    /// `crate::health`.
+    Health(crate::health::HealthFault),
 }
 
 /// The `stuck-bit` fault as given: where (None = `any`: inside the largest allocation), which
@@ -195,6 +214,8 @@ pub struct GpuFaults {
     pub nvenc_engines: Option<u32>,
     /// A bit of device memory that reads constant (`stuck-bit=ADDRESS:BIT[:V]`).
     pub stuck_bit: Option<StuckBit>,
+    /// The health faults (`crate::health`).
+    pub health: crate::health::HealthFaults,
 }
 
 /// One simulated GPU.
@@ -323,6 +344,7 @@ impl Config {
                 Fault::NvencFail => g.nvenc_fail = true,
                 Fault::NvencEngines(n) => g.nvenc_engines = Some(*n),
                 Fault::StuckBit(s) => g.stuck_bit = Some(*s),
+                Fault::Health(h) => g.health.apply(h),
                 Fault::OldDriver | Fault::NoNvml | Fault::CublasMissing => {
                     unreachable!("handled above")
                 }
@@ -628,13 +650,19 @@ pub fn parse_fault(spec: &str) -> Result<FaultSpec, ConfigError> {
             })?;
             Fault::NvencEngines(n)
         }
-        "stuck-bit" => Fault::StuckBit(parse_stuck_bit(need("ADDRESS:BIT")?).map_err(|e| bad(&e.to_string()))?),
+        "stuck-bit" => {
+            Fault::StuckBit(parse_stuck_bit(need("ADDRESS:BIT")?).map_err(|e| bad(&e.to_string()))?)
+        }
+        h if crate::health::HEALTH_FAULT_NAMES.contains(&h) => {
+            Fault::Health(crate::health::parse_health_fault(h, arg).map_err(|e| bad(&e))?)
+        }
         "" => return Err(bad("empty fault")),
         other => {
             return Err(bad(&format!(
                 "unknown fault '{other}' (known: slow, throttle, sdc, launch-fail-after, \
                  oom-after, pcie, old-driver, no-nvml, timer, jitter, cublas-missing, cublas-fail, \
-                 nvenc-fail, nvenc-engines, stuck-bit)"
+                 nvenc-fail, nvenc-engines, stuck-bit, ecc, retired-pages, xid, pcie-replays, \
+                 thermal, power-cap)"
             )))
         }
     };
@@ -1047,6 +1075,110 @@ mod tests {
             plain.missing_entry_points(),
             crate::driver_releases::missing_entry_points(12080)
         );
+    }
+
+    #[test]
+    fn health_faults_parse_per_gpu() {
+        use crate::health::HealthFault as H;
+        for (spec, gpu, want) in [
+            (
+                "ecc=sbe@0",
+                None,
+                H::Ecc {
+                    double: false,
+                    at_s: 0.0,
+                },
+            ),
+            (
+                "gpu=1:ecc=dbe@2.5",
+                Some(1),
+                H::Ecc {
+                    double: true,
+                    at_s: 2.5,
+                },
+            ),
+            (
+                "retired-pages=62",
+                None,
+                H::RetiredPages {
+                    pages: 62,
+                    pending: false,
+                },
+            ),
+            (
+                "retired-pages=3,pending",
+                None,
+                H::RetiredPages {
+                    pages: 3,
+                    pending: true,
+                },
+            ),
+            ("gpu=0:xid=79@1", Some(0), H::Xid { xid: 79, at_s: 1.0 }),
+            ("pcie-replays=120", None, H::PcieReplays(120)),
+            (
+                "thermal=2",
+                None,
+                H::Thermal {
+                    rise_c_per_s: 2.0,
+                    slowdown_at_s: None,
+                },
+            ),
+            (
+                "thermal=5@1.5",
+                None,
+                H::Thermal {
+                    rise_c_per_s: 5.0,
+                    slowdown_at_s: Some(1.5),
+                },
+            ),
+            ("power-cap", None, H::PowerCap),
+        ] {
+            assert_eq!(
+                parse_fault(spec).unwrap(),
+                FaultSpec {
+                    gpu,
+                    fault: Fault::Health(want)
+                },
+                "{spec}"
+            );
+        }
+        let c = Config::build(
+            &["m40".into(), "m40".into()],
+            &[
+                "gpu=1:xid=13@0".into(),
+                "xid=79@2".into(),
+                "power-cap".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.gpus[0].faults.health.xids, vec![(79, 2.0)]);
+        assert_eq!(c.gpus[1].faults.health.xids, vec![(13, 0.0), (79, 2.0)]);
+        assert!(c.gpus[0].faults.health.power_cap && c.gpus[1].faults.health.power_cap);
+    }
+
+    #[test]
+    fn bad_health_faults_say_what_was_wrong() {
+        for (spec, says) in [
+            ("ecc", "needs a value"),
+            ("ecc=sbe", "needs a time"),
+            ("ecc=tbe@1", "sbe@T"),
+            ("ecc=dbe@-1", "not a time"),
+            ("ecc=dbe@soon", "not a time"),
+            ("retired-pages=many", "whole number"),
+            ("retired-pages=3,later", "N,pending"),
+            ("xid=79", "needs a time"),
+            ("xid=0@1", "1 to 999"),
+            ("xid=1000@1", "1 to 999"),
+            ("pcie-replays=-3", "whole number"),
+            ("thermal=0", "0 < RISE <= 100"),
+            ("thermal=hot", "0 < RISE <= 100"),
+            ("thermal=2@NaN", "not a time"),
+            ("power-cap=200", "takes no value"),
+        ] {
+            let e = parse_fault(spec).unwrap_err().to_string();
+            assert!(e.contains(says), "{spec}: {e}");
+            assert!(e.contains(&format!("'{spec}'")), "{spec}: {e}");
+        }
     }
 
     #[test]

@@ -174,6 +174,12 @@ pub const DRIVER_ENTRY_POINTS: &[(&str, u32)] = &[
 /// which only makes an R384 machine stricter than a real one, and both are older than R418,
 /// the oldest driver gpugate supports. `nvmlDeviceGetEncoderUtilization` is older than every
 /// branch simulated here (NVML had it for Kepler-era encoders), so it is not listed.
+///
+/// Row remapping (`nvmlDeviceGetRemappedRows`) and the event wait with MIG instance ids
+/// (`nvmlEventSetWait_v2`) came with the A100, in R450 (CUDA 11.0). The other health queries
+/// (`nvmlDeviceGetRetiredPages`, `nvmlDeviceGetRetiredPagesPendingStatus`,
+/// `nvmlDeviceGetPcieReplayCounter`, the event sets and the plain `nvmlEventSetWait`) are older
+/// than R384 (page retirement came with R319, Dynamic Page Retirement guide), so not listed.
 pub const NVML_ENTRY_POINTS: &[(&str, u32)] = &[
     ("nvmlDeviceGetEncoderCapacity", 9010),
     ("nvmlDeviceGetEncoderStats", 9010),
@@ -182,6 +188,8 @@ pub const NVML_ENTRY_POINTS: &[(&str, u32)] = &[
     ("nvmlDeviceGetPciInfo_v3", 10000),
     ("nvmlSystemGetCudaDriverVersion_v2", 10010),
     ("nvmlDeviceGetMemoryBusWidth", 11000),
+    ("nvmlDeviceGetRemappedRows", 11000),
+    ("nvmlEventSetWait_v2", 11000),
     ("nvmlDeviceGetCurrentClocksEventReasons", 12020),
 ];
 
@@ -350,6 +358,15 @@ mod tests {
         assert!(r384.contains(&"nvmlDeviceGetEncoderStats"));
         assert!(!r384.contains(&"nvmlDeviceGetEncoderUtilization"));
         assert!(!r418.contains(&"nvmlSystemGetCudaDriverVersion_v2"));
+        // The health readings: row remapping and the event wait with instance ids came with
+        // R450; page retirement, replays and the plain event wait are in R418.
+        for name in ["nvmlDeviceGetRemappedRows", "nvmlEventSetWait_v2"] {
+            assert!(r418.contains(&name), "{name}");
+            assert!(!missing_entry_points(11000).contains(&name), "{name}");
+        }
+        assert!(!r418.iter().any(|n| n.contains("RetiredPages")
+            || n.contains("PcieReplay")
+            || *n == "nvmlEventSetWait"));
         let r470 = missing_entry_points(11040);
         assert_eq!(
             r470,

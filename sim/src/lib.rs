@@ -36,10 +36,12 @@ pub mod driver;
 pub mod driver_releases;
 pub mod elf;
 pub mod exec;
+pub mod health;
 pub(crate) mod ir;
 pub mod model;
 pub mod nvenc;
 pub mod nvml;
+pub mod nvml_health;
 pub mod ptx;
 
 /// FNV-1a, 64 bits (stable UUIDs per model, stable directory names per library path).

@@ -7,7 +7,11 @@
 //! `throttle` fault the SM clock is held at the model's throttle fraction, the temperature is at
 //! the slowdown threshold and the clocks-event reasons are SW + HW thermal slowdown. The
 //! `pcie` fault changes the current link (the max link stays the model's); `launch-fail-after`
-//! makes the uncorrectable ECC counters 1 once it fired. Everything is deterministic.
+//! makes the uncorrectable ECC counters 1 once it fired. The health faults (`crate::health`)
+//! move the ECC counters from their time, heat the GPU under load up to a hardware slowdown
+//! (`thermal=RISE[@T]`) and cap its power (`power-cap`); the other health entry points
+//! (retired pages, row remapping, PCIe replays, event sets) are in `crate::nvml_health`.
+//! Everything is deterministic for a given time since the driver started.
 //!
 //! UUID and PCI bus id strings are exactly what gpugate formats from the driver API
 //! ("GPU-xxxxxxxx-…", "00000000:BB:DD.0"), so it finds each NVML device by them.
@@ -17,7 +21,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 
-use crate::driver::shared::{machine, Gpu, Machine};
+use crate::driver::shared::{machine, uptime_s, Gpu, Machine};
 
 /// `nvmlReturn_t`
 pub type NvmlReturn = c_int;
@@ -30,6 +34,7 @@ pub const NVML_ERROR_INVALID_ARGUMENT: NvmlReturn = 2;
 pub const NVML_ERROR_NOT_SUPPORTED: NvmlReturn = 3;
 pub const NVML_ERROR_NOT_FOUND: NvmlReturn = 6;
 pub const NVML_ERROR_INSUFFICIENT_SIZE: NvmlReturn = 7;
+pub const NVML_ERROR_TIMEOUT: NvmlReturn = 10;
 pub const NVML_ERROR_LIBRARY_NOT_FOUND: NvmlReturn = 12;
 pub const NVML_ERROR_UNKNOWN: NvmlReturn = 999;
 
@@ -41,6 +46,8 @@ pub const NVML_CLOCK_VIDEO: c_uint = 3;
 
 /// Clocks-event (throttle) reason bits.
 pub const REASON_GPU_IDLE: u64 = 0x1;
+pub const REASON_SW_POWER_CAP: u64 = 0x4;
+pub const REASON_HW_SLOWDOWN: u64 = 0x8;
 pub const REASON_SW_THERMAL_SLOWDOWN: u64 = 0x20;
 pub const REASON_HW_THERMAL_SLOWDOWN: u64 = 0x40;
 
@@ -77,9 +84,9 @@ pub struct NvmlPciInfo {
 /// nvmlInit / nvmlShutdown pairs outstanding.
 static INIT_COUNT: Mutex<u32> = Mutex::new(0);
 
-type NvmlResult<T = ()> = Result<T, NvmlReturn>;
+pub(crate) type NvmlResult<T = ()> = Result<T, NvmlReturn>;
 
-fn nguard(f: impl FnOnce() -> NvmlResult) -> NvmlReturn {
+pub(crate) fn nguard(f: impl FnOnce() -> NvmlResult) -> NvmlReturn {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(())) => NVML_SUCCESS,
         Ok(Err(r)) => r,
@@ -104,7 +111,7 @@ fn init() -> NvmlResult {
 }
 
 /// The machine, once NVML is initialised.
-fn ready() -> NvmlResult<&'static Machine> {
+pub(crate) fn ready() -> NvmlResult<&'static Machine> {
     if *count() == 0 {
         return Err(NVML_ERROR_UNINITIALIZED);
     }
@@ -113,11 +120,11 @@ fn ready() -> NvmlResult<&'static Machine> {
 
 const HANDLE_TAG: usize = 0x6e76_6d6c_0000_0000;
 
-fn handle_of(index: usize) -> NvmlDevice {
+pub(crate) fn handle_of(index: usize) -> NvmlDevice {
     (HANDLE_TAG | (index + 1)) as NvmlDevice
 }
 
-fn gpu(h: NvmlDevice) -> NvmlResult<&'static Gpu> {
+pub(crate) fn gpu(h: NvmlDevice) -> NvmlResult<&'static Gpu> {
     let m = ready()?;
     let v = h as usize;
     if v & !0xffff != HANDLE_TAG || v & 0xffff == 0 {
@@ -130,7 +137,7 @@ fn gpu(h: NvmlDevice) -> NvmlResult<&'static Gpu> {
 
 /// # Safety
 /// `p` must be NULL or writable.
-unsafe fn put<T>(p: *mut T, v: T) -> NvmlResult {
+pub(crate) unsafe fn put<T>(p: *mut T, v: T) -> NvmlResult {
     if p.is_null() {
         return Err(NVML_ERROR_INVALID_ARGUMENT);
     }
@@ -535,10 +542,10 @@ pub fn clock_now(g: &Gpu, kind: c_uint) -> Option<u32> {
     let c = &g.model.compute;
     Some(match kind {
         NVML_CLOCK_GRAPHICS | NVML_CLOCK_SM => {
-            if g.faults.throttle {
+            // Under `throttle` the clock is held even when idle; otherwise a GPU in use holds
+            // its clock (reduced under `thermal=RISE@T` and `power-cap`), an idle one drops.
+            if g.faults.throttle || g.is_open() {
                 g.sm_clock_mhz()
-            } else if g.is_open() {
-                c.sm_clock_max_mhz
             } else {
                 c.sm_clock_idle_mhz
             }
@@ -640,13 +647,17 @@ pub unsafe extern "C" fn nvmlDeviceGetDefaultApplicationsClock(
     unsafe { clock_query(device, kind, clock, app_clock) }
 }
 
-/// The GPU temperature now, °C.
+/// The GPU temperature now, °C: under load, rising with `thermal=RISE[@T]`.
 pub fn temperature(g: &Gpu) -> u32 {
     let n = &g.model.nvml;
     if g.faults.throttle {
         n.slowdown_temperature_c
     } else if g.is_open() {
-        n.load_temperature_c
+        g.faults.health.load_temperature_c(
+            n.load_temperature_c,
+            n.slowdown_temperature_c,
+            uptime_s(),
+        )
     } else {
         n.idle_temperature_c
     }
@@ -673,10 +684,12 @@ pub unsafe extern "C" fn nvmlDeviceGetTemperature(
     })
 }
 
-/// Board power now, mW.
+/// Board power now, mW: under `power-cap`, the power limit while under load.
 pub fn power_mw(g: &Gpu) -> u32 {
     let n = &g.model.nvml;
-    1000 * if g.is_open() {
+    1000 * if g.is_open() && g.faults.health.power_cap {
+        n.power_limit_w
+    } else if g.is_open() {
         n.load_power_w
     } else {
         n.idle_power_w
@@ -750,8 +763,13 @@ pub unsafe extern "C" fn nvmlDeviceGetPowerManagementDefaultLimit(
 
 /// The clocks-event (throttle) reasons now.
 pub fn reasons(g: &Gpu) -> u64 {
+    let h = &g.faults.health;
     if g.faults.throttle {
         REASON_SW_THERMAL_SLOWDOWN | REASON_HW_THERMAL_SLOWDOWN
+    } else if h.hw_slowdown(uptime_s()) {
+        REASON_HW_SLOWDOWN | REASON_HW_THERMAL_SLOWDOWN
+    } else if g.is_open() && h.power_cap {
+        REASON_SW_POWER_CAP
     } else if g.is_open() {
         0
     } else {
@@ -983,8 +1001,9 @@ pub unsafe extern "C" fn nvmlDeviceGetEccMode(
 }
 
 /// The ECC error count of a type (0 corrected, 1 uncorrected), whatever the counter (volatile
-/// or aggregate: the simulator's counters start with the process).
-fn ecc_count(g: &Gpu, error_type: c_uint, counter_type: c_uint) -> NvmlResult<u64> {
+/// or aggregate: the simulator's counters start with the process): the `launch-fail-after`
+/// fault's uncorrected error, and the `ecc=sbe@T` / `ecc=dbe@T` faults' from their time.
+pub(crate) fn ecc_count(g: &Gpu, error_type: c_uint, counter_type: c_uint) -> NvmlResult<u64> {
     if !g.model.memory.ecc_enabled {
         return Err(NVML_ERROR_NOT_SUPPORTED);
     }
@@ -992,8 +1011,11 @@ fn ecc_count(g: &Gpu, error_type: c_uint, counter_type: c_uint) -> NvmlResult<u6
         return Err(NVML_ERROR_INVALID_ARGUMENT);
     }
     match error_type {
-        0 => Ok(0),
-        1 => Ok(g.ecc_uncorrected.load(Ordering::Acquire)),
+        0 => Ok(g.faults.health.corrected(uptime_s())),
+        1 => Ok(g
+            .ecc_uncorrected
+            .load(Ordering::Acquire)
+            .max(g.faults.health.uncorrected(uptime_s()))),
         _ => Err(NVML_ERROR_INVALID_ARGUMENT),
     }
 }

@@ -22,13 +22,15 @@ use super::profile::{
     pcie_gbps_per_lane, Metric, Profile, Scope, Target, HOST_SIZE_TOLERANCE, VIDEO_TARGET_FRAME,
 };
 
-/// Evaluates every rule of `profile` against `report`; the order is inventory, correctness,
+/// Evaluates every rule of `profile` against `report`; the order is inventory, health
+/// (`super::health`), correctness,
 /// per-GPU performance, machine performance, the run's completeness. Every target of the
 /// profile gives a check in every run, whatever the GPUs' state: one that could not be
 /// measured FAILS with the reason.
 pub fn evaluate(profile: &Profile, report: &RunReport) -> Vec<Check> {
     let mut drafts = Vec::new();
     inventory(profile, report, &mut drafts);
+    super::health::run_health(profile, report, &mut drafts);
     correctness(report, &mut drafts);
     super::memtest::memtest_checks(profile, &report.memtest, &mut drafts);
     per_gpu(profile, report, &mut drafts);

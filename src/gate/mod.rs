@@ -4,10 +4,12 @@
 //! - [`profile`]: the profile schema, built-in profiles (embedded from `profiles/*.toml`),
 //!   loading from a file, and `auto`.
 //! - [`catalogue`]: reference numbers per GPU model (`profiles/gpus.toml`).
-//! - [`evaluate()`]: the gate itself.
+//! - [`evaluate()`]: the gate itself; [`health`]: the health rules (ECC, retirement, PCIe
+//!   replays, Xid events, hardware slowdown), which a burn-in also calls on its own.
 
 pub mod catalogue;
 pub mod evaluate;
+pub mod health;
 pub mod memtest;
 pub mod profile;
 
@@ -18,6 +20,7 @@ pub use catalogue::{catalogue, lookup_gpu, name_matches, GpuModel};
 pub use evaluate::{
     evaluate, invalid_measurement, noise_interval, valid_value, workload_matches, TOO_SMALL_FACTOR,
 };
+pub use health::{critical_xid, health_checks, CRITICAL_XIDS};
 pub use memtest::{DEFAULT_MEMTEST_COVERAGE, DEFAULT_MEMTEST_SOURCE};
 pub use profile::{
     auto_profile, builtin_profiles, load_profile, parse_profile, peaks_for_device, Machine, Metric,

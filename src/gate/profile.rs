@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::catalogue::{lookup_gpu, GpuModel};
-pub use crate::model::profile::{Machine, MemtestTarget, Metric, Profile, Scope, Target};
+pub use crate::model::profile::{
+    HealthLimits, Machine, MemtestTarget, Metric, Profile, Scope, Target,
+};
 use crate::model::DeviceInfo;
 
 /// Embedded built-in profiles: (name, TOML text).
@@ -481,6 +483,36 @@ fn validate(p: &Profile, origin: &str) -> Result<(), ProfileError> {
         let n = i + 1;
         validate_spec_key(t, n, origin)?;
         validate_target_values(t, n, &p.machine, origin)?;
+    }
+    if let Some(h) = &p.health {
+        validate_health(h).map_err(|m| invalid(origin, m))?;
+    }
+    Ok(())
+}
+
+/// The `[health]` limits: a share in [0, 1], a positive power target, a source.
+fn validate_health(h: &HealthLimits) -> Result<(), String> {
+    if !(0.0..=1.0).contains(&h.max_throttle_share) {
+        return Err(format!(
+            "[health] max_throttle_share = {} is not a share: give a fraction from 0 to 1 of \
+             the telemetry samples",
+            h.max_throttle_share
+        ));
+    }
+    if h.power_target_w
+        .is_some_and(|w| !(w.is_finite() && w > 0.0))
+    {
+        return Err("[health] power_target_w must be a number of watts above 0".into());
+    }
+    if h.retired_pages_table == Some(0) {
+        return Err(
+            "[health] retired_pages_table = 0: give the size of the GPU's page \
+                    retirement table, or leave the key out for a GPU that remaps rows"
+                .into(),
+        );
+    }
+    if h.source.trim().is_empty() {
+        return Err("[health] source is empty: say where each limit comes from".into());
     }
     Ok(())
 }
@@ -955,6 +987,9 @@ pub fn auto_profile(gpus: &[DeviceInfo]) -> Profile {
         },
         targets,
         memtest: None,
+        // auto knows no health limits: the rules that need none still apply, the others
+        // report what they saw (`gate::health`).
+        health: None,
     }
 }
 
@@ -1207,6 +1242,41 @@ mod tests {
         for p in builtin_profiles() {
             let text = toml::to_string(&p).unwrap();
             assert_eq!(parse_profile(&text, "rt").unwrap(), p);
+        }
+    }
+
+    #[test]
+    fn the_g2_profiles_carry_the_m40_health_limits_and_bad_ones_are_refused() {
+        for p in builtin_profiles() {
+            let h = p.health.as_ref().expect("a [health] block");
+            assert_eq!(h.retired_pages_table, Some(62), "{}", p.name);
+            assert_eq!(h.power_target_w, Some(249.0), "{}", p.name);
+            assert_eq!((h.max_new_sbe, h.max_pcie_replays), (10, 100), "{}", p.name);
+            assert_eq!(h.max_throttle_share, 0.05, "{}", p.name);
+            assert!(h.source.contains("DCGM"), "{}", p.name);
+        }
+        let base = include_str!("../../profiles/g2.large.toml");
+        for (from, to, says) in [
+            (
+                "max_throttle_share = 0.05",
+                "max_throttle_share = 5",
+                "not a share",
+            ),
+            (
+                "retired_pages_table = 62",
+                "retired_pages_table = 0",
+                "retired_pages_table = 0",
+            ),
+            (
+                "power_target_w = 249.0",
+                "power_target_w = -1.0",
+                "power_target_w",
+            ),
+            ("max_new_sbe = 10", "max_sbe = 10", "unknown field"),
+        ] {
+            let text = base.replace(from, to);
+            let e = parse_profile(&text, "t.toml").unwrap_err().to_string();
+            assert!(e.contains(says), "{to}: {e}");
         }
     }
 }

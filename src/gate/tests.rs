@@ -175,6 +175,7 @@ fn report(gpus: usize) -> RunReport {
             machine: None,
             targets: None,
             memtest: None,
+            health: None,
         },
         host: HostInfo {
             hostname: "h".into(),
@@ -199,6 +200,7 @@ fn report(gpus: usize) -> RunReport {
         exit_code: 0,
         allow_simulated: false,
         memtest: Vec::new(),
+        health: Vec::new(),
     }
 }
 

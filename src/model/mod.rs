@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod health;
 pub mod memtest;
 pub mod profile;
 pub mod spec;
@@ -583,6 +584,9 @@ pub struct ProfileRef {
     /// The profile's memory-test requirement, where it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memtest: Option<profile::MemtestTarget>,
+    /// The profile's health limits as gated, where it has them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<profile::HealthLimits>,
 }
 
 impl ProfileRef {
@@ -595,6 +599,7 @@ impl ProfileRef {
             machine: Some(p.machine.clone()),
             targets: Some(p.targets.clone()),
             memtest: p.memtest.clone(),
+            health: p.health.clone(),
         }
     }
 
@@ -606,6 +611,7 @@ impl ProfileRef {
             machine: self.machine.clone()?,
             targets: self.targets.clone()?,
             memtest: self.memtest.clone(),
+            health: self.health.clone(),
         })
     }
 }
@@ -728,6 +734,10 @@ pub struct RunReport {
     /// Absent from runs that did not test memory, and from files written before it existed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub memtest: Vec<memtest::MemtestReport>,
+    /// Each GPU's health before and after the run, and its Xid events (`health`). Absent in
+    /// files written before it was recorded, and where no GPU was used.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub health: Vec<health::GpuHealth>,
 }
 
 impl RunReport {

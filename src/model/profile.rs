@@ -111,6 +111,10 @@ pub struct Profile {
     /// (`crate::gate::DEFAULT_MEMTEST_COVERAGE`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memtest: Option<MemtestTarget>,
+    /// The health limits (ECC, retirement, PCIe replays, throttling); absent: the rules that
+    /// need no limit still apply (`crate::gate::health`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthLimits>,
 }
 
 /// The memory test's coverage requirement: a test over less of the free memory than this is
@@ -121,5 +125,30 @@ pub struct MemtestTarget {
     /// Share of each GPU's free memory the test must cover, percent, in (0, 100].
     pub min_coverage_percent: f64,
     /// Where the number comes from.
+    pub source: String,
+}
+
+/// What a healthy GPU of the profile may show during a run (`[health]` in a profile). A new
+/// uncorrectable ECC error, a pending page retirement or row remap and a critical Xid fail
+/// whatever the limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthLimits {
+    /// New corrected (single-bit) ECC errors during the run above this FAIL; up to it they are
+    /// reported.
+    pub max_new_sbe: u64,
+    /// PCIe replays (NVML's counter, since the driver loaded) above this FAIL.
+    pub max_pcie_replays: u64,
+    /// The share of telemetry samples in hardware slowdown or at a thermal limit above which
+    /// the GPU FAILS, in [0, 1].
+    pub max_throttle_share: f64,
+    /// The size of the GPU's page-retirement table: this many retired pages FAIL (the table is
+    /// full). Absent for GPUs that remap rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired_pages_table: Option<u32>,
+    /// The board's power target, W: reported beside the power drawn, never gated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_target_w: Option<f64>,
+    /// Where each value comes from.
     pub source: String,
 }

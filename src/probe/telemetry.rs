@@ -492,6 +492,11 @@ impl GpuTelemetry {
         r
     }
 
+    /// The NVML device, for the other NVML readings of `probe` (`probe::health`).
+    pub(crate) fn device(&self) -> &Device<'static> {
+        &self.device
+    }
+
     /// The readings this driver's NVML cannot give, each as "name (missing entry points)":
     /// not available on this driver, which is not an error (empty on R418 and newer).
     pub fn unavailable_readings(&self) -> &[String] {

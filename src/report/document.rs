@@ -109,6 +109,7 @@ pub fn build(r: &RunReport) -> Document {
     why_first(&mut d, r);
     run_summary(&mut d, r);
     checks(&mut d, r, &charts);
+    health(&mut d, r);
     inventory(&mut d, r);
     results(&mut d, r, &charts);
     gemm(&mut d, r, &charts);
@@ -284,6 +285,39 @@ fn checks(d: &mut Doc, r: &RunReport, all: &[Chart]) {
     );
     d.charts(all, ChartKind::Checks);
     d.charts(all, ChartKind::Samples);
+}
+
+/// The GPUs' health before and after the run (`super::health`), the failing health checks
+/// first; nothing for a run that recorded none.
+fn health(d: &mut Doc, r: &RunReport) {
+    if r.health.is_empty() {
+        return;
+    }
+    d.heading(2, "Health");
+    let failing = super::health::failing(r);
+    if !failing.is_empty() {
+        d.0.push(Block::List(
+            failing
+                .iter()
+                .map(|c| {
+                    vec![
+                        Span::Strong(c.verdict.to_string()),
+                        Span::Text(" ".into()),
+                        Span::Code(c.id.clone()),
+                        Span::Text(format!(": {}", c.reason)),
+                    ]
+                })
+                .collect(),
+        ));
+    }
+    d.para(super::health::INTRO);
+    d.table(
+        &super::health::COLUMNS,
+        super::health::health_rows(r)
+            .into_iter()
+            .map(|row| row.into_iter().map(Cell::text).collect())
+            .collect(),
+    );
 }
 
 fn inventory(d: &mut Doc, r: &RunReport) {

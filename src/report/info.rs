@@ -119,6 +119,7 @@ pub fn render_profile(p: &Profile, origin: &str) -> String {
     let _ = writeln!(o, "          {}", p.description);
     gpu_lines(&mut o, &p.machine);
     host_lines(&mut o, &p.machine);
+    health_lines(&mut o, p.health.as_ref());
     if p.targets.is_empty() {
         let _ = writeln!(o, "targets   none");
         return o;
@@ -168,6 +169,40 @@ fn host_lines(o: &mut String, m: &Machine) {
             "          {v:.0} GB local disk (passes at >= {tol:.0} %)"
         );
     }
+}
+
+/// The profile's health limits (`[health]`), or that it sets none.
+fn health_lines(o: &mut String, h: Option<&crate::model::profile::HealthLimits>) {
+    let Some(h) = h else {
+        let _ = writeln!(
+            o,
+            "health    no limits: a new uncorrectable ECC error, a pending retirement and a \
+             critical Xid fail; the rest is reported"
+        );
+        return;
+    };
+    let _ = writeln!(
+        o,
+        "health    fails on a new uncorrectable ECC error, a pending retirement, a critical Xid"
+    );
+    let _ = writeln!(
+        o,
+        "          at most {} new corrected ECC errors, {} PCIe replays, {:.0} % of samples in \
+         hardware slowdown or at a thermal limit",
+        h.max_new_sbe,
+        h.max_pcie_replays,
+        100.0 * h.max_throttle_share
+    );
+    if let Some(t) = h.retired_pages_table {
+        let _ = writeln!(
+            o,
+            "          fewer than {t} retired pages (the table's size)"
+        );
+    }
+    if let Some(w) = h.power_target_w {
+        let _ = writeln!(o, "          power target {w:.0} W (reported)");
+    }
+    let _ = writeln!(o, "          source: {}", h.source);
 }
 
 /// The targets table: a header row, then per target its metric, scope, spec, pass fraction,

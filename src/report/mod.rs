@@ -18,6 +18,7 @@ pub mod console;
 pub mod document;
 pub mod fleet;
 pub mod gemm;
+pub mod health;
 pub mod html;
 pub mod info;
 pub mod json;

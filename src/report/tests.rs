@@ -387,6 +387,7 @@ pub(crate) fn sample_report() -> RunReport {
         exit_code: 0,
         allow_simulated: false,
         memtest: Vec::new(),
+        health: vec![sample_health()],
     };
     // Seconds per iteration as the median throughput implies (the charts derive each sample's
     // throughput from them and the work).
@@ -415,8 +416,47 @@ pub(crate) fn sample_report() -> RunReport {
     r
 }
 
+/// GPU 0's health over the sample run: two corrected ECC errors and an application Xid, both
+/// reported; row remapping not available (an M40).
+fn sample_health() -> crate::model::health::GpuHealth {
+    use crate::model::health::{EccCounts, GpuHealth, HealthEvent, HealthSnapshot, Reading};
+    let snap = |at_s: f64, sbe: u64| HealthSnapshot {
+        at_s,
+        ecc_enabled: Reading::Value(true),
+        ecc_corrected: EccCounts {
+            volatile: Reading::Value(sbe),
+            aggregate: Reading::Value(sbe + 3),
+        },
+        ecc_uncorrected: EccCounts {
+            volatile: Reading::Value(0),
+            aggregate: Reading::Value(0),
+        },
+        retired_pages_sbe: Reading::Value(1),
+        retired_pages_dbe: Reading::Value(0),
+        retirement_pending: Reading::Value(false),
+        remapped_rows_correctable: Reading::NotAvailable("not supported on this GPU".into()),
+        remapped_rows_uncorrectable: Reading::NotAvailable("not supported on this GPU".into()),
+        remap_pending: Reading::NotAvailable("not supported on this GPU".into()),
+        remap_failure: Reading::NotAvailable("not supported on this GPU".into()),
+        pcie_replays: Reading::Value(4),
+    };
+    GpuHealth {
+        gpu: 0,
+        before: Some(snap(0.4, 0)),
+        after: Some(snap(61.0, 2)),
+        events: vec![HealthEvent {
+            gpu: 0,
+            xid: 13,
+            at_s: 12.5,
+        }],
+        events_unwatched: None,
+        note: None,
+    }
+}
+
 fn unavailable_report() -> RunReport {
     let mut r = sample_report();
+    r.health.clear();
     r.gpus.clear();
     r.results.retain(|w| w.backend == BackendKind::Host);
     r.module_loads.clear();
@@ -731,6 +771,11 @@ fn profile_and_inventory_text() {
     assert!(text.contains("2 × \"Tesla M40 24GB\""), "{text}");
     assert!(text.contains("fp32_gemm"), "{text}");
     assert!(text.contains("8.40 TFLOPS"), "{text}");
+    assert!(
+        text.contains("at most 10 new corrected ECC errors, 100 PCIe replays, 5 %"),
+        "{text}"
+    );
+    assert!(text.contains("fewer than 62 retired pages"), "{text}");
     let r = sample_report();
     let text = info::render_inventory(&r.host, &r.gpus, None);
     assert!(text.contains("Tesla M40 24GB") && text.contains("catalogue: Tesla M40 24GB"));

@@ -1,12 +1,14 @@
 //! The acceptance run (`gpugate run`): the stages of [`super::stages`] in the order the data
 //! flows: probe → select the GPUs → plan → GPU by GPU (open, tune, measure with the peers' jobs
 //! placed after a workload) → the peers' jobs placed at the end (the hardware encoder) → host
-//! → gate and write.
+//! → gate and write; every GPU's health read at the start and the end, its Xid events watched
+//! in between (`super::health`).
 
 use crate::error::Error;
 use crate::gate;
 use crate::probe;
 
+use super::health::HealthWatch;
 use super::stages::{select_gpus, Runner};
 use super::{check_sampling, resolve_profile, Progress, RunOptions, RunOutcome};
 
@@ -30,6 +32,7 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunO
         None => (gate::auto_profile(&inv.devices), "auto".to_string()),
     };
     let mut runner = Runner::start(opts, progress, &profile, origin, host, &inv, &selected)?;
+    let health = HealthWatch::begin(&runner.gpus(), runner.started());
     let mut plan = runner.plan(&profile, !selected.is_empty());
     for gpu in runner.gpus() {
         if crate::stop::requested() {
@@ -41,5 +44,6 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunO
     }
     runner.peers_at_end(&mut plan)?;
     runner.host(&plan)?;
+    runner.record_health(health.end())?;
     runner.finish(&profile)
 }

@@ -26,6 +26,7 @@
 //! report's ([`crate::report::rerender`]).
 
 pub mod acceptance;
+pub mod health;
 pub mod ids;
 pub mod memtest;
 pub mod one;
@@ -37,6 +38,7 @@ pub mod warnings;
 pub use crate::clock::{now_rfc3339, rfc3339};
 pub use crate::seed::{fresh_seed, workload_seed};
 pub use acceptance::run;
+pub use health::HealthWatch;
 pub use ids::result_id;
 pub use memtest::{check_share, memtest, memtest_gpu, MemtestRunOptions};
 pub use one::TELEMETRY_PERIOD;

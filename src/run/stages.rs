@@ -210,6 +210,7 @@ impl<'a> Runner<'a> {
             exit_code: exit::INCONCLUSIVE,
             allow_simulated: opts.allow_simulated,
             memtest: Vec::new(),
+            health: Vec::new(),
         };
         let crit = StoppingCriterion::for_level_with(opts.level, opts.sampling);
         let mut report = report;
@@ -236,6 +237,20 @@ impl<'a> Runner<'a> {
                 path: self.dir.dir.join("run.json"),
                 err,
             })
+    }
+
+    /// When the run started: the zero of every time it records.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// Records the GPUs' health over the run (`run::health::HealthWatch`) and saves run.json.
+    pub fn record_health(
+        &mut self,
+        health: Vec<crate::model::health::GpuHealth>,
+    ) -> Result<(), Error> {
+        self.report.health = health;
+        self.save()
     }
 
     /// A run note, shown as progress and kept in the report.

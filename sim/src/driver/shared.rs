@@ -5,6 +5,7 @@
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use crate::config::{self, Config, ConfigError, GpuFaults};
 use crate::model::DeviceModel;
@@ -92,14 +93,23 @@ impl Gpu {
             .unwrap_or((self.model.pci.gen, self.model.pci.width))
     }
 
-    /// The SM clock the GPU holds under load, MHz (the `throttle` fault lowers it).
+    /// The SM clock the GPU holds under load, as a fraction of its max clock now: the model's
+    /// throttle fraction under `throttle` and in the hardware slowdown of `thermal=RISE@T`,
+    /// `POWER_CAP_CLOCK_FRACTION` under `power-cap`, else 1.
+    pub fn clock_fraction(&self) -> f64 {
+        if self.faults.throttle || self.faults.health.hw_slowdown(uptime_s()) {
+            self.model.nvml.throttle_clock_fraction
+        } else if self.faults.health.power_cap {
+            crate::health::POWER_CAP_CLOCK_FRACTION
+        } else {
+            1.0
+        }
+    }
+
+    /// The SM clock the GPU holds under load, MHz (see [`Gpu::clock_fraction`]).
     pub fn sm_clock_mhz(&self) -> u32 {
         let max = self.model.compute.sm_clock_max_mhz;
-        if self.faults.throttle {
-            (max as f64 * self.model.nvml.throttle_clock_fraction).round() as u32
-        } else {
-            max
-        }
+        (max as f64 * self.clock_fraction()).round() as u32
     }
 
     /// NVENC engines that work: the `nvenc-engines` fault's count, or the model's.
@@ -158,29 +168,42 @@ static MACHINE: OnceLock<Result<Machine, BadMachine>> = OnceLock::new();
 )]
 pub struct BadMachine(&'static ConfigError);
 
+/// When the simulated driver started in this process (the machine was first built).
+static STARTED: OnceLock<Instant> = OnceLock::new();
+
+/// Wall-clock seconds since the simulated driver started in this process: the clock of the
+/// health faults' times (`ecc=dbe@T`, `xid=N@T`, `thermal=RISE@T`; `crate::health`).
+pub fn uptime_s() -> f64 {
+    STARTED.get_or_init(Instant::now).elapsed().as_secs_f64()
+}
+
 /// The simulated machine, or why its configuration is bad (reported once on stderr).
 pub fn machine() -> Result<&'static Machine, &'static BadMachine> {
     MACHINE
-        .get_or_init(|| match config::get() {
-            Ok(cfg) => Ok(Machine {
-                config: cfg,
-                gpus: {
-                    let mut taken = Vec::new();
-                    cfg.gpus
-                        .iter()
-                        .enumerate()
-                        .map(|(i, g)| {
-                            let bus = pick_bus(&g.model, i, &taken);
-                            taken.push(bus);
-                            Gpu::new(i, g, bus)
-                        })
-                        .collect()
-                },
-            }),
-            Err(e) => {
-                let bad = BadMachine(e);
-                super::log::stderr(&bad.to_string());
-                Err(bad)
+        .get_or_init(|| {
+            match config::get().inspect(|_| {
+                STARTED.get_or_init(Instant::now);
+            }) {
+                Ok(cfg) => Ok(Machine {
+                    config: cfg,
+                    gpus: {
+                        let mut taken = Vec::new();
+                        cfg.gpus
+                            .iter()
+                            .enumerate()
+                            .map(|(i, g)| {
+                                let bus = pick_bus(&g.model, i, &taken);
+                                taken.push(bus);
+                                Gpu::new(i, g, bus)
+                            })
+                            .collect()
+                    },
+                }),
+                Err(e) => {
+                    let bad = BadMachine(e);
+                    super::log::stderr(&bad.to_string());
+                    Err(bad)
+                }
             }
         })
         .as_ref()

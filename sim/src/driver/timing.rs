@@ -19,7 +19,8 @@
 //! The launch interval is what the host's launch path takes per kernel: back-to-back kernels
 //! shorter than it leave the GPU idle. Longer kernels are queued ahead by the host, and only
 //! the GPU-side gap between them shows.
-//! where `c` is the clock factor (1, or the throttle fraction under `throttle`) and `s` the
+//! where `c` is the clock factor (`Gpu::clock_fraction`: 1, or the throttle fraction under
+//! `throttle` and in the hardware slowdown of `thermal=RISE@T`, 0.95 under `power-cap`) and `s` the
 //! `slow=F` factor. A model without tensor cores never sees tensor FLOPs (the PTX needs sm_70+);
 //! if it did, they would count against the vector peak of the same precision.
 //!
@@ -92,11 +93,7 @@ impl Factors {
     /// The factors of a configured GPU.
     pub fn of(gpu: &Gpu) -> Factors {
         Factors {
-            clock: if gpu.faults.throttle {
-                gpu.model.nvml.throttle_clock_fraction
-            } else {
-                1.0
-            },
+            clock: gpu.clock_fraction(),
             slow: gpu.faults.slow.unwrap_or(1.0),
             link: gpu.pcie_link(),
         }

@@ -1,0 +1,120 @@
+//! Health over a run: every GPU's counters read when the run starts and when it ends, and
+//! their Xid events watched in between ([`HealthWatch`]). The acceptance run begins it after
+//! `Runner::start` and ends it before `Runner::finish`; a burn-in does the same around its
+//! intervals, polling the events as each interval ends ([`HealthWatch::poll`]).
+//!
+//! NVML is opened for this on its own (by UUID, as the telemetry does): a GPU NVML cannot
+//! find, or a machine without NVML, records why and is judged "not available", never failed
+//! for it.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::model::health::{GpuHealth, HealthEvent, HealthSnapshot};
+use crate::model::DeviceInfo;
+use crate::probe::health::{snapshot, XidWatcher};
+use crate::probe::telemetry::{self as nvml, GpuTelemetry};
+
+/// One GPU being watched.
+struct Watched {
+    gpu: u32,
+    device: Option<Arc<GpuTelemetry>>,
+    before: Option<HealthSnapshot>,
+    note: Option<String>,
+    events: Vec<HealthEvent>,
+}
+
+/// The health of a run's GPUs between [`HealthWatch::begin`] and [`HealthWatch::end`].
+pub struct HealthWatch {
+    epoch: Instant,
+    gpus: Vec<Watched>,
+    watcher: Result<XidWatcher, String>,
+}
+
+impl HealthWatch {
+    /// Reads every GPU's counters now and starts watching their Xid events; `epoch` is the
+    /// start of the run (the zero of every time recorded).
+    pub fn begin(gpus: &[DeviceInfo], epoch: Instant) -> HealthWatch {
+        let mut watched: Vec<Watched> = gpus
+            .iter()
+            .map(|g| {
+                let opened = nvml::open(&g.uuid, &g.pci_bus_id).map(Arc::new);
+                Watched {
+                    gpu: g.index,
+                    before: None,
+                    note: opened.as_ref().err().map(|e| e.to_string()),
+                    device: opened.ok(),
+                    events: Vec::new(),
+                }
+            })
+            .collect();
+        for w in &mut watched {
+            let at_s = epoch.elapsed().as_secs_f64();
+            w.before = w.device.as_deref().map(|d| snapshot(d, at_s));
+        }
+        let devices: Vec<(u32, Arc<GpuTelemetry>)> = watched
+            .iter()
+            .filter_map(|w| w.device.clone().map(|d| (w.gpu, d)))
+            .collect();
+        let watcher = if devices.is_empty() {
+            Err("NVML could not be used (see the note)".to_string())
+        } else {
+            XidWatcher::start(&devices, epoch)
+        };
+        HealthWatch {
+            epoch,
+            gpus: watched,
+            watcher,
+        }
+    }
+
+    /// The Xid events since the last poll (kept for [`HealthWatch::end`] too).
+    pub fn poll(&mut self) -> Vec<HealthEvent> {
+        let new = match &self.watcher {
+            Ok(w) => w.poll(),
+            Err(_) => Vec::new(),
+        };
+        self.keep(&new);
+        new
+    }
+
+    fn keep(&mut self, events: &[HealthEvent]) {
+        for e in events {
+            if let Some(w) = self.gpus.iter_mut().find(|w| w.gpu == e.gpu) {
+                w.events.push(e.clone());
+            }
+        }
+    }
+
+    /// Stops watching, reads every GPU's counters again and gives each GPU's health.
+    pub fn end(mut self) -> Vec<GpuHealth> {
+        let watcher = std::mem::replace(&mut self.watcher, Err(String::new()));
+        let (last, unwatched) = match watcher {
+            Ok(w) => {
+                let unwatched = w.unwatched.clone();
+                (w.finish(), unwatched)
+            }
+            Err(why) => (Vec::new(), vec![(u32::MAX, why)]),
+        };
+        self.keep(&last);
+        let epoch = self.epoch;
+        self.gpus
+            .into_iter()
+            .map(|w| {
+                let why = unwatched
+                    .iter()
+                    .find(|(g, _)| *g == w.gpu || *g == u32::MAX)
+                    .map(|(_, why)| why.clone());
+                let at_s = epoch.elapsed().as_secs_f64();
+                GpuHealth {
+                    gpu: w.gpu,
+                    after: w.device.as_deref().map(|d| snapshot(d, at_s)),
+                    before: w.before,
+                    events: w.events,
+                    events_unwatched: why,
+                    note: w.note,
+                }
+            })
+            .collect()
+    }
+}
