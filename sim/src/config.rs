@@ -42,6 +42,9 @@ Faults (--fault SPEC, repeatable; SPEC = [gpu=I:]FAULT, without gpu=I: every GPU
   sdc=SUBSTRING[@BIT]    in every launch of a kernel whose entry name contains SUBSTRING,
                          flip one bit of one stored result (default: the most significant
                          mantissa bit of a float, the top bit of an integer; BIT 0..63)
+  sdc-after=N[@BIT]      from launch N+1 on the GPU (every kernel, counted as launch-fail-after
+                         counts), flip one bit of one stored result as sdc does: a result
+                         computed before is right, the same computation repeated later differs
   launch-fail-after=N    launch N+1 on the GPU fails as an uncorrectable ECC error
                          (CUDA_ERROR_ECC_UNCORRECTABLE, sticky; NVML counts 1 uncorrected error)
   oom-after=BYTES        allocations beyond BYTES live in total fail with
@@ -130,6 +133,11 @@ pub enum Fault {
     CublasFail,
     NvencFail,
     NvencEngines(u32),
+    /// Corruption from launch `after` + 1 on, every kernel (see `sdc-after`).
+    SdcAfter {
+        after: u64,
+        bit: Option<u32>,
+    },
 }
 
 /// The largest `jitter=SIGMA`: with z clamped to ±3, every elapsed time stays above 0.1 × its
@@ -165,6 +173,8 @@ pub struct GpuFaults {
     pub nvenc_fail: bool,
     /// Working NVENC engines in place of the model's (`nvenc-engines=N`).
     pub nvenc_engines: Option<u32>,
+    /// `sdc-after=N[@BIT]`: (N, bit) — every launch after the N-th is corrupted.
+    pub sdc_after: Option<(u64, Option<u32>)>,
 }
 
 /// One simulated GPU.
@@ -292,6 +302,7 @@ impl Config {
                 Fault::CublasFail => g.cublas_fail = true,
                 Fault::NvencFail => g.nvenc_fail = true,
                 Fault::NvencEngines(n) => g.nvenc_engines = Some(*n),
+                Fault::SdcAfter { after, bit } => g.sdc_after = Some((*after, *bit)),
                 Fault::OldDriver | Fault::NoNvml | Fault::CublasMissing => {
                     unreachable!("handled above")
                 }
@@ -597,16 +608,38 @@ pub fn parse_fault(spec: &str) -> Result<FaultSpec, ConfigError> {
             })?;
             Fault::NvencEngines(n)
         }
+        "sdc-after" => parse_sdc_after(need("N[@BIT]")?).map_err(|r| bad(&r))?,
         "" => return Err(bad("empty fault")),
         other => {
             return Err(bad(&format!(
                 "unknown fault '{other}' (known: slow, throttle, sdc, launch-fail-after, \
                  oom-after, pcie, old-driver, no-nvml, timer, jitter, cublas-missing, cublas-fail, \
-                 nvenc-fail, nvenc-engines)"
+                 nvenc-fail, nvenc-engines, sdc-after)"
             )))
         }
     };
     Ok(FaultSpec { gpu, fault })
+}
+
+/// `sdc-after=N[@BIT]`'s value: launches before the corruption starts, and the bit.
+fn parse_sdc_after(v: &str) -> Result<Fault, String> {
+    let (n, bit) = match v.rsplit_once('@') {
+        Some((n, b)) => {
+            let b: u32 = b
+                .trim()
+                .parse()
+                .ok()
+                .filter(|b| *b < 64)
+                .ok_or("the bit must be a whole number from 0 to 63")?;
+            (n, Some(b))
+        }
+        None => (v, None),
+    };
+    let after: u64 = n
+        .trim()
+        .parse()
+        .map_err(|_| "sdc-after=N needs a whole number of launches, e.g. sdc-after=500")?;
+    Ok(Fault::SdcAfter { after, bit })
 }
 
 /// A byte count: digits with an optional suffix. `K`, `M`, `G`, `T` (or `KB`…) are decimal
@@ -725,6 +758,28 @@ mod tests {
         );
     }
 
+    /// `sdc-after=N[@BIT]`, per GPU as every fault; the GPU's faults record it.
+    #[test]
+    fn sdc_after_parses_with_and_without_a_bit() {
+        assert_eq!(
+            parse_fault("gpu=1:sdc-after=500@3").unwrap(),
+            FaultSpec {
+                gpu: Some(1),
+                fault: Fault::SdcAfter {
+                    after: 500,
+                    bit: Some(3)
+                }
+            }
+        );
+        assert_eq!(
+            parse_fault("sdc-after=0").unwrap().fault,
+            Fault::SdcAfter {
+                after: 0,
+                bit: None
+            }
+        );
+    }
+
     #[test]
     fn bad_faults_say_what_was_wrong() {
         for (spec, says) in [
@@ -756,6 +811,10 @@ mod tests {
             ("nvenc-fail=1", "takes no value"),
             ("nvenc-engines", "needs a value"),
             ("nvenc-engines=two", "whole number"),
+            ("sdc-after", "needs a value"),
+            ("sdc-after=x", "whole number of launches"),
+            ("sdc-after=-1", "whole number of launches"),
+            ("sdc-after=5@64", "0 to 63"),
             ("melt", "unknown fault"),
             ("", "empty"),
         ] {
