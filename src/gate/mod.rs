@@ -6,6 +6,7 @@
 //! - [`catalogue`]: reference numbers per GPU model (`profiles/gpus.toml`).
 //! - [`evaluate()`]: the gate itself.
 
+pub mod burn;
 pub mod catalogue;
 pub mod evaluate;
 pub mod profile;

@@ -197,6 +197,7 @@ fn report(gpus: usize) -> RunReport {
         verdict: Verdict::Pass,
         exit_code: 0,
         allow_simulated: false,
+        burn: None,
     }
 }
 

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod burn;
 pub mod profile;
 pub mod spec;
 pub mod telemetry;
@@ -711,6 +712,9 @@ pub struct RunReport {
     /// (otherwise each of them FAILS with "simulated device"). Absent in older run.json: false.
     #[serde(default)]
     pub allow_simulated: bool,
+    /// The burn-in's settings, intervals and errors (`gpugate burn`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burn: Option<burn::BurnSection>,
 }
 
 impl RunReport {

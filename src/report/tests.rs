@@ -384,6 +384,7 @@ pub(crate) fn sample_report() -> RunReport {
         verdict: Verdict::Pass,
         exit_code: 0,
         allow_simulated: false,
+        burn: None,
     };
     // Seconds per iteration as the median throughput implies (the charts derive each sample's
     // throughput from them and the work).

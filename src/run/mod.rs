@@ -14,6 +14,8 @@
 //! - [`warnings`]: the warnings on a GPU result and the run's notes about a GPU.
 //! - [`acceptance`]: the acceptance run ([`run`], `gpugate run`), the order it calls the stages
 //!   in.
+//! - [`burn`]: the burn-in ([`burn()`], `gpugate burn`): every GPU loaded at once, in
+//!   intervals, through the same stages.
 //!
 //! A second runner (a burn-in: every GPU at once, in intervals) is a file beside
 //! [`acceptance`] that calls the same stages in its own order: [`stages::Runner::open_gpu`] for
@@ -24,6 +26,7 @@
 //! report's ([`crate::report::rerender`]).
 
 pub mod acceptance;
+pub mod burn;
 pub mod ids;
 pub mod one;
 pub mod options;
@@ -34,6 +37,7 @@ pub mod warnings;
 pub use crate::clock::{now_rfc3339, rfc3339};
 pub use crate::seed::{fresh_seed, workload_seed};
 pub use acceptance::run;
+pub use burn::{burn, BurnOptions};
 pub use ids::result_id;
 pub use one::TELEMETRY_PERIOD;
 pub use options::{check_sampling, BackendChoice, Progress, RunOptions, RunOutcome};

@@ -92,6 +92,12 @@ pub enum Progress<'a> {
         result: &'a WorkloadResult,
     },
     Note(&'a str),
+    /// A burn-in interval ended on one GPU (`gpugate burn`), with the burn's time left.
+    BurnInterval {
+        device: u32,
+        row: &'a crate::model::burn::BurnInterval,
+        left_s: f64,
+    },
 }
 
 /// What a run leaves behind.
