@@ -450,7 +450,7 @@ fn finished_line(result: &gpugate::model::WorkloadResult) -> String {
 fn burn_line(device: u32, row: &gpugate::model::burn::BurnInterval, left_s: f64) -> String {
     let opt = |v: Option<f64>, unit: &str| v.map_or("-".to_string(), |v| format!("{v:.0} {unit}"));
     format!(
-        "gpu{device} interval {}: FP32 {:.2} TFLOPS  FP64 {:.3} TFLOPS  triad {:.1} GB/s  {}           {}  {} errors  {:.0} s left",
+        "gpu{device} interval {}: FP32 {:.2} TFLOPS  FP64 {:.3} TFLOPS  triad {:.1} GB/s  {}  {}  {} errors  {:.0} s left",
         row.index,
         row.fp32_tflops,
         row.fp64_tflops,

@@ -104,4 +104,7 @@ pub struct FreivaldsRecord {
     pub passed: bool,
     /// The verification's method and, on a failure, its first mismatch.
     pub detail: String,
+    /// On a failure, the first element that did not match its reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_mismatch: Option<super::Mismatch>,
 }

@@ -198,5 +198,6 @@ fn reference_check(
         buffer: format!("{} ring set {set}, {}", lane.name(), lane.output()),
         passed,
         detail,
+        first_mismatch: v.mismatches.first().filter(|_| !passed).cloned(),
     })
 }

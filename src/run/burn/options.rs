@@ -152,6 +152,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
+    if num.is_empty() {
+        return Err(format!(
+            "{s:?} is not a duration: write e.g. 10m, 90s or 2h"
+        ));
+    }
     let scale = match unit.trim() {
         "" | "s" => 1.0,
         "ms" => 1e-3,

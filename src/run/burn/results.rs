@@ -105,7 +105,7 @@ fn verification(lane: Lane, burn: &GpuBurn) -> Verification {
         .take(crate::verify::MAX_MISMATCHES)
         .map(|e| Mismatch {
             at: format!(
-                "interval {}, {}, element {}: bits {} expected {}",
+                "interval {}, {}, element {} (bits {}, the first result's {})",
                 e.interval, e.buffer, e.element, e.found_bits, e.expected_bits
             ),
             expected: value_of(&e.expected_bits),
@@ -113,10 +113,16 @@ fn verification(lane: Lane, burn: &GpuBurn) -> Verification {
         })
         .collect();
     for f in checks.iter().filter(|f| !f.passed).take(3) {
+        let m = f.first_mismatch.as_ref();
         mismatches.push(Mismatch {
-            at: format!("interval {}, {}: {}", f.interval, f.buffer, f.detail),
-            expected: f64::NAN,
-            got: f64::NAN,
+            at: format!(
+                "interval {}, {}, against the reference: {}",
+                f.interval,
+                f.buffer,
+                m.map_or("no element recorded", |m| m.at.as_str())
+            ),
+            expected: m.map_or(f64::NAN, |m| m.expected),
+            got: m.map_or(f64::NAN, |m| m.got),
         });
     }
     let ok = !checks.is_empty() && mismatches.is_empty();
