@@ -1929,3 +1929,6 @@ fn a_check_records_the_interval_and_results_it_was_decided_from() {
         );
     }
 }
+
+#[path = "burn_tests.rs"]
+mod burn_rules;
