@@ -1,9 +1,9 @@
 //! `gpugate burn` end to end: bad options refused before anything is created, and burns of a
 //! few seconds on gpugate-sim (the release binaries, as `sim_runs` runs them) with asserted
-//! verdicts: a clean one-GPU burn passes; on a two-GPU G2.2xlarge whose second GPU corrupts
-//! results after its first ones (`sdc-after`) and runs at half speed (`slow=0.5`), that GPU
-//! alone fails, by SDC naming the interval and by the within-machine share; an interrupted burn
-//! is incomplete and fails.
+//! verdicts: a clean one-GPU burn passes; a two-GPU G2.2xlarge burns clean, and when its
+//! second GPU corrupts results after its first ones (`sdc-after`) and runs at half speed
+//! (`slow=0.5`), that GPU alone fails, by SDC naming the interval and by the within-machine
+//! share; an interrupted burn is incomplete and fails.
 //!
 //! The burns are small: `--gemm-size 384` (where a healthy simulated M40 reaches its FP32 pass
 //! line), one-second intervals, a ring of one or two sets (`--memory-share`). Their throughput
@@ -172,21 +172,17 @@ fn a_clean_burn_on_one_simulated_gpu_passes() {
     }
 }
 
-/// On a G2.2xlarge whose GPU 1 corrupts every result after its first ones and runs at half
-/// speed, GPU 1 alone fails: SDC naming the first interval with errors, its buffer, element and
-/// bits; the within-machine share; and the machine's concurrent FP32 total. GPU 0 passes.
+/// A G2.2xlarge burns clean; then, with the same tuning cache, its GPU 1 corrupts every
+/// result after its first ones and runs at half speed: GPU 1 alone fails, by SDC naming the
+/// first interval with errors, its buffer, element and bits; by the within-machine share; and
+/// the machine's concurrent FP32 total fails. GPU 0 passes.
 #[test]
-fn sdc_after_and_a_slow_gpu1_fail_gpu1_only_on_a_g2_2xlarge() {
-    if crate::sim::stand_down_for_the_real_gpu("sdc_after_and_a_slow_gpu1_fail_gpu1_only") {
+fn a_g2_2xlarge_burns_clean_then_sdc_after_and_a_slow_gpu1_fail_gpu1_only() {
+    if crate::sim::stand_down_for_the_real_gpu("a_g2_2xlarge_burns_clean_then_sdc_after") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let profile = crate::sim_runs::host_fit_profile("g2.2xlarge", dir.path());
-    // Opening a GPU makes 97 launches (floors) and, from this test's empty tuning cache, 31
-    // for tuning; the burn's first results are launches 129 to 131: corruption from 136 on.
-    let sim = Sim::new(&["m40", "m40"])
-        .fault("gpu=1:sdc-after=135")
-        .fault("gpu=1:slow=0.5");
     let mut args = SMALL.to_vec();
     args.extend_from_slice(&[
         "--memory-share",
@@ -194,6 +190,18 @@ fn sdc_after_and_a_slow_gpu1_fail_gpu1_only_on_a_g2_2xlarge() {
         "--profile",
         profile.to_str().unwrap(),
     ]);
+    let clean = burn(&Sim::new(&["m40", "m40"]), dir.path(), &args);
+    assert_eq!(clean.code, Some(0), "{}", clean.describe());
+    // The machine's total is the two GPUs loaded at the same time.
+    let machine = clean.check("machine.fp32_gemm");
+    assert_eq!(machine.verdict, Verdict::Pass, "{}", clean.describe());
+    assert_eq!(machine.decided_from.len(), 2, "{machine:?}");
+    // The GEMM variants are now in the cache: opening a GPU makes exactly its 97 floor
+    // launches, the first results are launches 98 to 100, and corruption starts at 101, the
+    // first repeat.
+    let sim = Sim::new(&["m40", "m40"])
+        .fault("gpu=1:sdc-after=100")
+        .fault("gpu=1:slow=0.5");
     let b = burn(&sim, dir.path(), &args);
     assert_eq!(b.code, Some(1), "{}", b.describe());
     let gpu1 = &b.report.burn.as_ref().unwrap().gpus[1];
@@ -211,6 +219,8 @@ fn sdc_after_and_a_slow_gpu1_fail_gpu1_only_on_a_g2_2xlarge() {
         "{}",
         sdc.reason
     );
+    // The periodic reference check of a corrupted set fails too.
+    assert_eq!(b.check("gpu1.burn.reference").verdict, Verdict::Fail);
     assert_eq!(
         b.check("gpu1.burn.within_machine.fp32_gemm").verdict,
         Verdict::Fail
