@@ -136,7 +136,8 @@ fn bad_burn_options_exit_2_and_create_nothing() {
 
 /// A healthy simulated M40 burns clean: every interval recorded with work done and no error,
 /// the reference checks passed, the run PASSES (with --allow-simulated) and every report names
-/// the burn's checks.
+/// the burn's checks. Its memory holds fewer sets than the share asks for: the ring is smaller,
+/// and a note says so.
 #[test]
 fn a_clean_burn_on_one_simulated_gpu_passes() {
     if crate::sim::stand_down_for_the_real_gpu("a_clean_burn_on_one_simulated_gpu_passes") {
@@ -146,13 +147,22 @@ fn a_clean_burn_on_one_simulated_gpu_passes() {
     let model = small_m40(dir.path());
     let mut args = SMALL.to_vec();
     args.extend_from_slice(&["--memory-share", "10"]);
-    let b = burn(&Sim::new(&[model.to_str().unwrap()]), dir.path(), &args);
+    // 10 % of the model's free memory asks for two sets of 43 MB; 70 MB of device memory
+    // (`oom-after`) leaves room for one: the ring stops there and says so.
+    let sim = Sim::new(&[model.to_str().unwrap()]).fault("oom-after=70M");
+    let b = burn(&sim, dir.path(), &args);
     assert_eq!(b.code, Some(0), "{}", b.describe());
+    let note = "the burn's ring holds 1 of the 2 sets";
+    assert!(
+        b.report.notes.iter().any(|n| n.contains(note)),
+        "{:?}",
+        b.report.notes
+    );
     assert_eq!(b.report.verdict, Verdict::Pass);
     let section = b.report.burn.as_ref().expect("a burn section");
     assert_eq!((section.gemm_size, section.interval_s), (384, 1.0));
     let g = &section.gpus[0];
-    assert!(g.ring_sets >= 1 && !g.intervals.is_empty(), "{g:?}");
+    assert!(g.ring_sets == 1 && !g.intervals.is_empty(), "{g:?}");
     assert!(g.intervals.iter().all(|i| i.launches > 0 && i.errors == 0));
     assert!(g.intervals.iter().all(|i| i.fp32_tflops > 4.2), "{g:?}");
     assert_eq!(g.sdc_count, 0);

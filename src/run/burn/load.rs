@@ -86,21 +86,32 @@ pub(crate) struct GpuLoad {
 }
 
 impl GpuLoad {
-    /// Prepares `sets` sets on the GPU; each lane's inputs come from its own seed.
+    /// Prepares up to `sets` sets on the GPU, set by set; each lane's inputs come from its own
+    /// seed. A set that does not fit (the free memory shrank since the probe) ends the ring
+    /// there, once at least one set is in place; the first set's failure is the load's.
     pub(crate) fn prepare(
         backend: &DeviceBackend<CudaDevice>,
         (n, triad): (usize, usize),
         sets: usize,
         seed_of: impl Fn(Lane) -> u64,
     ) -> Result<GpuLoad, WorkloadError> {
-        let mut lanes = Vec::new();
-        for lane in LANES {
-            let spec = lane.spec(n, triad);
-            let trials = (0..sets)
-                .map(|_| backend.prepare(&spec, seed_of(lane)))
-                .collect::<Result<Vec<_>, _>>()?;
-            lanes.push((lane, trials, None));
+        let mut lanes: Vec<LaneRing> = LANES.iter().map(|l| (*l, Vec::new(), None)).collect();
+        for set in 0..sets {
+            let trials: Result<Vec<_>, _> = LANES
+                .iter()
+                .map(|lane| backend.prepare(&lane.spec(n, triad), seed_of(*lane)))
+                .collect();
+            match trials {
+                Ok(trials) => {
+                    for (ring, trial) in lanes.iter_mut().zip(trials) {
+                        ring.1.push(trial);
+                    }
+                }
+                Err(e) if set == 0 => return Err(e),
+                Err(_) => break,
+            }
         }
+        let sets = lanes[0].1.len();
         Ok(GpuLoad { lanes, sets })
     }
 

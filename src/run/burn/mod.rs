@@ -159,8 +159,15 @@ fn on_event(
         Event::Prepared {
             device,
             sets,
+            asked,
             ring_bytes,
         } => {
+            if sets < asked {
+                runner.note(format!(
+                    "GPU {device}: the burn's ring holds {sets} of the {asked} sets the memory \
+                     share asked for: the next set did not fit in the GPU's free memory"
+                ));
+            }
             let g = state.entry(device).or_default();
             (g.device, g.ring_sets, g.ring_bytes) = (device, sets, ring_bytes);
         }

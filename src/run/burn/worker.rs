@@ -34,7 +34,9 @@ pub(crate) enum Event {
     /// The ring is in place.
     Prepared {
         device: u32,
+        /// Sets in place, and sets the memory share asked for.
         sets: usize,
+        asked: usize,
         ring_bytes: u64,
     },
     /// An interval ended.
@@ -96,8 +98,9 @@ fn prepare_and_run(
     let mut load = GpuLoad::prepare(&open.backend, (n, triad), sets, seed_of)?;
     let _ = tx.send(Event::Prepared {
         device: gpu.index,
-        sets,
-        ring_bytes: sets as u64 * set_bytes(n, triad),
+        sets: load.sets,
+        asked: sets,
+        ring_bytes: load.sets as u64 * set_bytes(n, triad),
     });
     let first = load.first_results(0)?;
     let started = Instant::now();
