@@ -135,7 +135,8 @@ fn within_machine(r: &RunReport, b: &BurnSection, metric: Metric, out: &mut Vec<
         .gpus
         .iter()
         .filter_map(|g| burn_result(r, g.index, metric).map(|w| (g.index, median(w))))
-        .max_by(|a, b| a.1.total_cmp(&b.1));
+        // The fastest; of equals, the lowest ordinal.
+        .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
     for g in &r.gpus {
         let mut c = check(
             "within_machine",

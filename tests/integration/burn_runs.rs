@@ -180,6 +180,8 @@ fn a_clean_burn_on_one_simulated_gpu_passes() {
         let text = std::fs::read_to_string(b.dir.join(file)).unwrap();
         assert!(text.contains("gpu0.burn.sdc"), "{file}");
     }
+    let md = std::fs::read_to_string(b.dir.join("report.md")).unwrap();
+    assert!(md.contains("## Burn-in") && md.contains("gpu0: a ring of 1 set(s)"), "{md}");
 }
 
 /// A G2.2xlarge burns clean; then, with the same tuning cache, its GPU 1 corrupts every
