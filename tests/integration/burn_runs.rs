@@ -181,7 +181,10 @@ fn a_clean_burn_on_one_simulated_gpu_passes() {
         assert!(text.contains("gpu0.burn.sdc"), "{file}");
     }
     let md = std::fs::read_to_string(b.dir.join("report.md")).unwrap();
-    assert!(md.contains("## Burn-in") && md.contains("gpu0: a ring of 1 set(s)"), "{md}");
+    assert!(
+        md.contains("## Burn-in") && md.contains("gpu0: a ring of 1 set(s)"),
+        "{md}"
+    );
 }
 
 /// A G2.2xlarge burns clean; then, with the same tuning cache, its GPU 1 corrupts every
@@ -297,6 +300,8 @@ fn an_interrupted_burn_is_incomplete_and_never_green() {
         Some("SIGINT")
     );
     assert!(!r.complete);
+    let stopped = "the burn was stopped by SIGINT after";
+    assert!(r.notes.iter().any(|n| n.contains(stopped)), "{:?}", r.notes);
     assert!(!r.burn.unwrap().gpus[0].intervals.is_empty());
     let complete = r.checks.iter().find(|c| c.id == "run.complete").unwrap();
     assert_eq!(complete.verdict, Verdict::Fail);

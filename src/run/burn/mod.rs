@@ -79,7 +79,16 @@ pub fn burn(opts: &BurnOptions, progress: &mut dyn FnMut(Progress)) -> Result<Ru
     }
     // Here, once they exist: the GPU memory test and the health counters read before the load.
     runner.record(|r| r.burn = Some(section(&settings)))?;
+    let loading = Instant::now();
     load_all(&mut runner, &open, &settings)?;
+    if let Some(signal) = crate::stop::signal_name() {
+        runner.note(format!(
+            "the burn was stopped by {signal} after {:.0} s of the {:.0} s asked for: its \
+             results are what the GPUs did until then",
+            loading.elapsed().as_secs_f64(),
+            settings.duration.as_secs_f64()
+        ));
+    }
     runner.finish(&profile)
 }
 
