@@ -159,6 +159,47 @@ pub enum Command {
         #[arg(long)]
         allow_simulated: bool,
     },
+    /// The burn-in: every GPU loaded at once for a while (SGEMM, DGEMM and a memory-bound
+    /// triad over ring buffers filling most of the free memory), every repeated result compared
+    /// bit for bit with the first, in intervals; gated and reported as `run` is.
+    Burn {
+        /// How long to load the GPUs (wall time): a number with ms, s, m, h or d. Default: the
+        /// level's (quick 2m, standard 10m, full 60m).
+        #[arg(long, value_name = "TIME", value_parser = gpugate::run::burn::parse_duration)]
+        duration: Option<std::time::Duration>,
+        /// How much work to do (the duration and GEMM size, unless given).
+        #[arg(long, value_enum, ignore_case = true, default_value_t = LevelArg::Standard)]
+        level: LevelArg,
+        /// GPU ordinals to load, comma-separated, each once (default: all).
+        #[arg(long, value_name = "LIST", value_delimiter = ',')]
+        gpus: Option<Vec<u32>>,
+        /// Built-in profile name or a TOML file (default: auto). Its FP32, FP64 and triad
+        /// targets are gated.
+        #[arg(long, value_name = "NAME|FILE")]
+        profile: Option<String>,
+        /// Directory for run.json and the reports (created if missing).
+        #[arg(long, value_name = "DIR", default_value = "gpugate-out")]
+        out: PathBuf,
+        /// Length of one interval (a row of run.json, rewritten as it ends). Default: 10s.
+        #[arg(long, value_name = "TIME", value_parser = gpugate::run::burn::parse_duration)]
+        interval: Option<std::time::Duration>,
+        /// Square size of the SGEMM and DGEMM load, in place of the level's (1024, 2048, 4096).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=65536))]
+        gemm_size: Option<u32>,
+        /// Share of each GPU's free memory the ring buffers fill, in percent (default 90).
+        #[arg(long, value_name = "PCT", allow_negative_numbers = true)]
+        memory_share: Option<f64>,
+        /// Seed of the random inputs (default: fresh, recorded in run.json).
+        #[arg(long, value_name = "N")]
+        seed: Option<u64>,
+        /// Time the GEMM kernel variants again instead of using the tuning cache.
+        #[arg(long)]
+        retune: bool,
+        /// Let the checks of a simulated GPU (gpugate-sim) keep their verdicts (gpugate's own
+        /// tests only).
+        #[arg(long)]
+        allow_simulated: bool,
+    },
     /// Re-render every report from a saved run.json (no GPU needed).
     Report {
         /// A run.json written by `gpugate run`.

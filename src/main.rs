@@ -126,6 +126,32 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             },
             share_percent: memory_share,
         }),
+        Command::Burn {
+            duration,
+            level,
+            gpus,
+            profile,
+            out,
+            interval,
+            gemm_size,
+            memory_share,
+            seed,
+            retune,
+            allow_simulated,
+        } => burn_command(&run::BurnOptions {
+            profile,
+            level: level.into(),
+            duration,
+            interval,
+            gemm_size: gemm_size.map(|n| n as usize),
+            memory_share: memory_share.map(|pct| pct / 100.0),
+            gpus,
+            out,
+            seed,
+            retune,
+            allow_simulated,
+            command_line: std::env::args().collect(),
+        }),
         Command::Report { run_json, out } => report_command(&run_json, out.as_deref()),
         Command::Fleet {
             inputs,
@@ -167,6 +193,19 @@ fn memtest_command(opts: &run::MemtestRunOptions) -> anyhow::Result<i32> {
     gpugate::stop::install_signal_handlers();
     let mut line = ProgressLine::new();
     let done = run::memtest(opts, &mut |p| line.show(&p))?;
+    line.finish();
+    say!("{}", report::console::Console.render(&done.report));
+    sayln!("reports written to {}", done.dir.dir.display());
+    latest_line(&done.latest);
+    Ok(done.report.exit_code)
+}
+
+/// `gpugate burn`: the burn-in, with a line per GPU and interval on stderr and the summary
+/// on stdout; interrupted as `run` is.
+fn burn_command(opts: &run::BurnOptions) -> anyhow::Result<i32> {
+    gpugate::stop::install_signal_handlers();
+    let mut line = ProgressLine::new();
+    let done = run::burn(opts, &mut |p| line.show(&p))?;
     line.finish();
     say!("{}", report::console::Console.render(&done.report));
     sayln!("reports written to {}", done.dir.dir.display());
@@ -390,6 +429,14 @@ impl ProgressLine {
                     ),
                 );
             }
+            Progress::BurnInterval {
+                device,
+                row,
+                left_s,
+            } => {
+                self.clear(&mut err);
+                let _ = writeln!(err, "{}", burn_line(*device, row, *left_s));
+            }
             Progress::WorkloadFinished {
                 index,
                 total,
@@ -516,4 +563,20 @@ fn finished_line(result: &gpugate::model::WorkloadResult) -> String {
         (None, s) => format!("verification {s:?}"),
     };
     format!("{}  {speed}  {verdict}", result.id)
+}
+
+/// One GPU's interval of a burn: throughput, temperature, power, errors, time left.
+fn burn_line(device: u32, row: &gpugate::model::burn::BurnInterval, left_s: f64) -> String {
+    let opt = |v: Option<f64>, unit: &str| v.map_or("-".to_string(), |v| format!("{v:.0} {unit}"));
+    format!(
+        "gpu{device} interval {}: FP32 {:.2} TFLOPS  FP64 {:.3} TFLOPS  triad {:.1} GB/s  {}  {}  {} errors  {:.0} s left",
+        row.index,
+        row.fp32_tflops,
+        row.fp64_tflops,
+        row.triad_gbps,
+        opt(row.temperature_c.map(f64::from), "°C"),
+        opt(row.power_w, "W"),
+        row.errors,
+        left_s
+    )
 }

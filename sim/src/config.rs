@@ -42,6 +42,9 @@ Faults (--fault SPEC, repeatable; SPEC = [gpu=I:]FAULT, without gpu=I: every GPU
   sdc=SUBSTRING[@BIT]    in every launch of a kernel whose entry name contains SUBSTRING,
                          flip one bit of one stored result (default: the most significant
                          mantissa bit of a float, the top bit of an integer; BIT 0..63)
+  sdc-after=N[@BIT]      from launch N+1 on the GPU (every kernel, counted as launch-fail-after
+                         counts), flip one bit of one stored result as sdc does: a result
+                         computed before is right, the same computation repeated later differs
   launch-fail-after=N    launch N+1 on the GPU fails as an uncorrectable ECC error
                          (CUDA_ERROR_ECC_UNCORRECTABLE, sticky; NVML counts 1 uncorrected error)
   oom-after=BYTES        allocations beyond BYTES live in total fail with
@@ -157,6 +160,11 @@ pub enum Fault {
     /// A health fault (ECC, retired pages, Xid, PCIe replays, thermal, power cap):
     /// `crate::health`.
     Health(crate::health::HealthFault),
+    /// Corruption from launch `after` + 1 on, every kernel (see `sdc-after`).
+    SdcAfter {
+        after: u64,
+        bit: Option<u32>,
+    },
 }
 
 /// The `stuck-bit` fault as given: where (None = `any`: inside the largest allocation), which
@@ -216,6 +224,8 @@ pub struct GpuFaults {
     pub stuck_bit: Option<StuckBit>,
     /// The health faults (`crate::health`).
     pub health: crate::health::HealthFaults,
+    /// `sdc-after=N[@BIT]`: (N, bit) — every launch after the N-th is corrupted.
+    pub sdc_after: Option<(u64, Option<u32>)>,
 }
 
 /// One simulated GPU.
@@ -345,6 +355,7 @@ impl Config {
                 Fault::NvencEngines(n) => g.nvenc_engines = Some(*n),
                 Fault::StuckBit(s) => g.stuck_bit = Some(*s),
                 Fault::Health(h) => g.health.apply(h),
+                Fault::SdcAfter { after, bit } => g.sdc_after = Some((*after, *bit)),
                 Fault::OldDriver | Fault::NoNvml | Fault::CublasMissing => {
                     unreachable!("handled above")
                 }
@@ -656,13 +667,14 @@ pub fn parse_fault(spec: &str) -> Result<FaultSpec, ConfigError> {
         h if crate::health::HEALTH_FAULT_NAMES.contains(&h) => {
             Fault::Health(crate::health::parse_health_fault(h, arg).map_err(|e| bad(&e))?)
         }
+        "sdc-after" => parse_sdc_after(need("N[@BIT]")?).map_err(|r| bad(&r.to_string()))?,
         "" => return Err(bad("empty fault")),
         other => {
             return Err(bad(&format!(
                 "unknown fault '{other}' (known: slow, throttle, sdc, launch-fail-after, \
                  oom-after, pcie, old-driver, no-nvml, timer, jitter, cublas-missing, cublas-fail, \
                  nvenc-fail, nvenc-engines, stuck-bit, ecc, retired-pages, xid, pcie-replays, \
-                 thermal, power-cap)"
+                 thermal, power-cap, sdc-after)"
             )))
         }
     };
@@ -748,6 +760,33 @@ pub fn parse_stuck_bit(v: &str) -> Result<StuckBit, BadStuckBit> {
         bit,
         value,
     })
+}
+
+/// A `sdc-after` value that [`parse_sdc_after`] refuses.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BadSdcAfter {
+    #[error("the bit must be a whole number from 0 to 63")]
+    Bit,
+    #[error("sdc-after=N needs a whole number of launches, e.g. sdc-after=500")]
+    Launches,
+}
+
+/// `sdc-after=N[@BIT]`'s value: launches before the corruption starts, and the bit.
+fn parse_sdc_after(v: &str) -> Result<Fault, BadSdcAfter> {
+    let (n, bit) = match v.rsplit_once('@') {
+        Some((n, b)) => {
+            let b: u32 = b
+                .trim()
+                .parse()
+                .ok()
+                .filter(|b| *b < 64)
+                .ok_or(BadSdcAfter::Bit)?;
+            (n, Some(b))
+        }
+        None => (v, None),
+    };
+    let after: u64 = n.trim().parse().map_err(|_| BadSdcAfter::Launches)?;
+    Ok(Fault::SdcAfter { after, bit })
 }
 
 /// A byte count: digits with an optional suffix. `K`, `M`, `G`, `T` (or `KB`…) are decimal
@@ -866,6 +905,28 @@ mod tests {
         );
     }
 
+    /// `sdc-after=N[@BIT]`, per GPU as every fault; the GPU's faults record it.
+    #[test]
+    fn sdc_after_parses_with_and_without_a_bit() {
+        assert_eq!(
+            parse_fault("gpu=1:sdc-after=500@3").unwrap(),
+            FaultSpec {
+                gpu: Some(1),
+                fault: Fault::SdcAfter {
+                    after: 500,
+                    bit: Some(3)
+                }
+            }
+        );
+        assert_eq!(
+            parse_fault("sdc-after=0").unwrap().fault,
+            Fault::SdcAfter {
+                after: 0,
+                bit: None
+            }
+        );
+    }
+
     #[test]
     fn stuck_bits_parse() {
         let stuck = |spec: &str| match parse_fault(spec).unwrap() {
@@ -948,6 +1009,10 @@ mod tests {
             ("stuck-bit=any:64", "0 to 63"),
             ("stuck-bit=any:x", "0 to 63"),
             ("stuck-bit=any:5:2", "must be 0 or 1"),
+            ("sdc-after", "needs a value"),
+            ("sdc-after=x", "whole number of launches"),
+            ("sdc-after=-1", "whole number of launches"),
+            ("sdc-after=5@64", "0 to 63"),
             ("melt", "unknown fault"),
             ("", "empty"),
         ] {

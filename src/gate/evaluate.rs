@@ -35,6 +35,7 @@ pub fn evaluate(profile: &Profile, report: &RunReport) -> Vec<Check> {
     super::memtest::memtest_checks(profile, &report.memtest, &mut drafts);
     per_gpu(profile, report, &mut drafts);
     machine(profile, report, &mut drafts);
+    super::burn::burn(report, &mut drafts);
     // The one way from a rule's draft to a check: an undecided one fails here.
     let mut checks: Vec<Check> = drafts.into_iter().map(Draft::finish).collect();
     simulated_devices(report, &mut checks);

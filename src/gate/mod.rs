@@ -7,6 +7,7 @@
 //! - [`evaluate()`]: the gate itself; [`health`]: the health rules (ECC, retirement, PCIe
 //!   replays, Xid events, hardware slowdown), which a burn-in also calls on its own.
 
+pub mod burn;
 pub mod catalogue;
 pub mod evaluate;
 pub mod health;

@@ -201,6 +201,7 @@ fn report(gpus: usize) -> RunReport {
         allow_simulated: false,
         memtest: Vec::new(),
         health: Vec::new(),
+        burn: None,
     }
 }
 
@@ -1947,3 +1948,6 @@ fn a_check_records_the_interval_and_results_it_was_decided_from() {
         );
     }
 }
+
+#[path = "burn_tests.rs"]
+mod burn_rules;

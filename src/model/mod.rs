@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod burn;
 pub mod health;
 pub mod memtest;
 pub mod profile;
@@ -738,6 +739,9 @@ pub struct RunReport {
     /// files written before it was recorded, and where no GPU was used.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub health: Vec<health::GpuHealth>,
+    /// The burn-in's settings, intervals and errors (`gpugate burn`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burn: Option<burn::BurnSection>,
 }
 
 impl RunReport {

@@ -114,6 +114,7 @@ pub fn build(r: &RunReport) -> Document {
     results(&mut d, r, &charts);
     gemm(&mut d, r, &charts);
     video(&mut d, r, &charts);
+    burn(&mut d, r);
     tuning(&mut d, r);
     telemetry(&mut d, r, &charts);
     mismatches(&mut d, r);
@@ -572,6 +573,52 @@ fn video(d: &mut Doc, r: &RunReport, all: &[Chart]) {
         .collect();
     d.table(&super::video::COLUMNS, rows);
     d.charts(all, ChartKind::Video);
+}
+
+/// The burn-in (`gpugate burn`): per GPU its ring and intervals, then the first SDC records.
+fn burn(d: &mut Doc, r: &RunReport) {
+    let Some(b) = &r.burn else {
+        return;
+    };
+    d.heading(2, "Burn-in");
+    d.para(format!(
+        "{} {} s in intervals of {} s; GEMMs of {}, triad arrays of {} elements, ring buffers \
+         in {:.0} % of each GPU's free memory.",
+        super::burn::INTRO,
+        b.duration_s,
+        b.interval_s,
+        b.gemm_size,
+        b.triad_elements,
+        b.memory_share * 100.0
+    ));
+    for g in &b.gpus {
+        d.para(super::burn::gpu_summary(g));
+        let rows = g
+            .intervals
+            .iter()
+            .map(|i| {
+                let mut cells: Vec<Cell> = super::burn::interval_cells(i)
+                    .into_iter()
+                    .map(Cell::text)
+                    .collect();
+                let ok = if i.errors == 0 {
+                    Verdict::Pass
+                } else {
+                    Verdict::Fail
+                };
+                cells[7].mark = Some(ok);
+                cells
+            })
+            .collect();
+        d.table(&super::burn::COLUMNS, rows);
+    }
+    let sdc = super::burn::sdc_lines(r);
+    if !sdc.is_empty() {
+        d.heading(3, "Silent data corruption (first records)");
+        d.0.push(Block::List(
+            sdc.into_iter().map(|l| vec![Span::Text(l)]).collect(),
+        ));
+    }
 }
 
 /// Which variant each size class uses, and how the candidates did.

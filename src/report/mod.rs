@@ -13,6 +13,7 @@
 //! mid-write keeps the previous complete file. [`load_run`] reads it back, on any machine, with
 //! errors that say what is wrong with the file.
 
+pub mod burn;
 pub mod charts;
 pub mod console;
 pub mod document;

@@ -388,6 +388,7 @@ pub(crate) fn sample_report() -> RunReport {
         allow_simulated: false,
         memtest: Vec::new(),
         health: vec![sample_health()],
+        burn: None,
     };
     // Seconds per iteration as the median throughput implies (the charts derive each sample's
     // throughput from them and the work).

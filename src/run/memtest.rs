@@ -89,7 +89,7 @@ pub fn memtest_gpu(runner: &mut Runner, gpu: &DeviceInfo, share_percent: f64) ->
     let seed = crate::seed::workload_seed(runner.seed(), &format!("gpu{}.memtest", gpu.index));
     let dev = match CudaDevice::open(gpu.index) {
         Ok((dev, loads)) => {
-            runner.say(Progress::ModulesLoaded {
+            runner.announce(Progress::ModulesLoaded {
                 device: gpu.index,
                 loads: &loads,
             });
@@ -115,7 +115,7 @@ pub fn memtest_gpu(runner: &mut Runner, gpu: &DeviceInfo, share_percent: f64) ->
     };
     let opts = MemtestOptions::new(share_percent, seed);
     let report = memtest::run(&dev, gpu.index, &opts, &mut |p| {
-        runner.say(Progress::Memtest(p))
+        runner.announce(Progress::Memtest(p))
     });
     runner.keep_memtest(report)
 }

@@ -16,6 +16,8 @@
 //!   in.
 //! - [`memtest`](mod@memtest): the memory-test run ([`memtest()`], `gpugate memtest`) and its
 //!   stage, [`memtest_gpu`], which a burn-in can call too.
+//! - [`burn`]: the burn-in ([`burn()`], `gpugate burn`): every GPU loaded at once, in
+//!   intervals, through the same stages.
 //!
 //! A second runner (a burn-in: every GPU at once, in intervals) is a file beside
 //! [`acceptance`] that calls the same stages in its own order: [`stages::Runner::open_gpu`] for
@@ -26,6 +28,7 @@
 //! report's ([`crate::report::rerender`]).
 
 pub mod acceptance;
+pub mod burn;
 pub mod health;
 pub mod ids;
 pub mod memtest;
@@ -38,6 +41,7 @@ pub mod warnings;
 pub use crate::clock::{now_rfc3339, rfc3339};
 pub use crate::seed::{fresh_seed, workload_seed};
 pub use acceptance::run;
+pub use burn::{burn, BurnOptions};
 pub use health::HealthWatch;
 pub use ids::result_id;
 pub use memtest::{check_share, memtest, memtest_gpu, MemtestRunOptions};

@@ -94,6 +94,12 @@ pub enum Progress<'a> {
     Note(&'a str),
     /// The memory test of one GPU (`gpugate memtest`).
     Memtest(crate::memtest::MemtestProgress<'a>),
+    /// A burn-in interval ended on one GPU (`gpugate burn`), with the burn's time left.
+    BurnInterval {
+        device: u32,
+        row: &'a crate::model::burn::BurnInterval,
+        left_s: f64,
+    },
 }
 
 /// What a run leaves behind.

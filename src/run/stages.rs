@@ -211,6 +211,7 @@ impl<'a> Runner<'a> {
             allow_simulated: opts.allow_simulated,
             memtest: Vec::new(),
             health: Vec::new(),
+            burn: None,
         };
         let crit = StoppingCriterion::for_level_with(opts.level, opts.sampling);
         let mut report = report;
@@ -298,6 +299,30 @@ impl<'a> Runner<'a> {
         plan
     }
 
+    /// A plan of these workloads alone, without peers: for a runner that chooses its own
+    /// workloads (the burn-in), so that [`Runner::open_gpu`] tunes for them.
+    pub fn plan_of(&mut self, jobs: Vec<(Option<u32>, WorkloadSpec)>) -> Plan {
+        let plan = Plan {
+            jobs,
+            peers: Vec::new(),
+            peer_jobs: Vec::new(),
+        };
+        self.total = plan.total();
+        plan
+    }
+
+    /// A change of a runner's own to the report (the burn-in's section), saved at once so
+    /// that a crash keeps it.
+    pub fn record(&mut self, change: impl FnOnce(&mut RunReport)) -> Result<(), Error> {
+        change(&mut self.report);
+        self.save()
+    }
+
+    /// A runner's own progress event.
+    pub fn announce(&mut self, p: Progress) {
+        (self.progress)(p);
+    }
+
     /// The run's peers and their jobs on each GPU, from each GPU's own workloads.
     fn plan_peers(&mut self, profile: &Profile, jobs: &[(Option<u32>, WorkloadSpec)]) -> PeerPlan {
         let (peers, notes) = crate::peer::peers_for(
@@ -321,6 +346,11 @@ impl<'a> Runner<'a> {
             }
         }
         (peers, peer_jobs)
+    }
+
+    /// The run's seed (recorded in run.json), from which every workload's derives.
+    pub fn seed(&self) -> u64 {
+        self.report.seed
     }
 
     /// The GPUs of the run, in order.
@@ -630,16 +660,6 @@ impl<'a> Runner<'a> {
     pub fn keep_memtest(&mut self, m: crate::model::memtest::MemtestReport) -> Result<(), Error> {
         self.report.memtest.push(m);
         self.save()
-    }
-
-    /// Progress from a stage that lives beside this file (the memory test).
-    pub fn say(&mut self, p: Progress) {
-        (self.progress)(p);
-    }
-
-    /// The run's seed (recorded in run.json); each workload's derives from it.
-    pub fn seed(&self) -> u64 {
-        self.report.seed
     }
 
     /// The peers' jobs placed after every GPU's own workloads (the hardware encoder), GPU by

@@ -9,6 +9,7 @@
 //! Every function here is pure: it takes the inputs and the output and returns a
 //! [`Verification`](crate::model::Verification). NaN always fails.
 
+pub mod bits;
 pub mod bytes;
 pub mod gemm;
 pub mod stream;

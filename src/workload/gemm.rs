@@ -224,6 +224,12 @@ impl<T: Elem + Pod, D: KernelDevice + ?Sized> Trial for GemmTrial<T, D> {
             self.m, self.n, self.k, &self.a, &self.b, &c, self.seed,
         ))
     }
+
+    fn output(&mut self) -> Result<(Vec<u8>, usize), WorkloadError> {
+        let mut c = vec![0u8; self.bufs[2].bytes];
+        self.dev.download(self.bufs[2], &mut c)?;
+        Ok((c, std::mem::size_of::<T>()))
+    }
 }
 
 impl<T: Elem + Pod, D: KernelDevice + ?Sized> Drop for GemmTrial<T, D> {

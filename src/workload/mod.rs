@@ -267,4 +267,12 @@ pub trait Trial {
     fn run(&mut self, iters: u64) -> Result<f64, WorkloadError>;
     /// Checks the output of the last run against references.
     fn verify(&mut self) -> Result<Verification, WorkloadError>;
+    /// The raw bytes of the last run's output, for a bit-for-bit comparison with another run
+    /// of the same inputs (the burn-in's check for silent data corruption), with the size of
+    /// one element. Trials without one output buffer say so.
+    fn output(&mut self) -> Result<(Vec<u8>, usize), WorkloadError> {
+        Err(WorkloadError::Unsupported(
+            "this workload has no single output buffer to compare bit for bit".into(),
+        ))
+    }
 }

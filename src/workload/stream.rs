@@ -219,6 +219,15 @@ impl<T: Elem + Pod, D: KernelDevice + ?Sized> Trial for StreamTrial<T, D> {
         self.dev.download(buf, as_bytes_mut(&mut out))?;
         Ok(check_elementwise(self.op, &self.x, &out))
     }
+
+    fn output(&mut self) -> Result<(Vec<u8>, usize), WorkloadError> {
+        let buf = self.output_buf().ok_or_else(|| {
+            WorkloadError::Unsupported("dot leaves partial sums, not one output array".into())
+        })?;
+        let mut out = vec![0u8; buf.bytes];
+        self.dev.download(buf, &mut out)?;
+        Ok((out, std::mem::size_of::<T>()))
+    }
 }
 
 impl<T: Elem + Pod, D: KernelDevice + ?Sized> Drop for StreamTrial<T, D> {

@@ -20,7 +20,10 @@ fn start_and_wait_for(out: &Path, n: usize) -> (Child, std::thread::JoinHandle<S
 
 /// Spawns `cmd` and returns it once a line of its stderr starts with `want`, with the rest of
 /// its stderr collected by a thread.
-fn spawn_until(mut cmd: Command, want: &str) -> (Child, std::thread::JoinHandle<String>) {
+pub(crate) fn spawn_until(
+    mut cmd: Command,
+    want: &str,
+) -> (Child, std::thread::JoinHandle<String>) {
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -50,7 +53,7 @@ fn spawn_until(mut cmd: Command, want: &str) -> (Child, std::thread::JoinHandle<
 }
 
 /// Waits for a child, with a generous guard against a hang (not a speed assertion).
-fn wait(child: &mut Child) -> Option<i32> {
+pub(crate) fn wait(child: &mut Child) -> Option<i32> {
     let guard = Instant::now();
     loop {
         if let Some(status) = child.try_wait().unwrap() {

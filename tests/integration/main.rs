@@ -1,5 +1,6 @@
 //! Integration tests: the gpugate binary end to end (one test binary).
 
+mod burn_runs;
 mod cli;
 mod fixtures;
 mod fleet;

@@ -30,7 +30,7 @@ use crate::{stderr, stdout};
 /// hardware encoder, whose encode rate depends on this machine's free CPU (see the module
 /// documentation). Every other GPU line and target stays as shipped
 /// ([`host_fit_profile_with_nvenc`] keeps those too).
-fn host_fit_profile(name: &str, dir: &Path) -> PathBuf {
+pub(crate) fn host_fit_profile(name: &str, dir: &Path) -> PathBuf {
     let path = host_fit_profile_with_nvenc(name, dir);
     let text = std::fs::read_to_string(&path).unwrap();
     let mut out = String::new();
@@ -162,7 +162,7 @@ const GATED_FRAMES: usize = 150;
 
 /// The lock that lets a [`Encode::Gated`] run have this machine's CPU to itself among these
 /// tests (the others take it shared).
-fn encode_lock() -> &'static std::sync::RwLock<()> {
+pub(crate) fn encode_lock() -> &'static std::sync::RwLock<()> {
     static LOCK: std::sync::RwLock<()> = std::sync::RwLock::new(());
     &LOCK
 }

@@ -151,7 +151,13 @@ unsafe fn launch(
         .sdc
         .iter()
         .find(|(sub, _)| kernel.name().contains(sub.as_str()))
-        .map(|(_, bit)| *bit);
+        .map(|(_, bit)| *bit)
+        // `sdc-after=N`: every launch after the N-th on this GPU.
+        .or(gpu
+            .faults
+            .sdc_after
+            .filter(|(after, _)| n > *after)
+            .map(|(_, bit)| bit));
     let (map, keep, stuck) = {
         let st = d.lock();
         let (map, keep) = st.memory_map(fctx);

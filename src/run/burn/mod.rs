@@ -1,0 +1,228 @@
+//! The burn-in (`gpugate burn`): every selected GPU loaded at once, in intervals, beside the
+//! acceptance run and through the same stages ([`super::stages::Runner`]): options checked,
+//! profile resolved, GPUs probed and selected, the run directory and first run.json, each GPU
+//! opened (modules, floors, tuning, telemetry); then one thread per GPU ([`worker::load_gpu`])
+//! runs the load ([`load::GpuLoad`]) while this thread, which alone holds the run, records
+//! each interval (run.json rewritten), shows progress and keeps the results; then the gate and
+//! every report ([`super::stages::Runner::finish`]).
+//!
+//! The GPU memory test and the NVML health counters (ECC, retired pages, Xid) are stages still
+//! to come: they go between opening the GPUs and the load ([`burn`] says where).
+
+pub mod load;
+pub mod options;
+pub mod results;
+pub mod worker;
+
+use std::collections::BTreeMap;
+use std::sync::mpsc;
+use std::time::Instant;
+
+use crate::error::Error;
+use crate::gate::{self, Metric, Profile};
+use crate::model::burn::{BurnSection, GpuBurn};
+use crate::model::DeviceInfo;
+use crate::probe;
+
+use super::stages::{select_gpus, OpenGpu, Runner};
+use super::{resolve_profile, Progress, RunOutcome};
+use load::LANES;
+use worker::{Event, Settings};
+
+pub use options::{parse_duration, BurnDefaults, BurnOptions};
+
+/// The metrics a burn measures: the profile's targets of these are gated, the others (the
+/// acceptance run's transfers, video, encoder) are left to `gpugate run`.
+pub const BURN_METRICS: [Metric; 3] = [Metric::Fp32Gemm, Metric::Fp64Gemm, Metric::StreamTriad];
+
+/// Runs the burn-in and writes run.json (after every interval) and every report.
+pub fn burn(opts: &BurnOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunOutcome, Error> {
+    opts.check()?;
+    let run_opts = opts.run_options();
+    let resolved = resolve_profile(opts.profile.as_deref())?;
+    let host = probe::host();
+    let inv = probe::gpus();
+    progress(Progress::Probed {
+        host: &host,
+        gpus: &inv.devices,
+        unavailable: inv.unavailable.as_deref(),
+    });
+    let selected = select_gpus(opts.gpus.as_deref(), &inv)?;
+    let (profile, origin) = match resolved {
+        Some(p) => p,
+        None => (gate::auto_profile(&inv.devices), "auto".to_string()),
+    };
+    let profile = burn_profile(profile);
+    let mut runner = Runner::start(&run_opts, progress, &profile, origin, host, &inv, &selected)?;
+    let settings = settings(opts, &runner.gpus(), runner.seed());
+    let jobs = runner
+        .gpus()
+        .iter()
+        .flat_map(|g| {
+            LANES.map(|l| {
+                (
+                    Some(g.index),
+                    l.spec(settings.gemm_size, settings.triad_elements),
+                )
+            })
+        })
+        .collect();
+    let mut plan = runner.plan_of(jobs);
+    let mut open = Vec::new();
+    for gpu in runner.gpus() {
+        if crate::stop::requested() {
+            break;
+        }
+        if let Some(o) = runner.open_gpu(&gpu, &mut plan)? {
+            open.push((gpu, o));
+        }
+    }
+    // Here, once they exist: the GPU memory test and the health counters read before the load.
+    runner.record(|r| r.burn = Some(section(&settings)))?;
+    let loading = Instant::now();
+    load_all(&mut runner, &open, &settings)?;
+    if let Some(signal) = crate::stop::signal_name() {
+        runner.note(format!(
+            "the burn was stopped by {signal} after {:.0} s of the {:.0} s asked for: its \
+             results are what the GPUs did until then",
+            loading.elapsed().as_secs_f64(),
+            settings.duration.as_secs_f64()
+        ));
+    }
+    runner.finish(&profile)
+}
+
+/// The profile with only the targets a burn measures ([`BURN_METRICS`]); it is recorded in
+/// run.json, so `gpugate report` decides the burn again against the same targets.
+pub fn burn_profile(mut p: Profile) -> Profile {
+    p.targets.retain(|t| BURN_METRICS.contains(&t.metric));
+    p
+}
+
+/// The load's settings: the options resolved; triad arrays of at least
+/// [`crate::plan::STREAM_L2_FACTOR`] × the largest L2 and of at least N² elements.
+fn settings(opts: &BurnOptions, gpus: &[DeviceInfo], seed: u64) -> Settings {
+    let r = opts.resolved();
+    let l2 = gpus.iter().map(|g| g.l2_cache_bytes).max().unwrap_or(0) as usize;
+    Settings {
+        duration: r.duration,
+        interval: r.interval,
+        gemm_size: r.gemm_size,
+        triad_elements: (r.gemm_size * r.gemm_size).max(crate::plan::STREAM_L2_FACTOR * l2 / 8),
+        memory_share: r.memory_share,
+        seed,
+        epoch: Instant::now(),
+    }
+}
+
+/// The burn section as it starts: the settings, no GPU yet.
+fn section(s: &Settings) -> BurnSection {
+    BurnSection {
+        duration_s: s.duration.as_secs_f64(),
+        interval_s: s.interval.as_secs_f64(),
+        gemm_size: s.gemm_size,
+        triad_elements: s.triad_elements,
+        memory_share: s.memory_share,
+        within_machine_share: options::WITHIN_MACHINE_SHARE,
+        within_machine_source: options::WITHIN_MACHINE_SOURCE.to_string(),
+        gpus: Vec::new(),
+    }
+}
+
+/// Every opened GPU loaded at once, one thread each; this thread records what they report.
+fn load_all(
+    runner: &mut Runner<'_>,
+    open: &[(DeviceInfo, OpenGpu)],
+    settings: &Settings,
+) -> Result<(), Error> {
+    // The telemetry traces' zero: the start of the load.
+    let settings = Settings {
+        epoch: Instant::now(),
+        ..*settings
+    };
+    let (tx, rx) = mpsc::channel();
+    let mut state: BTreeMap<u32, GpuBurn> = BTreeMap::new();
+    std::thread::scope(|scope| {
+        for (gpu, o) in open {
+            let (tx, s) = (tx.clone(), &settings);
+            scope.spawn(move || worker::load_gpu(gpu, o, s, &tx));
+        }
+        drop(tx);
+        for event in rx {
+            on_event(runner, open, &settings, &mut state, event)?;
+        }
+        Ok(())
+    })
+}
+
+/// One event of a GPU's thread: recorded in the burn section (run.json saved), announced, and
+/// at the end of the GPU's load its results kept.
+fn on_event(
+    runner: &mut Runner<'_>,
+    open: &[(DeviceInfo, OpenGpu)],
+    s: &Settings,
+    state: &mut BTreeMap<u32, GpuBurn>,
+    event: Event,
+) -> Result<(), Error> {
+    match event {
+        Event::Prepared {
+            device,
+            sets,
+            asked,
+            ring_bytes,
+        } => {
+            if sets < asked {
+                runner.note(format!(
+                    "GPU {device}: the burn's ring holds {sets} of the {asked} sets the memory \
+                     share asked for: the next set did not fit in the GPU's free memory"
+                ));
+            }
+            let g = state.entry(device).or_default();
+            (g.device, g.ring_sets, g.ring_bytes) = (device, sets, ring_bytes);
+        }
+        Event::Interval {
+            device,
+            row,
+            sdc,
+            freivalds,
+        } => {
+            let left_s = (s.duration.as_secs_f64() - row.t_end_s).max(0.0);
+            runner.announce(Progress::BurnInterval {
+                device,
+                row: &row,
+                left_s,
+            });
+            let g = state.entry(device).or_default();
+            g.device = device;
+            g.sdc_count += row.errors;
+            g.sdc.extend(sdc);
+            g.sdc.truncate(crate::model::burn::MAX_SDC_RECORDS);
+            g.freivalds.extend(freivalds);
+            g.intervals.push(row);
+        }
+        Event::Done(done) => {
+            let g = state.entry(done.device).or_default();
+            g.device = done.device;
+            g.error = done.error.clone();
+            let Some((gpu, _)) = open.iter().find(|(d, _)| d.index == done.device) else {
+                return Ok(());
+            };
+            let interrupted = crate::stop::requested();
+            for r in results::gpu_results(gpu, &done, g, s, interrupted) {
+                let (index, total) = runner.next_position();
+                runner.announce(Progress::WorkloadFinished {
+                    index,
+                    total,
+                    result: &r,
+                });
+                runner.keep(r)?;
+            }
+        }
+    }
+    let gpus: Vec<GpuBurn> = state.values().cloned().collect();
+    runner.record(|r| {
+        if let Some(b) = r.burn.as_mut() {
+            b.gpus = gpus;
+        }
+    })
+}

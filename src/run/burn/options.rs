@@ -1,0 +1,322 @@
+//! What `gpugate burn` is asked to do ([`BurnOptions`]), each level's defaults
+//! ([`BurnDefaults`]), the parser of its durations ([`parse_duration`]) and the checks of the
+//! options before anything is created ([`BurnOptions::check`]).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::model::Level;
+use crate::plan::SizeOverrides;
+
+use super::super::{BackendChoice, RunOptions};
+
+/// The longest burn accepted: a week (a year is a typing mistake, not a burn-in).
+pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// The within-machine share: every GPU must reach (1 − this) × the best GPU of its machine.
+pub const WITHIN_MACHINE_SHARE: f64 = 0.10;
+/// Where [`WITHIN_MACHINE_SHARE`] comes from.
+pub const WITHIN_MACHINE_SOURCE: &str = "gpugate default (10 %): DESIGN.md, burn-in: every GPU \
+     stays within a share of the best GPU of its machine";
+
+/// What `gpugate burn` was asked to do.
+#[derive(Debug, Clone)]
+pub struct BurnOptions {
+    /// Built-in profile name or TOML path; None = auto.
+    pub profile: Option<String>,
+    pub level: Level,
+    /// Wall time of the load; None = the level's.
+    pub duration: Option<Duration>,
+    /// Wall time of one interval; None = [`BurnDefaults::interval`].
+    pub interval: Option<Duration>,
+    /// Square GEMM size; None = the level's.
+    pub gemm_size: Option<usize>,
+    /// Share of free memory the ring fills, 0 < share ≤ 1; None = 0.9.
+    pub memory_share: Option<f64>,
+    /// GPU ordinals; None = all.
+    pub gpus: Option<Vec<u32>>,
+    pub out: PathBuf,
+    pub seed: Option<u64>,
+    pub retune: bool,
+    pub allow_simulated: bool,
+    pub command_line: Vec<String>,
+}
+
+/// A level's burn: duration, interval, GEMM size and memory share.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BurnDefaults {
+    pub duration: Duration,
+    pub interval: Duration,
+    pub gemm_size: usize,
+    pub memory_share: f64,
+}
+
+impl BurnDefaults {
+    /// The level's burn. GEMM sizes keep a Tesla M40's DGEMM (0.2 TFLOPS) at most 0.7 s per
+    /// launch (4096³), so that a 10 s interval holds many launches of every lane.
+    pub fn for_level(level: Level) -> BurnDefaults {
+        let (minutes, gemm_size) = match level {
+            Level::Quick => (2, 1024),
+            Level::Standard => (10, 2048),
+            Level::Full => (60, 4096),
+        };
+        BurnDefaults {
+            duration: Duration::from_secs(minutes * 60),
+            interval: Duration::from_secs(10),
+            gemm_size,
+            memory_share: 0.9,
+        }
+    }
+}
+
+impl BurnOptions {
+    /// The level's defaults with the user's overrides.
+    pub fn resolved(&self) -> BurnDefaults {
+        let d = BurnDefaults::for_level(self.level);
+        BurnDefaults {
+            duration: self.duration.unwrap_or(d.duration),
+            interval: self.interval.unwrap_or(d.interval),
+            gemm_size: self.gemm_size.unwrap_or(d.gemm_size),
+            memory_share: self.memory_share.unwrap_or(d.memory_share),
+        }
+    }
+
+    /// Everything that makes the burn unable to run, before anything is created: a duration
+    /// of 0 or above [`MAX_DURATION`], an interval of 0 or longer than the duration, a GPU
+    /// named twice, a memory share outside (0, 100 %], a GEMM size of 0.
+    pub fn check(&self) -> Result<(), Error> {
+        let r = self.resolved();
+        let usage = |m: String| Err(Error::Usage(m));
+        if r.duration.is_zero() || r.duration > MAX_DURATION {
+            return usage(format!(
+                "--duration {}: give more than 0 and at most 7 days (e.g. 10m, 2h)",
+                show(r.duration)
+            ));
+        }
+        if r.interval.is_zero() || r.interval > r.duration {
+            return usage(format!(
+                "--interval {}: give more than 0 and at most the duration ({}), e.g. 10s",
+                show(r.interval),
+                show(r.duration)
+            ));
+        }
+        if let Some(list) = &self.gpus {
+            if let Some(g) = list
+                .iter()
+                .find(|g| list.iter().filter(|h| h == g).count() > 1)
+            {
+                return usage(format!(
+                    "--gpus names GPU {g} twice: name each GPU once (e.g. --gpus 0,1)"
+                ));
+            }
+        }
+        if !(r.memory_share > 0.0 && r.memory_share <= 1.0) {
+            return usage(format!(
+                "--memory-share {}: give a percentage above 0 and at most 100 (e.g. 90)",
+                r.memory_share * 100.0
+            ));
+        }
+        if r.gemm_size == 0 {
+            return usage("--gemm-size 0: give a GEMM size of at least 1 (e.g. 384)".into());
+        }
+        Ok(())
+    }
+
+    /// The acceptance run's options the shared stages read (start, plan, open, tune).
+    pub fn run_options(&self) -> RunOptions {
+        RunOptions {
+            profile: self.profile.clone(),
+            level: self.level,
+            gpus: self.gpus.clone(),
+            backend: BackendChoice::Cuda,
+            out: self.out.clone(),
+            seed: self.seed,
+            retune: self.retune,
+            sizes: SizeOverrides {
+                gemm: Some(vec![self.resolved().gemm_size]),
+                ..SizeOverrides::default()
+            },
+            sampling: Default::default(),
+            allow_simulated: self.allow_simulated,
+            command_line: self.command_line.clone(),
+        }
+    }
+}
+
+/// A duration as the user writes it: a number with `ms`, `s`, `m`, `h` or `d` (a bare number
+/// is seconds), e.g. `10m`, `90s`, `1.5h`. Refuses what is not a finite number ≥ 0.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    if num.is_empty() {
+        return Err(format!(
+            "{s:?} is not a duration: write e.g. 10m, 90s or 2h"
+        ));
+    }
+    let scale = match unit.trim() {
+        "" | "s" => 1.0,
+        "ms" => 1e-3,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        "d" => 86400.0,
+        other => {
+            return Err(format!(
+                "{s:?}: unknown unit {other:?}; write a number with ms, s, m, h or d (e.g. 10m)"
+            ))
+        }
+    };
+    let v: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration: write e.g. 10m, 90s or 2h"))?;
+    let secs = v * scale;
+    if !secs.is_finite() || secs > 1e12 {
+        return Err(format!(
+            "{s:?} is not a duration: write e.g. 10m, 90s or 2h"
+        ));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// A duration as the messages show it.
+fn show(d: Duration) -> String {
+    format!("{} s", d.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn opts() -> BurnOptions {
+        BurnOptions {
+            profile: None,
+            level: Level::Quick,
+            duration: None,
+            interval: None,
+            gemm_size: None,
+            memory_share: None,
+            gpus: None,
+            out: PathBuf::from("unused"),
+            seed: None,
+            retune: false,
+            allow_simulated: false,
+            command_line: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn bad_options_are_refused_with_what_was_wrong() {
+        let secs = |s: u64| Some(Duration::from_secs(s));
+        let cases: Vec<(&str, BurnOptions, &str)> = vec![
+            (
+                "zero",
+                BurnOptions {
+                    duration: secs(0),
+                    ..opts()
+                },
+                "--duration",
+            ),
+            (
+                "a year",
+                BurnOptions {
+                    duration: secs(365 * 86400),
+                    ..opts()
+                },
+                "7 days",
+            ),
+            (
+                "interval 0",
+                BurnOptions {
+                    interval: secs(0),
+                    ..opts()
+                },
+                "--interval",
+            ),
+            (
+                "interval > duration",
+                BurnOptions {
+                    duration: secs(5),
+                    interval: secs(6),
+                    ..opts()
+                },
+                "at most the duration",
+            ),
+            (
+                "gpu twice",
+                BurnOptions {
+                    gpus: Some(vec![0, 1, 0]),
+                    ..opts()
+                },
+                "GPU 0 twice",
+            ),
+            (
+                "share 101",
+                BurnOptions {
+                    memory_share: Some(1.01),
+                    ..opts()
+                },
+                "--memory-share",
+            ),
+            (
+                "share 0",
+                BurnOptions {
+                    memory_share: Some(0.0),
+                    ..opts()
+                },
+                "--memory-share",
+            ),
+            (
+                "gemm 0",
+                BurnOptions {
+                    gemm_size: Some(0),
+                    ..opts()
+                },
+                "--gemm-size",
+            ),
+        ];
+        for (name, o, needle) in cases {
+            let e = o.check().expect_err(name).to_string();
+            assert!(e.contains(needle), "{name}: {e}");
+        }
+        let fine = BurnOptions {
+            duration: secs(3),
+            interval: secs(1),
+            gpus: Some(vec![0, 1]),
+            memory_share: Some(1.0),
+            ..opts()
+        };
+        fine.check().unwrap();
+        assert_eq!(fine.run_options().sizes.gemm, Some(vec![1024]));
+    }
+
+    #[test]
+    fn durations_parse_with_their_units() {
+        for (s, secs) in [
+            ("10m", 600.0),
+            ("90s", 90.0),
+            ("90", 90.0),
+            ("1.5h", 5400.0),
+        ] {
+            assert_eq!(parse_duration(s).unwrap().as_secs_f64(), secs, "{s}");
+        }
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("2d").unwrap().as_secs(), 172800);
+        for bad in ["", "m", "10x", "-3s", "1e400", "ten"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    proptest! {
+        /// Whole numbers of every unit read back exactly.
+        #[test]
+        fn whole_durations_round_trip(v in 0u64..100_000, unit in 0usize..4) {
+            let (suffix, scale) = [("s", 1), ("m", 60), ("h", 3600), ("d", 86400)][unit];
+            let d = parse_duration(&format!("{v}{suffix}")).unwrap();
+            prop_assert_eq!(d, Duration::from_secs(v * scale));
+        }
+    }
+}

@@ -1,0 +1,308 @@
+//! `gpugate burn` end to end: bad options refused before anything is created, and burns of a
+//! few seconds on gpugate-sim (the release binaries, as `sim_runs` runs them) with asserted
+//! verdicts: a clean one-GPU burn passes; a two-GPU G2.2xlarge burns clean, and when its
+//! second GPU corrupts results after its first ones (`sdc-after`) and runs at half speed
+//! (`slow=0.5`), that GPU alone fails, by SDC naming the interval and by the within-machine
+//! share; an interrupted burn is incomplete and fails.
+//!
+//! The burns are small: `--gemm-size 384` (where a healthy simulated M40 reaches its FP32 pass
+//! line), one-second intervals, a ring of one or two sets (`--memory-share`). Their throughput
+//! is the simulator's device time, so the verdicts do not depend on this machine's speed; only
+//! how many intervals fit in the wall-clock duration does.
+
+use std::path::{Path, PathBuf};
+
+use gpugate::model::{RunReport, Verdict};
+
+use crate::sim::Sim;
+use crate::{gpugate, stderr};
+
+/// A copy of the M40 model with 1 GiB of memory (the simulator's device memory lives in this
+/// machine's RAM), written into `dir`.
+fn small_m40(dir: &Path) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("sim/models/m40.toml")).unwrap();
+    let text: String = text
+        .lines()
+        .map(|l| match l.split('=').next().unwrap_or("").trim() {
+            "total_bytes" => "total_bytes = 1_073_741_824".to_string(),
+            "context_reserved_bytes" => "context_reserved_bytes = 67_108_864".to_string(),
+            _ => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let path = dir.join("m40-1gib.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// What a burn left: its exit code, run.json, stderr and directory.
+struct Burn {
+    code: Option<i32>,
+    report: RunReport,
+    stderr: String,
+    dir: PathBuf,
+}
+
+impl Burn {
+    fn check(&self, id: &str) -> &gpugate::model::Check {
+        self.report
+            .checks
+            .iter()
+            .find(|c| c.id == id)
+            .unwrap_or_else(|| panic!("no check {id}:\n{}", self.describe()))
+    }
+
+    fn describe(&self) -> String {
+        let checks: Vec<String> = self
+            .report
+            .checks
+            .iter()
+            .map(|c| format!("{} {} ({})", c.id, c.verdict, c.reason))
+            .collect();
+        format!(
+            "exit {:?}\n{}\n{}",
+            self.code,
+            checks.join("\n"),
+            self.stderr
+        )
+    }
+}
+
+/// `gpugate burn` on `sim` (release binaries, no race detector: these runs are about
+/// verdicts) with `args`, into `dir/out`, its tuning cache in `dir`.
+fn burn(sim: &Sim, dir: &Path, args: &[&str]) -> Burn {
+    let sim = sim.clone().release().no_racecheck();
+    let out = dir.join("out");
+    let mut all = vec!["burn", "--allow-simulated", "--out", out.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let _shared = crate::sim_runs::encode_lock()
+        .read()
+        .unwrap_or_else(|p| p.into_inner());
+    let o = sim
+        .command(&sim.gpugate_bin(), &all)
+        .env("GPUGATE_CACHE_DIR", dir)
+        .output()
+        .expect("gpugate-sim runs");
+    let path = out.join("latest/run.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}\n{}", path.display(), stderr(&o)));
+    Burn {
+        code: o.status.code(),
+        report: gpugate::report::parse_run(&text, &path).unwrap(),
+        stderr: stderr(&o),
+        dir: out.join("latest"),
+    }
+}
+
+/// The small burn's options: 3 s in 1 s intervals, GEMMs of 384.
+const SMALL: [&str; 8] = [
+    "--level",
+    "quick",
+    "--duration",
+    "3s",
+    "--interval",
+    "1s",
+    "--gemm-size",
+    "384",
+];
+
+/// Bad input is exit 2 with a message naming the option, and nothing is created.
+#[test]
+fn bad_burn_options_exit_2_and_create_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, says) in [
+        (&["--duration", "0"][..], "--duration"),
+        (&["--duration", "365d"][..], "7 days"),
+        (&["--duration", "ten"][..], "not a duration"),
+        (&["--interval", "0s"][..], "--interval"),
+        (
+            &["--duration", "5s", "--interval", "6s"][..],
+            "at most the duration",
+        ),
+        (&["--gpus", "0,1,0"][..], "GPU 0 twice"),
+        (&["--memory-share", "101"][..], "--memory-share"),
+        (&["--memory-share", "-5"][..], "--memory-share"),
+    ] {
+        let out = dir.path().join("out");
+        let mut all = vec!["burn", "--out", out.to_str().unwrap()];
+        all.extend_from_slice(args);
+        let o = gpugate(&all);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{args:?}: {}", stderr(&o));
+        assert!(!out.exists(), "{args:?} created {}", out.display());
+    }
+}
+
+/// A healthy simulated M40 burns clean: every interval recorded with work done and no error,
+/// the reference checks passed, the run PASSES (with --allow-simulated) and every report names
+/// the burn's checks. Its memory holds fewer sets than the share asks for: the ring is smaller,
+/// and a note says so.
+#[test]
+fn a_clean_burn_on_one_simulated_gpu_passes() {
+    if crate::sim::stand_down_for_the_real_gpu("a_clean_burn_on_one_simulated_gpu_passes") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let model = small_m40(dir.path());
+    let mut args = SMALL.to_vec();
+    args.extend_from_slice(&["--memory-share", "10"]);
+    // 10 % of the model's free memory asks for two sets of 43 MB; 70 MB of device memory
+    // (`oom-after`) leaves room for one: the ring stops there and says so.
+    let sim = Sim::new(&[model.to_str().unwrap()]).fault("oom-after=70M");
+    let b = burn(&sim, dir.path(), &args);
+    assert_eq!(b.code, Some(0), "{}", b.describe());
+    let note = "the burn's ring holds 1 of the 2 sets";
+    assert!(
+        b.report.notes.iter().any(|n| n.contains(note)),
+        "{:?}",
+        b.report.notes
+    );
+    assert_eq!(b.report.verdict, Verdict::Pass);
+    let section = b.report.burn.as_ref().expect("a burn section");
+    assert_eq!((section.gemm_size, section.interval_s), (384, 1.0));
+    let g = &section.gpus[0];
+    assert!(g.ring_sets == 1 && !g.intervals.is_empty(), "{g:?}");
+    assert!(g.intervals.iter().all(|i| i.launches > 0 && i.errors == 0));
+    assert!(g.intervals.iter().all(|i| i.fp32_tflops > 4.2), "{g:?}");
+    assert_eq!(g.sdc_count, 0);
+    assert!(g.freivalds.len() >= 3 && g.freivalds.iter().all(|f| f.passed));
+    for id in [
+        "gpu0.burn.sdc",
+        "gpu0.burn.reference",
+        "gpu0.fp32_gemm",
+        "run.complete",
+    ] {
+        assert_eq!(b.check(id).verdict, Verdict::Pass, "{}", b.describe());
+    }
+    assert!(b.stderr.contains("gpu0 interval 0: FP32"), "{}", b.stderr);
+    for file in ["report.md", "report.html", "junit.xml"] {
+        let text = std::fs::read_to_string(b.dir.join(file)).unwrap();
+        assert!(text.contains("gpu0.burn.sdc"), "{file}");
+    }
+    let md = std::fs::read_to_string(b.dir.join("report.md")).unwrap();
+    assert!(
+        md.contains("## Burn-in") && md.contains("gpu0: a ring of 1 set(s)"),
+        "{md}"
+    );
+}
+
+/// A G2.2xlarge burns clean; then, with the same tuning cache, its GPU 1 corrupts every
+/// result after its first ones and runs at half speed: GPU 1 alone fails, by SDC naming the
+/// first interval with errors, its buffer, element and bits; by the within-machine share; and
+/// the machine's concurrent FP32 total fails. GPU 0 passes.
+#[test]
+fn a_g2_2xlarge_burns_clean_then_sdc_after_and_a_slow_gpu1_fail_gpu1_only() {
+    if crate::sim::stand_down_for_the_real_gpu("a_g2_2xlarge_burns_clean_then_sdc_after") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let profile = crate::sim_runs::host_fit_profile("g2.2xlarge", dir.path());
+    let mut args = SMALL.to_vec();
+    args.extend_from_slice(&[
+        "--memory-share",
+        "0.4",
+        "--profile",
+        profile.to_str().unwrap(),
+    ]);
+    let clean = burn(&Sim::new(&["m40", "m40"]), dir.path(), &args);
+    assert_eq!(clean.code, Some(0), "{}", clean.describe());
+    // The machine's total is the two GPUs loaded at the same time.
+    let machine = clean.check("machine.fp32_gemm");
+    assert_eq!(machine.verdict, Verdict::Pass, "{}", clean.describe());
+    assert_eq!(machine.decided_from.len(), 2, "{machine:?}");
+    // The GEMM variants are now in the cache: opening a GPU makes exactly its 97 floor
+    // launches, the first results are launches 98 to 100, and corruption starts at 101, the
+    // first repeat.
+    let sim = Sim::new(&["m40", "m40"])
+        .fault("gpu=1:sdc-after=100")
+        .fault("gpu=1:slow=0.5");
+    let b = burn(&sim, dir.path(), &args);
+    assert_eq!(b.code, Some(1), "{}", b.describe());
+    let gpu1 = &b.report.burn.as_ref().unwrap().gpus[1];
+    let first_bad = gpu1
+        .intervals
+        .iter()
+        .find(|i| i.errors > 0)
+        .expect("errors");
+    let sdc = b.check("gpu1.burn.sdc");
+    assert_eq!(sdc.verdict, Verdict::Fail);
+    let named = format!("interval {}, ", first_bad.index);
+    assert!(sdc.reason.contains(&named), "{}", sdc.reason);
+    assert!(
+        sdc.reason.contains("element 0: expected bits 0x"),
+        "{}",
+        sdc.reason
+    );
+    // The periodic reference check of a corrupted set fails too.
+    assert_eq!(b.check("gpu1.burn.reference").verdict, Verdict::Fail);
+    assert_eq!(
+        b.check("gpu1.burn.within_machine.fp32_gemm").verdict,
+        Verdict::Fail
+    );
+    assert_eq!(b.check("machine.fp32_gemm").verdict, Verdict::Fail);
+    for id in [
+        "gpu0.burn.sdc",
+        "gpu0.burn.reference",
+        "gpu0.burn.within_machine.fp32_gemm",
+        "gpu0.fp32_gemm",
+        "gpu0.fp64_gemm",
+        "gpu0.stream_triad",
+    ] {
+        assert_eq!(b.check(id).verdict, Verdict::Pass, "{id}\n{}", b.describe());
+    }
+    // Only the burn's metrics are gated: the acceptance run's transfers are not asked for.
+    assert!(b.report.checks.iter().all(|c| !c.id.contains("h2d")));
+}
+
+/// SIGINT after the first interval: the burn stops, writes what it measured as an interrupted
+/// run (its intervals kept), and fails.
+#[test]
+fn an_interrupted_burn_is_incomplete_and_never_green() {
+    if crate::sim::stand_down_for_the_real_gpu("an_interrupted_burn_is_incomplete") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let model = small_m40(dir.path());
+    let out = dir.path().join("out");
+    let sim = Sim::new(&[model.to_str().unwrap()])
+        .release()
+        .no_racecheck();
+    let args = [
+        "burn",
+        "--allow-simulated",
+        "--duration",
+        "10m",
+        "--interval",
+        "1s",
+        "--gemm-size",
+        "384",
+        "--memory-share",
+        "5",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let mut cmd = sim.command(&sim.gpugate_bin(), &args);
+    cmd.env("GPUGATE_CACHE_DIR", dir.path());
+    let (mut child, rest) = crate::lifecycle::spawn_until(cmd, "gpu0 interval 0");
+    // SAFETY: a plain kill(2) of our own child.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let code = crate::lifecycle::wait(&mut child);
+    let err = rest.join().unwrap();
+    assert_eq!(code, Some(1), "{err}");
+    let path = out.join("latest/run.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let r = gpugate::report::parse_run(&text, &path).unwrap();
+    assert_eq!(
+        r.interrupted.as_ref().map(|i| i.signal.as_str()),
+        Some("SIGINT")
+    );
+    assert!(!r.complete);
+    let stopped = "the burn was stopped by SIGINT after";
+    assert!(r.notes.iter().any(|n| n.contains(stopped)), "{:?}", r.notes);
+    assert!(!r.burn.unwrap().gpus[0].intervals.is_empty());
+    let complete = r.checks.iter().find(|c| c.id == "run.complete").unwrap();
+    assert_eq!(complete.verdict, Verdict::Fail);
+}
