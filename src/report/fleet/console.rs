@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::document::sig;
+use super::document::{plural, sig};
 use crate::fleet::model::{FleetReport, Node};
 use crate::model::Verdict;
 
@@ -18,7 +18,7 @@ pub fn console(f: &FleetReport) -> String {
     let _ = writeln!(
         o,
         "fleet: {} (exit {}): {} nodes merged, {} PASS, {} FAIL, {} INCONCLUSIVE; {} missing; \
-         {} slow outliers; {} inputs not merged",
+         {}; {} not merged",
         f.verdict,
         f.exit_code,
         f.nodes.len(),
@@ -26,8 +26,8 @@ pub fn console(f: &FleetReport) -> String {
         count(Verdict::Fail),
         count(Verdict::Inconclusive),
         f.missing.len(),
-        slow.len(),
-        f.unreadable.len()
+        plural(slow.len(), "slow outlier"),
+        plural(f.unreadable.len(), "input")
     );
     if f.simulated_nodes() > 0 {
         let _ = writeln!(

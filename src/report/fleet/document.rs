@@ -22,7 +22,7 @@ pub fn sig(v: f64) -> String {
 }
 
 /// "1 GPU", "2 GPUs".
-fn plural(n: usize, what: &str) -> String {
+pub fn plural(n: usize, what: &str) -> String {
     format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }
 
