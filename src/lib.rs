@@ -28,6 +28,8 @@
 //! - *measurement*: timed samples of a trial with their statistics ([`model::Measurement`]).
 //! - *verification*: the correctness verdict on a trial's output ([`model::Verification`]).
 //! - *profile*: what a machine must have and reach ([`gate::Profile`]); *check*: one decision.
+//! - *memory test*: the cuda_memtest / DCGM memtest patterns over a share of a GPU's free memory
+//!   ([`memtest::run`]); any word read back wrong fails the GPU.
 //! - *peer*: something a run measures on a GPU beside gpugate's own kernels ([`peer::Peer`]):
 //!   the vendor GEMM library (cuBLAS), for comparison and never gated, and the hardware encoder
 //!   (NVENC through ffmpeg), gated.

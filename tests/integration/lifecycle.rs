@@ -406,3 +406,41 @@ fn a_simulated_gpu_run_stops_while_tuning_and_while_measuring() {
         }
     }
 }
+
+/// `gpugate memtest` follows the same rules: SIGINT between two steps of a pattern writes the
+/// run as interrupted, the patterns it did not finish FAIL, and so does `run.complete`.
+#[test]
+fn an_interrupted_memtest_is_written_incomplete_and_fails() {
+    if crate::sim::stand_down_for_the_real_gpu("an_interrupted_memtest_is_written_incomplete") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let model = crate::memtest_runs::small_m40(dir.path());
+    let sim = crate::sim::Sim::new(&[model.to_str().unwrap()]);
+    let out = dir.path().join("out");
+    let args = [
+        "memtest",
+        "--allow-simulated",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let (mut child, rest) = spawn_until(sim.command(&bin(), &args), "[2/7] gpu0.memtest.");
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let code = wait(&mut child);
+    let err = rest.join().unwrap();
+    assert_eq!(code, Some(1), "{err}");
+    let r = read_run(&out.join("latest/run.json"));
+    assert_eq!(
+        r.interrupted.as_ref().map(|i| i.signal.as_str()),
+        Some("SIGINT"),
+        "{err}"
+    );
+    let tested = r.memtest[0].patterns.len();
+    assert!((2..7).contains(&tested), "{tested} patterns: {err}");
+    let verdict = |id: &str| r.checks.iter().find(|c| c.id == id).unwrap().verdict;
+    assert_eq!(verdict("run.complete"), Verdict::Fail);
+    assert_eq!(verdict("gpu0.memtest.address_walking_ones"), Verdict::Pass);
+    assert_eq!(verdict("gpu0.memtest.stress"), Verdict::Fail);
+}

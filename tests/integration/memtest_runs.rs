@@ -13,7 +13,7 @@ use crate::sim::Sim;
 
 /// The simulated M40 with `memory.total_bytes` = 24 MiB (2 MiB reserved for the context),
 /// written into `dir`.
-fn small_m40(dir: &Path) -> PathBuf {
+pub(crate) fn small_m40(dir: &Path) -> PathBuf {
     let shown = std::process::Command::new(crate::sim::launcher())
         .args(["models", "m40"])
         .output()
