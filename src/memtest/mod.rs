@@ -109,7 +109,7 @@ pub fn run(
     let arena = match allocate(dev, props.free_memory, opts) {
         Ok(a) => a,
         Err(e) => {
-            report.error = Some(e);
+            report.error = Some(e.to_string());
             return report;
         }
     };
@@ -148,14 +148,34 @@ pub fn run(
     report
 }
 
+/// Why the memory test, or one of its steps, could not run on a GPU (recorded as text in
+/// run.json: the memory report's `error`, a pattern's `failed`).
+#[derive(Debug, thiserror::Error)]
+pub enum MemtestError {
+    #[error("could not allocate the error log: {0}")]
+    Log(crate::workload::device::DeviceError),
+    #[error(
+        "no device memory could be allocated for the test ({want} of {free} free bytes asked)"
+    )]
+    NoMemory { want: u64, free: u64 },
+    /// A step's launch or one of its copies failed; `what` names the step or copy.
+    #[error("{what}: {source}")]
+    Step {
+        what: String,
+        source: crate::workload::device::DeviceError,
+    },
+}
+
 /// The error log and as much of `share_percent` of `free` as the device gives, largest
 /// allocations first: a refused allocation is tried again at half the size, down to
 /// [`MIN_CHUNK`].
-fn allocate(dev: &dyn KernelDevice, free: u64, opts: &MemtestOptions) -> Result<Arena, String> {
+fn allocate(
+    dev: &dyn KernelDevice,
+    free: u64,
+    opts: &MemtestOptions,
+) -> Result<Arena, MemtestError> {
     let cap = opts.max_recorded.max(1);
-    let log = dev
-        .alloc(8 * (1 + 3 * cap))
-        .map_err(|e| format!("could not allocate the error log: {e}"))?;
+    let log = dev.alloc(8 * (1 + 3 * cap)).map_err(MemtestError::Log)?;
     // The share rounded up to whole chunks (so that the test covers at least what was asked),
     // within what is free beside the log.
     let log_bytes = (8 * (1 + 3 * cap) as u64).next_multiple_of(256);
@@ -179,10 +199,7 @@ fn allocate(dev: &dyn KernelDevice, free: u64, opts: &MemtestOptions) -> Result<
     }
     if chunks.is_empty() {
         dev.free(log);
-        return Err(format!(
-            "no device memory could be allocated for the test ({} of {free} free bytes asked)",
-            want
-        ));
+        return Err(MemtestError::NoMemory { want, free });
     }
     Ok(Arena { chunks, log, cap })
 }
@@ -209,7 +226,7 @@ fn run_pattern(
         let mut first = 0u64;
         for &chunk in &arena.chunks {
             if let Err(e) = run_step(dev, arena, chunk, first, &step, &mut result, opts) {
-                result.failed = Some(e);
+                result.failed = Some(e.to_string());
                 return result;
             }
             first += chunk.bytes as u64 / 4;
@@ -228,7 +245,7 @@ fn run_step(
     step: &Step,
     result: &mut PatternResult,
     opts: &MemtestOptions,
-) -> Result<(), String> {
+) -> Result<(), MemtestError> {
     let (count, found) = launch_step(dev, chunk, first, step, arena.log, arena.cap)?;
     result.errors += count;
     let width = if matches!(step, Step::CheckAddress { .. }) {
@@ -258,8 +275,11 @@ pub fn launch_step(
     step: &Step,
     log: DevBuf,
     cap: usize,
-) -> Result<(u64, Vec<Mismatch>), String> {
-    let fail = |what: &str, e: crate::workload::device::DeviceError| format!("{what}: {e}");
+) -> Result<(u64, Vec<Mismatch>), MemtestError> {
+    let fail = |what: &str, source: crate::workload::device::DeviceError| MemtestError::Step {
+        what: what.to_string(),
+        source,
+    };
     if step.checks() {
         let zeros = vec![0u64; 1 + 3 * cap];
         dev.upload(log, as_bytes(&zeros))
