@@ -861,4 +861,25 @@ mod tests {
         assert_eq!(find(&checks, "xid").verdict, Verdict::Fail);
         assert_eq!(find(&checks, "retirement_pending").verdict, Verdict::Pass);
     }
+
+    proptest::proptest! {
+        /// Whatever the trace: FAIL exactly when the share of samples with a slowdown or thermal
+        /// reason is above the limit; a power cap alone never moves the verdict.
+        #[test]
+        fn the_slowdown_verdict_follows_the_share(
+            n in 1usize..200,
+            slow_frac in 0.0f64..=1.0,
+            capped_frac in 0.0f64..=1.0,
+            reason in proptest::sample::select(SLOWDOWN_REASONS.to_vec()),
+            max in 0.0f64..=1.0,
+        ) {
+            let slow = ((n as f64) * slow_frac) as usize;
+            let capped = ((n as f64) * capped_frac) as usize;
+            let trace = samples(n, &[(slow, reason), (capped, "sw_power_cap")]);
+            let l = HealthLimits { max_throttle_share: max, ..limits() };
+            let c = find(&health_checks(Some(&l), &healthy(), &trace), "hw_slowdown");
+            let want = if slow as f64 / n as f64 > max { Verdict::Fail } else { Verdict::Pass };
+            proptest::prop_assert_eq!(c.verdict, want, "{}", c.reason);
+        }
+    }
 }

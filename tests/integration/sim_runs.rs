@@ -1158,6 +1158,8 @@ fn each_fault_gives_the_verdict_an_operator_must_see() {
             Some(1),
             |r| {
                 expect(r, "gpu0.fp32_gemm", Verdict::Fail)?;
+                // Thermal slowdown in every sample: the health rule fails too.
+                expect(r, "gpu0.health.hw_slowdown", Verdict::Fail)?;
                 let warned = r.report.results.iter().any(|w| {
                     w.measurement
                         .as_ref()
@@ -1443,6 +1445,44 @@ fn each_fault_gives_the_verdict_an_operator_must_see() {
                 }
                 expect(r, "gpu0.nvenc_engines", Verdict::Fail)?;
                 expect(r, "gpu0.model", Verdict::Fail)
+            },
+        ),
+        (
+            "health: a double-bit ECC error, Xid 79, 101 PCIe replays and a full retirement \
+             table fail naming GPU 0; an application Xid and a power cap are reported, not failed",
+            vec!["m40"],
+            &[
+                "ecc=dbe@0",
+                "xid=79@0",
+                "xid=13@0",
+                "pcie-replays=101",
+                "retired-pages=61",
+                "power-cap",
+            ],
+            Some(1),
+            |r| {
+                for (id, says) in [
+                    ("gpu0.health.ecc_uncorrected", "uncorrectable ECC error(s) on GPU 0"),
+                    ("gpu0.health.retirement_pending", "pending on GPU 0"),
+                    ("gpu0.health.xid", "Xid 79 (GPU has fallen off the bus) at "),
+                    ("gpu0.health.xid", "Xid 48 (double-bit ECC error)"),
+                    ("gpu0.health.pcie_replays", "101 PCIe replay(s) on GPU 0"),
+                    ("gpu0.health.retired_memory", "table of 62 pages is full"),
+                ] {
+                    expect(r, id, Verdict::Fail)?;
+                    if !r.check_reason(id).contains(says) {
+                        return Err(format!("{id} does not say {says:?}"));
+                    }
+                }
+                expect(r, "gpu0.health.hw_slowdown", Verdict::Pass)?;
+                if !r.check_reason("gpu0.health.hw_slowdown").contains("software power cap") {
+                    return Err("hw_slowdown does not report the power cap".into());
+                }
+                if r.check_reason("gpu0.health.xid").contains("Xid 13") {
+                    return Err("the application Xid 13 is counted as critical".into());
+                }
+                expect(r, "gpu0.health.ecc_corrected", Verdict::Pass)?;
+                expect(r, "gpu0.fp32_gemm", Verdict::Pass)
             },
         ),
         (
