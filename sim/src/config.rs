@@ -664,9 +664,9 @@ pub fn parse_fault(spec: &str) -> Result<FaultSpec, ConfigError> {
         "stuck-bit" => {
             Fault::StuckBit(parse_stuck_bit(need("ADDRESS:BIT")?).map_err(|e| bad(&e.to_string()))?)
         }
-        h if crate::health::HEALTH_FAULT_NAMES.contains(&h) => {
-            Fault::Health(crate::health::parse_health_fault(h, arg).map_err(|e| bad(&e))?)
-        }
+        h if crate::health::HEALTH_FAULT_NAMES.contains(&h) => Fault::Health(
+            crate::health::parse_health_fault(h, arg).map_err(|e| bad(&e.to_string()))?,
+        ),
         "sdc-after" => parse_sdc_after(need("N[@BIT]")?).map_err(|r| bad(&r.to_string()))?,
         "" => return Err(bad("empty fault")),
         other => {

@@ -141,40 +141,64 @@ impl HealthFaults {
     }
 }
 
+/// A health fault's value that [`parse_health_fault`] refuses.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BadHealthFault {
+    #[error("{name} needs a value: {name}={form}")]
+    NeedsValue { name: String, form: &'static str },
+    #[error("'{0}' is not a time: T is seconds since the simulated driver started, a number >= 0")]
+    Time(String),
+    #[error("{0} needs a whole number, e.g. {0}=3")]
+    NotWhole(&'static str),
+    #[error("ecc needs a time: ecc=sbe@T or ecc=dbe@T")]
+    EccTime,
+    #[error("ecc is sbe@T (corrected) or dbe@T (uncorrected)")]
+    EccKind,
+    #[error("retired-pages is N or N,pending")]
+    RetiredPagesForm,
+    #[error("xid needs a time: xid=N@T")]
+    XidTime,
+    #[error("the Xid must be 1 to {MAX_XID}")]
+    XidRange,
+    #[error("power-cap takes no value")]
+    PowerCapValue,
+    #[error("thermal=RISE[@T] needs 0 < RISE <= 100 (degrees C per second)")]
+    ThermalRise,
+    #[error("'{0}' is not a health fault")]
+    Unknown(String),
+}
+
 /// A time `T` of `@T`: seconds, a finite number >= 0.
-fn parse_time(t: &str) -> Result<f64, String> {
+fn parse_time(t: &str) -> Result<f64, BadHealthFault> {
     match t.trim().parse::<f64>() {
         Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
-        _ => Err(format!(
-            "'{t}' is not a time: T is seconds since the simulated driver started, a number >= 0"
-        )),
+        _ => Err(BadHealthFault::Time(t.to_string())),
     }
 }
 
 /// A whole number for `what`.
-fn whole(v: &str, what: &str) -> Result<u32, String> {
-    v.trim()
-        .parse()
-        .map_err(|_| format!("{what} needs a whole number, e.g. {what}=3"))
+fn whole(v: &str, what: &'static str) -> Result<u32, BadHealthFault> {
+    v.trim().parse().map_err(|_| BadHealthFault::NotWhole(what))
 }
 
 /// Parses the health fault `name` with its value `arg` (`None`: no `=`), or says what was
 /// wrong. `name` is one of [`HEALTH_FAULT_NAMES`].
-pub fn parse_health_fault(name: &str, arg: Option<&str>) -> Result<HealthFault, String> {
-    let need = |what: &str| {
+pub fn parse_health_fault(name: &str, arg: Option<&str>) -> Result<HealthFault, BadHealthFault> {
+    let need = |form: &'static str| {
         arg.filter(|a| !a.is_empty())
-            .ok_or_else(|| format!("{name} needs a value: {name}={what}"))
+            .ok_or_else(|| BadHealthFault::NeedsValue {
+                name: name.to_string(),
+                form,
+            })
     };
     Ok(match name {
         "ecc" => {
             let v = need("sbe@T or dbe@T")?;
-            let (kind, t) = v
-                .split_once('@')
-                .ok_or("ecc needs a time: ecc=sbe@T or ecc=dbe@T")?;
+            let (kind, t) = v.split_once('@').ok_or(BadHealthFault::EccTime)?;
             let double = match kind.trim() {
                 "sbe" => false,
                 "dbe" => true,
-                _ => return Err("ecc is sbe@T (corrected) or dbe@T (uncorrected)".into()),
+                _ => return Err(BadHealthFault::EccKind),
             };
             HealthFault::Ecc {
                 double,
@@ -185,7 +209,7 @@ pub fn parse_health_fault(name: &str, arg: Option<&str>) -> Result<HealthFault, 
             let v = need("N[,pending]")?;
             let (n, pending) = match v.split_once(',') {
                 Some((n, "pending")) => (n, true),
-                Some(_) => return Err("retired-pages is N or N,pending".into()),
+                Some(_) => return Err(BadHealthFault::RetiredPagesForm),
                 None => (v, false),
             };
             HealthFault::RetiredPages {
@@ -195,10 +219,10 @@ pub fn parse_health_fault(name: &str, arg: Option<&str>) -> Result<HealthFault, 
         }
         "xid" => {
             let v = need("N@T")?;
-            let (n, t) = v.split_once('@').ok_or("xid needs a time: xid=N@T")?;
+            let (n, t) = v.split_once('@').ok_or(BadHealthFault::XidTime)?;
             let xid = whole(n, "xid")?;
             if !(1..=MAX_XID).contains(&xid) {
-                return Err(format!("the Xid must be 1 to {MAX_XID}"));
+                return Err(BadHealthFault::XidRange);
             }
             HealthFault::Xid {
                 xid,
@@ -208,15 +232,15 @@ pub fn parse_health_fault(name: &str, arg: Option<&str>) -> Result<HealthFault, 
         "pcie-replays" => HealthFault::PcieReplays(whole(need("N")?, "pcie-replays")?),
         "thermal" => parse_thermal(need("RISE[@T]")?)?,
         "power-cap" => match arg {
-            Some(_) => return Err("power-cap takes no value".into()),
+            Some(_) => return Err(BadHealthFault::PowerCapValue),
             None => HealthFault::PowerCap,
         },
-        other => return Err(format!("'{other}' is not a health fault")),
+        other => return Err(BadHealthFault::Unknown(other.to_string())),
     })
 }
 
 /// `thermal=RISE[@T]`.
-fn parse_thermal(v: &str) -> Result<HealthFault, String> {
+fn parse_thermal(v: &str) -> Result<HealthFault, BadHealthFault> {
     let (rise, at) = match v.split_once('@') {
         Some((r, t)) => (r, Some(parse_time(t)?)),
         None => (v, None),
@@ -226,7 +250,7 @@ fn parse_thermal(v: &str) -> Result<HealthFault, String> {
             rise_c_per_s: r,
             slowdown_at_s: at,
         }),
-        _ => Err("thermal=RISE[@T] needs 0 < RISE <= 100 (degrees C per second)".into()),
+        _ => Err(BadHealthFault::ThermalRise),
     }
 }
 

@@ -485,15 +485,16 @@ fn validate(p: &Profile, origin: &str) -> Result<(), ProfileError> {
         validate_target_values(t, n, &p.machine, origin)?;
     }
     if let Some(h) = &p.health {
-        validate_health(h).map_err(|m| invalid(origin, m))?;
+        validate_health(h, origin)?;
     }
     Ok(())
 }
 
 /// The `[health]` limits: a share in [0, 1], a positive power target, a source.
-fn validate_health(h: &HealthLimits) -> Result<(), String> {
+fn validate_health(h: &HealthLimits, origin: &str) -> Result<(), ProfileError> {
+    let bad = |message: String| Err(invalid(origin, message));
     if !(0.0..=1.0).contains(&h.max_throttle_share) {
-        return Err(format!(
+        return bad(format!(
             "[health] max_throttle_share = {} is not a share: give a fraction from 0 to 1 of \
              the telemetry samples",
             h.max_throttle_share
@@ -502,17 +503,17 @@ fn validate_health(h: &HealthLimits) -> Result<(), String> {
     if h.power_target_w
         .is_some_and(|w| !(w.is_finite() && w > 0.0))
     {
-        return Err("[health] power_target_w must be a number of watts above 0".into());
+        return bad("[health] power_target_w must be a number of watts above 0".into());
     }
     if h.retired_pages_table == Some(0) {
-        return Err(
+        return bad(
             "[health] retired_pages_table = 0: give the size of the GPU's page \
                     retirement table, or leave the key out for a GPU that remaps rows"
                 .into(),
         );
     }
     if h.source.trim().is_empty() {
-        return Err("[health] source is empty: say where each limit comes from".into());
+        return bad("[health] source is empty: say where each limit comes from".into());
     }
     Ok(())
 }

@@ -228,18 +228,31 @@ pub struct XidWatcher {
     pub unwatched: Vec<(u32, String)>,
 }
 
+/// Why a run's Xid events cannot be watched (recorded as text: each GPU's health note).
+#[derive(Debug, thiserror::Error)]
+pub enum XidWatchError {
+    #[error("not available on this driver ({0})")]
+    NotOnThisDriver(String),
+    #[error("no NVML event set: {0}")]
+    EventSet(NvmlError),
+    #[error("the Xid watcher thread could not start: {0}")]
+    Thread(std::io::Error),
+    #[error("NVML could not be used (see the note)")]
+    NoNvml,
+}
+
 impl XidWatcher {
     /// Registers every GPU (index, its NVML device) for critical Xid events and starts
     /// waiting. Err: why no event can be watched (no event sets on this driver, …).
-    pub fn start(gpus: &[(u32, Arc<GpuTelemetry>)], epoch: Instant) -> Result<Self, String> {
+    pub fn start(gpus: &[(u32, Arc<GpuTelemetry>)], epoch: Instant) -> Result<Self, XidWatchError> {
         let needs_wait =
             |lib: &NvmlLib| lib.nvmlEventSetWait_v2.is_ok() || lib.nvmlEventSetWait.is_ok();
         let (es, unwatched) = event_set(gpus).map_err(|e| match e {
-            NvmlError::FailedToLoadSymbol(s) => format!("not available on this driver ({s})"),
-            e => format!("no NVML event set: {e}"),
+            NvmlError::FailedToLoadSymbol(s) => XidWatchError::NotOnThisDriver(s),
+            e => XidWatchError::EventSet(e),
         })?;
         if !needs_wait(es.lib) {
-            return Err("not available on this driver (nvmlEventSetWait)".into());
+            return Err(XidWatchError::NotOnThisDriver("nvmlEventSetWait".into()));
         }
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, events) = mpsc::channel();
@@ -247,7 +260,7 @@ impl XidWatcher {
         let thread = std::thread::Builder::new()
             .name("gpugate-xid".into())
             .spawn(move || watch(es, epoch, flag, tx))
-            .map_err(|e| format!("the Xid watcher thread could not start: {e}"))?;
+            .map_err(XidWatchError::Thread)?;
         Ok(XidWatcher {
             stop,
             events,

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use crate::model::health::{GpuHealth, HealthEvent, HealthSnapshot};
 use crate::model::DeviceInfo;
-use crate::probe::health::{snapshot, XidWatcher};
+use crate::probe::health::{snapshot, XidWatchError, XidWatcher};
 use crate::probe::telemetry::{self as nvml, GpuTelemetry};
 
 /// One GPU being watched.
@@ -28,7 +28,7 @@ struct Watched {
 pub struct HealthWatch {
     epoch: Instant,
     gpus: Vec<Watched>,
-    watcher: Result<XidWatcher, String>,
+    watcher: Result<XidWatcher, XidWatchError>,
 }
 
 impl HealthWatch {
@@ -57,7 +57,7 @@ impl HealthWatch {
             .filter_map(|w| w.device.clone().map(|d| (w.gpu, d)))
             .collect();
         let watcher = if devices.is_empty() {
-            Err("NVML could not be used (see the note)".to_string())
+            Err(XidWatchError::NoNvml)
         } else {
             XidWatcher::start(&devices, epoch)
         };
@@ -88,13 +88,13 @@ impl HealthWatch {
 
     /// Stops watching, reads every GPU's counters again and gives each GPU's health.
     pub fn end(mut self) -> Vec<GpuHealth> {
-        let watcher = std::mem::replace(&mut self.watcher, Err(String::new()));
+        let watcher = std::mem::replace(&mut self.watcher, Err(XidWatchError::NoNvml));
         let (last, unwatched) = match watcher {
             Ok(w) => {
                 let unwatched = w.unwatched.clone();
                 (w.finish(), unwatched)
             }
-            Err(why) => (Vec::new(), vec![(u32::MAX, why)]),
+            Err(why) => (Vec::new(), vec![(u32::MAX, why.to_string())]),
         };
         self.keep(&last);
         let epoch = self.epoch;

@@ -144,18 +144,26 @@ impl BurnOptions {
     }
 }
 
+/// A duration that [`parse_duration`] refuses.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BadDuration {
+    #[error("{0:?} is not a duration: write e.g. 10m, 90s or 2h")]
+    NotADuration(String),
+    #[error("{given:?}: unknown unit {unit:?}; write a number with ms, s, m, h or d (e.g. 10m)")]
+    Unit { given: String, unit: String },
+}
+
 /// A duration as the user writes it: a number with `ms`, `s`, `m`, `h` or `d` (a bare number
 /// is seconds), e.g. `10m`, `90s`, `1.5h`. Refuses what is not a finite number ≥ 0.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub fn parse_duration(s: &str) -> Result<Duration, BadDuration> {
     let t = s.trim();
+    let not_one = || BadDuration::NotADuration(s.to_string());
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     if num.is_empty() {
-        return Err(format!(
-            "{s:?} is not a duration: write e.g. 10m, 90s or 2h"
-        ));
+        return Err(not_one());
     }
     let scale = match unit.trim() {
         "" | "s" => 1.0,
@@ -164,19 +172,16 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "h" => 3600.0,
         "d" => 86400.0,
         other => {
-            return Err(format!(
-                "{s:?}: unknown unit {other:?}; write a number with ms, s, m, h or d (e.g. 10m)"
-            ))
+            return Err(BadDuration::Unit {
+                given: s.to_string(),
+                unit: other.to_string(),
+            })
         }
     };
-    let v: f64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration: write e.g. 10m, 90s or 2h"))?;
+    let v: f64 = num.parse().map_err(|_| not_one())?;
     let secs = v * scale;
     if !secs.is_finite() || secs > 1e12 {
-        return Err(format!(
-            "{s:?} is not a duration: write e.g. 10m, 90s or 2h"
-        ));
+        return Err(not_one());
     }
     Ok(Duration::from_secs_f64(secs))
 }
