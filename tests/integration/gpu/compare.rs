@@ -1,9 +1,11 @@
 //! The burn-in's compare kernels (`kernels/compare.cu`, through `gpugate::run::burn::compare`):
 //! on 4- and 8-byte elements at small and odd sizes, every difference is counted, the logged
-//! ones are real differences with their element and both bit patterns, equal buffers give 0,
-//! and the log is cleared on the device between uses.
+//! ones are real differences with their element and both bit patterns (as the host's
+//! `gpugate::verify::bits::compare_bits` finds them), equal buffers give 0, and the log is
+//! cleared on the device between uses.
 
 use gpugate::run::burn::compare::{DeviceLog, Logged};
+use gpugate::verify::bits::compare_bits;
 use gpugate::workload::device::{DevBuf, KernelDevice};
 
 use super::open;
@@ -52,6 +54,8 @@ fn case(dev: &dyn KernelDevice, log: &DeviceLog, (n, elem): (usize, usize), at: 
     let (count, logged) = log.read(dev).unwrap();
     let what = format!("{n} elements of {elem} bytes, flipped at {at:?}: {logged:?}");
     assert_eq!(count, at.len() as u64, "{what}");
+    let host = compare_bits(&expected, &found, elem, usize::MAX);
+    assert_eq!(count, host.count, "{what}");
     assert_eq!(logged.len(), at.len().min(CAP), "{what}");
     for l in &logged {
         let i = l.element as usize;
@@ -63,6 +67,10 @@ fn case(dev: &dyn KernelDevice, log: &DeviceLog, (n, elem): (usize, usize), at: 
             found: element(&found, i, elem),
         };
         assert_eq!(*l, want, "{what}");
+        assert!(
+            host.first.contains(&(l.element, l.expected, l.found)),
+            "{what}"
+        );
         assert_eq!(l.expected ^ l.found, 1 << (8 * elem - 1), "{what}");
     }
     dev.free(e);
