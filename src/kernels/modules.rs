@@ -160,6 +160,15 @@ pub const MODULES: &[KernelModule] = &[
         ptx: include_str!("../../kernels/ptx/memtest.compute_52.ptx"),
         entries: &MEMTEST_ENTRIES,
     },
+    KernelModule {
+        name: "compare",
+        target: "compute_52",
+        min_cc: (5, 2),
+        // Nothing beyond `.target sm_52` (PTX ISA 4.1; atom.add.u64 and atom.exch.b64 are older).
+        ptx_isa: "4.1",
+        ptx: include_str!("../../kernels/ptx/compare.compute_52.ptx"),
+        entries: &COMPARE_ENTRIES,
+    },
 ];
 
 /// The memory test's steps (module `memtest`, compute_52; signatures, the values and the error
@@ -177,6 +186,20 @@ pub fn memtest_kernel(entry: &'static str) -> KernelRef {
     debug_assert!(MEMTEST_ENTRIES.contains(&entry), "{entry}");
     KernelRef {
         module: "memtest",
+        entry,
+    }
+}
+
+/// The burn-in's bit-for-bit comparison on the GPU (module `compare`, compute_52; signatures and
+/// the error log at the top of `kernels/compare.cu`; launched by `crate::run::burn::compare`).
+pub const COMPARE_ENTRIES: [&str; 3] =
+    ["compare_clear_log", "compare_bits_u32", "compare_bits_u64"];
+
+/// A comparison entry by name (one of [`COMPARE_ENTRIES`]).
+pub fn compare_kernel(entry: &'static str) -> KernelRef {
+    debug_assert!(COMPARE_ENTRIES.contains(&entry), "{entry}");
+    KernelRef {
+        module: "compare",
         entry,
     }
 }
@@ -277,6 +300,9 @@ pub fn referenced_entries() -> Vec<(KernelRef, (u32, u32))> {
     for entry in MEMTEST_ENTRIES {
         refs.push((memtest_kernel(entry), (5, 2)));
     }
+    for entry in COMPARE_ENTRIES {
+        refs.push((compare_kernel(entry), (5, 2)));
+    }
     refs
 }
 
@@ -358,6 +384,7 @@ mod tests {
             ("stream", "compute_52", "6.0", (9000, "R384")),
             ("video", "compute_52", "4.1", (9000, "R384")),
             ("memtest", "compute_52", "4.1", (9000, "R384")),
+            ("compare", "compute_52", "4.1", (9000, "R384")),
         ];
         assert_eq!(MODULES.len(), want.len());
         for (name, target, isa, driver) in want {

@@ -1,6 +1,9 @@
 //! Bit for bit: a repeated result against the first result computed from the same inputs on
 //! the same GPU (the burn-in's check for silent data corruption). gpugate's kernels are
-//! deterministic, so on a healthy GPU every bit is the same; any difference is SDC.
+//! deterministic, so on a healthy GPU every bit is the same; any difference is SDC. The burn
+//! compares on the GPU (`kernels/compare.cu`); [`compare_bits`] is its host twin, which the
+//! kernel tests (`tests/integration/gpu/compare.rs`) hold the device to, and [`hex_bits`] how
+//! the records show an element's bits.
 
 /// The differences between two results, element by element.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

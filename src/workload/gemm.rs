@@ -230,6 +230,9 @@ impl<T: Elem + Pod, D: KernelDevice + ?Sized> Trial for GemmTrial<T, D> {
         self.dev.download(self.bufs[2], &mut c)?;
         Ok((c, std::mem::size_of::<T>()))
     }
+    fn device_output(&self) -> Option<(DevBuf, usize)> {
+        Some((self.bufs[2], std::mem::size_of::<T>()))
+    }
 }
 
 impl<T: Elem + Pod, D: KernelDevice + ?Sized> Drop for GemmTrial<T, D> {

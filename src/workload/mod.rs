@@ -275,4 +275,10 @@ pub trait Trial {
             "this workload has no single output buffer to compare bit for bit".into(),
         ))
     }
+    /// The device buffer [`Trial::output`] reads, with the size of one element, for a
+    /// comparison on the device itself (the burn-in's compare kernel); `None` where there is no
+    /// such buffer (the host backend, dot, …).
+    fn device_output(&self) -> Option<(device::DevBuf, usize)> {
+        None
+    }
 }

@@ -228,6 +228,9 @@ impl<T: Elem + Pod, D: KernelDevice + ?Sized> Trial for StreamTrial<T, D> {
         self.dev.download(buf, &mut out)?;
         Ok((out, std::mem::size_of::<T>()))
     }
+    fn device_output(&self) -> Option<(DevBuf, usize)> {
+        Some((self.output_buf()?, std::mem::size_of::<T>()))
+    }
 }
 
 impl<T: Elem + Pod, D: KernelDevice + ?Sized> Drop for StreamTrial<T, D> {

@@ -4,15 +4,22 @@
 //! lane: every set of a lane computes the same result). A round launches each set's three
 //! kernels in turn, the memory-bound triad between the two GEMMs. The first result of each lane
 //! is checked against the reference (Freivalds for the GEMMs, gold values for the triad) and
-//! kept; every later result is compared with it bit for bit ([`crate::verify::bits`]).
+//! kept on the GPU; every later result is compared with it bit for bit on the GPU
+//! ([`super::compare`]: one compare launch per set and lane, only the count and a small log
+//! copied back).
+
+use std::sync::Arc;
 
 use crate::cuda::CudaDevice;
 use crate::model::burn::{FreivaldsRecord, SdcRecord, MAX_SDC_RECORDS};
 use crate::model::{VerifyStatus, WorkloadSpec};
-use crate::verify::bits::{compare_bits, hex_bits};
+use crate::verify::bits::hex_bits;
 use crate::workload::backend::{Backend, DeviceBackend};
+use crate::workload::device::{DevBuf, KernelDevice};
 use crate::workload::gemm::gemm_device_bytes;
 use crate::workload::{Precision, StreamOp, Trial, WorkloadError};
+
+use super::compare::{DeviceLog, Logged};
 
 /// The three lanes, in launch order within a set.
 pub(crate) const LANES: [Lane; 3] = [Lane::Sgemm, Lane::Triad, Lane::Dgemm];
@@ -75,13 +82,23 @@ pub(crate) struct Tally {
     pub(crate) launches: u64,
 }
 
-/// One lane of the ring: its kind, one trial per set, and its first result (bytes and the
-/// size of one element) once checked.
-type LaneRing = (Lane, Vec<Box<dyn Trial>>, Option<(Vec<u8>, usize)>);
+/// One lane of the ring: its kind, one trial per set, and its first result once checked (a
+/// copy in device memory and the size of one element).
+type LaneRing = (Lane, Vec<Box<dyn Trial>>, Option<(DevBuf, usize)>);
 
-/// The ring of one GPU: per lane, one trial per set and the first result.
+/// A ring set of one lane that differed from the lane's first result in a comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Differed {
+    lane: usize,
+    set: usize,
+}
+
+/// The ring of one GPU: per lane, one trial per set and the first result, and the comparisons'
+/// error log, all on the GPU `dev`.
 pub(crate) struct GpuLoad {
+    dev: Arc<dyn KernelDevice>,
     lanes: Vec<LaneRing>,
+    log: DeviceLog,
     pub(crate) sets: usize,
 }
 
@@ -112,7 +129,14 @@ impl GpuLoad {
             }
         }
         let sets = lanes[0].1.len();
-        Ok(GpuLoad { lanes, sets })
+        let dev: Arc<dyn KernelDevice> = backend.device.clone();
+        let log = DeviceLog::new(dev.as_ref(), MAX_SDC_RECORDS)?;
+        Ok(GpuLoad {
+            dev,
+            lanes,
+            log,
+            sets,
+        })
     }
 
     /// One round: every set's kernels, lane by lane within the set; the device time of each
@@ -128,7 +152,8 @@ impl GpuLoad {
     }
 
     /// The first result of each lane (set 0, after one launch): checked against the reference
-    /// and kept for the bit-for-bit comparisons. A lane whose first result is wrong keeps none.
+    /// and kept, copied into device memory of its own, for the bit-for-bit comparisons. A lane
+    /// whose first result is wrong keeps none.
     pub(crate) fn first_results(
         &mut self,
         interval: usize,
@@ -138,54 +163,141 @@ impl GpuLoad {
             trials[0].run(1)?;
             let record = reference_check(*lane, trials[0].as_mut(), 0, interval)?;
             if record.passed {
-                *first = Some(trials[0].output()?);
+                *first = Some(keep_on_device(self.dev.as_ref(), trials[0].as_mut())?);
             }
             records.push(record);
         }
         Ok(records)
     }
 
-    /// Freivalds' (or the triad's gold-value) check of set `set`'s last result in every lane.
+    /// The reference check (Freivalds', or the triad's gold values) repeated where it can say
+    /// something new: in every lane that differed, its first set that did (is that result
+    /// wrong, or is it the kept first result that changed?); in every lane that keeps no first
+    /// result, set `interval` (mod the ring). A set identical to its lane's first result would
+    /// pass the same deterministic check that result passed, so it is not copied back for it.
     pub(crate) fn periodic_check(
         &mut self,
-        set: usize,
         interval: usize,
+        differed: &[Differed],
     ) -> Result<Vec<FreivaldsRecord>, WorkloadError> {
-        let set = set % self.sets;
-        self.lanes
-            .iter_mut()
-            .map(|(lane, trials, _)| reference_check(*lane, trials[set].as_mut(), set, interval))
-            .collect()
+        let sets = self.sets;
+        let mut records = Vec::new();
+        for (i, (lane, trials, first)) in self.lanes.iter_mut().enumerate() {
+            let set = match first {
+                None => interval % sets,
+                Some(_) => match differed.iter().find(|d| d.lane == i) {
+                    Some(d) => d.set,
+                    None => continue,
+                },
+            };
+            records.push(reference_check(*lane, trials[set].as_mut(), set, interval)?);
+        }
+        Ok(records)
     }
 
-    /// Every set's last result compared bit for bit with its lane's first result: the
-    /// differences (the first [`MAX_SDC_RECORDS`] recorded) and their count.
-    pub(crate) fn compare(
-        &mut self,
-        interval: usize,
-        sdc: &mut Vec<SdcRecord>,
-    ) -> Result<u64, WorkloadError> {
-        let mut count = 0;
-        for (lane, trials, first) in self.lanes.iter_mut() {
-            let Some((expected, elem)) = first.as_ref() else {
+    /// Every set's last result compared bit for bit with its lane's first result, on the GPU:
+    /// queues, behind the round, the kernel that clears the log and one compare launch per
+    /// set and lane; nothing waits for them ([`GpuLoad::read_comparison`] does).
+    pub(crate) fn queue_comparison(&self) -> Result<(), WorkloadError> {
+        let dev = self.dev.as_ref();
+        self.log.clear(dev)?;
+        for (i, (_, trials, first)) in self.lanes.iter().enumerate() {
+            let Some((reference, elem)) = *first else {
                 continue;
             };
-            for (set, trial) in trials.iter_mut().enumerate() {
-                let (found, _) = trial.output()?;
-                let room = MAX_SDC_RECORDS.saturating_sub(sdc.len());
-                let diff = compare_bits(expected, &found, *elem, room);
-                count += diff.count;
-                sdc.extend(diff.first.into_iter().map(|(i, e, f)| SdcRecord {
-                    interval,
-                    buffer: format!("{} ring set {set}, {}", lane.name(), lane.output()),
-                    element: i,
-                    expected_bits: hex_bits(e, *elem),
-                    found_bits: hex_bits(f, *elem),
-                }));
+            for (set, trial) in trials.iter().enumerate() {
+                let (found, _) = trial.device_output().ok_or_else(no_device_output)?;
+                self.log
+                    .compare(dev, (reference, found), elem, tag(i, set))?;
             }
         }
-        Ok(count)
+        Ok(())
     }
+
+    /// The queued comparison's result, once the GPU has done it: the count, with the
+    /// differences the log holds (the first [`MAX_SDC_RECORDS`] of the run recorded in `sdc`)
+    /// and the sets they were in.
+    pub(crate) fn read_comparison(
+        &self,
+        interval: usize,
+        sdc: &mut Vec<SdcRecord>,
+    ) -> Result<(u64, Vec<Differed>), WorkloadError> {
+        let (count, logged) = self.log.read(self.dev.as_ref())?;
+        let mut differed: Vec<Differed> = Vec::new();
+        for l in logged {
+            if sdc.len() < MAX_SDC_RECORDS {
+                sdc.push(self.sdc_record(interval, &l));
+            }
+            let d = untag(l.tag);
+            if d.lane < self.lanes.len() && d.set < self.sets && !differed.contains(&d) {
+                differed.push(d);
+            }
+        }
+        Ok((count, differed))
+    }
+
+    /// A logged difference as run.json records it.
+    fn sdc_record(&self, interval: usize, l: &Logged) -> SdcRecord {
+        let d = untag(l.tag);
+        let (buffer, elem) = match self.lanes.get(d.lane) {
+            Some((lane, _, Some((_, elem)))) if d.set < self.sets => (
+                format!("{} ring set {}, {}", lane.name(), d.set, lane.output()),
+                *elem,
+            ),
+            _ => (format!("unknown buffer (the log's tag {:#x})", l.tag), 8),
+        };
+        SdcRecord {
+            interval,
+            buffer,
+            element: l.element,
+            expected_bits: hex_bits(l.expected, elem),
+            found_bits: hex_bits(l.found, elem),
+        }
+    }
+}
+
+impl Drop for GpuLoad {
+    fn drop(&mut self) {
+        for (_, _, first) in &self.lanes {
+            if let Some((buf, _)) = first {
+                self.dev.free(*buf);
+            }
+        }
+        self.log.free(self.dev.as_ref());
+    }
+}
+
+/// The compare log's name for set `set` of lane `lane`.
+fn tag(lane: usize, set: usize) -> u64 {
+    ((lane as u64) << 32) | set as u64
+}
+
+fn untag(tag: u64) -> Differed {
+    Differed {
+        lane: (tag >> 32) as usize,
+        set: (tag & 0xFFFF_FFFF) as usize,
+    }
+}
+
+fn no_device_output() -> WorkloadError {
+    WorkloadError::Unsupported(
+        "the burn compares results on the GPU, and this workload has no output buffer there".into(),
+    )
+}
+
+/// The last result of `trial` copied into a device buffer of its own (freed by the load).
+fn keep_on_device(
+    dev: &dyn KernelDevice,
+    trial: &mut dyn Trial,
+) -> Result<(DevBuf, usize), WorkloadError> {
+    let (_, elem) = trial.device_output().ok_or_else(no_device_output)?;
+    let (bytes, _) = trial.output()?;
+    let buf = dev.alloc(bytes.len())?;
+    if let Err(e) = dev.upload(buf, &bytes) {
+        dev.free(buf);
+        return Err(e.into());
+    }
+    Ok((buf, elem))
 }
 
 /// One result of `lane` checked against its reference.

@@ -9,6 +9,7 @@
 //! The GPU memory test and the NVML health counters (ECC, retired pages, Xid) are stages still
 //! to come: they go between opening the GPUs and the load ([`burn`] says where).
 
+pub mod compare;
 pub mod load;
 pub mod options;
 pub mod results;

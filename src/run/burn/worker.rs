@@ -1,6 +1,7 @@
 //! One GPU loaded for the whole burn, on a thread of its own ([`load_gpu`]): the ring prepared,
 //! the first results checked, then interval after interval of rounds, each interval ending with
-//! the bit-for-bit comparison of every set, a periodic reference check and its row. Nothing
+//! the bit-for-bit comparison of every set on the GPU, the reference check of a set that
+//! differed, and its row. Nothing
 //! here prints or writes run.json: every interval and the end go as [`Event`]s to the thread
 //! that holds the run ([`super::burn`]).
 
@@ -152,11 +153,13 @@ fn interval(
             break;
         }
     }
-    let recording = recorder.map(|r| r.finish());
     let t_end = started.elapsed();
+    // The comparison is queued first: the GPU runs it while the telemetry stops.
+    load.queue_comparison()?;
+    let recording = recorder.map(|r| r.finish());
     let mut sdc = Vec::new();
-    let errors = load.compare(index, &mut sdc)?;
-    freivalds.extend(load.periodic_check(index, index)?);
+    let (errors, differed) = load.read_comparison(index, &mut sdc)?;
+    freivalds.extend(load.periodic_check(index, &differed)?);
     let mut row = BurnInterval {
         index,
         t_start_s: t_start.as_secs_f64(),

@@ -30,6 +30,7 @@
 #![allow(dead_code)]
 
 mod bytes;
+mod compare;
 pub(crate) mod cublas;
 mod errors;
 mod hgemm;
