@@ -461,9 +461,15 @@ fn xid(h: &GpuHealth) -> Draft {
     let described: Vec<String> = h
         .events
         .iter()
-        .map(|e| match critical_xid(e.xid) {
-            Some(what) => format!("Xid {} ({what}) at {:.1} s", e.xid, e.at_s),
-            None => format!("Xid {} at {:.1} s (not critical: reported)", e.xid, e.at_s),
+        .map(|e| {
+            let when = match e.interval {
+                Some(i) => format!("at {:.1} s, in burn interval {i}", e.at_s),
+                None => format!("at {:.1} s", e.at_s),
+            };
+            match critical_xid(e.xid) {
+                Some(what) => format!("Xid {} ({what}) {when}", e.xid),
+                None => format!("Xid {} {when} (not critical: reported)", e.xid),
+            }
         })
         .collect();
     let critical: Vec<&String> = h
@@ -596,6 +602,8 @@ pub(crate) fn run_health(
             .flat_map(|w| w.telemetry_trace.iter().cloned())
             .collect();
         trace.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
+        // A burn-in's lanes (SGEMM, triad, DGEMM) share one trace: each reading counts once.
+        trace.dedup_by(|a, b| a.at_s == b.at_s);
         health_drafts(p.health.as_ref(), h, &trace, out);
     }
 }
@@ -717,9 +725,9 @@ mod tests {
             after(h).retirement_pending = Reading::Value(true);
         }, "retirement_pending", Verdict::Fail, "a page retirement is pending on GPU 1 already at 0.5 s"),
         ("two critical Xids", |h| {
-            h.events.push(HealthEvent { gpu: 1, xid: 13, at_s: 1.0 });
-            h.events.push(HealthEvent { gpu: 1, xid: 48, at_s: 2.0 });
-            h.events.push(HealthEvent { gpu: 1, xid: 94, at_s: 3.0 });
+            h.events.push(HealthEvent { gpu: 1, xid: 13, at_s: 1.0, interval: None });
+            h.events.push(HealthEvent { gpu: 1, xid: 48, at_s: 2.0, interval: None });
+            h.events.push(HealthEvent { gpu: 1, xid: 94, at_s: 3.0, interval: None });
         }, "xid", Verdict::Fail,
          "2 critical Xid event(s) on GPU 1: Xid 48 (double-bit ECC error) at 2.0 s; Xid 94 (contained ECC error) at 3.0 s"),
         ("row remap failure", |h| {
@@ -737,9 +745,14 @@ mod tests {
          "within the profile's 100"),
         ("101 replays", |h| after(h).pcie_replays = Reading::Value(101), "pcie_replays", Verdict::Fail,
          "101 PCIe replay(s) on GPU 1 since the driver loaded, at 10.0 s (101 during the run): more than the profile's 100"),
-        ("Xid 79", |h| h.events.push(HealthEvent { gpu: 1, xid: 79, at_s: 2.25 }), "xid", Verdict::Fail,
+        ("Xid 79", |h| h.events.push(HealthEvent { gpu: 1, xid: 79, at_s: 2.25, interval: None }), "xid", Verdict::Fail,
          "1 critical Xid event(s) on GPU 1: Xid 79 (GPU has fallen off the bus) at 2.2 s"),
-        ("Xid 13", |h| h.events.push(HealthEvent { gpu: 1, xid: 13, at_s: 3.0 }), "xid", Verdict::Pass,
+        ("Xid 79 in a burn interval", |h| h.events.push(HealthEvent { gpu: 1, xid: 79, at_s: 6.5, interval: Some(2) }),
+         "xid", Verdict::Fail,
+         "1 critical Xid event(s) on GPU 1: Xid 79 (GPU has fallen off the bus) at 6.5 s, in burn interval 2"),
+        ("Xid 13 in a burn interval", |h| h.events.push(HealthEvent { gpu: 1, xid: 13, at_s: 4.0, interval: Some(0) }),
+         "xid", Verdict::Pass, "GPU 1: Xid 13 at 4.0 s, in burn interval 0 (not critical: reported)"),
+        ("Xid 13", |h| h.events.push(HealthEvent { gpu: 1, xid: 13, at_s: 3.0, interval: None }), "xid", Verdict::Pass,
          "GPU 1: Xid 13 at 3.0 s (not critical: reported)"),
         ("events not watched", |h| h.events_unwatched = Some("no event sets on this driver".into()),
          "xid", Verdict::Skipped, "Xid events were not watched: no event sets on this driver"),
@@ -855,6 +868,7 @@ mod tests {
             gpu: 1,
             xid: 48,
             at_s: 4.0,
+            interval: None,
         });
         let checks = health_checks(None, &h, &[]);
         assert_eq!(find(&checks, "ecc_uncorrected").verdict, Verdict::Fail);
@@ -881,5 +895,44 @@ mod tests {
             let want = if slow as f64 / n as f64 > max { Verdict::Fail } else { Verdict::Pass };
             proptest::prop_assert_eq!(c.verdict, want, "{}", c.reason);
         }
+    }
+
+    /// A burn-in records its one trace per GPU in each of its three lanes' results: the
+    /// slowdown share counts each reading once ("2 of 20 samples", not "6 of 60").
+    #[test]
+    fn a_trace_shared_by_a_burns_lanes_counts_each_reading_once() {
+        let path = "tests/fixtures/no-gpu-g2.large-quick.schema3.run.json";
+        let text = include_str!("../../tests/fixtures/no-gpu-g2.large-quick.schema3.run.json");
+        let mut r = crate::report::parse_run(text, std::path::Path::new(path)).unwrap();
+        let lane = r.results[0].clone();
+        r.results = (0..3)
+            .map(|i| crate::model::WorkloadResult {
+                id: format!("lane{i}"),
+                device: Some(0),
+                telemetry_trace: samples(20, &[(2, "hw_slowdown")]),
+                ..lane.clone()
+            })
+            .collect();
+        r.health = vec![GpuHealth {
+            gpu: 0,
+            ..healthy()
+        }];
+        let profile = crate::model::profile::Profile {
+            health: Some(limits()),
+            ..crate::gate::auto_profile(&r.gpus)
+        };
+        let mut drafts = Vec::new();
+        run_health(&profile, &r, &mut drafts);
+        let checks: Vec<Check> = drafts.into_iter().map(Draft::finish).collect();
+        let c = checks
+            .iter()
+            .find(|c| c.id == "gpu0.health.hw_slowdown")
+            .expect("the slowdown check");
+        assert_eq!(c.verdict, Verdict::Fail, "{}", c.reason);
+        assert!(
+            c.reason.contains("in 2 of 20 samples (10 %)"),
+            "{}",
+            c.reason
+        );
     }
 }

@@ -82,6 +82,10 @@ pub struct HealthEvent {
     pub xid: u64,
     /// Seconds since the run started.
     pub at_s: f64,
+    /// The burn-in's interval the event came in (`gpugate burn`; None: any other run, or an
+    /// event before or after the load). Informational: the Xid rule names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<usize>,
 }
 
 /// One GPU's health over a run: the counters before and after, and its Xid events.

@@ -213,6 +213,7 @@ fn watch(es: EventSet, epoch: Instant, stop: Arc<AtomicBool>, tx: mpsc::Sender<H
                 gpu,
                 xid: data.eventData,
                 at_s,
+                interval: None,
             });
         }
     }

@@ -153,6 +153,7 @@ mod tests {
                 gpu: 0,
                 xid: 48,
                 at_s: 3.25,
+                interval: None,
             }],
             events_unwatched: None,
             note: None,

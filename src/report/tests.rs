@@ -449,6 +449,7 @@ fn sample_health() -> crate::model::health::GpuHealth {
             gpu: 0,
             xid: 13,
             at_s: 12.5,
+            interval: None,
         }],
         events_unwatched: None,
         note: None,

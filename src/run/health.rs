@@ -86,6 +86,29 @@ impl HealthWatch {
         }
     }
 
+    /// Each GPU's health so far, for a run.json written while the run goes on: the counters
+    /// read at the start, the events polled until now, no reading after yet.
+    pub fn so_far(&self) -> Vec<GpuHealth> {
+        self.gpus
+            .iter()
+            .map(|w| GpuHealth {
+                gpu: w.gpu,
+                before: w.before.clone(),
+                after: None,
+                events: w.events.clone(),
+                events_unwatched: match &self.watcher {
+                    Ok(x) => x
+                        .unwatched
+                        .iter()
+                        .find(|(g, _)| *g == w.gpu)
+                        .map(|(_, why)| why.clone()),
+                    Err(why) => Some(why.to_string()),
+                },
+                note: w.note.clone(),
+            })
+            .collect()
+    }
+
     /// Stops watching, reads every GPU's counters again and gives each GPU's health.
     pub fn end(mut self) -> Vec<GpuHealth> {
         let watcher = std::mem::replace(&mut self.watcher, Err(XidWatchError::NoNvml));

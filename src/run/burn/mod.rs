@@ -1,15 +1,16 @@
 //! The burn-in (`gpugate burn`): every selected GPU loaded at once, in intervals, beside the
 //! acceptance run and through the same stages ([`super::stages::Runner`]): options checked,
-//! profile resolved, GPUs probed and selected, the run directory and first run.json, each GPU
+//! profile resolved, GPUs probed and selected, the run directory and first run.json; every
+//! GPU's health counters read ([`health::BurnHealth`]); each GPU's memory tested
+//! ([`super::memtest::memtest_gpu`], its memory freed before the ring is allocated) and the GPU
 //! opened (modules, floors, tuning, telemetry); then one thread per GPU ([`worker::load_gpu`])
 //! runs the load ([`load::GpuLoad`]) while this thread, which alone holds the run, records
-//! each interval (run.json rewritten), shows progress and keeps the results; then the gate and
-//! every report ([`super::stages::Runner::finish`]).
-//!
-//! The GPU memory test and the NVML health counters (ECC, retired pages, Xid) are stages still
-//! to come: they go between opening the GPUs and the load ([`burn`] says where).
+//! each interval (run.json rewritten) with the Xid events polled at its end, shows progress and
+//! keeps the results; the health counters read again; then the gate and every report
+//! ([`super::stages::Runner::finish`]).
 
 pub mod compare;
+pub mod health;
 pub mod load;
 pub mod options;
 pub mod results;
@@ -25,8 +26,10 @@ use crate::model::burn::{BurnSection, GpuBurn};
 use crate::model::DeviceInfo;
 use crate::probe;
 
-use super::stages::{select_gpus, OpenGpu, Runner};
+use super::memtest::memtest_gpu;
+use super::stages::{select_gpus, OpenGpu, Plan, Runner};
 use super::{resolve_profile, Progress, RunOutcome};
+use health::{BurnHealth, Span};
 use load::LANES;
 use worker::{Event, Settings};
 
@@ -69,19 +72,11 @@ pub fn burn(opts: &BurnOptions, progress: &mut dyn FnMut(Progress)) -> Result<Ru
         })
         .collect();
     let mut plan = runner.plan_of(jobs);
-    let mut open = Vec::new();
-    for gpu in runner.gpus() {
-        if crate::stop::requested() {
-            break;
-        }
-        if let Some(o) = runner.open_gpu(&gpu, &mut plan)? {
-            open.push((gpu, o));
-        }
-    }
-    // Here, once they exist: the GPU memory test and the health counters read before the load.
+    let mut health = BurnHealth::begin(&runner.gpus(), runner.started());
+    let open = test_and_open(&mut runner, &mut plan, opts.memtest_share(&profile))?;
     runner.record(|r| r.burn = Some(section(&settings)))?;
     let loading = Instant::now();
-    load_all(&mut runner, &open, &settings)?;
+    load_all(&mut runner, &open, &settings, &mut health)?;
     if let Some(signal) = crate::stop::signal_name() {
         runner.note(format!(
             "the burn was stopped by {signal} after {:.0} s of the {:.0} s asked for: its \
@@ -90,7 +85,32 @@ pub fn burn(opts: &BurnOptions, progress: &mut dyn FnMut(Progress)) -> Result<Ru
             settings.duration.as_secs_f64()
         ));
     }
+    runner.record_health(health.end())?;
     runner.finish(&profile)
+}
+
+/// Each GPU's memory tested over `memtest_share` percent of its free memory, then the GPU
+/// opened: the memory test's allocations are freed when it returns, before the ring is
+/// allocated. A stop request ends the stage; the GPUs opened so far are loaded.
+fn test_and_open(
+    runner: &mut Runner<'_>,
+    plan: &mut Plan,
+    memtest_share: f64,
+) -> Result<Vec<(DeviceInfo, OpenGpu)>, Error> {
+    let mut open = Vec::new();
+    for gpu in runner.gpus() {
+        if crate::stop::requested() {
+            break;
+        }
+        memtest_gpu(runner, &gpu, memtest_share)?;
+        if crate::stop::requested() {
+            break;
+        }
+        if let Some(o) = runner.open_gpu(&gpu, plan)? {
+            open.push((gpu, o));
+        }
+    }
+    Ok(open)
 }
 
 /// The profile with only the targets a burn measures ([`BURN_METRICS`]); it is recorded in
@@ -135,10 +155,12 @@ fn load_all(
     runner: &mut Runner<'_>,
     open: &[(DeviceInfo, OpenGpu)],
     settings: &Settings,
+    health: &mut BurnHealth,
 ) -> Result<(), Error> {
-    // The telemetry traces' zero: the start of the load.
+    // The zero of the telemetry traces and the intervals' spans: the start of the run, as for
+    // every run's telemetry and health events.
     let settings = Settings {
-        epoch: Instant::now(),
+        epoch: runner.started(),
         ..*settings
     };
     let (tx, rx) = mpsc::channel();
@@ -150,21 +172,23 @@ fn load_all(
         }
         drop(tx);
         for event in rx {
-            on_event(runner, open, &settings, &mut state, event)?;
+            on_event(runner, (open, &settings), &mut state, health, event)?;
         }
         Ok(())
     })
 }
 
-/// One event of a GPU's thread: recorded in the burn section (run.json saved), announced, and
-/// at the end of the GPU's load its results kept.
+/// One event of a GPU's thread: recorded in the burn section (run.json saved), announced; at
+/// the end of an interval the Xid events polled and the health so far recorded too; at the end
+/// of the GPU's load its results kept.
 fn on_event(
     runner: &mut Runner<'_>,
-    open: &[(DeviceInfo, OpenGpu)],
-    s: &Settings,
+    (open, s): (&[(DeviceInfo, OpenGpu)], &Settings),
     state: &mut BTreeMap<u32, GpuBurn>,
+    health: &mut BurnHealth,
     event: Event,
 ) -> Result<(), Error> {
+    let mut health_so_far = None;
     match event {
         Event::Prepared {
             device,
@@ -186,7 +210,16 @@ fn on_event(
             row,
             sdc,
             freivalds,
+            span_s: (from_s, to_s),
         } => {
+            health_so_far = Some(health.interval_ended(
+                device,
+                Span {
+                    index: row.index,
+                    from_s,
+                    to_s,
+                },
+            ));
             let left_s = (s.duration.as_secs_f64() - row.t_end_s).max(0.0);
             runner.announce(Progress::BurnInterval {
                 device,
@@ -224,6 +257,9 @@ fn on_event(
     runner.record(|r| {
         if let Some(b) = r.burn.as_mut() {
             b.gpus = gpus;
+        }
+        if let Some(h) = health_so_far {
+            r.health = h;
         }
     })
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::Error;
+use crate::gate::{Profile, DEFAULT_MEMTEST_COVERAGE};
 use crate::model::Level;
 use crate::plan::SizeOverrides;
 
@@ -121,6 +122,20 @@ impl BurnOptions {
             return usage("--gemm-size 0: give a GEMM size of at least 1 (e.g. 384)".into());
         }
         Ok(())
+    }
+
+    /// The share of each GPU's free memory the burn's memory test covers, percent:
+    /// `--memory-share` when it is given (the share the ring will load is the share tested),
+    /// else the profile's `[memtest]` coverage (the gate's default without one), which the
+    /// memory test's coverage check asks for.
+    pub fn memtest_share(&self, profile: &Profile) -> f64 {
+        match self.memory_share {
+            Some(share) => share * 100.0,
+            None => profile
+                .memtest
+                .as_ref()
+                .map_or(DEFAULT_MEMTEST_COVERAGE, |m| m.min_coverage_percent),
+        }
     }
 
     /// The acceptance run's options the shared stages read (start, plan, open, tune).
@@ -313,6 +328,24 @@ mod tests {
         for bad in ["", "m", "10x", "-3s", "1e400", "ten"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_memory_test_covers_the_given_share_else_the_profiles() {
+        let mut profile = crate::gate::auto_profile(&[]);
+        profile.memtest = None;
+        let given = BurnOptions {
+            memory_share: Some(0.004),
+            ..opts()
+        };
+        assert_eq!(given.memtest_share(&profile), 0.4);
+        assert_eq!(opts().memtest_share(&profile), DEFAULT_MEMTEST_COVERAGE);
+        profile.memtest = Some(crate::model::profile::MemtestTarget {
+            min_coverage_percent: 75.0,
+            source: "test".into(),
+        });
+        assert_eq!(opts().memtest_share(&profile), 75.0);
+        assert_eq!(given.memtest_share(&profile), 0.4);
     }
 
     proptest! {

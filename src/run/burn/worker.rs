@@ -25,7 +25,8 @@ pub(crate) struct Settings {
     pub(crate) gemm_size: usize,
     pub(crate) triad_elements: usize,
     pub(crate) memory_share: f64,
-    /// The run's seed and the zero of the telemetry traces.
+    /// The run's seed, and its start: the zero of the telemetry traces and of the intervals'
+    /// spans ([`Event::Interval`]) on the run's clock.
     pub(crate) seed: u64,
     pub(crate) epoch: Instant,
 }
@@ -46,6 +47,9 @@ pub(crate) enum Event {
         row: BurnInterval,
         sdc: Vec<SdcRecord>,
         freivalds: Vec<FreivaldsRecord>,
+        /// When the interval started and when its comparison ended, seconds on the run's
+        /// clock (`Settings::epoch`): where the burn's health events are placed.
+        span_s: (f64, f64),
     },
     /// The load ended (its time ran out, the run was stopped, or an error).
     Done(Box<Finished>),
@@ -112,12 +116,14 @@ fn prepare_and_run(
         } else {
             Vec::new()
         };
+        let from_s = s.epoch.elapsed().as_secs_f64();
         let (row, sdc, freivalds) = interval(&mut load, open, s, (index, started), checks, done)?;
         let _ = tx.send(Event::Interval {
             device: gpu.index,
             row,
             sdc,
             freivalds,
+            span_s: (from_s, s.epoch.elapsed().as_secs_f64()),
         });
         index += 1;
     }
