@@ -171,10 +171,24 @@ fn a_clean_burn_on_one_simulated_gpu_passes() {
         "gpu0.burn.sdc",
         "gpu0.burn.reference",
         "gpu0.fp32_gemm",
+        "gpu0.burn.drift.fp32_gemm",
+        "gpu0.burn.drift.fp64_gemm",
+        "gpu0.burn.drift.stream_triad",
         "run.complete",
     ] {
         assert_eq!(b.check(id).verdict, Verdict::Pass, "{}", b.describe());
     }
+    // A burn of 3 s compares its last interval with its first; the profile (auto) has no
+    // [burn] block: gpugate's limits, and the duration of the command line, say so.
+    let drift = b.check("gpu0.burn.drift.fp32_gemm");
+    assert!(drift.reason.contains("(1 intervals)"), "{}", drift.reason);
+    assert_eq!(section.max_drift, Some(0.10));
+    assert!(section
+        .drift_source
+        .as_deref()
+        .unwrap()
+        .starts_with("gpugate default"));
+    assert_eq!(section.duration_source.as_deref(), Some("--duration"));
     assert!(b.stderr.contains("gpu0 interval 0: FP32"), "{}", b.stderr);
     for file in ["report.md", "report.html", "junit.xml"] {
         let text = std::fs::read_to_string(b.dir.join(file)).unwrap();
@@ -198,7 +212,12 @@ fn a_g2_2xlarge_burns_clean_then_sdc_after_and_a_slow_gpu1_fail_gpu1_only() {
     }
     let dir = tempfile::tempdir().unwrap();
     let profile = crate::sim_runs::host_fit_profile("g2.2xlarge", dir.path());
-    let mut args = SMALL.to_vec();
+    // The profile's [burn] block sets the quick level's duration: no --duration.
+    let text = std::fs::read_to_string(&profile).unwrap();
+    let text = text.replace("quick_duration_s = 120", "quick_duration_s = 3");
+    std::fs::write(&profile, text).unwrap();
+    let mut args: Vec<&str> = SMALL.iter().copied().filter(|a| *a != "3s").collect();
+    args.retain(|a| *a != "--duration");
     args.extend_from_slice(&[
         "--memory-share",
         "0.4",
@@ -211,6 +230,24 @@ fn a_g2_2xlarge_burns_clean_then_sdc_after_and_a_slow_gpu1_fail_gpu1_only() {
     let machine = clean.check("machine.fp32_gemm");
     assert_eq!(machine.verdict, Verdict::Pass, "{}", clean.describe());
     assert_eq!(machine.decided_from.len(), 2, "{machine:?}");
+    let section = clean.report.burn.as_ref().unwrap();
+    assert_eq!(section.duration_s, 3.0);
+    assert_eq!(
+        section.duration_source.as_deref(),
+        Some("profile [burn] quick_duration_s")
+    );
+    for source in [
+        section.drift_source.as_deref().unwrap(),
+        &section.within_machine_source,
+    ] {
+        assert!(source.starts_with("profile [burn]: "), "{source}");
+    }
+    for g in 0..2 {
+        for m in ["fp32_gemm", "fp64_gemm", "stream_triad"] {
+            let c = clean.check(&format!("gpu{g}.burn.drift.{m}"));
+            assert_eq!(c.verdict, Verdict::Pass, "{}", c.reason);
+        }
+    }
     // The GEMM variants are now in the cache: opening a GPU makes exactly its 97 floor
     // launches, the first results are launches 98 to 100, and corruption starts at 101, the
     // first repeat.
