@@ -454,7 +454,8 @@ fn tick_labels_near_100_keep_their_decimals() {
     assert_eq!(super::fmt_tick(12_500.0), "12.5k");
 }
 
-/// A burn of two GPUs: six 10 s intervals each; GPU 0 throttled in intervals 2 and 3 (one
+/// A burn of two GPUs: six 11 s intervals each (66 s: the time axis's last tick, 80 s, is
+/// past the last interval); GPU 0 throttled in intervals 2 and 3 (one
 /// span) and corrupted in interval 4, its FP32 falling from 5 to 4 TFLOPS at interval 3.
 fn burn_report() -> RunReport {
     use crate::model::burn::{BurnInterval, BurnSection, GpuBurn};
@@ -464,8 +465,8 @@ fn burn_report() -> RunReport {
         intervals: (0..6)
             .map(|i| BurnInterval {
                 index: i,
-                t_start_s: i as f64 * 10.0,
-                t_end_s: (i + 1) as f64 * 10.0,
+                t_start_s: i as f64 * 11.0,
+                t_end_s: (i + 1) as f64 * 11.0,
                 fp32_tflops: if device == 0 && i >= 3 { 4.0 } else { 5.0 },
                 fp64_tflops: 0.2,
                 triad_gbps: 200.0,
@@ -544,10 +545,23 @@ fn burn_charts_show_every_interval_with_throttled_and_corrupted_spans() {
     // pixels at every later point.
     let ys: Vec<f64> = fp32[0].iter().map(|p| p.1).collect();
     assert!(ys[3] > ys[2] && (ys[3] - ys[5]).abs() < 1e-9 && (ys[0] - ys[2]).abs() < 1e-9);
-    // Midpoints 5, 15, …, 55 s: equally spaced.
+    // Midpoints 5.5, 16.5, …, 60.5 s: equally spaced.
     let xs: Vec<f64> = fp32[0].iter().map(|p| p.0).collect();
     let step = xs[1] - xs[0];
     assert!(step > 0.0 && xs.windows(2).all(|w| (w[1] - w[0] - step).abs() <= 1.0));
+    // Every grid line stays inside the plot, left of the legend column.
+    let plot_right = (WIDTH - LEGEND_W) as f64;
+    let xs_of_lines: Vec<f64> = c
+        .svg
+        .split("<line ")
+        .skip(1)
+        .filter_map(|l| l.split("x1=\"").nth(1)?.split('"').next()?.parse().ok())
+        .collect();
+    assert!(!xs_of_lines.is_empty());
+    assert!(
+        xs_of_lines.iter().all(|x| *x <= plot_right),
+        "{xs_of_lines:?}"
+    );
     // GPU 1 was neither throttled nor corrupted: no span, no such legend.
     let quiet = chart(&r, "burn_gpu1.svg").svg;
     assert!(!quiet.contains("fill=\"#C89600\"") && !quiet.contains("SDC:"));
