@@ -592,6 +592,7 @@ fn burn(d: &mut Doc, r: &RunReport, all: &[Chart]) {
         b.triad_elements,
         b.memory_share * 100.0
     ));
+    d.para(super::burn::limits_line(b));
     for g in &b.gpus {
         d.para(super::burn::gpu_summary(g));
         let rows = g

@@ -570,4 +570,15 @@ fn burn_charts_show_every_interval_with_throttled_and_corrupted_spans() {
     assert!(html.contains(&c.svg));
     let md = crate::report::Reporter::render(&crate::report::markdown::Markdown, &r);
     assert!(md.contains("burn_gpu1.svg"), "{md}");
+    // The section says what the burn was judged by, and where each limit came from.
+    assert!(
+        md.contains(
+            "Drift: a fall of at most 10 % from the first minute to the last (gpugate default"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains("every GPU at least 90 % of the best (test)"),
+        "{md}"
+    );
 }
