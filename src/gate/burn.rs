@@ -26,6 +26,7 @@ pub(crate) fn burn(r: &RunReport, out: &mut Vec<Draft>) {
     for metric in [Metric::Fp32Gemm, Metric::Fp64Gemm, Metric::StreamTriad] {
         within_machine(r, b, metric, out);
     }
+    super::burn_drift::drift_checks(r, b, out);
 }
 
 /// Why a GPU has no interval to judge.

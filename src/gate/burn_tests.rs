@@ -34,6 +34,9 @@ fn clean_burn(gpus: u32) -> BurnSection {
         memory_share: 0.9,
         within_machine_share: 0.10,
         within_machine_source: "test".into(),
+        max_drift: None,
+        drift_source: None,
+        duration_source: None,
         gpus: (0..gpus).map(gpu).collect(),
     }
 }
@@ -96,6 +99,30 @@ fn burn_rules() {
             |r| set_speed(r, SGEMM1, 4.55, 0.005),
             &[("gpu1.burn.within_machine.fp32_gemm", Verdict::Pass)],
             "",
+        ),
+        (
+            "intervals without a value skip the drift",
+            |_| {},
+            &[("gpu0.burn.drift.fp32_gemm", Verdict::Skipped)],
+            "fewer than two intervals with a valid value",
+        ),
+        (
+            "steady intervals pass the drift, gpu1 falling by 20 % fails it alone",
+            |r| {
+                let b = r.burn.as_mut().unwrap();
+                for (g, fp32) in [(0, [5.0, 5.0]), (1, [5.0, 4.0])] {
+                    for (row, v) in b.gpus[g].intervals.iter_mut().zip(fp32) {
+                        row.fp32_tflops = v;
+                    }
+                }
+            },
+            &[
+                ("gpu0.burn.drift.fp32_gemm", Verdict::Pass),
+                ("gpu1.burn.drift.fp32_gemm", Verdict::Fail),
+                ("gpu1.burn.drift.fp64_gemm", Verdict::Skipped),
+            ],
+            "5.00 TFLOPS at the start (1 intervals), 4.00 TFLOPS at the end (1 intervals): fell \
+             20.0 %",
         ),
         (
             "a failed reference check fails the reference rule",

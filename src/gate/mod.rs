@@ -8,6 +8,7 @@
 //!   replays, Xid events, hardware slowdown), which a burn-in also calls on its own.
 
 pub mod burn;
+pub mod burn_drift;
 pub mod catalogue;
 pub mod evaluate;
 pub mod health;

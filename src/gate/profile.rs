@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::catalogue::{lookup_gpu, GpuModel};
 pub use crate::model::profile::{
-    HealthLimits, Machine, MemtestTarget, Metric, Profile, Scope, Target,
+    BurnLimits, HealthLimits, Machine, MemtestTarget, Metric, Profile, Scope, Target,
 };
 use crate::model::DeviceInfo;
 
@@ -486,6 +486,41 @@ fn validate(p: &Profile, origin: &str) -> Result<(), ProfileError> {
     }
     if let Some(h) = &p.health {
         validate_health(h, origin)?;
+    }
+    if let Some(b) = &p.burn {
+        validate_burn(b).map_err(|m| invalid(origin, m))?;
+    }
+    Ok(())
+}
+
+/// The `[burn]` block: durations above 0 and at most a week, shares in (0, 1), a source.
+fn validate_burn(b: &BurnLimits) -> Result<(), String> {
+    let week = crate::run::burn::options::MAX_DURATION.as_secs_f64();
+    for (key, v) in [
+        ("quick_duration_s", b.quick_duration_s),
+        ("standard_duration_s", b.standard_duration_s),
+        ("full_duration_s", b.full_duration_s),
+    ] {
+        if let Some(v) = v.filter(|v| !(v.is_finite() && *v > 0.0 && *v <= week)) {
+            return Err(format!(
+                "[burn] {key} = {v} is not a duration: give seconds above 0 and at most a week \
+                 (604800), e.g. 600"
+            ));
+        }
+    }
+    for (key, v) in [
+        ("max_drift", b.max_drift),
+        ("within_machine_share", b.within_machine_share),
+    ] {
+        if !(v.is_finite() && v > 0.0 && v < 1.0) {
+            return Err(format!(
+                "[burn] {key} = {v} is not a share: give a fraction above 0 and below 1 (e.g. \
+                 0.10 for 10 %)"
+            ));
+        }
+    }
+    if b.source.trim().is_empty() {
+        return Err("[burn] source is empty: say where each value comes from".into());
     }
     Ok(())
 }
@@ -991,6 +1026,7 @@ pub fn auto_profile(gpus: &[DeviceInfo]) -> Profile {
         // auto knows no health limits: the rules that need none still apply, the others
         // report what they saw (`gate::health`).
         health: None,
+        burn: None,
     }
 }
 
@@ -1279,6 +1315,66 @@ mod tests {
             let e = parse_profile(&text, "t.toml").unwrap_err().to_string();
             assert!(e.contains(says), "{to}: {e}");
         }
+    }
+
+    #[test]
+    fn the_g2_profiles_carry_their_burn_block_and_bad_values_are_refused() {
+        for p in builtin_profiles() {
+            let b = p.burn.as_ref().expect("a [burn] block");
+            assert_eq!(
+                (b.quick_duration_s, b.standard_duration_s, b.full_duration_s),
+                (Some(120.0), Some(600.0), Some(3600.0)),
+                "{}",
+                p.name
+            );
+            assert_eq!(
+                (b.max_drift, b.within_machine_share),
+                (0.10, 0.10),
+                "{}",
+                p.name
+            );
+            assert!(b.source.contains("max_drift"), "{}", p.name);
+        }
+        let base = include_str!("../../profiles/g2.large.toml");
+        for (from, to, says) in [
+            (
+                "max_drift = 0.10",
+                "max_drift = 10",
+                "[burn] max_drift = 10 is not a share",
+            ),
+            (
+                "max_drift = 0.10",
+                "max_drift = 0.0",
+                "[burn] max_drift = 0 is not a share",
+            ),
+            (
+                "within_machine_share = 0.10",
+                "within_machine_share = 1.0",
+                "[burn] within_machine_share = 1 is not a share",
+            ),
+            (
+                "standard_duration_s = 600",
+                "standard_duration_s = 0",
+                "[burn] standard_duration_s = 0 is not a duration",
+            ),
+            (
+                "full_duration_s = 3600",
+                "full_duration_s = 1e9",
+                "[burn] full_duration_s = 1000000000 is not a duration",
+            ),
+            ("max_drift = 0.10", "drift = 0.10", "unknown field"),
+        ] {
+            let text = base.replace(from, to);
+            let e = parse_profile(&text, "t.toml").unwrap_err().to_string();
+            assert!(e.contains(says), "{to}: {e}");
+        }
+        let line = base
+            .lines()
+            .find(|l| l.starts_with("source = \"quick"))
+            .unwrap();
+        let text = base.replace(line, "source = \" \"");
+        let e = parse_profile(&text, "t.toml").unwrap_err().to_string();
+        assert!(e.contains("[burn] source is empty"), "{e}");
     }
 }
 

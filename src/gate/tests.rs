@@ -176,6 +176,7 @@ fn report(gpus: usize) -> RunReport {
             targets: None,
             memtest: None,
             health: None,
+            burn: None,
         },
         host: HostInfo {
             hostname: "h".into(),

@@ -22,6 +22,17 @@ pub struct BurnSection {
     pub within_machine_share: f64,
     /// Where `within_machine_share` came from.
     pub within_machine_source: String,
+    /// The largest fall of a GPU's throughput from its first minute to its end (a share);
+    /// absent in older files (the gate's default then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_drift: Option<f64>,
+    /// Where `max_drift` came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift_source: Option<String>,
+    /// Where `duration_s` came from (the command line, the profile's `[burn]`, gpugate's
+    /// level default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_source: Option<String>,
     /// One entry per loaded GPU.
     pub gpus: Vec<GpuBurn>,
 }

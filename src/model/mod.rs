@@ -588,6 +588,9 @@ pub struct ProfileRef {
     /// The profile's health limits as gated, where it has them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<profile::HealthLimits>,
+    /// The profile's burn-in durations and limits, where it has them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burn: Option<profile::BurnLimits>,
 }
 
 impl ProfileRef {
@@ -601,6 +604,7 @@ impl ProfileRef {
             targets: Some(p.targets.clone()),
             memtest: p.memtest.clone(),
             health: p.health.clone(),
+            burn: p.burn.clone(),
         }
     }
 
@@ -613,6 +617,7 @@ impl ProfileRef {
             targets: self.targets.clone()?,
             memtest: self.memtest.clone(),
             health: self.health.clone(),
+            burn: self.burn.clone(),
         })
     }
 }

@@ -115,6 +115,10 @@ pub struct Profile {
     /// need no limit still apply (`crate::gate::health`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<HealthLimits>,
+    /// The burn-in's durations and limits (`[burn]`); absent: gpugate's defaults
+    /// (`crate::run::burn::BurnDefaults`, `crate::gate::burn_drift::DEFAULT_MAX_DRIFT`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burn: Option<BurnLimits>,
 }
 
 /// The memory test's coverage requirement: a test over less of the free memory than this is
@@ -125,6 +129,27 @@ pub struct MemtestTarget {
     /// Share of each GPU's free memory the test must cover, percent, in (0, 100].
     pub min_coverage_percent: f64,
     /// Where the number comes from.
+    pub source: String,
+}
+
+/// The burn-in of the profile's machines (`[burn]` in a profile): how long each level loads
+/// the GPUs and how far a GPU may drift or trail its neighbours.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BurnLimits {
+    /// Wall time of the load per level, seconds; absent: gpugate's (2, 10, 60 minutes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quick_duration_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standard_duration_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_duration_s: Option<f64>,
+    /// The largest fall of a GPU's throughput from its first minute to the end of the burn,
+    /// a share in (0, 1): a larger fall FAILS.
+    pub max_drift: f64,
+    /// Every GPU reaches at least (1 − this) × the best GPU of its machine, in (0, 1).
+    pub within_machine_share: f64,
+    /// Where each value comes from.
     pub source: String,
 }
 

@@ -2,7 +2,7 @@
 //! interval (throughput, launches, errors, SM clock, temperature, power, throttle reasons),
 //! and the first SDC records, all as the run's `burn` section recorded them.
 
-use crate::model::burn::{BurnInterval, GpuBurn};
+use crate::model::burn::{BurnInterval, BurnSection, GpuBurn};
 use crate::model::RunReport;
 
 /// What the Burn-in section says before its tables.
@@ -24,6 +24,26 @@ pub const COLUMNS: [&str; 10] = [
     "SM MHz · °C · W",
     "throttle",
 ];
+
+/// The limits the burn was judged by, each with where it came from.
+pub fn limits_line(b: &BurnSection) -> String {
+    let drift = b
+        .max_drift
+        .unwrap_or(crate::gate::burn_drift::DEFAULT_MAX_DRIFT);
+    format!(
+        "Duration from {}. Drift: a fall of at most {:.0} % from the first minute to the last \
+         ({}). Within the machine: every GPU at least {:.0} % of the best ({}).",
+        b.duration_source
+            .as_deref()
+            .unwrap_or("the run (not recorded)"),
+        drift * 100.0,
+        b.drift_source
+            .as_deref()
+            .unwrap_or(crate::gate::burn_drift::DEFAULT_DRIFT_SOURCE),
+        (1.0 - b.within_machine_share) * 100.0,
+        b.within_machine_source
+    )
+}
 
 /// The paragraph above a GPU's table: its ring, and why its load stopped, if it did.
 pub fn gpu_summary(g: &GpuBurn) -> String {

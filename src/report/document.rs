@@ -114,7 +114,7 @@ pub fn build(r: &RunReport) -> Document {
     results(&mut d, r, &charts);
     gemm(&mut d, r, &charts);
     video(&mut d, r, &charts);
-    burn(&mut d, r);
+    burn(&mut d, r, &charts);
     tuning(&mut d, r);
     telemetry(&mut d, r, &charts);
     mismatches(&mut d, r);
@@ -575,8 +575,9 @@ fn video(d: &mut Doc, r: &RunReport, all: &[Chart]) {
     d.charts(all, ChartKind::Video);
 }
 
-/// The burn-in (`gpugate burn`): per GPU its ring and intervals, then the first SDC records.
-fn burn(d: &mut Doc, r: &RunReport) {
+/// The burn-in (`gpugate burn`): per GPU its ring and intervals, the charts over time, then
+/// the first SDC records.
+fn burn(d: &mut Doc, r: &RunReport, all: &[Chart]) {
     let Some(b) = &r.burn else {
         return;
     };
@@ -591,6 +592,7 @@ fn burn(d: &mut Doc, r: &RunReport) {
         b.triad_elements,
         b.memory_share * 100.0
     ));
+    d.para(super::burn::limits_line(b));
     for g in &b.gpus {
         d.para(super::burn::gpu_summary(g));
         let rows = g
@@ -612,6 +614,7 @@ fn burn(d: &mut Doc, r: &RunReport) {
             .collect();
         d.table(&super::burn::COLUMNS, rows);
     }
+    d.charts(all, ChartKind::Burn);
     let sdc = super::burn::sdc_lines(r);
     if !sdc.is_empty() {
         d.heading(3, "Silent data corruption (first records)");

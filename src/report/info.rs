@@ -120,6 +120,7 @@ pub fn render_profile(p: &Profile, origin: &str) -> String {
     gpu_lines(&mut o, &p.machine);
     host_lines(&mut o, &p.machine);
     health_lines(&mut o, p.health.as_ref());
+    burn_lines(&mut o, p.burn.as_ref());
     if p.targets.is_empty() {
         let _ = writeln!(o, "targets   none");
         return o;
@@ -203,6 +204,36 @@ fn health_lines(o: &mut String, h: Option<&crate::model::profile::HealthLimits>)
         let _ = writeln!(o, "          power target {w:.0} W (reported)");
     }
     let _ = writeln!(o, "          source: {}", h.source);
+}
+
+/// The profile's burn-in durations and limits (`[burn]`), or gpugate's defaults.
+fn burn_lines(o: &mut String, b: Option<&crate::model::profile::BurnLimits>) {
+    let Some(b) = b else {
+        let _ = writeln!(
+            o,
+            "burn      gpugate's defaults: 2, 10, 60 minutes; a fall of 10 %, 90 % of the best GPU"
+        );
+        return;
+    };
+    let mins = |v: Option<f64>, default: f64| match v {
+        Some(s) => format!("{}", s / 60.0),
+        None => format!("{default} (gpugate's)"),
+    };
+    let _ = writeln!(
+        o,
+        "burn      quick {}, standard {}, full {} minutes",
+        mins(b.quick_duration_s, 2.0),
+        mins(b.standard_duration_s, 10.0),
+        mins(b.full_duration_s, 60.0)
+    );
+    let _ = writeln!(
+        o,
+        "          throughput falls at most {:.0} % from the first minute; every GPU at least \
+         {:.0} % of the machine's best",
+        100.0 * b.max_drift,
+        100.0 * (1.0 - b.within_machine_share)
+    );
+    let _ = writeln!(o, "          source: {}", b.source);
 }
 
 /// The targets table: a header row, then per target its metric, scope, spec, pass fraction,

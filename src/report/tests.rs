@@ -778,6 +778,14 @@ fn profile_and_inventory_text() {
         "{text}"
     );
     assert!(text.contains("fewer than 62 retired pages"), "{text}");
+    assert!(
+        text.contains("burn      quick 2, standard 10, full 60 minutes"),
+        "{text}"
+    );
+    assert!(
+        text.contains("falls at most 10 % from the first minute; every GPU at least 90 %"),
+        "{text}"
+    );
     let r = sample_report();
     let text = info::render_inventory(&r.host, &r.gpus, None);
     assert!(text.contains("Tesla M40 24GB") && text.contains("catalogue: Tesla M40 24GB"));

@@ -194,10 +194,24 @@ fn a_clean_burn_on_one_simulated_gpu_passes_all_but_its_memtest_coverage() {
         "gpu0.health.ecc_uncorrected",
         "gpu0.health.xid",
         "gpu0.health.hw_slowdown",
+        "gpu0.burn.drift.fp32_gemm",
+        "gpu0.burn.drift.fp64_gemm",
+        "gpu0.burn.drift.stream_triad",
         "run.complete",
     ] {
         assert_eq!(b.check(id).verdict, Verdict::Pass, "{}", b.describe());
     }
+    // A burn of 3 s compares its last interval with its first; the profile (auto) has no
+    // [burn] block: gpugate's limits, and the duration of the command line, say so.
+    let drift = b.check("gpu0.burn.drift.fp32_gemm");
+    assert!(drift.reason.contains("(1 intervals)"), "{}", drift.reason);
+    assert_eq!(section.max_drift, Some(0.10));
+    assert!(section
+        .drift_source
+        .as_deref()
+        .unwrap()
+        .starts_with("gpugate default"));
+    assert_eq!(section.duration_source.as_deref(), Some("--duration"));
     assert!(b.stderr.contains("gpu0 interval 0: FP32"), "{}", b.stderr);
     for file in ["report.md", "report.html", "junit.xml"] {
         let text = std::fs::read_to_string(b.dir.join(file)).unwrap();
@@ -224,16 +238,19 @@ fn a_g2_2xlarge_burns_clean_then_sdc_after_and_a_slow_gpu1_fail_gpu1_only() {
     }
     let dir = tempfile::tempdir().unwrap();
     let profile = crate::sim_runs::host_fit_profile("g2.2xlarge", dir.path());
-    // The memory test covers the ring's share (0.02 %, 4.7 MB: a memory test runs at about
-    // 10 MB/s on the simulator), and the profile asks for that much.
+    // The profile's [burn] block sets the quick level's duration: no --duration. The memory
+    // test covers the ring's share (0.02 %, 4.7 MB: a memory test runs at about 10 MB/s on the
+    // simulator), and the profile asks for that much.
     let text = std::fs::read_to_string(&profile).unwrap();
     assert!(
         !text.contains("[memtest]"),
         "host_fit_profile keeps [memtest]"
     );
+    let text = text.replace("quick_duration_s = 120", "quick_duration_s = 3");
     let memtest = "\n[memtest]\nmin_coverage_percent = 0.02\nsource = \"burn_runs\"\n";
     std::fs::write(&profile, text + memtest).unwrap();
-    let mut args = SMALL.to_vec();
+    let mut args: Vec<&str> = SMALL.iter().copied().filter(|a| *a != "3s").collect();
+    args.retain(|a| *a != "--duration");
     args.extend_from_slice(&[
         "--memory-share",
         "0.02",
@@ -253,6 +270,24 @@ fn a_g2_2xlarge_burns_clean_then_sdc_after_and_a_slow_gpu1_fail_gpu1_only() {
     ] {
         assert_eq!(clean.check(id).verdict, Verdict::Pass, "{id}");
     }
+    let section = clean.report.burn.as_ref().unwrap();
+    assert_eq!(section.duration_s, 3.0);
+    assert_eq!(
+        section.duration_source.as_deref(),
+        Some("profile [burn] quick_duration_s")
+    );
+    for source in [
+        section.drift_source.as_deref().unwrap(),
+        &section.within_machine_source,
+    ] {
+        assert!(source.starts_with("profile [burn]: "), "{source}");
+    }
+    for g in 0..2 {
+        for m in ["fp32_gemm", "fp64_gemm", "stream_triad"] {
+            let c = clean.check(&format!("gpu{g}.burn.drift.{m}"));
+            assert_eq!(c.verdict, Verdict::Pass, "{}", c.reason);
+        }
+    }
     // The GEMM variants are now in the cache: the memory test makes 37 launches (its 37
     // steps over one allocation), opening the GPU exactly its 97 floor launches, the first
     // results are launches 135 to 137, and corruption starts at 138, the first repeat.
@@ -263,11 +298,10 @@ fn a_g2_2xlarge_burns_clean_then_sdc_after_and_a_slow_gpu1_fail_gpu1_only() {
         .fault(&format!("gpu=1:ecc=dbe@{XID_AT_S}"))
         .fault("gpu=1:power-cap")
         .fault(&format!("gpu=0:xid=79@{XID_AT_S}"));
-    // 5 s of load: the faults at 5 s always come before it ends.
-    let faulted: Vec<&str> = args
-        .iter()
-        .map(|a| if *a == "3s" { "5s" } else { *a })
-        .collect();
+    // 5 s of load (the clean burn took the profile's 3 s): the faults at 5 s always come
+    // before it ends.
+    let mut faulted = args.clone();
+    faulted.extend(["--duration", "5s"]);
     let b = burn(&sim, dir.path(), &faulted);
     assert_eq!(b.code, Some(1), "{}", b.describe());
     health_and_memory_faults_fail_their_own_checks(&b);

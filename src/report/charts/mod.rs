@@ -16,6 +16,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::model::{Check, CheckKind, GpuPeaks, RunReport, WorkloadResult};
 
+mod burn;
 mod checks;
 pub mod fleet;
 mod gemm;
@@ -46,6 +47,9 @@ pub enum ChartKind {
     Samples,
     /// Per GPU, SM clock, temperature and power over the run (NVML).
     Telemetry,
+    /// Per GPU, the burn-in's intervals over time: throughput, SM clock, temperature, power,
+    /// throttled and corrupted intervals shaded.
+    Burn,
     /// A fleet's distribution of one metric on one GPU model (`gpugate fleet`; drawn from a
     /// `FleetReport` by [`fleet::charts`], never by [`all`]).
     Fleet,
@@ -60,8 +64,8 @@ pub struct Chart {
     pub svg: String,
 }
 
-/// Every chart of the run, by kind (checks, GEMM, stream, video, roofline, samples, telemetry),
-/// then by GPU.
+/// Every chart of the run, by kind (checks, GEMM, stream, video, roofline, samples, telemetry,
+/// burn-in), then by GPU.
 pub fn all(r: &RunReport) -> Vec<Chart> {
     let mut out = checks::charts(r);
     out.extend(gemm::charts(r));
@@ -70,6 +74,7 @@ pub fn all(r: &RunReport) -> Vec<Chart> {
     out.extend(roofline::charts(r));
     out.extend(samples::charts(r));
     out.extend(telemetry::charts(r));
+    out.extend(burn::charts(r));
     out
 }
 

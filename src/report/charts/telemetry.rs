@@ -149,14 +149,14 @@ fn panel(
         });
     let pad = ((hi - lo) * 0.15).max(hi.abs() * 0.02).max(1.0);
     let (y0, y1) = ((lo - pad).max(0.0), hi + pad);
-    let (_, xticks) = super::nice_ticks(t_end);
+    let (x_end, xticks) = super::nice_ticks(t_end);
     let mut chart = ChartBuilder::on(area)
         .margin_top(10)
         .margin_right(18)
         .margin_left(6)
         .x_label_area_size(if last { 46 } else { 22 })
         .y_label_area_size(64)
-        .build_cartesian_2d(super::ticked(0.0..t_end, xticks), y0..y1)?;
+        .build_cartesian_2d(super::ticked(0.0..x_end, xticks), y0..y1)?;
     let fmt = |v: &f64| fmt_tick(*v);
     let mut mesh = chart.configure_mesh();
     mesh.bold_line_style(GRID)

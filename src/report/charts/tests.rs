@@ -453,3 +453,132 @@ fn tick_labels_near_100_keep_their_decimals() {
     assert_eq!(super::fmt_tick(250.0), "250");
     assert_eq!(super::fmt_tick(12_500.0), "12.5k");
 }
+
+/// A burn of two GPUs: six 11 s intervals each (66 s: the time axis's last tick, 80 s, is
+/// past the last interval); GPU 0 throttled in intervals 2 and 3 (one
+/// span) and corrupted in interval 4, its FP32 falling from 5 to 4 TFLOPS at interval 3.
+fn burn_report() -> RunReport {
+    use crate::model::burn::{BurnInterval, BurnSection, GpuBurn};
+    let mut r = crate::report::tests::sample_report();
+    let gpu = |device: u32| GpuBurn {
+        device,
+        intervals: (0..6)
+            .map(|i| BurnInterval {
+                index: i,
+                t_start_s: i as f64 * 11.0,
+                t_end_s: (i + 1) as f64 * 11.0,
+                fp32_tflops: if device == 0 && i >= 3 { 4.0 } else { 5.0 },
+                fp64_tflops: 0.2,
+                triad_gbps: 200.0,
+                launches: 30,
+                errors: if device == 0 && i == 4 { 3 } else { 0 },
+                sm_clock_mhz: Some(1114.0),
+                temperature_c: Some(60 + i as u32),
+                power_w: Some(200.0),
+                throttle_reasons: if device == 0 && (2..4).contains(&i) {
+                    vec!["hw_slowdown".into()]
+                } else {
+                    vec![]
+                },
+                ..BurnInterval::default()
+            })
+            .collect(),
+        sdc_count: if device == 0 { 3 } else { 0 },
+        ..GpuBurn::default()
+    };
+    r.burn = Some(BurnSection {
+        duration_s: 60.0,
+        interval_s: 10.0,
+        gemm_size: 384,
+        triad_elements: 1 << 20,
+        memory_share: 0.1,
+        within_machine_share: 0.1,
+        within_machine_source: "test".into(),
+        max_drift: None,
+        drift_source: None,
+        duration_source: None,
+        gpus: vec![gpu(0), gpu(1)],
+    });
+    r
+}
+
+/// The burn's chart: one per GPU, six panels whose lines have a point per interval at its
+/// midpoint, the throttled intervals one amber span per panel, the corrupted one a red span,
+/// and the FP32 line where its values are.
+#[test]
+fn burn_charts_show_every_interval_with_throttled_and_corrupted_spans() {
+    let r = burn_report();
+    let names: Vec<String> = all(&r)
+        .into_iter()
+        .filter(|c| c.kind == ChartKind::Burn)
+        .map(|c| c.file_name)
+        .collect();
+    assert_eq!(names, ["burn_gpu0.svg", "burn_gpu1.svg"]);
+    let c = chart(&r, "burn_gpu0.svg");
+    assert!(c.title.contains("Burn-in over time, gpu0"), "{}", c.title);
+    let s = parse(&c.svg);
+    for label in [
+        "FP32 GEMM, TFLOPS",
+        "FP64 GEMM, TFLOPS",
+        "triad, GB/s",
+        "SM clock, MHz",
+        "temperature, °C",
+        "board power, W",
+        "throttled: hw_slowdown",
+        "SDC: 3 element(s) differed",
+        "time since the load started, s",
+    ] {
+        assert!(s.texts.iter().any(|t| t.4 == label), "{label}");
+    }
+    let amber = c.svg.matches("opacity=\"0.2\" fill=\"#C89600\"").count();
+    let red = c.svg.matches("opacity=\"0.2\" fill=\"#D62728\"").count();
+    assert_eq!((amber, red), (6, 6), "one span of each per panel");
+    // The plot's line (the legend's is a two-point stroke).
+    let fp32: Vec<_> = s
+        .lines_of("#1F77B4", "2")
+        .into_iter()
+        .filter(|l| l.len() > 2)
+        .collect();
+    assert_eq!(fp32.len(), 1);
+    assert_eq!(fp32[0].len(), 6, "a point per interval");
+    // The FP32 line falls at interval 3 (4 TFLOPS from 5): lower on the page, by the same
+    // pixels at every later point.
+    let ys: Vec<f64> = fp32[0].iter().map(|p| p.1).collect();
+    assert!(ys[3] > ys[2] && (ys[3] - ys[5]).abs() < 1e-9 && (ys[0] - ys[2]).abs() < 1e-9);
+    // Midpoints 5.5, 16.5, …, 60.5 s: equally spaced.
+    let xs: Vec<f64> = fp32[0].iter().map(|p| p.0).collect();
+    let step = xs[1] - xs[0];
+    assert!(step > 0.0 && xs.windows(2).all(|w| (w[1] - w[0] - step).abs() <= 1.0));
+    // Every grid line stays inside the plot, left of the legend column.
+    let plot_right = (WIDTH - LEGEND_W) as f64;
+    let xs_of_lines: Vec<f64> = c
+        .svg
+        .split("<line ")
+        .skip(1)
+        .filter_map(|l| l.split("x1=\"").nth(1)?.split('"').next()?.parse().ok())
+        .collect();
+    assert!(!xs_of_lines.is_empty());
+    assert!(
+        xs_of_lines.iter().all(|x| *x <= plot_right),
+        "{xs_of_lines:?}"
+    );
+    // GPU 1 was neither throttled nor corrupted: no span, no such legend.
+    let quiet = chart(&r, "burn_gpu1.svg").svg;
+    assert!(!quiet.contains("fill=\"#C89600\"") && !quiet.contains("SDC:"));
+    // report.html embeds both; report.md links them.
+    let html = crate::report::Reporter::render(&crate::report::html::Html, &r);
+    assert!(html.contains(&c.svg));
+    let md = crate::report::Reporter::render(&crate::report::markdown::Markdown, &r);
+    assert!(md.contains("burn_gpu1.svg"), "{md}");
+    // The section says what the burn was judged by, and where each limit came from.
+    assert!(
+        md.contains(
+            "Drift: a fall of at most 10 % from the first minute to the last (gpugate default"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains("every GPU at least 90 % of the best (test)"),
+        "{md}"
+    );
+}

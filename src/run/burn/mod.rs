@@ -23,6 +23,7 @@ use std::time::Instant;
 use crate::error::Error;
 use crate::gate::{self, Metric, Profile};
 use crate::model::burn::{BurnSection, GpuBurn};
+use crate::model::profile::BurnLimits;
 use crate::model::DeviceInfo;
 use crate::probe;
 
@@ -57,8 +58,10 @@ pub fn burn(opts: &BurnOptions, progress: &mut dyn FnMut(Progress)) -> Result<Ru
         None => (gate::auto_profile(&inv.devices), "auto".to_string()),
     };
     let profile = burn_profile(profile);
+    let limits = profile.burn.as_ref();
+    opts.check_with(limits)?;
     let mut runner = Runner::start(&run_opts, progress, &profile, origin, host, &inv, &selected)?;
-    let settings = settings(opts, &runner.gpus(), runner.seed());
+    let settings = settings(opts, limits, &runner.gpus(), runner.seed());
     let jobs = runner
         .gpus()
         .iter()
@@ -74,7 +77,8 @@ pub fn burn(opts: &BurnOptions, progress: &mut dyn FnMut(Progress)) -> Result<Ru
     let mut plan = runner.plan_of(jobs);
     let mut health = BurnHealth::begin(&runner.gpus(), runner.started());
     let open = test_and_open(&mut runner, &mut plan, opts.memtest_share(&profile))?;
-    runner.record(|r| r.burn = Some(section(&settings)))?;
+    let sec = section(&settings, opts, limits);
+    runner.record(|r| r.burn = Some(sec))?;
     let loading = Instant::now();
     load_all(&mut runner, &open, &settings, &mut health)?;
     if let Some(signal) = crate::stop::signal_name() {
@@ -122,8 +126,13 @@ pub fn burn_profile(mut p: Profile) -> Profile {
 
 /// The load's settings: the options resolved; triad arrays of at least
 /// [`crate::plan::STREAM_L2_FACTOR`] × the largest L2 and of at least N² elements.
-fn settings(opts: &BurnOptions, gpus: &[DeviceInfo], seed: u64) -> Settings {
-    let r = opts.resolved();
+fn settings(
+    opts: &BurnOptions,
+    limits: Option<&BurnLimits>,
+    gpus: &[DeviceInfo],
+    seed: u64,
+) -> Settings {
+    let r = opts.resolved_with(limits);
     let l2 = gpus.iter().map(|g| g.l2_cache_bytes).max().unwrap_or(0) as usize;
     Settings {
         duration: r.duration,
@@ -136,16 +145,20 @@ fn settings(opts: &BurnOptions, gpus: &[DeviceInfo], seed: u64) -> Settings {
     }
 }
 
-/// The burn section as it starts: the settings, no GPU yet.
-fn section(s: &Settings) -> BurnSection {
+/// The burn section as it starts: the settings and limits (with their sources), no GPU yet.
+fn section(s: &Settings, opts: &BurnOptions, limits: Option<&BurnLimits>) -> BurnSection {
+    let rules = options::BurnRules::of(limits);
     BurnSection {
         duration_s: s.duration.as_secs_f64(),
         interval_s: s.interval.as_secs_f64(),
         gemm_size: s.gemm_size,
         triad_elements: s.triad_elements,
         memory_share: s.memory_share,
-        within_machine_share: options::WITHIN_MACHINE_SHARE,
-        within_machine_source: options::WITHIN_MACHINE_SOURCE.to_string(),
+        within_machine_share: rules.within_machine_share,
+        within_machine_source: rules.within_machine_source,
+        max_drift: Some(rules.max_drift),
+        drift_source: Some(rules.drift_source),
+        duration_source: Some(opts.duration_source(limits)),
         gpus: Vec::new(),
     }
 }

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::Error;
+use crate::gate::burn_drift::{DEFAULT_DRIFT_SOURCE, DEFAULT_MAX_DRIFT};
 use crate::gate::{Profile, DEFAULT_MEMTEST_COVERAGE};
+use crate::model::profile::BurnLimits;
 use crate::model::Level;
 use crate::plan::SizeOverrides;
 
@@ -71,12 +73,59 @@ impl BurnDefaults {
     }
 }
 
+/// The burn's limits as the gate will read them, each with where it came from: the
+/// profile's `[burn]` block, else gpugate's defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BurnRules {
+    pub within_machine_share: f64,
+    pub within_machine_source: String,
+    pub max_drift: f64,
+    pub drift_source: String,
+}
+
+impl BurnRules {
+    pub fn of(limits: Option<&BurnLimits>) -> BurnRules {
+        match limits {
+            Some(l) => BurnRules {
+                within_machine_share: l.within_machine_share,
+                within_machine_source: format!("profile [burn]: {}", l.source),
+                max_drift: l.max_drift,
+                drift_source: format!("profile [burn]: {}", l.source),
+            },
+            None => BurnRules {
+                within_machine_share: WITHIN_MACHINE_SHARE,
+                within_machine_source: WITHIN_MACHINE_SOURCE.to_string(),
+                max_drift: DEFAULT_MAX_DRIFT,
+                drift_source: DEFAULT_DRIFT_SOURCE.to_string(),
+            },
+        }
+    }
+}
+
+/// The profile's duration of `level`, where its `[burn]` block gives one.
+fn profile_duration(level: Level, limits: Option<&BurnLimits>) -> Option<Duration> {
+    let l = limits?;
+    let secs = match level {
+        Level::Quick => l.quick_duration_s,
+        Level::Standard => l.standard_duration_s,
+        Level::Full => l.full_duration_s,
+    }?;
+    Some(Duration::from_secs_f64(secs))
+}
+
 impl BurnOptions {
     /// The level's defaults with the user's overrides.
     pub fn resolved(&self) -> BurnDefaults {
+        self.resolved_with(None)
+    }
+
+    /// The level's defaults, the profile's `[burn]` duration over them, the user's overrides
+    /// over both.
+    pub fn resolved_with(&self, limits: Option<&BurnLimits>) -> BurnDefaults {
         let d = BurnDefaults::for_level(self.level);
+        let duration = profile_duration(self.level, limits).unwrap_or(d.duration);
         BurnDefaults {
-            duration: self.duration.unwrap_or(d.duration),
+            duration: self.duration.unwrap_or(duration),
             interval: self.interval.unwrap_or(d.interval),
             gemm_size: self.gemm_size.unwrap_or(d.gemm_size),
             memory_share: self.memory_share.unwrap_or(d.memory_share),
@@ -87,7 +136,28 @@ impl BurnOptions {
     /// of 0 or above [`MAX_DURATION`], an interval of 0 or longer than the duration, a GPU
     /// named twice, a memory share outside (0, 100 %], a GEMM size of 0.
     pub fn check(&self) -> Result<(), Error> {
-        let r = self.resolved();
+        self.check_with(None)
+    }
+
+    /// Where the duration comes from: `--duration`, the profile's `[burn]`, or the level.
+    pub fn duration_source(&self, limits: Option<&BurnLimits>) -> String {
+        let level = match self.level {
+            Level::Quick => "quick",
+            Level::Standard => "standard",
+            Level::Full => "full",
+        };
+        if self.duration.is_some() {
+            "--duration".into()
+        } else if profile_duration(self.level, limits).is_some() {
+            format!("profile [burn] {level}_duration_s")
+        } else {
+            format!("gpugate's {level} level")
+        }
+    }
+
+    /// [`Self::check`] with the profile's `[burn]` duration in place of the level's.
+    pub fn check_with(&self, limits: Option<&BurnLimits>) -> Result<(), Error> {
+        let r = self.resolved_with(limits);
         let usage = |m: String| Err(Error::Usage(m));
         if r.duration.is_zero() || r.duration > MAX_DURATION {
             return usage(format!(
@@ -311,6 +381,65 @@ mod tests {
         };
         fine.check().unwrap();
         assert_eq!(fine.run_options().sizes.gemm, Some(vec![1024]));
+    }
+
+    /// The profile's `[burn]` duration replaces the level's, `--duration` replaces both, and
+    /// the section's limits come from the profile (else gpugate's defaults), with their source.
+    #[test]
+    fn the_profile_sets_the_duration_and_limits_and_the_command_line_wins() {
+        let limits = BurnLimits {
+            quick_duration_s: Some(30.0),
+            standard_duration_s: None,
+            full_duration_s: None,
+            max_drift: 0.05,
+            within_machine_share: 0.2,
+            source: "the test's".into(),
+        };
+        let o = opts();
+        assert_eq!(
+            o.resolved_with(Some(&limits)).duration,
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            o.duration_source(Some(&limits)),
+            "profile [burn] quick_duration_s"
+        );
+        assert_eq!(o.resolved_with(None).duration, Duration::from_secs(120));
+        assert_eq!(o.duration_source(None), "gpugate's quick level");
+        let standard = BurnOptions {
+            level: Level::Standard,
+            ..opts()
+        };
+        assert_eq!(
+            standard.resolved_with(Some(&limits)).duration,
+            Duration::from_secs(600)
+        );
+        let cli = BurnOptions {
+            duration: Some(Duration::from_secs(7)),
+            ..opts()
+        };
+        assert_eq!(
+            cli.resolved_with(Some(&limits)).duration,
+            Duration::from_secs(7)
+        );
+        assert_eq!(cli.duration_source(Some(&limits)), "--duration");
+        // An interval longer than the profile's duration is refused as the level's would be.
+        let long_interval = BurnOptions {
+            interval: Some(Duration::from_secs(60)),
+            ..opts()
+        };
+        long_interval.check().unwrap();
+        let e = long_interval
+            .check_with(Some(&limits))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("at most the duration (30 s)"), "{e}");
+        let rules = BurnRules::of(Some(&limits));
+        assert_eq!((rules.max_drift, rules.within_machine_share), (0.05, 0.2));
+        assert_eq!(rules.drift_source, "profile [burn]: the test's");
+        let defaults = BurnRules::of(None);
+        assert_eq!(defaults.max_drift, DEFAULT_MAX_DRIFT);
+        assert_eq!(defaults.within_machine_source, WITHIN_MACHINE_SOURCE);
     }
 
     #[test]

@@ -1,0 +1,181 @@
+//! The burn-in over time (`gpugate burn`), per GPU: FP32 and FP64 TFLOPS, triad GB/s, SM
+//! clock, temperature and power of every interval (at its midpoint, one panel each, against
+//! the time since the load started), the intervals with a throttle reason shaded amber and
+//! those with silent data corruption shaded red, as the run's `burn` section recorded them.
+
+use plotters::prelude::*;
+
+use super::{
+    draw, fmt_tick, font, gpu_label, title, Chart, ChartKind, Mark, AMBER, BLUE, BROWN, GREEN,
+    GRID, ORANGE, PURPLE, RED,
+};
+use crate::model::burn::{BurnInterval, GpuBurn};
+use crate::model::RunReport;
+
+/// Pixels per panel.
+const PANEL_H: u32 = 130;
+
+/// One panel: its axis label, colour and one value per interval (None: not measured).
+struct Panel {
+    desc: &'static str,
+    color: RGBColor,
+    values: Vec<(f64, Option<f64>)>,
+}
+
+/// The panels with at least one value.
+fn panels(rows: &[BurnInterval]) -> Vec<Panel> {
+    let of = |f: fn(&BurnInterval) -> Option<f64>| {
+        rows.iter()
+            .map(|r| {
+                let v = f(r).filter(|v| v.is_finite() && *v > 0.0);
+                ((r.t_start_s + r.t_end_s) / 2.0, v)
+            })
+            .collect()
+    };
+    let all = [
+        ("FP32 GEMM, TFLOPS", BLUE, of(|r| Some(r.fp32_tflops))),
+        ("FP64 GEMM, TFLOPS", ORANGE, of(|r| Some(r.fp64_tflops))),
+        ("triad, GB/s", PURPLE, of(|r| Some(r.triad_gbps))),
+        ("SM clock, MHz", BROWN, of(|r| r.sm_clock_mhz)),
+        (
+            "temperature, °C",
+            RED,
+            of(|r| r.temperature_c.map(f64::from)),
+        ),
+        ("board power, W", GREEN, of(|r| r.power_w)),
+    ];
+    all.into_iter()
+        .map(|(desc, color, values)| Panel {
+            desc,
+            color,
+            values,
+        })
+        .filter(|p| p.values.iter().any(|v| v.1.is_some()))
+        .collect()
+}
+
+/// The spans (start, end) of the intervals `pick` selects, adjacent ones merged.
+fn spans(rows: &[BurnInterval], pick: impl Fn(&BurnInterval) -> bool) -> Vec<(f64, f64)> {
+    let mut out: Vec<(f64, f64)> = Vec::new();
+    for r in rows.iter().filter(|r| pick(r)) {
+        match out.last_mut() {
+            Some(last) if last.1 >= r.t_start_s => last.1 = r.t_end_s,
+            _ => out.push((r.t_start_s, r.t_end_s)),
+        }
+    }
+    out
+}
+
+pub(super) fn charts(r: &RunReport) -> Vec<Chart> {
+    let Some(b) = &r.burn else {
+        return Vec::new();
+    };
+    b.gpus.iter().filter_map(|g| gpu_chart(r, g)).collect()
+}
+
+/// One GPU's chart (None without an interval).
+fn gpu_chart(r: &RunReport, g: &GpuBurn) -> Option<Chart> {
+    let panels = panels(&g.intervals);
+    if panels.is_empty() {
+        return None;
+    }
+    let throttled = spans(&g.intervals, |i| !i.throttle_reasons.is_empty());
+    let errors = spans(&g.intervals, |i| i.errors > 0);
+    let t_end = g.intervals.iter().map(|i| i.t_end_s).fold(1.0, f64::max);
+    let (gpu, sim) = gpu_label(r, g.device);
+    let title = title(sim, format!("Burn-in over time, {gpu}"));
+    let mut legend: Vec<(Mark, String)> = panels
+        .iter()
+        .map(|p| (Mark::Line(p.color), p.desc.to_string()))
+        .collect();
+    if !throttled.is_empty() {
+        let mut reasons: Vec<&str> = g
+            .intervals
+            .iter()
+            .flat_map(|i| i.throttle_reasons.iter().map(String::as_str))
+            .collect();
+        reasons.sort_unstable();
+        reasons.dedup();
+        legend.push((
+            Mark::Shade(AMBER),
+            format!("throttled: {}", reasons.join(", ")),
+        ));
+    }
+    if !errors.is_empty() {
+        legend.push((
+            Mark::Shade(RED),
+            format!("SDC: {} element(s) differed", g.sdc_count),
+        ));
+    }
+    let height = (if sim { 48 } else { 30 }) + PANEL_H * panels.len() as u32 + 30;
+    let shades = [(throttled, AMBER), (errors, RED)];
+    let svg = draw(height, &title, &legend, |area| {
+        let parts = area.split_evenly((panels.len(), 1));
+        for (i, (p, a)) in panels.iter().zip(&parts).enumerate() {
+            panel(a, p, &shades, t_end, i + 1 == panels.len())?;
+        }
+        Ok(())
+    })?;
+    Some(Chart {
+        file_name: format!("burn_gpu{}.svg", g.device),
+        title,
+        kind: ChartKind::Burn,
+        svg,
+    })
+}
+
+fn panel(
+    area: &super::Area,
+    p: &Panel,
+    shades: &[(Vec<(f64, f64)>, RGBColor)],
+    t_end: f64,
+    last: bool,
+) -> super::Fallible {
+    let (lo, hi) = p
+        .values
+        .iter()
+        .filter_map(|v| v.1)
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
+            (l.min(v), h.max(v))
+        });
+    // At least ±5 % of the value around a steady line, so that noise is not drawn as a cliff.
+    let pad = ((hi - lo) * 0.15).max(hi.abs() * 0.05).max(1e-6);
+    let (y0, y1) = ((lo - pad).max(0.0), hi + pad);
+    // The axis ends at its last tick, so that no tick's grid line falls outside the plot.
+    let (x_end, xticks) = super::nice_ticks(t_end);
+    let mut chart = ChartBuilder::on(area)
+        .margin_top(10)
+        .margin_right(18)
+        .margin_left(6)
+        .x_label_area_size(if last { 46 } else { 22 })
+        .y_label_area_size(64)
+        .build_cartesian_2d(super::ticked(0.0..x_end, xticks), y0..y1)?;
+    let fmt = |v: &f64| fmt_tick(*v);
+    let mut mesh = chart.configure_mesh();
+    mesh.bold_line_style(GRID)
+        .max_light_lines(0)
+        .label_style(font(13))
+        .axis_desc_style(font(13))
+        .y_labels(4)
+        .y_desc(p.desc)
+        .x_label_formatter(&fmt)
+        .y_label_formatter(&fmt);
+    if last {
+        mesh.x_desc("time since the load started, s");
+    }
+    mesh.draw()?;
+    for (spans, color) in shades {
+        chart.draw_series(
+            spans
+                .iter()
+                .map(|(a, b)| Rectangle::new([(*a, y0), (*b, y1)], color.mix(0.2).filled())),
+        )?;
+    }
+    // An interval without a value breaks the line.
+    for run in p.values.split(|v| v.1.is_none()) {
+        let pts: Vec<(f64, f64)> = run.iter().filter_map(|v| Some((v.0, v.1?))).collect();
+        chart.draw_series(LineSeries::new(pts.clone(), p.color.stroke_width(2)))?;
+        chart.draw_series(pts.into_iter().map(|c| Circle::new(c, 3, p.color.filled())))?;
+    }
+    Ok(())
+}
