@@ -488,13 +488,14 @@ fn validate(p: &Profile, origin: &str) -> Result<(), ProfileError> {
         validate_health(h, origin)?;
     }
     if let Some(b) = &p.burn {
-        validate_burn(b).map_err(|m| invalid(origin, m))?;
+        validate_burn(b, origin)?;
     }
     Ok(())
 }
 
 /// The `[burn]` block: durations above 0 and at most a week, shares in (0, 1), a source.
-fn validate_burn(b: &BurnLimits) -> Result<(), String> {
+fn validate_burn(b: &BurnLimits, origin: &str) -> Result<(), ProfileError> {
+    let bad = |message: String| Err(invalid(origin, message));
     let week = crate::run::burn::options::MAX_DURATION.as_secs_f64();
     for (key, v) in [
         ("quick_duration_s", b.quick_duration_s),
@@ -502,7 +503,7 @@ fn validate_burn(b: &BurnLimits) -> Result<(), String> {
         ("full_duration_s", b.full_duration_s),
     ] {
         if let Some(v) = v.filter(|v| !(v.is_finite() && *v > 0.0 && *v <= week)) {
-            return Err(format!(
+            return bad(format!(
                 "[burn] {key} = {v} is not a duration: give seconds above 0 and at most a week \
                  (604800), e.g. 600"
             ));
@@ -513,14 +514,14 @@ fn validate_burn(b: &BurnLimits) -> Result<(), String> {
         ("within_machine_share", b.within_machine_share),
     ] {
         if !(v.is_finite() && v > 0.0 && v < 1.0) {
-            return Err(format!(
+            return bad(format!(
                 "[burn] {key} = {v} is not a share: give a fraction above 0 and below 1 (e.g. \
                  0.10 for 10 %)"
             ));
         }
     }
     if b.source.trim().is_empty() {
-        return Err("[burn] source is empty: say where each value comes from".into());
+        return bad("[burn] source is empty: say where each value comes from".into());
     }
     Ok(())
 }
