@@ -867,6 +867,7 @@ fn inventory_shows_the_build_of_every_kernel_module_on_the_driver() {
         lines(&[m40(0)]),
         [
             "driver CUDA 12.4, PTX ISA up to 8.4",
+            "kernel module compare: compute_52 build loads (PTX ISA 4.1, drivers from CUDA 9.0 (R384+))",
             "kernel module gemm: compute_52 build loads (PTX ISA 4.1, drivers from CUDA 9.0 (R384+))",
             "kernel module memtest: compute_52 build loads (PTX ISA 4.1, drivers from CUDA 9.0 (R384+))",
             "kernel module stream: compute_52 build loads (PTX ISA 6.0, drivers from CUDA 9.0 (R384+))",
@@ -880,9 +881,10 @@ fn inventory_shows_the_build_of_every_kernel_module_on_the_driver() {
     a100.driver_cuda_version = 10010;
     a100.max_ptx_isa = crate::kernels::max_ptx_isa(10010);
     assert_eq!(
-        lines(std::slice::from_ref(&a100))[..3],
+        lines(std::slice::from_ref(&a100))[..4],
         [
             "driver CUDA 10.1, PTX ISA up to 6.4",
+            "kernel module compare: compute_52 build loads (PTX ISA 4.1, drivers from CUDA 9.0 (R384+))",
             "kernel module gemm: compute_70 build loads (PTX ISA 6.3, drivers from CUDA 10.0 \
              (R410+)); not compute_80, the best for this GPU: it needs PTX ISA 7.0, drivers from \
              CUDA 11.0 (R450+), and this driver accepts up to 6.4",
@@ -895,22 +897,23 @@ fn inventory_shows_the_build_of_every_kernel_module_on_the_driver() {
     old.max_ptx_isa = crate::kernels::max_ptx_isa(8000);
     let text = lines(&[old]);
     assert!(
-        text[1].starts_with("kernel module gemm: no build loads: the driver is too old")
-            && text[1].contains("R384+"),
+        text[1].starts_with("kernel module compare: no build loads")
+            && text[2].starts_with("kernel module gemm: no build loads: the driver is too old")
+            && text[2].contains("R384+"),
         "{text:?}"
     );
     assert!(
-        text[2].starts_with("kernel module memtest: no build loads"),
+        text[3].starts_with("kernel module memtest: no build loads"),
         "{text:?}"
     );
     assert!(
-        text[3].starts_with("kernel module stream: no build loads"),
+        text[4].starts_with("kernel module stream: no build loads"),
         "{text:?}"
     );
     // The same, as `gpugate info --json` lists it.
     let choices = info::module_choices(&[m40(0), a100]);
-    assert_eq!(choices.len(), 8);
-    let gemm_a100 = &choices[4];
+    assert_eq!(choices.len(), 10);
+    let gemm_a100 = &choices[6];
     assert_eq!((gemm_a100.device, gemm_a100.module.as_str()), (1, "gemm"));
     assert_eq!(gemm_a100.target.as_deref(), Some("compute_70"));
     assert_eq!(gemm_a100.refused.as_deref(), Some("compute_80"));
