@@ -420,6 +420,15 @@ fn every_table_entry_is_in_its_module_with_its_documented_signature() {
             let got = ptx_params(m.ptx, e);
             let want: Vec<&str> = if m.name == "gemm" {
                 vec!["u32", "u32", "u32", ptr, ptr, ptr]
+            } else if m.name == "compare" {
+                // The burn's comparison: two outputs, their length, the tag, the log and its size.
+                match *e {
+                    "compare_clear_log" => vec![ptr, "u32"],
+                    "compare_bits_u32" | "compare_bits_u64" => {
+                        vec![ptr, ptr, "u64", "u64", ptr, "u32"]
+                    }
+                    other => panic!("undocumented compare entry {other}"),
+                }
             } else if m.name == "video" {
                 // Frames, then the frame size, then the per-frame strides of the batch.
                 match *e {
