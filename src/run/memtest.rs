@@ -6,14 +6,13 @@
 
 use crate::cuda::CudaDevice;
 use crate::error::Error;
-use crate::gate::{self, Profile};
+use crate::gate::Profile;
 use crate::memtest::{self, MemtestOptions};
 use crate::model::memtest::MemtestReport;
 use crate::model::DeviceInfo;
-use crate::probe;
 
-use super::stages::{select_gpus, Runner};
-use super::{resolve_profile, Progress, RunOptions, RunOutcome};
+use super::stages::{Probed, Runner};
+use super::{Progress, RunOptions, RunOutcome};
 
 /// What `gpugate memtest` is asked to do: the run's options (profile, GPUs, output, seed,
 /// `--allow-simulated`) and the share of each GPU's free memory to test.
@@ -58,28 +57,15 @@ pub fn memtest(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<RunOutcome, Error> {
     check_share(opts.share_percent)?;
-    let resolved = resolve_profile(opts.run.profile.as_deref())?;
-    let host = probe::host();
-    let inv = probe::gpus();
-    progress(Progress::Probed {
-        host: &host,
-        gpus: &inv.devices,
-        unavailable: inv.unavailable.as_deref(),
-    });
-    let selected = select_gpus(opts.run.gpus.as_deref(), &inv)?;
-    let (full, origin) = match resolved {
-        Some(p) => p,
-        None => (gate::auto_profile(&inv.devices), "auto".to_string()),
-    };
-    let profile = memtest_profile(&full);
-    let mut runner = Runner::start(&opts.run, progress, &profile, origin, host, &inv, &selected)?;
+    let probed = Probed::probe(&opts.run, progress)?.map_profile(|p| memtest_profile(&p));
+    let mut runner = Runner::start(&opts.run, progress, &probed)?;
     for gpu in runner.gpus() {
         if crate::stop::requested() {
             break;
         }
         memtest_gpu(&mut runner, &gpu, opts.share_percent)?;
     }
-    runner.finish(&profile)
+    runner.finish(&probed.profile)
 }
 
 /// The memory-test stage: opens `gpu`, tests `share_percent` of its free memory with a seed

@@ -1,4 +1,5 @@
-//! The stages of a run, each a method of [`Runner`], which holds the run's report (saved to
+//! What every runner learns first ([`Probed`]: the profile, the host, the GPUs probed and
+//! selected), then the stages of a run, each a method of [`Runner`], which holds the run's report (saved to
 //! run.json after every workload), its progress callback and its position in the plan: start
 //! (the run's directory and first run.json), [`Runner::plan`] (which workloads run where, with
 //! the peers' jobs), [`Runner::open_gpu`] (open, floors, tune, telemetry), [`Runner::measure_gpu`]
@@ -66,6 +67,55 @@ pub(crate) fn props_of(d: &DeviceInfo) -> DeviceProps {
         total_memory: d.total_memory_bytes,
         free_memory: d.free_memory_bytes,
         compute_capability: d.compute_capability,
+    }
+}
+
+/// What every runner learns before it creates anything, in this order: the profile resolved
+/// (a bad name or file is a usage error before the machine is probed), the host and its GPUs
+/// probed (and shown), the GPUs `--gpus` selects, and the profile `auto` built from the GPUs
+/// found where none was named. Each runner then narrows the profile to what it measures
+/// ([`Probed::map_profile`]) and starts ([`Runner::start`]).
+#[derive(Debug)]
+pub struct Probed {
+    pub host: HostInfo,
+    pub inv: probe::GpuInventory,
+    pub selected: Vec<u32>,
+    pub profile: Profile,
+    /// Where the profile came from ("auto", a built-in name or a file).
+    pub origin: String,
+}
+
+impl Probed {
+    /// Resolves `opts.profile`, probes and selects `opts.gpus`; nothing is created.
+    pub fn probe(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<Self, Error> {
+        let resolved = super::resolve_profile(opts.profile.as_deref())?;
+        let host = probe::host();
+        let inv = probe::gpus();
+        progress(Progress::Probed {
+            host: &host,
+            gpus: &inv.devices,
+            unavailable: inv.unavailable.as_deref(),
+        });
+        let selected = select_gpus(opts.gpus.as_deref(), &inv)?;
+        let (profile, origin) = match resolved {
+            Some(p) => p,
+            None => (gate::auto_profile(&inv.devices), "auto".to_string()),
+        };
+        Ok(Probed {
+            host,
+            inv,
+            selected,
+            profile,
+            origin,
+        })
+    }
+
+    /// The same, with the profile narrowed by `f` (a burn's or a memory test's targets).
+    pub fn map_profile(self, f: impl FnOnce(Profile) -> Profile) -> Self {
+        Probed {
+            profile: f(self.profile),
+            ..self
+        }
     }
 }
 
@@ -164,16 +214,20 @@ pub struct Runner<'a> {
 }
 
 impl<'a> Runner<'a> {
-    /// Creates the run's directory and its first run.json.
+    /// Creates the run's directory and its first run.json, for the GPUs and the profile of
+    /// `probed`.
     pub fn start(
         opts: &'a RunOptions,
         progress: &'a mut dyn FnMut(Progress),
-        profile: &Profile,
-        origin: String,
-        host: HostInfo,
-        inv: &probe::GpuInventory,
-        selected: &[u32],
+        probed: &Probed,
     ) -> Result<Self, Error> {
+        let Probed {
+            host,
+            inv,
+            selected,
+            profile,
+            origin,
+        } = probed;
         let started = Instant::now();
         let started_at = now_rfc3339();
         let dir = create_run_dir(&opts.out, &started_at)?;
@@ -194,8 +248,8 @@ impl<'a> Runner<'a> {
             seed: opts.seed.unwrap_or_else(fresh_seed),
             level: opts.level,
             backend_requested: opts.backend.as_str().into(),
-            profile: ProfileRef::of(profile, origin),
-            host,
+            profile: ProfileRef::of(profile, origin.clone()),
+            host: host.clone(),
             peaks: gpus.iter().map(gate::peaks_for_device).collect(),
             floors: Vec::new(),
             gpus,

@@ -21,15 +21,14 @@ use std::sync::mpsc;
 use std::time::Instant;
 
 use crate::error::Error;
-use crate::gate::{self, Metric, Profile};
+use crate::gate::{Metric, Profile};
 use crate::model::burn::{BurnSection, GpuBurn};
 use crate::model::profile::BurnLimits;
 use crate::model::DeviceInfo;
-use crate::probe;
 
 use super::memtest::memtest_gpu;
-use super::stages::{select_gpus, OpenGpu, Plan, Runner};
-use super::{resolve_profile, Progress, RunOutcome};
+use super::stages::{OpenGpu, Plan, Probed, Runner};
+use super::{Progress, RunOutcome};
 use health::{BurnHealth, Span};
 use load::LANES;
 use worker::{Event, Settings};
@@ -44,23 +43,11 @@ pub const BURN_METRICS: [Metric; 3] = [Metric::Fp32Gemm, Metric::Fp64Gemm, Metri
 pub fn burn(opts: &BurnOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunOutcome, Error> {
     opts.check()?;
     let run_opts = opts.run_options();
-    let resolved = resolve_profile(opts.profile.as_deref())?;
-    let host = probe::host();
-    let inv = probe::gpus();
-    progress(Progress::Probed {
-        host: &host,
-        gpus: &inv.devices,
-        unavailable: inv.unavailable.as_deref(),
-    });
-    let selected = select_gpus(opts.gpus.as_deref(), &inv)?;
-    let (profile, origin) = match resolved {
-        Some(p) => p,
-        None => (gate::auto_profile(&inv.devices), "auto".to_string()),
-    };
-    let profile = burn_profile(profile);
+    let probed = Probed::probe(&run_opts, progress)?.map_profile(burn_profile);
+    let profile = &probed.profile;
     let limits = profile.burn.as_ref();
     opts.check_with(limits)?;
-    let mut runner = Runner::start(&run_opts, progress, &profile, origin, host, &inv, &selected)?;
+    let mut runner = Runner::start(&run_opts, progress, &probed)?;
     let settings = settings(opts, limits, &runner.gpus(), runner.seed());
     let jobs = runner
         .gpus()
@@ -76,7 +63,7 @@ pub fn burn(opts: &BurnOptions, progress: &mut dyn FnMut(Progress)) -> Result<Ru
         .collect();
     let mut plan = runner.plan_of(jobs);
     let mut health = BurnHealth::begin(&runner.gpus(), runner.started());
-    let open = test_and_open(&mut runner, &mut plan, opts.memtest_share(&profile))?;
+    let open = test_and_open(&mut runner, &mut plan, opts.memtest_share(profile))?;
     let sec = section(&settings, opts, limits);
     runner.record(|r| r.burn = Some(sec))?;
     let loading = Instant::now();
@@ -90,7 +77,7 @@ pub fn burn(opts: &BurnOptions, progress: &mut dyn FnMut(Progress)) -> Result<Ru
         ));
     }
     runner.record_health(health.end())?;
-    runner.finish(&profile)
+    runner.finish(profile)
 }
 
 /// Each GPU's memory tested over `memtest_share` percent of its free memory, then the GPU
