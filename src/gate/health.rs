@@ -19,7 +19,7 @@
 //! A reading the driver does not give is SKIPPED as "not available" with its reason, never a
 //! failure; a rule whose limit the profile does not set reports what it saw and passes.
 
-use crate::model::health::{GpuHealth, HealthSnapshot, Reading};
+use crate::model::health::{EccCounts, GpuHealth, HealthSnapshot, Reading};
 use crate::model::profile::HealthLimits;
 use crate::model::telemetry::TelemetryPoint;
 use crate::model::{Check, CheckKind, Verdict};
@@ -150,6 +150,41 @@ fn rise(before: Option<u64>, after: Option<u64>) -> u64 {
     }
 }
 
+/// The new errors of an ECC counter pair: the larger rise of the volatile and the aggregate
+/// count (either may be reset or missing on its own).
+fn ecc_rise(before: Option<&EccCounts>, after: &EccCounts) -> u64 {
+    rise(
+        before.and_then(|b| b.volatile.value()),
+        after.volatile.value(),
+    )
+    .max(rise(
+        before.and_then(|b| b.aggregate.value()),
+        after.aggregate.value(),
+    ))
+}
+
+/// A count judged against a profile limit: above it FAILS with `hint`, within it PASSES, and
+/// with no limit in the profile it is reported and PASSES. `saw` says what was counted.
+fn against_limit(d: &mut Draft, saw: &str, count: u64, max: Option<u64>, hint: &str) {
+    match max {
+        Some(max) if count > max => {
+            d.required = Some(max as f64);
+            d.verdict = Some(Verdict::Fail);
+            d.reason = format!("{saw}: more than the profile's {max}");
+            d.hint = hint.into();
+        }
+        Some(max) => {
+            d.required = Some(max as f64);
+            d.verdict = Some(Verdict::Pass);
+            d.reason = format!("{saw}: within the profile's {max}");
+        }
+        None => {
+            d.verdict = Some(Verdict::Pass);
+            d.reason = format!("{saw}: reported (the profile sets no limit)");
+        }
+    }
+}
+
 /// "between 0.4 s and 12.0 s", the window between two snapshots.
 fn window(before: Option<&HealthSnapshot>, after: &HealthSnapshot) -> String {
     match before {
@@ -174,10 +209,7 @@ fn ecc_uncorrected(h: &GpuHealth) -> Draft {
         return d;
     }
     let vol = a.volatile.value().unwrap_or(0);
-    let new = rise(b.and_then(|b| b.volatile.value()), a.volatile.value()).max(rise(
-        b.and_then(|b| b.aggregate.value()),
-        a.aggregate.value(),
-    ));
+    let new = ecc_rise(b, a);
     d.observed = Some(vol as f64);
     d.required = Some(0.0);
     let life = match a.aggregate.value() {
@@ -231,10 +263,7 @@ fn ecc_corrected(limits: Option<&HealthLimits>, h: &GpuHealth) -> Draft {
     if not_available(&mut d, h.gpu, "corrected ECC count", &a.volatile) {
         return d;
     }
-    let new = rise(b.and_then(|b| b.volatile.value()), a.volatile.value()).max(rise(
-        b.and_then(|b| b.aggregate.value()),
-        a.aggregate.value(),
-    ));
+    let new = ecc_rise(b, a);
     d.observed = Some(new as f64);
     let saw = format!(
         "{new} new corrected ECC error(s) on GPU {} {} ({} since the driver loaded)",
@@ -242,25 +271,14 @@ fn ecc_corrected(limits: Option<&HealthLimits>, h: &GpuHealth) -> Draft {
         window(before, after),
         a.volatile
     );
-    match limits.map(|l| l.max_new_sbe) {
-        Some(max) if new > max => {
-            d.required = Some(max as f64);
-            d.verdict = Some(Verdict::Fail);
-            d.reason = format!("{saw}: more than the profile's {max}");
-            d.hint = "the memory is degrading: watch for retired pages, and replace the GPU \
-                      if the rate keeps up"
-                .into();
-        }
-        Some(max) => {
-            d.required = Some(max as f64);
-            d.verdict = Some(Verdict::Pass);
-            d.reason = format!("{saw}: within the profile's {max}");
-        }
-        None => {
-            d.verdict = Some(Verdict::Pass);
-            d.reason = format!("{saw}: reported (the profile sets no limit)");
-        }
-    }
+    against_limit(
+        &mut d,
+        &saw,
+        new,
+        limits.map(|l| l.max_new_sbe),
+        "the memory is degrading: watch for retired pages, and replace the GPU if the rate \
+         keeps up",
+    );
     d
 }
 
@@ -426,25 +444,14 @@ fn pcie_replays(limits: Option<&HealthLimits>, h: &GpuHealth) -> Draft {
         "{n} PCIe replay(s) on GPU {} since the driver loaded, at {:.1} s ({new} during the run)",
         h.gpu, after.at_s
     );
-    match limits.map(|l| l.max_pcie_replays) {
-        Some(max) if n > max => {
-            d.required = Some(max as f64);
-            d.verdict = Some(Verdict::Fail);
-            d.reason = format!("{saw}: more than the profile's {max}");
-            d.hint = "the PCIe link is unreliable: reseat the GPU, check the riser and slot, and \
-                      look at the link in the inventory"
-                .into();
-        }
-        Some(max) => {
-            d.required = Some(max as f64);
-            d.verdict = Some(Verdict::Pass);
-            d.reason = format!("{saw}: within the profile's {max}");
-        }
-        None => {
-            d.verdict = Some(Verdict::Pass);
-            d.reason = format!("{saw}: reported (the profile sets no limit)");
-        }
-    }
+    against_limit(
+        &mut d,
+        &saw,
+        n,
+        limits.map(|l| l.max_pcie_replays),
+        "the PCIe link is unreliable: reseat the GPU, check the riser and slot, and look at the \
+         link in the inventory",
+    );
     d
 }
 

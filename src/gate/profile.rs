@@ -496,7 +496,7 @@ fn validate(p: &Profile, origin: &str) -> Result<(), ProfileError> {
 /// The `[burn]` block: durations above 0 and at most a week, shares in (0, 1), a source.
 fn validate_burn(b: &BurnLimits, origin: &str) -> Result<(), ProfileError> {
     let bad = |message: String| Err(invalid(origin, message));
-    let week = crate::run::burn::options::MAX_DURATION.as_secs_f64();
+    let week = crate::model::profile::MAX_BURN_DURATION_S as f64;
     for (key, v) in [
         ("quick_duration_s", b.quick_duration_s),
         ("standard_duration_s", b.standard_duration_s),

@@ -132,6 +132,10 @@ pub struct MemtestTarget {
     pub source: String,
 }
 
+/// The longest burn-in accepted, from the command line or a profile's `[burn]` durations: a
+/// week (a year is a typing mistake, not a burn-in).
+pub const MAX_BURN_DURATION_S: u64 = 7 * 24 * 3600;
+
 /// The burn-in of the profile's machines (`[burn]` in a profile): how long each level loads
 /// the GPUs and how far a GPU may drift or trail its neighbours.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

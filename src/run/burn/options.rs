@@ -8,14 +8,14 @@ use std::time::Duration;
 use crate::error::Error;
 use crate::gate::burn_drift::{DEFAULT_DRIFT_SOURCE, DEFAULT_MAX_DRIFT};
 use crate::gate::{Profile, DEFAULT_MEMTEST_COVERAGE};
-use crate::model::profile::BurnLimits;
+use crate::model::profile::{BurnLimits, MAX_BURN_DURATION_S};
 use crate::model::Level;
 use crate::plan::SizeOverrides;
 
 use super::super::{BackendChoice, RunOptions};
 
-/// The longest burn accepted: a week (a year is a typing mistake, not a burn-in).
-pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The longest burn accepted ([`MAX_BURN_DURATION_S`]: a week).
+pub const MAX_DURATION: Duration = Duration::from_secs(MAX_BURN_DURATION_S);
 
 /// The within-machine share: every GPU must reach (1 − this) × the best GPU of its machine.
 pub const WITHIN_MACHINE_SHARE: f64 = 0.10;
