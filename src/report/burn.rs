@@ -25,24 +25,57 @@ pub const COLUMNS: [&str; 10] = [
     "throttle",
 ];
 
-/// The limits the burn was judged by, each with where it came from.
+/// The limits the burn was judged by, each with where it came from (said once where the two
+/// come from the same place, as a profile's `[burn]` block gives one source for both).
 pub fn limits_line(b: &BurnSection) -> String {
     let drift = b
         .max_drift
         .unwrap_or(crate::gate::burn_drift::DEFAULT_MAX_DRIFT);
-    format!(
-        "Duration from {}. Drift: a fall of at most {:.0} % from the first minute to the last \
-         ({}). Within the machine: every GPU at least {:.0} % of the best ({}).",
-        b.duration_source
-            .as_deref()
-            .unwrap_or("the run (not recorded)"),
-        drift * 100.0,
-        b.drift_source
-            .as_deref()
-            .unwrap_or(crate::gate::burn_drift::DEFAULT_DRIFT_SOURCE),
-        (1.0 - b.within_machine_share) * 100.0,
-        b.within_machine_source
-    )
+    let drift_source = b
+        .drift_source
+        .as_deref()
+        .unwrap_or(crate::gate::burn_drift::DEFAULT_DRIFT_SOURCE);
+    let duration = b
+        .duration_source
+        .as_deref()
+        .unwrap_or("the run (not recorded)");
+    let drift_rule = format!(
+        "Drift: a fall of at most {:.0} % from the first minute to the last",
+        drift * 100.0
+    );
+    let share_rule = format!(
+        "Within the machine: every GPU at least {:.0} % of the best",
+        (1.0 - b.within_machine_share) * 100.0
+    );
+    if drift_source == b.within_machine_source {
+        format!(
+            "Duration from {duration}. {drift_rule}. {share_rule}. Source of both: {drift_source}."
+        )
+    } else {
+        format!(
+            "Duration from {duration}. {drift_rule} ({drift_source}). {share_rule} ({}).",
+            b.within_machine_source
+        )
+    }
+}
+
+/// What the Burn-in section says of the load: what it was asked for, or, where no GPU could be
+/// loaded, that none was (the failing checks say why).
+pub fn load_line(b: &BurnSection) -> String {
+    let asked = format!(
+        "{} s in intervals of {} s; GEMMs of {}, triad arrays of {} elements, ring buffers in \
+         {:.0} % of each GPU's free memory",
+        b.duration_s,
+        b.interval_s,
+        b.gemm_size,
+        b.triad_elements,
+        b.memory_share * 100.0
+    );
+    if b.gpus.is_empty() {
+        format!("No GPU was loaded (the failing checks above say why). Asked for: {asked}.")
+    } else {
+        format!("{INTRO} {asked}.")
+    }
 }
 
 /// The paragraph above a GPU's table: its ring, and why its load stopped, if it did.
@@ -154,6 +187,52 @@ mod tests {
             gpu_summary(&g),
             "gpu1: a ring of 2 set(s) (86.0 MB), 1 interval(s), 2 element(s) differed; the \
              load stopped: CUDA_ERROR_ECC_UNCORRECTABLE"
+        );
+    }
+
+    fn section(drift_source: &str, share_source: &str, gpus: Vec<GpuBurn>) -> BurnSection {
+        BurnSection {
+            duration_s: 120.0,
+            interval_s: 10.0,
+            gemm_size: 1024,
+            triad_elements: 1 << 20,
+            memory_share: 0.9,
+            within_machine_share: 0.1,
+            within_machine_source: share_source.into(),
+            max_drift: Some(0.15),
+            drift_source: Some(drift_source.into()),
+            duration_source: Some("profile [burn] quick_duration_s".into()),
+            gpus,
+        }
+    }
+
+    #[test]
+    fn the_limits_name_a_shared_source_once_and_separate_sources_each() {
+        assert_eq!(
+            limits_line(&section("profile [burn]: S", "profile [burn]: S", vec![])),
+            "Duration from profile [burn] quick_duration_s. Drift: a fall of at most 15 % from \
+             the first minute to the last. Within the machine: every GPU at least 90 % of the \
+             best. Source of both: profile [burn]: S."
+        );
+        assert_eq!(
+            limits_line(&section("D", "W", vec![])),
+            "Duration from profile [burn] quick_duration_s. Drift: a fall of at most 15 % from \
+             the first minute to the last (D). Within the machine: every GPU at least 90 % of \
+             the best (W)."
+        );
+    }
+
+    #[test]
+    fn a_burn_that_loaded_no_gpu_says_so_instead_of_describing_a_load() {
+        let none = load_line(&section("D", "W", vec![]));
+        assert!(none.starts_with("No GPU was loaded"), "{none}");
+        assert!(!none.contains(INTRO), "{none}");
+        assert!(none.contains("120 s in intervals of 10 s"), "{none}");
+        let one = load_line(&section("D", "W", vec![GpuBurn::default()]));
+        assert!(one.starts_with(INTRO), "{one}");
+        assert!(
+            one.ends_with("ring buffers in 90 % of each GPU's free memory."),
+            "{one}"
         );
     }
 }

@@ -582,16 +582,7 @@ fn burn(d: &mut Doc, r: &RunReport, all: &[Chart]) {
         return;
     };
     d.heading(2, "Burn-in");
-    d.para(format!(
-        "{} {} s in intervals of {} s; GEMMs of {}, triad arrays of {} elements, ring buffers \
-         in {:.0} % of each GPU's free memory.",
-        super::burn::INTRO,
-        b.duration_s,
-        b.interval_s,
-        b.gemm_size,
-        b.triad_elements,
-        b.memory_share * 100.0
-    ));
+    d.para(super::burn::load_line(b));
     d.para(super::burn::limits_line(b));
     for g in &b.gpus {
         d.para(super::burn::gpu_summary(g));
