@@ -22,8 +22,13 @@ mod tests;
 
 use std::path::{Path, PathBuf};
 
+use serde_json::Value;
+
 use crate::fleet::node::{read_node, NodeRecord};
 use crate::model::Verdict;
+
+/// The most a node object may be (a node with many images listed is tens of KiB).
+pub const NODE_JSON_CAP: u64 = 16 << 20;
 
 /// The label that carries a node's verdict: `pass`, `fail` or `inconclusive`.
 pub const VERDICT_LABEL: &str = "gpugate.io/verdict";
@@ -59,5 +64,61 @@ pub fn read_run(path: &Path) -> Result<NodeRecord, K8sError> {
     read_node(path).map_err(|u| K8sError::Run {
         path: path.to_path_buf(),
         reason: u.reason,
+    })
+}
+
+/// The node object from a file, or from standard input when `source` is `-`.
+pub fn read_node_object(source: &Path) -> Result<Value, K8sError> {
+    let name = source.display().to_string();
+    let unreadable = |reason: String| K8sError::NodeUnreadable {
+        source_name: name.clone(),
+        reason,
+    };
+    let text = if source == Path::new("-") {
+        use std::io::Read;
+        let mut buf = String::new();
+        std::io::stdin()
+            .take(NODE_JSON_CAP + 1)
+            .read_to_string(&mut buf)
+            .map_err(|e| unreadable(e.to_string()))?;
+        if buf.len() as u64 > NODE_JSON_CAP {
+            return Err(unreadable(format!(
+                "it is larger than {NODE_JSON_CAP} bytes"
+            )));
+        }
+        buf
+    } else {
+        crate::files::read_text_capped(source, NODE_JSON_CAP, "node object")
+            .map_err(|e| unreadable(e.to_string()))?
+    };
+    serde_json::from_str(&text).map_err(|e| unreadable(format!("it is not JSON: {e}")))
+}
+
+/// What `gpugate k8s patch` computes: the node's name, the run's verdict and the patch.
+#[derive(Debug, Clone)]
+pub struct PatchPlan {
+    pub node: String,
+    pub verdict: Verdict,
+    pub patch: patch::NodePatch,
+}
+
+impl PatchPlan {
+    /// One line saying what the patch changes.
+    pub fn summary(&self) -> String {
+        patch::summary(&self.node, self.verdict, &self.patch)
+    }
+}
+
+/// The node read from `node_source` (a file or `-`), the run from `run`, and the patch that
+/// records the run's verdict on the node.
+pub fn plan_patch(node_source: &Path, run: &Path) -> Result<PatchPlan, K8sError> {
+    let node = read_node_object(node_source)?;
+    let record = read_run(run)?;
+    let source_name = node_source.display().to_string();
+    let verdict = record.node.verdict;
+    Ok(PatchPlan {
+        node: patch::node_name(&node, &source_name)?.to_string(),
+        verdict,
+        patch: patch::node_patch(&node, verdict, &source_name)?,
     })
 }
