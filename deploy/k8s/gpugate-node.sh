@@ -34,9 +34,26 @@ TOKEN_FILE="${GPUGATE_K8S_TOKEN_FILE:-$SA/token}"
 CA_FILE="${GPUGATE_K8S_CA_FILE:-$SA/ca.crt}"
 ATTEMPTS=5
 RUN_JSON="$RESULTS/latest/run.json"
+# Left when a run was stopped (the pod deleted or moved): that run is incomplete, and FAILS
+# its run.complete check; the next start runs again instead of taking it as recent.
+INTERRUPTED="$RESULTS/.interrupted"
 NODE_PATH="/api/v1/nodes/$NODE_NAME"
+child=""
 
 log() { echo "gpugate-node: $*" >&2; }
+
+# SIGTERM (the pod stopped): a run in progress is stopped as gpugate stops on a signal (it
+# writes what it measured, marked incomplete), and marked interrupted.
+on_term() {
+    if [ -n "$child" ]; then
+        log "stopping: gpugate $MODE interrupted"
+        touch "$INTERRUPTED"
+        kill -TERM "$child" 2>/dev/null
+        wait "$child"
+    fi
+    exit 143
+}
+trap on_term TERM INT
 
 case "$MODE" in
 run | burn) ;;
@@ -74,14 +91,19 @@ run_age() {
 maybe_run() {
     local age
     age=$(run_age)
-    if [ -n "$age" ] && [ "$age" -lt "$INTERVAL" ]; then
+    if [ -n "$age" ] && [ "$age" -lt "$INTERVAL" ] && [ ! -e "$INTERRUPTED" ]; then
         return 0
     fi
     mkdir -p "$RESULTS"
     log "gpugate $MODE $ARGS --out $RESULTS"
+    # In the background and waited for, so that a SIGTERM reaches on_term at once.
     # shellcheck disable=SC2086 # GPUGATE_ARGS is a list of arguments
-    "$GPUGATE" "$MODE" $ARGS --out "$RESULTS"
+    "$GPUGATE" "$MODE" $ARGS --out "$RESULTS" &
+    child=$!
+    wait "$child"
     local rc=$?
+    child=""
+    rm -f "$INTERRUPTED"
     case $rc in
     0 | 1 | 3) return 0 ;;
     *)
@@ -142,5 +164,6 @@ while true; do
     elif [ "$ONCE" = 1 ]; then
         exit 2
     fi
-    sleep "$RECHECK"
+    sleep "$RECHECK" &
+    wait $!
 done

@@ -35,6 +35,10 @@ fn node(labels: Option<&str>, taints: Option<&str>) -> Value {
     n
 }
 
+/// A case: its name, the node's labels and taints (JSON text, None: absent), the verdict and
+/// the exact patch (or "(none)").
+type Case<'a> = (&'a str, Option<&'a str>, Option<&'a str>, Verdict, String);
+
 fn body(n: &Value, v: Verdict) -> String {
     node_patch(n, v, "node.json")
         .unwrap()
@@ -53,7 +57,7 @@ fn patches_are_exactly_these() {
     let both_of_ours = format!("[{OURS},{PERSON},{OURS}]");
     let noexec = format!("[{NOEXEC}]");
     #[rustfmt::skip]
-    let table: Vec<(&str, Option<&str>, Option<&str>, Verdict, String)> = vec![
+    let table: Vec<Case> = vec![
         ("first pass, no taints", Some(l_none), None, Verdict::Pass,
          r#"[{"op":"add","path":"/metadata/labels/gpugate.io~1verdict","value":"pass"}]"#.into()),
         ("pass again: nothing", Some(l_pass), Some(&person), Verdict::Pass, "(none)".into()),

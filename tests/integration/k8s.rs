@@ -603,3 +603,62 @@ fn entrypoint_runs_gpugate_when_there_is_no_run_and_sends_nothing_when_nothing_c
     let methods: Vec<String> = requests(&api).into_iter().map(|q| q.method).collect();
     assert_eq!(methods, ["GET"]);
 }
+
+#[test]
+fn entrypoint_stopped_mid_run_runs_again_at_its_next_start() {
+    // SIGTERM while gpugate runs (the pod deleted): gpugate is stopped, the run is marked
+    // interrupted, nothing is patched, and the script exits 143.
+    let node = node_json(json!({"gpugate.io/verdict": "pass"}), json!([]));
+    let api = api_server(node, vec![], Box::new(|_| {}));
+    let res = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let token = tmp.path().join("token");
+    std::fs::write(&token, "t").unwrap();
+    let args = "--backend host --level quick --gemm-sizes 32 --stream-mib 1 \
+                --video-sizes 64x64 --encode-frames 1 --seed 5 --min-time 0.01 --timeout 0.1";
+    let script = Command::new("bash")
+        .arg(repo("deploy/k8s/gpugate-node.sh"))
+        .env("NODE_NAME", "gpu-7")
+        .env("GPUGATE", bin())
+        .env("GPUGATE_RESULTS", res.path())
+        .env("GPUGATE_ARGS", args)
+        .env("GPUGATE_ONCE", "1")
+        .env("GPUGATE_K8S_API", &api.url)
+        .env("GPUGATE_K8S_TOKEN_FILE", &token)
+        .env("GPUGATE_K8S_CA_FILE", &token)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !res.path().join("runs").exists() {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "gpugate never started its run"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // SAFETY: kill(2) on the child we spawned.
+    unsafe { libc::kill(script.id() as i32, libc::SIGTERM) };
+    let o = script.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(143), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("gpugate run interrupted"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(res.path().join(".interrupted").exists());
+    assert!(requests(&api).is_empty(), "{:?}", requests(&api));
+
+    // The next start: the last run is young but interrupted, so it runs again, then records.
+    let o = entrypoint(&api, res.path(), args);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("gpugate run --backend host"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!res.path().join(".interrupted").exists());
+    let methods: Vec<String> = requests(&api).into_iter().map(|q| q.method).collect();
+    assert_eq!(methods, ["GET", "PATCH"]);
+}
