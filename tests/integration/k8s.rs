@@ -239,6 +239,37 @@ fn the_daemonset_rbac_and_npd_wiring_fit_together() {
     assert!(stdout(&o).trim_end().len() <= 80);
 }
 
+/// The Dockerfile (which cannot be built here: no container engine) builds gpugate alone and
+/// puts the binary and the entrypoint where the manifests expect them.
+#[test]
+fn the_dockerfile_builds_gpugate_alone_where_the_manifests_look() {
+    let d = std::fs::read_to_string(repo("deploy/k8s/Dockerfile")).unwrap();
+    let runs: Vec<&str> = d.lines().filter(|l| l.starts_with("RUN cargo")).collect();
+    assert_eq!(runs, ["RUN cargo build --release --locked -p gpugate"]);
+    let code: Vec<&str> = d.lines().filter(|l| !l.starts_with('#')).collect();
+    assert!(
+        !code.iter().any(|l| l.contains("gpugate-sim")),
+        "the simulator never goes into the image"
+    );
+    assert!(d.contains("COPY --from=build /src/target/release/gpugate /usr/local/bin/gpugate\n"));
+    assert!(d.contains("COPY deploy/k8s/gpugate-node.sh /usr/local/bin/gpugate-node\n"));
+    assert!(d.contains("ENTRYPOINT [\"/usr/local/bin/gpugate-node\"]"));
+    assert!(d.contains("NVIDIA_DRIVER_CAPABILITIES=compute,utility,video"));
+    let install = d.lines().find(|l| l.contains("apt-get install")).unwrap();
+    assert!(
+        install.contains("curl") && install.contains("ffmpeg"),
+        "{install}"
+    );
+    let npd = doc("40-npd.yaml", "DaemonSet", "gpugate-npd");
+    let init = &npd["spec"]["template"]["spec"]["initContainers"][0]["command"];
+    assert_eq!(init[1], "/usr/local/bin/gpugate");
+    let ignore = std::fs::read_to_string(repo(".dockerignore")).unwrap();
+    assert!(
+        ignore.lines().any(|l| l == "target"),
+        "the build context leaves target/ out"
+    );
+}
+
 const PASS_RUN: &str = "fleet/sim-m40x2-g2.2xlarge-quick.schema3.run.json";
 const FAIL_RUN: &str = "no-gpu-g2.large-quick.schema3.run.json";
 
