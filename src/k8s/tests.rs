@@ -211,6 +211,31 @@ fn arb_taint() -> impl Strategy<Value = Value> {
     })
 }
 
+fn arb_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        "[a-zA-Z/.]{0,8}".prop_map(Value::from),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            proptest::collection::btree_map(
+                prop_oneof![
+                    Just("kind".to_string()),
+                    Just("metadata".to_string()),
+                    Just("key".to_string()),
+                    "[a-z]{1,5}"
+                ],
+                inner,
+                0..4
+            )
+            .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
 fn arb_verdict() -> impl Strategy<Value = Verdict> {
     prop_oneof![
         Just(Verdict::Pass),
@@ -314,6 +339,17 @@ proptest! {
         }
         let ops: Value = serde_json::from_str(&p.body().unwrap()).unwrap();
         prop_assert!(apply(&mut changed, &ops).is_err());
+    }
+
+    /// Any JSON at all, or a node with any value in the places the patch reads: a patch or
+    /// an error, never a panic.
+    #[test]
+    fn any_json_gives_a_patch_or_an_error(v in arb_json(), at in 0usize..4, w in arb_verdict()) {
+        let _ = node_patch(&v, w, "-");
+        let mut n = node(Some("{}"), Some("[]"));
+        let slot = ["/metadata/labels", "/spec/taints", "/metadata/name", "/metadata/resourceVersion"][at];
+        *n.pointer_mut(slot).unwrap() = v;
+        let _ = node_patch(&n, w, "-");
     }
 
     #[test]
