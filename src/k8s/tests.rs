@@ -161,9 +161,14 @@ fn what_is_not_a_node_is_refused_saying_why() {
     }
 }
 
-/// Applies a JSON Patch as the API server would (the subset gpugate sends), failing on a
-/// `test` that does not hold.
-fn apply(doc: &mut Value, ops: &Value) -> Result<(), String> {
+/// A `test` operation that did not hold: the API server refuses the whole patch (422).
+#[derive(Debug, PartialEq)]
+struct TestFailed(String);
+
+/// Applies a JSON Patch as the API server would (the subset gpugate sends): a `test` that
+/// does not hold refuses the whole patch; an operation that cannot apply is a bug of the
+/// patch, and panics.
+fn apply(doc: &mut Value, ops: &Value) -> Result<(), TestFailed> {
     for op in ops.as_array().unwrap() {
         let path = op["path"].as_str().unwrap();
         let (parent, last) = path.rsplit_once('/').unwrap();
@@ -171,24 +176,24 @@ fn apply(doc: &mut Value, ops: &Value) -> Result<(), String> {
         match op["op"].as_str().unwrap() {
             "test" => {
                 if doc.pointer(path) != Some(&op["value"]) {
-                    return Err(format!("test {path} failed"));
+                    return Err(TestFailed(path.to_string()));
                 }
             }
-            "add" => match doc.pointer_mut(parent).ok_or("no parent")? {
-                Value::Object(m) => {
+            "add" => match doc.pointer_mut(parent) {
+                Some(Value::Object(m)) => {
                     m.insert(last, op["value"].clone());
                 }
-                Value::Array(a) if last == "-" => a.push(op["value"].clone()),
-                _ => return Err(format!("add {path}: bad parent")),
+                Some(Value::Array(a)) if last == "-" => a.push(op["value"].clone()),
+                p => panic!("add {path}: its parent is {p:?}"),
             },
             "remove" => {
-                let a = doc
-                    .pointer_mut(parent)
-                    .and_then(Value::as_array_mut)
-                    .ok_or("no list")?;
-                a.remove(last.parse::<usize>().map_err(|e| e.to_string())?);
+                let a = doc.pointer_mut(parent).and_then(Value::as_array_mut);
+                let a = a.unwrap_or_else(|| panic!("remove {path}: no list"));
+                let i: usize = last.parse().unwrap();
+                assert!(i < a.len(), "remove {path}: past the end");
+                a.remove(i);
             }
-            o => return Err(format!("unexpected op {o}")),
+            o => panic!("unexpected op {o}"),
         }
     }
     Ok(())
