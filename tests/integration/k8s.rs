@@ -213,6 +213,15 @@ fn the_daemonset_rbac_and_npd_wiring_fit_together() {
     let rule = &monitor["rules"][0];
     assert_eq!(rule["type"], "permanent");
     assert_eq!(rule["condition"], monitor["conditions"][0]["type"]);
+    // NPD refuses a rule whose timeout is above the global one.
+    let secs = |v: &Value| {
+        v.as_str()
+            .unwrap()
+            .trim_end_matches('s')
+            .parse::<u32>()
+            .unwrap()
+    };
+    assert!(secs(&rule["timeout"]) <= secs(&monitor["pluginConfig"]["timeout"]));
     let npd = doc("40-npd.yaml", "DaemonSet", "gpugate-npd");
     let init = &npd["spec"]["template"]["spec"]["initContainers"][0]["command"];
     assert_eq!(init[2], rule["path"]);
