@@ -228,6 +228,12 @@ pub enum Command {
         #[arg(long, value_name = "Z", default_value_t = gpugate::fleet::DEFAULT_THRESHOLD)]
         threshold: f64,
     },
+    /// Kubernetes gating (deploy/k8s): the patch that records a node's verdict, and
+    /// node-problem-detector's custom plugin. Reads files only; sends nothing.
+    K8s {
+        #[command(subcommand)]
+        action: K8sAction,
+    },
     /// List the built-in profiles, or show one with its targets.
     Profiles {
         #[command(subcommand)]
@@ -243,6 +249,34 @@ pub enum Command {
         /// arrays, 64 MiB transfers): a quicker check, e.g. on a simulated GPU.
         #[arg(long)]
         no_large: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum K8sAction {
+    /// Print the JSON Patch (RFC 6902, application/json-patch+json) that records the run's
+    /// verdict on the node: label gpugate.io/verdict=pass|fail|inconclusive, taint
+    /// gpugate.io/unhealthy:NoSchedule added on FAIL and removed on PASS; other labels and
+    /// taints untouched. Prints nothing when nothing changes; one line on stderr says what
+    /// it changes. Exit 0, or 2 when the node or run cannot be read.
+    Patch {
+        /// The node object as the API returns it (GET /api/v1/nodes/NAME), or - for stdin.
+        #[arg(long, value_name = "FILE")]
+        node_json: PathBuf,
+        /// The node's last finished run (e.g. DIR/latest/run.json).
+        #[arg(long, value_name = "RUN_JSON")]
+        run: PathBuf,
+    },
+    /// node-problem-detector's custom plugin: the run's verdict as the exit status (0 PASS,
+    /// 1 FAIL, 3 INCONCLUSIVE, 2 no readable run; NPD: OK, NonOK, Unknown) and the reason on
+    /// stdout, within NPD's max_output_length.
+    Npd {
+        /// The node's last finished run (e.g. DIR/latest/run.json).
+        #[arg(long, value_name = "RUN_JSON")]
+        run: PathBuf,
+        /// NPD's pluginConfig.max_output_length: the message is cut to this many bytes.
+        #[arg(long, value_name = "BYTES", default_value_t = gpugate::k8s::npd::NPD_DEFAULT_MAX_OUTPUT)]
+        max_output_length: usize,
     },
 }
 

@@ -41,6 +41,7 @@ pub mod files;
 pub mod fleet;
 pub mod gate;
 pub mod host;
+pub mod k8s;
 pub mod kernels;
 pub mod measure;
 pub mod memtest;

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Parser;
 
-use cli::{Cli, Command, ProfilesAction};
+use cli::{Cli, Command, K8sAction, ProfilesAction};
 use gpugate::model::exit;
 use gpugate::report::{self, Reporter};
 use gpugate::run::{self, Progress, RunOptions};
@@ -166,6 +166,16 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             },
             &out,
         ),
+        Command::K8s {
+            action: K8sAction::Patch { node_json, run },
+        } => k8s_patch(&node_json, &run),
+        Command::K8s {
+            action:
+                K8sAction::Npd {
+                    run,
+                    max_output_length,
+                },
+        } => Ok(k8s_npd(&run, max_output_length)),
         Command::Profiles { action: None } => Ok(profiles_list()),
         Command::Profiles {
             action: Some(ProfilesAction::Show { name }),
@@ -244,6 +254,39 @@ fn fleet_command(
     sayln!("reports written to {}", written.dir.dir.display());
     latest_line(&written.latest);
     Ok(f.exit_code)
+}
+
+/// `gpugate k8s patch`: the patch on stdout (nothing when nothing changes), what it changes
+/// on stderr.
+fn k8s_patch(node_json: &std::path::Path, run: &std::path::Path) -> anyhow::Result<i32> {
+    let plan = gpugate::k8s::plan_patch(node_json, run)?;
+    if let Some(body) = plan.patch.body() {
+        sayln!("{body}");
+    }
+    complain!("gpugate: {}", plan.summary());
+    if STDOUT_FAILED.load(Ordering::Relaxed) {
+        anyhow::bail!("could not write the patch to standard output");
+    }
+    Ok(exit::PASS)
+}
+
+/// `gpugate k8s npd`: node-problem-detector's custom plugin; the exit status is the answer.
+fn k8s_npd(run: &std::path::Path, max_len: usize) -> i32 {
+    use gpugate::k8s::npd;
+    let a = match gpugate::k8s::read_run(run) {
+        Ok(r) => npd::answer(&r, max_len),
+        Err(e) => {
+            // NPD logs the plugin's stderr; the message keeps the reason alone.
+            complain!("gpugate: error: {e}");
+            let reason = match &e {
+                gpugate::k8s::K8sError::Run { reason, .. } => reason.clone(),
+                other => other.to_string(),
+            };
+            npd::unreadable(&reason, max_len)
+        }
+    };
+    sayln!("{}", a.message);
+    a.exit_code
 }
 
 /// `gpugate profiles`: the built-in profiles, one a line.

@@ -6,6 +6,7 @@ mod fixtures;
 mod fleet;
 mod gpu;
 mod junit;
+mod k8s;
 mod lifecycle;
 mod memtest_runs;
 mod report_props;
