@@ -227,7 +227,8 @@ fn write_files(c: &Cluster, gpugate: &Path, sim: &Path) {
     std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600)).unwrap();
     std::fs::write(d.join("m40x2.toml"), PROFILE).unwrap();
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
-    let host = host.trim();
+    // slurmctld runs where SlurmctldHost names: this host, by its short name.
+    let host = host.trim().split('.').next().unwrap_or("localhost");
     let ports = free_ports(NODES.len() + 1);
     let mut conf = format!(
         "ClusterName=gpugatetest\nSlurmctldHost={host}(127.0.0.1)\nSlurmctldPort={ctld}\n\
@@ -474,4 +475,44 @@ fn a_slurm_cluster_is_gated_by_node_health_checks_and_a_fleet_job() {
     assert!(n3.drained(), "{n3:?}");
     assert_eq!(n3.reason.as_deref(), Some("maintenance: fan"));
     eprintln!("slurm: n2 resumed at {:.0} s", t0.elapsed().as_secs_f64());
+}
+
+/// Bad input to `gpugate slurm`: exit 2, saying what was wrong and what to do; nothing run.
+#[test]
+fn slurm_commands_refuse_bad_input_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let state = state.to_str().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let under_file = file.join("state");
+    #[rustfmt::skip]
+    let cases: Vec<(&str, Vec<&str>, &str)> = vec![
+        ("no scontrol",
+         vec!["slurm", "check", "--node", "n1", "--state-dir", state, "--scontrol", "/nonexistent/scontrol", "--", "true"],
+         "Install Slurm's client commands (Debian: apt-get install slurm-client) or give --scontrol"),
+        ("a state directory that cannot be created",
+         vec!["slurm", "check", "--node", "n1", "--state-dir", under_file.to_str().unwrap(), "--", "true"],
+         "cannot use the state directory"),
+        ("no state directory",
+         vec!["slurm", "check", "--node", "n1", "--", "true"],
+         "--state-dir <DIR>"),
+        ("a bad interval",
+         vec!["slurm", "check", "--state-dir", state, "--interval", "soon", "--", "true"],
+         "--interval"),
+        ("a background run with no command",
+         vec!["slurm", "run", "--state-dir", state],
+         "COMMAND"),
+    ];
+    for (what, args, says) in cases {
+        let o = crate::gpugate(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{what}: {err}");
+        assert!(err.contains(says), "{what}: {err}");
+        assert!(!err.contains("panicked"), "{what}: {err}");
+    }
+    assert!(
+        !dir.path().join("state/run.lock").exists(),
+        "a refused check started a run"
+    );
 }
