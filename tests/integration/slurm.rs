@@ -347,8 +347,8 @@ fn fleet_json(c: &Cluster) -> Value {
 
 #[test]
 fn a_slurm_cluster_is_gated_by_node_health_checks_and_a_fleet_job() {
-    let t0 = Instant::now();
     let mut c = start();
+    let t0 = Instant::now();
     // The fleet job first, while no node has a result to be drained for: it waits for the
     // nodes to register, and runs on all three.
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/slurm/gpugate-fleet.sbatch");
@@ -474,6 +474,34 @@ fn a_slurm_cluster_is_gated_by_node_health_checks_and_a_fleet_job() {
     let n3 = c.node("n3");
     assert!(n3.drained(), "{n3:?}");
     assert_eq!(n3.reason.as_deref(), Some("maintenance: fan"));
+    // n1's one run is enough: with GPUGATE_INTERVAL=1h its checks start no other.
+    assert!(
+        c.checks("n1").contains("s old: none started"),
+        "{}",
+        c.checks("n1")
+    );
+    // As a Prolog: slurmd's environment, no run started, the last result acted on.
+    let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/slurm");
+    let o = Command::new(deploy.join("gpugate-health-check"))
+        .env_clear()
+        .env("SLURMD_NODENAME", "n1")
+        .env("SLURM_SCRIPT_CONTEXT", "prolog_slurmd")
+        .env("SLURM_JOB_ID", "7")
+        .env("GPUGATE_SLURM_ENV", c.env_file())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{said}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        said.starts_with("gpugate: node n1 (IDLE): PASS → left alone")
+            && said.trim_end().ends_with("| no run started (--no-start)"),
+        "{said}"
+    );
     eprintln!("slurm: n2 resumed at {:.0} s", t0.elapsed().as_secs_f64());
 }
 
