@@ -258,7 +258,7 @@ pub enum SlurmAction {
     /// Reads the last finished run (STATE/out/latest/run.json): FAIL drains the node with the
     /// reason "gpugate: <first failing check>"; PASS resumes it only when the drain reason is
     /// gpugate's own (a person's drain is never undone). Then starts COMMAND in the background
-    /// (`gpugate slurm run`) when no run is in progress. Exit 0 once it has acted, 2 when it
+    /// (`gpugate slurm run`) when the node is idle and no run is in progress. Exit 0 once it has acted, 2 when it
     /// could not (scontrol missing or failing, no such node, state directory not writable).
     Check {
         /// The Slurm node name (default: $SLURMD_NODENAME, else the short hostname).

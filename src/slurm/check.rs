@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::background::{start_background, state_err, RunLock, OUT_DIR};
+use super::background::{start_background, state_err, OUT_DIR};
 use super::decide::{decide, Action, NodeResult};
 use super::reason::drain_reason;
 use super::scontrol::{NodeState, Scontrol};
@@ -36,9 +36,17 @@ pub struct CheckOptions {
 /// Whether the check started a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Started {
-    Yes { pid: u32 },
+    Yes {
+        pid: u32,
+    },
     InProgress,
-    NotDue { age: Duration },
+    NotDue {
+        age: Duration,
+    },
+    /// The node is not idle (a job, or not yet registered): its GPUs are not gpugate's.
+    Busy {
+        state: String,
+    },
     Disabled,
 }
 
@@ -70,13 +78,9 @@ pub fn check(opts: &CheckOptions, gpugate: &Path) -> Result<CheckOutcome, SlurmE
         Action::Resume => scontrol.resume(&opts.node)?,
         Action::Leave { .. } => {}
     }
-    let started = match (opts.start, age, opts.interval) {
-        (false, _, _) => Started::Disabled,
-        (true, Some(age), Some(every)) if age < every => match RunLock::try_take(dir)? {
-            Some(_) => Started::NotDue { age },
-            None => Started::InProgress,
-        },
-        (true, _, _) => match start_background(gpugate, dir, &opts.command)? {
+    let started = match start_decision(opts.start, &before, age, opts.interval) {
+        Some(not) => not,
+        None => match start_background(gpugate, dir, &opts.command)? {
             Some(pid) => Started::Yes { pid },
             None => Started::InProgress,
         },
@@ -91,6 +95,29 @@ pub fn check(opts: &CheckOptions, gpugate: &Path) -> Result<CheckOutcome, SlurmE
     };
     log_line(dir, &outcome)?;
     Ok(outcome)
+}
+
+/// Why no run is started, or `None`: start one (unless one is in progress). A run starts
+/// only on an idle node (drained or not), never beside a job, and only when the last finished
+/// run is at least `interval` old.
+pub fn start_decision(
+    start: bool,
+    node: &NodeState,
+    age: Option<Duration>,
+    interval: Option<Duration>,
+) -> Option<Started> {
+    if !start {
+        return Some(Started::Disabled);
+    }
+    if node.state.first().map(String::as_str) != Some("IDLE") {
+        return Some(Started::Busy {
+            state: node.state.join("+"),
+        });
+    }
+    match (age, interval) {
+        (Some(age), Some(every)) if age < every => Some(Started::NotDue { age }),
+        _ => None,
+    }
 }
 
 /// The last finished run (`STATE/out/latest/run.json`), decided again, and its age.
@@ -146,6 +173,7 @@ impl fmt::Display for CheckOutcome {
             Started::Yes { pid } => format!("run started (pid {pid})"),
             Started::InProgress => "a run is in progress".into(),
             Started::NotDue { age } => format!("last run {} s old: none started", age.as_secs()),
+            Started::Busy { state } => format!("not idle ({state}): no run started"),
             Started::Disabled => "no run started (--no-start)".into(),
         };
         write!(

@@ -13,7 +13,8 @@
 //!   2. the node as Slurm sees it: `scontrol show node -o NAME` (scontrol.rs)
 //!   3. decide (decide.rs, pure): drain with "gpugate: …", resume, or leave alone
 //!   4. act: `scontrol update NodeName=… State=DRAIN Reason=…` / `State=RESUME`
-//!   5. no run in progress (the lock STATE/run.lock is free)? start `gpugate slurm run` detached
+//!   5. the node idle, the last run old enough (--interval) and none in progress (the lock
+//!      STATE/run.lock is free)? start `gpugate slurm run` detached (check.rs, start_decision)
 //! gpugate slurm run     (holds STATE/run.lock while the configured command runs with
 //!                        --out STATE/out; output in STATE/run.log)
 //! ```
@@ -30,7 +31,7 @@ mod scontrol;
 mod tests;
 
 pub use background::{run_locked, start_background, RunLock, LOCK_FILE, LOG_FILE, OUT_DIR};
-pub use check::{check, CheckOptions, CheckOutcome, Started, CHECKS_LOG};
+pub use check::{check, start_decision, CheckOptions, CheckOutcome, Started, CHECKS_LOG};
 pub use decide::{decide, Action, NodeResult};
 pub use reason::{drain_reason, is_ours, MAX_REASON_CHARS, REASON_PREFIX};
 pub use scontrol::{parse_show_node, NodeState, Scontrol};

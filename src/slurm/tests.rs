@@ -2,6 +2,7 @@
 //! reason built from real runs, and the one-run-at-a-time lock.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use proptest::prelude::*;
 
@@ -275,4 +276,26 @@ fn one_run_at_a_time() {
         RunLock::try_take(dir.path()).unwrap().is_some(),
         "released after the run"
     );
+}
+
+#[test]
+fn when_a_run_is_started() {
+    let h = Duration::from_secs(3600);
+    let m = Duration::from_secs(60);
+    #[rustfmt::skip]
+    let cases: Vec<(&str, bool, NodeState, Option<Duration>, Option<Duration>, Option<Started>)> = vec![
+        // (what, start asked, node, last run's age, --interval, what happens; None: started)
+        ("idle, no run yet", true, node("IDLE", None), None, Some(h), None),
+        ("idle, no interval: at every check", true, node("IDLE", None), Some(m), None, None),
+        ("drained idle: a run is what brings it back", true, node("IDLE+DRAIN", Some("gpugate: x")), Some(h + m), Some(h), None),
+        ("idle, the last run younger than the interval", true, node("IDLE", None), Some(m), Some(h), Some(Started::NotDue { age: m })),
+        ("a job on the node", true, node("ALLOCATED", None), None, None, Some(Started::Busy { state: "ALLOCATED".into() })),
+        ("a job on part of the node", true, node("MIXED+DRAIN", Some("gpugate: x")), None, None, Some(Started::Busy { state: "MIXED+DRAIN".into() })),
+        ("not registered yet", true, node("UNKNOWN", None), None, None, Some(Started::Busy { state: "UNKNOWN".into() })),
+        ("down", true, node("DOWN", Some("Not responding")), None, None, Some(Started::Busy { state: "DOWN".into() })),
+        ("--no-start (a Prolog)", false, node("IDLE", None), None, None, Some(Started::Disabled)),
+    ];
+    for (what, start, state, age, interval, want) in cases {
+        assert_eq!(start_decision(start, &state, age, interval), want, "{what}");
+    }
 }
