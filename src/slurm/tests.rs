@@ -278,12 +278,22 @@ fn one_run_at_a_time() {
     );
 }
 
+/// (what, start asked, node, last run's age, --interval, what happens; None: started)
+type StartCase = (
+    &'static str,
+    bool,
+    NodeState,
+    Option<Duration>,
+    Option<Duration>,
+    Option<Started>,
+);
+
 #[test]
 fn when_a_run_is_started() {
     let h = Duration::from_secs(3600);
     let m = Duration::from_secs(60);
     #[rustfmt::skip]
-    let cases: Vec<(&str, bool, NodeState, Option<Duration>, Option<Duration>, Option<Started>)> = vec![
+    let cases: Vec<StartCase> = vec![
         // (what, start asked, node, last run's age, --interval, what happens; None: started)
         ("idle, no run yet", true, node("IDLE", None), None, Some(h), None),
         ("idle, no interval: at every check", true, node("IDLE", None), Some(m), None, None),

@@ -62,6 +62,13 @@ source = "the Slurm test's own line, for the simulated M40 at 256³"
 "#;
 
 fn require_tools() {
+    // SAFETY: geteuid(2) cannot fail.
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "the Slurm test starts slurmctld and slurmd, which run jobs and drain nodes as root \
+         (SlurmUser=root): run it as root (bash .ci/test in a root shell or a container)"
+    );
     let missing: Vec<String> = TOOLS
         .iter()
         .filter(|(prog, _)| !on_path(prog))
