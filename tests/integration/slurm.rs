@@ -263,6 +263,15 @@ fn write_files(c: &Cluster, gpugate: &Path, sim: &Path) {
     }
     conf.push_str("PartitionName=gpu Nodes=n1,n2,n3 Default=YES MaxTime=INFINITE State=UP\n");
     std::fs::write(c.conf(), conf).unwrap();
+    write_gpugate_env(c, gpugate, sim);
+}
+
+/// The health check's shim and gpugate's configuration file for the nodes (the variables of
+/// deploy/slurm/slurm.env.example): each node's two simulated GPUs with its faults, the tiny
+/// run, its own state directory and interval.
+fn write_gpugate_env(c: &Cluster, gpugate: &Path, sim: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let d = c.dir.path();
     let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/slurm");
     // HealthCheckProgram takes no arguments or environment: a site's script sits at
     // /etc/gpugate/slurm.env; this cluster's is named by a shim.
@@ -356,8 +365,30 @@ fn fleet_json(c: &Cluster) -> Value {
 fn a_slurm_cluster_is_gated_by_node_health_checks_and_a_fleet_job() {
     let mut c = start();
     let t0 = Instant::now();
-    // The fleet job first, while no node has a result to be drained for: it waits for the
-    // nodes to register, and runs on all three.
+    let job = submit_fleet_job(&c);
+    start_nodes(&mut c);
+    c.wait_for("the fleet job to end", || {
+        c.slurm("squeue", &["-h", "-j", &job])
+            .trim()
+            .is_empty()
+            .then_some(())
+    });
+    assert_fleet_names_the_outlier(&c);
+    eprintln!(
+        "slurm: fleet job done at {:.0} s",
+        t0.elapsed().as_secs_f64()
+    );
+    assert_failing_node_drained(&c);
+    eprintln!("slurm: n2 drained at {:.0} s", t0.elapsed().as_secs_f64());
+    assert_person_drain_kept(&c);
+    assert_fixed_node_resumed(&c);
+    assert_interval_and_prolog(&c);
+    eprintln!("slurm: n2 resumed at {:.0} s", t0.elapsed().as_secs_f64());
+}
+
+/// The fleet job, submitted before the nodes start: no node has a result to be drained for
+/// yet; it waits for them to register and runs on all three. Its job id.
+fn submit_fleet_job(c: &Cluster) -> String {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/slurm/gpugate-fleet.sbatch");
     let out = c.path("fleet-job.out");
     let shared = c.path("shared");
@@ -372,17 +403,12 @@ fn a_slurm_cluster_is_gated_by_node_health_checks_and_a_fleet_job() {
             shared.to_str().unwrap(),
         ],
     );
-    let job = job.trim().to_string();
-    start_nodes(&mut c);
-    c.wait_for("the fleet job to end", || {
-        c.slurm("squeue", &["-h", "-j", &job])
-            .trim()
-            .is_empty()
-            .then_some(())
-    });
+    job.trim().to_string()
+}
 
-    // The fleet: n2 failed, n3 passed and is named a slow outlier, n1 passed.
-    let f = fleet_json(&c);
+/// The fleet: n2 failed, n3 passed and is named a slow outlier, n1 passed.
+fn assert_fleet_names_the_outlier(c: &Cluster) {
+    let f = fleet_json(c);
     let node = |h: &str| {
         f["nodes"]
             .as_array()
@@ -414,12 +440,10 @@ fn a_slurm_cluster_is_gated_by_node_health_checks_and_a_fleet_job() {
         "n3's GPU 1 is not named an FP32 GEMM outlier: {sgemm_outliers:?}\n{f:#}"
     );
     assert_eq!(f["exit_code"], 1, "a node failed: {f:#}");
-    eprintln!(
-        "slurm: fleet job done at {:.0} s",
-        t0.elapsed().as_secs_f64()
-    );
+}
 
-    // The health checks (slurmd's): n2 drained with gpugate's reason, n1 and n3 stay idle.
+/// slurmd's health checks: n2 drained with gpugate's reason, n1 and n3 stay idle.
+fn assert_failing_node_drained(c: &Cluster) {
     let n2 = c.wait_for("n2 drained by gpugate", || {
         let n = c.node("n2");
         n.drained().then_some(n)
@@ -442,9 +466,10 @@ fn a_slurm_cluster_is_gated_by_node_health_checks_and_a_fleet_job() {
             "{quiet}"
         );
     }
-    eprintln!("slurm: n2 drained at {:.0} s", t0.elapsed().as_secs_f64());
+}
 
-    // A person drains n3 (which passes): gpugate never resumes it, nor rewrites the reason.
+/// A person drains n3 (which passes): gpugate never resumes it, nor rewrites the reason.
+fn assert_person_drain_kept(c: &Cluster) {
     let before = c.checks("n3").lines().count();
     c.slurm(
         "scontrol",
@@ -465,8 +490,10 @@ fn a_slurm_cluster_is_gated_by_node_health_checks_and_a_fleet_job() {
             })
             .then_some(())
     });
+}
 
-    // n2 fixed: its next run passes, and the check resumes it.
+/// n2 fixed: its next run passes, and the check resumes it; n3 stays as the person left it.
+fn assert_fixed_node_resumed(c: &Cluster) {
     std::fs::write(c.path("faults/n2"), "gpu=0:slow=0.99").unwrap();
     std::fs::write(c.path("interval/n2"), "").unwrap();
     c.wait_for("n2 resumed", || {
@@ -481,6 +508,11 @@ fn a_slurm_cluster_is_gated_by_node_health_checks_and_a_fleet_job() {
     let n3 = c.node("n3");
     assert!(n3.drained(), "{n3:?}");
     assert_eq!(n3.reason.as_deref(), Some("maintenance: fan"));
+}
+
+/// n1's one run is enough (GPUGATE_INTERVAL=1h), and the health check run as a Prolog acts on
+/// the last result and starts no run.
+fn assert_interval_and_prolog(c: &Cluster) {
     // n1's one run is enough: with GPUGATE_INTERVAL=1h its checks start no other.
     assert!(
         c.checks("n1").contains("s old: none started"),
@@ -509,7 +541,6 @@ fn a_slurm_cluster_is_gated_by_node_health_checks_and_a_fleet_job() {
             && said.trim_end().ends_with("| no run started (--no-start)"),
         "{said}"
     );
-    eprintln!("slurm: n2 resumed at {:.0} s", t0.elapsed().as_secs_f64());
 }
 
 /// Bad input to `gpugate slurm`: exit 2, saying what was wrong and what to do; nothing run.
