@@ -234,6 +234,12 @@ pub enum Command {
         #[command(subcommand)]
         action: K8sAction,
     },
+    /// Gating a Slurm cluster (deploy/slurm/): the node health check Slurm runs, and the
+    /// background run it starts.
+    Slurm {
+        #[command(subcommand)]
+        action: SlurmAction,
+    },
     /// List the built-in profiles, or show one with its targets.
     Profiles {
         #[command(subcommand)]
@@ -277,6 +283,48 @@ pub enum K8sAction {
         /// NPD's pluginConfig.max_output_length: the message is cut to this many bytes.
         #[arg(long, value_name = "BYTES", default_value_t = gpugate::k8s::npd::NPD_DEFAULT_MAX_OUTPUT)]
         max_output_length: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SlurmAction {
+    /// The health check, for Slurm's HealthCheckProgram or a Prolog / Epilog; returns at once.
+    /// Reads the last finished run (STATE/out/latest/run.json): FAIL drains the node with the
+    /// reason "gpugate: <first failing check>"; PASS resumes it only when the drain reason is
+    /// gpugate's own (a person's drain is never undone). Then starts COMMAND in the background
+    /// (`gpugate slurm run`) when the node is idle and no run is in progress. Exit 0 once it has acted, 2 when it
+    /// could not (scontrol missing or failing, no such node, state directory not writable).
+    Check {
+        /// The Slurm node name (default: $SLURMD_NODENAME, else the short hostname).
+        #[arg(long, value_name = "NAME")]
+        node: Option<String>,
+        /// This node's state directory (the lock, the runs in out/, run.log, checks.log).
+        #[arg(long, value_name = "DIR")]
+        state_dir: PathBuf,
+        /// The scontrol program.
+        #[arg(long, value_name = "PROGRAM", default_value = "scontrol")]
+        scontrol: String,
+        /// Act on the last finished run only; start none (in a Prolog: a job is about to start).
+        #[arg(long)]
+        no_start: bool,
+        /// Start a run only when the last finished one is at least this old (a number with ms,
+        /// s, m, h or d). Default: at every check when none is in progress.
+        #[arg(long, value_name = "TIME", value_parser = gpugate::run::burn::parse_duration)]
+        interval: Option<std::time::Duration>,
+        /// The run, after `--` (gpugate adds `--out STATE/out`), e.g. `-- gpugate run --level quick`.
+        #[arg(last = true, value_name = "COMMAND")]
+        command: Vec<String>,
+    },
+    /// The background run the check starts: takes the node's lock (STATE/run.lock; exits at
+    /// once when another run holds it) and runs COMMAND --out STATE/out to its end. Exit: the
+    /// command's, 0 when another run holds the lock.
+    Run {
+        /// This node's state directory.
+        #[arg(long, value_name = "DIR")]
+        state_dir: PathBuf,
+        /// The run, after `--`.
+        #[arg(last = true, required = true, value_name = "COMMAND")]
+        command: Vec<String>,
     },
 }
 

@@ -53,6 +53,7 @@ pub mod report;
 pub mod run;
 pub mod seed;
 pub mod selftest;
+pub mod slurm;
 pub mod stop;
 pub mod util;
 pub mod verify;

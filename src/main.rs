@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Parser;
 
-use cli::{Cli, Command, K8sAction, ProfilesAction};
+use cli::{Cli, Command, K8sAction, ProfilesAction, SlurmAction};
 use gpugate::model::exit;
 use gpugate::report::{self, Reporter};
 use gpugate::run::{self, Progress, RunOptions};
@@ -176,6 +176,27 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                     max_output_length,
                 },
         } => Ok(k8s_npd(&run, max_output_length)),
+        Command::Slurm {
+            action:
+                SlurmAction::Check {
+                    node,
+                    state_dir,
+                    scontrol,
+                    no_start,
+                    interval,
+                    command,
+                },
+        } => slurm_check(&gpugate::slurm::CheckOptions {
+            node: node.unwrap_or_else(slurm_node_name),
+            state_dir,
+            command,
+            scontrol,
+            start: !no_start,
+            interval,
+        }),
+        Command::Slurm {
+            action: SlurmAction::Run { state_dir, command },
+        } => slurm_run(&state_dir, &command),
         Command::Profiles { action: None } => Ok(profiles_list()),
         Command::Profiles {
             action: Some(ProfilesAction::Show { name }),
@@ -287,6 +308,40 @@ fn k8s_npd(run: &std::path::Path, max_len: usize) -> i32 {
     };
     sayln!("{}", a.message);
     a.exit_code
+}
+
+/// The node's name for Slurm: $SLURMD_NODENAME (set by slurmd for its health check, Prolog
+/// and Epilog), else the short hostname.
+fn slurm_node_name() -> String {
+    std::env::var("SLURMD_NODENAME")
+        .ok()
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+            host.trim().split('.').next().unwrap_or("").to_string()
+        })
+}
+
+/// `gpugate slurm check`: one line on stdout saying what it read and did.
+fn slurm_check(opts: &gpugate::slurm::CheckOptions) -> anyhow::Result<i32> {
+    let me = std::env::current_exe()?;
+    let outcome = gpugate::slurm::check(opts, &me)?;
+    sayln!("gpugate: {outcome}");
+    Ok(exit::PASS)
+}
+
+/// `gpugate slurm run`: the background run, to its end.
+fn slurm_run(state_dir: &std::path::Path, command: &[String]) -> anyhow::Result<i32> {
+    match gpugate::slurm::run_locked(state_dir, command)? {
+        None => {
+            complain!("gpugate: a run is already in progress on this node (its lock is held): none started");
+            Ok(exit::PASS)
+        }
+        Some(status) => {
+            sayln!("gpugate: the run ended: {status}");
+            Ok(status.code().unwrap_or(exit::USAGE))
+        }
+    }
 }
 
 /// `gpugate profiles`: the built-in profiles, one a line.

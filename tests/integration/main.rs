@@ -12,6 +12,7 @@ mod memtest_runs;
 mod report_props;
 mod sim;
 mod sim_runs;
+mod slurm;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
