@@ -389,6 +389,7 @@ pub(crate) fn sample_report() -> RunReport {
         memtest: Vec::new(),
         health: vec![sample_health()],
         burn: None,
+        p2p: None,
     };
     // Seconds per iteration as the median throughput implies (the charts derive each sample's
     // throughput from them and the work).
