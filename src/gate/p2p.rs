@@ -233,3 +233,103 @@ fn verify_check(t: &P2pTest) -> Draft {
     c.hint = BYTES_HINT.into();
     c
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Check;
+    use crate::test_support::p2p_section;
+
+    fn profile(req: Option<(bool, Option<f64>)>) -> Profile {
+        let mut p = crate::gate::auto_profile(&[crate::test_support::m40(0)]);
+        p.p2p = req.map(|(access, min)| P2pRequirement {
+            require_peer_access: access,
+            min_gbps: min,
+            source: "test".into(),
+        });
+        p
+    }
+
+    fn checks(p: &Profile, s: &P2pSection) -> Vec<Check> {
+        let mut d = Vec::new();
+        p2p_checks(p, Some(s), &mut d);
+        d.into_iter().map(Draft::finish).collect()
+    }
+
+    fn verdict(c: &[Check], id: &str) -> Verdict {
+        c.iter()
+            .find(|c| c.id == id)
+            .unwrap_or_else(|| panic!("no {id}"))
+            .verdict
+    }
+
+    const ACCESS: &str = "machine.p2p.gpu0_gpu1.peer_access";
+    const READ01: &str = "machine.p2p.gpu0_gpu1.device_to_device_memcpy_read_ce";
+    const STAGED: &str = "machine.p2p.gpu0_gpu1.host_staged_device_to_device_memcpy";
+
+    /// Peer access and bandwidth against the profile's [p2p], table-driven: (requirement,
+    /// peer access, GB/s) → (access verdict, the first test's verdict).
+    #[test]
+    fn access_and_bandwidth_follow_the_profile() {
+        use Verdict::*;
+        let table = [
+            (None, true, 12.0, Pass, Pass),
+            (Some((true, None)), true, 12.0, Pass, Pass),
+            (Some((true, Some(10.0))), true, 12.0, Pass, Pass),
+            (Some((false, Some(13.0))), true, 12.0, Pass, Fail),
+            (Some((false, Some(12.0))), true, 12.0, Pass, Inconclusive),
+            (None, false, 6.0, Skipped, Pass),
+            (Some((false, None)), false, 6.0, Skipped, Pass),
+            (Some((true, None)), false, 6.0, Fail, Pass),
+            // A peer bandwidth asked for needs peer access; a host-staged copy is never
+            // judged against it.
+            (Some((false, Some(10.0))), false, 6.0, Fail, Pass),
+        ];
+        for (req, peer, gbps, access, first) in table {
+            let c = checks(&profile(req), &p2p_section(peer, gbps, &[]));
+            let what = format!("{req:?} peer {peer} {gbps}");
+            assert_eq!(verdict(&c, ACCESS), access, "{what}");
+            let first_id = if peer { READ01 } else { STAGED };
+            assert_eq!(verdict(&c, first_id), first, "{what}");
+            assert_eq!(c.len(), if peer { 1 + 16 } else { 1 + 4 }, "{what}");
+        }
+        let c = checks(&profile(Some((true, None))), &p2p_section(false, 6.0, &[]));
+        let a = c.iter().find(|c| c.id == ACCESS).unwrap();
+        assert!(a.reason.contains("cuDeviceCanAccessPeer = 0 for GPU 0 → 1"), "{}", a.reason);
+        assert!(a.hint.contains("enable P2P"), "{}", a.hint);
+    }
+
+    /// One wrong byte fails the test's verify check and its bandwidth check, whatever the
+    /// profile; the tests that copied into the other GPU pass.
+    #[test]
+    fn a_wrong_byte_fails_the_copies_into_that_gpu_only() {
+        let c = checks(&profile(None), &p2p_section(true, 12.0, &[0]));
+        for (id, v) in [
+            ("gpu0_gpu1.device_to_device_memcpy_read_ce", Verdict::Fail),
+            ("gpu0_gpu1.device_to_device_memcpy_write_ce", Verdict::Pass),
+            ("gpu1_gpu0.device_to_device_memcpy_write_ce", Verdict::Fail),
+            ("gpu1_gpu0.device_to_device_memcpy_read_ce", Verdict::Pass),
+            ("gpu0_gpu1.device_to_device_bidirectional_memcpy_read_ce", Verdict::Fail),
+        ] {
+            assert_eq!(verdict(&c, &format!("machine.p2p.{id}")), v, "{id}");
+            assert_eq!(verdict(&c, &format!("machine.p2p.{id}.verify")), v, "{id}");
+        }
+        let v = c
+            .iter()
+            .find(|c| c.id == format!("{READ01}.verify"))
+            .unwrap();
+        assert_eq!(v.evidence, vec!["GPU 1 → 0: byte 524288: sent 0x5a, got 0x5b"]);
+        assert!(v.reason.starts_with("1 of 1048576 bytes arrived wrong"), "{}", v.reason);
+    }
+
+    #[test]
+    fn no_section_no_checks_and_a_pair_that_failed_to_run_fails() {
+        let mut d = Vec::new();
+        p2p_checks(&profile(None), None, &mut d);
+        assert!(d.is_empty());
+        let mut s = p2p_section(true, 12.0, &[]);
+        s.pairs[0].error = Some("CUDA_ERROR_LAUNCH_FAILED".into());
+        let c = checks(&profile(None), &s);
+        assert_eq!(verdict(&c, "machine.p2p.gpu0_gpu1.run"), Verdict::Fail);
+    }
+}
