@@ -68,7 +68,11 @@ pub(crate) fn gbps_measurement(gbps: f64, spread: f64) -> crate::model::Measurem
 /// both ways at `gbps` (bidirectional: `gbps` the other way too), else the two host-staged
 /// copies at `gbps` with the fallback's reason; every test's bytes right except those into the
 /// GPUs of `wrong_into`. Test data, never a measurement.
-pub(crate) fn p2p_section(peer: bool, gbps: f64, wrong_into: &[u32]) -> crate::model::p2p::P2pSection {
+pub(crate) fn p2p_section(
+    peer: bool,
+    gbps: f64,
+    wrong_into: &[u32],
+) -> crate::model::p2p::P2pSection {
     use crate::model::p2p::*;
     use crate::model::{Mismatch, Verification, VerifyStatus};
     let mut tests = Vec::new();

@@ -420,9 +420,18 @@ fn no_p2p_denies_peer_access_and_stages_copies() {
         timing::copy_seconds(&m, f, kind, bytes as u64) * 1e3
     };
     let (enabled, _) = peer_copy(4, 7, bytes, true);
-    assert!((enabled as f64 / time(true) - 1.0).abs() < 1e-4, "{enabled} ms");
-    assert!((staged as f64 / time(false) - 1.0).abs() < 1e-4, "{staged} ms");
-    assert!(staged > 1.9 * enabled, "staged {staged} ms, direct {enabled} ms");
+    assert!(
+        (enabled as f64 / time(true) - 1.0).abs() < 1e-4,
+        "{enabled} ms"
+    );
+    assert!(
+        (staged as f64 / time(false) - 1.0).abs() < 1e-4,
+        "{staged} ms"
+    );
+    assert!(
+        staged > 1.9 * enabled,
+        "staged {staged} ms, direct {enabled} ms"
+    );
 }
 
 /// `p2p-sdc`: every peer copy into the GPU's memory has one bit flipped; copies out of it and

@@ -125,7 +125,9 @@ impl<'a> PeerPair<'a> {
         guarded("timing peer copies", || {
             for c in copies {
                 let e = &self.ends[c.issuer];
-                e.start.record(&e.stream).map_err(call("recording an event"))?;
+                e.start
+                    .record(&e.stream)
+                    .map_err(call("recording an event"))?;
             }
             for _ in 0..iters {
                 for c in copies {
@@ -155,15 +157,26 @@ impl<'a> PeerPair<'a> {
         guarded("timing host-staged copies", || {
             let host = &self.ends[from].host;
             let (f, t) = (&self.ends[from], &self.ends[to]);
-            f.start.record(&f.stream).map_err(call("recording an event"))?;
+            f.start
+                .record(&f.stream)
+                .map_err(call("recording an event"))?;
             for _ in 0..iters {
                 // SAFETY: `bytes` of pinned memory owned by the pair; the stream is
                 // synchronised (by `stop`) before the host-to-device copies read it.
-                unsafe { copy_dtoh(&f.stream, host.as_ptr() as *mut u8, f.send.ptr(), self.bytes) }
-                    .map_err(call("copying device to pinned host"))?;
+                unsafe {
+                    copy_dtoh(
+                        &f.stream,
+                        host.as_ptr() as *mut u8,
+                        f.send.ptr(),
+                        self.bytes,
+                    )
+                }
+                .map_err(call("copying device to pinned host"))?;
             }
             let down = self.stop(from)?;
-            t.start.record(&t.stream).map_err(call("recording an event"))?;
+            t.start
+                .record(&t.stream)
+                .map_err(call("recording an event"))?;
             for _ in 0..iters {
                 // SAFETY: as above; `stop` waits for these copies before the buffer is reused.
                 unsafe { copy_htod(&t.stream, t.recv.ptr(), host.as_ptr(), self.bytes) }
@@ -176,8 +189,12 @@ impl<'a> PeerPair<'a> {
     /// Records GPU `i`'s stop event, waits for it, and gives the seconds since its start.
     fn stop(&self, i: usize) -> Result<f64, CudaError> {
         let e = &self.ends[i];
-        e.stop.record(&e.stream).map_err(call("recording an event"))?;
-        e.stop.synchronize().map_err(call("waiting for the copies"))?;
+        e.stop
+            .record(&e.stream)
+            .map_err(call("recording an event"))?;
+        e.stop
+            .synchronize()
+            .map_err(call("waiting for the copies"))?;
         self.devs[i]
             .elapsed_between(&e.start, &e.stop)
             .map_err(call("reading the event timer"))

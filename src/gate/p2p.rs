@@ -83,12 +83,18 @@ fn access_check(req: Option<&P2pRequirement>, pair: &P2pPair) -> Draft {
         format!("machine.p2p.{}.peer_access", pair_id(pair)),
         CheckKind::Inventory,
         None,
-        &format!("P2P: GPU {} and GPU {} can access each other", pair.a, pair.b),
+        &format!(
+            "P2P: GPU {} and GPU {} can access each other",
+            pair.a, pair.b
+        ),
         "",
     );
     c.source = req.map(|r| r.source.clone());
     let way = |from: u32, to: u32, can: bool| {
-        format!("cuDeviceCanAccessPeer = {} for GPU {from} → {to}", can as u8)
+        format!(
+            "cuDeviceCanAccessPeer = {} for GPU {from} → {to}",
+            can as u8
+        )
     };
     let both = format!(
         "{}, {}",
@@ -106,9 +112,7 @@ fn access_check(req: Option<&P2pRequirement>, pair: &P2pPair) -> Draft {
         .unwrap_or_else(|| "no peer access".into());
     if needs_access(req) {
         c.verdict = Some(Verdict::Fail);
-        c.reason = format!(
-            "no peer access ({both}), which the profile requires; {fallback}"
-        );
+        c.reason = format!("no peer access ({both}), which the profile requires; {fallback}");
         c.hint = ACCESS_HINT.into();
     } else {
         c.verdict = Some(Verdict::Skipped);
@@ -131,15 +135,13 @@ fn bandwidth_check(req: Option<&P2pRequirement>, t: &P2pTest) -> Draft {
         UNIT,
     );
     let gbps = t.gbps();
-    let both = t
-        .total_gbps()
-        .map_or_else(String::new, |total| {
-            format!(
-                " (the other way at the same time {}, total {} {UNIT})",
-                fmt_value(t.reverse_gbps.unwrap_or(f64::NAN), UNIT),
-                fmt_value(total, UNIT)
-            )
-        });
+    let both = t.total_gbps().map_or_else(String::new, |total| {
+        format!(
+            " (the other way at the same time {}, total {} {UNIT})",
+            fmt_value(t.reverse_gbps.unwrap_or(f64::NAN), UNIT),
+            fmt_value(total, UNIT)
+        )
+    });
     let value = format!("{} {UNIT}{both}", fmt_value(gbps, UNIT));
     if !t.verified() {
         c.verdict = Some(Verdict::Fail);
@@ -202,7 +204,10 @@ fn verify_check(t: &P2pTest) -> Draft {
         format!("machine.p2p.{}.verify", t.id()),
         CheckKind::Correctness,
         None,
-        &format!("P2P: {} GPU {} → GPU {} delivers the bytes sent", t.name, t.src, t.dst),
+        &format!(
+            "P2P: {} GPU {} → GPU {} delivers the bytes sent",
+            t.name, t.src, t.dst
+        ),
         "bytes wrong",
     );
     let v = &t.verification;
@@ -295,7 +300,11 @@ mod tests {
         }
         let c = checks(&profile(Some((true, None))), &p2p_section(false, 6.0, &[]));
         let a = c.iter().find(|c| c.id == ACCESS).unwrap();
-        assert!(a.reason.contains("cuDeviceCanAccessPeer = 0 for GPU 0 → 1"), "{}", a.reason);
+        assert!(
+            a.reason.contains("cuDeviceCanAccessPeer = 0 for GPU 0 → 1"),
+            "{}",
+            a.reason
+        );
         assert!(a.hint.contains("enable P2P"), "{}", a.hint);
     }
 
@@ -309,7 +318,10 @@ mod tests {
             ("gpu0_gpu1.device_to_device_memcpy_write_ce", Verdict::Pass),
             ("gpu1_gpu0.device_to_device_memcpy_write_ce", Verdict::Fail),
             ("gpu1_gpu0.device_to_device_memcpy_read_ce", Verdict::Pass),
-            ("gpu0_gpu1.device_to_device_bidirectional_memcpy_read_ce", Verdict::Fail),
+            (
+                "gpu0_gpu1.device_to_device_bidirectional_memcpy_read_ce",
+                Verdict::Fail,
+            ),
         ] {
             assert_eq!(verdict(&c, &format!("machine.p2p.{id}")), v, "{id}");
             assert_eq!(verdict(&c, &format!("machine.p2p.{id}.verify")), v, "{id}");
@@ -318,8 +330,15 @@ mod tests {
             .iter()
             .find(|c| c.id == format!("{READ01}.verify"))
             .unwrap();
-        assert_eq!(v.evidence, vec!["GPU 1 → 0: byte 524288: sent 0x5a, got 0x5b"]);
-        assert!(v.reason.starts_with("1 of 1048576 bytes arrived wrong"), "{}", v.reason);
+        assert_eq!(
+            v.evidence,
+            vec!["GPU 1 → 0: byte 524288: sent 0x5a, got 0x5b"]
+        );
+        assert!(
+            v.reason.starts_with("1 of 1048576 bytes arrived wrong"),
+            "{}",
+            v.reason
+        );
     }
 
     #[test]

@@ -21,8 +21,8 @@ use crate::cuda::p2p::{can_access_peer, enable_peer_access, PeerCopy, PeerPair};
 use crate::cuda::CudaDevice;
 use crate::measure::{measure_until, StoppingCriterion};
 use crate::model::p2p::{
-    P2pPair, P2pSection, P2pTest, BIDIR_READ_CE, BIDIR_WRITE_CE, HOST_STAGED, PEER_TESTS,
-    READ_CE, WRITE_CE,
+    P2pPair, P2pSection, P2pTest, BIDIR_READ_CE, BIDIR_WRITE_CE, HOST_STAGED, PEER_TESTS, READ_CE,
+    WRITE_CE,
 };
 use crate::model::spec::Direction;
 use crate::model::{Measurement, Verification, VerifyStatus};
@@ -83,7 +83,8 @@ pub fn test_all(
                 s.note = Some("the P2P stage was stopped before every pair was tested".into());
                 return s;
             }
-            s.pairs.push(test_pair((a, da), (b, db), opts, progress, stop));
+            s.pairs
+                .push(test_pair((a, da), (b, db), opts, progress, stop));
         }
     }
     s
@@ -184,7 +185,8 @@ fn run_tests(
                 .chain(ids[0].to_le_bytes())
                 .chain(ids[1].to_le_bytes()),
         );
-        pair.tests.push(one_test(devs, ids, name, &copies, seed, opts, stop)?);
+        pair.tests
+            .push(one_test(devs, ids, name, &copies, seed, opts, stop)?);
     }
     Ok(())
 }

@@ -632,11 +632,7 @@ fn p2p(d: &mut Doc, r: &RunReport) {
     };
     use super::p2p as p;
     d.heading(2, "Peer to peer (P2P)");
-    d.para(format!(
-        "{} Copies of {} bytes.",
-        p::INTRO,
-        s.bytes
-    ));
+    d.para(format!("{} Copies of {} bytes.", p::INTRO, s.bytes));
     for n in p::pair_notes(s) {
         d.para(n);
     }

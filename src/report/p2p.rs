@@ -77,7 +77,11 @@ fn matrix_cell(s: &P2pSection, from: u32, to: u32) -> (String, Option<bool>) {
             .map(|t| fmt_value(t.gbps(), "GB/s"))
     };
     let mut parts = vec![if can { "access" } else { "no access" }.to_string()];
-    for (label, name) in [("read", READ_CE), ("write", WRITE_CE), ("host-staged", HOST_STAGED)] {
+    for (label, name) in [
+        ("read", READ_CE),
+        ("write", WRITE_CE),
+        ("host-staged", HOST_STAGED),
+    ] {
         if let Some(v) = gbps(name) {
             parts.push(format!("{label} {v}"));
         }
@@ -132,7 +136,10 @@ pub fn pair_notes(s: &P2pSection) -> Vec<String> {
             out.push(format!("gpu{} ↔ gpu{}: {f}", p.a, p.b));
         }
         if let Some(e) = &p.error {
-            out.push(format!("gpu{} ↔ gpu{}: not tested to its end: {e}", p.a, p.b));
+            out.push(format!(
+                "gpu{} ↔ gpu{}: not tested to its end: {e}",
+                p.a, p.b
+            ));
         }
     }
     out
@@ -163,10 +170,7 @@ mod tests {
         assert_eq!(rows[0][2].1, Some(true));
         assert_eq!(rows[1][1].1, Some(false));
         let staged = p2p_section(false, 6.2, &[]);
-        assert_eq!(
-            matrix_rows(&staged)[0][2].0,
-            "no access · host-staged 6.2"
-        );
+        assert_eq!(matrix_rows(&staged)[0][2].0, "no access · host-staged 6.2");
         assert!(pair_notes(&staged)[0].starts_with("gpu0 ↔ gpu1: cuDeviceCanAccessPeer = 0"));
         let t = test_rows(&s);
         assert_eq!(t.len(), 8);

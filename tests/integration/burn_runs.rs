@@ -5,7 +5,9 @@
 //! clean, and when its second GPU corrupts results after its first ones (`sdc-after`), runs at
 //! half speed (`slow=0.5`), has a stuck memory bit, a double-bit ECC error and a power cap,
 //! and its first GPU an Xid 79, each fault fails its own checks and no other (the power cap is
-//! reported, never failed); an interrupted burn is incomplete and fails.
+//! reported, never failed); its P2P stage passes every nvbandwidth test both ways when clean,
+//! and with `no-p2p` stages the copies through the host and fails the peer access the test's
+//! profile requires; an interrupted burn is incomplete and fails.
 //!
 //! The burns are small: `--gemm-size 384` (where a healthy simulated M40 reaches its FP32 pass
 //! line), one-second intervals, a ring of one or two sets (`--memory-share`). Their throughput
@@ -181,7 +183,11 @@ fn a_clean_burn_on_one_simulated_gpu_passes_all_but_its_memtest_coverage() {
     let said = "peer to peer not tested: the run has 1 GPU(s), and P2P needs two";
     assert_eq!(p2p.note.as_deref(), Some(said));
     assert!(p2p.pairs.is_empty());
-    assert!(b.report.notes.iter().any(|n| n == said), "{:?}", b.report.notes);
+    assert!(
+        b.report.notes.iter().any(|n| n == said),
+        "{:?}",
+        b.report.notes
+    );
     assert!(b.report.checks.iter().all(|c| !c.id.contains("p2p")));
     let section = b.report.burn.as_ref().expect("a burn section");
     assert_eq!((section.gemm_size, section.interval_s), (384, 1.0));
@@ -400,7 +406,11 @@ fn p2p_between_healthy_gpus_passes(b: &Burn) {
         }
         let c = b.check(&format!("machine.p2p.{id}"));
         assert_eq!(c.required, Some(10.0), "{id}");
-        assert!(c.reason.contains("reaches the profile's 10.0 GB/s"), "{}", c.reason);
+        assert!(
+            c.reason.contains("reaches the profile's 10.0 GB/s"),
+            "{}",
+            c.reason
+        );
     }
     // The bidirectional tests' other way runs at the same time, at the same rate here.
     for t in &s.pairs[0].tests {
@@ -412,7 +422,8 @@ fn p2p_between_healthy_gpus_passes(b: &Burn) {
     }
     let md = std::fs::read_to_string(b.dir.join("report.md")).unwrap();
     assert!(
-        md.contains("### P2P matrix") && md.contains("| gpu0 | — | access · read 11.4 · write 11.4 |"),
+        md.contains("### P2P matrix")
+            && md.contains("| gpu0 | — | access · read 11.4 · write 11.4 |"),
         "{md}"
     );
     let html = std::fs::read_to_string(b.dir.join("report.html")).unwrap();

@@ -468,7 +468,14 @@ mod gpu_suite_on_the_simulator {
             return;
         }
         let sim = Sim::new(&["m40", "m40"]).fault("gpu=0:p2p-sdc");
-        let (passed, _) = run_ignored_on(&sim, &["--exact", "gpu::p2p::peer_and_staged_copies_carry_the_bytes_at_the_modelled_rates", "gpu::p2p::the_stage_runs_every_test_and_catches_a_corrupted_copy"]);
+        let (passed, _) = run_ignored_on(
+            &sim,
+            &[
+                "--exact",
+                "gpu::p2p::peer_and_staged_copies_carry_the_bytes_at_the_modelled_rates",
+                "gpu::p2p::the_stage_runs_every_test_and_catches_a_corrupted_copy",
+            ],
+        );
         assert_eq!(passed, 2);
     }
 

@@ -14,7 +14,11 @@ use gpugate::p2p::{test_all, P2pOptions};
 use super::simulated;
 
 fn open_two() -> (CudaDevice, CudaDevice) {
-    let open = |i| CudaDevice::open(i).unwrap_or_else(|e| panic!("opening GPU {i}: {e}")).0;
+    let open = |i| {
+        CudaDevice::open(i)
+            .unwrap_or_else(|e| panic!("opening GPU {i}: {e}"))
+            .0
+    };
     (open(0), open(1))
 }
 
@@ -37,15 +41,27 @@ fn peer_and_staged_copies_carry_the_bytes_at_the_modelled_rates() {
     pair.load(0, &data, 0).unwrap();
     // GPU 1 → GPU 0 arrives corrupted on the simulator (p2p-sdc on GPU 0); GPU 0 → 1 exact.
     let copies = [
-        PeerCopy { issuer: 0, from: 1, to: 0 },
-        PeerCopy { issuer: 1, from: 0, to: 1 },
+        PeerCopy {
+            issuer: 0,
+            from: 1,
+            to: 0,
+        },
+        PeerCopy {
+            issuer: 1,
+            from: 0,
+            to: 1,
+        },
     ];
     let t = pair.time_peer(&copies, 3).unwrap();
     assert_eq!(pair.received(1).unwrap(), data, "GPU 0 → 1");
     let into0 = pair.received(0).unwrap();
     if simulated(&a) {
         let wrong: Vec<usize> = (0..n).filter(|&i| into0[i] != data[i]).collect();
-        assert_eq!(wrong, vec![n / 2], "p2p-sdc flips one bit of the copy into GPU 0");
+        assert_eq!(
+            wrong,
+            vec![n / 2],
+            "p2p-sdc flips one bit of the copy into GPU 0"
+        );
         // Each copy crosses the slower link once at the model's PCIe efficiency, both at once.
         use gpugate_sim::driver::timing::{copy_seconds, CopyKind, Factors};
         let m = super::sim_model(&a).unwrap();
@@ -91,9 +107,16 @@ fn the_stage_runs_every_test_and_catches_a_corrupted_copy() {
     let s = test_all(&[(0, &a), (1, &b)], &opts, &mut progress, &|| false);
     assert_eq!(s.pairs.len(), 1);
     let p = &s.pairs[0];
-    assert!(p.peer_access() && p.fallback.is_none() && p.error.is_none(), "{p:?}");
+    assert!(
+        p.peer_access() && p.fallback.is_none() && p.error.is_none(),
+        "{p:?}"
+    );
     let names: Vec<&str> = p.tests.iter().map(|t| t.name.as_str()).collect();
-    let want: Vec<&str> = PEER_TESTS.iter().chain(PEER_TESTS.iter()).copied().collect();
+    let want: Vec<&str> = PEER_TESTS
+        .iter()
+        .chain(PEER_TESTS.iter())
+        .copied()
+        .collect();
     assert_eq!(names, want);
     assert_eq!(seen.len(), 8);
     assert!(!names.contains(&HOST_STAGED));
