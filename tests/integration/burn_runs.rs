@@ -457,15 +457,16 @@ fn no_p2p_stages_the_copies_and_fails_the_required_access(b: &Burn) {
         let bw = b.check(&format!("machine.p2p.{id}.{staged}"));
         assert_eq!(bw.verdict, Verdict::Pass, "{}", bw.reason);
         assert!(bw.reason.contains("through host memory"), "{}", bw.reason);
-        // Staged: the two links' times added, about half the peer rate.
+        // Staged: the two links' times added; GPU 1 runs at half speed (slow=0.5), so
+        // 1 / (1/12.4 + 1/6.2) = 4.1 GB/s, less two latencies per copy (3.9 for 1 MiB).
         let g = bw.observed.unwrap();
-        assert!(g > 5.0 && g < 6.2, "{id}: {g}");
+        assert!(g > 3.5 && g < 4.2, "{id}: {g}");
     }
     assert!(b
         .report
         .checks
         .iter()
-        .all(|c| !c.id.contains("device_to_device_memcpy")));
+        .all(|c| !c.id.contains("_memcpy_read_ce") && !c.id.contains("_memcpy_write_ce")));
     let md = std::fs::read_to_string(b.dir.join("report.md")).unwrap();
     assert!(md.contains("no access · host-staged"), "{md}");
 }
