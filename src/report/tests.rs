@@ -787,6 +787,10 @@ fn profile_and_inventory_text() {
         text.contains("falls at most 10 % from the first minute; every GPU at least 90 %"),
         "{text}"
     );
+    assert!(
+        text.contains("p2p       peer access not required; bandwidth reported; a wrong byte fails"),
+        "{text}"
+    );
     let r = sample_report();
     let text = info::render_inventory(&r.host, &r.gpus, None);
     assert!(text.contains("Tesla M40 24GB") && text.contains("catalogue: Tesla M40 24GB"));
