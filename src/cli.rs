@@ -192,6 +192,9 @@ pub enum Command {
         /// Seed of the random inputs (default: fresh, recorded in run.json).
         #[arg(long, value_name = "N")]
         seed: Option<u64>,
+        /// Size of each peer-to-peer copy between two GPUs, MiB (1 to 4096; default 64).
+        #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..=4096))]
+        p2p_mib: Option<u32>,
         /// Time the GEMM kernel variants again instead of using the tuning cache.
         #[arg(long)]
         retune: bool,

@@ -46,6 +46,7 @@ pub mod kernels;
 pub mod measure;
 pub mod memtest;
 pub mod model;
+pub mod p2p;
 pub mod peer;
 pub mod plan;
 pub mod probe;

@@ -136,6 +136,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             gemm_size,
             memory_share,
             seed,
+            p2p_mib,
             retune,
             allow_simulated,
         } => burn_command(&run::BurnOptions {
@@ -146,6 +147,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             gemm_size: gemm_size.map(|n| n as usize),
             memory_share: memory_share.map(|pct| pct / 100.0),
             gpus,
+            p2p_bytes: p2p_mib.map(|m| m as usize * (1 << 20)),
             out,
             seed,
             retune,
@@ -544,6 +546,12 @@ impl ProgressLine {
                 let _ = writeln!(err, "[{index}/{total}] {}", finished_line(result));
             }
             Progress::Memtest(m) => self.memtest(&mut err, m),
+            Progress::P2pTest { pair, test } => {
+                self.rewrite(
+                    &mut err,
+                    format_args!("P2P GPU {} ↔ GPU {}: {test}", pair.0, pair.1),
+                );
+            }
         }
         let _ = err.flush();
     }

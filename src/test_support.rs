@@ -31,3 +31,114 @@ pub(crate) fn m40(index: u32) -> DeviceInfo {
         },
     }
 }
+
+/// A measurement of `gbps` GB/s, ten samples within ±`spread` (relative). Test data.
+pub(crate) fn gbps_measurement(gbps: f64, spread: f64) -> crate::model::Measurement {
+    use crate::model::{Measurement, StopReason, Summary, Throughput};
+    let t = 1e-3;
+    let samples: Vec<f64> = (0..10)
+        .map(|i| t / (1.0 - spread + 2.0 * spread * i as f64 / 9.0))
+        .collect();
+    Measurement {
+        samples,
+        iters_per_sample: 1,
+        summary: Summary {
+            n: 10,
+            median: t,
+            mean: t,
+            min: t * (1.0 - spread),
+            max: t * (1.0 + spread),
+            stddev: t * spread / 2.0,
+            rel_stddev: spread / 2.0,
+        },
+        throughput: Throughput {
+            unit: "GB/s".into(),
+            median: gbps,
+            best: gbps * (1.0 + spread),
+            worst: gbps * (1.0 - spread),
+        },
+        warmup_seconds: 0.05,
+        total_seconds: 0.2,
+        stop_reason: StopReason::Converged,
+        warnings: vec![],
+    }
+}
+
+/// A P2P section of GPUs 0 and 1 as the P2P stage writes it: with `peer`, the four peer tests
+/// both ways at `gbps` (bidirectional: `gbps` the other way too), else the two host-staged
+/// copies at `gbps` with the fallback's reason; every test's bytes right except those into the
+/// GPUs of `wrong_into`. Test data, never a measurement.
+pub(crate) fn p2p_section(
+    peer: bool,
+    gbps: f64,
+    wrong_into: &[u32],
+) -> crate::model::p2p::P2pSection {
+    use crate::model::p2p::*;
+    use crate::model::{Mismatch, Verification, VerifyStatus};
+    let mut tests = Vec::new();
+    let names: Vec<&str> = if peer {
+        PEER_TESTS.to_vec()
+    } else {
+        vec![HOST_STAGED]
+    };
+    for target in [0u32, 1] {
+        let peer_gpu = 1 - target;
+        for name in &names {
+            let (src, dst) = if *name == READ_CE || *name == BIDIR_READ_CE {
+                (peer_gpu, target)
+            } else {
+                (target, peer_gpu)
+            };
+            let bidir = *name == BIDIR_READ_CE || *name == BIDIR_WRITE_CE;
+            let wrong = wrong_into.contains(&dst) || (bidir && wrong_into.contains(&src));
+            let verification = Verification {
+                status: if wrong {
+                    VerifyStatus::Failed
+                } else {
+                    VerifyStatus::Passed
+                },
+                method: "every byte of the last copy read back and compared with what was sent"
+                    .into(),
+                max_error: wrong as u8 as f64,
+                tolerance: 0.0,
+                checked: 1 << 20,
+                mismatches: if wrong {
+                    vec![Mismatch {
+                        at: format!("GPU {src} → {dst}: byte 524288"),
+                        expected: 0x5a as f64,
+                        got: 0x5b as f64,
+                    }]
+                } else {
+                    vec![]
+                },
+            };
+            tests.push(P2pTest {
+                name: name.to_string(),
+                target,
+                src,
+                dst,
+                measurement: gbps_measurement(gbps, 0.01),
+                reverse_gbps: bidir.then_some(gbps),
+                verification,
+            });
+        }
+    }
+    P2pSection {
+        gpus: vec![0, 1],
+        bytes: 1 << 20,
+        note: None,
+        pairs: vec![P2pPair {
+            a: 0,
+            b: 1,
+            a_to_b: peer,
+            b_to_a: peer,
+            fallback: (!peer).then(|| {
+                "cuDeviceCanAccessPeer = 0 for GPU 0 → 1 and GPU 1 → 0: peer access is \
+                 impossible"
+                    .to_string()
+            }),
+            error: None,
+            tests,
+        }],
+    }
+}

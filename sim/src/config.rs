@@ -93,6 +93,13 @@ Faults (--fault SPEC, repeatable; SPEC = [gpu=I:]FAULT, without gpu=I: every GPU
                          whatever kernels, copies and memsets write there; ADDRESS = any puts
                          the word in the middle of the largest allocation the program makes
                          (it moves to each larger one as it is made)
+  no-p2p                 the GPU has no peer access to another GPU and none to it (a VM
+                         without P2P, GPUs under different root complexes): cuDeviceCanAccessPeer
+                         answers 0 for every pair it is in and cuCtxEnablePeerAccess fails with
+                         CUDA_ERROR_PEER_ACCESS_UNSUPPORTED; cuMemcpyPeer still copies, staged
+                         through host memory (device to host, then host to device) in time
+  p2p-sdc                every peer copy (cuMemcpyPeer*, cuMemcpy* between two GPUs) that lands
+                         in the GPU's memory has one bit flipped (bit 0 of its middle byte)
 Examples: --fault slow=0.5   --fault gpu=1:throttle   --fault sdc=sgemm@22   --fault pcie=3,8
           --fault jitter=0.02   --fault timer=zero   --fault cublas-missing   --fault gpu=0:cublas-fail
           --fault nvenc-engines=1   --fault stuck-bit=any:5   --fault gpu=1:stuck-bit=0x200000100:33:0";
@@ -165,6 +172,10 @@ pub enum Fault {
         after: u64,
         bit: Option<u32>,
     },
+    /// No peer access to or from the GPU (`no-p2p`).
+    NoP2p,
+    /// Every peer copy into the GPU's memory has one bit flipped (`p2p-sdc`).
+    P2pSdc,
 }
 
 /// The `stuck-bit` fault as given: where (None = `any`: inside the largest allocation), which
@@ -226,6 +237,10 @@ pub struct GpuFaults {
     pub health: crate::health::HealthFaults,
     /// `sdc-after=N[@BIT]`: (N, bit) — every launch after the N-th is corrupted.
     pub sdc_after: Option<(u64, Option<u32>)>,
+    /// `no-p2p`: no peer access to or from the GPU.
+    pub no_p2p: bool,
+    /// `p2p-sdc`: one bit flipped in every peer copy into the GPU's memory.
+    pub p2p_sdc: bool,
 }
 
 /// One simulated GPU.
@@ -356,6 +371,8 @@ impl Config {
                 Fault::StuckBit(s) => g.stuck_bit = Some(*s),
                 Fault::Health(h) => g.health.apply(h),
                 Fault::SdcAfter { after, bit } => g.sdc_after = Some((*after, *bit)),
+                Fault::NoP2p => g.no_p2p = true,
+                Fault::P2pSdc => g.p2p_sdc = true,
                 Fault::OldDriver | Fault::NoNvml | Fault::CublasMissing => {
                     unreachable!("handled above")
                 }
@@ -668,13 +685,21 @@ pub fn parse_fault(spec: &str) -> Result<FaultSpec, ConfigError> {
             crate::health::parse_health_fault(h, arg).map_err(|e| bad(&e.to_string()))?,
         ),
         "sdc-after" => parse_sdc_after(need("N[@BIT]")?).map_err(|r| bad(&r.to_string()))?,
+        "no-p2p" => {
+            none()?;
+            Fault::NoP2p
+        }
+        "p2p-sdc" => {
+            none()?;
+            Fault::P2pSdc
+        }
         "" => return Err(bad("empty fault")),
         other => {
             return Err(bad(&format!(
                 "unknown fault '{other}' (known: slow, throttle, sdc, launch-fail-after, \
                  oom-after, pcie, old-driver, no-nvml, timer, jitter, cublas-missing, cublas-fail, \
                  nvenc-fail, nvenc-engines, stuck-bit, ecc, retired-pages, xid, pcie-replays, \
-                 thermal, power-cap, sdc-after)"
+                 thermal, power-cap, sdc-after, no-p2p, p2p-sdc)"
             )))
         }
     };
@@ -903,6 +928,14 @@ mod tests {
                 fault: Fault::NvencEngines(1)
             }
         );
+        assert_eq!(parse_fault("no-p2p").unwrap().fault, Fault::NoP2p);
+        assert_eq!(
+            parse_fault("gpu=1:p2p-sdc").unwrap(),
+            FaultSpec {
+                gpu: Some(1),
+                fault: Fault::P2pSdc
+            }
+        );
     }
 
     /// `sdc-after=N[@BIT]`, per GPU as every fault; the GPU's faults record it.
@@ -1013,6 +1046,8 @@ mod tests {
             ("sdc-after=x", "whole number of launches"),
             ("sdc-after=-1", "whole number of launches"),
             ("sdc-after=5@64", "0 to 63"),
+            ("no-p2p=1", "takes no value"),
+            ("p2p-sdc=3", "takes no value"),
             ("melt", "unknown fault"),
             ("", "empty"),
         ] {

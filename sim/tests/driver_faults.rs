@@ -1,17 +1,19 @@
 //! Faults as the driver shows them, on a machine of eight M40s:
 //! 0 slow=0.5, 1 throttle + pcie=3,8, 2 oom-after=1MiB, 3 launch-fail-after=0, 4 healthy,
-//! 5 launch-fail-after=1 + sdc=add_one, 6 and 7 healthy (for kernels that fault: a kernel
-//! fault is sticky, so each gets a GPU of its own).
+//! 5 launch-fail-after=1 + sdc=add_one, 6 and 7 healthy for kernels (for kernels that fault: a
+//! kernel fault is sticky, so each gets a GPU of its own); 6 has no-p2p and 7 p2p-sdc, faults of
+//! peer access and peer copies only.
 
 mod driver_common;
 
 use std::ffi::{c_int, c_void};
 
 use driver_common::*;
+use gpugate_sim::driver::timing::{self, CopyKind, Factors};
 use gpugate_sim::nvml;
 
 const MODELS: [&str; 8] = ["m40"; 8];
-const FAULTS: [&str; 7] = [
+const FAULTS: [&str; 9] = [
     "gpu=0:slow=0.5",
     "gpu=1:throttle",
     "gpu=1:pcie=3,8",
@@ -19,6 +21,8 @@ const FAULTS: [&str; 7] = [
     "gpu=3:launch-fail-after=0",
     "gpu=5:launch-fail-after=1",
     "gpu=5:sdc=add_one",
+    "gpu=6:no-p2p",
+    "gpu=7:p2p-sdc",
 ];
 
 fn setup() {
@@ -351,4 +355,98 @@ fn configuration_errors_are_returned_at_once_and_not_sticky() {
     ok(launch(f, 1, 32, std::ptr::null_mut(), &mut args));
     ok(cuCtxSynchronize());
     ok(cuCtxDestroy_v2(ctx));
+}
+
+/// Simulated milliseconds of one peer copy of `bytes` from GPU `src` to GPU `dst`, peer access
+/// enabled first when `enable`; the bytes that arrived.
+fn peer_copy(dst: CUdevice, src: CUdevice, bytes: usize, enable: bool) -> (f32, Vec<u8>) {
+    let sc = new_ctx(src);
+    let ps = alloc(bytes);
+    let data: Vec<u8> = (0..bytes).map(|i| (i * 7) as u8).collect();
+    ok(htod(ps, &data));
+    let dc = new_ctx(dst);
+    let pd = alloc(bytes);
+    if enable {
+        ok(cuCtxEnablePeerAccess(sc, 0));
+    }
+    let s = new_stream(1);
+    let (a, b) = (new_event(0), new_event(0));
+    ok(cuEventRecord(a, s));
+    ok(cuMemcpyPeerAsync(pd, dc, ps, sc, bytes, s));
+    ok(cuEventRecord(b, s));
+    let ms = elapsed_ms(a, b);
+    let mut back = vec![0u8; bytes];
+    ok(dtoh(&mut back, pd));
+    ok(cuCtxDestroy_v2(dc));
+    ok(cuCtxDestroy_v2(sc));
+    (ms, back)
+}
+
+/// `no-p2p`: cuDeviceCanAccessPeer answers 0 both ways for a pair with the GPU, enabling fails as
+/// the real driver does, and a peer copy still arrives, staged through the host: slower than a
+/// direct one between two healthy GPUs, by the two links' times added up.
+#[test]
+fn no_p2p_denies_peer_access_and_stages_copies() {
+    setup();
+    let mut can = -1;
+    // SAFETY: valid out-pointer.
+    unsafe {
+        for (a, b, want) in [(6, 4, 0), (4, 6, 0), (4, 7, 1), (7, 4, 1)] {
+            ok(cuDeviceCanAccessPeer(&mut can, a, b));
+            assert_eq!(can, want, "{a} -> {b}");
+        }
+    }
+    let a = new_ctx(6);
+    let b = new_ctx(4);
+    assert_eq!(
+        cuCtxEnablePeerAccess(a, 0),
+        CUresult::CUDA_ERROR_PEER_ACCESS_UNSUPPORTED
+    );
+    ok(cuCtxDestroy_v2(b));
+    ok(cuCtxDestroy_v2(a));
+
+    let bytes = 4 << 20;
+    let (staged, got) = peer_copy(4, 6, bytes, false);
+    let want: Vec<u8> = (0..bytes).map(|i| (i * 7) as u8).collect();
+    assert!(got == want, "a staged copy still carries the bytes");
+    // Between two healthy GPUs with peer access enabled: over the link, about twice as fast.
+    let m = gpugate_sim::model::load("m40").unwrap();
+    let f = Factors::healthy(&m);
+    let time = |direct| {
+        let kind = CopyKind::Peer {
+            other_link: f.link,
+            direct,
+        };
+        timing::copy_seconds(&m, f, kind, bytes as u64) * 1e3
+    };
+    let (enabled, _) = peer_copy(4, 7, bytes, true);
+    assert!(
+        (enabled as f64 / time(true) - 1.0).abs() < 1e-4,
+        "{enabled} ms"
+    );
+    assert!(
+        (staged as f64 / time(false) - 1.0).abs() < 1e-4,
+        "{staged} ms"
+    );
+    assert!(
+        staged > 1.9 * enabled,
+        "staged {staged} ms, direct {enabled} ms"
+    );
+}
+
+/// `p2p-sdc`: every peer copy into the GPU's memory has one bit flipped; copies out of it and
+/// copies within it are exact.
+#[test]
+fn p2p_sdc_flips_one_bit_of_every_peer_copy_into_the_gpu() {
+    setup();
+    let bytes = 4096;
+    let want: Vec<u8> = (0..bytes).map(|i| (i * 7) as u8).collect();
+    for enable in [true, false] {
+        let (_, got) = peer_copy(7, 4, bytes, enable);
+        let diff: Vec<usize> = (0..bytes).filter(|&i| got[i] != want[i]).collect();
+        assert_eq!(diff, vec![bytes / 2]);
+        assert_eq!(got[bytes / 2] ^ want[bytes / 2], 1);
+    }
+    let (_, out) = peer_copy(4, 7, bytes, true);
+    assert!(out == want, "a copy out of the GPU is exact");
 }

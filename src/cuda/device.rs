@@ -251,6 +251,20 @@ impl CudaDevice {
             .ok_or_else(|| DeviceError::Invalid(format!("unknown device buffer {}", buf.id)))
     }
 
+    /// Seconds between two completed events of this device's context.
+    pub(super) fn elapsed_between(
+        &self,
+        start: &Event,
+        stop: &Event,
+    ) -> Result<f64, driver::DriverError> {
+        self.ctx.bind()?;
+        let mut ms = 0.0f32;
+        // SAFETY: both events belong to this context and have completed (the caller
+        // synchronised `stop`, recorded after `start` on the same stream).
+        unsafe { (self.elapsed)(&mut ms, start.raw(), stop.raw()) }.result()?;
+        Ok(ms as f64 * 1e-3)
+    }
+
     fn elapsed_seconds(&self) -> Result<f64, DeviceError> {
         self.bind()?;
         let mut ms = 0.0f32;

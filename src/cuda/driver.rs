@@ -90,6 +90,10 @@ pub const DRIVER_CALLS: &[DriverCall] = &[
     required(&[("cuModuleGetFunction", 2000)]),
     required(&[("cuModuleUnload", 2000)]),
     required(&[("cuLaunchKernel", 4000)]),
+    // Peer to peer (the burn-in's P2P stage, `super::p2p`).
+    required(&[("cuDeviceCanAccessPeer", 4000)]),
+    required(&[("cuCtxEnablePeerAccess", 4000)]),
+    required(&[("cuMemcpyPeerAsync", 4000)]),
 ];
 
 /// The first of `names` that `has` finds.
@@ -260,6 +264,25 @@ impl Context {
 
     pub fn raw(&self) -> sys::CUcontext {
         self.ctx
+    }
+
+    /// Whether this context's device can access `peer`'s memory (`cuDeviceCanAccessPeer`).
+    pub fn can_access_peer(&self, peer: &Context) -> Result<bool, DriverError> {
+        let mut can: c_int = 0;
+        // SAFETY: out-parameter call on two valid devices.
+        unsafe { sys::cuDeviceCanAccessPeer(&mut can, self.device, peer.device) }.result()?;
+        Ok(can != 0)
+    }
+
+    /// Lets this context access `peer`'s memory (`cuCtxEnablePeerAccess`); already enabled is
+    /// success.
+    pub fn enable_peer_access(&self, peer: &Context) -> Result<(), DriverError> {
+        self.bind()?;
+        // SAFETY: two live contexts, this one current; flags must be 0.
+        match unsafe { sys::cuCtxEnablePeerAccess(peer.ctx, 0) } {
+            sys::CUresult::CUDA_ERROR_PEER_ACCESS_ALREADY_ENABLED => Ok(()),
+            r => r.result(),
+        }
     }
 
     pub fn attribute(&self, a: sys::CUdevice_attribute) -> Result<i32, DriverError> {
@@ -479,11 +502,21 @@ unsafe impl Sync for PinnedMem {}
 impl PinnedMem {
     /// `bytes` (at least 1) of page-locked host memory, zeroed.
     pub fn alloc(ctx: &Context, bytes: usize) -> Result<PinnedMem, DriverError> {
+        Self::alloc_flags(ctx, bytes, 0)
+    }
+
+    /// [`PinnedMem::alloc`], page-locked for every context (`CU_MEMHOSTALLOC_PORTABLE`): a
+    /// copy staged between two GPUs uses it from both.
+    pub fn alloc_portable(ctx: &Context, bytes: usize) -> Result<PinnedMem, DriverError> {
+        Self::alloc_flags(ctx, bytes, sys::CU_MEMHOSTALLOC_PORTABLE)
+    }
+
+    fn alloc_flags(ctx: &Context, bytes: usize, flags: c_uint) -> Result<PinnedMem, DriverError> {
         ctx.bind()?;
         let len = bytes.max(1);
         let mut p: *mut c_void = std::ptr::null_mut();
         // SAFETY: out-parameter call with the context current.
-        unsafe { sys::cuMemHostAlloc(&mut p, len, 0) }.result()?;
+        unsafe { sys::cuMemHostAlloc(&mut p, len, flags) }.result()?;
         // SAFETY: the driver returned `len` writable bytes.
         unsafe { std::ptr::write_bytes(p as *mut u8, 0, len) };
         Ok(PinnedMem {
@@ -555,6 +588,23 @@ pub(crate) unsafe fn copy_dtoh(
     set_current(stream.ctx)?;
     // SAFETY: see the function's contract.
     unsafe { sys::cuMemcpyDtoHAsync_v2(dst as *mut c_void, src, bytes, stream.raw()) }.result()
+}
+
+/// Device → device between two contexts (`cuMemcpyPeerAsync`), on `stream`.
+///
+/// # Safety
+/// `src` must be `bytes` readable device bytes of `src_ctx`'s device and `dst` `bytes`
+/// writable ones of `dst_ctx`'s, alive until the copy completes.
+pub(crate) unsafe fn copy_peer(
+    stream: &Stream,
+    (dst, dst_ctx): (u64, &Context),
+    (src, src_ctx): (u64, &Context),
+    bytes: usize,
+) -> Result<(), DriverError> {
+    set_current(stream.ctx)?;
+    // SAFETY: see the function's contract.
+    unsafe { sys::cuMemcpyPeerAsync(dst, dst_ctx.raw(), src, src_ctx.raw(), bytes, stream.raw()) }
+        .result()
 }
 
 /// A loaded PTX module, unloaded on drop.

@@ -24,6 +24,7 @@ mod blas;
 mod device;
 pub mod driver;
 mod error;
+pub mod p2p;
 
 pub use blas::{cublas_fits_driver, cublas_status, BlasError, CublasGemmTrial, CublasLibrary};
 pub use device::CudaDevice;

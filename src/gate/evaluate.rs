@@ -36,6 +36,7 @@ pub fn evaluate(profile: &Profile, report: &RunReport) -> Vec<Check> {
     per_gpu(profile, report, &mut drafts);
     machine(profile, report, &mut drafts);
     super::burn::burn(report, &mut drafts);
+    super::p2p::p2p_checks(profile, report.p2p.as_ref(), &mut drafts);
     // The one way from a rule's draft to a check: an undecided one fails here.
     let mut checks: Vec<Check> = drafts.into_iter().map(Draft::finish).collect();
     simulated_devices(report, &mut checks);

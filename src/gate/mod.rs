@@ -13,6 +13,7 @@ pub mod catalogue;
 pub mod evaluate;
 pub mod health;
 pub mod memtest;
+pub mod p2p;
 pub mod profile;
 
 #[cfg(test)]

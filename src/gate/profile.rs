@@ -9,7 +9,8 @@ use serde::Deserialize;
 
 use super::catalogue::{lookup_gpu, GpuModel};
 pub use crate::model::profile::{
-    BurnLimits, HealthLimits, Machine, MemtestTarget, Metric, Profile, Scope, Target,
+    BurnLimits, HealthLimits, Machine, MemtestTarget, Metric, P2pRequirement, Profile, Scope,
+    Target,
 };
 use crate::model::DeviceInfo;
 
@@ -489,6 +490,32 @@ fn validate(p: &Profile, origin: &str) -> Result<(), ProfileError> {
     }
     if let Some(b) = &p.burn {
         validate_burn(b, origin)?;
+    }
+    if let Some(x) = &p.p2p {
+        validate_p2p(x, origin)?;
+    }
+    Ok(())
+}
+
+/// The `[p2p]` block: a bandwidth above 0 where one is given, and a source.
+fn validate_p2p(x: &P2pRequirement, origin: &str) -> Result<(), ProfileError> {
+    if let Some(v) = x.min_gbps {
+        if !(v.is_finite() && v > 0.0) {
+            return Err(invalid(
+                origin,
+                format!(
+                    "[p2p] min_gbps = {v} is not a bandwidth: give GB/s above 0 (each peer copy \
+                     test, each direction), or leave the key out to report P2P bandwidth \
+                     without gating it"
+                ),
+            ));
+        }
+    }
+    if x.source.trim().is_empty() {
+        return Err(invalid(
+            origin,
+            "[p2p] source is empty: say where the requirement comes from".into(),
+        ));
     }
     Ok(())
 }
@@ -1028,6 +1055,7 @@ pub fn auto_profile(gpus: &[DeviceInfo]) -> Profile {
         // report what they saw (`gate::health`).
         health: None,
         burn: None,
+        p2p: None,
     }
 }
 

@@ -177,6 +177,7 @@ fn report(gpus: usize) -> RunReport {
             memtest: None,
             health: None,
             burn: None,
+            p2p: None,
         },
         host: HostInfo {
             hostname: "h".into(),
@@ -203,6 +204,7 @@ fn report(gpus: usize) -> RunReport {
         memtest: Vec::new(),
         health: Vec::new(),
         burn: None,
+        p2p: None,
     }
 }
 

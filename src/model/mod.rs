@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 pub mod burn;
 pub mod health;
 pub mod memtest;
+pub mod p2p;
 pub mod profile;
 pub mod spec;
 pub mod telemetry;
@@ -591,6 +592,9 @@ pub struct ProfileRef {
     /// The profile's burn-in durations and limits, where it has them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub burn: Option<profile::BurnLimits>,
+    /// The profile's peer-to-peer requirement (`[p2p]`), where it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p2p: Option<profile::P2pRequirement>,
 }
 
 impl ProfileRef {
@@ -605,6 +609,7 @@ impl ProfileRef {
             memtest: p.memtest.clone(),
             health: p.health.clone(),
             burn: p.burn.clone(),
+            p2p: p.p2p.clone(),
         }
     }
 
@@ -618,6 +623,7 @@ impl ProfileRef {
             memtest: self.memtest.clone(),
             health: self.health.clone(),
             burn: self.burn.clone(),
+            p2p: self.p2p.clone(),
         })
     }
 }
@@ -747,6 +753,9 @@ pub struct RunReport {
     /// The burn-in's settings, intervals and errors (`gpugate burn`); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub burn: Option<burn::BurnSection>,
+    /// Peer-to-peer between the GPUs (a burn-in's P2P stage); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p2p: Option<p2p::P2pSection>,
 }
 
 impl RunReport {

@@ -119,6 +119,26 @@ pub struct Profile {
     /// (`crate::run::burn::BurnDefaults`, `crate::gate::burn_drift::DEFAULT_MAX_DRIFT`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub burn: Option<BurnLimits>,
+    /// What peer-to-peer between the GPUs must give (`[p2p]`); absent: P2P is reported, never
+    /// failed for its speed or for missing peer access (a wrong byte fails anyway).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p2p: Option<P2pRequirement>,
+}
+
+/// The profile's peer-to-peer requirement (`[p2p]`): whether every pair of GPUs must reach
+/// each other, and the least bandwidth of each peer copy test (GB/s, each direction).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct P2pRequirement {
+    /// A pair without peer access both ways FAILS.
+    #[serde(default)]
+    pub require_peer_access: bool,
+    /// Each peer copy test's median, per direction, below this FAILS (GB/s, decimal); absent:
+    /// bandwidth is reported, not gated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_gbps: Option<f64>,
+    /// Where the requirement comes from.
+    pub source: String,
 }
 
 /// The memory test's coverage requirement: a test over less of the free memory than this is

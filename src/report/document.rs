@@ -115,6 +115,7 @@ pub fn build(r: &RunReport) -> Document {
     gemm(&mut d, r, &charts);
     video(&mut d, r, &charts);
     burn(&mut d, r, &charts);
+    p2p(&mut d, r);
     tuning(&mut d, r);
     telemetry(&mut d, r, &charts);
     mismatches(&mut d, r);
@@ -613,6 +614,50 @@ fn burn(d: &mut Doc, r: &RunReport, all: &[Chart]) {
             sdc.into_iter().map(|l| vec![Span::Text(l)]).collect(),
         ));
     }
+}
+
+/// Peer to peer (a burn-in's P2P stage): the matrix, every test, and why a pair was staged.
+fn p2p(d: &mut Doc, r: &RunReport) {
+    let Some(s) = &r.p2p else {
+        return;
+    };
+    use super::p2p as p;
+    d.heading(2, "Peer to peer (P2P)");
+    d.para(format!("{} Copies of {} bytes.", p::INTRO, s.bytes));
+    for n in p::pair_notes(s) {
+        d.para(n);
+    }
+    if s.gpus.len() < 2 {
+        return;
+    }
+    d.heading(3, "P2P matrix");
+    d.para(p::MATRIX_NOTE);
+    let header = p::matrix_header(s);
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    let rows = p::matrix_rows(s)
+        .into_iter()
+        .map(|row| {
+            row.into_iter()
+                .map(|(text, ok)| match ok {
+                    Some(true) => Cell::marked(text, Verdict::Pass),
+                    Some(false) => Cell::marked(text, Verdict::Fail),
+                    None => Cell::text(text),
+                })
+                .collect()
+        })
+        .collect();
+    d.table(&header, rows);
+    d.heading(3, "P2P copy tests");
+    let rows = p::test_rows(s)
+        .into_iter()
+        .map(|(cells, ok)| {
+            let mut cells: Vec<Cell> = cells.into_iter().map(Cell::text).collect();
+            let v = if ok { Verdict::Pass } else { Verdict::Fail };
+            cells[6].mark = Some(v);
+            cells
+        })
+        .collect();
+    d.table(&p::COLUMNS, rows);
 }
 
 /// Which variant each size class uses, and how the candidates did.

@@ -121,6 +121,7 @@ pub fn render_profile(p: &Profile, origin: &str) -> String {
     host_lines(&mut o, &p.machine);
     health_lines(&mut o, p.health.as_ref());
     burn_lines(&mut o, p.burn.as_ref());
+    p2p_lines(&mut o, p.p2p.as_ref());
     if p.targets.is_empty() {
         let _ = writeln!(o, "targets   none");
         return o;
@@ -234,6 +235,28 @@ fn burn_lines(o: &mut String, b: Option<&crate::model::profile::BurnLimits>) {
         100.0 * (1.0 - b.within_machine_share)
     );
     let _ = writeln!(o, "          source: {}", b.source);
+}
+
+/// The profile's peer-to-peer requirement (`[p2p]`), or that it has none.
+fn p2p_lines(o: &mut String, x: Option<&crate::model::profile::P2pRequirement>) {
+    let Some(x) = x else {
+        let _ = writeln!(
+            o,
+            "p2p       no requirement: peer access and bandwidth reported, a wrong byte fails"
+        );
+        return;
+    };
+    let access = if x.require_peer_access || x.min_gbps.is_some() {
+        "peer access required"
+    } else {
+        "peer access not required"
+    };
+    let speed = x.min_gbps.map_or_else(
+        || "bandwidth reported".to_string(),
+        |g| format!("each peer copy test at least {g} GB/s per direction"),
+    );
+    let _ = writeln!(o, "p2p       {access}; {speed}; a wrong byte fails");
+    let _ = writeln!(o, "          source: {}", x.source);
 }
 
 /// The targets table: a header row, then per target its metric, scope, spec, pass fraction,

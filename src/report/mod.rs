@@ -26,6 +26,7 @@ pub mod json;
 pub mod junit;
 pub mod layout;
 pub mod markdown;
+pub mod p2p;
 mod rerender;
 pub mod video;
 

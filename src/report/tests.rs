@@ -389,6 +389,7 @@ pub(crate) fn sample_report() -> RunReport {
         memtest: Vec::new(),
         health: vec![sample_health()],
         burn: None,
+        p2p: None,
     };
     // Seconds per iteration as the median throughput implies (the charts derive each sample's
     // throughput from them and the work).
@@ -784,6 +785,10 @@ fn profile_and_inventory_text() {
     );
     assert!(
         text.contains("falls at most 10 % from the first minute; every GPU at least 90 %"),
+        "{text}"
+    );
+    assert!(
+        text.contains("p2p       peer access not required; bandwidth reported; a wrong byte fails"),
         "{text}"
     );
     let r = sample_report();

@@ -16,6 +16,8 @@
 //!   in.
 //! - [`memtest`](mod@memtest): the memory-test run ([`memtest()`], `gpugate memtest`) and its
 //!   stage, [`memtest_gpu`], which a burn-in can call too.
+//! - [`p2p`](mod@p2p): the P2P stage ([`p2p::p2p_gpus`]: peer access and copies between every
+//!   pair of opened GPUs, `crate::p2p`), which a burn-in calls after its memory tests.
 //! - [`burn`]: the burn-in ([`burn()`], `gpugate burn`): every GPU loaded at once, in
 //!   intervals, through the same stages.
 //!
@@ -34,6 +36,7 @@ pub mod ids;
 pub mod memtest;
 pub mod one;
 pub mod options;
+pub mod p2p;
 pub mod profile;
 pub mod stages;
 pub mod warnings;

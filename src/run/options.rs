@@ -94,6 +94,11 @@ pub enum Progress<'a> {
     Note(&'a str),
     /// The memory test of one GPU (`gpugate memtest`).
     Memtest(crate::memtest::MemtestProgress<'a>),
+    /// A peer-to-peer copy test starts between two GPUs (a burn-in's P2P stage).
+    P2pTest {
+        pair: (u32, u32),
+        test: &'a str,
+    },
     /// A burn-in interval ended on one GPU (`gpugate burn`), with the burn's time left.
     BurnInterval {
         device: u32,

@@ -266,6 +266,7 @@ impl<'a> Runner<'a> {
             memtest: Vec::new(),
             health: Vec::new(),
             burn: None,
+            p2p: None,
         };
         let crit = StoppingCriterion::for_level_with(opts.level, opts.sampling);
         let mut report = report;
@@ -403,6 +404,10 @@ impl<'a> Runner<'a> {
     }
 
     /// The run's seed (recorded in run.json), from which every workload's derives.
+    pub fn criterion(&self) -> &StoppingCriterion {
+        &self.crit
+    }
+
     pub fn seed(&self) -> u64 {
         self.report.seed
     }

@@ -5,7 +5,9 @@
 //! clean, and when its second GPU corrupts results after its first ones (`sdc-after`), runs at
 //! half speed (`slow=0.5`), has a stuck memory bit, a double-bit ECC error and a power cap,
 //! and its first GPU an Xid 79, each fault fails its own checks and no other (the power cap is
-//! reported, never failed); an interrupted burn is incomplete and fails.
+//! reported, never failed); its P2P stage passes every nvbandwidth test both ways when clean,
+//! and with `no-p2p` stages the copies through the host and fails the peer access the test's
+//! profile requires; an interrupted burn is incomplete and fails.
 //!
 //! The burns are small: `--gemm-size 384` (where a healthy simulated M40 reaches its FP32 pass
 //! line), one-second intervals, a ring of one or two sets (`--memory-share`). Their throughput
@@ -176,6 +178,17 @@ fn a_clean_burn_on_one_simulated_gpu_passes_all_but_its_memtest_coverage() {
         b.report.notes
     );
     assert_eq!(b.report.verdict, Verdict::Inconclusive);
+    // One GPU: the P2P stage says there is nothing to test, and no P2P check is made.
+    let p2p = b.report.p2p.as_ref().expect("a P2P section");
+    let said = "peer to peer not tested: the run has 1 GPU(s), and P2P needs two";
+    assert_eq!(p2p.note.as_deref(), Some(said));
+    assert!(p2p.pairs.is_empty());
+    assert!(
+        b.report.notes.iter().any(|n| n == said),
+        "{:?}",
+        b.report.notes
+    );
+    assert!(b.report.checks.iter().all(|c| !c.id.contains("p2p")));
     let section = b.report.burn.as_ref().expect("a burn section");
     assert_eq!((section.gemm_size, section.interval_s), (384, 1.0));
     let g = &section.gpus[0];
@@ -247,18 +260,25 @@ fn a_g2_2xlarge_burns_clean_then_sdc_after_and_a_slow_gpu1_fail_gpu1_only() {
         "host_fit_profile keeps [memtest]"
     );
     let text = text.replace("quick_duration_s = 120", "quick_duration_s = 3");
+    // Peer access required, and 10 GB/s each way (a simulated pair gives 11.4 for 1 MiB;
+    // the built-in profile requires neither, and host_fit_profile leaves its [p2p] out).
+    assert!(!text.contains("[p2p]"), "host_fit_profile keeps [p2p]");
     let memtest = "\n[memtest]\nmin_coverage_percent = 0.02\nsource = \"burn_runs\"\n";
-    std::fs::write(&profile, text + memtest).unwrap();
+    let p2p = "\n[p2p]\nrequire_peer_access = true\nmin_gbps = 10.0\nsource = \"burn_runs\"\n";
+    std::fs::write(&profile, text + memtest + p2p).unwrap();
     let mut args: Vec<&str> = SMALL.iter().copied().filter(|a| *a != "3s").collect();
     args.retain(|a| *a != "--duration");
     args.extend_from_slice(&[
         "--memory-share",
         "0.02",
+        "--p2p-mib",
+        "1",
         "--profile",
         profile.to_str().unwrap(),
     ]);
     let clean = burn(&Sim::new(&["m40", "m40"]), dir.path(), &args);
     assert_eq!(clean.code, Some(0), "{}", clean.describe());
+    p2p_between_healthy_gpus_passes(&clean);
     // The machine's total is the two GPUs loaded at the same time.
     let machine = clean.check("machine.fp32_gemm");
     assert_eq!(machine.verdict, Verdict::Pass, "{}", clean.describe());
@@ -297,7 +317,8 @@ fn a_g2_2xlarge_burns_clean_then_sdc_after_and_a_slow_gpu1_fail_gpu1_only() {
         .fault("gpu=1:stuck-bit=any:5")
         .fault(&format!("gpu=1:ecc=dbe@{XID_AT_S}"))
         .fault("gpu=1:power-cap")
-        .fault(&format!("gpu=0:xid=79@{XID_AT_S}"));
+        .fault(&format!("gpu=0:xid=79@{XID_AT_S}"))
+        .fault("no-p2p");
     // 5 s of load (the clean burn took the profile's 3 s): the faults at 5 s always come
     // before it ends.
     let mut faulted = args.clone();
@@ -305,6 +326,7 @@ fn a_g2_2xlarge_burns_clean_then_sdc_after_and_a_slow_gpu1_fail_gpu1_only() {
     let b = burn(&sim, dir.path(), &faulted);
     assert_eq!(b.code, Some(1), "{}", b.describe());
     health_and_memory_faults_fail_their_own_checks(&b);
+    no_p2p_stages_the_copies_and_fails_the_required_access(&b);
     let gpu1 = &b.report.burn.as_ref().unwrap().gpus[1];
     let first_bad = gpu1
         .intervals
@@ -356,6 +378,98 @@ fn a_g2_2xlarge_burns_clean_then_sdc_after_and_a_slow_gpu1_fail_gpu1_only() {
 /// machine slow enough to reach the load later, the event comes before it and is named by its
 /// time alone, which the test accepts: it asserts what is named, never a time.
 const XID_AT_S: &str = "5";
+
+/// The clean G2.2xlarge burn's P2P stage: both GPUs reach each other, every nvbandwidth test
+/// runs both ways, above the profile's 10 GB/s and with every byte right; the matrix is in the
+/// reports.
+fn p2p_between_healthy_gpus_passes(b: &Burn) {
+    let access = b.check("machine.p2p.gpu0_gpu1.peer_access");
+    assert_eq!(access.verdict, Verdict::Pass, "{}", access.reason);
+    let s = b.report.p2p.as_ref().expect("a P2P section");
+    assert_eq!((s.gpus.clone(), s.bytes), (vec![0, 1], 1 << 20));
+    assert_eq!(s.pairs.len(), 1);
+    assert!(s.pairs[0].fallback.is_none() && s.pairs[0].error.is_none());
+    let mut ran: Vec<String> = s.pairs[0].tests.iter().map(|t| t.id()).collect();
+    ran.sort();
+    let mut want = Vec::new();
+    for pair in ["gpu0_gpu1", "gpu1_gpu0"] {
+        for t in gpugate::model::p2p::PEER_TESTS {
+            want.push(format!("{pair}.{t}"));
+        }
+    }
+    want.sort();
+    assert_eq!(ran, want);
+    for id in &want {
+        for suffix in ["", ".verify"] {
+            let c = b.check(&format!("machine.p2p.{id}{suffix}"));
+            assert_eq!(c.verdict, Verdict::Pass, "{id}{suffix}: {}", c.reason);
+        }
+        let c = b.check(&format!("machine.p2p.{id}"));
+        assert_eq!(c.required, Some(10.0), "{id}");
+        assert!(
+            c.reason.contains("reaches the profile's 10.0 GB/s"),
+            "{}",
+            c.reason
+        );
+    }
+    // The bidirectional tests' other way runs at the same time, at the same rate here.
+    for t in &s.pairs[0].tests {
+        let g = t.gbps();
+        assert!(g > 10.0 && g < 12.4, "{}: {g}", t.id());
+        if let Some(r) = t.reverse_gbps {
+            assert!((r / g - 1.0).abs() < 1e-3, "{}: {r} vs {g}", t.id());
+        }
+    }
+    let md = std::fs::read_to_string(b.dir.join("report.md")).unwrap();
+    assert!(
+        md.contains("### P2P matrix")
+            && md.contains("| gpu0 | — | access · read 11.4 · write 11.4 |"),
+        "{md}"
+    );
+    let html = std::fs::read_to_string(b.dir.join("report.html")).unwrap();
+    assert!(html.contains("P2P matrix"), "report.html");
+    let junit = std::fs::read_to_string(b.dir.join("junit.xml")).unwrap();
+    assert!(junit.contains("machine.p2p.gpu1_gpu0.device_to_device_memcpy_write_ce"));
+}
+
+/// The faulted burn has `no-p2p`: cuDeviceCanAccessPeer answers 0 both ways, the copies are
+/// staged through host memory (verified, reported), and the profile's required peer access
+/// FAILS saying why and what to do.
+fn no_p2p_stages_the_copies_and_fails_the_required_access(b: &Burn) {
+    let access = b.check("machine.p2p.gpu0_gpu1.peer_access");
+    assert_eq!(access.verdict, Verdict::Fail, "{}", b.describe());
+    for says in [
+        "cuDeviceCanAccessPeer = 0 for GPU 0 → 1, cuDeviceCanAccessPeer = 0 for GPU 1 → 0",
+        "which the profile requires",
+        "staged through pinned host memory",
+    ] {
+        assert!(access.reason.contains(says), "{says}: {}", access.reason);
+    }
+    assert!(access.hint.contains("enable P2P"), "{}", access.hint);
+    let pair = &b.report.p2p.as_ref().expect("a P2P section").pairs[0];
+    assert!(!pair.a_to_b && !pair.b_to_a);
+    let names: Vec<&str> = pair.tests.iter().map(|t| t.name.as_str()).collect();
+    let staged = gpugate::model::p2p::HOST_STAGED;
+    assert_eq!(names, [staged, staged]);
+    for id in ["gpu0_gpu1", "gpu1_gpu0"] {
+        let c = b.check(&format!("machine.p2p.{id}.{staged}.verify"));
+        assert_eq!(c.verdict, Verdict::Pass, "{}", c.reason);
+        let bw = b.check(&format!("machine.p2p.{id}.{staged}"));
+        assert_eq!(bw.verdict, Verdict::Pass, "{}", bw.reason);
+        assert!(bw.reason.contains("through host memory"), "{}", bw.reason);
+        // Staged: the two links' times added; GPU 1 runs at half speed (slow=0.5), so
+        // 1 / (1/12.4 + 1/6.2) = 4.1 GB/s, less two latencies per copy (3.9 for 1 MiB).
+        let g = bw.observed.unwrap();
+        assert!(g > 3.5 && g < 4.2, "{id}: {g}");
+    }
+    assert!(b
+        .report
+        .checks
+        .iter()
+        .all(|c| !c.id.contains("_memcpy_read_ce") && !c.id.contains("_memcpy_write_ce")));
+    let md = std::fs::read_to_string(b.dir.join("report.md")).unwrap();
+    assert!(md.contains("no access · host-staged"), "{md}");
+}
 
 /// The faulted G2.2xlarge burn's memory and health checks: each fault fails its own.
 fn health_and_memory_faults_fail_their_own_checks(b: &Burn) {

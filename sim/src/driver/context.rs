@@ -363,7 +363,11 @@ pub extern "C" fn cuCtxSetCacheConfig(config: c_int) -> CUresult {
 }
 
 /// `CUresult cuCtxEnablePeerAccess(CUcontext peerContext, unsigned int Flags)`: kernels of the
-/// current context may then use the peer context's allocations.
+/// current context may then use the peer context's allocations, and peer copies between the
+/// two run over the link. The peer being the current context is CUDA_ERROR_INVALID_CONTEXT,
+/// flags other than 0 CUDA_ERROR_INVALID_VALUE, a pair cuDeviceCanAccessPeer answers 0 for (a
+/// device and itself, a GPU with `no-p2p`) CUDA_ERROR_PEER_ACCESS_UNSUPPORTED, a second
+/// enabling CUDA_ERROR_PEER_ACCESS_ALREADY_ENABLED.
 #[no_mangle]
 pub extern "C" fn cuCtxEnablePeerAccess(peer: CUcontext, flags: c_uint) -> CUresult {
     guard(|| {
@@ -377,8 +381,9 @@ pub extern "C" fn cuCtxEnablePeerAccess(peer: CUcontext, flags: c_uint) -> CUres
         if flags != 0 {
             return Err(CUresult::CUDA_ERROR_INVALID_VALUE);
         }
-        if st.ctxs[&p].device == st.ctxs[&cur].device {
-            // cuDeviceCanAccessPeer says 0 for a device and itself.
+        let (a, b) = (st.ctxs[&cur].device, st.ctxs[&p].device);
+        if a == b || d.gpu(a).faults.no_p2p || d.gpu(b).faults.no_p2p {
+            // cuDeviceCanAccessPeer says 0 for a device and itself, and under `no-p2p`.
             return Err(CUresult::CUDA_ERROR_PEER_ACCESS_UNSUPPORTED);
         }
         let c = st.ctxs.get_mut(&cur).expect("current context exists");

@@ -308,7 +308,9 @@ pub unsafe extern "C" fn cuDeviceGetAttribute(
 }
 
 /// `CUresult cuDeviceCanAccessPeer(int *canAccessPeer, CUdevice dev, CUdevice peerDev)`:
-/// simulated GPUs can all reach each other (not a device itself).
+/// simulated GPUs can all reach each other, except a device itself (0, as the real driver
+/// answers) and a pair in which a GPU has the `no-p2p` fault (0). An invalid device is
+/// CUDA_ERROR_INVALID_DEVICE.
 ///
 /// # Safety
 /// `can` must be NULL or writable.
@@ -322,8 +324,9 @@ pub unsafe extern "C" fn cuDeviceCanAccessPeer(
         let d = driver()?;
         let a = d.device(dev)?;
         let b = d.device(peer)?;
+        let reachable = a != b && !d.gpu(a).faults.no_p2p && !d.gpu(b).faults.no_p2p;
         // SAFETY: out-pointer from the caller.
-        unsafe { out(can, (a != b) as c_int) }
+        unsafe { out(can, reachable as c_int) }
     })
 }
 

@@ -273,7 +273,14 @@ fn copy(dst: Spec, src: Spec, n: usize, q: Queue) -> CuResult {
                     (a.device, CopyKind::DeviceToDevice)
                 } else {
                     let other = d.gpu(a.device).pcie_link();
-                    (b.device, CopyKind::Peer { other_link: other })
+                    let direct = peer_enabled(&st, a.ctx, b.ctx);
+                    (
+                        b.device,
+                        CopyKind::Peer {
+                            other_link: other,
+                            direct,
+                        },
+                    )
                 }
             }
             (End::Host { .. }, End::Host { .. }) => (ctx_dev, CopyKind::HostToHost),
@@ -295,11 +302,25 @@ fn copy(dst: Spec, src: Spec, n: usize, q: Queue) -> CuResult {
     // by the Arcs held here; host ranges are the caller's promise, as for the real driver.
     // `copy` (memmove) is used because a device-to-device copy may overlap.
     unsafe { std::ptr::copy(src_end.ptr() as *const u8, dst_end.ptr(), n as usize) };
+    if let (End::Device { alloc, offset }, CopyKind::Peer { .. }) = (&dst_end, kind) {
+        if d.gpu(alloc.device).faults.p2p_sdc {
+            // SAFETY: offset + n/2 < offset + n lies within the allocation (checked above).
+            unsafe { *alloc.ptr.add((*offset + n / 2) as usize) ^= 1 };
+        }
+    }
     if let End::Device { alloc, .. } = &dst_end {
         force_stuck(alloc, stuck);
     }
     finish_copy(d, target, gpu_index, kind, n, q);
     Ok(())
+}
+
+/// Whether a copy between allocations of contexts `a` and `b` goes over the link: either
+/// context has enabled peer access to the other (cuCtxEnablePeerAccess). Otherwise the driver
+/// stages it through host memory.
+fn peer_enabled(st: &Inner, a: u64, b: u64) -> bool {
+    let has = |x: u64, y: u64| st.ctxs.get(&x).is_some_and(|c| c.peers.contains(&y));
+    has(a, b) || has(b, a)
 }
 
 fn finish_copy(d: &Driver, target: Target, gpu_index: usize, kind: CopyKind, n: u64, q: Queue) {

@@ -27,7 +27,9 @@
 //! Copies: `copy_latency_us·1e-6 + bytes / rate` with rate = PCIe link (current gen × width) ×
 //! pcie_eff × s for host↔device (× pageable_eff for host memory that is not pinned),
 //! memory_bw × mem_eff × s / 2 for device→device on one GPU (each byte is read and written),
-//! and the slower of the two links for a peer copy. Memset: overhead + bytes / (memory_bw ·
+//! and the slower of the two links for a peer copy between contexts with peer access enabled
+//! (without it, the driver stages the copy through host memory: the two links' times add up,
+//! with two latencies). Memset: overhead + bytes / (memory_bw ·
 //! mem_eff · s).
 //!
 //! Event timing ([`reported_elapsed`]): `cuEventElapsedTime` reports the simulated time between
@@ -183,9 +185,12 @@ pub enum CopyKind {
     },
     /// Both ends on the same GPU.
     DeviceToDevice,
-    /// Between two GPUs; the other GPU's factors give its link.
+    /// Between two GPUs; the other GPU's factors give its link. `direct`: peer access is
+    /// enabled between their contexts, so the copy crosses the links once; otherwise the
+    /// driver stages it through host memory (device to host, then host to device).
     Peer {
         other_link: (u32, u32),
+        direct: bool,
     },
     HostToHost,
 }
@@ -224,10 +229,23 @@ pub fn copy_seconds(model: &DeviceModel, f: Factors, kind: CopyKind, bytes: u64)
             }
         }
         CopyKind::DeviceToDevice => t.memory_gbps * 1e9 * t.memory_efficiency * f.slow / 2.0,
-        CopyKind::Peer { other_link } => {
+        CopyKind::Peer {
+            other_link,
+            direct: true,
+        } => {
             link_bytes_per_second(f.link).min(link_bytes_per_second(other_link))
                 * t.pcie_efficiency
                 * f.slow
+        }
+        CopyKind::Peer {
+            other_link,
+            direct: false,
+        } => {
+            // Staged: each byte crosses one link to the host, then the other: the two times
+            // add up (1 / rate = 1 / r_a + 1 / r_b), and a second copy's latency.
+            let r = |l| link_bytes_per_second(l) * t.pcie_efficiency * f.slow;
+            let rate = 1.0 / (1.0 / r(f.link) + 1.0 / r(other_link));
+            return 2.0 * latency + bytes as f64 / rate;
         }
         // Host memory: a memcpy on the host, at about 10 GB/s.
         CopyKind::HostToHost => 10e9,

@@ -64,6 +64,10 @@ pub fn burn(opts: &BurnOptions, progress: &mut dyn FnMut(Progress)) -> Result<Ru
     let mut plan = runner.plan_of(jobs);
     let mut health = BurnHealth::begin(&runner.gpus(), runner.started());
     let open = test_and_open(&mut runner, &mut plan, opts.memtest_share(profile))?;
+    if !crate::stop::requested() {
+        let bytes = opts.p2p_bytes.unwrap_or(crate::p2p::DEFAULT_P2P_BYTES);
+        super::p2p::p2p_gpus(&mut runner, &open, bytes)?;
+    }
     let sec = section(&settings, opts, limits);
     runner.record(|r| r.burn = Some(sec))?;
     let loading = Instant::now();

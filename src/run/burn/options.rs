@@ -39,6 +39,8 @@ pub struct BurnOptions {
     pub memory_share: Option<f64>,
     /// GPU ordinals; None = all.
     pub gpus: Option<Vec<u32>>,
+    /// Bytes of each copy of the P2P stage; None = [`crate::p2p::DEFAULT_P2P_BYTES`].
+    pub p2p_bytes: Option<usize>,
     pub out: PathBuf,
     pub seed: Option<u64>,
     pub retune: bool,
@@ -290,6 +292,7 @@ mod tests {
             gemm_size: None,
             memory_share: None,
             gpus: None,
+            p2p_bytes: None,
             out: PathBuf::from("unused"),
             seed: None,
             retune: false,
