@@ -777,7 +777,7 @@ fn profile_and_inventory_text() {
         text.contains("at most 10 new corrected ECC errors, 100 PCIe replays, 5 %"),
         "{text}"
     );
-    assert!(text.contains("fewer than 62 retired pages"), "{text}");
+    assert!(text.contains("fewer than 63 retired pages"), "{text}");
     assert!(
         text.contains("burn      quick 2, standard 10, full 60 minutes"),
         "{text}"
