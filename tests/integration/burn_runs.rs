@@ -183,6 +183,19 @@ fn a_clean_burn_on_one_simulated_gpu_passes_all_but_its_memtest_coverage() {
     assert!(g.intervals.iter().all(|i| i.launches > 0 && i.errors == 0));
     assert!(g.intervals.iter().all(|i| i.fp32_tflops > 4.2), "{g:?}");
     assert_eq!(g.sdc_count, 0);
+    // The simulator's power and heat follow the load (sim/src/power.rs): under the burn the
+    // M40 heats from its first interval to its last and, hotter, draws more; never above its
+    // 250 W limit.
+    let (first, last) = (&g.intervals[0], &g.intervals[g.intervals.len() - 1]);
+    let heat = |i: &gpugate::model::burn::BurnInterval| (i.temperature_c, i.power_w);
+    assert!(g.intervals.len() >= 2, "{g:?}");
+    match (heat(first), heat(last)) {
+        ((Some(t0), Some(p0)), (Some(t1), Some(p1))) => {
+            assert!(t1 > t0 && p1 > p0, "{:?} -> {:?}", heat(first), heat(last));
+            assert!(p1 > 100.0 && p1 <= 250.0, "{p0} W, {p1} W");
+        }
+        other => panic!("no NVML temperature and power in the burn's intervals: {other:?}"),
+    }
     // The first result of each lane is checked; a set identical to it (compared on the GPU)
     // is not copied back to be checked again.
     assert!(g.freivalds.len() == 3 && g.freivalds.iter().all(|f| f.passed));

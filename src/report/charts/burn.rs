@@ -6,8 +6,7 @@
 use plotters::prelude::*;
 
 use super::{
-    draw, gpu_label, title, Chart, ChartKind, Mark, AMBER, BLUE, BROWN, GREEN, ORANGE, PURPLE,
-    RED,
+    draw, gpu_label, title, Chart, ChartKind, Mark, AMBER, BLUE, BROWN, GREEN, ORANGE, PURPLE, RED,
 };
 use crate::model::burn::{BurnInterval, GpuBurn};
 use crate::model::RunReport;

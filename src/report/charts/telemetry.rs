@@ -4,9 +4,7 @@
 
 use plotters::prelude::*;
 
-use super::{
-    draw, gpu_label, title, Chart, ChartKind, Mark, BLUE, GREEN, RED,
-};
+use super::{draw, gpu_label, title, Chart, ChartKind, Mark, BLUE, GREEN, RED};
 use crate::model::telemetry::TelemetryPoint;
 use crate::model::RunReport;
 
