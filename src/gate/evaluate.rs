@@ -85,15 +85,26 @@ pub fn completeness(r: &RunReport, out: &mut Vec<Check>) {
     match (&r.interrupted, r.complete) {
         (_, true) => {
             c.verdict = Some(Verdict::Pass);
-            c.reason = format!("the run finished: {} results", r.results.len());
+            c.reason = if r.results.is_empty() && !r.memtest.is_empty() {
+                let did = crate::model::memtest::done_so_far(&r.memtest, 0, 0);
+                format!("the run finished: {did}")
+            } else {
+                format!("the run finished: {} results", r.results.len())
+            };
         }
         (Some(i), false) => {
             c.verdict = Some(Verdict::Fail);
             c.required = Some(i.planned_workloads as f64);
             c.reason = format!(
-                "interrupted by {} at {} after {} of {} workloads: what was measured is \
-                 reported, the rest was not measured",
-                i.signal, i.at, i.finished_workloads, i.planned_workloads
+                "interrupted by {} at {} after {}: what was measured is reported, the rest was \
+                 not measured",
+                i.signal,
+                i.at,
+                crate::model::memtest::done_so_far(
+                    &r.memtest,
+                    i.finished_workloads,
+                    i.planned_workloads
+                )
             );
             c.hint = "run it again to the end; a run that did not finish never passes".into();
         }
