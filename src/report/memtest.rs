@@ -53,9 +53,9 @@ pub fn gpu_summary(m: &MemtestReport) -> String {
         .share_of_free_percent()
         .map_or_else(String::new, |s| format!(" ({s:.1} % of the free memory)"));
     format!(
-        "GPU {}: {} bytes{share} in {} allocation(s), {} pattern(s) run, {}",
+        "GPU {}: {}{share} in {} allocation(s), {} pattern(s) run, {}",
         m.device,
-        m.covered_bytes,
+        fmt_bytes(m.covered_bytes),
         m.allocations,
         m.patterns.len(),
         match errors {
@@ -63,6 +63,15 @@ pub fn gpu_summary(m: &MemtestReport) -> String {
             n => format!("{n} word(s) read back wrong"),
         }
     )
+}
+
+/// Bytes for a reader: "21.0 MB", "21.60 GB".
+fn fmt_bytes(b: u64) -> String {
+    if b >= 1_000_000_000 {
+        format!("{:.2} GB", b as f64 / 1e9)
+    } else {
+        format!("{:.1} MB", b as f64 / 1e6)
+    }
 }
 
 /// A pattern's row: GPU, pattern, passes, GB covered, seconds, errors, result.

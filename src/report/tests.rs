@@ -1363,11 +1363,11 @@ fn the_memory_test_section_lists_patterns_and_errors_failing_gpu_first() {
             .unwrap_or_else(|| panic!("no line {s:?} in\n{section}"))
     };
     let gpu1 = at(
-        "- **FAIL** GPU 1: 20971520 bytes (90.9 % of the free memory) in 1 \
+        "- **FAIL** GPU 1: 21.0 MB (90.9 % of the free memory) in 1 \
                    allocation(s), 2 pattern(s) run, 25 word(s) read back wrong",
     );
     let gpu0 = at(
-        "- **pass** GPU 0: 20971520 bytes (90.9 % of the free memory) in 1 \
+        "- **pass** GPU 0: 21.0 MB (90.9 % of the free memory) in 1 \
                    allocation(s), 1 pattern(s) run, no error",
     );
     assert!(gpu1 < gpu0, "{section}");

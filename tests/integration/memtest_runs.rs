@@ -128,8 +128,9 @@ fn memtest_on_a_stuck_bit_fails_the_gpu_naming_address_bit_expected_and_found() 
     assert!(md.contains("- **FAIL** GPU 0: "), "{md}");
     let p = m.patterns.iter().find(|p| !p.recorded.is_empty()).unwrap();
     let first = &p.recorded[0];
+    let w = first.width_bits as usize / 4 + 2;
     let row = format!(
-        "| gpu0 | {} | {:#x} | 5 | {:#010x} | {:#010x} |",
+        "| gpu0 | {} | {:#x} | 5 | {:#0w$x} | {:#0w$x} |",
         p.pattern, first.address, first.expected, first.found
     );
     assert!(
