@@ -215,7 +215,7 @@ fn telemetry_follows_the_model_the_faults_and_the_open_contexts() {
         assert!((60_000..=250_000).contains(&loaded), "{loaded} mW");
         assert!(uint(|v| nvmlDeviceGetTemperature(g0, 0, v)) >= 32);
         nok(nvmlDeviceGetUtilizationRates(g0, &mut u));
-        assert!(u.gpu >= 20 && u.memory == (u.gpu + 1) / 2, "{u:?}");
+        assert!(u.gpu >= 20 && u.memory.abs_diff(u.gpu / 2) <= 1, "{u:?}");
         assert_eq!(uint(|v| nvmlDeviceGetPowerUsage(g1, v)), h100_before);
         assert_eq!(h100_before, 70_000);
         assert_eq!(uint(|v| nvmlDeviceGetEnforcedPowerLimit(g0, v)), 250_000);

@@ -136,6 +136,10 @@ fn ticked<X: AsRangedCoord<Value = f64>>(x: X, ticks: Vec<f64>) -> Ticked<X::Coo
     }
 }
 
+/// A panel over time, as [`time_panel`] gives it: time on x, the panel's value on y.
+type TimeChart<'a, 'b> =
+    ChartContext<'a, SVGBackend<'b>, Cartesian2d<Ticked<RangedCoordf64>, RangedCoordf64>>;
+
 /// A panel's plot over time since `what` started (the telemetry and burn charts): the x axis
 /// from 0 to its last tick past `t_end` (so that no grid line falls outside the plot), `y` as
 /// given and described by `y_desc`; only the `last` panel of a stack names the time axis. The
@@ -146,10 +150,7 @@ fn time_panel<'a, 'b>(
     y: Range<f64>,
     t_end: f64,
     (last, what): (bool, &str),
-) -> Result<
-    ChartContext<'a, SVGBackend<'b>, Cartesian2d<Ticked<RangedCoordf64>, RangedCoordf64>>,
-    Box<dyn std::error::Error>,
-> {
+) -> Result<TimeChart<'a, 'b>, Box<dyn std::error::Error>> {
     let (x_end, xticks) = nice_ticks(t_end);
     let mut chart = ChartBuilder::on(area)
         .margin_top(10)
