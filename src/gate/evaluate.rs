@@ -73,15 +73,26 @@ fn simulated_devices(r: &RunReport, checks: &mut [Check]) {
 /// `run.complete`: PASSES when the run finished; FAILS for a run that was interrupted or
 /// killed (a run that did not finish is never green, whatever it measured).
 pub fn completeness(r: &RunReport, out: &mut Vec<Check>) {
+    // A memory test plans no workload: it counts its patterns run to their end.
+    let memtest_only = r.results.is_empty() && !r.memtest.is_empty();
     let mut c = check(
         "completeness",
         "run.complete".into(),
         CheckKind::Run,
         None,
         "The run finished",
-        "workloads",
+        if memtest_only {
+            "patterns"
+        } else {
+            "workloads"
+        },
     );
-    c.observed = Some(r.results.len() as f64);
+    c.observed = Some(if memtest_only {
+        let done = r.memtest.iter().flat_map(|m| &m.patterns);
+        done.filter(|p| p.failed.is_none()).count() as f64
+    } else {
+        r.results.len() as f64
+    });
     match (&r.interrupted, r.complete) {
         (_, true) => {
             c.verdict = Some(Verdict::Pass);
@@ -94,7 +105,7 @@ pub fn completeness(r: &RunReport, out: &mut Vec<Check>) {
         }
         (Some(i), false) => {
             c.verdict = Some(Verdict::Fail);
-            c.required = Some(i.planned_workloads as f64);
+            c.required = (!memtest_only).then_some(i.planned_workloads as f64);
             c.reason = format!(
                 "interrupted by {} at {} after {}: what was measured is reported, the rest was \
                  not measured",
