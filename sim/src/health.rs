@@ -117,15 +117,17 @@ impl HealthFaults {
             .is_some_and(|(_, at)| at.is_some_and(|t| now_s >= t))
     }
 
-    /// The temperature under load at `now_s`, from the model's load and slowdown temperatures.
-    pub fn load_temperature_c(&self, load_c: u32, slowdown_c: u32, now_s: f64) -> u32 {
+    /// The temperature reported at `now_s`, °C, from the model's temperature `model_c`
+    /// (`crate::power`): `thermal=RISE[@T]` adds RISE °C per second since the driver started,
+    /// up to the slowdown temperature, which it reports from T on.
+    pub fn temperature_c(&self, model_c: f64, slowdown_c: u32, now_s: f64) -> u32 {
         match self.thermal {
             _ if self.hw_slowdown(now_s) => slowdown_c,
             Some((rise, _)) => {
-                let t = f64::from(load_c) + rise * now_s.max(0.0);
+                let t = model_c + rise * now_s.max(0.0);
                 t.min(f64::from(slowdown_c)).round() as u32
             }
-            None => load_c,
+            None => model_c.round() as u32,
         }
     }
 
@@ -278,10 +280,10 @@ mod tests {
         assert_eq!((h.pending(1.0), h.pending(2.5)), (false, true));
         assert_eq!(h.retired(2.5), (0, 1));
         assert_eq!(h.xid_events(), vec![(79, 1.0), (48, 2.0)]);
-        assert_eq!(h.load_temperature_c(60, 90, 1.0), 70);
-        assert_eq!(h.load_temperature_c(60, 90, 2.9), 89);
+        assert_eq!(h.temperature_c(60.0, 90, 1.0), 70);
+        assert_eq!(h.temperature_c(60.0, 90, 2.9), 89);
         assert!(!h.hw_slowdown(2.9) && h.hw_slowdown(3.0));
-        assert_eq!(h.load_temperature_c(60, 90, 3.0), 90);
-        assert_eq!(HealthFaults::default().load_temperature_c(60, 90, 50.0), 60);
+        assert_eq!(h.temperature_c(60.0, 90, 3.0), 90);
+        assert_eq!(HealthFaults::default().temperature_c(60.4, 90, 50.0), 60);
     }
 }

@@ -23,6 +23,8 @@
 //! - `model`, `config`: device models (TOML) and faults, from the launcher's environment.
 //! - `driver`: the CUDA driver API (`cu*` symbols, C ABI) over `ptx` and `exec`, with the time
 //!   model behind events.
+//! - `power`: the load-following power and heat of each GPU (what NVML reports of them),
+//!   driven by the driver's operations.
 //! - `nvml`: the NVML API (`nvml*` symbols).
 //! - [`cublas`]: the cuBLAS entry points gpugate's cuBLAS peer calls (`cublas*` symbols), in the
 //!   same library, over the driver's contexts, streams and memory.
@@ -42,6 +44,7 @@ pub mod model;
 pub mod nvenc;
 pub mod nvml;
 pub mod nvml_health;
+pub mod power;
 pub mod ptx;
 
 /// FNV-1a, 64 bits (stable UUIDs per model, stable directory names per library path).

@@ -143,17 +143,25 @@ pub struct Driver {
 #[serde(deny_unknown_fields)]
 pub struct Nvml {
     pub power_limit_w: u32,
-    /// Board power with no context open.
+    /// Board power idle, at the idle temperature (`crate::power`: the power and heat follow
+    /// the load).
     pub idle_power_w: u32,
-    /// Board power while a context is open (the process is using the GPU).
+    /// Board power at full load, levelled off at the load temperature.
     pub load_power_w: u32,
+    /// The temperature an idle GPU levels off at.
     pub idle_temperature_c: u32,
+    /// The temperature a fully loaded GPU levels off at.
     pub load_temperature_c: u32,
     /// Where thermal slowdown starts: the temperature the `throttle` fault reports.
     pub slowdown_temperature_c: u32,
     pub video_clock_mhz: u32,
     /// The SM clock under the `throttle` fault, as a fraction of the max clock.
     pub throttle_clock_fraction: f64,
+    /// Static (leakage) power that a degree of die temperature adds, W per °C
+    /// (`crate::power`).
+    pub leakage_w_per_c: f64,
+    /// Time constant of the first-order heating and cooling, seconds (`crate::power`).
+    pub thermal_time_constant_s: f64,
 }
 
 /// The hardware video encoder (NVENC) of the simulated `libnvidia-encode.so.1`.
@@ -362,6 +370,30 @@ pub fn parse(text: &str, what: &str) -> Result<DeviceModel, ModelError> {
 }
 
 impl DeviceModel {
+    /// The `[nvml]` constants the power and heat model (`crate::power`) relies on.
+    fn validate_heat(&self) -> Result<(), String> {
+        let n = &self.nvml;
+        if !(n.idle_power_w < n.load_power_w && n.load_power_w <= n.power_limit_w) {
+            return Err("nvml: need idle_power_w < load_power_w <= power_limit_w".into());
+        }
+        if n.idle_temperature_c >= n.load_temperature_c {
+            return Err("nvml: need idle_temperature_c < load_temperature_c".into());
+        }
+        if !(n.thermal_time_constant_s > 0.0 && n.thermal_time_constant_s.is_finite()) {
+            return Err("nvml.thermal_time_constant_s must be > 0".into());
+        }
+        let th = crate::power::Thermal::of(n, false);
+        if !(n.leakage_w_per_c >= 0.0 && th.dynamic_w > 0.0) {
+            return Err(format!(
+                "nvml.leakage_w_per_c must be >= 0 and leave load_power_w above idle_power_w \
+                 at the idle temperature ({} W x {} C is too much)",
+                n.leakage_w_per_c,
+                n.load_temperature_c - n.idle_temperature_c
+            ));
+        }
+        Ok(())
+    }
+
     /// Checks the ranges that the driver relies on; `what` names the model in the error.
     pub fn validate(&self, what: &str) -> Result<(), ModelError> {
         let bad = |reason: String| ModelError::Invalid {
@@ -456,6 +488,7 @@ impl DeviceModel {
                 "compute.shared_per_block_optin must be >= shared_per_block".to_string(),
             ));
         }
+        self.validate_heat().map_err(bad)?;
         if self.pci.bus_ids.is_empty() || self.pci.bus_ids.iter().any(|&b| b > 0xff) {
             return Err(bad("pci.bus_ids must list bus numbers 0..=255".to_string()));
         }

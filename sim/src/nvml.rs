@@ -2,16 +2,18 @@
 //! inventory make, with the NVML C ABI and return codes.
 //!
 //! Values come from each GPU's model, with its faults applied, and from the driver's state:
-//! while a context is open on a GPU (the process is using it) NVML reports it under load (max
-//! SM clock, load power and temperature, 100 % utilisation, P0); otherwise idle. Under the
+//! while a context is open on a GPU (the process is using it) NVML reports its max SM clock and
+//! P0, otherwise its idle clock and P8; its power, temperature and utilisation follow the work
+//! that runs on it (`crate::power`: they rise under load and level off). Under the
 //! `throttle` fault the SM clock is held at the model's throttle fraction, the temperature is at
 //! the slowdown threshold and the clocks-event reasons are SW + HW thermal slowdown. The
 //! `pcie` fault changes the current link (the max link stays the model's); `launch-fail-after`
 //! makes the uncorrectable ECC counters 1 once it fired. The health faults (`crate::health`)
 //! move the ECC counters from their time, heat the GPU under load up to a hardware slowdown
-//! (`thermal=RISE[@T]`) and cap its power (`power-cap`); the other health entry points
-//! (retired pages, row remapping, PCIe replays, event sets) are in `crate::nvml_health`.
-//! Everything is deterministic for a given time since the driver started.
+//! (`thermal=RISE[@T]`) and hold its power at its limit under load (`power-cap`); the other
+//! health entry points (retired pages, row remapping, PCIe replays, event sets) are in
+//! `crate::nvml_health`. Everything but the power, temperature and utilisation (which follow
+//! the work run) is deterministic for a given time since the driver started.
 //!
 //! UUID and PCI bus id strings are exactly what gpugate formats from the driver API
 //! ("GPU-xxxxxxxx-…", "00000000:BB:DD.0"), so it finds each NVML device by them.
@@ -647,19 +649,19 @@ pub unsafe extern "C" fn nvmlDeviceGetDefaultApplicationsClock(
     unsafe { clock_query(device, kind, clock, app_clock) }
 }
 
-/// The GPU temperature now, °C: under load, rising with `thermal=RISE[@T]`.
+/// The GPU temperature now, °C: the load-following model's (`crate::power`), with
+/// `thermal=RISE[@T]` on top while a context is open; the slowdown temperature under `throttle`.
 pub fn temperature(g: &Gpu) -> u32 {
     let n = &g.model.nvml;
+    let model_c = g.heat().temperature_c;
     if g.faults.throttle {
         n.slowdown_temperature_c
     } else if g.is_open() {
-        g.faults.health.load_temperature_c(
-            n.load_temperature_c,
-            n.slowdown_temperature_c,
-            uptime_s(),
-        )
+        g.faults
+            .health
+            .temperature_c(model_c, n.slowdown_temperature_c, uptime_s())
     } else {
-        n.idle_temperature_c
+        model_c.round() as u32
     }
 }
 
@@ -684,16 +686,10 @@ pub unsafe extern "C" fn nvmlDeviceGetTemperature(
     })
 }
 
-/// Board power now, mW: under `power-cap`, the power limit while under load.
+/// Board power now, mW: the load-following model's (`crate::power`; under `power-cap` held at
+/// the power limit while loaded).
 pub fn power_mw(g: &Gpu) -> u32 {
-    let n = &g.model.nvml;
-    1000 * if g.is_open() && g.faults.health.power_cap {
-        n.power_limit_w
-    } else if g.is_open() {
-        n.load_power_w
-    } else {
-        n.idle_power_w
-    }
+    (g.heat().power_w * 1000.0).round() as u32
 }
 
 /// `nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t device, unsigned int *power)` (mW)
@@ -768,7 +764,7 @@ pub fn reasons(g: &Gpu) -> u64 {
         REASON_SW_THERMAL_SLOWDOWN | REASON_HW_THERMAL_SLOWDOWN
     } else if h.hw_slowdown(uptime_s()) {
         REASON_HW_SLOWDOWN | REASON_HW_THERMAL_SLOWDOWN
-    } else if g.is_open() && h.power_cap {
+    } else if g.is_open() && g.heat().capped {
         REASON_SW_POWER_CAP
     } else if g.is_open() {
         0
@@ -918,7 +914,8 @@ pub unsafe extern "C" fn nvmlDeviceGetMemoryBusWidth(
 }
 
 /// `nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t device, nvmlUtilization_t
-/// *utilization)`: 100 % GPU and 50 % memory while a context is open, else 0.
+/// *utilization)`: the GPU's busy share over the last second (`crate::power`), and half of it
+/// for the memory.
 ///
 /// # Safety
 /// `u` must be NULL or writable.
@@ -929,13 +926,10 @@ pub unsafe extern "C" fn nvmlDeviceGetUtilizationRates(
 ) -> NvmlReturn {
     nguard(|| {
         let g = gpu(device)?;
-        let v = if g.is_open() {
-            NvmlUtilization {
-                gpu: 100,
-                memory: 50,
-            }
-        } else {
-            NvmlUtilization::default()
+        let busy = g.heat().utilization;
+        let v = NvmlUtilization {
+            gpu: (100.0 * busy).round() as c_uint,
+            memory: (50.0 * busy).round() as c_uint,
         };
         // SAFETY: the caller's out-pointer.
         unsafe { put(u, v) }

@@ -197,17 +197,33 @@ fn telemetry_follows_the_model_the_faults_and_the_open_contexts() {
             uint(|v| nvmlDeviceGetApplicationsClock(g0, NVML_CLOCK_SM, v)),
             948
         );
-        assert_eq!(uint(|v| nvmlDeviceGetPowerUsage(g0, v)), 225_000);
+        // Open but idle: the power, temperature and utilisation follow the work, not the
+        // context (sim/src/power.rs).
+        assert_eq!(uint(|v| nvmlDeviceGetPowerUsage(g0, v)), 30_000);
+        assert_eq!(uint(|v| nvmlDeviceGetTemperature(g0, 0, v)), 32);
+        let mut u = NvmlUtilization::default();
+        nok(nvmlDeviceGetUtilizationRates(g0, &mut u));
+        assert_eq!((u.gpu, u.memory), (0, 0));
+        // Memsets back to back for 0.4 s: the M40 draws more, heats and is busy, and no
+        // more than its limit; the H100 beside it stays idle (each GPU has its own state).
+        let h100_before = uint(|v| nvmlDeviceGetPowerUsage(g1, v));
+        let t0 = std::time::Instant::now();
+        while t0.elapsed().as_secs_f64() < 0.4 {
+            ok(cuMemsetD8_v2(p, 0x5a, 1 << 20));
+        }
+        let loaded = uint(|v| nvmlDeviceGetPowerUsage(g0, v));
+        assert!((60_000..=250_000).contains(&loaded), "{loaded} mW");
+        assert!(uint(|v| nvmlDeviceGetTemperature(g0, 0, v)) >= 32);
+        nok(nvmlDeviceGetUtilizationRates(g0, &mut u));
+        assert!(u.gpu >= 20 && u.memory.abs_diff(u.gpu / 2) <= 1, "{u:?}");
+        assert_eq!(uint(|v| nvmlDeviceGetPowerUsage(g1, v)), h100_before);
+        assert_eq!(h100_before, 70_000);
         assert_eq!(uint(|v| nvmlDeviceGetEnforcedPowerLimit(g0, v)), 250_000);
         assert_eq!(uint(|v| nvmlDeviceGetPowerManagementLimit(g0, v)), 250_000);
-        assert_eq!(uint(|v| nvmlDeviceGetTemperature(g0, 0, v)), 64);
         assert_eq!(uint(|v| nvmlDeviceGetPerformanceState(g0, v)), 0);
         let mut r = 9u64;
         nok(nvmlDeviceGetCurrentClocksThrottleReasons(g0, &mut r));
         assert_eq!(r, 0, "a healthy GPU under load has no throttle reason");
-        let mut u = NvmlUtilization::default();
-        nok(nvmlDeviceGetUtilizationRates(g0, &mut u));
-        assert_eq!(u.gpu, 100);
         let mut mem = NvmlMemory::default();
         nok(nvmlDeviceGetMemoryInfo(g0, &mut mem));
         assert_eq!(mem.total, m40.memory.total_bytes);

@@ -74,27 +74,49 @@ fn simulated_devices(r: &RunReport, checks: &mut [Check]) {
 /// `run.complete`: PASSES when the run finished; FAILS for a run that was interrupted or
 /// killed (a run that did not finish is never green, whatever it measured).
 pub fn completeness(r: &RunReport, out: &mut Vec<Check>) {
+    // A memory test plans no workload: it counts its patterns run to their end.
+    let memtest_only = r.results.is_empty() && !r.memtest.is_empty();
     let mut c = check(
         "completeness",
         "run.complete".into(),
         CheckKind::Run,
         None,
         "The run finished",
-        "workloads",
+        if memtest_only {
+            "patterns"
+        } else {
+            "workloads"
+        },
     );
-    c.observed = Some(r.results.len() as f64);
+    c.observed = Some(if memtest_only {
+        let done = r.memtest.iter().flat_map(|m| &m.patterns);
+        done.filter(|p| p.failed.is_none()).count() as f64
+    } else {
+        r.results.len() as f64
+    });
     match (&r.interrupted, r.complete) {
         (_, true) => {
             c.verdict = Some(Verdict::Pass);
-            c.reason = format!("the run finished: {} results", r.results.len());
+            c.reason = if r.results.is_empty() && !r.memtest.is_empty() {
+                let did = crate::model::memtest::done_so_far(&r.memtest, 0, 0);
+                format!("the run finished: {did}")
+            } else {
+                format!("the run finished: {} results", r.results.len())
+            };
         }
         (Some(i), false) => {
             c.verdict = Some(Verdict::Fail);
-            c.required = Some(i.planned_workloads as f64);
+            c.required = (!memtest_only).then_some(i.planned_workloads as f64);
             c.reason = format!(
-                "interrupted by {} at {} after {} of {} workloads: what was measured is \
-                 reported, the rest was not measured",
-                i.signal, i.at, i.finished_workloads, i.planned_workloads
+                "interrupted by {} at {} after {}: what was measured is reported, the rest was \
+                 not measured",
+                i.signal,
+                i.at,
+                crate::model::memtest::done_so_far(
+                    &r.memtest,
+                    i.finished_workloads,
+                    i.planned_workloads
+                )
             );
             c.hint = "run it again to the end; a run that did not finish never passes".into();
         }

@@ -176,6 +176,8 @@ mod tests {
                     recorded: (0..errors.min(2))
                         .map(|_| crate::memtest::memory_error(0x2_0000_1000, 32, 0, 1 << 9))
                         .collect(),
+                    passes: Some(2),
+                    seconds: Some(0.5),
                     failed: None,
                 })
                 .collect(),

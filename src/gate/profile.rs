@@ -1315,7 +1315,7 @@ mod tests {
     fn the_g2_profiles_carry_the_m40_health_limits_and_bad_ones_are_refused() {
         for p in builtin_profiles() {
             let h = p.health.as_ref().expect("a [health] block");
-            assert_eq!(h.retired_pages_table, Some(62), "{}", p.name);
+            assert_eq!(h.retired_pages_table, Some(63), "{}", p.name);
             assert_eq!(h.power_target_w, Some(249.0), "{}", p.name);
             assert_eq!((h.max_new_sbe, h.max_pcie_replays), (10, 100), "{}", p.name);
             assert_eq!(h.max_throttle_share, 0.05, "{}", p.name);
@@ -1329,7 +1329,7 @@ mod tests {
                 "not a share",
             ),
             (
-                "retired_pages_table = 62",
+                "retired_pages_table = 63",
                 "retired_pages_table = 0",
                 "retired_pages_table = 0",
             ),

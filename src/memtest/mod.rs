@@ -211,14 +211,17 @@ fn run_pattern(
     pattern: Pattern,
     opts: &MemtestOptions,
 ) -> PatternResult {
+    let started = std::time::Instant::now();
     let mut result = PatternResult {
         pattern: pattern.name().to_string(),
         covered_bytes: arena.chunks.iter().map(|c| c.bytes as u64).sum(),
         errors: 0,
         recorded: Vec::new(),
+        passes: Some(0),
+        seconds: None,
         failed: None,
     };
-    for step in steps(pattern, opts.seed, opts.stress_rounds) {
+    'steps: for step in steps(pattern, opts.seed, opts.stress_rounds) {
         if crate::stop::requested() {
             result.failed = Some("stopped by a signal before its end".into());
             break;
@@ -227,11 +230,13 @@ fn run_pattern(
         for &chunk in &arena.chunks {
             if let Err(e) = run_step(dev, arena, chunk, first, &step, &mut result, opts) {
                 result.failed = Some(e.to_string());
-                return result;
+                break 'steps;
             }
             first += chunk.bytes as u64 / 4;
         }
+        result.passes = result.passes.map(|p| p + 1);
     }
+    result.seconds = Some(started.elapsed().as_secs_f64());
     result
 }
 

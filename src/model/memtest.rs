@@ -41,6 +41,20 @@ impl MemtestReport {
     }
 }
 
+/// What an interrupted run had done, for its wording: "3 of 25 workloads", or for a memory test
+/// (which plans no workload) "the memory test of 2 GPU(s), 7 pattern(s) run to their end".
+pub fn done_so_far(memtest: &[MemtestReport], finished: usize, planned: usize) -> String {
+    if planned > 0 || memtest.is_empty() {
+        return format!("{finished} of {planned} workloads");
+    }
+    let tested = memtest.iter().filter(|m| m.error.is_none()).count();
+    let patterns: usize = memtest
+        .iter()
+        .map(|m| m.patterns.iter().filter(|p| p.failed.is_none()).count())
+        .sum();
+    format!("the memory test of {tested} GPU(s), {patterns} pattern(s) run to their end")
+}
+
 /// One pattern over every allocation of a GPU.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PatternResult {
@@ -52,6 +66,13 @@ pub struct PatternResult {
     pub errors: u64,
     /// The first mismatches, up to the run's cap.
     pub recorded: Vec<MemoryError>,
+    /// Passes it made over the memory (each write or check of every word is one); absent in
+    /// older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passes: Option<u32>,
+    /// Wall time it took, seconds; absent in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<f64>,
     /// Why it could not run to its end (a launch or copy failed); its errors so far stand.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed: Option<String>,
@@ -85,5 +106,57 @@ impl MemoryError {
             self.found,
             w = digits + 2
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tested(device: u32, patterns: &[Option<&str>], error: Option<&str>) -> MemtestReport {
+        MemtestReport {
+            device,
+            seed: 1,
+            requested_share_percent: 90.0,
+            free_bytes: 100,
+            total_bytes: 200,
+            covered_bytes: 90,
+            allocations: 1,
+            patterns: patterns
+                .iter()
+                .map(|f| PatternResult {
+                    pattern: "stress".into(),
+                    covered_bytes: 90,
+                    errors: 0,
+                    recorded: Vec::new(),
+                    passes: Some(1),
+                    seconds: Some(0.1),
+                    failed: f.map(str::to_string),
+                })
+                .collect(),
+            error: error.map(str::to_string),
+        }
+    }
+
+    /// An interrupted memory test says what it did (GPUs tested, patterns run to their end),
+    /// never "0 of 0 workloads"; a run of workloads counts them.
+    #[test]
+    fn an_interrupted_run_says_what_it_had_done() {
+        let m = [
+            tested(
+                0,
+                &[None, None, Some("stopped by a signal before its end")],
+                None,
+            ),
+            tested(1, &[None, Some("stopped")], None),
+            tested(2, &[], Some("the GPU could not be opened: busy")),
+        ];
+        assert_eq!(
+            done_so_far(&m, 0, 0),
+            "the memory test of 2 GPU(s), 3 pattern(s) run to their end"
+        );
+        assert_eq!(done_so_far(&[], 3, 25), "3 of 25 workloads");
+        assert_eq!(done_so_far(&m, 3, 25), "3 of 25 workloads");
+        assert_eq!(done_so_far(&[], 0, 0), "0 of 0 workloads");
     }
 }

@@ -3,7 +3,8 @@
 //! [`build`] turns a [`RunReport`] into a [`Document`]: a list of blocks (headings, banners,
 //! paragraphs, tables, lists, charts) made once, section by section, in the order a reader
 //! needs them: verdict, banners, why (every check that failed or was inconclusive, one line
-//! each), run, checks, inventory, results, GEMM, video, tuning, telemetry,
+//! each), run, checks, health, memory test, inventory, results, GEMM, video, burn, tuning,
+//! telemetry,
 //! mismatches, environment, warnings and notes. The Markdown and HTML renderers only lay the
 //! blocks out (`markdown::render_document`, `html::render_document`), so the two reports
 //! cannot drift: a section added here is in both. Text in the model is plain run text; each
@@ -110,6 +111,7 @@ pub fn build(r: &RunReport) -> Document {
     run_summary(&mut d, r);
     checks(&mut d, r, &charts);
     health(&mut d, r);
+    memtest(&mut d, r);
     inventory(&mut d, r);
     results(&mut d, r, &charts);
     gemm(&mut d, r, &charts);
@@ -320,6 +322,60 @@ fn health(d: &mut Doc, r: &RunReport) {
             .map(|row| row.into_iter().map(Cell::text).collect())
             .collect(),
     );
+}
+
+/// The memory test (`super::memtest`): a line per GPU, the patterns run and every error
+/// recorded (capped per GPU, the rest counted), the GPUs with errors first; nothing for a run
+/// without one.
+fn memtest(d: &mut Doc, r: &RunReport) {
+    use super::memtest as m;
+    if r.memtest.is_empty() {
+        return;
+    }
+    d.heading(2, "Memory test");
+    d.para(m::INTRO);
+    let gpus = m::ordered(r);
+    d.0.push(Block::List(
+        gpus.iter()
+            .map(|g| {
+                let verdict = if m::failed(g) { "FAIL" } else { "pass" };
+                vec![
+                    Span::Strong(verdict.into()),
+                    Span::Text(format!(" {}", m::gpu_summary(g))),
+                ]
+            })
+            .collect(),
+    ));
+    let rows = gpus
+        .iter()
+        .flat_map(|g| g.patterns.iter().map(|p| m::pattern_row(g.device, p)))
+        .map(|row| {
+            let mark = if row[6] == "pass" {
+                Verdict::Pass
+            } else {
+                Verdict::Fail
+            };
+            let mut cells: Vec<Cell> = row.into_iter().map(Cell::text).collect();
+            cells[6].mark = Some(mark);
+            cells
+        })
+        .collect::<Vec<_>>();
+    if !rows.is_empty() {
+        d.table(&m::PATTERN_COLUMNS, rows);
+    }
+    let (errors, rest): (Vec<_>, Vec<_>) = gpus.iter().map(|g| m::error_rows(g)).unzip();
+    let errors: Vec<Vec<Cell>> = errors
+        .into_iter()
+        .flatten()
+        .map(|row| row.into_iter().map(Cell::text).collect())
+        .collect();
+    if !errors.is_empty() {
+        d.heading(3, "Memory errors");
+        d.table(&m::ERROR_COLUMNS, errors);
+    }
+    for line in rest.into_iter().flatten() {
+        d.para(line);
+    }
 }
 
 fn inventory(d: &mut Doc, r: &RunReport) {

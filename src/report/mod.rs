@@ -26,6 +26,7 @@ pub mod json;
 pub mod junit;
 pub mod layout;
 pub mod markdown;
+pub mod memtest;
 pub mod p2p;
 mod rerender;
 pub mod video;
@@ -79,10 +80,15 @@ pub fn incomplete_banner(r: &RunReport) -> Option<String> {
     }
     Some(match &r.interrupted {
         Some(i) => format!(
-            "INCOMPLETE: the run was interrupted by {} at {} after {} of {} workloads. What was \
-             measured is reported; the rest was not measured, and the run FAILS (check \
-             run.complete).",
-            i.signal, i.at, i.finished_workloads, i.planned_workloads
+            "INCOMPLETE: the run was interrupted by {} at {} after {}. What was measured is \
+             reported; the rest was not measured, and the run FAILS (check run.complete).",
+            i.signal,
+            i.at,
+            crate::model::memtest::done_so_far(
+                &r.memtest,
+                i.finished_workloads,
+                i.planned_workloads
+            )
         ),
         None => "INCOMPLETE: this run.json was saved mid-run and never completed (the run was \
                  killed or crashed, or is still running). Results and checks are missing, and \

@@ -778,7 +778,7 @@ fn profile_and_inventory_text() {
         text.contains("at most 10 new corrected ECC errors, 100 PCIe replays, 5 %"),
         "{text}"
     );
-    assert!(text.contains("fewer than 62 retired pages"), "{text}");
+    assert!(text.contains("fewer than 63 retired pages"), "{text}");
     assert!(
         text.contains("burn      quick 2, standard 10, full 60 minutes"),
         "{text}"
@@ -1299,4 +1299,103 @@ fn an_older_run_json_without_recorded_intervals_still_renders() {
     assert!(names.iter().any(|n| n == "stream_gpu0.svg"), "{names:?}");
     let html = super::html::Html.render(&old);
     assert!(html.contains("gpu0.fp32_gemm"));
+}
+
+/// Two GPUs' memory tests: GPU 0 clean, GPU 1 with 25 stuck words in `stress` (22 recorded)
+/// and a pattern that did not finish.
+fn memtest_sample() -> Vec<crate::model::memtest::MemtestReport> {
+    use crate::model::memtest::{MemoryError, MemtestReport, PatternResult};
+    let pattern = |name: &str, errors: u64, recorded: usize, failed: Option<&str>| PatternResult {
+        pattern: name.into(),
+        covered_bytes: 20_971_520,
+        errors,
+        recorded: (0..recorded as u64)
+            .map(|k| MemoryError {
+                address: 0x7f00_0000_1000 + 4 * k,
+                width_bits: 32,
+                bits: vec![5],
+                expected: 0x0000_00ff,
+                found: 0x0000_00df,
+            })
+            .collect(),
+        passes: Some(if failed.is_some() { 1 } else { 8 }),
+        seconds: Some(1.25),
+        failed: failed.map(str::to_string),
+    };
+    let gpu = |device: u32, patterns: Vec<PatternResult>| MemtestReport {
+        device,
+        seed: 7,
+        requested_share_percent: 90.0,
+        free_bytes: 23_068_672,
+        total_bytes: 25_165_824,
+        covered_bytes: 20_971_520,
+        allocations: 1,
+        patterns,
+        error: None,
+    };
+    vec![
+        gpu(0, vec![pattern("stress", 0, 0, None)]),
+        gpu(
+            1,
+            vec![
+                pattern("stress", 25, 22, None),
+                pattern(
+                    "walking_ones",
+                    0,
+                    0,
+                    Some("stopped by a signal before its end"),
+                ),
+            ],
+        ),
+    ]
+}
+
+/// The memory test's section in report.md (the HTML has the same blocks): a line per GPU, the
+/// failing GPU first; the patterns with passes, bytes, time, errors and result; the errors
+/// with address, bits, expected and found, 20 listed and the rest counted.
+#[test]
+fn the_memory_test_section_lists_patterns_and_errors_failing_gpu_first() {
+    let mut r = sample_report();
+    r.memtest = memtest_sample();
+    let md = Markdown.render(&r);
+    let section = &md[md.find("## Memory test").expect("a memory test section")..];
+    let section = &section[..section[3..].find("\n## ").unwrap() + 3];
+    let lines: Vec<&str> = section.lines().collect();
+    let at = |s: &str| {
+        lines
+            .iter()
+            .position(|l| *l == s)
+            .unwrap_or_else(|| panic!("no line {s:?} in\n{section}"))
+    };
+    let gpu1 = at(
+        "- **FAIL** GPU 1: 21.0 MB (90.9 % of the free memory) in 1 \
+                   allocation(s), 2 pattern(s) run, 25 word(s) read back wrong",
+    );
+    let gpu0 = at(
+        "- **pass** GPU 0: 21.0 MB (90.9 % of the free memory) in 1 \
+                   allocation(s), 1 pattern(s) run, no error",
+    );
+    assert!(gpu1 < gpu0, "{section}");
+    at("| GPU | Pattern | Passes | Covered (GB) | Time (s) | Errors | Result |");
+    let stress1 = at("| gpu1 | stress | 8 | 0.021 | 1.2 | 25 | **FAIL** |");
+    at("| gpu1 | walking_ones | 1 | 0.021 | 1.2 | 0 | did not finish: stopped by a signal before its end |");
+    let stress0 = at("| gpu0 | stress | 8 | 0.021 | 1.2 | 0 | pass |");
+    assert!(stress1 < stress0, "{section}");
+    at("### Memory errors");
+    at("| GPU | Pattern | Address | Bits | Expected | Found |");
+    at("| gpu1 | stress | 0x7f0000001000 | 5 | 0x000000ff | 0x000000df |");
+    let errors = lines
+        .iter()
+        .filter(|l| l.starts_with("| gpu1 | stress | 0x"))
+        .count();
+    assert_eq!(errors, super::memtest::MAX_LISTED);
+    at(
+        "GPU 1: 5 more error(s) not listed (25 in all; run.json's memtest section records the \
+        first of each pattern)",
+    );
+    // The HTML report has the same section.
+    let html = super::html::Html.render(&r);
+    assert!(html.contains("Memory errors") && html.contains("0x7f0000001000"));
+    // A run without a memory test has no such section.
+    assert!(!Markdown.render(&sample_report()).contains("## Memory test"));
 }

@@ -15,7 +15,7 @@
 //! - [`acceptance`]: the acceptance run ([`run`], `gpugate run`), the order it calls the stages
 //!   in.
 //! - [`memtest`](mod@memtest): the memory-test run ([`memtest()`], `gpugate memtest`) and its
-//!   stage, [`memtest_gpu`], which a burn-in can call too.
+//!   stage, [`memtest_gpus`] (every GPU at once), which a burn-in calls too.
 //! - [`p2p`](mod@p2p): the P2P stage ([`p2p::p2p_gpus`]: peer access and copies between every
 //!   pair of opened GPUs, `crate::p2p`), which a burn-in calls after its memory tests.
 //! - [`burn`]: the burn-in ([`burn()`], `gpugate burn`): every GPU loaded at once, in
@@ -47,7 +47,7 @@ pub use acceptance::run;
 pub use burn::{burn, BurnOptions};
 pub use health::HealthWatch;
 pub use ids::result_id;
-pub use memtest::{check_share, memtest, memtest_gpu, MemtestRunOptions};
+pub use memtest::{check_share, memtest, memtest_gpus, MemtestRunOptions};
 pub use one::TELEMETRY_PERIOD;
 pub use options::{check_sampling, BackendChoice, Progress, RunOptions, RunOutcome};
 pub use profile::resolve_profile;

@@ -718,6 +718,8 @@ impl<'a> Runner<'a> {
     /// A GPU's memory test kept in the report, and run.json saved (`run::memtest`).
     pub fn keep_memtest(&mut self, m: crate::model::memtest::MemtestReport) -> Result<(), Error> {
         self.report.memtest.push(m);
+        // The GPUs' tests end in any order (they run at once): kept in GPU order.
+        self.report.memtest.sort_by_key(|m| m.device);
         self.save()
     }
 
@@ -771,9 +773,9 @@ impl<'a> Runner<'a> {
                     finished_workloads: done,
                     planned_workloads: total,
                 });
+                let what = crate::model::memtest::done_so_far(&self.report.memtest, done, total);
                 self.note(format!(
-                    "interrupted by {signal} after {done} of {total} workloads: the rest was \
-                     not measured"
+                    "interrupted by {signal} after {what}: the rest was not measured"
                 ));
             }
             None => self.report.complete = true,

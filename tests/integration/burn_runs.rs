@@ -327,6 +327,7 @@ fn a_g2_2xlarge_burns_clean_then_sdc_after_and_a_slow_gpu1_fail_gpu1_only() {
     assert_eq!(b.code, Some(1), "{}", b.describe());
     health_and_memory_faults_fail_their_own_checks(&b);
     no_p2p_stages_the_copies_and_fails_the_required_access(&b);
+    telemetry_follows_the_load(&b);
     let gpu1 = &b.report.burn.as_ref().unwrap().gpus[1];
     let first_bad = gpu1
         .intervals
@@ -533,6 +534,30 @@ fn health_and_memory_faults_fail_their_own_checks(b: &Burn) {
     ] {
         assert_eq!(b.check(id).verdict, Verdict::Pass, "{id}\n{}", b.describe());
     }
+}
+
+/// The simulator's power and heat follow the load (sim/src/power.rs), as the burn's telemetry
+/// shows: over 5 s of load GPU 0 heats from its first interval to its last and, hotter, draws
+/// more, below its 250 W limit; GPU 1 (`power-cap`) is held at the limit.
+fn telemetry_follows_the_load(b: &Burn) {
+    let gpus = &b.report.burn.as_ref().unwrap().gpus;
+    let heat = |g: usize, last: bool| {
+        let i = &gpus[g].intervals;
+        let row = if last { &i[i.len() - 1] } else { &i[0] };
+        match (row.temperature_c, row.power_w) {
+            (Some(t), Some(p)) => (t, p),
+            other => panic!("GPU {g}: no NVML temperature and power: {other:?}"),
+        }
+    };
+    assert!(gpus[0].intervals.len() >= 3, "{:?}", gpus[0].intervals);
+    let ((t0, p0), (t1, p1)) = (heat(0, false), heat(0, true));
+    assert!(
+        t1 > t0 && p1 > p0,
+        "GPU 0: {t0} °C {p0} W -> {t1} °C {p1} W"
+    );
+    assert!(p1 > 150.0 && p1 < 250.0, "GPU 0: {p1} W");
+    let (_, capped) = heat(1, true);
+    assert!((240.0..=250.0).contains(&capped), "GPU 1: {capped} W");
 }
 
 /// SIGINT after the first interval: the burn stops, writes what it measured as an interrupted

@@ -443,4 +443,20 @@ fn an_interrupted_memtest_is_written_incomplete_and_fails() {
     assert_eq!(verdict("run.complete"), Verdict::Fail);
     assert_eq!(verdict("gpu0.memtest.address_walking_ones"), Verdict::Pass);
     assert_eq!(verdict("gpu0.memtest.stress"), Verdict::Fail);
+    // What it had done is said as a memory test's: GPUs tested and patterns run to their end
+    // (a memory test plans no workload: never "after 0 of 0 workloads").
+    let done = r.memtest[0]
+        .patterns
+        .iter()
+        .filter(|p| p.failed.is_none())
+        .count();
+    let said = format!("after the memory test of 1 GPU(s), {done} pattern(s) run to their end");
+    let complete = r.checks.iter().find(|c| c.id == "run.complete").unwrap();
+    assert!(complete.reason.contains(&said), "{}", complete.reason);
+    let md = std::fs::read_to_string(out.join("latest/report.md")).unwrap();
+    assert!(md.contains(&said), "{md}");
+    assert!(r.notes.iter().any(|n| n.contains(&said)), "{:?}", r.notes);
+    for text in [&md, &err, &complete.reason] {
+        assert!(!text.contains("0 of 0 workloads"), "{text}");
+    }
 }

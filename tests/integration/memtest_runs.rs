@@ -1,6 +1,7 @@
 //! `gpugate memtest` end to end on gpugate-sim (the release binaries, as `sim_runs`): a stuck
 //! bit FAILS the GPU with its address, bit, expected and found value in run.json, report.md
-//! and junit.xml; healthy memory passes; bad input is exit 2 with nothing created.
+//! and junit.xml; healthy memory passes on two GPUs tested at once; bad input is exit 2 with
+//! nothing created.
 //!
 //! The simulator's device memory lives in host RAM, so the runs use an M40 model with 24 MiB
 //! of memory (`small_m40`): about 20 MiB tested, a second or two per run.
@@ -35,11 +36,17 @@ pub(crate) fn small_m40(dir: &Path) -> PathBuf {
     path
 }
 
-/// `gpugate memtest --allow-simulated --out DIR/out ARGS…` on the small M40 with `faults`:
+/// `gpugate memtest --allow-simulated --out DIR/out ARGS…` on `gpus` small M40s with `faults`:
 /// the exit code, the run, its directory.
-fn memtest_run(dir: &Path, faults: &[&str], args: &[&str]) -> (i32, RunReport, PathBuf, String) {
+fn memtest_run(
+    dir: &Path,
+    gpus: usize,
+    faults: &[&str],
+    args: &[&str],
+) -> (i32, RunReport, PathBuf, String) {
     let model = small_m40(dir);
-    let mut sim = Sim::new(&[model.to_str().unwrap()]).release();
+    let models = vec![model.to_str().unwrap(); gpus];
+    let mut sim = Sim::new(&models).release();
     for f in faults {
         sim = sim.fault(f);
     }
@@ -69,7 +76,7 @@ fn memtest_on_a_stuck_bit_fails_the_gpu_naming_address_bit_expected_and_found() 
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let (code, r, dir, text) = memtest_run(tmp.path(), &["stuck-bit=any:5"], &[]);
+    let (code, r, dir, text) = memtest_run(tmp.path(), 1, &["stuck-bit=any:5"], &[]);
     assert_eq!(code, 1, "{text}");
     assert_eq!(r.verdict, Verdict::Fail, "{text}");
     let m = &r.memtest[0];
@@ -114,6 +121,22 @@ fn memtest_on_a_stuck_bit_fails_the_gpu_naming_address_bit_expected_and_found() 
         junit.contains("gpu0.memtest.moving_inversions_random"),
         "{junit}"
     );
+    // The memory test's section of report.md: the failing GPU, its patterns with their passes
+    // and the errors' table with address, bit, expected and found value.
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.contains("## Memory test\n"), "{md}");
+    assert!(md.contains("- **FAIL** GPU 0: "), "{md}");
+    let p = m.patterns.iter().find(|p| !p.recorded.is_empty()).unwrap();
+    let first = &p.recorded[0];
+    let w = first.width_bits as usize / 4 + 2;
+    let row = format!(
+        "| gpu0 | {} | {:#x} | 5 | {:#0w$x} | {:#0w$x} |",
+        p.pattern, first.address, first.expected, first.found
+    );
+    assert!(
+        md.contains("### Memory errors") && md.contains(&row),
+        "{row}\n{md}"
+    );
 }
 
 #[test]
@@ -122,19 +145,51 @@ fn memtest_on_healthy_memory_passes_and_bad_input_creates_nothing() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let (code, r, _, text) = memtest_run(tmp.path(), &[], &[]);
+    // Two GPUs, tested at the same time: each one's memory is allocated before the other's
+    // last pattern ends (one after the other, GPU 1 would start after GPU 0's last line).
+    let (code, r, dir, text) = memtest_run(tmp.path(), 2, &[], &[]);
     assert_eq!(code, 0, "{text}");
-    assert_eq!(r.memtest.len(), 1);
-    assert_eq!(r.memtest[0].patterns.len(), 7);
+    assert_eq!(
+        r.memtest.iter().map(|m| m.device).collect::<Vec<_>>(),
+        [0, 1]
+    );
+    for m in &r.memtest {
+        assert_eq!(m.patterns.len(), 7);
+        assert!(m
+            .patterns
+            .iter()
+            .all(|p| p.passes.unwrap_or(0) >= 1 && p.seconds.is_some()));
+    }
     assert!(r
         .checks
         .iter()
-        .filter(|c| c.id.starts_with("gpu0.memtest."))
+        .filter(|c| c.id.contains(".memtest."))
         .all(|c| c.verdict == Verdict::Pass));
+    let at = |s: &str| text.find(s).unwrap_or_else(|| panic!("no {s:?} in {text}"));
+    for (gpu, other) in [(0, 1), (1, 0)] {
+        let allocated = at(&format!("gpu{gpu}: memory test over"));
+        let other_last = at(&format!("[7/7] gpu{other}.memtest.stress: no error"));
+        assert!(
+            allocated < other_last,
+            "GPU {gpu} waited for GPU {other}:\n{text}"
+        );
+    }
+    let complete = r.checks.iter().find(|c| c.id == "run.complete").unwrap();
     assert!(
-        text.contains("[7/7] gpu0.memtest.stress: no error"),
-        "{text}"
+        complete
+            .reason
+            .contains("the memory test of 2 GPU(s), 14 pattern(s) run to their end"),
+        "{}",
+        complete.reason
     );
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    for line in [
+        "- **pass** GPU 0: ",
+        "- **pass** GPU 1: ",
+        "| gpu1 | stress | ",
+    ] {
+        assert!(md.contains(line), "{line}: {md}");
+    }
     // A share above 100 % (or below 1 %) is refused before anything is created.
     for bad in ["101", "0.5", "lots"] {
         let out = tmp.path().join(format!("bad-{bad}"));

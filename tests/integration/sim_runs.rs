@@ -1456,7 +1456,7 @@ fn each_fault_gives_the_verdict_an_operator_must_see() {
                 "xid=79@0",
                 "xid=13@0",
                 "pcie-replays=101",
-                "retired-pages=61",
+                "retired-pages=62",
                 "power-cap",
             ],
             Some(1),
@@ -1467,7 +1467,7 @@ fn each_fault_gives_the_verdict_an_operator_must_see() {
                     ("gpu0.health.xid", "Xid 79 (GPU has fallen off the bus) at "),
                     ("gpu0.health.xid", "Xid 48 (double-bit ECC error)"),
                     ("gpu0.health.pcie_replays", "101 PCIe replay(s) on GPU 0"),
-                    ("gpu0.health.retired_memory", "table of 62 pages is full"),
+                    ("gpu0.health.retired_memory", "table of 63 pages is full"),
                 ] {
                     expect(r, id, Verdict::Fail)?;
                     if !r.check_reason(id).contains(says) {

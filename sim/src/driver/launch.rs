@@ -171,12 +171,14 @@ unsafe fn launch(
         stuck,
     };
     let limits = device_limits(&gpu.model);
+    let busy = gpu.busy();
     let result = exec::launch(&kernel, &cfg, &params, &map, &limits, &opts);
     drop(keep);
 
     match result {
         Ok(stats) => {
-            let (secs, bound) = timing::kernel_seconds(&gpu.model, Factors::of(gpu), &stats);
+            let (secs, share, bound) = timing::kernel_time(&gpu.model, Factors::of(gpu), &stats);
+            busy.done(share);
             let (start, end) = d.lock().enqueue(target, secs);
             if log::enabled() {
                 record(json!({

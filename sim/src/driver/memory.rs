@@ -557,6 +557,8 @@ fn memset(dst: CUdeviceptr, pattern: &[u8], count: usize, stream: CUstream) -> C
         let stuck = st.stuck_cell(a.device);
         (target, a, off, stuck)
     };
+    // A memset keeps the GPU busy for its whole time (`crate::power`).
+    let _busy = d.gpu(alloc.device).busy();
     // SAFETY: [offset, offset + bytes) lies within the allocation (checked above), which the
     // Arc keeps mapped.
     unsafe {

@@ -1,14 +1,16 @@
 //! What the driver and NVML both know about each simulated GPU: its model and faults, its
 //! identity (UUID, PCI address) and the counters NVML reports from the driver's state (memory
-//! in use, open contexts, ECC errors). NVML reads these without taking the driver's lock and
-//! without initialising the driver.
+//! in use, open contexts, ECC errors) and its power and heat (`crate::power`, driven by the
+//! driver's operations). NVML reads these without taking the driver's lock and without
+//! initialising the driver.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use crate::config::{self, Config, ConfigError, GpuFaults};
 use crate::model::DeviceModel;
+use crate::power::{HeatState, Reading, Thermal};
 
 /// One simulated GPU.
 #[derive(Debug)]
@@ -31,6 +33,32 @@ pub struct Gpu {
     pub launches: AtomicU64,
     /// The sticky error of the device (a CUresult value; 0 = none).
     pub sticky: AtomicU32,
+    /// The constants of its power and heat (its model's, with `power-cap`).
+    pub thermal: Thermal,
+    /// Its power and heat now (`crate::power`).
+    heat: Mutex<HeatState>,
+}
+
+/// An operation running on a GPU's SMs, for its power and heat: started when made, ended by
+/// [`Busy::done`] with its busy share, or on drop (an error) as fully busy.
+pub struct Busy<'a> {
+    gpu: &'a Gpu,
+    share: Option<f64>,
+}
+
+impl Busy<'_> {
+    /// Ends the operation; `share`: the SMs' busy share of it on the simulated timeline.
+    pub fn done(mut self, share: f64) {
+        self.share = Some(share);
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        let mut h = self.gpu.heat.lock().unwrap_or_else(|e| e.into_inner());
+        let share = self.share.unwrap_or(1.0);
+        h.end(&self.gpu.thermal, uptime_s(), share);
+    }
 }
 
 /// The PCI bus of GPU `index`: the model's entry for that index, or, when an earlier GPU of
@@ -49,7 +77,10 @@ fn pick_bus(model: &DeviceModel, index: usize, taken: &[u32]) -> u32 {
 impl Gpu {
     fn new(index: usize, g: &config::GpuConfig, bus: u32) -> Gpu {
         let model = g.model.clone();
+        let thermal = Thermal::of(&model.nvml, g.faults.health.power_cap);
         Gpu {
+            heat: Mutex::new(HeatState::new(&thermal, uptime_s())),
+            thermal,
             index,
             uuid: uuid_for(&model, index),
             pci_domain: model.pci.domain,
@@ -117,6 +148,22 @@ impl Gpu {
         self.faults
             .nvenc_engines
             .unwrap_or(self.model.nvenc.engines)
+    }
+
+    /// An operation starts on the GPU's SMs now (`crate::power`).
+    pub fn busy(&self) -> Busy<'_> {
+        let mut h = self.heat.lock().unwrap_or_else(|e| e.into_inner());
+        h.begin(&self.thermal, uptime_s());
+        Busy {
+            gpu: self,
+            share: None,
+        }
+    }
+
+    /// The GPU's power, temperature and utilisation now, from its load (`crate::power`).
+    pub fn heat(&self) -> Reading {
+        let mut h = self.heat.lock().unwrap_or_else(|e| e.into_inner());
+        h.reading(&self.thermal, uptime_s())
     }
 
     pub fn is_open(&self) -> bool {

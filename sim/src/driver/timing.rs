@@ -104,6 +104,13 @@ impl Factors {
 
 /// Simulated seconds for one launch, and what bounded it.
 pub fn kernel_seconds(model: &DeviceModel, f: Factors, s: &LaunchStats) -> (f64, Bound) {
+    let (secs, _, bound) = kernel_time(model, f, s);
+    (secs, bound)
+}
+
+/// Simulated seconds for one launch, the SMs' busy share of them (below 1 when the launch
+/// interval bounds it: the GPU idles for the rest; `crate::power`), and what bounded it.
+pub fn kernel_time(model: &DeviceModel, f: Factors, s: &LaunchStats) -> (f64, f64, Bound) {
     let t = &model.time;
     let c = &model.compute;
     let compute = f.clock * f.slow;
@@ -168,9 +175,9 @@ pub fn kernel_seconds(model: &DeviceModel, f: Factors, s: &LaunchStats) -> (f64,
     let busy = t.launch_gap_us * 1e-6 + work;
     let interval = t.launch_interval_us * 1e-6;
     if busy < interval {
-        (interval, Bound::Overhead)
+        (interval, busy / interval, Bound::Overhead)
     } else {
-        (busy, bound)
+        (busy, 1.0, bound)
     }
 }
 

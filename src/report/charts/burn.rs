@@ -6,8 +6,7 @@
 use plotters::prelude::*;
 
 use super::{
-    draw, fmt_tick, font, gpu_label, title, Chart, ChartKind, Mark, AMBER, BLUE, BROWN, GREEN,
-    GRID, ORANGE, PURPLE, RED,
+    draw, gpu_label, title, Chart, ChartKind, Mark, AMBER, BLUE, BROWN, GREEN, ORANGE, PURPLE, RED,
 };
 use crate::model::burn::{BurnInterval, GpuBurn};
 use crate::model::RunReport;
@@ -141,29 +140,7 @@ fn panel(
     // At least ±5 % of the value around a steady line, so that noise is not drawn as a cliff.
     let pad = ((hi - lo) * 0.15).max(hi.abs() * 0.05).max(1e-6);
     let (y0, y1) = ((lo - pad).max(0.0), hi + pad);
-    // The axis ends at its last tick, so that no tick's grid line falls outside the plot.
-    let (x_end, xticks) = super::nice_ticks(t_end);
-    let mut chart = ChartBuilder::on(area)
-        .margin_top(10)
-        .margin_right(18)
-        .margin_left(6)
-        .x_label_area_size(if last { 46 } else { 22 })
-        .y_label_area_size(64)
-        .build_cartesian_2d(super::ticked(0.0..x_end, xticks), y0..y1)?;
-    let fmt = |v: &f64| fmt_tick(*v);
-    let mut mesh = chart.configure_mesh();
-    mesh.bold_line_style(GRID)
-        .max_light_lines(0)
-        .label_style(font(13))
-        .axis_desc_style(font(13))
-        .y_labels(4)
-        .y_desc(p.desc)
-        .x_label_formatter(&fmt)
-        .y_label_formatter(&fmt);
-    if last {
-        mesh.x_desc("time since the load started, s");
-    }
-    mesh.draw()?;
+    let mut chart = super::time_panel(area, p.desc, y0..y1, t_end, (last, "the load"))?;
     for (spans, color) in shades {
         chart.draw_series(
             spans

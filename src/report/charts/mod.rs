@@ -10,6 +10,7 @@
 use std::ops::Range;
 
 use plotters::coord::ranged1d::{AsRangedCoord, DefaultFormatting, KeyPointHint, Ranged};
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -133,6 +134,47 @@ fn ticked<X: AsRangedCoord<Value = f64>>(x: X, ticks: Vec<f64>) -> Ticked<X::Coo
         inner: x.into(),
         ticks,
     }
+}
+
+/// A panel over time, as [`time_panel`] gives it: time on x, the panel's value on y.
+type TimeChart<'a, 'b> =
+    ChartContext<'a, SVGBackend<'b>, Cartesian2d<Ticked<RangedCoordf64>, RangedCoordf64>>;
+
+/// A panel's plot over time since `what` started (the telemetry and burn charts): the x axis
+/// from 0 to its last tick past `t_end` (so that no grid line falls outside the plot), `y` as
+/// given and described by `y_desc`; only the `last` panel of a stack names the time axis. The
+/// mesh is drawn; the caller draws its series.
+fn time_panel<'a, 'b>(
+    area: &'a Area<'b>,
+    y_desc: &str,
+    y: Range<f64>,
+    t_end: f64,
+    (last, what): (bool, &str),
+) -> Result<TimeChart<'a, 'b>, Box<dyn std::error::Error>> {
+    let (x_end, xticks) = nice_ticks(t_end);
+    let mut chart = ChartBuilder::on(area)
+        .margin_top(10)
+        .margin_right(18)
+        .margin_left(6)
+        .x_label_area_size(if last { 46 } else { 22 })
+        .y_label_area_size(64)
+        .build_cartesian_2d(ticked(0.0..x_end, xticks), y)?;
+    let fmt = |v: &f64| fmt_tick(*v);
+    let x_desc = format!("time since {what} started, s");
+    let mut mesh = chart.configure_mesh();
+    mesh.bold_line_style(GRID)
+        .max_light_lines(0)
+        .label_style(font(13))
+        .axis_desc_style(font(14))
+        .y_labels(4)
+        .y_desc(y_desc)
+        .x_label_formatter(&fmt)
+        .y_label_formatter(&fmt);
+    if last {
+        mesh.x_desc(x_desc);
+    }
+    mesh.draw()?;
+    Ok(chart)
 }
 
 /// A legend entry's symbol.

@@ -1,9 +1,9 @@
 //! The burn-in (`gpugate burn`): every selected GPU loaded at once, in intervals, beside the
 //! acceptance run and through the same stages ([`super::stages::Runner`]): options checked,
 //! profile resolved, GPUs probed and selected, the run directory and first run.json; every
-//! GPU's health counters read ([`health::BurnHealth`]); each GPU's memory tested
-//! ([`super::memtest::memtest_gpu`], its memory freed before the ring is allocated) and the GPU
-//! opened (modules, floors, tuning, telemetry); then one thread per GPU ([`worker::load_gpu`])
+//! GPU's health counters read ([`health::BurnHealth`]); every GPU's memory tested at once
+//! ([`super::memtest::memtest_gpus`], its memory freed before the ring is allocated), then each
+//! GPU opened (modules, floors, tuning, telemetry); then one thread per GPU ([`worker::load_gpu`])
 //! runs the load ([`load::GpuLoad`]) while this thread, which alone holds the run, records
 //! each interval (run.json rewritten) with the Xid events polled at its end, shows progress and
 //! keeps the results; the health counters read again; then the gate and every report
@@ -26,7 +26,7 @@ use crate::model::burn::{BurnSection, GpuBurn};
 use crate::model::profile::BurnLimits;
 use crate::model::DeviceInfo;
 
-use super::memtest::memtest_gpu;
+use super::memtest::memtest_gpus;
 use super::stages::{OpenGpu, Plan, Probed, Runner};
 use super::{Progress, RunOutcome};
 use health::{BurnHealth, Span};
@@ -84,20 +84,19 @@ pub fn burn(opts: &BurnOptions, progress: &mut dyn FnMut(Progress)) -> Result<Ru
     runner.finish(profile)
 }
 
-/// Each GPU's memory tested over `memtest_share` percent of its free memory, then the GPU
-/// opened: the memory test's allocations are freed when it returns, before the ring is
-/// allocated. A stop request ends the stage; the GPUs opened so far are loaded.
+/// Every GPU's memory tested at once over `memtest_share` percent of its free memory
+/// ([`memtest_gpus`]), then each GPU opened: the memory test's allocations are freed when it
+/// returns, before the rings are allocated. A stop request ends the stage; the GPUs opened so
+/// far are loaded.
 fn test_and_open(
     runner: &mut Runner<'_>,
     plan: &mut Plan,
     memtest_share: f64,
 ) -> Result<Vec<(DeviceInfo, OpenGpu)>, Error> {
+    let gpus = runner.gpus();
+    memtest_gpus(runner, &gpus, memtest_share)?;
     let mut open = Vec::new();
-    for gpu in runner.gpus() {
-        if crate::stop::requested() {
-            break;
-        }
-        memtest_gpu(runner, &gpu, memtest_share)?;
+    for gpu in gpus {
         if crate::stop::requested() {
             break;
         }
