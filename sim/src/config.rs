@@ -36,6 +36,10 @@ pub const ENV_STATE_DIR: &str = "GPUGATE_SIM_STATE_DIR";
 pub const FAULT_GRAMMAR: &str = "\
 Faults (--fault SPEC, repeatable; SPEC = [gpu=I:]FAULT, without gpu=I: every GPU):
   slow=F                 every kernel and copy runs at F times its throughput (0 < F <= 1)
+  contention=F           while another GPU of the machine is loaded (a kernel running, or one
+                         ended within the last 0.25 s of wall time), every kernel, copy and
+                         memset of this GPU runs at F times its throughput (0 < F <= 1): GPUs
+                         that share a PCIe switch or a power supply, fast alone, slow together
   throttle               SM clock held at the model's throttle fraction (60 %) of its max;
                          NVML reports the clock, the slowdown temperature and the SW + HW
                          thermal slowdown reasons; compute time scales with the clock
@@ -95,7 +99,8 @@ Faults (--fault SPEC, repeatable; SPEC = [gpu=I:]FAULT, without gpu=I: every GPU
                          (it moves to each larger one as it is made)
 Examples: --fault slow=0.5   --fault gpu=1:throttle   --fault sdc=sgemm@22   --fault pcie=3,8
           --fault jitter=0.02   --fault timer=zero   --fault cublas-missing   --fault gpu=0:cublas-fail
-          --fault nvenc-engines=1   --fault stuck-bit=any:5   --fault gpu=1:stuck-bit=0x200000100:33:0";
+          --fault nvenc-engines=1   --fault stuck-bit=any:5   --fault gpu=1:stuck-bit=0x200000100:33:0
+          --fault contention=0.5";
 
 /// The driver version the `old-driver` fault reports: CUDA 8.0.
 pub const OLD_DRIVER_CUDA: u32 = 8000;
@@ -135,6 +140,8 @@ impl From<model::ModelError> for ConfigError {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fault {
     Slow(f64),
+    /// `contention=F`: F × throughput while another GPU is loaded.
+    Contention(f64),
     Throttle,
     Sdc {
         substring: String,
@@ -203,6 +210,9 @@ pub struct FaultSpec {
 pub struct GpuFaults {
     /// Throughput factor (0, 1]; `None` = 1.
     pub slow: Option<f64>,
+    /// `contention=F`: the throughput factor (0, 1] while another GPU of the machine is loaded
+    /// (`crate::driver::shared::Gpu::contention_factor`); `None` = 1.
+    pub contention: Option<f64>,
     pub throttle: bool,
     /// (substring, bit) pairs, first match wins.
     pub sdc: Vec<(String, Option<u32>)>,
@@ -343,6 +353,7 @@ impl Config {
             let g = &mut self.gpus[i].faults;
             match &f.fault {
                 Fault::Slow(x) => g.slow = Some(*x),
+                Fault::Contention(x) => g.contention = Some(*x),
                 Fault::Throttle => g.throttle = true,
                 Fault::Sdc { substring, bit } => g.sdc.push((substring.clone(), *bit)),
                 Fault::LaunchFailAfter(n) => g.launch_fail_after = Some(*n),
@@ -560,6 +571,15 @@ pub fn parse_fault(spec: &str) -> Result<FaultSpec, ConfigError> {
             }
             Fault::Slow(f)
         }
+        "contention" => {
+            let v = need("F")?;
+            let bad_f = || bad("contention=F needs a number with 0 < F <= 1, e.g. contention=0.5");
+            let f: f64 = v.parse().map_err(|_| bad_f())?;
+            if !(f > 0.0 && f <= 1.0) {
+                return Err(bad_f());
+            }
+            Fault::Contention(f)
+        }
         "throttle" => {
             none()?;
             Fault::Throttle
@@ -669,14 +689,12 @@ pub fn parse_fault(spec: &str) -> Result<FaultSpec, ConfigError> {
         ),
         "sdc-after" => parse_sdc_after(need("N[@BIT]")?).map_err(|r| bad(&r.to_string()))?,
         "" => return Err(bad("empty fault")),
-        other => {
-            return Err(bad(&format!(
-                "unknown fault '{other}' (known: slow, throttle, sdc, launch-fail-after, \
+        other => return Err(bad(&format!(
+            "unknown fault '{other}' (known: slow, contention, throttle, sdc, launch-fail-after, \
                  oom-after, pcie, old-driver, no-nvml, timer, jitter, cublas-missing, cublas-fail, \
                  nvenc-fail, nvenc-engines, stuck-bit, ecc, retired-pages, xid, pcie-replays, \
                  thermal, power-cap, sdc-after)"
-            )))
-        }
+        ))),
     };
     Ok(FaultSpec { gpu, fault })
 }
@@ -973,6 +991,9 @@ mod tests {
             ("slow=1.5", "0 < F <= 1"),
             ("slow=fast", "number"),
             ("slow", "needs a value"),
+            ("contention=0", "0 < F <= 1"),
+            ("contention=1.2", "0 < F <= 1"),
+            ("contention", "needs a value"),
             ("throttle=2", "takes no value"),
             ("sdc=", "needs a value"),
             ("sdc=@3", "substring"),
@@ -1053,6 +1074,8 @@ mod tests {
         assert_eq!(c.gpus[0].faults.slow, None);
         assert_eq!(c.gpus[1].faults.slow, Some(0.5));
         assert!(c.gpus[0].faults.throttle && c.gpus[1].faults.throttle);
+        let c = Config::build(&["m40".into(), "m40".into()], &["contention=0.5".into()]).unwrap();
+        assert!(c.gpus.iter().all(|g| g.faults.contention == Some(0.5)));
         let c = Config::build(
             &["m40".into(), "m40".into()],
             &["gpu=1:jitter=0.05".into(), "timer=zero".into()],

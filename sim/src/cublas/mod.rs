@@ -686,9 +686,11 @@ fn launch(h: &Handle, call: &'static str, g: &Gemm) -> Result<(), Status> {
         b: ptrs[1],
         c: ptrs[2],
     };
+    gpu.launch_began();
     // SAFETY: each operand's span lies in a live allocation of the context (checked above),
     // kept mapped by `keep` until the product is written; C's is writable.
     unsafe { gemm::run(g, &ops, sdc, d.machine.config.threads.max(1)) };
+    gpu.launch_ended();
     drop(keep);
 
     let (secs, bound) = gemm::seconds(&gpu.model, Factors::of(gpu), g);

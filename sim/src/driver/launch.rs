@@ -171,7 +171,9 @@ unsafe fn launch(
         stuck,
     };
     let limits = device_limits(&gpu.model);
+    gpu.launch_began();
     let result = exec::launch(&kernel, &cfg, &params, &map, &limits, &opts);
+    gpu.launch_ended();
     drop(keep);
 
     match result {

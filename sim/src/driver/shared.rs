@@ -31,7 +31,16 @@ pub struct Gpu {
     pub launches: AtomicU64,
     /// The sticky error of the device (a CUresult value; 0 = none).
     pub sticky: AtomicU32,
+    /// Launches running now on the host, and when the last one ended (microseconds of
+    /// [`uptime_s`], 0 = never): whether the GPU is loaded, for `contention=F` on the others.
+    pub in_flight: AtomicU32,
+    pub last_end_us: AtomicU64,
 }
+
+/// How long after its last launch a GPU still counts as loaded for `contention=F`, wall
+/// seconds: longer than the host-side gaps of a load (a round's reads, a comparison read
+/// back), shorter than a load's start on another GPU after this one's ended.
+pub const CONTENTION_WINDOW_S: f64 = 0.25;
 
 /// The PCI bus of GPU `index`: the model's entry for that index, or, when an earlier GPU of
 /// another model took it, the next free one of the model's list, else the first free bus
@@ -62,6 +71,43 @@ impl Gpu {
             ecc_uncorrected: AtomicU64::new(0),
             launches: AtomicU64::new(0),
             sticky: AtomicU32::new(0),
+            in_flight: AtomicU32::new(0),
+            last_end_us: AtomicU64::new(0),
+        }
+    }
+
+    /// A launch starts on this GPU (see [`Gpu::contention_factor`]).
+    pub fn launch_began(&self) {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A launch ended on this GPU.
+    pub fn launch_ended(&self) {
+        self.last_end_us
+            .store((uptime_s() * 1e6) as u64 + 1, Ordering::Release);
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Whether the GPU is loaded now: a launch running, or one ended within
+    /// [`CONTENTION_WINDOW_S`].
+    pub fn loaded(&self) -> bool {
+        let end = self.last_end_us.load(Ordering::Acquire);
+        self.in_flight.load(Ordering::Acquire) > 0
+            || (end > 0 && uptime_s() - (end - 1) as f64 * 1e-6 < CONTENTION_WINDOW_S)
+    }
+
+    /// The `contention=F` factor now: F while another GPU of the machine is loaded, else 1.
+    pub fn contention_factor(&self) -> f64 {
+        let Some(f) = self.faults.contention else {
+            return 1.0;
+        };
+        let others_loaded = machine()
+            .map(|m| m.gpus.iter().any(|g| g.index != self.index && g.loaded()))
+            .unwrap_or(false);
+        if others_loaded {
+            f
+        } else {
+            1.0
         }
     }
 
