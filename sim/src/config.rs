@@ -689,12 +689,14 @@ pub fn parse_fault(spec: &str) -> Result<FaultSpec, ConfigError> {
         ),
         "sdc-after" => parse_sdc_after(need("N[@BIT]")?).map_err(|r| bad(&r.to_string()))?,
         "" => return Err(bad("empty fault")),
-        other => return Err(bad(&format!(
+        other => {
+            return Err(bad(&format!(
             "unknown fault '{other}' (known: slow, contention, throttle, sdc, launch-fail-after, \
                  oom-after, pcie, old-driver, no-nvml, timer, jitter, cublas-missing, cublas-fail, \
                  nvenc-fail, nvenc-engines, stuck-bit, ecc, retired-pages, xid, pcie-replays, \
                  thermal, power-cap, sdc-after)"
-        ))),
+        )))
+        }
     };
     Ok(FaultSpec { gpu, fault })
 }

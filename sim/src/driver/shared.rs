@@ -280,6 +280,30 @@ mod tests {
         assert_eq!(g.pci_bus_id(), "00000000:05:00.0");
     }
 
+    /// A GPU is loaded while a launch runs and for `CONTENTION_WINDOW_S` after the last one.
+    #[test]
+    fn a_gpu_is_loaded_during_a_launch_and_shortly_after() {
+        let g = Gpu::new(
+            0,
+            &config::GpuConfig {
+                model: Arc::new(crate::model::load("m40").unwrap()),
+                faults: GpuFaults::default(),
+            },
+            3,
+        );
+        assert!(!g.loaded(), "never launched");
+        g.launch_began();
+        assert!(g.loaded());
+        g.launch_ended();
+        assert!(g.loaded(), "just ended");
+        std::thread::sleep(std::time::Duration::from_secs_f64(
+            CONTENTION_WINDOW_S + 0.05,
+        ));
+        assert!(!g.loaded(), "idle for longer than the window");
+        // Without the fault, no factor whatever the others do.
+        assert_eq!(g.contention_factor(), 1.0);
+    }
+
     #[test]
     fn pci_buses_differ_per_gpu_whatever_the_models() {
         let h200 = crate::model::load("h200").unwrap();
