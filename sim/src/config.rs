@@ -36,10 +36,11 @@ pub const ENV_STATE_DIR: &str = "GPUGATE_SIM_STATE_DIR";
 pub const FAULT_GRAMMAR: &str = "\
 Faults (--fault SPEC, repeatable; SPEC = [gpu=I:]FAULT, without gpu=I: every GPU):
   slow=F                 every kernel and copy runs at F times its throughput (0 < F <= 1)
-  contention=F           while another GPU of the machine is loaded (a kernel running, or one
-                         ended within the last 0.25 s of wall time), every kernel, copy and
-                         memset of this GPU runs at F times its throughput (0 < F <= 1): GPUs
-                         that share a PCIe switch or a power supply, fast alone, slow together
+  contention=F           work of this GPU done while another GPU of the machine runs a launch
+                         (a kernel whose execution overlapped one of another GPU; a copy or
+                         memset while one runs) runs at F times its throughput (0 < F <= 1):
+                         GPUs that share a PCIe switch or a power supply, fast alone, slow
+                         together
   throttle               SM clock held at the model's throttle fraction (60 %) of its max;
                          NVML reports the clock, the slowdown temperature and the SW + HW
                          thermal slowdown reasons; compute time scales with the clock

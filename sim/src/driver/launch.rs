@@ -171,14 +171,17 @@ unsafe fn launch(
         stuck,
     };
     let limits = device_limits(&gpu.model);
+    let watch = gpu.watch_others();
     gpu.launch_began();
     let result = exec::launch(&kernel, &cfg, &params, &map, &limits, &opts);
     gpu.launch_ended();
+    let together = watch.is_some_and(|w| gpu.overlapped(&w));
     drop(keep);
 
     match result {
         Ok(stats) => {
-            let (secs, bound) = timing::kernel_seconds(&gpu.model, Factors::of(gpu), &stats);
+            let (secs, bound) =
+                timing::kernel_seconds(&gpu.model, Factors::during(gpu, together), &stats);
             let (start, end) = d.lock().enqueue(target, secs);
             if log::enabled() {
                 record(json!({

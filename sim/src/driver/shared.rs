@@ -31,16 +31,19 @@ pub struct Gpu {
     pub launches: AtomicU64,
     /// The sticky error of the device (a CUresult value; 0 = none).
     pub sticky: AtomicU32,
-    /// Launches running now on the host, and when the last one ended (microseconds of
-    /// [`uptime_s`], 0 = never): whether the GPU is loaded, for `contention=F` on the others.
+    /// Launches running now on the host, and launches begun so far: whether a launch of
+    /// another GPU overlapped one of this GPU, for `contention=F` ([`Gpu::contention_factor`]).
     pub in_flight: AtomicU32,
-    pub last_end_us: AtomicU64,
+    pub began: AtomicU64,
 }
 
-/// How long after its last launch a GPU still counts as loaded for `contention=F`, wall
-/// seconds: longer than the host-side gaps of a load (a round's reads, a comparison read
-/// back), shorter than a load's start on another GPU after this one's ended.
-pub const CONTENTION_WINDOW_S: f64 = 0.25;
+/// What the other GPUs of the machine were doing when a launch of one GPU began
+/// ([`Gpu::watch_others`]): whether one was running a launch, and how many each had begun.
+#[derive(Debug)]
+pub struct OthersWatch {
+    busy: bool,
+    began: Vec<u64>,
+}
 
 /// The PCI bus of GPU `index`: the model's entry for that index, or, when an earlier GPU of
 /// another model took it, the next free one of the model's list, else the first free bus
@@ -72,42 +75,65 @@ impl Gpu {
             launches: AtomicU64::new(0),
             sticky: AtomicU32::new(0),
             in_flight: AtomicU32::new(0),
-            last_end_us: AtomicU64::new(0),
+            began: AtomicU64::new(0),
         }
     }
 
     /// A launch starts on this GPU (see [`Gpu::contention_factor`]).
     pub fn launch_began(&self) {
+        self.began.fetch_add(1, Ordering::AcqRel);
         self.in_flight.fetch_add(1, Ordering::AcqRel);
     }
 
     /// A launch ended on this GPU.
     pub fn launch_ended(&self) {
-        self.last_end_us
-            .store((uptime_s() * 1e6) as u64 + 1, Ordering::Release);
         self.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 
-    /// Whether the GPU is loaded now: a launch running, or one ended within
-    /// [`CONTENTION_WINDOW_S`].
-    pub fn loaded(&self) -> bool {
-        let end = self.last_end_us.load(Ordering::Acquire);
-        self.in_flight.load(Ordering::Acquire) > 0
-            || (end > 0 && uptime_s() - (end - 1) as f64 * 1e-6 < CONTENTION_WINDOW_S)
+    /// The other GPUs of the machine as a launch of this one begins (`None` without
+    /// `contention=F`: nothing to watch).
+    pub fn watch_others(&self) -> Option<OthersWatch> {
+        self.faults.contention?;
+        let m = machine().ok()?;
+        let others = m.gpus.iter().filter(|g| g.index != self.index);
+        Some(OthersWatch {
+            busy: others
+                .clone()
+                .any(|g| g.in_flight.load(Ordering::Acquire) > 0),
+            began: others.map(|g| g.began.load(Ordering::Acquire)).collect(),
+        })
     }
 
-    /// The `contention=F` factor now: F while another GPU of the machine is loaded, else 1.
-    pub fn contention_factor(&self) -> f64 {
-        let Some(f) = self.faults.contention else {
-            return 1.0;
-        };
-        let others_loaded = machine()
-            .map(|m| m.gpus.iter().any(|g| g.index != self.index && g.loaded()))
-            .unwrap_or(false);
-        if others_loaded {
-            f
-        } else {
-            1.0
+    /// Whether another GPU ran a launch at some moment of this GPU's launch that began with
+    /// `watch`: one was running when it began or is running now, or one began meanwhile.
+    pub fn overlapped(&self, watch: &OthersWatch) -> bool {
+        watch.busy || self.others_busy() || {
+            let now = machine().map(|m| {
+                m.gpus
+                    .iter()
+                    .filter(|g| g.index != self.index)
+                    .map(|g| g.began.load(Ordering::Acquire))
+                    .collect::<Vec<_>>()
+            });
+            now.map_or(false, |n| n != watch.began)
+        }
+    }
+
+    /// Whether another GPU of the machine is running a launch now.
+    pub fn others_busy(&self) -> bool {
+        machine().is_ok_and(|m| {
+            m.gpus
+                .iter()
+                .any(|g| g.index != self.index && g.in_flight.load(Ordering::Acquire) > 0)
+        })
+    }
+
+    /// The `contention=F` factor of work that ran while another GPU was loaded (`together`):
+    /// F then, else 1.
+    pub fn contention_factor(&self, together: bool) -> f64 {
+        match self.faults.contention {
+            Some(f) if together => f,
+            _ => 1.0,
         }
     }
 
@@ -280,28 +306,45 @@ mod tests {
         assert_eq!(g.pci_bus_id(), "00000000:05:00.0");
     }
 
-    /// A GPU is loaded while a launch runs and for `CONTENTION_WINDOW_S` after the last one.
+    /// `contention=F` applies to work done together only; without the fault nothing is
+    /// watched.
     #[test]
-    fn a_gpu_is_loaded_during_a_launch_and_shortly_after() {
-        let g = Gpu::new(
-            0,
-            &config::GpuConfig {
-                model: Arc::new(crate::model::load("m40").unwrap()),
-                faults: GpuFaults::default(),
-            },
-            3,
-        );
-        assert!(!g.loaded(), "never launched");
-        g.launch_began();
-        assert!(g.loaded());
-        g.launch_ended();
-        assert!(g.loaded(), "just ended");
-        std::thread::sleep(std::time::Duration::from_secs_f64(
-            CONTENTION_WINDOW_S + 0.05,
-        ));
-        assert!(!g.loaded(), "idle for longer than the window");
-        // Without the fault, no factor whatever the others do.
-        assert_eq!(g.contention_factor(), 1.0);
+    fn contention_applies_only_together_and_only_with_the_fault() {
+        let gpu = |faults| {
+            Gpu::new(
+                0,
+                &config::GpuConfig {
+                    model: Arc::new(crate::model::load("m40").unwrap()),
+                    faults,
+                },
+                3,
+            )
+        };
+        let healthy = gpu(GpuFaults::default());
+        assert_eq!(healthy.contention_factor(true), 1.0);
+        assert!(healthy.watch_others().is_none());
+        let shared = gpu(GpuFaults {
+            contention: Some(0.7),
+            ..GpuFaults::default()
+        });
+        assert_eq!(shared.contention_factor(true), 0.7);
+        assert_eq!(shared.contention_factor(false), 1.0);
+        shared.launch_began();
+        assert_eq!(shared.in_flight.load(Ordering::Acquire), 1);
+        shared.launch_ended();
+        assert_eq!(shared.in_flight.load(Ordering::Acquire), 0);
+        assert_eq!(shared.began.load(Ordering::Acquire), 1);
+        let idle = OthersWatch {
+            busy: false,
+            began: vec![],
+        };
+        let busy = OthersWatch {
+            busy: true,
+            began: vec![],
+        };
+        assert!(shared.overlapped(&busy));
+        // No machine in this process's environment: no other GPU ran.
+        assert!(!shared.overlapped(&idle) || machine().is_ok());
     }
 
     #[test]

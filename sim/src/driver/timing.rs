@@ -91,11 +91,17 @@ impl Factors {
         }
     }
 
-    /// The factors of a configured GPU.
+    /// The factors of a configured GPU for a copy or memset: together (`contention=F`) when
+    /// another GPU is running a launch now.
     pub fn of(gpu: &Gpu) -> Factors {
+        Factors::during(gpu, gpu.faults.contention.is_some() && gpu.others_busy())
+    }
+
+    /// The factors of a configured GPU for work done `together` with another GPU's or not.
+    pub fn during(gpu: &Gpu, together: bool) -> Factors {
         Factors {
             clock: gpu.clock_fraction(),
-            slow: gpu.faults.slow.unwrap_or(1.0) * gpu.contention_factor(),
+            slow: gpu.faults.slow.unwrap_or(1.0) * gpu.contention_factor(together),
             link: gpu.pcie_link(),
         }
     }

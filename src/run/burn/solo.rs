@@ -26,7 +26,7 @@ pub(crate) struct SoloPhase {
     waiting: BTreeSet<u32>,
     /// GPUs ready, in the order they said so.
     ready: Vec<u32>,
-    /// GPUs still to run alone, and the one running now.
+    /// GPUs still to run alone (the next one last), and the one running now.
     queue: Vec<u32>,
     current: Option<u32>,
     /// Whether the load was started (every ready GPU told [`Command::Load`]).
@@ -85,7 +85,9 @@ impl SoloPhase {
             return Vec::new();
         }
         if self.turn.is_some() && self.ready.len() > 1 && self.queue.is_empty() {
-            self.queue = self.ready.iter().rev().copied().collect();
+            // In device order (popped from the end).
+            self.queue = self.ready.clone();
+            self.queue.sort_unstable_by(|a, b| b.cmp(a));
         }
         self.next()
     }
@@ -142,11 +144,12 @@ mod tests {
         let mut p = SoloPhase::new(&[0, 1], TURN);
         assert!(p.runs());
         assert!(p.ready(1).is_empty(), "GPU 0 is not ready yet");
-        assert_eq!(p.ready(0), vec![(1, Command::Solo(TURN))]);
-        assert!(p.solo_done(0).is_empty(), "not GPU 0's turn");
-        assert_eq!(p.solo_done(1), vec![(0, Command::Solo(TURN))]);
-        assert_eq!(p.solo_done(0), vec![(1, Command::Load), (0, Command::Load)]);
-        assert!(p.solo_done(0).is_empty());
+        // In device order, whichever was ready first.
+        assert_eq!(p.ready(0), vec![(0, Command::Solo(TURN))]);
+        assert!(p.solo_done(1).is_empty(), "not GPU 1's turn");
+        assert_eq!(p.solo_done(0), vec![(1, Command::Solo(TURN))]);
+        assert_eq!(p.solo_done(1), vec![(1, Command::Load), (0, Command::Load)]);
+        assert!(p.solo_done(1).is_empty());
     }
 
     #[test]
