@@ -115,7 +115,7 @@ impl Gpu {
                     .map(|g| g.began.load(Ordering::Acquire))
                     .collect::<Vec<_>>()
             });
-            now.map_or(false, |n| n != watch.began)
+            now.is_ok_and(|n| n != watch.began)
         }
     }
 
