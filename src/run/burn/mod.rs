@@ -249,12 +249,7 @@ fn on_event(
             asked,
             ring_bytes,
         } => {
-            if sets < asked {
-                runner.note(format!(
-                    "GPU {device}: the burn's ring holds {sets} of the {asked} sets the memory \
-                     share asked for: the next set did not fit in the GPU's free memory"
-                ));
-            }
+            ring_note(runner, device, (sets, asked));
             let g = state.entry(device).or_default();
             (g.device, g.ring_sets, g.ring_bytes) = (device, sets, ring_bytes);
         }
@@ -263,14 +258,7 @@ fn on_event(
             device,
             samples,
             wall_s,
-        } => {
-            let run = solo::solo_run(device, &samples, wall_s, s);
-            return runner.record(|r| {
-                if let Some(b) = r.burn.as_mut() {
-                    b.solo.push(run);
-                }
-            });
-        }
+        } => return record_solo(runner, solo::solo_run(device, &samples, wall_s, s)),
         Event::Interval {
             device,
             row,
@@ -326,6 +314,25 @@ fn on_event(
         }
         if let Some(h) = health_so_far {
             r.health = h;
+        }
+    })
+}
+
+/// A note when a GPU's ring holds fewer sets than the memory share asked for.
+fn ring_note(runner: &mut Runner<'_>, device: u32, (sets, asked): (usize, usize)) {
+    if sets < asked {
+        runner.note(format!(
+            "GPU {device}: the burn's ring holds {sets} of the {asked} sets the memory share \
+             asked for: the next set did not fit in the GPU's free memory"
+        ));
+    }
+}
+
+/// A GPU's solo rounds kept in the burn section (run.json saved).
+fn record_solo(runner: &mut Runner<'_>, run: crate::model::burn::SoloRun) -> Result<(), Error> {
+    runner.record(|r| {
+        if let Some(b) = r.burn.as_mut() {
+            b.solo.push(run);
         }
     })
 }
