@@ -36,6 +36,11 @@ pub const ENV_STATE_DIR: &str = "GPUGATE_SIM_STATE_DIR";
 pub const FAULT_GRAMMAR: &str = "\
 Faults (--fault SPEC, repeatable; SPEC = [gpu=I:]FAULT, without gpu=I: every GPU):
   slow=F                 every kernel and copy runs at F times its throughput (0 < F <= 1)
+  contention=F           work of this GPU done while another GPU of the machine runs a launch
+                         (a kernel whose execution overlapped one of another GPU; a copy or
+                         memset while one runs) runs at F times its throughput (0 < F <= 1):
+                         GPUs that share a PCIe switch or a power supply, fast alone, slow
+                         together
   throttle               SM clock held at the model's throttle fraction (60 %) of its max;
                          NVML reports the clock, the slowdown temperature and the SW + HW
                          thermal slowdown reasons; compute time scales with the clock
@@ -102,7 +107,8 @@ Faults (--fault SPEC, repeatable; SPEC = [gpu=I:]FAULT, without gpu=I: every GPU
                          in the GPU's memory has one bit flipped (bit 0 of its middle byte)
 Examples: --fault slow=0.5   --fault gpu=1:throttle   --fault sdc=sgemm@22   --fault pcie=3,8
           --fault jitter=0.02   --fault timer=zero   --fault cublas-missing   --fault gpu=0:cublas-fail
-          --fault nvenc-engines=1   --fault stuck-bit=any:5   --fault gpu=1:stuck-bit=0x200000100:33:0";
+          --fault nvenc-engines=1   --fault stuck-bit=any:5   --fault gpu=1:stuck-bit=0x200000100:33:0
+          --fault contention=0.5";
 
 /// The driver version the `old-driver` fault reports: CUDA 8.0.
 pub const OLD_DRIVER_CUDA: u32 = 8000;
@@ -142,6 +148,8 @@ impl From<model::ModelError> for ConfigError {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fault {
     Slow(f64),
+    /// `contention=F`: F × throughput while another GPU is loaded.
+    Contention(f64),
     Throttle,
     Sdc {
         substring: String,
@@ -214,6 +222,9 @@ pub struct FaultSpec {
 pub struct GpuFaults {
     /// Throughput factor (0, 1]; `None` = 1.
     pub slow: Option<f64>,
+    /// `contention=F`: the throughput factor (0, 1] while another GPU of the machine is loaded
+    /// (`crate::driver::shared::Gpu::contention_factor`); `None` = 1.
+    pub contention: Option<f64>,
     pub throttle: bool,
     /// (substring, bit) pairs, first match wins.
     pub sdc: Vec<(String, Option<u32>)>,
@@ -358,6 +369,7 @@ impl Config {
             let g = &mut self.gpus[i].faults;
             match &f.fault {
                 Fault::Slow(x) => g.slow = Some(*x),
+                Fault::Contention(x) => g.contention = Some(*x),
                 Fault::Throttle => g.throttle = true,
                 Fault::Sdc { substring, bit } => g.sdc.push((substring.clone(), *bit)),
                 Fault::LaunchFailAfter(n) => g.launch_fail_after = Some(*n),
@@ -577,6 +589,15 @@ pub fn parse_fault(spec: &str) -> Result<FaultSpec, ConfigError> {
             }
             Fault::Slow(f)
         }
+        "contention" => {
+            let v = need("F")?;
+            let bad_f = || bad("contention=F needs a number with 0 < F <= 1, e.g. contention=0.5");
+            let f: f64 = v.parse().map_err(|_| bad_f())?;
+            if !(f > 0.0 && f <= 1.0) {
+                return Err(bad_f());
+            }
+            Fault::Contention(f)
+        }
         "throttle" => {
             none()?;
             Fault::Throttle
@@ -696,7 +717,7 @@ pub fn parse_fault(spec: &str) -> Result<FaultSpec, ConfigError> {
         "" => return Err(bad("empty fault")),
         other => {
             return Err(bad(&format!(
-                "unknown fault '{other}' (known: slow, throttle, sdc, launch-fail-after, \
+            "unknown fault '{other}' (known: slow, contention, throttle, sdc, launch-fail-after, \
                  oom-after, pcie, old-driver, no-nvml, timer, jitter, cublas-missing, cublas-fail, \
                  nvenc-fail, nvenc-engines, stuck-bit, ecc, retired-pages, xid, pcie-replays, \
                  thermal, power-cap, sdc-after, no-p2p, p2p-sdc)"
@@ -1006,6 +1027,9 @@ mod tests {
             ("slow=1.5", "0 < F <= 1"),
             ("slow=fast", "number"),
             ("slow", "needs a value"),
+            ("contention=0", "0 < F <= 1"),
+            ("contention=1.2", "0 < F <= 1"),
+            ("contention", "needs a value"),
             ("throttle=2", "takes no value"),
             ("sdc=", "needs a value"),
             ("sdc=@3", "substring"),
@@ -1088,6 +1112,8 @@ mod tests {
         assert_eq!(c.gpus[0].faults.slow, None);
         assert_eq!(c.gpus[1].faults.slow, Some(0.5));
         assert!(c.gpus[0].faults.throttle && c.gpus[1].faults.throttle);
+        let c = Config::build(&["m40".into(), "m40".into()], &["contention=0.5".into()]).unwrap();
+        assert!(c.gpus.iter().all(|g| g.faults.contention == Some(0.5)));
         let c = Config::build(
             &["m40".into(), "m40".into()],
             &["gpu=1:jitter=0.05".into(), "timer=zero".into()],

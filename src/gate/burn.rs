@@ -3,7 +3,9 @@
 //! (Freivalds for the GEMMs, gold values for the triad), and the within-machine share (every
 //! GPU reaches at least 1 − share of the best GPU of its machine, per metric). The burn's
 //! throughput against the profile's absolute and machine targets is the ordinary rule of
-//! [`super::evaluate`]: its results are the GPUs loaded at once.
+//! [`super::evaluate`]: its results are the GPUs loaded at once, so a machine target is
+//! judged on the machine's concurrent total; [`machine_together`] says so in those checks and
+//! sets beside it, as information, the sum of what each GPU reached alone (the solo phase).
 
 use crate::model::burn::{BurnSection, GpuBurn};
 use crate::model::{CheckKind, RunReport, Verdict, WorkloadResult};
@@ -25,6 +27,7 @@ pub(crate) fn burn(r: &RunReport, out: &mut Vec<Draft>) {
     }
     for metric in [Metric::Fp32Gemm, Metric::Fp64Gemm, Metric::StreamTriad] {
         within_machine(r, b, metric, out);
+        machine_together(r, b, metric, out);
     }
     super::burn_drift::drift_checks(r, b, out);
 }
@@ -183,5 +186,76 @@ fn within_machine(r: &RunReport, b: &BurnSection, metric: Metric, out: &mut Vec<
             }
         }
         out.push(c);
+    }
+}
+
+/// The sum over the run's GPUs of what each reached alone in the solo phase (`None` when a GPU
+/// has no finite value: no solo phase, one GPU, a GPU that did not run alone).
+pub fn alone_sum(r: &RunReport, b: &BurnSection, metric: Metric) -> Option<f64> {
+    if r.gpus.len() < 2 {
+        return None;
+    }
+    r.gpus
+        .iter()
+        .map(|g| {
+            b.solo
+                .iter()
+                .find(|s| s.device == g.index)
+                .map(|s| s.value(metric))
+                .filter(|v| v.is_finite())
+        })
+        .sum()
+}
+
+/// The sum over the run's GPUs of their burn results' medians: the machine loaded at once
+/// (`None` when a GPU has no valid result).
+pub fn together_sum(r: &RunReport, metric: Metric) -> Option<f64> {
+    r.gpus
+        .iter()
+        .map(|g| {
+            burn_result(r, g.index, metric)
+                .and_then(|w| w.measurement.as_ref())
+                .map(|m| m.throughput.median)
+        })
+        .sum()
+}
+
+/// `machine.<metric>` of a burn: titled as the GPUs loaded at once, its reason given the sum
+/// of the solo phase beside it (information, never the verdict), and where alone would have
+/// passed but together fails, the hint for GPUs that share something.
+fn machine_together(r: &RunReport, b: &BurnSection, metric: Metric, out: &mut [Draft]) {
+    let id = format!("machine.{}", metric.as_str());
+    let alone = alone_sum(r, b, metric);
+    for c in out
+        .iter_mut()
+        .filter(|c| c.rule == "machine" && (c.id == id || c.id.starts_with(&format!("{id}#"))))
+    {
+        c.title = c
+            .title
+            .replace("(machine: sum over ", "(machine loaded at once: sum over ");
+        let unit = metric.unit();
+        let Some(alone) = alone else {
+            c.reason.push_str(
+                "; the GPUs loaded at once (no solo phase to compare with: see the run's notes)",
+            );
+            continue;
+        };
+        c.reason.push_str(&format!(
+            "; the GPUs loaded at once. Each GPU alone (the solo phase, information, not \
+             gated): {} {unit} in all",
+            fmt_value(alone, unit)
+        ));
+        if let Some(v) = c.observed.filter(|v| alone > 0.0 && v.is_finite()) {
+            c.reason
+                .push_str(&format!(", together {:.1} % of that", v / alone * 100.0));
+        }
+        let line = c.required.unwrap_or(f64::INFINITY);
+        if c.verdict == Some(Verdict::Fail) && alone >= line {
+            c.hint = "alone the GPUs reach the machine's line, together they do not: they \
+                      share something under load (a PCIe switch, the power supply, the \
+                      cooling): compare nvidia-smi topo -m, each GPU's power draw and throttle \
+                      reasons during the burn, and run the burn with fewer GPUs (--gpus)"
+                .into();
+        }
     }
 }

@@ -38,6 +38,7 @@ fn clean_burn(gpus: u32) -> BurnSection {
         drift_source: None,
         duration_source: None,
         gpus: (0..gpus).map(gpu).collect(),
+        solo: Vec::new(),
     }
 }
 
@@ -173,4 +174,111 @@ fn burn_rules() {
 fn a_run_without_a_burn_has_no_burn_checks() {
     let checks = evaluate(&profile("g2.2xlarge"), &report(2));
     assert!(checks.iter().all(|c| !c.id.contains(".burn.")));
+}
+
+/// The solo phase of a two-GPU burn: each GPU alone at `fp32` TFLOPS.
+fn solo(fp32: f64) -> Vec<crate::model::burn::SoloRun> {
+    (0..2)
+        .map(|device| crate::model::burn::SoloRun {
+            device,
+            duration_s: 10.0,
+            rounds: 20,
+            fp32_tflops: fp32,
+            fp64_tflops: 0.19,
+            triad_gbps: 230.0,
+        })
+        .collect()
+}
+
+type TogetherCase = (
+    &'static str,
+    f64,
+    Option<f64>,
+    &'static [(&'static str, Verdict)],
+    &'static [&'static str],
+);
+
+/// The G2.2xlarge's burn targets (`burn_profile`): each GPU against its sustained line (3.85
+/// TFLOPS), the machine's concurrent total against 8.4; the solo phase's sum is information in
+/// the machine check, never its verdict, and where alone would pass but together fails the
+/// hint names what GPUs share.
+#[test]
+fn machine_targets_judge_the_gpus_loaded_at_once() {
+    let cases: &[TogetherCase] = &[
+        (
+            "4.0 each together: both pass their own line, the machine's 8.0 fails; alone 9.8",
+            4.0,
+            Some(4.9),
+            &[
+                ("gpu0.fp32_gemm", Verdict::Pass),
+                ("gpu1.fp32_gemm", Verdict::Pass),
+                ("gpu1.burn.within_machine.fp32_gemm", Verdict::Pass),
+                ("machine.fp32_gemm", Verdict::Fail),
+            ],
+            &[
+                "the GPUs loaded at once. Each GPU alone (the solo phase, information, not gated): \
+                 9.80 TFLOPS in all, together 81.6 % of that",
+                "they share something under load",
+            ],
+        ),
+        (
+            "4.5 each together passes whatever alone says",
+            4.5,
+            Some(3.0),
+            &[("machine.fp32_gemm", Verdict::Pass)],
+            &["6.00 TFLOPS in all, together 150.0 % of that"],
+        ),
+        (
+            "no solo phase: said so, the verdict the same",
+            4.0,
+            None,
+            &[("machine.fp32_gemm", Verdict::Fail)],
+            &["no solo phase to compare with"],
+        ),
+    ];
+    let p = crate::run::burn::burn_profile(profile("g2.2xlarge"));
+    let line = |id: &str| {
+        p.targets
+            .iter()
+            .find(|t| t.metric.as_str() == id && t.scope == crate::gate::Scope::Gpu)
+            .map(|t| t.required())
+    };
+    assert!((line("fp32_gemm").unwrap() - 3.85).abs() < 1e-9);
+    for (name, together, alone, want, says) in cases {
+        let mut r = report(2);
+        let mut b = clean_burn(2);
+        b.solo = alone.map(solo).unwrap_or_default();
+        r.burn = Some(b);
+        set_speed(&mut r, SGEMM0, *together, 0.001);
+        set_speed(&mut r, SGEMM1, *together, 0.001);
+        let checks = evaluate(&p, &r);
+        for (id, verdict) in *want {
+            let c = checks
+                .iter()
+                .find(|c| c.id == *id)
+                .unwrap_or_else(|| panic!("{name}: no {id}"));
+            assert_eq!(c.verdict, *verdict, "{name}: {id}: {}", c.reason);
+        }
+        let m = checks.iter().find(|c| c.id == "machine.fp32_gemm").unwrap();
+        assert!(m.title.contains("loaded at once"), "{name}: {}", m.title);
+        for s in *says {
+            let text = format!("{} {}", m.reason, m.hint);
+            assert!(text.contains(s), "{name}: {s:?} not in {text}");
+        }
+        if *together >= 4.5 || alone.is_none() {
+            assert!(!m.hint.contains("share something"), "{name}: {}", m.hint);
+        }
+    }
+    // Only the burn's metrics are left, its targets in place of the acceptance run's.
+    assert!(p.targets.iter().all(|t| matches!(
+        t.metric,
+        Metric::Fp32Gemm | Metric::Fp64Gemm | Metric::StreamTriad
+    )));
+    let triad_machine = p
+        .targets
+        .iter()
+        .filter(|t| t.metric == Metric::StreamTriad && t.scope == crate::gate::Scope::Machine);
+    assert_eq!(triad_machine.count(), 1);
+    // Mapped again (what `gpugate report` does with the recorded profile): the same.
+    assert_eq!(crate::run::burn::burn_profile(p.clone()), p);
 }

@@ -490,6 +490,7 @@ fn validate(p: &Profile, origin: &str) -> Result<(), ProfileError> {
     }
     if let Some(b) = &p.burn {
         validate_burn(b, origin)?;
+        validate_burn_targets(b, &p.machine, origin)?;
     }
     if let Some(x) = &p.p2p {
         validate_p2p(x, origin)?;
@@ -549,6 +550,40 @@ fn validate_burn(b: &BurnLimits, origin: &str) -> Result<(), ProfileError> {
     }
     if b.source.trim().is_empty() {
         return bad("[burn] source is empty: say where each value comes from".into());
+    }
+    Ok(())
+}
+
+/// The `[[burn.target]]`s: each a valid target of a metric the burn measures, one per metric,
+/// scope and GPU.
+fn validate_burn_targets(b: &BurnLimits, m: &Machine, origin: &str) -> Result<(), ProfileError> {
+    let burn_metrics = crate::run::burn::BURN_METRICS;
+    let here = format!("{origin} [burn]");
+    for (i, t) in b.targets.iter().enumerate() {
+        let n = i + 1;
+        if !burn_metrics.contains(&t.metric) {
+            return Err(invalid(
+                origin,
+                format!(
+                    "[[burn.target]] #{n} ({}): a burn measures only fp32_gemm, fp64_gemm and \
+                     stream_triad; put this target in the profile's [[target]]s",
+                    t.metric
+                ),
+            ));
+        }
+        validate_spec_key(t, n, &here)?;
+        validate_target_values(t, n, m, &here)?;
+        let same = |o: &&Target| o.metric == t.metric && o.scope == t.scope && o.gpu == t.gpu;
+        if b.targets[..i].iter().any(|o| same(&o)) {
+            return Err(invalid(
+                origin,
+                format!(
+                    "[[burn.target]] #{n} ({}) repeats an earlier one of the same metric, scope \
+                     and GPU: keep one",
+                    t.metric
+                ),
+            ));
+        }
     }
     Ok(())
 }
@@ -1404,6 +1439,53 @@ mod tests {
         let text = base.replace(line, "source = \" \"");
         let e = parse_profile(&text, "t.toml").unwrap_err().to_string();
         assert!(e.contains("[burn] source is empty"), "{e}");
+    }
+
+    /// `[[burn.target]]`: G2.large's sustained FP32 line, G2.2xlarge's with the machine's
+    /// concurrent FP32, FP64 and triad; a bad one is refused saying which and why.
+    #[test]
+    fn burn_targets_are_read_and_bad_ones_refused() {
+        let scopes = |name: &str| -> Vec<(Metric, Scope)> {
+            let p = load_profile(name).unwrap().0;
+            p.burn
+                .unwrap()
+                .targets
+                .iter()
+                .map(|t| (t.metric, t.scope))
+                .collect()
+        };
+        assert_eq!(scopes("g2.large"), [(Metric::Fp32Gemm, Scope::Gpu)]);
+        assert_eq!(
+            scopes("g2.2xlarge"),
+            [
+                (Metric::Fp32Gemm, Scope::Gpu),
+                (Metric::Fp32Gemm, Scope::Machine),
+                (Metric::Fp64Gemm, Scope::Machine),
+                (Metric::StreamTriad, Scope::Machine),
+            ]
+        );
+        let base = include_str!("../../profiles/g2.large.toml");
+        let first = "[[burn.target]]\nmetric = \"fp32_gemm\"";
+        assert!(base.contains(first));
+        let again = "\n[[burn.target]]\nmetric = \"fp32_gemm\"\nscope = \"gpu\"\n\
+                     spec_tflops = 7.0\npass_fraction = 0.5\nsource = \"x\"\n";
+        for (text, says) in [
+            (
+                base.replace("pass_fraction = 0.55", "pass_fraction = 1.5"),
+                "[burn]: target #1 (fp32_gemm): pass_fraction = 1.5 must be in (0, 1]",
+            ),
+            (
+                base.replace(first, "[[burn.target]]\nmetric = \"h2d\""),
+                "[[burn.target]] #1 (h2d): a burn measures only fp32_gemm",
+            ),
+            (
+                base.to_string() + again,
+                "[[burn.target]] #2 (fp32_gemm) repeats an earlier one",
+            ),
+        ] {
+            let e = parse_profile(&text, "t.toml").unwrap_err().to_string();
+            assert!(e.contains(says), "{says}: {e}");
+        }
     }
 }
 

@@ -35,6 +35,43 @@ pub struct BurnSection {
     pub duration_source: Option<String>,
     /// One entry per loaded GPU.
     pub gpus: Vec<GpuBurn>,
+    /// The solo phase: each GPU loaded alone, one after the other, before the machine is
+    /// loaded at once (two GPUs or more; empty with one GPU and in older files). Information
+    /// beside the machine's concurrent totals, never gated.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub solo: Vec<SoloRun>,
+}
+
+impl SoloRun {
+    /// Its value of `metric` (NaN for a metric the burn does not measure).
+    pub fn value(&self, metric: super::profile::Metric) -> f64 {
+        use super::profile::Metric;
+        match metric {
+            Metric::Fp32Gemm => self.fp32_tflops,
+            Metric::Fp64Gemm => self.fp64_tflops,
+            Metric::StreamTriad => self.triad_gbps,
+            _ => f64::NAN,
+        }
+    }
+}
+
+/// One GPU loaded alone, the other GPUs idle (the burn's solo phase): the same ring and lanes
+/// as its load, for about one interval.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct SoloRun {
+    pub device: u32,
+    /// Wall time of its rounds, seconds.
+    pub duration_s: f64,
+    /// Rounds run (each one launch per set and lane).
+    pub rounds: usize,
+    /// The median over its rounds of each lane's throughput, from device time (NaN when no
+    /// round ran).
+    #[serde(with = "super::nonfinite")]
+    pub fp32_tflops: f64,
+    #[serde(with = "super::nonfinite")]
+    pub fp64_tflops: f64,
+    #[serde(with = "super::nonfinite")]
+    pub triad_gbps: f64,
 }
 
 /// One GPU's burn.

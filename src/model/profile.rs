@@ -175,6 +175,12 @@ pub struct BurnLimits {
     pub within_machine_share: f64,
     /// Where each value comes from.
     pub source: String,
+    /// The burn's own targets (`[[burn.target]]`, FP32, FP64 and triad only): each replaces
+    /// the profile's target of the same metric, scope and GPU for a burn (a sustained,
+    /// concurrent load is not the acceptance run's), or adds one; a machine-scope one is
+    /// judged on the GPUs loaded at once. Empty: the profile's targets.
+    #[serde(rename = "target", default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<Target>,
 }
 
 /// What a healthy GPU of the profile may show during a run (`[health]` in a profile). A new

@@ -2,8 +2,11 @@
 //! interval (throughput, launches, errors, SM clock, temperature, power, throttle reasons),
 //! and the first SDC records, all as the run's `burn` section recorded them.
 
+use crate::gate::burn::{alone_sum, together_sum};
+use crate::gate::Metric;
 use crate::model::burn::{BurnInterval, BurnSection, GpuBurn};
-use crate::model::RunReport;
+use crate::model::{RunReport, Verdict};
+use crate::util::fmt_value;
 
 /// What the Burn-in section says before its tables.
 pub const INTRO: &str = "Every GPU loaded at once, interval by interval: throughput from the \
@@ -78,6 +81,61 @@ pub fn load_line(b: &BurnSection) -> String {
     }
 }
 
+/// What the machine table says before it.
+pub const MACHINE_INTRO: &str = "The machine as one: per metric, the sum of what each GPU \
+    reached alone (the solo phase before the load, information), the machine's total with \
+    every GPU loaded at once (what the machine targets judge), their ratio, and the machine's \
+    pass line where the profile has one.";
+
+/// The columns of the machine table.
+pub const MACHINE_COLUMNS: [&str; 5] = [
+    "metric",
+    "each GPU alone, summed",
+    "all GPUs at once",
+    "together / alone",
+    "machine line",
+];
+
+/// The machine table's rows (two GPUs or more; none for one), each with the verdict of the
+/// machine's check of the metric where there is one.
+pub fn machine_rows(r: &RunReport) -> Vec<([String; 5], Option<Verdict>)> {
+    let Some(b) = &r.burn else {
+        return Vec::new();
+    };
+    if r.gpus.len() < 2 {
+        return Vec::new();
+    }
+    let metrics = [Metric::Fp32Gemm, Metric::Fp64Gemm, Metric::StreamTriad];
+    metrics
+        .iter()
+        .map(|&m| {
+            let unit = m.unit();
+            let value = |v: Option<f64>| {
+                v.map_or("-".to_string(), |v| {
+                    format!("{} {unit}", fmt_value(v, unit))
+                })
+            };
+            let (alone, together) = (alone_sum(r, b, m), together_sum(r, m));
+            let check = r
+                .checks
+                .iter()
+                .find(|c| c.id == format!("machine.{}", m.as_str()));
+            let ratio = match (alone, together) {
+                (Some(a), Some(t)) if a > 0.0 => format!("{:.1} %", t / a * 100.0),
+                _ => "-".to_string(),
+            };
+            let cells = [
+                m.as_str().to_string(),
+                value(alone),
+                value(together),
+                ratio,
+                value(check.and_then(|c| c.required)),
+            ];
+            (cells, check.map(|c| c.verdict))
+        })
+        .collect()
+}
+
 /// The paragraph above a GPU's table: its ring, and why its load stopped, if it did.
 pub fn gpu_summary(g: &GpuBurn) -> String {
     let mut s = format!(
@@ -141,6 +199,94 @@ pub fn sdc_lines(r: &RunReport) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The sample run as a two-GPU burn: GPU 1 a copy of GPU 0, each alone 10 % faster than
+    /// together; decided against the G2.2xlarge's burn targets.
+    fn two_gpu_burn() -> RunReport {
+        use crate::model::burn::SoloRun;
+        let mut r = crate::report::tests::sample_report();
+        let mut g1 = r.gpus[0].clone();
+        g1.index = 1;
+        r.gpus.push(g1);
+        let copies: Vec<_> = r
+            .results
+            .iter()
+            .filter(|w| w.device == Some(0))
+            .map(|w| {
+                let mut c = w.clone();
+                c.device = Some(1);
+                c.id = c.id.replacen("gpu0.", "gpu1.", 1);
+                c
+            })
+            .collect();
+        r.results.extend(copies);
+        let median = |m: Metric| together_sum(&r, m).unwrap() / 2.0;
+        let solo = |device| SoloRun {
+            device,
+            duration_s: 10.0,
+            rounds: 12,
+            fp32_tflops: median(Metric::Fp32Gemm) * 1.1,
+            fp64_tflops: median(Metric::Fp64Gemm) * 1.1,
+            triad_gbps: f64::NAN,
+        };
+        let solo = vec![solo(0), solo(1)];
+        r.burn = Some(BurnSection {
+            duration_s: 60.0,
+            interval_s: 10.0,
+            gemm_size: 4096,
+            triad_elements: 1 << 20,
+            memory_share: 0.5,
+            within_machine_share: 0.1,
+            within_machine_source: "test".into(),
+            max_drift: None,
+            drift_source: None,
+            duration_source: None,
+            gpus: Vec::new(),
+            solo,
+        });
+        let p = crate::run::burn::burn_profile(crate::gate::load_profile("g2.2xlarge").unwrap().0);
+        r.checks = crate::gate::evaluate(&p, &r);
+        r
+    }
+
+    #[test]
+    fn the_machine_table_sets_alone_beside_together() {
+        let r = two_gpu_burn();
+        let rows = machine_rows(&r);
+        let text: Vec<String> = rows
+            .iter()
+            .map(|(c, v)| format!("{} | {v:?}", c.join(" | ")))
+            .collect();
+        // The sample's DGEMMs gave wrong results: measured together, but their speed cannot
+        // count for the machine's check.
+        assert_eq!(
+            text,
+            [
+                "fp32_gemm | 10.71 TFLOPS | 9.74 TFLOPS | 90.9 % | 8.40 TFLOPS | Some(Pass)",
+                "fp64_gemm | 0.43 TFLOPS | 0.39 TFLOPS | 90.9 % | 0.30 TFLOPS | Some(Fail)",
+                "stream_triad | - | 458.8 GB/s | - | 403.2 GB/s | Some(Pass)",
+            ]
+        );
+        use crate::report::Reporter;
+        let md = crate::report::markdown::Markdown.render(&r);
+        let at = md
+            .find(MACHINE_INTRO)
+            .expect("the machine table's paragraph");
+        assert!(
+            md[at..].contains(
+                "| metric | each GPU alone, summed | all GPUs at once | together / alone | \
+                 machine line |"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains("| fp32_gemm | 10.71 TFLOPS | 9.74 TFLOPS | 90.9 % |"),
+            "{md}"
+        );
+        let mut one = r.clone();
+        one.gpus.truncate(1);
+        assert!(machine_rows(&one).is_empty(), "one GPU: no machine table");
+    }
 
     #[test]
     fn an_interval_reads_as_its_numbers() {

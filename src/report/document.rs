@@ -641,6 +641,7 @@ fn burn(d: &mut Doc, r: &RunReport, all: &[Chart]) {
     d.heading(2, "Burn-in");
     d.para(super::burn::load_line(b));
     d.para(super::burn::limits_line(b));
+    machine_as_one(d, r);
     for g in &b.gpus {
         d.para(super::burn::gpu_summary(g));
         let rows = g
@@ -714,6 +715,24 @@ fn p2p(d: &mut Doc, r: &RunReport) {
         })
         .collect();
     d.table(&p::COLUMNS, rows);
+}
+
+/// The burn's machine table (two GPUs or more): each GPU alone, summed, beside all at once.
+fn machine_as_one(d: &mut Doc, r: &RunReport) {
+    let rows = super::burn::machine_rows(r);
+    if rows.is_empty() {
+        return;
+    }
+    d.para(super::burn::MACHINE_INTRO);
+    let rows = rows
+        .into_iter()
+        .map(|(cells, verdict)| {
+            let mut cells: Vec<Cell> = cells.into_iter().map(Cell::text).collect();
+            cells[4].mark = verdict;
+            cells
+        })
+        .collect();
+    d.table(&super::burn::MACHINE_COLUMNS, rows);
 }
 
 /// Which variant each size class uses, and how the candidates did.

@@ -127,7 +127,15 @@ pub fn render_profile(p: &Profile, origin: &str) -> String {
         return o;
     }
     let _ = writeln!(o, "targets");
-    write_aligned(&mut o, &target_rows(p));
+    write_aligned(&mut o, &target_rows(&p.targets));
+    if let Some(b) = p.burn.as_ref().filter(|b| !b.targets.is_empty()) {
+        let _ = writeln!(
+            o,
+            "burn targets (gpugate burn: in place of the targets above of the same metric and \
+             scope; machine = the GPUs loaded at once)"
+        );
+        write_aligned(&mut o, &target_rows(&b.targets));
+    }
     o
 }
 
@@ -261,7 +269,7 @@ fn p2p_lines(o: &mut String, x: Option<&crate::model::profile::P2pRequirement>) 
 
 /// The targets table: a header row, then per target its metric, scope, spec, pass fraction,
 /// pass line and source.
-fn target_rows(p: &Profile) -> Vec<[String; 6]> {
+fn target_rows(targets: &[crate::model::profile::Target]) -> Vec<[String; 6]> {
     let mut rows = vec![[
         "metric".to_string(),
         "scope".to_string(),
@@ -270,7 +278,7 @@ fn target_rows(p: &Profile) -> Vec<[String; 6]> {
         "pass line".to_string(),
         "source".to_string(),
     ]];
-    for t in &p.targets {
+    for t in targets {
         let unit = t.unit();
         let scope = match (t.scope, t.gpu) {
             (Scope::Machine, _) => "machine".to_string(),

@@ -791,6 +791,19 @@ fn profile_and_inventory_text() {
         text.contains("p2p       peer access not required; bandwidth reported; a wrong byte fails"),
         "{text}"
     );
+    // The burn's own targets, after the acceptance run's: FP32 per GPU at 55 %, the machine's
+    // concurrent triad.
+    let burn = &text[text
+        .find("burn targets (gpugate burn")
+        .expect("burn targets")..];
+    assert!(
+        burn.contains("fp32_gemm     each gpu  7.00 TFLOPS   55 %  3.85 TFLOPS"),
+        "{burn}"
+    );
+    assert!(
+        burn.contains("stream_triad  machine   576.0 GB/s    70 %  403.2 GB/s"),
+        "{burn}"
+    );
     let r = sample_report();
     let text = info::render_inventory(&r.host, &r.gpus, None);
     assert!(text.contains("Tesla M40 24GB") && text.contains("catalogue: Tesla M40 24GB"));

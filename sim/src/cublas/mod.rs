@@ -686,12 +686,16 @@ fn launch(h: &Handle, call: &'static str, g: &Gemm) -> Result<(), Status> {
         b: ptrs[1],
         c: ptrs[2],
     };
+    let watch = gpu.watch_others();
+    gpu.launch_began();
     // SAFETY: each operand's span lies in a live allocation of the context (checked above),
     // kept mapped by `keep` until the product is written; C's is writable.
     unsafe { gemm::run(g, &ops, sdc, d.machine.config.threads.max(1)) };
+    gpu.launch_ended();
+    let together = watch.is_some_and(|w| gpu.overlapped(&w));
     drop(keep);
 
-    let (secs, bound) = gemm::seconds(&gpu.model, Factors::of(gpu), g);
+    let (secs, bound) = gemm::seconds(&gpu.model, Factors::during(gpu, together), g);
     let (start, end) = d.lock().enqueue(target, secs);
     record(json!({
         "unit": g.unit(&gpu.model).0.as_str(),

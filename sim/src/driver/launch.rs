@@ -172,12 +172,17 @@ unsafe fn launch(
     };
     let limits = device_limits(&gpu.model);
     let busy = gpu.busy();
+    let watch = gpu.watch_others();
+    gpu.launch_began();
     let result = exec::launch(&kernel, &cfg, &params, &map, &limits, &opts);
+    gpu.launch_ended();
+    let together = watch.is_some_and(|w| gpu.overlapped(&w));
     drop(keep);
 
     match result {
         Ok(stats) => {
-            let (secs, share, bound) = timing::kernel_time(&gpu.model, Factors::of(gpu), &stats);
+            let (secs, share, bound) =
+                timing::kernel_time(&gpu.model, Factors::during(gpu, together), &stats);
             busy.done(share);
             let (start, end) = d.lock().enqueue(target, secs);
             if log::enabled() {

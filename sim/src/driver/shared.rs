@@ -37,6 +37,10 @@ pub struct Gpu {
     pub thermal: Thermal,
     /// Its power and heat now (`crate::power`).
     heat: Mutex<HeatState>,
+    /// Launches running now on the host, and launches begun so far: whether a launch of
+    /// another GPU overlapped one of this GPU, for `contention=F` ([`Gpu::contention_factor`]).
+    pub in_flight: AtomicU32,
+    pub began: AtomicU64,
 }
 
 /// An operation running on a GPU's SMs, for its power and heat: started when made, ended by
@@ -59,6 +63,14 @@ impl Drop for Busy<'_> {
         let share = self.share.unwrap_or(1.0);
         h.end(&self.gpu.thermal, uptime_s(), share);
     }
+}
+
+/// What the other GPUs of the machine were doing when a launch of one GPU began
+/// ([`Gpu::watch_others`]): whether one was running a launch, and how many each had begun.
+#[derive(Debug)]
+pub struct OthersWatch {
+    busy: bool,
+    began: Vec<u64>,
 }
 
 /// The PCI bus of GPU `index`: the model's entry for that index, or, when an earlier GPU of
@@ -93,6 +105,66 @@ impl Gpu {
             ecc_uncorrected: AtomicU64::new(0),
             launches: AtomicU64::new(0),
             sticky: AtomicU32::new(0),
+            in_flight: AtomicU32::new(0),
+            began: AtomicU64::new(0),
+        }
+    }
+
+    /// A launch starts on this GPU (see [`Gpu::contention_factor`]).
+    pub fn launch_began(&self) {
+        self.began.fetch_add(1, Ordering::AcqRel);
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A launch ended on this GPU.
+    pub fn launch_ended(&self) {
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// The other GPUs of the machine as a launch of this one begins (`None` without
+    /// `contention=F`: nothing to watch).
+    pub fn watch_others(&self) -> Option<OthersWatch> {
+        self.faults.contention?;
+        let m = machine().ok()?;
+        let others = m.gpus.iter().filter(|g| g.index != self.index);
+        Some(OthersWatch {
+            busy: others
+                .clone()
+                .any(|g| g.in_flight.load(Ordering::Acquire) > 0),
+            began: others.map(|g| g.began.load(Ordering::Acquire)).collect(),
+        })
+    }
+
+    /// Whether another GPU ran a launch at some moment of this GPU's launch that began with
+    /// `watch`: one was running when it began or is running now, or one began meanwhile.
+    pub fn overlapped(&self, watch: &OthersWatch) -> bool {
+        watch.busy || self.others_busy() || {
+            let now = machine().map(|m| {
+                m.gpus
+                    .iter()
+                    .filter(|g| g.index != self.index)
+                    .map(|g| g.began.load(Ordering::Acquire))
+                    .collect::<Vec<_>>()
+            });
+            now.is_ok_and(|n| n != watch.began)
+        }
+    }
+
+    /// Whether another GPU of the machine is running a launch now.
+    pub fn others_busy(&self) -> bool {
+        machine().is_ok_and(|m| {
+            m.gpus
+                .iter()
+                .any(|g| g.index != self.index && g.in_flight.load(Ordering::Acquire) > 0)
+        })
+    }
+
+    /// The `contention=F` factor of work that ran while another GPU was loaded (`together`):
+    /// F then, else 1.
+    pub fn contention_factor(&self, together: bool) -> f64 {
+        match self.faults.contention {
+            Some(f) if together => f,
+            _ => 1.0,
         }
     }
 
@@ -279,6 +351,47 @@ mod tests {
         let s = g.uuid_string();
         assert!(s.starts_with("GPU-") && s.len() == 40, "{s}");
         assert_eq!(g.pci_bus_id(), "00000000:05:00.0");
+    }
+
+    /// `contention=F` applies to work done together only; without the fault nothing is
+    /// watched.
+    #[test]
+    fn contention_applies_only_together_and_only_with_the_fault() {
+        let gpu = |faults| {
+            Gpu::new(
+                0,
+                &config::GpuConfig {
+                    model: Arc::new(crate::model::load("m40").unwrap()),
+                    faults,
+                },
+                3,
+            )
+        };
+        let healthy = gpu(GpuFaults::default());
+        assert_eq!(healthy.contention_factor(true), 1.0);
+        assert!(healthy.watch_others().is_none());
+        let shared = gpu(GpuFaults {
+            contention: Some(0.7),
+            ..GpuFaults::default()
+        });
+        assert_eq!(shared.contention_factor(true), 0.7);
+        assert_eq!(shared.contention_factor(false), 1.0);
+        shared.launch_began();
+        assert_eq!(shared.in_flight.load(Ordering::Acquire), 1);
+        shared.launch_ended();
+        assert_eq!(shared.in_flight.load(Ordering::Acquire), 0);
+        assert_eq!(shared.began.load(Ordering::Acquire), 1);
+        let idle = OthersWatch {
+            busy: false,
+            began: vec![],
+        };
+        let busy = OthersWatch {
+            busy: true,
+            began: vec![],
+        };
+        assert!(shared.overlapped(&busy));
+        // No machine in this process's environment: no other GPU ran.
+        assert!(!shared.overlapped(&idle) || machine().is_ok());
     }
 
     #[test]

@@ -21,7 +21,8 @@
 //! the GPU-side gap between them shows.
 //! where `c` is the clock factor (`Gpu::clock_fraction`: 1, or the throttle fraction under
 //! `throttle` and in the hardware slowdown of `thermal=RISE@T`, 0.95 under `power-cap`) and `s` the
-//! `slow=F` factor. A model without tensor cores never sees tensor FLOPs (the PTX needs sm_70+);
+//! `slow=F` factor (× the `contention=F` factor while another GPU of the machine is loaded:
+//! `Gpu::contention_factor`). A model without tensor cores never sees tensor FLOPs (the PTX needs sm_70+);
 //! if it did, they would count against the vector peak of the same precision.
 //!
 //! Copies: `copy_latency_us·1e-6 + bytes / rate` with rate = PCIe link (current gen × width) ×
@@ -76,7 +77,7 @@ impl Bound {
 pub struct Factors {
     /// Clock factor for compute (throttle).
     pub clock: f64,
-    /// Throughput factor for everything (slow=F).
+    /// Throughput factor for everything (slow=F, × contention=F while another GPU is loaded).
     pub slow: f64,
     /// The current PCIe link.
     pub link: (u32, u32),
@@ -92,11 +93,17 @@ impl Factors {
         }
     }
 
-    /// The factors of a configured GPU.
+    /// The factors of a configured GPU for a copy or memset: together (`contention=F`) when
+    /// another GPU is running a launch now.
     pub fn of(gpu: &Gpu) -> Factors {
+        Factors::during(gpu, gpu.faults.contention.is_some() && gpu.others_busy())
+    }
+
+    /// The factors of a configured GPU for work done `together` with another GPU's or not.
+    pub fn during(gpu: &Gpu, together: bool) -> Factors {
         Factors {
             clock: gpu.clock_fraction(),
-            slow: gpu.faults.slow.unwrap_or(1.0),
+            slow: gpu.faults.slow.unwrap_or(1.0) * gpu.contention_factor(together),
             link: gpu.pcie_link(),
         }
     }

@@ -498,6 +498,7 @@ fn burn_report() -> RunReport {
         drift_source: None,
         duration_source: None,
         gpus: vec![gpu(0), gpu(1)],
+        solo: Vec::new(),
     });
     r
 }

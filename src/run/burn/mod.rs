@@ -14,6 +14,7 @@ pub mod health;
 pub mod load;
 pub mod options;
 pub mod results;
+pub mod solo;
 pub mod worker;
 
 use std::collections::BTreeMap;
@@ -31,7 +32,8 @@ use super::stages::{OpenGpu, Plan, Probed, Runner};
 use super::{Progress, RunOutcome};
 use health::{BurnHealth, Span};
 use load::LANES;
-use worker::{Event, Settings};
+use solo::SoloPhase;
+use worker::{Command, Event, Settings};
 
 pub use options::{parse_duration, BurnDefaults, BurnOptions};
 
@@ -107,10 +109,27 @@ fn test_and_open(
     Ok(open)
 }
 
-/// The profile with only the targets a burn measures ([`BURN_METRICS`]); it is recorded in
-/// run.json, so `gpugate report` decides the burn again against the same targets.
+/// The profile with only the targets a burn measures ([`BURN_METRICS`]), its `[[burn.target]]`s
+/// in place of the targets of the same metric, scope and GPU (or added); it is recorded in
+/// run.json, so `gpugate report` decides the burn again against the same targets (mapping it
+/// again changes nothing).
 pub fn burn_profile(mut p: Profile) -> Profile {
+    let own = p
+        .burn
+        .as_ref()
+        .map(|b| b.targets.clone())
+        .unwrap_or_default();
     p.targets.retain(|t| BURN_METRICS.contains(&t.metric));
+    for b in own {
+        let slot = p
+            .targets
+            .iter_mut()
+            .find(|t| t.metric == b.metric && t.scope == b.scope && t.gpu == b.gpu);
+        match slot {
+            Some(t) => *t = b,
+            None => p.targets.push(b),
+        }
+    }
     p
 }
 
@@ -150,10 +169,12 @@ fn section(s: &Settings, opts: &BurnOptions, limits: Option<&BurnLimits>) -> Bur
         drift_source: Some(rules.drift_source),
         duration_source: Some(opts.duration_source(limits)),
         gpus: Vec::new(),
+        solo: Vec::new(),
     }
 }
 
-/// Every opened GPU loaded at once, one thread each; this thread records what they report.
+/// Every opened GPU on a thread of its own: once all rings are ready, each alone in turn (the
+/// solo phase, [`solo`]), then all at once; this thread records what they report.
 fn load_all(
     runner: &mut Runner<'_>,
     open: &[(DeviceInfo, OpenGpu)],
@@ -166,19 +187,51 @@ fn load_all(
         epoch: runner.started(),
         ..*settings
     };
+    let devices: Vec<u32> = open.iter().map(|(g, _)| g.index).collect();
+    let mut phase = SoloPhase::new(&devices, settings.interval);
+    runner.note(solo_note(&phase, &settings));
     let (tx, rx) = mpsc::channel();
     let mut state: BTreeMap<u32, GpuBurn> = BTreeMap::new();
     std::thread::scope(|scope| {
+        let mut commands = BTreeMap::new();
         for (gpu, o) in open {
             let (tx, s) = (tx.clone(), &settings);
-            scope.spawn(move || worker::load_gpu(gpu, o, s, &tx));
+            let (ctx, crx) = mpsc::channel::<Command>();
+            commands.insert(gpu.index, ctx);
+            scope.spawn(move || worker::load_gpu(gpu, o, s, (&tx, crx)));
         }
         drop(tx);
         for event in rx {
+            let next = match &event {
+                Event::Ready { device } => phase.ready(*device),
+                Event::Solo { device, .. } => phase.solo_done(*device),
+                Event::Done(d) => phase.ended(d.device),
+                _ => Vec::new(),
+            };
             on_event(runner, (open, &settings), &mut state, health, event)?;
+            for (device, c) in next {
+                if let Some(to) = commands.get(&device) {
+                    let _ = to.send(c);
+                }
+            }
         }
         Ok(())
     })
+}
+
+/// What the run says of its solo phase: how long each GPU runs alone, or why there is none.
+fn solo_note(phase: &SoloPhase, s: &Settings) -> String {
+    if phase.runs() {
+        format!(
+            "solo phase: before the machine is loaded at once, each GPU runs the load alone for \
+             {:.0} s (one interval), one after the other; the sum of what they reach alone is \
+             shown beside the machine's totals measured together (information, not gated)",
+            s.interval.as_secs_f64()
+        )
+    } else {
+        "no solo phase: one GPU, alone is the same as the load; its results are the machine's"
+            .to_string()
+    }
 }
 
 /// One event of a GPU's thread: recorded in the burn section (run.json saved), announced; at
@@ -199,15 +252,16 @@ fn on_event(
             asked,
             ring_bytes,
         } => {
-            if sets < asked {
-                runner.note(format!(
-                    "GPU {device}: the burn's ring holds {sets} of the {asked} sets the memory \
-                     share asked for: the next set did not fit in the GPU's free memory"
-                ));
-            }
+            ring_note(runner, device, (sets, asked));
             let g = state.entry(device).or_default();
             (g.device, g.ring_sets, g.ring_bytes) = (device, sets, ring_bytes);
         }
+        Event::Ready { .. } => return Ok(()),
+        Event::Solo {
+            device,
+            samples,
+            wall_s,
+        } => return record_solo(runner, solo::solo_run(device, &samples, wall_s, s)),
         Event::Interval {
             device,
             row,
@@ -263,6 +317,25 @@ fn on_event(
         }
         if let Some(h) = health_so_far {
             r.health = h;
+        }
+    })
+}
+
+/// A note when a GPU's ring holds fewer sets than the memory share asked for.
+fn ring_note(runner: &mut Runner<'_>, device: u32, (sets, asked): (usize, usize)) {
+    if sets < asked {
+        runner.note(format!(
+            "GPU {device}: the burn's ring holds {sets} of the {asked} sets the memory share \
+             asked for: the next set did not fit in the GPU's free memory"
+        ));
+    }
+}
+
+/// A GPU's solo rounds kept in the burn section (run.json saved).
+fn record_solo(runner: &mut Runner<'_>, run: crate::model::burn::SoloRun) -> Result<(), Error> {
+    runner.record(|r| {
+        if let Some(b) = r.burn.as_mut() {
+            b.solo.push(run);
         }
     })
 }

@@ -397,6 +397,7 @@ mod tests {
             max_drift: 0.05,
             within_machine_share: 0.2,
             source: "the test's".into(),
+            targets: Vec::new(),
         };
         let o = opts();
         assert_eq!(

@@ -5,7 +5,7 @@
 //! here prints or writes run.json: every interval and the end go as [`Event`]s to the thread
 //! that holds the run ([`super::burn`]).
 
-use std::sync::mpsc::Sender;
+use std::sync::mpsc::{Receiver, Sender};
 use std::time::{Duration, Instant};
 
 use crate::model::burn::{BurnInterval, FreivaldsRecord, SdcRecord};
@@ -31,6 +31,16 @@ pub(crate) struct Settings {
     pub(crate) epoch: Instant,
 }
 
+/// What the run tells a GPU's thread once its ring is ready ([`Event::Ready`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Command {
+    /// Run rounds alone for this long (the other GPUs wait), then say [`Event::Solo`] and wait
+    /// for the next command.
+    Solo(Duration),
+    /// Start the intervals: every GPU is loaded at once.
+    Load,
+}
+
 /// What a GPU's thread tells the run.
 pub(crate) enum Event {
     /// The ring is in place.
@@ -40,6 +50,14 @@ pub(crate) enum Event {
         sets: usize,
         asked: usize,
         ring_bytes: u64,
+    },
+    /// The first results are checked: the GPU waits for a [`Command`].
+    Ready { device: u32 },
+    /// Its solo rounds ended: per lane, seconds per launch of each round, and their wall time.
+    Solo {
+        device: u32,
+        samples: [Vec<f64>; 3],
+        wall_s: f64,
     },
     /// An interval ended.
     Interval {
@@ -64,8 +82,14 @@ pub(crate) struct Finished {
     pub(crate) wall_s: f64,
 }
 
-/// Loads one GPU for the burn's duration (see the module documentation).
-pub(crate) fn load_gpu(gpu: &DeviceInfo, open: &OpenGpu, s: &Settings, tx: &Sender<Event>) {
+/// Loads one GPU for the burn's duration (see the module documentation), after the solo
+/// rounds `commands` ask for.
+pub(crate) fn load_gpu(
+    gpu: &DeviceInfo,
+    open: &OpenGpu,
+    s: &Settings,
+    (tx, commands): (&Sender<Event>, Receiver<Command>),
+) {
     let started = Instant::now();
     let mut done = Finished {
         device: gpu.index,
@@ -74,7 +98,7 @@ pub(crate) fn load_gpu(gpu: &DeviceInfo, open: &OpenGpu, s: &Settings, tx: &Send
         error: None,
         wall_s: 0.0,
     };
-    if let Err(e) = prepare_and_run(gpu, open, s, tx, &mut done) {
+    if let Err(e) = prepare_and_run(gpu, open, s, (tx, commands), &mut done) {
         done.error = Some(e.to_string());
     }
     done.wall_s = started.elapsed().as_secs_f64();
@@ -86,7 +110,7 @@ fn prepare_and_run(
     gpu: &DeviceInfo,
     open: &OpenGpu,
     s: &Settings,
-    tx: &Sender<Event>,
+    (tx, commands): (&Sender<Event>, Receiver<Command>),
     done: &mut Finished,
 ) -> Result<(), WorkloadError> {
     let (n, triad) = (s.gemm_size, s.triad_elements);
@@ -108,6 +132,15 @@ fn prepare_and_run(
         ring_bytes: load.sets as u64 * set_bytes(n, triad),
     });
     let first = load.first_results(0)?;
+    let _ = tx.send(Event::Ready { device: gpu.index });
+    loop {
+        match commands.recv() {
+            Ok(Command::Solo(d)) => solo(&mut load, gpu.index, d, tx)?,
+            Ok(Command::Load) => break,
+            // The run ended before the load (an error on its thread).
+            Err(_) => return Ok(()),
+        }
+    }
     let started = Instant::now();
     let mut index = 0;
     while started.elapsed() < s.duration && !crate::stop::requested() {
@@ -127,6 +160,36 @@ fn prepare_and_run(
         });
         index += 1;
     }
+    Ok(())
+}
+
+/// The solo rounds: rounds for `d` (at least one, unless the run is stopping), timed as the
+/// intervals' are; their outputs are compared at the end of the first interval, as every
+/// round's but an interval's last are overwritten before its comparison.
+fn solo(
+    load: &mut GpuLoad,
+    device: u32,
+    d: Duration,
+    tx: &Sender<Event>,
+) -> Result<(), WorkloadError> {
+    let started = Instant::now();
+    let mut samples: [Vec<f64>; 3] = Default::default();
+    while !crate::stop::requested() {
+        let mut round = [Tally::default(); 3];
+        load.round(&mut round)?;
+        for (i, r) in round.iter().enumerate() {
+            samples[i].push(r.seconds / r.launches.max(1) as f64);
+        }
+        if started.elapsed() >= d {
+            break;
+        }
+    }
+    let wall_s = started.elapsed().as_secs_f64();
+    let _ = tx.send(Event::Solo {
+        device,
+        samples,
+        wall_s,
+    });
     Ok(())
 }
 
