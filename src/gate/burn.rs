@@ -233,6 +233,12 @@ fn machine_together(r: &RunReport, b: &BurnSection, metric: Metric, out: &mut [D
         c.title = c
             .title
             .replace("(machine: sum over ", "(machine loaded at once: sum over ");
+        if c.observed.is_none() {
+            // Nothing was measured: the reason already says why, and there is no together
+            // to set beside an alone.
+            continue;
+        }
+        c.reason.truncate(c.reason.trim_end_matches('.').len());
         let unit = metric.unit();
         let Some(alone) = alone else {
             c.reason.push_str(

@@ -28,7 +28,12 @@ pub use warning::MeasurementWarning;
 /// 4: a measurement's warnings are typed (`results[].measurement.warnings[]`, objects tagged by
 /// `kind` with their data, [`MeasurementWarning`]) where they were text. The text of 1 to 3 is
 /// parsed when the file is read, into the warning that renders the same text.
-pub const SCHEMA_VERSION: u32 = 4;
+/// 5: a burn-in's recorded profile may carry its own targets (`profile.burn.targets`, a
+/// profile's `[[burn.target]]`), which the `[burn]` block of a schema-4 gpugate refuses as an
+/// unknown key: a newer-schema message instead of "wrong shape". The burn's solo runs
+/// (`burn.solo`), the P2P section (`p2p`) and the profile's `[p2p]` (`profile.p2p`) came with
+/// it, optional. 4 reads as 5.
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// serde for an f64 that may be NaN or infinite (a failed verification's error, a degenerate
 /// sample's throughput): JSON has no such numbers, so they are written as `null` and `null` is

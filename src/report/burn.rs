@@ -349,6 +349,7 @@ mod tests {
             drift_source: Some(drift_source.into()),
             duration_source: Some("profile [burn] quick_duration_s".into()),
             gpus,
+            solo: Vec::new(),
         }
     }
 

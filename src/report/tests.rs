@@ -1072,7 +1072,7 @@ fn load_run_errors_say_what_is_wrong() {
         ),
         (
             write("newer.json", &newer),
-            "written by a newer gpugate (schema 7); this one reads schema 4",
+            "written by a newer gpugate (schema 7); this one reads schema 5",
         ),
         (dir.path().join("missing.json"), "cannot read"),
     ];

@@ -122,7 +122,7 @@ fn old_text_warnings_are_read_typed_and_say_the_same() {
         let r = load(name);
         assert!(r.schema_version < 4, "{name}");
         let report = gpugate::report::Markdown.render(&r);
-        // Written again (`gpugate report --out`), the run is schema 4 and says the same.
+        // Written again (`gpugate report --out`), the run is in this gpugate's schema and says the same.
         let again = gpugate::report::parse_run(&gpugate::report::Json.render(&r), Path::new(name))
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(again.schema_version, gpugate::model::SCHEMA_VERSION);
