@@ -1,8 +1,8 @@
-//! Faults as the driver shows them, on a machine of eight M40s:
+//! Faults as the driver shows them, on a machine of ten M40s:
 //! 0 slow=0.5, 1 throttle + pcie=3,8, 2 oom-after=1MiB, 3 launch-fail-after=0, 4 healthy,
-//! 5 launch-fail-after=1 + sdc=add_one, 6 and 7 healthy for kernels (for kernels that fault: a
-//! kernel fault is sticky, so each gets a GPU of its own); 6 has no-p2p and 7 p2p-sdc, faults of
-//! peer access and peer copies only.
+//! 5 launch-fail-after=1 + sdc=add_one, 6 and 7 healthy (for kernels that fault: a kernel fault
+//! is sticky, so each gets a GPU of its own), 8 no-p2p and 9 p2p-sdc (faults of peer access and
+//! peer copies only, on GPUs no faulting kernel makes sticky, since the tests run at once).
 
 mod driver_common;
 
@@ -12,7 +12,7 @@ use driver_common::*;
 use gpugate_sim::driver::timing::{self, CopyKind, Factors};
 use gpugate_sim::nvml;
 
-const MODELS: [&str; 8] = ["m40"; 8];
+const MODELS: [&str; 10] = ["m40"; 10];
 const FAULTS: [&str; 9] = [
     "gpu=0:slow=0.5",
     "gpu=1:throttle",
@@ -21,8 +21,9 @@ const FAULTS: [&str; 9] = [
     "gpu=3:launch-fail-after=0",
     "gpu=5:launch-fail-after=1",
     "gpu=5:sdc=add_one",
-    "gpu=6:no-p2p",
-    "gpu=7:p2p-sdc",
+    // GPUs of their own: 6 and 7 are made sticky by the access tests running beside these.
+    "gpu=8:no-p2p",
+    "gpu=9:p2p-sdc",
 ];
 
 fn setup() {
@@ -391,12 +392,12 @@ fn no_p2p_denies_peer_access_and_stages_copies() {
     let mut can = -1;
     // SAFETY: valid out-pointer.
     unsafe {
-        for (a, b, want) in [(6, 4, 0), (4, 6, 0), (4, 7, 1), (7, 4, 1)] {
+        for (a, b, want) in [(8, 4, 0), (4, 8, 0), (4, 9, 1), (9, 4, 1)] {
             ok(cuDeviceCanAccessPeer(&mut can, a, b));
             assert_eq!(can, want, "{a} -> {b}");
         }
     }
-    let a = new_ctx(6);
+    let a = new_ctx(8);
     let b = new_ctx(4);
     assert_eq!(
         cuCtxEnablePeerAccess(a, 0),
@@ -406,7 +407,7 @@ fn no_p2p_denies_peer_access_and_stages_copies() {
     ok(cuCtxDestroy_v2(a));
 
     let bytes = 4 << 20;
-    let (staged, got) = peer_copy(4, 6, bytes, false);
+    let (staged, got) = peer_copy(4, 8, bytes, false);
     let want: Vec<u8> = (0..bytes).map(|i| (i * 7) as u8).collect();
     assert!(got == want, "a staged copy still carries the bytes");
     // Between two healthy GPUs with peer access enabled: over the link, about twice as fast.
@@ -419,7 +420,7 @@ fn no_p2p_denies_peer_access_and_stages_copies() {
         };
         timing::copy_seconds(&m, f, kind, bytes as u64) * 1e3
     };
-    let (enabled, _) = peer_copy(4, 7, bytes, true);
+    let (enabled, _) = peer_copy(4, 9, bytes, true);
     assert!(
         (enabled as f64 / time(true) - 1.0).abs() < 1e-4,
         "{enabled} ms"
@@ -442,11 +443,11 @@ fn p2p_sdc_flips_one_bit_of_every_peer_copy_into_the_gpu() {
     let bytes = 4096;
     let want: Vec<u8> = (0..bytes).map(|i| (i * 7) as u8).collect();
     for enable in [true, false] {
-        let (_, got) = peer_copy(7, 4, bytes, enable);
+        let (_, got) = peer_copy(9, 4, bytes, enable);
         let diff: Vec<usize> = (0..bytes).filter(|&i| got[i] != want[i]).collect();
         assert_eq!(diff, vec![bytes / 2]);
         assert_eq!(got[bytes / 2] ^ want[bytes / 2], 1);
     }
-    let (_, out) = peer_copy(4, 7, bytes, true);
+    let (_, out) = peer_copy(4, 9, bytes, true);
     assert!(out == want, "a copy out of the GPU is exact");
 }
