@@ -1392,17 +1392,36 @@ pub(crate) fn decide(c: &mut Draft, t: &Target, value: f64, lo: f64, hi: f64) {
         t.pass_fraction * 100.0,
         fmt_value(spec, unit)
     );
-    if hi < line {
+    judge_interval(
+        c,
+        Interval { lo, hi },
+        line,
+        (&interval, &line_s),
+        (perf_hint(t.metric), INCONCLUSIVE_HINT),
+    );
+}
+
+/// The noise rule: FAIL when the whole interval is below `line`, PASS when all of it reaches
+/// it, INCONCLUSIVE when it straddles it. `said`: the interval and the line as the reason
+/// words them; `hints`: what to do on FAIL and on INCONCLUSIVE.
+pub(crate) fn judge_interval(
+    c: &mut Draft,
+    iv: Interval,
+    line: f64,
+    (interval, line_s): (&str, &str),
+    (fail_hint, inconclusive_hint): (&str, &str),
+) {
+    if iv.hi < line {
         c.verdict = Some(Verdict::Fail);
         c.reason = format!("{interval} is below {line_s}");
-        c.hint = perf_hint(t.metric).into();
-    } else if lo >= line {
+        c.hint = fail_hint.into();
+    } else if iv.lo >= line {
         c.verdict = Some(Verdict::Pass);
         c.reason = format!("{interval} reaches {line_s}");
     } else {
         c.verdict = Some(Verdict::Inconclusive);
         c.reason = format!("{interval} straddles {line_s}");
-        c.hint = INCONCLUSIVE_HINT.into();
+        c.hint = inconclusive_hint.into();
     }
 }
 

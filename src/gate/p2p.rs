@@ -17,7 +17,7 @@ use crate::model::profile::P2pRequirement;
 use crate::model::{CheckKind, Interval, Verdict};
 use crate::util::fmt_value;
 
-use super::evaluate::{check, noise_interval, Draft};
+use super::evaluate::{check, judge_interval, noise_interval, Draft};
 use super::profile::Profile;
 
 const UNIT: &str = "GB/s";
@@ -182,18 +182,16 @@ fn bandwidth_check(req: Option<&P2pRequirement>, t: &P2pTest) -> Draft {
         fmt_value(hi, UNIT)
     );
     let line_s = format!("the profile's {} {UNIT}", fmt_value(line, UNIT));
-    if hi < line {
-        c.verdict = Some(Verdict::Fail);
-        c.reason = format!("{interval} is below {line_s}");
-        c.hint = SLOW_HINT.into();
-    } else if lo >= line {
-        c.verdict = Some(Verdict::Pass);
-        c.reason = format!("{interval} reaches {line_s}");
-    } else {
-        c.verdict = Some(Verdict::Inconclusive);
-        c.reason = format!("{interval} straddles {line_s}");
-        c.hint = "run gpugate burn with --level full to sample longer".into();
-    }
+    judge_interval(
+        &mut c,
+        Interval { lo, hi },
+        line,
+        (&interval, &line_s),
+        (
+            SLOW_HINT,
+            "run gpugate burn with --level full to sample longer",
+        ),
+    );
     c
 }
 
