@@ -234,7 +234,9 @@ fn write_files(c: &Cluster, gpugate: &Path, sim: &Path) {
     std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600)).unwrap();
     std::fs::write(d.join("m40x2.toml"), PROFILE).unwrap();
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
-    // slurmctld runs where SlurmctldHost names: this host, by its short name.
+    // slurmctld runs where SlurmctldHost names: this host, by its short name. Every daemon
+    // listens on 127.0.0.1 only (CommunicationParameters: slurmctld on SlurmctldHost's address,
+    // slurmd and its steps on their NodeAddr), never on the machine's network.
     let host = host.trim().split('.').next().unwrap_or("localhost");
     let ports = free_ports(NODES.len() + 1);
     let mut conf = format!(
@@ -247,7 +249,7 @@ fn write_files(c: &Cluster, gpugate: &Path, sim: &Path) {
          TaskPlugin=task/none\nSelectType=select/cons_tres\nMpiDefault=none\n\
          JobAcctGatherType=jobacct_gather/none\nAccountingStorageType=accounting_storage/none\n\
          ReturnToService=2\nHealthCheckProgram={d}/health-check\nHealthCheckInterval=3\n\
-         HealthCheckNodeState=ANY\n",
+         HealthCheckNodeState=ANY\nCommunicationParameters=NoCtldInAddrAny,NoInAddrAny\n",
         ctld = ports[0],
         d = d.display()
     );
@@ -374,6 +376,7 @@ fn a_slurm_cluster_is_gated_by_node_health_checks_and_a_fleet_job() {
             .then_some(())
     });
     assert_fleet_names_the_outlier(&c);
+    assert_daemons_listen_on_loopback_only(&c);
     eprintln!(
         "slurm: fleet job done at {:.0} s",
         t0.elapsed().as_secs_f64()
@@ -384,6 +387,74 @@ fn a_slurm_cluster_is_gated_by_node_health_checks_and_a_fleet_job() {
     assert_fixed_node_resumed(&c);
     assert_interval_and_prolog(&c);
     eprintln!("slurm: n2 resumed at {:.0} s", t0.elapsed().as_secs_f64());
+}
+
+/// Every TCP socket slurmctld and the slurmd listen on is bound to 127.0.0.1: the test's
+/// cluster is reachable from this machine only (from `/proc/PID/fd` and `/proc/net/tcp{,6}`).
+fn assert_daemons_listen_on_loopback_only(c: &Cluster) {
+    for (name, child) in c.daemons.iter().filter(|(n, _)| n.starts_with("slurm")) {
+        let listening = listening_addresses(child.id());
+        assert!(
+            !listening.is_empty(),
+            "{name} listens on no TCP port\n{}",
+            c.logs()
+        );
+        for addr in &listening {
+            assert!(
+                addr.starts_with("127.0.0.1:"),
+                "{name} listens on {addr}, not on loopback only: {listening:?}"
+            );
+        }
+    }
+}
+
+/// The local addresses of the TCP sockets process `pid` listens on, as `IP:PORT`.
+fn listening_addresses(pid: u32) -> Vec<String> {
+    let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| {
+            d.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+                .filter_map(|l| {
+                    let l = l.to_string_lossy().into_owned();
+                    Some(l.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+            if f.len() > 9 && f[3] == "0A" && inodes.iter().any(|i| i == f[9]) {
+                out.push(proc_net_address(f[1]));
+            }
+        }
+    }
+    out
+}
+
+/// `/proc/net/tcp`'s `0100007F:1A0B` as `127.0.0.1:6667` (IPv4, in host byte order); an IPv6
+/// address in its hex form.
+fn proc_net_address(field: &str) -> String {
+    let (ip, port) = field.split_once(':').unwrap_or((field, "0"));
+    let port = u16::from_str_radix(port, 16).unwrap_or(0);
+    match u32::from_str_radix(ip, 16) {
+        Ok(v) if ip.len() == 8 => {
+            format!("{}:{port}", std::net::Ipv4Addr::from(v.to_ne_bytes()))
+        }
+        _ => format!("[{ip}]:{port}"),
+    }
+}
+
+#[test]
+fn proc_net_addresses_read_as_ip_and_port() {
+    assert_eq!(proc_net_address("0100007F:1A0B"), "127.0.0.1:6667");
+    assert_eq!(proc_net_address("00000000:0016"), "0.0.0.0:22");
+    assert_eq!(
+        proc_net_address("00000000000000000000000000000000:1A0B"),
+        "[00000000000000000000000000000000]:6667"
+    );
 }
 
 /// The fleet job, submitted before the nodes start: no node has a result to be drained for
