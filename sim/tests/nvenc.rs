@@ -496,7 +496,9 @@ fn concurrent(
 /// differs per process). The band: no faster than the model, give or take the one completion
 /// per engine that the window's edges can catch (an engine never codes two pictures at once),
 /// and at most 15 % slower (an engine idles only when a CPU starved by other work is late with
-/// the next picture; ffmpeg keeps three in flight).
+/// the next picture; ffmpeg keeps three in flight). Concurrent sessions encode for about a
+/// second each: ffmpeg's start-up on a loaded machine can differ by more than the 0.3 s that
+/// 30 frames take, which left no window where both encoded.
 #[test]
 fn sessions_share_the_models_engines_across_processes() {
     let dir = Scratch::new("engines");
@@ -508,9 +510,9 @@ fn sessions_share_the_models_engines_across_processes() {
     let per_engine = 100.0; // 1 fps at 1080p → 100 fps at 1 % of the pixels.
     for (sessions, faults, engines_used, frames) in [
         (1, None, 1, 30),
-        (2, None, 2, 30),
-        (4, None, 2, 40),
-        (2, Some("nvenc-engines=1"), 1, 30),
+        (2, None, 2, 100),
+        (4, None, 2, 80),
+        (2, Some("nvenc-engines=1"), 1, 60),
     ] {
         let log = dir.path(&format!("log-{sessions}-{}", faults.is_some()));
         let mut sim = vec!["--model", model, "--log", log.to_str().unwrap()];
