@@ -183,7 +183,7 @@ pub const MEMTEST_ENTRIES: [&str; 5] = [
 
 /// A memory-test entry by name (one of [`MEMTEST_ENTRIES`]).
 pub fn memtest_kernel(entry: &'static str) -> KernelRef {
-    debug_assert!(MEMTEST_ENTRIES.contains(&entry), "{entry}");
+    assert!(MEMTEST_ENTRIES.contains(&entry), "{entry}");
     KernelRef {
         module: "memtest",
         entry,
@@ -197,7 +197,7 @@ pub const COMPARE_ENTRIES: [&str; 3] =
 
 /// A comparison entry by name (one of [`COMPARE_ENTRIES`]).
 pub fn compare_kernel(entry: &'static str) -> KernelRef {
-    debug_assert!(COMPARE_ENTRIES.contains(&entry), "{entry}");
+    assert!(COMPARE_ENTRIES.contains(&entry), "{entry}");
     KernelRef {
         module: "compare",
         entry,
