@@ -97,8 +97,9 @@ pub fn release_binaries() -> &'static (PathBuf, PathBuf) {
             "release binaries built or up to date in {:.1} s",
             t0.elapsed().as_secs_f64()
         );
-        // target/debug/gpugate → target/release/…: the same target directory (CARGO_TARGET_DIR
-        // included) in the release profile.
+        // target/debug/gpugate (or target/release/gpugate, as `.ci/test` runs the tests) →
+        // target/release/…: the same target directory (CARGO_TARGET_DIR included) in the
+        // release profile.
         let debug = PathBuf::from(env!("CARGO_BIN_EXE_gpugate"));
         let dir = debug
             .parent()
