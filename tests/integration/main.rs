@@ -2,6 +2,7 @@
 
 mod burn_runs;
 mod cli;
+mod features;
 mod fixtures;
 mod fleet;
 mod gpu;
