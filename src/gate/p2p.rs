@@ -385,6 +385,14 @@ mod tests {
             let c = checks(&profile(req), &s);
             let a = c.iter().find(|c| c.id == ACCESS).unwrap();
             assert_eq!(a.reason, want);
+            // Access both ways but not enabled is no access in use: judged as none.
+            let used = ab && ba && fallback.is_none();
+            let v = match (used, required) {
+                (true, _) => Verdict::Pass,
+                (false, true) => Verdict::Fail,
+                (false, false) => Verdict::Skipped,
+            };
+            assert_eq!(a.verdict, v, "{want}");
             assert_eq!(
                 a.reason.matches("cuDeviceCanAccessPeer =").count(),
                 (fallback != Some(enable)) as usize
