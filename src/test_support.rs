@@ -65,8 +65,8 @@ pub(crate) fn gbps_measurement(gbps: f64, spread: f64) -> crate::model::Measurem
 }
 
 /// A P2P section of GPUs 0 and 1 as the P2P stage writes it: with `peer`, the four peer tests
-/// both ways at `gbps` (bidirectional: `gbps` the other way too), else the two host-staged
-/// copies at `gbps` with the fallback's reason; every test's bytes right except those into the
+/// both ways at `gbps` (bidirectional: `gbps` the other way too), else the host-staged copies
+/// one way and both ways, each way at `gbps`, with the fallback's reason; every test's bytes right except those into the
 /// GPUs of `wrong_into`. Test data, never a measurement.
 pub(crate) fn p2p_section(
     peer: bool,
@@ -79,7 +79,7 @@ pub(crate) fn p2p_section(
     let names: Vec<&str> = if peer {
         PEER_TESTS.to_vec()
     } else {
-        vec![HOST_STAGED]
+        HOST_STAGED_TESTS.to_vec()
     };
     for target in [0u32, 1] {
         let peer_gpu = 1 - target;
@@ -89,7 +89,7 @@ pub(crate) fn p2p_section(
             } else {
                 (target, peer_gpu)
             };
-            let bidir = *name == BIDIR_READ_CE || *name == BIDIR_WRITE_CE;
+            let bidir = [BIDIR_READ_CE, BIDIR_WRITE_CE, HOST_STAGED_BIDIR].contains(name);
             let wrong = wrong_into.contains(&dst) || (bidir && wrong_into.contains(&src));
             let verification = Verification {
                 status: if wrong {
@@ -132,11 +132,7 @@ pub(crate) fn p2p_section(
             b: 1,
             a_to_b: peer,
             b_to_a: peer,
-            fallback: (!peer).then(|| {
-                "cuDeviceCanAccessPeer = 0 for GPU 0 → 1 and GPU 1 → 0: peer access is \
-                 impossible"
-                    .to_string()
-            }),
+            fallback: (!peer).then(|| "peer access is not available both ways".to_string()),
             error: None,
             tests,
         }],

@@ -1,7 +1,8 @@
 //! Peer to peer between two opened GPUs, for the P2P stage (`crate::p2p`): whether each can
 //! access the other, peer access enabled, and timed copies between them: peer copies
 //! (`cuMemcpyPeerAsync`), several at once on the GPUs' own streams (the bidirectional tests),
-//! or staged through page-locked host memory where peer access is impossible.
+//! or staged through page-locked host memory where peer access is impossible (one way, or
+//! both ways at once).
 //!
 //! A [`PeerPair`] owns, on each of its two GPUs, a stream and two timing events of its own
 //! (never the device's, so a timed copy never meets a workload's timer), a buffer to send from,
@@ -150,40 +151,63 @@ impl<'a> PeerPair<'a> {
         })
     }
 
-    /// `iters` copies from GPU `from` to GPU `to` staged through host memory: device → pinned
-    /// host on `from`'s stream, then pinned host → device on `to`'s stream, each timed by its
-    /// own GPU's events; the seconds of both added.
-    pub fn time_staged(&self, from: usize, to: usize, iters: u64) -> Result<f64, CudaError> {
+    /// `iters` copies of each of `copies` (one, or two the opposite ways) staged through host
+    /// memory, every copy's two legs on its own GPUs' streams: first each copy's device →
+    /// pinned host legs on its source's stream (the sources' streams at the same time), then
+    /// each copy's pinned host → device legs on its destination's stream (the same); each leg
+    /// timed by its own GPU's events. The seconds of each copy (its two legs added), in the
+    /// order given. Each copy is staged through its source's pinned buffer, so two copies may
+    /// not share a source (nor, then, a destination: each GPU has one receive buffer).
+    pub fn time_staged(&self, copies: &[PeerCopy], iters: u64) -> Result<Vec<f64>, CudaError> {
         guarded("timing host-staged copies", || {
-            let host = &self.ends[from].host;
-            let (f, t) = (&self.ends[from], &self.ends[to]);
-            f.start
-                .record(&f.stream)
-                .map_err(call("recording an event"))?;
-            for _ in 0..iters {
-                // SAFETY: `bytes` of pinned memory owned by the pair; the stream is
-                // synchronised (by `stop`) before the host-to-device copies read it.
-                unsafe {
-                    copy_dtoh(
-                        &f.stream,
-                        host.as_ptr() as *mut u8,
-                        f.send.ptr(),
-                        self.bytes,
-                    )
-                }
-                .map_err(call("copying device to pinned host"))?;
-            }
-            let down = self.stop(from)?;
-            t.start
-                .record(&t.stream)
-                .map_err(call("recording an event"))?;
-            for _ in 0..iters {
-                // SAFETY: as above; `stop` waits for these copies before the buffer is reused.
-                unsafe { copy_htod(&t.stream, t.recv.ptr(), host.as_ptr(), self.bytes) }
-                    .map_err(call("copying pinned host to device"))?;
-            }
-            Ok(down + self.stop(to)?)
+            let down = self.staged_legs(copies, iters, true)?;
+            let up = self.staged_legs(copies, iters, false)?;
+            Ok(down.iter().zip(up).map(|(d, u)| d + u).collect())
         })
+    }
+
+    /// One leg of every staged copy, issued on every copy's stream before any is waited for:
+    /// `down`, source → its pinned buffer on the source's stream; else that buffer → the
+    /// destination on the destination's stream. The seconds of each copy's `iters` legs.
+    fn staged_legs(
+        &self,
+        copies: &[PeerCopy],
+        iters: u64,
+        down: bool,
+    ) -> Result<Vec<f64>, CudaError> {
+        let gpu = |c: &PeerCopy| if down { c.from } else { c.to };
+        for c in copies {
+            let e = &self.ends[gpu(c)];
+            e.start
+                .record(&e.stream)
+                .map_err(call("recording an event"))?;
+        }
+        for _ in 0..iters {
+            for c in copies {
+                let (f, t) = (&self.ends[c.from], &self.ends[c.to]);
+                // SAFETY: `bytes` of pinned memory (the source's) and of device memory, all
+                // owned by the pair; the down legs are waited for (`stop`) before the up legs
+                // read the pinned buffer, and the up legs before anything else touches it.
+                unsafe {
+                    if down {
+                        copy_dtoh(
+                            &f.stream,
+                            f.host.as_ptr() as *mut u8,
+                            f.send.ptr(),
+                            self.bytes,
+                        )
+                    } else {
+                        copy_htod(&t.stream, t.recv.ptr(), f.host.as_ptr(), self.bytes)
+                    }
+                }
+                .map_err(call(if down {
+                    "copying device to pinned host"
+                } else {
+                    "copying pinned host to device"
+                }))?;
+            }
+        }
+        copies.iter().map(|c| self.stop(gpu(c))).collect()
     }
 
     /// Records GPU `i`'s stop event, waits for it, and gives the seconds since its start.

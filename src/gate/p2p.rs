@@ -2,17 +2,18 @@
 //! `[p2p]` requirement. Per pair of GPUs:
 //!
 //! - `machine.p2p.gpu0_gpu1.peer_access`: both GPUs can access each other
-//!   (`cuDeviceCanAccessPeer` both ways). Without it, FAIL where the profile requires peer
-//!   access or a peer bandwidth, else SKIPPED with the reason (reported, not failed).
+//!   (`cuDeviceCanAccessPeer` both ways, said once: [`access_ways`]) and peer access was
+//!   enabled. Without it, FAIL where the profile requires peer access or a peer bandwidth, else
+//!   SKIPPED with the reason (reported, not failed).
 //! - `machine.p2p.<test id>` per copy test (`gpu0_gpu1.device_to_device_memcpy_read_ce`, …, or
-//!   the host-staged fallback): its median bandwidth, judged on its noise interval against the
+//!   the host-staged fallbacks, one way and both ways): its median bandwidth, judged on its noise interval against the
 //!   profile's `min_gbps` where it has one (peer tests only; a host-staged copy is never a peer
 //!   copy), else reported; a copy whose bytes arrived wrong FAILS however fast it was.
 //! - `machine.p2p.<test id>.verify`: every byte of the copy read back as sent; one wrong byte
 //!   FAILS.
 //! - `machine.p2p.gpu0_gpu1.run`: the pair could not be tested (a driver error): FAIL.
 
-use crate::model::p2p::{P2pPair, P2pSection, P2pTest, HOST_STAGED};
+use crate::model::p2p::{is_host_staged, P2pPair, P2pSection, P2pTest};
 use crate::model::profile::P2pRequirement;
 use crate::model::{CheckKind, Interval, Verdict};
 use crate::util::fmt_value;
@@ -90,38 +91,51 @@ fn access_check(req: Option<&P2pRequirement>, pair: &P2pPair) -> Draft {
         "",
     );
     c.source = req.map(|r| r.source.clone());
-    let way = |from: u32, to: u32, can: bool| {
-        format!(
-            "cuDeviceCanAccessPeer = {} for GPU {from} → {to}",
-            can as u8
-        )
-    };
-    let both = format!(
-        "{}, {}",
-        way(pair.a, pair.b, pair.a_to_b),
-        way(pair.b, pair.a, pair.b_to_a)
-    );
-    if pair.peer_access() {
+    let ways = access_ways(pair);
+    if pair.peer_access() && pair.fallback.is_none() {
         c.verdict = Some(Verdict::Pass);
-        c.reason = format!("peer access both ways ({both})");
+        c.reason = format!("{ways}: peer access enabled both ways");
         return c;
     }
-    let fallback = pair
+    // Why the copies were staged, as the P2P stage recorded it (it does not repeat the values);
+    // a pair whose access could not be asked (its `error`) has none.
+    let why = pair
         .fallback
-        .clone()
-        .unwrap_or_else(|| "no peer access".into());
+        .as_deref()
+        .map_or_else(String::new, |f| format!(": {f}"));
+    // Where both GPUs may access each other but enabling it failed, the stage's reason says so.
+    let what = if pair.peer_access() {
+        "peer access not in use".to_string()
+    } else {
+        ways
+    };
     if needs_access(req) {
         c.verdict = Some(Verdict::Fail);
-        c.reason = format!("no peer access ({both}), which the profile requires; {fallback}");
+        c.reason = format!("{what}, and the profile requires peer access{why}");
         c.hint = ACCESS_HINT.into();
     } else {
         c.verdict = Some(Verdict::Skipped);
-        c.reason = format!(
-            "no peer access ({both}): reported, not failed (the profile does not require \
-             it); {fallback}"
-        );
+        c.reason =
+            format!("{what}, reported, not failed (the profile does not require peer access){why}");
     }
     c
+}
+
+/// What `cuDeviceCanAccessPeer` answered for a pair, said once: "= 0 both ways (GPU 0 → 1,
+/// GPU 1 → 0)" where both answers are the same, else each way's.
+pub(crate) fn access_ways(pair: &P2pPair) -> String {
+    let (a, b) = (pair.a, pair.b);
+    if pair.a_to_b == pair.b_to_a {
+        format!(
+            "cuDeviceCanAccessPeer = {} both ways (GPU {a} → {b}, GPU {b} → {a})",
+            pair.a_to_b as u8
+        )
+    } else {
+        format!(
+            "cuDeviceCanAccessPeer = {} for GPU {a} → {b}, {} for GPU {b} → {a}",
+            pair.a_to_b as u8, pair.b_to_a as u8
+        )
+    }
 }
 
 /// `machine.p2p.<test id>`: the bandwidth, against `min_gbps` where the profile has one.
@@ -163,10 +177,10 @@ fn bandwidth_check(req: Option<&P2pRequirement>, t: &P2pTest) -> Draft {
     let (lo, hi) = noise_interval(&t.measurement);
     let line = req
         .and_then(|r| r.min_gbps.map(|m| (m, r.source.clone())))
-        .filter(|_| t.name != HOST_STAGED);
+        .filter(|_| !is_host_staged(&t.name));
     let Some((line, source)) = line else {
         c.verdict = Some(Verdict::Pass);
-        c.reason = if t.name == HOST_STAGED {
+        c.reason = if is_host_staged(&t.name) {
             format!("{value} through host memory, verified; a host-staged copy is reported, never gated against a peer bandwidth")
         } else {
             format!("{value}, verified; reported, not gated (the profile sets no [p2p] min_gbps)")
@@ -294,16 +308,96 @@ mod tests {
             assert_eq!(verdict(&c, ACCESS), access, "{what}");
             let first_id = if peer { READ01 } else { STAGED };
             assert_eq!(verdict(&c, first_id), first, "{what}");
-            assert_eq!(c.len(), if peer { 1 + 16 } else { 1 + 4 }, "{what}");
+            // Four tests each way, each with its verify check: peer (read, write and both
+            // bidirectional) or host-staged (one way and both ways, each for both targets).
+            assert_eq!(c.len(), if peer { 1 + 16 } else { 1 + 8 }, "{what}");
         }
         let c = checks(&profile(Some((true, None))), &p2p_section(false, 6.0, &[]));
         let a = c.iter().find(|c| c.id == ACCESS).unwrap();
-        assert!(
-            a.reason.contains("cuDeviceCanAccessPeer = 0 for GPU 0 → 1"),
-            "{}",
-            a.reason
-        );
         assert!(a.hint.contains("enable P2P"), "{}", a.hint);
+        let both = "machine.p2p.gpu0_gpu1.host_staged_device_to_device_bidirectional_memcpy";
+        let b = c.iter().find(|c| c.id == both).unwrap();
+        assert_eq!(
+            (b.verdict, b.required, b.observed),
+            (Verdict::Pass, None, Some(6.0))
+        );
+        assert!(
+            b.reason.starts_with(
+                "6.0 GB/s (the other way at the same time 6.0, total 12.0 GB/s) through host \
+                 memory, verified; a host-staged copy is reported, never gated"
+            ),
+            "{}",
+            b.reason
+        );
+    }
+
+    /// The access check says what cuDeviceCanAccessPeer answered once, per direction where the
+    /// answers differ, then the stage's reason for staging (which does not repeat them):
+    /// (a → b, b → a, enabling failed, profile requires) → the exact reason.
+    #[test]
+    fn the_access_reason_says_each_answer_once() {
+        let staged = "peer access is not available both ways; staged";
+        let enable = "cuDeviceCanAccessPeer allows peer access both ways, but enabling it failed";
+        let table = [
+            (
+                true,
+                true,
+                None,
+                false,
+                "cuDeviceCanAccessPeer = 1 both ways (GPU 0 → 1, GPU 1 → 0): peer access \
+                 enabled both ways"
+                    .to_string(),
+            ),
+            (
+                false,
+                false,
+                Some(staged),
+                true,
+                format!(
+                    "cuDeviceCanAccessPeer = 0 both ways (GPU 0 → 1, GPU 1 → 0), and the \
+                     profile requires peer access: {staged}"
+                ),
+            ),
+            (
+                true,
+                false,
+                Some(staged),
+                false,
+                format!(
+                    "cuDeviceCanAccessPeer = 1 for GPU 0 → 1, 0 for GPU 1 → 0, reported, not \
+                     failed (the profile does not require peer access): {staged}"
+                ),
+            ),
+            (
+                true,
+                true,
+                Some(enable),
+                true,
+                format!("peer access not in use, and the profile requires peer access: {enable}"),
+            ),
+        ];
+        for (ab, ba, fallback, required, want) in table {
+            let mut s = p2p_section(false, 6.0, &[]);
+            let pair = &mut s.pairs[0];
+            (pair.a_to_b, pair.b_to_a) = (ab, ba);
+            pair.fallback = fallback.map(String::from);
+            let req = required.then_some((true, None));
+            let c = checks(&profile(req), &s);
+            let a = c.iter().find(|c| c.id == ACCESS).unwrap();
+            assert_eq!(a.reason, want);
+            // Access both ways but not enabled is no access in use: judged as none.
+            let used = ab && ba && fallback.is_none();
+            let v = match (used, required) {
+                (true, _) => Verdict::Pass,
+                (false, true) => Verdict::Fail,
+                (false, false) => Verdict::Skipped,
+            };
+            assert_eq!(a.verdict, v, "{want}");
+            assert_eq!(
+                a.reason.matches("cuDeviceCanAccessPeer =").count(),
+                (fallback != Some(enable)) as usize
+            );
+        }
     }
 
     /// One wrong byte fails the test's verify check and its bandwidth check, whatever the

@@ -24,6 +24,22 @@ pub const BIDIR_WRITE_CE: &str = "device_to_device_bidirectional_memcpy_write_ce
 /// gpugate's fallback where a pair has no peer access: device → pinned host memory → device,
 /// each copy on its own GPU's stream. Not an nvbandwidth name, and never a peer copy.
 pub const HOST_STAGED: &str = "host_staged_device_to_device_memcpy";
+/// gpugate's fallback for the bidirectional tests: [`HOST_STAGED`] with a staged copy the other
+/// way at the same time (each GPU's stream carries its own copy to the host, then the other's
+/// from it); reported per direction and summed, as the peer bidirectional tests are. Not an
+/// nvbandwidth name either: nvbandwidth's `host_to_device_bidirectional_memcpy_ce` and
+/// `device_to_host_bidirectional_memcpy_ce` load one GPU's link both ways, and its older
+/// `device_to_device_bidirectional_memcpy_ce` is a peer copy.
+pub const HOST_STAGED_BIDIR: &str = "host_staged_device_to_device_bidirectional_memcpy";
+
+/// The tests of a pair without peer access, in the order they run.
+pub const HOST_STAGED_TESTS: [&str; 2] = [HOST_STAGED, HOST_STAGED_BIDIR];
+
+/// Whether test `name` stages its copies through host memory (never a peer copy: never judged
+/// against a peer bandwidth).
+pub fn is_host_staged(name: &str) -> bool {
+    HOST_STAGED_TESTS.contains(&name)
+}
 
 /// The peer tests of a pair with peer access, in the order they run.
 pub const PEER_TESTS: [&str; 4] = [READ_CE, WRITE_CE, BIDIR_READ_CE, BIDIR_WRITE_CE];
@@ -71,17 +87,18 @@ impl P2pPair {
 /// One copy test of a pair in one direction.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct P2pTest {
-    /// The test's name: one of [`PEER_TESTS`] or [`HOST_STAGED`].
+    /// The test's name: one of [`PEER_TESTS`] or [`HOST_STAGED_TESTS`].
     pub name: String,
     /// The GPU whose context issues the measured copy (nvbandwidth's "target"); for the
-    /// host-staged copy, the source.
+    /// host-staged copies, the measured copy's source.
     pub target: u32,
     /// The measured copy goes from `src` to `dst`.
     pub src: u32,
     pub dst: u32,
     /// The measured copy's samples; its throughput in GB/s (decimal).
     pub measurement: Measurement,
-    /// A bidirectional test's other copy, running at the same time: its median GB/s.
+    /// A bidirectional test's other copy (peer or host-staged), running at the same time: its
+    /// median GB/s.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reverse_gbps: Option<f64>,
     /// Every byte of the last copy (both copies for a bidirectional test) read back and
@@ -106,7 +123,7 @@ impl P2pTest {
     }
 
     /// The id its checks carry: `gpu0_gpu1.device_to_device_memcpy_read_ce` (target first,
-    /// then the peer; for the host-staged copy, source then destination).
+    /// then the peer; for the host-staged copies, source then destination).
     pub fn id(&self) -> String {
         let other = if self.target == self.src {
             self.dst

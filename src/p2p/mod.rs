@@ -3,8 +3,8 @@
 //! (`model::p2p::PEER_TESTS`: read and write, one way and both ways at once), each measured by
 //! the sampler (`measure::measure_until`, with its warm-up, batching and noise rules) and
 //! verified byte for byte; where a pair has no peer access both ways, the copies staged
-//! through pinned host memory (`model::p2p::HOST_STAGED`) are measured instead, and the pair
-//! records why. Nothing here prints or keeps the run: the stage that calls it
+//! through pinned host memory (`model::p2p::HOST_STAGED_TESTS`: one way, and both ways at
+//! once) are measured instead, and the pair records why. Nothing here prints or keeps the run: the stage that calls it
 //! (`run::p2p`) records the section.
 //!
 //! - read (nvbandwidth: "a copy from the peer device to the target using the target's
@@ -14,6 +14,8 @@
 //! - bidirectional: the same copy, with one the other way issued on the peer's stream at the
 //!   same time; the measured direction is the test's bandwidth, the other its `reverse_gbps`,
 //!   both summed its total, as nvbandwidth's `_read1`, `_read2` and `_total`.
+//! - host-staged (no peer access): device → pinned host → device; its bidirectional test adds
+//!   the staged copy the other way at the same time, reported as the peer ones are.
 //!
 //! Every test of an ordered pair (target, peer) runs for both targets of a pair.
 
@@ -21,8 +23,8 @@ use crate::cuda::p2p::{can_access_peer, enable_peer_access, PeerCopy, PeerPair};
 use crate::cuda::CudaDevice;
 use crate::measure::{measure_until, StoppingCriterion};
 use crate::model::p2p::{
-    P2pPair, P2pSection, P2pTest, BIDIR_READ_CE, BIDIR_WRITE_CE, HOST_STAGED, PEER_TESTS, READ_CE,
-    WRITE_CE,
+    is_host_staged, P2pPair, P2pSection, P2pTest, BIDIR_READ_CE, BIDIR_WRITE_CE, HOST_STAGED_BIDIR,
+    HOST_STAGED_TESTS, PEER_TESTS, READ_CE, WRITE_CE,
 };
 use crate::model::spec::Direction;
 use crate::model::{Measurement, Verification, VerifyStatus};
@@ -123,7 +125,7 @@ fn test_pair(
             }
         }
     } else {
-        pair.fallback = Some(no_access_reason(&pair));
+        pair.fallback = Some(no_access_reason());
         false
     };
     let mut devs = PeerPair::new(da, db, opts.bytes);
@@ -137,20 +139,14 @@ fn test_pair(
     pair
 }
 
-/// Why a pair's copies were staged: which way cuDeviceCanAccessPeer said 0.
-fn no_access_reason(p: &P2pPair) -> String {
-    let ways: Vec<String> = [(p.a, p.b, p.a_to_b), (p.b, p.a, p.b_to_a)]
-        .iter()
-        .filter(|(_, _, can)| !can)
-        .map(|(x, y, _)| format!("GPU {x} → {y}"))
-        .collect();
-    format!(
-        "cuDeviceCanAccessPeer = 0 for {}: peer access is impossible (typical of a VM whose \
-         hypervisor does not pass P2P through, or of GPUs under different PCIe root \
-         complexes); the copies were staged through pinned host memory instead (device → host \
-         → device), which is not a peer copy",
-        ways.join(" and ")
-    )
+/// Why a pair's copies were staged where cuDeviceCanAccessPeer said 0 (one way or both): the
+/// pair's `a_to_b` and `b_to_a` record which, and the check and the P2P matrix say it, so the
+/// reason does not repeat the values.
+fn no_access_reason() -> String {
+    "peer access is not available both ways (typical of a VM whose hypervisor does not pass P2P through, or \
+     of GPUs under different PCIe root complexes); the copies were staged through pinned host \
+     memory instead (device → host → device), which is not a peer copy"
+        .to_string()
 }
 
 /// The pair's tests in order; each is appended as it ends.
@@ -164,12 +160,13 @@ fn run_tests(
 ) -> Result<(), WorkloadError> {
     let ids = [pair.a, pair.b];
     let mut plan: Vec<(&'static str, usize)> = Vec::new();
+    let tests: &[&'static str] = if peer {
+        &PEER_TESTS
+    } else {
+        &HOST_STAGED_TESTS
+    };
     for target in [0, 1] {
-        if peer {
-            plan.extend(PEER_TESTS.iter().map(|t| (*t, target)));
-        } else {
-            plan.push((HOST_STAGED, target));
-        }
+        plan.extend(tests.iter().map(|t| (*t, target)));
     }
     for (k, (name, target)) in plan.into_iter().enumerate() {
         if stop() {
@@ -192,7 +189,9 @@ fn run_tests(
 }
 
 /// The copies of test `name` with GPU `t` of the pair as its target (`p` the peer); the
-/// measured copy first. The host-staged copy is given as its one copy from `t` to `p`.
+/// measured copy first. A host-staged copy is given as a copy from `t` to `p` issued by `t`
+/// (its legs run on both GPUs' streams: `PeerPair::time_staged`); both ways, with the copy
+/// from `p` to `t` beside it.
 pub fn copies_of(name: &str, t: usize) -> Vec<PeerCopy> {
     let p = 1 - t;
     let c = |issuer, from, to| PeerCopy { issuer, from, to };
@@ -200,7 +199,7 @@ pub fn copies_of(name: &str, t: usize) -> Vec<PeerCopy> {
         READ_CE => vec![c(t, p, t)],
         WRITE_CE => vec![c(t, t, p)],
         BIDIR_READ_CE => vec![c(t, p, t), c(p, t, p)],
-        BIDIR_WRITE_CE => vec![c(t, t, p), c(p, p, t)],
+        BIDIR_WRITE_CE | HOST_STAGED_BIDIR => vec![c(t, t, p), c(p, p, t)],
         _ => vec![c(t, t, p)],
     }
 }
@@ -222,7 +221,7 @@ fn one_test(
     for (i, d) in data.iter().enumerate() {
         devs.load(i, d, !d[0])?;
     }
-    let staged = name == HOST_STAGED;
+    let staged = is_host_staged(name);
     let measurement = {
         let mut trial = CopyTrial {
             devs,
@@ -320,11 +319,11 @@ impl Trial for CopyTrial<'_, '_> {
     }
 
     fn run(&mut self, iters: u64) -> Result<f64, WorkloadError> {
-        if self.staged {
-            let c = self.copies[0];
-            return Ok(self.devs.time_staged(c.from, c.to, iters)?);
-        }
-        let times = self.devs.time_peer(self.copies, iters)?;
+        let times = if self.staged {
+            self.devs.time_staged(self.copies, iters)?
+        } else {
+            self.devs.time_peer(self.copies, iters)?
+        };
         if let Some(t) = times.get(1) {
             self.reverse.push(t / iters as f64);
         }
@@ -341,19 +340,23 @@ impl Trial for CopyTrial<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::p2p::HOST_STAGED;
 
     /// The copies follow nvbandwidth's definitions: read pulls into the target on its own
     /// stream, write pushes from it; the bidirectional tests add the other way on the peer's.
     #[test]
     fn each_test_issues_its_copies_as_nvbandwidth_defines_them() {
         let c = |issuer, from, to| PeerCopy { issuer, from, to };
-        let table: [(&str, usize, Vec<PeerCopy>); 6] = [
+        let table: [(&str, usize, Vec<PeerCopy>); 9] = [
             (READ_CE, 0, vec![c(0, 1, 0)]),
             (READ_CE, 1, vec![c(1, 0, 1)]),
             (WRITE_CE, 0, vec![c(0, 0, 1)]),
             (BIDIR_READ_CE, 0, vec![c(0, 1, 0), c(1, 0, 1)]),
             (BIDIR_WRITE_CE, 1, vec![c(1, 1, 0), c(0, 0, 1)]),
             (HOST_STAGED, 1, vec![c(1, 1, 0)]),
+            (HOST_STAGED, 0, vec![c(0, 0, 1)]),
+            (HOST_STAGED_BIDIR, 0, vec![c(0, 0, 1), c(1, 1, 0)]),
+            (HOST_STAGED_BIDIR, 1, vec![c(1, 1, 0), c(0, 0, 1)]),
         ];
         for (name, t, want) in table {
             assert_eq!(copies_of(name, t), want, "{name} target {t}");

@@ -691,13 +691,12 @@ fn p2p(d: &mut Doc, r: &RunReport) {
     d.para(p::MATRIX_NOTE);
     let header = p::matrix_header(s);
     let header: Vec<&str> = header.iter().map(String::as_str).collect();
-    let rows = p::matrix_rows(s)
+    let rows = p::matrix_rows(s, &r.checks)
         .into_iter()
         .map(|row| {
             row.into_iter()
-                .map(|(text, ok)| match ok {
-                    Some(true) => Cell::marked(text, Verdict::Pass),
-                    Some(false) => Cell::marked(text, Verdict::Fail),
+                .map(|(text, mark)| match mark {
+                    Some(v) => Cell::marked(text, v),
                     None => Cell::text(text),
                 })
                 .collect()

@@ -472,34 +472,75 @@ fn p2p_between_healthy_gpus_passes(b: &Burn) {
 }
 
 /// The faulted burn has `no-p2p`: cuDeviceCanAccessPeer answers 0 both ways, the copies are
-/// staged through host memory (verified, reported), and the profile's required peer access
-/// FAILS saying why and what to do.
+/// staged through host memory one way and both ways at once (verified, reported, at the
+/// model's rates), and the profile's required peer access FAILS saying why, each answer once,
+/// and what to do.
 fn no_p2p_stages_the_copies_and_fails_the_required_access(b: &Burn) {
     let access = b.check("machine.p2p.gpu0_gpu1.peer_access");
     assert_eq!(access.verdict, Verdict::Fail, "{}", b.describe());
-    for says in [
-        "cuDeviceCanAccessPeer = 0 for GPU 0 → 1, cuDeviceCanAccessPeer = 0 for GPU 1 → 0",
-        "which the profile requires",
-        "staged through pinned host memory",
-    ] {
-        assert!(access.reason.contains(says), "{says}: {}", access.reason);
-    }
+    assert_eq!(
+        access.reason,
+        "cuDeviceCanAccessPeer = 0 both ways (GPU 0 → 1, GPU 1 → 0), and the profile requires \
+         peer access: peer access is not available both ways (typical of a VM whose hypervisor \
+         does not pass P2P through, or of GPUs under different PCIe root complexes); the copies \
+         were staged through pinned host memory instead (device → host → device), which is not \
+         a peer copy"
+    );
     assert!(access.hint.contains("enable P2P"), "{}", access.hint);
     let pair = &b.report.p2p.as_ref().expect("a P2P section").pairs[0];
     assert!(!pair.a_to_b && !pair.b_to_a);
     let names: Vec<&str> = pair.tests.iter().map(|t| t.name.as_str()).collect();
-    let staged = gpugate::model::p2p::HOST_STAGED;
-    assert_eq!(names, [staged, staged]);
+    use gpugate::model::p2p::{HOST_STAGED, HOST_STAGED_BIDIR};
+    assert_eq!(
+        names,
+        [
+            HOST_STAGED,
+            HOST_STAGED_BIDIR,
+            HOST_STAGED,
+            HOST_STAGED_BIDIR
+        ]
+    );
     for id in ["gpu0_gpu1", "gpu1_gpu0"] {
-        let c = b.check(&format!("machine.p2p.{id}.{staged}.verify"));
-        assert_eq!(c.verdict, Verdict::Pass, "{}", c.reason);
-        let bw = b.check(&format!("machine.p2p.{id}.{staged}"));
-        assert_eq!(bw.verdict, Verdict::Pass, "{}", bw.reason);
-        assert!(bw.reason.contains("through host memory"), "{}", bw.reason);
-        // Staged: the two links' times added; GPU 1 runs at half speed (slow=0.5), so
-        // 1 / (1/12.4 + 1/6.2) = 4.1 GB/s, less two latencies per copy (3.9 for 1 MiB).
-        let g = bw.observed.unwrap();
-        assert!(g > 3.5 && g < 4.2, "{id}: {g}");
+        let mut one_way = 0.0;
+        for staged in [HOST_STAGED, HOST_STAGED_BIDIR] {
+            let c = b.check(&format!("machine.p2p.{id}.{staged}.verify"));
+            assert_eq!(c.verdict, Verdict::Pass, "{}", c.reason);
+            let bw = b.check(&format!("machine.p2p.{id}.{staged}"));
+            assert_eq!(bw.verdict, Verdict::Pass, "{}", bw.reason);
+            assert_eq!(
+                bw.required, None,
+                "{id}.{staged}: never gated on a peer bandwidth"
+            );
+            assert!(bw.reason.contains("through host memory"), "{}", bw.reason);
+            // Staged: the two links' times added; GPU 1 runs at half speed (slow=0.5), so
+            // 1 / (1/12.4 + 1/6.2) = 4.1 GB/s, less two latencies per copy (3.9 for 1 MiB).
+            let g = bw.observed.unwrap();
+            assert!(g > 3.5 && g < 4.2, "{id}.{staged}: {g}");
+            let t = pair
+                .tests
+                .iter()
+                .find(|t| t.id() == format!("{id}.{staged}"));
+            let t = t.expect("the test");
+            if staged == HOST_STAGED {
+                one_way = g;
+                assert_eq!(t.reverse_gbps, None);
+                continue;
+            }
+            // Both ways at once: each GPU's link takes one copy's leg to the host, then the
+            // other's from it, and the model gives host memory no limit (sim timing.rs): each
+            // way as fast as one way alone, the other way the same, the total twice.
+            let r = t.reverse_gbps.expect("the other way's GB/s");
+            assert!((r / g - 1.0).abs() < 1e-3, "{id}: {r} vs {g}");
+            assert!(
+                (g / one_way - 1.0).abs() < 1e-2,
+                "{id}: {g} vs one way {one_way}"
+            );
+            assert_eq!(
+                t.verification.checked,
+                2 << 20,
+                "both copies' bytes compared"
+            );
+        }
     }
     assert!(b
         .report
@@ -507,7 +548,27 @@ fn no_p2p_stages_the_copies_and_fails_the_required_access(b: &Burn) {
         .iter()
         .all(|c| !c.id.contains("_memcpy_read_ce") && !c.id.contains("_memcpy_write_ce")));
     let md = std::fs::read_to_string(b.dir.join("report.md")).unwrap();
-    assert!(md.contains("no access · host-staged"), "{md}");
+    for row in [
+        "| gpu0 | — | no access (required) · host-staged 3.9 · host-staged both ways 3.9 (total 7.8) |",
+        "| gpu1 | no access (required) · host-staged 3.9 · host-staged both ways 3.9 (total 7.8) | — |",
+    ] {
+        assert!(md.contains(row), "{row}\n{md}");
+    }
+    // Each line that says what cuDeviceCanAccessPeer answered says it once (the failing
+    // checks' list and the checks table), and the P2P section leaves it to its matrix.
+    let said: Vec<&str> = md
+        .lines()
+        .filter(|l| l.contains("cuDeviceCanAccessPeer ="))
+        .collect();
+    assert_eq!(said.len(), 2, "{said:?}");
+    assert!(said
+        .iter()
+        .all(|l| l.matches("cuDeviceCanAccessPeer =").count() == 1));
+    let html = std::fs::read_to_string(b.dir.join("report.html")).unwrap();
+    assert!(
+        html.contains("host-staged both ways 3.9 (total 7.8)"),
+        "report.html"
+    );
 }
 
 /// The faulted G2.2xlarge burn's memory and health checks: each fault fails its own.

@@ -33,6 +33,18 @@
 //! with two latencies). Memset: overhead + bytes / (memory_bw ·
 //! mem_eff · s).
 //!
+//! Each GPU has a PCIe link of its own to the host (its root port; no PCIe switch is modelled),
+//! full duplex, and each stream a clock of its own: copies on different GPUs' streams overlap
+//! and never slow each other, and host memory (tens of GB/s on the hosts modelled, against a
+//! link's 12.4 GB/s) is no limit. So two copies staged through host memory at once, the opposite
+//! ways between two GPUs (gpugate's `host_staged_device_to_device_bidirectional_memcpy`: each
+//! GPU's stream takes its own copy down to pinned host memory, both at once, then the other's
+//! up from it, both at once), each take what one takes alone: its down leg at its source's
+//! pinned rate plus its up leg at its destination's, and both ways together twice one way. On
+//! a real machine whose two GPUs sit behind one PCIe switch, the two down legs share the
+//! switch's uplink (and then the two up legs), and each copy can take up to twice as long:
+//! the simulator does not model that, and a test of it would need a real pair.
+//!
 //! Event timing ([`reported_elapsed`]): `cuEventElapsedTime` reports the simulated time between
 //! two events, 0 under `timer=zero`, and × (1 + SIGMA·z) under `jitter=SIGMA`, z a standard
 //! normal draw clamped to ±3 and seeded by the two stamps and the GPU's launch count
