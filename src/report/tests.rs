@@ -454,6 +454,7 @@ fn sample_health() -> crate::model::health::GpuHealth {
         }],
         events_unwatched: None,
         note: None,
+        slowdown_temperature_c: None,
     }
 }
 
