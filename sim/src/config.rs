@@ -1085,6 +1085,8 @@ mod tests {
         }
         g.drift = Some((0.5, 0.0));
         assert_eq!(g.drift_factor(0.0), 0.5);
+        // `gpugate-sim --help` prints the grammar.
+        assert!(FAULT_GRAMMAR.contains("drift=F@T"));
     }
 
     #[test]
