@@ -183,6 +183,50 @@ mod tests {
         }
     }
 
+    /// The temperature row: the peak and the limit the check recorded, and whose limit it
+    /// is (the recorded profile's, else the GPU's NVML slowdown temperature); none without
+    /// a judged limit.
+    #[test]
+    fn the_temperature_row_shows_the_peak_beside_the_limit() {
+        let mut r = crate::report::tests::sample_report();
+        let row = |r: &RunReport| {
+            health_rows(r)
+                .into_iter()
+                .find(|row| row[1].starts_with("Temperature"))
+                .map(|row| row[3].clone())
+        };
+        // The sample sampled no temperature: its check is SKIPPED, with the limit it had.
+        let nvml = "limit 92 °C (the GPU's slowdown temperature, NVML)";
+        assert_eq!(
+            row(&r).as_deref(),
+            Some(format!("no temperature sampled; {nvml}").as_str())
+        );
+        let c = r
+            .checks
+            .iter_mut()
+            .find(|c| c.id == "gpu0.health.temperature")
+            .expect("the sample's temperature check");
+        c.observed = Some(64.0);
+        assert_eq!(
+            row(&r).as_deref(),
+            Some(format!("peak 64 °C; {nvml}").as_str())
+        );
+        r.profile.health.as_mut().unwrap().max_temperature_c = Some(85);
+        let c = r
+            .checks
+            .iter_mut()
+            .find(|c| c.id == "gpu0.health.temperature")
+            .unwrap();
+        c.required = Some(85.0);
+        assert_eq!(
+            temperature_limit(&r, 0).as_deref(),
+            Some("85 °C (the profile's max_temperature_c)")
+        );
+        r.checks.retain(|c| c.id != "gpu0.health.temperature");
+        assert_eq!(row(&r), None);
+        assert_eq!(temperature_limit(&r, 0), None);
+    }
+
     #[test]
     fn rows_show_before_after_not_available_and_events() {
         let h = GpuHealth {
