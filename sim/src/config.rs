@@ -626,7 +626,7 @@ pub fn parse_fault(spec: &str) -> Result<FaultSpec, ConfigError> {
             }
             Fault::Slow(f)
         }
-        "drift" => parse_drift(need("F@T")?).map_err(|r| bad(r))?,
+        "drift" => parse_drift(need("F@T")?).map_err(&bad)?,
         "contention" => {
             let v = need("F")?;
             let bad_f = || bad("contention=F needs a number with 0 < F <= 1, e.g. contention=0.5");
