@@ -36,6 +36,10 @@ pub const ENV_STATE_DIR: &str = "GPUGATE_SIM_STATE_DIR";
 pub const FAULT_GRAMMAR: &str = "\
 Faults (--fault SPEC, repeatable; SPEC = [gpu=I:]FAULT, without gpu=I: every GPU):
   slow=F                 every kernel and copy runs at F times its throughput (0 < F <= 1)
+  drift=F@T              a tired card: the SM clock sags with no throttle reason, from the
+                         max when the driver starts, linearly, to F times it at T seconds
+                         (0 < F < 1, T >= 0), and stays there; compute time follows the clock
+                         and NVML reports it (copies and memory-bound work are unaffected)
   contention=F           work of this GPU done while another GPU of the machine runs a launch
                          (a kernel whose execution overlapped one of another GPU; a copy or
                          memset while one runs) runs at F times its throughput (0 < F <= 1):
@@ -105,7 +109,7 @@ Faults (--fault SPEC, repeatable; SPEC = [gpu=I:]FAULT, without gpu=I: every GPU
                          through host memory (device to host, then host to device) in time
   p2p-sdc                every peer copy (cuMemcpyPeer*, cuMemcpy* between two GPUs) that lands
                          in the GPU's memory has one bit flipped (bit 0 of its middle byte)
-Examples: --fault slow=0.5   --fault gpu=1:throttle   --fault sdc=sgemm@22   --fault pcie=3,8
+Examples: --fault slow=0.5   --fault gpu=1:drift=0.2@20   --fault gpu=1:throttle   --fault sdc=sgemm@22   --fault pcie=3,8
           --fault jitter=0.02   --fault timer=zero   --fault cublas-missing   --fault gpu=0:cublas-fail
           --fault nvenc-engines=1   --fault stuck-bit=any:5   --fault gpu=1:stuck-bit=0x200000100:33:0
           --fault contention=0.5";
@@ -148,6 +152,12 @@ impl From<model::ModelError> for ConfigError {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fault {
     Slow(f64),
+    /// `drift=F@T`: the SM clock sags linearly from the max at the driver's start to F × max
+    /// at T seconds, with no throttle reason.
+    Drift {
+        floor: f64,
+        at_s: f64,
+    },
     /// `contention=F`: F × throughput while another GPU is loaded.
     Contention(f64),
     Throttle,
@@ -225,6 +235,8 @@ pub struct GpuFaults {
     /// `contention=F`: the throughput factor (0, 1] while another GPU of the machine is loaded
     /// (`crate::driver::shared::Gpu::contention_factor`); `None` = 1.
     pub contention: Option<f64>,
+    /// `drift=F@T`: (F, T), the clock's sag ([`GpuFaults::drift_factor`]).
+    pub drift: Option<(f64, f64)>,
     pub throttle: bool,
     /// (substring, bit) pairs, first match wins.
     pub sdc: Vec<(String, Option<u32>)>,
@@ -369,6 +381,7 @@ impl Config {
             let g = &mut self.gpus[i].faults;
             match &f.fault {
                 Fault::Slow(x) => g.slow = Some(*x),
+                Fault::Drift { floor, at_s } => g.drift = Some((*floor, *at_s)),
                 Fault::Contention(x) => g.contention = Some(*x),
                 Fault::Throttle => g.throttle = true,
                 Fault::Sdc { substring, bit } => g.sdc.push((substring.clone(), *bit)),
@@ -543,6 +556,30 @@ pub fn parse_threads(s: &str) -> Result<usize, ConfigError> {
     }
 }
 
+impl GpuFaults {
+    /// The clock's factor under `drift=F@T` at `now_s` seconds since the driver started: 1 at
+    /// 0, falling linearly to F at T, F after (1 without the fault).
+    pub fn drift_factor(&self, now_s: f64) -> f64 {
+        match self.drift {
+            Some((floor, at_s)) if now_s >= at_s => floor,
+            Some((floor, at_s)) => 1.0 - (1.0 - floor) * (now_s.max(0.0) / at_s),
+            None => 1.0,
+        }
+    }
+}
+
+/// `drift=F@T`, or why not.
+fn parse_drift(v: &str) -> Result<Fault, &'static str> {
+    const FORM: &str = "drift=F@T needs 0 < F < 1 and a time T >= 0 in seconds, e.g. drift=0.2@20";
+    let (f, t) = v.split_once('@').ok_or(FORM)?;
+    let floor: f64 = f.trim().parse().map_err(|_| FORM)?;
+    let at_s: f64 = t.trim().parse().map_err(|_| FORM)?;
+    if !(floor > 0.0 && floor < 1.0 && at_s.is_finite() && at_s >= 0.0) {
+        return Err(FORM);
+    }
+    Ok(Fault::Drift { floor, at_s })
+}
+
 /// Parses one `--fault` spec (see [`FAULT_GRAMMAR`]).
 pub fn parse_fault(spec: &str) -> Result<FaultSpec, ConfigError> {
     let bad = |reason: &str| ConfigError::Fault {
@@ -589,6 +626,7 @@ pub fn parse_fault(spec: &str) -> Result<FaultSpec, ConfigError> {
             }
             Fault::Slow(f)
         }
+        "drift" => parse_drift(need("F@T")?).map_err(&bad)?,
         "contention" => {
             let v = need("F")?;
             let bad_f = || bad("contention=F needs a number with 0 < F <= 1, e.g. contention=0.5");
@@ -717,7 +755,7 @@ pub fn parse_fault(spec: &str) -> Result<FaultSpec, ConfigError> {
         "" => return Err(bad("empty fault")),
         other => {
             return Err(bad(&format!(
-            "unknown fault '{other}' (known: slow, contention, throttle, sdc, launch-fail-after, \
+            "unknown fault '{other}' (known: slow, drift, contention, throttle, sdc, launch-fail-after, \
                  oom-after, pcie, old-driver, no-nvml, timer, jitter, cublas-missing, cublas-fail, \
                  nvenc-fail, nvenc-engines, stuck-bit, ecc, retired-pages, xid, pcie-replays, \
                  thermal, power-cap, sdc-after, no-p2p, p2p-sdc)"
@@ -891,6 +929,16 @@ mod tests {
         assert_eq!(f.fault, Fault::Slow(0.5));
         assert_eq!(parse_fault("throttle").unwrap().fault, Fault::Throttle);
         assert_eq!(
+            parse_fault("gpu=1:drift=0.2@20").unwrap(),
+            FaultSpec {
+                gpu: Some(1),
+                fault: Fault::Drift {
+                    floor: 0.2,
+                    at_s: 20.0
+                }
+            }
+        );
+        assert_eq!(
             parse_fault("gpu=1:sdc=sgemm@22").unwrap(),
             FaultSpec {
                 gpu: Some(1),
@@ -1020,6 +1068,27 @@ mod tests {
             .is_err());
     }
 
+    /// `drift=F@T`: full clock at the driver's start, F × at T and after, linear between.
+    #[test]
+    fn drift_sags_linearly_to_its_floor() {
+        let mut g = GpuFaults::default();
+        assert_eq!(g.drift_factor(7.0), 1.0);
+        g.drift = Some((0.2, 20.0));
+        for (now_s, want) in [
+            (0.0, 1.0),
+            (5.0, 0.8),
+            (10.0, 0.6),
+            (20.0, 0.2),
+            (99.0, 0.2),
+        ] {
+            assert!((g.drift_factor(now_s) - want).abs() < 1e-12, "{now_s}");
+        }
+        g.drift = Some((0.5, 0.0));
+        assert_eq!(g.drift_factor(0.0), 0.5);
+        // `gpugate-sim --help` prints the grammar.
+        assert!(FAULT_GRAMMAR.contains("drift=F@T"));
+    }
+
     #[test]
     fn bad_faults_say_what_was_wrong() {
         for (spec, says) in [
@@ -1027,6 +1096,12 @@ mod tests {
             ("slow=1.5", "0 < F <= 1"),
             ("slow=fast", "number"),
             ("slow", "needs a value"),
+            ("drift", "needs a value"),
+            ("drift=0.5", "drift=F@T"),
+            ("drift=1@5", "0 < F < 1"),
+            ("drift=0@5", "0 < F < 1"),
+            ("drift=0.5@-1", "T >= 0"),
+            ("drift=0.5@soon", "T >= 0"),
             ("contention=0", "0 < F <= 1"),
             ("contention=1.2", "0 < F <= 1"),
             ("contention", "needs a value"),

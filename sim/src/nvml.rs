@@ -686,6 +686,35 @@ pub unsafe extern "C" fn nvmlDeviceGetTemperature(
     })
 }
 
+/// `nvmlTemperatureThresholds_t` NVML_TEMPERATURE_THRESHOLD_SLOWDOWN (1; SHUTDOWN is 0): where the GPU begins its hardware slowdown.
+pub const NVML_TEMPERATURE_THRESHOLD_SLOWDOWN: c_uint = 1;
+
+/// `nvmlReturn_t nvmlDeviceGetTemperatureThreshold(nvmlDevice_t device,
+/// nvmlTemperatureThresholds_t thresholdType, unsigned int *temp)`: the slowdown threshold is
+/// the model's `slowdown_temperature_c` (the temperature `throttle` and `thermal=RISE@T`
+/// report); the models give no shutdown threshold (NVML_ERROR_NOT_SUPPORTED, as a GPU without
+/// that sensor answers), and any other kind is not supported either.
+///
+/// # Safety
+/// `temp` must be NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn nvmlDeviceGetTemperatureThreshold(
+    device: NvmlDevice,
+    kind: c_uint,
+    temp: *mut c_uint,
+) -> NvmlReturn {
+    nguard(|| {
+        let g = gpu(device)?;
+        match kind {
+            NVML_TEMPERATURE_THRESHOLD_SLOWDOWN => {
+                // SAFETY: the caller's out-pointer.
+                unsafe { put(temp, g.model.nvml.slowdown_temperature_c) }
+            }
+            _ => Err(NVML_ERROR_NOT_SUPPORTED),
+        }
+    })
+}
+
 /// Board power now, mW: the load-following model's (`crate::power`; under `power-cap` held at
 /// the power limit while loaded).
 pub fn power_mw(g: &Gpu) -> u32 {

@@ -245,6 +245,14 @@ fn telemetry_follows_the_model_the_faults_and_the_open_contexts() {
             1980
         );
         assert_eq!(uint(|v| nvmlDeviceGetTemperature(g1, 0, v)), 90);
+        // Each model's slowdown temperature is its NVML threshold (SLOWDOWN = 1); the models
+        // give no shutdown temperature (SHUTDOWN = 0).
+        assert_eq!(uint(|v| nvmlDeviceGetTemperatureThreshold(g0, 1, v)), 92);
+        assert_eq!(uint(|v| nvmlDeviceGetTemperatureThreshold(g1, 1, v)), 90);
+        assert_eq!(
+            nvmlDeviceGetTemperatureThreshold(g0, 0, &mut 0),
+            NVML_ERROR_NOT_SUPPORTED
+        );
         nok(nvmlDeviceGetCurrentClocksEventReasons(g1, &mut r));
         assert_eq!(r, REASON_SW_THERMAL_SLOWDOWN | REASON_HW_THERMAL_SLOWDOWN);
 

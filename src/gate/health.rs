@@ -15,10 +15,19 @@
 //! - `gpuN.health.xid`: a critical Xid ([`CRITICAL_XIDS`]) FAILS; others are reported.
 //! - `gpuN.health.hw_slowdown`: hardware slowdown or a thermal limit in more than
 //!   `max_throttle_share` of the telemetry samples FAILS; a software power cap is reported.
+//! - `gpuN.health.temperature`: a sampled temperature at or above the limit FAILS, naming the
+//!   peak and the moment the limit was reached. The limit is the profile's
+//!   `max_temperature_c`, else the GPU's own slowdown temperature as NVML reported it
+//!   (`GpuHealth::slowdown_temperature_c`); with neither it is SKIPPED as "not available"
+//!   (a run.json from before schema 6 recorded neither and gets no such check).
+//!
+//! In a burn-in, a moment is named with the interval it fell in (`model::burn::interval_of`
+//! over the GPU's recorded interval spans).
 //!
 //! A reading the driver does not give is SKIPPED as "not available" with its reason, never a
 //! failure; a rule whose limit the profile does not set reports what it saw and passes.
 
+use crate::model::burn::{interval_of, Span};
 use crate::model::health::{EccCounts, GpuHealth, HealthSnapshot, Reading};
 use crate::model::profile::HealthLimits;
 use crate::model::telemetry::TelemetryPoint;
@@ -59,16 +68,31 @@ pub const SLOWDOWN_REASONS: &[&str] = &[
     "hw_power_brake",
 ];
 
+/// Where the temperature limit comes from when the profile sets none.
+const NVML_SLOWDOWN: &str = "the GPU's own slowdown temperature, NVML \
+    nvmlDeviceGetTemperatureThreshold (NVML_TEMPERATURE_THRESHOLD_SLOWDOWN: where its hardware \
+    slowdown begins); DCGM's diagnostics likewise judge a GPU against its reported limit";
+
 /// The health checks of one GPU (see the module documentation), finished: what the burn-in
-/// calls. `trace` is the GPU's telemetry over the run.
+/// calls. `trace` is the GPU's telemetry over the run; `spans` its burn intervals on the
+/// run's clock (empty outside a burn-in), to name the interval of a moment.
 pub fn health_checks(
     limits: Option<&HealthLimits>,
     h: &GpuHealth,
     trace: &[TelemetryPoint],
+    spans: &[Span],
 ) -> Vec<Check> {
     let mut out = Vec::new();
-    health_drafts(limits, h, trace, &mut out);
+    health_drafts(limits, h, trace, spans, &mut out);
     out.into_iter().map(Draft::finish).collect()
+}
+
+/// "at 6.5 s", or "at 6.5 s, in burn interval 2" where the moment fell in one of `spans`.
+fn moment(at_s: f64, spans: &[Span]) -> String {
+    match interval_of(spans, at_s) {
+        Some(k) => format!("at {at_s:.1} s, in burn interval {k}"),
+        None => format!("at {at_s:.1} s"),
+    }
 }
 
 /// The drafts of [`health_checks`], for `evaluate`.
@@ -76,6 +100,7 @@ pub(crate) fn health_drafts(
     limits: Option<&HealthLimits>,
     h: &GpuHealth,
     trace: &[TelemetryPoint],
+    spans: &[Span],
     out: &mut Vec<Draft>,
 ) {
     let limit = |key: &str| {
@@ -92,7 +117,7 @@ pub(crate) fn health_drafts(
         (pcie_replays(limits, h), limit("max_pcie_replays")),
         (xid(h), XID_CATALOGUE.to_string()),
         (
-            hw_slowdown(limits, h.gpu, trace),
+            hw_slowdown(limits, h.gpu, trace, spans),
             limit("max_throttle_share"),
         ),
     ];
@@ -100,6 +125,7 @@ pub(crate) fn health_drafts(
         d.source = Some(source);
         d
     }));
+    out.extend(temperature(limits, h, trace, spans));
 }
 
 fn draft(rule: &'static str, gpu: u32, name: &str, title: &str, unit: &str) -> Draft {
@@ -542,7 +568,12 @@ fn slowdown_share(trace: &[TelemetryPoint]) -> (usize, usize, usize, Option<f64>
     )
 }
 
-fn hw_slowdown(limits: Option<&HealthLimits>, gpu: u32, trace: &[TelemetryPoint]) -> Draft {
+fn hw_slowdown(
+    limits: Option<&HealthLimits>,
+    gpu: u32,
+    trace: &[TelemetryPoint],
+    spans: &[Span],
+) -> Draft {
     let mut d = draft(
         "hw_slowdown",
         gpu,
@@ -566,8 +597,9 @@ fn hw_slowdown(limits: Option<&HealthLimits>, gpu: u32, trace: &[TelemetryPoint]
     let saw = match first {
         Some(t) => format!(
             "GPU {gpu} in hardware slowdown or at a thermal limit in {slow} of {n} samples \
-             ({:.0} %), first at {t:.1} s{cap}",
-            100.0 * share
+             ({:.0} %), first {}{cap}",
+            100.0 * share,
+            moment(t, spans)
         ),
         None => format!("no hardware slowdown or thermal limit on GPU {gpu} in {n} samples{cap}"),
     };
@@ -593,6 +625,94 @@ fn hw_slowdown(limits: Option<&HealthLimits>, gpu: u32, trace: &[TelemetryPoint]
     d
 }
 
+/// The temperature limit of GPU `h` and where it comes from: the profile's, else the GPU's
+/// slowdown temperature. `Err`: the check SKIPPED with why; `None`: nothing recorded (an
+/// older run.json), no check.
+fn temperature_limit(
+    limits: Option<&HealthLimits>,
+    h: &GpuHealth,
+) -> Option<Result<(u32, String, String), String>> {
+    if let Some(max) = limits.and_then(|l| l.max_temperature_c) {
+        return Some(Ok((
+            max,
+            format!("the profile's limit of {max} °C"),
+            "the profile's [health] max_temperature_c (sources: gpugate profiles show)".into(),
+        )));
+    }
+    Some(match h.slowdown_temperature_c.as_ref()? {
+        Reading::Value(c) => Ok((
+            *c,
+            format!("its slowdown temperature of {c} °C (NVML)"),
+            NVML_SLOWDOWN.into(),
+        )),
+        Reading::NotAvailable(why) => Err(format!(
+            "not available: no temperature limit for GPU {}: the profile sets no \
+             max_temperature_c and the GPU's slowdown temperature is not known ({why})",
+            h.gpu
+        )),
+    })
+}
+
+/// `gpuN.health.temperature`: the hottest sample against the limit ([`temperature_limit`]).
+fn temperature(
+    limits: Option<&HealthLimits>,
+    h: &GpuHealth,
+    trace: &[TelemetryPoint],
+    spans: &[Span],
+) -> Option<Draft> {
+    let limit = temperature_limit(limits, h)?;
+    let gpu = h.gpu;
+    let mut d = draft(
+        "temperature",
+        gpu,
+        "temperature",
+        "Temperature below the limit",
+        "°C",
+    );
+    let (max, whose, source) = match limit {
+        Ok(l) => l,
+        Err(why) => {
+            d.verdict = Some(Verdict::Skipped);
+            d.reason = why;
+            d.hint = "set [health] max_temperature_c in the profile".into();
+            d.source = Some("no limit: neither the profile nor NVML gives one".into());
+            return Some(d);
+        }
+    };
+    d.source = Some(source);
+    d.required = Some(f64::from(max));
+    let temps: Vec<(f64, u32)> = trace
+        .iter()
+        .filter_map(|p| p.sample.temperature_c.map(|t| (p.at_s, t)))
+        .collect();
+    // The first sample at the peak: max_by_key keeps the last of equals, so search in reverse.
+    let Some(&(peak_at, peak)) = temps.iter().rev().max_by_key(|(_, t)| *t) else {
+        d.verdict = Some(Verdict::Skipped);
+        d.reason = format!("not available: no temperature was sampled on GPU {gpu}");
+        return Some(d);
+    };
+    d.observed = Some(f64::from(peak));
+    let peaked = format!("peak {peak} °C {}", moment(peak_at, spans));
+    match temps.iter().find(|(_, t)| *t >= max) {
+        Some(&(at, t)) => {
+            d.verdict = Some(Verdict::Fail);
+            d.reason = format!(
+                "GPU {gpu} reached {t} °C {}, at or above {whose} ({peaked})",
+                moment(at, spans)
+            );
+            d.hint = "the GPU runs too hot: check the air flow through the chassis (blanking \
+                      panels, cables in the way, the GPU's slot in the server's cooling), the \
+                      fans and their speed and the inlet temperature, then run again"
+                .into();
+        }
+        None => {
+            d.verdict = Some(Verdict::Pass);
+            d.reason = format!("GPU {gpu}: {peaked}, below {whose}");
+        }
+    }
+    Some(d)
+}
+
 /// Every GPU's health checks of a run: its recorded health (`RunReport::health`) and the
 /// telemetry of its results, against the profile's limits. A run that recorded no health
 /// (older files, no GPU) gets none.
@@ -611,7 +731,13 @@ pub(crate) fn run_health(
         trace.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
         // A burn-in's lanes (SGEMM, triad, DGEMM) share one trace: each reading counts once.
         trace.dedup_by(|a, b| a.at_s == b.at_s);
-        health_drafts(p.health.as_ref(), h, &trace, out);
+        let spans = r
+            .burn
+            .as_ref()
+            .and_then(|b| b.gpus.iter().find(|g| g.device == h.gpu))
+            .map(|g| g.spans())
+            .unwrap_or_default();
+        health_drafts(p.health.as_ref(), h, &trace, &spans, out);
     }
 }
 
@@ -657,6 +783,7 @@ mod tests {
             events: Vec::new(),
             events_unwatched: None,
             note: None,
+            slowdown_temperature_c: Some(Reading::Value(92)),
         }
     }
 
@@ -667,6 +794,7 @@ mod tests {
             max_throttle_share: 0.05,
             retired_pages_table: Some(62),
             power_target_w: Some(249.0),
+            max_temperature_c: None,
             source: "test".into(),
         }
     }
@@ -681,6 +809,7 @@ mod tests {
                         .filter(|(k, _)| i < *k)
                         .map(|(_, r)| r.to_string())
                         .collect(),
+                    temperature_c: Some(60),
                     ..TelemetrySample::default()
                 },
             })
@@ -783,7 +912,7 @@ mod tests {
         for (what, change, name, verdict, says) in CASES {
             let mut h = healthy();
             change(&mut h);
-            let checks = health_checks(Some(&limits()), &h, &samples(20, &[]));
+            let checks = health_checks(Some(&limits()), &h, &samples(20, &[]), &[]);
             let c = find(&checks, name);
             assert_eq!(c.verdict, *verdict, "{what}: {}", c.reason);
             assert!(c.reason.contains(says), "{what}: {}", c.reason);
@@ -798,7 +927,7 @@ mod tests {
 
     #[test]
     fn a_healthy_gpu_passes_every_rule() {
-        let checks = health_checks(Some(&limits()), &healthy(), &samples(20, &[]));
+        let checks = health_checks(Some(&limits()), &healthy(), &samples(20, &[]), &[]);
         let ids: Vec<&str> = checks.iter().map(|c| c.id.as_str()).collect();
         assert_eq!(
             ids,
@@ -810,6 +939,7 @@ mod tests {
                 "gpu1.health.pcie_replays",
                 "gpu1.health.xid",
                 "gpu1.health.hw_slowdown",
+                "gpu1.health.temperature",
             ]
         );
         assert!(
@@ -828,7 +958,7 @@ mod tests {
     fn slowdown_over_the_share_fails_and_a_power_cap_is_reported() {
         let share = |trace: &[TelemetryPoint]| {
             find(
-                &health_checks(Some(&limits()), &healthy(), trace),
+                &health_checks(Some(&limits()), &healthy(), trace, &[]),
                 "hw_slowdown",
             )
         };
@@ -855,7 +985,7 @@ mod tests {
         after(&mut h).ecc_corrected = counts(500);
         after(&mut h).pcie_replays = Reading::Value(5000);
         after(&mut h).retired_pages_sbe = Reading::Value(62);
-        let checks = health_checks(None, &h, &samples(10, &[(10, "hw_slowdown")]));
+        let checks = health_checks(None, &h, &samples(10, &[(10, "hw_slowdown")]), &[]);
         for name in [
             "ecc_corrected",
             "pcie_replays",
@@ -877,10 +1007,147 @@ mod tests {
             at_s: 4.0,
             interval: None,
         });
-        let checks = health_checks(None, &h, &[]);
+        let checks = health_checks(None, &h, &[], &[]);
         assert_eq!(find(&checks, "ecc_uncorrected").verdict, Verdict::Fail);
         assert_eq!(find(&checks, "xid").verdict, Verdict::Fail);
         assert_eq!(find(&checks, "retirement_pending").verdict, Verdict::Pass);
+    }
+
+    /// A trace of temperatures, one sample per second from 0 s.
+    fn temps(t: &[u32]) -> Vec<TelemetryPoint> {
+        t.iter()
+            .enumerate()
+            .map(|(i, &c)| TelemetryPoint {
+                at_s: i as f64,
+                sample: TelemetrySample {
+                    temperature_c: Some(c),
+                    ..TelemetrySample::default()
+                },
+            })
+            .collect()
+    }
+
+    /// Three burn intervals on the run's clock: 0 from 1.0 s, 1 from 2.5 s, 2 from 4.0 s to
+    /// 5.5 s.
+    fn three_spans() -> Vec<Span> {
+        [(0, 1.0, 2.4), (1, 2.5, 3.9), (2, 4.0, 5.5)]
+            .map(|(index, from_s, to_s)| Span {
+                index,
+                from_s,
+                to_s,
+            })
+            .to_vec()
+    }
+
+    type TempCase = (
+        &'static str,
+        Option<u32>,
+        Option<Reading<u32>>,
+        &'static [u32],
+        bool,
+        Option<Verdict>,
+        &'static str,
+    );
+
+    /// (what, the profile's max_temperature_c, NVML's slowdown temperature, the trace (one a
+    /// second), in a burn (three intervals), the verdict (None: no check), what it says)
+    const TEMP_CASES: &[TempCase] = &[
+        ("below the profile's limit", Some(85), Some(Reading::Value(92)), &[60, 84, 70], false,
+         Some(Verdict::Pass), "GPU 1: peak 84 °C at 1.0 s, below the profile's limit of 85 °C"),
+        ("at the profile's limit", Some(85), Some(Reading::Value(92)), &[60, 85, 90, 86], false,
+         Some(Verdict::Fail),
+         "GPU 1 reached 85 °C at 1.0 s, at or above the profile's limit of 85 °C (peak 90 °C at 2.0 s)"),
+        ("the profile's limit over NVML's", Some(95), Some(Reading::Value(92)), &[60, 93], false,
+         Some(Verdict::Pass), "below the profile's limit of 95 °C"),
+        ("NVML's slowdown temperature without a profile limit", None, Some(Reading::Value(92)),
+         &[60, 80, 92, 92], false, Some(Verdict::Fail),
+         "GPU 1 reached 92 °C at 2.0 s, at or above its slowdown temperature of 92 °C (NVML) (peak 92 °C at 2.0 s)"),
+        ("one below NVML's", None, Some(Reading::Value(92)), &[91], false, Some(Verdict::Pass),
+         "peak 91 °C at 0.0 s, below its slowdown temperature of 92 °C (NVML)"),
+        ("named with its burn interval", None, Some(Reading::Value(92)),
+         &[60, 61, 70, 80, 92, 92], true, Some(Verdict::Fail),
+         "GPU 1 reached 92 °C at 4.0 s, in burn interval 2, at or above"),
+        ("no limit known", None,
+         Some(Reading::NotAvailable(String::new())), &[99], false, Some(Verdict::Skipped),
+         "not available: no temperature limit for GPU 1: the profile sets no max_temperature_c"),
+        ("no temperature sampled", Some(85), None, &[], false, Some(Verdict::Skipped),
+         "not available: no temperature was sampled on GPU 1"),
+        ("a file from before schema 6: no limit recorded, no check", None, None, &[99], false,
+         None, ""),
+    ];
+
+    #[test]
+    fn the_temperature_rule_decides_its_cases() {
+        for (what, max, nvml, trace, burn, verdict, says) in TEMP_CASES {
+            let l = HealthLimits {
+                max_temperature_c: *max,
+                ..limits()
+            };
+            let h = GpuHealth {
+                slowdown_temperature_c: nvml.clone(),
+                ..healthy()
+            };
+            let spans = if *burn { three_spans() } else { Vec::new() };
+            let checks = health_checks(Some(&l), &h, &temps(trace), &spans);
+            let c = checks.iter().find(|c| c.id == "gpu1.health.temperature");
+            assert_eq!(c.map(|c| c.verdict), *verdict, "{what}: {c:?}");
+            let Some(c) = c else { continue };
+            assert!(c.reason.contains(says), "{what}: {}", c.reason);
+            assert_eq!(c.device, Some(1), "{what}");
+            if c.verdict == Verdict::Fail {
+                assert!(c.hint.contains("air flow"), "{what}: {}", c.hint);
+            }
+            let source = c.source.as_deref().unwrap();
+            match (max, c.verdict) {
+                (_, Verdict::Skipped) => {}
+                (Some(_), _) => assert!(source.contains("max_temperature_c"), "{what}: {source}"),
+                (None, _) => assert!(source.contains("NVML_TEMPERATURE_THRESHOLD_SLOWDOWN")),
+            }
+        }
+        // Without any [health] limits (auto), NVML's slowdown temperature still applies.
+        let checks = health_checks(None, &healthy(), &temps(&[92]), &[]);
+        let c = find(&checks, "temperature");
+        assert_eq!(c.verdict, Verdict::Fail, "{}", c.reason);
+    }
+
+    /// In a burn, the slowdown's first sample is named with the interval it fell in.
+    #[test]
+    fn a_slowdown_in_a_burn_names_its_interval() {
+        let trace: Vec<TelemetryPoint> = samples(6, &[])
+            .into_iter()
+            .map(|mut p| {
+                if p.at_s >= 3.0 {
+                    p.sample.throttle = vec!["hw_thermal_slowdown".into()];
+                }
+                p
+            })
+            .collect();
+        let checks = health_checks(Some(&limits()), &healthy(), &trace, &three_spans());
+        let c = find(&checks, "hw_slowdown");
+        assert_eq!(c.verdict, Verdict::Fail, "{}", c.reason);
+        assert!(
+            c.reason
+                .contains("in 3 of 6 samples (50 %), first at 3.0 s, in burn interval 1"),
+            "{}",
+            c.reason
+        );
+    }
+
+    proptest::proptest! {
+        /// Whatever the trace and the limit: FAIL exactly when the hottest sample reaches the
+        /// limit, and the check records that sample as observed.
+        #[test]
+        fn the_temperature_verdict_follows_the_peak(
+            trace in proptest::collection::vec(20u32..110, 1..60),
+            max in 60u32..100,
+        ) {
+            let l = HealthLimits { max_temperature_c: Some(max), ..limits() };
+            let c = find(&health_checks(Some(&l), &healthy(), &temps(&trace), &[]), "temperature");
+            let peak = *trace.iter().max().unwrap();
+            let want = if peak >= max { Verdict::Fail } else { Verdict::Pass };
+            proptest::prop_assert_eq!(c.verdict, want, "{}", c.reason);
+            proptest::prop_assert_eq!(c.observed, Some(f64::from(peak)));
+        }
     }
 
     proptest::proptest! {
@@ -898,7 +1165,7 @@ mod tests {
             let capped = ((n as f64) * capped_frac) as usize;
             let trace = samples(n, &[(slow, reason), (capped, "sw_power_cap")]);
             let l = HealthLimits { max_throttle_share: max, ..limits() };
-            let c = find(&health_checks(Some(&l), &healthy(), &trace), "hw_slowdown");
+            let c = find(&health_checks(Some(&l), &healthy(), &trace, &[]), "hw_slowdown");
             let want = if slow as f64 / n as f64 > max { Verdict::Fail } else { Verdict::Pass };
             proptest::prop_assert_eq!(c.verdict, want, "{}", c.reason);
         }

@@ -588,7 +588,13 @@ fn validate_burn_targets(b: &BurnLimits, m: &Machine, origin: &str) -> Result<()
     Ok(())
 }
 
-/// The `[health]` limits: a share in [0, 1], a positive power target, a source.
+/// The highest `[health] max_temperature_c` accepted, °C: above any GPU's shutdown
+/// temperature (NVML reports them in the 90s and low 100s), so a larger number is a typing
+/// mistake.
+pub const MAX_TEMPERATURE_C: u32 = 150;
+
+/// The `[health]` limits: a share in [0, 1], a positive power target, a temperature limit
+/// in 1..=[`MAX_TEMPERATURE_C`], a source.
 fn validate_health(h: &HealthLimits, origin: &str) -> Result<(), ProfileError> {
     let bad = |message: String| Err(invalid(origin, message));
     if !(0.0..=1.0).contains(&h.max_throttle_share) {
@@ -602,6 +608,16 @@ fn validate_health(h: &HealthLimits, origin: &str) -> Result<(), ProfileError> {
         .is_some_and(|w| !(w.is_finite() && w > 0.0))
     {
         return bad("[health] power_target_w must be a number of watts above 0".into());
+    }
+    if let Some(c) = h
+        .max_temperature_c
+        .filter(|c| !(1..=MAX_TEMPERATURE_C).contains(c))
+    {
+        return bad(format!(
+            "[health] max_temperature_c = {c} is not a GPU temperature limit: give degrees C \
+             from 1 to {MAX_TEMPERATURE_C}, or leave the key out to use the GPU's own slowdown \
+             temperature"
+        ));
     }
     if h.retired_pages_table == Some(0) {
         return bad(
@@ -1346,6 +1362,14 @@ mod tests {
         }
     }
 
+    /// g2.large with `power_target_w = 249.0` replaced by `to`, parsed.
+    fn base_with(to: &str) -> Profile {
+        let base = include_str!("../../profiles/g2.large.toml");
+        let text = base.replace("power_target_w = 249.0", to);
+        assert_ne!(text, base);
+        parse_profile(&text, "t.toml").unwrap()
+    }
+
     #[test]
     fn the_g2_profiles_carry_the_m40_health_limits_and_bad_ones_are_refused() {
         for p in builtin_profiles() {
@@ -1355,7 +1379,17 @@ mod tests {
             assert_eq!((h.max_new_sbe, h.max_pcie_replays), (10, 100), "{}", p.name);
             assert_eq!(h.max_throttle_share, 0.05, "{}", p.name);
             assert!(h.source.contains("DCGM"), "{}", p.name);
+            // No published M40 slowdown temperature: the GPU's own (NVML) is the limit.
+            assert_eq!(h.max_temperature_c, None, "{}", p.name);
+            assert!(
+                h.source.contains("NVML_TEMPERATURE_THRESHOLD_SLOWDOWN"),
+                "{}",
+                p.name
+            );
         }
+        // A limit of the profile's own is read and kept.
+        let own = base_with("power_target_w = 249.0\nmax_temperature_c = 85");
+        assert_eq!(own.health.unwrap().max_temperature_c, Some(85));
         let base = include_str!("../../profiles/g2.large.toml");
         for (from, to, says) in [
             (
@@ -1374,6 +1408,16 @@ mod tests {
                 "power_target_w",
             ),
             ("max_new_sbe = 10", "max_sbe = 10", "unknown field"),
+            (
+                "power_target_w = 249.0",
+                "power_target_w = 249.0\nmax_temperature_c = 0",
+                "max_temperature_c = 0 is not a GPU temperature limit",
+            ),
+            (
+                "power_target_w = 249.0",
+                "power_target_w = 249.0\nmax_temperature_c = 151",
+                "from 1 to 150",
+            ),
         ] {
             let text = base.replace(from, to);
             let e = parse_profile(&text, "t.toml").unwrap_err().to_string();

@@ -99,6 +99,40 @@ pub struct GpuBurn {
 /// At most this many SDC records are kept per GPU (all are counted).
 pub const MAX_SDC_RECORDS: usize = 32;
 
+/// One finished interval of a GPU on the run's clock (seconds since the run started): from
+/// its start to the end of its comparison and reference check.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Span {
+    pub index: usize,
+    pub from_s: f64,
+    pub to_s: f64,
+}
+
+/// The interval (of `spans`, in order) that a moment `at_s` falls in: an interval runs from
+/// its start to the next one's start (its comparison and reference check included), the last
+/// one to its end; None before the first or after the last.
+pub fn interval_of(spans: &[Span], at_s: f64) -> Option<usize> {
+    let k = spans.iter().rposition(|s| s.from_s <= at_s)?;
+    let last = k + 1 == spans.len();
+    (!last || at_s <= spans[k].to_s).then_some(spans[k].index)
+}
+
+impl GpuBurn {
+    /// The spans of the intervals that recorded theirs (`BurnInterval::span_s`, schema 6).
+    pub fn spans(&self) -> Vec<Span> {
+        self.intervals
+            .iter()
+            .filter_map(|i| {
+                i.span_s.map(|[from_s, to_s]| Span {
+                    index: i.index,
+                    from_s,
+                    to_s,
+                })
+            })
+            .collect()
+    }
+}
+
 /// One interval of one GPU.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct BurnInterval {
@@ -129,6 +163,11 @@ pub struct BurnInterval {
     pub power_w: Option<f64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub throttle_reasons: Vec<String>,
+    /// The interval on the run's clock (seconds since the run started): its start and the end
+    /// of its comparison, as its health events are placed (`interval_of`); the gate names the
+    /// interval a temperature or slowdown began in from it. Absent before schema 6.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub span_s: Option<[f64; 2]>,
 }
 
 /// One element that differed, bit for bit, from the first result of the same inputs.

@@ -104,4 +104,10 @@ pub struct GpuHealth {
     /// Why readings are missing (NVML not available, the GPU not found by NVML).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The GPU's own slowdown temperature, °C (NVML's
+    /// `nvmlDeviceGetTemperatureThreshold(NVML_TEMPERATURE_THRESHOLD_SLOWDOWN)`): the
+    /// temperature limit where the profile sets none (`crate::gate::health`). Absent in files
+    /// from before schema 6 and where NVML could not be used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slowdown_temperature_c: Option<Reading<u32>>,
 }

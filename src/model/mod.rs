@@ -33,7 +33,12 @@ pub use warning::MeasurementWarning;
 /// unknown key: a newer-schema message instead of "wrong shape". The burn's solo runs
 /// (`burn.solo`), the P2P section (`p2p`) and the profile's `[p2p]` (`profile.p2p`) came with
 /// it, optional. 4 reads as 5.
-pub const SCHEMA_VERSION: u32 = 5;
+/// 6: a recorded profile's `[health]` may carry a temperature limit (`max_temperature_c`),
+/// which the `[health]` block of a schema-5 gpugate refuses as an unknown key. Each GPU's
+/// health records its NVML slowdown temperature (`health[].slowdown_temperature_c`) and each
+/// burn interval its start on the run's clock (`burn.gpus[].intervals[].at_s`), both
+/// optional. 5 reads as 6 (no temperature check without a limit recorded).
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// serde for an f64 that may be NaN or infinite (a failed verification's error, a degenerate
 /// sample's throughput): JSON has no such numbers, so they are written as `null` and `null` is

@@ -204,6 +204,11 @@ pub struct HealthLimits {
     /// The board's power target, W: reported beside the power drawn, never gated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub power_target_w: Option<f64>,
+    /// The temperature limit, °C: a GPU whose sampled temperature reaches it during the run
+    /// FAILS. Absent: the GPU's own slowdown temperature as NVML reports it
+    /// (`GpuHealth::slowdown_temperature_c`), and "not available" where neither exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_temperature_c: Option<u32>,
     /// Where each value comes from.
     pub source: String,
 }

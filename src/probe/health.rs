@@ -89,6 +89,17 @@ fn ecc_counts(t: &GpuTelemetry, kind: MemoryError, ecc_on: &Reading<bool>) -> Ec
     }
 }
 
+/// The GPU's own slowdown temperature, °C: where NVML says its hardware slowdown begins
+/// (`nvmlDeviceGetTemperatureThreshold`, NVML_TEMPERATURE_THRESHOLD_SLOWDOWN).
+pub fn slowdown_temperature(t: &GpuTelemetry) -> Reading<u32> {
+    use nvml_wrapper::enum_wrappers::device::TemperatureThreshold;
+    reading(
+        "nvmlDeviceGetTemperatureThreshold",
+        t.device()
+            .temperature_threshold(TemperatureThreshold::Slowdown),
+    )
+}
+
 /// The GPU's health counters now, `at_s` seconds since the run started.
 pub fn snapshot(t: &GpuTelemetry, at_s: f64) -> HealthSnapshot {
     let d = t.device();

@@ -643,7 +643,11 @@ fn burn(d: &mut Doc, r: &RunReport, all: &[Chart]) {
     d.para(super::burn::limits_line(b));
     machine_as_one(d, r);
     for g in &b.gpus {
-        d.para(super::burn::gpu_summary(g));
+        let mut summary = super::burn::gpu_summary(g);
+        if let Some(limit) = super::health::temperature_limit(r, g.device) {
+            summary.push_str(&format!("; temperature limit {limit}"));
+        }
+        d.para(summary);
         let rows = g
             .intervals
             .iter()

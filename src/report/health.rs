@@ -109,9 +109,49 @@ fn gpu_rows(h: &GpuHealth) -> Vec<[String; 4]> {
     rows
 }
 
-/// Every GPU's rows, in the order the run recorded them.
+/// Every GPU's rows, in the order the run recorded them, each GPU's followed by its
+/// temperature against its limit where the gate judged one ([`temperature_limit`]).
 pub fn health_rows(r: &RunReport) -> Vec<[String; 4]> {
-    r.health.iter().flat_map(gpu_rows).collect()
+    r.health
+        .iter()
+        .flat_map(|h| {
+            let mut rows = gpu_rows(h);
+            if let Some(limit) = temperature_limit(r, h.gpu) {
+                let peak = temperature_check(r, h.gpu)
+                    .and_then(|c| c.observed)
+                    .map_or("no temperature sampled".to_string(), |t| {
+                        format!("peak {t:.0} °C")
+                    });
+                rows.push([
+                    format!("gpu{}", h.gpu),
+                    "Temperature: peak, and its limit".into(),
+                    String::new(),
+                    format!("{peak}; limit {limit}"),
+                ]);
+            }
+            rows
+        })
+        .collect()
+}
+
+/// GPU `gpu`'s temperature check, if the gate made one.
+fn temperature_check(r: &RunReport, gpu: u32) -> Option<&Check> {
+    let id = format!("gpu{gpu}.health.temperature");
+    r.checks.iter().find(|c| c.id == id)
+}
+
+/// "92 °C (the GPU's slowdown temperature, NVML)": the limit GPU `gpu`'s
+/// temperature check was judged against (`Check::required`) and whose it is (the recorded
+/// profile's `max_temperature_c`, else the GPU's own); None where no limit was judged. Shown
+/// beside the temperature in the health table and the burn-in's GPU line.
+pub fn temperature_limit(r: &RunReport, gpu: u32) -> Option<String> {
+    let limit = temperature_check(r, gpu)?.required?;
+    let profile = r.profile.health.as_ref().and_then(|h| h.max_temperature_c);
+    let whose = match profile {
+        Some(_) => "the profile's max_temperature_c",
+        None => "the GPU's slowdown temperature, NVML",
+    };
+    Some(format!("{limit:.0} °C ({whose})"))
 }
 
 #[cfg(test)]
@@ -143,6 +183,50 @@ mod tests {
         }
     }
 
+    /// The temperature row: the peak and the limit the check recorded, and whose limit it
+    /// is (the recorded profile's, else the GPU's NVML slowdown temperature); none without
+    /// a judged limit.
+    #[test]
+    fn the_temperature_row_shows_the_peak_beside_the_limit() {
+        let mut r = crate::report::tests::sample_report();
+        let row = |r: &RunReport| {
+            health_rows(r)
+                .into_iter()
+                .find(|row| row[1].starts_with("Temperature"))
+                .map(|row| row[3].clone())
+        };
+        // The sample sampled no temperature: its check is SKIPPED, with the limit it had.
+        let nvml = "limit 92 °C (the GPU's slowdown temperature, NVML)";
+        assert_eq!(
+            row(&r).as_deref(),
+            Some(format!("no temperature sampled; {nvml}").as_str())
+        );
+        let c = r
+            .checks
+            .iter_mut()
+            .find(|c| c.id == "gpu0.health.temperature")
+            .expect("the sample's temperature check");
+        c.observed = Some(64.0);
+        assert_eq!(
+            row(&r).as_deref(),
+            Some(format!("peak 64 °C; {nvml}").as_str())
+        );
+        r.profile.health.as_mut().unwrap().max_temperature_c = Some(85);
+        let c = r
+            .checks
+            .iter_mut()
+            .find(|c| c.id == "gpu0.health.temperature")
+            .unwrap();
+        c.required = Some(85.0);
+        assert_eq!(
+            temperature_limit(&r, 0).as_deref(),
+            Some("85 °C (the profile's max_temperature_c)")
+        );
+        r.checks.retain(|c| c.id != "gpu0.health.temperature");
+        assert_eq!(row(&r), None);
+        assert_eq!(temperature_limit(&r, 0), None);
+    }
+
     #[test]
     fn rows_show_before_after_not_available_and_events() {
         let h = GpuHealth {
@@ -157,6 +241,7 @@ mod tests {
             }],
             events_unwatched: None,
             note: None,
+            slowdown_temperature_c: None,
         };
         let rows = gpu_rows(&h);
         let row = |name: &str| rows.iter().find(|r| r[1] == name).unwrap().clone();

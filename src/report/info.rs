@@ -212,6 +212,17 @@ fn health_lines(o: &mut String, h: Option<&crate::model::profile::HealthLimits>)
     if let Some(w) = h.power_target_w {
         let _ = writeln!(o, "          power target {w:.0} W (reported)");
     }
+    match h.max_temperature_c {
+        Some(c) => {
+            let _ = writeln!(o, "          temperature below {c} °C");
+        }
+        None => {
+            let _ = writeln!(
+                o,
+                "          temperature below each GPU's slowdown temperature (NVML)"
+            );
+        }
+    }
     let _ = writeln!(o, "          source: {}", h.source);
 }
 

@@ -454,6 +454,8 @@ fn sample_health() -> crate::model::health::GpuHealth {
         }],
         events_unwatched: None,
         note: None,
+        // NVML's slowdown temperature: the temperature check's limit (g2.large sets none).
+        slowdown_temperature_c: Some(Reading::Value(92)),
     }
 }
 
@@ -1072,7 +1074,7 @@ fn load_run_errors_say_what_is_wrong() {
         ),
         (
             write("newer.json", &newer),
-            "written by a newer gpugate (schema 7); this one reads schema 5",
+            "written by a newer gpugate (schema 7); this one reads schema 6",
         ),
         (dir.path().join("missing.json"), "cannot read"),
     ];

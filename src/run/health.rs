@@ -10,9 +10,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::model::health::{GpuHealth, HealthEvent, HealthSnapshot};
+use crate::model::health::{GpuHealth, HealthEvent, HealthSnapshot, Reading};
 use crate::model::DeviceInfo;
-use crate::probe::health::{snapshot, XidWatchError, XidWatcher};
+use crate::probe::health::{slowdown_temperature, snapshot, XidWatchError, XidWatcher};
 use crate::probe::telemetry::{self as nvml, GpuTelemetry};
 
 /// One GPU being watched.
@@ -20,6 +20,8 @@ struct Watched {
     gpu: u32,
     device: Option<Arc<GpuTelemetry>>,
     before: Option<HealthSnapshot>,
+    /// The GPU's slowdown temperature, or why it is not known.
+    slowdown_c: Reading<u32>,
     note: Option<String>,
     events: Vec<HealthEvent>,
 }
@@ -39,9 +41,14 @@ impl HealthWatch {
             .iter()
             .map(|g| {
                 let opened = nvml::open(&g.uuid, &g.pci_bus_id).map(Arc::new);
+                let slowdown_c = match &opened {
+                    Ok(d) => slowdown_temperature(d),
+                    Err(e) => Reading::NotAvailable(format!("NVML: {e}")),
+                };
                 Watched {
                     gpu: g.index,
                     before: None,
+                    slowdown_c,
                     note: opened.as_ref().err().map(|e| e.to_string()),
                     device: opened.ok(),
                     events: Vec::new(),
@@ -105,6 +112,7 @@ impl HealthWatch {
                     Err(why) => Some(why.to_string()),
                 },
                 note: w.note.clone(),
+                slowdown_temperature_c: Some(w.slowdown_c.clone()),
             })
             .collect()
     }
@@ -136,6 +144,7 @@ impl HealthWatch {
                     events: w.events,
                     events_unwatched: why,
                     note: w.note,
+                    slowdown_temperature_c: Some(w.slowdown_c),
                 }
             })
             .collect()

@@ -3,9 +3,12 @@
 //! verdicts: a clean one-GPU burn passes every check but its memory test's coverage (the
 //! ring's 10 % share, below the 90 % a run without a profile asks); a two-GPU G2.2xlarge burns
 //! clean, and when its second GPU corrupts results after its first ones (`sdc-after`), runs at
-//! half speed (`slow=0.5`), has a stuck memory bit, a double-bit ECC error and a power cap,
-//! and its first GPU an Xid 79, each fault fails its own checks and no other (the power cap is
-//! reported, never failed); its P2P stage passes every nvbandwidth test both ways when clean,
+//! half speed (`slow=0.5`) with a clock that sags over time (`drift=0.2@20`), has a stuck
+//! memory bit, a double-bit ECC error and a power cap, and its first GPU an Xid 79 and a
+//! thermal runaway into hardware slowdown (`thermal=2@5`), each fault fails its own checks and
+//! no other (the power cap is reported, never failed; the drift fails GPU 1's drift checks
+//! with no hardware slowdown; the heat fails GPU 0's slowdown share and its temperature,
+//! naming the moment and the burn interval); its P2P stage passes every nvbandwidth test both ways when clean,
 //! and with `no-p2p` stages the copies through the host and fails the peer access the test's
 //! profile requires; two M40s fast alone and slow together (`contention=0.7`) fail the
 //! G2.2xlarge's concurrent machine FP32 target while each GPU alone and each GPU's own checks
@@ -18,6 +21,7 @@
 
 use std::path::{Path, PathBuf};
 
+use gpugate::model::health::Reading;
 use gpugate::model::{RunReport, Verdict};
 
 use crate::sim::Sim;
@@ -224,6 +228,24 @@ fn a_clean_burn_on_one_simulated_gpu_passes_all_but_its_memtest_coverage() {
     ] {
         assert_eq!(b.check(id).verdict, Verdict::Pass, "{}", b.describe());
     }
+    // No profile limit (auto): the temperature is judged against the GPU's own slowdown
+    // temperature, which NVML reported (the simulated M40's 92 °C) and run.json records; the
+    // reports show it beside the temperature.
+    let slowdown = b.report.health[0].slowdown_temperature_c.clone();
+    assert_eq!(slowdown, Some(Reading::Value(92)));
+    let temp = b.check("gpu0.health.temperature");
+    assert_eq!(temp.required, Some(92.0));
+    assert!(
+        temp.reason
+            .contains("below its slowdown temperature of 92 °C (NVML)"),
+        "{}",
+        temp.reason
+    );
+    let md = std::fs::read_to_string(b.dir.join("report.md")).unwrap();
+    assert!(
+        md.contains("temperature limit 92 °C (the GPU's slowdown temperature, NVML)"),
+        "{md}"
+    );
     // A burn of 3 s compares its last interval with its first; the profile (auto) has no
     // [burn] block: gpugate's limits, and the duration of the command line, say so.
     let drift = b.check("gpu0.burn.drift.fp32_gemm");
@@ -275,6 +297,16 @@ fn a_g2_2xlarge_burns_clean_then_sdc_after_and_a_slow_gpu1_fail_gpu1_only() {
     // Peer access required, and 10 GB/s each way (a simulated pair gives 11.4 for 1 MiB;
     // the built-in profile requires neither, and host_fit_profile leaves its [p2p] out).
     assert!(!text.contains("[p2p]"), "host_fit_profile keeps [p2p]");
+    // A temperature limit of the profile's own, below the simulated M40's slowdown
+    // temperature (92 °C), which GPU 0's `thermal` fault reaches in the faulted burn.
+    let text = text.replace(
+        "power_target_w = 249.0\n",
+        "power_target_w = 249.0\nmax_temperature_c = 90\n",
+    );
+    assert!(
+        text.contains("max_temperature_c = 90"),
+        "the profile's [health]"
+    );
     let memtest = "\n[memtest]\nmin_coverage_percent = 0.02\nsource = \"burn_runs\"\n";
     let p2p = "\n[p2p]\nrequire_peer_access = true\nmin_gbps = 10.0\nsource = \"burn_runs\"\n";
     std::fs::write(&profile, text + memtest + p2p).unwrap();
@@ -355,6 +387,8 @@ fn a_g2_2xlarge_burns_clean_then_sdc_after_and_a_slow_gpu1_fail_gpu1_only() {
         .fault(&format!("gpu=1:ecc=dbe@{XID_AT_S}"))
         .fault("gpu=1:power-cap")
         .fault(&format!("gpu=0:xid=79@{XID_AT_S}"))
+        .fault(&format!("gpu=0:thermal=2@{XID_AT_S}"))
+        .fault("gpu=1:drift=0.2@20")
         .fault("no-p2p");
     // 5 s of load (the clean burn took the profile's 3 s): the faults at 5 s always come
     // before it ends.
@@ -363,6 +397,7 @@ fn a_g2_2xlarge_burns_clean_then_sdc_after_and_a_slow_gpu1_fail_gpu1_only() {
     let b = burn(&sim, dir.path(), &faulted);
     assert_eq!(b.code, Some(1), "{}", b.describe());
     health_and_memory_faults_fail_their_own_checks(&b);
+    heat_fails_gpu0_and_drift_fails_gpu1(&b);
     no_p2p_stages_the_copies_and_fails_the_required_access(&b);
     telemetry_follows_the_load(&b);
     let gpu1 = &b.report.burn.as_ref().unwrap().gpus[1];
@@ -395,12 +430,13 @@ fn a_g2_2xlarge_burns_clean_then_sdc_after_and_a_slow_gpu1_fail_gpu1_only() {
         Verdict::Fail
     );
     assert_eq!(b.check("machine.fp32_gemm").verdict, Verdict::Fail);
+    // GPU 0's compute slows in its hardware slowdown (its FP32 and FP64 lines are its own
+    // fault's to fail); its memory-bound triad and its correctness are untouched, and it is
+    // still the machine's best GPU.
     for id in [
         "gpu0.burn.sdc",
         "gpu0.burn.reference",
         "gpu0.burn.within_machine.fp32_gemm",
-        "gpu0.fp32_gemm",
-        "gpu0.fp64_gemm",
         "gpu0.stream_triad",
     ] {
         assert_eq!(b.check(id).verdict, Verdict::Pass, "{id}\n{}", b.describe());
@@ -628,16 +664,83 @@ fn health_and_memory_faults_fail_their_own_checks(b: &Burn) {
     for id in [
         "gpu0.health.ecc_uncorrected",
         "gpu0.health.retirement_pending",
-        "gpu0.health.hw_slowdown",
         "gpu0.health.pcie_replays",
     ] {
         assert_eq!(b.check(id).verdict, Verdict::Pass, "{id}\n{}", b.describe());
     }
 }
 
+/// GPU 0's `thermal=2@5` (its temperature climbing 2 °C a second, then hardware slowdown at
+/// its slowdown temperature from 5 s after the driver started, always before its 5 s load
+/// ends) fails its slowdown share and its temperature against the profile's 90 °C, each
+/// naming the moment it began and, when that came during the load, the burn interval (the
+/// moment is found in the run's own telemetry: the test asserts what is named, never a
+/// time). GPU 1's `drift=0.2@20` (its clock sagging from the driver's start, no throttle
+/// reason) fails its compute drift checks while its slowdown check passes (its power cap is
+/// reported) and its memory-bound triad holds; GPU 1's temperature passes.
+fn heat_fails_gpu0_and_drift_fails_gpu1(b: &Burn) {
+    let section = b.report.burn.as_ref().unwrap();
+    let spans = section.gpus[0].spans();
+    assert_eq!(
+        spans.len(),
+        section.gpus[0].intervals.len(),
+        "every span recorded"
+    );
+    let trace: Vec<&gpugate::model::telemetry::TelemetryPoint> = b
+        .report
+        .results
+        .iter()
+        .filter(|w| w.device == Some(0))
+        .flat_map(|w| w.telemetry_trace.iter())
+        .collect();
+    let first = |hit: &dyn Fn(&gpugate::model::telemetry::TelemetrySample) -> bool| {
+        trace
+            .iter()
+            .filter(|p| hit(&p.sample))
+            .map(|p| p.at_s)
+            .min_by(f64::total_cmp)
+            .expect("a sample")
+    };
+    let named = |at_s: f64| match gpugate::model::burn::interval_of(&spans, at_s) {
+        Some(k) => format!("at {at_s:.1} s, in burn interval {k}"),
+        None => format!("at {at_s:.1} s"),
+    };
+    let slow = b.check("gpu0.health.hw_slowdown");
+    assert_eq!(slow.verdict, Verdict::Fail, "{}", b.describe());
+    let began = first(&|s| s.throttle.iter().any(|r| r == "hw_thermal_slowdown"));
+    let says = format!("first {}", named(began));
+    assert!(slow.reason.contains(&says), "{says}: {}", slow.reason);
+    let temp = b.check("gpu0.health.temperature");
+    assert_eq!(temp.verdict, Verdict::Fail, "{}", b.describe());
+    let hot = first(&|s| s.temperature_c.is_some_and(|t| t >= 90));
+    let says = format!("{}, at or above the profile's limit of 90 °C", named(hot));
+    assert!(temp.reason.contains(&says), "{says}: {}", temp.reason);
+    assert_eq!((temp.observed, temp.required), (Some(92.0), Some(90.0)));
+    assert!(temp.hint.contains("air flow"), "{}", temp.hint);
+    // GPU 1: its clock sags without a throttle reason.
+    for m in ["fp32_gemm", "fp64_gemm"] {
+        let c = b.check(&format!("gpu1.burn.drift.{m}"));
+        assert_eq!(c.verdict, Verdict::Fail, "{m}: {}", c.reason);
+    }
+    for id in [
+        "gpu1.burn.drift.stream_triad",
+        "gpu1.health.hw_slowdown",
+        "gpu1.health.temperature",
+        "gpu0.burn.drift.stream_triad",
+    ] {
+        assert_eq!(b.check(id).verdict, Verdict::Pass, "{id}\n{}", b.describe());
+    }
+    let md = std::fs::read_to_string(b.dir.join("report.md")).unwrap();
+    assert!(
+        md.contains("temperature limit 90 °C (the profile's max_temperature_c)"),
+        "{md}"
+    );
+}
+
 /// The simulator's power and heat follow the load (sim/src/power.rs), as the burn's telemetry
-/// shows: over 5 s of load GPU 0 heats from its first interval to its last and, hotter, draws
-/// more, below its 250 W limit; GPU 1 (`power-cap`) is held at the limit.
+/// shows: over 5 s of load GPU 0 draws more as it heats (its leakage), below its 250 W limit,
+/// and ends at its slowdown temperature (`thermal`); GPU 1 (`power-cap`) heats from its first
+/// interval to its last, held at the limit.
 fn telemetry_follows_the_load(b: &Burn) {
     let gpus = &b.report.burn.as_ref().unwrap().gpus;
     let heat = |g: usize, last: bool| {
@@ -651,11 +754,12 @@ fn telemetry_follows_the_load(b: &Burn) {
     assert!(gpus[0].intervals.len() >= 3, "{:?}", gpus[0].intervals);
     let ((t0, p0), (t1, p1)) = (heat(0, false), heat(0, true));
     assert!(
-        t1 > t0 && p1 > p0,
+        t1 == 92 && t0 <= t1 && p1 > p0,
         "GPU 0: {t0} °C {p0} W -> {t1} °C {p1} W"
     );
     assert!(p1 > 150.0 && p1 < 250.0, "GPU 0: {p1} W");
-    let (_, capped) = heat(1, true);
+    let ((t0, _), (t1, capped)) = (heat(1, false), heat(1, true));
+    assert!(t1 > t0, "GPU 1: {t0} °C -> {t1} °C");
     assert!((240.0..=250.0).contains(&capped), "GPU 1: {capped} W");
 }
 

@@ -1158,8 +1158,10 @@ fn each_fault_gives_the_verdict_an_operator_must_see() {
             Some(1),
             |r| {
                 expect(r, "gpu0.fp32_gemm", Verdict::Fail)?;
-                // Thermal slowdown in every sample: the health rule fails too.
+                // Thermal slowdown in every sample: the health rule fails too, and the GPU
+                // sits at its slowdown temperature, the limit where g2.large sets none.
                 expect(r, "gpu0.health.hw_slowdown", Verdict::Fail)?;
+                expect(r, "gpu0.health.temperature", Verdict::Fail)?;
                 let warned = r.report.results.iter().any(|w| {
                     w.measurement
                         .as_ref()

@@ -198,15 +198,19 @@ impl Gpu {
 
     /// The SM clock the GPU holds under load, as a fraction of its max clock now: the model's
     /// throttle fraction under `throttle` and in the hardware slowdown of `thermal=RISE@T`,
-    /// `POWER_CAP_CLOCK_FRACTION` under `power-cap`, else 1.
+    /// `POWER_CAP_CLOCK_FRACTION` under `power-cap`, else 1; times the sag of `drift=F@T`
+    /// (`GpuFaults::drift_factor`).
     pub fn clock_fraction(&self) -> f64 {
-        if self.faults.throttle || self.faults.health.hw_slowdown(uptime_s()) {
+        let now_s = uptime_s();
+        let held = if self.faults.throttle || self.faults.health.hw_slowdown(now_s) {
             self.model.nvml.throttle_clock_fraction
         } else if self.faults.health.power_cap {
             crate::health::POWER_CAP_CLOCK_FRACTION
         } else {
             1.0
-        }
+        };
+        // `drift=F@T` sags on top of whatever holds the clock, with no reason of its own.
+        held * self.faults.drift_factor(now_s)
     }
 
     /// The SM clock the GPU holds under load, MHz (see [`Gpu::clock_fraction`]).

@@ -8,18 +8,10 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+pub(crate) use crate::model::burn::{interval_of, Span};
 use crate::model::health::GpuHealth;
 use crate::model::DeviceInfo;
 use crate::run::health::HealthWatch;
-
-/// One finished interval of a GPU on the run's clock (seconds since the run started): from
-/// its start to the end of its comparison and reference check.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Span {
-    pub(crate) index: usize,
-    pub(crate) from_s: f64,
-    pub(crate) to_s: f64,
-}
 
 /// The health of a burn's GPUs, watched from before the memory test to after the load.
 pub(crate) struct BurnHealth {
@@ -63,15 +55,6 @@ fn tagged(mut health: Vec<GpuHealth>, spans: &BTreeMap<u32, Vec<Span>>) -> Vec<G
         }
     }
     health
-}
-
-/// The interval (of `spans`, in order) that a moment `at_s` falls in: an interval runs from
-/// its start to the next one's start (its comparison and reference check included), the last
-/// one to its end; None before the first or after the last.
-pub(crate) fn interval_of(spans: &[Span], at_s: f64) -> Option<usize> {
-    let k = spans.iter().rposition(|s| s.from_s <= at_s)?;
-    let last = k + 1 == spans.len();
-    (!last || at_s <= spans[k].to_s).then_some(spans[k].index)
 }
 
 #[cfg(test)]
@@ -123,6 +106,7 @@ mod tests {
             events: vec![event(gpu, at_s)],
             events_unwatched: None,
             note: None,
+            slowdown_temperature_c: None,
         };
         let mut by_gpu = BTreeMap::new();
         by_gpu.insert(0, spans());

@@ -264,7 +264,7 @@ fn on_event(
         } => return record_solo(runner, solo::solo_run(device, &samples, wall_s, s)),
         Event::Interval {
             device,
-            row,
+            mut row,
             sdc,
             freivalds,
             span_s: (from_s, to_s),
@@ -277,6 +277,7 @@ fn on_event(
                     to_s,
                 },
             ));
+            row.span_s = Some([from_s, to_s]);
             let left_s = (s.duration.as_secs_f64() - row.t_end_s).max(0.0);
             runner.announce(Progress::BurnInterval {
                 device,
