@@ -370,28 +370,29 @@ pub fn parse(text: &str, what: &str) -> Result<DeviceModel, ModelError> {
 }
 
 impl DeviceModel {
-    /// The `[nvml]` constants the power and heat model (`crate::power`) relies on.
-    fn validate_heat(&self) -> Result<(), String> {
+    /// The `[nvml]` constants the power and heat model (`crate::power`) relies on: what is
+    /// wrong with them, if anything.
+    fn heat_problem(&self) -> Option<String> {
         let n = &self.nvml;
         if !(n.idle_power_w < n.load_power_w && n.load_power_w <= n.power_limit_w) {
-            return Err("nvml: need idle_power_w < load_power_w <= power_limit_w".into());
+            return Some("nvml: need idle_power_w < load_power_w <= power_limit_w".into());
         }
         if n.idle_temperature_c >= n.load_temperature_c {
-            return Err("nvml: need idle_temperature_c < load_temperature_c".into());
+            return Some("nvml: need idle_temperature_c < load_temperature_c".into());
         }
         if !(n.thermal_time_constant_s > 0.0 && n.thermal_time_constant_s.is_finite()) {
-            return Err("nvml.thermal_time_constant_s must be > 0".into());
+            return Some("nvml.thermal_time_constant_s must be > 0".into());
         }
         let th = crate::power::Thermal::of(n, false);
         if !(n.leakage_w_per_c >= 0.0 && th.dynamic_w > 0.0) {
-            return Err(format!(
+            return Some(format!(
                 "nvml.leakage_w_per_c must be >= 0 and leave load_power_w above idle_power_w \
                  at the idle temperature ({} W x {} C is too much)",
                 n.leakage_w_per_c,
                 n.load_temperature_c - n.idle_temperature_c
             ));
         }
-        Ok(())
+        None
     }
 
     /// Checks the ranges that the driver relies on; `what` names the model in the error.
@@ -488,7 +489,9 @@ impl DeviceModel {
                 "compute.shared_per_block_optin must be >= shared_per_block".to_string(),
             ));
         }
-        self.validate_heat().map_err(bad)?;
+        if let Some(problem) = self.heat_problem() {
+            return Err(bad(problem));
+        }
         if self.pci.bus_ids.is_empty() || self.pci.bus_ids.iter().any(|&b| b > 0xff) {
             return Err(bad("pci.bus_ids must list bus numbers 0..=255".to_string()));
         }

@@ -625,31 +625,42 @@ fn hw_slowdown(
     d
 }
 
+/// A GPU's temperature limit, as [`temperature_limit`] finds it.
+enum TemperatureLimit {
+    /// The limit in °C, whose it is ("the profile's limit of 85 °C") and its source.
+    Known {
+        max: u32,
+        whose: String,
+        source: String,
+    },
+    /// Neither the profile nor NVML gives one: the check is SKIPPED with this reason.
+    Unknown { why: String },
+}
+
 /// The temperature limit of GPU `h` and where it comes from: the profile's, else the GPU's
-/// slowdown temperature. `Err`: the check SKIPPED with why; `None`: nothing recorded (an
-/// older run.json), no check.
-fn temperature_limit(
-    limits: Option<&HealthLimits>,
-    h: &GpuHealth,
-) -> Option<Result<(u32, String, String), String>> {
+/// slowdown temperature; `None`: nothing recorded (an older run.json), no check.
+fn temperature_limit(limits: Option<&HealthLimits>, h: &GpuHealth) -> Option<TemperatureLimit> {
     if let Some(max) = limits.and_then(|l| l.max_temperature_c) {
-        return Some(Ok((
+        return Some(TemperatureLimit::Known {
             max,
-            format!("the profile's limit of {max} °C"),
-            "the profile's [health] max_temperature_c (sources: gpugate profiles show)".into(),
-        )));
+            whose: format!("the profile's limit of {max} °C"),
+            source: "the profile's [health] max_temperature_c (sources: gpugate profiles show)"
+                .into(),
+        });
     }
     Some(match h.slowdown_temperature_c.as_ref()? {
-        Reading::Value(c) => Ok((
-            *c,
-            format!("its slowdown temperature of {c} °C (NVML)"),
-            NVML_SLOWDOWN.into(),
-        )),
-        Reading::NotAvailable(why) => Err(format!(
-            "not available: no temperature limit for GPU {}: the profile sets no \
-             max_temperature_c and the GPU's slowdown temperature is not known ({why})",
-            h.gpu
-        )),
+        Reading::Value(c) => TemperatureLimit::Known {
+            max: *c,
+            whose: format!("its slowdown temperature of {c} °C (NVML)"),
+            source: NVML_SLOWDOWN.into(),
+        },
+        Reading::NotAvailable(why) => TemperatureLimit::Unknown {
+            why: format!(
+                "not available: no temperature limit for GPU {}: the profile sets no \
+                 max_temperature_c and the GPU's slowdown temperature is not known ({why})",
+                h.gpu
+            ),
+        },
     })
 }
 
@@ -670,8 +681,8 @@ fn temperature(
         "°C",
     );
     let (max, whose, source) = match limit {
-        Ok(l) => l,
-        Err(why) => {
+        TemperatureLimit::Known { max, whose, source } => (max, whose, source),
+        TemperatureLimit::Unknown { why } => {
             d.verdict = Some(Verdict::Skipped);
             d.reason = why;
             d.hint = "set [health] max_temperature_c in the profile".into();
