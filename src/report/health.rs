@@ -135,7 +135,7 @@ pub fn health_rows(r: &RunReport) -> Vec<[String; 4]> {
 }
 
 /// GPU `gpu`'s temperature check, if the gate made one.
-fn temperature_check(r: &RunReport, gpu: u32) -> Option<&Check> {
+pub(crate) fn temperature_check(r: &RunReport, gpu: u32) -> Option<&Check> {
     let id = format!("gpu{gpu}.health.temperature");
     r.checks.iter().find(|c| c.id == id)
 }

@@ -1,7 +1,9 @@
 //! The burn-in over time (`gpugate burn`), per GPU: FP32 and FP64 TFLOPS, triad GB/s, SM
 //! clock, temperature and power of every interval (at its midpoint, one panel each, against
 //! the time since the load started), the intervals with a throttle reason shaded amber and
-//! those with silent data corruption shaded red, as the run's `burn` section recorded them.
+//! those with silent data corruption shaded red, as the run's `burn` section recorded them;
+//! the temperature limit the GPU's `health.temperature` check was judged against and the
+//! profile's power target drawn dashed across their panels.
 
 use plotters::prelude::*;
 
@@ -14,11 +16,35 @@ use crate::model::RunReport;
 /// Pixels per panel.
 const PANEL_H: u32 = 130;
 
-/// One panel: its axis label, colour and one value per interval (None: not measured).
+/// One panel: its axis label, colour, one value per interval (None: not measured) and the
+/// limit drawn across it, if any (its value and legend text).
 struct Panel {
     desc: &'static str,
     color: RGBColor,
     values: Vec<(f64, Option<f64>)>,
+    limit: Option<(f64, String)>,
+}
+
+/// The panel the temperature limit is drawn on, and the power target's.
+const TEMPERATURE: &str = "temperature, °C";
+const POWER: &str = "board power, W";
+
+/// The limits of GPU `device`'s temperature and power panels: the temperature its
+/// `gpuN.health.temperature` check was judged against (`Check::required`, never computed
+/// again here) and the recorded profile's power target.
+fn limits(r: &RunReport, device: u32) -> [(&'static str, Option<(f64, String)>); 2] {
+    let temperature = crate::report::health::temperature_check(r, device)
+        .and_then(|c| c.required)
+        .filter(|v| v.is_finite())
+        .map(|v| (v, format!("temperature limit, {v:.0} °C")));
+    let power = r
+        .profile
+        .health
+        .as_ref()
+        .and_then(|h| h.power_target_w)
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .map(|v| (v, format!("power target, {v:.0} W")));
+    [(TEMPERATURE, temperature), (POWER, power)]
 }
 
 /// The panels with at least one value.
@@ -36,18 +62,15 @@ fn panels(rows: &[BurnInterval]) -> Vec<Panel> {
         ("FP64 GEMM, TFLOPS", ORANGE, of(|r| Some(r.fp64_tflops))),
         ("triad, GB/s", PURPLE, of(|r| Some(r.triad_gbps))),
         ("SM clock, MHz", BROWN, of(|r| r.sm_clock_mhz)),
-        (
-            "temperature, °C",
-            RED,
-            of(|r| r.temperature_c.map(f64::from)),
-        ),
-        ("board power, W", GREEN, of(|r| r.power_w)),
+        (TEMPERATURE, RED, of(|r| r.temperature_c.map(f64::from))),
+        (POWER, GREEN, of(|r| r.power_w)),
     ];
     all.into_iter()
         .map(|(desc, color, values)| Panel {
             desc,
             color,
             values,
+            limit: None,
         })
         .filter(|p| p.values.iter().any(|v| v.1.is_some()))
         .collect()
@@ -74,9 +97,14 @@ pub(super) fn charts(r: &RunReport) -> Vec<Chart> {
 
 /// One GPU's chart (None without an interval).
 fn gpu_chart(r: &RunReport, g: &GpuBurn) -> Option<Chart> {
-    let panels = panels(&g.intervals);
+    let mut panels = panels(&g.intervals);
     if panels.is_empty() {
         return None;
+    }
+    for (desc, limit) in limits(r, g.device) {
+        if let Some(p) = panels.iter_mut().find(|p| p.desc == desc) {
+            p.limit = limit;
+        }
     }
     let throttled = spans(&g.intervals, |i| !i.throttle_reasons.is_empty());
     let errors = spans(&g.intervals, |i| i.errors > 0);
@@ -87,6 +115,11 @@ fn gpu_chart(r: &RunReport, g: &GpuBurn) -> Option<Chart> {
         .iter()
         .map(|p| (Mark::Line(p.color), p.desc.to_string()))
         .collect();
+    legend.extend(
+        panels
+            .iter()
+            .filter_map(|p| Some((Mark::Dashed(p.color), p.limit.as_ref()?.1.clone()))),
+    );
     if !throttled.is_empty() {
         let mut reasons: Vec<&str> = g
             .intervals
@@ -130,10 +163,12 @@ fn panel(
     t_end: f64,
     last: bool,
 ) -> super::Fallible {
+    // The range holds the values and the limit, so that the gap between them shows.
     let (lo, hi) = p
         .values
         .iter()
         .filter_map(|v| v.1)
+        .chain(p.limit.as_ref().map(|l| l.0))
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
             (l.min(v), h.max(v))
         });
@@ -147,6 +182,17 @@ fn panel(
                 .iter()
                 .map(|(a, b)| Rectangle::new([(*a, y0), (*b, y1)], color.mix(0.2).filled())),
         )?;
+    }
+    if let Some((limit, _)) = &p.limit {
+        // Dashed: a segment every 2 % of the time axis, half of it drawn.
+        let step = t_end / 50.0;
+        chart.draw_series((0..50).map(|k| {
+            let x = k as f64 * step;
+            PathElement::new(
+                vec![(x, *limit), (x + step / 2.0, *limit)],
+                p.color.stroke_width(1),
+            )
+        }))?;
     }
     // An interval without a value breaks the line.
     for run in p.values.split(|v| v.1.is_none()) {

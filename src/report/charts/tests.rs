@@ -500,6 +500,11 @@ fn burn_report() -> RunReport {
         gpus: vec![gpu(0), gpu(1)],
         solo: Vec::new(),
     });
+    r.profile
+        .health
+        .as_mut()
+        .expect("the sample profile's [health]")
+        .power_target_w = Some(249.0);
     r
 }
 
@@ -563,9 +568,27 @@ fn burn_charts_show_every_interval_with_throttled_and_corrupted_spans() {
         xs_of_lines.iter().all(|x| *x <= plot_right),
         "{xs_of_lines:?}"
     );
-    // GPU 1 was neither throttled nor corrupted: no span, no such legend.
+    // The limits, dashed across their panels: GPU 0's temperature check was judged against
+    // 92 °C (the sample's `gpu0.health.temperature`), the profile's power target is 249 W.
+    for label in ["temperature limit, 92 °C", "power target, 249 W"] {
+        assert!(s.texts.iter().any(|t| t.4 == label), "{label}");
+    }
+    // 50 dashes of one pixel each in the panel's colour (the legend's are two pixels wide).
+    let dashes = |svg: &str, color: &str| {
+        parse(svg)
+            .lines_of(color, "1")
+            .into_iter()
+            .filter(|l| l.len() == 2 && (l[0].1 - l[1].1).abs() < 1e-9)
+            .count()
+    };
+    assert_eq!(dashes(&c.svg, "#D62728"), 50, "the temperature limit");
+    assert_eq!(dashes(&c.svg, "#2CA02C"), 50, "the power target");
+    // GPU 1 was neither throttled nor corrupted: no span, no such legend; no temperature
+    // check was judged for it, so no temperature limit is drawn.
     let quiet = chart(&r, "burn_gpu1.svg").svg;
     assert!(!quiet.contains("fill=\"#C89600\"") && !quiet.contains("SDC:"));
+    assert!(!quiet.contains("temperature limit") && quiet.contains("power target, 249 W"));
+    assert_eq!(dashes(&quiet, "#D62728"), 0);
     // report.html embeds both; report.md links them.
     let html = crate::report::Reporter::render(&crate::report::html::Html, &r);
     assert!(html.contains(&c.svg));
