@@ -32,36 +32,45 @@ pub(crate) fn m40(index: u32) -> DeviceInfo {
     }
 }
 
-/// A measurement of `gbps` GB/s, ten samples within ±`spread` (relative). Test data.
-pub(crate) fn gbps_measurement(gbps: f64, spread: f64) -> crate::model::Measurement {
+/// A measurement whose median throughput is `v` (in `unit`) and whose 10 samples spread
+/// ±`spread` (relative). Test data.
+pub(crate) fn measurement(unit: &str, v: f64, spread: f64) -> crate::model::Measurement {
     use crate::model::{Measurement, StopReason, Summary, Throughput};
-    let t = 1e-3;
+    let t_med = 0.01;
     let samples: Vec<f64> = (0..10)
-        .map(|i| t / (1.0 - spread + 2.0 * spread * i as f64 / 9.0))
+        .map(|i| {
+            let thr = v * (1.0 - spread + 2.0 * spread * i as f64 / 9.0);
+            v * t_med / thr
+        })
         .collect();
     Measurement {
         samples,
         iters_per_sample: 1,
         summary: Summary {
             n: 10,
-            median: t,
-            mean: t,
-            min: t * (1.0 - spread),
-            max: t * (1.0 + spread),
-            stddev: t * spread / 2.0,
+            median: t_med,
+            mean: t_med,
+            min: t_med * (1.0 - spread),
+            max: t_med * (1.0 + spread),
+            stddev: t_med * spread / 2.0,
             rel_stddev: spread / 2.0,
         },
         throughput: Throughput {
-            unit: "GB/s".into(),
-            median: gbps,
-            best: gbps * (1.0 + spread),
-            worst: gbps * (1.0 - spread),
+            unit: unit.into(),
+            median: v,
+            best: v * (1.0 + spread),
+            worst: v * (1.0 - spread),
         },
-        warmup_seconds: 0.05,
-        total_seconds: 0.2,
+        warmup_seconds: 0.1,
+        total_seconds: 1.0,
         stop_reason: StopReason::Converged,
         warnings: vec![],
     }
+}
+
+/// [`measurement`] in GB/s.
+pub(crate) fn gbps_measurement(gbps: f64, spread: f64) -> crate::model::Measurement {
+    measurement("GB/s", gbps, spread)
 }
 
 /// A P2P section of GPUs 0 and 1 as the P2P stage writes it: with `peer`, the four peer tests

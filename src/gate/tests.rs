@@ -48,39 +48,7 @@ fn xfer(direction: Direction) -> WorkloadSpec {
     }
 }
 
-/// A measurement whose median throughput is `v` and whose 10 samples spread ±`spread` (relative).
-fn measurement(unit: &str, v: f64, spread: f64) -> Measurement {
-    let t_med = 0.01;
-    let samples: Vec<f64> = (0..10)
-        .map(|i| {
-            let thr = v * (1.0 - spread + 2.0 * spread * i as f64 / 9.0);
-            v * t_med / thr
-        })
-        .collect();
-    Measurement {
-        samples,
-        iters_per_sample: 1,
-        summary: Summary {
-            n: 10,
-            median: t_med,
-            mean: t_med,
-            min: t_med * (1.0 - spread),
-            max: t_med * (1.0 + spread),
-            stddev: t_med * spread / 2.0,
-            rel_stddev: spread / 2.0,
-        },
-        throughput: Throughput {
-            unit: unit.into(),
-            median: v,
-            best: v * (1.0 + spread),
-            worst: v * (1.0 - spread),
-        },
-        warmup_seconds: 0.1,
-        total_seconds: 1.0,
-        stop_reason: StopReason::Converged,
-        warnings: vec![],
-    }
-}
+use crate::test_support::measurement;
 
 fn passed() -> Verification {
     Verification {
